@@ -1,0 +1,112 @@
+//! Packet timestamps.
+
+use std::fmt;
+
+/// A point in time as nanoseconds since the Unix epoch.
+///
+/// All time in wirewatch comes from packet timestamps (or, live, from one
+/// clock read in one place), so replays are deterministic.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    /// The epoch.
+    pub const ZERO: Timestamp = Timestamp(0);
+
+    /// From nanoseconds since the epoch.
+    pub const fn from_nanos(n: i64) -> Self {
+        Timestamp(n)
+    }
+
+    /// From whole seconds and a fraction in nanoseconds; saturates.
+    pub fn from_secs_nanos(secs: i64, nanos: i64) -> Self {
+        Timestamp(secs.saturating_mul(1_000_000_000).saturating_add(nanos))
+    }
+
+    /// From whole seconds.
+    pub fn from_secs(secs: i64) -> Self {
+        Self::from_secs_nanos(secs, 0)
+    }
+
+    /// Nanoseconds since the epoch.
+    pub const fn as_nanos(self) -> i64 {
+        self.0
+    }
+
+    /// Seconds since the epoch as a float.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 / 1e9
+    }
+
+    /// `self + nanos`, saturating.
+    pub fn add_nanos(self, nanos: i64) -> Self {
+        Timestamp(self.0.saturating_add(nanos))
+    }
+
+    /// `self - earlier` in nanoseconds, saturating.
+    pub fn nanos_since(self, earlier: Timestamp) -> i64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// RFC 3339 in UTC with microseconds, e.g. `2024-05-01T12:00:00.000001Z`.
+    pub fn to_rfc3339(self) -> String {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        let days = secs.div_euclid(86_400);
+        let sod = secs.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:06}Z",
+            sod / 3600,
+            (sod / 60) % 60,
+            sod % 60,
+            nanos / 1000
+        )
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(1_000_000_000);
+        let nanos = self.0.rem_euclid(1_000_000_000);
+        write!(f, "{secs}.{nanos:09}")
+    }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339() {
+        assert_eq!(Timestamp::ZERO.to_rfc3339(), "1970-01-01T00:00:00.000000Z");
+        let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
+        assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
+        assert_eq!(Timestamp::from_secs(951_782_400).to_rfc3339(), "2000-02-29T00:00:00.000000Z");
+        assert_eq!(Timestamp::from_secs(-1).to_rfc3339(), "1969-12-31T23:59:59.000000Z");
+    }
+
+    #[test]
+    fn saturates() {
+        assert_eq!(Timestamp::from_secs(i64::MAX).as_nanos(), i64::MAX);
+        assert_eq!(t(5).nanos_since(t(7)), -2_000_000_000);
+    }
+
+    fn t(s: i64) -> Timestamp {
+        Timestamp::from_secs(s)
+    }
+}
