@@ -119,7 +119,10 @@ pub fn open_with(
     } else {
         let f = File::open(path)?;
         if f.metadata()?.is_dir() {
-            return Err(OpenError::Io(io::Error::new(io::ErrorKind::InvalidInput, "is a directory")));
+            return Err(OpenError::Io(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "is a directory",
+            )));
         }
         Box::new(f)
     };

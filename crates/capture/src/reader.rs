@@ -61,8 +61,16 @@ struct Iface {
 
 #[derive(Debug)]
 enum State {
-    Pcap { nanos: bool, be: bool, link_type: u32, rec_hdr: usize },
-    Pcapng { be: bool, ifaces: Vec<Iface> },
+    Pcap {
+        nanos: bool,
+        be: bool,
+        link_type: u32,
+        rec_hdr: usize,
+    },
+    Pcapng {
+        be: bool,
+        ifaces: Vec<Iface>,
+    },
 }
 
 /// Reads frames from a pcap or pcapng stream.
@@ -118,20 +126,31 @@ impl<R: Read> CaptureReader<R> {
             eof: false,
             offset: 0,
             pending: 0,
-            state: State::Pcap { nanos: false, be: false, link_type: 0, rec_hdr: 16 },
+            state: State::Pcap {
+                nanos: false,
+                be: false,
+                link_type: 0,
+                rec_hdr: 16,
+            },
             format: Format::Pcapng,
             next_global_iface: 0,
             link_types_seen: Vec::new(),
         };
         if !r.fill(4)? {
-            return Err(ReadError::NotACapture { offset: 0, why: "file shorter than a capture header".into() });
+            return Err(ReadError::NotACapture {
+                offset: 0,
+                why: "file shorter than a capture header".into(),
+            });
         }
         let m = &r.buf[r.start..r.start + 4];
         let le = u32::from_le_bytes([m[0], m[1], m[2], m[3]]);
         let be = u32::from_be_bytes([m[0], m[1], m[2], m[3]]);
         if le == SHB {
             r.format = Format::Pcapng;
-            r.state = State::Pcapng { be: false, ifaces: Vec::new() };
+            r.state = State::Pcapng {
+                be: false,
+                ifaces: Vec::new(),
+            };
             // The section header is read like any other block by next_frame;
             // check it now so a bad file fails at open.
             r.read_shb()?;
@@ -150,13 +169,26 @@ impl<R: Read> CaptureReader<R> {
             return Err(ReadError::NotACapture { offset: 0, why });
         };
         if !r.fill(24)? {
-            return Err(ReadError::Truncated { offset: 0, what: "pcap file header", needed: 24, have: r.avail() as u64 });
+            return Err(ReadError::Truncated {
+                offset: 0,
+                what: "pcap file header",
+                needed: 24,
+                have: r.avail() as u64,
+            });
         }
         let h = &r.buf[r.start..r.start + 24];
         let link_type = u32_at(h, 20, big) & 0xFFFF;
         let nanos = magic == PCAP_NS;
-        r.format = Format::Pcap { nanos, big_endian: big };
-        r.state = State::Pcap { nanos, be: big, link_type, rec_hdr: if magic == PCAP_KUZNETZOV { 24 } else { 16 } };
+        r.format = Format::Pcap {
+            nanos,
+            big_endian: big,
+        };
+        r.state = State::Pcap {
+            nanos,
+            be: big,
+            link_type,
+            rec_hdr: if magic == PCAP_KUZNETZOV { 24 } else { 16 },
+        };
         r.note_link_type(link_type);
         r.consume(24);
         Ok(r)
@@ -210,7 +242,12 @@ impl<R: Read> CaptureReader<R> {
                 Ok(0) => self.eof = true,
                 Ok(k) => self.end += k,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ReadError::Io { offset: self.offset + self.avail() as u64, error: e.to_string() }),
+                Err(e) => {
+                    return Err(ReadError::Io {
+                        offset: self.offset + self.avail() as u64,
+                        error: e.to_string(),
+                    })
+                }
             }
         }
         Ok(self.avail() >= n)
@@ -225,12 +262,23 @@ impl<R: Read> CaptureReader<R> {
         let p = std::mem::take(&mut self.pending);
         self.consume(p);
         match self.state {
-            State::Pcap { nanos, be, link_type, rec_hdr } => self.next_pcap(nanos, be, link_type, rec_hdr),
+            State::Pcap {
+                nanos,
+                be,
+                link_type,
+                rec_hdr,
+            } => self.next_pcap(nanos, be, link_type, rec_hdr),
             State::Pcapng { .. } => self.next_pcapng(),
         }
     }
 
-    fn next_pcap(&mut self, nanos: bool, be: bool, link_type: u32, rec_hdr: usize) -> Result<Option<Frame<'_>>, ReadError> {
+    fn next_pcap(
+        &mut self,
+        nanos: bool,
+        be: bool,
+        link_type: u32,
+        rec_hdr: usize,
+    ) -> Result<Option<Frame<'_>>, ReadError> {
         if !self.fill(rec_hdr)? {
             if self.avail() == 0 {
                 return Ok(None);
@@ -248,7 +296,11 @@ impl<R: Read> CaptureReader<R> {
         let caplen = u32_at(h, 8, be);
         let wire_len = u32_at(h, 12, be);
         if caplen > MAX_CAPLEN {
-            return Err(ReadError::AbsurdLength { offset: self.offset, what: "pcap record captured length", len: caplen as u64 });
+            return Err(ReadError::AbsurdLength {
+                offset: self.offset,
+                what: "pcap record captured length",
+                len: caplen as u64,
+            });
         }
         let total = rec_hdr + caplen as usize;
         if !self.fill(total)? {
@@ -259,37 +311,75 @@ impl<R: Read> CaptureReader<R> {
                 have: self.avail() as u64,
             });
         }
-        let nanos_part = if nanos { frac as i64 } else { frac as i64 * 1000 };
+        let nanos_part = if nanos {
+            frac as i64
+        } else {
+            frac as i64 * 1000
+        };
         let ts = Timestamp::from_secs_nanos(secs as i64, nanos_part);
         self.pending = total;
         let data = &self.buf[self.start + rec_hdr..self.start + total];
-        Ok(Some(Frame { ts, link_type, wire_len, data, interface: 0 }))
+        Ok(Some(Frame {
+            ts,
+            link_type,
+            wire_len,
+            data,
+            interface: 0,
+        }))
     }
 
     /// Reads and checks a section header block at the current position.
     fn read_shb(&mut self) -> Result<(), ReadError> {
         let off = self.offset;
         if !self.fill(12)? {
-            return Err(ReadError::Truncated { offset: off, what: "pcapng section header", needed: 12, have: self.avail() as u64 });
+            return Err(ReadError::Truncated {
+                offset: off,
+                what: "pcapng section header",
+                needed: 12,
+                have: self.avail() as u64,
+            });
         }
         let b = &self.buf[self.start..self.start + 12];
-        let be = match (u32::from_le_bytes([b[8], b[9], b[10], b[11]]), u32::from_be_bytes([b[8], b[9], b[10], b[11]])) {
+        let be = match (
+            u32::from_le_bytes([b[8], b[9], b[10], b[11]]),
+            u32::from_be_bytes([b[8], b[9], b[10], b[11]]),
+        ) {
             (BOM, _) => false,
             (_, BOM) => true,
-            _ => return Err(ReadError::Corrupt { offset: off, why: "pcapng section header has no byte-order magic".into() }),
+            _ => {
+                return Err(ReadError::Corrupt {
+                    offset: off,
+                    why: "pcapng section header has no byte-order magic".into(),
+                })
+            }
         };
         let len = u32_at(b, 4, be);
         if len < 28 || len % 4 != 0 || len > MAX_BLOCK {
-            return Err(ReadError::AbsurdLength { offset: off, what: "pcapng section header length", len: len as u64 });
+            return Err(ReadError::AbsurdLength {
+                offset: off,
+                what: "pcapng section header length",
+                len: len as u64,
+            });
         }
         if !self.fill(len as usize)? {
-            return Err(ReadError::Truncated { offset: off, what: "pcapng section header", needed: len as u64, have: self.avail() as u64 });
+            return Err(ReadError::Truncated {
+                offset: off,
+                what: "pcapng section header",
+                needed: len as u64,
+                have: self.avail() as u64,
+            });
         }
         let major = u16_at(&self.buf[self.start..], 12, be);
         if major != 1 {
-            return Err(ReadError::Corrupt { offset: off, why: format!("pcapng major version {major} is not supported") });
+            return Err(ReadError::Corrupt {
+                offset: off,
+                why: format!("pcapng major version {major} is not supported"),
+            });
         }
-        self.state = State::Pcapng { be, ifaces: Vec::new() };
+        self.state = State::Pcapng {
+            be,
+            ifaces: Vec::new(),
+        };
         self.consume(len as usize);
         Ok(())
     }
@@ -301,7 +391,12 @@ impl<R: Read> CaptureReader<R> {
                 if self.avail() == 0 {
                     return Ok(None);
                 }
-                return Err(ReadError::Truncated { offset: off, what: "pcapng block header", needed: 12, have: self.avail() as u64 });
+                return Err(ReadError::Truncated {
+                    offset: off,
+                    what: "pcapng block header",
+                    needed: 12,
+                    have: self.avail() as u64,
+                });
             }
             let b = &self.buf[self.start..self.start + 8];
             let raw_type = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
@@ -309,22 +404,35 @@ impl<R: Read> CaptureReader<R> {
                 self.read_shb()?;
                 continue;
             }
-            let State::Pcapng { be, .. } = self.state else { unreachable!("pcapng state") };
+            let State::Pcapng { be, .. } = self.state else {
+                unreachable!("pcapng state")
+            };
             let btype = u32_at(b, 0, be);
             let len = u32_at(b, 4, be);
             if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
-                return Err(ReadError::AbsurdLength { offset: off, what: "pcapng block length", len: len as u64 });
+                return Err(ReadError::AbsurdLength {
+                    offset: off,
+                    what: "pcapng block length",
+                    len: len as u64,
+                });
             }
             let len = len as usize;
             if !self.fill(len)? {
-                return Err(ReadError::Truncated { offset: off, what: "pcapng block", needed: len as u64, have: self.avail() as u64 });
+                return Err(ReadError::Truncated {
+                    offset: off,
+                    what: "pcapng block",
+                    needed: len as u64,
+                    have: self.avail() as u64,
+                });
             }
             let blk = &self.buf[self.start..self.start + len];
             let trailer = u32_at(blk, len - 4, be);
             if trailer as usize != len {
                 return Err(ReadError::Corrupt {
                     offset: off,
-                    why: format!("pcapng block length {len} does not match its trailing copy {trailer}"),
+                    why: format!(
+                        "pcapng block length {len} does not match its trailing copy {trailer}"
+                    ),
                 });
             }
             let body = &blk[8..len - 4];
@@ -341,12 +449,27 @@ impl<R: Read> CaptureReader<R> {
                 6 | 2 => {
                     // Enhanced packet block, or the obsolete packet block.
                     if body.len() < 20 {
-                        return Err(ReadError::Corrupt { offset: off, why: "packet block too short".into() });
+                        return Err(ReadError::Corrupt {
+                            offset: off,
+                            why: "packet block too short".into(),
+                        });
                     }
                     let (iface, ts_hi, ts_lo, caplen, wire_len) = if btype == 6 {
-                        (u32_at(body, 0, be), u32_at(body, 4, be), u32_at(body, 8, be), u32_at(body, 12, be), u32_at(body, 16, be))
+                        (
+                            u32_at(body, 0, be),
+                            u32_at(body, 4, be),
+                            u32_at(body, 8, be),
+                            u32_at(body, 12, be),
+                            u32_at(body, 16, be),
+                        )
                     } else {
-                        (u16_at(body, 0, be) as u32, u32_at(body, 4, be), u32_at(body, 8, be), u32_at(body, 12, be), u32_at(body, 16, be))
+                        (
+                            u16_at(body, 0, be) as u32,
+                            u32_at(body, 4, be),
+                            u32_at(body, 8, be),
+                            u32_at(body, 12, be),
+                            u32_at(body, 16, be),
+                        )
                     };
                     if caplen as usize > body.len() - 20 {
                         return Err(ReadError::Corrupt {
@@ -359,12 +482,21 @@ impl<R: Read> CaptureReader<R> {
                     let s = self.start + 8 + 20;
                     self.pending = len;
                     let data = &self.buf[s..s + caplen as usize];
-                    return Ok(Some(Frame { ts, link_type: ifc.link_type, wire_len, data, interface: ifc.global }));
+                    return Ok(Some(Frame {
+                        ts,
+                        link_type: ifc.link_type,
+                        wire_len,
+                        data,
+                        interface: ifc.global,
+                    }));
                 }
                 3 => {
                     // Simple packet block: interface 0, no timestamp.
                     if body.len() < 4 {
-                        return Err(ReadError::Corrupt { offset: off, why: "simple packet block too short".into() });
+                        return Err(ReadError::Corrupt {
+                            offset: off,
+                            why: "simple packet block too short".into(),
+                        });
                     }
                     let wire_len = u32_at(body, 0, be);
                     let ifc = self.iface(off, 0)?;
@@ -375,7 +507,13 @@ impl<R: Read> CaptureReader<R> {
                     let s = self.start + 12;
                     self.pending = len;
                     let data = &self.buf[s..s + caplen];
-                    return Ok(Some(Frame { ts: Timestamp::ZERO, link_type: ifc.link_type, wire_len, data, interface: ifc.global }));
+                    return Ok(Some(Frame {
+                        ts: Timestamp::ZERO,
+                        link_type: ifc.link_type,
+                        wire_len,
+                        data,
+                        interface: ifc.global,
+                    }));
                 }
                 _ => self.consume(len),
             }
@@ -383,18 +521,29 @@ impl<R: Read> CaptureReader<R> {
     }
 
     fn iface(&self, off: u64, id: u32) -> Result<Iface, ReadError> {
-        let State::Pcapng { ifaces, .. } = &self.state else { unreachable!("pcapng state") };
-        ifaces.get(id as usize).copied().ok_or_else(|| ReadError::Corrupt {
-            offset: off,
-            why: format!("packet names interface {id} but the section defines {}", ifaces.len()),
-        })
+        let State::Pcapng { ifaces, .. } = &self.state else {
+            unreachable!("pcapng state")
+        };
+        ifaces
+            .get(id as usize)
+            .copied()
+            .ok_or_else(|| ReadError::Corrupt {
+                offset: off,
+                why: format!(
+                    "packet names interface {id} but the section defines {}",
+                    ifaces.len()
+                ),
+            })
     }
 }
 
 /// Parses an interface description block body.
 fn parse_idb(off: u64, body: &[u8], be: bool, global: u32) -> Result<Iface, ReadError> {
     if body.len() < 8 {
-        return Err(ReadError::Corrupt { offset: off, why: "interface description block too short".into() });
+        return Err(ReadError::Corrupt {
+            offset: off,
+            why: "interface description block too short".into(),
+        });
     }
     let mut ifc = Iface {
         link_type: u16_at(body, 0, be) as u32,
@@ -420,8 +569,21 @@ fn parse_idb(off: u64, body: &[u8], be: bool, global: u32) -> Result<Iface, Read
                 ifc.resol_exp = r & 0x7F;
             }
             14 if olen >= 8 => {
-                let x = [body[v], body[v + 1], body[v + 2], body[v + 3], body[v + 4], body[v + 5], body[v + 6], body[v + 7]];
-                ifc.offset_secs = if be { i64::from_be_bytes(x) } else { i64::from_le_bytes(x) };
+                let x = [
+                    body[v],
+                    body[v + 1],
+                    body[v + 2],
+                    body[v + 3],
+                    body[v + 4],
+                    body[v + 5],
+                    body[v + 6],
+                    body[v + 7],
+                ];
+                ifc.offset_secs = if be {
+                    i64::from_be_bytes(x)
+                } else {
+                    i64::from_le_bytes(x)
+                };
             }
             _ => {}
         }

@@ -60,7 +60,11 @@ impl<W: Write> PcapngWriter<W> {
 
     /// Starts a file in the given byte order.
     pub fn with_byte_order(out: W, big_endian: bool) -> io::Result<Self> {
-        let mut w = PcapngWriter { out, big_endian, resol: Vec::new() };
+        let mut w = PcapngWriter {
+            out,
+            big_endian,
+            resol: Vec::new(),
+        };
         w.section()?;
         Ok(w)
     }
@@ -134,7 +138,13 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes an enhanced packet block.
-    pub fn packet(&mut self, iface: u32, ts: Timestamp, data: &[u8], wire_len: u32) -> io::Result<()> {
+    pub fn packet(
+        &mut self,
+        iface: u32,
+        ts: Timestamp,
+        data: &[u8],
+        wire_len: u32,
+    ) -> io::Result<()> {
         let t = self.ticks(iface, ts);
         let mut body = Vec::with_capacity(20 + data.len());
         body.extend_from_slice(&self.u32b(iface));
@@ -147,7 +157,13 @@ impl<W: Write> PcapngWriter<W> {
     }
 
     /// Writes an obsolete packet block (type 2).
-    pub fn obsolete_packet(&mut self, iface: u16, ts: Timestamp, data: &[u8], wire_len: u32) -> io::Result<()> {
+    pub fn obsolete_packet(
+        &mut self,
+        iface: u16,
+        ts: Timestamp,
+        data: &[u8],
+        wire_len: u32,
+    ) -> io::Result<()> {
         let t = self.ticks(iface as u32, ts);
         let mut body = Vec::with_capacity(20 + data.len());
         body.extend_from_slice(&self.u16b(iface));

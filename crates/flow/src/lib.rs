@@ -1,0 +1,19 @@
+//! The flow table: one 5-tuple table fed by decoded packets, with iftop's
+//! 2 s / 10 s / 40 s rate windows, 40 s peaks and cumulative totals, viewable
+//! as host pairs, host pairs with ports, or single hosts.
+//!
+//! Time is passed in with every packet (the packet timestamp), so the same
+//! capture always yields the same tables.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod net;
+mod table;
+mod view;
+
+pub use net::{IpNet, NetParseError};
+pub use table::{
+    ByteMode, Counters, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats, HISTORY_SLOTS,
+    SLOT_NANOS,
+};
+pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

@@ -70,17 +70,39 @@ pub fn ipv4(src: IpAddr, dst: IpAddr, protocol: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 /// IPv4 packet with options (padded to a multiple of 4 bytes).
-pub fn ipv4_opts(src: IpAddr, dst: IpAddr, protocol: u8, options: &[u8], payload: &[u8]) -> Vec<u8> {
+pub fn ipv4_opts(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    options: &[u8],
+    payload: &[u8],
+) -> Vec<u8> {
     ipv4_full(src, dst, protocol, options, 0, 0, payload)
 }
 
 /// IPv4 fragment: `offset` in bytes (multiple of 8), `more` = MF flag.
-pub fn ipv4_frag(src: IpAddr, dst: IpAddr, protocol: u8, id: u16, offset: u16, more: bool, payload: &[u8]) -> Vec<u8> {
+pub fn ipv4_frag(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    id: u16,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let frag = (offset / 8) | if more { 0x2000 } else { 0 };
     ipv4_full(src, dst, protocol, &[], id, frag, payload)
 }
 
-fn ipv4_full(src: IpAddr, dst: IpAddr, protocol: u8, options: &[u8], id: u16, frag: u16, payload: &[u8]) -> Vec<u8> {
+fn ipv4_full(
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: u8,
+    options: &[u8],
+    id: u16,
+    frag: u16,
+    payload: &[u8],
+) -> Vec<u8> {
     let (IpAddr::V4(s), IpAddr::V4(d)) = (src, dst) else {
         panic!("ipv4 needs IPv4 addresses");
     };
@@ -109,7 +131,13 @@ pub fn ipv6(src: IpAddr, dst: IpAddr, next: u8, payload: &[u8]) -> Vec<u8> {
 
 /// IPv6 packet with extension headers given as `(header type, total length in bytes)`,
 /// the length a multiple of 8; the last one's next header is `next`.
-pub fn ipv6_ext(src: IpAddr, dst: IpAddr, exts: &[(u8, usize)], next: u8, payload: &[u8]) -> Vec<u8> {
+pub fn ipv6_ext(
+    src: IpAddr,
+    dst: IpAddr,
+    exts: &[(u8, usize)],
+    next: u8,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut body = Vec::new();
     for (i, &(_, len)) in exts.iter().enumerate() {
         let nh = exts.get(i + 1).map_or(next, |e| e.0);
@@ -124,7 +152,15 @@ pub fn ipv6_ext(src: IpAddr, dst: IpAddr, exts: &[(u8, usize)], next: u8, payloa
 }
 
 /// IPv6 packet with a fragment header.
-pub fn ipv6_frag(src: IpAddr, dst: IpAddr, next: u8, id: u32, offset: u16, more: bool, payload: &[u8]) -> Vec<u8> {
+pub fn ipv6_frag(
+    src: IpAddr,
+    dst: IpAddr,
+    next: u8,
+    id: u32,
+    offset: u16,
+    more: bool,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut body = vec![next, 0];
     body.extend_from_slice(&((offset / 8) << 3 | more as u16).to_be_bytes());
     body.extend_from_slice(&id.to_be_bytes());

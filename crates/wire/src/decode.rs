@@ -32,6 +32,8 @@ pub enum DecodeError {
     BadIpv4TotalLen,
     /// An IPv6 extension header runs past the packet.
     BadIpv6ExtHeader,
+    /// IPv6 payload length zero inside a tunnel.
+    BadIpv6PayloadLen,
     /// A transport header runs past the IP payload.
     ShortTransportHeader,
     /// TCP data offset below 5 words.
@@ -46,7 +48,7 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Every reason, for exhaustive reporting.
-    pub const ALL: [DecodeError; 12] = [
+    pub const ALL: [DecodeError; 13] = [
         DecodeError::ShortLinkHeader,
         DecodeError::BadLinkHeader,
         DecodeError::ShortIpHeader,
@@ -54,6 +56,7 @@ impl DecodeError {
         DecodeError::BadIpv4HeaderLen,
         DecodeError::BadIpv4TotalLen,
         DecodeError::BadIpv6ExtHeader,
+        DecodeError::BadIpv6PayloadLen,
         DecodeError::ShortTransportHeader,
         DecodeError::BadTcpHeaderLen,
         DecodeError::BadTunnelHeader,
@@ -71,6 +74,7 @@ impl DecodeError {
             DecodeError::BadIpv4HeaderLen => "bad_ipv4_header_len",
             DecodeError::BadIpv4TotalLen => "bad_ipv4_total_len",
             DecodeError::BadIpv6ExtHeader => "bad_ipv6_ext_header",
+            DecodeError::BadIpv6PayloadLen => "bad_ipv6_payload_len",
             DecodeError::ShortTransportHeader => "short_transport_header",
             DecodeError::BadTcpHeaderLen => "bad_tcp_header_len",
             DecodeError::BadTunnelHeader => "bad_tunnel_header",
@@ -318,7 +322,63 @@ impl<'a> Decoder<'a> {
         let d = self.data;
         match link_type {
             lt::ETHERNET => self.ethernet(0, d.len()),
-            lt::RAW_12 | lt::RAW_14 | lt::RAW | lt::IPV4 | lt::IPV6 => self.ip_any(0, d.len()),
+            lt::RAW_12 | lt::RAW_14 | lt::RAW => self.ip_any(0, d.len()),
+            // Wireshark dispatches LINKTYPE_IPV4 on the version nibble, LINKTYPE_IPV6 strictly.
+            lt::IPV4 => self.ip_any(0, d.len()),
+            lt::IPV6 => self.ip_v6(0, d.len()),
+            lt::FDDI => self.llc(13, d.len()),
+            lt::IPNET => match d.get(1) {
+                Some(2) if d.len() >= 24 => self.ip_v4(24, d.len()),
+                Some(26) if d.len() >= 24 => self.ip_v6(24, d.len()),
+                None => self.short(DecodeError::ShortLinkHeader),
+                _ => {}
+            },
+            lt::IPOIB => match be16(d, 40) {
+                Some(et) => self.ethertype(et, 44, d.len()),
+                None => self.short(DecodeError::ShortLinkHeader),
+            },
+            lt::NFLOG => self.nflog(),
+            lt::PPI | lt::PKTAP => {
+                // PPI: u16 header length at 2, DLT at 4; PKTAP: u32 header length at 0, DLT at 4.
+                let (hl, dlt) = if link_type == lt::PPI {
+                    (
+                        le16(d, 2).map(|v| v as usize),
+                        d.get(4..8)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    )
+                } else {
+                    (
+                        d.get(0..4)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize),
+                        d.get(4..8)
+                            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])),
+                    )
+                };
+                let (Some(hl), Some(dlt)) = (hl, dlt) else {
+                    return self.short(DecodeError::ShortLinkHeader);
+                };
+                if hl < 8 || hl > d.len() || self.depth > 0 || matches!(dlt, lt::PPI | lt::PKTAP) {
+                    return self.fail(DecodeError::BadLinkHeader);
+                }
+                self.depth += 1;
+                let inner = Decoder {
+                    data: &d[hl..],
+                    snapped: self.snapped,
+                    opts: self.opts,
+                    meta: self.meta,
+                    depth: self.depth,
+                };
+                let mut inner = inner;
+                inner.meta.wire_len = inner.meta.wire_len.saturating_sub(hl as u32);
+                inner.link(dlt);
+                let wire = self.meta.wire_len;
+                self.meta = inner.meta;
+                self.meta.wire_len = wire;
+                if self.meta.outcome == Outcome::UnsupportedLink {
+                    self.meta.outcome = Outcome::NonIp;
+                }
+            }
+            lt::ARCNET_LINUX => self.arcnet(),
             lt::NULL | lt::LOOP => {
                 let Some(raw) = d.get(0..4) else {
                     return self.short(DecodeError::ShortLinkHeader);
@@ -355,6 +415,10 @@ impl<'a> Decoder<'a> {
                 }
                 self.cooked(hatype, proto, 20);
             }
+            // Cisco HDLC frames (address 0x0F or 0x8F) also appear under the PPP link types.
+            lt::PPP | lt::PPP_HDLC if matches!(d.first(), Some(0x0F | 0x8F)) => {
+                self.chdlc(0, d.len())
+            }
             lt::PPP | lt::PPP_HDLC => self.ppp(0, d.len()),
             lt::PPP_WITH_DIR => self.ppp(1, d.len()),
             lt::PPP_ETHER => self.pppoe(0, d.len()),
@@ -364,7 +428,8 @@ impl<'a> Decoder<'a> {
                 if d.len() < 16 {
                     return self.short(DecodeError::ShortLinkHeader);
                 }
-                self.ip_any(16, d.len());
+                // Wireshark's SLIP carries IPv4 only.
+                self.ip_v4(16, d.len());
             }
             lt::FRELAY => self.frelay(0, d.len()),
             lt::IEEE802_11 => self.wifi(0, d.len(), false),
@@ -379,12 +444,17 @@ impl<'a> Decoder<'a> {
                 // Radiotap "flags" field (bit 1 of the first present word),
                 // bit 0x10: the frame ends with a 4-byte FCS. It sits at
                 // offset 8 when TSFT (bit 0) is absent, else at 16.
-                let present = d.get(4..8).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                let present = d
+                    .get(4..8)
+                    .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
                 let mut end = d.len();
                 if let Some(p) = present {
                     if p & 0x2 != 0 && p & 0x8000_0000 == 0 {
                         let at = if p & 1 != 0 { 16 } else { 8 };
-                        if at < hlen && self.byte(at).is_some_and(|f| f & 0x10 != 0) && end >= hlen + 4 {
+                        if at < hlen
+                            && self.byte(at).is_some_and(|f| f & 0x10 != 0)
+                            && end >= hlen + 4
+                        {
                             end -= 4;
                         }
                     }
@@ -469,6 +539,42 @@ impl<'a> Decoder<'a> {
                 }
             }
             0x8847 | 0x8848 => self.mpls(off, end),
+            // MACsec: SecTAG (8 bytes, +8 with an SCI); only unencrypted payloads are visible.
+            0x88E5 => {
+                let Some(&tci) = self.data.get(off) else {
+                    return self.short(DecodeError::ShortLinkHeader);
+                };
+                if tci & 0x0C != 0 {
+                    return; // encrypted or changed text
+                }
+                let at = off + if tci & 0x20 != 0 { 14 } else { 6 };
+                // The 16-byte ICV trails the payload.
+                let end = end.min(self.data.len()).saturating_sub(16).max(at);
+                match be16(&self.data[..end], at) {
+                    Some(et) => self.ethertype(et, at + 2, end),
+                    None => self.short(DecodeError::ShortLinkHeader),
+                }
+            }
+            // Cisco VN-Tag: 4-byte tag then the ethertype.
+            0x8926 => match be16(&self.data[..end.min(self.data.len())], off + 4) {
+                Some(et) => self.ethertype(et, off + 6, end),
+                None => self.short(DecodeError::ShortLinkHeader),
+            },
+            // 802.1ah PBB: I-TAG, then the customer MAC addresses and ethertype.
+            0x88E7 => self.ethernet(off + 4, end),
+            // Cisco FabricPath: FTag/TTL, then the inner Ethernet frame.
+            0x8903 => self.ethernet(off + 2, end),
+            // Arista timestamp trailer: subtype, version, 64- or 48-bit time.
+            0xD28B => {
+                let ver = be16(&self.data[..end.min(self.data.len())], off + 2);
+                let tl = if ver == Some(0x0020) { 6 } else { 8 };
+                match be16(&self.data[..end.min(self.data.len())], off + 4 + tl) {
+                    Some(et) => self.ethertype(et, off + 6 + tl, end),
+                    None => self.short(DecodeError::ShortLinkHeader),
+                }
+            }
+            // NSH: length in 4-byte words, next protocol.
+            0x894F => self.nsh(off, end),
             0x8864 => self.pppoe(off, end),
             0x880B => self.ppp(off, end),
             0x6558 => self.ethernet(off, end),
@@ -547,9 +653,14 @@ impl<'a> Decoder<'a> {
             return self.short(DecodeError::ShortLinkHeader);
         };
         if ctl != 0x03 {
+            // Cisco encapsulation: an ethertype right after the address.
+            if let Some(et) = be16(d, off + 2) {
+                self.ethertype(et, off + 4, end);
+            }
             return;
         }
         match nlpid {
+            _ if ctl != 0x03 => {}
             0xCC => self.ip_v4(off + 4, end),
             0x8E => self.ip_v6(off + 4, end),
             // SNAP: pad byte, then OUI and ethertype.
@@ -636,7 +747,10 @@ impl<'a> Decoder<'a> {
             return self.short(DecodeError::ShortIpHeader);
         }
         let total = be16(d, off + 2).unwrap_or(0) as usize;
-        let ip_len = if total == 0 {
+        let ip_len = if total == 0 && !self.meta.layers.is_empty() {
+            // Only the outermost header may be a TSO super-packet (Wireshark agrees).
+            return self.fail(DecodeError::BadIpv4TotalLen);
+        } else if total == 0 {
             // TSO/GSO captures leave the length zero: use what the wire carried.
             (self.meta.wire_len as usize).saturating_sub(off)
         } else if total < hlen {
@@ -672,7 +786,11 @@ impl<'a> Decoder<'a> {
             return;
         }
         // The payload ends where the IP length says (Ethernet padding excluded).
-        let pend = if total == 0 { end } else { (off + total).min(end) };
+        let pend = if total == 0 {
+            end
+        } else {
+            (off + total).min(end)
+        };
         self.transport(protocol, off + hlen, pend, fragment.is_some());
     }
 
@@ -691,6 +809,11 @@ impl<'a> Decoder<'a> {
         let mut next = d[off + 6];
         let src: [u8; 16] = d[off + 8..off + 24].try_into().unwrap_or_default();
         let dst: [u8; 16] = d[off + 24..off + 40].try_into().unwrap_or_default();
+        // A jumbogram (hop-by-hop header with payload length zero) inside a
+        // tunnel is not counted by Wireshark; a Teredo bubble (no next header) is.
+        if plen == 0 && next == 0 && !self.meta.layers.is_empty() {
+            return self.fail(DecodeError::BadIpv6PayloadLen);
+        }
         let ip_len = if plen == 0 {
             // Jumbogram or TSO: use what the wire carried.
             (self.meta.wire_len as usize).saturating_sub(off)
@@ -707,7 +830,11 @@ impl<'a> Decoder<'a> {
         if !self.push_layer(layer) {
             return;
         }
-        let pend = if plen == 0 { end } else { (off + 40 + plen).min(end) };
+        let pend = if plen == 0 {
+            end
+        } else {
+            (off + 40 + plen).min(end)
+        };
         let mut at = off + 40;
         let mut fragment = None;
         // Walk extension headers to the transport protocol.
@@ -725,7 +852,11 @@ impl<'a> Decoder<'a> {
                     let (Some(fo), Some(id)) = (be16(d, at + 2), be32(d, at + 4)) else {
                         return self.ext_short(pend);
                     };
-                    let f = Fragment { id, offset: ((fo >> 3) as u32) * 8, more: fo & 1 != 0 };
+                    let f = Fragment {
+                        id,
+                        offset: ((fo >> 3) as u32) * 8,
+                        more: fo & 1 != 0,
+                    };
                     fragment = Some(f);
                     8
                 }
@@ -799,6 +930,24 @@ impl<'a> Decoder<'a> {
             proto::IPIP if self.opts.descend_tunnels && !fragmented => self.ip_v4(off, end),
             proto::IPV6 if self.opts.descend_tunnels && !fragmented => self.ip_v6(off, end),
             proto::GRE if self.opts.descend_tunnels && !fragmented => self.gre(off, end),
+            // AH in IPv4 (IPv6 walks it as an extension header): skip it and go on.
+            51 if !fragmented => {
+                let (Some(&nh), Some(&l)) = (d.get(off), d.get(off + 1)) else {
+                    return short(self);
+                };
+                if let Some(last) = self.meta.layers.last_mut() {
+                    last.protocol = nh;
+                }
+                if nh != 51 {
+                    self.transport(nh, off + (l as usize + 2) * 4, end, fragmented);
+                }
+            }
+            // PIM v2 Register carries a whole multicast IP packet.
+            103 if self.opts.descend_tunnels && !fragmented && d.get(off) == Some(&0x21) => {
+                self.ip_any(off + 8, end)
+            }
+            // Ethernet directly in IP (e.g. SRv6).
+            143 if self.opts.descend_tunnels && !fragmented => self.ethernet(off, end),
             _ => {}
         }
     }
@@ -841,12 +990,18 @@ impl<'a> Decoder<'a> {
             return self.short(DecodeError::BadTunnelHeader);
         }
         match ptype {
+            // WCCP redirect header, then IP.
+            0x883E => self.ip_any(off + hl + 4, end),
+            // Aruba: 802.11 frames.
+            0x8200..=0x8220 => self.wifi(off + hl, end, false),
             // ERSPAN type II: 8-byte header, then Ethernet.
             0x88BE if flags & 0x1000 != 0 => self.ethernet(off + hl + 8, end),
             0x88BE => self.ethernet(off + hl, end),
             // ERSPAN type III: 12-byte header (plus an optional 8-byte subheader).
             0x22EB => {
-                let o = d.get(off + hl + 11).map_or(0, |b| if b & 1 != 0 { 8 } else { 0 });
+                let o = d
+                    .get(off + hl + 11)
+                    .map_or(0, |b| if b & 1 != 0 { 8 } else { 0 });
                 self.ethernet(off + hl + 12 + o, end)
             }
             p => self.ethertype(p, off + hl, end),
@@ -858,7 +1013,24 @@ impl<'a> Decoder<'a> {
         if d.len() <= off {
             return;
         }
-        if dp == 4789 {
+        if dp == 6081 {
+            // Geneve: option length in 4-byte words, protocol type.
+            let (Some(&b0), Some(pt)) = (d.get(off), be16(d, off + 2)) else {
+                return;
+            };
+            self.ethertype(pt, off + 8 + (b0 & 0x3F) as usize * 4, end);
+        } else if dp == 4790 {
+            // VXLAN-GPE: next protocol in byte 3.
+            self.next_protocol(d.get(off + 3).copied(), off + 8, end);
+        } else if dp == 6635 {
+            self.mpls(off, end);
+        } else if dp == 4754 {
+            self.gre(off, end);
+        } else if dp == 5072 || sp == 5072 {
+            self.ayiya(off, end);
+        } else if dp == 5247 || sp == 5247 {
+            self.capwap(off, end);
+        } else if dp == 4789 {
             // VXLAN: flags byte with the I bit, 8-byte header, then Ethernet.
             if d.get(off).is_some_and(|f| f & 0x08 != 0) && d.len() >= off + 8 + 14 {
                 self.ethernet(off + 8, end);
@@ -866,7 +1038,112 @@ impl<'a> Decoder<'a> {
         } else if sp == 2152 || dp == 2152 {
             self.gtpu(off, end);
         } else if sp == 3544 || dp == 3544 {
-            self.teredo(off, end);
+            self.teredo(off, end, true);
+        }
+    }
+
+    /// Next-protocol numbers of VXLAN-GPE and NSH: 1 IPv4, 2 IPv6, 3 Ethernet, 4 NSH, 5 MPLS.
+    fn next_protocol(&mut self, np: Option<u8>, off: usize, end: usize) {
+        self.depth += 1;
+        if self.depth as usize > MAX_TAGS * 2 {
+            return self.fail(DecodeError::TooManyTags);
+        }
+        match np {
+            Some(1) => self.ip_v4(off, end),
+            Some(2) => self.ip_v6(off, end),
+            Some(3) => self.ethernet(off, end),
+            Some(4) => self.nsh(off, end),
+            Some(5) => self.mpls(off, end),
+            _ => {}
+        }
+    }
+
+    fn nsh(&mut self, off: usize, end: usize) {
+        let d = &self.data[..end.min(self.data.len())];
+        let (Some(&b1), Some(&np)) = (d.get(off + 1), d.get(off + 3)) else {
+            return self.short(DecodeError::BadTunnelHeader);
+        };
+        let len = (b1 & 0x3F) as usize * 4;
+        if len < 8 {
+            return self.fail(DecodeError::BadTunnelHeader);
+        }
+        self.next_protocol(Some(np), off + len, end);
+    }
+
+    /// AYIYA (IPv6 over UDP 5072): identity and signature lengths in the header.
+    fn ayiya(&mut self, off: usize, end: usize) {
+        let d = &self.data[..end.min(self.data.len())];
+        let (Some(&b0), Some(&b1), Some(&nh)) = (d.get(off), d.get(off + 1), d.get(off + 3)) else {
+            return;
+        };
+        let idlen = 1usize << (b0 >> 4).min(15);
+        let siglen = (b1 >> 4) as usize * 4;
+        let at = off + 8 + idlen + siglen;
+        match nh {
+            41 => self.ip_v6(at, end),
+            4 => self.ip_v4(at, end),
+            _ => {}
+        }
+    }
+
+    /// CAPWAP data channel: 802.11 frames when T is set with WBID 1, else 802.3.
+    fn capwap(&mut self, off: usize, end: usize) {
+        let d = &self.data[..end.min(self.data.len())];
+        let Some(w) = be32(d, off) else { return };
+        if w >> 28 != 0 {
+            return; // preamble type 1 is DTLS
+        }
+        let hlen = ((w >> 19) & 0x1F) as usize * 4;
+        let wbid = (w >> 9) & 0x1F;
+        let t = w & 0x100 != 0;
+        if hlen < 8 {
+            return;
+        }
+        if t && wbid == 1 {
+            self.wifi(off + hlen, end, false);
+        } else {
+            self.ethernet(off + hlen, end);
+        }
+    }
+
+    /// NFLOG: a 4-byte header then TLVs; the payload TLV (type 9) holds the IP packet.
+    fn nflog(&mut self) {
+        let d = self.data;
+        let Some(&family) = d.first() else {
+            return self.short(DecodeError::ShortLinkHeader);
+        };
+        let mut at = 4;
+        while let (Some(len), Some(ty)) = (le16(d, at), le16(d, at + 2)) {
+            let len = len as usize;
+            if len < 4 {
+                return self.fail(DecodeError::BadLinkHeader);
+            }
+            if ty & 0x7FFF == 9 {
+                let end = (at + len).min(d.len());
+                return match family {
+                    2 => self.ip_v4(at + 4, end),
+                    10 => self.ip_v6(at + 4, end),
+                    _ => {}
+                };
+            }
+            at += len.div_ceil(4) * 4;
+        }
+    }
+
+    /// Linux ARCNET: source, destination, offset, protocol id, then RFC 1051 or RFC 1201 framing.
+    fn arcnet(&mut self) {
+        let d = self.data;
+        let Some(&pid) = d.get(4) else {
+            return self.short(DecodeError::ShortLinkHeader);
+        };
+        match pid {
+            240 => self.ip_v4(5, d.len()),
+            212 => {
+                // RFC 1201: split flag and sequence; an exception packet adds 4 more bytes.
+                let at = if d.get(5) == Some(&0xFF) { 12 } else { 8 };
+                self.ip_v4(at, d.len())
+            }
+            _ => {}
         }
     }
 
@@ -903,7 +1180,7 @@ impl<'a> Decoder<'a> {
         }
     }
 
-    fn teredo(&mut self, mut off: usize, end: usize) {
+    fn teredo(&mut self, mut off: usize, end: usize, on_port: bool) {
         let d = &self.data[..end.min(self.data.len())];
         // Optional authentication (type 0x0001) and origin indication (0x0000) headers.
         if be16(d, off) == Some(0x0001) {
@@ -916,7 +1193,10 @@ impl<'a> Decoder<'a> {
             off += 8;
         }
         if d.get(off).map(|b| b >> 4) == Some(6) && d.len() >= off + 40 {
-            self.ip_v6(off, end);
+            let exact = be16(d, off + 4).is_some_and(|pl| off + 40 + pl as usize <= end);
+            if on_port && (exact || self.meta.layers.len() == 1) {
+                self.ip_v6(off, end);
+            }
         }
     }
 }
@@ -927,7 +1207,15 @@ mod tests {
     use crate::build::*;
 
     fn dec(lt: u32, f: &[u8]) -> PacketMeta {
-        decode(lt, Timestamp::ZERO, f, f.len() as u32, &DecodeOptions { descend_tunnels: true })
+        decode(
+            lt,
+            Timestamp::ZERO,
+            f,
+            f.len() as u32,
+            &DecodeOptions {
+                descend_tunnels: true,
+            },
+        )
     }
 
     fn v4(s: &str) -> IpAddr {
@@ -936,19 +1224,35 @@ mod tests {
 
     #[test]
     fn ethernet_ipv4_tcp() {
-        let f = eth(0x0800, &ipv4(v4("10.0.0.1"), v4("10.0.0.2"), 6, &tcp(1234, 80, crate::tcp_flags::SYN, &[0; 10])));
+        let f = eth(
+            0x0800,
+            &ipv4(
+                v4("10.0.0.1"),
+                v4("10.0.0.2"),
+                6,
+                &tcp(1234, 80, crate::tcp_flags::SYN, &[0; 10]),
+            ),
+        );
         let m = dec(lt::ETHERNET, &f);
         assert_eq!(m.outcome, Outcome::Ip);
         assert_eq!(m.error, None);
         let l = m.layers.outer().unwrap();
-        assert_eq!((l.src, l.dst, l.protocol), (v4("10.0.0.1"), v4("10.0.0.2"), 6));
+        assert_eq!(
+            (l.src, l.dst, l.protocol),
+            (v4("10.0.0.1"), v4("10.0.0.2"), 6)
+        );
         assert_eq!((l.src_port, l.dst_port, l.tcp_flags), (1234, 80, 0x02));
         assert_eq!(l.ip_len, 20 + 20 + 10);
     }
 
     #[test]
     fn vlan_qinq_ipv6_udp() {
-        let inner = ipv6(v4("2001:db8::1"), v4("2001:db8::2"), 17, &udp(53, 5353, &[1, 2, 3]));
+        let inner = ipv6(
+            v4("2001:db8::1"),
+            v4("2001:db8::2"),
+            17,
+            &udp(53, 5353, &[1, 2, 3]),
+        );
         let f = eth(0x88A8, &vlan(5, 0x8100, &vlan(7, 0x86DD, &inner)));
         let m = dec(lt::ETHERNET, &f);
         let l = m.layers.outer().unwrap();
@@ -958,7 +1262,13 @@ mod tests {
 
     #[test]
     fn ipv6_extension_headers_and_fragments() {
-        let p = ipv6_ext(v4("::1"), v4("::2"), &[(0, 8), (60, 16)], 6, &tcp(1, 2, 0x10, &[]));
+        let p = ipv6_ext(
+            v4("::1"),
+            v4("::2"),
+            &[(0, 8), (60, 16)],
+            6,
+            &tcp(1, 2, 0x10, &[]),
+        );
         let m = dec(lt::RAW, &p);
         let l = m.layers.outer().unwrap();
         assert_eq!((l.protocol, l.src_port, l.dst_port), (6, 1, 2));
@@ -966,7 +1276,14 @@ mod tests {
         let first = ipv6_frag(v4("::1"), v4("::2"), 17, 77, 0, true, &udp(9, 10, &[0; 16]));
         let m = dec(lt::RAW, &first);
         let l = m.layers.outer().unwrap();
-        assert_eq!(l.fragment, Some(Fragment { id: 77, offset: 0, more: true }));
+        assert_eq!(
+            l.fragment,
+            Some(Fragment {
+                id: 77,
+                offset: 0,
+                more: true
+            })
+        );
         assert!(l.has_ports);
         let later = ipv6_frag(v4("::1"), v4("::2"), 17, 77, 24, false, &[0; 8]);
         let m = dec(lt::RAW, &later);
@@ -978,7 +1295,13 @@ mod tests {
 
     #[test]
     fn ipv4_options_and_fragments() {
-        let p = ipv4_opts(v4("1.1.1.1"), v4("2.2.2.2"), 17, &[1, 1, 1, 0], &udp(7, 8, &[]));
+        let p = ipv4_opts(
+            v4("1.1.1.1"),
+            v4("2.2.2.2"),
+            17,
+            &[1, 1, 1, 0],
+            &udp(7, 8, &[]),
+        );
         let m = dec(lt::IPV4, &p);
         assert_eq!(m.layers.outer().unwrap().dst_port, 8);
         let later = ipv4_frag(v4("1.1.1.1"), v4("2.2.2.2"), 17, 9, 1480, false, &[0; 20]);
@@ -996,7 +1319,12 @@ mod tests {
         assert_eq!(m.layers.len(), 2);
         assert_eq!(m.layers.inner().unwrap().dst_port, 2);
 
-        let vx = ipv4(v4("1.0.0.1"), v4("1.0.0.2"), 17, &udp(4000, 4789, &vxlan(42, &eth(0x0800, &inner))));
+        let vx = ipv4(
+            v4("1.0.0.1"),
+            v4("1.0.0.2"),
+            17,
+            &udp(4000, 4789, &vxlan(42, &eth(0x0800, &inner))),
+        );
         let m = dec(lt::RAW, &vx);
         assert_eq!(m.layers.len(), 2);
         assert_eq!(m.layers.inner().unwrap().src, v4("192.168.0.1"));
@@ -1005,7 +1333,13 @@ mod tests {
         let m = dec(lt::RAW, &ipip);
         assert_eq!(m.layers.len(), 2);
 
-        let outer_only = decode(lt::RAW, Timestamp::ZERO, &ipip, ipip.len() as u32, &DecodeOptions::default());
+        let outer_only = decode(
+            lt::RAW,
+            Timestamp::ZERO,
+            &ipip,
+            ipip.len() as u32,
+            &DecodeOptions::default(),
+        );
         assert_eq!(outer_only.layers.len(), 1);
     }
 
@@ -1030,25 +1364,46 @@ mod tests {
 
     #[test]
     fn truncated_vs_malformed() {
-        let f = eth(0x0800, &ipv4(v4("10.0.0.1"), v4("10.0.0.2"), 6, &tcp(1, 2, 0, &[0; 100])));
+        let f = eth(
+            0x0800,
+            &ipv4(v4("10.0.0.1"), v4("10.0.0.2"), 6, &tcp(1, 2, 0, &[0; 100])),
+        );
         // Snap length cut inside the TCP header: truncated, address survives, not an error.
-        let m = decode(lt::ETHERNET, Timestamp::ZERO, &f[..38], f.len() as u32, &DecodeOptions::default());
+        let m = decode(
+            lt::ETHERNET,
+            Timestamp::ZERO,
+            &f[..38],
+            f.len() as u32,
+            &DecodeOptions::default(),
+        );
         assert!(m.truncated);
         assert_eq!(m.error, None);
         assert_eq!(m.layers.len(), 1);
         assert!(m.layers.outer().unwrap().has_ports);
-        let m = decode(lt::ETHERNET, Timestamp::ZERO, &f[..30], f.len() as u32, &DecodeOptions::default());
+        let m = decode(
+            lt::ETHERNET,
+            Timestamp::ZERO,
+            &f[..30],
+            f.len() as u32,
+            &DecodeOptions::default(),
+        );
         assert!(m.truncated && m.layers.is_empty());
         // Same bytes with no snap cut: malformed.
         let m = dec(lt::ETHERNET, &f[..30]);
         assert_eq!(m.error, Some(DecodeError::ShortIpHeader));
         let mut bad = f.clone();
         bad[14] = 0x43; // IHL 3
-        assert_eq!(dec(lt::ETHERNET, &bad).error, Some(DecodeError::BadIpv4HeaderLen));
+        assert_eq!(
+            dec(lt::ETHERNET, &bad).error,
+            Some(DecodeError::BadIpv4HeaderLen)
+        );
         let mut bad = f.clone();
         bad[16] = 0;
         bad[17] = 10; // total length 10 < 20
-        assert_eq!(dec(lt::ETHERNET, &bad).error, Some(DecodeError::BadIpv4TotalLen));
+        assert_eq!(
+            dec(lt::ETHERNET, &bad).error,
+            Some(DecodeError::BadIpv4TotalLen)
+        );
         assert_eq!(dec(999, &f).outcome, Outcome::UnsupportedLink);
     }
 

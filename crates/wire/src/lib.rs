@@ -14,7 +14,9 @@ mod decode;
 pub mod linktype;
 mod time;
 
-pub use decode::{decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS};
+pub use decode::{
+    decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
+};
 pub use time::Timestamp;
 
 /// IP protocol numbers used by the decoder and the flow table.
@@ -103,6 +105,9 @@ pub mod tcp_flags {
             (ECE, 'E'),
             (CWR, 'W'),
         ];
-        L.iter().filter(|(b, _)| f & b != 0).map(|(_, c)| *c).collect()
+        L.iter()
+            .filter(|(b, _)| f & b != 0)
+            .map(|(_, c)| *c)
+            .collect()
     }
 }

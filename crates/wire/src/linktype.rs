@@ -6,6 +6,8 @@ pub const NULL: u32 = 0;
 pub const ETHERNET: u32 = 1;
 /// BSD/OS SLIP with its 16-byte pseudo-header.
 pub const SLIP: u32 = 8;
+/// FDDI.
+pub const FDDI: u32 = 10;
 /// PPP, with or without HDLC address/control bytes.
 pub const PPP: u32 = 9;
 /// Raw IP (DLT_RAW on most systems).
@@ -24,6 +26,18 @@ pub const C_HDLC: u32 = 104;
 pub const IEEE802_11: u32 = 105;
 /// Frame Relay.
 pub const FRELAY: u32 = 107;
+/// Linux ARCNET.
+pub const ARCNET_LINUX: u32 = 129;
+/// Per-Packet Information header, then another link type.
+pub const PPI: u32 = 192;
+/// Solaris ipnet.
+pub const IPNET: u32 = 226;
+/// Linux netfilter log.
+pub const NFLOG: u32 = 239;
+/// IP over InfiniBand.
+pub const IPOIB: u32 = 242;
+/// Apple PKTAP header, then another link type.
+pub const PKTAP: u32 = 258;
 /// OpenBSD loopback: address family in network byte order.
 pub const LOOP: u32 = 108;
 /// Linux cooked capture v1.
@@ -46,6 +60,13 @@ pub fn is_supported(lt: u32) -> bool {
     matches!(
         lt,
         NULL | ETHERNET
+            | FDDI
+            | ARCNET_LINUX
+            | PPI
+            | IPNET
+            | NFLOG
+            | IPOIB
+            | PKTAP
             | SLIP
             | PPP
             | RAW_12
@@ -73,6 +94,13 @@ pub fn name(lt: u32) -> String {
         NULL => "null",
         ETHERNET => "ether",
         SLIP => "slip",
+        FDDI => "fddi",
+        ARCNET_LINUX => "arcnet_linux",
+        PPI => "ppi",
+        IPNET => "ipnet",
+        NFLOG => "nflog",
+        IPOIB => "ipoib",
+        PKTAP => "pktap",
         PPP => "ppp",
         RAW_12 | RAW_14 | RAW => "raw",
         PPP_HDLC => "ppp_hdlc",

@@ -96,8 +96,14 @@ mod tests {
         assert_eq!(Timestamp::ZERO.to_rfc3339(), "1970-01-01T00:00:00.000000Z");
         let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
         assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
-        assert_eq!(Timestamp::from_secs(951_782_400).to_rfc3339(), "2000-02-29T00:00:00.000000Z");
-        assert_eq!(Timestamp::from_secs(-1).to_rfc3339(), "1969-12-31T23:59:59.000000Z");
+        assert_eq!(
+            Timestamp::from_secs(951_782_400).to_rfc3339(),
+            "2000-02-29T00:00:00.000000Z"
+        );
+        assert_eq!(
+            Timestamp::from_secs(-1).to_rfc3339(),
+            "1969-12-31T23:59:59.000000Z"
+        );
     }
 
     #[test]

@@ -1,1 +1,5 @@
-fn main(){}
+//! The `wirewatch` command.
+
+fn main() -> std::process::ExitCode {
+    wirewatch::cli::main()
+}

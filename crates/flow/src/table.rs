@@ -1,0 +1,553 @@
+//! The 5-tuple flow table and its rate history.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use wirewatch_wire::{proto, DecodeError, IpLayer, Outcome, PacketMeta, Timestamp};
+
+use crate::IpNet;
+
+/// Length of one history slot: iftop's 2-second resolution.
+pub const SLOT_NANOS: i64 = 2_000_000_000;
+/// Slots kept: 20 × 2 s = iftop's 40-second history.
+pub const HISTORY_SLOTS: usize = 20;
+/// Later fragments are matched to a first fragment seen at most this long ago.
+const FRAGMENT_TIMEOUT_NANOS: i64 = 60_000_000_000;
+/// How often (in slots) flows idle past the history window give up their history.
+const SWEEP_EVERY_SLOTS: i64 = HISTORY_SLOTS as i64;
+
+/// Which byte count drives rates and the primary `bytes` columns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ByteMode {
+    /// IP-layer length (iftop's definition).
+    #[default]
+    Ip,
+    /// Frame length on the wire (tshark's conversation tables).
+    Frame,
+}
+
+/// Which IP headers of a tunnelled frame are accounted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LayerMode {
+    /// The outermost header only (default).
+    #[default]
+    Outer,
+    /// The innermost header only (`--decap`).
+    Inner,
+    /// Every header: the frame counts once for each IP pair it carries,
+    /// as Wireshark's conversation table does.
+    All,
+}
+
+/// Table settings, validated before use.
+#[derive(Clone, Debug, Default)]
+pub struct FlowConfig {
+    /// Byte count for rates.
+    pub bytes: ByteMode,
+    /// Tunnel accounting.
+    pub layers: LayerMode,
+    /// Local networks: a flow's local side is its source.
+    pub local_nets: Vec<IpNet>,
+    /// Flows idle this long are removed (and handed to [`FlowTable::drain_expired`]); `None` keeps them.
+    pub idle_timeout_nanos: Option<i64>,
+}
+
+/// A 5-tuple in canonical order: `(a, a_port) <= (b, b_port)`, so both
+/// directions of a conversation have the same key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Lower endpoint address.
+    pub a: IpAddr,
+    /// Higher endpoint address.
+    pub b: IpAddr,
+    /// Port of `a` (0 when the protocol has none or it was not captured).
+    pub a_port: u16,
+    /// Port of `b`.
+    pub b_port: u16,
+    /// IP protocol.
+    pub protocol: u8,
+}
+
+impl FlowKey {
+    /// Canonical key for a packet from `src` to `dst`; the flag is true when
+    /// the packet travels from `b` to `a`.
+    pub fn new(
+        src: IpAddr,
+        src_port: u16,
+        dst: IpAddr,
+        dst_port: u16,
+        protocol: u8,
+    ) -> (FlowKey, bool) {
+        if (src, src_port) <= (dst, dst_port) {
+            (
+                FlowKey {
+                    a: src,
+                    b: dst,
+                    a_port: src_port,
+                    b_port: dst_port,
+                    protocol,
+                },
+                false,
+            )
+        } else {
+            (
+                FlowKey {
+                    a: dst,
+                    b: src,
+                    a_port: dst_port,
+                    b_port: src_port,
+                    protocol,
+                },
+                true,
+            )
+        }
+    }
+}
+
+/// Cumulative counters for one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets.
+    pub packets: u64,
+    /// IP-layer bytes.
+    pub ip_bytes: u64,
+    /// Frame bytes.
+    pub frame_bytes: u64,
+    /// TCP flags seen (OR of all packets).
+    pub tcp_flags: u8,
+}
+
+impl Counters {
+    /// Bytes in the given mode.
+    pub fn bytes(&self, m: ByteMode) -> u64 {
+        match m {
+            ByteMode::Ip => self.ip_bytes,
+            ByteMode::Frame => self.frame_bytes,
+        }
+    }
+
+    /// Adds another set of counters.
+    pub fn add(&mut self, o: &Counters) {
+        self.packets += o.packets;
+        self.ip_bytes += o.ip_bytes;
+        self.frame_bytes += o.frame_bytes;
+        self.tcp_flags |= o.tcp_flags;
+    }
+}
+
+/// Per-slot byte history of both directions, newest slot `newest`.
+#[derive(Clone, Debug)]
+struct History {
+    newest: i64,
+    slots: [[u64; HISTORY_SLOTS]; 2],
+}
+
+impl History {
+    fn new(slot: i64) -> Self {
+        History {
+            newest: slot,
+            slots: [[0; HISTORY_SLOTS]; 2],
+        }
+    }
+
+    fn add(&mut self, slot: i64, dir: usize, bytes: u64) {
+        if slot > self.newest {
+            let gap = (slot - self.newest).min(HISTORY_SLOTS as i64);
+            for k in 0..gap {
+                let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
+                self.slots[0][i] = 0;
+                self.slots[1][i] = 0;
+            }
+            self.newest = slot;
+        } else if self.newest - slot >= HISTORY_SLOTS as i64 {
+            return; // older than the window
+        }
+        let i = slot.rem_euclid(HISTORY_SLOTS as i64) as usize;
+        self.slots[dir][i] = self.slots[dir][i].saturating_add(bytes);
+    }
+
+    /// Bytes of `slot` in direction `dir`.
+    fn get(&self, slot: i64, dir: usize) -> u64 {
+        if slot > self.newest || self.newest - slot >= HISTORY_SLOTS as i64 || slot < 0 {
+            0
+        } else {
+            self.slots[dir][slot.rem_euclid(HISTORY_SLOTS as i64) as usize]
+        }
+    }
+}
+
+/// One conversation.
+#[derive(Clone, Debug)]
+pub struct Flow {
+    /// Canonical key.
+    pub key: FlowKey,
+    /// Creation order, unique per table.
+    pub id: u64,
+    /// The source (initiator or local side) is `key.a`.
+    pub src_is_a: bool,
+    /// First packet time.
+    pub first_seen: Timestamp,
+    /// Last packet time.
+    pub last_seen: Timestamp,
+    /// Counters: `[a→b, b→a]`.
+    pub dirs: [Counters; 2],
+    history: Option<Box<History>>,
+}
+
+impl Flow {
+    /// Counters from source to destination.
+    pub fn sent(&self) -> &Counters {
+        &self.dirs[if self.src_is_a { 0 } else { 1 }]
+    }
+
+    /// Counters from destination to source.
+    pub fn received(&self) -> &Counters {
+        &self.dirs[if self.src_is_a { 1 } else { 0 }]
+    }
+
+    /// Source address and port.
+    pub fn src(&self) -> (IpAddr, u16) {
+        if self.src_is_a {
+            (self.key.a, self.key.a_port)
+        } else {
+            (self.key.b, self.key.b_port)
+        }
+    }
+
+    /// Destination address and port.
+    pub fn dst(&self) -> (IpAddr, u16) {
+        if self.src_is_a {
+            (self.key.b, self.key.b_port)
+        } else {
+            (self.key.a, self.key.a_port)
+        }
+    }
+
+    /// Bytes in `slot`, `sent` = source→destination.
+    pub(crate) fn slot_bytes(&self, slot: i64, sent: bool) -> u64 {
+        let dir = if sent == self.src_is_a { 0 } else { 1 };
+        self.history.as_ref().map_or(0, |h| h.get(slot, dir))
+    }
+}
+
+/// Whole-capture counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames seen.
+    pub packets: u64,
+    /// Sum of frame (wire) lengths.
+    pub frame_bytes: u64,
+    /// Frames with at least one IP header.
+    pub ip_packets: u64,
+    /// Sum of the accounted IP lengths of IP frames.
+    pub ip_bytes: u64,
+    /// Frames without IP on a supported link type.
+    pub non_ip_packets: u64,
+    /// Frames cut by the snap length.
+    pub truncated_packets: u64,
+    /// Malformed frames by reason, indexed by [`DecodeError::index`].
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+    /// Frames of link types the decoder does not know: `(link type, frames)`.
+    pub unknown_link_types: Vec<(u32, u64)>,
+    /// Later fragments whose first fragment was not seen (accounted to the host pair).
+    pub orphan_fragments: u64,
+    /// Earliest packet timestamp.
+    pub first_ts: Option<Timestamp>,
+    /// Latest packet timestamp.
+    pub last_ts: Option<Timestamp>,
+}
+
+impl Stats {
+    /// Decode errors with their reasons, non-zero only.
+    pub fn decode_errors_by_reason(&self) -> Vec<(DecodeError, u64)> {
+        DecodeError::ALL
+            .iter()
+            .map(|&e| (e, self.decode_errors[e.index()]))
+            .filter(|&(_, n)| n > 0)
+            .collect()
+    }
+
+    /// Total malformed frames.
+    pub fn decode_errors_total(&self) -> u64 {
+        self.decode_errors.iter().sum()
+    }
+}
+
+type FragKey = (IpAddr, IpAddr, u8, u32);
+
+/// The flow table. One owner; feed it packets in capture order.
+pub struct FlowTable {
+    cfg: FlowConfig,
+    map: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    frags: HashMap<FragKey, (u16, u16, Timestamp), foldhash::fast::RandomState>,
+    next_id: u64,
+    origin: Option<Timestamp>,
+    now: Timestamp,
+    /// Slot of `now`.
+    slot: i64,
+    last_sweep_slot: i64,
+    /// Totals per slot: `[sent, received]`.
+    totals: History,
+    /// Highest 2-second totals ever completed: sent, received, both.
+    peaks: [u64; 3],
+    stats: Stats,
+    expired: Vec<Flow>,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig) -> Self {
+        FlowTable {
+            cfg,
+            map: HashMap::default(),
+            frags: HashMap::default(),
+            next_id: 0,
+            origin: None,
+            now: Timestamp::ZERO,
+            slot: 0,
+            last_sweep_slot: 0,
+            totals: History::new(0),
+            peaks: [0; 3],
+            stats: Stats::default(),
+            expired: Vec::new(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &FlowConfig {
+        &self.cfg
+    }
+
+    /// Whole-capture counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// Live flows, in no particular order.
+    pub fn flows(&self) -> impl Iterator<Item = &Flow> {
+        self.map.values()
+    }
+
+    /// Number of live flows.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// No flows.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Time of the first packet (slot 0 starts here).
+    pub fn origin(&self) -> Option<Timestamp> {
+        self.origin
+    }
+
+    /// The table's clock: the latest packet time or `advance` time.
+    pub fn now(&self) -> Timestamp {
+        self.now
+    }
+
+    /// History slot containing `t`.
+    pub fn slot_of(&self, t: Timestamp) -> i64 {
+        match self.origin {
+            Some(o) => t.nanos_since(o).div_euclid(SLOT_NANOS),
+            None => 0,
+        }
+    }
+
+    /// Removes and returns flows expired by the idle timeout.
+    pub fn drain_expired(&mut self) -> std::vec::Drain<'_, Flow> {
+        self.expired.drain(..)
+    }
+
+    /// Moves the clock to `now` (never backwards): completes slots, records
+    /// peaks, and expires idle flows.
+    pub fn advance(&mut self, now: Timestamp) {
+        if self.origin.is_none() {
+            self.origin = Some(now);
+            self.now = now;
+            return;
+        }
+        if now <= self.now {
+            return;
+        }
+        self.now = now;
+        let slot = self.slot_of(now);
+        if slot > self.slot {
+            // Slots in between are complete: record the totals peak.
+            for s in (self.slot.max(slot - HISTORY_SLOTS as i64))..slot {
+                let (tx, rx) = (self.totals.get(s, 0), self.totals.get(s, 1));
+                self.peaks[0] = self.peaks[0].max(tx);
+                self.peaks[1] = self.peaks[1].max(rx);
+                self.peaks[2] = self.peaks[2].max(tx + rx);
+            }
+            self.slot = slot;
+            if slot - self.last_sweep_slot >= SWEEP_EVERY_SLOTS {
+                self.sweep();
+                self.last_sweep_slot = slot;
+            }
+        }
+    }
+
+    /// Drops history of flows idle past the window, expires idle flows, and
+    /// forgets stale fragment entries.
+    fn sweep(&mut self) {
+        let now = self.now;
+        let window_start = self.slot - HISTORY_SLOTS as i64;
+        let timeout = self.cfg.idle_timeout_nanos;
+        let mut expired = std::mem::take(&mut self.expired);
+        self.map.retain(|_, f| {
+            if let Some(t) = timeout {
+                if now.nanos_since(f.last_seen) >= t {
+                    let mut f = f.clone();
+                    f.history = None;
+                    expired.push(f);
+                    return false;
+                }
+            }
+            if f.history.as_ref().is_some_and(|h| h.newest < window_start) {
+                f.history = None;
+            }
+            true
+        });
+        self.expired = expired;
+        self.frags
+            .retain(|_, v| now.nanos_since(v.2) < FRAGMENT_TIMEOUT_NANOS);
+    }
+
+    fn is_local(&self, a: IpAddr) -> bool {
+        self.cfg.local_nets.iter().any(|n| n.contains(a))
+    }
+
+    /// Accounts one decoded packet at its own timestamp.
+    pub fn ingest(&mut self, m: &PacketMeta) {
+        self.advance(m.ts);
+        let st = &mut self.stats;
+        st.packets += 1;
+        st.frame_bytes += m.wire_len as u64;
+        st.first_ts = Some(st.first_ts.map_or(m.ts, |t| t.min(m.ts)));
+        st.last_ts = Some(st.last_ts.map_or(m.ts, |t| t.max(m.ts)));
+        if m.truncated {
+            st.truncated_packets += 1;
+        }
+        if let Some(e) = m.error {
+            st.decode_errors[e.index()] += 1;
+        }
+        match m.outcome {
+            Outcome::UnsupportedLink => {
+                match st
+                    .unknown_link_types
+                    .iter_mut()
+                    .find(|(lt, _)| *lt == m.link_type)
+                {
+                    Some((_, n)) => *n += 1,
+                    None => st.unknown_link_types.push((m.link_type, 1)),
+                }
+                return;
+            }
+            Outcome::NonIp => {
+                st.non_ip_packets += 1;
+                return;
+            }
+            Outcome::Ip => st.ip_packets += 1,
+        }
+        let layers = m.layers.as_slice();
+        let chosen: &[IpLayer] = match self.cfg.layers {
+            LayerMode::Outer => &layers[..1],
+            LayerMode::Inner => &layers[layers.len() - 1..],
+            LayerMode::All => layers,
+        };
+        for l in chosen {
+            self.stats.ip_bytes += l.ip_len as u64;
+            self.account(m, l);
+        }
+    }
+
+    fn account(&mut self, m: &PacketMeta, l: &IpLayer) {
+        let (mut sp, mut dp, mut ports) = (
+            l.src_port,
+            l.dst_port,
+            l.has_ports && proto::has_ports(l.protocol),
+        );
+        if let Some(f) = l.fragment {
+            let fk = (l.src, l.dst, l.protocol, f.id);
+            if f.offset == 0 {
+                if ports {
+                    self.frags.insert(fk, (sp, dp, m.ts));
+                }
+            } else if let Some(&(s, d, _)) = self.frags.get(&fk) {
+                (sp, dp, ports) = (s, d, true);
+            } else {
+                self.stats.orphan_fragments += 1;
+            }
+        }
+        if !ports {
+            sp = 0;
+            dp = 0;
+        }
+        let (key, reversed) = FlowKey::new(l.src, sp, l.dst, dp, l.protocol);
+        let slot = self.slot_of(m.ts);
+        let bytes = match self.cfg.bytes {
+            ByteMode::Ip => l.ip_len as u64,
+            ByteMode::Frame => m.wire_len as u64,
+        };
+        let dir = reversed as usize;
+        let flow = match self.map.get_mut(&key) {
+            Some(f) => f,
+            None => {
+                let src_is_a = self.orient(&key, reversed, l);
+                let id = self.next_id;
+                self.next_id += 1;
+                self.map.entry(key).or_insert(Flow {
+                    key,
+                    id,
+                    src_is_a,
+                    first_seen: m.ts,
+                    last_seen: m.ts,
+                    dirs: [Counters::default(); 2],
+                    history: None,
+                })
+            }
+        };
+        let c = &mut flow.dirs[dir];
+        c.packets += 1;
+        c.ip_bytes += l.ip_len as u64;
+        c.frame_bytes += m.wire_len as u64;
+        c.tcp_flags |= l.tcp_flags;
+        flow.first_seen = flow.first_seen.min(m.ts);
+        flow.last_seen = flow.last_seen.max(m.ts);
+        flow.history
+            .get_or_insert_with(|| Box::new(History::new(slot)))
+            .add(slot, dir, bytes);
+        let sent = (dir == 0) == flow.src_is_a;
+        self.totals.add(slot, if sent { 0 } else { 1 }, bytes);
+    }
+
+    /// Decides which endpoint of a new flow is the source.
+    fn orient(&self, key: &FlowKey, reversed: bool, l: &IpLayer) -> bool {
+        let (la, lb) = (self.is_local(key.a), self.is_local(key.b));
+        if la != lb {
+            return la;
+        }
+        // The sender of the first packet is the source, except that a
+        // SYN+ACK comes from the responder.
+        let sender_is_a = !reversed;
+        let synack = l.protocol == proto::TCP && l.tcp_flags & 0x12 == 0x12;
+        if synack {
+            !sender_is_a
+        } else {
+            sender_is_a
+        }
+    }
+
+    /// Total bytes in a slot: `sent` or received.
+    pub(crate) fn total_slot(&self, slot: i64, sent: bool) -> u64 {
+        self.totals.get(slot, if sent { 0 } else { 1 })
+    }
+
+    /// Highest completed 2-second totals: sent, received, both (bytes per slot).
+    pub(crate) fn peaks(&self) -> [u64; 3] {
+        self.peaks
+    }
+}

@@ -1,0 +1,338 @@
+//! Views of the flow table: host pairs, pairs with ports, single hosts, and
+//! the iftop rate arithmetic over them.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use wirewatch_wire::Timestamp;
+
+use crate::table::{ByteMode, Counters, Flow, FlowTable, Stats, HISTORY_SLOTS, SLOT_NANOS};
+
+/// How flows are grouped into entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum View {
+    /// One entry per host pair (iftop's default).
+    #[default]
+    Pair,
+    /// One entry per host pair and ports (iftop `-P`).
+    Port,
+    /// One entry per source host (iftop with the destination hidden, key `d`).
+    Src,
+    /// One entry per destination host (iftop with the source hidden, key `s`).
+    Dst,
+}
+
+/// Entry order: iftop's `-o` plus cumulative total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SortKey {
+    /// 2-second rate, both directions.
+    Rate2s,
+    /// 10-second rate.
+    #[default]
+    Rate10s,
+    /// 40-second rate.
+    Rate40s,
+    /// Cumulative bytes.
+    Total,
+    /// Source address.
+    Source,
+    /// Destination address.
+    Destination,
+}
+
+/// Identity of an entry; fields the view hides are `None`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct EntryKey {
+    /// Source host.
+    pub src: Option<IpAddr>,
+    /// Destination host.
+    pub dst: Option<IpAddr>,
+    /// Source port (port view).
+    pub src_port: Option<u16>,
+    /// Destination port (port view).
+    pub dst_port: Option<u16>,
+    /// Protocol (port view).
+    pub protocol: Option<u8>,
+}
+
+impl EntryKey {
+    /// `ipv4` or `ipv6`.
+    pub fn family(&self) -> &'static str {
+        match self.src.or(self.dst) {
+            Some(IpAddr::V6(_)) => "ipv6",
+            _ => "ipv4",
+        }
+    }
+}
+
+/// One direction of an entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct DirView {
+    /// Cumulative counters.
+    pub counters: Counters,
+    /// Cumulative bytes in the table's byte mode.
+    pub bytes: u64,
+    /// Average rates over 2 s, 10 s and 40 s, bytes per second.
+    pub rates: [f64; 3],
+    /// Highest 2-second rate within the last 40 s, bytes per second.
+    pub peak: f64,
+}
+
+/// One row of a view.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    /// Identity.
+    pub key: EntryKey,
+    /// Source → destination.
+    pub sent: DirView,
+    /// Destination → source.
+    pub recv: DirView,
+    /// First packet.
+    pub first_seen: Timestamp,
+    /// Last packet.
+    pub last_seen: Timestamp,
+    /// 5-tuple flows folded into this entry.
+    pub flows: u64,
+}
+
+impl Entry {
+    fn sort_rate(&self, i: usize) -> f64 {
+        self.sent.rates[i] + self.recv.rates[i]
+    }
+
+    /// Cumulative bytes both ways.
+    pub fn total_bytes(&self) -> u64 {
+        self.sent.bytes + self.recv.bytes
+    }
+}
+
+/// The footer: totals over every flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct TotalsView {
+    /// Rates (bytes/s) over 2/10/40 s: sent, received, both.
+    pub rates: [[f64; 3]; 3],
+    /// Highest 2-second rate since the start: sent, received, both (bytes/s).
+    pub peak: [f64; 3],
+    /// Cumulative bytes: sent, received, both.
+    pub cumulative: [u64; 3],
+}
+
+/// An immutable picture of the table at one moment.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    /// Report time.
+    pub at: Timestamp,
+    /// Grouping used.
+    pub view: View,
+    /// Byte mode of `bytes`, rates and peaks.
+    pub byte_mode: ByteMode,
+    /// Rows, sorted.
+    pub entries: Vec<Entry>,
+    /// Footer.
+    pub totals: TotalsView,
+    /// Whole-capture counters.
+    pub stats: Stats,
+    /// Number of 2-second slots of history available (at most 20).
+    pub history_len: usize,
+}
+
+/// Slots per rate window: 2 s, 10 s, 40 s.
+const DIVS: [i64; 3] = [1, 5, 20];
+
+/// Per-slot bytes of an entry while it is built: `[sent, received][slot age]`.
+type Slots = [[u64; HISTORY_SLOTS]; 2];
+
+impl Snapshot {
+    /// Builds a snapshot whose newest complete slot is `report_slot`.
+    /// With `active_only`, entries without traffic in the last 40 s are left
+    /// out, as iftop does on screen.
+    pub fn build(
+        table: &FlowTable,
+        view: View,
+        sort: SortKey,
+        report_slot: i64,
+        active_only: bool,
+    ) -> Snapshot {
+        let byte_mode = table.config().bytes;
+        let history_len = (report_slot + 1).clamp(1, HISTORY_SLOTS as i64);
+        let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
+
+        let mut flows: Vec<&Flow> = table.flows().collect();
+        flows.sort_unstable_by_key(|f| f.id);
+
+        let mut index: HashMap<EntryKey, usize> = HashMap::new();
+        let mut rows: Vec<(Entry, Slots)> = Vec::new();
+        let mut cumulative = [0u64; 3];
+        for f in flows {
+            let (src, sp) = f.src();
+            let (dst, dp) = f.dst();
+            // Key in the flow's orientation, and the same key reversed.
+            let (key, rev_key) = match view {
+                View::Pair => (
+                    EntryKey {
+                        src: Some(src),
+                        dst: Some(dst),
+                        src_port: None,
+                        dst_port: None,
+                        protocol: None,
+                    },
+                    Some(EntryKey {
+                        src: Some(dst),
+                        dst: Some(src),
+                        src_port: None,
+                        dst_port: None,
+                        protocol: None,
+                    }),
+                ),
+                View::Port => (
+                    EntryKey {
+                        src: Some(src),
+                        dst: Some(dst),
+                        src_port: Some(sp),
+                        dst_port: Some(dp),
+                        protocol: Some(f.key.protocol),
+                    },
+                    None,
+                ),
+                View::Src => (
+                    EntryKey {
+                        src: Some(src),
+                        dst: None,
+                        src_port: None,
+                        dst_port: None,
+                        protocol: None,
+                    },
+                    None,
+                ),
+                View::Dst => (
+                    EntryKey {
+                        src: None,
+                        dst: Some(dst),
+                        src_port: None,
+                        dst_port: None,
+                        protocol: None,
+                    },
+                    None,
+                ),
+            };
+            let (idx, swapped) = match index.get(&key) {
+                Some(&i) => (i, false),
+                None => match rev_key.and_then(|k| index.get(&k)) {
+                    Some(&i) => (i, true),
+                    None => {
+                        rows.push((
+                            Entry {
+                                key,
+                                sent: DirView::default(),
+                                recv: DirView::default(),
+                                first_seen: f.first_seen,
+                                last_seen: f.last_seen,
+                                flows: 0,
+                            },
+                            [[0; HISTORY_SLOTS]; 2],
+                        ));
+                        index.insert(key, rows.len() - 1);
+                        (rows.len() - 1, false)
+                    }
+                },
+            };
+            let (e, slots) = &mut rows[idx];
+            let (fs, fr) = if swapped {
+                (f.received(), f.sent())
+            } else {
+                (f.sent(), f.received())
+            };
+            e.sent.counters.add(fs);
+            e.recv.counters.add(fr);
+            e.first_seen = e.first_seen.min(f.first_seen);
+            e.last_seen = e.last_seen.max(f.last_seen);
+            e.flows += 1;
+            for age in 0..HISTORY_SLOTS {
+                let s = report_slot - age as i64;
+                slots[0][age] += f.slot_bytes(s, !swapped);
+                slots[1][age] += f.slot_bytes(s, swapped);
+            }
+            cumulative[0] += f.sent().bytes(byte_mode);
+            cumulative[1] += f.received().bytes(byte_mode);
+        }
+        cumulative[2] = cumulative[0] + cumulative[1];
+
+        let mut entries = Vec::with_capacity(rows.len());
+        for (mut e, slots) in rows {
+            for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
+                dv.bytes = dv.counters.bytes(byte_mode);
+                for (i, div) in DIVS.iter().enumerate() {
+                    let sum: u64 = slots[d][..*div as usize].iter().sum();
+                    dv.rates[i] = sum as f64 / secs(i);
+                }
+                let peak = slots[d][..history_len as usize]
+                    .iter()
+                    .max()
+                    .copied()
+                    .unwrap_or(0);
+                dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
+            }
+            if active_only && e.sent.rates[2] == 0.0 && e.recv.rates[2] == 0.0 {
+                continue;
+            }
+            entries.push(e);
+        }
+        sort_entries(&mut entries, sort);
+
+        let mut totals = TotalsView {
+            cumulative,
+            ..TotalsView::default()
+        };
+        let slot_secs = SLOT_NANOS as f64 / 1e9;
+        let mut peak = table.peaks();
+        for age in 0..history_len {
+            let (tx, rx) = (
+                table.total_slot(report_slot - age, true),
+                table.total_slot(report_slot - age, false),
+            );
+            if age < DIVS[2] {
+                for (i, div) in DIVS.iter().enumerate() {
+                    if age < *div {
+                        totals.rates[0][i] += tx as f64;
+                        totals.rates[1][i] += rx as f64;
+                    }
+                }
+            }
+            peak = [peak[0].max(tx), peak[1].max(rx), peak[2].max(tx + rx)];
+        }
+        for i in 0..3 {
+            totals.rates[0][i] /= secs(i);
+            totals.rates[1][i] /= secs(i);
+            totals.rates[2][i] = totals.rates[0][i] + totals.rates[1][i];
+            totals.peak[i] = peak[i] as f64 / slot_secs;
+        }
+        let at = table
+            .origin()
+            .map_or(table.now(), |o| o.add_nanos((report_slot + 1) * SLOT_NANOS));
+        Snapshot {
+            at,
+            view,
+            byte_mode,
+            entries,
+            totals,
+            stats: table.stats().clone(),
+            history_len: history_len as usize,
+        }
+    }
+}
+
+fn sort_entries(entries: &mut [Entry], sort: SortKey) {
+    entries.sort_by(|a, b| {
+        let primary = match sort {
+            SortKey::Rate2s => b.sort_rate(0).total_cmp(&a.sort_rate(0)),
+            SortKey::Rate10s => b.sort_rate(1).total_cmp(&a.sort_rate(1)),
+            SortKey::Rate40s => b.sort_rate(2).total_cmp(&a.sort_rate(2)),
+            SortKey::Total => b.total_bytes().cmp(&a.total_bytes()),
+            SortKey::Source => a.key.src.cmp(&b.key.src),
+            SortKey::Destination => a.key.dst.cmp(&b.key.dst),
+        };
+        primary
+            .then_with(|| b.total_bytes().cmp(&a.total_bytes()))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+}

@@ -1,0 +1,7 @@
+//! The wirewatch binary's library: command line, pipeline wiring and sinks.
+//! Kept as a library so tests can drive the pipeline without a process.
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod offline;
+pub mod output;

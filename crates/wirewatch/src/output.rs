@@ -1,0 +1,508 @@
+//! Report sinks: iftop-style text, NDJSON and CSV.
+
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_json::{json, Value};
+use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
+
+use crate::cli::{FormatArg, Settings};
+
+/// Which report this is.
+#[derive(Clone, Copy, Debug)]
+pub enum ReportKind {
+    /// A periodic report covering `[start, end)` of capture time.
+    Interval {
+        /// Interval start.
+        start: Timestamp,
+        /// Interval end.
+        end: Timestamp,
+    },
+    /// The report at the end of the input.
+    Final,
+}
+
+/// End-of-run facts beside the final snapshot.
+pub struct Summary<'a> {
+    /// Input name.
+    pub input: &'a str,
+    /// Link types the capture announced.
+    pub link_types: &'a [u32],
+    /// A cut-off last record.
+    pub warning: Option<&'a str>,
+    /// A read error that stopped the run early.
+    pub error: Option<&'a str>,
+}
+
+/// A push-style consumer of reports.
+pub trait Sink {
+    /// One report.
+    fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()>;
+    /// After the final report.
+    fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()>;
+}
+
+/// The sink for the chosen format.
+pub fn make_sink<'a>(s: &Settings, out: &'a mut dyn Write) -> Box<dyn Sink + 'a> {
+    let out = io::BufWriter::with_capacity(64 * 1024, out);
+    match s.format {
+        FormatArg::Text => Box::new(TextSink {
+            out,
+            lines: s.lines,
+            bytes_units: s.bytes_units,
+            summary: s.summary,
+        }),
+        FormatArg::Json => Box::new(JsonSink { out }),
+        FormatArg::Csv => Box::new(CsvSink {
+            out,
+            header: false,
+            summary: s.summary,
+        }),
+    }
+}
+
+/// A progress bar on stderr sized to the file, or `None` for stdin.
+pub fn progress_bar(path: &Path) -> Option<indicatif::ProgressBar> {
+    let len = std::fs::metadata(path).ok().filter(|m| m.is_file())?.len();
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(len),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    Some(bar)
+}
+
+/// iftop's readable_size: three significant digits with b/Kb/Mb/Gb (or B/KB/...) and 1024 steps.
+pub fn readable(n: f64, bytes: bool) -> String {
+    const UNITS: [[&str; 4]; 2] = [["b", "Kb", "Mb", "Gb"], ["B", "KB", "MB", "GB"]];
+    let u = &UNITS[bytes as usize];
+    let mut size = 1.0;
+    let mut i = 0;
+    loop {
+        if n < size * 1000.0 || i >= u.len() - 1 {
+            return format!("{:.0}{}", n / size, u[i]);
+        }
+        i += 1;
+        size *= 1024.0;
+        if n < size * 10.0 {
+            return format!("{:.2}{}", n / size, u[i]);
+        } else if n < size * 100.0 {
+            return format!("{:.1}{}", n / size, u[i]);
+        }
+    }
+}
+
+fn host(a: Option<IpAddr>, port: Option<u16>, protocol: Option<u8>) -> String {
+    let h = a.map_or("*".to_string(), |a| a.to_string());
+    match (port, protocol) {
+        (Some(p), Some(pr)) if proto::has_ports(pr) => format!("{h}:{p}"),
+        (_, Some(pr)) => format!("{h} ({})", proto::name(pr)),
+        _ => h,
+    }
+}
+
+struct TextSink<W: Write> {
+    out: W,
+    lines: Option<usize>,
+    bytes_units: bool,
+    summary: bool,
+}
+
+const RULE: &str =
+    "--------------------------------------------------------------------------------------------";
+
+impl<W: Write> TextSink<W> {
+    fn rate(&self, bytes_per_s: f64) -> String {
+        readable(
+            if self.bytes_units {
+                bytes_per_s
+            } else {
+                bytes_per_s * 8.0
+            },
+            self.bytes_units,
+        )
+    }
+
+    fn row(&mut self, n: &str, h: &str, arrow: &str, d: &DirView) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{n:>4} {h:<39} {arrow} {:>10} {:>10} {:>10} {:>10}",
+            self.rate(d.rates[0]),
+            self.rate(d.rates[1]),
+            self.rate(d.rates[2]),
+            readable(d.bytes as f64, true)
+        )
+    }
+
+    fn totals_row(&mut self, label: &str, r: [f64; 3]) -> io::Result<()> {
+        writeln!(
+            self.out,
+            "{label:<47} {:>10} {:>10} {:>10}",
+            self.rate(r[0]),
+            self.rate(r[1]),
+            self.rate(r[2])
+        )
+    }
+}
+
+impl<W: Write> Sink for TextSink<W> {
+    fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
+        match kind {
+            ReportKind::Interval { start, end } => writeln!(
+                self.out,
+                "Interval {} .. {}",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            )?,
+            ReportKind::Final => writeln!(self.out, "Final report at {}", snap.at.to_rfc3339())?,
+        }
+        writeln!(
+            self.out,
+            "{:>4} {:<39} {:>2} {:>10} {:>10} {:>10} {:>10}",
+            "#",
+            "Host name (port/service if enabled)",
+            "",
+            "last 2s",
+            "last 10s",
+            "last 40s",
+            "cumulative"
+        )?;
+        writeln!(self.out, "{RULE}")?;
+        let limit = self.lines.unwrap_or(usize::MAX);
+        for (i, e) in snap.entries.iter().take(limit).enumerate() {
+            let src = host(e.key.src, e.key.src_port, e.key.protocol);
+            let dst = host(e.key.dst, e.key.dst_port, e.key.protocol);
+            self.row(&(i + 1).to_string(), &src, "=>", &e.sent)?;
+            self.row("", &dst, "<=", &e.recv)?;
+        }
+        writeln!(self.out, "{RULE}")?;
+        let t = snap.totals;
+        self.totals_row("Total send rate:", t.rates[0])?;
+        self.totals_row("Total receive rate:", t.rates[1])?;
+        self.totals_row("Total send and receive rate:", t.rates[2])?;
+        writeln!(self.out, "{RULE}")?;
+        writeln!(
+            self.out,
+            "{:<47} {:>10} {:>10} {:>10}",
+            "Peak rate (sent/received/total):",
+            self.rate(t.peak[0]),
+            self.rate(t.peak[1]),
+            self.rate(t.peak[2])
+        )?;
+        writeln!(
+            self.out,
+            "{:<47} {:>10} {:>10} {:>10}",
+            "Cumulative (sent/received/total):",
+            readable(t.cumulative[0] as f64, true),
+            readable(t.cumulative[1] as f64, true),
+            readable(t.cumulative[2] as f64, true)
+        )?;
+        writeln!(self.out, "{}", "=".repeat(RULE.len()))?;
+        writeln!(self.out)
+    }
+
+    fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {
+        if self.summary {
+            write_summary_text(&mut self.out, snap, summary)?;
+        }
+        self.out.flush()
+    }
+}
+
+/// The summary block as text.
+fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::Result<()> {
+    let st = &snap.stats;
+    writeln!(out, "Summary of {}", s.input)?;
+    writeln!(out, "  packets:            {}", st.packets)?;
+    writeln!(out, "  frame bytes:        {}", st.frame_bytes)?;
+    writeln!(out, "  IP packets:         {}", st.ip_packets)?;
+    writeln!(out, "  IP bytes:           {}", st.ip_bytes)?;
+    writeln!(out, "  non-IP packets:     {}", st.non_ip_packets)?;
+    writeln!(out, "  truncated packets:  {}", st.truncated_packets)?;
+    writeln!(
+        out,
+        "  entries ({}):  {}",
+        view_name(snap.view),
+        snap.entries.len()
+    )?;
+    match (st.first_ts, st.last_ts) {
+        (Some(a), Some(b)) => writeln!(
+            out,
+            "  capture span:       {} .. {} ({:.3} s)",
+            a.to_rfc3339(),
+            b.to_rfc3339(),
+            b.nanos_since(a) as f64 / 1e9
+        )?,
+        _ => writeln!(out, "  capture span:       (no packets)")?,
+    }
+    let lts: Vec<String> = s
+        .link_types
+        .iter()
+        .map(|&l| format!("{} ({l})", linktype::name(l)))
+        .collect();
+    writeln!(
+        out,
+        "  link types:         {}",
+        if lts.is_empty() {
+            "-".into()
+        } else {
+            lts.join(", ")
+        }
+    )?;
+    let errs = st.decode_errors_by_reason();
+    if errs.is_empty() {
+        writeln!(out, "  decode errors:      0")?;
+    } else {
+        writeln!(out, "  decode errors:      {}", st.decode_errors_total())?;
+        for (e, n) in errs {
+            writeln!(out, "    {:<26} {n}", e.as_str())?;
+        }
+    }
+    if st.orphan_fragments > 0 {
+        writeln!(
+            out,
+            "  fragments without their first fragment: {}",
+            st.orphan_fragments
+        )?;
+    }
+    for (lt, n) in &st.unknown_link_types {
+        writeln!(
+            out,
+            "  unsupported link type {} ({lt}): {n} packets",
+            linktype::name(*lt)
+        )?;
+    }
+    if let Some(w) = s.warning {
+        writeln!(out, "  warning: {w}")?;
+    }
+    if let Some(e) = s.error {
+        writeln!(out, "  stopped early: {e}")?;
+    }
+    Ok(())
+}
+
+fn view_name(v: View) -> &'static str {
+    match v {
+        View::Pair => "pair",
+        View::Port => "port",
+        View::Src => "src",
+        View::Dst => "dst",
+    }
+}
+
+fn dir_json(d: &DirView) -> Value {
+    json!({
+        "packets": d.counters.packets,
+        "bytes": d.bytes,
+        "ip_bytes": d.counters.ip_bytes,
+        "frame_bytes": d.counters.frame_bytes,
+        "tcp_flags": tcp_flags::letters(d.counters.tcp_flags),
+        "rate_2s_bytes_per_s": d.rates[0],
+        "rate_10s_bytes_per_s": d.rates[1],
+        "rate_40s_bytes_per_s": d.rates[2],
+        "peak_40s_bytes_per_s": d.peak,
+    })
+}
+
+fn entry_json(e: &Entry) -> Value {
+    json!({
+        "family": e.key.family(),
+        "src": e.key.src.map(|a| a.to_string()),
+        "dst": e.key.dst.map(|a| a.to_string()),
+        "src_port": e.key.src_port,
+        "dst_port": e.key.dst_port,
+        "protocol": e.key.protocol.map(|p| proto::name(p).into_owned()),
+        "flows": e.flows,
+        "first_seen": e.first_seen.as_secs_f64(),
+        "last_seen": e.last_seen.as_secs_f64(),
+        "src_to_dst": dir_json(&e.sent),
+        "dst_to_src": dir_json(&e.recv),
+    })
+}
+
+fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
+    let mut errors = serde_json::Map::new();
+    for (e, n) in st.decode_errors_by_reason() {
+        errors.insert(e.as_str().into(), n.into());
+    }
+    let mut unknown = serde_json::Map::new();
+    for (lt, n) in &st.unknown_link_types {
+        unknown.insert(lt.to_string(), (*n).into());
+    }
+    let mut v = json!({
+        "packets": st.packets,
+        "frame_bytes": st.frame_bytes,
+        "ip_packets": st.ip_packets,
+        "ip_bytes": st.ip_bytes,
+        "non_ip_packets": st.non_ip_packets,
+        "truncated_packets": st.truncated_packets,
+        "orphan_fragments": st.orphan_fragments,
+        "decode_errors": errors,
+        "unknown_link_types": unknown,
+        "first_ts": st.first_ts.map(|t| t.as_secs_f64()),
+        "last_ts": st.last_ts.map(|t| t.as_secs_f64()),
+        "span_s": match (st.first_ts, st.last_ts) {
+            (Some(a), Some(b)) => Some(b.nanos_since(a) as f64 / 1e9),
+            _ => None,
+        },
+    });
+    if let (Some(s), Some(o)) = (s, v.as_object_mut()) {
+        o.insert("input".into(), s.input.into());
+        o.insert(
+            "link_types".into(),
+            s.link_types
+                .iter()
+                .map(|&l| json!({"id": l, "name": linktype::name(l)}))
+                .collect(),
+        );
+        o.insert("warning".into(), s.warning.into());
+        o.insert("error".into(), s.error.into());
+    }
+    v
+}
+
+struct JsonSink<W: Write> {
+    out: W,
+}
+
+impl<W: Write> Sink for JsonSink<W> {
+    fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
+        let (k, start, end) = match kind {
+            ReportKind::Interval { start, end } => (
+                "interval",
+                Some(start.as_secs_f64()),
+                Some(end.as_secs_f64()),
+            ),
+            ReportKind::Final => ("final", None, None),
+        };
+        let t = snap.totals;
+        let v = json!({
+            "type": k,
+            "start": start,
+            "end": end,
+            "at": snap.at.as_secs_f64(),
+            "view": view_name(snap.view),
+            "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
+            "history_len_s": snap.history_len * 2,
+            "entries": snap.entries.iter().map(entry_json).collect::<Vec<_>>(),
+            "totals": {
+                "sent_rates_bytes_per_s": t.rates[0],
+                "received_rates_bytes_per_s": t.rates[1],
+                "total_rates_bytes_per_s": t.rates[2],
+                "peak_bytes_per_s": t.peak,
+                "cumulative_bytes": t.cumulative,
+            },
+            "stats": stats_json(&snap.stats, None),
+        });
+        serde_json::to_writer(&mut self.out, &v)?;
+        writeln!(self.out)
+    }
+
+    fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {
+        let mut v = stats_json(&snap.stats, Some(summary));
+        if let Some(o) = v.as_object_mut() {
+            o.insert("type".into(), "summary".into());
+        }
+        serde_json::to_writer(&mut self.out, &v)?;
+        writeln!(self.out)?;
+        self.out.flush()
+    }
+}
+
+struct CsvSink<W: Write> {
+    out: W,
+    header: bool,
+    summary: bool,
+}
+
+/// The CSV header; the first seven columns are a contract.
+pub const CSV_HEADER: &str = "family,src,dst,packets_src_to_dst,bytes_src_to_dst,packets_dst_to_src,bytes_dst_to_src,\
+src_port,dst_port,protocol,flows,ip_bytes_src_to_dst,frame_bytes_src_to_dst,ip_bytes_dst_to_src,frame_bytes_dst_to_src,\
+tcp_flags_src_to_dst,tcp_flags_dst_to_src,rate_2s_src_to_dst,rate_10s_src_to_dst,rate_40s_src_to_dst,\
+rate_2s_dst_to_src,rate_10s_dst_to_src,rate_40s_dst_to_src,first_seen,last_seen,report,report_end";
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or(String::new(), |x| x.to_string())
+}
+
+impl<W: Write> Sink for CsvSink<W> {
+    fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
+        if !self.header {
+            writeln!(self.out, "{CSV_HEADER}")?;
+            self.header = true;
+        }
+        let (k, end) = match kind {
+            ReportKind::Interval { end, .. } => ("interval", end),
+            ReportKind::Final => ("final", snap.at),
+        };
+        for e in &snap.entries {
+            let (s, r) = (&e.sent, &e.recv);
+            writeln!(
+                self.out,
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{}",
+                e.key.family(),
+                e.key.src.map_or("*".into(), |a| a.to_string()),
+                e.key.dst.map_or("*".into(), |a| a.to_string()),
+                s.counters.packets,
+                s.bytes,
+                r.counters.packets,
+                r.bytes,
+                opt(e.key.src_port),
+                opt(e.key.dst_port),
+                opt(e.key.protocol.map(proto::name)),
+                e.flows,
+                s.counters.ip_bytes,
+                s.counters.frame_bytes,
+                r.counters.ip_bytes,
+                r.counters.frame_bytes,
+                tcp_flags::letters(s.counters.tcp_flags),
+                tcp_flags::letters(r.counters.tcp_flags),
+                s.rates[0],
+                s.rates[1],
+                s.rates[2],
+                r.rates[0],
+                r.rates[1],
+                r.rates[2],
+                e.first_seen,
+                e.last_seen,
+                k,
+                end
+            )?;
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {
+        self.out.flush()?;
+        if self.summary {
+            // stdout stays pure CSV; the summary goes to stderr.
+            write_summary_text(&mut io::stderr().lock(), snap, summary)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::readable;
+
+    #[test]
+    fn readable_matches_iftop_steps() {
+        assert_eq!(readable(0.0, false), "0b");
+        assert_eq!(readable(999.0, false), "999b");
+        assert_eq!(readable(1000.0, false), "0.98Kb");
+        assert_eq!(readable(20_480.0, true), "20.0KB");
+        assert_eq!(readable(204_800.0, true), "200KB");
+        assert_eq!(
+            readable(3.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, true),
+            "3072GB"
+        );
+    }
+}
