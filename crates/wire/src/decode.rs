@@ -549,8 +549,8 @@ impl<'a> Decoder<'a> {
                 }
                 let at = off + if tci & 0x20 != 0 { 14 } else { 6 };
                 // The 16-byte ICV trails the payload.
-                let end = end.min(self.data.len()).saturating_sub(16).max(at);
-                match be16(&self.data[..end], at) {
+                let end = end.min(self.data.len()).saturating_sub(16);
+                match be16(&self.data[..end.max(at).min(self.data.len())], at) {
                     Some(et) => self.ethertype(et, at + 2, end),
                     None => self.short(DecodeError::ShortLinkHeader),
                 }
@@ -809,9 +809,9 @@ impl<'a> Decoder<'a> {
         let mut next = d[off + 6];
         let src: [u8; 16] = d[off + 8..off + 24].try_into().unwrap_or_default();
         let dst: [u8; 16] = d[off + 24..off + 40].try_into().unwrap_or_default();
-        // A jumbogram (hop-by-hop header with payload length zero) inside a
-        // tunnel is not counted by Wireshark; a Teredo bubble (no next header) is.
-        if plen == 0 && next == 0 && !self.meta.layers.is_empty() {
+        // Payload length zero inside a tunnel (a jumbogram or TSO packet) is
+        // not counted by Wireshark; a Teredo bubble (no next header) is.
+        if plen == 0 && next != 59 && !self.meta.layers.is_empty() {
             return self.fail(DecodeError::BadIpv6PayloadLen);
         }
         let ip_len = if plen == 0 {
@@ -1405,6 +1405,28 @@ mod tests {
             Some(DecodeError::BadIpv4TotalLen)
         );
         assert_eq!(dec(999, &f).outcome, Outcome::UnsupportedLink);
+    }
+
+    #[test]
+    fn macsec_shorter_than_its_icv_does_not_panic() {
+        // tcpdump's macsec-snap.pcap: a SecTAG with an SCI and fewer than 16 bytes after it.
+        let f = eth(
+            0x88E5,
+            &[0x20, 0, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 0x08, 0x00],
+        );
+        let m = dec(lt::ETHERNET, &f);
+        assert!(m.layers.is_empty());
+        let ok = eth(
+            0x88E5,
+            &[
+                &[0x00u8, 0, 0, 0, 0, 1][..],
+                &[0x08, 0x00],
+                &ipv4(v4("1.1.1.1"), v4("2.2.2.2"), 17, &udp(1, 2, &[])),
+                &[0; 16],
+            ]
+            .concat(),
+        );
+        assert_eq!(dec(lt::ETHERNET, &ok).layers.len(), 1);
     }
 
     #[test]
