@@ -1,0 +1,235 @@
+//! Flow table tests with packets built in code and a hand-driven clock.
+
+use std::net::IpAddr;
+
+use proptest::prelude::*;
+use wirewatch_flow::{ByteMode, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View};
+use wirewatch_wire::build::*;
+use wirewatch_wire::{decode, linktype, tcp_flags, DecodeOptions, PacketMeta, Timestamp};
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn at(ms: i64) -> Timestamp {
+    Timestamp::from_nanos(1_700_000_000_000_000_000 + ms * 1_000_000)
+}
+
+fn pkt(t: Timestamp, frame: &[u8]) -> PacketMeta {
+    decode(linktype::ETHERNET, t, frame, frame.len() as u32, &DecodeOptions { descend_tunnels: true })
+}
+
+fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    eth(ethertype_for(s), &ip_pkt(s, d, 17, &udp(sp, dp, &vec![0; payload])))
+}
+
+fn ip_pkt(s: IpAddr, d: IpAddr, p: u8, payload: &[u8]) -> Vec<u8> {
+    wirewatch_wire::build::ip(s, d, p, payload)
+}
+
+fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8, payload: usize) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    eth(ethertype_for(s), &ip_pkt(s, d, 6, &tcp(sp, dp, flags, &vec![0; payload])))
+}
+
+fn snap(t: &FlowTable, view: View) -> Snapshot {
+    Snapshot::build(t, view, SortKey::Total, t.slot_of(t.now()), false)
+}
+
+#[test]
+fn iftop_rate_windows_by_hand() {
+    // 100-byte IP packets (20 IP + 8 UDP + 72 payload) from A to B: one per
+    // second for 12 seconds, then B answers once at t = 11.5 s.
+    let mut t = FlowTable::new(FlowConfig::default());
+    for s in 0..12 {
+        t.ingest(&pkt(at(s * 1000), &udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)));
+    }
+    t.ingest(&pkt(at(11_500), &udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)));
+    let s = snap(&t, View::Pair);
+    assert_eq!(s.history_len, 6); // slots 0..=5 (t = 0..12 s)
+    let e = &s.entries[0];
+    assert_eq!(e.key.src, Some(ip("10.0.0.1")));
+    // Last 2 s slot (10..12 s): 2 packets × 100 B / 2 s.
+    assert_eq!(e.sent.rates[0], 100.0);
+    // Last 10 s: slots 1..=5 hold 10 packets = 1000 B / 10 s.
+    assert_eq!(e.sent.rates[1], 100.0);
+    // 40 s window, but only 6 slots of history: 1200 B / 12 s.
+    assert_eq!(e.sent.rates[2], 100.0);
+    assert_eq!(e.recv.rates[0], 200.0 / 2.0);
+    assert_eq!(e.recv.rates[2], 200.0 / 12.0);
+    assert_eq!(e.sent.peak, 100.0);
+    assert_eq!(e.sent.counters.packets, 12);
+    assert_eq!(e.sent.bytes, 1200);
+    assert_eq!(e.recv.bytes, 200);
+    assert_eq!(s.totals.cumulative, [1200, 200, 1400]);
+    assert_eq!(s.totals.rates[2][0], 200.0);
+
+    // 30 s later, with nothing sent, the 2 s and 10 s windows are empty but
+    // 40 s still remembers; peaks keep the best completed slot.
+    t.advance(at(41_000));
+    let s = Snapshot::build(&t, View::Pair, SortKey::Total, t.slot_of(t.now()), true);
+    let e = &s.entries[0];
+    assert_eq!(e.sent.rates[0], 0.0);
+    assert_eq!(e.sent.rates[1], 0.0);
+    assert_eq!(e.sent.rates[2], 1000.0 / 40.0); // slots 1..=5 remain inside 40 s of slot 20
+    assert_eq!(s.totals.peak[2], (200.0 + 200.0) / 2.0); // slot 10..12 s: 2 sent + 1 received
+    // After 60 s the pair is idle: gone from the active view, kept in the full one.
+    t.advance(at(80_000));
+    let active = Snapshot::build(&t, View::Pair, SortKey::Rate10s, t.slot_of(t.now()), true);
+    assert!(active.entries.is_empty());
+    assert_eq!(snap(&t, View::Pair).entries.len(), 1);
+}
+
+#[test]
+fn frame_bytes_mode() {
+    let mut t = FlowTable::new(FlowConfig { bytes: ByteMode::Frame, ..FlowConfig::default() });
+    t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 10)));
+    let e = &snap(&t, View::Pair).entries[0];
+    assert_eq!(e.sent.bytes, 14 + 20 + 8 + 10);
+    assert_eq!(e.sent.counters.ip_bytes, 38);
+}
+
+#[test]
+fn direction_first_sender_synack_and_local_nets() {
+    // Mid-stream capture starting with the SYN+ACK: the SYN side is the source anyway.
+    let mut t = FlowTable::new(FlowConfig::default());
+    t.ingest(&pkt(at(0), &tcp_frame("10.0.0.9", 80, "10.0.0.1", 40000, tcp_flags::SYN | tcp_flags::ACK, 0)));
+    t.ingest(&pkt(at(1), &tcp_frame("10.0.0.1", 40000, "10.0.0.9", 80, tcp_flags::ACK, 0)));
+    let e = &snap(&t, View::Port).entries[0];
+    assert_eq!((e.key.src, e.key.src_port), (Some(ip("10.0.0.1")), Some(40000)));
+    assert_eq!(e.sent.counters.tcp_flags, tcp_flags::ACK);
+    assert_eq!(e.recv.counters.tcp_flags, tcp_flags::SYN | tcp_flags::ACK);
+
+    // With a local network, its host is the source whoever spoke first.
+    let cfg = FlowConfig { local_nets: vec!["192.168.1.0/24".parse().unwrap()], ..FlowConfig::default() };
+    let mut t = FlowTable::new(cfg);
+    t.ingest(&pkt(at(0), &udp_frame("8.8.8.8", 53, "192.168.1.5", 3333, 0)));
+    let e = &snap(&t, View::Pair).entries[0];
+    assert_eq!(e.key.src, Some(ip("192.168.1.5")));
+    assert_eq!((e.sent.counters.packets, e.recv.counters.packets), (0, 1));
+}
+
+#[test]
+fn later_fragments_follow_their_first_fragment() {
+    let (s, d) = (ip("10.1.1.1"), ip("10.1.1.2"));
+    let first = eth(0x0800, &ipv4_frag(s, d, 17, 77, 0, true, &udp(1111, 2222, &[0; 1472])));
+    let second = eth(0x0800, &ipv4_frag(s, d, 17, 77, 1480, false, &[0; 100]));
+    let orphan = eth(0x0800, &ipv4_frag(s, d, 17, 78, 1480, false, &[0; 100]));
+    let mut t = FlowTable::new(FlowConfig::default());
+    for (i, f) in [first, second, orphan].iter().enumerate() {
+        t.ingest(&pkt(at(i as i64), f));
+    }
+    let s = snap(&t, View::Port);
+    assert_eq!(s.entries.len(), 2);
+    let ported = s.entries.iter().find(|e| e.key.src_port == Some(1111)).unwrap();
+    assert_eq!(ported.sent.counters.packets, 2);
+    assert_eq!(ported.sent.bytes, 1500 + 120);
+    let host_pair = s.entries.iter().find(|e| e.key.src_port == Some(0)).unwrap();
+    assert_eq!(host_pair.sent.counters.packets, 1);
+    assert_eq!(t.stats().orphan_fragments, 1);
+    // The host-pair view folds both.
+    assert_eq!(snap(&t, View::Pair).entries[0].sent.counters.packets, 3);
+}
+
+#[test]
+fn views_pair_port_src_dst() {
+    let mut t = FlowTable::new(FlowConfig::default());
+    t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1000, "10.0.0.2", 53, 0)));
+    t.ingest(&pkt(at(1), &udp_frame("10.0.0.1", 1001, "10.0.0.2", 53, 0)));
+    // A later flow opened by the other side folds into the same pair, reversed.
+    t.ingest(&pkt(at(2), &udp_frame("10.0.0.2", 7, "10.0.0.1", 7, 0)));
+    t.ingest(&pkt(at(3), &udp_frame("10.0.0.3", 1, "10.0.0.2", 53, 0)));
+    let pairs = snap(&t, View::Pair);
+    assert_eq!(pairs.entries.len(), 2);
+    let p = pairs.entries.iter().find(|e| e.key.src == Some(ip("10.0.0.1"))).unwrap();
+    assert_eq!((p.sent.counters.packets, p.recv.counters.packets, p.flows), (2, 1, 3));
+    assert_eq!(snap(&t, View::Port).entries.len(), 4);
+    let dst = snap(&t, View::Dst);
+    let to2 = dst.entries.iter().find(|e| e.key.dst == Some(ip("10.0.0.2"))).unwrap();
+    assert_eq!((to2.key.src, to2.sent.counters.packets), (None, 3));
+    let src = snap(&t, View::Src);
+    assert_eq!(src.entries.len(), 3);
+}
+
+#[test]
+fn tunnel_layer_modes() {
+    let (o1, o2, i1, i2) = (ip("1.0.0.1"), ip("1.0.0.2"), ip("192.168.0.1"), ip("192.168.0.2"));
+    let inner = ipv4(i1, i2, 17, &udp(5, 6, &[0; 12]));
+    let frame = eth(0x0800, &ipv4(o1, o2, 47, &gre(0x0800, &inner)));
+    let count = |mode| {
+        let mut t = FlowTable::new(FlowConfig { layers: mode, ..FlowConfig::default() });
+        t.ingest(&pkt(at(0), &frame));
+        snap(&t, View::Pair).entries.iter().map(|e| (e.key.src.unwrap(), e.sent.bytes)).collect::<Vec<_>>()
+    };
+    assert_eq!(count(LayerMode::Outer), vec![(o1, 20 + 4 + 40)]);
+    assert_eq!(count(LayerMode::Inner), vec![(i1, 40)]);
+    assert_eq!(count(LayerMode::All).len(), 2);
+}
+
+#[test]
+fn idle_timeout_expires_flows() {
+    let cfg = FlowConfig { idle_timeout_nanos: Some(30_000_000_000), ..FlowConfig::default() };
+    let mut t = FlowTable::new(cfg);
+    t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 0)));
+    t.ingest(&pkt(at(100_000), &udp_frame("10.0.0.3", 1, "10.0.0.4", 2, 0)));
+    assert_eq!(t.len(), 1);
+    let gone: Vec<_> = t.drain_expired().collect();
+    assert_eq!(gone.len(), 1);
+    assert_eq!(gone[0].src().0, ip("10.0.0.1"));
+}
+
+fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
+    (0u8..4, 0u8..4, 0u16..3, 0u16..3, any::<bool>(), 0usize..300, 0i64..100_000)
+}
+
+proptest! {
+    /// Flow bytes and packets sum to the packet totals, in every view.
+    #[test]
+    fn flow_bytes_sum_to_packet_bytes(pkts in proptest::collection::vec(arb_packet(), 1..60)) {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut sorted = pkts.clone();
+        sorted.sort_by_key(|p| p.6);
+        let mut total_ip = 0u64;
+        for (a, b, sp, dp, tcpp, len, ms) in sorted {
+            let (s, d) = (format!("10.0.0.{a}"), format!("10.0.0.{b}"));
+            let f = if tcpp { tcp_frame(&s, sp, &d, dp, 0x10, len) } else { udp_frame(&s, sp, &d, dp, len) };
+            total_ip += (f.len() - 14) as u64;
+            t.ingest(&pkt(at(ms), &f));
+        }
+        prop_assert_eq!(t.stats().ip_bytes, total_ip);
+        for v in [View::Pair, View::Port, View::Src, View::Dst] {
+            let s = snap(&t, v);
+            let bytes: u64 = s.entries.iter().map(|e| e.sent.bytes + e.recv.bytes).sum();
+            let packets: u64 = s.entries.iter().map(|e| e.sent.counters.packets + e.recv.counters.packets).sum();
+            prop_assert_eq!(bytes, total_ip);
+            prop_assert_eq!(packets, pkts.len() as u64);
+            prop_assert_eq!(s.totals.cumulative[2], total_ip);
+        }
+    }
+
+    /// A flow key is the same from either direction.
+    #[test]
+    fn key_is_direction_free(a in any::<[u8; 4]>(), b in any::<[u8; 4]>(), sp in any::<u16>(), dp in any::<u16>(), p in any::<u8>()) {
+        let (x, y) = (IpAddr::from(a), IpAddr::from(b));
+        let (k1, r1) = FlowKey::new(x, sp, y, dp, p);
+        let (k2, r2) = FlowKey::new(y, dp, x, sp, p);
+        prop_assert_eq!(k1, k2);
+        prop_assert!(r1 != r2 || (x, sp) == (y, dp));
+    }
+
+    /// Rates never exceed what was sent, and the same input gives the same snapshot.
+    #[test]
+    fn deterministic(pkts in proptest::collection::vec(arb_packet(), 1..40)) {
+        let run = || {
+            let mut t = FlowTable::new(FlowConfig::default());
+            let mut sorted = pkts.clone();
+            sorted.sort_by_key(|p| p.6);
+            for (a, b, sp, dp, _, len, ms) in sorted {
+                t.ingest(&pkt(at(ms), &udp_frame(&format!("10.0.0.{a}"), sp, &format!("10.0.0.{b}"), dp, len)));
+            }
+            snap(&t, View::Pair).entries
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
