@@ -25,7 +25,13 @@ fn read_all<R: Read>(r: R) -> (Vec<Rec>, Option<ReadError>) {
     let mut out = Vec::new();
     loop {
         match rd.next_frame() {
-            Ok(Some(f)) => out.push(Rec { ts: f.ts.as_nanos(), lt: f.link_type, wire: f.wire_len, data: f.data.to_vec(), iface: f.interface }),
+            Ok(Some(f)) => out.push(Rec {
+                ts: f.ts.as_nanos(),
+                lt: f.link_type,
+                wire: f.wire_len,
+                data: f.data.to_vec(),
+                iface: f.interface,
+            }),
             Ok(None) => return (out, None),
             Err(e) => return (out, Some(e)),
         }
@@ -82,7 +88,11 @@ fn to_big_endian(le: &[u8]) -> Vec<u8> {
 }
 
 fn frames() -> Vec<(Timestamp, Vec<u8>, u32)> {
-    vec![(ts(100, 1_000), vec![1; 60], 60), (ts(101, 999_999_000), vec![2; 20], 1500), (ts(102, 0), vec![], 0)]
+    vec![
+        (ts(100, 1_000), vec![1; 60], 60),
+        (ts(101, 999_999_000), vec![2; 20], 1500),
+        (ts(102, 0), vec![], 0),
+    ]
 }
 
 #[test]
@@ -92,7 +102,13 @@ fn pcap_micro_and_nano_both_byte_orders() {
         let be = to_big_endian(&le);
         for (bytes, big) in [(le, false), (be, true)] {
             let rd = CaptureReader::new(&bytes[..]).unwrap();
-            assert_eq!(rd.format(), Format::Pcap { nanos, big_endian: big });
+            assert_eq!(
+                rd.format(),
+                Format::Pcap {
+                    nanos,
+                    big_endian: big
+                }
+            );
             let (recs, err) = read_all(&bytes[..]);
             assert_eq!(err, None);
             assert_eq!(recs.len(), 3);
@@ -123,7 +139,8 @@ fn pcapng_sample(big: bool) -> Vec<u8> {
     w.packet(raw, ts(11, 7), &[0x45; 20], 40).unwrap();
     w.custom_block(&[9; 5]).unwrap();
     w.packet(bin, ts(12, 500_000_000), &[3; 16], 16).unwrap();
-    w.obsolete_packet(eth as u16, ts(13, 0), &[4; 30], 30).unwrap();
+    w.obsolete_packet(eth as u16, ts(13, 0), &[4; 30], 30)
+        .unwrap();
     w.simple_packet(&[5; 10], 10).unwrap();
     // A new section: interfaces start over with other link types.
     w.section().unwrap();
@@ -138,7 +155,10 @@ fn pcapng_sections_interfaces_and_block_kinds() {
         let b = pcapng_sample(big);
         let (recs, err) = read_all(&b[..]);
         assert_eq!(err, None, "big={big}");
-        let got: Vec<(u32, u32, usize, i64)> = recs.iter().map(|r| (r.lt, r.iface, r.data.len(), r.ts)).collect();
+        let got: Vec<(u32, u32, usize, i64)> = recs
+            .iter()
+            .map(|r| (r.lt, r.iface, r.data.len(), r.ts))
+            .collect();
         assert_eq!(
             got,
             vec![
@@ -202,13 +222,23 @@ fn absurd_lengths_are_errors_with_offsets() {
     b[rec2 + 8..rec2 + 12].copy_from_slice(&0x7FFF_FFFFu32.to_le_bytes());
     let (recs, err) = read_all(&b[..]);
     assert_eq!(recs.len(), 1);
-    assert_eq!(err, Some(ReadError::AbsurdLength { offset: rec2 as u64, what: "pcap record captured length", len: 0x7FFF_FFFF }));
+    assert_eq!(
+        err,
+        Some(ReadError::AbsurdLength {
+            offset: rec2 as u64,
+            what: "pcap record captured length",
+            len: 0x7FFF_FFFF
+        })
+    );
 
     let mut ng = pcapng_sample(false);
     // Second block is the first IDB at offset 28: corrupt its length.
     ng[32..36].copy_from_slice(&7u32.to_le_bytes());
     let (_, err) = read_all(&ng[..]);
-    assert!(matches!(err, Some(ReadError::AbsurdLength { offset: 28, .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(ReadError::AbsurdLength { offset: 28, .. })),
+        "{err:?}"
+    );
 
     let mut ng = pcapng_sample(false);
     let last = ng.len() - 4;
@@ -230,7 +260,10 @@ fn huge_original_length_is_kept() {
 fn not_a_capture() {
     for junk in [&b""[..], b"GET / HTTP/1.1\r\n", b"\x1f\x8b\x08\x00", b"abc"] {
         let (_, err) = read_all(junk);
-        assert!(matches!(err, Some(ReadError::NotACapture { offset: 0, .. })), "{junk:?}: {err:?}");
+        assert!(
+            matches!(err, Some(ReadError::NotACapture { offset: 0, .. })),
+            "{junk:?}: {err:?}"
+        );
     }
     // A pcap header cut short is a truncation at offset 0.
     let b = pcap_bytes(false, &[]);
@@ -244,7 +277,10 @@ fn undefined_interface_is_corrupt() {
     w.packet(3, ts(1, 0), &[0; 4], 4).unwrap();
     let b = w.finish().unwrap();
     let (_, err) = read_all(&b[..]);
-    assert!(matches!(err, Some(ReadError::Corrupt { offset: 28, .. })), "{err:?}");
+    assert!(
+        matches!(err, Some(ReadError::Corrupt { offset: 28, .. })),
+        "{err:?}"
+    );
 }
 
 proptest! {

@@ -3,7 +3,9 @@
 use std::net::IpAddr;
 
 use proptest::prelude::*;
-use wirewatch_flow::{ByteMode, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View};
+use wirewatch_flow::{
+    ByteMode, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
+};
 use wirewatch_wire::build::*;
 use wirewatch_wire::{decode, linktype, tcp_flags, DecodeOptions, PacketMeta, Timestamp};
 
@@ -16,12 +18,23 @@ fn at(ms: i64) -> Timestamp {
 }
 
 fn pkt(t: Timestamp, frame: &[u8]) -> PacketMeta {
-    decode(linktype::ETHERNET, t, frame, frame.len() as u32, &DecodeOptions { descend_tunnels: true })
+    decode(
+        linktype::ETHERNET,
+        t,
+        frame,
+        frame.len() as u32,
+        &DecodeOptions {
+            descend_tunnels: true,
+        },
+    )
 }
 
 fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
-    eth(ethertype_for(s), &ip_pkt(s, d, 17, &udp(sp, dp, &vec![0; payload])))
+    eth(
+        ethertype_for(s),
+        &ip_pkt(s, d, 17, &udp(sp, dp, &vec![0; payload])),
+    )
 }
 
 fn ip_pkt(s: IpAddr, d: IpAddr, p: u8, payload: &[u8]) -> Vec<u8> {
@@ -30,7 +43,10 @@ fn ip_pkt(s: IpAddr, d: IpAddr, p: u8, payload: &[u8]) -> Vec<u8> {
 
 fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8, payload: usize) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
-    eth(ethertype_for(s), &ip_pkt(s, d, 6, &tcp(sp, dp, flags, &vec![0; payload])))
+    eth(
+        ethertype_for(s),
+        &ip_pkt(s, d, 6, &tcp(sp, dp, flags, &vec![0; payload])),
+    )
 }
 
 fn snap(t: &FlowTable, view: View) -> Snapshot {
@@ -43,9 +59,15 @@ fn iftop_rate_windows_by_hand() {
     // second for 12 seconds, then B answers once at t = 11.5 s.
     let mut t = FlowTable::new(FlowConfig::default());
     for s in 0..12 {
-        t.ingest(&pkt(at(s * 1000), &udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)));
+        t.ingest(&pkt(
+            at(s * 1000),
+            &udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72),
+        ));
     }
-    t.ingest(&pkt(at(11_500), &udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)));
+    t.ingest(&pkt(
+        at(11_500),
+        &udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172),
+    ));
     let s = snap(&t, View::Pair);
     assert_eq!(s.history_len, 6); // slots 0..=5 (t = 0..12 s)
     let e = &s.entries[0];
@@ -74,7 +96,7 @@ fn iftop_rate_windows_by_hand() {
     assert_eq!(e.sent.rates[1], 0.0);
     assert_eq!(e.sent.rates[2], 1000.0 / 40.0); // slots 1..=5 remain inside 40 s of slot 20
     assert_eq!(s.totals.peak[2], (200.0 + 200.0) / 2.0); // slot 10..12 s: 2 sent + 1 received
-    // After 60 s the pair is idle: gone from the active view, kept in the full one.
+                                                         // After 60 s the pair is idle: gone from the active view, kept in the full one.
     t.advance(at(80_000));
     let active = Snapshot::build(&t, View::Pair, SortKey::Rate10s, t.slot_of(t.now()), true);
     assert!(active.entries.is_empty());
@@ -83,7 +105,10 @@ fn iftop_rate_windows_by_hand() {
 
 #[test]
 fn frame_bytes_mode() {
-    let mut t = FlowTable::new(FlowConfig { bytes: ByteMode::Frame, ..FlowConfig::default() });
+    let mut t = FlowTable::new(FlowConfig {
+        bytes: ByteMode::Frame,
+        ..FlowConfig::default()
+    });
     t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 10)));
     let e = &snap(&t, View::Pair).entries[0];
     assert_eq!(e.sent.bytes, 14 + 20 + 8 + 10);
@@ -94,17 +119,39 @@ fn frame_bytes_mode() {
 fn direction_first_sender_synack_and_local_nets() {
     // Mid-stream capture starting with the SYN+ACK: the SYN side is the source anyway.
     let mut t = FlowTable::new(FlowConfig::default());
-    t.ingest(&pkt(at(0), &tcp_frame("10.0.0.9", 80, "10.0.0.1", 40000, tcp_flags::SYN | tcp_flags::ACK, 0)));
-    t.ingest(&pkt(at(1), &tcp_frame("10.0.0.1", 40000, "10.0.0.9", 80, tcp_flags::ACK, 0)));
+    t.ingest(&pkt(
+        at(0),
+        &tcp_frame(
+            "10.0.0.9",
+            80,
+            "10.0.0.1",
+            40000,
+            tcp_flags::SYN | tcp_flags::ACK,
+            0,
+        ),
+    ));
+    t.ingest(&pkt(
+        at(1),
+        &tcp_frame("10.0.0.1", 40000, "10.0.0.9", 80, tcp_flags::ACK, 0),
+    ));
     let e = &snap(&t, View::Port).entries[0];
-    assert_eq!((e.key.src, e.key.src_port), (Some(ip("10.0.0.1")), Some(40000)));
+    assert_eq!(
+        (e.key.src, e.key.src_port),
+        (Some(ip("10.0.0.1")), Some(40000))
+    );
     assert_eq!(e.sent.counters.tcp_flags, tcp_flags::ACK);
     assert_eq!(e.recv.counters.tcp_flags, tcp_flags::SYN | tcp_flags::ACK);
 
     // With a local network, its host is the source whoever spoke first.
-    let cfg = FlowConfig { local_nets: vec!["192.168.1.0/24".parse().unwrap()], ..FlowConfig::default() };
+    let cfg = FlowConfig {
+        local_nets: vec!["192.168.1.0/24".parse().unwrap()],
+        ..FlowConfig::default()
+    };
     let mut t = FlowTable::new(cfg);
-    t.ingest(&pkt(at(0), &udp_frame("8.8.8.8", 53, "192.168.1.5", 3333, 0)));
+    t.ingest(&pkt(
+        at(0),
+        &udp_frame("8.8.8.8", 53, "192.168.1.5", 3333, 0),
+    ));
     let e = &snap(&t, View::Pair).entries[0];
     assert_eq!(e.key.src, Some(ip("192.168.1.5")));
     assert_eq!((e.sent.counters.packets, e.recv.counters.packets), (0, 1));
@@ -113,7 +160,10 @@ fn direction_first_sender_synack_and_local_nets() {
 #[test]
 fn later_fragments_follow_their_first_fragment() {
     let (s, d) = (ip("10.1.1.1"), ip("10.1.1.2"));
-    let first = eth(0x0800, &ipv4_frag(s, d, 17, 77, 0, true, &udp(1111, 2222, &[0; 1472])));
+    let first = eth(
+        0x0800,
+        &ipv4_frag(s, d, 17, 77, 0, true, &udp(1111, 2222, &[0; 1472])),
+    );
     let second = eth(0x0800, &ipv4_frag(s, d, 17, 77, 1480, false, &[0; 100]));
     let orphan = eth(0x0800, &ipv4_frag(s, d, 17, 78, 1480, false, &[0; 100]));
     let mut t = FlowTable::new(FlowConfig::default());
@@ -122,10 +172,18 @@ fn later_fragments_follow_their_first_fragment() {
     }
     let s = snap(&t, View::Port);
     assert_eq!(s.entries.len(), 2);
-    let ported = s.entries.iter().find(|e| e.key.src_port == Some(1111)).unwrap();
+    let ported = s
+        .entries
+        .iter()
+        .find(|e| e.key.src_port == Some(1111))
+        .unwrap();
     assert_eq!(ported.sent.counters.packets, 2);
     assert_eq!(ported.sent.bytes, 1500 + 120);
-    let host_pair = s.entries.iter().find(|e| e.key.src_port == Some(0)).unwrap();
+    let host_pair = s
+        .entries
+        .iter()
+        .find(|e| e.key.src_port == Some(0))
+        .unwrap();
     assert_eq!(host_pair.sent.counters.packets, 1);
     assert_eq!(t.stats().orphan_fragments, 1);
     // The host-pair view folds both.
@@ -142,11 +200,22 @@ fn views_pair_port_src_dst() {
     t.ingest(&pkt(at(3), &udp_frame("10.0.0.3", 1, "10.0.0.2", 53, 0)));
     let pairs = snap(&t, View::Pair);
     assert_eq!(pairs.entries.len(), 2);
-    let p = pairs.entries.iter().find(|e| e.key.src == Some(ip("10.0.0.1"))).unwrap();
-    assert_eq!((p.sent.counters.packets, p.recv.counters.packets, p.flows), (2, 1, 3));
+    let p = pairs
+        .entries
+        .iter()
+        .find(|e| e.key.src == Some(ip("10.0.0.1")))
+        .unwrap();
+    assert_eq!(
+        (p.sent.counters.packets, p.recv.counters.packets, p.flows),
+        (2, 1, 3)
+    );
     assert_eq!(snap(&t, View::Port).entries.len(), 4);
     let dst = snap(&t, View::Dst);
-    let to2 = dst.entries.iter().find(|e| e.key.dst == Some(ip("10.0.0.2"))).unwrap();
+    let to2 = dst
+        .entries
+        .iter()
+        .find(|e| e.key.dst == Some(ip("10.0.0.2")))
+        .unwrap();
     assert_eq!((to2.key.src, to2.sent.counters.packets), (None, 3));
     let src = snap(&t, View::Src);
     assert_eq!(src.entries.len(), 3);
@@ -154,13 +223,25 @@ fn views_pair_port_src_dst() {
 
 #[test]
 fn tunnel_layer_modes() {
-    let (o1, o2, i1, i2) = (ip("1.0.0.1"), ip("1.0.0.2"), ip("192.168.0.1"), ip("192.168.0.2"));
+    let (o1, o2, i1, i2) = (
+        ip("1.0.0.1"),
+        ip("1.0.0.2"),
+        ip("192.168.0.1"),
+        ip("192.168.0.2"),
+    );
     let inner = ipv4(i1, i2, 17, &udp(5, 6, &[0; 12]));
     let frame = eth(0x0800, &ipv4(o1, o2, 47, &gre(0x0800, &inner)));
     let count = |mode| {
-        let mut t = FlowTable::new(FlowConfig { layers: mode, ..FlowConfig::default() });
+        let mut t = FlowTable::new(FlowConfig {
+            layers: mode,
+            ..FlowConfig::default()
+        });
         t.ingest(&pkt(at(0), &frame));
-        snap(&t, View::Pair).entries.iter().map(|e| (e.key.src.unwrap(), e.sent.bytes)).collect::<Vec<_>>()
+        snap(&t, View::Pair)
+            .entries
+            .iter()
+            .map(|e| (e.key.src.unwrap(), e.sent.bytes))
+            .collect::<Vec<_>>()
     };
     assert_eq!(count(LayerMode::Outer), vec![(o1, 20 + 4 + 40)]);
     assert_eq!(count(LayerMode::Inner), vec![(i1, 40)]);
@@ -169,10 +250,16 @@ fn tunnel_layer_modes() {
 
 #[test]
 fn idle_timeout_expires_flows() {
-    let cfg = FlowConfig { idle_timeout_nanos: Some(30_000_000_000), ..FlowConfig::default() };
+    let cfg = FlowConfig {
+        idle_timeout_nanos: Some(30_000_000_000),
+        ..FlowConfig::default()
+    };
     let mut t = FlowTable::new(cfg);
     t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 0)));
-    t.ingest(&pkt(at(100_000), &udp_frame("10.0.0.3", 1, "10.0.0.4", 2, 0)));
+    t.ingest(&pkt(
+        at(100_000),
+        &udp_frame("10.0.0.3", 1, "10.0.0.4", 2, 0),
+    ));
     assert_eq!(t.len(), 1);
     let gone: Vec<_> = t.drain_expired().collect();
     assert_eq!(gone.len(), 1);
@@ -180,7 +267,15 @@ fn idle_timeout_expires_flows() {
 }
 
 fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
-    (0u8..4, 0u8..4, 0u16..3, 0u16..3, any::<bool>(), 0usize..300, 0i64..100_000)
+    (
+        0u8..4,
+        0u8..4,
+        0u16..3,
+        0u16..3,
+        any::<bool>(),
+        0usize..300,
+        0i64..100_000,
+    )
 }
 
 proptest! {

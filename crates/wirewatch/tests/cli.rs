@@ -1,0 +1,411 @@
+//! End-to-end tests of the `wirewatch` binary on captures built in code.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use wirewatch_capture::{PcapWriter, PcapngWriter};
+use wirewatch_wire::build::*;
+use wirewatch_wire::Timestamp;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_nanos(1_600_000_000_000_000_000 + ms * 1_000_000)
+}
+
+fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    eth(
+        ethertype_for(s),
+        &wirewatch_wire::build::ip(s, d, 17, &udp(sp, dp, &vec![0; payload])),
+    )
+}
+
+/// A capture with three known conversations:
+/// - 10.0.0.1:5000 ↔ 10.0.0.2:53: 3 queries of 100 IP bytes, 2 answers of 200
+/// - 2001:db8::1 → 2001:db8::2 TCP: 1 segment, 60 IP bytes
+/// - 10.0.0.3 → 10.0.0.2 UDP: 1 datagram of 28 IP bytes
+/// plus one ARP frame.
+fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
+    let v6 = eth(
+        0x86DD,
+        &ipv6(
+            ip("2001:db8::1"),
+            ip("2001:db8::2"),
+            6,
+            &tcp(40000, 443, 0x02, &[]),
+        ),
+    );
+    vec![
+        (t(0), udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)),
+        (t(10), udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)),
+        (t(1000), udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)),
+        (t(1500), v6),
+        (t(2500), udp_frame("10.0.0.3", 9, "10.0.0.2", 9, 0)),
+        (t(3000), eth(0x0806, &[0; 28])),
+        (t(5000), udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)),
+        (t(5010), udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)),
+    ]
+}
+
+fn write_pcap(dir: &Path, name: &str, frames: &[(Timestamp, Vec<u8>)]) -> PathBuf {
+    let p = dir.join(name);
+    let mut w = PcapWriter::new(std::fs::File::create(&p).unwrap(), 1, 65535, false).unwrap();
+    for (ts, f) in frames {
+        w.write(*ts, f, f.len() as u32).unwrap();
+    }
+    w.finish().unwrap();
+    p
+}
+
+fn ww() -> Command {
+    Command::cargo_bin("wirewatch").unwrap()
+}
+
+fn stdout_of(args: &[&str]) -> String {
+    let out = ww().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn first7(csv: &str) -> Vec<String> {
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').take(7).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn csv_host_pairs_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let csv = stdout_of(&["-r", p.to_str().unwrap(), "--format", "csv", "--no-summary"]);
+    assert!(csv.starts_with(
+        "family,src,dst,packets_src_to_dst,bytes_src_to_dst,packets_dst_to_src,bytes_dst_to_src,"
+    ));
+    assert_eq!(
+        first7(&csv),
+        vec![
+            "ipv4,10.0.0.1,10.0.0.2,3,300,2,400",
+            "ipv6,2001:db8::1,2001:db8::2,1,60,0,0",
+            "ipv4,10.0.0.3,10.0.0.2,1,28,0,0"
+        ]
+    );
+    // Frame bytes add the 14-byte Ethernet header per frame.
+    let csv = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--bytes",
+        "frame",
+        "--no-summary",
+    ]);
+    assert_eq!(first7(&csv)[0], "ipv4,10.0.0.1,10.0.0.2,3,342,2,428");
+    // Ports view (iftop -P).
+    let csv = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "csv",
+        "-P",
+        "--no-summary",
+    ]);
+    let row = csv.lines().nth(1).unwrap();
+    assert!(
+        row.starts_with("ipv4,10.0.0.1,10.0.0.2,3,300,2,400,5000,53,udp,1,"),
+        "{row}"
+    );
+}
+
+#[test]
+fn same_table_from_pcapng_stdin_and_gzip() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = sample_frames();
+    let p = write_pcap(dir.path(), "s.pcap", &frames);
+    let base = stdout_of(&["-r", p.to_str().unwrap(), "--format", "csv", "--no-summary"]);
+
+    let ng = dir.path().join("s.pcapng");
+    let mut w = PcapngWriter::new(std::fs::File::create(&ng).unwrap()).unwrap();
+    let i = w.interface(1, 0, 9).unwrap();
+    for (ts, f) in &frames {
+        w.packet(i, *ts, f, f.len() as u32).unwrap();
+    }
+    w.finish().unwrap();
+    assert_eq!(
+        stdout_of(&[
+            "-r",
+            ng.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--no-summary"
+        ]),
+        base
+    );
+
+    let bytes = std::fs::read(&p).unwrap();
+    let out = ww()
+        .args(["-r", "-", "--format", "csv", "--no-summary"])
+        .write_stdin(bytes.clone())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        base.replace(p.to_str().unwrap(), "-")
+    );
+
+    let gz = dir.path().join("s.pcap.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    enc.write_all(&bytes).unwrap();
+    enc.finish().unwrap();
+    assert_eq!(
+        stdout_of(&[
+            "-r",
+            gz.to_str().unwrap(),
+            "--format",
+            "csv",
+            "--no-summary"
+        ]),
+        base
+    );
+}
+
+#[test]
+fn json_reports_every_interval_and_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let out = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "json",
+        "--interval",
+        "2",
+    ]);
+    let objs: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = objs.iter().map(|o| o["type"].as_str().unwrap()).collect();
+    // Packets span 0..5.01 s: interval reports end at 2 s and 4 s, then the final report and summary.
+    assert_eq!(kinds, vec!["interval", "interval", "final", "summary"]);
+    let first = &objs[0];
+    assert_eq!(
+        first["end"].as_f64().unwrap() - first["start"].as_f64().unwrap(),
+        2.0
+    );
+    let e = &first["entries"][0];
+    assert_eq!(e["src"], "10.0.0.1");
+    assert_eq!(e["src_to_dst"]["packets"], 2);
+    assert_eq!(e["src_to_dst"]["rate_2s_bytes_per_s"], 100.0);
+    let fin = &objs[2];
+    assert_eq!(fin["entries"].as_array().unwrap().len(), 3);
+    let sum = &objs[3];
+    assert_eq!(sum["packets"], 8);
+    assert_eq!(sum["non_ip_packets"], 1);
+    assert_eq!(sum["ip_packets"], 7);
+    assert_eq!(sum["span_s"], 5.01);
+}
+
+#[test]
+fn text_report_looks_like_iftop() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let out = stdout_of(&["-r", p.to_str().unwrap(), "-L", "1"]);
+    assert!(
+        out.contains("last 2s   last 10s   last 40s cumulative"),
+        "{out}"
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    let i = lines.iter().position(|l| l.contains(" => ")).unwrap();
+    assert!(lines[i].starts_with("   1 10.0.0.1 "), "{}", lines[i]);
+    assert!(lines[i].ends_with("300B"), "{}", lines[i]);
+    assert!(
+        lines[i + 1].contains("10.0.0.2")
+            && lines[i + 1].contains(" <= ")
+            && lines[i + 1].ends_with("400B")
+    );
+    assert_eq!(out.matches(" => ").count(), 1, "-L 1 limits the rows");
+    assert!(out.contains("Total send rate:"));
+    assert!(out.contains("Cumulative (sent/received/total):"));
+    assert!(out.contains("non-IP packets:     1"));
+}
+
+#[test]
+fn decap_accounts_the_inner_header() {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = ipv4(
+        ip("192.168.7.1"),
+        ip("192.168.7.2"),
+        17,
+        &udp(1, 2, &[0; 12]),
+    );
+    let frame = eth(
+        0x0800,
+        &ipv4(ip("1.0.0.1"), ip("1.0.0.2"), 47, &gre(0x0800, &inner)),
+    );
+    let p = write_pcap(dir.path(), "gre.pcap", &[(t(0), frame)]);
+    let outer = stdout_of(&["-r", p.to_str().unwrap(), "--format", "csv", "--no-summary"]);
+    assert_eq!(first7(&outer), vec!["ipv4,1.0.0.1,1.0.0.2,1,64,0,0"]);
+    let inner = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--no-summary",
+        "--decap",
+    ]);
+    assert_eq!(
+        first7(&inner),
+        vec!["ipv4,192.168.7.1,192.168.7.2,1,40,0,0"]
+    );
+    let all = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--no-summary",
+        "--ip-layers",
+        "all",
+    ]);
+    assert_eq!(first7(&all).len(), 2);
+}
+
+#[test]
+fn local_networks_set_direction() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(
+        dir.path(),
+        "d.pcap",
+        &[(t(0), udp_frame("8.8.8.8", 53, "192.168.1.9", 4444, 0))],
+    );
+    let csv = stdout_of(&[
+        "-r",
+        p.to_str().unwrap(),
+        "--format",
+        "csv",
+        "--no-summary",
+        "-F",
+        "192.168.1.0/255.255.255.0",
+    ]);
+    assert_eq!(first7(&csv), vec!["ipv4,192.168.1.9,8.8.8.8,0,0,1,28"]);
+}
+
+fn bad(args: &[&str], needle: &str) -> String {
+    let out = ww().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn bad_input_is_a_one_line_error_with_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.pcap");
+    bad(
+        &["-r", missing.to_str().unwrap()],
+        "nope.pcap: No such file",
+    );
+    let junk = dir.path().join("junk.pcap");
+    std::fs::write(&junk, b"this is not a capture at all").unwrap();
+    bad(
+        &["-r", junk.to_str().unwrap()],
+        "junk.pcap: not a pcap or pcapng capture at byte 0",
+    );
+    let empty = dir.path().join("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    bad(&["-r", empty.to_str().unwrap()], "empty.pcap: not a pcap");
+    let ok = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    bad(
+        &["-r", ok.to_str().unwrap(), "-F", "300.1.1.1/8"],
+        "bad network '300.1.1.1/8'",
+    );
+    bad(
+        &["-r", ok.to_str().unwrap(), "-G", "10.0.0.0/8"],
+        "-G takes an IPv6 network",
+    );
+    bad(
+        &["-r", ok.to_str().unwrap(), "--interval", "0"],
+        "--interval must be a positive",
+    );
+    bad(
+        &["-r", ok.to_str().unwrap(), "-P", "--view", "src"],
+        "-P contradicts --view src",
+    );
+}
+
+#[test]
+fn cut_off_last_record_is_a_warning_and_everything_before_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let mut b = std::fs::read(&p).unwrap();
+    b.truncate(b.len() - 10);
+    std::fs::write(&p, &b).unwrap();
+    let out = ww()
+        .args(["-r", p.to_str().unwrap(), "--format", "csv", "--no-summary"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("warning:") && err.contains("s.pcap") && err.contains("cut off"),
+        "{err}"
+    );
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(first7(&csv)[0], "ipv4,10.0.0.1,10.0.0.2,3,300,1,200");
+}
+
+#[test]
+fn corrupt_record_mid_file_keeps_the_report_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let mut b = std::fs::read(&p).unwrap();
+    // Third record header starts after two records of 14+20+8+72 and 14+20+8+172 bytes.
+    let third = 24 + (16 + 114) + (16 + 214);
+    b[third + 8..third + 12].copy_from_slice(&u32::MAX.to_le_bytes());
+    std::fs::write(&p, &b).unwrap();
+    let csv = bad(
+        &["-r", p.to_str().unwrap(), "--format", "csv", "--no-summary"],
+        &format!("absurd pcap record captured length 4294967295 at byte {third}"),
+    );
+    assert_eq!(first7(&csv), vec!["ipv4,10.0.0.1,10.0.0.2,1,100,1,200"]);
+}
+
+#[test]
+fn unknown_link_types_are_counted_not_fatal() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("lt.pcap");
+    let mut w = PcapWriter::new(std::fs::File::create(&p).unwrap(), 147, 65535, false).unwrap();
+    w.write(t(0), &[1, 2, 3], 3).unwrap();
+    w.write(t(1), &[1, 2, 3], 3).unwrap();
+    w.finish().unwrap();
+    let out = stdout_of(&["-r", p.to_str().unwrap(), "--format", "json"]);
+    let sum: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    assert_eq!(sum["unknown_link_types"]["147"], 2);
+    let text = stdout_of(&["-r", p.to_str().unwrap()]);
+    assert!(
+        text.contains("unsupported link type linktype_147 (147): 2 packets"),
+        "{text}"
+    );
+}
+
+#[test]
+fn no_arguments_explains_itself() {
+    let out = ww().output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("-r FILE"));
+}
