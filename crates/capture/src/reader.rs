@@ -354,7 +354,7 @@ impl<R: Read> CaptureReader<R> {
             }
         };
         let len = u32_at(b, 4, be);
-        if len < 28 || len % 4 != 0 || len > MAX_BLOCK {
+        if len < 28 || !len.is_multiple_of(4) || len > MAX_BLOCK {
             return Err(ReadError::AbsurdLength {
                 offset: off,
                 what: "pcapng section header length",
@@ -409,7 +409,7 @@ impl<R: Read> CaptureReader<R> {
             };
             let btype = u32_at(b, 0, be);
             let len = u32_at(b, 4, be);
-            if len < 12 || len % 4 != 0 || len > MAX_BLOCK {
+            if len < 12 || !len.is_multiple_of(4) || len > MAX_BLOCK {
                 return Err(ReadError::AbsurdLength {
                     offset: off,
                     what: "pcapng block length",

@@ -247,10 +247,11 @@ impl Snapshot {
             e.first_seen = e.first_seen.min(f.first_seen);
             e.last_seen = e.last_seen.max(f.last_seen);
             e.flows += 1;
-            for age in 0..HISTORY_SLOTS {
+            let [sent_slots, recv_slots] = slots;
+            for (age, (tx, rx)) in sent_slots.iter_mut().zip(recv_slots.iter_mut()).enumerate() {
                 let s = report_slot - age as i64;
-                slots[0][age] += f.slot_bytes(s, !swapped);
-                slots[1][age] += f.slot_bytes(s, swapped);
+                *tx += f.slot_bytes(s, !swapped);
+                *rx += f.slot_bytes(s, swapped);
             }
             cumulative[0] += f.sent().bytes(byte_mode);
             cumulative[1] += f.received().bytes(byte_mode);
@@ -300,11 +301,11 @@ impl Snapshot {
             }
             peak = [peak[0].max(tx), peak[1].max(rx), peak[2].max(tx + rx)];
         }
-        for i in 0..3 {
+        for (i, p) in peak.iter().enumerate() {
             totals.rates[0][i] /= secs(i);
             totals.rates[1][i] /= secs(i);
             totals.rates[2][i] = totals.rates[0][i] + totals.rates[1][i];
-            totals.peak[i] = peak[i] as f64 / slot_secs;
+            totals.peak[i] = *p as f64 / slot_secs;
         }
         let at = table
             .origin()

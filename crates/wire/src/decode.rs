@@ -669,11 +669,10 @@ impl<'a> Decoder<'a> {
                     self.ethertype(et, off + 9, end)
                 }
             }
-            0x00 => {
-                if d.get(off + 4) == Some(&0x80) {
-                    if let Some(et) = be16(d, off + 8) {
-                        self.ethertype(et, off + 10, end)
-                    }
+            // Padded NLPID, then SNAP.
+            0x00 if d.get(off + 4) == Some(&0x80) => {
+                if let Some(et) = be16(d, off + 8) {
+                    self.ethertype(et, off + 10, end)
                 }
             }
             _ => {}

@@ -52,7 +52,7 @@ fn generated_capture_whole_and_chunked() {
         x = x.wrapping_mul(1_103_515_245).wrapping_add(12345);
         let s: std::net::IpAddr = format!("10.{}.0.{}", x % 7, (x >> 8) % 50).parse().unwrap();
         let d: std::net::IpAddr = format!("10.9.0.{}", (x >> 16) % 20).parse().unwrap();
-        let l4 = if x % 3 == 0 {
+        let l4 = if x.is_multiple_of(3) {
             tcp(
                 (x % 5) as u16 + 1000,
                 80,
@@ -62,7 +62,7 @@ fn generated_capture_whole_and_chunked() {
         } else {
             udp(53, (x % 9) as u16, &[0; 33])
         };
-        let p = ip(s, d, if x % 3 == 0 { 6 } else { 17 }, &l4);
+        let p = ip(s, d, if x.is_multiple_of(3) { 6 } else { 17 }, &l4);
         let ts = Timestamp::from_nanos(1_000_000_000_000 + n * 7_000_000);
         if n % 2 == 0 {
             w.packet(i, ts, &eth(0x0800, &p), (p.len() + 14) as u32)
@@ -96,7 +96,7 @@ fn corpus_whole_and_chunked() {
     };
     let mut checked = 0;
     for (n, line) in manifest.lines().skip(1).enumerate() {
-        if n % 7 != 0 {
+        if !n.is_multiple_of(7) {
             continue;
         }
         let file = line.split('\t').next().unwrap();

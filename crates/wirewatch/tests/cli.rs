@@ -29,7 +29,8 @@ fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> 
 /// - 10.0.0.1:5000 ↔ 10.0.0.2:53: 3 queries of 100 IP bytes, 2 answers of 200
 /// - 2001:db8::1 → 2001:db8::2 TCP: 1 segment, 60 IP bytes
 /// - 10.0.0.3 → 10.0.0.2 UDP: 1 datagram of 28 IP bytes
-/// plus one ARP frame.
+///
+/// Plus one ARP frame.
 fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
     let v6 = eth(
         0x86DD,
