@@ -286,6 +286,7 @@ pub struct FlowTable {
     /// Slot of `now`.
     slot: i64,
     last_sweep_slot: i64,
+    packets_since_sweep: u64,
     /// Totals per slot: `[sent, received]`.
     totals: History,
     /// Highest 2-second totals ever completed: sent, received, both.
@@ -306,6 +307,7 @@ impl FlowTable {
             now: Timestamp::ZERO,
             slot: 0,
             last_sweep_slot: 0,
+            packets_since_sweep: 0,
             totals: History::new(0),
             peaks: [0; 3],
             stats: Stats::default(),
@@ -383,7 +385,12 @@ impl FlowTable {
                 self.peaks[2] = self.peaks[2].max(tx + rx);
             }
             self.slot = slot;
-            if slot - self.last_sweep_slot >= SWEEP_EVERY_SLOTS {
+            // Sweeping is O(flows): do it at most once per window, and only after
+            // as many packets as there are flows, so its cost per packet is O(1).
+            if slot - self.last_sweep_slot >= SWEEP_EVERY_SLOTS
+                && self.packets_since_sweep >= self.map.len() as u64
+            {
+                self.packets_since_sweep = 0;
                 self.sweep();
                 self.last_sweep_slot = slot;
             }
@@ -423,6 +430,7 @@ impl FlowTable {
     /// Accounts one decoded packet at its own timestamp.
     pub fn ingest(&mut self, m: &PacketMeta) {
         self.advance(m.ts);
+        self.packets_since_sweep += 1;
         let st = &mut self.stats;
         st.packets += 1;
         st.frame_bytes += m.wire_len as u64;
