@@ -383,7 +383,8 @@ impl<W: Write> Sink for JsonSink<W> {
             ReportKind::Final => ("final", None, None),
         };
         let t = snap.totals;
-        let v = json!({
+        // Written piecewise so a report with many entries never exists twice in memory.
+        let head = json!({
             "type": k,
             "start": start,
             "end": end,
@@ -391,7 +392,6 @@ impl<W: Write> Sink for JsonSink<W> {
             "view": view_name(snap.view),
             "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
             "history_len_s": snap.history_len * 2,
-            "entries": snap.entries.iter().map(entry_json).collect::<Vec<_>>(),
             "totals": {
                 "sent_rates_bytes_per_s": t.rates[0],
                 "received_rates_bytes_per_s": t.rates[1],
@@ -401,8 +401,17 @@ impl<W: Write> Sink for JsonSink<W> {
             },
             "stats": stats_json(&snap.stats, None),
         });
-        serde_json::to_writer(&mut self.out, &v)?;
-        writeln!(self.out)
+        let head = serde_json::to_string(&head)?;
+        // Drop the closing brace, append the entries array, close again.
+        self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
+        self.out.write_all(b",\"entries\":[")?;
+        for (i, e) in snap.entries.iter().enumerate() {
+            if i > 0 {
+                self.out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut self.out, &entry_json(e))?;
+        }
+        writeln!(self.out, "]}}")
     }
 
     fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {
