@@ -1,6 +1,7 @@
 //! The 5-tuple flow table and its rate history.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use wirewatch_wire::{proto, DecodeError, IpLayer, Outcome, PacketMeta, Timestamp};
@@ -223,6 +224,11 @@ impl Flow {
         }
     }
 
+    /// Whether the flow had traffic within the last sweep's window.
+    pub(crate) fn has_history(&self) -> bool {
+        self.history.is_some()
+    }
+
     /// Bytes in `slot`, `sent` = source→destination.
     pub(crate) fn slot_bytes(&self, slot: i64, sent: bool) -> u64 {
         let dir = if sent == self.src_is_a { 0 } else { 1 };
@@ -278,7 +284,9 @@ type FragKey = (IpAddr, IpAddr, u8, u32);
 /// The flow table. One owner; feed it packets in capture order.
 pub struct FlowTable {
     cfg: FlowConfig,
-    map: HashMap<FlowKey, Flow, foldhash::fast::RandomState>,
+    /// Flows keyed by their own `key` (a `HashTable`, so the key is stored once).
+    map: hashbrown::HashTable<Flow>,
+    hasher: foldhash::fast::RandomState,
     frags: HashMap<FragKey, (u16, u16, Timestamp), foldhash::fast::RandomState>,
     next_id: u64,
     origin: Option<Timestamp>,
@@ -300,7 +308,8 @@ impl FlowTable {
     pub fn new(cfg: FlowConfig) -> Self {
         FlowTable {
             cfg,
-            map: HashMap::default(),
+            map: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::RandomState::default(),
             frags: HashMap::default(),
             next_id: 0,
             origin: None,
@@ -327,7 +336,7 @@ impl FlowTable {
 
     /// Live flows, in no particular order.
     pub fn flows(&self) -> impl Iterator<Item = &Flow> {
-        self.map.values()
+        self.map.iter()
     }
 
     /// Number of live flows.
@@ -404,7 +413,7 @@ impl FlowTable {
         let window_start = self.slot - HISTORY_SLOTS as i64;
         let timeout = self.cfg.idle_timeout_nanos;
         let mut expired = std::mem::take(&mut self.expired);
-        self.map.retain(|_, f| {
+        self.map.retain(|f| {
             if let Some(t) = timeout {
                 if now.nanos_since(f.last_seen) >= t {
                     let mut f = f.clone();
@@ -501,21 +510,29 @@ impl FlowTable {
             ByteMode::Frame => m.wire_len as u64,
         };
         let dir = reversed as usize;
-        let flow = match self.map.get_mut(&key) {
+        let hash = self.hasher.hash_one(key);
+        let flow = match self.map.find_mut(hash, |f| f.key == key) {
             Some(f) => f,
             None => {
                 let src_is_a = self.orient(&key, reversed, l);
                 let id = self.next_id;
                 self.next_id += 1;
-                self.map.entry(key).or_insert(Flow {
-                    key,
-                    id,
-                    src_is_a,
-                    first_seen: m.ts,
-                    last_seen: m.ts,
-                    dirs: [Counters::default(); 2],
-                    history: None,
-                })
+                let hasher = &self.hasher;
+                self.map
+                    .insert_unique(
+                        hash,
+                        Flow {
+                            key,
+                            id,
+                            src_is_a,
+                            first_seen: m.ts,
+                            last_seen: m.ts,
+                            dirs: [Counters::default(); 2],
+                            history: None,
+                        },
+                        |f| hasher.hash_one(f.key),
+                    )
+                    .into_mut()
             }
         };
         let c = &mut flow.dirs[dir];

@@ -161,7 +161,9 @@ impl Snapshot {
         flows.sort_unstable_by_key(|f| f.id);
 
         let mut index: HashMap<EntryKey, usize> = HashMap::new();
-        let mut rows: Vec<(Entry, Slots)> = Vec::new();
+        // Slots only for entries with recent traffic: most entries of a long capture are idle.
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut slot_rows: Vec<Option<Box<Slots>>> = Vec::new();
         let mut cumulative = [0u64; 3];
         for f in flows {
             let (src, sp) = f.src();
@@ -220,23 +222,21 @@ impl Snapshot {
                 None => match rev_key.and_then(|k| index.get(&k)) {
                     Some(&i) => (i, true),
                     None => {
-                        rows.push((
-                            Entry {
-                                key,
-                                sent: DirView::default(),
-                                recv: DirView::default(),
-                                first_seen: f.first_seen,
-                                last_seen: f.last_seen,
-                                flows: 0,
-                            },
-                            [[0; HISTORY_SLOTS]; 2],
-                        ));
-                        index.insert(key, rows.len() - 1);
-                        (rows.len() - 1, false)
+                        entries.push(Entry {
+                            key,
+                            sent: DirView::default(),
+                            recv: DirView::default(),
+                            first_seen: f.first_seen,
+                            last_seen: f.last_seen,
+                            flows: 0,
+                        });
+                        slot_rows.push(None);
+                        index.insert(key, entries.len() - 1);
+                        (entries.len() - 1, false)
                     }
                 },
             };
-            let (e, slots) = &mut rows[idx];
+            let (e, slots) = (&mut entries[idx], &mut slot_rows[idx]);
             let (fs, fr) = if swapped {
                 (f.received(), f.sent())
             } else {
@@ -247,21 +247,26 @@ impl Snapshot {
             e.first_seen = e.first_seen.min(f.first_seen);
             e.last_seen = e.last_seen.max(f.last_seen);
             e.flows += 1;
-            let [sent_slots, recv_slots] = slots;
-            for (age, (tx, rx)) in sent_slots.iter_mut().zip(recv_slots.iter_mut()).enumerate() {
-                let s = report_slot - age as i64;
-                *tx += f.slot_bytes(s, !swapped);
-                *rx += f.slot_bytes(s, swapped);
+            if f.has_history() {
+                let [sent_slots, recv_slots] =
+                    &mut **slots.get_or_insert_with(|| Box::new([[0; HISTORY_SLOTS]; 2]));
+                for (age, (tx, rx)) in sent_slots.iter_mut().zip(recv_slots.iter_mut()).enumerate()
+                {
+                    let s = report_slot - age as i64;
+                    *tx += f.slot_bytes(s, !swapped);
+                    *rx += f.slot_bytes(s, swapped);
+                }
             }
             cumulative[0] += f.sent().bytes(byte_mode);
             cumulative[1] += f.received().bytes(byte_mode);
         }
         cumulative[2] = cumulative[0] + cumulative[1];
 
-        let mut entries = Vec::with_capacity(rows.len());
-        for (mut e, slots) in rows {
+        drop(index);
+        for (e, slots) in entries.iter_mut().zip(slot_rows) {
             for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
                 dv.bytes = dv.counters.bytes(byte_mode);
+                let Some(slots) = &slots else { continue };
                 for (i, div) in DIVS.iter().enumerate() {
                     let sum: u64 = slots[d][..*div as usize].iter().sum();
                     dv.rates[i] = sum as f64 / secs(i);
@@ -273,10 +278,9 @@ impl Snapshot {
                     .unwrap_or(0);
                 dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
             }
-            if active_only && e.sent.rates[2] == 0.0 && e.recv.rates[2] == 0.0 {
-                continue;
-            }
-            entries.push(e);
+        }
+        if active_only {
+            entries.retain(|e| e.sent.rates[2] != 0.0 || e.recv.rates[2] != 0.0);
         }
         sort_entries(&mut entries, sort);
 
