@@ -302,3 +302,62 @@ proptest! {
         let _ = read_all(&b[..]);
     }
 }
+
+#[test]
+fn kuznetzov_pcap_has_24_byte_record_headers() {
+    let mut b = Vec::new();
+    b.extend_from_slice(&0xA1B2_CD34u32.to_le_bytes());
+    b.extend_from_slice(&[
+        2, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF, 0, 0, 1, 0, 0, 0,
+    ]);
+    for i in 0..2u32 {
+        for v in [7 + i, 500, 4, 60] {
+            b.extend_from_slice(&v.to_le_bytes());
+        }
+        b.extend_from_slice(&[0; 8]); // ifindex, protocol, pkt_type, pad
+        b.extend_from_slice(&[i as u8; 4]);
+    }
+    let (recs, err) = read_all(&b[..]);
+    assert_eq!(err, None);
+    assert_eq!(recs.len(), 2);
+    assert_eq!(
+        (recs[1].ts, recs[1].wire, recs[1].data.clone()),
+        (8_000_500_000, 60, vec![1; 4])
+    );
+}
+
+#[test]
+fn pcapng_if_tsoffset_is_added() {
+    // Hand-built IDB with if_tsresol = 3 (milliseconds) and if_tsoffset = 1000 s.
+    let mut w = PcapngWriter::new(Vec::new()).unwrap();
+    w.custom_block(&[]).unwrap();
+    let mut b = w.finish().unwrap();
+    b.truncate(28); // keep the section header only
+    let mut body = Vec::new();
+    body.extend_from_slice(&1u16.to_le_bytes());
+    body.extend_from_slice(&0u16.to_le_bytes());
+    body.extend_from_slice(&0u32.to_le_bytes());
+    body.extend_from_slice(&[9, 0, 1, 0, 3, 0, 0, 0]);
+    body.extend_from_slice(&[14, 0, 8, 0]);
+    body.extend_from_slice(&1000i64.to_le_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0]);
+    let len = (12 + body.len()) as u32;
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&body);
+    b.extend_from_slice(&len.to_le_bytes());
+    // EPB: 2500 ticks of 1 ms.
+    let mut epb = Vec::new();
+    for v in [0u32, 0, 2500, 4, 4] {
+        epb.extend_from_slice(&v.to_le_bytes());
+    }
+    epb.extend_from_slice(&[7; 4]);
+    let len = (12 + epb.len()) as u32;
+    b.extend_from_slice(&6u32.to_le_bytes());
+    b.extend_from_slice(&len.to_le_bytes());
+    b.extend_from_slice(&epb);
+    b.extend_from_slice(&len.to_le_bytes());
+    let (recs, err) = read_all(&b[..]);
+    assert_eq!(err, None);
+    assert_eq!(recs[0].ts, 1_002_500_000_000);
+}
