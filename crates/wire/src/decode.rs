@@ -808,11 +808,6 @@ impl<'a> Decoder<'a> {
         let mut next = d[off + 6];
         let src: [u8; 16] = d[off + 8..off + 24].try_into().unwrap_or_default();
         let dst: [u8; 16] = d[off + 24..off + 40].try_into().unwrap_or_default();
-        // Payload length zero inside a tunnel (a jumbogram or TSO packet) is
-        // not counted by Wireshark; a Teredo bubble (no next header) is.
-        if plen == 0 && next != 59 && !self.meta.layers.is_empty() {
-            return self.fail(DecodeError::BadIpv6PayloadLen);
-        }
         let ip_len = if plen == 0 {
             // Jumbogram or TSO: use what the wire carried.
             (self.meta.wire_len as usize).saturating_sub(off)
@@ -923,7 +918,17 @@ impl<'a> Decoder<'a> {
                     l.tcp_flags = flags;
                 }
                 if protocol == proto::UDP && self.opts.descend_tunnels && !fragmented {
-                    self.udp_tunnel(sp, dp, off + 8, end);
+                    // Like Wireshark, look inside only when the UDP length is consistent.
+                    match be16(d, off + 4).map(usize::from) {
+                        Some(ul) if ul >= 8 && off + ul <= end => {
+                            self.udp_tunnel(sp, dp, off + 8, off + ul)
+                        }
+                        // Cut by the snap length: the length can only be checked against the wire.
+                        Some(ul) if ul >= 8 && self.snapped => {
+                            self.udp_tunnel(sp, dp, off + 8, end)
+                        }
+                        _ => {}
+                    }
                 }
             }
             proto::IPIP if self.opts.descend_tunnels && !fragmented => self.ip_v4(off, end),
