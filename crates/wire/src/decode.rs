@@ -32,8 +32,6 @@ pub enum DecodeError {
     BadIpv4TotalLen,
     /// An IPv6 extension header runs past the packet.
     BadIpv6ExtHeader,
-    /// IPv6 payload length zero inside a tunnel.
-    BadIpv6PayloadLen,
     /// A transport header runs past the IP payload.
     ShortTransportHeader,
     /// TCP data offset below 5 words.
@@ -48,7 +46,7 @@ pub enum DecodeError {
 
 impl DecodeError {
     /// Every reason, for exhaustive reporting.
-    pub const ALL: [DecodeError; 13] = [
+    pub const ALL: [DecodeError; 12] = [
         DecodeError::ShortLinkHeader,
         DecodeError::BadLinkHeader,
         DecodeError::ShortIpHeader,
@@ -56,7 +54,6 @@ impl DecodeError {
         DecodeError::BadIpv4HeaderLen,
         DecodeError::BadIpv4TotalLen,
         DecodeError::BadIpv6ExtHeader,
-        DecodeError::BadIpv6PayloadLen,
         DecodeError::ShortTransportHeader,
         DecodeError::BadTcpHeaderLen,
         DecodeError::BadTunnelHeader,
@@ -74,7 +71,6 @@ impl DecodeError {
             DecodeError::BadIpv4HeaderLen => "bad_ipv4_header_len",
             DecodeError::BadIpv4TotalLen => "bad_ipv4_total_len",
             DecodeError::BadIpv6ExtHeader => "bad_ipv6_ext_header",
-            DecodeError::BadIpv6PayloadLen => "bad_ipv6_payload_len",
             DecodeError::ShortTransportHeader => "short_transport_header",
             DecodeError::BadTcpHeaderLen => "bad_tcp_header_len",
             DecodeError::BadTunnelHeader => "bad_tunnel_header",
