@@ -428,7 +428,7 @@ impl<'a> Decoder<'a> {
                 self.ip_v4(16, d.len());
             }
             lt::FRELAY => self.frelay(0, d.len()),
-            lt::IEEE802_11 => self.wifi(0, d.len(), false),
+            lt::IEEE802_11 => self.wifi(0, d.len()),
             lt::IEEE802_11_RADIOTAP => {
                 let Some(hlen) = le16(d, 2) else {
                     return self.short(DecodeError::ShortLinkHeader);
@@ -455,7 +455,7 @@ impl<'a> Decoder<'a> {
                         }
                     }
                 }
-                self.wifi(hlen, end, true);
+                self.wifi(hlen, end);
             }
             _ => self.meta.outcome = Outcome::UnsupportedLink,
         }
@@ -676,7 +676,7 @@ impl<'a> Decoder<'a> {
     }
 
     /// IEEE 802.11 data frames with LLC/SNAP; encrypted or management frames carry no visible IP.
-    fn wifi(&mut self, off: usize, end: usize, _radiotap: bool) {
+    fn wifi(&mut self, off: usize, end: usize) {
         let d = &self.data[..end.min(self.data.len())];
         let Some(fc) = le16(d, off) else {
             return self.short(DecodeError::ShortLinkHeader);
@@ -993,7 +993,7 @@ impl<'a> Decoder<'a> {
             // WCCP redirect header, then IP.
             0x883E => self.ip_any(off + hl + 4, end),
             // Aruba: 802.11 frames.
-            0x8200..=0x8220 => self.wifi(off + hl, end, false),
+            0x8200..=0x8220 => self.wifi(off + hl, end),
             // ERSPAN type II: 8-byte header, then Ethernet.
             0x88BE if flags & 0x1000 != 0 => self.ethernet(off + hl + 8, end),
             0x88BE => self.ethernet(off + hl, end),
@@ -1100,7 +1100,7 @@ impl<'a> Decoder<'a> {
             return;
         }
         if t && wbid == 1 {
-            self.wifi(off + hlen, end, false);
+            self.wifi(off + hlen, end);
         } else {
             self.ethernet(off + hlen, end);
         }
