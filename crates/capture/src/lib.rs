@@ -126,7 +126,8 @@ pub fn open_with(
         }
         Box::new(f)
     };
-    let src = maybe_gunzip(BufReader::with_capacity(256 * 1024, wrap(raw)))?;
+    // A small buffer: it only serves the gzip peek; the reader's own larger reads bypass it.
+    let src = maybe_gunzip(BufReader::with_capacity(16 * 1024, wrap(raw)))?;
     Ok(CaptureReader::new(src)?)
 }
 

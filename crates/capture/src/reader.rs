@@ -15,6 +15,8 @@ use crate::ReadError;
 /// Largest captured length accepted for one packet (Wireshark's limit for
 /// ordinary link types). Anything larger is a corrupt record.
 pub const MAX_CAPLEN: u32 = 262_144;
+/// Smallest free space the reader asks the source to fill.
+const MIN_READ: usize = 64 * 1024;
 /// Largest pcapng block accepted.
 pub const MAX_BLOCK: u32 = 16 * 1024 * 1024 + 4096;
 
@@ -229,7 +231,11 @@ impl<R: Read> CaptureReader<R> {
         if self.avail() >= n {
             return Ok(true);
         }
-        if self.start + n > self.buf.len() {
+        // Compact when the record would not fit, or when the free tail is
+        // small: reads then stay large (and bypass any BufReader underneath).
+        if self.start + n > self.buf.len()
+            || (self.start > 0 && self.buf.len() - self.end < MIN_READ)
+        {
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
