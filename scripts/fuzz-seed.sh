@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Seeds the (gitignored) fuzz corpora from the third-party capture corpus.
+#
+#   scripts/fuzz-seed.sh [CORPUS_DIR]      (default: ../shared/corpus, else /work/shared/corpus)
+#
+# read_capture: every capture smaller than 64 KiB is copied as is; gzip ones are
+#               decompressed first (the target feeds bytes straight to
+#               CaptureReader, which does not gunzip) and kept if still < 64 KiB.
+# decode:       up to 16 distinct frames per capture, each prefixed with the
+#               target's two link-type selector bytes (fuzz/examples/seed_decode.rs).
+#
+# The corpus files are test inputs only and must never be committed: both
+# fuzz/corpus/* directories are ignored by git.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+src="${1:-}"
+if [[ -z "$src" ]]; then
+    for c in "$root/../shared/corpus" /work/shared/corpus; do
+        if [[ -d "$c" ]]; then src="$c"; break; fi
+    done
+fi
+if [[ -z "$src" || ! -d "$src" ]]; then
+    echo "fuzz-seed: no capture corpus found (pass its directory); fuzzing starts from empty corpora" >&2
+    mkdir -p "$root/fuzz/corpus/read_capture" "$root/fuzz/corpus/decode"
+    exit 0
+fi
+max=65536
+rc="$root/fuzz/corpus/read_capture"
+dc="$root/fuzz/corpus/decode"
+mkdir -p "$rc" "$dc"
+
+list="$(mktemp)"
+trap 'rm -f "$list"' EXIT
+# Capture files only (not the manifest, README or *.oracle.tsv files).
+find "$src" -type f ! -name '*.tsv' ! -name '*.md' -print0 | sort -z >"$list"
+
+copied=0
+while IFS= read -r -d '' f; do
+    rel="${f#"$src"/}"
+    name="${rel//\//__}"
+    if [[ "$(head -c2 "$f" | od -An -tx1 | tr -d ' \n')" == "1f8b" ]]; then
+        name="${name%.gz}"
+        [[ -e "$rc/$name" ]] && continue
+        # Decompress at most max+1 bytes; keep only if it fits.
+        if gzip -dc "$f" 2>/dev/null | head -c $((max + 1)) >"$rc/$name.tmp" || true; then
+            if (($(stat -c %s "$rc/$name.tmp") < max)); then
+                mv "$rc/$name.tmp" "$rc/$name"; copied=$((copied + 1))
+            else
+                rm -f "$rc/$name.tmp"
+            fi
+        fi
+    elif (($(stat -c %s "$f") < max)); then
+        [[ -e "$rc/$name" ]] && continue
+        cp "$f" "$rc/$name"; copied=$((copied + 1))
+    fi
+done <"$list"
+echo "fuzz-seed: read_capture: $copied new files, $(find "$rc" -type f | wc -l) in $rc"
+
+# All captures (any size) feed the decode seeds: only a few frames of each are kept.
+(cd "$root/fuzz" && xargs -0 cargo run --quiet --release --example seed_decode -- "$dc" <"$list")
+echo "fuzz-seed: decode: $(find "$dc" -type f | wc -l) in $dc"
