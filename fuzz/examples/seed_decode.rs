@@ -15,8 +15,9 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
 /// Must match `LINK_TYPES` in `fuzz_targets/decode.rs`.
-const LINK_TYPES: [u32; 20] = [
-    0, 1, 8, 9, 12, 14, 50, 51, 101, 104, 105, 107, 108, 113, 127, 204, 205, 228, 229, 276,
+// FDDI (10) is appended last so earlier corpus entries keep their meaning.
+const LINK_TYPES: [u32; 21] = [
+    0, 1, 8, 9, 12, 14, 50, 51, 101, 104, 105, 107, 108, 113, 127, 204, 205, 228, 229, 276, 10,
 ];
 const PER_FILE: usize = 16;
 /// Frames longer than this are skipped: libFuzzer's default -max_len is 4096.

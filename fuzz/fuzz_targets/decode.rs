@@ -8,8 +8,9 @@
 use libfuzzer_sys::fuzz_target;
 use wirewatch_wire::{decode, DecodeOptions, Timestamp};
 
-const LINK_TYPES: [u32; 20] = [
-    0, 1, 8, 9, 12, 14, 50, 51, 101, 104, 105, 107, 108, 113, 127, 204, 205, 228, 229, 276,
+// FDDI (10) is appended last so earlier corpus entries keep their meaning.
+const LINK_TYPES: [u32; 21] = [
+    0, 1, 8, 9, 12, 14, 50, 51, 101, 104, 105, 107, 108, 113, 127, 204, 205, 228, 229, 276, 10,
 ];
 
 fuzz_target!(|data: &[u8]| {
