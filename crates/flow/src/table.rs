@@ -412,22 +412,18 @@ impl FlowTable {
         let now = self.now;
         let window_start = self.slot - HISTORY_SLOTS as i64;
         let timeout = self.cfg.idle_timeout_nanos;
-        let mut expired = std::mem::take(&mut self.expired);
-        self.map.retain(|f| {
-            if let Some(t) = timeout {
-                if now.nanos_since(f.last_seen) >= t {
-                    let mut f = f.clone();
-                    f.history = None;
-                    expired.push(f);
-                    return false;
-                }
-            }
+        if let Some(t) = timeout {
+            let gone = self.map.extract_if(|f| now.nanos_since(f.last_seen) >= t);
+            self.expired.extend(gone.map(|mut f| {
+                f.history = None;
+                f
+            }));
+        }
+        for f in self.map.iter_mut() {
             if f.history.as_ref().is_some_and(|h| h.newest < window_start) {
                 f.history = None;
             }
-            true
-        });
-        self.expired = expired;
+        }
         self.frags
             .retain(|_, v| now.nanos_since(v.2) < FRAGMENT_TIMEOUT_NANOS);
     }

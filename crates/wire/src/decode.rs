@@ -310,6 +310,11 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// The frame up to `end` (clamped to what was captured).
+    fn upto(&self, end: usize) -> &'a [u8] {
+        &self.data[..end.min(self.data.len())]
+    }
+
     fn byte(&self, at: usize) -> Option<u8> {
         self.data.get(at).copied()
     }
@@ -476,7 +481,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn ethernet(&mut self, off: usize, end: usize) {
-        let Some(et) = be16(&self.data[..end.min(self.data.len())], off + 12) else {
+        let Some(et) = be16(self.upto(end), off + 12) else {
             return self.short(DecodeError::ShortLinkHeader);
         };
         if et <= 1500 {
@@ -491,7 +496,7 @@ impl<'a> Decoder<'a> {
 
     /// 802.2 LLC: only SNAP with an ethertype, or the IP SAP, carry IP.
     fn llc(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         match (d.get(off), d.get(off + 1), d.get(off + 2)) {
             (Some(0xAA), Some(0xAA), Some(0x03)) => {
                 if let Some(et) = be16(d, off + 6) {
@@ -522,7 +527,7 @@ impl<'a> Decoder<'a> {
                     if n > MAX_TAGS {
                         return self.fail(DecodeError::TooManyTags);
                     }
-                    let Some(next) = be16(&self.data[..end.min(self.data.len())], off + 2) else {
+                    let Some(next) = be16(self.upto(end), off + 2) else {
                         return self.short(DecodeError::ShortLinkHeader);
                     };
                     et = next;
@@ -552,7 +557,7 @@ impl<'a> Decoder<'a> {
                 }
             }
             // Cisco VN-Tag: 4-byte tag then the ethertype.
-            0x8926 => match be16(&self.data[..end.min(self.data.len())], off + 4) {
+            0x8926 => match be16(self.upto(end), off + 4) {
                 Some(et) => self.ethertype(et, off + 6, end),
                 None => self.short(DecodeError::ShortLinkHeader),
             },
@@ -562,9 +567,9 @@ impl<'a> Decoder<'a> {
             0x8903 => self.ethernet(off + 2, end),
             // Arista timestamp trailer: subtype, version, 64- or 48-bit time.
             0xD28B => {
-                let ver = be16(&self.data[..end.min(self.data.len())], off + 2);
+                let ver = be16(self.upto(end), off + 2);
                 let tl = if ver == Some(0x0020) { 6 } else { 8 };
-                match be16(&self.data[..end.min(self.data.len())], off + 4 + tl) {
+                match be16(self.upto(end), off + 4 + tl) {
                     Some(et) => self.ethertype(et, off + 6 + tl, end),
                     None => self.short(DecodeError::ShortLinkHeader),
                 }
@@ -579,7 +584,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn mpls(&mut self, mut off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         for _ in 0..MAX_TAGS {
             let Some(label) = be32(d, off) else {
                 return self.short(DecodeError::ShortLinkHeader);
@@ -611,7 +616,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn ppp(&mut self, mut off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         if d.get(off) == Some(&0xFF) && d.get(off + 1) == Some(&0x03) {
             off += 2;
         }
@@ -636,14 +641,14 @@ impl<'a> Decoder<'a> {
     }
 
     fn chdlc(&mut self, off: usize, end: usize) {
-        let Some(et) = be16(&self.data[..end.min(self.data.len())], off + 2) else {
+        let Some(et) = be16(self.upto(end), off + 2) else {
             return self.short(DecodeError::ShortLinkHeader);
         };
         self.ethertype(et, off + 4, end);
     }
 
     fn frelay(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         // Two-byte Q.922 address, then the UI control byte 0x03 and an NLPID.
         let (Some(&ctl), Some(&nlpid)) = (d.get(off + 2), d.get(off + 3)) else {
             return self.short(DecodeError::ShortLinkHeader);
@@ -677,7 +682,7 @@ impl<'a> Decoder<'a> {
 
     /// IEEE 802.11 data frames with LLC/SNAP; encrypted or management frames carry no visible IP.
     fn wifi(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let Some(fc) = le16(d, off) else {
             return self.short(DecodeError::ShortLinkHeader);
         };
@@ -727,7 +732,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn ip_v4(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let Some(&vhl) = d.get(off) else {
             return self.short(DecodeError::ShortIpHeader);
         };
@@ -790,7 +795,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn ip_v6(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let Some(&b0) = d.get(off) else {
             return self.short(DecodeError::ShortIpHeader);
         };
@@ -882,7 +887,7 @@ impl<'a> Decoder<'a> {
 
     /// Transport header at `off`, payload up to `end` (the IP packet's end).
     fn transport(&mut self, protocol: u8, off: usize, end: usize, fragmented: bool) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let short = |s: &mut Self| {
             if s.snapped && end >= s.data.len() {
                 s.meta.truncated = true;
@@ -953,7 +958,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn gre(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let (Some(flags), Some(ptype)) = (be16(d, off), be16(d, off + 2)) else {
             return self.short(DecodeError::BadTunnelHeader);
         };
@@ -1009,7 +1014,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn udp_tunnel(&mut self, sp: u16, dp: u16, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         if d.len() <= off {
             return;
         }
@@ -1059,7 +1064,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn nsh(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let (Some(&b1), Some(&np)) = (d.get(off + 1), d.get(off + 3)) else {
             return self.short(DecodeError::BadTunnelHeader);
         };
@@ -1072,7 +1077,7 @@ impl<'a> Decoder<'a> {
 
     /// AYIYA (IPv6 over UDP 5072): identity and signature lengths in the header.
     fn ayiya(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let (Some(&b0), Some(&b1), Some(&nh)) = (d.get(off), d.get(off + 1), d.get(off + 3)) else {
             return;
         };
@@ -1088,7 +1093,7 @@ impl<'a> Decoder<'a> {
 
     /// CAPWAP data channel: 802.11 frames when T is set with WBID 1, else 802.3.
     fn capwap(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let Some(w) = be32(d, off) else { return };
         if w >> 28 != 0 {
             return; // preamble type 1 is DTLS
@@ -1148,7 +1153,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn gtpu(&mut self, off: usize, end: usize) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         let (Some(&flags), Some(&mtype)) = (d.get(off), d.get(off + 1)) else {
             return;
         };
@@ -1181,7 +1186,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn teredo(&mut self, mut off: usize, end: usize, on_port: bool) {
-        let d = &self.data[..end.min(self.data.len())];
+        let d = self.upto(end);
         // Optional authentication (type 0x0001) and origin indication (0x0000) headers.
         if be16(d, off) == Some(0x0001) {
             let (Some(&idl), Some(&aul)) = (d.get(off + 2), d.get(off + 3)) else {
