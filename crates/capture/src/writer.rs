@@ -111,10 +111,29 @@ impl<W: Write> PcapngWriter<W> {
     /// `tsresol` is the if_tsresol option byte (6 = microseconds, 9 = nanoseconds,
     /// 0x80|n = 2^-n seconds).
     pub fn interface(&mut self, link_type: u16, snaplen: u32, tsresol: u8) -> io::Result<u32> {
+        self.interface_named(link_type, snaplen, tsresol, "")
+    }
+
+    /// Like [`interface`](Self::interface), with an `if_name` option when
+    /// `name` is not empty.
+    pub fn interface_named(
+        &mut self,
+        link_type: u16,
+        snaplen: u32,
+        tsresol: u8,
+        name: &str,
+    ) -> io::Result<u32> {
         let mut body = Vec::new();
         body.extend_from_slice(&self.u16b(link_type));
         body.extend_from_slice(&self.u16b(0));
         body.extend_from_slice(&self.u32b(snaplen));
+        if !name.is_empty() {
+            let n = name.as_bytes();
+            body.extend_from_slice(&self.u16b(2));
+            body.extend_from_slice(&self.u16b(n.len() as u16));
+            body.extend_from_slice(n);
+            body.resize(body.len().next_multiple_of(4), 0);
+        }
         body.extend_from_slice(&self.u16b(9));
         body.extend_from_slice(&self.u16b(1));
         body.extend_from_slice(&[tsresol, 0, 0, 0]);

@@ -130,12 +130,11 @@ pub fn list_interfaces() -> io::Result<Vec<Interface>> {
             }
         } else {
             // SAFETY: both pointers come from getifaddrs for this family.
-            let (addr, mask) =
-                unsafe { (sockaddr_ip(ifa.ifa_addr), sockaddr_ip(ifa.ifa_netmask)) };
+            let (addr, mask) = unsafe { (sockaddr_ip(ifa.ifa_addr), sockaddr_ip(ifa.ifa_netmask)) };
             if let Some(a) = addr {
-                let plen = mask
-                    .map(|m| prefix_len(&m))
-                    .unwrap_or(if a.is_ipv4() { 32 } else { 128 });
+                let plen =
+                    mask.map(|m| prefix_len(&m))
+                        .unwrap_or(if a.is_ipv4() { 32 } else { 128 });
                 entry.addrs.push((a, plen));
             }
         }
@@ -214,10 +213,13 @@ pub fn ipv4_default_route(route_table: &str) -> Option<String> {
             continue;
         };
         let metric: u32 = f[6].parse().unwrap_or(u32::MAX);
-        if dest == 0 && mask == 0 && flags & RTF_UP != 0 && flags & RTF_REJECT == 0 {
-            if best.as_ref().is_none_or(|(m, _)| metric < *m) {
-                best = Some((metric, f[0].to_string()));
-            }
+        if dest == 0
+            && mask == 0
+            && flags & RTF_UP != 0
+            && flags & RTF_REJECT == 0
+            && best.as_ref().is_none_or(|(m, _)| metric < *m)
+        {
+            best = Some((metric, f[0].to_string()));
         }
     }
     best.map(|(_, n)| n)
@@ -286,7 +288,8 @@ mod tests {
 
     #[test]
     fn ipv4_default_route_lowest_metric_wins() {
-        let t = "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
+        let t =
+            "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n\
                  wlan0\t00000000\t0102A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n\
                  eth0\t00000000\t0101A8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n\
                  eth0\t0001A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n";

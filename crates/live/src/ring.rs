@@ -113,7 +113,8 @@ impl LinkKind {
         }
     }
 
-    fn from_arphrd(hatype: u16) -> LinkKind {
+    /// How frames of an interface with this ARPHRD type are read.
+    pub fn for_hatype(hatype: u16) -> LinkKind {
         match hatype {
             libc::ARPHRD_ETHER | libc::ARPHRD_LOOPBACK | libc::ARPHRD_IEEE802 => {
                 LinkKind::Ethernet
@@ -311,7 +312,7 @@ impl PacketSocket {
         cfg.ring.validate()?;
         let name = iface.name.as_str();
         let hatype = hatype_of(name).ok_or_else(|| LiveError::NoSuchInterface(name.into()))?;
-        let link = LinkKind::from_arphrd(hatype);
+        let link = LinkKind::for_hatype(hatype);
         let kind = if link == LinkKind::Cooked {
             libc::SOCK_DGRAM
         } else {
@@ -338,8 +339,13 @@ impl PacketSocket {
         // SAFETY: `raw` is a fresh descriptor we own.
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         let version: libc::c_int = libc::tpacket_versions::TPACKET_V3 as libc::c_int;
-        setsockopt(fd.as_raw_fd(), libc::SOL_PACKET, libc::PACKET_VERSION, &version)
-            .map_err(os(name, "PACKET_VERSION TPACKET_V3"))?;
+        setsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            &version,
+        )
+        .map_err(os(name, "PACKET_VERSION TPACKET_V3"))?;
 
         let accept = [BpfInsn {
             code: 0x06, // BPF_RET | BPF_K
@@ -534,13 +540,7 @@ impl PacketSocket {
             let block = unsafe {
                 std::slice::from_raw_parts(self.ring.add(i * self.block_size), self.block_size)
             };
-            n += walk_block(
-                block,
-                self.link,
-                self.loopback,
-                &mut self.scratch,
-                &mut f,
-            );
+            n += walk_block(block, self.link, self.loopback, &mut self.scratch, &mut f);
             self.block_status(i)
                 .store(TP_STATUS_KERNEL, Ordering::Release);
             self.next_block = (i + 1) % self.block_count;
@@ -558,8 +558,7 @@ fn walk_block(
     scratch: &mut Vec<u8>,
     f: &mut impl FnMut(Packet<'_>),
 ) -> usize {
-    let (Some(num), Some(first)) = (rd32(block, off::NUM_PKTS), rd32(block, off::FIRST_PKT))
-    else {
+    let (Some(num), Some(first)) = (rd32(block, off::NUM_PKTS), rd32(block, off::FIRST_PKT)) else {
         return 0;
     };
     let mut at = first as usize;
@@ -644,7 +643,10 @@ fn attach(fd: RawFd, insns: &[BpfInsn]) -> io::Result<()> {
     if insns.is_empty() || insns.len() > 4096 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("a BPF program has 1 to 4096 instructions, not {}", insns.len()),
+            format!(
+                "a BPF program has 1 to 4096 instructions, not {}",
+                insns.len()
+            ),
         ));
     }
     let prog = libc::sock_fprog {
@@ -683,7 +685,8 @@ mod tests {
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_status), off::STATUS);
         assert_eq!(offset_of!(libc::tpacket3_hdr, tp_mac), off::MAC);
         assert_eq!(
-            offset_of!(libc::tpacket3_hdr, hv1) + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci),
+            offset_of!(libc::tpacket3_hdr, hv1)
+                + offset_of!(libc::tpacket_hdr_variant1, tp_vlan_tci),
             off::VLAN_TCI
         );
         assert_eq!(
@@ -705,8 +708,14 @@ mod tests {
                 + offset_of!(libc::tpacket_hdr_v1, offset_to_first_pkt),
             off::FIRST_PKT
         );
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_pkttype), off::SLL_PKTTYPE - off::SLL);
-        assert_eq!(offset_of!(libc::sockaddr_ll, sll_addr), off::SLL_ADDR - off::SLL);
+        assert_eq!(
+            offset_of!(libc::sockaddr_ll, sll_pkttype),
+            off::SLL_PKTTYPE - off::SLL
+        );
+        assert_eq!(
+            offset_of!(libc::sockaddr_ll, sll_addr),
+            off::SLL_ADDR - off::SLL
+        );
     }
 
     /// Builds a block the way the kernel lays it out.
@@ -719,7 +728,11 @@ mod tests {
             let mac = 80usize;
             let total = (mac + data.len()).next_multiple_of(16);
             let h = &mut b[at..];
-            let next = if i + 1 < frames.len() { total as u32 } else { 0 };
+            let next = if i + 1 < frames.len() {
+                total as u32
+            } else {
+                0
+            };
             h[0..4].copy_from_slice(&next.to_ne_bytes());
             h[4..8].copy_from_slice(&(1_700_000_000u32 + i as u32).to_ne_bytes());
             h[8..12].copy_from_slice(&500u32.to_ne_bytes());

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 
+use crate::live::{self, LiveSettings};
 use crate::offline::{self, RunOutcome};
+use wirewatch_live::RingConfig;
 
 /// Exit code for bad input: unreadable capture, bad arguments.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -22,8 +24,51 @@ pub const EXIT_BAD_INPUT: u8 = 2;
 )]
 pub struct Args {
     /// Read packets from a pcap or pcapng file (`-` for stdin; .gz is read transparently).
-    #[arg(short = 'r', value_name = "FILE")]
+    #[arg(short = 'r', value_name = "FILE", conflicts_with_all = ["interfaces", "write", "promiscuous"])]
     pub read: Option<PathBuf>,
+
+    /// Capture live on this interface (repeat for several; `any` = every interface
+    /// that is up). Default: the interface carrying the default route.
+    #[arg(short = 'i', value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+
+    /// List the interfaces (name, state, MTU, speed, addresses) and exit.
+    #[arg(long)]
+    pub list_interfaces: bool,
+
+    /// Filter packets with a pcap-filter expression (tcpdump syntax), compiled to
+    /// BPF: in the kernel when live, in-process for -r.
+    #[arg(short = 'f', value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// Put the interfaces into promiscuous mode (iftop -p).
+    #[arg(short = 'p')]
+    pub promiscuous: bool,
+
+    /// Stop after this many seconds (of capture time with -r) and print the final report.
+    #[arg(short = 's', value_name = "SECS")]
+    pub seconds: Option<f64>,
+
+    /// Write the captured frames to FILE as pcapng (like tcpdump -w).
+    #[arg(short = 'w', value_name = "FILE")]
+    pub write: Option<PathBuf>,
+
+    /// Bytes kept of each live packet. Default: 262144 with -w, else 512 (headers only).
+    #[arg(long, value_name = "BYTES")]
+    pub snaplen: Option<u32>,
+
+    /// Live ring: bytes per block (a power of two, at least the page size).
+    #[arg(long, value_name = "BYTES", default_value_t = 1 << 20)]
+    pub ring_block_size: u32,
+
+    /// Live ring: blocks per interface (default 32, fewer per interface when capturing on many).
+    #[arg(long, value_name = "N")]
+    pub ring_blocks: Option<u32>,
+
+    /// After opening the sockets, switch to this user (name, uid or uid:gid) and drop
+    /// every capability.
+    #[arg(long, value_name = "USER", default_value = "nobody")]
+    pub user: String,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
@@ -152,11 +197,24 @@ pub enum SortArg {
     Destination,
 }
 
+/// Where packets come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// A capture file (`-r`).
+    File(PathBuf),
+    /// Live interfaces.
+    Live(LiveSettings),
+}
+
 /// Validated settings for a run.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    /// Capture to read.
-    pub input: PathBuf,
+    /// Packet source.
+    pub source: Source,
+    /// Filter expression for `-r` (live filters are in [`LiveSettings`]).
+    pub file_filter: Option<String>,
+    /// Stop after this much capture time (`-s` with `-r`).
+    pub file_duration_nanos: Option<i64>,
     /// Flow table settings.
     pub flow: FlowConfig,
     /// Grouping.
@@ -189,9 +247,44 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 impl Args {
     /// Checks the arguments and derives the settings.
     pub fn settings(&self) -> anyhow::Result<Settings> {
-        let Some(input) = self.read.clone() else {
-            anyhow::bail!("live capture is not available yet; read a capture with -r FILE (or -r - for stdin)");
+        let duration_nanos = self.seconds.map(|s| secs_to_nanos("-s", s)).transpose()?;
+        let source = match self.read.clone() {
+            Some(p) => Source::File(p),
+            None => {
+                let ring_blocks = self.ring_blocks.unwrap_or_else(|| {
+                    let n = self.interfaces.len().max(1) as u32;
+                    if self.interfaces.iter().any(|i| i == "any") {
+                        8
+                    } else {
+                        (32 / n).max(8)
+                    }
+                });
+                let ring = RingConfig {
+                    block_size: self.ring_block_size,
+                    block_count: ring_blocks,
+                    retire_ms: 50,
+                };
+                ring.validate()?;
+                let snaplen =
+                    self.snaplen
+                        .unwrap_or(if self.write.is_some() { 262_144 } else { 512 });
+                if !(64..=262_144).contains(&snaplen) {
+                    anyhow::bail!("--snaplen must be between 64 and 262144, got {snaplen}");
+                }
+                Source::Live(LiveSettings {
+                    interfaces: self.interfaces.clone(),
+                    promiscuous: self.promiscuous,
+                    snaplen,
+                    ring,
+                    duration_nanos,
+                    write: self.write.clone(),
+                    user: self.user.clone(),
+                    filter: self.filter.clone(),
+                    local_nets_given: !self.net4.is_empty() || !self.net6.is_empty(),
+                })
+            }
         };
+        let live = matches!(source, Source::Live(_));
         let mut local_nets = Vec::new();
         for s in &self.net4 {
             let n: IpNet = s.parse()?;
@@ -232,8 +325,16 @@ impl Args {
             SortArg::Source => SortKey::Source,
             SortArg::Destination => SortKey::Destination,
         });
+        // Live text output prints every 2 s like iftop -t, unless -s asks for one report.
+        let interval = match (self.interval, live, self.seconds, self.format) {
+            (Some(i), _, _, _) => Some(i),
+            (None, true, None, FormatArg::Text) => Some(2.0),
+            _ => None,
+        };
         Ok(Settings {
-            input,
+            file_filter: if live { None } else { self.filter.clone() },
+            file_duration_nanos: if live { None } else { duration_nanos },
+            source,
             flow: FlowConfig {
                 bytes: match self.bytes {
                     BytesArg::Ip => ByteMode::Ip,
@@ -249,15 +350,14 @@ impl Args {
             view,
             interval_sort: sort.unwrap_or(SortKey::Rate10s),
             final_sort: sort.unwrap_or(SortKey::Total),
-            interval_nanos: self
-                .interval
+            interval_nanos: interval
                 .map(|s| secs_to_nanos("--interval", s))
                 .transpose()?,
             format: self.format,
             lines: self.lines,
             bytes_units: self.bytes_units,
             summary: !self.no_summary,
-            progress: !self.no_progress && std::io::stderr().is_terminal(),
+            progress: !live && !self.no_progress && std::io::stderr().is_terminal(),
         })
     }
 }
@@ -272,6 +372,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if args.list_interfaces {
+        return match live::list(&mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("wirewatch: error: {e:#}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
     let settings = match args.settings() {
         Ok(s) => s,
         Err(e) => {
@@ -279,7 +388,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    match offline::run(&settings, &mut std::io::stdout().lock()) {
+    let result = match &settings.source {
+        Source::File(p) => offline::run(&settings, p, &mut std::io::stdout().lock()),
+        Source::Live(ls) => live::run(&settings, ls, &mut std::io::stdout().lock()),
+    };
+    match result {
         Ok(RunOutcome::Clean) => ExitCode::SUCCESS,
         Ok(RunOutcome::Warned(w)) => {
             eprintln!("wirewatch: warning: {w}");
@@ -287,7 +400,7 @@ pub fn main() -> ExitCode {
         }
         Ok(RunOutcome::BrokenPipe) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("wirewatch: error: {e}");
+            eprintln!("wirewatch: error: {e:#}");
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }

@@ -3,5 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod filter;
+pub mod live;
 pub mod offline;
 pub mod output;

@@ -1,6 +1,7 @@
 //! The offline pipeline: capture file → decode → flow table → sink.
 
 use std::io::{self, Read, Write};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -91,19 +92,19 @@ pub fn ingest_all<R: Read>(
     }
 }
 
-/// Runs the offline pipeline on `s.input`, writing reports to `out`.
-pub fn run(s: &Settings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
-    let name = s.input.display().to_string();
+/// Runs the offline pipeline on `input`, writing reports to `out`.
+pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
+    let name = input.display().to_string();
     let consumed = Arc::new(AtomicU64::new(0));
     let counter = consumed.clone();
-    let mut reader = wirewatch_capture::open_with(&s.input, move |r| {
+    let mut reader = wirewatch_capture::open_with(input, move |r| {
         Box::new(Counting {
             inner: r,
             n: counter,
         })
     })
     .map_err(|e| anyhow!("{name}: {e}"))?;
-    let bar = s.progress.then(|| output::progress_bar(&s.input)).flatten();
+    let bar = s.progress.then(|| output::progress_bar(input)).flatten();
 
     let mut table = FlowTable::new(s.flow.clone());
     let mut sink = output::make_sink(s, out);
@@ -153,6 +154,7 @@ pub fn run(s: &Settings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
         link_types: reader.link_types(),
         warning: warning.as_deref(),
         error: error.as_deref(),
+        capture: None,
     };
     let written = sink
         .report(&snap, ReportKind::Final)

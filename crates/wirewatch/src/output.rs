@@ -24,6 +24,54 @@ pub enum ReportKind {
     Final,
 }
 
+/// Kernel counters of one live interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfaceCapture {
+    /// Interface name.
+    pub name: String,
+    /// Link type of its frames.
+    pub link_type: u32,
+    /// Packets that passed the filter, dropped ones included (PACKET_STATISTICS).
+    pub received: u64,
+    /// Packets the kernel dropped because the ring was full.
+    pub dropped: u64,
+    /// `capturing`, `down` or `gone`.
+    pub state: &'static str,
+}
+
+/// Kernel counters of a live capture, per interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// One entry per interface.
+    pub interfaces: Vec<IfaceCapture>,
+}
+
+impl CaptureStats {
+    /// Packets received, all interfaces.
+    pub fn received(&self) -> u64 {
+        self.interfaces.iter().map(|i| i.received).sum()
+    }
+
+    /// Packets dropped, all interfaces.
+    pub fn dropped(&self) -> u64 {
+        self.interfaces.iter().map(|i| i.dropped).sum()
+    }
+
+    fn json(&self) -> Value {
+        json!({
+            "kernel_received": self.received(),
+            "kernel_dropped": self.dropped(),
+            "interfaces": self.interfaces.iter().map(|i| json!({
+                "name": i.name,
+                "link_type": i.link_type,
+                "received": i.received,
+                "dropped": i.dropped,
+                "state": i.state,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// End-of-run facts beside the final snapshot.
 pub struct Summary<'a> {
     /// Input name.
@@ -34,6 +82,8 @@ pub struct Summary<'a> {
     pub warning: Option<&'a str>,
     /// A read error that stopped the run early.
     pub error: Option<&'a str>,
+    /// Kernel counters (live capture only).
+    pub capture: Option<&'a CaptureStats>,
 }
 
 /// A push-style consumer of reports.
@@ -42,6 +92,8 @@ pub trait Sink {
     fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()>;
     /// After the final report.
     fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()>;
+    /// Kernel counters to show with the following reports (live capture).
+    fn set_capture(&mut self, capture: &CaptureStats);
 }
 
 /// The sink for the chosen format.
@@ -50,13 +102,15 @@ pub fn make_sink<'a>(s: &Settings, out: &'a mut dyn Write) -> Box<dyn Sink + 'a>
     match s.format {
         FormatArg::Text => Box::new(TextSink {
             out,
+            capture: None,
             lines: s.lines,
             bytes_units: s.bytes_units,
             summary: s.summary,
         }),
-        FormatArg::Json => Box::new(JsonSink { out }),
+        FormatArg::Json => Box::new(JsonSink { out, capture: None }),
         FormatArg::Csv => Box::new(CsvSink {
             out,
+            capture: None,
             header: false,
             summary: s.summary,
         }),
@@ -110,6 +164,7 @@ fn host(a: Option<IpAddr>, port: Option<u16>, protocol: Option<u8>) -> String {
 
 struct TextSink<W: Write> {
     out: W,
+    capture: Option<CaptureStats>,
     lines: Option<usize>,
     bytes_units: bool,
     summary: bool,
@@ -204,6 +259,15 @@ impl<W: Write> Sink for TextSink<W> {
             readable(t.cumulative[1] as f64, true),
             readable(t.cumulative[2] as f64, true)
         )?;
+        if let Some(c) = &self.capture {
+            writeln!(
+                self.out,
+                "{:<47} {:>10} {:>10}",
+                "Kernel packets (received/dropped):",
+                c.received(),
+                c.dropped()
+            )?;
+        }
         writeln!(self.out, "{}", "=".repeat(RULE.len()))?;
         writeln!(self.out)
     }
@@ -213,6 +277,10 @@ impl<W: Write> Sink for TextSink<W> {
             write_summary_text(&mut self.out, snap, summary)?;
         }
         self.out.flush()
+    }
+
+    fn set_capture(&mut self, capture: &CaptureStats) {
+        self.capture = Some(capture.clone());
     }
 }
 
@@ -278,6 +346,21 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
             "  unsupported link type {} ({lt}): {n} packets",
             linktype::name(*lt)
         )?;
+    }
+    if let Some(c) = s.capture {
+        writeln!(out, "  kernel received:    {}", c.received())?;
+        writeln!(out, "  kernel dropped:     {}", c.dropped())?;
+        for i in &c.interfaces {
+            writeln!(
+                out,
+                "    {:<16} {:<10} received {:>12}  dropped {:>10}  ({})",
+                i.name,
+                linktype::name(i.link_type),
+                i.received,
+                i.dropped,
+                i.state
+            )?;
+        }
     }
     if let Some(w) = s.warning {
         writeln!(out, "  warning: {w}")?;
@@ -364,12 +447,17 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
         );
         o.insert("warning".into(), s.warning.into());
         o.insert("error".into(), s.error.into());
+        o.insert(
+            "capture".into(),
+            s.capture.map_or(Value::Null, CaptureStats::json),
+        );
     }
     v
 }
 
 struct JsonSink<W: Write> {
     out: W,
+    capture: Option<CaptureStats>,
 }
 
 impl<W: Write> Sink for JsonSink<W> {
@@ -400,6 +488,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 "cumulative_bytes": t.cumulative,
             },
             "stats": stats_json(&snap.stats, None),
+            "capture": self.capture.as_ref().map(CaptureStats::json),
         });
         let head = serde_json::to_string(&head)?;
         // Drop the closing brace, append the entries array, close again.
@@ -423,10 +512,15 @@ impl<W: Write> Sink for JsonSink<W> {
         writeln!(self.out)?;
         self.out.flush()
     }
+
+    fn set_capture(&mut self, capture: &CaptureStats) {
+        self.capture = Some(capture.clone());
+    }
 }
 
 struct CsvSink<W: Write> {
     out: W,
+    capture: Option<CaptureStats>,
     header: bool,
     summary: bool,
 }
@@ -435,7 +529,8 @@ struct CsvSink<W: Write> {
 pub const CSV_HEADER: &str = "family,src,dst,packets_src_to_dst,bytes_src_to_dst,packets_dst_to_src,bytes_dst_to_src,\
 src_port,dst_port,protocol,flows,ip_bytes_src_to_dst,frame_bytes_src_to_dst,ip_bytes_dst_to_src,frame_bytes_dst_to_src,\
 tcp_flags_src_to_dst,tcp_flags_dst_to_src,rate_2s_src_to_dst,rate_10s_src_to_dst,rate_40s_src_to_dst,\
-rate_2s_dst_to_src,rate_10s_dst_to_src,rate_40s_dst_to_src,first_seen,last_seen,report,report_end";
+rate_2s_dst_to_src,rate_10s_dst_to_src,rate_40s_dst_to_src,first_seen,last_seen,report,report_end,\
+kernel_received,kernel_dropped";
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |x| x.to_string())
@@ -451,11 +546,17 @@ impl<W: Write> Sink for CsvSink<W> {
             ReportKind::Interval { end, .. } => ("interval", end),
             ReportKind::Final => ("final", snap.at),
         };
+        let (kr, kd) = self
+            .capture
+            .as_ref()
+            .map_or((String::new(), String::new()), |c| {
+                (c.received().to_string(), c.dropped().to_string())
+            });
         for e in &snap.entries {
             let (s, r) = (&e.sent, &e.recv);
             writeln!(
                 self.out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{}",
                 e.key.family(),
                 e.key.src.map_or("*".into(), |a| a.to_string()),
                 e.key.dst.map_or("*".into(), |a| a.to_string()),
@@ -482,7 +583,9 @@ impl<W: Write> Sink for CsvSink<W> {
                 e.first_seen,
                 e.last_seen,
                 k,
-                end
+                end,
+                kr,
+                kd
             )?;
         }
         Ok(())
@@ -495,6 +598,10 @@ impl<W: Write> Sink for CsvSink<W> {
             write_summary_text(&mut io::stderr().lock(), snap, summary)?;
         }
         Ok(())
+    }
+
+    fn set_capture(&mut self, capture: &CaptureStats) {
+        self.capture = Some(capture.clone());
     }
 }
 

@@ -405,8 +405,22 @@ fn unknown_link_types_are_counted_not_fatal() {
 }
 
 #[test]
-fn no_arguments_explains_itself() {
-    let out = ww().output().unwrap();
+fn unknown_interface_lists_the_available_ones() {
+    let out = ww().args(["-i", "no-such-if0", "-s", "1"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("-r FILE"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no interface named 'no-such-if0'; available: lo"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn bad_live_options_are_errors() {
+    bad(&["-i", "lo", "--ring-block-size", "1000"], "multiple of the page size");
+    bad(&["-i", "lo", "--ring-block-size", "12288"], "power of two");
+    bad(&["-i", "lo", "--ring-blocks", "0"], "block count must be at least 1");
+    bad(&["-i", "lo", "--snaplen", "10"], "--snaplen must be between");
+    bad(&["-i", "lo", "-s", "-1"], "-s must be a positive number");
 }

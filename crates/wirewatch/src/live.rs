@@ -1,0 +1,443 @@
+//! The live pipeline: AF_PACKET rings → decode → flow table → sink, with the
+//! same table, snapshots and sinks as the offline pipeline.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, bail, Context};
+use wirewatch_capture::PcapngWriter;
+use wirewatch_flow::{FlowConfig, FlowTable, IpNet, Snapshot};
+use wirewatch_live::{
+    default_interface, list_interfaces, poll, privs, signal, Interface, LiveError, PacketSocket,
+    PollFd, RingConfig, SocketConfig,
+};
+use wirewatch_wire::{decode, Timestamp};
+
+use crate::cli::Settings;
+use crate::offline::{decode_options, RunOutcome};
+use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
+
+/// Live-capture settings.
+#[derive(Clone, Debug)]
+pub struct LiveSettings {
+    /// Interfaces named with `-i` (empty: choose the default; `any`: all up).
+    pub interfaces: Vec<String>,
+    /// Promiscuous mode (`-p`).
+    pub promiscuous: bool,
+    /// Bytes kept per packet.
+    pub snaplen: u32,
+    /// Ring geometry per interface.
+    pub ring: RingConfig,
+    /// Stop after this long (`-s`).
+    pub duration_nanos: Option<i64>,
+    /// Write captured frames here as pcapng (`-w`).
+    pub write: Option<PathBuf>,
+    /// Account to switch to after opening the sockets.
+    pub user: String,
+    /// Filter expression (`-f`).
+    pub filter: Option<String>,
+    /// Local networks were given with -F/-G (else the interfaces' addresses are used).
+    pub local_nets_given: bool,
+}
+
+/// The wall clock, read in this one place.
+pub fn clock() -> Timestamp {
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+}
+
+/// `--list-interfaces`: one line per interface.
+pub fn list(out: &mut dyn Write) -> anyhow::Result<()> {
+    let ifaces = list_interfaces().context("listing interfaces")?;
+    let default = default_interface(&ifaces);
+    writeln!(
+        out,
+        "{:<3} {:<16} {:<16} {:>6} {:>10}  {:<17}  addresses",
+        "#", "name", "state", "mtu", "speed", "mac"
+    )?;
+    for i in &ifaces {
+        let speed = i.speed_mbps.map_or("-".to_string(), |s| {
+            if s >= 1000 && s % 1000 == 0 {
+                format!("{}Gb/s", s / 1000)
+            } else {
+                format!("{s}Mb/s")
+            }
+        });
+        let mac = i.mac.map_or("-".to_string(), |m| {
+            m.iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        });
+        let addrs: Vec<String> = i.addrs.iter().map(|(a, p)| format!("{a}/{p}")).collect();
+        let mut name = i.name.clone();
+        if default.as_ref().is_some_and(|d| d.name() == i.name) {
+            name.push('*');
+        }
+        writeln!(
+            out,
+            "{:<3} {:<16} {:<16} {:>6} {:>10}  {:<17}  {}",
+            i.index,
+            name,
+            i.state(),
+            i.mtu.map_or("-".into(), |m| m.to_string()),
+            speed,
+            mac,
+            if addrs.is_empty() {
+                "-".into()
+            } else {
+                addrs.join(" ")
+            }
+        )?;
+    }
+    match default {
+        Some(d) => writeln!(out, "* default: {} ({})", d.name(), d.reason())?,
+        None => writeln!(out, "no default: no interface is up")?,
+    }
+    Ok(())
+}
+
+/// Picks the interfaces to open, saying on stderr which and why when the
+/// user named none.
+fn choose(ls: &LiveSettings, all: &[Interface]) -> anyhow::Result<Vec<Interface>> {
+    let names = || {
+        all.iter()
+            .map(|i| i.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if ls.interfaces.is_empty() {
+        let Some(d) = default_interface(all) else {
+            bail!(
+                "no interface is up to capture on; name one with -i (interfaces: {})",
+                names()
+            );
+        };
+        eprintln!("wirewatch: capturing on {} ({})", d.name(), d.reason());
+        return Ok(all.iter().filter(|i| i.name == d.name()).cloned().collect());
+    }
+    let mut out: Vec<Interface> = Vec::new();
+    for n in &ls.interfaces {
+        if n == "any" {
+            for i in all.iter().filter(|i| i.up) {
+                if !out.iter().any(|o| o.name == i.name) {
+                    out.push(i.clone());
+                }
+            }
+            continue;
+        }
+        match all.iter().find(|i| &i.name == n) {
+            Some(i) => {
+                if !out.iter().any(|o| o.name == i.name) {
+                    out.push(i.clone());
+                }
+            }
+            None => bail!("no interface named '{n}'; available: {}", names()),
+        }
+    }
+    if out.is_empty() {
+        bail!("-i any: no interface is up (interfaces: {})", names());
+    }
+    if ls.interfaces.iter().any(|n| n == "any") {
+        let v: Vec<&str> = out.iter().map(|i| i.name.as_str()).collect();
+        eprintln!("wirewatch: capturing on {}", v.join(", "));
+    }
+    Ok(out)
+}
+
+/// The interfaces' own addresses as host networks: the default "local"
+/// side for direction, like iftop.
+fn own_addresses(ifaces: &[Interface]) -> Vec<IpNet> {
+    let mut v = Vec::new();
+    for i in ifaces {
+        for (a, _) in &i.addrs {
+            let len = if a.is_ipv4() { 32 } else { 128 };
+            if let Some(n) = IpNet::new(*a, len) {
+                v.push(n);
+            }
+        }
+    }
+    v
+}
+
+fn setcap_hint(e: &LiveError) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "wirewatch".into());
+    format!(
+        "{e}; run it as root, or give the binary the capability once: sudo setcap cap_net_raw=eip {exe}"
+    )
+}
+
+struct Source {
+    sock: Option<PacketSocket>,
+    name: String,
+    index: u32,
+    link_type: u32,
+    pcapng_id: u32,
+    /// Counters as of the last read (kept when the socket is gone).
+    stats: wirewatch_live::KernelStats,
+    state: &'static str,
+}
+
+impl Source {
+    fn refresh(&mut self) {
+        if let Some(s) = &mut self.sock {
+            if let Ok(st) = s.stats() {
+                self.stats = st;
+            }
+        }
+    }
+}
+
+fn capture_stats(sources: &mut [Source]) -> CaptureStats {
+    CaptureStats {
+        interfaces: sources
+            .iter_mut()
+            .map(|s| {
+                s.refresh();
+                IfaceCapture {
+                    name: s.name.clone(),
+                    link_type: s.link_type,
+                    received: s.stats.received,
+                    dropped: s.stats.dropped,
+                    state: s.state,
+                }
+            })
+            .collect(),
+    }
+}
+
+fn still_exists(name: &str, index: u32) -> bool {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok())
+        == Some(index)
+}
+
+fn is_up(name: &str) -> bool {
+    list_interfaces()
+        .ok()
+        .and_then(|l| l.into_iter().find(|i| i.name == name))
+        .is_some_and(|i| i.up)
+}
+
+/// Runs a live capture until `-s` expires, a signal arrives or every
+/// interface is gone; then prints the final report.
+pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
+    let all = list_interfaces().context("listing interfaces")?;
+    let chosen = choose(ls, &all)?;
+
+    // Open every socket first (the only step that needs privileges).
+    let cfg = SocketConfig {
+        ring: ls.ring,
+        promiscuous: ls.promiscuous,
+        snaplen: ls.snaplen,
+    };
+    let mut sources: Vec<Source> = Vec::new();
+    for i in &chosen {
+        let hatype = std::fs::read_to_string(format!("/sys/class/net/{}/type", i.name))
+            .ok()
+            .and_then(|t| t.trim().parse::<u16>().ok())
+            .unwrap_or(1);
+        let lt = wirewatch_live::LinkKind::for_hatype(hatype).link_type();
+        let prog = match ls.filter.as_deref() {
+            Some(expr) => crate::filter::kernel_program(expr, lt, ls.snaplen)?,
+            None => None,
+        };
+        let sock = PacketSocket::open(i, &cfg, prog.as_deref()).map_err(|e| match e {
+            LiveError::Permission { .. } => anyhow!(setcap_hint(&e)),
+            other => anyhow!(other),
+        })?;
+        sources.push(Source {
+            link_type: sock.link().link_type(),
+            sock: Some(sock),
+            name: i.name.clone(),
+            index: i.index,
+            pcapng_id: 0,
+            stats: Default::default(),
+            state: "capturing",
+        });
+    }
+
+    // The output file is opened with the privileges the user started with.
+    let mut writer = match &ls.write {
+        Some(p) => {
+            let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
+            let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 20, f))
+                .with_context(|| format!("writing {}", p.display()))?;
+            for src in &mut sources {
+                src.pcapng_id = w
+                    .interface_named(src.link_type as u16, ls.snaplen, 9, &src.name)
+                    .with_context(|| format!("writing {}", p.display()))?;
+            }
+            Some(w)
+        }
+        None => None,
+    };
+
+    signal::install().context("installing the SIGINT/SIGTERM handler")?;
+    let account = privs::lookup(&ls.user).map_err(|e| anyhow!("--user {}: {e}", ls.user))?;
+    let dropped = privs::drop_to(&account).map_err(|e| anyhow!("dropping privileges: {e}"))?;
+    eprintln!("wirewatch: {dropped}");
+
+    let mut flow_cfg: FlowConfig = s.flow.clone();
+    if !ls.local_nets_given {
+        flow_cfg.local_nets = own_addresses(&chosen);
+    }
+    let mut table = FlowTable::new(flow_cfg);
+    let opts = decode_options(table.config());
+    let mut sink = output::make_sink(s, out);
+
+    let start = clock();
+    table.advance(start);
+    let deadline = ls.duration_nanos.map(|d| start.add_nanos(d));
+    let mut next_tick = s.interval_nanos.map(|iv| start.add_nanos(iv));
+    let mut fds: Vec<PollFd> = Vec::with_capacity(sources.len());
+    let mut warning: Option<String> = None;
+    let mut write_error: Option<io::Error> = None;
+
+    let stop_reason: String = loop {
+        if let Some(sig) = signal::requested() {
+            break format!("stopped by {}", signal::name(sig));
+        }
+        let now = clock();
+        if deadline.is_some_and(|d| now >= d) {
+            break "stopped after the -s duration".into();
+        }
+        if let (Some(t), Some(iv)) = (next_tick, s.interval_nanos) {
+            if now >= t {
+                table.advance(now);
+                let slot = table.slot_of(now);
+                let snap = Snapshot::build(&table, s.view, s.interval_sort, slot, true);
+                sink.set_capture(&capture_stats(&mut sources));
+                let r = sink.report(
+                    &snap,
+                    ReportKind::Interval {
+                        start: t.add_nanos(-iv),
+                        end: t,
+                    },
+                );
+                match r {
+                    Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                        return Ok(RunOutcome::BrokenPipe)
+                    }
+                    Err(e) => return Err(anyhow!("writing output: {e}")),
+                    Ok(()) => {}
+                }
+                let mut t = t.add_nanos(iv);
+                while t <= now {
+                    t = t.add_nanos(iv);
+                }
+                next_tick = Some(t);
+            }
+        }
+        if sources.iter().all(|s| s.sock.is_none()) {
+            break "every interface is gone".into();
+        }
+
+        // Wait at most 100 ms, less when a report or the deadline is due.
+        let mut wait_ns: i64 = 100_000_000;
+        for t in [next_tick, deadline].into_iter().flatten() {
+            wait_ns = wait_ns.min(t.nanos_since(now).max(0));
+        }
+        fds.clear();
+        let live: Vec<usize> = (0..sources.len())
+            .filter(|&k| sources[k].sock.is_some())
+            .collect();
+        for &k in &live {
+            if let Some(sock) = &sources[k].sock {
+                fds.push(PollFd::input(sock.fd()));
+            }
+        }
+        poll(&mut fds, (wait_ns / 1_000_000) as i32).context("poll")?;
+
+        for (slot, &k) in live.iter().enumerate() {
+            let src = &mut sources[k];
+            let failed = fds[slot].failed();
+            let Some(sock) = &mut src.sock else { continue };
+            let (lt, id) = (src.link_type, src.pcapng_id);
+            sock.drain(|p| {
+                let meta = decode(lt, p.ts, p.data, p.wire_len, &opts);
+                table.ingest(&meta);
+                if let Some(w) = &mut writer {
+                    if write_error.is_none() {
+                        if let Err(e) = w.packet(id, p.ts, p.data, p.wire_len) {
+                            write_error = Some(e);
+                        }
+                    }
+                }
+            });
+            if failed {
+                let err = sock.take_error();
+                if !still_exists(&src.name, src.index) {
+                    let msg = format!(
+                        "{}: interface disappeared; its counts so far are kept",
+                        src.name
+                    );
+                    eprintln!("wirewatch: warning: {msg}");
+                    src.refresh();
+                    src.sock = None;
+                    src.state = "gone";
+                    warning = Some(msg);
+                } else if src.state != "down" {
+                    let why = err.map_or("no carrier".to_string(), |e| e.to_string());
+                    let msg = format!(
+                        "{}: interface went down ({why}); capture goes on elsewhere",
+                        src.name
+                    );
+                    eprintln!("wirewatch: warning: {msg}");
+                    src.state = "down";
+                    warning = Some(msg);
+                }
+            } else if src.state == "down" && is_up(&src.name) {
+                eprintln!("wirewatch: {}: interface is up again", src.name);
+                src.state = "capturing";
+            }
+        }
+        table.advance(clock());
+    };
+    eprintln!("wirewatch: {stop_reason}");
+
+    let end = clock();
+    table.advance(end);
+    let capture = capture_stats(&mut sources);
+    sink.set_capture(&capture);
+    let snap = Snapshot::build(&table, s.view, s.final_sort, table.slot_of(end), false);
+    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
+    let input = format!("live capture on {}", names.join(", "));
+    let mut lts: Vec<u32> = sources.iter().map(|s| s.link_type).collect();
+    lts.dedup();
+    let file_error = match (writer.take(), &ls.write, write_error) {
+        (_, Some(p), Some(e)) => Some(format!("writing {}: {e}", p.display())),
+        (Some(w), Some(p), None) => w
+            .finish()
+            .and_then(|mut b| b.flush())
+            .err()
+            .map(|e| format!("writing {}: {e}", p.display())),
+        _ => None,
+    };
+    let summary = Summary {
+        input: &input,
+        link_types: &lts,
+        warning: warning.as_deref(),
+        error: file_error.as_deref(),
+        capture: Some(&capture),
+    };
+    let written = sink
+        .report(&snap, ReportKind::Final)
+        .and_then(|_| sink.finish(&snap, &summary));
+    match written {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
+        Err(e) => return Err(anyhow!("writing output: {e}")),
+        Ok(()) => {}
+    }
+    if let Some(e) = file_error {
+        return Err(anyhow!(e));
+    }
+    Ok(RunOutcome::Clean)
+}

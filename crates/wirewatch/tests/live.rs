@@ -1,0 +1,920 @@
+//! Live capture in network namespaces the tests create: veth pairs, known
+//! UDP/TCP/ICMP traffic sent by this test code, and the real binary.
+//!
+//! Needs root and `ip` (iproute2); without them each test prints why it
+//! skips. Only addresses inside the test's own namespaces are used.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_wirewatch");
+
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("live-capture tests need root (network namespaces, AF_PACKET)".into());
+    }
+    match Command::new("ip").arg("-V").output() {
+        Ok(o) if o.status.success() => {}
+        _ => return Some("live-capture tests need `ip` from iproute2".into()),
+    }
+    None
+}
+
+macro_rules! require_root_and_ip {
+    () => {
+        if let Some(why) = skip_reason() {
+            eprintln!("skipping: {why}");
+            return;
+        }
+    };
+}
+
+fn sh(args: &[&str]) {
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .expect("run command");
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+static SEQ: AtomicU32 = AtomicU32::new(0);
+
+/// Namespaces deleted on drop (deleting a namespace deletes its veths).
+struct Namespaces(Vec<String>);
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for n in &self.0 {
+            let _ = Command::new("ip").args(["netns", "del", n]).output();
+        }
+    }
+}
+
+/// Two namespaces `a` and `b` joined by a veth pair `ia`–`ib`, addresses
+/// `10.<net>.0.1/24` (a) and `.2` (b), static neighbours, IPv6 off.
+struct Pair {
+    a: String,
+    b: String,
+    ia: String,
+    addr_a: Ipv4Addr,
+    addr_b: Ipv4Addr,
+    _ns: Namespaces,
+}
+
+fn tag() -> String {
+    format!(
+        "{}{}",
+        std::process::id() % 100_000,
+        SEQ.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+fn netns_sysctl(ns: &str, key: &str, val: &str) {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    sh(&[
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        "sh",
+        "-c",
+        &format!("echo {val} > {path}"),
+    ]);
+}
+
+fn mac_of(ns: &str, ifname: &str) -> String {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "cat"])
+        .arg(format!("/sys/class/net/{ifname}/address"))
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn new_namespace(name: &str) {
+    sh(&["ip", "netns", "add", name]);
+    sh(&["ip", "-n", name, "link", "set", "lo", "up"]);
+    netns_sysctl(name, "net.ipv6.conf.all.disable_ipv6", "1");
+    netns_sysctl(name, "net.ipv6.conf.default.disable_ipv6", "1");
+    // Fixed TCP header sizes so IP bytes can be computed exactly.
+    netns_sysctl(name, "net.ipv4.tcp_timestamps", "0");
+    netns_sysctl(name, "net.ipv4.tcp_sack", "0");
+    netns_sysctl(name, "net.ipv4.tcp_window_scaling", "0");
+    // One write, one segment: no merging of small writes.
+    netns_sysctl(name, "net.ipv4.tcp_autocorking", "0");
+}
+
+/// Adds a veth pair between existing namespaces `a` and `b`.
+fn link(a: &str, b: &str, ia: &str, ib: &str, net: u8) -> (Ipv4Addr, Ipv4Addr) {
+    sh(&[
+        "ip", "link", "add", ia, "netns", a, "type", "veth", "peer", "name", ib, "netns", b,
+    ]);
+    let (addr_a, addr_b) = (Ipv4Addr::new(10, net, 0, 1), Ipv4Addr::new(10, net, 0, 2));
+    sh(&[
+        "ip",
+        "-n",
+        a,
+        "addr",
+        "add",
+        &format!("{addr_a}/24"),
+        "dev",
+        ia,
+    ]);
+    sh(&[
+        "ip",
+        "-n",
+        b,
+        "addr",
+        "add",
+        &format!("{addr_b}/24"),
+        "dev",
+        ib,
+    ]);
+    sh(&["ip", "-n", a, "link", "set", ia, "up"]);
+    sh(&["ip", "-n", b, "link", "set", ib, "up"]);
+    // No ARP: permanent neighbours on both sides.
+    let (ma, mb) = (mac_of(a, ia), mac_of(b, ib));
+    sh(&[
+        "ip",
+        "-n",
+        a,
+        "neigh",
+        "replace",
+        &addr_b.to_string(),
+        "lladdr",
+        &mb,
+        "dev",
+        ia,
+        "nud",
+        "permanent",
+    ]);
+    sh(&[
+        "ip",
+        "-n",
+        b,
+        "neigh",
+        "replace",
+        &addr_a.to_string(),
+        "lladdr",
+        &ma,
+        "dev",
+        ib,
+        "nud",
+        "permanent",
+    ]);
+    (addr_a, addr_b)
+}
+
+fn pair(net: u8) -> Pair {
+    let t = tag();
+    let (a, b) = (format!("wwa{t}"), format!("wwb{t}"));
+    let ns = Namespaces(vec![a.clone(), b.clone()]);
+    new_namespace(&a);
+    new_namespace(&b);
+    let (ia, ib) = (format!("wa{t}"), format!("wb{t}"));
+    let (addr_a, addr_b) = link(&a, &b, &ia, &ib, net);
+    Pair {
+        a,
+        b,
+        ia,
+        addr_a,
+        addr_b,
+        _ns: ns,
+    }
+}
+
+/// Runs `f` on a thread that has entered namespace `ns`; sockets it creates
+/// live there.
+fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open netns");
+        // SAFETY: setns on this thread only, with a namespace fd we own.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .expect("namespace thread")
+}
+
+/// The binary running in a namespace, with its stderr collected.
+struct Running {
+    child: Child,
+    stderr: mpsc::Receiver<String>,
+    err_lines: Vec<String>,
+}
+
+impl Running {
+    fn start(ns: &str, args: &[&str]) -> Running {
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, BIN])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn wirewatch");
+        let err = child.stderr.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut r = Running {
+            child,
+            stderr: rx,
+            err_lines: Vec::new(),
+        };
+        // The sockets are open once privileges are dropped.
+        r.wait_for_stderr("dropped privileges");
+        r
+    }
+
+    fn wait_for_stderr(&mut self, needle: &str) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            if self.err_lines.iter().any(|l| l.contains(needle)) {
+                return;
+            }
+            if let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(100)) {
+                self.err_lines.push(l);
+            }
+        }
+        panic!(
+            "wirewatch did not print '{needle}'; stderr so far: {:?}",
+            self.err_lines
+        );
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for exit; returns (exit code, stdout, stderr).
+    fn finish(mut self) -> (i32, String, String) {
+        let mut out = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let status = self.child.wait().unwrap();
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(200)) {
+            self.err_lines.push(l);
+        }
+        (status.code().unwrap_or(-1), out, self.err_lines.join("\n"))
+    }
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
+        .collect()
+}
+
+fn final_report(v: &[Value]) -> &Value {
+    v.iter()
+        .find(|x| x["type"] == "final")
+        .expect("final report")
+}
+
+fn summary(v: &[Value]) -> &Value {
+    v.iter().find(|x| x["type"] == "summary").expect("summary")
+}
+
+/// The entry with these endpoints (in either order) and protocol.
+fn entry<'a>(rep: &'a Value, a: &str, b: &str, proto: &str) -> &'a Value {
+    rep["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| {
+            let (s, d) = (e["src"].as_str().unwrap(), e["dst"].as_str().unwrap());
+            ((s == a && d == b) || (s == b && d == a)) && e["protocol"] == proto
+        })
+        .unwrap_or_else(|| panic!("no {proto} entry {a} <-> {b} in {rep}"))
+}
+
+/// (packets, bytes) sent by `from` in an entry.
+fn dir(e: &Value, from: &str) -> (u64, u64) {
+    let d = if e["src"] == from {
+        &e["src_to_dst"]
+    } else {
+        &e["dst_to_src"]
+    };
+    (d["packets"].as_u64().unwrap(), d["bytes"].as_u64().unwrap())
+}
+
+struct TcpCounts {
+    segs_out: u64,
+    payload_out: u64,
+}
+
+fn tcp_info(s: &TcpStream) -> TcpCounts {
+    // SAFETY: tcp_info is plain data; getsockopt fills at most its size.
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: valid pointers for the call.
+    let r = unsafe {
+        libc::getsockopt(
+            s.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            &mut info as *mut libc::tcp_info as *mut libc::c_void,
+            &mut len,
+        )
+    };
+    assert_eq!(r, 0);
+    assert_eq!(
+        info.tcpi_total_retrans, 0,
+        "a retransmission spoils the count"
+    );
+    TcpCounts {
+        segs_out: u64::from(info.tcpi_segs_out),
+        payload_out: info.tcpi_bytes_sent,
+    }
+}
+
+/// Sends an ICMP echo request from the current namespace thread.
+fn ping(to: Ipv4Addr, seq: u16, payload: usize) {
+    // SAFETY: plain socket calls with valid buffers.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_RAW, libc::IPPROTO_ICMP);
+        assert!(fd >= 0, "raw socket: {}", std::io::Error::last_os_error());
+        let mut pkt = vec![8u8, 0, 0, 0, 0x12, 0x34];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend(std::iter::repeat_n(0xA5u8, payload));
+        let mut sum: u32 = 0;
+        for c in pkt.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+        while sum > 0xFFFF {
+            sum = (sum & 0xFFFF) + (sum >> 16);
+        }
+        pkt[2..4].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let mut sa: libc::sockaddr_in = std::mem::zeroed();
+        sa.sin_family = libc::AF_INET as u16;
+        sa.sin_addr.s_addr = u32::from(to).to_be();
+        let n = libc::sendto(
+            fd,
+            pkt.as_ptr() as *const libc::c_void,
+            pkt.len(),
+            0,
+            &sa as *const libc::sockaddr_in as *const libc::sockaddr,
+            std::mem::size_of::<libc::sockaddr_in>() as u32,
+        );
+        assert_eq!(n as usize, pkt.len());
+        libc::close(fd);
+    }
+}
+
+/// Known traffic between a pair, returning what each side's kernel says
+/// it sent over TCP.
+struct Sent {
+    udp_b_to_a: Vec<usize>,
+    udp_a_to_b: Vec<usize>,
+    udp_port_b: u16,
+    tcp_port_b: u16,
+    tcp_a: TcpCounts,
+    tcp_b: TcpCounts,
+    pings: usize,
+    ping_payload: usize,
+}
+
+fn send_known_traffic(p: &Pair) -> Sent {
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    // Servers in A.
+    let (udp_a, tcp_a) = in_netns(&p.a, move || {
+        (
+            UdpSocket::bind(SocketAddrV4::new(addr_a, 5001)).unwrap(),
+            TcpListener::bind(SocketAddrV4::new(addr_a, 5002)).unwrap(),
+        )
+    });
+    let udp_b_to_a: Vec<usize> = (0..10).map(|i| 100 + i).collect();
+    let udp_a_to_b: Vec<usize> = vec![50; 5];
+    let sizes = udp_b_to_a.clone();
+    let (udp_b, tcp_b, tcp_port_b) = in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+        for n in &sizes {
+            u.send_to(&vec![7u8; *n], SocketAddrV4::new(addr_a, 5001))
+                .unwrap();
+        }
+        let t = TcpStream::connect(SocketAddrV4::new(addr_a, 5002)).unwrap();
+        let port = t.local_addr().unwrap().port();
+        (u, t, port)
+    });
+    let udp_port_b = udp_b.local_addr().unwrap().port();
+    let mut buf = [0u8; 2048];
+    for _ in 0..10 {
+        let (_, from) = udp_a.recv_from(&mut buf).unwrap();
+        assert_eq!(from.port(), udp_port_b);
+    }
+    for n in &udp_a_to_b {
+        udp_a
+            .send_to(&vec![9u8; *n], SocketAddrV4::new(addr_b, udp_port_b))
+            .unwrap();
+    }
+    for _ in 0..5 {
+        udp_b.recv_from(&mut buf).unwrap();
+    }
+    // TCP: request, reply, both sides close; every segment is counted by
+    // the kernel (TCP_INFO), our oracle.
+    let (mut server, _) = tcp_a.accept().unwrap();
+    let mut client = tcp_b;
+    client.set_nodelay(true).unwrap();
+    server.set_nodelay(true).unwrap();
+    // Writes below the MSS, each read before the next: one segment each
+    // (a larger write would leave as one GSO packet bigger than the MTU).
+    let mut got = vec![0u8; 3000];
+    for _ in 0..3 {
+        client.write_all(&[1u8; 1000]).unwrap();
+        server.read_exact(&mut got[..1000]).unwrap();
+    }
+    server.write_all(&[2u8; 700]).unwrap();
+    client.read_exact(&mut got[..700]).unwrap();
+    client.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(server.read(&mut got).unwrap(), 0);
+    server.shutdown(std::net::Shutdown::Write).unwrap();
+    assert_eq!(client.read(&mut got).unwrap(), 0);
+    std::thread::sleep(Duration::from_millis(200));
+    let (ta, tb) = (tcp_info(&server), tcp_info(&client));
+    // ICMP echo: B pings A three times; A's kernel answers.
+    in_netns(&p.b, move || {
+        for seq in 0..3 {
+            ping(addr_a, seq, 56);
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    Sent {
+        udp_b_to_a,
+        udp_a_to_b,
+        udp_port_b,
+        tcp_port_b,
+        tcp_a: ta,
+        tcp_b: tb,
+        pings: 3,
+        ping_payload: 56,
+    }
+}
+
+/// Asserts the per-conversation packets and IP bytes of `rep` against
+/// what was sent.
+fn assert_exact(rep: &Value, p: &Pair, s: &Sent) {
+    let (a, b) = (p.addr_a.to_string(), p.addr_b.to_string());
+    let udp = entry(rep, &a, &b, "udp");
+    assert_eq!(
+        udp["src_port"].as_u64().unwrap() + udp["dst_port"].as_u64().unwrap(),
+        5001 + u64::from(s.udp_port_b)
+    );
+    let ip_udp = |v: &[usize]| v.iter().map(|n| (20 + 8 + n) as u64).sum::<u64>();
+    assert_eq!(dir(udp, &b), (10, ip_udp(&s.udp_b_to_a)), "UDP b->a");
+    assert_eq!(dir(udp, &a), (5, ip_udp(&s.udp_a_to_b)), "UDP a->b");
+
+    let tcp = entry(rep, &a, &b, "tcp");
+    assert_eq!(
+        tcp["src_port"].as_u64().unwrap() + tcp["dst_port"].as_u64().unwrap(),
+        5002 + u64::from(s.tcp_port_b)
+    );
+    // 20-byte IP and TCP headers; SYN and SYN-ACK carry a 4-byte MSS option.
+    // The accepted socket's counters miss the SYN-ACK: the listener's
+    // request socket sent it.
+    let client_segs = s.tcp_b.segs_out;
+    let server_segs = s.tcp_a.segs_out + 1;
+    let bytes = |segs: u64, c: &TcpCounts| segs * 40 + 4 + c.payload_out;
+    assert_eq!(
+        dir(tcp, &b),
+        (client_segs, bytes(client_segs, &s.tcp_b)),
+        "TCP b->a"
+    );
+    assert_eq!(
+        dir(tcp, &a),
+        (server_segs, bytes(server_segs, &s.tcp_a)),
+        "TCP a->b"
+    );
+
+    let icmp = entry(rep, &a, &b, "icmp");
+    let per = (20 + 8 + s.ping_payload) as u64;
+    assert_eq!(dir(icmp, &b), (s.pings as u64, per * s.pings as u64));
+    assert_eq!(dir(icmp, &a), (s.pings as u64, per * s.pings as u64));
+}
+
+#[test]
+fn udp_tcp_icmp_counts_are_exact_per_direction() {
+    require_root_and_ip!();
+    let p = pair(201);
+    let r = Running::start(&p.a, &["-i", &p.ia, "-s", "3", "--format", "json", "-P"]);
+    let sent = send_known_traffic(&p);
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "stderr: {err}");
+    let v = json_lines(&out);
+    let rep = final_report(&v);
+    assert_exact(rep, &p, &sent);
+    // Direction: the interface's own address is the local (sending) side.
+    let udp = entry(rep, &p.addr_a.to_string(), &p.addr_b.to_string(), "udp");
+    assert_eq!(udp["src"], p.addr_a.to_string());
+    // Kernel counters: every packet the socket saw was accounted, none dropped.
+    let sum = summary(&v);
+    let cap = &sum["capture"];
+    assert_eq!(cap["kernel_dropped"], 0);
+    assert_eq!(cap["kernel_received"], sum["packets"]);
+    assert_eq!(cap["interfaces"][0]["name"], p.ia.as_str());
+    assert!(rep["capture"]["kernel_received"].as_u64().unwrap() > 0);
+    assert!(err.contains("stopped after the -s duration"), "{err}");
+}
+
+#[test]
+fn written_pcapng_reads_back_to_the_same_table() {
+    require_root_and_ip!();
+    let p = pair(202);
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("live.pcapng");
+    let local = format!("{}/32", p.addr_a);
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "3",
+            "--format",
+            "json",
+            "-P",
+            "-F",
+            &local,
+            "-w",
+            file.to_str().unwrap(),
+        ],
+    );
+    let sent = send_known_traffic(&p);
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "stderr: {err}");
+    let live = json_lines(&out);
+    let replay = Command::new(BIN)
+        .args([
+            "-r",
+            file.to_str().unwrap(),
+            "--format",
+            "json",
+            "-P",
+            "-F",
+            &local,
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        replay.status.success(),
+        "{}",
+        String::from_utf8_lossy(&replay.stderr)
+    );
+    let file_v = json_lines(&String::from_utf8_lossy(&replay.stdout));
+    let (l, f) = (final_report(&live), final_report(&file_v));
+    assert_exact(f, &p, &sent);
+    let strip = |rep: &Value| -> Vec<String> {
+        let mut v: Vec<String> = rep["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {} {} {} {} {} {} {} {} {}",
+                    e["src"],
+                    e["dst"],
+                    e["src_port"],
+                    e["dst_port"],
+                    e["protocol"],
+                    e["src_to_dst"]["packets"],
+                    e["src_to_dst"]["bytes"],
+                    e["dst_to_src"]["packets"],
+                    e["dst_to_src"]["bytes"],
+                    e["src_to_dst"]["tcp_flags"]
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(strip(l), strip(f));
+    for k in [
+        "packets",
+        "frame_bytes",
+        "ip_bytes",
+        "ip_packets",
+        "non_ip_packets",
+    ] {
+        assert_eq!(l["stats"][k], f["stats"][k], "{k}");
+    }
+}
+
+#[test]
+fn default_interface_is_the_one_with_the_default_route() {
+    require_root_and_ip!();
+    let t = tag();
+    let (a, b) = (format!("wwa{t}"), format!("wwb{t}"));
+    let _ns = Namespaces(vec![a.clone(), b.clone()]);
+    new_namespace(&a);
+    new_namespace(&b);
+    // Two links; the default route goes over the second, which has the
+    // higher index: "the first interface" would be wrong.
+    let (i1, i2) = (format!("x{t}"), format!("y{t}"));
+    link(&a, &b, &i1, &format!("p{t}"), 203);
+    let (_, gw) = link(&a, &b, &i2, &format!("q{t}"), 204);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &a, BIN, "-s", "0.5", "--format", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!("capturing on {i1} (there is no default route and it is the first interface that is up)")),
+        "{err}"
+    );
+    sh(&[
+        "ip",
+        "-n",
+        &a,
+        "route",
+        "add",
+        "default",
+        "via",
+        &gw.to_string(),
+        "dev",
+        &i2,
+    ]);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &a, BIN, "-s", "0.5", "--format", "json"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains(&format!(
+            "capturing on {i2} (it carries the IPv4 default route)"
+        )),
+        "{err}"
+    );
+    let listing = Command::new("ip")
+        .args(["netns", "exec", &a, BIN, "--list-interfaces"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&listing.stdout);
+    assert!(text.contains(&format!("{i2}*")), "{text}");
+    assert!(text.contains("10.204.0.1/24"), "{text}");
+    assert!(
+        text.contains(&format!(
+            "* default: {i2} (it carries the IPv4 default route)"
+        )),
+        "{text}"
+    );
+}
+
+#[test]
+fn ring_overflow_is_counted_as_drops() {
+    require_root_and_ip!();
+    let p = pair(205);
+    // One 4 KiB block: the kernel must drop while we hold it.
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "3",
+            "--format",
+            "json",
+            "--ring-block-size",
+            "4096",
+            "--ring-blocks",
+            "1",
+        ],
+    );
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let sink = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 6000)).unwrap()
+    });
+    const N: u64 = 100_000;
+    in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+        for _ in 0..N {
+            let _ = u.send_to(&[0u8; 18], SocketAddrV4::new(addr_a, 6000));
+        }
+    });
+    drop(sink);
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    let sum = summary(&v);
+    let (received, dropped) = (
+        sum["capture"]["kernel_received"].as_u64().unwrap(),
+        sum["capture"]["kernel_dropped"].as_u64().unwrap(),
+    );
+    let seen = sum["packets"].as_u64().unwrap();
+    assert!(dropped > 0, "no drops with a 4 KiB ring: {sum}");
+    assert_eq!(
+        received, N,
+        "every packet reaches the socket (counted or dropped)"
+    );
+    assert_eq!(seen + dropped, received, "accounted + dropped = received");
+    let text = Command::new("ip")
+        .args(["netns", "exec", &p.a, BIN, "-i", &p.ia, "-s", "0.3"])
+        .output()
+        .unwrap();
+    let t = String::from_utf8_lossy(&text.stdout);
+    assert!(t.contains("Kernel packets (received/dropped):"), "{t}");
+    assert!(t.contains("kernel dropped:"), "{t}");
+}
+
+#[test]
+fn an_interface_going_away_does_not_stop_the_others() {
+    require_root_and_ip!();
+    let p = pair(206);
+    let t = tag();
+    let (ic, id) = (format!("c{t}"), format!("d{t}"));
+    let (_, addr_d) = link(&p.a, &p.b, &ic, &id, 207);
+    let r = Running::start(
+        &p.a,
+        &["-i", &p.ia, "-i", &ic, "-s", "3", "--format", "json", "-P"],
+    );
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let send = |to: Ipv4Addr, from: Ipv4Addr, port: u16, n: usize| {
+        in_netns(&p.b, move || {
+            let u = UdpSocket::bind(SocketAddrV4::new(from, 7001)).unwrap();
+            for _ in 0..n {
+                u.send_to(&[1u8; 10], SocketAddrV4::new(to, port)).unwrap();
+            }
+        })
+    };
+    let c_addr = Ipv4Addr::new(10, 207, 0, 1);
+    let _ra = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 7000)).unwrap()
+    });
+    let _rc = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(c_addr, 7000)).unwrap()
+    });
+    send(addr_a, addr_b, 7000, 4);
+    send(c_addr, addr_d, 7000, 6);
+    std::thread::sleep(Duration::from_millis(300));
+    sh(&["ip", "-n", &p.a, "link", "del", &ic]);
+    let mut r = r;
+    r.wait_for_stderr("interface disappeared");
+    send(addr_a, addr_b, 7000, 5);
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    let rep = final_report(&v);
+    let e = entry(rep, &addr_a.to_string(), &addr_b.to_string(), "udp");
+    assert_eq!(
+        dir(e, &addr_b.to_string()).0,
+        9,
+        "before and after the other link went away"
+    );
+    let e = entry(rep, &c_addr.to_string(), &addr_d.to_string(), "udp");
+    assert_eq!(
+        dir(e, &addr_d.to_string()).0,
+        6,
+        "counts of the lost interface are kept"
+    );
+    let ifs = summary(&v)["capture"]["interfaces"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let gone = ifs.iter().find(|i| i["name"] == ic.as_str()).unwrap();
+    assert_eq!(gone["state"], "gone");
+    assert_eq!(gone["received"], 6);
+}
+
+#[test]
+fn sigterm_prints_the_final_report() {
+    require_root_and_ip!();
+    let p = pair(208);
+    let r = Running::start(&p.a, &["-i", &p.ia, "--format", "json", "-P"]);
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let _rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 7100)).unwrap()
+    });
+    in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+        for _ in 0..7 {
+            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, 7100))
+                .unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) };
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("stopped by SIGTERM"), "{err}");
+    let v = json_lines(&out);
+    let e = entry(
+        final_report(&v),
+        &addr_a.to_string(),
+        &addr_b.to_string(),
+        "udp",
+    );
+    assert_eq!(dir(e, &addr_b.to_string()), (7, 7 * 38));
+}
+
+#[test]
+fn privileges_are_dropped_after_the_sockets_open() {
+    require_root_and_ip!();
+    let p = pair(209);
+    let r = Running::start(&p.a, &["-i", &p.ia, "-s", "2", "--format", "json"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", r.pid())).unwrap();
+    let field = |k: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(k))
+            .unwrap_or_else(|| panic!("{k} in {status}"))
+            .split_whitespace()
+            .skip(1)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(field("Uid:"), vec!["65534"; 4]);
+    assert_eq!(field("Gid:"), vec!["65534"; 4]);
+    assert_eq!(field("Groups:"), Vec::<&str>::new());
+    assert_eq!(field("CapEff:"), vec!["0000000000000000"]);
+    assert_eq!(field("CapPrm:"), vec!["0000000000000000"]);
+    assert_eq!(field("NoNewPrivs:"), vec!["1"]);
+    let (code, _, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+}
+
+#[test]
+fn without_privileges_the_error_says_what_is_needed() {
+    require_root_and_ip!();
+    let out = Command::new(BIN)
+        .args(["-i", "lo", "-s", "1"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("needs root or the CAP_NET_RAW capability"),
+        "{err}"
+    );
+    assert!(err.contains("sudo setcap cap_net_raw=eip"), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+}
+
+#[test]
+fn every_output_format_stops_after_s_seconds() {
+    require_root_and_ip!();
+    let p = pair(210);
+    for fmt in ["text", "json", "csv"] {
+        let started = Instant::now();
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &p.a, BIN, "-i", &p.ia, "-s", "1", "--format", fmt,
+            ])
+            .output()
+            .unwrap();
+        let took = started.elapsed();
+        assert!(
+            out.status.success(),
+            "{fmt}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(took < Duration::from_secs(10), "{fmt} took {took:?}");
+        let s = String::from_utf8_lossy(&out.stdout);
+        let e = String::from_utf8_lossy(&out.stderr);
+        match fmt {
+            "text" => assert!(
+                s.contains("Final report at") && s.contains("kernel received:"),
+                "{s}"
+            ),
+            "json" => assert!(
+                s.lines().last().unwrap().contains("\"kernel_received\""),
+                "{s}"
+            ),
+            _ => {
+                assert!(s.starts_with("family,src,dst,"), "{s}");
+                assert!(s
+                    .lines()
+                    .next()
+                    .unwrap()
+                    .ends_with("kernel_received,kernel_dropped"));
+                assert!(e.contains("kernel received:"), "{e}");
+            }
+        }
+    }
+}
