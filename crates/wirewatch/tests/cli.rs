@@ -406,7 +406,10 @@ fn unknown_link_types_are_counted_not_fatal() {
 
 #[test]
 fn unknown_interface_lists_the_available_ones() {
-    let out = ww().args(["-i", "no-such-if0", "-s", "1"]).output().unwrap();
+    let out = ww()
+        .args(["-i", "no-such-if0", "-s", "1"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -418,9 +421,18 @@ fn unknown_interface_lists_the_available_ones() {
 
 #[test]
 fn bad_live_options_are_errors() {
-    bad(&["-i", "lo", "--ring-block-size", "1000"], "multiple of the page size");
+    bad(
+        &["-i", "lo", "--ring-block-size", "1000"],
+        "multiple of the page size",
+    );
     bad(&["-i", "lo", "--ring-block-size", "12288"], "power of two");
-    bad(&["-i", "lo", "--ring-blocks", "0"], "block count must be at least 1");
-    bad(&["-i", "lo", "--snaplen", "10"], "--snaplen must be between");
-    bad(&["-i", "lo", "-s", "-1"], "-s must be a positive number");
+    bad(
+        &["-i", "lo", "--ring-blocks", "0"],
+        "block count must be at least 1",
+    );
+    bad(
+        &["-i", "lo", "--snaplen", "10"],
+        "--snaplen must be between",
+    );
+    bad(&["-i", "lo", "-s", "0"], "-s must be a positive number");
 }
