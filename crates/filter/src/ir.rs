@@ -5,7 +5,7 @@
 //! whole packet is rejected; that is the semantics of the BPF code libpcap
 //! generates, which this tree mirrors test by test.
 
-use std::cell::Cell;
+use std::collections::HashMap;
 
 /// ALU operations of arithmetic expressions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -245,81 +245,182 @@ impl Node {
         }
     }
 
-    /// Whether some packet can make the filter accept, judged like libpcap's
-    /// optimiser: along each evaluation path, a test repeated with the same
-    /// operands has the same outcome, and after `v == k1` held, `v == k2`
-    /// (k2 ≠ k1) fails. Gives up (answers yes) after a bounded search.
+    /// Whether the filter can accept some packet, judged like libpcap's
+    /// optimiser, which fails with "expression rejects all packets" when its
+    /// jump threading leaves no path to an accepting return. A test is
+    /// decided on an edge only by facts that hold on every path to that
+    /// edge: the same test with the same operands has the same outcome, and
+    /// after `v == k1` held, `v == k2` (k2 ≠ k1) fails.
     pub(crate) fn can_accept(&self) -> bool {
-        let budget = Cell::new(200_000u32);
-        let mut facts = Vec::new();
-        walk(self, &mut facts, &budget, &mut |r, _| r)
+        let mut g = Graph::default();
+        let root = g.build(self, ACCEPT, REJECT);
+        g.thread(root)
     }
 }
 
-fn implied(atom: &Atom, facts: &[(&Atom, bool)]) -> Option<bool> {
-    for (f, outcome) in facts {
-        if *f == atom {
-            return Some(*outcome);
-        }
-        if *outcome
-            && f.op == Cmp::Eq
-            && atom.op == Cmp::Eq
-            && f.lhs == atom.lhs
-            && matches!((&f.rhs, &atom.rhs), (Val::K(a), Val::K(b)) if a != b)
-        {
-            return Some(false);
-        }
-    }
-    None
+const ACCEPT: usize = usize::MAX;
+const REJECT: usize = usize::MAX - 1;
+
+#[derive(Clone, Copy)]
+struct Test {
+    atom: usize,
+    lhs: usize,
+    op: Cmp,
+    k: Option<u32>,
+    jt: usize,
+    jf: usize,
 }
 
-type Facts<'a> = Vec<(&'a Atom, bool)>;
-type Cont<'a, 'b> = dyn FnMut(bool, &mut Facts<'a>) -> bool + 'b;
+/// The jumping-code graph of a tree: one test per atom occurrence; edges go
+/// from higher to lower indexes.
+#[derive(Default)]
+struct Graph {
+    tests: Vec<Test>,
+    atoms: HashMap<Atom, usize>,
+    vals: HashMap<Val, usize>,
+    /// Per atom: operand id, operator, constant.
+    info: Vec<(usize, Cmp, Option<u32>)>,
+}
 
-/// Enumerates evaluation paths of `node` under `facts`, calling `k` with
-/// each outcome; true as soon as one call returns true (or the budget runs out).
-fn walk<'a>(
-    node: &'a Node,
-    facts: &mut Facts<'a>,
-    budget: &Cell<u32>,
-    k: &mut Cont<'a, '_>,
-) -> bool {
-    let left = budget.get();
-    if left == 0 {
-        return true;
-    }
-    budget.set(left - 1);
-    match node {
-        Node::True => k(true, facts),
-        Node::False => k(false, facts),
-        Node::Atom(a) => {
-            if let Some(r) = implied(a, facts) {
-                return k(r, facts);
+type Facts = Vec<(usize, bool)>;
+
+impl Graph {
+    fn build(&mut self, n: &Node, t: usize, f: usize) -> usize {
+        match n {
+            Node::True => t,
+            Node::False => f,
+            Node::Not(a) => self.build(a, f, t),
+            Node::And(a, b) => {
+                let eb = self.build(b, t, f);
+                self.build(a, eb, f)
             }
-            for outcome in [true, false] {
-                facts.push((a, outcome));
-                let hit = k(outcome, facts);
-                facts.pop();
-                if hit {
-                    return true;
+            Node::Or(a, b) => {
+                let eb = self.build(b, t, f);
+                self.build(a, t, eb)
+            }
+            Node::Atom(a) => {
+                let next = self.atoms.len();
+                let atom = *self.atoms.entry((**a).clone()).or_insert(next);
+                let next = self.vals.len();
+                let lhs = *self.vals.entry(a.lhs.clone()).or_insert(next);
+                let k = match a.rhs {
+                    Val::K(k) => Some(k),
+                    _ => None,
+                };
+                if atom == self.info.len() {
+                    self.info.push((lhs, a.op, k));
+                }
+                self.tests.push(Test {
+                    atom,
+                    lhs,
+                    op: a.op,
+                    k,
+                    jt: t,
+                    jf: f,
+                });
+                self.tests.len() - 1
+            }
+        }
+    }
+
+    fn implied(&self, t: &Test, facts: &Facts) -> Option<bool> {
+        for &(fid, outcome) in facts {
+            if fid == t.atom {
+                return Some(outcome);
+            }
+        }
+        if t.op == Cmp::Eq && t.k.is_some() {
+            for &(fid, outcome) in facts {
+                if !outcome {
+                    continue;
+                }
+                let (lhs, op, k) = self.info[fid];
+                if op == Cmp::Eq && lhs == t.lhs && k.is_some() && k != t.k {
+                    return Some(false);
                 }
             }
-            false
         }
-        Node::Not(a) => walk(a, facts, budget, &mut |r, f| k(!r, f)),
-        Node::And(a, b) => walk(a, facts, budget, &mut |r, f| {
-            if r {
-                walk(b, f, budget, k)
-            } else {
-                k(false, f)
+        None
+    }
+
+    fn with(facts: &Facts, fact: (usize, bool)) -> Facts {
+        let mut v = facts.clone();
+        if !v.contains(&fact) {
+            v.push(fact);
+            v.sort_unstable();
+        }
+        v
+    }
+
+    /// Threads jumps through decided tests until nothing changes; then
+    /// tells whether the accepting return is still reachable.
+    fn thread(&mut self, root: usize) -> bool {
+        if root >= self.tests.len() {
+            return root == ACCEPT;
+        }
+        let n = self.tests.len();
+        for _round in 0..1000 {
+            let mut facts: Vec<Option<Facts>> = vec![None; n];
+            facts[root] = Some(Vec::new());
+            for id in (0..n).rev() {
+                let Some(f) = facts[id].clone() else { continue };
+                let t = self.tests[id];
+                for (outcome, succ) in [(true, t.jt), (false, t.jf)] {
+                    if succ < n {
+                        let ef = Self::with(&f, (t.atom, outcome));
+                        facts[succ] = Some(match facts[succ].take() {
+                            None => ef,
+                            Some(prev) => prev.into_iter().filter(|x| ef.contains(x)).collect(),
+                        });
+                    }
+                }
             }
-        }),
-        Node::Or(a, b) => walk(a, facts, budget, &mut |r, f| {
-            if r {
-                k(true, f)
-            } else {
-                walk(b, f, budget, k)
+            let mut changed = false;
+            for id in (0..n).rev() {
+                let Some(f) = facts[id].clone() else { continue };
+                let t = self.tests[id];
+                for outcome in [true, false] {
+                    let ef = Self::with(&f, (t.atom, outcome));
+                    let first = if outcome { t.jt } else { t.jf };
+                    let mut succ = first;
+                    while succ < n {
+                        match self.implied(&self.tests[succ], &ef) {
+                            Some(true) => succ = self.tests[succ].jt,
+                            Some(false) => succ = self.tests[succ].jf,
+                            None => break,
+                        }
+                    }
+                    if succ != first {
+                        changed = true;
+                        if outcome {
+                            self.tests[id].jt = succ;
+                        } else {
+                            self.tests[id].jf = succ;
+                        }
+                    }
+                }
             }
-        }),
+            if !changed {
+                break;
+            }
+        }
+        // Reachability of the accepting return.
+        let mut seen = vec![false; n];
+        seen[root] = true;
+        for id in (0..n).rev() {
+            if !seen[id] {
+                continue;
+            }
+            let t = self.tests[id];
+            for succ in [t.jt, t.jf] {
+                if succ == ACCEPT {
+                    return true;
+                }
+                if succ < n {
+                    seen[succ] = true;
+                }
+            }
+        }
+        false
     }
 }
