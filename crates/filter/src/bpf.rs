@@ -167,15 +167,11 @@ pub fn validate(insns: &[Insn]) -> Result<(), InvalidProgram> {
                     return bad(pc, format!("shift by {}", i.k));
                 }
             }
-            LD | LDX if i.code & 0xe0 == MEM => {
-                if i.k as usize >= MEMWORDS {
-                    return bad(pc, format!("scratch index {}", i.k));
-                }
+            LD | LDX if i.code & 0xe0 == MEM && i.k as usize >= MEMWORDS => {
+                return bad(pc, format!("scratch index {}", i.k));
             }
-            ST | STX => {
-                if i.k as usize >= MEMWORDS {
-                    return bad(pc, format!("scratch index {}", i.k));
-                }
+            ST | STX if i.k as usize >= MEMWORDS => {
+                return bad(pc, format!("scratch index {}", i.k));
             }
             JMP => {
                 let rest = (n - pc - 1) as u64;

@@ -108,6 +108,11 @@ impl Val {
                         return Val::K(v);
                     }
                 }
+                // libpcap's optimiser turns `and #0` and `mul #0` into `ld #0`,
+                // dropping the load before them.
+                if matches!(op, AluOp::And | AluOp::Mul) && b == Val::K(0) {
+                    return Val::K(0);
+                }
                 Val::Alu(op, Box::new(a), Box::new(b))
             }
             Val::Neg(a) => match a.fold() {
