@@ -440,10 +440,10 @@ pub(crate) fn lex(src: &str) -> Result<Vec<Token>, FilterError> {
                 t
             } else if let Some(n) = number(&w, col)? {
                 Tok::Num(n)
-            } else if is_hid(&w) {
-                Tok::Hid(w.clone())
             } else if let Some(m) = mac(&w) {
                 Tok::Eid(m)
+            } else if is_hid(&w) {
+                Tok::Hid(w.clone())
             } else {
                 Tok::Id(w.clone())
             };
