@@ -4,7 +4,8 @@
 //! an offset above 255.
 
 use crate::bpf::{self, Insn};
-use crate::ir::{AluOp, Atom, Cmp, Node, Val};
+use crate::ir::{AluOp, Atom, Cmp, Val};
+use crate::opt::{Graph, ACCEPT, REJECT};
 
 type Label = usize;
 
@@ -208,33 +209,12 @@ impl Emitter {
         }
         Ok(())
     }
-
-    fn node(&mut self, n: &Node, t: Label, f: Label) -> Result<(), String> {
-        match n {
-            Node::True => self.ja(t),
-            Node::False => self.ja(f),
-            Node::Atom(a) => self.atom(a, t, f)?,
-            Node::Not(a) => self.node(a, f, t)?,
-            Node::And(a, b) => {
-                let mid = self.new_label();
-                self.node(a, mid, f)?;
-                self.bind(mid);
-                self.node(b, t, f)?;
-            }
-            Node::Or(a, b) => {
-                let mid = self.new_label();
-                self.node(a, t, mid)?;
-                self.bind(mid);
-                self.node(b, t, f)?;
-            }
-        }
-        Ok(())
-    }
 }
 
-/// Generates a program returning `accept` for matching packets and 0 otherwise.
-pub(crate) fn emit(root: &Node, accept: u32) -> Result<Vec<Insn>, String> {
-    if *root == Node::True {
+/// Generates a program from the test graph, returning `accept` for matching
+/// packets and 0 otherwise; tests are laid out in topological order.
+pub(crate) fn emit(g: &Graph, root: usize, accept: u32) -> Result<Vec<Insn>, String> {
+    if root == ACCEPT {
         return Ok(vec![Insn::stmt(bpf::RET | bpf::K, accept)]);
     }
     let mut e = Emitter {
@@ -246,7 +226,24 @@ pub(crate) fn emit(root: &Node, accept: u32) -> Result<Vec<Insn>, String> {
     };
     let t = e.new_label();
     let f = e.new_label();
-    e.node(root, t, f)?;
+    if root == REJECT {
+        e.ja(f);
+    }
+    let order = g.topo(root);
+    let mut label = vec![usize::MAX; g.tests.len()];
+    for &id in &order {
+        label[id] = e.new_label();
+    }
+    let target = |x: usize| match x {
+        ACCEPT => t,
+        REJECT => f,
+        id => label[id],
+    };
+    for &id in &order {
+        e.bind(label[id]);
+        let test = g.tests[id];
+        e.atom(&g.atoms[test.atom], target(test.jt), target(test.jf))?;
+    }
     e.bind(t);
     e.stmt(bpf::RET | bpf::K, accept);
     e.state = None;

@@ -23,6 +23,7 @@ mod emit;
 mod gen;
 mod ir;
 mod lex;
+mod opt;
 mod parse;
 
 pub use bpf::{
@@ -156,7 +157,9 @@ pub fn compile(expr: &str, opts: &CompileOptions) -> Result<Program, FilterError
     let ctx = gen::Ctx::new(link, opts.link_type, opts.linux_vlan_extensions);
     let mut parser = parse::Parser::new(toks, ctx);
     let tree = parser.program()?.simplify();
-    if tree == ir::Node::False || !tree.can_accept() {
+    let (mut graph, root) = opt::Graph::from_tree(&tree);
+    let root = graph.optimize(root);
+    if !graph.accepts(root) {
         return Err(FilterError::new(1, "expression rejects all packets"));
     }
     let snap = if opts.snaplen == 0 {
@@ -164,7 +167,7 @@ pub fn compile(expr: &str, opts: &CompileOptions) -> Result<Program, FilterError
     } else {
         opts.snaplen
     };
-    let insns = emit::emit(&tree, snap).map_err(|m| FilterError::new(1, m))?;
+    let insns = emit::emit(&graph, root, snap).map_err(|m| FilterError::new(1, m))?;
     validate(&insns).map_err(|e| FilterError::new(1, format!("internal error: {e}")))?;
     Ok(Program { insns })
 }
