@@ -43,6 +43,14 @@ pub(crate) struct Graph {
     info: Vec<(usize, Cmp, Option<u32>)>,
 }
 
+/// Largest graph (in reachable tests) the pullups run on. Each pullup
+/// recomputes the predecessors, so a pass is quadratic; above this size
+/// (expressions of some 90 ports or more) the pullups are skipped. They only
+/// move loads earlier, so the program still accepts the same complete
+/// packets; only truncated packets can then be judged differently from
+/// libpcap.
+const PULLUP_LIMIT: usize = 1024;
+
 type Facts = Vec<(usize, bool)>;
 type Edge = (usize, bool);
 
@@ -239,10 +247,11 @@ impl Graph {
         changed
     }
 
-    /// One round of or/and pullups; true if the graph changed.
+    /// One round of or/and pullups; true if the graph changed. Skipped on
+    /// graphs of more than [`PULLUP_LIMIT`] tests.
     fn pullup_pass(&mut self, root: usize) -> bool {
         let order = self.topo(root);
-        if order.is_empty() {
+        if order.is_empty() || order.len() > PULLUP_LIMIT {
             return false;
         }
         let n = self.tests.len();
