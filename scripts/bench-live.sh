@@ -8,12 +8,12 @@
 # Needs root, iproute2, trafgen (netsniff-ng), iftop, tcpdump, GNU time.
 # Only the two namespaces this script creates carry traffic.
 #
-#   scripts/bench-live.sh                 # rates 100k 250k 500k 1M 2M pps, 5 s each
+#   scripts/bench-live.sh                 # 100k, 200k, 300k pps and the sender's maximum, 5 s each
 #   RATES="1000000" SECS=10 scripts/bench-live.sh
 #   PIN_CPU=1 scripts/bench-live.sh       # capture on CPU 0, sender on CPU 1
 set -euo pipefail
 
-RATES=${RATES:-"100000 250000 500000 1000000 2000000"}
+RATES=${RATES:-"100000 200000 300000 max"}
 SECS=${SECS:-5}
 PIN_CPU=${PIN_CPU:-1}
 TOOLS=${TOOLS:-"wirewatch iftop tcpdump"}
@@ -38,7 +38,8 @@ cleanup
 ip netns add $NS_CAP
 ip netns add $NS_SEND
 ip link add wwcap netns $NS_CAP type veth peer name wwsend netns $NS_SEND
-ip -n $NS_CAP addr add 10.99.0.1/24 dev wwcap
+# The capture side has no address: frames are dropped right after the
+# taps, which keeps the sender's (shared) receive path cheap.
 ip -n $NS_SEND addr add 10.99.0.2/24 dev wwsend
 for ns in $NS_CAP $NS_SEND; do
     ip -n $ns link set lo up
@@ -48,8 +49,6 @@ ip -n $NS_CAP link set wwcap up
 ip -n $NS_SEND link set wwsend up
 CAP_MAC=$(ip netns exec $NS_CAP cat /sys/class/net/wwcap/address)
 SEND_MAC=$(ip netns exec $NS_SEND cat /sys/class/net/wwsend/address)
-# Drop the frames after capture so the receiving stack costs little.
-ip netns exec $NS_CAP sh -c 'echo 0 > /proc/sys/net/ipv4/ip_forward'
 
 # 60-byte frame (64 with FCS): Ethernet + IPv4 + UDP + 18 bytes payload.
 mac() { echo "$1" | sed 's/^/0x/; s/:/, 0x/g'; }
@@ -63,15 +62,20 @@ cat > "$CFG" <<EOF
   fill(0x00, 18)
 }
 EOF
+# A trickle from another source port: iftop checks its -s timer only when a
+# packet arrives, so it needs one after the burst to exit.
+sed 's/0x30, 0x39,/0x30, 0x3a,/' "$CFG" > "$OUT/trickle.trafgen"
 
 CAP_CPU=""; SEND_CPU=""
 if [ "$PIN_CPU" = 1 ] && command -v taskset >/dev/null; then
     CAP_CPU="taskset -c 0"; SEND_CPU="taskset -c 1"
 fi
 
-send() { # rate count
+send() { # rate|max count
+    local rate=()
+    [ "$1" = max ] || rate=(--rate "${1}pps")
     ip netns exec $NS_SEND $SEND_CPU trafgen --dev wwsend --conf "$CFG" --cpus 1 \
-        --rate "${1}pps" --num "$2" --no-sock-mem --notouch-irq --silent \
+        "${rate[@]}" --num "$2" --no-sock-mem --notouch-irq \
         >"$OUT/trafgen.log" 2>&1 || true
 }
 
@@ -79,40 +83,57 @@ send() { # rate count
 start=$(date +%s.%N)
 N=$((2000000))
 ip netns exec $NS_SEND $SEND_CPU trafgen --dev wwsend --conf "$CFG" --cpus 1 --num $N \
-    --no-sock-mem --notouch-irq --silent >"$OUT/trafgen.log" 2>&1 || true
+    --no-sock-mem --notouch-irq >"$OUT/trafgen.log" 2>&1 || true
 end=$(date +%s.%N)
-CEIL=$(echo "$N / ($end - $start)" | bc)
+CEIL=$(python3 -c "print(int($N / ($end - $start)))")
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "sender: trafgen $(trafgen -v | head -1 | awk '{print $2}'), one CPU, ceiling ${CEIL} pps with nobody capturing"
 echo
-printf "%-10s %10s %10s %10s %10s %8s %8s\n" tool rate_pps sent seen dropped seen_% cpu_%
+printf "%-10s %10s %10s %10s %10s %8s %8s %8s\n" tool rate_pps sent seen dropped seen_% cpu_% sent_pps
+# seen_%: seen / sent. cpu_%: the capturing process's CPU seconds over the
+# sending seconds. sent_pps: the rate the sender achieved during this run.
+# iftop's "seen" is derived from its byte count (3 significant digits).
 
-cpu_of() { # time output file -> "user+sys / elapsed" as %
-    awk '/^CPU/ {print $2}' "$1" | tr -d '%'
+cpu_secs() { # GNU time output file -> user+sys seconds
+    awk '/^CPUSECS/ {print $2 + $3}' "$1"
 }
 
 run_tool() { # tool rate
-    local tool=$1 rate=$2 count=$((rate * SECS))
+    local tool=$1 rate=$2 count
+    if [ "$rate" = max ]; then count=$((CEIL * SECS)); else count=$((rate * SECS)); fi
     local tf=$OUT/$tool-$rate.time log=$OUT/$tool-$rate.out
-    local dur=$((SECS + 2))
+    # Long enough for the slowest send (the sender slows down while a tool
+    # captures, since on a veth the capture copy runs on the sender's CPU).
+    local dur=$((2 * SECS + 3))
     case $tool in
     wirewatch)
-        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPU %P" -o "$tf" \
+        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPUSECS %U %S" -o "$tf" \
             "$WIREWATCH" -i wwcap -s $dur --format json --user nobody >"$log" 2>"$log.err" &
         ;;
     iftop)
-        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPU %P" -o "$tf" \
+        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPUSECS %U %S" -o "$tf" \
             iftop -i wwcap -t -s $dur -n -N -P -B >"$log" 2>"$log.err" &
         ;;
     tcpdump)
-        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPU %P" -o "$tf" \
-            timeout -s INT $dur tcpdump -i wwcap -w /dev/null -n >"$log" 2>"$log.err" &
+        ip netns exec $NS_CAP $CAP_CPU /usr/bin/time -f "CPUSECS %U %S" -o "$tf" \
+            timeout -s TERM $dur tcpdump -i wwcap -w /dev/null -n >"$log" 2>"$log.err" &
         ;;
     esac
     local pid=$!
     sleep 1
+    local t0 t1
+    t0=$(date +%s.%N)
     send "$rate" "$count"
+    t1=$(date +%s.%N)
+    local trickle=""
+    if [ "$tool" = iftop ]; then
+        ip netns exec $NS_SEND trafgen --dev wwsend --conf "$OUT/trickle.trafgen" --cpus 1 \
+            --rate 20pps --no-sock-mem --notouch-irq >/dev/null 2>&1 &
+        disown
+        trickle=$!
+    fi
     wait $pid || true
+    [ -z "$trickle" ] || { pkill -KILL -f trickle.trafgen || true; wait $trickle 2>/dev/null || true; }
     local seen dropped
     case $tool in
     wirewatch)
@@ -120,15 +141,16 @@ run_tool() { # tool rate
         dropped=$(tail -1 "$log" | python3 -c 'import json,sys; print(json.load(sys.stdin)["capture"]["kernel_dropped"])')
         ;;
     iftop)
-        # iftop prints no packet count: cumulative bytes / 46 IP bytes per packet.
+        # iftop prints no packet count: the burst's entry (source port 12345)
+        # cumulative bytes / 46 IP bytes per packet (3 significant digits).
         seen=$(python3 - "$log" <<'PY'
 import re, sys
 units = {"B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3}
-last = None
+last = "0B"
 for line in open(sys.argv[1]):
-    if line.startswith("Cumulative"):
+    if ":12345 " in line:
         last = line.split()[-1]
-m = re.match(r"([\d.]+)([KMG]?B)", last or "0B")
+m = re.match(r"([\d.]+)([KMG]?B)", last)
 print(int(float(m.group(1)) * units[m.group(2)] / 46) if m else 0)
 PY
 )
@@ -139,9 +161,12 @@ PY
         dropped=$(awk '/dropped by kernel/ {print $1}' "$log.err")
         ;;
     esac
-    local pct
+    local pct cpu
     pct=$(python3 -c "print(f'{100*$seen/$count:.1f}')")
-    printf "%-10s %10s %10s %10s %10s %8s %8s\n" "$tool" "$rate" "$count" "$seen" "$dropped" "$pct" "$(cpu_of "$tf")"
+    # CPU seconds of the whole run over the seconds the sender was sending.
+    cpu=$(python3 -c "print(f'{100*$(cpu_secs "$tf")/($t1-$t0):.1f}')")
+    printf "%-10s %10s %10s %10s %10s %8s %8s %8s\n" "$tool" "$rate" "$count" "$seen" "$dropped" "$pct" "$cpu" \
+        "$(python3 -c "print(f'{$count/($t1-$t0):.0f}')")"
 }
 
 for rate in $RATES; do
@@ -151,7 +176,13 @@ for rate in $RATES; do
 done
 
 echo
-# Idle: nothing sent for 10 s.
-ip netns exec $NS_CAP /usr/bin/time -f "CPU %P" -o "$OUT/idle.time" \
-    "$WIREWATCH" -i wwcap -s 10 --format json --user nobody >/dev/null 2>&1
-echo "wirewatch idle CPU over 10 s: $(cpu_of "$OUT/idle.time") %"
+# Idle: nothing sent; CPU time between 2 s and 32 s after start (steady
+# state, not start-up), from /proc/PID/stat.
+ip netns exec $NS_CAP "$WIREWATCH" -i wwcap -s 40 --format json --user nobody >/dev/null 2>&1 &
+IDLE=$!
+sleep 2
+ticks() { awk '{print $14 + $15}' /proc/$IDLE/stat; }
+t0=$(ticks); sleep 30; t1=$(ticks)
+kill -TERM $IDLE; wait $IDLE || true
+HZ=$(getconf CLK_TCK)
+echo "wirewatch idle CPU (30 s, steady state): $(python3 -c "print(f'{100*($t1-$t0)/$HZ/30:.2f}')") %"

@@ -21,7 +21,7 @@ if [[ -z "$src" ]]; then
 fi
 if [[ -z "$src" || ! -d "$src" ]]; then
     echo "fuzz-seed: no capture corpus found (pass its directory); fuzzing starts from empty corpora" >&2
-    mkdir -p "$root/fuzz/corpus/read_capture" "$root/fuzz/corpus/decode"
+    mkdir -p "$root/fuzz/corpus/read_capture" "$root/fuzz/corpus/decode" "$root/fuzz/corpus/filter"
     exit 0
 fi
 max=65536
@@ -59,3 +59,16 @@ echo "fuzz-seed: read_capture: $copied new files, $(find "$rc" -type f | wc -l) 
 # All captures (any size) feed the decode seeds: only a few frames of each are kept.
 (cd "$root/fuzz" && xargs -0 cargo run --quiet --release --example seed_decode -- "$dc" <"$list")
 echo "fuzz-seed: decode: $(find "$dc" -type f | wc -l) in $dc"
+
+# filter: every distinct expression of filters.tsv, for Ethernet (selector 0),
+# then a NUL and no frame.
+fc="$root/fuzz/corpus/filter"
+mkdir -p "$fc"
+if [[ -f "$src/filters.tsv" ]]; then
+    n=0
+    while IFS= read -r expr; do
+        n=$((n + 1))
+        printf '\x00%s\x00' "$expr" >"$fc/tsv-$n"
+    done < <(tail -n +2 "$src/filters.tsv" | cut -f2 | sort -u)
+fi
+echo "fuzz-seed: filter: $(find "$fc" -type f | wc -l) in $fc"

@@ -2,6 +2,7 @@
 # Seeds the fuzz corpora, then fuzzes each target in turn for SECONDS (default 660).
 #
 #   scripts/fuzz.sh [SECONDS]
+#   TARGETS=filter scripts/fuzz.sh 600     (only some targets)
 #
 # Needs cargo-fuzz (`cargo install cargo-fuzz`). On a stable toolchain the
 # nightly-only sanitizer flags are allowed by RUSTC_BOOTSTRAP=1. One libFuzzer
@@ -17,7 +18,7 @@ bash scripts/fuzz-seed.sh || exit 1
 export RUSTC_BOOTSTRAP=1
 status=0
 mkdir -p fuzz/artifacts
-for target in read_capture decode; do
+for target in ${TARGETS:-read_capture decode filter}; do
     log="fuzz/artifacts/$target.log"
     echo "== $target: ${secs}s, log $log"
     if ! cargo fuzz run "$target" "fuzz/corpus/$target" -- \

@@ -45,7 +45,7 @@ pub(crate) struct Graph {
 
 /// Largest graph (in reachable tests) the pullups run on. Each pullup
 /// recomputes the predecessors, so a pass is quadratic; above this size
-/// (expressions of some 90 ports or more) the pullups are skipped. They only
+/// (expressions of some 85 ports or more) the pullups are skipped. They only
 /// move loads earlier, so the program still accepts the same complete
 /// packets; only truncated packets can then be judged differently from
 /// libpcap.

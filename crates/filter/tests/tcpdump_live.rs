@@ -171,6 +171,10 @@ fn tcpdump_count(file: &Path, expr: &str) -> Option<u64> {
     Some(n)
 }
 
+/// Rows where this compiler and libpcap differ on purpose-built truncated
+/// frames, explained in docs/FILTERS.md ("Known differences").
+const SYNTHETIC_KNOWN: [(u32, &str); 2] = [(0, "port 80 or 443"), (0, "port (80 or 443)")];
+
 #[test]
 #[ignore = "needs tcpdump and the corpus"]
 fn tcpdump_live() {
@@ -403,7 +407,12 @@ fn tcpdump_live_synthetic() {
                 .ok()
                 .map(|p| frames.iter().filter(|(d, w)| p.matches(d, *w)).count() as u64);
             if theirs != ours {
-                bad.push(format!("lt{lt}\t{expr}\tours {ours:?}\ttcpdump {theirs:?}"));
+                let row = format!("lt{lt}\t{expr}\tours {ours:?}\ttcpdump {theirs:?}");
+                if SYNTHETIC_KNOWN.contains(&(lt, expr)) {
+                    println!("known difference (docs/FILTERS.md): {row}");
+                } else {
+                    bad.push(row);
+                }
             }
         }
     }

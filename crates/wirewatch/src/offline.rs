@@ -8,9 +8,10 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use wirewatch_capture::{CaptureReader, ReadError};
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode, Snapshot};
-use wirewatch_wire::{decode, DecodeOptions, Timestamp};
+use wirewatch_wire::{decode, linktype, DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
+use crate::filter::FrameFilter;
 use crate::output::{self, ReportKind, Summary};
 
 /// How a run ended when it produced a report.
@@ -50,6 +51,26 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
     }
 }
 
+/// Why reading stopped before the end of the input.
+#[derive(Debug)]
+pub enum Stop {
+    /// The capture is cut off or corrupt here.
+    Read(ReadError),
+    /// The filter cannot be compiled for a link type met in the file.
+    Filter(String),
+    /// `-s`: the capture time limit was reached.
+    Duration,
+}
+
+/// Optional limits on what is ingested.
+#[derive(Default)]
+pub struct Limits<'a> {
+    /// Only frames this filter accepts are accounted.
+    pub filter: Option<&'a mut FrameFilter>,
+    /// Stop at the first frame this long after the first frame.
+    pub duration_nanos: Option<i64>,
+}
+
 /// Reads every frame of `reader` into `table`, calling `tick` with each
 /// interval boundary crossed (when `interval_nanos` is set). Returns the read
 /// error that stopped it, if any; frames before it are accounted.
@@ -57,18 +78,59 @@ pub fn ingest_all<R: Read>(
     reader: &mut CaptureReader<R>,
     table: &mut FlowTable,
     interval_nanos: Option<i64>,
+    tick: impl FnMut(&mut FlowTable, Timestamp, Timestamp) -> io::Result<()>,
+    progress: impl FnMut(u64),
+) -> io::Result<Option<ReadError>> {
+    let stop = ingest(
+        reader,
+        table,
+        interval_nanos,
+        Limits::default(),
+        tick,
+        progress,
+    )?;
+    Ok(match stop {
+        Some(Stop::Read(e)) => Some(e),
+        _ => None,
+    })
+}
+
+/// [`ingest_all`] with a filter and a capture-time limit.
+pub fn ingest<R: Read>(
+    reader: &mut CaptureReader<R>,
+    table: &mut FlowTable,
+    interval_nanos: Option<i64>,
+    mut limits: Limits<'_>,
     mut tick: impl FnMut(&mut FlowTable, Timestamp, Timestamp) -> io::Result<()>,
     mut progress: impl FnMut(u64),
-) -> io::Result<Option<ReadError>> {
+) -> io::Result<Option<Stop>> {
     let opts = decode_options(table.config());
     let mut next_tick: Option<Timestamp> = None;
+    let mut deadline: Option<Timestamp> = None;
     let mut n: u64 = 0;
     loop {
         let frame = match reader.next_frame() {
             Ok(Some(f)) => f,
             Ok(None) => return Ok(None),
-            Err(e) => return Ok(Some(e)),
+            Err(e) => return Ok(Some(Stop::Read(e))),
         };
+        n += 1;
+        if n & 0xFFFF == 0 {
+            progress(n);
+        }
+        if let Some(d) = limits.duration_nanos {
+            let end = *deadline.get_or_insert(frame.ts.add_nanos(d));
+            if frame.ts >= end {
+                return Ok(Some(Stop::Duration));
+            }
+        }
+        if let Some(f) = limits.filter.as_deref_mut() {
+            match f.matches(frame.link_type, frame.data, frame.wire_len) {
+                Ok(true) => {}
+                Ok(false) => continue,
+                Err(e) => return Ok(Some(Stop::Filter(e))),
+            }
+        }
         let meta = decode(frame.link_type, frame.ts, frame.data, frame.wire_len, &opts);
         if let Some(iv) = interval_nanos {
             let t = next_tick.get_or_insert(meta.ts.add_nanos(iv));
@@ -85,10 +147,6 @@ pub fn ingest_all<R: Read>(
             }
         }
         table.ingest(&meta);
-        n += 1;
-        if n & 0xFFFF == 0 {
-            progress(n);
-        }
     }
 }
 
@@ -107,11 +165,26 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     let bar = s.progress.then(|| output::progress_bar(input)).flatten();
 
     let mut table = FlowTable::new(s.flow.clone());
+    let mut filter = match s.file_filter.as_deref() {
+        Some(expr) => {
+            let lt = reader
+                .link_types()
+                .first()
+                .copied()
+                .unwrap_or(linktype::ETHERNET);
+            Some(FrameFilter::new(expr, lt).map_err(|e| anyhow!("{e}"))?)
+        }
+        None => None,
+    };
     let mut sink = output::make_sink(s, out);
-    let result = ingest_all(
+    let result = ingest(
         &mut reader,
         &mut table,
         s.interval_nanos,
+        Limits {
+            filter: filter.as_mut(),
+            duration_nanos: s.file_duration_nanos,
+        },
         |table, start, end| {
             table.advance(end.add_nanos(-1));
             let slot = table.slot_of(end.add_nanos(-1));
@@ -127,7 +200,7 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let read_error = match result {
+    let stop = match result {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
         Err(e) => return Err(anyhow!("writing output: {e}")),
@@ -139,15 +212,16 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         table.slot_of(table.now()),
         false,
     );
-    let (warning, error) = match &read_error {
-        Some(e) if e.is_truncation() => (
+    let (warning, error) = match &stop {
+        Some(Stop::Read(e)) if e.is_truncation() => (
             Some(format!(
                 "{name}: {e}; the report covers everything before it"
             )),
             None,
         ),
-        Some(e) => (None, Some(format!("{name}: {e}"))),
-        None => (None, None),
+        Some(Stop::Read(e)) => (None, Some(format!("{name}: {e}"))),
+        Some(Stop::Filter(e)) => (None, Some(format!("{name}: {e}"))),
+        Some(Stop::Duration) | None => (None, None),
     };
     let summary = Summary {
         input: &name,

@@ -435,4 +435,78 @@ fn bad_live_options_are_errors() {
         "--snaplen must be between",
     );
     bad(&["-i", "lo", "-s", "0"], "-s must be a positive number");
+    bad(
+        &["-i", "lo", "-s", "1", "-f", "udp prt 1"],
+        "for link type ether (1): column 5:",
+    );
+}
+
+#[test]
+fn file_filter_selects_frames_like_the_kernel_would() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let p = p.to_str().unwrap();
+    let rows = |expr: &str| {
+        let csv = stdout_of(&["-r", p, "-f", expr, "--format", "csv", "--no-summary"]);
+        first7(&csv)
+    };
+    assert_eq!(
+        rows("udp port 53"),
+        vec!["ipv4,10.0.0.1,10.0.0.2,3,300,2,400"]
+    );
+    assert_eq!(
+        rows("ip6 or (src host 10.0.0.3 && udp)"),
+        vec![
+            "ipv6,2001:db8::1,2001:db8::2,1,60,0,0",
+            "ipv4,10.0.0.3,10.0.0.2,1,28,0,0"
+        ]
+    );
+    // The answers only: 200 IP bytes + 14 = 214-byte frames.
+    assert_eq!(
+        rows("greater 200 and not ip6"),
+        vec!["ipv4,10.0.0.2,10.0.0.1,2,400,0,0"]
+    );
+    assert_eq!(
+        rows("ip6 and tcp dst port 443"),
+        vec!["ipv6,2001:db8::1,2001:db8::2,1,60,0,0"]
+    );
+    // As in libpcap, tcp[...] reads the IPv4 header only: the IPv6 SYN fails.
+    assert!(rows("tcp[tcpflags] & tcp-syn != 0").is_empty());
+    assert!(rows("arp or icmp").is_empty());
+    // The summary counts only what passed.
+    let json = stdout_of(&["-r", p, "-f", "udp", "--format", "json"]);
+    let summary: serde_json::Value = serde_json::from_str(json.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["packets"], 6);
+}
+
+#[test]
+fn bad_filter_is_a_one_line_error_at_its_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let p = p.to_str().unwrap();
+    let out = bad(&["-r", p, "-f", "tcp prt 80"], "column 5:");
+    assert!(out.is_empty(), "no report after a bad filter: {out}");
+    bad(&["-r", p, "-f", "tcp and (port 80 or"], "column 20:");
+    bad(&["-r", p, "-f", "port 99999"], "port 99999");
+    bad(&["-r", p, "-f", "tcp and udp"], "rejects all packets");
+    bad(
+        &["-r", p, "-f", "gateway foo"],
+        "'gateway' is not supported",
+    );
+}
+
+#[test]
+fn file_duration_stops_at_capture_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let p = p.to_str().unwrap();
+    // Frames at 0, 10, 1000 and 1500 ms are inside the first 2 s.
+    let csv = stdout_of(&["-r", p, "-s", "2", "--format", "csv", "--no-summary"]);
+    assert_eq!(
+        first7(&csv),
+        vec![
+            "ipv4,10.0.0.1,10.0.0.2,2,200,1,200",
+            "ipv6,2001:db8::1,2001:db8::2,1,60,0,0"
+        ]
+    );
 }

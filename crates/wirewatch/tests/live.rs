@@ -742,6 +742,200 @@ fn ring_overflow_is_counted_as_drops() {
 }
 
 #[test]
+fn the_kernel_runs_the_filter() {
+    require_root_and_ip!();
+    let p = pair(206);
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "2",
+            "--format",
+            "json",
+            "-P",
+            "-f",
+            "udp and (dst port 6001 or src port 7002)",
+        ],
+    );
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let sinks = in_netns(&p.a, move || {
+        [6000, 6001].map(|port| UdpSocket::bind(SocketAddrV4::new(addr_a, port)).unwrap())
+    });
+    in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 7002)).unwrap();
+        for _ in 0..400 {
+            u.send_to(&[0u8; 10], SocketAddrV4::new(addr_a, 6000))
+                .unwrap();
+        }
+        let v = UdpSocket::bind(SocketAddrV4::new(addr_b, 7003)).unwrap();
+        for _ in 0..300 {
+            v.send_to(&[0u8; 20], SocketAddrV4::new(addr_a, 6001))
+                .unwrap();
+            v.send_to(&[0u8; 20], SocketAddrV4::new(addr_a, 6000))
+                .unwrap();
+        }
+    });
+    drop(sinks);
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    let sum = summary(&v);
+    // 400 from port 7002 plus 300 to port 6001; the 300 from 7003 to 6000
+    // never reach the ring.
+    assert_eq!(sum["capture"]["kernel_received"], 700, "{sum}");
+    assert_eq!(sum["capture"]["kernel_dropped"], 0, "{sum}");
+    assert_eq!(sum["packets"], 700, "{sum}");
+    let rep = final_report(&v);
+    let ports: Vec<(u64, u64, u64)> = rep["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let (a, b) = (
+                e["src_port"].as_u64().unwrap(),
+                e["dst_port"].as_u64().unwrap(),
+            );
+            let packets = e["src_to_dst"]["packets"].as_u64().unwrap()
+                + e["dst_to_src"]["packets"].as_u64().unwrap();
+            (a.min(b), a.max(b), packets)
+        })
+        .collect();
+    assert_eq!(ports.len(), 2, "{rep}");
+    assert!(ports.contains(&(6000, 7002, 400)), "{ports:?}");
+    assert!(ports.contains(&(6001, 7003, 300)), "{ports:?}");
+}
+
+fn mac_bytes(s: &str) -> [u8; 6] {
+    let mut m = [0u8; 6];
+    for (i, part) in s.split(':').enumerate() {
+        m[i] = u8::from_str_radix(part, 16).unwrap();
+    }
+    m
+}
+
+/// Sends raw Ethernet frames out of `ifname` (a packet socket in the
+/// current namespace).
+fn inject(ifname: &str, frames: &[Vec<u8>]) {
+    let name = std::ffi::CString::new(ifname).unwrap();
+    // SAFETY: plain libc calls with valid pointers and lengths; the fd is
+    // closed at the end.
+    unsafe {
+        let idx = libc::if_nametoindex(name.as_ptr());
+        assert!(idx > 0, "no interface {ifname}");
+        let fd = libc::socket(libc::AF_PACKET, libc::SOCK_RAW, 0);
+        assert!(
+            fd >= 0,
+            "packet socket: {}",
+            std::io::Error::last_os_error()
+        );
+        let mut sll: libc::sockaddr_ll = std::mem::zeroed();
+        sll.sll_family = libc::AF_PACKET as u16;
+        sll.sll_ifindex = idx as i32;
+        sll.sll_halen = 6;
+        for f in frames {
+            let n = libc::sendto(
+                fd,
+                f.as_ptr().cast(),
+                f.len(),
+                0,
+                (&sll as *const libc::sockaddr_ll).cast(),
+                std::mem::size_of::<libc::sockaddr_ll>() as u32,
+            );
+            assert_eq!(
+                n,
+                f.len() as isize,
+                "send: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+        libc::close(fd);
+    }
+}
+
+#[test]
+fn vlan_filters_see_the_tag_the_kernel_took_off() {
+    require_root_and_ip!();
+    let p = pair(207);
+    let ib = p.ia.replacen("wa", "wb", 1);
+    let (ma, mb) = (
+        mac_bytes(&mac_of(&p.a, &p.ia)),
+        mac_bytes(&mac_of(&p.b, &ib)),
+    );
+    // On receive the kernel moves an 802.1Q tag from the frame into the
+    // packet's metadata before packet sockets see it, so kernel filters
+    // need the VLAN ancillary loads and the ring must put the tag back.
+    let tagged = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "2",
+            "--format",
+            "json",
+            "-P",
+            "-f",
+            "vlan 10 and udp",
+        ],
+    );
+    let untagged = Running::start(
+        &p.a,
+        &[
+            "-i", &p.ia, "-s", "2", "--format", "json", "-P", "-f", "not vlan",
+        ],
+    );
+    let udp_in = |id: Option<u16>, net: u8| {
+        let (src, dst) = (format!("10.{net}.0.2"), format!("10.{net}.0.1"));
+        let ip4 = wirewatch_wire::build::ipv4(
+            src.parse().unwrap(),
+            dst.parse().unwrap(),
+            17,
+            &wirewatch_wire::build::udp(7000, 6000, &[0u8; 10]),
+        );
+        match id {
+            Some(id) => wirewatch_wire::build::eth_macs(
+                ma,
+                mb,
+                0x8100,
+                &wirewatch_wire::build::vlan(id, 0x0800, &ip4),
+            ),
+            None => wirewatch_wire::build::eth_macs(ma, mb, 0x0800, &ip4),
+        }
+    };
+    let mut frames = Vec::new();
+    frames.extend(std::iter::repeat_n(udp_in(Some(10), 10), 200));
+    frames.extend(std::iter::repeat_n(udp_in(Some(20), 20), 100));
+    frames.extend(std::iter::repeat_n(udp_in(None, 30), 50));
+    let ib2 = ib.clone();
+    in_netns(&p.b, move || inject(&ib2, &frames));
+
+    let (code, out, err) = tagged.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    assert_eq!(summary(&v)["capture"]["kernel_received"], 200, "{out}");
+    let rep = final_report(&v);
+    let e = entry(rep, "10.10.0.1", "10.10.0.2", "udp");
+    assert_eq!(dir(e, "10.10.0.2"), (200, 200 * 38), "{e}");
+    // The tag is back in the frame: 14 + 4 + 38 bytes each.
+    let d = if e["src"] == "10.10.0.2" {
+        &e["src_to_dst"]
+    } else {
+        &e["dst_to_src"]
+    };
+    assert_eq!(d["frame_bytes"], 200 * 56, "{e}");
+    assert_eq!(rep["entries"].as_array().unwrap().len(), 1, "{rep}");
+
+    let (code, out, err) = untagged.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    assert_eq!(summary(&v)["capture"]["kernel_received"], 50, "{out}");
+    let e = entry(final_report(&v), "10.30.0.1", "10.30.0.2", "udp");
+    assert_eq!(dir(e, "10.30.0.2"), (50, 50 * 38), "{e}");
+}
+
+#[test]
 fn an_interface_going_away_does_not_stop_the_others() {
     require_root_and_ip!();
     let p = pair(206);
