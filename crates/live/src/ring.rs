@@ -383,7 +383,7 @@ impl PacketSocket {
         if ring == libc::MAP_FAILED {
             return Err(os(name, "mmap of the ring")(io::Error::last_os_error()));
         }
-        let mut sock = PacketSocket {
+        let sock = PacketSocket {
             fd,
             ring: ring as *mut u8,
             ring_len,
@@ -434,9 +434,9 @@ impl PacketSocket {
             )
             .map_err(os(name, "promiscuous mode"))?;
         }
-        // Counters start now: read and discard whatever bind() let in.
-        let _ = sock.read_kernel_counters();
-        sock.stats = KernelStats::default();
+        // No counter reset here: the socket (protocol 0) received nothing
+        // before bind(), and whatever arrived since is in the ring and must
+        // be counted.
         Ok(sock)
     }
 

@@ -241,7 +241,11 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
     if !s.is_finite() || s <= 0.0 || s > 1e9 {
         anyhow::bail!("{what} must be a positive number of seconds, got {s}");
     }
-    Ok((s * 1e9).round() as i64)
+    let nanos = (s * 1e9).round() as i64;
+    if nanos == 0 {
+        anyhow::bail!("{what} must be at least one nanosecond, got {s}");
+    }
+    Ok(nanos)
 }
 
 impl Args {

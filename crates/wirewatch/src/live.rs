@@ -10,12 +10,13 @@ use anyhow::{anyhow, bail, Context};
 use wirewatch_capture::PcapngWriter;
 use wirewatch_flow::{FlowConfig, FlowTable, IpNet, Snapshot};
 use wirewatch_live::{
-    default_interface, list_interfaces, poll, privs, signal, Interface, LiveError, PacketSocket,
-    PollFd, RingConfig, SocketConfig,
+    default_interface, list_interfaces, poll, privs, signal, BpfInsn, Interface, LiveError,
+    PacketSocket, PollFd, RingConfig, SocketConfig,
 };
-use wirewatch_wire::{decode, Timestamp};
+use wirewatch_wire::{decode, DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
+use crate::filter::FrameFilter;
 use crate::offline::{decode_options, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
 
@@ -182,6 +183,10 @@ struct Source {
     /// Counters as of the last read (kept when the socket is gone).
     stats: wirewatch_live::KernelStats,
     state: &'static str,
+    /// The filter run here instead of in the kernel (cooked sockets: the
+    /// kernel runs the program on the network-layer packet, not on the
+    /// Linux SLL header the program is compiled for).
+    soft_filter: Option<FrameFilter>,
 }
 
 impl Source {
@@ -226,6 +231,55 @@ fn is_up(name: &str) -> bool {
         .is_some_and(|i| i.up)
 }
 
+/// Where the filter runs for a socket of this kind: in the kernel, except on
+/// cooked (SOCK_DGRAM) sockets, where the kernel would run it on the
+/// network-layer packet while it is compiled for the Linux SLL header the
+/// ring reader puts in front; those frames are filtered here instead.
+fn filter_plan(
+    kind: wirewatch_live::LinkKind,
+    expr: &str,
+    snaplen: u32,
+) -> anyhow::Result<(Option<Vec<BpfInsn>>, Option<FrameFilter>)> {
+    let lt = kind.link_type();
+    if kind == wirewatch_live::LinkKind::Cooked {
+        let f = FrameFilter::new(expr, lt).map_err(|e| anyhow!(e))?;
+        return Ok((None, Some(f)));
+    }
+    Ok((crate::filter::kernel_program(expr, lt, snaplen)?, None))
+}
+
+/// Takes every frame the kernel has released on `sock` into the table (and
+/// the `-w` file), through the in-process filter when there is one.
+#[allow(clippy::too_many_arguments)]
+fn drain<W: Write>(
+    sock: &mut PacketSocket,
+    link_type: u32,
+    pcapng_id: u32,
+    mut filter: Option<&mut FrameFilter>,
+    table: &mut FlowTable,
+    opts: &DecodeOptions,
+    writer: &mut Option<PcapngWriter<W>>,
+    write_error: &mut Option<io::Error>,
+) {
+    sock.drain(|p| {
+        if let Some(f) = filter.as_deref_mut() {
+            // Compiled for this link type when the socket was opened.
+            if !f.matches(link_type, p.data, p.wire_len).unwrap_or(false) {
+                return;
+            }
+        }
+        let meta = decode(link_type, p.ts, p.data, p.wire_len, opts);
+        table.ingest(&meta);
+        if let Some(w) = writer {
+            if write_error.is_none() {
+                if let Err(e) = w.packet(pcapng_id, p.ts, p.data, p.wire_len) {
+                    *write_error = Some(e);
+                }
+            }
+        }
+    });
+}
+
 /// Runs a live capture until `-s` expires, a signal arrives or every
 /// interface is gone; then prints the final report.
 pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
@@ -244,10 +298,10 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             .ok()
             .and_then(|t| t.trim().parse::<u16>().ok())
             .unwrap_or(1);
-        let lt = wirewatch_live::LinkKind::for_hatype(hatype).link_type();
-        let prog = match ls.filter.as_deref() {
-            Some(expr) => crate::filter::kernel_program(expr, lt, ls.snaplen)?,
-            None => None,
+        let kind = wirewatch_live::LinkKind::for_hatype(hatype);
+        let (prog, soft_filter) = match ls.filter.as_deref() {
+            Some(expr) => filter_plan(kind, expr, ls.snaplen)?,
+            None => (None, None),
         };
         let sock = PacketSocket::open(i, &cfg, prog.as_deref()).map_err(|e| match e {
             LiveError::Permission { .. } => anyhow!(setcap_hint(&e)),
@@ -261,6 +315,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             pcapng_id: 0,
             stats: Default::default(),
             state: "capturing",
+            soft_filter,
         });
     }
 
@@ -300,6 +355,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     let mut fds: Vec<PollFd> = Vec::with_capacity(sources.len());
     let mut warning: Option<String> = None;
     let mut write_error: Option<io::Error> = None;
+    let mut next_counters = start.add_nanos(1_000_000_000);
 
     let stop_reason: String = loop {
         if let Some(sig) = signal::requested() {
@@ -322,7 +378,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
                         end: t,
                     },
                 );
-                match r {
+                match r.and_then(|()| sink.flush()) {
                     Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
                         return Ok(RunOutcome::BrokenPipe)
                     }
@@ -338,6 +394,12 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         }
         if sources.iter().all(|s| s.sock.is_none()) {
             break "every interface is gone".into();
+        }
+        // The kernel's counters are 32-bit and reset on each read: read
+        // them every second so they cannot wrap between reports.
+        if now >= next_counters {
+            sources.iter_mut().for_each(Source::refresh);
+            next_counters = now.add_nanos(1_000_000_000);
         }
 
         // Wait at most 100 ms, less when a report or the deadline is due.
@@ -361,17 +423,16 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             let failed = fds[slot].failed();
             let Some(sock) = &mut src.sock else { continue };
             let (lt, id) = (src.link_type, src.pcapng_id);
-            sock.drain(|p| {
-                let meta = decode(lt, p.ts, p.data, p.wire_len, &opts);
-                table.ingest(&meta);
-                if let Some(w) = &mut writer {
-                    if write_error.is_none() {
-                        if let Err(e) = w.packet(id, p.ts, p.data, p.wire_len) {
-                            write_error = Some(e);
-                        }
-                    }
-                }
-            });
+            drain(
+                sock,
+                lt,
+                id,
+                src.soft_filter.as_mut(),
+                &mut table,
+                &opts,
+                &mut writer,
+                &mut write_error,
+            );
             if failed {
                 let err = sock.take_error();
                 if !still_exists(&src.name, src.index) {
@@ -394,6 +455,17 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
                     src.state = "down";
                     warning = Some(msg);
                 }
+            } else if src.state == "down" && !still_exists(&src.name, src.index) {
+                // Deleted while down: the kernel reports nothing more.
+                let msg = format!(
+                    "{}: interface disappeared; its counts so far are kept",
+                    src.name
+                );
+                eprintln!("wirewatch: warning: {msg}");
+                src.refresh();
+                src.sock = None;
+                src.state = "gone";
+                warning = Some(msg);
             } else if src.state == "down" && is_up(&src.name) {
                 eprintln!("wirewatch: {}: interface is up again", src.name);
                 src.state = "capturing";
@@ -402,6 +474,30 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         table.advance(clock());
     };
     eprintln!("wirewatch: {stop_reason}");
+    // Frames in a block the kernel has not released yet: it releases a
+    // partly filled block after the retire timeout, so wait that long once
+    // and take what is there.
+    if sources.iter().any(|s| s.sock.is_some()) {
+        // Twice the timeout plus a margin: the kernel's timer is not exact.
+        std::thread::sleep(std::time::Duration::from_millis(
+            2 * u64::from(ls.ring.retire_ms) + 20,
+        ));
+        for src in &mut sources {
+            let (lt, id) = (src.link_type, src.pcapng_id);
+            if let Some(sock) = &mut src.sock {
+                drain(
+                    sock,
+                    lt,
+                    id,
+                    src.soft_filter.as_mut(),
+                    &mut table,
+                    &opts,
+                    &mut writer,
+                    &mut write_error,
+                );
+            }
+        }
+    }
 
     let end = clock();
     table.advance(end);
@@ -440,4 +536,45 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         return Err(anyhow!(e));
     }
     Ok(RunOutcome::Clean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wirewatch_live::LinkKind;
+    use wirewatch_wire::build;
+
+    fn udp_v4() -> Vec<u8> {
+        let (a, b) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        build::ipv4(a, b, 17, &build::udp(1000, 53, &[0; 4]))
+    }
+
+    #[test]
+    fn cooked_sockets_filter_in_process_on_the_sll_frame() {
+        let (prog, soft) = filter_plan(LinkKind::Cooked, "udp port 53", 512).unwrap();
+        assert!(prog.is_none(), "no kernel program on a cooked socket");
+        let mut f = soft.expect("in-process filter");
+        let udp = build::sll(0x0800, &udp_v4());
+        assert_eq!(f.matches(113, &udp, udp.len() as u32), Ok(true));
+        let arp = build::sll(0x0806, &[0; 28]);
+        assert_eq!(f.matches(113, &arp, arp.len() as u32), Ok(false));
+    }
+
+    #[test]
+    fn other_sockets_filter_in_the_kernel() {
+        for kind in [LinkKind::Ethernet, LinkKind::RawIp] {
+            let (prog, soft) = filter_plan(kind, "udp port 53", 512).unwrap();
+            assert!(soft.is_none());
+            let prog = prog.expect("kernel program");
+            // Accepting returns the snap length, as libpcap does.
+            assert!(
+                prog.iter().any(|i| i.code == 0x06 && i.k == 512),
+                "{kind:?}"
+            );
+        }
+        match filter_plan(LinkKind::Ethernet, "udp prt 53", 512) {
+            Err(e) => assert!(format!("{e}").contains("column 5"), "{e}"),
+            Ok(_) => panic!("a bad expression compiled"),
+        }
+    }
 }

@@ -94,6 +94,9 @@ pub trait Sink {
     fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()>;
     /// Kernel counters to show with the following reports (live capture).
     fn set_capture(&mut self, capture: &CaptureStats);
+    /// Pushes buffered output out (after each live report, so a reader of
+    /// the pipe sees it when it is made).
+    fn flush(&mut self) -> io::Result<()>;
 }
 
 /// The sink for the chosen format.
@@ -208,6 +211,10 @@ impl<W: Write> TextSink<W> {
 }
 
 impl<W: Write> Sink for TextSink<W> {
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
         match kind {
             ReportKind::Interval { start, end } => writeln!(
@@ -461,6 +468,10 @@ struct JsonSink<W: Write> {
 }
 
 impl<W: Write> Sink for JsonSink<W> {
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
         let (k, start, end) = match kind {
             ReportKind::Interval { start, end } => (
@@ -537,6 +548,10 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 }
 
 impl<W: Write> Sink for CsvSink<W> {
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
         if !self.header {
             writeln!(self.out, "{CSV_HEADER}")?;

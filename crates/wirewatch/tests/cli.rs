@@ -344,6 +344,10 @@ fn bad_input_is_a_one_line_error_with_exit_2() {
         "--interval must be a positive",
     );
     bad(
+        &["-r", ok.to_str().unwrap(), "--interval", "1e-10"],
+        "--interval must be at least one nanosecond",
+    );
+    bad(
         &["-r", ok.to_str().unwrap(), "-P", "--view", "src"],
         "-P contradicts --view src",
     );

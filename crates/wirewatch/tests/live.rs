@@ -995,6 +995,79 @@ fn an_interface_going_away_does_not_stop_the_others() {
 }
 
 #[test]
+fn an_interface_deleted_while_down_is_gone() {
+    require_root_and_ip!();
+    let p = pair(210);
+    let r = Running::start(&p.a, &["-i", &p.ia, "--format", "json", "-P"]);
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let _rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 7200)).unwrap()
+    });
+    in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+        for _ in 0..3 {
+            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, 7200))
+                .unwrap();
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut r = r;
+    sh(&["ip", "-n", &p.a, "link", "set", &p.ia, "down"]);
+    r.wait_for_stderr("interface went down");
+    sh(&["ip", "-n", &p.a, "link", "del", &p.ia]);
+    r.wait_for_stderr("interface disappeared");
+    // Its only interface is gone: the capture ends by itself.
+    let (code, out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("every interface is gone"), "{err}");
+    let v = json_lines(&out);
+    let e = entry(
+        final_report(&v),
+        &addr_a.to_string(),
+        &addr_b.to_string(),
+        "udp",
+    );
+    assert_eq!(dir(e, &addr_b.to_string()), (3, 3 * 38));
+    assert_eq!(summary(&v)["capture"]["interfaces"][0]["state"], "gone");
+}
+
+#[test]
+fn interval_reports_reach_the_pipe_as_they_are_made() {
+    require_root_and_ip!();
+    let p = pair(211);
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &p.a, BIN, "-i", &p.ia, "--format", "json"])
+        .args(["--interval", "0.5"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Two reports of a few hundred bytes each: far below the output buffer,
+    // so they only arrive if each report is flushed.
+    let first = rx.recv_timeout(Duration::from_secs(10));
+    let second = rx.recv_timeout(Duration::from_secs(10));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().unwrap();
+    let first = first.expect("no interval report while running");
+    let second = second.expect("no second interval report while running");
+    for l in [first, second] {
+        let v: Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(v["type"], "interval", "{l}");
+    }
+    assert!(status.success());
+}
+
+#[test]
 fn sigterm_prints_the_final_report() {
     require_root_and_ip!();
     let p = pair(208);
@@ -1010,7 +1083,9 @@ fn sigterm_prints_the_final_report() {
                 .unwrap();
         }
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // Right away: the frames are still in a ring block the kernel has not
+    // released (it does so after 50 ms); the final report must have them.
+    std::thread::sleep(Duration::from_millis(5));
     // SAFETY: signalling our own child.
     unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) };
     let (code, out, err) = r.finish();
