@@ -242,6 +242,18 @@ impl Parser {
         FilterError::new(self.peek().col, msg)
     }
 
+    /// The number token here (consumed), or "expected WHAT after 'AFTER'".
+    fn number_after(&mut self, what: &str, after: &str) -> Result<u32, FilterError> {
+        let Tok::Num(n) = self.peek().tok else {
+            return Err(self.err_here(format!(
+                "expected {what} after '{after}', found {}",
+                describe(self.peek())
+            )));
+        };
+        self.bump();
+        Ok(n)
+    }
+
     fn is_kw(&self, kw: Kw) -> bool {
         self.peek().tok == Tok::Kw(kw)
     }
@@ -459,14 +471,7 @@ impl Parser {
                     }
                     Kw::Less | Kw::Greater => {
                         self.bump();
-                        let Tok::Num(n) = self.peek().tok else {
-                            return Err(self.err_here(format!(
-                                "expected a number after '{}', found {}",
-                                t.text,
-                                describe(self.peek())
-                            )));
-                        };
-                        self.bump();
+                        let n = self.number_after("a number", &t.text)?;
                         let node = if kw == Kw::Less {
                             Node::not(Node::atom(Val::Len, Cmp::Gt, Val::K(n)))
                         } else {
@@ -643,13 +648,7 @@ impl Parser {
                 self.bump();
                 if self.peek().tok == Tok::Slash {
                     self.bump();
-                    let Tok::Num(len) = self.peek().tok else {
-                        return Err(self.err_here(format!(
-                            "expected a prefix length after '/', found {}",
-                            describe(self.peek())
-                        )));
-                    };
-                    self.bump();
+                    let len = self.number_after("a prefix length", "/")?;
                     return self.mcode(s, None, len, q).map_err(here);
                 }
                 if self.is_kw(Kw::Mask) {
@@ -670,14 +669,7 @@ impl Parser {
                 let mut len = 128;
                 if self.peek().tok == Tok::Slash {
                     self.bump();
-                    let Tok::Num(l) = self.peek().tok else {
-                        return Err(self.err_here(format!(
-                            "expected a prefix length after '/', found {}",
-                            describe(self.peek())
-                        )));
-                    };
-                    self.bump();
-                    len = l;
+                    len = self.number_after("a prefix length", "/")?;
                 }
                 self.mcode6(a, len, q, &t.text).map_err(here)
             }
@@ -1033,14 +1025,7 @@ impl Parser {
                 let mut size = 1;
                 if self.peek().tok == Tok::Colon {
                     self.bump();
-                    let Tok::Num(n) = self.peek().tok else {
-                        return Err(self.err_here(format!(
-                            "expected a size (1, 2 or 4) after ':', found {}",
-                            describe(self.peek())
-                        )));
-                    };
-                    self.bump();
-                    size = n;
+                    size = self.number_after("a size (1, 2 or 4)", ":")?;
                 }
                 if self.peek().tok != Tok::RBrack {
                     return Err(

@@ -17,7 +17,7 @@ use wirewatch_wire::{decode, DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
 use crate::filter::FrameFilter;
-use crate::offline::{decode_options, RunOutcome};
+use crate::offline::{decode_options, write_final, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
 
 /// Live-capture settings.
@@ -190,6 +190,51 @@ struct Source {
 }
 
 impl Source {
+    /// Takes every frame the kernel has released into the table (and the
+    /// `-w` file), through the in-process filter when there is one.
+    fn drain<W: Write>(
+        &mut self,
+        table: &mut FlowTable,
+        opts: &DecodeOptions,
+        writer: &mut Option<PcapngWriter<W>>,
+        write_error: &mut Option<io::Error>,
+    ) {
+        let (lt, id) = (self.link_type, self.pcapng_id);
+        let Some(sock) = &mut self.sock else { return };
+        let mut filter = self.soft_filter.as_mut();
+        sock.drain(|p| {
+            if let Some(f) = filter.as_deref_mut() {
+                // Compiled for this link type when the socket was opened.
+                if !f.matches(lt, p.data, p.wire_len).unwrap_or(false) {
+                    return;
+                }
+            }
+            let meta = decode(lt, p.ts, p.data, p.wire_len, opts);
+            table.ingest(&meta);
+            if let Some(w) = writer {
+                if write_error.is_none() {
+                    if let Err(e) = w.packet(id, p.ts, p.data, p.wire_len) {
+                        *write_error = Some(e);
+                    }
+                }
+            }
+        });
+    }
+
+    /// The interface no longer exists: keep its last counters, close the
+    /// socket, say so on stderr; returns the warning for the summary.
+    fn mark_gone(&mut self) -> String {
+        let msg = format!(
+            "{}: interface disappeared; its counts so far are kept",
+            self.name
+        );
+        eprintln!("wirewatch: warning: {msg}");
+        self.refresh();
+        self.sock = None;
+        self.state = "gone";
+        msg
+    }
+
     fn refresh(&mut self) {
         if let Some(s) = &mut self.sock {
             if let Ok(st) = s.stats() {
@@ -246,38 +291,6 @@ fn filter_plan(
         return Ok((None, Some(f)));
     }
     Ok((crate::filter::kernel_program(expr, lt, snaplen)?, None))
-}
-
-/// Takes every frame the kernel has released on `sock` into the table (and
-/// the `-w` file), through the in-process filter when there is one.
-#[allow(clippy::too_many_arguments)]
-fn drain<W: Write>(
-    sock: &mut PacketSocket,
-    link_type: u32,
-    pcapng_id: u32,
-    mut filter: Option<&mut FrameFilter>,
-    table: &mut FlowTable,
-    opts: &DecodeOptions,
-    writer: &mut Option<PcapngWriter<W>>,
-    write_error: &mut Option<io::Error>,
-) {
-    sock.drain(|p| {
-        if let Some(f) = filter.as_deref_mut() {
-            // Compiled for this link type when the socket was opened.
-            if !f.matches(link_type, p.data, p.wire_len).unwrap_or(false) {
-                return;
-            }
-        }
-        let meta = decode(link_type, p.ts, p.data, p.wire_len, opts);
-        table.ingest(&meta);
-        if let Some(w) = writer {
-            if write_error.is_none() {
-                if let Err(e) = w.packet(pcapng_id, p.ts, p.data, p.wire_len) {
-                    *write_error = Some(e);
-                }
-            }
-        }
-    });
 }
 
 /// Runs a live capture until `-s` expires, a signal arrives or every
@@ -421,30 +434,11 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         for (slot, &k) in live.iter().enumerate() {
             let src = &mut sources[k];
             let failed = fds[slot].failed();
-            let Some(sock) = &mut src.sock else { continue };
-            let (lt, id) = (src.link_type, src.pcapng_id);
-            drain(
-                sock,
-                lt,
-                id,
-                src.soft_filter.as_mut(),
-                &mut table,
-                &opts,
-                &mut writer,
-                &mut write_error,
-            );
+            src.drain(&mut table, &opts, &mut writer, &mut write_error);
             if failed {
-                let err = sock.take_error();
+                let err = src.sock.as_mut().and_then(|sock| sock.take_error());
                 if !still_exists(&src.name, src.index) {
-                    let msg = format!(
-                        "{}: interface disappeared; its counts so far are kept",
-                        src.name
-                    );
-                    eprintln!("wirewatch: warning: {msg}");
-                    src.refresh();
-                    src.sock = None;
-                    src.state = "gone";
-                    warning = Some(msg);
+                    warning = Some(src.mark_gone());
                 } else if src.state != "down" {
                     let why = err.map_or("no carrier".to_string(), |e| e.to_string());
                     let msg = format!(
@@ -457,15 +451,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
                 }
             } else if src.state == "down" && !still_exists(&src.name, src.index) {
                 // Deleted while down: the kernel reports nothing more.
-                let msg = format!(
-                    "{}: interface disappeared; its counts so far are kept",
-                    src.name
-                );
-                eprintln!("wirewatch: warning: {msg}");
-                src.refresh();
-                src.sock = None;
-                src.state = "gone";
-                warning = Some(msg);
+                warning = Some(src.mark_gone());
             } else if src.state == "down" && is_up(&src.name) {
                 eprintln!("wirewatch: {}: interface is up again", src.name);
                 src.state = "capturing";
@@ -483,19 +469,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             2 * u64::from(ls.ring.retire_ms) + 20,
         ));
         for src in &mut sources {
-            let (lt, id) = (src.link_type, src.pcapng_id);
-            if let Some(sock) = &mut src.sock {
-                drain(
-                    sock,
-                    lt,
-                    id,
-                    src.soft_filter.as_mut(),
-                    &mut table,
-                    &opts,
-                    &mut writer,
-                    &mut write_error,
-                );
-            }
+            src.drain(&mut table, &opts, &mut writer, &mut write_error);
         }
     }
 
@@ -524,13 +498,8 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         error: file_error.as_deref(),
         capture: Some(&capture),
     };
-    let written = sink
-        .report(&snap, ReportKind::Final)
-        .and_then(|_| sink.finish(&snap, &summary));
-    match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
-        Err(e) => return Err(anyhow!("writing output: {e}")),
-        Ok(()) => {}
+    if !write_final(sink.as_mut(), &snap, &summary)? {
+        return Ok(RunOutcome::BrokenPipe);
     }
     if let Some(e) = file_error {
         return Err(anyhow!(e));

@@ -51,6 +51,23 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
     }
 }
 
+/// Writes the final report and the summary. `Ok(false)`: the reader of
+/// the output went away (broken pipe), which is not an error.
+pub(crate) fn write_final(
+    sink: &mut dyn output::Sink,
+    snap: &Snapshot,
+    summary: &Summary,
+) -> anyhow::Result<bool> {
+    let written = sink
+        .report(snap, ReportKind::Final)
+        .and_then(|_| sink.finish(snap, summary));
+    match written {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(false),
+        Err(e) => Err(anyhow!("writing output: {e}")),
+        Ok(()) => Ok(true),
+    }
+}
+
 /// Why reading stopped before the end of the input.
 #[derive(Debug)]
 pub enum Stop {
@@ -230,13 +247,8 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         error: error.as_deref(),
         capture: None,
     };
-    let written = sink
-        .report(&snap, ReportKind::Final)
-        .and_then(|_| sink.finish(&snap, &summary));
-    match written {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
-        Err(e) => return Err(anyhow!("writing output: {e}")),
-        Ok(()) => {}
+    if !write_final(sink.as_mut(), &snap, &summary)? {
+        return Ok(RunOutcome::BrokenPipe);
     }
     match (warning, error) {
         (_, Some(e)) => Err(anyhow!(e)),

@@ -994,22 +994,30 @@ fn an_interface_going_away_does_not_stop_the_others() {
     assert_eq!(gone["received"], 6);
 }
 
+/// Binds a receiver on a's `port` (returned: keep it alive) and sends `n`
+/// datagrams of 10 bytes (38 IP bytes) to it from b.
+fn udp_b_to_a(p: &Pair, port: u16, n: usize) -> UdpSocket {
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, port)).unwrap()
+    });
+    in_netns(&p.b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+        for _ in 0..n {
+            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, port))
+                .unwrap();
+        }
+    });
+    rx
+}
+
 #[test]
 fn an_interface_deleted_while_down_is_gone() {
     require_root_and_ip!();
     let p = pair(210);
     let r = Running::start(&p.a, &["-i", &p.ia, "--format", "json", "-P"]);
     let (addr_a, addr_b) = (p.addr_a, p.addr_b);
-    let _rx = in_netns(&p.a, move || {
-        UdpSocket::bind(SocketAddrV4::new(addr_a, 7200)).unwrap()
-    });
-    in_netns(&p.b, move || {
-        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
-        for _ in 0..3 {
-            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, 7200))
-                .unwrap();
-        }
-    });
+    let _rx = udp_b_to_a(&p, 7200, 3);
     std::thread::sleep(Duration::from_millis(200));
     let mut r = r;
     sh(&["ip", "-n", &p.a, "link", "set", &p.ia, "down"]);
@@ -1073,16 +1081,7 @@ fn sigterm_prints_the_final_report() {
     let p = pair(208);
     let r = Running::start(&p.a, &["-i", &p.ia, "--format", "json", "-P"]);
     let (addr_a, addr_b) = (p.addr_a, p.addr_b);
-    let _rx = in_netns(&p.a, move || {
-        UdpSocket::bind(SocketAddrV4::new(addr_a, 7100)).unwrap()
-    });
-    in_netns(&p.b, move || {
-        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
-        for _ in 0..7 {
-            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, 7100))
-                .unwrap();
-        }
-    });
+    let _rx = udp_b_to_a(&p, 7100, 7);
     // Right away: the frames are still in a ring block the kernel has not
     // released (it does so after 50 ms); the final report must have them.
     std::thread::sleep(Duration::from_millis(5));
