@@ -1,0 +1,47 @@
+//! Which process owns the TCP or UDP socket behind a flow, on Linux.
+//!
+//! A [`Scanner`] takes a picture of every TCP and UDP socket — this
+//! network namespace's from sock_diag netlink (what `ss` uses), every other
+//! namespace some process is in from `/proc/PID/net/*` — and finds the
+//! process holding each one through the `socket:[inode]` links in
+//! `/proc/*/fd`, caching inode → pid between scans so that a scan only
+//! walks processes when sockets appear. The resulting [`SocketTable`]
+//! answers "who owns the flow between these two endpoints?" by exact
+//! connection first, then by a listening or unconnected socket bound to
+//! either end. [`Attribution`] runs the scanner on its own thread so the
+//! capture loop only ever picks up the newest table.
+//!
+//! What it cannot see: sockets of processes it may not inspect (another
+//! user's, without CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE) get pid 0;
+//! namespaces with no readable process are missed; short-lived sockets can
+//! open and close between two scans; protocols other than TCP and UDP.
+//!
+//! Every `unsafe` block (the netlink socket calls) says why it is sound.
+#![cfg(target_os = "linux")]
+#![warn(missing_docs)]
+#![deny(unsafe_op_in_unsafe_fn)]
+
+mod attribution;
+mod diag;
+mod procnet;
+mod scan;
+mod table;
+
+pub use attribution::Attribution;
+pub use diag::ReplyError;
+pub use scan::{ScanStats, Scanner};
+pub use table::{normalize, Owner, SocketInfo, SocketTable, TCP, TCP_LISTEN, UDP};
+
+use std::net::SocketAddr;
+
+/// A socket as the kernel reports it, before normalization and owners.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct RawSocket {
+    pub local: SocketAddr,
+    /// Unspecified address and port 0 when there is no peer.
+    pub remote: SocketAddr,
+    pub state: u8,
+    pub uid: u32,
+    pub inode: u64,
+    pub v6only: bool,
+}
