@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod cli;
+pub mod config;
 pub mod filter;
 pub mod live;
 pub mod offline;
