@@ -51,6 +51,10 @@ pub struct FlowConfig {
     pub local_nets: Vec<IpNet>,
     /// Flows idle this long are removed (and handed to [`FlowTable::drain_expired`]); `None` keeps them.
     pub idle_timeout_nanos: Option<i64>,
+    /// Count only IP headers with one end in `local_nets` (iftop `-F`/`-G`).
+    pub only_local_nets: bool,
+    /// Leave out IPv6 headers with a link-local end (iftop's default; `-l` counts them).
+    pub skip_link_local: bool,
 }
 
 /// A 5-tuple in canonical order: `(a, a_port) <= (b, b_port)`, so both
@@ -192,6 +196,8 @@ pub struct Flow {
     pub last_seen: Timestamp,
     /// Counters: `[a→b, b→a]`.
     pub dirs: [Counters; 2],
+    /// Owning process, as an id of the caller's registry (0: not known).
+    pub owner: u32,
     history: Option<Box<History>>,
 }
 
@@ -257,6 +263,8 @@ pub struct Stats {
     pub unknown_link_types: Vec<(u32, u64)>,
     /// Later fragments whose first fragment was not seen (accounted to the host pair).
     pub orphan_fragments: u64,
+    /// IP headers left out by `only_local_nets` or `skip_link_local`.
+    pub excluded: u64,
     /// Earliest packet timestamp.
     pub first_ts: Option<Timestamp>,
     /// Latest packet timestamp.
@@ -367,6 +375,20 @@ impl FlowTable {
         }
     }
 
+    /// Sets the owner of flows: `f` is asked about every flow whose owner is
+    /// not known yet and that was active at or after `since`; a non-zero
+    /// answer is kept. Returns how many flows got an owner.
+    pub fn label_owners(&mut self, since: Timestamp, mut f: impl FnMut(&Flow) -> u32) -> usize {
+        let mut n = 0;
+        for flow in self.map.iter_mut() {
+            if flow.owner == 0 && flow.last_seen >= since {
+                flow.owner = f(flow);
+                n += usize::from(flow.owner != 0);
+            }
+        }
+        n
+    }
+
     /// Removes and returns flows expired by the idle timeout.
     pub fn drain_expired(&mut self) -> std::vec::Drain<'_, Flow> {
         self.expired.drain(..)
@@ -472,9 +494,20 @@ impl FlowTable {
             LayerMode::All => layers,
         };
         for l in chosen {
+            if self.excluded(l) {
+                self.stats.excluded += 1;
+                continue;
+            }
             self.stats.ip_bytes += l.ip_len as u64;
             self.account(m, l);
         }
+    }
+
+    fn excluded(&self, l: &IpLayer) -> bool {
+        let link_local =
+            |a: IpAddr| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
+        (self.cfg.skip_link_local && (link_local(l.src) || link_local(l.dst)))
+            || (self.cfg.only_local_nets && !self.is_local(l.src) && !self.is_local(l.dst))
     }
 
     fn account(&mut self, m: &PacketMeta, l: &IpLayer) {
@@ -524,6 +557,7 @@ impl FlowTable {
                             first_seen: m.ts,
                             last_seen: m.ts,
                             dirs: [Counters::default(); 2],
+                            owner: 0,
                             history: None,
                         },
                         |f| hasher.hash_one(f.key),

@@ -20,6 +20,57 @@ pub enum View {
     Src,
     /// One entry per destination host (iftop with the source hidden, key `s`).
     Dst,
+    /// Any combination of the four fields iftop's `s`, `d`, `S`, `D` keys
+    /// toggle; hidden fields are aggregated.
+    Fields {
+        /// Show the source host.
+        src: bool,
+        /// Show the destination host.
+        dst: bool,
+        /// Show the source port.
+        src_port: bool,
+        /// Show the destination port.
+        dst_port: bool,
+    },
+    /// One entry per owning process (flows labelled with [`FlowTable::label_owners`]);
+    /// source = the local side.
+    Process,
+}
+
+impl View {
+    /// The shown fields: source host, destination host, source port,
+    /// destination port (all false for [`View::Process`]).
+    pub fn fields(self) -> [bool; 4] {
+        match self {
+            View::Pair => [true, true, false, false],
+            View::Port => [true, true, true, true],
+            View::Src => [true, false, false, false],
+            View::Dst => [false, true, false, false],
+            View::Fields {
+                src,
+                dst,
+                src_port,
+                dst_port,
+            } => [src, dst, src_port, dst_port],
+            View::Process => [false; 4],
+        }
+    }
+
+    /// The view showing these fields, by its short name where it has one.
+    pub fn from_fields([src, dst, src_port, dst_port]: [bool; 4]) -> View {
+        match [src, dst, src_port, dst_port] {
+            [true, true, false, false] => View::Pair,
+            [true, true, true, true] => View::Port,
+            [true, false, false, false] => View::Src,
+            [false, true, false, false] => View::Dst,
+            _ => View::Fields {
+                src,
+                dst,
+                src_port,
+                dst_port,
+            },
+        }
+    }
 }
 
 /// Entry order: iftop's `-o` plus cumulative total.
@@ -38,6 +89,8 @@ pub enum SortKey {
     Source,
     /// Destination address.
     Destination,
+    /// Owner id (then total bytes); the binary sorts by name itself.
+    Owner,
 }
 
 /// Identity of an entry; fields the view hides are `None`.
@@ -53,6 +106,8 @@ pub struct EntryKey {
     pub dst_port: Option<u16>,
     /// Protocol (port view).
     pub protocol: Option<u8>,
+    /// Owning process id of the binary's registry (process view).
+    pub owner: Option<u32>,
 }
 
 impl EntryKey {
@@ -93,6 +148,10 @@ pub struct Entry {
     pub last_seen: Timestamp,
     /// 5-tuple flows folded into this entry.
     pub flows: u64,
+    /// Owner of the entry's biggest attributed flow (0: none known).
+    pub owner: u32,
+    /// Flows of other owners are folded in too.
+    pub mixed_owners: bool,
 }
 
 impl Entry {
@@ -142,6 +201,28 @@ const DIVS: [i64; 3] = [1, 5, 20];
 /// Per-slot bytes of an entry while it is built: `[sent, received][slot age]`.
 type Slots = [[u64; HISTORY_SLOTS]; 2];
 
+/// An entry's recent history while a snapshot is built: no flow with
+/// history, exactly one (read from the flow itself: no copy, which is the
+/// common case with ports shown), or the sum of several.
+#[derive(Default)]
+enum Hist<'a> {
+    #[default]
+    Idle,
+    One(&'a Flow, bool),
+    Many(Box<Slots>),
+}
+
+/// Adds a flow's last 20 slots up to `report_slot` (`swapped`: the flow's
+/// source is the entry's destination).
+fn add_slots(b: &mut Slots, f: &Flow, swapped: bool, report_slot: i64) {
+    let [sent, recv] = b;
+    for (age, (tx, rx)) in sent.iter_mut().zip(recv.iter_mut()).enumerate() {
+        let s = report_slot - age as i64;
+        *tx += f.slot_bytes(s, !swapped);
+        *rx += f.slot_bytes(s, swapped);
+    }
+}
+
 impl Snapshot {
     /// Builds a snapshot whose newest complete slot is `report_slot`.
     /// With `active_only`, entries without traffic in the last 40 s are left
@@ -163,59 +244,44 @@ impl Snapshot {
         let mut index: HashMap<EntryKey, usize> = HashMap::new();
         // Slots only for entries with recent traffic: most entries of a long capture are idle.
         let mut entries: Vec<Entry> = Vec::new();
-        let mut slot_rows: Vec<Option<Box<Slots>>> = Vec::new();
+        let mut slot_rows: Vec<Hist> = Vec::new();
+        // Bytes of the flow that made each entry's owner.
+        let mut owner_bytes: Vec<u64> = Vec::new();
         let mut cumulative = [0u64; 3];
         for f in flows {
             let (src, sp) = f.src();
             let (dst, dp) = f.dst();
             // Key in the flow's orientation, and the same key reversed.
             let (key, rev_key) = match view {
-                View::Pair => (
+                View::Process => (
                     EntryKey {
-                        src: Some(src),
-                        dst: Some(dst),
-                        src_port: None,
-                        dst_port: None,
-                        protocol: None,
-                    },
-                    Some(EntryKey {
-                        src: Some(dst),
-                        dst: Some(src),
-                        src_port: None,
-                        dst_port: None,
-                        protocol: None,
-                    }),
-                ),
-                View::Port => (
-                    EntryKey {
-                        src: Some(src),
-                        dst: Some(dst),
-                        src_port: Some(sp),
-                        dst_port: Some(dp),
-                        protocol: Some(f.key.protocol),
-                    },
-                    None,
-                ),
-                View::Src => (
-                    EntryKey {
-                        src: Some(src),
+                        src: None,
                         dst: None,
                         src_port: None,
                         dst_port: None,
                         protocol: None,
+                        owner: Some(f.owner),
                     },
                     None,
                 ),
-                View::Dst => (
-                    EntryKey {
-                        src: None,
-                        dst: Some(dst),
-                        src_port: None,
-                        dst_port: None,
-                        protocol: None,
-                    },
-                    None,
-                ),
+                _ => {
+                    let [hs, hd, ps, pd] = view.fields();
+                    let key = EntryKey {
+                        src: hs.then_some(src),
+                        dst: hd.then_some(dst),
+                        src_port: ps.then_some(sp),
+                        dst_port: pd.then_some(dp),
+                        protocol: (ps || pd).then_some(f.key.protocol),
+                        owner: None,
+                    };
+                    // Host pairs merge both orientations, as iftop does.
+                    let rev = (hs && hd && !ps && !pd).then_some(EntryKey {
+                        src: Some(dst),
+                        dst: Some(src),
+                        ..key
+                    });
+                    (key, rev)
+                }
             };
             let (idx, swapped) = match index.get(&key) {
                 Some(&i) => (i, false),
@@ -229,8 +295,11 @@ impl Snapshot {
                             first_seen: f.first_seen,
                             last_seen: f.last_seen,
                             flows: 0,
+                            owner: 0,
+                            mixed_owners: false,
                         });
-                        slot_rows.push(None);
+                        owner_bytes.push(0);
+                        slot_rows.push(Hist::Idle);
                         index.insert(key, entries.len() - 1);
                         (entries.len() - 1, false)
                     }
@@ -247,15 +316,31 @@ impl Snapshot {
             e.first_seen = e.first_seen.min(f.first_seen);
             e.last_seen = e.last_seen.max(f.last_seen);
             e.flows += 1;
-            if f.has_history() {
-                let [sent_slots, recv_slots] =
-                    &mut **slots.get_or_insert_with(|| Box::new([[0; HISTORY_SLOTS]; 2]));
-                for (age, (tx, rx)) in sent_slots.iter_mut().zip(recv_slots.iter_mut()).enumerate()
-                {
-                    let s = report_slot - age as i64;
-                    *tx += f.slot_bytes(s, !swapped);
-                    *rx += f.slot_bytes(s, swapped);
+            if f.owner != 0 {
+                let b = fs.bytes(byte_mode) + fr.bytes(byte_mode);
+                if e.owner == 0 {
+                    (e.owner, owner_bytes[idx]) = (f.owner, b);
+                } else if e.owner != f.owner {
+                    e.mixed_owners = true;
+                    if b > owner_bytes[idx] {
+                        (e.owner, owner_bytes[idx]) = (f.owner, b);
+                    }
                 }
+            }
+            if f.has_history() {
+                *slots = match std::mem::take(slots) {
+                    Hist::Idle => Hist::One(f, swapped),
+                    Hist::One(g, g_swapped) => {
+                        let mut b = Box::new([[0; HISTORY_SLOTS]; 2]);
+                        add_slots(&mut b, g, g_swapped, report_slot);
+                        add_slots(&mut b, f, swapped, report_slot);
+                        Hist::Many(b)
+                    }
+                    Hist::Many(mut b) => {
+                        add_slots(&mut b, f, swapped, report_slot);
+                        Hist::Many(b)
+                    }
+                };
             }
             cumulative[0] += f.sent().bytes(byte_mode);
             cumulative[1] += f.received().bytes(byte_mode);
@@ -266,16 +351,29 @@ impl Snapshot {
         for (e, slots) in entries.iter_mut().zip(slot_rows) {
             for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
                 dv.bytes = dv.counters.bytes(byte_mode);
-                let Some(slots) = &slots else { continue };
-                for (i, div) in DIVS.iter().enumerate() {
-                    let sum: u64 = slots[d][..*div as usize].iter().sum();
-                    dv.rates[i] = sum as f64 / secs(i);
+                let slot = |age: usize| match &slots {
+                    Hist::Idle => 0,
+                    Hist::One(f, swapped) => {
+                        f.slot_bytes(report_slot - age as i64, (d == 0) != *swapped)
+                    }
+                    Hist::Many(b) => b[d][age],
+                };
+                if matches!(slots, Hist::Idle) {
+                    continue;
                 }
-                let peak = slots[d][..history_len as usize]
-                    .iter()
-                    .max()
-                    .copied()
-                    .unwrap_or(0);
+                let (mut sum, mut peak) = (0u64, 0u64);
+                for age in 0..HISTORY_SLOTS {
+                    let v = slot(age);
+                    sum += v;
+                    if (age as i64) < history_len {
+                        peak = peak.max(v);
+                    }
+                    for (i, div) in DIVS.iter().enumerate() {
+                        if age as i64 + 1 == *div {
+                            dv.rates[i] = sum as f64 / secs(i);
+                        }
+                    }
+                }
                 dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
             }
         }
@@ -335,6 +433,7 @@ fn sort_entries(entries: &mut [Entry], sort: SortKey) {
             SortKey::Total => b.total_bytes().cmp(&a.total_bytes()),
             SortKey::Source => a.key.src.cmp(&b.key.src),
             SortKey::Destination => a.key.dst.cmp(&b.key.dst),
+            SortKey::Owner => a.owner.cmp(&b.owner),
         };
         primary
             .then_with(|| b.total_bytes().cmp(&a.total_bytes()))

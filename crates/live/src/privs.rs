@@ -105,12 +105,30 @@ pub fn capabilities() -> io::Result<(u64, u64)> {
     ))
 }
 
-fn clear_capabilities() -> io::Result<()> {
+/// CAP_DAC_READ_SEARCH: read any file and directory (for /proc/PID/fd).
+pub const CAP_DAC_READ_SEARCH: u32 = 2;
+/// CAP_SYS_PTRACE: inspect other users' processes (/proc/PID/fd, ns, exe).
+pub const CAP_SYS_PTRACE: u32 = 19;
+
+/// Sets the effective and permitted sets to `keep`, inheritable to nothing.
+fn set_capabilities(keep: u64) -> io::Result<()> {
     let mut hdr = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
     };
-    let data = [CapData::default(); 2];
+    let (lo, hi) = (keep as u32, (keep >> 32) as u32);
+    let data = [
+        CapData {
+            effective: lo,
+            permitted: lo,
+            inheritable: 0,
+        },
+        CapData {
+            effective: hi,
+            permitted: hi,
+            inheritable: 0,
+        },
+    ];
     // SAFETY: capset with a v3 header reads two CapData structs.
     let r = unsafe { libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr()) };
     if r != 0 {
@@ -128,12 +146,24 @@ fn check(r: libc::c_int, what: &str) -> io::Result<()> {
 }
 
 /// Drops privileges: as root, becomes `account` (real, effective and saved
-/// ids, no supplementary groups); then clears every capability and forbids
-/// regaining any (PR_SET_NO_NEW_PRIVS). Returns a sentence saying what the
-/// process now runs as.
-pub fn drop_to(account: &Account) -> io::Result<String> {
+/// ids, no supplementary groups); then clears every capability except those
+/// in `keep` (a mask of `1 << CAP_*`, and only those the process had) and
+/// forbids regaining any (PR_SET_NO_NEW_PRIVS). Returns a sentence saying
+/// what the process now runs as.
+pub fn drop_to(account: &Account, keep: u64) -> io::Result<String> {
     // SAFETY: getters without preconditions.
     let was_root = unsafe { libc::geteuid() } == 0;
+    let keep = keep & capabilities().map_or(0, |(_, perm)| perm);
+    if keep != 0 {
+        // SAFETY: prctl with integer arguments only; keeps the permitted
+        // set across the uid change below.
+        unsafe {
+            check(
+                libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0),
+                "PR_SET_KEEPCAPS",
+            )?
+        };
+    }
     if was_root {
         if account.uid == 0 {
             return Err(io::Error::new(
@@ -154,7 +184,7 @@ pub fn drop_to(account: &Account) -> io::Result<String> {
             )?;
         }
     }
-    clear_capabilities().map_err(|e| io::Error::new(e.kind(), format!("capset: {e}")))?;
+    set_capabilities(keep).map_err(|e| io::Error::new(e.kind(), format!("capset: {e}")))?;
     // SAFETY: prctl with integer arguments only.
     unsafe {
         check(
@@ -163,21 +193,38 @@ pub fn drop_to(account: &Account) -> io::Result<String> {
         )?;
     }
     let (eff, perm) = capabilities()?;
-    if eff != 0 || perm != 0 {
+    if eff != keep || perm != keep {
         return Err(io::Error::other(format!(
             "capabilities remain after dropping them (effective {eff:#x}, permitted {perm:#x})"
         )));
     }
     // SAFETY: getters without preconditions.
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let caps = match keep {
+        0 => "no capabilities".to_string(),
+        k => {
+            let names: Vec<&str> = [
+                (CAP_DAC_READ_SEARCH, "cap_dac_read_search"),
+                (CAP_SYS_PTRACE, "cap_sys_ptrace"),
+            ]
+            .iter()
+            .filter(|(c, _)| k & (1 << c) != 0)
+            .map(|(_, n)| *n)
+            .collect();
+            format!(
+                "only {} (to find the processes owning sockets)",
+                names.join(", ")
+            )
+        }
+    };
     if was_root {
         Ok(format!(
-            "dropped privileges: now user {} (uid {uid}, gid {gid}) with no capabilities",
+            "dropped privileges: now user {} (uid {uid}, gid {gid}) with {caps}",
             account.name
         ))
     } else {
         Ok(format!(
-            "dropped capabilities: uid {uid}, gid {gid}, no capabilities left"
+            "dropped capabilities: uid {uid}, gid {gid}, {caps} left"
         ))
     }
 }

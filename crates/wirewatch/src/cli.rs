@@ -8,8 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 
+use crate::config::{self, Config, LineDisplay, PortDisplay};
 use crate::live::{self, LiveSettings};
 use crate::offline::{self, RunOutcome};
+use crate::tui::{LineMode, ScreenOptions, ScreenSettings, ScreenSort};
 use wirewatch_live::RingConfig;
 
 /// Exit code for bad input: unreadable capture, bad arguments.
@@ -131,6 +133,50 @@ pub struct Args {
     /// Never draw the progress bar (it is drawn only when stderr is a terminal).
     #[arg(long)]
     pub no_progress: bool,
+
+    /// Text output (iftop -t) even when stdout is a terminal; without it a
+    /// terminal gets the interactive screen.
+    #[arg(short = 't')]
+    pub text: bool,
+
+    /// Screen: do not resolve host names (iftop -n).
+    #[arg(short = 'n')]
+    pub no_dns: bool,
+
+    /// Screen: show port numbers, not service names (iftop -N).
+    #[arg(short = 'N')]
+    pub no_services: bool,
+
+    /// Screen: no bar graphs (iftop -b).
+    #[arg(short = 'b')]
+    pub no_bars: bool,
+
+    /// Count and show IPv6 link-local traffic, which live capture leaves out
+    /// by default like iftop (files always count it) (iftop -l).
+    #[arg(short = 'l')]
+    pub link_local: bool,
+
+    /// Screen: top of the bar scale in bits/s, with K, M or G (iftop -m).
+    #[arg(short = 'm', value_name = "LIMIT")]
+    pub max_bandwidth: Option<String>,
+
+    /// Read this iftop configuration file instead of ~/.iftoprc (iftop -c);
+    /// a name ending in .toml is read as wirewatch TOML.
+    #[arg(short = 'c', value_name = "FILE")]
+    pub config_iftop: Option<PathBuf>,
+
+    /// wirewatch TOML configuration (default $XDG_CONFIG_HOME/wirewatch/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Screen with -r: replay speed, a multiple of real time (1 = as
+    /// recorded) or `max` (as fast as it reads).
+    #[arg(long, value_name = "SPEED")]
+    pub speed: Option<String>,
+
+    /// Do not look for the processes owning sockets.
+    #[arg(long)]
+    pub no_processes: bool,
 }
 
 /// `--format`.
@@ -195,6 +241,8 @@ pub enum SortArg {
     Source,
     /// Destination address.
     Destination,
+    /// Owning process (live).
+    Process,
 }
 
 /// Where packets come from.
@@ -235,6 +283,74 @@ pub struct Settings {
     pub summary: bool,
     /// Draw a progress bar.
     pub progress: bool,
+    /// Run the interactive screen instead of printing reports.
+    pub screen: Option<ScreenSettings>,
+    /// Attribute flows to local processes in live reports (JSON and CSV).
+    pub processes: bool,
+}
+
+/// `-m` and `max-bandwidth`: bits per second with an optional K, M or G.
+fn parse_bandwidth(s: &str) -> anyhow::Result<f64> {
+    let t = s.trim();
+    let (num, mult) = match t.chars().last() {
+        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
+        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
+        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
+        _ => (t, 1.0),
+    };
+    match num.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
+        _ => anyhow::bail!("-m takes a bandwidth in bits/s like 100M, got '{s}'"),
+    }
+}
+
+/// A default config path that does not exist or may not be read (another
+/// user's home after `sudo -u`) is skipped; a named one is an error.
+fn default_unreadable(e: &config::ConfigError) -> bool {
+    e.is_not_found() || e.line().is_none() && e.message().contains("ermission denied")
+}
+
+/// The configuration files: `-c` (or ~/.iftoprc when present), then the
+/// TOML file (`--config`, or the default path when present).
+fn load_config(args: &Args) -> anyhow::Result<Config> {
+    let (rc_default, toml_default) = config::default_paths();
+    let mut cfg = Config::default();
+    let load = |p: &std::path::Path, explicit: bool| -> anyhow::Result<Option<Config>> {
+        let toml = p.extension().is_some_and(|e| e == "toml");
+        let r = if toml {
+            config::load_toml(p)
+        } else {
+            config::load_iftoprc(p)
+        };
+        match r {
+            Ok(c) => Ok(Some(c)),
+            Err(e) if !explicit && default_unreadable(&e) => Ok(None),
+            Err(e) => Err(anyhow::anyhow!("config {e}")),
+        }
+    };
+    let rc = args.config_iftop.clone().map(|p| (p, true));
+    if let Some((p, explicit)) = rc.or(rc_default.map(|p| (p, false))) {
+        if let Some(c) = load(&p, explicit)? {
+            cfg = cfg.merge(c);
+        }
+    }
+    let toml = args.config.clone().map(|p| (p, true));
+    if let Some((p, explicit)) = toml.or(toml_default.map(|p| (p, false))) {
+        let c = match config::load_toml(&p) {
+            Ok(c) => Some(c),
+            Err(e) if !explicit && default_unreadable(&e) => None,
+            Err(e) => anyhow::bail!("config {e}"),
+        };
+        if let Some(c) = c {
+            cfg = cfg.merge(c);
+        }
+    }
+    Ok(cfg)
+}
+
+/// Process attribution only makes sense for live capture.
+fn live_is_false(s: &Source) -> bool {
+    !matches!(s, Source::Live(_))
 }
 
 fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
@@ -251,13 +367,20 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 impl Args {
     /// Checks the arguments and derives the settings.
     pub fn settings(&self) -> anyhow::Result<Settings> {
+        let cfg = load_config(self)?;
+        let mut interfaces = self.interfaces.clone();
+        if interfaces.is_empty() {
+            interfaces.extend(cfg.interface.clone());
+        }
+        let filter = self.filter.clone().or(cfg.filter_code.clone());
+        let promiscuous = self.promiscuous || cfg.promiscuous.unwrap_or(false);
         let duration_nanos = self.seconds.map(|s| secs_to_nanos("-s", s)).transpose()?;
         let source = match self.read.clone() {
             Some(p) => Source::File(p),
             None => {
                 let ring_blocks = self.ring_blocks.unwrap_or_else(|| {
-                    let n = self.interfaces.len().max(1) as u32;
-                    if self.interfaces.iter().any(|i| i == "any") {
+                    let n = interfaces.len().max(1) as u32;
+                    if interfaces.iter().any(|i| i == "any") {
                         8
                     } else {
                         (32 / n).max(8)
@@ -276,15 +399,18 @@ impl Args {
                     anyhow::bail!("--snaplen must be between 64 and 262144, got {snaplen}");
                 }
                 Source::Live(LiveSettings {
-                    interfaces: self.interfaces.clone(),
-                    promiscuous: self.promiscuous,
+                    interfaces: interfaces.clone(),
+                    promiscuous,
                     snaplen,
                     ring,
                     duration_nanos,
                     write: self.write.clone(),
                     user: self.user.clone(),
-                    filter: self.filter.clone(),
-                    local_nets_given: !self.net4.is_empty() || !self.net6.is_empty(),
+                    filter: filter.clone(),
+                    local_nets_given: !self.net4.is_empty()
+                        || !self.net6.is_empty()
+                        || cfg.net_filter.is_some()
+                        || cfg.net_filter6.is_some(),
                 })
             }
         };
@@ -304,6 +430,12 @@ impl Args {
             }
             local_nets.push(n);
         }
+        if self.net4.is_empty() {
+            local_nets.extend(cfg.net_filter);
+        }
+        if self.net6.is_empty() {
+            local_nets.extend(cfg.net_filter6);
+        }
         let layers = match (self.ip_layers, self.decap) {
             (Some(LayersArg::Outer), true) => {
                 anyhow::bail!("--decap contradicts --ip-layers outer")
@@ -312,7 +444,15 @@ impl Args {
             (Some(LayersArg::Inner), _) | (None, true) => LayerMode::Inner,
             (Some(LayersArg::All), _) => LayerMode::All,
         };
-        let view = match (self.view, self.ports) {
+        let (src_port, dst_port) = match (self.ports, cfg.port_display) {
+            (true, _) => (true, true),
+            (false, Some(PortDisplay::On)) => (true, true),
+            (false, Some(PortDisplay::SourceOnly)) => (true, false),
+            (false, Some(PortDisplay::DestinationOnly)) => (false, true),
+            (false, _) => (false, false),
+        };
+        let ports = src_port && dst_port;
+        let view = match (self.view, ports) {
             (Some(ViewArg::Port), _) | (None, true) => View::Port,
             (Some(v), true) => {
                 anyhow::bail!("-P contradicts --view {}", format!("{v:?}").to_lowercase())
@@ -321,22 +461,106 @@ impl Args {
             (Some(ViewArg::Src), false) => View::Src,
             (Some(ViewArg::Dst), false) => View::Dst,
         };
-        let sort = self.sort.map(|s| match s {
-            SortArg::S2 => SortKey::Rate2s,
-            SortArg::S10 => SortKey::Rate10s,
-            SortArg::S40 => SortKey::Rate40s,
-            SortArg::Total => SortKey::Total,
-            SortArg::Source => SortKey::Source,
-            SortArg::Destination => SortKey::Destination,
-        });
+        let sort = self
+            .sort
+            .map(|s| match s {
+                SortArg::S2 => SortKey::Rate2s,
+                SortArg::S10 => SortKey::Rate10s,
+                SortArg::S40 => SortKey::Rate40s,
+                SortArg::Total => SortKey::Total,
+                SortArg::Source => SortKey::Source,
+                SortArg::Destination => SortKey::Destination,
+                SortArg::Process => SortKey::Owner,
+            })
+            .or(cfg.sort);
+        let bytes_units = self.bytes_units || cfg.use_bytes.unwrap_or(false);
+        // The screen: a terminal on stdout, text format, no -t, -s or --interval.
+        let wants_screen = self.format == FormatArg::Text
+            && !self.text
+            && self.seconds.is_none()
+            && self.interval.is_none()
+            && crate::tui::stdout_is_terminal();
+        let processes = !self.no_processes && cfg.processes.unwrap_or(true);
+        let screen = if wants_screen {
+            let speed = match self.speed.as_deref() {
+                None => Some(1.0),
+                Some("max") => None,
+                Some(x) => match x.parse::<f64>() {
+                    Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Some(v),
+                    _ => anyhow::bail!(
+                        "--speed takes a positive multiple of real time or 'max', got '{x}'"
+                    ),
+                },
+            };
+            let max_bits = match &self.max_bandwidth {
+                Some(m) => Some(parse_bandwidth(m)?),
+                None => cfg.max_bandwidth_bits_per_sec.map(|b| b as f64),
+            };
+            let refresh_ms = cfg.refresh_ms.unwrap_or(1000);
+            if refresh_ms == 0 {
+                anyhow::bail!("config: refresh-ms must be at least 1");
+            }
+            Some(ScreenSettings {
+                options: ScreenOptions {
+                    dns: !self.no_dns && cfg.dns_resolution.unwrap_or(true),
+                    services: !self.no_services && cfg.port_resolution.unwrap_or(true),
+                    show_src: !cfg.hide_source.unwrap_or(false),
+                    show_dst: !cfg.hide_destination.unwrap_or(false),
+                    src_port,
+                    dst_port,
+                    line_mode: match cfg.line_display {
+                        Some(LineDisplay::OneLineBoth) => LineMode::OneLineBoth,
+                        Some(LineDisplay::OneLineSent) => LineMode::OneLineSent,
+                        Some(LineDisplay::OneLineReceived) => LineMode::OneLineReceived,
+                        _ => LineMode::TwoLine,
+                    },
+                    sort: match sort {
+                        Some(SortKey::Rate2s) => ScreenSort::Rate(0),
+                        Some(SortKey::Rate40s) => ScreenSort::Rate(2),
+                        Some(SortKey::Source) => ScreenSort::Source,
+                        Some(SortKey::Destination) => ScreenSort::Destination,
+                        Some(SortKey::Owner) => ScreenSort::Process,
+                        _ => ScreenSort::Rate(1),
+                    },
+                    bars: !self.no_bars && cfg.show_bars.unwrap_or(true),
+                    bar_average: 0,
+                    totals: cfg.show_totals.unwrap_or(false),
+                    log_scale: cfg.log_scale.unwrap_or(true),
+                    max_bits,
+                    bytes: bytes_units,
+                    processes: processes && !live_is_false(&source),
+                    screen_filter: cfg.screen_filter.clone(),
+                },
+                speed,
+                refresh_nanos: refresh_ms as i64 * 1_000_000,
+                processes: processes && !live_is_false(&source),
+            })
+        } else {
+            if let Some(m) = &self.max_bandwidth {
+                parse_bandwidth(m)?;
+            }
+            None
+        };
+        if let Some(re) = cfg.screen_filter.as_deref() {
+            if let Err(e) = regex::Regex::new(re) {
+                let e = e.to_string();
+                anyhow::bail!(
+                    "config screen-filter: {}",
+                    e.lines().last().unwrap_or("").trim()
+                );
+            }
+        }
         // Live text output prints every 2 s like iftop -t, unless -s asks for one report.
         let interval = match (self.interval, live, self.seconds, self.format) {
             (Some(i), _, _, _) => Some(i),
             (None, true, None, FormatArg::Text) => Some(2.0),
             _ => None,
         };
+        let link_local = self.link_local || cfg.link_local.unwrap_or(false);
         Ok(Settings {
-            file_filter: if live { None } else { self.filter.clone() },
+            screen,
+            processes: live && processes && matches!(self.format, FormatArg::Json | FormatArg::Csv),
+            file_filter: if live { None } else { filter.clone() },
             file_duration_nanos: if live { None } else { duration_nanos },
             source,
             flow: FlowConfig {
@@ -345,6 +569,8 @@ impl Args {
                     BytesArg::Frame => ByteMode::Frame,
                 },
                 layers,
+                only_local_nets: !local_nets.is_empty(),
+                skip_link_local: live && !link_local,
                 local_nets,
                 idle_timeout_nanos: self
                     .idle_timeout
@@ -359,7 +585,7 @@ impl Args {
                 .transpose()?,
             format: self.format,
             lines: self.lines,
-            bytes_units: self.bytes_units,
+            bytes_units,
             summary: !self.no_summary,
             progress: !live && !self.no_progress && std::io::stderr().is_terminal(),
         })
@@ -392,9 +618,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let result = match &settings.source {
-        Source::File(p) => offline::run(&settings, p, &mut std::io::stdout().lock()),
-        Source::Live(ls) => live::run(&settings, ls, &mut std::io::stdout().lock()),
+    let result = match (&settings.source, &settings.screen) {
+        (_, Some(scr)) => crate::tui::run(&settings, scr),
+        (Source::File(p), None) => offline::run(&settings, p, &mut std::io::stdout().lock()),
+        (Source::Live(ls), None) => live::run(&settings, ls, &mut std::io::stdout().lock()),
     };
     match result {
         Ok(RunOutcome::Clean) => ExitCode::SUCCESS,

@@ -8,3 +8,5 @@ pub mod filter;
 pub mod live;
 pub mod offline;
 pub mod output;
+pub mod procs;
+pub mod tui;

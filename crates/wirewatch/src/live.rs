@@ -19,6 +19,12 @@ use crate::cli::Settings;
 use crate::filter::FrameFilter;
 use crate::offline::{decode_options, write_final, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
+use crate::procs::Owners;
+
+/// Capabilities kept after the privilege drop when processes are looked up:
+/// reading other users' /proc/PID/fd needs CAP_SYS_PTRACE (and
+/// CAP_DAC_READ_SEARCH for the directories).
+pub const PROCESS_CAPS: u64 = (1 << privs::CAP_SYS_PTRACE) | (1 << privs::CAP_DAC_READ_SEARCH);
 
 /// Live-capture settings.
 #[derive(Clone, Debug)]
@@ -180,6 +186,7 @@ struct Source {
     index: u32,
     link_type: u32,
     pcapng_id: u32,
+    kind: wirewatch_live::LinkKind,
     /// Counters as of the last read (kept when the socket is gone).
     stats: wirewatch_live::KernelStats,
     state: &'static str,
@@ -293,82 +300,271 @@ fn filter_plan(
     Ok((crate::filter::kernel_program(expr, lt, snaplen)?, None))
 }
 
+/// Open packet sockets feeding one flow table: the live packet source of
+/// both the report loop ([`run`]) and the terminal UI.
+pub struct LiveCapture {
+    sources: Vec<Source>,
+    writer: Option<PcapngWriter<BufWriter<File>>>,
+    write_error: Option<io::Error>,
+    write_path: Option<PathBuf>,
+    opts: DecodeOptions,
+    snaplen: u32,
+    retire_ms: u32,
+    next_counters: Timestamp,
+    fds: Vec<PollFd>,
+    /// The latest fault worth a line in the summary.
+    pub warning: Option<String>,
+    chosen: Vec<Interface>,
+}
+
+/// What [`LiveCapture::finish`] hands back for the final report.
+pub struct Finished {
+    /// Kernel counters per interface.
+    pub capture: CaptureStats,
+    /// "live capture on a, b".
+    pub input: String,
+    /// Link types of the interfaces.
+    pub link_types: Vec<u32>,
+    /// Writing the `-w` file failed.
+    pub file_error: Option<String>,
+}
+
+impl LiveCapture {
+    /// Chooses the interfaces, compiles the filter per link type, opens every
+    /// socket and the `-w` file. Privileges are still held afterwards: call
+    /// [`LiveCapture::drop_privileges`].
+    pub fn open(ls: &LiveSettings, decode: DecodeOptions) -> anyhow::Result<LiveCapture> {
+        let all = list_interfaces().context("listing interfaces")?;
+        let chosen = choose(ls, &all)?;
+        let cfg = SocketConfig {
+            ring: ls.ring,
+            promiscuous: ls.promiscuous,
+            snaplen: ls.snaplen,
+        };
+        let mut sources: Vec<Source> = Vec::new();
+        for i in &chosen {
+            let hatype = std::fs::read_to_string(format!("/sys/class/net/{}/type", i.name))
+                .ok()
+                .and_then(|t| t.trim().parse::<u16>().ok())
+                .unwrap_or(1);
+            let kind = wirewatch_live::LinkKind::for_hatype(hatype);
+            let (prog, soft_filter) = match ls.filter.as_deref() {
+                Some(expr) => filter_plan(kind, expr, ls.snaplen)?,
+                None => (None, None),
+            };
+            let sock = PacketSocket::open(i, &cfg, prog.as_deref()).map_err(|e| match e {
+                LiveError::Permission { .. } => anyhow!(setcap_hint(&e)),
+                other => anyhow!(other),
+            })?;
+            sources.push(Source {
+                link_type: sock.link().link_type(),
+                kind,
+                sock: Some(sock),
+                name: i.name.clone(),
+                index: i.index,
+                pcapng_id: 0,
+                stats: Default::default(),
+                state: "capturing",
+                soft_filter,
+            });
+        }
+        // The output file is opened with the privileges the user started with.
+        let writer = match &ls.write {
+            Some(p) => {
+                let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
+                let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 20, f))
+                    .with_context(|| format!("writing {}", p.display()))?;
+                for src in &mut sources {
+                    src.pcapng_id = w
+                        .interface_named(src.link_type as u16, ls.snaplen, 9, &src.name)
+                        .with_context(|| format!("writing {}", p.display()))?;
+                }
+                Some(w)
+            }
+            None => None,
+        };
+        Ok(LiveCapture {
+            sources,
+            writer,
+            write_error: None,
+            write_path: ls.write.clone(),
+            opts: decode,
+            snaplen: ls.snaplen,
+            retire_ms: ls.ring.retire_ms,
+            next_counters: Timestamp::ZERO,
+            fds: Vec::new(),
+            warning: None,
+            chosen,
+        })
+    }
+
+    /// Installs the SIGINT/SIGTERM flag and switches to `--user`, keeping
+    /// only the capabilities in `keep` (a mask of CAP_* bits; process
+    /// attribution needs CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH to read other
+    /// users' /proc/PID/fd). Says on stderr what the process now runs as.
+    pub fn drop_privileges(&self, user: &str, keep: u64) -> anyhow::Result<()> {
+        signal::install().context("installing the SIGINT/SIGTERM handler")?;
+        let account = privs::lookup(user).map_err(|e| anyhow!("--user {user}: {e}"))?;
+        let dropped =
+            privs::drop_to(&account, keep).map_err(|e| anyhow!("dropping privileges: {e}"))?;
+        eprintln!("wirewatch: {dropped}");
+        Ok(())
+    }
+
+    /// The interfaces' own addresses: the default local networks.
+    pub fn own_addresses(&self) -> Vec<IpNet> {
+        own_addresses(&self.chosen)
+    }
+
+    /// Every interface is gone.
+    pub fn all_gone(&self) -> bool {
+        self.sources.iter().all(|s| s.sock.is_none())
+    }
+
+    /// Replaces the filter on every socket (`None`: accept everything):
+    /// compiled per link type first, so a bad expression changes nothing.
+    pub fn set_filter(&mut self, expr: Option<&str>) -> anyhow::Result<()> {
+        let mut plans = Vec::with_capacity(self.sources.len());
+        for src in &self.sources {
+            plans.push(match expr {
+                Some(e) => filter_plan(src.kind, e, self.snaplen)?,
+                None => (None, None),
+            });
+        }
+        for (src, (prog, soft)) in self.sources.iter_mut().zip(plans) {
+            if let Some(sock) = &src.sock {
+                let accept = [BpfInsn {
+                    code: 0x06,
+                    jt: 0,
+                    jf: 0,
+                    k: self.snaplen,
+                }];
+                sock.set_filter(prog.as_deref().unwrap_or(&accept))
+                    .with_context(|| format!("{}: attaching the filter", src.name))?;
+            }
+            src.soft_filter = soft;
+        }
+        Ok(())
+    }
+
+    /// Kernel counters of every interface (read now).
+    pub fn capture_stats(&mut self) -> CaptureStats {
+        capture_stats(&mut self.sources)
+    }
+
+    /// Waits up to `wait_ns` for packets, takes every released frame into
+    /// `table`, handles interfaces going down, coming back or disappearing,
+    /// and moves the table's clock to the wall clock.
+    pub fn pump(&mut self, table: &mut FlowTable, wait_ns: i64) -> anyhow::Result<()> {
+        let now = clock();
+        // The kernel's counters are 32-bit and reset on each read: read
+        // them every second so they cannot wrap between reports.
+        if now >= self.next_counters {
+            self.sources.iter_mut().for_each(Source::refresh);
+            self.next_counters = now.add_nanos(1_000_000_000);
+        }
+        self.fds.clear();
+        let live: Vec<usize> = (0..self.sources.len())
+            .filter(|&k| self.sources[k].sock.is_some())
+            .collect();
+        for &k in &live {
+            if let Some(sock) = &self.sources[k].sock {
+                self.fds.push(PollFd::input(sock.fd()));
+            }
+        }
+        poll(&mut self.fds, (wait_ns.max(0) / 1_000_000) as i32).context("poll")?;
+        for (slot, &k) in live.iter().enumerate() {
+            let src = &mut self.sources[k];
+            let failed = self.fds[slot].failed();
+            src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
+            if failed {
+                let err = src.sock.as_mut().and_then(|sock| sock.take_error());
+                if !still_exists(&src.name, src.index) {
+                    self.warning = Some(src.mark_gone());
+                } else if src.state != "down" {
+                    let why = err.map_or("no carrier".to_string(), |e| e.to_string());
+                    let msg = format!(
+                        "{}: interface went down ({why}); capture goes on elsewhere",
+                        src.name
+                    );
+                    eprintln!("wirewatch: warning: {msg}");
+                    src.state = "down";
+                    self.warning = Some(msg);
+                }
+            } else if src.state == "down" && !still_exists(&src.name, src.index) {
+                // Deleted while down: the kernel reports nothing more.
+                self.warning = Some(src.mark_gone());
+            } else if src.state == "down" && is_up(&src.name) {
+                eprintln!("wirewatch: {}: interface is up again", src.name);
+                src.state = "capturing";
+            }
+        }
+        table.advance(clock());
+        Ok(())
+    }
+
+    /// Takes the frames still in the rings, closes the `-w` file and
+    /// returns what the final report needs.
+    pub fn finish(mut self, table: &mut FlowTable) -> Finished {
+        // Frames in a block the kernel has not released yet: it releases a
+        // partly filled block after the retire timeout, so wait that long once
+        // and take what is there.
+        if !self.all_gone() {
+            // Twice the timeout plus a margin: the kernel's timer is not exact.
+            std::thread::sleep(std::time::Duration::from_millis(
+                2 * u64::from(self.retire_ms) + 20,
+            ));
+            for src in &mut self.sources {
+                src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
+            }
+        }
+        table.advance(clock());
+        let capture = capture_stats(&mut self.sources);
+        let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
+        let input = format!("live capture on {}", names.join(", "));
+        let mut link_types: Vec<u32> = self.sources.iter().map(|s| s.link_type).collect();
+        link_types.dedup();
+        let file_error = match (self.writer.take(), &self.write_path, self.write_error) {
+            (_, Some(p), Some(e)) => Some(format!("writing {}: {e}", p.display())),
+            (Some(w), Some(p), None) => w
+                .finish()
+                .and_then(|mut b| b.flush())
+                .err()
+                .map(|e| format!("writing {}: {e}", p.display())),
+            _ => None,
+        };
+        Finished {
+            capture,
+            input,
+            link_types,
+            file_error,
+        }
+    }
+}
+
 /// Runs a live capture until `-s` expires, a signal arrives or every
 /// interface is gone; then prints the final report.
 pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
-    let all = list_interfaces().context("listing interfaces")?;
-    let chosen = choose(ls, &all)?;
-
-    // Open every socket first (the only step that needs privileges).
-    let cfg = SocketConfig {
-        ring: ls.ring,
-        promiscuous: ls.promiscuous,
-        snaplen: ls.snaplen,
+    let opts = decode_options(&s.flow);
+    let mut cap = LiveCapture::open(ls, opts)?;
+    cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
+    let mut owners = if s.processes {
+        Owners::scanning(std::time::Duration::from_secs(1))
+            .map_err(|e| anyhow!("starting the process scan: {e}"))?
+    } else {
+        Owners::default()
     };
-    let mut sources: Vec<Source> = Vec::new();
-    for i in &chosen {
-        let hatype = std::fs::read_to_string(format!("/sys/class/net/{}/type", i.name))
-            .ok()
-            .and_then(|t| t.trim().parse::<u16>().ok())
-            .unwrap_or(1);
-        let kind = wirewatch_live::LinkKind::for_hatype(hatype);
-        let (prog, soft_filter) = match ls.filter.as_deref() {
-            Some(expr) => filter_plan(kind, expr, ls.snaplen)?,
-            None => (None, None),
-        };
-        let sock = PacketSocket::open(i, &cfg, prog.as_deref()).map_err(|e| match e {
-            LiveError::Permission { .. } => anyhow!(setcap_hint(&e)),
-            other => anyhow!(other),
-        })?;
-        sources.push(Source {
-            link_type: sock.link().link_type(),
-            sock: Some(sock),
-            name: i.name.clone(),
-            index: i.index,
-            pcapng_id: 0,
-            stats: Default::default(),
-            state: "capturing",
-            soft_filter,
-        });
-    }
-
-    // The output file is opened with the privileges the user started with.
-    let mut writer = match &ls.write {
-        Some(p) => {
-            let f = File::create(p).with_context(|| format!("creating {}", p.display()))?;
-            let mut w = PcapngWriter::new(BufWriter::with_capacity(1 << 20, f))
-                .with_context(|| format!("writing {}", p.display()))?;
-            for src in &mut sources {
-                src.pcapng_id = w
-                    .interface_named(src.link_type as u16, ls.snaplen, 9, &src.name)
-                    .with_context(|| format!("writing {}", p.display()))?;
-            }
-            Some(w)
-        }
-        None => None,
-    };
-
-    signal::install().context("installing the SIGINT/SIGTERM handler")?;
-    let account = privs::lookup(&ls.user).map_err(|e| anyhow!("--user {}: {e}", ls.user))?;
-    let dropped = privs::drop_to(&account).map_err(|e| anyhow!("dropping privileges: {e}"))?;
-    eprintln!("wirewatch: {dropped}");
-
     let mut flow_cfg: FlowConfig = s.flow.clone();
     if !ls.local_nets_given {
-        flow_cfg.local_nets = own_addresses(&chosen);
+        flow_cfg.local_nets = cap.own_addresses();
     }
     let mut table = FlowTable::new(flow_cfg);
-    let opts = decode_options(table.config());
     let mut sink = output::make_sink(s, out);
 
     let start = clock();
     table.advance(start);
     let deadline = ls.duration_nanos.map(|d| start.add_nanos(d));
     let mut next_tick = s.interval_nanos.map(|iv| start.add_nanos(iv));
-    let mut fds: Vec<PollFd> = Vec::with_capacity(sources.len());
-    let mut warning: Option<String> = None;
-    let mut write_error: Option<io::Error> = None;
-    let mut next_counters = start.add_nanos(1_000_000_000);
 
     let stop_reason: String = loop {
         if let Some(sig) = signal::requested() {
@@ -381,9 +577,12 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         if let (Some(t), Some(iv)) = (next_tick, s.interval_nanos) {
             if now >= t {
                 table.advance(now);
-                let slot = table.slot_of(now);
+                owners.label(&mut table, now);
+                sink.set_owners(owners.all());
+                // The newest complete 2-second slot: the one starting now is empty.
+                let slot = table.slot_of(now) - 1;
                 let snap = Snapshot::build(&table, s.view, s.interval_sort, slot, true);
-                sink.set_capture(&capture_stats(&mut sources));
+                sink.set_capture(&cap.capture_stats());
                 let r = sink.report(
                     &snap,
                     ReportKind::Interval {
@@ -405,103 +604,38 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
                 next_tick = Some(t);
             }
         }
-        if sources.iter().all(|s| s.sock.is_none()) {
+        if cap.all_gone() {
             break "every interface is gone".into();
         }
-        // The kernel's counters are 32-bit and reset on each read: read
-        // them every second so they cannot wrap between reports.
-        if now >= next_counters {
-            sources.iter_mut().for_each(Source::refresh);
-            next_counters = now.add_nanos(1_000_000_000);
-        }
-
         // Wait at most 100 ms, less when a report or the deadline is due.
         let mut wait_ns: i64 = 100_000_000;
         for t in [next_tick, deadline].into_iter().flatten() {
             wait_ns = wait_ns.min(t.nanos_since(now).max(0));
         }
-        fds.clear();
-        let live: Vec<usize> = (0..sources.len())
-            .filter(|&k| sources[k].sock.is_some())
-            .collect();
-        for &k in &live {
-            if let Some(sock) = &sources[k].sock {
-                fds.push(PollFd::input(sock.fd()));
-            }
-        }
-        poll(&mut fds, (wait_ns / 1_000_000) as i32).context("poll")?;
-
-        for (slot, &k) in live.iter().enumerate() {
-            let src = &mut sources[k];
-            let failed = fds[slot].failed();
-            src.drain(&mut table, &opts, &mut writer, &mut write_error);
-            if failed {
-                let err = src.sock.as_mut().and_then(|sock| sock.take_error());
-                if !still_exists(&src.name, src.index) {
-                    warning = Some(src.mark_gone());
-                } else if src.state != "down" {
-                    let why = err.map_or("no carrier".to_string(), |e| e.to_string());
-                    let msg = format!(
-                        "{}: interface went down ({why}); capture goes on elsewhere",
-                        src.name
-                    );
-                    eprintln!("wirewatch: warning: {msg}");
-                    src.state = "down";
-                    warning = Some(msg);
-                }
-            } else if src.state == "down" && !still_exists(&src.name, src.index) {
-                // Deleted while down: the kernel reports nothing more.
-                warning = Some(src.mark_gone());
-            } else if src.state == "down" && is_up(&src.name) {
-                eprintln!("wirewatch: {}: interface is up again", src.name);
-                src.state = "capturing";
-            }
-        }
-        table.advance(clock());
+        cap.pump(&mut table, wait_ns)?;
+        // Label flows while their sockets exist (cheap unless a scan is new).
+        owners.label(&mut table, clock());
     };
     eprintln!("wirewatch: {stop_reason}");
-    // Frames in a block the kernel has not released yet: it releases a
-    // partly filled block after the retire timeout, so wait that long once
-    // and take what is there.
-    if sources.iter().any(|s| s.sock.is_some()) {
-        // Twice the timeout plus a margin: the kernel's timer is not exact.
-        std::thread::sleep(std::time::Duration::from_millis(
-            2 * u64::from(ls.ring.retire_ms) + 20,
-        ));
-        for src in &mut sources {
-            src.drain(&mut table, &opts, &mut writer, &mut write_error);
-        }
-    }
-
-    let end = clock();
-    table.advance(end);
-    let capture = capture_stats(&mut sources);
-    sink.set_capture(&capture);
+    let warning = cap.warning.take();
+    let fin = cap.finish(&mut table);
+    let end = table.now();
+    owners.wait_for_scan(std::time::Duration::from_secs(2));
+    owners.label(&mut table, end);
+    sink.set_owners(owners.all());
+    sink.set_capture(&fin.capture);
     let snap = Snapshot::build(&table, s.view, s.final_sort, table.slot_of(end), false);
-    let names: Vec<&str> = sources.iter().map(|s| s.name.as_str()).collect();
-    let input = format!("live capture on {}", names.join(", "));
-    let mut lts: Vec<u32> = sources.iter().map(|s| s.link_type).collect();
-    lts.dedup();
-    let file_error = match (writer.take(), &ls.write, write_error) {
-        (_, Some(p), Some(e)) => Some(format!("writing {}: {e}", p.display())),
-        (Some(w), Some(p), None) => w
-            .finish()
-            .and_then(|mut b| b.flush())
-            .err()
-            .map(|e| format!("writing {}: {e}", p.display())),
-        _ => None,
-    };
     let summary = Summary {
-        input: &input,
-        link_types: &lts,
+        input: &fin.input,
+        link_types: &fin.link_types,
         warning: warning.as_deref(),
-        error: file_error.as_deref(),
-        capture: Some(&capture),
+        error: fin.file_error.as_deref(),
+        capture: Some(&fin.capture),
     };
     if !write_final(sink.as_mut(), &snap, &summary)? {
         return Ok(RunOutcome::BrokenPipe);
     }
-    if let Some(e) = file_error {
+    if let Some(e) = fin.file_error {
         return Err(anyhow!(e));
     }
     Ok(RunOutcome::Clean)

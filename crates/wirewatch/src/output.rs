@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_procs::Owner;
 use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
 
 use crate::cli::{FormatArg, Settings};
@@ -97,6 +98,25 @@ pub trait Sink {
     /// Pushes buffered output out (after each live report, so a reader of
     /// the pipe sees it when it is made).
     fn flush(&mut self) -> io::Result<()>;
+    /// The owners entries' `owner` ids refer to (id = index + 1); sinks
+    /// that print processes keep a copy.
+    fn set_owners(&mut self, _owners: &[Owner]) {}
+}
+
+/// Owners known to a sink, extended as the registry grows (it only appends).
+#[derive(Default)]
+struct OwnerCopy(Vec<Owner>);
+
+impl OwnerCopy {
+    fn update(&mut self, all: &[Owner]) {
+        if all.len() > self.0.len() {
+            self.0.extend_from_slice(&all[self.0.len()..]);
+        }
+    }
+
+    fn get(&self, id: u32) -> Option<&Owner> {
+        self.0.get((id as usize).checked_sub(1)?)
+    }
 }
 
 /// The sink for the chosen format.
@@ -110,10 +130,15 @@ pub fn make_sink<'a>(s: &Settings, out: &'a mut dyn Write) -> Box<dyn Sink + 'a>
             bytes_units: s.bytes_units,
             summary: s.summary,
         }),
-        FormatArg::Json => Box::new(JsonSink { out, capture: None }),
+        FormatArg::Json => Box::new(JsonSink {
+            out,
+            capture: None,
+            owners: OwnerCopy::default(),
+        }),
         FormatArg::Csv => Box::new(CsvSink {
             out,
             capture: None,
+            owners: OwnerCopy::default(),
             header: false,
             summary: s.summary,
         }),
@@ -384,6 +409,8 @@ fn view_name(v: View) -> &'static str {
         View::Port => "port",
         View::Src => "src",
         View::Dst => "dst",
+        View::Fields { .. } => "fields",
+        View::Process => "process",
     }
 }
 
@@ -401,8 +428,10 @@ fn dir_json(d: &DirView) -> Value {
     })
 }
 
-fn entry_json(e: &Entry) -> Value {
+fn entry_json(e: &Entry, owners: &OwnerCopy) -> Value {
     json!({
+        "process": owners.get(e.owner).map_or(Value::Null, crate::procs::owner_json),
+        "more_processes": e.mixed_owners,
         "family": e.key.family(),
         "src": e.key.src.map(|a| a.to_string()),
         "dst": e.key.dst.map(|a| a.to_string()),
@@ -465,6 +494,7 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
 struct JsonSink<W: Write> {
     out: W,
     capture: Option<CaptureStats>,
+    owners: OwnerCopy,
 }
 
 impl<W: Write> Sink for JsonSink<W> {
@@ -509,9 +539,13 @@ impl<W: Write> Sink for JsonSink<W> {
             if i > 0 {
                 self.out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut self.out, &entry_json(e))?;
+            serde_json::to_writer(&mut self.out, &entry_json(e, &self.owners))?;
         }
         writeln!(self.out, "]}}")
+    }
+
+    fn set_owners(&mut self, owners: &[Owner]) {
+        self.owners.update(owners);
     }
 
     fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {
@@ -532,6 +566,7 @@ impl<W: Write> Sink for JsonSink<W> {
 struct CsvSink<W: Write> {
     out: W,
     capture: Option<CaptureStats>,
+    owners: OwnerCopy,
     header: bool,
     summary: bool,
 }
@@ -541,7 +576,16 @@ pub const CSV_HEADER: &str = "family,src,dst,packets_src_to_dst,bytes_src_to_dst
 src_port,dst_port,protocol,flows,ip_bytes_src_to_dst,frame_bytes_src_to_dst,ip_bytes_dst_to_src,frame_bytes_dst_to_src,\
 tcp_flags_src_to_dst,tcp_flags_dst_to_src,rate_2s_src_to_dst,rate_10s_src_to_dst,rate_40s_src_to_dst,\
 rate_2s_dst_to_src,rate_10s_dst_to_src,rate_40s_dst_to_src,first_seen,last_seen,report,report_end,\
-kernel_received,kernel_dropped";
+kernel_received,kernel_dropped,pid,process";
+
+/// A CSV field, quoted when it holds a comma, quote or line break.
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
 
 fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or(String::new(), |x| x.to_string())
@@ -569,9 +613,10 @@ impl<W: Write> Sink for CsvSink<W> {
             });
         for e in &snap.entries {
             let (s, r) = (&e.sent, &e.recv);
+            let owner = self.owners.get(e.owner);
             writeln!(
                 self.out,
-                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{}",
+                "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{}",
                 e.key.family(),
                 e.key.src.map_or("*".into(), |a| a.to_string()),
                 e.key.dst.map_or("*".into(), |a| a.to_string()),
@@ -600,10 +645,16 @@ impl<W: Write> Sink for CsvSink<W> {
                 k,
                 end,
                 kr,
-                kd
+                kd,
+                opt(owner.filter(|o| o.pid != 0).map(|o| o.pid)),
+                owner.map_or(String::new(), |o| csv_field(&o.label()))
             )?;
         }
         Ok(())
+    }
+
+    fn set_owners(&mut self, owners: &[Owner]) {
+        self.owners.update(owners);
     }
 
     fn finish(&mut self, snap: &Snapshot, summary: &Summary) -> io::Result<()> {

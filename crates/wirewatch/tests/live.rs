@@ -1104,25 +1104,146 @@ fn sigterm_prints_the_final_report() {
 fn privileges_are_dropped_after_the_sockets_open() {
     require_root_and_ip!();
     let p = pair(209);
-    let r = Running::start(&p.a, &["-i", &p.ia, "-s", "2", "--format", "json"]);
-    let status = std::fs::read_to_string(format!("/proc/{}/status", r.pid())).unwrap();
-    let field = |k: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(k))
-            .unwrap_or_else(|| panic!("{k} in {status}"))
-            .split_whitespace()
-            .skip(1)
-            .collect::<Vec<_>>()
+    // With process lookup (the default) only CAP_DAC_READ_SEARCH (2) and
+    // CAP_SYS_PTRACE (19) stay, to read other users' /proc/PID/fd.
+    for (extra, caps) in [
+        (None, "0000000000080004"),
+        (Some("--no-processes"), "0000000000000000"),
+    ] {
+        let mut args = vec!["-i", &p.ia, "-s", "2", "--format", "json"];
+        args.extend(extra);
+        let r = Running::start(&p.a, &args);
+        let status = std::fs::read_to_string(format!("/proc/{}/status", r.pid())).unwrap();
+        let field = |k: &str| {
+            status
+                .lines()
+                .find(|l| l.starts_with(k))
+                .unwrap_or_else(|| panic!("{k} in {status}"))
+                .split_whitespace()
+                .skip(1)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(field("Uid:"), vec!["65534"; 4]);
+        assert_eq!(field("Gid:"), vec!["65534"; 4]);
+        assert_eq!(field("Groups:"), Vec::<&str>::new());
+        assert_eq!(field("CapEff:"), vec![caps], "{extra:?}");
+        assert_eq!(field("CapPrm:"), vec![caps], "{extra:?}");
+        assert_eq!(field("CapInh:"), vec!["0000000000000000"]);
+        assert_eq!(field("NoNewPrivs:"), vec!["1"]);
+        let (code, _, err) = r.finish();
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
+/// Set by the process-attribution test when it runs this binary as the
+/// child that owns the sockets.
+const CHILD_ENV: &str = "WIREWATCH_TEST_SOCKET_CHILD";
+
+/// Not a test of its own: the child process of
+/// `flows_name_the_process_that_owns_them` (skipped unless it is that child).
+/// Connects TCP and sends UDP to the address in the variable, says "ready",
+/// and keeps its sockets until stdin closes.
+#[test]
+fn socket_child() {
+    let Ok(spec) = std::env::var(CHILD_ENV) else {
+        return;
     };
-    assert_eq!(field("Uid:"), vec!["65534"; 4]);
-    assert_eq!(field("Gid:"), vec!["65534"; 4]);
-    assert_eq!(field("Groups:"), Vec::<&str>::new());
-    assert_eq!(field("CapEff:"), vec!["0000000000000000"]);
-    assert_eq!(field("CapPrm:"), vec!["0000000000000000"]);
-    assert_eq!(field("NoNewPrivs:"), vec!["1"]);
-    let (code, _, err) = r.finish();
+    let mut parts = spec.split(',');
+    let tcp: std::net::SocketAddr = parts.next().unwrap().parse().unwrap();
+    let udp: std::net::SocketAddr = parts.next().unwrap().parse().unwrap();
+    let mut t = TcpStream::connect(tcp).unwrap();
+    t.write_all(&[7; 3000]).unwrap();
+    let u = UdpSocket::bind("0.0.0.0:0").unwrap();
+    for _ in 0..5 {
+        u.send_to(&[1; 100], udp).unwrap();
+    }
+    // Straight to fd 1: the test harness captures println!.
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/stdout")
+        .unwrap();
+    writeln!(
+        out,
+        "ready {} {}",
+        t.local_addr().unwrap().port(),
+        u.local_addr().unwrap().port()
+    )
+    .unwrap();
+    let mut rest = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut rest);
+    drop((t, u));
+}
+
+#[test]
+fn flows_name_the_process_that_owns_them() {
+    require_root_and_ip!();
+    let p = pair(210);
+    let b = p.addr_b;
+    let (tcp_l, udp_l) = in_netns(&p.b, move || {
+        let t = TcpListener::bind((b, 0)).unwrap();
+        let u = UdpSocket::bind((b, 0)).unwrap();
+        (t, u)
+    });
+    let tcp = tcp_l.local_addr().unwrap();
+    let udp = udp_l.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut c, _) = tcp_l.accept().unwrap();
+        let mut buf = Vec::new();
+        let _ = c.read_to_end(&mut buf);
+        buf.len()
+    });
+    let r = Running::start(&p.a, &["-i", &p.ia, "-s", "4", "--format", "json", "-P"]);
+    let exe = std::env::current_exe().unwrap();
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", &p.a])
+        .arg(&exe)
+        .args(["--exact", "socket_child", "--test-threads", "1"])
+        .env(CHILD_ENV, format!("{tcp},{udp}"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let ready = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|l| l.split_once("ready ").map(|(_, r)| r.to_string()))
+        .expect("child ready");
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    let ports: Vec<u16> = ready
+        .split(' ')
+        .map(|x| x.trim().parse().unwrap())
+        .collect();
+    let (code, out, err) = r.finish();
+    drop(child.stdin.take());
+    child.wait().unwrap();
+    assert_eq!(server.join().unwrap(), 3000);
+    drop(udp_l);
     assert_eq!(code, 0, "{err}");
+    let v = json_lines(&out);
+    let rep = final_report(&v);
+    let a = p.addr_a.to_string();
+    let find = |proto: &str, port: u16| {
+        rep["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| {
+                e["protocol"] == proto
+                    && (e["src_port"] == port || e["dst_port"] == port)
+                    && (e["src"] == a.as_str() || e["dst"] == a.as_str())
+            })
+            .unwrap_or_else(|| panic!("no {proto} entry with port {port}: {rep}"))
+    };
+    for (proto, port) in [("tcp", ports[0]), ("udp", ports[1])] {
+        let e = find(proto, port);
+        let pr = &e["process"];
+        assert_eq!(pr["pid"], pid, "{proto}: {e}");
+        assert_eq!(pr["name"], comm.trim(), "{proto}: {e}");
+        assert_eq!(pr["user"], "root", "{proto}: {e}");
+        assert_eq!(pr["other_netns"], false, "{proto}: {e}");
+    }
 }
 
 #[test]

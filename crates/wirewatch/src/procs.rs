@@ -1,0 +1,143 @@
+//! Which process owns each flow: the background socket scan of
+//! `wirewatch-procs`, and a registry giving each owner a small id the flow
+//! table can carry.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use wirewatch_flow::FlowTable;
+use wirewatch_procs::{Attribution, Owner, SocketTable};
+use wirewatch_wire::Timestamp;
+
+/// Flows active this long before a new scan are labelled with it.
+const LABEL_WINDOW_NANOS: i64 = 10_000_000_000;
+
+/// Owners seen so far (ids from 1; 0 = unknown) and the scan feeding them.
+#[derive(Default)]
+pub struct Owners {
+    list: Vec<Owner>,
+    index: HashMap<(u32, u64, String), u32>,
+    attribution: Option<Attribution>,
+    scans_seen: u64,
+}
+
+impl Owners {
+    /// A registry fed by a socket scan every `period`.
+    pub fn scanning(period: Duration) -> std::io::Result<Owners> {
+        Ok(Owners {
+            attribution: Some(Attribution::spawn(period)?),
+            ..Owners::default()
+        })
+    }
+
+    /// The owner with this id.
+    pub fn get(&self, id: u32) -> Option<&Owner> {
+        self.list.get((id as usize).checked_sub(1)?)
+    }
+
+    /// The id of `o`, registering it if new.
+    pub fn intern(&mut self, o: &Owner) -> u32 {
+        let k = (o.pid, o.netns, o.comm.clone());
+        if let Some(&id) = self.index.get(&k) {
+            return id;
+        }
+        self.list.push(o.clone());
+        let id = self.list.len() as u32;
+        self.index.insert(k, id);
+        id
+    }
+
+    /// When a new scan is in, gives every recently active flow without an
+    /// owner the owner of its socket.
+    pub fn label(&mut self, table: &mut FlowTable, now: Timestamp) -> usize {
+        let Some(a) = &self.attribution else { return 0 };
+        if a.scans() == self.scans_seen {
+            return 0;
+        }
+        let Some(sockets) = a.latest() else { return 0 };
+        let since = if self.scans_seen == 0 {
+            Timestamp::ZERO
+        } else {
+            now.add_nanos(-LABEL_WINDOW_NANOS)
+        };
+        self.scans_seen = a.scans();
+        self.label_with(&sockets, table, since)
+    }
+
+    /// Labels flows active since `since` from `sockets`.
+    pub fn label_with(
+        &mut self,
+        sockets: &SocketTable,
+        table: &mut FlowTable,
+        since: Timestamp,
+    ) -> usize {
+        table.label_owners(since, |f| {
+            let k = &f.key;
+            let a = SocketAddr::new(k.a, k.a_port);
+            let b = SocketAddr::new(k.b, k.b_port);
+            match sockets.lookup(k.protocol, a, b) {
+                Some(o) => self.intern(o),
+                None => 0,
+            }
+        })
+    }
+
+    /// Waits (at most `limit`) until a scan newer than the last one used has
+    /// finished, so a final report sees sockets opened just before it.
+    pub fn wait_for_scan(&mut self, limit: Duration) {
+        let Some(a) = &self.attribution else { return };
+        let want = a.scans() + 1;
+        let t0 = std::time::Instant::now();
+        while a.scans() < want && t0.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        self.scans_seen = 0;
+    }
+
+    /// Owners registered, in id order (id = index + 1).
+    pub fn all(&self) -> &[Owner] {
+        &self.list
+    }
+}
+
+/// Column text: `comm/pid`, marked when the socket is in another network
+/// namespace (a container).
+pub fn short_label(o: &Owner) -> String {
+    match (o.pid, o.foreign_netns) {
+        (0, _) => format!("netns:{}", o.netns),
+        (p, false) => format!("{}/{p}", o.comm),
+        (p, true) => format!("{}/{p}@ns", o.comm),
+    }
+}
+
+/// Process-view text: name, pid, user, executable, namespace.
+pub fn long_label(o: &Owner) -> String {
+    let mut s = o.label();
+    if o.pid != 0 {
+        s.push_str(&format!("  pid {}  user {}", o.pid, o.user));
+        if let Some(e) = &o.exe {
+            s.push_str(&format!("  {e}"));
+        }
+    }
+    s
+}
+
+/// The JSON object of an owner.
+pub fn owner_json(o: &Owner) -> Value {
+    json!({
+        "pid": (o.pid != 0).then_some(o.pid),
+        "name": (o.pid != 0).then(|| o.comm.clone()),
+        "exe": o.exe,
+        "uid": (o.pid != 0).then_some(o.uid),
+        "user": (o.pid != 0).then(|| o.user.clone()),
+        "netns": o.netns,
+        "other_netns": o.foreign_netns,
+        "label": o.label(),
+    })
+}
+
+/// Shared, append-only view of the registry for sinks.
+pub type OwnerList = Arc<Vec<Owner>>;

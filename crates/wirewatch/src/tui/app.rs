@@ -1,0 +1,522 @@
+//! The screen's state and iftop's keys. No terminal here: keys come in as
+//! [`KeyEvent`]s, time as a [`Timestamp`], and the packets as a [`FlowTable`],
+//! so every key's effect can be tested by hand.
+
+use std::collections::{HashMap, VecDeque};
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use regex::Regex;
+use wirewatch_flow::{EntryKey, FlowTable, Snapshot, SortKey, View};
+use wirewatch_wire::Timestamp;
+
+/// iftop's `t` cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineMode {
+    /// Sent on one line, received on the next.
+    #[default]
+    TwoLine,
+    /// Sent plus received on one line.
+    OneLineBoth,
+    /// Sent only.
+    OneLineSent,
+    /// Received only.
+    OneLineReceived,
+}
+
+impl LineMode {
+    fn next(self) -> LineMode {
+        match self {
+            LineMode::TwoLine => LineMode::OneLineBoth,
+            LineMode::OneLineBoth => LineMode::OneLineSent,
+            LineMode::OneLineSent => LineMode::OneLineReceived,
+            LineMode::OneLineReceived => LineMode::TwoLine,
+        }
+    }
+
+    /// iftop's name for the mode (also the `line-display` config value).
+    pub fn name(self) -> &'static str {
+        match self {
+            LineMode::TwoLine => "two-line",
+            LineMode::OneLineBoth => "one-line-both",
+            LineMode::OneLineSent => "one-line-sent",
+            LineMode::OneLineReceived => "one-line-received",
+        }
+    }
+}
+
+/// Entry order on screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScreenSort {
+    /// By the 2 s (0), 10 s (1) or 40 s (2) average, both directions.
+    Rate(usize),
+    /// By the source as displayed (name or address).
+    Source,
+    /// By the destination as displayed.
+    Destination,
+    /// By the owning process's name.
+    Process,
+}
+
+/// What the screen starts with: iftop's flags and config directives.
+#[derive(Clone, Debug)]
+pub struct ScreenOptions {
+    /// Resolve host names (`-n` turns it off; key `n`).
+    pub dns: bool,
+    /// Port numbers as service names (`-N` turns it off; key `N`).
+    pub services: bool,
+    /// Show the source host (key `s`).
+    pub show_src: bool,
+    /// Show the destination host (key `d`).
+    pub show_dst: bool,
+    /// Show the source port (`-P`, keys `S`, `p`).
+    pub src_port: bool,
+    /// Show the destination port (`-P`, keys `D`, `p`).
+    pub dst_port: bool,
+    /// Line display (key `t`).
+    pub line_mode: LineMode,
+    /// Order (`-o`, keys `1 2 3 < >`).
+    pub sort: ScreenSort,
+    /// Bar graphs (`-b` turns them off; key `b`).
+    pub bars: bool,
+    /// Which average the bars show: 0 = 2 s, 1 = 10 s, 2 = 40 s (key `B`).
+    pub bar_average: usize,
+    /// Cumulative column per entry (key `T`).
+    pub totals: bool,
+    /// Logarithmic bar scale (key `L`).
+    pub log_scale: bool,
+    /// Fixed top of the bar scale, bits per second (`-m`).
+    pub max_bits: Option<f64>,
+    /// Rates in bytes (`-B`).
+    pub bytes: bool,
+    /// The process column.
+    pub processes: bool,
+    /// Screen filter regex (key `l`), applied to the displayed text.
+    pub screen_filter: Option<String>,
+}
+
+impl Default for ScreenOptions {
+    fn default() -> Self {
+        ScreenOptions {
+            dns: true,
+            services: true,
+            show_src: true,
+            show_dst: true,
+            src_port: false,
+            dst_port: false,
+            line_mode: LineMode::TwoLine,
+            sort: ScreenSort::Rate(1),
+            bars: true,
+            bar_average: 0,
+            totals: false,
+            log_scale: true,
+            max_bits: None,
+            bytes: false,
+            processes: true,
+            screen_filter: None,
+        }
+    }
+}
+
+/// Kernel and decoder counters for the status line.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// What is being watched: interfaces or the file.
+    pub label: String,
+    /// Packets the kernel handed over (live).
+    pub received: u64,
+    /// Packets the kernel dropped (live).
+    pub dropped: u64,
+    /// The file has been read to its end (replay).
+    pub ended: bool,
+    /// A fault to show (interface down or gone, read error).
+    pub fault: Option<String>,
+}
+
+/// A line being typed at the bottom.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Prompt {
+    /// `f` (BPF filter) or `l` (screen filter).
+    pub kind: PromptKind,
+    /// The text so far.
+    pub text: String,
+}
+
+/// Which prompt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PromptKind {
+    /// `f`: pcap-filter expression, recompiled and attached.
+    Filter,
+    /// `l`: regular expression over the displayed lines.
+    Screen,
+}
+
+/// What a key asks of the capture side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing beyond the screen.
+    None,
+    /// Leave.
+    Quit,
+    /// Replace the packet filter (`None`: remove it).
+    SetFilter(Option<String>),
+}
+
+/// Sparkline length: total rate samples kept.
+pub const SPARK_SAMPLES: usize = 240;
+
+/// The screen's state.
+pub struct App {
+    /// Current options (keys change them).
+    pub opt: ScreenOptions,
+    /// The per-process view (key `x`).
+    pub process_view: bool,
+    /// Display frozen (key `P`); capture goes on.
+    pub paused: bool,
+    /// Order frozen (key `o`): keys in the order they were shown.
+    pub frozen: Option<Vec<EntryKey>>,
+    /// First entry shown (keys `j`, `k`).
+    pub scroll: usize,
+    /// Help screen shown (keys `h`, `?`).
+    pub help: bool,
+    /// Line being typed.
+    pub prompt: Option<Prompt>,
+    /// A message and when it stops being shown.
+    pub message: Option<(String, Timestamp)>,
+    /// The packet filter in force.
+    pub filter: Option<String>,
+    screen_re: Option<Regex>,
+    /// The latest snapshot shown.
+    pub snap: Option<Snapshot>,
+    /// Total rate (bytes/s, 2 s average) at each refresh, newest last.
+    pub spark: VecDeque<f64>,
+    /// Status counters.
+    pub status: SourceStatus,
+    /// Time of the last refresh.
+    pub now: Timestamp,
+}
+
+/// Messages stay this long.
+const MESSAGE_NANOS: i64 = 3_000_000_000;
+
+impl App {
+    /// A screen with these options and the filter already in force.
+    pub fn new(opt: ScreenOptions, filter: Option<String>) -> App {
+        let screen_re = opt
+            .screen_filter
+            .as_deref()
+            .and_then(|r| Regex::new(r).ok());
+        App {
+            opt,
+            process_view: false,
+            paused: false,
+            frozen: None,
+            scroll: 0,
+            help: false,
+            prompt: None,
+            message: None,
+            filter,
+            screen_re,
+            snap: None,
+            spark: VecDeque::with_capacity(SPARK_SAMPLES),
+            status: SourceStatus::default(),
+            now: Timestamp::ZERO,
+        }
+    }
+
+    /// The grouping the options ask for.
+    pub fn view(&self) -> View {
+        if self.process_view {
+            return View::Process;
+        }
+        let o = &self.opt;
+        View::from_fields([o.show_src, o.show_dst, o.src_port, o.dst_port])
+    }
+
+    fn sort_key(&self) -> SortKey {
+        match self.opt.sort {
+            ScreenSort::Rate(0) => SortKey::Rate2s,
+            ScreenSort::Rate(2) => SortKey::Rate40s,
+            ScreenSort::Rate(_) => SortKey::Rate10s,
+            ScreenSort::Source => SortKey::Source,
+            ScreenSort::Destination => SortKey::Destination,
+            ScreenSort::Process => SortKey::Owner,
+        }
+    }
+
+    /// Shows `text` for a few seconds.
+    pub fn say(&mut self, text: impl Into<String>) {
+        self.message = Some((text.into(), self.now.add_nanos(MESSAGE_NANOS)));
+    }
+
+    /// The message to show now, if any.
+    pub fn current_message(&self) -> Option<&str> {
+        self.message
+            .as_ref()
+            .filter(|(_, until)| self.now < *until)
+            .map(|(m, _)| m.as_str())
+    }
+
+    /// Takes a new picture of the table at `now` (unless paused) and the
+    /// status counters.
+    pub fn refresh(&mut self, table: &FlowTable, now: Timestamp, status: SourceStatus) {
+        self.now = now;
+        self.status = status;
+        if self.paused {
+            return;
+        }
+        self.rebuild(table);
+        if let Some(snap) = &self.snap {
+            if self.spark.len() == SPARK_SAMPLES {
+                self.spark.pop_front();
+            }
+            self.spark.push_back(snap.totals.rates[2][0]);
+        }
+    }
+
+    /// Rebuilds the picture at the last refresh time with the current view
+    /// and order (after a key changed them), unless paused.
+    pub fn rebuild(&mut self, table: &FlowTable) {
+        if self.paused {
+            return;
+        }
+        // The newest complete 2-second slot, so rates are over whole slots.
+        let slot = table.slot_of(self.now) - 1;
+        // The old picture goes first: two at once would double the peak memory.
+        self.snap = None;
+        self.snap = Some(Snapshot::build(
+            table,
+            self.view(),
+            self.sort_key(),
+            slot,
+            true,
+        ));
+    }
+
+    /// Applies the frozen order to `keys` (the snapshot's order): entries
+    /// shown before keep their places, new ones follow in snapshot order.
+    pub fn frozen_order(&mut self, keys: &[EntryKey]) -> Vec<usize> {
+        let Some(order) = &mut self.frozen else {
+            return (0..keys.len()).collect();
+        };
+        let pos: HashMap<EntryKey, usize> =
+            order.iter().enumerate().map(|(i, k)| (*k, i)).collect();
+        let mut idx: Vec<usize> = (0..keys.len()).collect();
+        idx.sort_by_key(|&i| pos.get(&keys[i]).copied().unwrap_or(usize::MAX));
+        for &i in &idx {
+            if !pos.contains_key(&keys[i]) {
+                order.push(keys[i]);
+            }
+        }
+        idx
+    }
+
+    /// Whether a displayed line passes the screen filter.
+    pub fn screen_match(&self, text: &str) -> bool {
+        self.screen_re.as_ref().is_none_or(|r| r.is_match(text))
+    }
+
+    fn toggle(flag: &mut bool, what: &str) -> String {
+        *flag = !*flag;
+        format!("{what} {}", if *flag { "on" } else { "off" })
+    }
+
+    /// Handles one key press.
+    pub fn key(&mut self, k: KeyEvent) -> Action {
+        if let Some(p) = &mut self.prompt {
+            match k.code {
+                KeyCode::Enter => {
+                    let p = self.prompt.take().unwrap_or(Prompt {
+                        kind: PromptKind::Screen,
+                        text: String::new(),
+                    });
+                    let text = p.text.trim().to_string();
+                    let value = (!text.is_empty()).then_some(text);
+                    return match p.kind {
+                        PromptKind::Filter => Action::SetFilter(value),
+                        PromptKind::Screen => {
+                            self.set_screen_filter(value);
+                            Action::None
+                        }
+                    };
+                }
+                KeyCode::Esc => {
+                    self.prompt = None;
+                    self.say("cancelled");
+                }
+                KeyCode::Backspace => {
+                    p.text.pop();
+                }
+                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                    p.text.clear();
+                }
+                KeyCode::Char(c) => p.text.push(c),
+                _ => {}
+            }
+            return Action::None;
+        }
+        if self.help && !matches!(k.code, KeyCode::Char('q')) {
+            // Any key leaves the help screen, as in iftop.
+            self.help = false;
+            if matches!(k.code, KeyCode::Char('h') | KeyCode::Char('?')) {
+                return Action::None;
+            }
+        }
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        let msg = match k.code {
+            KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('h') | KeyCode::Char('?') => {
+                self.help = true;
+                return Action::None;
+            }
+            KeyCode::Char('n') => Self::toggle(&mut self.opt.dns, "host name resolution"),
+            KeyCode::Char('N') => Self::toggle(&mut self.opt.services, "port resolution"),
+            KeyCode::Char('s') => Self::toggle(&mut self.opt.show_src, "show source host"),
+            KeyCode::Char('d') => Self::toggle(&mut self.opt.show_dst, "show destination host"),
+            KeyCode::Char('S') => Self::toggle(&mut self.opt.src_port, "show source port"),
+            KeyCode::Char('D') => Self::toggle(&mut self.opt.dst_port, "show destination port"),
+            KeyCode::Char('p') => {
+                let on = !(self.opt.src_port || self.opt.dst_port);
+                self.opt.src_port = on;
+                self.opt.dst_port = on;
+                format!("port display {}", if on { "on" } else { "off" })
+            }
+            KeyCode::Char('t') => {
+                self.opt.line_mode = self.opt.line_mode.next();
+                format!("line display: {}", self.opt.line_mode.name())
+            }
+            KeyCode::Char('T') => Self::toggle(&mut self.opt.totals, "cumulative totals"),
+            KeyCode::Char('b') => Self::toggle(&mut self.opt.bars, "bar graphs"),
+            KeyCode::Char('B') => {
+                self.opt.bar_average = (self.opt.bar_average + 1) % 3;
+                format!(
+                    "bars show the {} average",
+                    ["2 s", "10 s", "40 s"][self.opt.bar_average]
+                )
+            }
+            KeyCode::Char('L') => {
+                self.opt.log_scale = !self.opt.log_scale;
+                format!(
+                    "{} bar scale",
+                    if self.opt.log_scale {
+                        "logarithmic"
+                    } else {
+                        "linear"
+                    }
+                )
+            }
+            KeyCode::Char(c @ '1'..='3') => {
+                let i = c as usize - '1' as usize;
+                self.opt.sort = ScreenSort::Rate(i);
+                format!("sort by the {} average", ["2 s", "10 s", "40 s"][i])
+            }
+            KeyCode::Char('4') => {
+                self.opt.sort = ScreenSort::Process;
+                "sort by process".into()
+            }
+            KeyCode::Char('<') => {
+                self.opt.sort = ScreenSort::Source;
+                "sort by source".into()
+            }
+            KeyCode::Char('>') => {
+                self.opt.sort = ScreenSort::Destination;
+                "sort by destination".into()
+            }
+            KeyCode::Char('o') => {
+                if self.frozen.is_some() {
+                    self.frozen = None;
+                    "order unfrozen".into()
+                } else {
+                    self.frozen = Some(Vec::new());
+                    if let Some(s) = &self.snap {
+                        self.frozen = Some(s.entries.iter().map(|e| e.key).collect());
+                    }
+                    "order frozen".into()
+                }
+            }
+            KeyCode::Char('j') | KeyCode::Down => {
+                self.scroll += 1;
+                return Action::None;
+            }
+            KeyCode::Char('k') | KeyCode::Up => {
+                self.scroll = self.scroll.saturating_sub(1);
+                return Action::None;
+            }
+            KeyCode::Char('P') => {
+                self.paused = !self.paused;
+                if self.paused {
+                    "display paused".into()
+                } else {
+                    "display resumed".into()
+                }
+            }
+            KeyCode::Char('x') => {
+                self.process_view = !self.process_view;
+                self.scroll = 0;
+                self.frozen = None;
+                if self.process_view {
+                    "per-process view".into()
+                } else {
+                    "host view".into()
+                }
+            }
+            KeyCode::Char('f') => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.filter.clone().unwrap_or_default(),
+                });
+                return Action::None;
+            }
+            KeyCode::Char('l') => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Screen,
+                    text: self.opt.screen_filter.clone().unwrap_or_default(),
+                });
+                return Action::None;
+            }
+            _ => return Action::None,
+        };
+        self.say(msg);
+        Action::None
+    }
+
+    /// Sets the screen filter; a bad regular expression is reported and the
+    /// old filter stays.
+    pub fn set_screen_filter(&mut self, re: Option<String>) {
+        match re {
+            None => {
+                self.screen_re = None;
+                self.opt.screen_filter = None;
+                self.say("screen filter off");
+            }
+            Some(r) => match Regex::new(&r) {
+                Ok(x) => {
+                    self.screen_re = Some(x);
+                    self.say(format!("screen filter: {r}"));
+                    self.opt.screen_filter = Some(r);
+                    self.scroll = 0;
+                }
+                Err(e) => {
+                    let first = e.to_string();
+                    let first = first.lines().last().unwrap_or("").trim().to_string();
+                    self.say(format!("bad screen filter '{r}': {first}"));
+                }
+            },
+        }
+    }
+
+    /// The outcome of a filter change from the capture side.
+    pub fn filter_applied(&mut self, expr: Option<String>, result: Result<(), String>) {
+        match result {
+            Ok(()) => {
+                self.say(match &expr {
+                    Some(e) => format!("filter: {e}"),
+                    None => "filter removed".into(),
+                });
+                self.filter = expr;
+            }
+            Err(e) => self.say(format!("filter not changed: {e}")),
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The iftop-style terminal screen: [`app`] holds the state and the keys,
+//! [`draw`] paints it, [`run`] drives it from a live capture or a file.
+
+pub mod app;
+pub mod draw;
+pub mod run;
+
+use std::io::IsTerminal;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use anyhow::anyhow;
+use wirewatch_flow::FlowTable;
+
+pub use app::{App, LineMode, ScreenOptions, ScreenSort, SourceStatus};
+pub use run::{FileReplay, HostNames, Ui, UiSource};
+
+use crate::cli::{Settings, Source};
+use crate::live::LiveCapture;
+use crate::offline::{decode_options, RunOutcome};
+use crate::procs::Owners;
+
+/// Screen settings from flags and config files.
+#[derive(Clone, Debug)]
+pub struct ScreenSettings {
+    /// What the screen starts with.
+    pub options: ScreenOptions,
+    /// Replay speed for `-r` (`None`: as fast as possible).
+    pub speed: Option<f64>,
+    /// Redraw period.
+    pub refresh_nanos: i64,
+    /// Find the processes owning sockets (live only).
+    pub processes: bool,
+}
+
+/// Reverse DNS through the asynchronous resolver.
+struct Resolved(wirewatch_names::Resolver);
+
+impl HostNames for Resolved {
+    fn host(&mut self, ip: IpAddr) -> Option<String> {
+        self.0.poll();
+        match self.0.name(ip) {
+            wirewatch_names::Name::Resolved(n) => Some(n.to_string()),
+            _ => None,
+        }
+    }
+}
+
+/// Whether the screen should be used: stdout is a terminal.
+pub fn stdout_is_terminal() -> bool {
+    std::io::stdout().is_terminal()
+}
+
+/// Runs the screen on a live capture or a file.
+pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
+    let names: Box<dyn HostNames> = Box::new(Resolved(wirewatch_names::Resolver::new(4)));
+    let filter = match &s.source {
+        Source::Live(ls) => ls.filter.clone(),
+        Source::File(_) => s.file_filter.clone(),
+    };
+    let app = App::new(scr.options.clone(), filter);
+    match &s.source {
+        Source::Live(ls) => {
+            let cap = LiveCapture::open(ls, decode_options(&s.flow))?;
+            let keep = if scr.processes {
+                crate::live::PROCESS_CAPS
+            } else {
+                0
+            };
+            cap.drop_privileges(&ls.user, keep)?;
+            let mut flow = s.flow.clone();
+            if !ls.local_nets_given {
+                flow.local_nets = cap.own_addresses();
+            }
+            let owners = if scr.processes {
+                Owners::scanning(Duration::from_secs(1))
+                    .map_err(|e| anyhow!("starting the process scan: {e}"))?
+            } else {
+                Owners::default()
+            };
+            let mut table = FlowTable::new(flow);
+            table.advance(crate::live::clock());
+            let mut ui = Ui::new(app, table, cap, owners, names, scr.refresh_nanos);
+            let r = run::run_terminal(&mut ui);
+            // Close the -w file properly whatever happened on screen.
+            let Ui {
+                source, mut table, ..
+            } = ui;
+            let fin = source.finish(&mut table);
+            r?;
+            if let Some(e) = fin.file_error {
+                return Err(anyhow!(e));
+            }
+        }
+        Source::File(path) => {
+            let replay = run::open_replay(
+                path,
+                decode_options(&s.flow),
+                scr.speed,
+                s.file_filter.as_deref(),
+            )?;
+            let table = FlowTable::new(s.flow.clone());
+            let mut ui = Ui::new(
+                app,
+                table,
+                replay,
+                Owners::default(),
+                names,
+                scr.refresh_nanos,
+            );
+            run::run_terminal(&mut ui)?;
+        }
+    }
+    Ok(RunOutcome::Clean)
+}
