@@ -43,7 +43,7 @@ IF=wwtcap                       # the capture-side veth, in namespace wwtui-cap
 # terminal) is not in this build yet; the stand-in is the text mode, one
 # screenful of entries (28 x 2 lines) with ports every 2 s. Switch with e.g.
 # WW_ARGS="-P".
-WW_ARGS=${WW_ARGS:-"-P --interval 2 -L 28 --user nobody"}
+WW_ARGS=${WW_ARGS:-"-n -N -P"}
 # iftop: -P gives one line per host pair *and ports*, so it tracks the same
 # 100,000 entries as wirewatch -P and bandwhich's connections; without -P it
 # would hold 32 host pairs (TOOLS=iftop-hosts runs that too, for reference).
@@ -191,8 +191,14 @@ import re, sys
 tool, text = sys.argv[1], open(sys.argv[2], errors="replace").read()
 if tool == "wirewatch":
     # text stand-in: "Kernel packets (received/dropped):  R  D" (received includes drops)
-    m = re.findall(r"Kernel packets \(received/dropped\):\s+(\d+)\s+(\d+)", text)
-    print(f"{int(m[-1][0]) - int(m[-1][1])} {m[-1][1]}" if m else "- -")
+    # the screen's status line: "pkts N | drops D" (packets decoded, kernel drops)
+    m = re.findall(r"pkts (\d+) \| drops (\d+)", text)
+    if m:
+        print(f"{m[-1][0]} {m[-1][1]}")
+    else:
+        # text mode: "Kernel packets (received/dropped):  R  D" (received includes drops)
+        m = re.findall(r"Kernel packets \(received/dropped\):\s+(\d+)\s+(\d+)", text)
+        print(f"{int(m[-1][0]) - int(m[-1][1])} {m[-1][1]}" if m else "- -")
 elif tool.startswith("iftop"):
     # cumulative received bytes, "RX:  1.47MB ..."; 46 IP bytes per packet
     m = re.findall(r"^RX:\s+([\d.]+)([KMG]?B)", text, re.M)

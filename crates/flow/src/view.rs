@@ -241,7 +241,12 @@ impl Snapshot {
         let mut flows: Vec<&Flow> = table.flows().collect();
         flows.sort_unstable_by_key(|f| f.id);
 
-        let mut index: HashMap<EntryKey, usize> = HashMap::new();
+        let one_per_flow = view.fields() == [true; 4];
+        let mut index: HashMap<EntryKey, usize, foldhash::fast::RandomState> =
+            HashMap::with_capacity_and_hasher(
+                if one_per_flow { 0 } else { table.len() },
+                Default::default(),
+            );
         // Slots only for entries with recent traffic: most entries of a long capture are idle.
         let mut entries: Vec<Entry> = Vec::new();
         let mut slot_rows: Vec<Hist> = Vec::new();
@@ -283,7 +288,9 @@ impl Snapshot {
                     (key, rev)
                 }
             };
-            let (idx, swapped) = match index.get(&key) {
+            // Every field shown: each 5-tuple flow is its own entry, no lookup.
+            let found = if one_per_flow { None } else { index.get(&key) };
+            let (idx, swapped) = match found {
                 Some(&i) => (i, false),
                 None => match rev_key.and_then(|k| index.get(&k)) {
                     Some(&i) => (i, true),
@@ -300,7 +307,9 @@ impl Snapshot {
                         });
                         owner_bytes.push(0);
                         slot_rows.push(Hist::Idle);
-                        index.insert(key, entries.len() - 1);
+                        if !one_per_flow {
+                            index.insert(key, entries.len() - 1);
+                        }
                         (entries.len() - 1, false)
                     }
                 },

@@ -514,3 +514,35 @@ fn file_duration_stops_at_capture_time() {
         ]
     );
 }
+
+#[test]
+fn config_files_and_screen_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write_pcap(dir.path(), "ok.pcap", &sample_frames());
+    let ok = ok.to_str().unwrap();
+    let rc = dir.path().join("bad.rc");
+    std::fs::write(&rc, "dns-resolution: no\nsort: sideways\n").unwrap();
+    let rc = rc.to_str().unwrap().to_string();
+    bad(&["-r", ok, "-c", &rc], &format!("{rc}:2:"));
+    let toml = dir.path().join("bad.toml");
+    std::fs::write(&toml, "[tui]\nrefresh-ms = \"soon\"\n").unwrap();
+    let toml = toml.to_str().unwrap().to_string();
+    bad(&["-r", ok, "--config", &toml], &format!("{toml}:2"));
+    bad(&["-r", ok, "-c", "/nonexistent/rc"], "/nonexistent/rc");
+    bad(&["-r", ok, "-m", "fast"], "-m takes a bandwidth");
+    // A good iftoprc applies: sort by source and bytes units in text mode.
+    let good = dir.path().join("good.rc");
+    std::fs::write(&good, "# comment\nuse-bytes: true\nport-display: on\n").unwrap();
+    let out = stdout_of(&["-r", ok, "-t", "-c", good.to_str().unwrap(), "--no-summary"]);
+    assert!(
+        out.contains("10.0.0.1:5000"),
+        "port-display: on gives ports: {out}"
+    );
+    assert!(out.contains("KB") || out.contains("B "), "{out}");
+    // JSON carries the process fields (null for a file: no local process).
+    let json = stdout_of(&["-r", ok, "--format", "json"]);
+    let first: serde_json::Value = serde_json::from_str(json.lines().next().unwrap()).unwrap();
+    let e = &first["entries"][0];
+    assert!(e.get("process").is_some_and(|p| p.is_null()), "{e}");
+    assert_eq!(e["more_processes"], false);
+}

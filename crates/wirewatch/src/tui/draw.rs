@@ -83,9 +83,27 @@ impl App {
         &mut self,
         labels: &mut dyn Labels,
         snap: &'a wirewatch_flow::Snapshot,
+        window: Option<std::ops::Range<usize>>,
     ) -> Vec<Row<'a>> {
-        let keys: Vec<EntryKey> = snap.entries.iter().map(|e| e.key).collect();
-        let order = self.frozen_order(&keys);
+        let order: Vec<usize> = match window {
+            // Only the lines on screen get their text made.
+            Some(w) => w.start.min(snap.entries.len())..w.end.min(snap.entries.len()),
+            None => {
+                let keys: Vec<EntryKey> = snap.entries.iter().map(|e| e.key).collect();
+                let order = self.frozen_order(&keys);
+                return self.all_rows(labels, snap, order);
+            }
+        }
+        .collect();
+        self.all_rows(labels, snap, order)
+    }
+
+    fn all_rows<'a>(
+        &mut self,
+        labels: &mut dyn Labels,
+        snap: &'a wirewatch_flow::Snapshot,
+        order: Vec<usize>,
+    ) -> Vec<Row<'a>> {
         let mut rows: Vec<Row<'a>> = Vec::with_capacity(order.len());
         for i in order {
             let e = &snap.entries[i];
@@ -243,17 +261,28 @@ impl App {
         if self.help {
             self.draw_help(buf, Rect::new(area.x, list_top, w, list_rows));
         } else if let Some(snap) = self.snap.take() {
-            let rows = self.rows(labels, &snap);
             let per = if self.opt.line_mode == LineMode::TwoLine {
                 2
             } else {
                 1
             };
             let fit = (list_rows / per) as usize;
-            self.scroll = self.scroll.min(rows.len().saturating_sub(1));
+            // With the snapshot's own order and no screen filter, only the
+            // visible entries are turned into text (100 k flows stay cheap).
+            let direct = self.frozen.is_none()
+                && self.opt.screen_filter.is_none()
+                && matches!(self.opt.sort, ScreenSort::Rate(_));
+            let rows = if direct {
+                self.scroll = self.scroll.min(snap.entries.len().saturating_sub(1));
+                self.rows(labels, &snap, Some(self.scroll..self.scroll + fit))
+            } else {
+                let all = self.rows(labels, &snap, None);
+                self.scroll = self.scroll.min(all.len().saturating_sub(1));
+                all.into_iter().skip(self.scroll).take(fit).collect()
+            };
             let avg = self.opt.bar_average;
             let mut y = list_top;
-            for r in rows.iter().skip(self.scroll).take(fit) {
+            for r in &rows {
                 let lines: Vec<Line> = match self.opt.line_mode {
                     LineMode::TwoLine => vec![
                         (
