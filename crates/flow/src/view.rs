@@ -159,6 +159,11 @@ impl Entry {
         self.sent.rates[i] + self.recv.rates[i]
     }
 
+    /// Traffic within the 40 s window.
+    pub fn is_active(&self) -> bool {
+        self.sent.rates[2] != 0.0 || self.recv.rates[2] != 0.0
+    }
+
     /// Cumulative bytes both ways.
     pub fn total_bytes(&self) -> u64 {
         self.sent.bytes + self.recv.bytes
@@ -193,6 +198,9 @@ pub struct Snapshot {
     pub stats: Stats,
     /// Number of 2-second slots of history available (at most 20).
     pub history_len: usize,
+    /// Entries in the view (after `active_only`), before [`Snapshot::build_top`]
+    /// kept only the first ones.
+    pub total_entries: usize,
 }
 
 /// Slots per rate window: 2 s, 10 s, 40 s.
@@ -234,6 +242,21 @@ impl Snapshot {
         report_slot: i64,
         active_only: bool,
     ) -> Snapshot {
+        Self::build_top(table, view, sort, report_slot, active_only, None)
+    }
+
+    /// [`Snapshot::build`] keeping only the first `keep` entries in sort
+    /// order (a screen shows a few dozen of 100 k). With every field shown
+    /// (one entry per flow) the entries are made and trimmed as the flows
+    /// are read, so memory stays proportional to `keep`, not to the table.
+    pub fn build_top(
+        table: &FlowTable,
+        view: View,
+        sort: SortKey,
+        report_slot: i64,
+        active_only: bool,
+        keep: Option<usize>,
+    ) -> Snapshot {
         let byte_mode = table.config().bytes;
         let history_len = (report_slot + 1).clamp(1, HISTORY_SLOTS as i64);
         let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
@@ -247,8 +270,11 @@ impl Snapshot {
                 if one_per_flow { 0 } else { table.len() },
                 Default::default(),
             );
-        // Slots only for entries with recent traffic: most entries of a long capture are idle.
-        let mut entries: Vec<Entry> = Vec::new();
+        let streaming = keep.filter(|_| one_per_flow);
+        let trim_at = streaming.map_or(usize::MAX, |k| 2 * k + 16);
+        let mut streamed = 0usize;
+        let mut entries: Vec<Entry> =
+            Vec::with_capacity(streaming.map_or(table.len(), |_| trim_at + 1));
         let mut slot_rows: Vec<Hist> = Vec::new();
         // Bytes of the flow that made each entry's owner.
         let mut owner_bytes: Vec<u64> = Vec::new();
@@ -314,7 +340,14 @@ impl Snapshot {
                     }
                 },
             };
-            let (e, slots) = (&mut entries[idx], &mut slot_rows[idx]);
+            // Streaming keeps finished entries but not their history rows:
+            // the entry being built owns the last row.
+            let aux = if streaming.is_some() {
+                slot_rows.len() - 1
+            } else {
+                idx
+            };
+            let (e, slots) = (&mut entries[idx], &mut slot_rows[aux]);
             let (fs, fr) = if swapped {
                 (f.received(), f.sent())
             } else {
@@ -328,11 +361,11 @@ impl Snapshot {
             if f.owner != 0 {
                 let b = fs.bytes(byte_mode) + fr.bytes(byte_mode);
                 if e.owner == 0 {
-                    (e.owner, owner_bytes[idx]) = (f.owner, b);
+                    (e.owner, owner_bytes[aux]) = (f.owner, b);
                 } else if e.owner != f.owner {
                     e.mixed_owners = true;
-                    if b > owner_bytes[idx] {
-                        (e.owner, owner_bytes[idx]) = (f.owner, b);
+                    if b > owner_bytes[aux] {
+                        (e.owner, owner_bytes[aux]) = (f.owner, b);
                     }
                 }
             }
@@ -353,43 +386,42 @@ impl Snapshot {
             }
             cumulative[0] += f.sent().bytes(byte_mode);
             cumulative[1] += f.received().bytes(byte_mode);
+            if let Some(k) = streaming {
+                // This flow's entry is complete: finish it now, keep it only
+                // if active, and trim to the best `k` now and then.
+                let h = slot_rows.pop().unwrap_or_default();
+                owner_bytes.pop();
+                if let Some(e) = entries.last_mut() {
+                    finish_entry(e, &h, report_slot, history_len, byte_mode);
+                    if active_only && !e.is_active() {
+                        entries.pop();
+                    } else {
+                        streamed += 1;
+                    }
+                }
+                if entries.len() >= trim_at {
+                    keep_first(&mut entries, k, sort);
+                }
+            }
         }
         cumulative[2] = cumulative[0] + cumulative[1];
 
         drop(index);
         for (e, slots) in entries.iter_mut().zip(slot_rows) {
-            for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
-                dv.bytes = dv.counters.bytes(byte_mode);
-                let slot = |age: usize| match &slots {
-                    Hist::Idle => 0,
-                    Hist::One(f, swapped) => {
-                        f.slot_bytes(report_slot - age as i64, (d == 0) != *swapped)
-                    }
-                    Hist::Many(b) => b[d][age],
-                };
-                if matches!(slots, Hist::Idle) {
-                    continue;
-                }
-                let (mut sum, mut peak) = (0u64, 0u64);
-                for age in 0..HISTORY_SLOTS {
-                    let v = slot(age);
-                    sum += v;
-                    if (age as i64) < history_len {
-                        peak = peak.max(v);
-                    }
-                    for (i, div) in DIVS.iter().enumerate() {
-                        if age as i64 + 1 == *div {
-                            dv.rates[i] = sum as f64 / secs(i);
-                        }
-                    }
-                }
-                dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
-            }
+            finish_entry(e, &slots, report_slot, history_len, byte_mode);
         }
         if active_only {
-            entries.retain(|e| e.sent.rates[2] != 0.0 || e.recv.rates[2] != 0.0);
+            entries.retain(Entry::is_active);
         }
-        sort_entries(&mut entries, sort);
+        let total_entries = if streaming.is_some() {
+            streamed
+        } else {
+            entries.len()
+        };
+        match keep {
+            Some(k) => keep_first(&mut entries, k, sort),
+            None => sort_entries(&mut entries, sort),
+        }
 
         let mut totals = TotalsView {
             cumulative,
@@ -429,12 +461,61 @@ impl Snapshot {
             totals,
             stats: table.stats().clone(),
             history_len: history_len as usize,
+            total_entries,
         }
     }
 }
 
+/// Bytes, rates and peaks of a grouped entry from its history.
+fn finish_entry(e: &mut Entry, slots: &Hist, report_slot: i64, history_len: i64, mode: ByteMode) {
+    let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
+    for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
+        dv.bytes = dv.counters.bytes(mode);
+        let slot = |age: usize| match slots {
+            Hist::Idle => 0,
+            Hist::One(f, swapped) => f.slot_bytes(report_slot - age as i64, (d == 0) != *swapped),
+            Hist::Many(b) => b[d][age],
+        };
+        if matches!(slots, Hist::Idle) {
+            continue;
+        }
+        let (mut sum, mut peak) = (0u64, 0u64);
+        for age in 0..HISTORY_SLOTS {
+            let v = slot(age);
+            sum += v;
+            if (age as i64) < history_len {
+                peak = peak.max(v);
+            }
+            for (i, div) in DIVS.iter().enumerate() {
+                if age as i64 + 1 == *div {
+                    dv.rates[i] = sum as f64 / secs(i);
+                }
+            }
+        }
+        dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
+    }
+}
+
+/// Sorts and keeps the first `k` entries; selects before sorting when
+/// there are many more.
+fn keep_first(entries: &mut Vec<Entry>, k: usize, sort: SortKey) {
+    if entries.len() > k {
+        if k > 0 {
+            entries.select_nth_unstable_by(k - 1, |a, b| compare(a, b, sort));
+        }
+        entries.truncate(k);
+    }
+    sort_entries(entries, sort);
+}
+
 fn sort_entries(entries: &mut [Entry], sort: SortKey) {
-    entries.sort_by(|a, b| {
+    entries.sort_by(|a, b| compare(a, b, sort));
+}
+
+/// The order of entries: the sort key, then total bytes, then the key (a
+/// total order, so the first `k` are always the same entries).
+fn compare(a: &Entry, b: &Entry, sort: SortKey) -> std::cmp::Ordering {
+    {
         let primary = match sort {
             SortKey::Rate2s => b.sort_rate(0).total_cmp(&a.sort_rate(0)),
             SortKey::Rate10s => b.sort_rate(1).total_cmp(&a.sort_rate(1)),
@@ -447,5 +528,5 @@ fn sort_entries(entries: &mut [Entry], sort: SortKey) {
         primary
             .then_with(|| b.total_bytes().cmp(&a.total_bytes()))
             .then_with(|| a.key.cmp(&b.key))
-    });
+    }
 }

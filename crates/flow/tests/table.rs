@@ -303,6 +303,36 @@ proptest! {
         }
     }
 
+    /// The first k entries of `build_top` are the first k of `build`, in
+    /// every view and order, with the same total count.
+    #[test]
+    fn top_k_is_a_prefix_of_the_full_snapshot(
+        pkts in proptest::collection::vec(arb_packet(), 1..80),
+        k in 0usize..12,
+        active in any::<bool>(),
+        later_ms in 0i64..60_000,
+    ) {
+        let mut t = FlowTable::new(FlowConfig::default());
+        let mut sorted = pkts.clone();
+        sorted.sort_by_key(|p| p.6);
+        for (a, b, sp, dp, tcpp, len, ms) in sorted {
+            let (s, d) = (format!("10.0.0.{a}"), format!("10.0.0.{b}"));
+            let f = if tcpp { tcp_frame(&s, sp, &d, dp, 0x10, len) } else { udp_frame(&s, sp, &d, dp, len) };
+            t.ingest(&pkt(at(ms), &f));
+        }
+        t.advance(at(later_ms.max(t.now().nanos_since(at(0)) / 1_000_000)));
+        let slot = t.slot_of(t.now()) - 1;
+        for v in [View::Pair, View::Port, View::Src, View::Dst, View::Process] {
+            for sort in [SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s, SortKey::Total, SortKey::Source, SortKey::Destination] {
+                let full = Snapshot::build(&t, v, sort, slot, active);
+                let top = Snapshot::build_top(&t, v, sort, slot, active, Some(k));
+                prop_assert_eq!(top.total_entries, full.entries.len());
+                prop_assert_eq!(&top.entries[..], &full.entries[..k.min(full.entries.len())]);
+                prop_assert_eq!(top.totals, full.totals);
+            }
+        }
+    }
+
     /// A flow key is the same from either direction.
     #[test]
     fn key_is_direction_free(a in any::<[u8; 4]>(), b in any::<[u8; 4]>(), sp in any::<u16>(), dp in any::<u16>(), p in any::<u8>()) {

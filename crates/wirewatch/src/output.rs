@@ -365,6 +365,13 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
             writeln!(out, "    {:<26} {n}", e.as_str())?;
         }
     }
+    if st.excluded > 0 {
+        writeln!(
+            out,
+            "  IP headers left out (-F/-G, link-local): {}",
+            st.excluded
+        )?;
+    }
     if st.orphan_fragments > 0 {
         writeln!(
             out,
@@ -463,6 +470,7 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
         "non_ip_packets": st.non_ip_packets,
         "truncated_packets": st.truncated_packets,
         "orphan_fragments": st.orphan_fragments,
+        "excluded": st.excluded,
         "decode_errors": errors,
         "unknown_link_types": unknown,
         "first_ts": st.first_ts.map(|t| t.as_secs_f64()),

@@ -32,6 +32,15 @@ fn write_capture(p: &Path) {
     w.finish().unwrap();
 }
 
+/// Kills the private tmux server even when an assertion fails.
+struct Server(String);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = tmux(&["-S", &self.0, "kill-server"]);
+    }
+}
+
 #[test]
 fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
     if Command::new("tmux").arg("-V").output().is_err() {
@@ -43,6 +52,7 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
     write_capture(&cap);
     let sock = dir.path().join("tmux.sock");
     let sock = sock.to_str().unwrap();
+    let _server = Server(sock.to_string());
     let session = "ww";
     let cmd = format!("{BIN} -r {} --speed max -n -P", cap.display());
     let out = tmux(&[
@@ -110,5 +120,4 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
         assert!(t0.elapsed() < Duration::from_secs(10), "q did not quit");
         std::thread::sleep(Duration::from_millis(50));
     }
-    let _ = tmux(&["-S", sock, "kill-server"]);
 }

@@ -193,6 +193,10 @@ pub struct App {
     pub status: SourceStatus,
     /// Time of the last refresh.
     pub now: Timestamp,
+    /// Entries that fit on the screen at the last draw.
+    pub fit: usize,
+    /// The last draw needed more entries than the picture holds (the window grew).
+    pub needs_rebuild: bool,
 }
 
 /// Messages stay this long.
@@ -220,7 +224,17 @@ impl App {
             spark: VecDeque::with_capacity(SPARK_SAMPLES),
             status: SourceStatus::default(),
             now: Timestamp::ZERO,
+            fit: 100,
+            needs_rebuild: false,
         }
+    }
+
+    /// Entries are shown in the snapshot's own order without a screen
+    /// filter, so only the visible ones need to exist.
+    pub fn direct(&self) -> bool {
+        self.frozen.is_none()
+            && self.opt.screen_filter.is_none()
+            && matches!(self.opt.sort, ScreenSort::Rate(_))
     }
 
     /// The grouping the options ask for.
@@ -283,13 +297,18 @@ impl App {
         let slot = table.slot_of(self.now) - 1;
         // The old picture goes first: two at once would double the peak memory.
         self.snap = None;
-        self.snap = Some(Snapshot::build(
+        // Only the entries up to the bottom of the screen, when the
+        // snapshot's order is the screen's.
+        let keep = self.direct().then_some(self.scroll + self.fit);
+        self.snap = Some(Snapshot::build_top(
             table,
             self.view(),
             self.sort_key(),
             slot,
             true,
+            keep,
         ));
+        self.needs_rebuild = false;
     }
 
     /// Applies the frozen order to `keys` (the snapshot's order): entries

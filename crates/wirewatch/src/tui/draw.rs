@@ -267,13 +267,14 @@ impl App {
                 1
             };
             let fit = (list_rows / per) as usize;
-            // With the snapshot's own order and no screen filter, only the
-            // visible entries are turned into text (100 k flows stay cheap).
-            let direct = self.frozen.is_none()
-                && self.opt.screen_filter.is_none()
-                && matches!(self.opt.sort, ScreenSort::Rate(_));
-            let rows = if direct {
-                self.scroll = self.scroll.min(snap.entries.len().saturating_sub(1));
+            // With the snapshot's own order and no screen filter, the
+            // snapshot holds only the first entries and only the visible
+            // ones are turned into text (100 k flows stay cheap).
+            self.fit = fit;
+            let rows = if self.direct() {
+                self.scroll = self.scroll.min(snap.total_entries.saturating_sub(1));
+                let want = (self.scroll + fit).min(snap.total_entries);
+                self.needs_rebuild = snap.entries.len() < want;
                 self.rows(labels, &snap, Some(self.scroll..self.scroll + fit))
             } else {
                 let all = self.rows(labels, &snap, None);

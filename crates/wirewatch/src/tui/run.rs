@@ -340,6 +340,11 @@ impl<S: UiSource> Ui<S> {
             owners: &self.owners,
         };
         self.app.draw(&mut ctx, area, frame.buffer_mut());
+        if self.app.needs_rebuild {
+            // The window grew past the entries the picture holds.
+            self.app.rebuild(&self.table);
+            self.app.draw(&mut ctx, area, frame.buffer_mut());
+        }
     }
 }
 
