@@ -230,12 +230,14 @@ impl Source {
 
     /// The interface no longer exists: keep its last counters, close the
     /// socket, say so on stderr; returns the warning for the summary.
-    fn mark_gone(&mut self) -> String {
+    fn mark_gone(&mut self, say: bool) -> String {
         let msg = format!(
             "{}: interface disappeared; its counts so far are kept",
             self.name
         );
-        eprintln!("wirewatch: warning: {msg}");
+        if say {
+            eprintln!("wirewatch: warning: {msg}");
+        }
         self.refresh();
         self.sock = None;
         self.state = "gone";
@@ -315,6 +317,8 @@ pub struct LiveCapture {
     /// The latest fault worth a line in the summary.
     pub warning: Option<String>,
     chosen: Vec<Interface>,
+    /// Faults go to stderr too (not under the screen: it shows `warning`).
+    pub say: bool,
 }
 
 /// What [`LiveCapture::finish`] hands back for the final report.
@@ -395,6 +399,7 @@ impl LiveCapture {
             fds: Vec::new(),
             warning: None,
             chosen,
+            say: true,
         })
     }
 
@@ -480,22 +485,27 @@ impl LiveCapture {
             if failed {
                 let err = src.sock.as_mut().and_then(|sock| sock.take_error());
                 if !still_exists(&src.name, src.index) {
-                    self.warning = Some(src.mark_gone());
+                    self.warning = Some(src.mark_gone(self.say));
                 } else if src.state != "down" {
                     let why = err.map_or("no carrier".to_string(), |e| e.to_string());
                     let msg = format!(
                         "{}: interface went down ({why}); capture goes on elsewhere",
                         src.name
                     );
-                    eprintln!("wirewatch: warning: {msg}");
+                    if self.say {
+                        eprintln!("wirewatch: warning: {msg}");
+                    }
                     src.state = "down";
                     self.warning = Some(msg);
                 }
             } else if src.state == "down" && !still_exists(&src.name, src.index) {
                 // Deleted while down: the kernel reports nothing more.
-                self.warning = Some(src.mark_gone());
+                self.warning = Some(src.mark_gone(self.say));
             } else if src.state == "down" && is_up(&src.name) {
-                eprintln!("wirewatch: {}: interface is up again", src.name);
+                let msg = format!("{}: interface is up again", src.name);
+                if self.say {
+                    eprintln!("wirewatch: {msg}");
+                }
                 src.state = "capturing";
             }
         }

@@ -1307,3 +1307,111 @@ fn every_output_format_stops_after_s_seconds() {
         }
     }
 }
+
+/// Sends `n` UDP datagrams from namespace `ns_b` (address `b`) to `a:port`
+/// (nothing listens there).
+fn send_udp(ns_b: &str, b: Ipv4Addr, a: Ipv4Addr, port: u16, n: usize) {
+    in_netns(ns_b, move || {
+        let u = UdpSocket::bind(SocketAddrV4::new(b, 0)).unwrap();
+        for _ in 0..n {
+            u.send_to(&[1u8; 10], SocketAddrV4::new(a, port)).unwrap();
+        }
+    });
+}
+
+/// Set by `the_filter_is_replaced_on_the_open_sockets` when it runs this
+/// binary inside namespace a (interfaces are looked up through that
+/// namespace's /sys, so the capture must be opened by a process there).
+const FILTER_CHILD_ENV: &str = "WIREWATCH_TEST_FILTER_CHILD";
+
+/// Not a test of its own: the body of
+/// `the_filter_is_replaced_on_the_open_sockets`, run in namespace a.
+#[test]
+fn filter_child() {
+    use wirewatch::live::{LiveCapture, LiveSettings};
+    use wirewatch_flow::{FlowConfig, FlowTable};
+    let Ok(spec) = std::env::var(FILTER_CHILD_ENV) else {
+        return;
+    };
+    let v: Vec<&str> = spec.split(',').collect();
+    let (iface, ns_b) = (v[0], v[1]);
+    let (a, b): (Ipv4Addr, Ipv4Addr) = (v[2].parse().unwrap(), v[3].parse().unwrap());
+    let ls = LiveSettings {
+        interfaces: vec![iface.to_string()],
+        promiscuous: false,
+        snaplen: 512,
+        ring: wirewatch_live::RingConfig {
+            block_size: 1 << 20,
+            block_count: 8,
+            retire_ms: 50,
+        },
+        duration_nanos: None,
+        write: None,
+        user: "nobody".into(),
+        filter: Some("udp port 7001".into()),
+        local_nets_given: false,
+    };
+    let mut cap = LiveCapture::open(&ls, wirewatch_wire::DecodeOptions::default()).expect("open");
+    let mut table = FlowTable::new(FlowConfig::default());
+    let count = |t: &FlowTable, port: u16| -> u64 {
+        t.flows()
+            .filter(|f| f.key.protocol == 17 && (f.key.a_port == port || f.key.b_port == port))
+            .map(|f| f.dirs[0].packets + f.dirs[1].packets)
+            .sum()
+    };
+    let settle = |cap: &mut LiveCapture, table: &mut FlowTable| {
+        // The ring hands over a partly filled block after 50 ms.
+        for _ in 0..5 {
+            cap.pump(table, 100_000_000).unwrap();
+        }
+    };
+    let send = |port, n| send_udp(ns_b, b, a, port, n);
+    send(7001, 5);
+    send(7002, 5);
+    settle(&mut cap, &mut table);
+    assert_eq!((count(&table, 7001), count(&table, 7002)), (5, 0));
+    cap.set_filter(Some("udp port 7002")).unwrap();
+    send(7001, 5);
+    send(7002, 5);
+    settle(&mut cap, &mut table);
+    assert_eq!((count(&table, 7001), count(&table, 7002)), (5, 5));
+    let err = cap.set_filter(Some("udp prt 1")).unwrap_err();
+    assert!(format!("{err:#}").contains("column"), "{err:#}");
+    send(7001, 3);
+    send(7002, 3);
+    settle(&mut cap, &mut table);
+    assert_eq!(
+        (count(&table, 7001), count(&table, 7002)),
+        (5, 8),
+        "old filter kept"
+    );
+    cap.set_filter(None).unwrap();
+    send(7001, 2);
+    settle(&mut cap, &mut table);
+    assert_eq!(count(&table, 7001), 7, "no filter: everything");
+}
+
+/// The screen's `f` key: the filter on open sockets is replaced; a bad
+/// expression changes nothing.
+#[test]
+fn the_filter_is_replaced_on_the_open_sockets() {
+    require_root_and_ip!();
+    let p = pair(211);
+    let out = Command::new("ip")
+        .args(["netns", "exec", &p.a])
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", "filter_child", "--test-threads", "1"])
+        .env(
+            FILTER_CHILD_ENV,
+            format!("{},{},{},{}", p.ia, p.b, p.addr_a, p.addr_b),
+        )
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test filter_child ... ok"), "{text}");
+}

@@ -121,3 +121,93 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn sigterm_restores_the_terminal() {
+    if Command::new("tmux").arg("-V").output().is_err() {
+        eprintln!("skipping: tmux is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("s.pcap");
+    write_capture(&cap);
+    let sock = dir.path().join("tmux.sock");
+    let sock = sock.to_str().unwrap();
+    let _server = Server(sock.to_string());
+    // After wirewatch: its exit code and whether the terminal is back in
+    // canonical mode (raw mode turns icanon off).
+    let cmd = format!(
+        "{BIN} -r {} -n; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon; sleep 30",
+        cap.display()
+    );
+    let out = tmux(&[
+        "-S",
+        sock,
+        "new-session",
+        "-d",
+        "-s",
+        "ww",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        "sh",
+        "-c",
+        &cmd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let pane =
+        || String::from_utf8(tmux(&["-S", sock, "capture-pane", "-p", "-t", "ww"]).stdout).unwrap();
+    let t0 = Instant::now();
+    while !pane().contains("TOTAL:") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(20),
+            "screen never up:\n{}",
+            pane()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let shell =
+        String::from_utf8(tmux(&["-S", sock, "display", "-p", "-t", "ww", "#{pane_pid}"]).stdout)
+            .unwrap();
+    let children = Command::new("pgrep")
+        .args(["-P", shell.trim()])
+        .output()
+        .unwrap();
+    let pid = String::from_utf8(children.stdout).unwrap();
+    let pid = pid
+        .lines()
+        .next()
+        .expect("wirewatch under the shell")
+        .trim()
+        .to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let t0 = Instant::now();
+    while !pane().contains("EXIT=") {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "no exit after SIGTERM:\n{}",
+            pane()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    let screen = pane();
+    assert!(screen.contains("EXIT=0"), "{screen}");
+    assert!(
+        screen.lines().any(|l| l.trim() == "icanon"),
+        "raw mode left on:\n{screen}"
+    );
+    assert!(
+        !screen.contains("TOTAL:"),
+        "the alternate screen was left:\n{screen}"
+    );
+}

@@ -684,3 +684,56 @@ fn m_fixes_the_scale_and_resizing_redraws() {
     }
     assert!(screen(&mut ui, 30, 5).contains("too small"));
 }
+
+#[test]
+fn replay_follows_the_wall_clock_at_its_speed() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+    use wirewatch::tui::FileReplay;
+    use wirewatch_capture::PcapWriter;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.pcap");
+    let mut w = PcapWriter::new(
+        std::fs::File::create(&path).unwrap(),
+        linktype::RAW,
+        65535,
+        false,
+    )
+    .unwrap();
+    for s in 0..10 {
+        let f = build::ipv4(
+            ip("10.0.0.1"),
+            ip("10.0.0.2"),
+            17,
+            &build::udp(1, 2, &[0; 10]),
+        );
+        w.write(at(s * 1000), &f, f.len() as u32).unwrap();
+    }
+    w.finish().unwrap();
+    // (speed, wall seconds, frames due by then)
+    for (speed, steps) in [
+        (Some(1.0), vec![(0.0, 1), (1.5, 2), (3.0, 4), (20.0, 10)]),
+        (Some(2.0), vec![(0.0, 1), (1.5, 4), (4.0, 9), (4.6, 10)]),
+        (None, vec![(0.0, 10)]),
+    ] {
+        let wall = Rc::new(Cell::new(Duration::ZERO));
+        let clock = wall.clone();
+        let reader = wirewatch_capture::open_with(&path, |r| r).unwrap();
+        let mut replay = FileReplay::new(reader, "r.pcap".into(), DecodeOptions::default(), speed)
+            .with_wall_clock(move || clock.get());
+        let mut table = FlowTable::new(FlowConfig::default());
+        for (secs, due) in steps {
+            wall.set(Duration::from_secs_f64(secs));
+            replay.pump(&mut table, 0).unwrap();
+            assert_eq!(table.stats().packets, due, "speed {speed:?} at {secs} s");
+            // The table's clock is the replay position, never past the file.
+            assert!(replay.now() <= at(9_000));
+        }
+        assert!(
+            replay.status().ended,
+            "speed {speed:?}: the file was read to its end"
+        );
+    }
+}

@@ -61,7 +61,9 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
     let app = App::new(scr.options.clone(), filter);
     match &s.source {
         Source::Live(ls) => {
-            let cap = LiveCapture::open(ls, decode_options(&s.flow))?;
+            let mut cap = LiveCapture::open(ls, decode_options(&s.flow))?;
+            // Faults show on the status line; stderr would write over the screen.
+            cap.say = false;
             let keep = if scr.processes {
                 crate::live::PROCESS_CAPS
             } else {

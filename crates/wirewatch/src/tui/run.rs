@@ -77,7 +77,9 @@ pub struct FileReplay<R: Read> {
     filter: Option<FrameFilter>,
     speed: Option<f64>,
     /// Wall time and capture time of the first frame.
-    start: Option<(Instant, Timestamp)>,
+    start: Option<(Duration, Timestamp)>,
+    /// Wall time since some fixed origin (a clock the tests can move).
+    wall: Box<dyn Fn() -> Duration>,
     /// A frame read but not yet due: time, link type, wire length, bytes.
     pending: Option<(Timestamp, u32, u32, Vec<u8>)>,
     last_ts: Timestamp,
@@ -100,11 +102,21 @@ impl<R: Read> FileReplay<R> {
             filter: None,
             speed,
             start: None,
+            wall: {
+                let origin = Instant::now();
+                Box::new(move || origin.elapsed())
+            },
             pending: None,
             last_ts: Timestamp::ZERO,
             ended: false,
             fault: None,
         }
+    }
+
+    /// Replaces the wall clock (elapsed time since any fixed origin).
+    pub fn with_wall_clock(mut self, wall: impl Fn() -> Duration + 'static) -> Self {
+        self.wall = Box::new(wall);
+        self
     }
 
     fn first_link_type(&self) -> u32 {
@@ -133,7 +145,8 @@ impl<R: Read> FileReplay<R> {
     fn due(&self) -> Timestamp {
         match (self.speed, self.start) {
             (Some(sp), Some((wall, ts))) => {
-                ts.add_nanos((wall.elapsed().as_nanos() as f64 * sp) as i64)
+                let elapsed = (self.wall)().saturating_sub(wall);
+                ts.add_nanos((elapsed.as_nanos() as f64 * sp) as i64)
             }
             _ => Timestamp::from_nanos(i64::MAX),
         }
@@ -169,7 +182,7 @@ impl<R: Read> UiSource for FileReplay<R> {
                     let data = f.data.to_vec();
                     let due = match self.start {
                         None => {
-                            self.start = Some((Instant::now(), ts));
+                            self.start = Some(((self.wall)(), ts));
                             ts
                         }
                         Some(_) => due,
