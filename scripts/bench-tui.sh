@@ -18,7 +18,7 @@
 #   scripts/bench-tui.sh                         # 100k flows at 80k pps, 40 s warm-up, 60 s measured
 #   TOOLS="iftop bandwhich" scripts/bench-tui.sh
 #   TOOLS="wirewatch iftop iftop-hosts bandwhich" scripts/bench-tui.sh   # also iftop without -P
-#   WW_ARGS="-P" scripts/bench-tui.sh            # once the TUI exists: `wirewatch -i IF -P` on a tty
+#   WW_ARGS="-n -N -P --no-processes" scripts/bench-tui.sh   # other wirewatch screen flags
 #   RATE=60000 WARM=20 SECS=30 FLOW_SRCS=16 FLOW_PORTS=625 scripts/bench-tui.sh   # 10,000 flows
 set -euo pipefail
 
@@ -39,10 +39,8 @@ TOOLS=${TOOLS:-"wirewatch iftop bandwhich"}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WW=${WW:-$ROOT/target/release/wirewatch}
 IF=wwtcap                       # the capture-side veth, in namespace wwtui-cap
-# wirewatch's command line after `$WW -i $IF`. The terminal UI (stdout a
-# terminal) is not in this build yet; the stand-in is the text mode, one
-# screenful of entries (28 x 2 lines) with ports every 2 s. Switch with e.g.
-# WW_ARGS="-P".
+# wirewatch's command line after `$WW -i $IF`: its screen (stdout is the tmux
+# pane), one line per 5-tuple like iftop -P, no name lookups.
 WW_ARGS=${WW_ARGS:-"-n -N -P"}
 # iftop: -P gives one line per host pair *and ports*, so it tracks the same
 # 100,000 entries as wirewatch -P and bandwhich's connections; without -P it
@@ -190,7 +188,6 @@ tool_counts() { # tool pane-file -> "packets drops"
 import re, sys
 tool, text = sys.argv[1], open(sys.argv[2], errors="replace").read()
 if tool == "wirewatch":
-    # text stand-in: "Kernel packets (received/dropped):  R  D" (received includes drops)
     # the screen's status line: "pkts N | drops D" (packets decoded, kernel drops)
     m = re.findall(r"pkts (\d+) \| drops (\d+)", text)
     if m:
@@ -344,9 +341,9 @@ on the capture veth; busy_% the whole machine's busy share (other load shows her
 Over the tool's whole run (warm-up + window, read ${SETTLE} s after the traffic stopped):
 arrived the packets that reached the capture veth; sk_drops the kernel drops on the
 tool's packet sockets (ss -0 -m: a plain socket's queue overflows count there, a
-PACKET_RX_RING's do not); tool_drops the kernel drops the tool itself shows (wirewatch text:
-the "Kernel packets" line); seen_% the packets the tool counted / arrived (wirewatch:
-received - dropped from its screen; iftop: RX cumulative bytes / 46 as last drawn, 3
+PACKET_RX_RING's do not); tool_drops the kernel drops the tool itself shows (wirewatch:
+"drops" on its status line); seen_% the packets the tool counted / arrived (wirewatch:
+"pkts" on its status line; iftop: RX cumulative bytes / 46 as last drawn, 3
 significant digits; bandwhich: arrived - sk_drops). quit: how it was stopped (q, then C-c,
 then TERM, then KILL).
 EOF

@@ -591,7 +591,8 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
                 sink.set_owners(owners.all());
                 // The newest complete 2-second slot: the one starting now is empty.
                 let slot = table.slot_of(now) - 1;
-                let snap = Snapshot::build(&table, s.view, s.interval_sort, slot, true);
+                let mut snap = Snapshot::build(&table, s.view, s.interval_sort, slot, true);
+                owners.sort_by_name(&mut snap, s.interval_sort);
                 sink.set_capture(&cap.capture_stats());
                 let r = sink.report(
                     &snap,
@@ -634,7 +635,8 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     owners.label(&mut table, end);
     sink.set_owners(owners.all());
     sink.set_capture(&fin.capture);
-    let snap = Snapshot::build(&table, s.view, s.final_sort, table.slot_of(end), false);
+    let mut snap = Snapshot::build(&table, s.view, s.final_sort, table.slot_of(end), false);
+    owners.sort_by_name(&mut snap, s.final_sort);
     let summary = Summary {
         input: &fin.input,
         link_types: &fin.link_types,

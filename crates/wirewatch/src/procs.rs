@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use wirewatch_flow::FlowTable;
+use wirewatch_flow::{FlowTable, Snapshot, SortKey};
 use wirewatch_procs::{Attribution, Owner, SocketTable};
 use wirewatch_wire::Timestamp;
 
@@ -95,6 +95,19 @@ impl Owners {
             std::thread::sleep(Duration::from_millis(10));
         }
         self.scans_seen = 0;
+    }
+
+    /// `-o process`: entries by their owner's label (unknown last), stable
+    /// so equal owners keep the snapshot's order.
+    pub fn sort_by_name(&self, snap: &mut Snapshot, sort: SortKey) {
+        if sort != SortKey::Owner {
+            return;
+        }
+        snap.entries
+            .sort_by_cached_key(|e| match self.get(e.owner) {
+                Some(o) => (0, short_label(o)),
+                None => (1, String::new()),
+            });
     }
 
     /// Owners registered, in id order (id = index + 1).

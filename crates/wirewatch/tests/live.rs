@@ -1192,7 +1192,12 @@ fn flows_name_the_process_that_owns_them() {
         let _ = c.read_to_end(&mut buf);
         buf.len()
     });
-    let r = Running::start(&p.a, &["-i", &p.ia, "-s", "4", "--format", "json", "-P"]);
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i", &p.ia, "-s", "4", "--format", "json", "-P", "-o", "process",
+        ],
+    );
     let exe = std::env::current_exe().unwrap();
     let mut child = Command::new("ip")
         .args(["netns", "exec", &p.a])
@@ -1236,6 +1241,17 @@ fn flows_name_the_process_that_owns_them() {
             })
             .unwrap_or_else(|| panic!("no {proto} entry with port {port}: {rep}"))
     };
+    // -o process: entries with a known process first.
+    let entries = rep["entries"].as_array().unwrap();
+    let known = entries
+        .iter()
+        .take_while(|e| !e["process"].is_null())
+        .count();
+    assert!(known >= 2, "{rep}");
+    assert!(
+        entries[known..].iter().all(|e| e["process"].is_null()),
+        "{rep}"
+    );
     for (proto, port) in [("tcp", ports[0]), ("udp", ports[1])] {
         let e = find(proto, port);
         let pr = &e["process"];

@@ -139,7 +139,10 @@ impl App {
             match self.opt.sort {
                 ScreenSort::Source => rows.sort_by(|a, b| a.src.cmp(&b.src)),
                 ScreenSort::Destination => rows.sort_by(|a, b| a.dst.cmp(&b.dst)),
-                ScreenSort::Process => rows.sort_by(|a, b| a.process.cmp(&b.process)),
+                // Lines without a known process last.
+                ScreenSort::Process => rows.sort_by(|a, b| {
+                    (a.process.is_empty(), &a.process).cmp(&(b.process.is_empty(), &b.process))
+                }),
                 ScreenSort::Rate(_) => {}
             }
         }
