@@ -51,7 +51,8 @@ pub struct FlowConfig {
     pub local_nets: Vec<IpNet>,
     /// Flows idle this long are removed (and handed to [`FlowTable::drain_expired`]); `None` keeps them.
     pub idle_timeout_nanos: Option<i64>,
-    /// Count only IP headers with one end in `local_nets` (iftop `-F`/`-G`).
+    /// Count only IP headers with exactly one end in `local_nets`, per
+    /// address family with a network given (iftop `-F`/`-G`).
     pub only_local_nets: bool,
     /// Leave out IPv6 headers with a link-local end (iftop's default; `-l` counts them).
     pub skip_link_local: bool,
@@ -506,8 +507,16 @@ impl FlowTable {
     fn excluded(&self, l: &IpLayer) -> bool {
         let link_local =
             |a: IpAddr| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80);
-        (self.cfg.skip_link_local && (link_local(l.src) || link_local(l.dst)))
-            || (self.cfg.only_local_nets && !self.is_local(l.src) && !self.is_local(l.dst))
+        if self.cfg.skip_link_local && (link_local(l.src) || link_local(l.dst)) {
+            return true;
+        }
+        // iftop's -F/-G: per address family, a packet counts when exactly
+        // one end is inside (traffic within the network, or not touching
+        // it, is left out); a family with no network given is not filtered.
+        let v4 = l.src.is_ipv4();
+        self.cfg.only_local_nets
+            && self.cfg.local_nets.iter().any(|n| n.addr().is_ipv4() == v4)
+            && self.is_local(l.src) == self.is_local(l.dst)
     }
 
     fn account(&mut self, m: &PacketMeta, l: &IpLayer) {

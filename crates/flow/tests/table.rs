@@ -321,9 +321,11 @@ proptest! {
             t.ingest(&pkt(at(ms), &f));
         }
         t.advance(at(later_ms.max(t.now().nanos_since(at(0)) / 1_000_000)));
+        // Owners 0 (unknown), 1 and 2, so entries fold flows of several owners.
+        t.label_owners(at(0), |f| u32::from((f.key.a_port ^ f.key.b_port) % 3));
         let slot = t.slot_of(t.now()) - 1;
         for v in [View::Pair, View::Port, View::Src, View::Dst, View::Process] {
-            for sort in [SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s, SortKey::Total, SortKey::Source, SortKey::Destination] {
+            for sort in [SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s, SortKey::Total, SortKey::Source, SortKey::Destination, SortKey::Owner] {
                 let full = Snapshot::build(&t, v, sort, slot, active);
                 let top = Snapshot::build_top(&t, v, sort, slot, active, Some(k));
                 prop_assert_eq!(top.total_entries, full.entries.len());
@@ -357,4 +359,33 @@ proptest! {
         };
         prop_assert_eq!(run(), run());
     }
+}
+
+#[test]
+fn local_networks_filter_per_family_like_iftop() {
+    let mut t = FlowTable::new(FlowConfig {
+        local_nets: vec![wirewatch_flow::IpNet::new(ip("10.0.0.0"), 8).unwrap()],
+        only_local_nets: true,
+        ..FlowConfig::default()
+    });
+    let frames = [
+        udp_frame("10.0.0.1", 1, "8.8.8.8", 53, 10), // out of the network: counted
+        udp_frame("8.8.8.8", 53, "10.0.0.1", 1, 10), // into it: counted
+        udp_frame("10.0.0.1", 2, "10.0.0.2", 53, 10), // inside: left out
+        udp_frame("192.0.2.1", 3, "8.8.8.8", 53, 10), // outside: left out
+        udp_frame("2001:db8::1", 4, "2001:db8::2", 53, 10), // no IPv6 network given: counted
+    ];
+    for (i, f) in frames.iter().enumerate() {
+        t.ingest(&pkt(at(i as i64), f));
+    }
+    assert_eq!(t.stats().excluded, 2);
+    let mut ports: Vec<u16> = t.flows().map(|f| f.key.a_port.min(f.key.b_port)).collect();
+    ports.sort();
+    assert_eq!(ports, vec![1, 4]);
+    // The local host is the source.
+    let f = t
+        .flows()
+        .find(|f| f.key.protocol == 17 && f.src().0 == ip("10.0.0.1"))
+        .unwrap();
+    assert_eq!((f.sent().packets, f.received().packets), (1, 1));
 }

@@ -137,6 +137,19 @@ fn set_capabilities(keep: u64) -> io::Result<()> {
     Ok(())
 }
 
+/// Clears every capability of the calling thread only (capabilities are
+/// per thread): after [`drop_to`] kept some for a helper thread started
+/// since, the thread that goes on to parse packets gives them up.
+pub fn drop_thread_capabilities() -> io::Result<()> {
+    set_capabilities(0)?;
+    match capabilities()? {
+        (0, 0) => Ok(()),
+        (eff, perm) => Err(io::Error::other(format!(
+            "capabilities remain on this thread (effective {eff:#x}, permitted {perm:#x})"
+        ))),
+    }
+}
+
 fn check(r: libc::c_int, what: &str) -> io::Result<()> {
     if r != 0 {
         let e = io::Error::last_os_error();

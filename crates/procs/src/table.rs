@@ -132,6 +132,41 @@ impl SocketTable {
         Some((&self.sockets[*i], &self.owners[self.owner_of[*i]]))
     }
 
+    /// Owner of a flow whose local end is known: the connected socket
+    /// (`local`, `remote`) first, then a socket bound to `local` with no
+    /// peer, then the wildcard address on `local`'s port. The remote end's
+    /// port is never taken for a local one (a client on port 40000 talking
+    /// to port 53 is not the local DNS server's).
+    pub fn lookup_local(
+        &self,
+        protocol: u8,
+        local: SocketAddr,
+        remote: SocketAddr,
+    ) -> Option<&Owner> {
+        let (l, r) = (normalize(local), normalize(remote));
+        let any = match l {
+            SocketAddr::V4(_) => self.any_v4.get(&(protocol, l.port())),
+            SocketAddr::V6(_) => self.any_v6.get(&(protocol, l.port())),
+        };
+        let i = self
+            .exact
+            .get(&(protocol, l, r))
+            .or_else(|| self.bound.get(&(protocol, l)))
+            .or(any)?;
+        Some(&self.owners[self.owner_of[*i]])
+    }
+
+    /// Owner of a connected socket with exactly these ends, either way
+    /// round (for flows where neither end is known to be local).
+    pub fn lookup_connected(&self, protocol: u8, a: SocketAddr, b: SocketAddr) -> Option<&Owner> {
+        let (a, b) = (normalize(a), normalize(b));
+        let i = self
+            .exact
+            .get(&(protocol, a, b))
+            .or_else(|| self.exact.get(&(protocol, b, a)))?;
+        Some(&self.owners[self.owner_of[*i]])
+    }
+
     /// Number of sockets (with an inode) in the table.
     pub fn len(&self) -> usize {
         self.sockets.len()
@@ -287,6 +322,53 @@ mod tests {
         // Other protocol, other port: nothing.
         assert_eq!(pid_of(&t, UDP, "10.0.0.1:80", "10.0.0.9:5555"), None);
         assert_eq!(pid_of(&t, TCP, "10.0.0.1:81", "10.0.0.9:5555"), None);
+    }
+
+    #[test]
+    fn the_local_end_decides_which_port_is_looked_up() {
+        let mut b = TableBuilder::new(1);
+        b.push(
+            sock(UDP, "0.0.0.0:53", None, 1),
+            owner(1, "dnsmasq", 1, false),
+        );
+        b.push(
+            sock(UDP, "0.0.0.0:40000", None, 2),
+            owner(2, "client", 1, false),
+        );
+        b.push(
+            sock(TCP, "10.0.0.1:5000", Some("10.0.0.9:80"), 3),
+            owner(3, "curl", 1, false),
+        );
+        let t = b.finish();
+        let a = |s: &str| s.parse::<SocketAddr>().unwrap();
+        let pid = |o: Option<&Owner>| o.map(|o| o.pid);
+        // The client's query to a remote resolver is the client's, not dnsmasq's.
+        assert_eq!(
+            pid(t.lookup_local(UDP, a("10.0.0.1:40000"), a("8.8.8.8:53"))),
+            Some(2)
+        );
+        // A remote client of the local resolver is dnsmasq's.
+        assert_eq!(
+            pid(t.lookup_local(UDP, a("10.0.0.1:53"), a("10.0.0.7:40000"))),
+            Some(1)
+        );
+        // Connected sockets only match their own ends.
+        assert_eq!(
+            pid(t.lookup_local(TCP, a("10.0.0.1:5000"), a("10.0.0.9:80"))),
+            Some(3)
+        );
+        assert_eq!(
+            pid(t.lookup_local(TCP, a("10.0.0.9:80"), a("10.0.0.1:5000"))),
+            None
+        );
+        assert_eq!(
+            pid(t.lookup_connected(TCP, a("10.0.0.9:80"), a("10.0.0.1:5000"))),
+            Some(3)
+        );
+        assert_eq!(
+            pid(t.lookup_connected(UDP, a("10.0.0.1:40000"), a("8.8.8.8:53"))),
+            None
+        );
     }
 
     #[test]

@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 
-use crate::config::{self, Config, LineDisplay, PortDisplay};
+use crate::config::{self, Config, PortDisplay};
 use crate::live::{self, LiveSettings};
 use crate::offline::{self, RunOutcome};
-use crate::tui::{LineMode, ScreenOptions, ScreenSettings, ScreenSort};
+use crate::tui::{ScreenOptions, ScreenSettings, ScreenSort};
 use wirewatch_live::RingConfig;
 
 /// Exit code for bad input: unreadable capture, bad arguments.
@@ -68,7 +68,8 @@ pub struct Args {
     pub ring_blocks: Option<u32>,
 
     /// After opening the sockets, switch to this user (name, uid or uid:gid) and drop
-    /// every capability.
+    /// every capability (the process-scan thread alone keeps CAP_SYS_PTRACE and
+    /// CAP_DAC_READ_SEARCH unless --no-processes).
     #[arg(long, value_name = "USER", default_value = "nobody")]
     pub user: String,
 
@@ -289,19 +290,11 @@ pub struct Settings {
     pub processes: bool,
 }
 
-/// `-m` and `max-bandwidth`: bits per second with an optional K, M or G.
+/// `-m`: the same parser as `max-bandwidth` (iftop's 1024-based K, M, G).
 fn parse_bandwidth(s: &str) -> anyhow::Result<f64> {
-    let t = s.trim();
-    let (num, mult) = match t.chars().last() {
-        Some('k' | 'K') => (&t[..t.len() - 1], 1e3),
-        Some('m' | 'M') => (&t[..t.len() - 1], 1e6),
-        Some('g' | 'G') => (&t[..t.len() - 1], 1e9),
-        _ => (t, 1.0),
-    };
-    match num.parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
-        _ => anyhow::bail!("-m takes a bandwidth in bits/s like 100M, got '{s}'"),
-    }
+    config::parse_bandwidth(s.trim())
+        .map(|b| b as f64)
+        .map_err(|e| anyhow::anyhow!("-m takes a bandwidth in bits/s like 100M: {e}"))
 }
 
 /// A default config path that does not exist or may not be read (another
@@ -314,38 +307,40 @@ fn default_unreadable(e: &config::ConfigError) -> bool {
 /// TOML file (`--config`, or the default path when present).
 fn load_config(args: &Args) -> anyhow::Result<Config> {
     let (rc_default, toml_default) = config::default_paths();
-    let mut cfg = Config::default();
-    let load = |p: &std::path::Path, explicit: bool| -> anyhow::Result<Option<Config>> {
-        let toml = p.extension().is_some_and(|e| e == "toml");
+    let is_toml = |p: &std::path::Path| p.extension().is_some_and(|e| e == "toml");
+    // -c names either layer by its format; a named file replaces that
+    // layer's default file.
+    let (rc_named, toml_named) = match &args.config_iftop {
+        Some(p) if is_toml(p) => (None, Some(p.clone())),
+        Some(p) => (Some(p.clone()), None),
+        None => (None, None),
+    };
+    if toml_named.is_some() && args.config.is_some() {
+        anyhow::bail!("-c names a TOML file and so does --config: give one");
+    }
+    let toml_named = toml_named.or(args.config.clone());
+    let load = |named: Option<std::path::PathBuf>,
+                default: Option<std::path::PathBuf>,
+                toml: bool|
+     -> anyhow::Result<Config> {
+        let explicit = named.is_some();
+        let Some(p) = named.or(default) else {
+            return Ok(Config::default());
+        };
         let r = if toml {
-            config::load_toml(p)
+            config::load_toml(&p)
         } else {
-            config::load_iftoprc(p)
+            config::load_iftoprc(&p)
         };
         match r {
-            Ok(c) => Ok(Some(c)),
-            Err(e) if !explicit && default_unreadable(&e) => Ok(None),
+            Ok(c) => Ok(c),
+            Err(e) if !explicit && default_unreadable(&e) => Ok(Config::default()),
             Err(e) => Err(anyhow::anyhow!("config {e}")),
         }
     };
-    let rc = args.config_iftop.clone().map(|p| (p, true));
-    if let Some((p, explicit)) = rc.or(rc_default.map(|p| (p, false))) {
-        if let Some(c) = load(&p, explicit)? {
-            cfg = cfg.merge(c);
-        }
-    }
-    let toml = args.config.clone().map(|p| (p, true));
-    if let Some((p, explicit)) = toml.or(toml_default.map(|p| (p, false))) {
-        let c = match config::load_toml(&p) {
-            Ok(c) => Some(c),
-            Err(e) if !explicit && default_unreadable(&e) => None,
-            Err(e) => anyhow::bail!("config {e}"),
-        };
-        if let Some(c) = c {
-            cfg = cfg.merge(c);
-        }
-    }
-    Ok(cfg)
+    let rc = load(rc_named, rc_default, false)?;
+    let toml = load(toml_named, toml_default, true)?;
+    Ok(rc.merge(toml))
 }
 
 /// Process attribution only makes sense for live capture.
@@ -508,12 +503,7 @@ impl Args {
                     show_dst: !cfg.hide_destination.unwrap_or(false),
                     src_port,
                     dst_port,
-                    line_mode: match cfg.line_display {
-                        Some(LineDisplay::OneLineBoth) => LineMode::OneLineBoth,
-                        Some(LineDisplay::OneLineSent) => LineMode::OneLineSent,
-                        Some(LineDisplay::OneLineReceived) => LineMode::OneLineReceived,
-                        _ => LineMode::TwoLine,
-                    },
+                    line_mode: cfg.line_display.unwrap_or_default(),
                     sort: match sort {
                         Some(SortKey::Rate2s) => ScreenSort::Rate(0),
                         Some(SortKey::Rate40s) => ScreenSort::Rate(2),
@@ -523,7 +513,8 @@ impl Args {
                         _ => ScreenSort::Rate(1),
                     },
                     bars: !self.no_bars && cfg.show_bars.unwrap_or(true),
-                    bar_average: 0,
+                    // iftop's bars show the 10 s average by default.
+                    bar_average: 1,
                     totals: cfg.show_totals.unwrap_or(false),
                     log_scale: cfg.log_scale.unwrap_or(true),
                     max_bits,
@@ -543,11 +534,7 @@ impl Args {
         };
         if let Some(re) = cfg.screen_filter.as_deref() {
             if let Err(e) = regex::Regex::new(re) {
-                let e = e.to_string();
-                anyhow::bail!(
-                    "config screen-filter: {}",
-                    e.lines().last().unwrap_or("").trim()
-                );
+                anyhow::bail!("config screen-filter: {}", crate::tui::app::regex_error(&e));
             }
         }
         // Live text output prints every 2 s like iftop -t, unless -s asks for one report.

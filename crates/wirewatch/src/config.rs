@@ -51,7 +51,7 @@ pub struct Config {
     /// `log-scale`: logarithmic bar scale.
     pub log_scale: Option<bool>,
     /// `max-bandwidth`: the top of the bar scale, in bits per second
-    /// (iftop's `-m`; K, M and G multiply by 1000, 1000² and 1000³).
+    /// (iftop's `-m`; K, M and G multiply by 1024, 1024² and 1024³, as iftop does).
     pub max_bandwidth_bits_per_sec: Option<u64>,
     /// `net-filter`: the IPv4 network whose traffic in and out is shown
     /// (iftop's `-F`).
@@ -143,48 +143,9 @@ impl FromStr for PortDisplay {
     }
 }
 
-/// iftop's `line-display`: how the two directions of a flow are drawn.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LineDisplay {
-    /// One line per direction.
-    TwoLine,
-    /// One line with the sum of both directions.
-    OneLineBoth,
-    /// One line with what was sent.
-    OneLineSent,
-    /// One line with what was received.
-    OneLineReceived,
-}
-
-impl LineDisplay {
-    /// The value as written in the files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LineDisplay::TwoLine => "two-line",
-            LineDisplay::OneLineBoth => "one-line-both",
-            LineDisplay::OneLineSent => "one-line-sent",
-            LineDisplay::OneLineReceived => "one-line-received",
-        }
-    }
-}
-
-impl FromStr for LineDisplay {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(match s {
-            "two-line" => LineDisplay::TwoLine,
-            "one-line-both" => LineDisplay::OneLineBoth,
-            "one-line-sent" => LineDisplay::OneLineSent,
-            "one-line-received" => LineDisplay::OneLineReceived,
-            _ => {
-                return Err(format!(
-                "expected two-line, one-line-both, one-line-sent or one-line-received, got '{s}'"
-            ))
-            }
-        })
-    }
-}
+/// iftop's `line-display`: the screen's own line mode (parsed by its
+/// `FromStr`).
+pub use crate::tui::LineMode as LineDisplay;
 
 /// A configuration file that could not be read or understood.
 #[derive(Debug)]
@@ -408,14 +369,15 @@ fn parse_sort(value: &str) -> Result<SortKey, String> {
 }
 
 /// A bandwidth in bits per second: a number (fractions allowed) with an
-/// optional K, M or G suffix, decimal multiples as is usual for link speeds.
-fn parse_bandwidth(value: &str) -> Result<u64, String> {
+/// optional K, M or G suffix, 1024-based as in iftop's own parser (`-m 10M`
+/// is 10 × 1024² bits/s, matching its 1024-based rate display).
+pub fn parse_bandwidth(value: &str) -> Result<u64, String> {
     let bad =
         || format!("expected a number of bits/s with an optional K, M or G suffix, got '{value}'");
     let (number, multiplier) = match value.char_indices().last() {
-        Some((i, 'k' | 'K')) => (&value[..i], 1e3),
-        Some((i, 'm' | 'M')) => (&value[..i], 1e6),
-        Some((i, 'g' | 'G')) => (&value[..i], 1e9),
+        Some((i, 'k' | 'K')) => (&value[..i], 1024.0),
+        Some((i, 'm' | 'M')) => (&value[..i], 1024.0 * 1024.0),
+        Some((i, 'g' | 'G')) => (&value[..i], 1024.0 * 1024.0 * 1024.0),
         _ => (value, 1.0),
     };
     // Only digits and one point: f64's parser would also take "inf", "1e9"
@@ -671,7 +633,7 @@ mod tests {
                 line_display: Some(LineDisplay::OneLineBoth),
                 show_totals: Some(true),
                 log_scale: Some(true),
-                max_bandwidth_bits_per_sec: Some(100_000_000),
+                max_bandwidth_bits_per_sec: Some(100 << 20),
                 net_filter: Some(net("10.0.0.0/8")),
                 net_filter6: Some(net("2001:db8::/32")),
                 link_local: Some(false),
@@ -804,13 +766,13 @@ mod tests {
         for (text, bits) in [
             ("1", 1),
             ("9600", 9600),
-            ("56k", 56_000),
-            ("56K", 56_000),
-            ("10M", 10_000_000),
-            ("1.5M", 1_500_000),
-            ("2G", 2_000_000_000),
-            ("0.5k", 500),
-            ("100m", 100_000_000),
+            ("56k", 56 * 1024),
+            ("56K", 56 * 1024),
+            ("10M", 10 << 20),
+            ("1.5M", 3 << 19),
+            ("2G", 2 << 30),
+            ("0.5k", 512),
+            ("100m", 100 << 20),
         ] {
             assert_eq!(
                 rc_ok(&format!("max-bandwidth: {text}")).max_bandwidth_bits_per_sec,
@@ -949,7 +911,7 @@ refresh-ms = 500
                 line_display: Some(LineDisplay::OneLineReceived),
                 show_totals: Some(false),
                 log_scale: Some(false),
-                max_bandwidth_bits_per_sec: Some(1_000_000_000),
+                max_bandwidth_bits_per_sec: Some(1 << 30),
                 net_filter: Some(net("172.16.0.0/12")),
                 net_filter6: Some(net("fd00::/8")),
                 link_local: Some(true),
@@ -1084,7 +1046,7 @@ refresh-ms = 500
         assert_eq!(c.interface.as_deref(), Some("eth1")); // TOML over iftoprc
         assert_eq!(c.sort, Some(SortKey::Source)); // flags over iftoprc
         assert_eq!(c.use_bytes, Some(true)); // only iftoprc says it
-        assert_eq!(c.max_bandwidth_bits_per_sec, Some(10_000_000));
+        assert_eq!(c.max_bandwidth_bits_per_sec, Some(10 << 20));
         assert_eq!(c.processes, Some(true)); // only TOML says it
         assert_eq!(c.refresh_ms, Some(250));
         assert_eq!(c.dns_resolution, None); // nobody says it: the default applies later

@@ -26,6 +26,24 @@ use crate::procs::Owners;
 /// CAP_DAC_READ_SEARCH for the directories).
 pub const PROCESS_CAPS: u64 = (1 << privs::CAP_SYS_PTRACE) | (1 << privs::CAP_DAC_READ_SEARCH);
 
+/// Starts the process scan when `enabled`: its thread inherits the
+/// capabilities the privilege drop kept ([`PROCESS_CAPS`]); then this thread,
+/// which goes on to parse packets, gives them up (capabilities are per thread).
+pub fn start_owner_scan(enabled: bool, say: bool) -> anyhow::Result<Owners> {
+    if !enabled {
+        return Ok(Owners::default());
+    }
+    let owners = Owners::scanning(std::time::Duration::from_secs(1))
+        .map_err(|e| anyhow!("starting the process scan: {e}"))?;
+    privs::drop_thread_capabilities().map_err(|e| anyhow!("dropping capabilities: {e}"))?;
+    if say {
+        eprintln!(
+            "wirewatch: only the process-scan thread keeps cap_dac_read_search and cap_sys_ptrace"
+        );
+    }
+    Ok(owners)
+}
+
 /// Live-capture settings.
 #[derive(Clone, Debug)]
 pub struct LiveSettings {
@@ -558,12 +576,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     let opts = decode_options(&s.flow);
     let mut cap = LiveCapture::open(ls, opts)?;
     cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
-    let mut owners = if s.processes {
-        Owners::scanning(std::time::Duration::from_secs(1))
-            .map_err(|e| anyhow!("starting the process scan: {e}"))?
-    } else {
-        Owners::default()
-    };
+    let mut owners = start_owner_scan(s.processes, true)?;
     let mut flow_cfg: FlowConfig = s.flow.clone();
     if !ls.local_nets_given {
         flow_cfg.local_nets = cap.own_addresses();

@@ -74,11 +74,21 @@ impl Owners {
         table: &mut FlowTable,
         since: Timestamp,
     ) -> usize {
+        let nets = table.config().local_nets.clone();
+        let local = |ip| nets.iter().any(|n: &wirewatch_flow::IpNet| n.contains(ip));
         table.label_owners(since, |f| {
             let k = &f.key;
             let a = SocketAddr::new(k.a, k.a_port);
             let b = SocketAddr::new(k.b, k.b_port);
-            match sockets.lookup(k.protocol, a, b) {
+            // Only the local end's port may match a bound or listening
+            // socket; with no local end known, only connected sockets.
+            let found = match (local(k.a), local(k.b)) {
+                (true, false) => sockets.lookup_local(k.protocol, a, b),
+                (false, true) => sockets.lookup_local(k.protocol, b, a),
+                (true, true) => sockets.lookup(k.protocol, a, b),
+                (false, false) => sockets.lookup_connected(k.protocol, a, b),
+            };
+            match found {
                 Some(o) => self.intern(o),
                 None => 0,
             }

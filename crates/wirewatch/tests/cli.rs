@@ -546,3 +546,57 @@ fn config_files_and_screen_flags_are_checked() {
     assert!(e.get("process").is_some_and(|p| p.is_null()), "{e}");
     assert_eq!(e["more_processes"], false);
 }
+
+#[test]
+fn config_layers_flags_over_toml_over_iftoprc() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = write_pcap(dir.path(), "ok.pcap", &sample_frames());
+    let ok = ok.to_str().unwrap();
+    let home = dir.path().join("home");
+    let xdg = dir.path().join("xdg");
+    std::fs::create_dir_all(xdg.join("wirewatch")).unwrap();
+    std::fs::create_dir_all(&home).unwrap();
+    // ~/.iftoprc: ports on, sort by source. Default TOML: ports off.
+    std::fs::write(home.join(".iftoprc"), "port-display: on\nsort: source\n").unwrap();
+    std::fs::write(
+        xdg.join("wirewatch/config.toml"),
+        "port-display = \"off\"\n",
+    )
+    .unwrap();
+    let named = dir.path().join("named.toml");
+    std::fs::write(&named, "sort = \"total\"\n").unwrap();
+    let run = |extra: &[&str]| {
+        let out = ww()
+            .env("HOME", &home)
+            .env("XDG_CONFIG_HOME", &xdg)
+            .args(["-r", ok, "-t", "--no-summary"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // TOML over iftoprc: no ports.
+    assert!(!run(&[]).contains("10.0.0.1:5000"));
+    // A TOML file named with -c replaces the default TOML: the iftoprc's ports are back.
+    let s = run(&["-c", named.to_str().unwrap()]);
+    assert!(s.contains("10.0.0.1:5000"), "{s}");
+    // Flags over both: -P.
+    assert!(run(&["-P"]).contains("10.0.0.1:5000"));
+    // Two TOML files named: refused.
+    bad(
+        &[
+            "-r",
+            ok,
+            "-c",
+            named.to_str().unwrap(),
+            "--config",
+            named.to_str().unwrap(),
+        ],
+        "give one",
+    );
+}

@@ -1104,15 +1104,36 @@ fn sigterm_prints_the_final_report() {
 fn privileges_are_dropped_after_the_sockets_open() {
     require_root_and_ip!();
     let p = pair(209);
-    // With process lookup (the default) only CAP_DAC_READ_SEARCH (2) and
-    // CAP_SYS_PTRACE (19) stay, to read other users' /proc/PID/fd.
-    for (extra, caps) in [
-        (None, "0000000000080004"),
-        (Some("--no-processes"), "0000000000000000"),
-    ] {
+    // With process lookup (the default) only the process-scan thread keeps
+    // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19), to read other users'
+    // /proc/PID/fd; every other thread (packets, DNS) has none.
+    for extra in [None, Some("--no-processes")] {
         let mut args = vec!["-i", &p.ia, "-s", "2", "--format", "json"];
         args.extend(extra);
-        let r = Running::start(&p.a, &args);
+        let mut r = Running::start(&p.a, &args);
+        r.wait_for_stderr(if extra.is_none() {
+            "only the process-scan thread keeps"
+        } else {
+            "dropped privileges"
+        });
+        let mut scan_threads = 0;
+        for t in std::fs::read_dir(format!("/proc/{}/task", r.pid())).unwrap() {
+            let dir = t.unwrap().path();
+            let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+            let st = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+            let eff = st
+                .lines()
+                .find(|l| l.starts_with("CapEff:"))
+                .unwrap_or("")
+                .to_string();
+            if comm.trim() == "wirewatch-procs" {
+                scan_threads += 1;
+                assert!(eff.ends_with("0000000000080004"), "scan thread: {eff}");
+            } else {
+                assert!(eff.ends_with("0000000000000000"), "{}: {eff}", comm.trim());
+            }
+        }
+        assert_eq!(scan_threads, usize::from(extra.is_none()), "{extra:?}");
         let status = std::fs::read_to_string(format!("/proc/{}/status", r.pid())).unwrap();
         let field = |k: &str| {
             status
@@ -1126,8 +1147,8 @@ fn privileges_are_dropped_after_the_sockets_open() {
         assert_eq!(field("Uid:"), vec!["65534"; 4]);
         assert_eq!(field("Gid:"), vec!["65534"; 4]);
         assert_eq!(field("Groups:"), Vec::<&str>::new());
-        assert_eq!(field("CapEff:"), vec![caps], "{extra:?}");
-        assert_eq!(field("CapPrm:"), vec![caps], "{extra:?}");
+        assert_eq!(field("CapEff:"), vec!["0000000000000000"], "{extra:?}");
+        assert_eq!(field("CapPrm:"), vec!["0000000000000000"], "{extra:?}");
         assert_eq!(field("CapInh:"), vec!["0000000000000000"]);
         assert_eq!(field("NoNewPrivs:"), vec!["1"]);
         let (code, _, err) = r.finish();
@@ -1317,7 +1338,7 @@ fn every_output_format_stops_after_s_seconds() {
                     .lines()
                     .next()
                     .unwrap()
-                    .ends_with("kernel_received,kernel_dropped"));
+                    .ends_with("kernel_received,kernel_dropped,pid,process"));
                 assert!(e.contains("kernel received:"), "{e}");
             }
         }

@@ -410,6 +410,74 @@ fn sorting_keys() {
 }
 
 #[test]
+fn every_small_window_draws() {
+    for toggles in ["", "T", "x", "Tx", "t", "tt", "ttt", "pT", "Tb"] {
+        let mut ui = ui();
+        run_to(&mut ui, 6_000);
+        // A long process name in the process column.
+        let owner = ui.owners.intern(&Owner {
+            pid: 1,
+            comm: "a-rather-long-command-name".into(),
+            exe: None,
+            uid: 0,
+            user: "root".into(),
+            netns: 1,
+            foreign_netns: false,
+        });
+        ui.table.label_owners(at(0), |_| owner);
+        run_to(&mut ui, 12_000);
+        keys(&mut ui, toggles);
+        for w in 40..=130 {
+            for h in [8, 9, 12, 24] {
+                let s = screen(&mut ui, w, h);
+                assert!(
+                    s.lines().any(|l| l.starts_with("TOTAL:")),
+                    "{toggles} {w}x{h}:\n{s}"
+                );
+                assert!(s.lines().all(|l| l.chars().count() <= w as usize));
+            }
+        }
+    }
+}
+
+#[test]
+fn o_freezes_the_order_on_screen_even_by_name() {
+    let mut ui = ui();
+    run_to(&mut ui, 12_000);
+    key(&mut ui, '>');
+    let by_name = screen(&mut ui, 120, 30);
+    let order = |s: &str| {
+        let mut v: Vec<(usize, &str)> = ["10.0.0.4", "dns.example", "web.example"]
+            .iter()
+            .map(|h| (row_of(s, h), *h))
+            .collect();
+        v.sort();
+        v.into_iter()
+            .map(|(_, h)| h.to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(order(&by_name), ["10.0.0.4", "dns.example", "web.example"]);
+    key(&mut ui, 'o');
+    key(&mut ui, '1');
+    run_to(&mut ui, 13_000);
+    assert_eq!(
+        order(&screen(&mut ui, 120, 30)),
+        order(&by_name),
+        "frozen as shown"
+    );
+    key(&mut ui, 'o');
+    run_to(&mut ui, 14_000);
+    assert_eq!(
+        order(&screen(&mut ui, 120, 30)),
+        ["web.example", "dns.example", "10.0.0.4"]
+    );
+    key(&mut ui, '<');
+    run_to(&mut ui, 15_000);
+    // Every source is 10.0.0.1: the tie keeps the rate order.
+    assert_eq!(order(&screen(&mut ui, 120, 30))[0], "web.example");
+}
+
+#[test]
 fn o_freezes_the_order() {
     let mut ui = ui();
     run_to(&mut ui, 12_000);
@@ -467,11 +535,25 @@ fn t_shows_cumulative_totals() {
 fn b_cycles_the_bar_average_and_j_k_scroll() {
     let mut ui = ui();
     run_to(&mut ui, 12_000);
-    assert_eq!(ui.app.opt.bar_average, 0);
-    keys(&mut ui, "BB");
+    // iftop's default: bars show the 10 s average. The ping stopped at 10 s:
+    // its 10 s and 40 s averages are not zero, its 2 s average is.
+    assert_eq!(ui.app.opt.bar_average, 1);
+    let bar = |ui: &mut Ui<Memory>| {
+        let b = render(ui, 120, 30);
+        let r = row_of(&text(&b), "10.0.0.4") as u16;
+        bar_len(&b, r + 1)
+    };
+    let ten = bar(&mut ui);
+    key(&mut ui, 'B');
     assert_eq!(ui.app.opt.bar_average, 2);
+    let forty = bar(&mut ui);
     key(&mut ui, 'B');
     assert_eq!(ui.app.opt.bar_average, 0);
+    let two = bar(&mut ui);
+    assert!(
+        ten > 0 && forty > 0 && two == 0,
+        "10 s {ten}, 40 s {forty}, 2 s {two}"
+    );
     let s = screen(&mut ui, 120, 30);
     let first = row_of(&s, "web.example");
     key(&mut ui, 'j');

@@ -34,6 +34,11 @@ impl LineMode {
     }
 
     /// iftop's name for the mode (also the `line-display` config value).
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+
+    /// iftop's name for the mode (also the `line-display` config value).
     pub fn name(self) -> &'static str {
         match self {
             LineMode::TwoLine => "two-line",
@@ -42,6 +47,36 @@ impl LineMode {
             LineMode::OneLineReceived => "one-line-received",
         }
     }
+}
+
+impl std::str::FromStr for LineMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            LineMode::TwoLine,
+            LineMode::OneLineBoth,
+            LineMode::OneLineSent,
+            LineMode::OneLineReceived,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "expected two-line, one-line-both, one-line-sent or one-line-received, got '{s}'"
+            )
+        })
+    }
+}
+
+/// The last line of a regex error (the one that says what is wrong).
+pub fn regex_error(e: &regex::Error) -> String {
+    e.to_string()
+        .lines()
+        .last()
+        .unwrap_or("")
+        .trim()
+        .to_string()
 }
 
 /// Entry order on screen.
@@ -106,7 +141,7 @@ impl Default for ScreenOptions {
             line_mode: LineMode::TwoLine,
             sort: ScreenSort::Rate(1),
             bars: true,
-            bar_average: 0,
+            bar_average: 1,
             totals: false,
             log_scale: true,
             max_bits: None,
@@ -197,6 +232,8 @@ pub struct App {
     pub fit: usize,
     /// The last draw needed more entries than the picture holds (the window grew).
     pub needs_rebuild: bool,
+    /// Keys in the order last drawn (when every entry was turned into a line).
+    pub shown: Vec<EntryKey>,
 }
 
 /// Messages stay this long.
@@ -226,6 +263,7 @@ impl App {
             now: Timestamp::ZERO,
             fit: 100,
             needs_rebuild: false,
+            shown: Vec::new(),
         }
     }
 
@@ -341,6 +379,9 @@ impl App {
 
     /// Handles one key press.
     pub fn key(&mut self, k: KeyEvent) -> Action {
+        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
         if let Some(p) = &mut self.prompt {
             match k.code {
                 KeyCode::Enter => {
@@ -379,9 +420,6 @@ impl App {
             if matches!(k.code, KeyCode::Char('h') | KeyCode::Char('?')) {
                 return Action::None;
             }
-        }
-        if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
-            return Action::Quit;
         }
         let msg = match k.code {
             KeyCode::Char('q') => return Action::Quit,
@@ -447,10 +485,13 @@ impl App {
                     self.frozen = None;
                     "order unfrozen".into()
                 } else {
-                    self.frozen = Some(Vec::new());
-                    if let Some(s) = &self.snap {
-                        self.frozen = Some(s.entries.iter().map(|e| e.key).collect());
-                    }
+                    // The order on screen (by name when sorted by name);
+                    // with the snapshot's own order, the snapshot's.
+                    let order = match &self.snap {
+                        Some(s) if self.direct() => s.entries.iter().map(|e| e.key).collect(),
+                        _ => self.shown.clone(),
+                    };
+                    self.frozen = Some(order);
                     "order frozen".into()
                 }
             }
@@ -517,9 +558,7 @@ impl App {
                     self.scroll = 0;
                 }
                 Err(e) => {
-                    let first = e.to_string();
-                    let first = first.lines().last().unwrap_or("").trim().to_string();
-                    self.say(format!("bad screen filter '{r}': {first}"));
+                    self.say(format!("bad screen filter '{r}': {}", regex_error(&e)));
                 }
             },
         }

@@ -26,6 +26,7 @@ pub trait Labels {
 
 /// One entry as it is displayed.
 struct Row<'a> {
+    key: EntryKey,
     src: String,
     dst: String,
     process: String,
@@ -127,6 +128,7 @@ impl App {
                 (src, dst, p)
             };
             rows.push(Row {
+                key: e.key,
                 src,
                 dst,
                 process,
@@ -146,6 +148,9 @@ impl App {
                 ScreenSort::Rate(_) => {}
             }
         }
+        // What `o` freezes: the order on screen.
+        self.shown.clear();
+        self.shown.extend(rows.iter().map(|r| r.key));
         rows
     }
 
@@ -249,10 +254,13 @@ impl App {
         let footer_top = area.y + h - 5;
         let ncols = if self.opt.totals { 4 } else { 3 };
         let rates_x = area.x + w - ncols * RATE_CELL;
+        // The process column only when the hosts keep at least 24 cells.
+        let hosts_w = rates_x - area.x - 1;
         let proc_w: u16 = match (self.opt.processes, w) {
             (false, _) => 0,
             (true, w) if w >= 120 => 20,
-            (true, _) => 12,
+            (true, _) if hosts_w >= 24 + 13 => 12,
+            (true, _) => 0,
         };
         let host_end = rates_x - 1 - if proc_w > 0 { proc_w + 1 } else { 0 };
         let proc_x = host_end + 1;
@@ -336,19 +344,31 @@ impl App {
                     if self.process_view {
                         // The process's description spans the host columns.
                         let ax = host_end.saturating_sub(4);
-                        buf.set_stringn(src_x, y, src, (ax - src_x - 1) as usize, Style::default());
+                        buf.set_stringn(
+                            src_x,
+                            y,
+                            src,
+                            ax.saturating_sub(src_x + 1) as usize,
+                            Style::default(),
+                        );
                         buf.set_string(ax, y, arrow, Style::default());
                         if proc_w > 0 {
                             buf.set_stringn(proc_x, y, dst, proc_w as usize, Style::default());
                         }
                     } else {
-                        buf.set_stringn(src_x, y, src, half as usize - 1, Style::default());
+                        buf.set_stringn(
+                            src_x,
+                            y,
+                            src,
+                            (half as usize).saturating_sub(1),
+                            Style::default(),
+                        );
                         buf.set_string(arrow_x, y, arrow, Style::default());
                         buf.set_stringn(
                             dst_x,
                             y,
                             dst,
-                            (host_end - dst_x) as usize,
+                            host_end.saturating_sub(dst_x) as usize,
                             Style::default(),
                         );
                         if k == 0 && proc_w > 0 {

@@ -7,7 +7,6 @@ pub mod run;
 
 use std::io::IsTerminal;
 use std::net::IpAddr;
-use std::time::Duration;
 
 use anyhow::anyhow;
 use wirewatch_flow::FlowTable;
@@ -53,7 +52,8 @@ pub fn stdout_is_terminal() -> bool {
 
 /// Runs the screen on a live capture or a file.
 pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
-    let names: Box<dyn HostNames> = Box::new(Resolved(wirewatch_names::Resolver::new(4)));
+    // Resolver threads start after the privilege drop, so they hold nothing.
+    let names = || -> Box<dyn HostNames> { Box::new(Resolved(wirewatch_names::Resolver::new(4))) };
     let filter = match &s.source {
         Source::Live(ls) => ls.filter.clone(),
         Source::File(_) => s.file_filter.clone(),
@@ -74,15 +74,10 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             if !ls.local_nets_given {
                 flow.local_nets = cap.own_addresses();
             }
-            let owners = if scr.processes {
-                Owners::scanning(Duration::from_secs(1))
-                    .map_err(|e| anyhow!("starting the process scan: {e}"))?
-            } else {
-                Owners::default()
-            };
+            let owners = crate::live::start_owner_scan(scr.processes, true)?;
             let mut table = FlowTable::new(flow);
             table.advance(crate::live::clock());
-            let mut ui = Ui::new(app, table, cap, owners, names, scr.refresh_nanos);
+            let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos);
             let r = run::run_terminal(&mut ui);
             // Close the -w file properly whatever happened on screen.
             let Ui {
@@ -107,7 +102,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 table,
                 replay,
                 Owners::default(),
-                names,
+                names(),
                 scr.refresh_nanos,
             );
             run::run_terminal(&mut ui)?;
