@@ -265,55 +265,56 @@ impl Snapshot {
         flows.sort_unstable_by_key(|f| f.id);
 
         let one_per_flow = view.fields() == [true; 4];
+        // Grouped views with a cut: rank every entry on a few additive sums
+        // first, then build full entries for the first `keep` only.
+        let ranked = match keep {
+            Some(k) if !one_per_flow && sort != SortKey::Owner => Some(rank_entries(
+                &flows,
+                view,
+                sort,
+                report_slot,
+                active_only,
+                byte_mode,
+                k,
+                &secs,
+            )),
+            _ => None,
+        };
+        let (top, ranked_total) = match ranked {
+            Some((t, n)) => (Some(t), Some(n)),
+            None => (None, None),
+        };
         let mut index: HashMap<EntryKey, usize, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(
-                if one_per_flow { 0 } else { table.len() },
+                match (&top, one_per_flow) {
+                    (_, true) => 0,
+                    (Some(t), false) => t.len(),
+                    (None, false) => table.len(),
+                },
                 Default::default(),
             );
         let streaming = keep.filter(|_| one_per_flow);
         let trim_at = streaming.map_or(usize::MAX, |k| 2 * k + 16);
         let mut streamed = 0usize;
-        let mut entries: Vec<Entry> =
-            Vec::with_capacity(streaming.map_or(table.len(), |_| trim_at + 1));
+        let mut entries: Vec<Entry> = Vec::with_capacity(match (streaming, &top) {
+            (Some(_), _) => trim_at + 1,
+            (None, Some(t)) => t.len(),
+            (None, None) => table.len(),
+        });
         let mut slot_rows: Vec<Hist> = Vec::new();
         // Bytes of the flow that made each entry's owner.
         let mut owner_bytes: Vec<u64> = Vec::new();
         let mut cumulative = [0u64; 3];
         for f in flows {
-            let (src, sp) = f.src();
-            let (dst, dp) = f.dst();
-            // Key in the flow's orientation, and the same key reversed.
-            let (key, rev_key) = match view {
-                View::Process => (
-                    EntryKey {
-                        src: None,
-                        dst: None,
-                        src_port: None,
-                        dst_port: None,
-                        protocol: None,
-                        owner: Some(f.owner),
-                    },
-                    None,
-                ),
-                _ => {
-                    let [hs, hd, ps, pd] = view.fields();
-                    let key = EntryKey {
-                        src: hs.then_some(src),
-                        dst: hd.then_some(dst),
-                        src_port: ps.then_some(sp),
-                        dst_port: pd.then_some(dp),
-                        protocol: (ps || pd).then_some(f.key.protocol),
-                        owner: None,
-                    };
-                    // Host pairs merge both orientations, as iftop does.
-                    let rev = (hs && hd && !ps && !pd).then_some(EntryKey {
-                        src: Some(dst),
-                        dst: Some(src),
-                        ..key
-                    });
-                    (key, rev)
+            let (key, rev_key) = entry_keys(view, f);
+            cumulative[0] += f.sent().bytes(byte_mode);
+            cumulative[1] += f.received().bytes(byte_mode);
+            if let Some(top) = &top {
+                // Only the flows of the entries that make the cut.
+                if !top.contains(&key) && !rev_key.is_some_and(|k| top.contains(&k)) {
+                    continue;
                 }
-            };
+            }
             // Every field shown: each 5-tuple flow is its own entry, no lookup.
             let found = if one_per_flow { None } else { index.get(&key) };
             let (idx, swapped) = match found {
@@ -384,8 +385,6 @@ impl Snapshot {
                     }
                 };
             }
-            cumulative[0] += f.sent().bytes(byte_mode);
-            cumulative[1] += f.received().bytes(byte_mode);
             if let Some(k) = streaming {
                 // This flow's entry is complete: finish it now, keep it only
                 // if active, and trim to the best `k` now and then.
@@ -413,10 +412,10 @@ impl Snapshot {
         if active_only {
             entries.retain(Entry::is_active);
         }
-        let total_entries = if streaming.is_some() {
-            streamed
-        } else {
-            entries.len()
+        let total_entries = match (streaming, ranked_total) {
+            (Some(_), _) => streamed,
+            (None, Some(n)) => n,
+            (None, None) => entries.len(),
         };
         match keep {
             Some(k) => keep_first(&mut entries, k, sort),
@@ -464,6 +463,139 @@ impl Snapshot {
             total_entries,
         }
     }
+}
+
+/// The entry key of a flow in `view` (in the flow's orientation) and, for
+/// host pairs, the same key reversed (iftop merges both orientations).
+fn entry_keys(view: View, f: &Flow) -> (EntryKey, Option<EntryKey>) {
+    if view == View::Process {
+        let key = EntryKey {
+            src: None,
+            dst: None,
+            src_port: None,
+            dst_port: None,
+            protocol: None,
+            owner: Some(f.owner),
+        };
+        return (key, None);
+    }
+    let (src, sp) = f.src();
+    let (dst, dp) = f.dst();
+    let [hs, hd, ps, pd] = view.fields();
+    let key = EntryKey {
+        src: hs.then_some(src),
+        dst: hd.then_some(dst),
+        src_port: ps.then_some(sp),
+        dst_port: pd.then_some(dp),
+        protocol: (ps || pd).then_some(f.key.protocol),
+        owner: None,
+    };
+    let rev = (hs && hd && !ps && !pd).then_some(EntryKey {
+        src: Some(dst),
+        dst: Some(src),
+        ..key
+    });
+    (key, rev)
+}
+
+/// What ranks a grouped entry: its window sums per direction (for the
+/// sort's window), its 40 s sum and its cumulative bytes, all additive over
+/// its flows, so every entry costs a few words instead of a whole [`Entry`].
+#[derive(Clone, Copy)]
+struct Rank {
+    sent: u64,
+    recv: u64,
+    recent: u64,
+    total: u64,
+}
+
+/// The keys of the first `k` entries in `sort` order (the same order
+/// [`compare`] gives the finished entries) and how many entries there are.
+#[allow(clippy::too_many_arguments)]
+fn rank_entries(
+    flows: &[&Flow],
+    view: View,
+    sort: SortKey,
+    report_slot: i64,
+    active_only: bool,
+    mode: ByteMode,
+    k: usize,
+    secs: &dyn Fn(usize) -> f64,
+) -> (
+    std::collections::HashSet<EntryKey, foldhash::fast::RandomState>,
+    usize,
+) {
+    let window = match sort {
+        SortKey::Rate2s => 0,
+        SortKey::Rate40s => 2,
+        _ => 1,
+    };
+    // Sized once: growing would hold the old and the new table at once.
+    let mut ranks: HashMap<EntryKey, Rank, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(flows.len(), Default::default());
+    for f in flows {
+        let (key, rev) = entry_keys(view, f);
+        // The same orientation rule as the build: an entry takes the key of
+        // its first flow; a later flow seen the other way round is swapped.
+        let (slot_key, swapped) = if ranks.contains_key(&key) {
+            (key, false)
+        } else {
+            match rev.filter(|r| ranks.contains_key(r)) {
+                Some(r) => (r, true),
+                None => (key, false),
+            }
+        };
+        let entry = ranks.entry(slot_key).or_insert(Rank {
+            sent: 0,
+            recv: 0,
+            recent: 0,
+            total: 0,
+        });
+        entry.total += f.sent().bytes(mode) + f.received().bytes(mode);
+        if f.has_history() {
+            for age in 0..HISTORY_SLOTS {
+                let s = report_slot - age as i64;
+                let (tx, rx) = (f.slot_bytes(s, !swapped), f.slot_bytes(s, swapped));
+                if (age as i64) < DIVS[window] {
+                    entry.sent += tx;
+                    entry.recv += rx;
+                }
+                entry.recent += tx + rx;
+            }
+        }
+    }
+    let cmp = |(ka, a): &(EntryKey, Rank), (kb, b): &(EntryKey, Rank)| {
+        let rate = |r: &Rank| r.sent as f64 / secs(window) + r.recv as f64 / secs(window);
+        let primary = match sort {
+            SortKey::Total => b.total.cmp(&a.total),
+            SortKey::Source => ka.src.cmp(&kb.src),
+            SortKey::Destination => ka.dst.cmp(&kb.dst),
+            _ => rate(b).total_cmp(&rate(a)),
+        };
+        primary
+            .then_with(|| b.total.cmp(&a.total))
+            .then_with(|| ka.cmp(kb))
+    };
+    let mut count = 0;
+    let mut best: Vec<(EntryKey, Rank)> = Vec::with_capacity(2 * k + 17);
+    for (key, r) in ranks {
+        if active_only && r.recent == 0 {
+            continue;
+        }
+        count += 1;
+        best.push((key, r));
+        if best.len() > 2 * k + 16 {
+            best.select_nth_unstable_by(k, cmp);
+            best.truncate(k);
+        }
+    }
+    if best.len() > k {
+        if k > 0 {
+            best.select_nth_unstable_by(k - 1, cmp);
+        }
+        best.truncate(k);
+    }
+    (best.into_iter().map(|(key, _)| key).collect(), count)
 }
 
 /// Bytes, rates and peaks of a grouped entry from its history.
