@@ -72,3 +72,28 @@ if [[ -f "$src/filters.tsv" ]]; then
     done < <(tail -n +2 "$src/filters.tsv" | cut -f2 | sort -u)
 fi
 echo "fuzz-seed: filter: $(find "$fc" -type f | wc -l) in $fc"
+
+# config: a full iftoprc and a full TOML file written here (every directive),
+# plus this machine's ~/.iftoprc if there is one.
+cc="$root/fuzz/corpus/config"
+mkdir -p "$cc"
+printf '%s\n' '# iftop' 'interface: eth0' 'dns-resolution: yes' 'port-resolution: no' \
+    'filter-code: tcp port 443' 'show-bars: true' 'promiscuous: off' 'port-display: source-only' \
+    'hide-source: no' 'hide-destination: no' 'use-bytes: yes' 'sort: 40s' \
+    'line-display: one-line-both' 'show-totals: yes' 'log-scale: no' 'max-bandwidth: 10M' \
+    'net-filter: 10.0.0.0/255.0.0.0' 'net-filter6: fd00::/8' 'link-local: yes' 'screen-filter: web' \
+    >"$cc/iftoprc"
+printf '%s\n' 'interface = "eth0"' 'dns-resolution = false' 'port-display = "on"' 'sort = "2s"' \
+    'max-bandwidth = "1G"' 'net-filter = "192.168.0.0/16"' 'processes = false' '[tui]' 'refresh-ms = 500' \
+    >"$cc/config.toml"
+[[ -f "$HOME/.iftoprc" ]] && cp "$HOME/.iftoprc" "$cc/home-iftoprc"
+echo "fuzz-seed: config: $(find "$cc" -type f | wc -l) in $cc"
+
+# procs: this machine's socket tables and passwd (text; the netlink replies
+# start from the empty input).
+pc="$root/fuzz/corpus/procs"
+mkdir -p "$pc"
+for f in tcp tcp6 udp udp6; do head -c 16384 "/proc/net/$f" >"$pc/$f" 2>/dev/null || true; done
+head -c 16384 /etc/passwd >"$pc/passwd" 2>/dev/null || true
+printf 'socket:[12345]' >"$pc/fd-link"
+echo "fuzz-seed: procs: $(find "$pc" -type f | wc -l) in $pc"

@@ -28,6 +28,33 @@ mod scan;
 mod table;
 
 pub use attribution::Attribution;
+
+/// The byte and text parsers, for the fuzz targets (`fuzz/`): each takes
+/// untrusted input and must never panic.
+pub mod parsers {
+    /// Parses one sock_diag netlink datagram of sequence `seq`; returns how
+    /// many sockets it held, or the reason it is malformed.
+    pub fn sock_diag_reply(buf: &[u8], seq: u32) -> Result<usize, crate::ReplyError> {
+        let mut out = Vec::new();
+        crate::diag::parse_reply(buf, seq, &mut out).map(|_| out.len())
+    }
+
+    /// Parses a `/proc/PID/net/{tcp,udp}[6]` file; returns (sockets, bad lines).
+    pub fn proc_net(text: &str, v6: bool) -> (usize, usize) {
+        let (v, bad) = crate::procnet::parse_file(text, v6);
+        (v.len(), bad)
+    }
+
+    /// Parses a `/proc/PID/fd/N` link target: the socket inode, if it is one.
+    pub fn socket_link(link: &[u8]) -> Option<u64> {
+        crate::scan::parse_socket_link(link)
+    }
+
+    /// Parses an `/etc/passwd` text: how many uids it names.
+    pub fn passwd(text: &str) -> usize {
+        crate::scan::parse_passwd(text).len()
+    }
+}
 pub use diag::ReplyError;
 pub use scan::{ScanStats, Scanner};
 pub use table::{normalize, Owner, SocketInfo, SocketTable, TCP, TCP_LISTEN, UDP};
