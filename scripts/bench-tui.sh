@@ -20,6 +20,7 @@
 #   TOOLS="wirewatch iftop iftop-hosts bandwhich" scripts/bench-tui.sh   # also iftop without -P
 #   WW_ARGS="-n -N -P --no-processes" scripts/bench-tui.sh   # other wirewatch screen flags
 #   RATE=60000 WARM=20 SECS=30 FLOW_SRCS=16 FLOW_PORTS=625 scripts/bench-tui.sh   # 10,000 flows
+#   HOSTS=1 WW_ARGS="-n -N" IFTOP_ARGS="-n -N" scripts/bench-tui.sh   # 100,400 host pairs
 set -euo pipefail
 
 # Flows: source address 10.99.1.(10 + i mod FLOW_SRCS), source port
@@ -56,8 +57,13 @@ for t in ip trafgen tmux tcpdump iftop ss taskset python3 "$BANDWHICH"; do
     command -v "$t" >/dev/null || { echo "bench-tui: needs $t" >&2; exit 2; }
 done
 [ "$(id -u)" = 0 ] || { echo "bench-tui: needs root" >&2; exit 2; }
+# HOSTS=1: every flow its own source host instead (10.A.B.C with A, B, C
+# stepping through 16, 25 and 251 values: 100,400 host pairs, one port), the
+# worst case for the host-pair view.
+HOSTS=${HOSTS:-0}
 FLOWS=$((FLOW_SRCS * FLOW_PORTS))
-python3 -c "import math,sys; sys.exit(math.gcd($FLOW_SRCS, $FLOW_PORTS) != 1 or $FLOW_SRCS > 240 or $FLOW_PORTS > 45000)" ||
+[ "$HOSTS" = 1 ] && FLOWS=100400
+[ "$HOSTS" = 1 ] || python3 -c "import math,sys; sys.exit(math.gcd($FLOW_SRCS, $FLOW_PORTS) != 1 or $FLOW_SRCS > 240 or $FLOW_PORTS > 45000)" ||
     { echo "bench-tui: FLOW_SRCS ($FLOW_SRCS, at most 240) and FLOW_PORTS ($FLOW_PORTS, at most 45000) must be coprime" >&2; exit 2; }
 if [ -z "${SKIP_BUILD:-}" ]; then
     (cd "$ROOT" && cargo build --release -q -p wirewatch)
@@ -113,7 +119,17 @@ SEND_MAC=$(ip netns exec $NS_SEND cat /sys/class/net/wwtsend/address)
 # 60-byte frames (64 with FCS): Ethernet + IPv4 + UDP + 18 bytes payload, the
 # same size as bench-live.sh. trafgen fills in the checksums per packet.
 CFG=$OUT/flows.trafgen
-cat > "$CFG" <<EOF
+if [ "$HOSTS" = 1 ]; then
+    cat > "$CFG" <<EOF
+{
+  eth(da=$CAP_MAC, sa=$SEND_MAC),
+  ipv4(sa=10.0.0.0, sa[1]=dinc(100, 115), sa[2]=dinc(0, 24), sa[3]=dinc(1, 251), da=10.99.0.1, ttl=64, df),
+  udp(sp=20000, dp=5001),
+  fill(0x00, 18)
+}
+EOF
+else
+    cat > "$CFG" <<EOF
 {
   eth(da=$CAP_MAC, sa=$SEND_MAC),
   ipv4(sa=10.99.1.0, sa[3]=dinc(10, $((10 + FLOW_SRCS - 1))), da=10.99.0.1, ttl=64, df),
@@ -121,6 +137,7 @@ cat > "$CFG" <<EOF
   fill(0x00, 18)
 }
 EOF
+fi
 
 CAP_CPU=(); SEND_CPU=()
 if [ "$PIN_CPU" = 1 ]; then
@@ -151,7 +168,7 @@ rm -f "$OUT/check.pcap"
 
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "tools: wirewatch $(git -C "$ROOT" rev-parse --short HEAD), $(iftop -h 2>&1 | grep -m1 '^iftop, version'), $("$BANDWHICH" --version), trafgen $(trafgen -v | head -1 | awk '{print $2}'), tmux $(tmux -V | cut -d' ' -f2)"
-echo "traffic: $FLOWS flows ($FLOW_SRCS sources x $FLOW_PORTS source ports), 60-byte UDP frames asked at $RATE pps (each flow every $(python3 -c "print(f'{$FLOWS/$RATE:.2f}')") s); check: $DISTINCT distinct 5-tuples in $CHECKED packets"
+echo "traffic: $FLOWS flows ($([ "$HOSTS" = 1 ] && echo "$FLOWS source hosts, one port" || echo "$FLOW_SRCS sources x $FLOW_PORTS source ports")), 60-byte UDP frames asked at $RATE pps (each flow every $(python3 -c "print(f'{$FLOWS/$RATE:.2f}')") s); check: $DISTINCT distinct 5-tuples in $CHECKED packets"
 echo "run: ${WARM} s warm-up + ${SECS} s measured per tool, ${COLS}x${ROWS} tmux pane, monitor pinned to CPU 0 and sender to CPU 1: $([ "$PIN_CPU" = 1 ] && echo yes || echo no)"
 echo
 
