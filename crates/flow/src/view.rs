@@ -220,6 +220,14 @@ enum Hist<'a> {
     Many(Box<Slots>),
 }
 
+/// An entry while its flows are added: the history and the bytes of the
+/// flow that made its owner go when it is finished.
+struct Building<'a> {
+    e: Entry,
+    hist: Hist<'a>,
+    owner_bytes: u64,
+}
+
 /// Adds a flow's last 20 slots up to `report_slot` (`swapped`: the flow's
 /// source is the entry's destination).
 fn add_slots(b: &mut Slots, f: &Flow, swapped: bool, report_slot: i64) {
@@ -261,10 +269,14 @@ impl Snapshot {
         let history_len = (report_slot + 1).clamp(1, HISTORY_SLOTS as i64);
         let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
 
-        let mut flows: Vec<&Flow> = table.flows().collect();
-        flows.sort_unstable_by_key(|f| f.id);
-
         let one_per_flow = view.fields() == [true; 4];
+        let mut flows: Vec<&Flow> = table.flows().collect();
+        if !one_per_flow {
+            // A grouped entry takes the orientation of its first flow. With
+            // one entry per flow the order does not matter (entries end
+            // sorted by a total order), so the sort is skipped.
+            flows.sort_unstable_by_key(|f| f.id);
+        }
         // Grouped views with a cut: rank every entry on a few additive sums
         // first, then build full entries for the first `keep` only.
         let ranked = match keep {
@@ -296,14 +308,14 @@ impl Snapshot {
         let streaming = keep.filter(|_| one_per_flow);
         let trim_at = streaming.map_or(usize::MAX, |k| 2 * k + 16);
         let mut streamed = 0usize;
-        let mut entries: Vec<Entry> = Vec::with_capacity(match (streaming, &top) {
-            (Some(_), _) => trim_at + 1,
+        // Entries being built; when streaming, only the current flow's.
+        let mut building: Vec<Building> = Vec::with_capacity(match (streaming, &top) {
+            (Some(_), _) => 1,
             (None, Some(t)) => t.len(),
             (None, None) => table.len(),
         });
-        let mut slot_rows: Vec<Hist> = Vec::new();
-        // Bytes of the flow that made each entry's owner.
-        let mut owner_bytes: Vec<u64> = Vec::new();
+        // Finished entries (streaming only, trimmed as they come).
+        let mut done: Vec<Entry> = Vec::with_capacity(streaming.map_or(0, |_| trim_at + 1));
         let mut cumulative = [0u64; 3];
         for f in flows {
             let (key, rev_key) = entry_keys(view, f);
@@ -322,33 +334,32 @@ impl Snapshot {
                 None => match rev_key.and_then(|k| index.get(&k)) {
                     Some(&i) => (i, true),
                     None => {
-                        entries.push(Entry {
-                            key,
-                            sent: DirView::default(),
-                            recv: DirView::default(),
-                            first_seen: f.first_seen,
-                            last_seen: f.last_seen,
-                            flows: 0,
-                            owner: 0,
-                            mixed_owners: false,
+                        building.push(Building {
+                            e: Entry {
+                                key,
+                                sent: DirView::default(),
+                                recv: DirView::default(),
+                                first_seen: f.first_seen,
+                                last_seen: f.last_seen,
+                                flows: 0,
+                                owner: 0,
+                                mixed_owners: false,
+                            },
+                            hist: Hist::Idle,
+                            owner_bytes: 0,
                         });
-                        owner_bytes.push(0);
-                        slot_rows.push(Hist::Idle);
                         if !one_per_flow {
-                            index.insert(key, entries.len() - 1);
+                            index.insert(key, building.len() - 1);
                         }
-                        (entries.len() - 1, false)
+                        (building.len() - 1, false)
                     }
                 },
             };
-            // Streaming keeps finished entries but not their history rows:
-            // the entry being built owns the last row.
-            let aux = if streaming.is_some() {
-                slot_rows.len() - 1
-            } else {
-                idx
-            };
-            let (e, slots) = (&mut entries[idx], &mut slot_rows[aux]);
+            let Building {
+                e,
+                hist: slots,
+                owner_bytes,
+            } = &mut building[idx];
             let (fs, fr) = if swapped {
                 (f.received(), f.sent())
             } else {
@@ -362,11 +373,11 @@ impl Snapshot {
             if f.owner != 0 {
                 let b = fs.bytes(byte_mode) + fr.bytes(byte_mode);
                 if e.owner == 0 {
-                    (e.owner, owner_bytes[aux]) = (f.owner, b);
+                    (e.owner, *owner_bytes) = (f.owner, b);
                 } else if e.owner != f.owner {
                     e.mixed_owners = true;
-                    if b > owner_bytes[aux] {
-                        (e.owner, owner_bytes[aux]) = (f.owner, b);
+                    if b > *owner_bytes {
+                        (e.owner, *owner_bytes) = (f.owner, b);
                     }
                 }
             }
@@ -388,27 +399,26 @@ impl Snapshot {
             if let Some(k) = streaming {
                 // This flow's entry is complete: finish it now, keep it only
                 // if active, and trim to the best `k` now and then.
-                let h = slot_rows.pop().unwrap_or_default();
-                owner_bytes.pop();
-                if let Some(e) = entries.last_mut() {
-                    finish_entry(e, &h, report_slot, history_len, byte_mode);
-                    if active_only && !e.is_active() {
-                        entries.pop();
-                    } else {
+                if let Some(mut b) = building.pop() {
+                    finish_entry(&mut b.e, &b.hist, report_slot, history_len, byte_mode);
+                    if !active_only || b.e.is_active() {
                         streamed += 1;
+                        done.push(b.e);
                     }
                 }
-                if entries.len() >= trim_at {
-                    keep_first(&mut entries, k, sort);
+                if done.len() >= trim_at {
+                    keep_first(&mut done, k, sort);
                 }
             }
         }
         cumulative[2] = cumulative[0] + cumulative[1];
 
         drop(index);
-        for (e, slots) in entries.iter_mut().zip(slot_rows) {
-            finish_entry(e, &slots, report_slot, history_len, byte_mode);
-        }
+        let mut entries = done;
+        entries.extend(building.into_iter().map(|mut b| {
+            finish_entry(&mut b.e, &b.hist, report_slot, history_len, byte_mode);
+            b.e
+        }));
         if active_only {
             entries.retain(Entry::is_active);
         }

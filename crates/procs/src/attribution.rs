@@ -28,6 +28,20 @@ struct Published {
 }
 
 impl Published {
+    /// Nothing published yet.
+    fn new() -> Published {
+        Published {
+            slots: [Mutex::new(None), Mutex::new(None)],
+            current: AtomicUsize::new(NONE),
+            scans: AtomicU64::new(0),
+            errors: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+            last_stats: Mutex::new(None),
+        }
+    }
+}
+
+impl Published {
     fn publish(&self, table: SocketTable) {
         let cur = self.current.load(Ordering::Acquire);
         let next = if cur == 0 { 1 } else { 0 };
@@ -105,14 +119,7 @@ impl Attribution {
         }
         let mut scanner = Scanner::new();
         scanner.open()?;
-        let shared = Arc::new(Published {
-            slots: [Mutex::new(None), Mutex::new(None)],
-            current: AtomicUsize::new(NONE),
-            scans: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            last_error: Mutex::new(None),
-            last_stats: Mutex::new(None),
-        });
+        let shared = Arc::new(Published::new());
         let (stop, stopped) = mpsc::channel::<()>();
         let sh = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
@@ -191,14 +198,7 @@ mod tests {
     use crate::table::TableBuilder;
 
     fn shared() -> Published {
-        Published {
-            slots: [Mutex::new(None), Mutex::new(None)],
-            current: AtomicUsize::new(NONE),
-            scans: AtomicU64::new(0),
-            errors: AtomicU64::new(0),
-            last_error: Mutex::new(None),
-            last_stats: Mutex::new(None),
-        }
+        Published::new()
     }
 
     #[test]

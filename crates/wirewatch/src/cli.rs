@@ -343,11 +343,6 @@ fn load_config(args: &Args) -> anyhow::Result<Config> {
     Ok(rc.merge(toml))
 }
 
-/// Process attribution only makes sense for live capture.
-fn live_is_false(s: &Source) -> bool {
-    !matches!(s, Source::Live(_))
-}
-
 fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
     if !s.is_finite() || s <= 0.0 || s > 1e9 {
         anyhow::bail!("{what} must be a positive number of seconds, got {s}");
@@ -519,12 +514,11 @@ impl Args {
                     log_scale: cfg.log_scale.unwrap_or(true),
                     max_bits,
                     bytes: bytes_units,
-                    processes: processes && !live_is_false(&source),
+                    processes: processes && live,
                     screen_filter: cfg.screen_filter.clone(),
                 },
                 speed,
                 refresh_nanos: refresh_ms as i64 * 1_000_000,
-                processes: processes && !live_is_false(&source),
             })
         } else {
             if let Some(m) = &self.max_bandwidth {

@@ -13,11 +13,11 @@ use wirewatch_live::{
     default_interface, list_interfaces, poll, privs, signal, BpfInsn, Interface, LiveError,
     PacketSocket, PollFd, RingConfig, SocketConfig,
 };
-use wirewatch_wire::{decode, DecodeOptions, Timestamp};
+use wirewatch_wire::{DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
 use crate::filter::FrameFilter;
-use crate::offline::{decode_options, write_final, RunOutcome};
+use crate::offline::{account_frame, decode_options, write_final, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
 use crate::procs::Owners;
 
@@ -29,18 +29,16 @@ pub const PROCESS_CAPS: u64 = (1 << privs::CAP_SYS_PTRACE) | (1 << privs::CAP_DA
 /// Starts the process scan when `enabled`: its thread inherits the
 /// capabilities the privilege drop kept ([`PROCESS_CAPS`]); then this thread,
 /// which goes on to parse packets, gives them up (capabilities are per thread).
-pub fn start_owner_scan(enabled: bool, say: bool) -> anyhow::Result<Owners> {
+pub fn start_owner_scan(enabled: bool) -> anyhow::Result<Owners> {
     if !enabled {
         return Ok(Owners::default());
     }
     let owners = Owners::scanning(std::time::Duration::from_secs(1))
         .map_err(|e| anyhow!("starting the process scan: {e}"))?;
     privs::drop_thread_capabilities().map_err(|e| anyhow!("dropping capabilities: {e}"))?;
-    if say {
-        eprintln!(
-            "wirewatch: only the process-scan thread keeps cap_dac_read_search and cap_sys_ptrace"
-        );
-    }
+    eprintln!(
+        "wirewatch: only the process-scan thread keeps cap_dac_read_search and cap_sys_ptrace"
+    );
     Ok(owners)
 }
 
@@ -228,14 +226,20 @@ impl Source {
         let Some(sock) = &mut self.sock else { return };
         let mut filter = self.soft_filter.as_mut();
         sock.drain(|p| {
-            if let Some(f) = filter.as_deref_mut() {
-                // Compiled for this link type when the socket was opened.
-                if !f.matches(lt, p.data, p.wire_len).unwrap_or(false) {
-                    return;
-                }
+            // The in-process filter was compiled for this link type when the
+            // socket was opened, so it cannot fail here.
+            let kept = account_frame(
+                table,
+                filter.as_deref_mut(),
+                opts,
+                lt,
+                p.ts,
+                p.data,
+                p.wire_len,
+            );
+            if kept != Ok(true) {
+                return;
             }
-            let meta = decode(lt, p.ts, p.data, p.wire_len, opts);
-            table.ingest(&meta);
             if let Some(w) = writer {
                 if write_error.is_none() {
                     if let Err(e) = w.packet(id, p.ts, p.data, p.wire_len) {
@@ -247,15 +251,12 @@ impl Source {
     }
 
     /// The interface no longer exists: keep its last counters, close the
-    /// socket, say so on stderr; returns the warning for the summary.
-    fn mark_gone(&mut self, say: bool) -> String {
+    /// socket; returns the warning.
+    fn mark_gone(&mut self) -> String {
         let msg = format!(
             "{}: interface disappeared; its counts so far are kept",
             self.name
         );
-        if say {
-            eprintln!("wirewatch: warning: {msg}");
-        }
         self.refresh();
         self.sock = None;
         self.state = "gone";
@@ -335,8 +336,9 @@ pub struct LiveCapture {
     /// The latest fault worth a line in the summary.
     pub warning: Option<String>,
     chosen: Vec<Interface>,
-    /// Faults go to stderr too (not under the screen: it shows `warning`).
-    pub say: bool,
+    /// Interface events not yet shown (`warning: …`, `… is up again`): the
+    /// report loop prints them on stderr, the screen on its status line.
+    events: Vec<String>,
 }
 
 /// What [`LiveCapture::finish`] hands back for the final report.
@@ -417,7 +419,7 @@ impl LiveCapture {
             fds: Vec::new(),
             warning: None,
             chosen,
-            say: true,
+            events: Vec::new(),
         })
     }
 
@@ -437,6 +439,11 @@ impl LiveCapture {
     /// The interfaces' own addresses: the default local networks.
     pub fn own_addresses(&self) -> Vec<IpNet> {
         own_addresses(&self.chosen)
+    }
+
+    /// Interface events since the last call (down, gone, up again).
+    pub fn take_events(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.events)
     }
 
     /// Every interface is gone.
@@ -503,27 +510,27 @@ impl LiveCapture {
             if failed {
                 let err = src.sock.as_mut().and_then(|sock| sock.take_error());
                 if !still_exists(&src.name, src.index) {
-                    self.warning = Some(src.mark_gone(self.say));
+                    let msg = src.mark_gone();
+                    self.events.push(format!("warning: {msg}"));
+                    self.warning = Some(msg);
                 } else if src.state != "down" {
                     let why = err.map_or("no carrier".to_string(), |e| e.to_string());
                     let msg = format!(
                         "{}: interface went down ({why}); capture goes on elsewhere",
                         src.name
                     );
-                    if self.say {
-                        eprintln!("wirewatch: warning: {msg}");
-                    }
+                    self.events.push(format!("warning: {msg}"));
                     src.state = "down";
                     self.warning = Some(msg);
                 }
             } else if src.state == "down" && !still_exists(&src.name, src.index) {
                 // Deleted while down: the kernel reports nothing more.
-                self.warning = Some(src.mark_gone(self.say));
+                let msg = src.mark_gone();
+                self.events.push(format!("warning: {msg}"));
+                self.warning = Some(msg);
             } else if src.state == "down" && is_up(&src.name) {
-                let msg = format!("{}: interface is up again", src.name);
-                if self.say {
-                    eprintln!("wirewatch: {msg}");
-                }
+                self.events
+                    .push(format!("{}: interface is up again", src.name));
                 src.state = "capturing";
             }
         }
@@ -576,7 +583,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     let opts = decode_options(&s.flow);
     let mut cap = LiveCapture::open(ls, opts)?;
     cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
-    let mut owners = start_owner_scan(s.processes, true)?;
+    let mut owners = start_owner_scan(s.processes)?;
     let mut flow_cfg: FlowConfig = s.flow.clone();
     if !ls.local_nets_given {
         flow_cfg.local_nets = cap.own_addresses();
@@ -637,6 +644,9 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             wait_ns = wait_ns.min(t.nanos_since(now).max(0));
         }
         cap.pump(&mut table, wait_ns)?;
+        for e in cap.take_events() {
+            eprintln!("wirewatch: {e}");
+        }
         // Label flows while their sockets exist (cheap unless a scan is new).
         owners.label(&mut table, clock());
     };

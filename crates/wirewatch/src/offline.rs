@@ -51,6 +51,27 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
     }
 }
 
+/// One frame into the table: through `filter` when there is one, then
+/// decoded and accounted. `Ok(false)`: the filter left it out; `Err`: the
+/// expression does not compile for this frame's link type.
+pub fn account_frame(
+    table: &mut FlowTable,
+    filter: Option<&mut FrameFilter>,
+    opts: &DecodeOptions,
+    link_type: u32,
+    ts: Timestamp,
+    data: &[u8],
+    wire_len: u32,
+) -> Result<bool, String> {
+    if let Some(f) = filter {
+        if !f.matches(link_type, data, wire_len)? {
+            return Ok(false);
+        }
+    }
+    table.ingest(&decode(link_type, ts, data, wire_len, opts));
+    Ok(true)
+}
+
 /// Writes the final report and the summary. `Ok(false)`: the reader of
 /// the output went away (broken pipe), which is not an error.
 pub(crate) fn write_final(

@@ -4,7 +4,6 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -161,6 +160,3 @@ pub fn owner_json(o: &Owner) -> Value {
         "label": o.label(),
     })
 }
-
-/// Shared, append-only view of the registry for sinks.
-pub type OwnerList = Arc<Vec<Owner>>;

@@ -1001,13 +1001,7 @@ fn udp_b_to_a(p: &Pair, port: u16, n: usize) -> UdpSocket {
     let rx = in_netns(&p.a, move || {
         UdpSocket::bind(SocketAddrV4::new(addr_a, port)).unwrap()
     });
-    in_netns(&p.b, move || {
-        let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
-        for _ in 0..n {
-            u.send_to(&[1u8; 10], SocketAddrV4::new(addr_a, port))
-                .unwrap();
-        }
-    });
+    send_udp(&p.b, addr_b, addr_a, port, n);
     rx
 }
 

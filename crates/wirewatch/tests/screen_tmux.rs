@@ -32,60 +32,94 @@ fn write_capture(p: &Path) {
     w.finish().unwrap();
 }
 
-/// Kills the private tmux server even when an assertion fails.
-struct Server(String);
+/// A private tmux server running one 100×30 session `ww` on a capture this
+/// test wrote; the server is killed even when an assertion fails.
+struct Session {
+    sock: String,
+    _dir: tempfile::TempDir,
+}
 
-impl Drop for Server {
+impl Session {
+    /// Starts `command(capture path)` in the session; `None` (with the
+    /// reason printed) when tmux is not installed.
+    fn start(command: impl FnOnce(&Path) -> Vec<String>) -> Option<Session> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            eprintln!("skipping: tmux is not installed");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cap = dir.path().join("s.pcap");
+        write_capture(&cap);
+        let sock = dir.path().join("tmux.sock").to_str().unwrap().to_string();
+        let mut args: Vec<String> = [
+            "-S",
+            &sock,
+            "new-session",
+            "-d",
+            "-s",
+            "ww",
+            "-x",
+            "100",
+            "-y",
+            "30",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        args.extend(command(&cap));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let s = Session { sock, _dir: dir };
+        let out = tmux(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(s)
+    }
+
+    fn pane(&self) -> String {
+        String::from_utf8(tmux(&["-S", &self.sock, "capture-pane", "-p", "-t", "ww"]).stdout)
+            .unwrap()
+    }
+
+    fn keys(&self, k: &str) {
+        tmux(&["-S", &self.sock, "send-keys", "-t", "ww", k]);
+    }
+
+    /// Polls the pane until `done` holds; fails with `what` after `secs`.
+    fn wait_for(&self, what: &str, secs: u64, done: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let screen = self.pane();
+            if done(&screen) {
+                return screen;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(secs),
+                "{what}:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Session {
     fn drop(&mut self) {
-        let _ = tmux(&["-S", &self.0, "kill-server"]);
+        let _ = tmux(&["-S", &self.sock, "kill-server"]);
     }
 }
 
 #[test]
 fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
+    let Some(t) =
+        Session::start(|cap| vec![format!("{BIN} -r {} --speed max -n -P", cap.display())])
+    else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("s.pcap");
-    write_capture(&cap);
-    let sock = dir.path().join("tmux.sock");
-    let sock = sock.to_str().unwrap();
-    let _server = Server(sock.to_string());
-    let session = "ww";
-    let cmd = format!("{BIN} -r {} --speed max -n -P", cap.display());
-    let out = tmux(&[
-        "-S",
-        sock,
-        "new-session",
-        "-d",
-        "-s",
-        session,
-        "-x",
-        "100",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pane = || {
-        String::from_utf8(tmux(&["-S", sock, "capture-pane", "-p", "-t", session]).stdout).unwrap()
     };
-    let t0 = Instant::now();
-    let mut screen = pane();
-    while !(screen.contains("TOTAL:") && screen.contains("end of capture")) {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "screen never complete:\n{screen}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-        screen = pane();
-    }
+    let screen = t.wait_for("screen never complete", 20, |s| {
+        s.contains("TOTAL:") && s.contains("end of capture")
+    });
     let lines: Vec<&str> = screen.lines().collect();
     // The scale, then the entry: ports with service names (-P, no -N).
     assert!(lines[1].starts_with('└'), "{screen}");
@@ -101,19 +135,11 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
     assert!(tx.contains("58.6KB"), "{tx}");
     assert!(rx.contains("11.7KB"), "{rx}");
     // Keys reach it: P pauses, q quits and the session ends with it.
-    tmux(&["-S", sock, "send-keys", "-t", session, "P"]);
+    t.keys("P");
+    t.wait_for("P not shown", 10, |s| s.contains("PAUSED"));
+    t.keys("q");
     let t0 = Instant::now();
-    while !pane().contains("PAUSED") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "P not shown:\n{}",
-            pane()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    tmux(&["-S", sock, "send-keys", "-t", session, "q"]);
-    let t0 = Instant::now();
-    while tmux(&["-S", sock, "has-session", "-t", session])
+    while tmux(&["-S", &t.sock, "has-session", "-t", "ww"])
         .status
         .success()
     {
@@ -124,56 +150,22 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
 
 #[test]
 fn sigterm_restores_the_terminal() {
-    if Command::new("tmux").arg("-V").output().is_err() {
-        eprintln!("skipping: tmux is not installed");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("s.pcap");
-    write_capture(&cap);
-    let sock = dir.path().join("tmux.sock");
-    let sock = sock.to_str().unwrap();
-    let _server = Server(sock.to_string());
     // After wirewatch: its exit code and whether the terminal is back in
     // canonical mode (raw mode turns icanon off).
-    let cmd = format!(
-        "{BIN} -r {} -n; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon; sleep 30",
-        cap.display()
-    );
-    let out = tmux(&[
-        "-S",
-        sock,
-        "new-session",
-        "-d",
-        "-s",
-        "ww",
-        "-x",
-        "100",
-        "-y",
-        "30",
-        "sh",
-        "-c",
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let pane =
-        || String::from_utf8(tmux(&["-S", sock, "capture-pane", "-p", "-t", "ww"]).stdout).unwrap();
-    let t0 = Instant::now();
-    while !pane().contains("TOTAL:") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(20),
-            "screen never up:\n{}",
-            pane()
+    let Some(t) = Session::start(|cap| {
+        let script = format!(
+            "{BIN} -r {} -n; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon; sleep 30",
+            cap.display()
         );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let shell =
-        String::from_utf8(tmux(&["-S", sock, "display", "-p", "-t", "ww", "#{pane_pid}"]).stdout)
-            .unwrap();
+        vec!["sh".into(), "-c".into(), script]
+    }) else {
+        return;
+    };
+    t.wait_for("screen never up", 20, |s| s.contains("TOTAL:"));
+    let shell = String::from_utf8(
+        tmux(&["-S", &t.sock, "display", "-p", "-t", "ww", "#{pane_pid}"]).stdout,
+    )
+    .unwrap();
     let children = Command::new("pgrep")
         .args(["-P", shell.trim()])
         .output()
@@ -190,17 +182,9 @@ fn sigterm_restores_the_terminal() {
         .status()
         .unwrap()
         .success());
-    let t0 = Instant::now();
-    while !pane().contains("EXIT=") {
-        assert!(
-            t0.elapsed() < Duration::from_secs(10),
-            "no exit after SIGTERM:\n{}",
-            pane()
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    t.wait_for("no exit after SIGTERM", 10, |s| s.contains("EXIT="));
     std::thread::sleep(Duration::from_millis(200));
-    let screen = pane();
+    let screen = t.pane();
     assert!(screen.contains("EXIT=0"), "{screen}");
     assert!(
         screen.lines().any(|l| l.trim() == "icanon"),

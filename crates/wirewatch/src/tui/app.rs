@@ -123,7 +123,7 @@ pub struct ScreenOptions {
     pub max_bits: Option<f64>,
     /// Rates in bytes (`-B`).
     pub bytes: bool,
-    /// The process column.
+    /// The process column, and (live) the socket scan that fills it.
     pub processes: bool,
     /// Screen filter regex (key `l`), applied to the displayed text.
     pub screen_filter: Option<String>,

@@ -35,8 +35,8 @@ struct Row<'a> {
 }
 
 /// One screen line of an entry: source, arrow, destination, the three
-/// rates, the rate its bar shows, the cumulative bytes.
-type Line<'r> = (&'r str, &'r str, &'r str, [f64; 3], f64, u64);
+/// rates (the bar shows the one `B` picks), the cumulative bytes.
+type Line<'r> = (&'r str, &'r str, &'r str, [f64; 3], u64);
 
 /// Rate columns: 2 s, 10 s, 40 s (and the total with `T`), 8 cells each.
 const RATE_CELL: u16 = 8;
@@ -175,9 +175,10 @@ impl App {
         m
     }
 
-    /// Length in cells of the bar for `bits` per second on a `width`-cell scale.
-    fn bar_len(&self, bits: f64, width: u16) -> u16 {
-        let max = self.scale_max();
+    /// Length in cells of the bar for `bits` per second on a `width`-cell
+    /// scale topped at `max` bits per second ([`App::scale_max`], worked out
+    /// once per draw: it looks at every entry).
+    fn bar_len(&self, bits: f64, max: f64, width: u16) -> u16 {
         let frac = if bits <= 0.0 {
             0.0
         } else if self.opt.log_scale {
@@ -188,10 +189,9 @@ impl App {
         (frac * f64::from(width)).round() as u16
     }
 
-    fn draw_scale(&self, buf: &mut Buffer, area: Rect) {
+    fn draw_scale(&self, buf: &mut Buffer, area: Rect, max: f64) {
         let w = area.width;
         let (y0, y1) = (area.y, area.y + 1);
-        let max = self.scale_max();
         let mut ticks: Vec<f64> = Vec::new();
         if self.opt.log_scale {
             let mut v = 10.0;
@@ -206,7 +206,7 @@ impl App {
             buf[(area.x + x, y1)].set_symbol(if x == 0 { "└" } else { "─" });
         }
         for t in ticks {
-            let x = self.bar_len(t, w).min(w.saturating_sub(1));
+            let x = self.bar_len(t, max, w).min(w.saturating_sub(1));
             buf[(area.x + x, y1)].set_symbol("┴");
             let label = if self.opt.bytes {
                 readable(t / 8.0, true)
@@ -250,7 +250,8 @@ impl App {
             );
             return;
         }
-        self.draw_scale(buf, area);
+        let scale = self.scale_max();
+        self.draw_scale(buf, area, scale);
         let footer_top = area.y + h - 5;
         let ncols = if self.opt.totals { 4 } else { 3 };
         let rates_x = area.x + w - ncols * RATE_CELL;
@@ -295,52 +296,23 @@ impl App {
             let avg = self.opt.bar_average;
             let mut y = list_top;
             for r in &rows {
+                let (sent, recv) = (r.sent, r.recv);
+                let hosts =
+                    |arrow, rates, total| (r.src.as_str(), arrow, r.dst.as_str(), rates, total);
                 let lines: Vec<Line> = match self.opt.line_mode {
                     LineMode::TwoLine => vec![
-                        (
-                            &r.src,
-                            "=>",
-                            &r.dst,
-                            r.sent.rates,
-                            r.sent.rates[avg],
-                            r.sent.bytes,
-                        ),
-                        ("", "<=", "", r.recv.rates, r.recv.rates[avg], r.recv.bytes),
+                        hosts("=>", sent.rates, sent.bytes),
+                        ("", "<=", "", recv.rates, recv.bytes),
                     ],
-                    LineMode::OneLineBoth => {
-                        let sum = [0, 1, 2].map(|i| r.sent.rates[i] + r.recv.rates[i]);
-                        vec![(
-                            &r.src,
-                            "<=>",
-                            &r.dst,
-                            sum,
-                            sum[avg],
-                            r.sent.bytes + r.recv.bytes,
-                        )]
-                    }
-                    LineMode::OneLineSent => {
-                        vec![(
-                            &r.src,
-                            "=>",
-                            &r.dst,
-                            r.sent.rates,
-                            r.sent.rates[avg],
-                            r.sent.bytes,
-                        )]
-                    }
-                    LineMode::OneLineReceived => {
-                        vec![(
-                            &r.src,
-                            "<=",
-                            &r.dst,
-                            r.recv.rates,
-                            r.recv.rates[avg],
-                            r.recv.bytes,
-                        )]
-                    }
+                    LineMode::OneLineBoth => vec![hosts(
+                        "<=>",
+                        [0, 1, 2].map(|i| sent.rates[i] + recv.rates[i]),
+                        sent.bytes + recv.bytes,
+                    )],
+                    LineMode::OneLineSent => vec![hosts("=>", sent.rates, sent.bytes)],
+                    LineMode::OneLineReceived => vec![hosts("<=", recv.rates, recv.bytes)],
                 };
-                for (k, (src, arrow, dst, rates, bar_rate, total)) in lines.into_iter().enumerate()
-                {
+                for (k, (src, arrow, dst, rates, total)) in lines.into_iter().enumerate() {
                     if self.process_view {
                         // The process's description spans the host columns.
                         let ax = host_end.saturating_sub(4);
@@ -383,7 +355,7 @@ impl App {
                     }
                     self.draw_rates(buf, rates_x, y, rates, self.opt.totals.then_some(total));
                     if self.opt.bars {
-                        let len = self.bar_len(bar_rate * 8.0, w);
+                        let len = self.bar_len(rates[avg] * 8.0, scale, w);
                         buf.set_style(Rect::new(area.x, y, len, 1), reversed());
                     }
                     y += 1;

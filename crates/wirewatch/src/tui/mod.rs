@@ -28,8 +28,6 @@ pub struct ScreenSettings {
     pub speed: Option<f64>,
     /// Redraw period.
     pub refresh_nanos: i64,
-    /// Find the processes owning sockets (live only).
-    pub processes: bool,
 }
 
 /// Reverse DNS through the asynchronous resolver.
@@ -61,10 +59,8 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
     let app = App::new(scr.options.clone(), filter);
     match &s.source {
         Source::Live(ls) => {
-            let mut cap = LiveCapture::open(ls, decode_options(&s.flow))?;
-            // Faults show on the status line; stderr would write over the screen.
-            cap.say = false;
-            let keep = if scr.processes {
+            let cap = LiveCapture::open(ls, decode_options(&s.flow))?;
+            let keep = if scr.options.processes {
                 crate::live::PROCESS_CAPS
             } else {
                 0
@@ -74,7 +70,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             if !ls.local_nets_given {
                 flow.local_nets = cap.own_addresses();
             }
-            let owners = crate::live::start_owner_scan(scr.processes, true)?;
+            let owners = crate::live::start_owner_scan(scr.options.processes)?;
             let mut table = FlowTable::new(flow);
             table.advance(crate::live::clock());
             let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos);

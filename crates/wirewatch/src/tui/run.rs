@@ -14,12 +14,13 @@ use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 use wirewatch_capture::CaptureReader;
 use wirewatch_flow::FlowTable;
-use wirewatch_wire::{decode, linktype, DecodeOptions, Timestamp};
+use wirewatch_wire::{linktype, DecodeOptions, Timestamp};
 
 use super::app::{Action, App, SourceStatus};
 use super::draw::Labels;
 use crate::filter::FrameFilter;
 use crate::live::{clock, LiveCapture};
+use crate::offline::account_frame;
 use crate::procs::Owners;
 
 /// Where the screen's packets come from.
@@ -58,12 +59,14 @@ impl UiSource for LiveCapture {
                 s => format!("{} ({s})", i.name),
             })
             .collect();
+        // Events go to the status line (stderr would write over the screen).
+        let latest = self.take_events().pop();
         SourceStatus {
             label: names.join(","),
             received: c.received(),
             dropped: c.dropped(),
             ended: false,
-            fault: self.warning.clone(),
+            fault: latest.or_else(|| self.warning.clone()),
         }
     }
 }
@@ -127,19 +130,19 @@ impl<R: Read> FileReplay<R> {
             .unwrap_or(linktype::ETHERNET)
     }
 
+    /// One frame into the table; a filter that cannot be compiled for its
+    /// link type becomes the status line's fault.
     fn take(&mut self, table: &mut FlowTable, ts: Timestamp, lt: u32, data: &[u8], wire: u32) {
-        if let Some(f) = &mut self.filter {
-            match f.matches(lt, data, wire) {
-                Ok(true) => {}
-                Ok(false) => return,
-                Err(e) => {
-                    self.fault = Some(e);
-                    return;
-                }
-            }
-        }
-        let meta = decode(lt, ts, data, wire, &self.opts);
-        table.ingest(&meta);
+        take_frame(
+            table,
+            &mut self.filter,
+            &self.opts,
+            &mut self.fault,
+            ts,
+            lt,
+            data,
+            wire,
+        );
     }
 
     fn due(&self) -> Timestamp {
@@ -179,7 +182,6 @@ impl<R: Read> UiSource for FileReplay<R> {
             match self.reader.next_frame() {
                 Ok(Some(f)) => {
                     let (ts, lt, wire) = (f.ts, f.link_type, f.wire_len);
-                    let data = f.data.to_vec();
                     let due = match self.start {
                         None => {
                             self.start = Some(((self.wall)(), ts));
@@ -189,9 +191,11 @@ impl<R: Read> UiSource for FileReplay<R> {
                     };
                     self.last_ts = self.last_ts.max(ts);
                     if ts > due {
-                        self.pending = Some((ts, lt, wire, data));
+                        // Held back until its time: the only copy made.
+                        self.pending = Some((ts, lt, wire, f.data.to_vec()));
                     } else {
-                        self.take(table, ts, lt, &data, wire);
+                        let (filter, fault) = (&mut self.filter, &mut self.fault);
+                        take_frame(table, filter, &self.opts, fault, ts, lt, f.data, wire);
                     }
                 }
                 Ok(None) => {
@@ -237,6 +241,24 @@ impl<R: Read> UiSource for FileReplay<R> {
             ended: self.ended,
             fault: self.fault.clone(),
         }
+    }
+}
+
+/// [`FileReplay::take`] on the fields it needs, so a frame still borrowed
+/// from the reader can be taken without a copy.
+#[allow(clippy::too_many_arguments)]
+fn take_frame(
+    table: &mut FlowTable,
+    filter: &mut Option<FrameFilter>,
+    opts: &DecodeOptions,
+    fault: &mut Option<String>,
+    ts: Timestamp,
+    lt: u32,
+    data: &[u8],
+    wire: u32,
+) {
+    if let Err(e) = account_frame(table, filter.as_mut(), opts, lt, ts, data, wire) {
+        *fault = Some(e);
     }
 }
 
