@@ -1,0 +1,551 @@
+//! Queries over any [`Store`]: top talkers, time series and flow lists.
+//!
+//! A time range is cut into pieces read from the coarsest resolution that
+//! holds them completely ([`plan`]): whole days from day rows, whole hours
+//! from hour rows, the edges from minute rows. Where retention has deleted
+//! the finer rows, the coarser rows covering the range are used whole, and
+//! the range actually answered is reported.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use crate::{
+    service_ports, Counts, Coverage, FlowId, Resolution, Row, Selection, Store, StoreError,
+};
+
+/// A half-open time range in Unix seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    /// Start (included).
+    pub from: i64,
+    /// End (excluded).
+    pub to: i64,
+}
+
+/// A part of a range read from one resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Piece {
+    /// The table read.
+    pub res: Resolution,
+    /// Start of the rows read (included).
+    pub from: i64,
+    /// End of the rows read (excluded).
+    pub to: i64,
+}
+
+/// How a range is read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Pieces in time order, not overlapping.
+    pub pieces: Vec<Piece>,
+}
+
+impl Plan {
+    /// The range the pieces cover (wider than asked where only coarse rows are left).
+    pub fn covered(&self, asked: &Range) -> Range {
+        Range {
+            from: self
+                .pieces
+                .first()
+                .map_or(asked.from, |p| p.from.min(asked.from)),
+            to: self.pieces.last().map_or(asked.to, |p| p.to.max(asked.to)),
+        }
+    }
+
+    /// The resolutions read, finest first.
+    pub fn resolutions(&self) -> Vec<Resolution> {
+        let mut v: Vec<Resolution> = self.pieces.iter().map(|p| p.res).collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+}
+
+fn finer(r: Resolution) -> Resolution {
+    match r {
+        Resolution::Day => Resolution::Hour,
+        _ => Resolution::Minute,
+    }
+}
+
+fn ceil(r: Resolution, t: i64) -> i64 {
+    let f = r.floor(t);
+    if f == t {
+        t
+    } else {
+        f + r.secs()
+    }
+}
+
+/// Cuts `[from, to)` into pieces, reading nothing coarser than `coarsest`.
+pub fn plan(cov: &Coverage, range: &Range, coarsest: Resolution) -> Plan {
+    let mut pieces = Vec::new();
+    plan_into(
+        cov,
+        range.from,
+        range.to,
+        Resolution::Day,
+        coarsest,
+        &mut pieces,
+    );
+    pieces.retain(|p| p.from < p.to);
+    Plan { pieces }
+}
+
+/// Where the finer rows of `res` are deleted, whole `res` periods are
+/// read; complete `res` periods inside the range are read from `res` only
+/// when `res` is not coarser than `whole`.
+fn plan_into(
+    cov: &Coverage,
+    mut from: i64,
+    to: i64,
+    res: Resolution,
+    whole: Resolution,
+    out: &mut Vec<Piece>,
+) {
+    if from >= to {
+        return;
+    }
+    if res == Resolution::Minute {
+        out.push(Piece { res, from, to });
+        return;
+    }
+    let fine = finer(res);
+    // Before this mark the finer rows are deleted: read whole periods here.
+    if let Some(p) = cov.of(fine).pruned_until {
+        if from < p {
+            let end = ceil(res, to).min(p).max(res.floor(from));
+            out.push(Piece {
+                res,
+                from: res.floor(from),
+                to: end,
+            });
+            from = end.max(from);
+            if from >= to {
+                return;
+            }
+        }
+    }
+    let a = ceil(res, from);
+    let b = res.floor(to).min(cov.of(res).complete_until);
+    if a < b && res <= whole {
+        plan_into(cov, from, a, fine, whole, out);
+        out.push(Piece {
+            res,
+            from: a,
+            to: b,
+        });
+        plan_into(cov, b, to, fine, whole, out);
+    } else {
+        plan_into(cov, from, to, fine, whole, out);
+    }
+}
+
+/// Extra row test applied after the store's selection (a filter expression).
+pub type Predicate<'a> = &'a dyn Fn(&Row) -> bool;
+
+/// Reads every row of the plan that `sel` and `pred` accept.
+pub fn for_each_row(
+    store: &dyn Store,
+    plan: &Plan,
+    sel: &Selection,
+    pred: Option<Predicate<'_>>,
+    f: &mut dyn FnMut(Resolution, &Row),
+) -> Result<(), StoreError> {
+    for p in &plan.pieces {
+        store.scan(p.res, p.from, p.to, sel, &mut |r| {
+            if pred.is_none_or(|t| t(r)) {
+                f(p.res, r)
+            }
+        })?;
+    }
+    Ok(())
+}
+
+/// What `history top` groups by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    /// Every host, both ends of each flow (a host's own sent and received bytes).
+    Host,
+    /// Local hosts.
+    Local,
+    /// Remote hosts.
+    Remote,
+    /// Host pairs (local, remote).
+    Pair,
+    /// Process names.
+    Process,
+    /// Protocol and service port (the lower port of the flow).
+    Port,
+    /// Interfaces.
+    Iface,
+}
+
+/// A grouping key with its display text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Entity {
+    /// A host.
+    Host(IpAddr),
+    /// A local/remote pair.
+    Pair(IpAddr, IpAddr),
+    /// A process (None: not known).
+    Process(Option<std::sync::Arc<str>>),
+    /// Protocol and port.
+    Port(u8, u16),
+    /// Interface.
+    Iface(std::sync::Arc<str>),
+}
+
+impl std::fmt::Display for Entity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entity::Host(h) => write!(f, "{h}"),
+            Entity::Pair(a, b) => write!(f, "{a} <=> {b}"),
+            Entity::Process(Some(p)) => write!(f, "{p}"),
+            Entity::Process(None) => write!(f, "(unknown)"),
+            Entity::Port(p, 0) => write!(f, "{}", proto_name(*p)),
+            Entity::Port(p, port) => write!(f, "{}/{port}", proto_name(*p)),
+            Entity::Iface(i) => write!(f, "{i}"),
+        }
+    }
+}
+
+/// `tcp`, `udp`, `icmp`… or the number.
+pub fn proto_name(p: u8) -> String {
+    match p {
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        58 => "icmp6".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        132 => "sctp".into(),
+        n => format!("proto-{n}"),
+    }
+}
+
+/// Swaps the directions: a remote host's view of a row's counts.
+fn mirrored(c: &Counts) -> Counts {
+    Counts {
+        packets_out: c.packets_in,
+        bytes_out: c.bytes_in,
+        packets_in: c.packets_out,
+        bytes_in: c.bytes_out,
+    }
+}
+
+/// The entities a row counts for, with the counts seen from each (out =
+/// sent by the entity where it is a host).
+pub fn entities(by: GroupBy, r: &Row) -> impl Iterator<Item = (Entity, Counts)> {
+    let c = r.counts;
+    let (first, second) = match by {
+        GroupBy::Host => (
+            (Entity::Host(r.local), c),
+            Some((Entity::Host(r.remote), mirrored(&c))),
+        ),
+        GroupBy::Local => ((Entity::Host(r.local), c), None),
+        GroupBy::Remote => ((Entity::Host(r.remote), mirrored(&c)), None),
+        GroupBy::Pair => ((Entity::Pair(r.local, r.remote), c), None),
+        GroupBy::Process => ((Entity::Process(r.process.clone()), c), None),
+        GroupBy::Port => {
+            let (l, rp) = service_ports(r.local_port, r.remote_port);
+            ((Entity::Port(r.protocol, l.max(rp)), c), None)
+        }
+        GroupBy::Iface => ((Entity::Iface(r.iface.clone()), c), None),
+    };
+    std::iter::once(first).chain(second)
+}
+
+/// One line of a top list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopEntry {
+    /// The entity.
+    pub entity: Entity,
+    /// Its display text.
+    pub key: String,
+    /// Its traffic.
+    pub counts: Counts,
+}
+
+/// A top list.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Top {
+    /// Entries, most bytes first (ties by key).
+    pub entries: Vec<TopEntry>,
+    /// Entities in the range (before the limit).
+    pub entities: usize,
+    /// All traffic selected (each flow once).
+    pub total: Counts,
+    /// The range answered.
+    pub covered: Range,
+    /// Resolutions read.
+    pub resolutions: Vec<Resolution>,
+}
+
+/// The `limit` entities with the most bytes in `range`.
+pub fn top(
+    store: &dyn Store,
+    range: &Range,
+    by: GroupBy,
+    sel: &Selection,
+    limit: usize,
+) -> Result<Top, StoreError> {
+    top_where(store, range, by, sel, None, limit)
+}
+
+/// [`top`] with an extra row test.
+pub fn top_where(
+    store: &dyn Store,
+    range: &Range,
+    by: GroupBy,
+    sel: &Selection,
+    pred: Option<Predicate<'_>>,
+    limit: usize,
+) -> Result<Top, StoreError> {
+    let plan = plan(&store.coverage()?, range, Resolution::Day);
+    let mut sums: HashMap<Entity, Counts, foldhash::fast::RandomState> = HashMap::default();
+    let mut total = Counts::default();
+    for_each_row(store, &plan, sel, pred, &mut |_, r| {
+        total.add(&r.counts);
+        for (e, c) in entities(by, r) {
+            sums.entry(e).or_default().add(&c);
+        }
+    })?;
+    let entities = sums.len();
+    let mut v: Vec<(Entity, Counts)> = sums.into_iter().collect();
+    v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then_with(|| a.0.cmp(&b.0)));
+    v.truncate(limit);
+    Ok(Top {
+        entries: v
+            .into_iter()
+            .map(|(entity, counts)| TopEntry {
+                key: entity.to_string(),
+                entity,
+                counts,
+            })
+            .collect(),
+        entities,
+        total,
+        covered: plan.covered(range),
+        resolutions: plan.resolutions(),
+    })
+}
+
+/// Time series: buckets of `step` seconds, one line per entity.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    /// Bucket starts (multiples of the step, UTC).
+    pub buckets: Vec<i64>,
+    /// Bucket length in seconds.
+    pub step: i64,
+    /// Lines: name and counts per bucket, largest total first.
+    pub lines: Vec<(String, Vec<Counts>)>,
+    /// The range answered.
+    pub covered: Range,
+    /// Resolutions read.
+    pub resolutions: Vec<Resolution>,
+}
+
+/// Adds `c` (rows covering `[ts, ts + len)`) to the buckets it overlaps,
+/// split in proportion to the overlap; integer remainders go to the last
+/// bucket, so the sum is exact.
+fn spread(buckets: &mut [Counts], first: i64, step: i64, ts: i64, len: i64, c: &Counts) {
+    let n = buckets.len() as i64;
+    let (lo, hi) = (
+        (ts - first).div_euclid(step),
+        (ts + len - 1 - first).div_euclid(step),
+    );
+    let (lo, hi) = (lo.max(0), hi.min(n - 1));
+    if lo > hi {
+        return;
+    }
+    if lo == hi {
+        buckets[lo as usize].add(c);
+        return;
+    }
+    let mut left = *c;
+    for b in lo..=hi {
+        if b == hi {
+            buckets[b as usize].add(&left);
+            break;
+        }
+        let start = (first + b * step).max(ts);
+        let end = (first + (b + 1) * step).min(ts + len);
+        let share = |v: u64| -> u64 { (v as u128 * (end - start) as u128 / len as u128) as u64 };
+        let part = Counts {
+            packets_out: share(c.packets_out),
+            bytes_out: share(c.bytes_out),
+            packets_in: share(c.packets_in),
+            bytes_in: share(c.bytes_in),
+        };
+        left.packets_out -= part.packets_out;
+        left.bytes_out -= part.bytes_out;
+        left.packets_in -= part.packets_in;
+        left.bytes_in -= part.bytes_in;
+        buckets[b as usize].add(&part);
+    }
+}
+
+/// The coarsest resolution not coarser than `step`.
+fn resolution_for(step: i64) -> Resolution {
+    if step >= 86_400 {
+        Resolution::Day
+    } else if step >= 3_600 {
+        Resolution::Hour
+    } else {
+        Resolution::Minute
+    }
+}
+
+/// What [`series`] computes.
+#[derive(Clone, Debug)]
+pub struct SeriesSpec<'a> {
+    /// Time range.
+    pub range: Range,
+    /// Bucket length in seconds (whole minutes).
+    pub step: i64,
+    /// Rows selected.
+    pub sel: Selection,
+    /// One line per entity of this kind (else one line for everything).
+    pub by: Option<GroupBy>,
+    /// Lines kept with `by`.
+    pub limit: usize,
+    /// Name of the single line without `by`.
+    pub total_name: &'a str,
+}
+
+/// Traffic per `step` over `range`: one line for everything selected
+/// (named after `total_name`), or, with `by`, the `limit` entities with
+/// the most bytes. Rows coarser than the step are spread evenly over
+/// the buckets they cover.
+pub fn series(
+    store: &dyn Store,
+    spec: &SeriesSpec<'_>,
+    pred: Option<Predicate<'_>>,
+) -> Result<Series, StoreError> {
+    let SeriesSpec {
+        range,
+        step,
+        sel,
+        by,
+        limit,
+        total_name,
+    } = spec;
+    let (range, step, by, limit) = (range, *step, *by, *limit);
+    if step < 60 || step % 60 != 0 {
+        return Err(StoreError::Corrupt(format!(
+            "the step must be a whole number of minutes, got {step} s"
+        )));
+    }
+    let plan = plan(&store.coverage()?, range, resolution_for(step));
+    let covered = plan.covered(range);
+    let first = covered.from.div_euclid(step) * step;
+    let n = ((covered.to - first + step - 1).div_euclid(step)).max(0) as usize;
+    if n > 10_000_000 {
+        return Err(StoreError::Corrupt(format!(
+            "{n} buckets of {step} s: choose a larger step"
+        )));
+    }
+    let buckets: Vec<i64> = (0..n as i64).map(|k| first + k * step).collect();
+    let mut lines: HashMap<String, Vec<Counts>> = HashMap::new();
+    // Interface totals answer the plain and per-interface series without
+    // reading flow rows.
+    let only_iface = by.is_none()
+        && pred.is_none()
+        && Selection {
+            iface: None,
+            ..sel.clone()
+        }
+        .is_empty();
+    if only_iface {
+        let line = lines
+            .entry(total_name.to_string())
+            .or_insert_with(|| vec![Counts::default(); n]);
+        for p in &plan.pieces {
+            store.totals(
+                p.res,
+                p.from,
+                p.to,
+                sel.iface.as_deref(),
+                &mut |ts, _, c| spread(line, first, step, ts, p.res.secs(), c),
+            )?;
+        }
+    } else {
+        let mut per: HashMap<Entity, Vec<Counts>, foldhash::fast::RandomState> = HashMap::default();
+        let mut all = vec![Counts::default(); n];
+        for_each_row(store, &plan, sel, pred, &mut |res, r| match by {
+            None => spread(&mut all, first, step, r.ts, res.secs(), &r.counts),
+            Some(g) => {
+                for (e, c) in entities(g, r) {
+                    let line = per.entry(e).or_insert_with(|| vec![Counts::default(); n]);
+                    spread(line, first, step, r.ts, res.secs(), &c);
+                }
+            }
+        })?;
+        if by.is_none() {
+            lines.insert(total_name.to_string(), all);
+        }
+        let mut v: Vec<(Entity, Vec<Counts>)> = per.into_iter().collect();
+        let total = |l: &[Counts]| l.iter().map(|c| c.bytes()).sum::<u64>();
+        v.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0)));
+        v.truncate(limit);
+        lines.extend(v.into_iter().map(|(e, l)| (e.to_string(), l)));
+    }
+    let mut lines: Vec<(String, Vec<Counts>)> = lines.into_iter().collect();
+    let total = |l: &[Counts]| l.iter().map(|c| c.bytes()).sum::<u64>();
+    lines.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0)));
+    Ok(Series {
+        buckets,
+        step,
+        lines,
+        covered,
+        resolutions: plan.resolutions(),
+    })
+}
+
+/// A flow's traffic over a range.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowSummary {
+    /// The flow.
+    pub id: FlowId,
+    /// Start of its first period in the range.
+    pub first: i64,
+    /// End of its last period in the range.
+    pub last: i64,
+    /// Its traffic.
+    pub counts: Counts,
+}
+
+/// Flows with traffic in `range`, most bytes first, at most `limit`.
+/// Returns them and the number of flows before the limit.
+pub fn flows(
+    store: &dyn Store,
+    range: &Range,
+    sel: &Selection,
+    pred: Option<Predicate<'_>>,
+    limit: usize,
+) -> Result<(Vec<FlowSummary>, usize, Range), StoreError> {
+    let plan = plan(&store.coverage()?, range, Resolution::Minute);
+    let mut m: HashMap<FlowId, FlowSummary> = HashMap::new();
+    for_each_row(store, &plan, sel, pred, &mut |res, r| {
+        let e = m.entry(r.key()).or_insert_with(|| FlowSummary {
+            id: r.key(),
+            first: r.ts,
+            last: r.ts + res.secs(),
+            counts: Counts::default(),
+        });
+        e.first = e.first.min(r.ts);
+        e.last = e.last.max(r.ts + res.secs());
+        e.counts.add(&r.counts);
+    })?;
+    let n = m.len();
+    let mut v: Vec<FlowSummary> = m.into_values().collect();
+    v.sort_by(|a, b| {
+        b.counts
+            .bytes()
+            .cmp(&a.counts.bytes())
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    v.truncate(limit);
+    Ok((v, n, plan.covered(range)))
+}

@@ -1,0 +1,872 @@
+//! The embedded engine: SQLite (bundled with rusqlite) in WAL mode.
+//!
+//! Rows are kept in `WITHOUT ROWID` tables whose primary key starts with
+//! the period, so rows are stored in time order: a time range is one
+//! contiguous read, appends land at the end, and a key written twice in the
+//! same period is merged by an upsert instead of duplicated.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::Path;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+
+use crate::{
+    service_ports, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, Span,
+    Store, StoreError,
+};
+
+/// Schema version written by this build (`PRAGMA user_version`).
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
+const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
+    // 0 → 1: the first schema.
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+     CREATE TABLE label (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, text TEXT NOT NULL,
+                         UNIQUE (kind, text));
+     CREATE TABLE minute (ts INTEGER NOT NULL, iface INTEGER NOT NULL, local BLOB NOT NULL,
+        remote BLOB NOT NULL, lport INTEGER NOT NULL, rport INTEGER NOT NULL,
+        proto INTEGER NOT NULL, proc INTEGER NOT NULL, pkts_out INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+        PRIMARY KEY (ts, iface, local, remote, lport, rport, proto, proc)) WITHOUT ROWID;
+     CREATE TABLE hour (ts INTEGER NOT NULL, iface INTEGER NOT NULL, local BLOB NOT NULL,
+        remote BLOB NOT NULL, lport INTEGER NOT NULL, rport INTEGER NOT NULL,
+        proto INTEGER NOT NULL, proc INTEGER NOT NULL, pkts_out INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+        PRIMARY KEY (ts, iface, local, remote, lport, rport, proto, proc)) WITHOUT ROWID;
+     CREATE TABLE day (ts INTEGER NOT NULL, iface INTEGER NOT NULL, local BLOB NOT NULL,
+        remote BLOB NOT NULL, lport INTEGER NOT NULL, rport INTEGER NOT NULL,
+        proto INTEGER NOT NULL, proc INTEGER NOT NULL, pkts_out INTEGER NOT NULL,
+        bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL, bytes_in INTEGER NOT NULL,
+        PRIMARY KEY (ts, iface, local, remote, lport, rport, proto, proc)) WITHOUT ROWID;
+     CREATE TABLE iface_minute (ts INTEGER NOT NULL, iface INTEGER NOT NULL,
+        pkts_out INTEGER NOT NULL, bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL, PRIMARY KEY (ts, iface)) WITHOUT ROWID;
+     CREATE TABLE iface_hour (ts INTEGER NOT NULL, iface INTEGER NOT NULL,
+        pkts_out INTEGER NOT NULL, bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL, PRIMARY KEY (ts, iface)) WITHOUT ROWID;
+     CREATE TABLE iface_day (ts INTEGER NOT NULL, iface INTEGER NOT NULL,
+        pkts_out INTEGER NOT NULL, bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL,
+        bytes_in INTEGER NOT NULL, PRIMARY KEY (ts, iface)) WITHOUT ROWID;",
+];
+
+const KIND_IFACE: i64 = 0;
+const KIND_PROCESS: i64 = 1;
+
+/// Meta keys: every minute before `hour_rolled` is in the hour table, every
+/// hour before `day_rolled` in the day table; rows of a resolution before
+/// its `*_pruned` mark are deleted.
+const META_NEWEST: &str = "newest_minute";
+const META_HOUR_ROLLED: &str = "hour_rolled";
+const META_DAY_ROLLED: &str = "day_rolled";
+
+fn pruned_key(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Minute => "minute_pruned",
+        Resolution::Hour => "hour_pruned",
+        Resolution::Day => "day_pruned",
+    }
+}
+
+fn flow_table(r: Resolution) -> &'static str {
+    r.name()
+}
+
+fn iface_table(r: Resolution) -> &'static str {
+    match r {
+        Resolution::Minute => "iface_minute",
+        Resolution::Hour => "iface_hour",
+        Resolution::Day => "iface_day",
+    }
+}
+
+fn engine(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError {
+    let what = what.into();
+    move |source| StoreError::Engine { what, source }
+}
+
+/// Addresses are stored as 4 or 16 bytes.
+fn addr_bytes(a: &IpAddr) -> Vec<u8> {
+    match a {
+        IpAddr::V4(v) => v.octets().to_vec(),
+        IpAddr::V6(v) => v.octets().to_vec(),
+    }
+}
+
+fn addr_from(b: &[u8]) -> Option<IpAddr> {
+    match b.len() {
+        4 => Some(IpAddr::V4(Ipv4Addr::from(<[u8; 4]>::try_from(b).ok()?))),
+        16 => Some(IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(b).ok()?))),
+        _ => None,
+    }
+}
+
+/// The embedded SQLite store.
+pub struct SqliteStore {
+    conn: Connection,
+    path: String,
+    /// Label ids by kind and text.
+    ids: HashMap<(i64, Arc<str>), i64>,
+    /// Label texts by id.
+    texts: std::cell::RefCell<HashMap<i64, Arc<str>>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating it and its folder when missing) a database for
+    /// writing, upgrading its schema.
+    pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
+                what: format!("creating {}", dir.display()),
+                source,
+            })?;
+        }
+        let name = path.display().to_string();
+        let conn = Connection::open(path).map_err(engine(format!("opening {name}")))?;
+        Self::setup(conn, name, true)
+    }
+
+    /// Opens an existing database for queries. It is upgraded when it may
+    /// be written; a read-only one must already have the current schema.
+    pub fn open_reader(path: &Path) -> Result<SqliteStore, StoreError> {
+        let name = path.display().to_string();
+        if !path.exists() {
+            return Err(StoreError::Io {
+                what: format!("{name}: no history there (nothing recorded yet?)"),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            });
+        }
+        let rw = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        match Connection::open_with_flags(path, rw) {
+            Ok(conn) => match Self::setup(conn, name.clone(), true) {
+                Err(e) if e.is_read_only() => {}
+                r => return r,
+            },
+            Err(e)
+                if matches!(&e, rusqlite::Error::SqliteFailure(f, _)
+                if matches!(f.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)) =>
+                {}
+            Err(e) => return Err(engine(format!("opening {name}"))(e)),
+        }
+        let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn =
+            Connection::open_with_flags(path, ro).map_err(engine(format!("opening {name}")))?;
+        Self::setup(conn, name, false)
+    }
+
+    /// A private in-memory database (tests, examples).
+    pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
+        let conn = Connection::open_in_memory().map_err(engine("opening memory database"))?;
+        Self::setup(conn, ":memory:".into(), true)
+    }
+
+    fn setup(conn: Connection, path: String, writable: bool) -> Result<SqliteStore, StoreError> {
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(engine(format!("{path}: setting the busy timeout")))?;
+        if writable {
+            // WAL: readers never block the writer nor it them; NORMAL sync
+            // loses nothing committed when the process dies (only a power
+            // cut can take the last commits).
+            conn.pragma_update(None, "journal_mode", "WAL")
+                .map_err(engine(format!("{path}: enabling WAL")))?;
+            conn.pragma_update(None, "synchronous", "NORMAL")
+                .map_err(engine(format!("{path}: setting synchronous")))?;
+        }
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(engine(format!("{path}: setting temp_store")))?;
+        let mut s = SqliteStore {
+            conn,
+            path,
+            ids: HashMap::new(),
+            texts: Default::default(),
+        };
+        s.migrate(writable)?;
+        Ok(s)
+    }
+
+    /// The schema version in the file.
+    pub fn version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(engine(format!("{}: reading the schema version", self.path)))
+    }
+
+    fn migrate(&mut self, writable: bool) -> Result<(), StoreError> {
+        let found = self.version()?;
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if found == SCHEMA_VERSION {
+            return Ok(());
+        }
+        if !writable {
+            return Err(StoreError::Corrupt(format!(
+                "{}: schema version {found} needs an upgrade to {SCHEMA_VERSION}, and the file cannot be written",
+                self.path
+            )));
+        }
+        let path = self.path.clone();
+        migrate_to(&mut self.conn, SCHEMA_VERSION).map_err(engine(format!(
+            "{path}: upgrading the schema from version {found}"
+        )))
+    }
+
+    fn label_id(
+        tx: &Transaction<'_>,
+        ids: &mut HashMap<(i64, Arc<str>), i64>,
+        kind: i64,
+        text: &Arc<str>,
+    ) -> rusqlite::Result<i64> {
+        if let Some(&id) = ids.get(&(kind, text.clone())) {
+            return Ok(id);
+        }
+        tx.execute(
+            "INSERT INTO label (kind, text) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            params![kind, &**text],
+        )?;
+        let id: i64 = tx.query_row(
+            "SELECT id FROM label WHERE kind = ?1 AND text = ?2",
+            params![kind, &**text],
+            |r| r.get(0),
+        )?;
+        ids.insert((kind, text.clone()), id);
+        Ok(id)
+    }
+
+    fn text(&self, id: i64) -> Result<Option<Arc<str>>, StoreError> {
+        if id == 0 {
+            return Ok(None);
+        }
+        if let Some(t) = self.texts.borrow().get(&id) {
+            return Ok(Some(t.clone()));
+        }
+        // Unknown id: (re)load every label (there are few).
+        let mut m = self.texts.borrow_mut();
+        let mut st = self
+            .conn
+            .prepare("SELECT id, text FROM label")
+            .map_err(engine(format!("{}: reading labels", self.path)))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(engine(format!("{}: reading labels", self.path)))?;
+        for r in rows {
+            let (i, t) = r.map_err(engine(format!("{}: reading labels", self.path)))?;
+            m.insert(i, t.into());
+        }
+        m.get(&id)
+            .cloned()
+            .map(Some)
+            .ok_or_else(|| StoreError::Corrupt(format!("{}: label {id} is missing", self.path)))
+    }
+
+    fn label_lookup(&self, kind: i64, text: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT id FROM label WHERE kind = ?1 AND text = ?2",
+                params![kind, text],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(engine(format!("{}: reading labels", self.path)))
+    }
+
+    /// Number of rows of each resolution (for reports and benchmarks).
+    pub fn row_counts(&self) -> Result<[u64; 3], StoreError> {
+        let mut out = [0; 3];
+        for (k, r) in Resolution::ALL.iter().enumerate() {
+            out[k] = self
+                .conn
+                .query_row(
+                    &format!("SELECT COUNT(*) FROM {}", flow_table(*r)),
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map_err(engine(format!("{}: counting rows", self.path)))?
+                as u64;
+        }
+        Ok(out)
+    }
+
+    /// Runs SQLite's own consistency check; `Ok(())` when it reports "ok".
+    pub fn integrity_check(&self) -> Result<(), StoreError> {
+        let r: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(engine(format!("{}: integrity check", self.path)))?;
+        if r == "ok" {
+            Ok(())
+        } else {
+            Err(StoreError::Corrupt(format!("{}: {r}", self.path)))
+        }
+    }
+
+    /// Writes the WAL back into the database file (done automatically as
+    /// the WAL grows; call before copying the file).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
+            .map_err(engine(format!("{}: checkpoint", self.path)))
+    }
+}
+
+/// Applies the migrations from the file's version up to `target`, each in
+/// its own transaction. Public to the crate's tests through [`migrate_to_version`].
+fn migrate_to(conn: &mut Connection, target: i64) -> rusqlite::Result<()> {
+    loop {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let v: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if v >= target {
+            return Ok(());
+        }
+        tx.execute_batch(MIGRATIONS[v as usize])?;
+        tx.pragma_update(None, "user_version", v + 1)?;
+        tx.commit()?;
+    }
+}
+
+/// Creates (or upgrades) the database at `path` to schema `version` only,
+/// as an older wirewatch would have left it (for migration tests).
+#[doc(hidden)]
+pub fn migrate_to_version(path: &Path, version: i64) -> Result<(), StoreError> {
+    let mut conn = Connection::open(path).map_err(engine("opening"))?;
+    migrate_to(&mut conn, version).map_err(engine("migrating"))
+}
+
+fn meta_get(tx: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    tx.query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+        .optional()
+}
+
+fn meta_set(tx: &Connection, key: &str, v: i64) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, v],
+    )
+    .map(|_| ())
+}
+
+fn upsert_flow_sql(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
+           bytes_out = bytes_out + excluded.bytes_out, pkts_in = pkts_in + excluded.pkts_in,
+           bytes_in = bytes_in + excluded.bytes_in"
+    )
+}
+
+fn upsert_iface_sql(table: &str) -> String {
+    format!(
+        "INSERT INTO {table} VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
+           bytes_out = bytes_out + excluded.bytes_out, pkts_in = pkts_in + excluded.pkts_in,
+           bytes_in = bytes_in + excluded.bytes_in"
+    )
+}
+
+/// A row with its labels as ids, ready to bind.
+#[derive(Clone, PartialEq, Eq, Hash)]
+struct Key {
+    ts: i64,
+    iface: i64,
+    local: IpAddr,
+    remote: IpAddr,
+    lport: u16,
+    rport: u16,
+    proto: u8,
+    proc_id: i64,
+}
+
+fn put_flow(st: &mut rusqlite::CachedStatement<'_>, k: &Key, c: &Counts) -> rusqlite::Result<()> {
+    st.execute(params![
+        k.ts,
+        k.iface,
+        addr_bytes(&k.local),
+        addr_bytes(&k.remote),
+        k.lport,
+        k.rport,
+        k.proto,
+        k.proc_id,
+        c.packets_out as i64,
+        c.bytes_out as i64,
+        c.packets_in as i64,
+        c.bytes_in as i64
+    ])
+    .map(|_| ())
+}
+
+fn put_iface(
+    st: &mut rusqlite::CachedStatement<'_>,
+    ts: i64,
+    iface: i64,
+    c: &Counts,
+) -> rusqlite::Result<()> {
+    st.execute(params![
+        ts,
+        iface,
+        c.packets_out as i64,
+        c.bytes_out as i64,
+        c.packets_in as i64,
+        c.bytes_in as i64
+    ])
+    .map(|_| ())
+}
+
+type Fast = foldhash::fast::RandomState;
+
+/// Rows of one resolution merged by key, and their interface totals.
+#[derive(Default)]
+struct Merged {
+    flows: HashMap<Key, Counts, Fast>,
+    ifaces: HashMap<(i64, i64), Counts, Fast>,
+}
+
+impl Merged {
+    fn add(&mut self, k: Key, c: &Counts) {
+        self.ifaces.entry((k.ts, k.iface)).or_default().add(c);
+        self.flows.entry(k).or_default().add(c);
+    }
+
+    fn write(&self, tx: &Transaction<'_>, r: Resolution) -> rusqlite::Result<()> {
+        let mut st = tx.prepare_cached(&upsert_flow_sql(flow_table(r)))?;
+        for (k, c) in &self.flows {
+            put_flow(&mut st, k, c)?;
+        }
+        let mut st = tx.prepare_cached(&upsert_iface_sql(iface_table(r)))?;
+        for ((ts, i), c) in &self.ifaces {
+            put_iface(&mut st, *ts, *i, c)?;
+        }
+        Ok(())
+    }
+}
+
+impl SqliteStore {
+    fn append_tx(&mut self, rows: &[Row]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let hour_rolled = meta_get(&tx, META_HOUR_ROLLED)?.unwrap_or(i64::MIN);
+        let day_rolled = meta_get(&tx, META_DAY_ROLLED)?.unwrap_or(i64::MIN);
+        let mut newest = meta_get(&tx, META_NEWEST)?.unwrap_or(i64::MIN);
+        let mut ifaces: HashMap<(i64, i64), Counts, Fast> = HashMap::default();
+        // Rows for periods already rolled up also go into the coarser tables.
+        let mut late_hours = Merged::default();
+        let mut late_days = Merged::default();
+        {
+            let mut st = tx.prepare_cached(&upsert_flow_sql(flow_table(Resolution::Minute)))?;
+            for r in rows {
+                let ts = Resolution::Minute.floor(r.ts);
+                newest = newest.max(ts);
+                let iface = Self::label_id(&tx, &mut self.ids, KIND_IFACE, &r.iface)?;
+                let proc_id = match &r.process {
+                    Some(p) => Self::label_id(&tx, &mut self.ids, KIND_PROCESS, p)?,
+                    None => 0,
+                };
+                let k = Key {
+                    ts,
+                    iface,
+                    local: r.local,
+                    remote: r.remote,
+                    lport: r.local_port,
+                    rport: r.remote_port,
+                    proto: r.protocol,
+                    proc_id,
+                };
+                put_flow(&mut st, &k, &r.counts)?;
+                ifaces.entry((ts, iface)).or_default().add(&r.counts);
+                if ts < hour_rolled {
+                    let (lport, rport) = service_ports(k.lport, k.rport);
+                    let hk = Key {
+                        ts: Resolution::Hour.floor(ts),
+                        lport,
+                        rport,
+                        ..k
+                    };
+                    if hk.ts < day_rolled {
+                        late_days.add(
+                            Key {
+                                ts: Resolution::Day.floor(ts),
+                                ..hk.clone()
+                            },
+                            &r.counts,
+                        );
+                    }
+                    late_hours.add(hk, &r.counts);
+                }
+            }
+        }
+        {
+            let mut st = tx.prepare_cached(&upsert_iface_sql(iface_table(Resolution::Minute)))?;
+            for ((ts, i), c) in &ifaces {
+                put_iface(&mut st, *ts, *i, c)?;
+            }
+        }
+        late_hours.write(&tx, Resolution::Hour)?;
+        late_days.write(&tx, Resolution::Day)?;
+        if newest > i64::MIN {
+            meta_set(&tx, META_NEWEST, newest)?;
+        }
+        tx.commit()
+    }
+
+    /// Rolls `[start, start + to.secs())` of `from` into `to`.
+    fn roll(
+        tx: &Transaction<'_>,
+        from: Resolution,
+        to: Resolution,
+        start: i64,
+    ) -> rusqlite::Result<()> {
+        let (src, dst) = (flow_table(from), flow_table(to));
+        let n = to.secs();
+        tx.execute(
+            &format!(
+                "INSERT INTO {dst}
+                 SELECT ?1, iface, local, remote,
+                   CASE WHEN lport <= rport THEN lport ELSE 0 END,
+                   CASE WHEN rport <= lport THEN rport ELSE 0 END,
+                   proto, proc, SUM(pkts_out), SUM(bytes_out), SUM(pkts_in), SUM(bytes_in)
+                 FROM {src} WHERE ts >= ?1 AND ts < ?1 + {n}
+                 GROUP BY 2, 3, 4, 5, 6, 7, 8
+                 ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
+                   bytes_out = bytes_out + excluded.bytes_out,
+                   pkts_in = pkts_in + excluded.pkts_in, bytes_in = bytes_in + excluded.bytes_in"
+            ),
+            [start],
+        )?;
+        let (src, dst) = (iface_table(from), iface_table(to));
+        tx.execute(
+            &format!(
+                "INSERT INTO {dst}
+                 SELECT ?1, iface, SUM(pkts_out), SUM(bytes_out), SUM(pkts_in), SUM(bytes_in)
+                 FROM {src} WHERE ts >= ?1 AND ts < ?1 + {n} GROUP BY 2
+                 ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
+                   bytes_out = bytes_out + excluded.bytes_out,
+                   pkts_in = pkts_in + excluded.pkts_in, bytes_in = bytes_in + excluded.bytes_in"
+            ),
+            [start],
+        )?;
+        Ok(())
+    }
+
+    /// Rolls complete periods of `from` up into `to`, at most `budget` of
+    /// them; `mark` is the meta key of what is rolled, `until` the end of
+    /// complete `from` data. Returns (periods rolled, more to do).
+    fn roll_up(
+        tx: &Transaction<'_>,
+        from: Resolution,
+        to: Resolution,
+        mark: &str,
+        until: i64,
+        budget: u32,
+    ) -> rusqlite::Result<(u64, bool)> {
+        let target = to.floor(until);
+        let src = flow_table(from);
+        let mut at = match meta_get(tx, mark)? {
+            Some(m) => m,
+            None => {
+                let oldest: Option<i64> =
+                    tx.query_row(&format!("SELECT MIN(ts) FROM {src}"), [], |r| r.get(0))?;
+                match oldest {
+                    Some(o) => to.floor(o),
+                    None => return Ok((0, false)),
+                }
+            }
+        };
+        let mut n = 0u64;
+        while at < target && n < budget as u64 {
+            // Skip empty stretches in one step.
+            let next: Option<i64> = tx.query_row(
+                &format!("SELECT MIN(ts) FROM {src} WHERE ts >= ?1"),
+                [at],
+                |r| r.get(0),
+            )?;
+            let start = match next {
+                Some(t) if to.floor(t) < target => to.floor(t),
+                _ => {
+                    at = target;
+                    break;
+                }
+            };
+            Self::roll(tx, from, to, start)?;
+            at = start + to.secs();
+            n += 1;
+        }
+        meta_set(tx, mark, at)?;
+        Ok((n, at < target))
+    }
+
+    /// Deletes rows of `r` before `limit`, at most `span` seconds of them.
+    fn prune(
+        tx: &Transaction<'_>,
+        r: Resolution,
+        limit: i64,
+        span: i64,
+    ) -> rusqlite::Result<(u64, bool)> {
+        let oldest: Option<i64> =
+            tx.query_row(&format!("SELECT MIN(ts) FROM {}", flow_table(r)), [], |x| {
+                x.get(0)
+            })?;
+        let Some(oldest) = oldest.filter(|&o| o < limit) else {
+            return Ok((0, false));
+        };
+        let upto = limit.min(oldest.saturating_add(span));
+        let mut n = tx.execute(
+            &format!("DELETE FROM {} WHERE ts < ?1", flow_table(r)),
+            [upto],
+        )? as u64;
+        n += tx.execute(
+            &format!("DELETE FROM {} WHERE ts < ?1", iface_table(r)),
+            [upto],
+        )? as u64;
+        let key = pruned_key(r);
+        let prev = meta_get(tx, key)?.unwrap_or(i64::MIN);
+        meta_set(tx, key, prev.max(upto))?;
+        Ok((n, upto < limit))
+    }
+
+    fn maintain_tx(&mut self, retention: &Retention, budget: u32) -> rusqlite::Result<Maintenance> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut m = Maintenance::default();
+        let Some(newest) = meta_get(&tx, META_NEWEST)? else {
+            return Ok(m);
+        };
+        // Minutes before the newest minute's hour are complete.
+        let (h, more_h) = Self::roll_up(
+            &tx,
+            Resolution::Minute,
+            Resolution::Hour,
+            META_HOUR_ROLLED,
+            newest,
+            budget,
+        )?;
+        let hour_rolled = meta_get(&tx, META_HOUR_ROLLED)?.unwrap_or(i64::MIN);
+        let (d, more_d) = if hour_rolled > i64::MIN {
+            Self::roll_up(
+                &tx,
+                Resolution::Hour,
+                Resolution::Day,
+                META_DAY_ROLLED,
+                hour_rolled,
+                budget,
+            )?
+        } else {
+            (0, false)
+        };
+        let day_rolled = meta_get(&tx, META_DAY_ROLLED)?.unwrap_or(i64::MIN);
+        m.hours_rolled = h;
+        m.days_rolled = d;
+        m.more = more_h || more_d;
+        // Prune only what the next resolution already holds.
+        for (r, rolled) in [
+            (Resolution::Minute, hour_rolled),
+            (Resolution::Hour, day_rolled),
+            (Resolution::Day, i64::MAX),
+        ] {
+            let Some(keep) = retention.of(r) else {
+                continue;
+            };
+            let coarser = match r {
+                Resolution::Minute => Resolution::Hour,
+                _ => Resolution::Day,
+            };
+            let limit = coarser.floor(newest.saturating_sub(keep)).min(rolled);
+            let span = coarser.secs().saturating_mul(budget as i64);
+            let (n, more) = Self::prune(&tx, r, limit, span)?;
+            m.rows_pruned += n;
+            m.more |= more;
+        }
+        tx.commit()?;
+        Ok(m)
+    }
+
+    fn span(&self, r: Resolution, complete: Option<i64>) -> Result<Span, StoreError> {
+        let oldest: Option<i64> = self
+            .conn
+            .query_row(&format!("SELECT MIN(ts) FROM {}", flow_table(r)), [], |x| {
+                x.get(0)
+            })
+            .map_err(engine(format!("{}: reading coverage", self.path)))?;
+        let pruned = meta_get(&self.conn, pruned_key(r))
+            .map_err(engine(format!("{}: reading coverage", self.path)))?;
+        Ok(Span {
+            oldest,
+            complete_until: complete.unwrap_or(i64::MIN),
+            pruned_until: pruned,
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    fn append(&mut self, rows: &[Row]) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        self.append_tx(rows).map_err(|e| {
+            // A failed transaction may have put ids in the cache that
+            // were rolled back.
+            self.ids.clear();
+            engine(format!("{path}: writing {} rows", rows.len()))(e)
+        })
+    }
+
+    fn maintain(&mut self, retention: &Retention, budget: u32) -> Result<Maintenance, StoreError> {
+        let path = self.path.clone();
+        self.maintain_tx(retention, budget)
+            .map_err(engine(format!("{path}: roll-up and retention")))
+    }
+
+    fn coverage(&self) -> Result<Coverage, StoreError> {
+        let get =
+            |k| meta_get(&self.conn, k).map_err(engine(format!("{}: reading coverage", self.path)));
+        let newest = get(META_NEWEST)?;
+        Ok(Coverage {
+            minute: self.span(Resolution::Minute, newest.map(|n| n + 60))?,
+            hour: self.span(Resolution::Hour, get(META_HOUR_ROLLED)?)?,
+            day: self.span(Resolution::Day, get(META_DAY_ROLLED)?)?,
+            newest_minute: newest,
+        })
+    }
+
+    fn scan(
+        &self,
+        res: Resolution,
+        from: i64,
+        to: i64,
+        sel: &Selection,
+        f: &mut dyn FnMut(&Row),
+    ) -> Result<(), StoreError> {
+        let what = || format!("{}: reading {} rows", self.path, res.name());
+        let mut sql = format!(
+            "SELECT ts, iface, local, remote, lport, rport, proto, proc,
+                    pkts_out, bytes_out, pkts_in, bytes_in
+             FROM {} WHERE ts >= ?1 AND ts < ?2",
+            flow_table(res)
+        );
+        let mut args: Vec<rusqlite::types::Value> = vec![from.into(), to.into()];
+        if let Some(i) = &sel.iface {
+            match self.label_lookup(KIND_IFACE, i)? {
+                Some(id) => {
+                    args.push(id.into());
+                    sql += &format!(" AND iface = ?{}", args.len());
+                }
+                None => return Ok(()),
+            }
+        }
+        if let Some(p) = &sel.process {
+            match self.label_lookup(KIND_PROCESS, p)? {
+                Some(id) => {
+                    args.push(id.into());
+                    sql += &format!(" AND proc = ?{}", args.len());
+                }
+                None => return Ok(()),
+            }
+        }
+        if let Some(h) = &sel.host {
+            args.push(addr_bytes(h).into());
+            let k = args.len();
+            sql += &format!(" AND (local = ?{k} OR remote = ?{k})");
+        }
+        if let Some(p) = sel.port {
+            args.push(i64::from(p).into());
+            let k = args.len();
+            sql += &format!(" AND (lport = ?{k} OR rport = ?{k})");
+        }
+        if let Some(p) = sel.protocol {
+            args.push(i64::from(p).into());
+            sql += &format!(" AND proto = ?{}", args.len());
+        }
+        sql += " ORDER BY ts";
+        let mut st = self.conn.prepare_cached(&sql).map_err(engine(what()))?;
+        let mut rows = st
+            .query(rusqlite::params_from_iter(args))
+            .map_err(engine(what()))?;
+        while let Some(r) = rows.next().map_err(engine(what()))? {
+            let get = |k| r.get::<_, i64>(k);
+            let blob = |k| -> Result<IpAddr, StoreError> {
+                let b = r.get_ref(k).map_err(engine(what()))?;
+                b.as_blob()
+                    .ok()
+                    .and_then(addr_from)
+                    .ok_or_else(|| StoreError::Corrupt(format!("{}: bad address", what())))
+            };
+            let ints: Result<Vec<i64>, _> = [0, 1, 4, 5, 6, 7, 8, 9, 10, 11]
+                .into_iter()
+                .map(get)
+                .collect();
+            let v = ints.map_err(engine(what()))?;
+            let iface = self
+                .text(v[1])?
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: row without interface", what())))?;
+            let row = Row {
+                ts: v[0],
+                iface,
+                local: blob(2)?,
+                remote: blob(3)?,
+                local_port: v[2] as u16,
+                remote_port: v[3] as u16,
+                protocol: v[4] as u8,
+                process: self.text(v[5])?,
+                counts: Counts {
+                    packets_out: v[6] as u64,
+                    bytes_out: v[7] as u64,
+                    packets_in: v[8] as u64,
+                    bytes_in: v[9] as u64,
+                },
+            };
+            f(&row);
+        }
+        Ok(())
+    }
+
+    fn totals(
+        &self,
+        res: Resolution,
+        from: i64,
+        to: i64,
+        iface: Option<&str>,
+        f: &mut dyn FnMut(i64, &str, &Counts),
+    ) -> Result<(), StoreError> {
+        let what = || format!("{}: reading {} totals", self.path, res.name());
+        let id = match iface {
+            Some(i) => match self.label_lookup(KIND_IFACE, i)? {
+                Some(id) => Some(id),
+                None => return Ok(()),
+            },
+            None => None,
+        };
+        let sql = format!(
+            "SELECT ts, iface, pkts_out, bytes_out, pkts_in, bytes_in FROM {}
+             WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR iface = ?3) ORDER BY ts",
+            iface_table(res)
+        );
+        let mut st = self.conn.prepare_cached(&sql).map_err(engine(what()))?;
+        let mut rows = st.query(params![from, to, id]).map_err(engine(what()))?;
+        while let Some(r) = rows.next().map_err(engine(what()))? {
+            let v: Result<Vec<i64>, _> = (0..6).map(|k| r.get::<_, i64>(k)).collect();
+            let v = v.map_err(engine(what()))?;
+            let name = self
+                .text(v[1])?
+                .ok_or_else(|| StoreError::Corrupt(format!("{}: row without interface", what())))?;
+            f(
+                v[0],
+                &name,
+                &Counts {
+                    packets_out: v[2] as u64,
+                    bytes_out: v[3] as u64,
+                    packets_in: v[4] as u64,
+                    bytes_in: v[5] as u64,
+                },
+            );
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,410 @@
+//! The writer thread: it owns the [`Store`], commits each batch it receives
+//! in one transaction and does the roll-ups and pruning between batches.
+//!
+//! The capture side hands batches over a bounded queue and never waits on
+//! the disk ([`Backpressure::Coarsen`]): when the queue is full, the rows
+//! are merged into coarser rows (the client's port dropped; past a cap,
+//! one row per minute, interface and protocol) kept in memory until the
+//! queue has room. Nothing is lost silently: merged rows are counted and
+//! reported as events. Imports use [`Backpressure::Block`] instead: a file
+//! can wait.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use crate::{service_ports, Counts, Retention, Row, Store};
+
+/// What the sender does when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backpressure {
+    /// Merge rows into coarser rows and go on (live capture).
+    Coarsen,
+    /// Wait for room (file imports).
+    Block,
+}
+
+/// Writer settings.
+#[derive(Clone, Copy, Debug)]
+pub struct WriterConfig {
+    /// Retention of each resolution.
+    pub retention: Retention,
+    /// Batches the queue holds.
+    pub queue_batches: usize,
+    /// Rows kept at port-less granularity while the queue is full; past
+    /// this, rows are merged per minute, interface and protocol.
+    pub coarse_rows: usize,
+    /// Roll-up and pruning work per pass (periods of each kind).
+    pub maintain_budget: u32,
+    /// Full queue behaviour.
+    pub backpressure: Backpressure,
+}
+
+impl Default for WriterConfig {
+    fn default() -> Self {
+        WriterConfig {
+            retention: Retention::default(),
+            queue_batches: 64,
+            coarse_rows: 100_000,
+            maintain_budget: 24,
+            backpressure: Backpressure::Coarsen,
+        }
+    }
+}
+
+/// Counters shared by the sender and the writer thread.
+#[derive(Default)]
+struct Shared {
+    rows_written: AtomicU64,
+    batches_written: AtomicU64,
+    rows_dropped: AtomicU64,
+    failed: AtomicBool,
+    error: Mutex<Option<String>>,
+}
+
+/// The writer's counters.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriterStatus {
+    /// Rows committed (after any merging).
+    pub rows_written: u64,
+    /// Transactions committed.
+    pub batches_written: u64,
+    /// Rows merged into coarser rows because the queue was full.
+    pub rows_coarsened: u64,
+    /// Coarser rows those became.
+    pub coarse_rows: u64,
+    /// Rows not written because writing had failed.
+    pub rows_dropped: u64,
+    /// Why writing stopped, if it did.
+    pub error: Option<String>,
+}
+
+/// Rows merged while the queue is full.
+#[derive(Default)]
+struct Overflow {
+    /// Coarse keys (counts zero) and their counts.
+    rows: HashMap<Row, Counts, foldhash::fast::RandomState>,
+    /// Rows merged in this episode / in total.
+    merged: u64,
+    merged_total: u64,
+    /// Coarse rows sent in total.
+    sent_total: u64,
+    coarsest: bool,
+}
+
+fn unspecified(a: &IpAddr) -> IpAddr {
+    match a {
+        IpAddr::V4(_) => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        IpAddr::V6(_) => IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    }
+}
+
+impl Overflow {
+    fn key(r: &Row, coarsest: bool) -> Row {
+        let (local_port, remote_port) = if coarsest {
+            (0, 0)
+        } else {
+            service_ports(r.local_port, r.remote_port)
+        };
+        Row {
+            ts: r.ts,
+            iface: r.iface.clone(),
+            local: if coarsest {
+                unspecified(&r.local)
+            } else {
+                r.local
+            },
+            remote: if coarsest {
+                unspecified(&r.remote)
+            } else {
+                r.remote
+            },
+            local_port,
+            remote_port,
+            protocol: r.protocol,
+            process: if coarsest { None } else { r.process.clone() },
+            counts: Counts::default(),
+        }
+    }
+
+    fn merge(&mut self, rows: Vec<Row>, cap: usize) {
+        self.merged += rows.len() as u64;
+        self.merged_total += rows.len() as u64;
+        for r in rows {
+            let c = r.counts;
+            self.add(Self::key(&r, self.coarsest), &c);
+        }
+        if !self.coarsest && self.rows.len() > cap {
+            // Still too many: one row per minute, interface and protocol.
+            self.coarsest = true;
+            let old = std::mem::take(&mut self.rows);
+            for (r, c) in old {
+                self.add(Self::key(&r, true), &c);
+            }
+        }
+    }
+
+    fn add(&mut self, key: Row, c: &Counts) {
+        self.rows.entry(key).or_default().add(c);
+    }
+
+    /// The merged rows, ready to send; empties the overflow.
+    fn take(&mut self) -> Vec<Row> {
+        self.rows
+            .drain()
+            .map(|(mut r, c)| {
+                r.counts = c;
+                r
+            })
+            .collect()
+    }
+}
+
+/// The sending side: owned by the capture loop.
+pub struct HistoryWriter {
+    tx: Option<SyncSender<Vec<Row>>>,
+    thread: Option<JoinHandle<()>>,
+    shared: Arc<Shared>,
+    overflow: Overflow,
+    cfg: WriterConfig,
+    events: Vec<String>,
+    reported_error: bool,
+}
+
+impl HistoryWriter {
+    /// Starts the writer thread on `store`.
+    pub fn start(store: Box<dyn Store>, cfg: WriterConfig) -> std::io::Result<HistoryWriter> {
+        let (tx, rx) = sync_channel(cfg.queue_batches.max(1));
+        let shared = Arc::new(Shared::default());
+        let sh = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("wirewatch-history".into())
+            .spawn(move || write_loop(store, rx, sh, cfg))?;
+        Ok(HistoryWriter {
+            tx: Some(tx),
+            thread: Some(thread),
+            shared,
+            overflow: Overflow::default(),
+            cfg,
+            events: Vec::new(),
+            reported_error: false,
+        })
+    }
+
+    /// Hands rows to the writer; never waits with [`Backpressure::Coarsen`].
+    pub fn send(&mut self, rows: Vec<Row>) {
+        self.check_failed();
+        if self.shared.failed.load(Ordering::Relaxed) {
+            self.shared
+                .rows_dropped
+                .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            return;
+        }
+        let Some(tx) = &self.tx else { return };
+        if self.cfg.backpressure == Backpressure::Block {
+            if !rows.is_empty() && tx.send(rows).is_err() {
+                self.check_failed();
+            }
+            return;
+        }
+        // Rows merged earlier go first, so time order is kept.
+        if !self.overflow.rows.is_empty() {
+            let pending = self.overflow.take();
+            let n = pending.len() as u64;
+            match tx.try_send(pending) {
+                Ok(()) => {
+                    self.events.push(format!(
+                        "history: the writer caught up; {} rows were merged into {n} coarser rows ({})",
+                        self.overflow.merged,
+                        if self.overflow.coarsest {
+                            "one per minute, interface and protocol"
+                        } else {
+                            "client ports dropped"
+                        }
+                    ));
+                    self.overflow.sent_total += n;
+                    self.overflow.merged = 0;
+                    self.overflow.coarsest = false;
+                }
+                Err(e) => {
+                    // Put them back (already coarse: merging keeps them as they are).
+                    let back = match e {
+                        TrySendError::Full(b) | TrySendError::Disconnected(b) => b,
+                    };
+                    for r in back {
+                        let c = r.counts;
+                        self.overflow.add(
+                            Row {
+                                counts: Counts::default(),
+                                ..r
+                            },
+                            &c,
+                        );
+                    }
+                    self.overflow.merge(rows, self.cfg.coarse_rows);
+                    return;
+                }
+            }
+        }
+        if rows.is_empty() {
+            return;
+        }
+        match tx.try_send(rows) {
+            Ok(()) => {}
+            Err(TrySendError::Full(rows)) => {
+                if self.overflow.merged == 0 {
+                    self.events.push(
+                        "history: the writer is behind (disk slow?); merging rows into coarser rows until it catches up".into(),
+                    );
+                }
+                self.overflow.merge(rows, self.cfg.coarse_rows);
+            }
+            Err(TrySendError::Disconnected(rows)) => {
+                self.shared
+                    .rows_dropped
+                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                self.check_failed();
+            }
+        }
+    }
+
+    fn check_failed(&mut self) {
+        if !self.reported_error && self.shared.failed.load(Ordering::Relaxed) {
+            self.reported_error = true;
+            let e = self
+                .shared
+                .error
+                .lock()
+                .map(|e| e.clone())
+                .unwrap_or_default();
+            self.events.push(format!(
+                "history: {}; monitoring goes on without history",
+                e.unwrap_or_else(|| "the writer stopped".into())
+            ));
+        }
+    }
+
+    /// Messages for the user since the last call (queue overflow, failures).
+    pub fn take_events(&mut self) -> Vec<String> {
+        self.check_failed();
+        std::mem::take(&mut self.events)
+    }
+
+    /// The counters now.
+    pub fn status(&self) -> WriterStatus {
+        WriterStatus {
+            rows_written: self.shared.rows_written.load(Ordering::Relaxed),
+            batches_written: self.shared.batches_written.load(Ordering::Relaxed),
+            rows_coarsened: self.overflow.merged_total,
+            coarse_rows: self.overflow.sent_total + self.overflow.rows.len() as u64,
+            rows_dropped: self.shared.rows_dropped.load(Ordering::Relaxed),
+            error: self.shared.error.lock().ok().and_then(|e| e.clone()),
+        }
+    }
+
+    /// Sends what is left, waits for the writer to commit it, and returns
+    /// the final counters.
+    pub fn finish(mut self) -> WriterStatus {
+        if let Some(tx) = self.tx.take() {
+            if !self.overflow.rows.is_empty() {
+                let pending = self.overflow.take();
+                self.overflow.sent_total += pending.len() as u64;
+                let _ = tx.send(pending);
+            }
+            drop(tx);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.status()
+    }
+}
+
+impl Drop for HistoryWriter {
+    fn drop(&mut self) {
+        self.tx.take();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Most rows merged into one transaction.
+const MAX_BATCH_ROWS: usize = 1 << 20;
+
+fn write_loop(
+    mut store: Box<dyn Store>,
+    rx: Receiver<Vec<Row>>,
+    sh: Arc<Shared>,
+    cfg: WriterConfig,
+) {
+    let fail = |sh: &Shared, e: String| {
+        if let Ok(mut g) = sh.error.lock() {
+            g.get_or_insert(e);
+        }
+        sh.failed.store(true, Ordering::Relaxed);
+    };
+    let mut more_maintenance = true;
+    loop {
+        // Wait for rows; when idle, keep rolling up and pruning.
+        let first = if more_maintenance {
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok(b) => Some(b),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(b) => Some(b),
+                Err(_) => break,
+            }
+        };
+        if sh.failed.load(Ordering::Relaxed) {
+            if let Some(b) = first {
+                sh.rows_dropped.fetch_add(b.len() as u64, Ordering::Relaxed);
+            }
+            continue;
+        }
+        if let Some(mut batch) = first {
+            while batch.len() < MAX_BATCH_ROWS {
+                match rx.try_recv() {
+                    Ok(more) => batch.extend(more),
+                    Err(_) => break,
+                }
+            }
+            match store.append(&batch) {
+                Ok(()) => {
+                    sh.rows_written
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    sh.batches_written.fetch_add(1, Ordering::Relaxed);
+                    more_maintenance = true;
+                }
+                Err(e) => {
+                    sh.rows_dropped
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    fail(&sh, e.to_string());
+                    continue;
+                }
+            }
+        }
+        match store.maintain(&cfg.retention, cfg.maintain_budget) {
+            Ok(m) => more_maintenance = m.more,
+            Err(e) => fail(&sh, e.to_string()),
+        }
+    }
+    // Finish the roll-ups that are due before closing.
+    while !sh.failed.load(Ordering::Relaxed) {
+        match store.maintain(&cfg.retention, cfg.maintain_budget) {
+            Ok(m) if m.more => {}
+            Ok(_) => break,
+            Err(e) => {
+                fail(&sh, e.to_string());
+                break;
+            }
+        }
+    }
+}

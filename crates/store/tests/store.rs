@@ -1,0 +1,882 @@
+//! The store against hand-computed answers: roll-up sums, retention,
+//! migrations, queries, the writer's queue, readers beside the writer.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+
+use proptest::prelude::*;
+use wirewatch_store::query::{self, GroupBy, Range};
+use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig};
+use wirewatch_store::{
+    Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, SqliteStore, Store,
+    StoreError, SCHEMA_VERSION,
+};
+
+const DAY: i64 = 86_400;
+/// 2026-11-20T00:00:00Z.
+const T0: i64 = 1_795_046_400;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn row(
+    ts: i64,
+    local: &str,
+    lport: u16,
+    remote: &str,
+    rport: u16,
+    proc_: Option<&str>,
+    out: u64,
+    inb: u64,
+) -> Row {
+    Row {
+        ts,
+        iface: "eth0".into(),
+        local: ip(local),
+        remote: ip(remote),
+        local_port: lport,
+        remote_port: rport,
+        protocol: 6,
+        process: proc_.map(Into::into),
+        counts: Counts {
+            packets_out: out.div_ceil(1000),
+            bytes_out: out,
+            packets_in: inb.div_ceil(1000),
+            bytes_in: inb,
+        },
+    }
+}
+
+fn maintain_all(s: &mut SqliteStore, r: &Retention) -> Maintenance {
+    let mut total = Maintenance::default();
+    loop {
+        let m = s.maintain(r, 5).unwrap();
+        total.hours_rolled += m.hours_rolled;
+        total.days_rolled += m.days_rolled;
+        total.rows_pruned += m.rows_pruned;
+        if !m.more {
+            return total;
+        }
+    }
+}
+
+fn sum(s: &SqliteStore, res: Resolution) -> Counts {
+    let mut c = Counts::default();
+    s.scan(
+        res,
+        i64::MIN / 2,
+        i64::MAX / 2,
+        &Selection::default(),
+        &mut |r| c.add(&r.counts),
+    )
+    .unwrap();
+    c
+}
+
+fn sum_totals(s: &SqliteStore, res: Resolution) -> Counts {
+    let mut c = Counts::default();
+    s.totals(res, i64::MIN / 2, i64::MAX / 2, None, &mut |_, _, x| {
+        c.add(x)
+    })
+    .unwrap();
+    c
+}
+
+/// Bytes per (local, remote) pair in one resolution.
+fn per_pair(s: &SqliteStore, res: Resolution) -> BTreeMap<(IpAddr, IpAddr), Counts> {
+    let mut m = BTreeMap::new();
+    s.scan(
+        res,
+        i64::MIN / 2,
+        i64::MAX / 2,
+        &Selection::default(),
+        &mut |r| {
+            m.entry((r.local, r.remote))
+                .or_insert_with(Counts::default)
+                .add(&r.counts)
+        },
+    )
+    .unwrap();
+    m
+}
+
+fn keep_all() -> Retention {
+    Retention {
+        minutes: None,
+        hours: None,
+        days: None,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Roll-ups keep every sum: the same bytes and packets per host pair and
+    /// per interface at minute, hour and day resolution, whatever the batch
+    /// boundaries, including rows that arrive after their hour was rolled up.
+    #[test]
+    fn rollups_preserve_sums(
+        rows in prop::collection::vec((0i64..4 * 24 * 60, 0u8..6, 0u8..4, 0u16..3, 1u64..1_000_000, 0u64..1_000_000), 1..300),
+        cut in 0usize..300,
+        late in prop::collection::vec((0i64..3 * 24 * 60, 0u8..6, 1u64..1000), 0..20),
+    ) {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        let mut rows: Vec<Row> = rows
+            .into_iter()
+            .map(|(m, l, r, p, o, i)| row(
+                T0 + m * 60,
+                &format!("10.0.0.{l}"),
+                40_000 + p,
+                &format!("192.0.2.{r}"),
+                443,
+                (l % 2 == 0).then_some("curl"),
+                o,
+                i,
+            ))
+            .collect();
+        rows.sort_by_key(|r| r.ts);
+        let cut = cut.min(rows.len());
+        s.append(&rows[..cut]).unwrap();
+        maintain_all(&mut s, &keep_all());
+        s.append(&rows[cut..]).unwrap();
+        maintain_all(&mut s, &keep_all());
+        // Late rows into periods already rolled up.
+        let late: Vec<Row> = late
+            .into_iter()
+            .map(|(m, l, b)| row(T0 + m * 60, &format!("10.0.0.{l}"), 50_000, "192.0.2.9", 80, None, b, b))
+            .collect();
+        s.append(&late).unwrap();
+        maintain_all(&mut s, &keep_all());
+        let all: Counts = rows.iter().chain(&late).fold(Counts::default(), |mut c, r| { c.add(&r.counts); c });
+        let m = sum(&s, Resolution::Minute);
+        prop_assert_eq!(m, all);
+        let cov = s.coverage().unwrap();
+        // Everything before the last hour/day is rolled; compare the complete part.
+        let complete = |res: Resolution| {
+            let mut c = Counts::default();
+            let until = cov.of(res).complete_until;
+            for r in rows.iter().chain(&late) {
+                if res.floor(r.ts) + res.secs() <= until { c.add(&r.counts) }
+            }
+            c
+        };
+        prop_assert_eq!(sum(&s, Resolution::Hour), complete(Resolution::Hour));
+        prop_assert_eq!(sum(&s, Resolution::Day), complete(Resolution::Day));
+        prop_assert_eq!(sum_totals(&s, Resolution::Minute), all);
+        prop_assert_eq!(sum_totals(&s, Resolution::Hour), complete(Resolution::Hour));
+        // A query over the whole range, whatever resolutions it reads, sees every byte.
+        let t = query::top(&s, &Range { from: T0 - DAY, to: T0 + 10 * DAY }, GroupBy::Pair, &Selection::default(), 1000).unwrap();
+        prop_assert_eq!(t.total, all);
+    }
+}
+
+#[test]
+fn rollups_keep_host_pairs_and_drop_client_ports() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let mut rows = Vec::new();
+    for m in 0..(2 * 24 * 60 + 90) {
+        let ts = T0 + m * 60;
+        rows.push(row(
+            ts,
+            "10.0.0.1",
+            40_000 + (m % 7) as u16,
+            "192.0.2.1",
+            443,
+            Some("curl"),
+            1_000,
+            20_000,
+        ));
+        if m % 3 == 0 {
+            rows.push(row(ts, "10.0.0.2", 53, "192.0.2.53", 53, None, 80, 120));
+        }
+    }
+    s.append(&rows).unwrap();
+    let m = maintain_all(&mut s, &keep_all());
+    // 49 complete hours (the 50th holds the newest minute), 2 complete days.
+    assert_eq!(m.hours_rolled, 49);
+    assert_eq!(m.days_rolled, 2);
+    let pairs = per_pair(&s, Resolution::Minute);
+    let cov = s.coverage().unwrap();
+    assert_eq!(cov.hour.complete_until, T0 + 49 * 3600);
+    assert_eq!(cov.day.complete_until, T0 + 2 * DAY);
+    // Hour rows: one per pair and hour; the client port is 0, the service kept.
+    let mut hour_rows = Vec::new();
+    s.scan(
+        Resolution::Hour,
+        T0,
+        T0 + 3600,
+        &Selection::default(),
+        &mut |r| hour_rows.push(r.clone()),
+    )
+    .unwrap();
+    assert_eq!(hour_rows.len(), 2);
+    let web = hour_rows.iter().find(|r| r.remote_port == 443).unwrap();
+    assert_eq!(
+        (web.local_port, web.counts.bytes_out, web.counts.bytes_in),
+        (0, 60_000, 1_200_000)
+    );
+    let dns = hour_rows.iter().find(|r| r.remote_port == 53).unwrap();
+    assert_eq!((dns.local_port, dns.counts.bytes_out), (53, 20 * 80));
+    // Per pair, hours and days hold what the complete minutes hold.
+    let hours = per_pair(&s, Resolution::Hour);
+    let web_minutes_complete = 49 * 60;
+    assert_eq!(
+        hours[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_out,
+        web_minutes_complete * 1_000
+    );
+    let days = per_pair(&s, Resolution::Day);
+    assert_eq!(
+        days[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_in,
+        2 * 1440 * 20_000
+    );
+    assert_eq!(
+        pairs[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_in,
+        (2 * 1440 + 90) * 20_000
+    );
+}
+
+#[test]
+fn retention_prunes_only_what_is_rolled_up() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    // Ten days, one flow, 1 kB out per minute.
+    let rows: Vec<Row> = (0..10 * 1440)
+        .map(|m| {
+            row(
+                T0 + m * 60,
+                "10.0.0.1",
+                40_000,
+                "192.0.2.1",
+                443,
+                None,
+                1_000,
+                0,
+            )
+        })
+        .collect();
+    for chunk in rows.chunks(720) {
+        s.append(chunk).unwrap();
+        maintain_all(
+            &mut s,
+            &Retention {
+                minutes: Some(2 * DAY),
+                hours: Some(5 * DAY),
+                days: None,
+            },
+        );
+    }
+    let newest = T0 + (10 * 1440 - 1) * 60;
+    let cov = s.coverage().unwrap();
+    assert_eq!(cov.newest_minute, Some(newest));
+    // Minutes: from the hour 2 days before the newest minute.
+    assert_eq!(
+        cov.minute.oldest,
+        Some(Resolution::Hour.floor(newest - 2 * DAY))
+    );
+    assert_eq!(
+        cov.minute.pruned_until,
+        Some(Resolution::Hour.floor(newest - 2 * DAY))
+    );
+    // Hours: from the day 5 days before.
+    assert_eq!(
+        cov.hour.oldest,
+        Some(Resolution::Day.floor(newest - 5 * DAY))
+    );
+    // Days: all ten, every byte.
+    assert_eq!(cov.day.oldest, Some(T0));
+    assert_eq!(sum(&s, Resolution::Day).bytes_out, 9 * 1440 * 1000);
+    assert_eq!(sum_totals(&s, Resolution::Day).bytes_out, 9 * 1440 * 1000);
+    // Queries over the whole range still see every byte (days, then hours, then minutes).
+    let t = query::top(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 10 * DAY,
+        },
+        GroupBy::Host,
+        &Selection::default(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(t.total.bytes_out, 10 * 1440 * 1000);
+    assert_eq!(
+        t.resolutions,
+        vec![Resolution::Minute, Resolution::Hour, Resolution::Day]
+    );
+    // A range starting inside the pruned minutes is answered from whole hours.
+    let from = T0 + 3 * DAY + 1800;
+    let t = query::top(
+        &s,
+        &Range {
+            from,
+            to: T0 + 4 * DAY,
+        },
+        GroupBy::Host,
+        &Selection::default(),
+        10,
+    )
+    .unwrap();
+    assert_eq!(t.covered.from, T0 + 3 * DAY, "pruned hours: whole days");
+    assert_eq!(t.total.bytes_out, 1440 * 1000);
+}
+
+#[test]
+fn plan_reads_whole_periods_from_coarse_tables() {
+    let cov = Coverage {
+        minute: wirewatch_store::Span {
+            oldest: Some(T0),
+            complete_until: T0 + 3 * DAY,
+            pruned_until: None,
+        },
+        hour: wirewatch_store::Span {
+            oldest: Some(T0),
+            complete_until: T0 + 2 * DAY + 5 * 3600,
+            pruned_until: None,
+        },
+        day: wirewatch_store::Span {
+            oldest: Some(T0),
+            complete_until: T0 + 2 * DAY,
+            pruned_until: None,
+        },
+        newest_minute: Some(T0 + 3 * DAY - 60),
+    };
+    let p = query::plan(
+        &cov,
+        &Range {
+            from: T0 + 1800,
+            to: T0 + 2 * DAY + 7 * 3600 + 120,
+        },
+        Resolution::Day,
+    );
+    let got: Vec<(Resolution, i64, i64)> = p
+        .pieces
+        .iter()
+        .map(|x| (x.res, x.from - T0, x.to - T0))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (Resolution::Minute, 1800, 3600),
+            (Resolution::Hour, 3600, DAY),
+            (Resolution::Day, DAY, 2 * DAY),
+            (Resolution::Hour, 2 * DAY, 2 * DAY + 5 * 3600),
+            (
+                Resolution::Minute,
+                2 * DAY + 5 * 3600,
+                2 * DAY + 7 * 3600 + 120
+            ),
+        ]
+    );
+    // A series at 5-minute steps never reads hours or days while minutes exist.
+    let p = query::plan(
+        &cov,
+        &Range {
+            from: T0,
+            to: T0 + DAY,
+        },
+        Resolution::Minute,
+    );
+    assert_eq!(p.pieces.len(), 1);
+    assert_eq!(p.pieces[0].res, Resolution::Minute);
+}
+
+fn small_store() -> SqliteStore {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    s.append(&[
+        row(
+            T0,
+            "10.0.0.1",
+            40_001,
+            "192.0.2.1",
+            443,
+            Some("curl"),
+            100,
+            5_000,
+        ),
+        row(
+            T0 + 60,
+            "10.0.0.1",
+            40_001,
+            "192.0.2.1",
+            443,
+            Some("curl"),
+            100,
+            3_000,
+        ),
+        row(
+            T0 + 60,
+            "10.0.0.1",
+            40_002,
+            "192.0.2.2",
+            22,
+            Some("ssh"),
+            2_000,
+            1_000,
+        ),
+        row(
+            T0 + 120,
+            "10.0.0.2",
+            40_003,
+            "192.0.2.1",
+            443,
+            None,
+            50,
+            700,
+        ),
+        row(
+            T0 + 3600,
+            "10.0.0.2",
+            40_004,
+            "192.0.2.3",
+            80,
+            Some("curl"),
+            10,
+            20,
+        ),
+    ])
+    .unwrap();
+    s
+}
+
+#[test]
+fn top_matches_hand_computed_answers() {
+    let s = small_store();
+    let all = Range {
+        from: T0,
+        to: T0 + 2 * 3600,
+    };
+    let none = Selection::default();
+    let keys = |by, sel: &Selection| -> Vec<(String, u64, u64)> {
+        query::top(&s, &all, by, sel, 10)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| (e.key, e.counts.bytes_out, e.counts.bytes_in))
+            .collect()
+    };
+    assert_eq!(
+        keys(GroupBy::Remote, &none),
+        vec![
+            ("192.0.2.1".into(), 8_700, 250),
+            ("192.0.2.2".into(), 1_000, 2_000),
+            ("192.0.2.3".into(), 20, 10),
+        ]
+    );
+    assert_eq!(
+        keys(GroupBy::Host, &none)[0],
+        ("10.0.0.1".into(), 2_200, 9_000),
+        "a host's own sent and received bytes"
+    );
+    assert_eq!(
+        keys(GroupBy::Process, &none),
+        vec![
+            ("curl".into(), 210, 8_020),
+            ("ssh".into(), 2_000, 1_000),
+            ("(unknown)".into(), 50, 700),
+        ]
+    );
+    assert_eq!(
+        keys(GroupBy::Port, &none),
+        vec![
+            ("tcp/443".into(), 250, 8_700),
+            ("tcp/22".into(), 2_000, 1_000),
+            ("tcp/80".into(), 10, 20)
+        ]
+    );
+    assert_eq!(
+        keys(
+            GroupBy::Pair,
+            &Selection {
+                process: Some("curl".into()),
+                ..none.clone()
+            }
+        ),
+        vec![
+            ("10.0.0.1 <=> 192.0.2.1".into(), 200, 8_000),
+            ("10.0.0.2 <=> 192.0.2.3".into(), 10, 20)
+        ]
+    );
+    // Half-open range: the 01:00 row is outside [T0, T0 + 3600).
+    let t = query::top(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 3600,
+        },
+        GroupBy::Iface,
+        &none,
+        10,
+    )
+    .unwrap();
+    assert_eq!(
+        t.total.bytes(),
+        100 + 5_000 + 100 + 3_000 + 2_000 + 1_000 + 50 + 700
+    );
+    assert_eq!(t.entities, 1);
+    let t = query::top(&s, &all, GroupBy::Remote, &none, 1).unwrap();
+    assert_eq!((t.entries.len(), t.entities), (1, 3));
+}
+
+#[test]
+fn series_buckets_and_spreads_coarse_rows() {
+    let s = small_store();
+    let r = Range {
+        from: T0,
+        to: T0 + 2 * 3600,
+    };
+    let sr = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: r,
+            step: 1800,
+            sel: Selection::default(),
+            by: None,
+            limit: 5,
+            total_name: "total",
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(sr.buckets, vec![T0, T0 + 1800, T0 + 3600, T0 + 5400]);
+    let bytes: Vec<u64> = sr.lines[0].1.iter().map(|c| c.bytes()).collect();
+    assert_eq!(bytes, vec![11_950, 0, 30, 0]);
+    // Per process, largest first.
+    let sr = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: r,
+            step: 3600,
+            sel: Selection::default(),
+            by: Some(GroupBy::Process),
+            limit: 2,
+            total_name: "total",
+        },
+        None,
+    )
+    .unwrap();
+    let names: Vec<&str> = sr.lines.iter().map(|l| l.0.as_str()).collect();
+    assert_eq!(names, vec!["curl", "ssh"]);
+    assert_eq!(
+        sr.lines[0].1.iter().map(|c| c.bytes()).collect::<Vec<_>>(),
+        vec![8_200, 30]
+    );
+    // Host selection reads flow rows.
+    let sr = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: r,
+            step: 3600,
+            sel: Selection {
+                host: Some(ip("192.0.2.2")),
+                ..Default::default()
+            },
+            by: None,
+            limit: 5,
+            total_name: "192.0.2.2",
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(sr.lines[0].1[0].bytes(), 3_000);
+    // A step under a minute, or not whole minutes, is refused.
+    assert!(query::series(
+        &s,
+        &query::SeriesSpec {
+            range: r,
+            step: 90,
+            sel: Selection::default(),
+            by: None,
+            limit: 5,
+            total_name: "t"
+        },
+        None
+    )
+    .is_err());
+}
+
+#[test]
+fn spread_hour_rows_over_five_minute_buckets_keeps_the_sum() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let rows: Vec<Row> = (0..3 * 60)
+        .map(|m| {
+            row(
+                T0 + m * 60,
+                "10.0.0.1",
+                40_000,
+                "192.0.2.1",
+                443,
+                None,
+                1_001,
+                7,
+            )
+        })
+        .collect();
+    s.append(&rows).unwrap();
+    // Keep minutes for one hour only: the first two hours are answered by hour rows.
+    maintain_all(
+        &mut s,
+        &Retention {
+            minutes: Some(3600),
+            hours: None,
+            days: None,
+        },
+    );
+    let sr = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: Range {
+                from: T0,
+                to: T0 + 3 * 3600,
+            },
+            step: 300,
+            sel: Selection::default(),
+            by: None,
+            limit: 5,
+            total_name: "t",
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(sr.resolutions, vec![Resolution::Minute, Resolution::Hour]);
+    let line = &sr.lines[0].1;
+    assert_eq!(line.len(), 36);
+    assert_eq!(line.iter().map(|c| c.bytes_out).sum::<u64>(), 180 * 1_001);
+    // Each 5-minute bucket of a spread hour holds a twelfth of it (± rounding).
+    assert!(
+        line[..24]
+            .iter()
+            .all(|c| c.bytes_out.abs_diff(5 * 1_001) <= 1),
+        "{line:?}"
+    );
+}
+
+#[test]
+fn flows_lists_each_flow_once_with_its_span() {
+    let s = small_store();
+    let (v, n, _) = query::flows(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 2 * 3600,
+        },
+        &Selection {
+            port: Some(443),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .unwrap();
+    assert_eq!(n, 2);
+    assert_eq!(v[0].id.local_port, 40_001);
+    assert_eq!((v[0].first, v[0].last), (T0, T0 + 120));
+    assert_eq!(v[0].counts.bytes(), 8_200);
+    let pred = |r: &Row| r.remote == ip("192.0.2.2");
+    let (v, n, _) = query::flows(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 2 * 3600,
+        },
+        &Selection::default(),
+        Some(&pred),
+        10,
+    )
+    .unwrap();
+    assert_eq!((n, v[0].id.process.as_deref()), (1, Some("ssh")));
+}
+
+#[test]
+fn migrations_from_every_earlier_version() {
+    let dir = tempfile::tempdir().unwrap();
+    for from in 0..SCHEMA_VERSION {
+        let p = dir.path().join(format!("v{from}.db"));
+        wirewatch_store::migrate_to_version(&p, from).unwrap();
+        let mut s = SqliteStore::open(&p).unwrap();
+        assert_eq!(s.version().unwrap(), SCHEMA_VERSION, "from {from}");
+        s.append(&[row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6)])
+            .unwrap();
+        assert_eq!(sum(&s, Resolution::Minute).bytes(), 11);
+        s.integrity_check().unwrap();
+    }
+    // The current version opens unchanged; a newer one is refused clearly.
+    let p = dir.path().join("new.db");
+    wirewatch_store::migrate_to_version(&p, SCHEMA_VERSION).unwrap();
+    SqliteStore::open(&p).unwrap();
+    rusqlite::Connection::open(&p)
+        .unwrap()
+        .pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+        .unwrap();
+    let e = SqliteStore::open(&p).err().unwrap();
+    assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
+    assert!(e.to_string().contains("newer"), "{e}");
+}
+
+/// A store that waits on a gate before each append: a slow disk.
+struct Gated {
+    inner: SqliteStore,
+    gate: Arc<Mutex<()>>,
+}
+
+impl Store for Gated {
+    fn append(&mut self, rows: &[Row]) -> Result<(), StoreError> {
+        let _g = self.gate.lock().unwrap();
+        self.inner.append(rows)
+    }
+    fn maintain(&mut self, r: &Retention, b: u32) -> Result<Maintenance, StoreError> {
+        self.inner.maintain(r, b)
+    }
+    fn coverage(&self) -> Result<Coverage, StoreError> {
+        self.inner.coverage()
+    }
+    fn scan(
+        &self,
+        res: Resolution,
+        from: i64,
+        to: i64,
+        sel: &Selection,
+        f: &mut dyn FnMut(&Row),
+    ) -> Result<(), StoreError> {
+        self.inner.scan(res, from, to, sel, f)
+    }
+    fn totals(
+        &self,
+        res: Resolution,
+        from: i64,
+        to: i64,
+        i: Option<&str>,
+        f: &mut dyn FnMut(i64, &str, &Counts),
+    ) -> Result<(), StoreError> {
+        self.inner.totals(res, from, to, i, f)
+    }
+}
+
+#[test]
+fn a_stalled_writer_makes_coarser_rows_never_a_silent_loss() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("h.db");
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let store = Gated {
+        inner: SqliteStore::open(&p).unwrap(),
+        gate: gate.clone(),
+    };
+    let mut w = HistoryWriter::start(
+        Box::new(store),
+        WriterConfig {
+            queue_batches: 1,
+            coarse_rows: 50,
+            backpressure: Backpressure::Coarsen,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut sent = Counts::default();
+    let t = std::time::Instant::now();
+    for m in 0..40 {
+        let rows: Vec<Row> = (0..30)
+            .map(|k| {
+                row(
+                    T0 + m * 60,
+                    &format!("10.0.{k}.1"),
+                    40_000 + k as u16,
+                    "192.0.2.1",
+                    443,
+                    None,
+                    100 + k,
+                    7,
+                )
+            })
+            .collect();
+        rows.iter().for_each(|r| sent.add(&r.counts));
+        w.send(rows); // never waits
+    }
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "send waited on the disk"
+    );
+    let ev = w.take_events();
+    assert!(ev.iter().any(|e| e.contains("writer is behind")), "{ev:?}");
+    drop(held);
+    let st = w.finish();
+    assert!(st.rows_coarsened > 0 && st.coarse_rows > 0, "{st:?}");
+    assert_eq!(st.rows_dropped, 0);
+    let s = SqliteStore::open_reader(&p).unwrap();
+    assert_eq!(sum(&s, Resolution::Minute), sent, "every byte is kept");
+    // Per-minute totals too.
+    let mut per_minute = BTreeMap::new();
+    s.totals(
+        Resolution::Minute,
+        0,
+        i64::MAX / 2,
+        None,
+        &mut |ts, _, c| {
+            per_minute.insert(ts, c.bytes_out);
+        },
+    )
+    .unwrap();
+    assert_eq!(per_minute.len(), 40);
+    assert!(per_minute.values().all(|&b| b == (100..130).sum::<u64>()));
+}
+
+#[test]
+fn readers_work_while_the_writer_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("h.db");
+    let mut w = HistoryWriter::start(
+        Box::new(SqliteStore::open(&p).unwrap()),
+        WriterConfig::default(),
+    )
+    .unwrap();
+    w.send(vec![row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 1, 1)]);
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let st = stop.clone();
+    let p2 = p.clone();
+    let reader = std::thread::spawn(move || {
+        let mut ok = 0;
+        while !st.load(std::sync::atomic::Ordering::Relaxed) || ok < 5 {
+            let s = SqliteStore::open_reader(&p2).unwrap();
+            query::top(
+                &s,
+                &Range {
+                    from: 0,
+                    to: i64::MAX / 2,
+                },
+                GroupBy::Host,
+                &Selection::default(),
+                5,
+            )
+            .unwrap();
+            ok += 1;
+        }
+        ok
+    });
+    for m in 1..300 {
+        let rows: Vec<Row> = (0..200)
+            .map(|k| row(T0 + m * 60, "10.0.0.1", k, "10.0.0.2", 2, None, 1, 1))
+            .collect();
+        w.send(rows);
+    }
+    let status = w.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let reads = reader.join().unwrap();
+    assert!(reads >= 5);
+    assert_eq!(status.error, None);
+    assert_eq!(status.rows_dropped, 0);
+    let s = SqliteStore::open_reader(&p).unwrap();
+    assert_eq!(sum(&s, Resolution::Minute).bytes_out, 1 + 299 * 200);
+}
+
+#[test]
+fn a_database_that_cannot_be_created_is_a_clear_error() {
+    let e = SqliteStore::open(std::path::Path::new("/proc/wirewatch-no/history.db"))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("/proc/wirewatch-no"), "{e}");
+    let e = SqliteStore::open_reader(std::path::Path::new("/nonexistent/x.db"))
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("no history there"), "{e}");
+}
