@@ -266,6 +266,38 @@ impl Selection {
     }
 }
 
+/// The columns a scan must fill; the others get placeholders (unspecified
+/// addresses, port 0, no process, an empty interface name), which spares
+/// the engine reading them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Columns {
+    /// Local and remote addresses.
+    pub hosts: bool,
+    /// Ports and protocol.
+    pub ports: bool,
+    /// Process name.
+    pub process: bool,
+    /// Interface name.
+    pub iface: bool,
+}
+
+impl Columns {
+    /// Every column.
+    pub const ALL: Columns = Columns {
+        hosts: true,
+        ports: true,
+        process: true,
+        iface: true,
+    };
+    /// Counts and time only.
+    pub const NONE: Columns = Columns {
+        hosts: false,
+        ports: false,
+        process: false,
+        iface: false,
+    };
+}
+
 /// What a resolution holds: rows from `oldest` up to (not including)
 /// `complete_until`; later periods may still be rolled up into it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -395,15 +427,20 @@ pub trait Store: Send {
     fn coverage(&self) -> Result<Coverage, StoreError>;
 
     /// Calls `f` with every row of `res` with `from <= ts < to` that
-    /// `sel` selects, in time order.
+    /// `sel` selects, in time order, with at least `cols` filled in.
     fn scan(
         &self,
         res: Resolution,
         from: i64,
         to: i64,
         sel: &Selection,
+        cols: Columns,
         f: &mut dyn FnMut(&Row),
     ) -> Result<(), StoreError>;
+
+    /// Another handle on the same data, for reading in parallel (`None`
+    /// when the engine cannot: an in-memory database).
+    fn reader(&self) -> Option<Box<dyn Store>>;
 
     /// Calls `f(ts, iface, counts)` with the interface totals of `res`
     /// periods in `[from, to)` (optionally one interface), in time order.

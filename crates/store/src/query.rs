@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use crate::{
-    service_ports, Counts, Coverage, FlowId, Resolution, Row, Selection, Store, StoreError,
+    service_ports, Columns, Counts, Coverage, FlowId, Resolution, Row, Selection, Store, StoreError,
 };
 
 /// A half-open time range in Unix seconds.
@@ -141,25 +141,97 @@ fn plan_into(
     }
 }
 
-/// Extra row test applied after the store's selection (a filter expression).
-pub type Predicate<'a> = &'a dyn Fn(&Row) -> bool;
+/// Extra row test applied after the store's selection (a filter
+/// expression); shared by the parallel readers.
+pub type Predicate<'a> = &'a (dyn Fn(&Row) -> bool + Sync);
 
-/// Reads every row of the plan that `sel` and `pred` accept.
-pub fn for_each_row(
+/// Cuts every piece into `k` slices of whole periods; slice `i` of each
+/// piece goes to part `i`, so parts get similar shares of every resolution.
+fn split(plan: &Plan, k: usize) -> Vec<Vec<Piece>> {
+    let mut parts = vec![Vec::new(); k];
+    for p in &plan.pieces {
+        let secs = p.res.secs();
+        let periods = (p.to - p.from).div_euclid(secs).max(1);
+        let mut start = p.from;
+        for (i, part) in parts.iter_mut().enumerate() {
+            let end = if i + 1 == k {
+                p.to
+            } else {
+                p.res
+                    .floor(p.from + periods * (i as i64 + 1) / k as i64 * secs)
+                    .clamp(start, p.to)
+            };
+            if start < end {
+                part.push(Piece {
+                    res: p.res,
+                    from: start,
+                    to: end,
+                });
+            }
+            start = end;
+        }
+    }
+    parts
+}
+
+/// Plans spanning less than this are read by one thread.
+const PARALLEL_SECS: i64 = 86_400;
+
+/// Folds every row of the plan that `sel` and `pred` accept into an
+/// accumulator: `add` takes a row, `merge` combines the accumulators of
+/// parallel readers (one per core, up to 4, on plans longer than a day).
+#[allow(clippy::too_many_arguments)]
+pub fn fold_rows<A: Send>(
     store: &dyn Store,
     plan: &Plan,
     sel: &Selection,
     pred: Option<Predicate<'_>>,
-    f: &mut dyn FnMut(Resolution, &Row),
-) -> Result<(), StoreError> {
-    for p in &plan.pieces {
-        store.scan(p.res, p.from, p.to, sel, &mut |r| {
-            if pred.is_none_or(|t| t(r)) {
-                f(p.res, r)
-            }
-        })?;
+    cols: Columns,
+    init: impl Fn() -> A + Sync,
+    add: impl Fn(&mut A, Resolution, &Row) + Sync,
+    merge: impl Fn(&mut A, A),
+) -> Result<A, StoreError> {
+    let span: i64 = plan.pieces.iter().map(|p| p.to - p.from).sum();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let k = if span >= PARALLEL_SECS { cores } else { 1 };
+    let mut readers: Vec<Box<dyn Store>> = (1..k).filter_map(|_| store.reader()).collect();
+    let parts = split(plan, readers.len() + 1);
+    let read = |st: &dyn Store, pieces: &[Piece]| -> Result<A, StoreError> {
+        let mut acc = init();
+        for p in pieces {
+            st.scan(p.res, p.from, p.to, sel, cols, &mut |r| {
+                if pred.is_none_or(|t| t(r)) {
+                    add(&mut acc, p.res, r)
+                }
+            })?;
+        }
+        Ok(acc)
+    };
+    let (first, others) = parts.split_first().expect("at least one part");
+    let (mine, theirs) = std::thread::scope(|s| {
+        let handles: Vec<_> = readers
+            .drain(..)
+            .zip(others)
+            .map(|(st, pieces)| {
+                let read = &read;
+                s.spawn(move || read(st.as_ref(), pieces))
+            })
+            .collect();
+        let mine = read(store, first);
+        let theirs: Vec<Result<A, StoreError>> = handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(StoreError::Corrupt("a reader thread panicked".into())))
+            })
+            .collect();
+        (mine, theirs)
+    });
+    let mut acc = mine?;
+    for t in theirs {
+        merge(&mut acc, t?);
     }
-    Ok(())
+    Ok(acc)
 }
 
 /// What `history top` groups by.
@@ -234,6 +306,21 @@ fn mirrored(c: &Counts) -> Counts {
     }
 }
 
+/// The columns grouping by `by` needs (every column for a filter).
+pub fn columns_for(by: GroupBy, filtered: bool) -> Columns {
+    if filtered {
+        return Columns::ALL;
+    }
+    let mut c = Columns::NONE;
+    match by {
+        GroupBy::Host | GroupBy::Local | GroupBy::Remote | GroupBy::Pair => c.hosts = true,
+        GroupBy::Process => c.process = true,
+        GroupBy::Port => c.ports = true,
+        GroupBy::Iface => c.iface = true,
+    }
+    c
+}
+
 /// The entities a row counts for, with the counts seen from each (out =
 /// sent by the entity where it is a host).
 pub fn entities(by: GroupBy, r: &Row) -> impl Iterator<Item = (Entity, Counts)> {
@@ -303,14 +390,27 @@ pub fn top_where(
     limit: usize,
 ) -> Result<Top, StoreError> {
     let plan = plan(&store.coverage()?, range, Resolution::Day);
-    let mut sums: HashMap<Entity, Counts, foldhash::fast::RandomState> = HashMap::default();
-    let mut total = Counts::default();
-    for_each_row(store, &plan, sel, pred, &mut |_, r| {
-        total.add(&r.counts);
-        for (e, c) in entities(by, r) {
-            sums.entry(e).or_default().add(&c);
-        }
-    })?;
+    type Sums = HashMap<Entity, Counts, foldhash::fast::RandomState>;
+    let (sums, total) = fold_rows(
+        store,
+        &plan,
+        sel,
+        pred,
+        columns_for(by, pred.is_some()),
+        || (Sums::default(), Counts::default()),
+        |(sums, total), _, r| {
+            total.add(&r.counts);
+            for (e, c) in entities(by, r) {
+                sums.entry(e).or_default().add(&c);
+            }
+        },
+        |(sums, total), (more, t)| {
+            total.add(&t);
+            for (e, c) in more {
+                sums.entry(e).or_default().add(&c);
+            }
+        },
+    )?;
     let entities = sums.len();
     let mut v: Vec<(Entity, Counts)> = sums.into_iter().collect();
     v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then_with(|| a.0.cmp(&b.0)));
@@ -471,17 +571,43 @@ pub fn series(
             )?;
         }
     } else {
-        let mut per: HashMap<Entity, Vec<Counts>, foldhash::fast::RandomState> = HashMap::default();
-        let mut all = vec![Counts::default(); n];
-        for_each_row(store, &plan, sel, pred, &mut |res, r| match by {
-            None => spread(&mut all, first, step, r.ts, res.secs(), &r.counts),
-            Some(g) => {
-                for (e, c) in entities(g, r) {
-                    let line = per.entry(e).or_insert_with(|| vec![Counts::default(); n]);
-                    spread(line, first, step, r.ts, res.secs(), &c);
+        type Lines = HashMap<Entity, Vec<Counts>, foldhash::fast::RandomState>;
+        let cols = match by {
+            Some(g) => columns_for(g, pred.is_some()),
+            None if pred.is_some() => Columns::ALL,
+            None => Columns::NONE,
+        };
+        let add_line = |to: &mut Vec<Counts>, from: &[Counts]| {
+            to.iter_mut().zip(from).for_each(|(a, b)| a.add(b))
+        };
+        let (per, all) = fold_rows(
+            store,
+            &plan,
+            sel,
+            pred,
+            cols,
+            || (Lines::default(), vec![Counts::default(); n]),
+            |(per, all), res, r| match by {
+                None => spread(all, first, step, r.ts, res.secs(), &r.counts),
+                Some(g) => {
+                    for (e, c) in entities(g, r) {
+                        let line = per.entry(e).or_insert_with(|| vec![Counts::default(); n]);
+                        spread(line, first, step, r.ts, res.secs(), &c);
+                    }
                 }
-            }
-        })?;
+            },
+            |(per, all), (more, more_all)| {
+                add_line(all, &more_all);
+                for (e, l) in more {
+                    match per.get_mut(&e) {
+                        Some(to) => add_line(to, &l),
+                        None => {
+                            per.insert(e, l);
+                        }
+                    }
+                }
+            },
+        )?;
         if by.is_none() {
             lines.insert(total_name.to_string(), all);
         }
@@ -526,18 +652,35 @@ pub fn flows(
     limit: usize,
 ) -> Result<(Vec<FlowSummary>, usize, Range), StoreError> {
     let plan = plan(&store.coverage()?, range, Resolution::Minute);
-    let mut m: HashMap<FlowId, FlowSummary> = HashMap::new();
-    for_each_row(store, &plan, sel, pred, &mut |res, r| {
-        let e = m.entry(r.key()).or_insert_with(|| FlowSummary {
-            id: r.key(),
-            first: r.ts,
-            last: r.ts + res.secs(),
+    let add = |m: &mut HashMap<FlowId, FlowSummary>, f: FlowSummary| {
+        let e = m.entry(f.id.clone()).or_insert_with(|| FlowSummary {
             counts: Counts::default(),
+            ..f.clone()
         });
-        e.first = e.first.min(r.ts);
-        e.last = e.last.max(r.ts + res.secs());
-        e.counts.add(&r.counts);
-    })?;
+        e.first = e.first.min(f.first);
+        e.last = e.last.max(f.last);
+        e.counts.add(&f.counts);
+    };
+    let m = fold_rows(
+        store,
+        &plan,
+        sel,
+        pred,
+        Columns::ALL,
+        HashMap::new,
+        |m, res, r| {
+            add(
+                m,
+                FlowSummary {
+                    id: r.key(),
+                    first: r.ts,
+                    last: r.ts + res.secs(),
+                    counts: r.counts,
+                },
+            )
+        },
+        |m, more| more.into_values().for_each(|f| add(m, f)),
+    )?;
     let n = m.len();
     let mut v: Vec<FlowSummary> = m.into_values().collect();
     v.sort_by(|a, b| {

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
-    service_ports, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, Span,
-    Store, StoreError,
+    service_ports, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection,
+    Span, Store, StoreError,
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
@@ -109,8 +109,8 @@ pub struct SqliteStore {
     path: String,
     /// Label ids by kind and text.
     ids: HashMap<(i64, Arc<str>), i64>,
-    /// Label texts by id.
-    texts: std::cell::RefCell<HashMap<i64, Arc<str>>>,
+    /// Label texts by id (ids are small and dense).
+    texts: std::cell::RefCell<Vec<Option<Arc<str>>>>,
 }
 
 impl SqliteStore {
@@ -174,8 +174,7 @@ impl SqliteStore {
             conn.pragma_update(None, "synchronous", "NORMAL")
                 .map_err(engine(format!("{path}: setting synchronous")))?;
         }
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(engine(format!("{path}: setting temp_store")))?;
+        tune(&conn).map_err(engine(format!("{path}: setting up the connection")))?;
         let mut s = SqliteStore {
             conn,
             path,
@@ -243,7 +242,7 @@ impl SqliteStore {
         if id == 0 {
             return Ok(None);
         }
-        if let Some(t) = self.texts.borrow().get(&id) {
+        if let Some(Some(t)) = self.texts.borrow().get(id as usize) {
             return Ok(Some(t.clone()));
         }
         // Unknown id: (re)load every label (there are few).
@@ -257,10 +256,16 @@ impl SqliteStore {
             .map_err(engine(format!("{}: reading labels", self.path)))?;
         for r in rows {
             let (i, t) = r.map_err(engine(format!("{}: reading labels", self.path)))?;
-            m.insert(i, t.into());
+            let i = usize::try_from(i)
+                .map_err(|_| StoreError::Corrupt(format!("{}: label id {i}", self.path)))?;
+            if m.len() <= i {
+                m.resize(i + 1, None);
+            }
+            m[i] = Some(t.into());
         }
-        m.get(&id)
+        m.get(id as usize)
             .cloned()
+            .flatten()
             .map(Some)
             .ok_or_else(|| StoreError::Corrupt(format!("{}: label {id} is missing", self.path)))
     }
@@ -313,6 +318,14 @@ impl SqliteStore {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .map_err(engine(format!("{}: checkpoint", self.path)))
     }
+}
+
+/// Settings of every connection: temporary tables in memory (nothing to
+/// create after a privilege drop), and the file mapped into memory so
+/// long scans do not copy every page through read(2).
+fn tune(conn: &Connection) -> rusqlite::Result<()> {
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "mmap_size", 1i64 << 30)
 }
 
 /// Applies the migrations from the file's version up to `target`, each in
@@ -742,15 +755,28 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
         sel: &Selection,
+        cols: Columns,
         f: &mut dyn FnMut(&Row),
     ) -> Result<(), StoreError> {
         let what = || format!("{}: reading {} rows", self.path, res.name());
+        // Placeholders for the columns not asked for.
+        let pick =
+            |want: bool, col: &'static str, none: &'static str| if want { col } else { none };
         let mut sql = format!(
-            "SELECT ts, iface, local, remote, lport, rport, proto, proc,
+            "SELECT ts, {}, {}, {}, {}, {}, {}, {},
                     pkts_out, bytes_out, pkts_in, bytes_in
              FROM {} WHERE ts >= ?1 AND ts < ?2",
+            pick(cols.iface, "iface", "0"),
+            pick(cols.hosts, "local", "x''"),
+            pick(cols.hosts, "remote", "x''"),
+            pick(cols.ports, "lport", "0"),
+            pick(cols.ports, "rport", "0"),
+            pick(cols.ports, "proto", "0"),
+            pick(cols.process, "proc", "0"),
             flow_table(res)
         );
+        let no_iface: Arc<str> = "".into();
+        let no_addr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
         let mut args: Vec<rusqlite::types::Value> = vec![from.into(), to.into()];
         if let Some(i) = &sel.iface {
             match self.label_lookup(KIND_IFACE, i)? {
@@ -785,46 +811,66 @@ impl Store for SqliteStore {
             sql += &format!(" AND proto = ?{}", args.len());
         }
         sql += " ORDER BY ts";
-        let mut st = self.conn.prepare_cached(&sql).map_err(engine(what()))?;
+        let mut st = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| engine(what())(e))?;
         let mut rows = st
             .query(rusqlite::params_from_iter(args))
-            .map_err(engine(what()))?;
-        while let Some(r) = rows.next().map_err(engine(what()))? {
-            let get = |k| r.get::<_, i64>(k);
-            let blob = |k| -> Result<IpAddr, StoreError> {
-                let b = r.get_ref(k).map_err(engine(what()))?;
-                b.as_blob()
+            .map_err(|e| engine(what())(e))?;
+        let bad = |what: &str| StoreError::Corrupt(format!("{}: bad {what}", self.path));
+        while let Some(r) = rows.next().map_err(|e| engine(what())(e))? {
+            let int = |k| -> Result<i64, StoreError> {
+                r.get_ref(k)
                     .ok()
-                    .and_then(addr_from)
-                    .ok_or_else(|| StoreError::Corrupt(format!("{}: bad address", what())))
+                    .and_then(|v| v.as_i64().ok())
+                    .ok_or_else(|| bad("integer column"))
             };
-            let ints: Result<Vec<i64>, _> = [0, 1, 4, 5, 6, 7, 8, 9, 10, 11]
-                .into_iter()
-                .map(get)
-                .collect();
-            let v = ints.map_err(engine(what()))?;
-            let iface = self
-                .text(v[1])?
-                .ok_or_else(|| StoreError::Corrupt(format!("{}: row without interface", what())))?;
+            let addr = |k| -> Result<IpAddr, StoreError> {
+                match r.get_ref(k).ok().and_then(|v| v.as_blob().ok()) {
+                    Some([]) if !cols.hosts => Ok(no_addr),
+                    Some(b) => addr_from(b).ok_or_else(|| bad("address")),
+                    None => Err(bad("address")),
+                }
+            };
             let row = Row {
-                ts: v[0],
-                iface,
-                local: blob(2)?,
-                remote: blob(3)?,
-                local_port: v[2] as u16,
-                remote_port: v[3] as u16,
-                protocol: v[4] as u8,
-                process: self.text(v[5])?,
+                ts: int(0)?,
+                iface: match int(1)? {
+                    0 if !cols.iface => no_iface.clone(),
+                    id => self.text(id)?.ok_or_else(|| bad("interface"))?,
+                },
+                local: addr(2)?,
+                remote: addr(3)?,
+                local_port: int(4)? as u16,
+                remote_port: int(5)? as u16,
+                protocol: int(6)? as u8,
+                process: self.text(int(7)?)?,
                 counts: Counts {
-                    packets_out: v[6] as u64,
-                    bytes_out: v[7] as u64,
-                    packets_in: v[8] as u64,
-                    bytes_in: v[9] as u64,
+                    packets_out: int(8)? as u64,
+                    bytes_out: int(9)? as u64,
+                    packets_in: int(10)? as u64,
+                    bytes_in: int(11)? as u64,
                 },
             };
             f(&row);
         }
         Ok(())
+    }
+
+    fn reader(&self) -> Option<Box<dyn Store>> {
+        if self.path == ":memory:" {
+            return None;
+        }
+        let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(&self.path, ro).ok()?;
+        conn.busy_timeout(std::time::Duration::from_secs(10)).ok()?;
+        tune(&conn).ok()?;
+        Some(Box::new(SqliteStore {
+            conn,
+            path: self.path.clone(),
+            ids: HashMap::new(),
+            texts: Default::default(),
+        }))
     }
 
     fn totals(
@@ -848,11 +894,16 @@ impl Store for SqliteStore {
              WHERE ts >= ?1 AND ts < ?2 AND (?3 IS NULL OR iface = ?3) ORDER BY ts",
             iface_table(res)
         );
-        let mut st = self.conn.prepare_cached(&sql).map_err(engine(what()))?;
-        let mut rows = st.query(params![from, to, id]).map_err(engine(what()))?;
-        while let Some(r) = rows.next().map_err(engine(what()))? {
+        let mut st = self
+            .conn
+            .prepare_cached(&sql)
+            .map_err(|e| engine(what())(e))?;
+        let mut rows = st
+            .query(params![from, to, id])
+            .map_err(|e| engine(what())(e))?;
+        while let Some(r) = rows.next().map_err(|e| engine(what())(e))? {
             let v: Result<Vec<i64>, _> = (0..6).map(|k| r.get::<_, i64>(k)).collect();
-            let v = v.map_err(engine(what()))?;
+            let v = v.map_err(|e| engine(what())(e))?;
             let name = self
                 .text(v[1])?
                 .ok_or_else(|| StoreError::Corrupt(format!("{}: row without interface", what())))?;

@@ -9,8 +9,8 @@ use proptest::prelude::*;
 use wirewatch_store::query::{self, GroupBy, Range};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig};
 use wirewatch_store::{
-    Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, SqliteStore, Store,
-    StoreError, SCHEMA_VERSION,
+    Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, SqliteStore,
+    Store, StoreError, SCHEMA_VERSION,
 };
 
 const DAY: i64 = 86_400;
@@ -70,6 +70,7 @@ fn sum(s: &SqliteStore, res: Resolution) -> Counts {
         i64::MIN / 2,
         i64::MAX / 2,
         &Selection::default(),
+        Columns::ALL,
         &mut |r| c.add(&r.counts),
     )
     .unwrap();
@@ -93,6 +94,7 @@ fn per_pair(s: &SqliteStore, res: Resolution) -> BTreeMap<(IpAddr, IpAddr), Coun
         i64::MIN / 2,
         i64::MAX / 2,
         &Selection::default(),
+        Columns::ALL,
         &mut |r| {
             m.entry((r.local, r.remote))
                 .or_insert_with(Counts::default)
@@ -209,6 +211,7 @@ fn rollups_keep_host_pairs_and_drop_client_ports() {
         T0,
         T0 + 3600,
         &Selection::default(),
+        Columns::ALL,
         &mut |r| hour_rows.push(r.clone()),
     )
     .unwrap();
@@ -737,9 +740,13 @@ impl Store for Gated {
         from: i64,
         to: i64,
         sel: &Selection,
+        cols: Columns,
         f: &mut dyn FnMut(&Row),
     ) -> Result<(), StoreError> {
-        self.inner.scan(res, from, to, sel, f)
+        self.inner.scan(res, from, to, sel, cols, f)
+    }
+    fn reader(&self) -> Option<Box<dyn Store>> {
+        self.inner.reader()
     }
     fn totals(
         &self,
