@@ -13,7 +13,7 @@ mod view;
 
 pub use net::{IpNet, NetParseError};
 pub use table::{
-    ByteMode, Counters, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats, HISTORY_SLOTS,
-    SLOT_NANOS,
+    ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,
+    HISTORY_SLOTS, SLOT_NANOS,
 };
 pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

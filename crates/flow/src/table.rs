@@ -199,6 +199,12 @@ pub struct Flow {
     pub dirs: [Counters; 2],
     /// Owning process, as an id of the caller's registry (0: not known).
     pub owner: u32,
+    /// Interface the flow was first seen on, as the caller's index
+    /// ([`FlowTable::set_interface`]).
+    pub iface: u16,
+    /// Packets and bytes per direction already handed to
+    /// [`FlowTable::take_unrecorded`]'s caller.
+    recorded: [(u64, u64); 2],
     history: Option<Box<History>>,
 }
 
@@ -310,6 +316,17 @@ pub struct FlowTable {
     peaks: [u64; 3],
     stats: Stats,
     expired: Vec<Flow>,
+    /// Interface given to new flows.
+    iface: u16,
+}
+
+/// Packets and bytes (in the table's byte mode) of one direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    /// Packets.
+    pub packets: u64,
+    /// Bytes.
+    pub bytes: u64,
 }
 
 impl FlowTable {
@@ -330,6 +347,50 @@ impl FlowTable {
             peaks: [0; 3],
             stats: Stats::default(),
             expired: Vec::new(),
+            iface: 0,
+        }
+    }
+
+    /// The interface (the caller's index) that flows created from now on
+    /// were seen on.
+    pub fn set_interface(&mut self, iface: u16) {
+        self.iface = iface;
+    }
+
+    /// Hands out the traffic not handed out before: `f(flow, [sent,
+    /// received])` for every flow with some, including flows the idle
+    /// timeout removed (which are then dropped). The history recorder
+    /// calls this at each period boundary to get per-period counts.
+    pub fn take_unrecorded(&mut self, mut f: impl FnMut(&Flow, [Delta; 2])) {
+        let mode = self.cfg.bytes;
+        let mut visit = |flow: &mut Flow| {
+            let mut d = [Delta::default(); 2];
+            let mut any = false;
+            for (k, c) in flow.dirs.iter().enumerate() {
+                let (p, b) = (c.packets, c.bytes(mode));
+                let (rp, rb) = flow.recorded[k];
+                if p != rp || b != rb {
+                    d[k] = Delta {
+                        packets: p - rp,
+                        bytes: b - rb,
+                    };
+                    flow.recorded[k] = (p, b);
+                    any = true;
+                }
+            }
+            if any {
+                // [a→b, b→a] to [sent, received].
+                if !flow.src_is_a {
+                    d.swap(0, 1);
+                }
+                f(flow, d);
+            }
+        };
+        for flow in self.map.iter_mut() {
+            visit(flow);
+        }
+        for mut flow in self.expired.drain(..) {
+            visit(&mut flow);
         }
     }
 
@@ -567,6 +628,8 @@ impl FlowTable {
                             last_seen: m.ts,
                             dirs: [Counters::default(); 2],
                             owner: 0,
+                            iface: self.iface,
+                            recorded: [(0, 0); 2],
                             history: None,
                         },
                         |f| hasher.hash_one(f.key),

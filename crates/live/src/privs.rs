@@ -19,6 +19,12 @@ pub struct Account {
     pub gid: u32,
 }
 
+/// The process's effective user id.
+pub fn effective_uid() -> u32 {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() }
+}
+
 /// Looks up a user by name, or takes `uid` or `uid:gid` numbers.
 pub fn lookup(user: &str) -> io::Result<Account> {
     if let Some((u, g)) = user.split_once(':') {

@@ -162,7 +162,7 @@ fn ingest(path: &std::path::Path, days: i64, start: i64, minutes: i64) {
     let store = SqliteStore::open_reader(path).expect("reopen");
     store.checkpoint().expect("checkpoint");
     let counts = store.row_counts().expect("count");
-    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     let kept: u64 = counts.iter().sum();
     println!("ingest: {rows_total} minute rows in {secs:.2} s = {:.0} rows/s (writer thread: commits, roll-ups, retention)", rows_total as f64 / secs);
     println!(

@@ -124,6 +124,17 @@ impl SqliteStore {
             })?;
         }
         let name = path.display().to_string();
+        // Create the file here first: the OS says why it cannot be
+        // (read-only file system, permission), where SQLite only says
+        // "unable to open".
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| StoreError::Io {
+                what: format!("opening {name}"),
+                source,
+            })?;
         let conn = Connection::open(path).map_err(engine(format!("opening {name}")))?;
         Self::setup(conn, name, true)
     }

@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 
 use crate::config::{self, Config, PortDisplay};
+use crate::history::{HistorySettings, DEFAULT_FLUSH_SECS};
 use crate::live::{self, LiveSettings};
 use crate::offline::{self, RunOutcome};
 use crate::tui::{ScreenOptions, ScreenSettings, ScreenSort};
@@ -178,6 +179,31 @@ pub struct Args {
     /// Do not look for the processes owning sockets.
     #[arg(long)]
     pub no_processes: bool,
+
+    /// History database: live capture writes it (default
+    /// $XDG_DATA_HOME/wirewatch/history.db, /var/lib/wirewatch/history.db
+    /// as root); with -r the file is imported into it; `history` reads it.
+    #[arg(long, value_name = "PATH", global = true)]
+    pub db: Option<PathBuf>,
+
+    /// Keep no history of this live capture.
+    #[arg(long, conflicts_with = "db")]
+    pub no_history: bool,
+
+    /// Seconds between history writes: what a crash can lose (default 10).
+    #[arg(long, value_name = "SECS")]
+    pub history_flush: Option<f64>,
+
+    /// A subcommand instead of capturing.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(clap::Subcommand, Debug)]
+pub enum Command {
+    /// Query the traffic history: top, series, flows, plot.
+    History(crate::history_cmd::HistoryArgs),
 }
 
 /// `--format`.
@@ -288,6 +314,8 @@ pub struct Settings {
     pub screen: Option<ScreenSettings>,
     /// Attribute flows to local processes in live reports (JSON and CSV).
     pub processes: bool,
+    /// Where and how traffic is kept (`None`: not kept).
+    pub history: Option<HistorySettings>,
 }
 
 /// `-m`: the same parser as `max-bandwidth` (iftop's 1024-based K, M, G).
@@ -355,6 +383,64 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 }
 
 impl Args {
+    /// History: on for live capture unless turned off, on for `-r` only
+    /// with `--db` (an import).
+    fn history_settings(
+        &self,
+        cfg: &Config,
+        live: bool,
+    ) -> anyhow::Result<Option<HistorySettings>> {
+        let h = &cfg.history;
+        let flush_nanos = match self.history_flush {
+            Some(s) => {
+                if !(0.01..=3600.0).contains(&s) {
+                    anyhow::bail!("--history-flush must be between 0.01 and 3600 seconds, got {s}");
+                }
+                (s * 1e9).round() as i64
+            }
+            None => h.flush_secs.unwrap_or(DEFAULT_FLUSH_SECS) * 1_000_000_000,
+        };
+        let defaults = wirewatch_store::Retention::default();
+        let retention = wirewatch_store::Retention {
+            minutes: h.keep[0].unwrap_or(defaults.minutes),
+            hours: h.keep[1].unwrap_or(defaults.hours),
+            days: h.keep[2].unwrap_or(defaults.days),
+        };
+        // Coarser rows are made from finer ones: they must live as long.
+        let longer = |a: Option<i64>, b: Option<i64>| match (a, b) {
+            (_, None) => true,
+            (None, Some(_)) => false,
+            (Some(a), Some(b)) => a <= b,
+        };
+        if !longer(retention.minutes, retention.hours) || !longer(retention.hours, retention.days) {
+            anyhow::bail!(
+                "config [history]: keep-minutes <= keep-hours <= keep-days is required (coarser rows are made from finer ones)"
+            );
+        }
+        let (path, explicit) = match (&self.db, &h.db) {
+            (Some(p), _) => (Some(p.clone()), true),
+            (None, Some(p)) if live => (Some(p.clone()), true),
+            _ => (None, false),
+        };
+        let wanted = if live {
+            !self.no_history && h.enabled.unwrap_or(true)
+        } else {
+            self.db.is_some()
+        };
+        if !wanted {
+            return Ok(None);
+        }
+        let Some(path) = path.or_else(crate::history::default_db_path) else {
+            return Ok(None);
+        };
+        Ok(Some(HistorySettings {
+            path,
+            explicit,
+            flush_nanos,
+            retention,
+        }))
+    }
+
     /// Checks the arguments and derives the settings.
     pub fn settings(&self) -> anyhow::Result<Settings> {
         let cfg = load_config(self)?;
@@ -464,9 +550,11 @@ impl Args {
             })
             .or(cfg.sort);
         let bytes_units = self.bytes_units || cfg.use_bytes.unwrap_or(false);
-        // The screen: a terminal on stdout, text format, no -t, -s or --interval.
+        // The screen: a terminal on stdout, text format, no -t, -s or
+        // --interval, and not an import (-r with --db).
         let wants_screen = self.format == FormatArg::Text
             && !self.text
+            && !(self.read.is_some() && self.db.is_some())
             && self.seconds.is_none()
             && self.interval.is_none()
             && crate::tui::stdout_is_terminal();
@@ -538,7 +626,9 @@ impl Args {
             _ => None,
         };
         let link_local = self.link_local || cfg.link_local.unwrap_or(false);
+        let history = self.history_settings(&cfg, live)?;
         Ok(Settings {
+            history,
             screen,
             processes: live && processes && matches!(self.format, FormatArg::Json | FormatArg::Csv),
             file_filter: if live { None } else { filter.clone() },
@@ -583,6 +673,33 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Some(Command::History(h)) = &args.command {
+        let db = match args.db.clone().or_else(|| {
+            load_config(&args)
+                .ok()
+                .and_then(|c| c.history.db)
+                .or_else(crate::history::default_db_path)
+        }) {
+            Some(p) => p,
+            None => {
+                eprintln!("wirewatch: error: no history database: give --db PATH");
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        };
+        return match crate::history_cmd::run(h, &db, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("wirewatch: error: {e:#}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
     if args.list_interfaces {
         return match live::list(&mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,

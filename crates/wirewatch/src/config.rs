@@ -66,6 +66,33 @@ pub struct Config {
     pub refresh_ms: Option<u64>,
     /// TOML `processes`: attribute traffic to local processes.
     pub processes: Option<bool>,
+    /// TOML `[history]`.
+    pub history: HistoryConfig,
+}
+
+/// TOML `[history]`: where and how long traffic is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct HistoryConfig {
+    /// `enabled`: keep history of live capture (default true).
+    pub enabled: Option<bool>,
+    /// `db`: the database file.
+    pub db: Option<std::path::PathBuf>,
+    /// `flush`: seconds between writes (what a crash can lose).
+    pub flush_secs: Option<i64>,
+    /// `keep-minutes`, `keep-hours`, `keep-days`: seconds each resolution
+    /// is kept (`Some(None)`: forever).
+    pub keep: [Option<Option<i64>>; 3],
+}
+
+impl HistoryConfig {
+    fn merge(self, over: HistoryConfig) -> HistoryConfig {
+        HistoryConfig {
+            enabled: over.enabled.or(self.enabled),
+            db: over.db.or(self.db),
+            flush_secs: over.flush_secs.or(self.flush_secs),
+            keep: [0, 1, 2].map(|k| over.keep[k].or(self.keep[k])),
+        }
+    }
 }
 
 impl Config {
@@ -96,6 +123,7 @@ impl Config {
             screen_filter: over.screen_filter.or(self.screen_filter),
             refresh_ms: over.refresh_ms.or(self.refresh_ms),
             processes: over.processes.or(self.processes),
+            history: self.history.merge(over.history),
         }
     }
 }
@@ -438,6 +466,33 @@ struct TomlFile {
     screen_filter: Option<Spanned<String>>,
     processes: Option<bool>,
     tui: Option<TomlTui>,
+    history: Option<TomlHistory>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    expecting = "a [history] table"
+)]
+struct TomlHistory {
+    enabled: Option<bool>,
+    db: Option<Spanned<String>>,
+    flush: Option<Spanned<String>>,
+    keep_minutes: Option<Spanned<String>>,
+    keep_hours: Option<Spanned<String>>,
+    keep_days: Option<Spanned<String>>,
+}
+
+/// A retention: a duration, or `forever`.
+fn parse_keep(s: &str) -> Result<Option<i64>, String> {
+    if s.trim() == "forever" {
+        return Ok(None);
+    }
+    match wirewatch_store::time::parse_duration(s)? {
+        0 => Err("must be longer than 0 (or 'forever')".into()),
+        d => Ok(Some(d)),
+    }
 }
 
 #[derive(Deserialize)]
@@ -535,7 +590,28 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         v => v.map(Spanned::into_inner),
     };
+    let history = match file.history {
+        None => HistoryConfig::default(),
+        Some(h) => HistoryConfig {
+            enabled: h.enabled,
+            db: place
+                .check("history.db", h.db, nonempty)?
+                .map(std::path::PathBuf::from),
+            flush_secs: place.check("history.flush", h.flush, |v| {
+                match wirewatch_store::time::parse_duration(v)? {
+                    d if (1..=3600).contains(&d) => Ok(d),
+                    d => Err(format!("must be between 1s and 1h, got {d} s")),
+                }
+            })?,
+            keep: [
+                place.check("history.keep-minutes", h.keep_minutes, parse_keep)?,
+                place.check("history.keep-hours", h.keep_hours, parse_keep)?,
+                place.check("history.keep-days", h.keep_days, parse_keep)?,
+            ],
+        },
+    };
     Ok(Config {
+        history,
         interface: place.check("interface", file.interface, nonempty)?,
         dns_resolution: file.dns_resolution,
         port_resolution: file.port_resolution,
@@ -640,6 +716,7 @@ mod tests {
                 screen_filter: Some("example.com".into()),
                 refresh_ms: None,
                 processes: None,
+                history: HistoryConfig::default(),
             }
         );
     }
@@ -892,6 +969,14 @@ processes = true
 
 [tui]
 refresh-ms = 500
+
+[history]
+enabled = true
+db = "/srv/ww.db"
+flush = "5s"
+keep-minutes = "2d"
+keep-hours = "30d"
+keep-days = "forever"
 "#,
         );
         assert_eq!(
@@ -918,8 +1003,44 @@ refresh-ms = 500
                 screen_filter: Some("db".into()),
                 refresh_ms: Some(500),
                 processes: Some(true),
+                history: HistoryConfig {
+                    enabled: Some(true),
+                    db: Some("/srv/ww.db".into()),
+                    flush_secs: Some(5),
+                    keep: [Some(Some(2 * 86_400)), Some(Some(30 * 86_400)), Some(None)],
+                },
             }
         );
+        for (bad, want) in [
+            (
+                "[history]
+flush = \"0s\"",
+                "/etc/ww.toml:2: history.flush: must be between 1s and 1h, got 0 s",
+            ),
+            (
+                "[history]
+keep-hours = \"soon\"",
+                "/etc/ww.toml:2: history.keep-hours: 'soon' is not a duration",
+            ),
+            (
+                "[history]
+keep-days = \"0d\"",
+                "/etc/ww.toml:2: history.keep-days: must be longer than 0 (or 'forever')",
+            ),
+            (
+                "[history]
+db = \"\"",
+                "/etc/ww.toml:2: history.db: empty value",
+            ),
+            (
+                "[history]
+size = 3",
+                "/etc/ww.toml:2: unknown field `size`",
+            ),
+        ] {
+            let e = tm_err(bad);
+            assert!(e.starts_with(want), "{bad}: {e}");
+        }
         assert_eq!(tm_ok(""), Config::default());
         assert_eq!(tm_ok("[tui]\n"), Config::default());
         assert_eq!(

@@ -5,6 +5,8 @@
 pub mod cli;
 pub mod config;
 pub mod filter;
+pub mod history;
+pub mod history_cmd;
 pub mod live;
 pub mod offline;
 pub mod output;

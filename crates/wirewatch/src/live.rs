@@ -477,6 +477,11 @@ impl LiveCapture {
         Ok(())
     }
 
+    /// Interface names, by the index flows carry ([`wirewatch_flow::Flow::iface`]).
+    pub fn interface_names(&self) -> Vec<String> {
+        self.sources.iter().map(|s| s.name.clone()).collect()
+    }
+
     /// Kernel counters of every interface (read now).
     pub fn capture_stats(&mut self) -> CaptureStats {
         capture_stats(&mut self.sources)
@@ -506,6 +511,7 @@ impl LiveCapture {
         for (slot, &k) in live.iter().enumerate() {
             let src = &mut self.sources[k];
             let failed = self.fds[slot].failed();
+            table.set_interface(k as u16);
             src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
             if failed {
                 let err = src.sock.as_mut().and_then(|sock| sock.take_error());
@@ -549,7 +555,8 @@ impl LiveCapture {
             std::thread::sleep(std::time::Duration::from_millis(
                 2 * u64::from(self.retire_ms) + 20,
             ));
-            for src in &mut self.sources {
+            for (k, src) in self.sources.iter_mut().enumerate() {
+                table.set_interface(k as u16);
                 src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
             }
         }
@@ -582,6 +589,11 @@ impl LiveCapture {
 pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
     let opts = decode_options(&s.flow);
     let mut cap = LiveCapture::open(ls, opts)?;
+    // The database is opened before the privilege drop: its files stay open.
+    let (mut history, note) = crate::history::open_live(s.history.as_ref(), cap.interface_names());
+    if let Some(n) = note {
+        eprintln!("wirewatch: {n}");
+    }
     cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
     let mut owners = start_owner_scan(s.processes)?;
     let mut flow_cfg: FlowConfig = s.flow.clone();
@@ -649,6 +661,13 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         }
         // Label flows while their sockets exist (cheap unless a scan is new).
         owners.label(&mut table, clock());
+        if let Some(h) = &mut history {
+            let now = table.now();
+            h.tick(&mut table, now, &owners);
+            for e in h.take_events() {
+                eprintln!("wirewatch: {e}");
+            }
+        }
     };
     eprintln!("wirewatch: {stop_reason}");
     let warning = cap.warning.take();
@@ -656,6 +675,11 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     let end = table.now();
     owners.wait_for_scan(std::time::Duration::from_secs(2));
     owners.label(&mut table, end);
+    if let Some(h) = history.take() {
+        let path = h.path().to_string();
+        let st = h.finish(&mut table, &owners);
+        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+    }
     sink.set_owners(owners.all());
     sink.set_capture(&fin.capture);
     let mut snap = Snapshot::build(&table, s.view, s.final_sort, table.slot_of(end), false);

@@ -107,7 +107,13 @@ pub struct Limits<'a> {
     pub filter: Option<&'a mut FrameFilter>,
     /// Stop at the first frame this long after the first frame.
     pub duration_nanos: Option<i64>,
+    /// Called with each frame's time before it is accounted (the history
+    /// recorder, which cuts the traffic at minute boundaries).
+    pub before: Option<&'a mut BeforeFrame<'a>>,
 }
+
+/// A hook called with a frame's time before it is accounted.
+pub type BeforeFrame<'a> = dyn FnMut(&mut FlowTable, Timestamp) + 'a;
 
 /// Reads every frame of `reader` into `table`, calling `tick` with each
 /// interval boundary crossed (when `interval_nanos` is set). Returns the read
@@ -184,6 +190,9 @@ pub fn ingest<R: Read>(
                 }
             }
         }
+        if let Some(b) = limits.before.as_deref_mut() {
+            b(table, meta.ts);
+        }
         table.ingest(&meta);
     }
 }
@@ -215,6 +224,25 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         None => None,
     };
     let mut sink = output::make_sink(s, out);
+    // An import: rows with the capture's timestamps, named after the file.
+    let mut history = match &s.history {
+        Some(h) => {
+            let iface = input
+                .file_name()
+                .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
+            Some(
+                crate::history::Recorder::open(h, vec![iface], false)
+                    .map_err(|e| anyhow!("history: {e}"))?,
+            )
+        }
+        None => None,
+    };
+    let owners = crate::procs::Owners::default();
+    let mut record = |table: &mut FlowTable, ts: Timestamp| {
+        if let Some(h) = &mut history {
+            h.tick(table, ts, &owners);
+        }
+    };
     let result = ingest(
         &mut reader,
         &mut table,
@@ -222,6 +250,10 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         Limits {
             filter: filter.as_mut(),
             duration_nanos: s.file_duration_nanos,
+            before: s
+                .history
+                .is_some()
+                .then_some(&mut record as &mut BeforeFrame<'_>),
         },
         |table, start, end| {
             table.advance(end.add_nanos(-1));
@@ -243,6 +275,15 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
         Err(e) => return Err(anyhow!("writing output: {e}")),
     };
+    // What was read is kept, even when reading stopped on an error.
+    if let Some(h) = history.take() {
+        let path = h.path().to_string();
+        let st = h.finish(&mut table, &owners);
+        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+        if let Some(e) = st.error {
+            return Err(anyhow!("history: {e}"));
+        }
+    }
     let snap = Snapshot::build(
         &table,
         s.view,

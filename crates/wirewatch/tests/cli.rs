@@ -600,3 +600,381 @@ fn config_layers_flags_over_toml_over_iftoprc() {
         "give one",
     );
 }
+
+/// 2026-11-23T10:00:00Z in milliseconds since `t`'s origin.
+fn at(secs_after_10h: i64) -> Timestamp {
+    Timestamp::from_secs(1_795_428_000 + secs_after_10h)
+}
+
+fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    eth(
+        ethertype_for(s),
+        &wirewatch_wire::build::ip(s, d, 6, &tcp(sp, dp, 0x18, &vec![0; payload])),
+    )
+}
+
+/// Traffic over four minutes from 10:00Z (IP bytes):
+/// - 10:00:10 10.0.0.1:40000 → 192.0.2.1:443 TCP 140 (100 payload), back 540
+/// - 10:01:30 the same again, and 10.0.0.1:5353 → 192.0.2.53:53 UDP 60, back 128
+/// - 10:03:05 10.0.0.2:41000 → 192.0.2.1:80 TCP 1040, back 60
+fn history_frames() -> Vec<(Timestamp, Vec<u8>)> {
+    vec![
+        (at(10), tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 100)),
+        (at(11), tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 500)),
+        (at(90), tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 100)),
+        (at(91), tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 500)),
+        (at(95), udp_frame("10.0.0.1", 5353, "192.0.2.53", 53, 32)),
+        (at(96), udp_frame("192.0.2.53", 53, "10.0.0.1", 5353, 100)),
+        (at(185), tcp_frame("10.0.0.2", 41000, "192.0.2.1", 80, 1000)),
+        (at(186), tcp_frame("192.0.2.1", 80, "10.0.0.2", 41000, 20)),
+    ]
+}
+
+const RANGE: [&str; 4] = [
+    "--since",
+    "2026-11-23T09:00:00Z",
+    "--until",
+    "2026-11-23T11:00:00Z",
+];
+
+fn import(dir: &Path) -> PathBuf {
+    let cap = write_pcap(dir, "h.pcap", &history_frames());
+    let db = dir.join("h.db");
+    let out = ww()
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "-t",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("history: 4 rows written to"), "{err}");
+    db
+}
+
+fn history(db: &Path, args: &[&str]) -> String {
+    let mut all = vec!["history"];
+    all.extend_from_slice(&args[..1]);
+    all.extend_from_slice(&["--db", db.to_str().unwrap()]);
+    if !args.contains(&"--since") {
+        all.extend_from_slice(&RANGE);
+    }
+    all.extend_from_slice(&args[1..]);
+    stdout_of(&all)
+}
+
+fn json_of(s: &str) -> serde_json::Value {
+    serde_json::from_str(s).unwrap()
+}
+
+#[test]
+fn imported_capture_answers_history_queries_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import(dir.path());
+    // Flows: each once, with its minutes and bytes per direction.
+    let flows: Vec<serde_json::Value> = history(&db, &["flows", "--json"])
+        .lines()
+        .map(json_of)
+        .collect();
+    // local:port remote:port out in first–last
+    let got: Vec<String> = flows
+        .iter()
+        .map(|f| {
+            format!(
+                "{}:{} {}:{} {} {} {}–{}",
+                f["local"].as_str().unwrap(),
+                f["local_port"],
+                f["remote"].as_str().unwrap(),
+                f["remote_port"],
+                f["bytes_out"],
+                f["bytes_in"],
+                &f["first"].as_str().unwrap()[11..16],
+                &f["last"].as_str().unwrap()[11..16],
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            "10.0.0.1:40000 192.0.2.1:443 280 1080 10:00–10:02",
+            "10.0.0.2:41000 192.0.2.1:80 1040 60 10:03–10:04",
+            "10.0.0.1:5353 192.0.2.53:53 60 128 10:01–10:02",
+        ]
+    );
+    assert_eq!(flows[0]["first"], "2026-11-23T10:00:00Z");
+    assert_eq!(flows[0]["iface"], "h.pcap");
+    assert_eq!(flows[0]["protocol"], "tcp");
+    assert_eq!(flows[0]["packets_out"], 2);
+    // Top remote hosts, with the grand total.
+    let top = json_of(&history(&db, &["top", "--by", "remote", "--json"]));
+    let entries: Vec<(String, u64)> = top["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["key"].as_str().unwrap().into(),
+                e["bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        entries,
+        vec![("192.0.2.1".into(), 2460), ("192.0.2.53".into(), 188)]
+    );
+    assert_eq!(top["total"]["bytes"], 2648);
+    // -f selects flows like a capture filter would.
+    let udp = json_of(&history(
+        &db,
+        &["top", "--by", "port", "-f", "udp port 53", "--json"],
+    ));
+    assert_eq!(udp["entries"][0]["key"], "udp/53");
+    assert_eq!(udp["total"]["bytes"], 188);
+    // Options select in the engine.
+    let h = json_of(&history(
+        &db,
+        &["top", "--by", "pair", "--host", "10.0.0.2", "--json"],
+    ));
+    assert_eq!(h["entries"][0]["key"], "10.0.0.2 <=> 192.0.2.1");
+    assert_eq!(h["entities"], 1);
+    // Series per minute: the bytes of each minute, zero between.
+    let s = json_of(&history(
+        &db,
+        &[
+            "series",
+            "--step",
+            "1m",
+            "--json",
+            "--since",
+            "2026-11-23T10:00:00Z",
+            "--until",
+            "2026-11-23T10:05:00Z",
+        ],
+    ));
+    let pts: Vec<u64> = s["lines"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["bytes"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pts, vec![680, 868, 0, 1100, 0]);
+    let bps = s["lines"][0]["points"][0]["bits_per_second"]
+        .as_f64()
+        .unwrap();
+    assert!((bps - 680.0 * 8.0 / 60.0).abs() < 1e-9, "{bps}");
+    // CSV and the table carry the same numbers.
+    let csv = history(&db, &["top", "--by", "remote", "--csv"]);
+    assert_eq!(csv.lines().nth(1), Some("192.0.2.1,3,1140,3,1320,2460"));
+    let table = history(&db, &["flows"]);
+    assert!(
+        table.starts_with("3 of 3 flows, 2026-11-23 09:00 – 2026-11-23 11:00 UTC"),
+        "{table}"
+    );
+    assert!(
+        table.contains("10.0.0.1:40000") && table.contains("192.0.2.1:443"),
+        "{table}"
+    );
+}
+
+#[test]
+fn plots_are_png_and_svg_of_the_asked_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import(dir.path());
+    for (name, w, h) in [("u.png", 900u32, 450u32), ("u.svg", 700, 350)] {
+        let out = dir.path().join(name);
+        let said = history(
+            &db,
+            &[
+                "plot",
+                "--out",
+                out.to_str().unwrap(),
+                "--width",
+                &w.to_string(),
+                "--height",
+                &h.to_string(),
+                "--step",
+                "1m",
+                "--by",
+                "remote",
+            ],
+        );
+        assert!(said.contains(&format!("({w}x{h}, 2 lines")), "{said}");
+        let b = std::fs::read(&out).unwrap();
+        if name.ends_with(".png") {
+            assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n");
+            // IHDR: width and height, big-endian, right after its type.
+            assert_eq!(&b[12..16], b"IHDR");
+            assert_eq!(u32::from_be_bytes(b[16..20].try_into().unwrap()), w);
+            assert_eq!(u32::from_be_bytes(b[20..24].try_into().unwrap()), h);
+            assert!(
+                b.len() > 2_000,
+                "a chart, not an empty image: {} bytes",
+                b.len()
+            );
+        } else {
+            let s = String::from_utf8(b).unwrap();
+            assert!(
+                s.starts_with("<svg") || s.starts_with("<?xml"),
+                "{}",
+                &s[..40]
+            );
+            assert!(
+                s.contains(&format!("width=\"{w}\"")) && s.contains(&format!("height=\"{h}\""))
+            );
+            assert!(
+                s.contains("192.0.2.1") && s.contains("192.0.2.53"),
+                "legend names the lines"
+            );
+            assert!(s.matches("<polyline").count() >= 2);
+        }
+    }
+    bad(
+        &[
+            "history",
+            "plot",
+            "--db",
+            db.to_str().unwrap(),
+            "--out",
+            "x.gif",
+        ],
+        "name the file .png or .svg",
+    );
+}
+
+#[test]
+fn history_arguments_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = import(dir.path());
+    let d = db.to_str().unwrap();
+    bad(
+        &["history", "top", "--db", d, "--since", "tomorrow"],
+        "--since: 'tomorrow' is not a time",
+    );
+    bad(
+        &[
+            "history", "top", "--db", d, "--since", "1h", "--until", "2h",
+        ],
+        "--since (",
+    );
+    bad(
+        &["history", "top", "--db", d, "--until", "2026-02-30"],
+        "--until: '2026-02-30': no such date",
+    );
+    bad(
+        &["history", "series", "--db", d, "--step", "90s"],
+        "--step must be whole minutes",
+    );
+    bad(
+        &["history", "series", "--db", d, "--step", "5x"],
+        "--step: '5x' is not a duration",
+    );
+    bad(
+        &["history", "flows", "--db", d, "-f", "port 99999"],
+        "-f 'port 99999'",
+    );
+    bad(
+        &["history", "top", "--db", d, "--proto", "carrier-pigeon"],
+        "--proto takes",
+    );
+    let missing = dir.path().join("none.db");
+    bad(
+        &["history", "top", "--db", missing.to_str().unwrap()],
+        "no history there",
+    );
+}
+
+#[test]
+fn an_import_keeps_what_was_read_before_a_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "h.pcap", &history_frames());
+    let mut b = std::fs::read(&cap).unwrap();
+    b.truncate(b.len() - 10);
+    std::fs::write(&cap, &b).unwrap();
+    let db = dir.path().join("h.db");
+    let out = ww()
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "-t",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let top = json_of(&history(&db, &["top", "--json"]));
+    // Everything but the last frame (60 bytes back to 10.0.0.2).
+    assert_eq!(top["total"]["bytes"], 2648 - 60);
+}
+
+#[test]
+fn an_import_into_an_unwritable_place_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "h.pcap", &history_frames());
+    bad(
+        &[
+            "-r",
+            cap.to_str().unwrap(),
+            "--db",
+            "/proc/wirewatch/h.db",
+            "-t",
+        ],
+        "history: creating /proc/wirewatch",
+    );
+    // A read-only file system (root: a read-only tmpfs; others: a read-only folder).
+    let ro = dir.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let mounted = root
+        && std::process::Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                "ro,size=1m",
+                "tmpfs",
+                ro.to_str().unwrap(),
+            ])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !mounted {
+        if root {
+            eprintln!("skipping the read-only part: cannot mount a tmpfs");
+            return;
+        }
+        let mut p = std::fs::metadata(&ro).unwrap().permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o555);
+        std::fs::set_permissions(&ro, p).unwrap();
+    }
+    let out = ww()
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--db",
+            ro.join("h.db").to_str().unwrap(),
+            "-t",
+        ])
+        .output()
+        .unwrap();
+    if mounted {
+        let _ = std::process::Command::new("umount").arg(&ro).status();
+    }
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("history:") && err.contains("h.db"), "{err}");
+    assert!(
+        err.to_lowercase().contains("read-only") || err.contains("readonly"),
+        "{err}"
+    );
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}

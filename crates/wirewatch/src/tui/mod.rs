@@ -60,6 +60,9 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
     match &s.source {
         Source::Live(ls) => {
             let cap = LiveCapture::open(ls, decode_options(&s.flow))?;
+            // Opened before the privilege drop: its files stay open.
+            let (history, note) =
+                crate::history::open_live(s.history.as_ref(), cap.interface_names());
             let keep = if scr.options.processes {
                 crate::live::PROCESS_CAPS
             } else {
@@ -73,13 +76,26 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             let owners = crate::live::start_owner_scan(scr.options.processes)?;
             let mut table = FlowTable::new(flow);
             table.advance(crate::live::clock());
-            let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos);
+            let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos)
+                .with_history(history, note.clone());
             let r = run::run_terminal(&mut ui);
-            // Close the -w file properly whatever happened on screen.
+            // Close the -w file and the history properly whatever happened on screen.
             let Ui {
-                source, mut table, ..
+                source,
+                mut table,
+                history,
+                owners,
+                ..
             } = ui;
             let fin = source.finish(&mut table);
+            if let Some(n) = note {
+                eprintln!("wirewatch: {n}");
+            }
+            if let Some(h) = history {
+                let path = h.path().to_string();
+                let st = h.finish(&mut table, &owners);
+                eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+            }
             r?;
             if let Some(e) = fin.file_error {
                 return Err(anyhow!(e));

@@ -303,6 +303,10 @@ pub struct Ui<S: UiSource> {
     names: Box<dyn HostNames>,
     refresh_nanos: i64,
     next_refresh: Option<Timestamp>,
+    /// The history recorder of a live capture.
+    pub history: Option<crate::history::Recorder>,
+    /// The last thing the history said (shown while the source has no fault).
+    history_note: Option<String>,
 }
 
 impl<S: UiSource> Ui<S> {
@@ -323,7 +327,21 @@ impl<S: UiSource> Ui<S> {
             names,
             refresh_nanos,
             next_refresh: None,
+            history: None,
+            history_note: None,
         }
+    }
+
+    /// Records the traffic into the history as well; `note` is shown
+    /// (why history is off, when it could not be opened).
+    pub fn with_history(
+        mut self,
+        history: Option<crate::history::Recorder>,
+        note: Option<String>,
+    ) -> Self {
+        self.history = history;
+        self.history_note = note;
+        self
     }
 
     /// One turn: packets in (waiting at most `wait_ns`), owners labelled,
@@ -336,11 +354,20 @@ impl<S: UiSource> Ui<S> {
             .map_or(0, |t| t.nanos_since(now).clamp(0, wait_ns));
         self.source.pump(&mut self.table, wait)?;
         let now = self.source.now();
+        if let Some(h) = &mut self.history {
+            h.tick(&mut self.table, now, &self.owners);
+            if let Some(e) = h.take_events().pop() {
+                self.history_note = Some(e);
+            }
+        }
         if self.next_refresh.is_some_and(|t| now < t) {
             return Ok(false);
         }
         self.owners.label(&mut self.table, now);
-        let status = self.source.status();
+        let mut status = self.source.status();
+        if status.fault.is_none() {
+            status.fault = self.history_note.clone();
+        }
         self.app.refresh(&self.table, now, status);
         let mut next = self
             .next_refresh

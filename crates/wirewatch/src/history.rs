@@ -1,0 +1,219 @@
+//! The history recorder: turns the flow table's counters into minute rows
+//! for the store's writer thread, at every minute boundary and every flush
+//! interval (so a crash loses at most one interval), on the packets' clock.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use wirewatch_flow::FlowTable;
+use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
+use wirewatch_store::{Counts, Retention, Row, SqliteStore, StoreError};
+use wirewatch_wire::Timestamp;
+
+use crate::procs::Owners;
+
+/// Default time between writes: what a crash can lose.
+pub const DEFAULT_FLUSH_SECS: i64 = 10;
+
+/// History settings of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistorySettings {
+    /// Database file.
+    pub path: PathBuf,
+    /// Named by `--db` or the config (a failure to open it is then an error
+    /// for imports; live capture always goes on).
+    pub explicit: bool,
+    /// Time between writes, nanoseconds.
+    pub flush_nanos: i64,
+    /// Retention per resolution.
+    pub retention: Retention,
+}
+
+/// `$XDG_DATA_HOME/wirewatch/history.db` (`~/.local/share/…` without it);
+/// `/var/lib/wirewatch/history.db` for root.
+pub fn default_db_path() -> Option<PathBuf> {
+    if wirewatch_live::privs::effective_uid() == 0 {
+        return Some(PathBuf::from("/var/lib/wirewatch/history.db"));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("wirewatch/history.db"))
+}
+
+/// Turns the table's counters into rows for the writer.
+pub struct Recorder {
+    writer: HistoryWriter,
+    path: String,
+    ifaces: Vec<Arc<str>>,
+    flush_nanos: i64,
+    /// Next boundary (a minute or flush interval) on the packet clock.
+    next: Option<Timestamp>,
+    /// Process names by owner id.
+    names: HashMap<u32, Option<Arc<str>>>,
+}
+
+const MINUTE_NANOS: i64 = 60_000_000_000;
+
+fn ceil_to(t: i64, step: i64) -> i64 {
+    t.div_euclid(step) * step + if t.rem_euclid(step) == 0 { 0 } else { step }
+}
+
+impl Recorder {
+    /// Opens the database and starts the writer. `ifaces` names the
+    /// interfaces by the index flows carry; `live` chooses the queue's
+    /// behaviour when full (merge rows rather than wait).
+    pub fn open(
+        h: &HistorySettings,
+        ifaces: Vec<String>,
+        live: bool,
+    ) -> Result<Recorder, StoreError> {
+        let store = SqliteStore::open(&h.path)?;
+        let writer = HistoryWriter::start(
+            Box::new(store),
+            WriterConfig {
+                retention: h.retention,
+                backpressure: if live {
+                    Backpressure::Coarsen
+                } else {
+                    Backpressure::Block
+                },
+                ..WriterConfig::default()
+            },
+        )
+        .map_err(|source| StoreError::Io {
+            what: "starting the history writer".into(),
+            source,
+        })?;
+        Ok(Recorder {
+            writer,
+            path: h.path.display().to_string(),
+            ifaces: ifaces.into_iter().map(Into::into).collect(),
+            flush_nanos: h.flush_nanos,
+            next: None,
+            names: HashMap::new(),
+        })
+    }
+
+    /// The database path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    fn boundary_after(&self, t: Timestamp) -> Timestamp {
+        let n = t.as_nanos().saturating_add(1);
+        Timestamp::from_nanos(ceil_to(n, MINUTE_NANOS).min(ceil_to(n, self.flush_nanos)))
+    }
+
+    /// Call with the time of the next packet before accounting it, and
+    /// whenever the clock moves: at each minute or flush boundary passed,
+    /// the traffic since the previous one becomes rows of the minute it
+    /// happened in.
+    pub fn tick(&mut self, table: &mut FlowTable, now: Timestamp, owners: &Owners) {
+        match self.next {
+            None => self.next = Some(self.boundary_after(now)),
+            Some(b) if now >= b => {
+                let minute = b.add_nanos(-1);
+                self.emit(table, minute, owners);
+                self.next = Some(self.boundary_after(now));
+            }
+            Some(_) => {}
+        }
+    }
+
+    /// Hands every count not written yet to the writer, as rows of the
+    /// minute containing `at`.
+    pub fn emit(&mut self, table: &mut FlowTable, at: Timestamp, owners: &Owners) {
+        let ts = at.as_nanos().div_euclid(1_000_000_000);
+        let ts = ts - ts.rem_euclid(60);
+        let mut rows = Vec::new();
+        let (ifaces, names) = (&self.ifaces, &mut self.names);
+        let unknown: Arc<str> = "?".into();
+        table.take_unrecorded(|flow, [sent, received]| {
+            let process = match flow.owner {
+                0 => None,
+                id => names
+                    .entry(id)
+                    .or_insert_with(|| {
+                        owners
+                            .get(id)
+                            .filter(|o| !o.comm.is_empty())
+                            .map(|o| o.comm.as_str().into())
+                    })
+                    .clone(),
+            };
+            let (local, local_port) = flow.src();
+            let (remote, remote_port) = flow.dst();
+            rows.push(Row {
+                ts,
+                iface: ifaces
+                    .get(flow.iface as usize)
+                    .cloned()
+                    .unwrap_or_else(|| unknown.clone()),
+                local,
+                remote,
+                local_port,
+                remote_port,
+                protocol: flow.key.protocol,
+                process,
+                counts: Counts {
+                    packets_out: sent.packets,
+                    bytes_out: sent.bytes,
+                    packets_in: received.packets,
+                    bytes_in: received.bytes,
+                },
+            });
+        });
+        self.writer.send(rows);
+    }
+
+    /// Messages for the user (queue overflow, write failures).
+    pub fn take_events(&mut self) -> Vec<String> {
+        self.writer.take_events()
+    }
+
+    /// Writes what is left (as rows of the table's current minute) and
+    /// waits for the writer.
+    pub fn finish(mut self, table: &mut FlowTable, owners: &Owners) -> WriterStatus {
+        self.emit(table, table.now(), owners);
+        self.writer.finish()
+    }
+}
+
+/// Opens the recorder of a live run: a failure is reported and the run
+/// goes on without history. Returns the recorder and the message to show.
+pub fn open_live(
+    h: Option<&HistorySettings>,
+    ifaces: Vec<String>,
+) -> (Option<Recorder>, Option<String>) {
+    let Some(h) = h else { return (None, None) };
+    match Recorder::open(h, ifaces, true) {
+        Ok(r) => (Some(r), None),
+        Err(e) => (
+            None,
+            Some(format!(
+                "history: {e}; monitoring goes on without history (see --db, --no-history)"
+            )),
+        ),
+    }
+}
+
+/// One line about what was written, for the end of a run.
+pub fn summary(path: &str, st: &WriterStatus) -> String {
+    let mut s = format!("history: {} rows written to {path}", st.rows_written);
+    if st.rows_coarsened > 0 {
+        s += &format!(
+            "; {} rows were merged into {} coarser rows while the writer was behind",
+            st.rows_coarsened, st.coarse_rows
+        );
+    }
+    if let Some(e) = &st.error {
+        s += &format!(
+            "; writing stopped: {e} ({} rows not written)",
+            st.rows_dropped
+        );
+    }
+    s
+}

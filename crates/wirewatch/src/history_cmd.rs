@@ -1,0 +1,753 @@
+//! `wirewatch history top|series|flows|plot`: queries of the history
+//! store, printed as a table, JSON or CSV, or drawn as a chart.
+
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use serde_json::{json, Value};
+use wirewatch_filter::{compile, CompileOptions, Program};
+use wirewatch_store::query::{self, proto_name, GroupBy, Range, SeriesSpec};
+use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
+use wirewatch_store::{Counts, Row, Selection, SqliteStore};
+use wirewatch_wire::build;
+
+use crate::output::readable;
+
+/// `wirewatch history …`.
+#[derive(ClapArgs, Debug)]
+pub struct HistoryArgs {
+    /// The query.
+    #[command(subcommand)]
+    pub query: Query,
+}
+
+/// The history queries.
+#[derive(Subcommand, Debug)]
+pub enum Query {
+    /// The hosts, pairs, processes, ports or interfaces with the most traffic.
+    Top(TopArgs),
+    /// Traffic per time step (one line, or one per top entity with --by).
+    Series(SeriesArgs),
+    /// Flows (host pairs with ports) with their traffic.
+    Flows(FlowsArgs),
+    /// Draw a series as a PNG or SVG chart, one line per top entity.
+    Plot(PlotArgs),
+}
+
+/// Options every query takes.
+#[derive(ClapArgs, Debug, Clone)]
+pub struct Common {
+    /// Start: a duration back from now (30m, 24h, 7d, 2w) or an RFC 3339
+    /// time (2026-11-23T14:00:00Z, 2026-11-23).
+    #[arg(long, default_value = "24h", value_name = "TIME")]
+    pub since: String,
+    /// End (excluded): `now`, a duration back from now, or an RFC 3339 time.
+    #[arg(long, default_value = "now", value_name = "TIME")]
+    pub until: String,
+    /// Only this interface (or capture file name, for imports).
+    #[arg(long, value_name = "IFACE")]
+    pub iface: Option<String>,
+    /// Only flows with this host at either end.
+    #[arg(long, value_name = "ADDR")]
+    pub host: Option<IpAddr>,
+    /// Only flows of this process name.
+    #[arg(long, value_name = "NAME")]
+    pub process: Option<String>,
+    /// Only flows with this port at either end.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Only this protocol (tcp, udp, icmp, icmp6, or a number).
+    #[arg(long, value_name = "PROTO")]
+    pub proto: Option<String>,
+    /// Only flows a pcap filter accepts (tcpdump syntax, as for -f): a flow
+    /// is kept when the filter accepts its packets in either direction.
+    #[arg(short = 'f', value_name = "EXPR")]
+    pub filter: Option<String>,
+    /// Print JSON.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+/// `--by`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum ByArg {
+    /// Every host, both ends of each flow (its own sent and received bytes).
+    Host,
+    /// Local hosts.
+    Local,
+    /// Remote hosts.
+    Remote,
+    /// Host pairs.
+    Pair,
+    /// Processes.
+    Process,
+    /// Protocol and service port.
+    Port,
+    /// Interfaces.
+    Iface,
+}
+
+impl ByArg {
+    fn group(self) -> GroupBy {
+        match self {
+            ByArg::Host => GroupBy::Host,
+            ByArg::Local => GroupBy::Local,
+            ByArg::Remote => GroupBy::Remote,
+            ByArg::Pair => GroupBy::Pair,
+            ByArg::Process => GroupBy::Process,
+            ByArg::Port => GroupBy::Port,
+            ByArg::Iface => GroupBy::Iface,
+        }
+    }
+}
+
+/// `history top`.
+#[derive(ClapArgs, Debug)]
+pub struct TopArgs {
+    /// What to rank.
+    #[arg(long, value_enum, default_value_t = ByArg::Host)]
+    pub by: ByArg,
+    /// Entries to print.
+    #[arg(long, default_value_t = 10)]
+    pub limit: usize,
+    /// Range, selection and output format.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `history series`.
+#[derive(ClapArgs, Debug)]
+pub struct SeriesArgs {
+    /// Bucket length (whole minutes: 1m, 5m, 1h, 1d). Default: about 100 buckets.
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+    /// One line per entity of this kind (the --limit largest).
+    #[arg(long, value_enum)]
+    pub by: Option<ByArg>,
+    /// Lines with --by.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Range, selection and output format.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `history flows`.
+#[derive(ClapArgs, Debug)]
+pub struct FlowsArgs {
+    /// Flows to print (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Range, selection and output format.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+/// `history plot`.
+#[derive(ClapArgs, Debug)]
+pub struct PlotArgs {
+    /// Output file: .png or .svg.
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Bucket length (whole minutes). Default: about 200 buckets.
+    #[arg(long, value_name = "DURATION")]
+    pub step: Option<String>,
+    /// One line per entity of this kind.
+    #[arg(long, value_enum, default_value_t = ByArg::Host)]
+    pub by: ByArg,
+    /// Lines drawn.
+    #[arg(long, default_value_t = 5)]
+    pub limit: usize,
+    /// Chart width in pixels.
+    #[arg(long, default_value_t = 1200)]
+    pub width: u32,
+    /// Chart height in pixels.
+    #[arg(long, default_value_t = 600)]
+    pub height: u32,
+    /// Chart title (default: what is drawn and the range).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// Range, selection and output format.
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn parse_proto(s: &str) -> anyhow::Result<u8> {
+    Ok(match s.to_ascii_lowercase().as_str() {
+        "tcp" => 6,
+        "udp" => 17,
+        "icmp" => 1,
+        "icmp6" | "icmpv6" => 58,
+        "sctp" => 132,
+        "gre" => 47,
+        "esp" => 50,
+        n => n.parse().map_err(|_| {
+            anyhow!(
+                "--proto takes tcp, udp, icmp, icmp6, sctp, gre, esp or a number 0-255, got '{s}'"
+            )
+        })?,
+    })
+}
+
+/// The validated common options.
+struct Prepared {
+    range: Range,
+    sel: Selection,
+    filter: Option<RowFilter>,
+    format: Format,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Table,
+    Json,
+    Csv,
+}
+
+fn wall_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+impl Common {
+    fn prepare(&self) -> anyhow::Result<Prepared> {
+        let now = wall_now();
+        let from = parse_time(&self.since, now).map_err(|e| anyhow!("--since: {e}"))?;
+        let to = parse_time(&self.until, now).map_err(|e| anyhow!("--until: {e}"))?;
+        if from >= to {
+            bail!(
+                "--since ({}) must be before --until ({})",
+                rfc3339(from),
+                rfc3339(to)
+            );
+        }
+        Ok(Prepared {
+            range: Range { from, to },
+            sel: Selection {
+                iface: self.iface.clone(),
+                process: self.process.clone(),
+                host: self.host,
+                port: self.port,
+                protocol: self.proto.as_deref().map(parse_proto).transpose()?,
+            },
+            filter: self.filter.as_deref().map(RowFilter::new).transpose()?,
+            format: if self.json {
+                Format::Json
+            } else if self.csv {
+                Format::Csv
+            } else {
+                Format::Table
+            },
+        })
+    }
+}
+
+/// A pcap filter applied to stored flows: each row becomes one synthetic
+/// Ethernet frame per direction, run through the same compiled program
+/// as captured frames.
+struct RowFilter {
+    prog: Program,
+}
+
+impl RowFilter {
+    fn new(expr: &str) -> anyhow::Result<RowFilter> {
+        let prog = compile(
+            expr,
+            &CompileOptions {
+                link_type: wirewatch_wire::linktype::ETHERNET,
+                snaplen: u32::MAX,
+                linux_vlan_extensions: false,
+            },
+        )
+        .map_err(|e| anyhow!("-f '{expr}': {e}"))?;
+        Ok(RowFilter { prog })
+    }
+
+    fn frame(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, proto: u8) -> Vec<u8> {
+        let l4 = match proto {
+            6 => build::tcp(sport, dport, 0x10, &[]),
+            17 => build::udp(sport, dport, &[]),
+            132 => build::sctp(sport, dport, &[]),
+            1 | 58 => build::icmp(8, 0, &[]),
+            _ => Vec::new(),
+        };
+        // Different address families cannot be one packet: take the source's.
+        build::eth(build::ethertype_for(src), &build::ip(src, dst, proto, &l4))
+    }
+
+    fn accepts(&self, r: &Row) -> bool {
+        [
+            (r.local, r.local_port, r.remote, r.remote_port),
+            (r.remote, r.remote_port, r.local, r.local_port),
+        ]
+        .into_iter()
+        .any(|(s, sp, d, dp)| {
+            let f = Self::frame(s, sp, d, dp, r.protocol);
+            self.prog.matches(&f, f.len() as u32)
+        })
+    }
+}
+
+fn counts_json(c: &Counts) -> Value {
+    json!({
+        "packets_out": c.packets_out,
+        "bytes_out": c.bytes_out,
+        "packets_in": c.packets_in,
+        "bytes_in": c.bytes_in,
+        "bytes": c.bytes(),
+    })
+}
+
+fn open(db: &Path) -> anyhow::Result<SqliteStore> {
+    SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))
+}
+
+/// A step given, or one giving about `buckets` buckets, rounded to a
+/// readable length.
+fn choose_step(arg: Option<&str>, range: &Range, buckets: i64) -> anyhow::Result<i64> {
+    if let Some(s) = arg {
+        let step = parse_duration(s).map_err(|e| anyhow!("--step: {e}"))?;
+        if step < 60 || step % 60 != 0 {
+            bail!("--step must be whole minutes (1m, 5m, 1h, 1d), got '{s}'");
+        }
+        if (range.to - range.from) / step > 1_000_000 {
+            bail!("--step {s} makes more than a million buckets: choose a larger step");
+        }
+        return Ok(step);
+    }
+    let want = (range.to - range.from) / buckets.max(1);
+    const NICE: [i64; 12] = [
+        60, 300, 600, 900, 1_800, 3_600, 7_200, 10_800, 21_600, 43_200, 86_400, 604_800,
+    ];
+    Ok(NICE.iter().copied().find(|&s| s >= want).unwrap_or(604_800))
+}
+
+/// Runs a history query, writing to `out`.
+pub fn run(args: &HistoryArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    match &args.query {
+        Query::Top(a) => top(a, db, out),
+        Query::Series(a) => series(a, db, out),
+        Query::Flows(a) => flows(a, db, out),
+        Query::Plot(a) => plot(a, db, out),
+    }
+}
+
+fn covered_note(asked: &Range, got: &Range) -> Option<String> {
+    (got != asked).then(|| {
+        format!(
+            "note: only coarser rows are kept for part of the range: answered {} – {}",
+            short(got.from),
+            short(got.to)
+        )
+    })
+}
+
+fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let p = a.common.prepare()?;
+    let store = open(db)?;
+    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
+    let t = query::top_where(
+        &store,
+        &p.range,
+        a.by.group(),
+        &p.sel,
+        pred.as_ref().map(|f| f as query::Predicate<'_>),
+        a.limit,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    match p.format {
+        Format::Json => {
+            let v = json!({
+                "query": "top",
+                "by": format!("{:?}", a.by).to_lowercase(),
+                "from": rfc3339(t.covered.from),
+                "until": rfc3339(t.covered.to),
+                "resolutions": t.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                "entities": t.entities,
+                "total": counts_json(&t.total),
+                "entries": t.entries.iter().map(|e| {
+                    let mut v = counts_json(&e.counts);
+                    v["key"] = json!(e.key);
+                    v
+                }).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{v}")?;
+        }
+        Format::Csv => {
+            writeln!(out, "key,packets_out,bytes_out,packets_in,bytes_in,bytes")?;
+            for e in &t.entries {
+                let c = &e.counts;
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{}",
+                    csv_field(&e.key),
+                    c.packets_out,
+                    c.bytes_out,
+                    c.packets_in,
+                    c.bytes_in,
+                    c.bytes()
+                )?;
+            }
+        }
+        Format::Table => {
+            let by = format!("{:?}", a.by).to_lowercase();
+            writeln!(
+                out,
+                "top {} by {by}, {} – {} UTC ({} in all)",
+                t.entries.len(),
+                short(t.covered.from),
+                short(t.covered.to),
+                t.entities
+            )?;
+            let w = t
+                .entries
+                .iter()
+                .map(|e| e.key.len())
+                .max()
+                .unwrap_or(0)
+                .max(by.len());
+            writeln!(
+                out,
+                "{:<w$}  {:>10}  {:>10}  {:>10}  {:>6}",
+                by, "sent", "received", "total", "share"
+            )?;
+            let all = t.total.bytes().max(1) as f64;
+            for e in &t.entries {
+                let c = &e.counts;
+                writeln!(
+                    out,
+                    "{:<w$}  {:>10}  {:>10}  {:>10}  {:>5.1}%",
+                    e.key,
+                    readable(c.bytes_out as f64, true),
+                    readable(c.bytes_in as f64, true),
+                    readable(c.bytes() as f64, true),
+                    100.0 * c.bytes() as f64 / all
+                )?;
+            }
+            writeln!(
+                out,
+                "{:<w$}  {:>10}  {:>10}  {:>10}",
+                "all traffic",
+                readable(t.total.bytes_out as f64, true),
+                readable(t.total.bytes_in as f64, true),
+                readable(t.total.bytes() as f64, true)
+            )?;
+            if let Some(n) = covered_note(&p.range, &t.covered) {
+                writeln!(out, "{n}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+fn run_series(
+    common: &Common,
+    step: Option<&str>,
+    buckets: i64,
+    by: Option<ByArg>,
+    limit: usize,
+    db: &Path,
+) -> anyhow::Result<(Prepared, query::Series)> {
+    let p = common.prepare()?;
+    let step = choose_step(step, &p.range, buckets)?;
+    let store = open(db)?;
+    let name = common
+        .iface
+        .clone()
+        .or(common.host.map(|h| h.to_string()))
+        .or(common.process.clone())
+        .unwrap_or_else(|| "all traffic".into());
+    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
+    let s = query::series(
+        &store,
+        &SeriesSpec {
+            range: p.range,
+            step,
+            sel: p.sel.clone(),
+            by: by.map(ByArg::group),
+            limit,
+            total_name: &name,
+        },
+        pred.as_ref().map(|f| f as query::Predicate<'_>),
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    Ok((p, s))
+}
+
+fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (p, s) = run_series(&a.common, a.step.as_deref(), 100, a.by, a.limit, db)?;
+    let rate = |c: &Counts| c.bytes() as f64 * 8.0 / s.step as f64;
+    match p.format {
+        Format::Json => {
+            let v = json!({
+                "query": "series",
+                "step_seconds": s.step,
+                "from": rfc3339(s.covered.from),
+                "until": rfc3339(s.covered.to),
+                "resolutions": s.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
+                "lines": s.lines.iter().map(|(name, pts)| json!({
+                    "name": name,
+                    "points": s.buckets.iter().zip(pts).map(|(ts, c)| {
+                        let mut v = counts_json(c);
+                        v["ts"] = json!(rfc3339(*ts));
+                        v["bits_per_second"] = json!(rate(c));
+                        v
+                    }).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            });
+            writeln!(out, "{v}")?;
+        }
+        Format::Csv => {
+            writeln!(
+                out,
+                "line,ts,packets_out,bytes_out,packets_in,bytes_in,bits_per_second"
+            )?;
+            for (name, pts) in &s.lines {
+                for (ts, c) in s.buckets.iter().zip(pts) {
+                    writeln!(
+                        out,
+                        "{},{},{},{},{},{},{:.1}",
+                        csv_field(name),
+                        rfc3339(*ts),
+                        c.packets_out,
+                        c.bytes_out,
+                        c.packets_in,
+                        c.bytes_in,
+                        rate(c)
+                    )?;
+                }
+            }
+        }
+        Format::Table => {
+            for (name, pts) in &s.lines {
+                writeln!(
+                    out,
+                    "{name}: every {} from {} UTC",
+                    humanize_step(s.step),
+                    short(s.covered.from)
+                )?;
+                writeln!(
+                    out,
+                    "{:<16}  {:>10}  {:>10}  {:>10}",
+                    "time (UTC)", "sent", "received", "rate"
+                )?;
+                for (ts, c) in s.buckets.iter().zip(pts) {
+                    writeln!(
+                        out,
+                        "{:<16}  {:>10}  {:>10}  {:>10}",
+                        short(*ts),
+                        readable(c.bytes_out as f64, true),
+                        readable(c.bytes_in as f64, true),
+                        readable(rate(c), false) + "/s"
+                    )?;
+                }
+            }
+            if s.lines.is_empty() {
+                writeln!(out, "no traffic in the range")?;
+            }
+            if let Some(n) = covered_note(&p.range, &s.covered) {
+                writeln!(out, "{n}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn humanize_step(s: i64) -> String {
+    match s {
+        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 3_600 == 0 => format!("{}h", s / 3_600),
+        s => format!("{}m", s / 60),
+    }
+}
+
+fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let p = a.common.prepare()?;
+    let store = open(db)?;
+    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
+    let limit = if a.limit == 0 { usize::MAX } else { a.limit };
+    let (v, n, covered) = query::flows(
+        &store,
+        &p.range,
+        &p.sel,
+        pred.as_ref().map(|f| f as query::Predicate<'_>),
+        limit,
+    )
+    .map_err(|e| anyhow!("{e}"))?;
+    match p.format {
+        Format::Json => {
+            for f in &v {
+                let mut j = counts_json(&f.counts);
+                j["iface"] = json!(&*f.id.iface);
+                j["local"] = json!(f.id.local.to_string());
+                j["local_port"] = json!(f.id.local_port);
+                j["remote"] = json!(f.id.remote.to_string());
+                j["remote_port"] = json!(f.id.remote_port);
+                j["protocol"] = json!(proto_name(f.id.protocol));
+                j["process"] = json!(f.id.process.as_deref());
+                j["first"] = json!(rfc3339(f.first));
+                j["last"] = json!(rfc3339(f.last));
+                writeln!(out, "{j}")?;
+            }
+        }
+        Format::Csv => {
+            writeln!(out, "first,last,iface,protocol,local,local_port,remote,remote_port,process,packets_out,bytes_out,packets_in,bytes_in")?;
+            for f in &v {
+                let c = &f.counts;
+                writeln!(
+                    out,
+                    "{},{},{},{},{},{},{},{},{},{},{},{},{}",
+                    rfc3339(f.first),
+                    rfc3339(f.last),
+                    csv_field(&f.id.iface),
+                    proto_name(f.id.protocol),
+                    f.id.local,
+                    f.id.local_port,
+                    f.id.remote,
+                    f.id.remote_port,
+                    csv_field(f.id.process.as_deref().unwrap_or("")),
+                    c.packets_out,
+                    c.bytes_out,
+                    c.packets_in,
+                    c.bytes_in
+                )?;
+            }
+        }
+        Format::Table => {
+            writeln!(
+                out,
+                "{} of {n} flows, {} – {} UTC, most bytes first",
+                v.len(),
+                short(covered.from),
+                short(covered.to)
+            )?;
+            let end = |a: IpAddr, p: u16| match a {
+                IpAddr::V6(_) => format!("[{a}]:{p}"),
+                IpAddr::V4(_) => format!("{a}:{p}"),
+            };
+            let rows: Vec<[String; 8]> = v
+                .iter()
+                .map(|f| {
+                    [
+                        short(f.first),
+                        short(f.last),
+                        proto_name(f.id.protocol),
+                        end(f.id.local, f.id.local_port),
+                        end(f.id.remote, f.id.remote_port),
+                        f.id.process.as_deref().unwrap_or("").to_string(),
+                        readable(f.counts.bytes_out as f64, true),
+                        readable(f.counts.bytes_in as f64, true),
+                    ]
+                })
+                .collect();
+            let head = [
+                "first", "last", "proto", "local", "remote", "process", "sent", "received",
+            ];
+            let mut w = head.map(str::len);
+            for r in &rows {
+                for (k, c) in r.iter().enumerate() {
+                    w[k] = w[k].max(c.len());
+                }
+            }
+            let line = |cells: [&str; 8]| -> String {
+                cells
+                    .iter()
+                    .enumerate()
+                    .map(|(k, c)| {
+                        if k >= 6 {
+                            format!("{c:>width$}", width = w[k])
+                        } else {
+                            format!("{c:<width$}", width = w[k])
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("  ")
+                    .trim_end()
+                    .to_string()
+            };
+            writeln!(out, "{}", line(head))?;
+            for r in &rows {
+                writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
+            }
+            if let Some(n) = covered_note(&p.range, &covered) {
+                writeln!(out, "{n}")?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let ext = a
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    let svg = match ext.as_deref() {
+        Some("svg") => true,
+        Some("png") => false,
+        _ => bail!(
+            "--out {}: the chart is written as PNG or SVG: name the file .png or .svg",
+            a.out.display()
+        ),
+    };
+    let (_, s) = run_series(&a.common, a.step.as_deref(), 200, Some(a.by), a.limit, db)?;
+    let by = format!("{:?}", a.by).to_lowercase();
+    let chart = wirewatch_plot::Chart {
+        title: a.title.clone().unwrap_or_else(|| {
+            format!(
+                "wirewatch: top {} by {by}, every {}",
+                s.lines.len(),
+                humanize_step(s.step)
+            )
+        }),
+        y_unit: "bit/s".into(),
+        series: s
+            .lines
+            .iter()
+            .map(|(name, pts)| wirewatch_plot::Series {
+                name: name.clone(),
+                points: s
+                    .buckets
+                    .iter()
+                    .zip(pts)
+                    .map(|(ts, c)| (*ts, c.bytes() as f64 * 8.0 / s.step as f64))
+                    .collect(),
+            })
+            .collect(),
+        width: a.width,
+        height: a.height,
+    };
+    let bytes = if svg {
+        wirewatch_plot::render_svg(&chart).into_bytes()
+    } else {
+        wirewatch_plot::render_png(&chart).map_err(|e| anyhow!("--out {}: {e}", a.out.display()))?
+    };
+    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    writeln!(
+        out,
+        "wrote {} ({}x{}, {} lines, {} – {} UTC)",
+        a.out.display(),
+        a.width,
+        a.height,
+        chart.series.len(),
+        short(s.covered.from),
+        short(s.covered.to)
+    )?;
+    Ok(())
+}
