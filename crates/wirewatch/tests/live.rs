@@ -221,8 +221,15 @@ struct Running {
 
 impl Running {
     fn start(ns: &str, args: &[&str]) -> Running {
+        // No history unless the test asks for it (never the machine's own database).
+        let history: &[&str] = if args.contains(&"--db") {
+            &[]
+        } else {
+            &["--no-history"]
+        };
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns, BIN])
+            .args(history)
             .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -637,7 +644,17 @@ fn default_interface_is_the_one_with_the_default_route() {
     link(&a, &b, &i1, &format!("p{t}"), 203);
     let (_, gw) = link(&a, &b, &i2, &format!("q{t}"), 204);
     let out = Command::new("ip")
-        .args(["netns", "exec", &a, BIN, "-s", "0.5", "--format", "json"])
+        .args([
+            "netns",
+            "exec",
+            &a,
+            BIN,
+            "--no-history",
+            "-s",
+            "0.5",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -659,7 +676,17 @@ fn default_interface_is_the_one_with_the_default_route() {
         &i2,
     ]);
     let out = Command::new("ip")
-        .args(["netns", "exec", &a, BIN, "-s", "0.5", "--format", "json"])
+        .args([
+            "netns",
+            "exec",
+            &a,
+            BIN,
+            "--no-history",
+            "-s",
+            "0.5",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
@@ -671,7 +698,14 @@ fn default_interface_is_the_one_with_the_default_route() {
         "{err}"
     );
     let listing = Command::new("ip")
-        .args(["netns", "exec", &a, BIN, "--list-interfaces"])
+        .args([
+            "netns",
+            "exec",
+            &a,
+            BIN,
+            "--no-history",
+            "--list-interfaces",
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&listing.stdout);
@@ -733,7 +767,17 @@ fn ring_overflow_is_counted_as_drops() {
     );
     assert_eq!(seen + dropped, received, "accounted + dropped = received");
     let text = Command::new("ip")
-        .args(["netns", "exec", &p.a, BIN, "-i", &p.ia, "-s", "0.3"])
+        .args([
+            "netns",
+            "exec",
+            &p.a,
+            BIN,
+            "--no-history",
+            "-i",
+            &p.ia,
+            "-s",
+            "0.3",
+        ])
         .output()
         .unwrap();
     let t = String::from_utf8_lossy(&text.stdout);
@@ -1038,7 +1082,17 @@ fn interval_reports_reach_the_pipe_as_they_are_made() {
     require_root_and_ip!();
     let p = pair(211);
     let mut child = Command::new("ip")
-        .args(["netns", "exec", &p.a, BIN, "-i", &p.ia, "--format", "json"])
+        .args([
+            "netns",
+            "exec",
+            &p.a,
+            BIN,
+            "--no-history",
+            "-i",
+            &p.ia,
+            "--format",
+            "json",
+        ])
         .args(["--interval", "0.5"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -1281,7 +1335,7 @@ fn flows_name_the_process_that_owns_them() {
 fn without_privileges_the_error_says_what_is_needed() {
     require_root_and_ip!();
     let out = Command::new(BIN)
-        .args(["-i", "lo", "-s", "1"])
+        .args(["--no-history", "-i", "lo", "-s", "1"])
         .uid(65534)
         .gid(65534)
         .output()
@@ -1304,7 +1358,17 @@ fn every_output_format_stops_after_s_seconds() {
         let started = Instant::now();
         let out = Command::new("ip")
             .args([
-                "netns", "exec", &p.a, BIN, "-i", &p.ia, "-s", "1", "--format", fmt,
+                "netns",
+                "exec",
+                &p.a,
+                BIN,
+                "--no-history",
+                "-i",
+                &p.ia,
+                "-s",
+                "1",
+                "--format",
+                fmt,
             ])
             .output()
             .unwrap();
@@ -1445,4 +1509,209 @@ fn the_filter_is_replaced_on_the_open_sockets() {
     );
     assert!(out.status.success(), "{text}");
     assert!(text.contains("test filter_child ... ok"), "{text}");
+}
+
+/// `history flows` of a database, shaped like a report's entries (local as
+/// source) so [`assert_exact`] can check them.
+fn history_as_report(db: &std::path::Path) -> Value {
+    let out = Command::new(BIN)
+        .args([
+            "history", "flows", "--since", "1h", "--json", "--limit", "0", "--db",
+        ])
+        .arg(db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let entries: Vec<Value> = json_lines(&String::from_utf8(out.stdout).unwrap())
+        .into_iter()
+        .map(|f| {
+            serde_json::json!({
+                "src": f["local"], "dst": f["remote"],
+                "src_port": f["local_port"], "dst_port": f["remote_port"],
+                "protocol": f["protocol"], "iface": f["iface"],
+                "src_to_dst": {"packets": f["packets_out"], "bytes": f["bytes_out"]},
+                "dst_to_src": {"packets": f["packets_in"], "bytes": f["bytes_in"]},
+            })
+        })
+        .collect();
+    serde_json::json!({ "entries": entries })
+}
+
+#[test]
+fn live_traffic_is_kept_in_the_history_exactly() {
+    require_root_and_ip!();
+    let p = pair(212);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "3",
+            "--format",
+            "json",
+            "-P",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let sent = send_known_traffic(&p);
+    let (code, _, err) = r.finish();
+    assert_eq!(code, 0, "stderr: {err}");
+    assert!(err.contains("rows written to"), "{err}");
+    let rep = history_as_report(&db);
+    // The same exact packets and bytes per flow and direction as the live report.
+    assert_exact(&rep, &p, &sent);
+    let udp = entry(&rep, &p.addr_a.to_string(), &p.addr_b.to_string(), "udp");
+    assert_eq!(udp["iface"], p.ia.as_str());
+    assert_eq!(
+        udp["src"],
+        p.addr_a.to_string(),
+        "the interface's address is local"
+    );
+}
+
+#[test]
+fn kill_9_loses_at_most_the_last_flush_interval() {
+    require_root_and_ip!();
+    let p = pair(213);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+            "--history-flush",
+            "1",
+        ],
+    );
+    // B sends 200 datagrams a second to A for 6 s, noting when each left.
+    let (addr_a, addr_b, ns_b) = (p.addr_a, p.addr_b, p.b.clone());
+    let _rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 7300)).unwrap()
+    });
+    let sender = std::thread::spawn(move || {
+        in_netns(&ns_b, move || {
+            let u = UdpSocket::bind(SocketAddrV4::new(addr_b, 0)).unwrap();
+            let start = Instant::now();
+            let mut log = Vec::new();
+            let mut k = 0u32;
+            while start.elapsed() < Duration::from_secs(6) {
+                u.send_to(&[5u8; 172], SocketAddrV4::new(addr_a, 7300))
+                    .unwrap();
+                log.push(Instant::now());
+                k += 1;
+                let next = start + Duration::from_millis(5) * k;
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+            }
+            log
+        })
+    });
+    std::thread::sleep(Duration::from_millis(3500));
+    // A reader works while the writer runs.
+    let q = Command::new(BIN)
+        .args(["history", "top", "--since", "1h", "--json", "--db"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        q.status.success(),
+        "query beside the writer: {}",
+        String::from_utf8_lossy(&q.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    let killed = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(r.pid() as i32, libc::SIGKILL) };
+    let (code, _, _) = r.finish();
+    assert_eq!(code, -1, "killed by a signal");
+    let log = sender.join().unwrap();
+    // The database opens cleanly and passes SQLite's own check.
+    let store = wirewatch_store::SqliteStore::open_reader(&db).unwrap();
+    store.integrity_check().unwrap();
+    let out = Command::new(BIN)
+        .args([
+            "history", "top", "--since", "1h", "--json", "--by", "pair", "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let top: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = top["total"]["packets_in"].as_u64().unwrap();
+    // Everything sent up to one flush interval (1 s) plus a second of
+    // slack before the kill is there; nothing sent after it.
+    let before = |t: Instant| log.iter().filter(|&&s| s <= t).count() as u64;
+    let must = before(killed - Duration::from_secs(2));
+    let may = before(killed);
+    assert!(
+        stored >= must && stored <= may,
+        "stored {stored} datagrams; sent {must} by 2 s before the kill, {may} by the kill"
+    );
+}
+
+#[test]
+fn an_unwritable_history_leaves_live_monitoring_running() {
+    require_root_and_ip!();
+    let p = pair(214);
+    let tmp = tempfile::tempdir().unwrap();
+    let ro = tmp.path().join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
+        .arg(&ro)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping: cannot mount a read-only tmpfs");
+        return;
+    }
+    let db = ro.join("h.db");
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "2",
+            "--format",
+            "json",
+            "-P",
+            "--db",
+            db.to_str().unwrap(),
+        ],
+    );
+    let _rx = udp_b_to_a(&p, 7400, 5);
+    let (code, out, err) = r.finish();
+    let _ = Command::new("umount").arg(&ro).status();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("history:")
+            && err.contains("Read-only file system")
+            && err.contains("monitoring goes on without history"),
+        "{err}"
+    );
+    let v = json_lines(&out);
+    let e = entry(
+        final_report(&v),
+        &p.addr_a.to_string(),
+        &p.addr_b.to_string(),
+        "udp",
+    );
+    assert_eq!(dir(e, &p.addr_b.to_string()).0, 5);
 }
