@@ -85,7 +85,12 @@ printf '%s\n' '# iftop' 'interface: eth0' 'dns-resolution: yes' 'port-resolution
     >"$cc/iftoprc"
 printf '%s\n' 'interface = "eth0"' 'dns-resolution = false' 'port-display = "on"' 'sort = "2s"' \
     'max-bandwidth = "1G"' 'net-filter = "192.168.0.0/16"' 'processes = false' '[tui]' 'refresh-ms = 500' \
-    >"$cc/config.toml"
+    '[history]' 'db = "/var/lib/ww.db"' 'flush = "10s"' 'keep-minutes = "7d"' 'keep-hours = "90d"' \
+    'keep-days = "forever"' >"$cc/config.toml"
+# History query times (the same target reads them).
+for t in 24h 1h30m 2w now 2026-11-23T14:00:00Z 2026-11-23T15:00:00.25+01:00 2026-02-29; do
+    printf '%s' "$t" >"$cc/time-$t"
+done
 [[ -f "$HOME/.iftoprc" ]] && cp "$HOME/.iftoprc" "$cc/home-iftoprc"
 echo "fuzz-seed: config: $(find "$cc" -type f | wc -l) in $cc"
 

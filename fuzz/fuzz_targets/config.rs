@@ -1,5 +1,7 @@
-//! The configuration parsers (iftoprc and TOML) on arbitrary text: an error
-//! is fine, a panic is not; every error is one line naming file and line.
+//! The configuration parsers (iftoprc and TOML, with its [history] table)
+//! and the history queries' time arguments on arbitrary text: an error is
+//! fine, a panic is not; every error is one line (naming file and line for
+//! configs), and a timestamp read back from its RFC 3339 form is the same.
 #![no_main]
 
 use std::path::Path;
@@ -19,5 +21,14 @@ fuzz_target!(|data: &[u8]| {
             let msg = e.to_string();
             assert!(!msg.contains('\n'), "multi-line error: {msg:?}");
         }
+    }
+    use wirewatch_store::time;
+    for r in [time::parse_time(text, 1_795_442_400), time::parse_duration(text)] {
+        if let Err(e) = r {
+            assert!(!e.contains('\n') || text.contains('\n'), "multi-line error: {e:?}");
+        }
+    }
+    if let Ok(t) = time::parse_rfc3339(text) {
+        assert_eq!(time::parse_rfc3339(&time::rfc3339(t)), Ok(t), "{text:?}");
     }
 });

@@ -85,10 +85,24 @@ fn main() {
     let days: i64 = args.next().and_then(|d| d.parse().ok()).unwrap_or(30);
     // QUERY_ONLY=1: time the queries on a database made by an earlier run.
     let query_only = std::env::var_os("QUERY_ONLY").is_some();
-    // Data from 2026-10-24T09:37Z: a month-long range then has partial
-    // days and hours at both ends, read from hour and minute rows.
-    let start: i64 = 1_792_800_000 + 9 * 3600 + 37 * 60;
+    // The data ends at the current minute, so `--since 30d` on the command
+    // line asks for exactly it; a month-long range then has partial days
+    // and hours at both ends, read from hour and minute rows.
     let minutes = days * 1440;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let start = match std::env::var("END") {
+        // END=unix seconds: reuse the database of an earlier run.
+        Ok(e) => e.parse::<i64>().expect("END: unix seconds") - minutes * 60,
+        Err(_) => now - now % 60 - minutes * 60,
+    };
+    println!(
+        "data: {} to {} (END={})",
+        start,
+        start + minutes * 60,
+        start + minutes * 60
+    );
     if !query_only {
         ingest(&path, days, start, minutes);
     }

@@ -887,3 +887,190 @@ fn a_database_that_cannot_be_created_is_a_clear_error() {
         .unwrap();
     assert!(e.to_string().contains("no history there"), "{e}");
 }
+
+/// Queries read long ranges of a file database on parallel readers: the
+/// answers equal those of the one-reader in-memory store holding the same rows.
+#[test]
+fn parallel_readers_give_the_same_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut file = SqliteStore::open(&dir.path().join("p.db")).unwrap();
+    let mut mem = SqliteStore::open_in_memory().unwrap();
+    let mut rows = Vec::new();
+    for m in 0..(3 * 1440 + 77) {
+        for k in 0..5u16 {
+            let ts = T0 + 1800 + m * 60;
+            rows.push(row(
+                ts,
+                &format!("10.0.0.{}", k + 1),
+                40_000 + (m % 3) as u16,
+                &format!("192.0.2.{}", (m % 4) + 1),
+                [443, 80, 22][k as usize % 3],
+                Some(["curl", "ssh"][k as usize % 2]),
+                (m as u64 * 7 + k as u64) % 1000 + 1,
+                (m as u64 * 13 + k as u64) % 5000,
+            ));
+        }
+    }
+    for s in [&mut file, &mut mem] {
+        for c in rows.chunks(997) {
+            s.append(c).unwrap();
+        }
+        maintain_all(s, &keep_all());
+    }
+    assert!(file.reader().is_some() && mem.reader().is_none());
+    let r = Range {
+        from: T0 + 1234,
+        to: T0 + 3 * DAY + 4000,
+    };
+    for by in [
+        GroupBy::Host,
+        GroupBy::Pair,
+        GroupBy::Process,
+        GroupBy::Port,
+    ] {
+        let a = query::top(&file, &r, by, &Selection::default(), 50).unwrap();
+        let b = query::top(&mem, &r, by, &Selection::default(), 50).unwrap();
+        assert_eq!(a, b, "{by:?}");
+    }
+    let spec = query::SeriesSpec {
+        range: r,
+        step: 3600,
+        sel: Selection::default(),
+        by: Some(GroupBy::Remote),
+        limit: 3,
+        total_name: "t",
+    };
+    assert_eq!(
+        query::series(&file, &spec, None).unwrap(),
+        query::series(&mem, &spec, None).unwrap()
+    );
+    let pred = |r: &Row| r.local_port.is_multiple_of(2);
+    let a = query::flows(&file, &r, &Selection::default(), Some(&pred), 1000).unwrap();
+    let b = query::flows(&mem, &r, &Selection::default(), Some(&pred), 1000).unwrap();
+    assert_eq!(a, b);
+    assert!(a.1 > 10);
+}
+
+/// A full disk stops the writer with a clear error and counts the rows it
+/// could not write; the sender never blocks and nothing panics. Needs root
+/// (a 256 KiB tmpfs); skipped otherwise.
+#[test]
+fn a_full_disk_stops_writing_with_a_clear_error() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipping: mounting a small tmpfs needs root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(dir.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipping: cannot mount a tmpfs");
+        return;
+    }
+    struct Unmount<'a>(&'a std::path::Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(self.0).status();
+        }
+    }
+    let _u = Unmount(dir.path());
+    let p = dir.path().join("h.db");
+    // One batch at a time (the sender waits for room), so the first ones
+    // are committed before the disk fills.
+    let cfg = WriterConfig {
+        queue_batches: 1,
+        backpressure: Backpressure::Block,
+        ..WriterConfig::default()
+    };
+    let mut w = HistoryWriter::start(Box::new(SqliteStore::open(&p).unwrap()), cfg).unwrap();
+    let mut events = Vec::new();
+    for m in 0..400 {
+        let rows: Vec<Row> = (0..100)
+            .map(|k| {
+                row(
+                    T0 + m * 60,
+                    &format!("10.0.{}.{}", k / 200, k % 200 + 1),
+                    40_000 + k,
+                    "192.0.2.1",
+                    443,
+                    Some("curl"),
+                    1,
+                    1,
+                )
+            })
+            .collect();
+        w.send(rows);
+        events.extend(w.take_events());
+    }
+    let st = w.finish();
+    let e = st.error.clone().expect("the disk filled up");
+    assert!(e.contains("h.db") && e.contains("full"), "{e}");
+    assert!(st.rows_dropped > 0 && st.rows_written > 0, "{st:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.contains("monitoring goes on without history")),
+        "{events:?}"
+    );
+    // What was committed before is readable.
+    let s = SqliteStore::open_reader(&p).unwrap();
+    assert!(sum(&s, Resolution::Minute).packets() > 0);
+}
+
+/// Two writers on one file (two wirewatch processes on one database) take
+/// turns: no error, every row kept, roll-ups done once.
+#[test]
+fn two_writers_share_one_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("h.db");
+    let spawn = |iface: &'static str| {
+        let p = p.clone();
+        std::thread::spawn(move || {
+            let mut w = HistoryWriter::start(
+                Box::new(SqliteStore::open(&p).unwrap()),
+                WriterConfig::default(),
+            )
+            .unwrap();
+            for m in 0..(2 * 1440) {
+                let mut r = row(
+                    T0 + m * 60,
+                    "10.0.0.1",
+                    40_000,
+                    "192.0.2.1",
+                    443,
+                    None,
+                    3,
+                    5,
+                );
+                r.iface = iface.into();
+                w.send(vec![r]);
+            }
+            w.finish()
+        })
+    };
+    let (a, b) = (spawn("eth0"), spawn("eth1"));
+    for st in [a.join().unwrap(), b.join().unwrap()] {
+        assert_eq!(st.error, None);
+        assert_eq!(st.rows_dropped, 0);
+    }
+    let s = SqliteStore::open_reader(&p).unwrap();
+    assert_eq!(sum(&s, Resolution::Minute).bytes(), 2 * 2 * 1440 * 8);
+    let cov = s.coverage().unwrap();
+    // The first day is rolled up once: each interface's 1440 minutes, no more.
+    let mut day = Counts::default();
+    s.scan(
+        Resolution::Day,
+        T0,
+        T0 + DAY,
+        &Selection::default(),
+        Columns::ALL,
+        &mut |r| day.add(&r.counts),
+    )
+    .unwrap();
+    assert_eq!(cov.day.complete_until, T0 + DAY);
+    assert_eq!(day.bytes(), 2 * 1440 * 8);
+}
