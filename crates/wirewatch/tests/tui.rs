@@ -819,3 +819,67 @@ fn replay_follows_the_wall_clock_at_its_speed() {
         );
     }
 }
+
+#[test]
+fn the_screen_records_history_and_says_when_it_cannot() {
+    use wirewatch::history::{open_live, HistorySettings};
+    use wirewatch_store::query::{self, GroupBy, Range};
+    let dir = tempfile::tempdir().unwrap();
+    let settings = |path: std::path::PathBuf| HistorySettings {
+        path,
+        explicit: true,
+        flush_nanos: 1_000_000_000,
+        retention: Default::default(),
+    };
+    let db = dir.path().join("h.db");
+    let (rec, note) = open_live(Some(&settings(db.clone())), vec!["test0".into()]);
+    assert_eq!(note, None);
+    let mut ui = ui().with_history(rec, None);
+    for ms in (0..=25_000).step_by(250) {
+        run_to(&mut ui, ms);
+    }
+    let counted: u64 = ui
+        .table
+        .flows()
+        .map(|f| f.dirs[0].ip_bytes + f.dirs[1].ip_bytes)
+        .sum();
+    let Ui {
+        history,
+        mut table,
+        owners,
+        ..
+    } = ui;
+    let st = history.unwrap().finish(&mut table, &owners);
+    assert_eq!(st.error, None);
+    // Each 1-s flush handed over the flows active in it: more rows than flows.
+    assert!(st.rows_written as usize > 2 * table.len(), "{st:?}");
+    let store = wirewatch_store::SqliteStore::open_reader(&db).unwrap();
+    let t = query::top(
+        &store,
+        &Range {
+            from: 0,
+            to: i64::MAX / 2,
+        },
+        GroupBy::Iface,
+        &Default::default(),
+        5,
+    )
+    .unwrap();
+    assert_eq!(t.total.bytes(), counted);
+    assert_eq!(t.entries[0].key, "test0");
+
+    // A history that cannot be opened: the screen says so on its status line.
+    let (rec, note) = open_live(
+        Some(&settings("/proc/wirewatch-none/h.db".into())),
+        vec!["test0".into()],
+    );
+    assert!(rec.is_none());
+    let mut off = self::ui().with_history(None, note);
+    run_to(&mut off, 1_000);
+    let screen = text(&render(&mut off, 160, 30));
+    assert!(
+        screen.contains("history: opening /proc/wirewatch-none")
+            || screen.contains("history: creating /proc/wirewatch-none"),
+        "{screen}"
+    );
+}
