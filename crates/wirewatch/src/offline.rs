@@ -270,19 +270,21 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    // What was read is kept, whatever stopped the reading (a read error,
+    // the reader of the report going away).
+    let history_error = history.take().and_then(|h| {
+        let path = h.path().to_string();
+        let st = h.finish(&mut table, &owners);
+        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+        st.error
+    });
     let stop = match result {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
         Err(e) => return Err(anyhow!("writing output: {e}")),
     };
-    // What was read is kept, even when reading stopped on an error.
-    if let Some(h) = history.take() {
-        let path = h.path().to_string();
-        let st = h.finish(&mut table, &owners);
-        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
-        if let Some(e) = st.error {
-            return Err(anyhow!("history: {e}"));
-        }
+    if let Some(e) = history_error {
+        return Err(anyhow!("history: {e}"));
     }
     let snap = Snapshot::build(
         &table,
