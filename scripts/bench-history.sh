@@ -10,7 +10,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
-db="${1:-bench-out/history.db}"
+db="$(realpath -m "${1:-bench-out/history.db}")"
 days="${2:-30}"
 runs="${RUNS:-9}"
 mkdir -p "$(dirname "$db")"

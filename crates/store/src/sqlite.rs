@@ -146,7 +146,7 @@ impl SqliteStore {
         if !path.exists() {
             return Err(StoreError::Io {
                 what: format!("{name}: no history there (nothing recorded yet?)"),
-                source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
         let rw = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
