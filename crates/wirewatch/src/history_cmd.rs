@@ -412,7 +412,8 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 .map(|e| e.key.len())
                 .max()
                 .unwrap_or(0)
-                .max(by.len());
+                .max(by.len())
+                .max("all traffic".len());
             writeln!(
                 out,
                 "{:<w$}  {:>10}  {:>10}  {:>10}  {:>6}",
