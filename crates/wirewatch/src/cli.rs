@@ -678,7 +678,7 @@ pub fn main() -> ExitCode {
             load_config(&args)
                 .ok()
                 .and_then(|c| c.history.db)
-                .or_else(crate::history::default_db_path)
+                .or_else(crate::history::default_query_path)
         }) {
             Some(p) => p,
             None => {

@@ -43,6 +43,19 @@ pub fn default_db_path() -> Option<PathBuf> {
     Some(data.join("wirewatch/history.db"))
 }
 
+/// The database a query reads by default: the user's own when it exists,
+/// else the system one (`sudo wirewatch` records there), else the user's
+/// path (whose absence the query then reports).
+pub fn default_query_path() -> Option<PathBuf> {
+    let own = default_db_path();
+    let system = PathBuf::from("/var/lib/wirewatch/history.db");
+    match own {
+        Some(p) if p.exists() => Some(p),
+        _ if system.exists() => Some(system),
+        own => own,
+    }
+}
+
 /// Turns the table's counters into rows for the writer.
 pub struct Recorder {
     writer: HistoryWriter,
