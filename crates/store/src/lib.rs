@@ -142,8 +142,13 @@ pub struct FlowId {
 }
 
 /// The ports hour and day rows keep: the lower one (the service), with the
-/// other (the client's ephemeral port) set to 0; equal ports are both kept.
+/// other (the client's ephemeral port) set to 0; equal ports are both kept,
+/// and a pair with a 0 already (a rolled-up row, a flow without ports) is
+/// kept as it is, so applying it twice changes nothing.
 pub fn service_ports(local_port: u16, remote_port: u16) -> (u16, u16) {
+    if local_port == 0 || remote_port == 0 {
+        return (local_port, remote_port);
+    }
     (
         if local_port <= remote_port {
             local_port

@@ -552,8 +552,8 @@ impl SqliteStore {
             &format!(
                 "INSERT INTO {dst}
                  SELECT ?1, iface, local, remote,
-                   CASE WHEN lport <= rport THEN lport ELSE 0 END,
-                   CASE WHEN rport <= lport THEN rport ELSE 0 END,
+                   CASE WHEN lport = 0 OR rport = 0 OR lport <= rport THEN lport ELSE 0 END,
+                   CASE WHEN lport = 0 OR rport = 0 OR rport <= lport THEN rport ELSE 0 END,
                    proto, proc, SUM(pkts_out), SUM(bytes_out), SUM(pkts_in), SUM(bytes_in)
                  FROM {src} WHERE ts >= ?1 AND ts < ?1 + {n}
                  GROUP BY 2, 3, 4, 5, 6, 7, 8

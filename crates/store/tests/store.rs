@@ -230,6 +230,50 @@ fn rollups_keep_host_pairs_and_drop_client_ports() {
         hours[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_out,
         web_minutes_complete * 1_000
     );
+    // Day rows keep the service port too (rolling up twice changes nothing).
+    let mut day_ports = std::collections::BTreeSet::new();
+    s.scan(
+        Resolution::Day,
+        T0,
+        T0 + 2 * DAY,
+        &Selection::default(),
+        Columns::ALL,
+        &mut |r| {
+            day_ports.insert((r.local_port, r.remote_port));
+        },
+    )
+    .unwrap();
+    assert_eq!(day_ports, [(0, 443), (53, 53)].into_iter().collect());
+    // So do queries by port over ranges read from days and hours.
+    let t = query::top(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 2 * DAY,
+        },
+        GroupBy::Port,
+        &Selection::default(),
+        5,
+    )
+    .unwrap();
+    assert_eq!(t.resolutions, vec![Resolution::Day]);
+    let keys: Vec<&str> = t.entries.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!(keys, vec!["tcp/443", "tcp/53"]);
+    let t = query::top(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 2 * DAY,
+        },
+        GroupBy::Pair,
+        &Selection {
+            port: Some(443),
+            ..Default::default()
+        },
+        5,
+    )
+    .unwrap();
+    assert_eq!(t.total.bytes_in, 2 * 1440 * 20_000);
     let days = per_pair(&s, Resolution::Day);
     assert_eq!(
         days[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_in,
@@ -239,6 +283,17 @@ fn rollups_keep_host_pairs_and_drop_client_ports() {
         pairs[&(ip("10.0.0.1"), ip("192.0.2.1"))].bytes_in,
         (2 * 1440 + 90) * 20_000
     );
+}
+
+proptest! {
+    /// Rolling up a rolled-up row changes nothing.
+    #[test]
+    fn service_ports_is_idempotent(a: u16, b: u16) {
+        let once = wirewatch_store::service_ports(a, b);
+        prop_assert_eq!(wirewatch_store::service_ports(once.0, once.1), once);
+        prop_assert!(once.0 == a || once.0 == 0);
+        prop_assert!(once.1 == b || once.1 == 0);
+    }
 }
 
 #[test]
