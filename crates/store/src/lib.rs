@@ -424,9 +424,15 @@ pub trait Store: Send {
     fn append(&mut self, rows: &[Row]) -> Result<(), StoreError>;
 
     /// Rolls complete hours and days up and prunes rows older than
-    /// `retention` (relative to the newest stored minute), doing at most
-    /// `budget` periods of each kind of work.
-    fn maintain(&mut self, retention: &Retention, budget: u32) -> Result<Maintenance, StoreError>;
+    /// `retention`, counted back from the newest stored minute or `now`,
+    /// whichever is earlier (a row stamped in the future must not prune
+    /// the present), doing at most `budget` periods of each kind of work.
+    fn maintain(
+        &mut self,
+        retention: &Retention,
+        now: i64,
+        budget: u32,
+    ) -> Result<Maintenance, StoreError>;
 
     /// What each resolution holds.
     fn coverage(&self) -> Result<Coverage, StoreError>;

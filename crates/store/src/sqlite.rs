@@ -654,7 +654,12 @@ impl SqliteStore {
         Ok((n, upto < limit))
     }
 
-    fn maintain_tx(&mut self, retention: &Retention, budget: u32) -> rusqlite::Result<Maintenance> {
+    fn maintain_tx(
+        &mut self,
+        retention: &Retention,
+        now: i64,
+        budget: u32,
+    ) -> rusqlite::Result<Maintenance> {
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
@@ -701,7 +706,9 @@ impl SqliteStore {
                 Resolution::Minute => Resolution::Hour,
                 _ => Resolution::Day,
             };
-            let limit = coarser.floor(newest.saturating_sub(keep)).min(rolled);
+            let limit = coarser
+                .floor(newest.min(now).saturating_sub(keep))
+                .min(rolled);
             let span = coarser.secs().saturating_mul(budget as i64);
             let (n, more) = Self::prune(&tx, r, limit, span)?;
             m.rows_pruned += n;
@@ -742,9 +749,14 @@ impl Store for SqliteStore {
         })
     }
 
-    fn maintain(&mut self, retention: &Retention, budget: u32) -> Result<Maintenance, StoreError> {
+    fn maintain(
+        &mut self,
+        retention: &Retention,
+        now: i64,
+        budget: u32,
+    ) -> Result<Maintenance, StoreError> {
         let path = self.path.clone();
-        self.maintain_tx(retention, budget)
+        self.maintain_tx(retention, now, budget)
             .map_err(engine(format!("{path}: roll-up and retention")))
     }
 

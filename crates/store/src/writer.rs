@@ -333,6 +333,14 @@ impl Drop for HistoryWriter {
     }
 }
 
+/// Seconds since the Unix epoch: retention never counts back from a time
+/// later than this.
+fn wall_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(i64::MAX, |d| d.as_secs() as i64)
+}
+
 /// Most rows merged into one transaction.
 const MAX_BATCH_ROWS: usize = 1 << 20;
 
@@ -391,14 +399,18 @@ fn write_loop(
                 }
             }
         }
-        match store.maintain(&cfg.retention, cfg.maintain_budget) {
+        match store.maintain(&cfg.retention, wall_clock(), cfg.maintain_budget) {
             Ok(m) => more_maintenance = m.more,
             Err(e) => fail(&sh, e.to_string()),
         }
     }
-    // Finish the roll-ups that are due before closing.
-    while !sh.failed.load(Ordering::Relaxed) {
-        match store.maintain(&cfg.retention, cfg.maintain_budget) {
+    // Before closing, a little more of the roll-ups that are due (the rest
+    // waits for the next run: stopping must not wait on a backlog).
+    for _ in 0..4 {
+        if sh.failed.load(Ordering::Relaxed) {
+            break;
+        }
+        match store.maintain(&cfg.retention, wall_clock(), cfg.maintain_budget) {
             Ok(m) if m.more => {}
             Ok(_) => break,
             Err(e) => {

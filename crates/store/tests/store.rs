@@ -53,7 +53,7 @@ fn row(
 fn maintain_all(s: &mut SqliteStore, r: &Retention) -> Maintenance {
     let mut total = Maintenance::default();
     loop {
-        let m = s.maintain(r, 5).unwrap();
+        let m = s.maintain(r, i64::MAX, 5).unwrap();
         total.hours_rolled += m.hours_rolled;
         total.days_rolled += m.days_rolled;
         total.rows_pruned += m.rows_pruned;
@@ -378,6 +378,51 @@ fn retention_prunes_only_what_is_rolled_up() {
     .unwrap();
     assert_eq!(t.covered.from, T0 + 3 * DAY, "pruned hours: whole days");
     assert_eq!(t.total.bytes_out, 1440 * 1000);
+}
+
+#[test]
+fn a_row_from_the_future_does_not_prune_the_present() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let mut rows: Vec<Row> = (0..2 * 1440)
+        .map(|m| {
+            row(
+                T0 + m * 60,
+                "10.0.0.1",
+                40_000,
+                "192.0.2.1",
+                443,
+                None,
+                10,
+                0,
+            )
+        })
+        .collect();
+    // A corrupt timestamp ten years ahead.
+    rows.push(row(
+        T0 + 3650 * DAY,
+        "10.0.0.1",
+        40_000,
+        "192.0.2.1",
+        443,
+        None,
+        1,
+        0,
+    ));
+    s.append(&rows).unwrap();
+    let now = T0 + 2 * DAY;
+    loop {
+        if !s.maintain(&Retention::default(), now, 5).unwrap().more {
+            break;
+        }
+    }
+    let cov = s.coverage().unwrap();
+    assert_eq!(
+        cov.minute.oldest,
+        Some(T0),
+        "minutes within 7 days of now are kept"
+    );
+    assert_eq!(cov.minute.pruned_until, None);
+    assert_eq!(sum(&s, Resolution::Minute).bytes_out, 2 * 1440 * 10 + 1);
 }
 
 #[test]
@@ -783,8 +828,8 @@ impl Store for Gated {
         let _g = self.gate.lock().unwrap();
         self.inner.append(rows)
     }
-    fn maintain(&mut self, r: &Retention, b: u32) -> Result<Maintenance, StoreError> {
-        self.inner.maintain(r, b)
+    fn maintain(&mut self, r: &Retention, now: i64, b: u32) -> Result<Maintenance, StoreError> {
+        self.inner.maintain(r, now, b)
     }
     fn coverage(&self) -> Result<Coverage, StoreError> {
         self.inner.coverage()
