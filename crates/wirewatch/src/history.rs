@@ -58,7 +58,9 @@ pub fn default_query_path() -> Option<PathBuf> {
 
 /// Turns the table's counters into rows for the writer.
 pub struct Recorder {
-    writer: HistoryWriter,
+    /// The open database, until the writer thread starts.
+    pending: Option<(SqliteStore, WriterConfig)>,
+    writer: Option<HistoryWriter>,
     path: String,
     ifaces: Vec<Arc<str>>,
     flush_nanos: i64,
@@ -66,6 +68,8 @@ pub struct Recorder {
     next: Option<Timestamp>,
     /// Process names by owner id.
     names: HashMap<u32, Option<Arc<str>>>,
+    /// Messages of our own (the writer has its own).
+    events: Vec<String>,
 }
 
 const MINUTE_NANOS: i64 = 60_000_000_000;
@@ -84,24 +88,18 @@ impl Recorder {
         live: bool,
     ) -> Result<Recorder, StoreError> {
         let store = SqliteStore::open(&h.path)?;
-        let writer = HistoryWriter::start(
-            Box::new(store),
-            WriterConfig {
-                retention: h.retention,
-                backpressure: if live {
-                    Backpressure::Coarsen
-                } else {
-                    Backpressure::Block
-                },
-                ..WriterConfig::default()
+        let cfg = WriterConfig {
+            retention: h.retention,
+            backpressure: if live {
+                Backpressure::Coarsen
+            } else {
+                Backpressure::Block
             },
-        )
-        .map_err(|source| StoreError::Io {
-            what: "starting the history writer".into(),
-            source,
-        })?;
+            ..WriterConfig::default()
+        };
         Ok(Recorder {
-            writer,
+            pending: Some((store, cfg)),
+            writer: None,
             path: h.path.display().to_string(),
             ifaces: ifaces.into_iter().map(Into::into).collect(),
             // An import is cut at minutes only: nothing to lose to a crash
@@ -109,7 +107,24 @@ impl Recorder {
             flush_nanos: if live { h.flush_nanos } else { MINUTE_NANOS },
             next: None,
             names: HashMap::new(),
+            events: Vec::new(),
         })
+    }
+
+    /// Starts the writer thread. Live capture calls this after dropping
+    /// privileges, so the thread is born with none (capabilities are per
+    /// thread); the database files were opened before. Otherwise the
+    /// first write starts it.
+    pub fn start(&mut self) -> Result<(), StoreError> {
+        if let Some((store, cfg)) = self.pending.take() {
+            let w =
+                HistoryWriter::start(Box::new(store), cfg).map_err(|source| StoreError::Io {
+                    what: "starting the history writer".into(),
+                    source,
+                })?;
+            self.writer = Some(w);
+        }
+        Ok(())
     }
 
     /// The database path.
@@ -181,19 +196,38 @@ impl Recorder {
                 },
             });
         });
-        self.writer.send(rows);
+        if self.writer.is_none() {
+            if let Err(e) = self.start() {
+                self.events
+                    .push(format!("history: {e}; monitoring goes on without history"));
+                return;
+            }
+        }
+        if let Some(w) = &mut self.writer {
+            w.send(rows);
+        }
     }
 
     /// Messages for the user (queue overflow, write failures).
     pub fn take_events(&mut self) -> Vec<String> {
-        self.writer.take_events()
+        let mut ev = std::mem::take(&mut self.events);
+        if let Some(w) = &mut self.writer {
+            ev.extend(w.take_events());
+        }
+        ev
     }
 
     /// Writes what is left (as rows of the table's current minute) and
     /// waits for the writer.
     pub fn finish(mut self, table: &mut FlowTable, owners: &Owners) -> WriterStatus {
         self.emit(table, table.now(), owners);
-        self.writer.finish()
+        match self.writer.take() {
+            Some(w) => w.finish(),
+            None => WriterStatus {
+                error: self.events.pop(),
+                ..WriterStatus::default()
+            },
+        }
     }
 }
 
@@ -212,6 +246,15 @@ pub fn open_live(
                 "history: {e}; monitoring goes on without history (see --db, --no-history)"
             )),
         ),
+    }
+}
+
+/// Starts the writer thread of a live run once privileges are dropped; a
+/// failure is printed and the run goes on without history.
+pub fn start_after_drop(history: &mut Option<Recorder>) {
+    if let Some(Err(e)) = history.as_mut().map(Recorder::start) {
+        eprintln!("wirewatch: history: {e}; monitoring goes on without history");
+        *history = None;
     }
 }
 

@@ -596,6 +596,9 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     }
     cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
     let mut owners = start_owner_scan(s.processes)?;
+    // The writer thread starts now, born without privileges (the scan
+    // thread, started above, is the only one that keeps some).
+    crate::history::start_after_drop(&mut history);
     let mut flow_cfg: FlowConfig = s.flow.clone();
     if !ls.local_nets_given {
         flow_cfg.local_nets = cap.own_addresses();

@@ -1154,9 +1154,20 @@ fn privileges_are_dropped_after_the_sockets_open() {
     let p = pair(209);
     // With process lookup (the default) only the process-scan thread keeps
     // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19), to read other users'
-    // /proc/PID/fd; every other thread (packets, DNS) has none.
+    // /proc/PID/fd; every other thread (packets, DNS, history) has none.
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.db");
     for extra in [None, Some("--no-processes")] {
-        let mut args = vec!["-i", &p.ia, "-s", "2", "--format", "json"];
+        let mut args = vec![
+            "-i",
+            &p.ia,
+            "-s",
+            "2",
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+        ];
         args.extend(extra);
         let mut r = Running::start(&p.a, &args);
         r.wait_for_stderr(if extra.is_none() {
@@ -1164,7 +1175,22 @@ fn privileges_are_dropped_after_the_sockets_open() {
         } else {
             "dropped privileges"
         });
-        let mut scan_threads = 0;
+        // The history writer starts right after the drop: wait until it is there.
+        let comms = |pid: u32| -> Vec<String> {
+            std::fs::read_dir(format!("/proc/{pid}/task"))
+                .unwrap()
+                .map(|t| {
+                    std::fs::read_to_string(t.unwrap().path().join("comm")).unwrap_or_default()
+                })
+                .collect()
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !comms(r.pid()).iter().any(|c| c.trim() == "wirewatch-histo")
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (mut scan_threads, mut history_threads) = (0, 0);
         for t in std::fs::read_dir(format!("/proc/{}/task", r.pid())).unwrap() {
             let dir = t.unwrap().path();
             let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
@@ -1174,6 +1200,7 @@ fn privileges_are_dropped_after_the_sockets_open() {
                 .find(|l| l.starts_with("CapEff:"))
                 .unwrap_or("")
                 .to_string();
+            history_threads += usize::from(comm.trim() == "wirewatch-histo");
             if comm.trim() == "wirewatch-procs" {
                 scan_threads += 1;
                 assert!(eff.ends_with("0000000000080004"), "scan thread: {eff}");
@@ -1182,6 +1209,10 @@ fn privileges_are_dropped_after_the_sockets_open() {
             }
         }
         assert_eq!(scan_threads, usize::from(extra.is_none()), "{extra:?}");
+        assert_eq!(
+            history_threads, 1,
+            "the history writer was checked ({extra:?})"
+        );
         let status = std::fs::read_to_string(format!("/proc/{}/status", r.pid())).unwrap();
         let field = |k: &str| {
             status

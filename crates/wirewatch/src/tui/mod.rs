@@ -61,7 +61,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
         Source::Live(ls) => {
             let cap = LiveCapture::open(ls, decode_options(&s.flow))?;
             // Opened before the privilege drop: its files stay open.
-            let (history, note) =
+            let (mut history, note) =
                 crate::history::open_live(s.history.as_ref(), cap.interface_names());
             let keep = if scr.options.processes {
                 crate::live::PROCESS_CAPS
@@ -74,6 +74,8 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 flow.local_nets = cap.own_addresses();
             }
             let owners = crate::live::start_owner_scan(scr.options.processes)?;
+            // Born without privileges: only the scan thread keeps some.
+            crate::history::start_after_drop(&mut history);
             let mut table = FlowTable::new(flow);
             table.advance(crate::live::clock());
             let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos)
