@@ -117,11 +117,17 @@ impl SqliteStore {
     /// Opens (creating it and its folder when missing) a database for
     /// writing, upgrading its schema.
     pub fn open(path: &Path) -> Result<SqliteStore, StoreError> {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        // Who talked to whom is private: the folder and file are the owner's.
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|source| StoreError::Io {
-                what: format!("creating {}", dir.display()),
-                source,
-            })?;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o750)
+                .create(dir)
+                .map_err(|source| StoreError::Io {
+                    what: format!("creating {}", dir.display()),
+                    source,
+                })?;
         }
         let name = path.display().to_string();
         // Create the file here first: the OS says why it cannot be
@@ -130,6 +136,7 @@ impl SqliteStore {
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .mode(0o600)
             .open(path)
             .map_err(|source| StoreError::Io {
                 what: format!("opening {name}"),

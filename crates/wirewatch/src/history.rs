@@ -56,8 +56,53 @@ pub fn default_query_path() -> Option<PathBuf> {
     }
 }
 
+/// Takes `<db>.<iface>.lock` for each interface, without waiting.
+fn lock_interfaces(
+    db: &std::path::Path,
+    ifaces: &[String],
+) -> Result<Vec<std::fs::File>, StoreError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut locks = Vec::new();
+    for i in ifaces {
+        let mut name = db.as_os_str().to_owned();
+        name.push(format!(".{i}.lock"));
+        let p = PathBuf::from(name);
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&p)
+            .map_err(|source| StoreError::Io {
+                what: format!("opening {}", p.display()),
+                source,
+            })?;
+        match f.try_lock() {
+            Ok(()) => locks.push(f),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Io {
+                    what: format!("another wirewatch is recording {i} into {}", db.display()),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::WouldBlock,
+                        "its traffic would be counted twice",
+                    ),
+                })
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Io {
+                    what: format!("locking {}", p.display()),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(locks)
+}
+
 /// Turns the table's counters into rows for the writer.
 pub struct Recorder {
+    /// One lock file per interface recorded, held while recording.
+    _locks: Vec<std::fs::File>,
     /// The open database, until the writer thread starts.
     pending: Option<(SqliteStore, WriterConfig)>,
     writer: Option<HistoryWriter>,
@@ -88,6 +133,14 @@ impl Recorder {
         live: bool,
     ) -> Result<Recorder, StoreError> {
         let store = SqliteStore::open(&h.path)?;
+        // Two captures of one interface into one database would count its
+        // traffic twice: each interface is recorded by one process at a
+        // time (the lock goes with the process, even on kill -9).
+        let locks = if live {
+            lock_interfaces(&h.path, &ifaces)?
+        } else {
+            Vec::new()
+        };
         let cfg = WriterConfig {
             retention: h.retention,
             backpressure: if live {
@@ -98,6 +151,7 @@ impl Recorder {
             ..WriterConfig::default()
         };
         Ok(Recorder {
+            _locks: locks,
             pending: Some((store, cfg)),
             writer: None,
             path: h.path.display().to_string(),

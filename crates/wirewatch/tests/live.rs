@@ -1746,3 +1746,44 @@ fn an_unwritable_history_leaves_live_monitoring_running() {
     );
     assert_eq!(dir(e, &p.addr_b.to_string()).0, 5);
 }
+
+#[test]
+fn one_interface_is_recorded_by_one_capture_at_a_time() {
+    require_root_and_ip!();
+    let p = pair(215);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("private/h.db");
+    let args = |secs: &'static str| -> Vec<String> {
+        [
+            "-i",
+            &p.ia,
+            "-s",
+            secs,
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+        ]
+        .map(String::from)
+        .to_vec()
+    };
+    let a1 = args("3");
+    let first = Running::start(&p.a, &a1.iter().map(String::as_str).collect::<Vec<_>>());
+    let a2 = args("1");
+    let second = Running::start(&p.a, &a2.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, err) = second.finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("another wirewatch is recording {} into", p.ia))
+            && err.contains("monitoring goes on without history"),
+        "{err}"
+    );
+    let (code, _, err) = first.finish();
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("rows written to"), "{err}");
+    // Who talked to whom is private: the database and its folder are the owner's.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(db.parent().unwrap()), 0o750);
+}
