@@ -23,7 +23,8 @@ pub const SCHEMA_VERSION: i64 = 1;
 /// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // 0 → 1: the first schema.
-    "CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+    "PRAGMA application_id = 2004314212;
+     CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
      CREATE TABLE label (id INTEGER PRIMARY KEY, kind INTEGER NOT NULL, text TEXT NOT NULL,
                          UNIQUE (kind, text));
      CREATE TABLE minute (ts INTEGER NOT NULL, iface INTEGER NOT NULL, local BLOB NOT NULL,
@@ -156,18 +157,8 @@ impl SqliteStore {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
-        let rw = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        match Connection::open_with_flags(path, rw) {
-            Ok(conn) => match Self::setup(conn, name.clone(), true) {
-                Err(e) if e.is_read_only() => {}
-                r => return r,
-            },
-            Err(e)
-                if matches!(&e, rusqlite::Error::SqliteFailure(f, _)
-                if matches!(f.code, rusqlite::ErrorCode::ReadOnly | rusqlite::ErrorCode::CannotOpen)) =>
-                {}
-            Err(e) => return Err(engine(format!("opening {name}"))(e)),
-        }
+        // Read-only: a query never changes the file (not even its journal
+        // mode), whatever file it is pointed at.
         let ro = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn =
             Connection::open_with_flags(path, ro).map_err(engine(format!("opening {name}")))?;
@@ -183,6 +174,8 @@ impl SqliteStore {
     fn setup(conn: Connection, path: String, writable: bool) -> Result<SqliteStore, StoreError> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(engine(format!("{path}: setting the busy timeout")))?;
+        // Before anything writes: is this ours?
+        check_identity(&conn, &path)?;
         if writable {
             // WAL: readers never block the writer nor it them; NORMAL sync
             // loses nothing committed when the process dies (only a power
@@ -223,10 +216,14 @@ impl SqliteStore {
             return Ok(());
         }
         if !writable {
-            return Err(StoreError::Corrupt(format!(
-                "{}: schema version {found} needs an upgrade to {SCHEMA_VERSION}, and the file cannot be written",
-                self.path
-            )));
+            return Err(StoreError::Corrupt(if found == 0 {
+                format!("{}: no history there (an empty database)", self.path)
+            } else {
+                format!(
+                    "{}: written by an older wirewatch (schema {found}, this one reads {SCHEMA_VERSION}): record into it once (wirewatch --db {}) to upgrade it",
+                    self.path, self.path
+                )
+            }));
         }
         let path = self.path.clone();
         migrate_to(&mut self.conn, SCHEMA_VERSION).map_err(engine(format!(
@@ -336,6 +333,35 @@ impl SqliteStore {
             .execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")
             .map_err(engine(format!("{}: checkpoint", self.path)))
     }
+}
+
+/// `PRAGMA application_id` of wirewatch history databases ("wwhd").
+pub const APPLICATION_ID: i64 = 0x7777_6864;
+
+/// Refuses a file that is some other program's SQLite database, and a
+/// schema newer than this build knows, before anything is written to it.
+fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreError> {
+    let read = |p: &str| -> Result<i64, StoreError> {
+        conn.pragma_query_value(None, p, |r| r.get(0))
+            .map_err(engine(format!("{path}: reading the {p}")))
+    };
+    let (app, version) = (read("application_id")?, read("user_version")?);
+    let tables: i64 = conn
+        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
+        .map_err(engine(format!("{path}: reading the schema")))?;
+    if app != APPLICATION_ID && (tables > 0 || version > 0) {
+        return Err(StoreError::Corrupt(format!(
+            "{path}: not a wirewatch history database (another program's SQLite file?)"
+        )));
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            path: path.to_string(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
 }
 
 /// Settings of every connection: temporary tables in memory (nothing to

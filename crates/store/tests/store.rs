@@ -817,6 +817,41 @@ fn migrations_from_every_earlier_version() {
     assert!(e.to_string().contains("newer"), "{e}");
 }
 
+#[test]
+fn another_programs_database_is_refused_and_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("other.db");
+    {
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch("CREATE TABLE notes (t TEXT); INSERT INTO notes VALUES ('x');")
+            .unwrap();
+    }
+    let before = std::fs::read(&p).unwrap();
+    for e in [
+        SqliteStore::open_reader(&p).err().unwrap(),
+        SqliteStore::open(&p).err().unwrap(),
+    ] {
+        assert!(
+            e.to_string().contains("not a wirewatch history database"),
+            "{e}"
+        );
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), before, "not one byte changed");
+    assert!(!dir.path().join("other.db-wal").exists());
+    // A query never writes: after a writer closed (WAL checkpointed and
+    // removed), a read-only open still reads.
+    let h = dir.path().join("h.db");
+    let mut w = SqliteStore::open(&h).unwrap();
+    w.append(&[row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6)])
+        .unwrap();
+    drop(w);
+    let before = std::fs::read(&h).unwrap();
+    let r = SqliteStore::open_reader(&h).unwrap();
+    assert_eq!(sum(&r, Resolution::Minute).bytes(), 11);
+    drop(r);
+    assert_eq!(std::fs::read(&h).unwrap(), before);
+}
+
 /// A store that waits on a gate before each append: a slow disk.
 struct Gated {
     inner: SqliteStore,
