@@ -652,14 +652,23 @@ pub fn flows(
     limit: usize,
 ) -> Result<(Vec<FlowSummary>, usize, Range), StoreError> {
     let plan = plan(&store.coverage()?, range, Resolution::Minute);
+    // A flow's rows written before its process was known have none: they
+    // are the same flow, named after the process once known.
     let add = |m: &mut HashMap<FlowId, FlowSummary>, f: FlowSummary| {
-        let e = m.entry(f.id.clone()).or_insert_with(|| FlowSummary {
+        let key = FlowId {
+            process: None,
+            ..f.id.clone()
+        };
+        let e = m.entry(key).or_insert_with(|| FlowSummary {
             counts: Counts::default(),
             ..f.clone()
         });
         e.first = e.first.min(f.first);
         e.last = e.last.max(f.last);
         e.counts.add(&f.counts);
+        if e.id.process.is_none() {
+            e.id.process = f.id.process;
+        }
     };
     let m = fold_rows(
         store,

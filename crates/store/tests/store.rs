@@ -776,6 +776,37 @@ fn flows_lists_each_flow_once_with_its_span() {
     assert_eq!(v[0].id.local_port, 40_001);
     assert_eq!((v[0].first, v[0].last), (T0, T0 + 120));
     assert_eq!(v[0].counts.bytes(), 8_200);
+    // Rows written before the process was known are the same flow.
+    let mut s2 = small_store();
+    s2.append(&[row(
+        T0 + 120,
+        "10.0.0.1",
+        40_002,
+        "192.0.2.2",
+        22,
+        None,
+        5,
+        5,
+    )])
+    .unwrap();
+    let (v, n, _) = query::flows(
+        &s2,
+        &Range {
+            from: T0,
+            to: T0 + 7200,
+        },
+        &Selection {
+            port: Some(22),
+            ..Default::default()
+        },
+        None,
+        10,
+    )
+    .unwrap();
+    assert_eq!(
+        (n, v[0].id.process.as_deref(), v[0].counts.bytes()),
+        (1, Some("ssh"), 3_010)
+    );
     let pred = |r: &Row| r.remote == ip("192.0.2.2");
     let (v, n, _) = query::flows(
         &s,

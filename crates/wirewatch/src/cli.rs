@@ -628,9 +628,12 @@ impl Args {
         let link_local = self.link_local || cfg.link_local.unwrap_or(false);
         let history = self.history_settings(&cfg, live)?;
         Ok(Settings {
-            history,
+            history: history.clone(),
             screen,
-            processes: live && processes && matches!(self.format, FormatArg::Json | FormatArg::Csv),
+            // Process names go to JSON and CSV reports, and to the history.
+            processes: live
+                && processes
+                && (matches!(self.format, FormatArg::Json | FormatArg::Csv) || history.is_some()),
             file_filter: if live { None } else { filter.clone() },
             file_duration_nanos: if live { None } else { duration_nanos },
             source,
