@@ -41,14 +41,17 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// The range the pieces cover (wider than asked where only coarse rows are left).
+    /// The time the rows read stand for: rows are read by their start, so
+    /// from the first period starting at or after `from` to the end of the
+    /// last one starting before `to` (wider than asked where only coarse
+    /// rows are left).
     pub fn covered(&self, asked: &Range) -> Range {
         Range {
             from: self
                 .pieces
                 .first()
-                .map_or(asked.from, |p| p.from.min(asked.from)),
-            to: self.pieces.last().map_or(asked.to, |p| p.to.max(asked.to)),
+                .map_or(asked.from, |p| ceil(p.res, p.from)),
+            to: self.pieces.last().map_or(asked.to, |p| ceil(p.res, p.to)),
         }
     }
 
@@ -572,6 +575,16 @@ pub fn series(
         }
     } else {
         type Lines = HashMap<Entity, Vec<Counts>, foldhash::fast::RandomState>;
+        // The lines drawn are the top entities of the range: found first
+        // (a cheap pass over coarse rows), so buckets are kept for them only.
+        let chosen: std::collections::HashSet<Entity> = match by {
+            Some(g) => top_where(store, range, g, sel, pred, limit)?
+                .entries
+                .into_iter()
+                .map(|e| e.entity)
+                .collect(),
+            None => Default::default(),
+        };
         let cols = match by {
             Some(g) => columns_for(g, pred.is_some()),
             None if pred.is_some() => Columns::ALL,
@@ -591,6 +604,9 @@ pub fn series(
                 None => spread(all, first, step, r.ts, res.secs(), &r.counts),
                 Some(g) => {
                     for (e, c) in entities(g, r) {
+                        if !chosen.contains(&e) {
+                            continue;
+                        }
                         let line = per.entry(e).or_insert_with(|| vec![Counts::default(); n]);
                         spread(line, first, step, r.ts, res.secs(), &c);
                     }

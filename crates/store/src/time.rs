@@ -139,7 +139,10 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     } else {
         return Err(format!("'{s}': the time needs a UTC offset (Z or +HH:MM)"));
     };
-    let clock = clock.split('.').next().unwrap_or("");
+    let (clock, fraction) = clock.split_once('.').unwrap_or((clock, "0"));
+    if fraction.is_empty() || !fraction.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{s}': bad fraction of a second '.{fraction}'"));
+    }
     let hms: Vec<&str> = clock.split(':').collect();
     if hms.len() != 3 || hms.iter().any(|p| p.len() != 2) {
         return Err(format!("'{s}': bad time of day '{clock}' (like 14:00:00)"));
@@ -152,7 +155,12 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, String> {
     if h > 23 || mi > 59 || se > 60 {
         return Err(format!("'{s}': no such time of day"));
     }
-    Ok(day * 86_400 + h as i64 * 3_600 + mi as i64 * 60 + se.min(59) as i64 - offset)
+    let t = day * 86_400 + h as i64 * 3_600 + mi as i64 * 60 + se.min(59) as i64 - offset;
+    // Years 0000–9999 once in UTC: what RFC 3339 can write back.
+    if !(-62_167_219_200..=253_402_300_799).contains(&t) {
+        return Err(format!("'{s}': outside the years 0000 to 9999 in UTC"));
+    }
+    Ok(t)
 }
 
 /// A query time: `now`, a duration back from `now`, or an RFC 3339 timestamp.
@@ -219,6 +227,10 @@ mod tests {
             "2026-11-23T14:00Z",
             "yesterday",
             "2026/11/23",
+            "2026-11-23T14:00:00.abcZ",
+            "2026-11-23T14:00:00.Z",
+            "9999-12-31T23:59:59-23:59",
+            "0000-01-01T00:00:00+23:59",
         ] {
             assert!(parse_rfc3339(bad).is_err(), "{bad}");
         }

@@ -14,7 +14,7 @@ use wirewatch_store::{
 };
 
 const DAY: i64 = 86_400;
-/// 2026-11-20T00:00:00Z.
+/// 2026-11-19T00:00:00Z.
 const T0: i64 = 1_795_046_400;
 
 fn ip(s: &str) -> IpAddr {

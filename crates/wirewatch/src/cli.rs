@@ -393,8 +393,8 @@ impl Args {
         let h = &cfg.history;
         let flush_nanos = match self.history_flush {
             Some(s) => {
-                if !(0.01..=3600.0).contains(&s) {
-                    anyhow::bail!("--history-flush must be between 0.01 and 3600 seconds, got {s}");
+                if !(0.01..=60.0).contains(&s) {
+                    anyhow::bail!("--history-flush must be between 0.01 and 60 seconds (rows are cut at every minute anyway), got {s}");
                 }
                 (s * 1e9).round() as i64
             }
@@ -417,10 +417,10 @@ impl Args {
                 "config [history]: keep-minutes <= keep-hours <= keep-days is required (coarser rows are made from finer ones)"
             );
         }
-        let (path, explicit) = match (&self.db, &h.db) {
-            (Some(p), _) => (Some(p.clone()), true),
-            (None, Some(p)) if live => (Some(p.clone()), true),
-            _ => (None, false),
+        let path = match (&self.db, &h.db) {
+            (Some(p), _) => Some(p.clone()),
+            (None, Some(p)) if live => Some(p.clone()),
+            _ => None,
         };
         let wanted = if live {
             !self.no_history && h.enabled.unwrap_or(true)
@@ -435,7 +435,6 @@ impl Args {
         };
         Ok(Some(HistorySettings {
             path,
-            explicit,
             flush_nanos,
             retention,
         }))
@@ -677,17 +676,19 @@ pub fn main() -> ExitCode {
         }
     };
     if let Some(Command::History(h)) = &args.command {
-        let db = match args.db.clone().or_else(|| {
-            load_config(&args)
-                .ok()
-                .and_then(|c| c.history.db)
-                .or_else(crate::history::default_query_path)
-        }) {
-            Some(p) => p,
-            None => {
-                eprintln!("wirewatch: error: no history database: give --db PATH");
-                return ExitCode::from(EXIT_BAD_INPUT);
-            }
+        let configured = match &args.db {
+            Some(p) => Some(p.clone()),
+            None => match load_config(&args) {
+                Ok(c) => c.history.db,
+                Err(e) => {
+                    eprintln!("wirewatch: error: {e}");
+                    return ExitCode::from(EXIT_BAD_INPUT);
+                }
+            },
+        };
+        let Some(db) = configured.or_else(crate::history::default_query_path) else {
+            eprintln!("wirewatch: error: no history database: give --db PATH");
+            return ExitCode::from(EXIT_BAD_INPUT);
         };
         return match crate::history_cmd::run(h, &db, &mut std::io::stdout().lock()) {
             Ok(()) => ExitCode::SUCCESS,

@@ -599,8 +599,8 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
                 .map(std::path::PathBuf::from),
             flush_secs: place.check("history.flush", h.flush, |v| {
                 match wirewatch_store::time::parse_duration(v)? {
-                    d if (1..=3600).contains(&d) => Ok(d),
-                    d => Err(format!("must be between 1s and 1h, got {d} s")),
+                    d if (1..=60).contains(&d) => Ok(d),
+                    d => Err(format!("must be between 1s and 60s (rows are cut at every minute anyway), got {d} s")),
                 }
             })?,
             keep: [
@@ -1015,7 +1015,7 @@ keep-days = "forever"
             (
                 "[history]
 flush = \"0s\"",
-                "/etc/ww.toml:2: history.flush: must be between 1s and 1h, got 0 s",
+                "/etc/ww.toml:2: history.flush: must be between 1s and 60s",
             ),
             (
                 "[history]

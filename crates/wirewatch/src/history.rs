@@ -21,9 +21,6 @@ pub const DEFAULT_FLUSH_SECS: i64 = 10;
 pub struct HistorySettings {
     /// Database file.
     pub path: PathBuf,
-    /// Named by `--db` or the config (a failure to open it is then an error
-    /// for imports; live capture always goes on).
-    pub explicit: bool,
     /// Time between writes, nanoseconds.
     pub flush_nanos: i64,
     /// Retention per resolution.

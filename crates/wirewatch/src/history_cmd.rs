@@ -113,7 +113,7 @@ pub struct TopArgs {
     /// What to rank.
     #[arg(long, value_enum, default_value_t = ByArg::Host)]
     pub by: ByArg,
-    /// Entries to print.
+    /// Entries to print (0: all).
     #[arg(long, default_value_t = 10)]
     pub limit: usize,
     /// Range, selection and output format.
@@ -339,8 +339,10 @@ pub fn run(args: &HistoryArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result
     }
 }
 
+/// Said when coarser rows answered part of the range (more than the
+/// minute rounding of its ends).
 fn covered_note(asked: &Range, got: &Range) -> Option<String> {
-    (got != asked).then(|| {
+    (got.from < asked.from || got.to > asked.to + 60).then(|| {
         format!(
             "note: only coarser rows are kept for part of the range: answered {} – {}",
             short(got.from),
@@ -359,7 +361,7 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         a.by.group(),
         &p.sel,
         pred.as_ref().map(|f| f as query::Predicate<'_>),
-        a.limit,
+        all_if_zero(a.limit),
     )
     .map_err(|e| anyhow!("{e}"))?;
     match p.format {
@@ -448,6 +450,23 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--limit 0`: everything.
+fn all_if_zero(n: usize) -> usize {
+    if n == 0 {
+        usize::MAX
+    } else {
+        n
+    }
+}
+
+/// Bits per second of a bucket, over the part of it inside the range
+/// answered (the first and last buckets may be cut by --since/--until).
+fn bucket_rate(s: &query::Series, k: usize, c: &Counts) -> f64 {
+    let start = s.buckets[k].max(s.covered.from);
+    let end = (s.buckets[k] + s.step).min(s.covered.to);
+    c.bytes() as f64 * 8.0 / (end - start).max(1) as f64
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -481,7 +500,7 @@ fn run_series(
             step,
             sel: p.sel.clone(),
             by: by.map(ByArg::group),
-            limit,
+            limit: all_if_zero(limit),
             total_name: &name,
         },
         pred.as_ref().map(|f| f as query::Predicate<'_>),
@@ -492,7 +511,6 @@ fn run_series(
 
 fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let (p, s) = run_series(&a.common, a.step.as_deref(), 100, a.by, a.limit, db)?;
-    let rate = |c: &Counts| c.bytes() as f64 * 8.0 / s.step as f64;
     match p.format {
         Format::Json => {
             let v = json!({
@@ -503,10 +521,10 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                 "resolutions": s.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
                 "lines": s.lines.iter().map(|(name, pts)| json!({
                     "name": name,
-                    "points": s.buckets.iter().zip(pts).map(|(ts, c)| {
+                    "points": s.buckets.iter().zip(pts).enumerate().map(|(k, (ts, c))| {
                         let mut v = counts_json(c);
                         v["ts"] = json!(rfc3339(*ts));
-                        v["bits_per_second"] = json!(rate(c));
+                        v["bits_per_second"] = json!(bucket_rate(&s, k, c));
                         v
                     }).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
@@ -519,7 +537,7 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                 "line,ts,packets_out,bytes_out,packets_in,bytes_in,bits_per_second"
             )?;
             for (name, pts) in &s.lines {
-                for (ts, c) in s.buckets.iter().zip(pts) {
+                for (k, (ts, c)) in s.buckets.iter().zip(pts).enumerate() {
                     writeln!(
                         out,
                         "{},{},{},{},{},{},{:.1}",
@@ -529,7 +547,7 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                         c.bytes_out,
                         c.packets_in,
                         c.bytes_in,
-                        rate(c)
+                        bucket_rate(&s, k, c)
                     )?;
                 }
             }
@@ -547,14 +565,14 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                     "{:<16}  {:>10}  {:>10}  {:>10}",
                     "time (UTC)", "sent", "received", "rate"
                 )?;
-                for (ts, c) in s.buckets.iter().zip(pts) {
+                for (k, (ts, c)) in s.buckets.iter().zip(pts).enumerate() {
                     writeln!(
                         out,
                         "{:<16}  {:>10}  {:>10}  {:>10}",
                         short(*ts),
                         readable(c.bytes_out as f64, true),
                         readable(c.bytes_in as f64, true),
-                        readable(rate(c), false) + "/s"
+                        readable(bucket_rate(&s, k, c), false) + "/s"
                     )?;
                 }
             }
@@ -707,6 +725,19 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
             a.out.display()
         ),
     };
+    if a.common.json || a.common.csv {
+        bail!("plot writes a chart: --json and --csv belong to series");
+    }
+    let sizes = wirewatch_plot::MIN_SIZE..=wirewatch_plot::MAX_SIZE;
+    if !sizes.contains(&a.width) || !sizes.contains(&a.height) {
+        bail!(
+            "--width and --height must be between {} and {} pixels, got {}x{}",
+            sizes.start(),
+            sizes.end(),
+            a.width,
+            a.height
+        );
+    }
     let (_, s) = run_series(&a.common, a.step.as_deref(), 200, Some(a.by), a.limit, db)?;
     let by = format!("{:?}", a.by).to_lowercase();
     let chart = wirewatch_plot::Chart {
@@ -727,7 +758,8 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     .buckets
                     .iter()
                     .zip(pts)
-                    .map(|(ts, c)| (*ts, c.bytes() as f64 * 8.0 / s.step as f64))
+                    .enumerate()
+                    .map(|(k, (ts, c))| (*ts, bucket_rate(&s, k, c)))
                     .collect(),
             })
             .collect(),

@@ -771,6 +771,31 @@ fn imported_capture_answers_history_queries_exactly() {
         .as_f64()
         .unwrap();
     assert!((bps - 680.0 * 8.0 / 60.0).abs() < 1e-9, "{bps}");
+    // A bucket cut by the range: its rate is over the part inside it
+    // (10:01–10:04 of the 10:00 hour: 1,968 bytes in 3 minutes).
+    let s = json_of(&history(
+        &db,
+        &[
+            "series",
+            "--step",
+            "1h",
+            "--json",
+            "--since",
+            "2026-11-23T10:01:00Z",
+            "--until",
+            "2026-11-23T10:04:00Z",
+        ],
+    ));
+    let p0 = &s["lines"][0]["points"][0];
+    assert_eq!(p0["bytes"], 1968);
+    let bps = p0["bits_per_second"].as_f64().unwrap();
+    assert!((bps - 1968.0 * 8.0 / 180.0).abs() < 1e-9, "{bps}");
+    // --limit 0: every entry.
+    let all = json_of(&history(
+        &db,
+        &["top", "--by", "remote", "--limit", "0", "--json"],
+    ));
+    assert_eq!(all["entries"].as_array().unwrap().len(), 2);
     // CSV and the table carry the same numbers.
     let csv = history(&db, &["top", "--by", "remote", "--csv"]);
     assert_eq!(csv.lines().nth(1), Some("192.0.2.1,3,1140,3,1320,2460"));
