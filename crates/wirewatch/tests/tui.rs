@@ -827,7 +827,6 @@ fn the_screen_records_history_and_says_when_it_cannot() {
     let dir = tempfile::tempdir().unwrap();
     let settings = |path: std::path::PathBuf| HistorySettings {
         path,
-        explicit: true,
         flush_nanos: 1_000_000_000,
         retention: Default::default(),
     };
