@@ -274,7 +274,12 @@ pub enum Entity {
 impl std::fmt::Display for Entity {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
+            // Rows merged while the writer was behind have no hosts.
+            Entity::Host(h) if h.is_unspecified() => write!(f, "(merged)"),
             Entity::Host(h) => write!(f, "{h}"),
+            Entity::Pair(a, b) if a.is_unspecified() && b.is_unspecified() => {
+                write!(f, "(merged)")
+            }
             Entity::Pair(a, b) => write!(f, "{a} <=> {b}"),
             Entity::Process(Some(p)) => write!(f, "{p}"),
             Entity::Process(None) => write!(f, "(unknown)"),

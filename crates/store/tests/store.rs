@@ -991,6 +991,23 @@ fn a_stalled_writer_makes_coarser_rows_never_a_silent_loss() {
     )
     .unwrap();
     assert_eq!(per_minute.len(), 40);
+    // Past the cap the rows were merged per minute and protocol: they say so.
+    let t = query::top(
+        &s,
+        &Range {
+            from: 0,
+            to: i64::MAX / 2,
+        },
+        GroupBy::Remote,
+        &Selection::default(),
+        10,
+    )
+    .unwrap();
+    assert!(
+        t.entries.iter().any(|e| e.key == "(merged)"),
+        "{:?}",
+        t.entries
+    );
     assert!(per_minute.values().all(|&b| b == (100..130).sum::<u64>()));
 }
 
