@@ -494,6 +494,8 @@ fn spread(buckets: &mut [Counts], first: i64, step: i64, ts: i64, len: i64, c: &
     }
 }
 
+const WEEK: i64 = 7 * 86_400;
+
 /// The coarsest resolution not coarser than `step`.
 fn resolution_for(step: i64) -> Resolution {
     if step >= 86_400 {
@@ -547,7 +549,11 @@ pub fn series(
     }
     let plan = plan(&store.coverage()?, range, resolution_for(step));
     let covered = plan.covered(range);
-    let first = covered.from.div_euclid(step) * step;
+    // Buckets are multiples of the step from the epoch, except that steps
+    // of whole weeks start on Mondays (1970-01-05), as calendars and the
+    // chart's week ticks do.
+    let origin = if step % WEEK == 0 { 4 * 86_400 } else { 0 };
+    let first = (covered.from - origin).div_euclid(step) * step + origin;
     let n = ((covered.to - first + step - 1).div_euclid(step)).max(0) as usize;
     if n > 10_000_000 {
         return Err(StoreError::Corrupt(format!(

@@ -683,6 +683,26 @@ fn series_buckets_and_spreads_coarse_rows() {
     )
     .unwrap();
     assert_eq!(sr.lines[0].1[0].bytes(), 3_000);
+    // Weekly buckets start on Mondays (T0 is a Thursday: its week began on
+    // Monday 2026-11-16).
+    let w = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: r,
+            step: 7 * DAY,
+            sel: Selection::default(),
+            by: None,
+            limit: 5,
+            total_name: "t",
+        },
+        None,
+    )
+    .unwrap();
+    assert_eq!(w.buckets, vec![T0 - 3 * DAY]);
+    assert_eq!(
+        wirewatch_store::time::rfc3339(w.buckets[0]),
+        "2026-11-16T00:00:00Z"
+    );
     // A step under a minute, or not whole minutes, is refused.
     assert!(query::series(
         &s,
