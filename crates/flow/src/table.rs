@@ -49,8 +49,12 @@ pub struct FlowConfig {
     pub layers: LayerMode,
     /// Local networks: a flow's local side is its source.
     pub local_nets: Vec<IpNet>,
-    /// Flows idle this long are removed (and handed to [`FlowTable::drain_expired`]); `None` keeps them.
+    /// Flows idle this long are removed; `None` keeps them.
     pub idle_timeout_nanos: Option<i64>,
+    /// Keep removed flows for [`FlowTable::drain_expired`] (and
+    /// [`FlowTable::take_unrecorded`]) instead of dropping them: for a
+    /// caller that takes them, else they would pile up.
+    pub keep_expired: bool,
     /// Count only IP headers with exactly one end in `local_nets`, per
     /// address family with a network given (iftop `-F`/`-G`).
     pub only_local_nets: bool,
@@ -498,10 +502,14 @@ impl FlowTable {
         let timeout = self.cfg.idle_timeout_nanos;
         if let Some(t) = timeout {
             let gone = self.map.extract_if(|f| now.nanos_since(f.last_seen) >= t);
-            self.expired.extend(gone.map(|mut f| {
-                f.history = None;
-                f
-            }));
+            if self.cfg.keep_expired {
+                self.expired.extend(gone.map(|mut f| {
+                    f.history = None;
+                    f
+                }));
+            } else {
+                gone.for_each(drop);
+            }
         }
         for f in self.map.iter_mut() {
             if f.history.as_ref().is_some_and(|h| h.newest < window_start) {

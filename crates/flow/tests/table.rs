@@ -252,8 +252,21 @@ fn tunnel_layer_modes() {
 fn idle_timeout_expires_flows() {
     let cfg = FlowConfig {
         idle_timeout_nanos: Some(30_000_000_000),
+        keep_expired: true,
         ..FlowConfig::default()
     };
+    // Without a taker, expired flows are dropped, not kept.
+    let mut t = FlowTable::new(FlowConfig {
+        keep_expired: false,
+        ..cfg.clone()
+    });
+    t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 0)));
+    t.ingest(&pkt(
+        at(100_000),
+        &udp_frame("10.0.0.3", 1, "10.0.0.4", 2, 0),
+    ));
+    assert_eq!(t.len(), 1);
+    assert_eq!(t.drain_expired().count(), 0);
     let mut t = FlowTable::new(cfg);
     t.ingest(&pkt(at(0), &udp_frame("10.0.0.1", 1, "10.0.0.2", 2, 0)));
     t.ingest(&pkt(

@@ -649,6 +649,8 @@ impl Args {
                     .idle_timeout
                     .map(|s| secs_to_nanos("--idle-timeout", s))
                     .transpose()?,
+                // The history recorder takes expired flows' last counts.
+                keep_expired: history.is_some(),
             },
             view,
             interval_sort: sort.unwrap_or(SortKey::Rate10s),
