@@ -283,24 +283,10 @@ impl std::fmt::Display for Entity {
             Entity::Pair(a, b) => write!(f, "{a} <=> {b}"),
             Entity::Process(Some(p)) => write!(f, "{p}"),
             Entity::Process(None) => write!(f, "(unknown)"),
-            Entity::Port(p, 0) => write!(f, "{}", proto_name(*p)),
-            Entity::Port(p, port) => write!(f, "{}/{port}", proto_name(*p)),
+            Entity::Port(p, 0) => write!(f, "{}", wirewatch_wire::proto::name(*p)),
+            Entity::Port(p, port) => write!(f, "{}/{port}", wirewatch_wire::proto::name(*p)),
             Entity::Iface(i) => write!(f, "{i}"),
         }
-    }
-}
-
-/// `tcp`, `udp`, `icmp`… or the number.
-pub fn proto_name(p: u8) -> String {
-    match p {
-        1 => "icmp".into(),
-        6 => "tcp".into(),
-        17 => "udp".into(),
-        58 => "icmp6".into(),
-        47 => "gre".into(),
-        50 => "esp".into(),
-        132 => "sctp".into(),
-        n => format!("proto-{n}"),
     }
 }
 

@@ -178,11 +178,6 @@ impl Recorder {
         Ok(())
     }
 
-    /// The database path.
-    pub fn path(&self) -> &str {
-        &self.path
-    }
-
     fn boundary_after(&self, t: Timestamp) -> Timestamp {
         let n = t.as_nanos().saturating_add(1);
         Timestamp::from_nanos(ceil_to(n, MINUTE_NANOS).min(ceil_to(n, self.flush_nanos)))
@@ -280,6 +275,14 @@ impl Recorder {
             },
         }
     }
+
+    /// [`Recorder::finish`], then says on stderr what was written.
+    pub fn finish_and_report(self, table: &mut FlowTable, owners: &Owners) -> WriterStatus {
+        let path = self.path.clone();
+        let st = self.finish(table, owners);
+        eprintln!("wirewatch: {}", summary(&path, &st));
+        st
+    }
 }
 
 /// Opens the recorder of a live run: a failure is reported and the run
@@ -310,7 +313,7 @@ pub fn start_after_drop(history: &mut Option<Recorder>) {
 }
 
 /// One line about what was written, for the end of a run.
-pub fn summary(path: &str, st: &WriterStatus) -> String {
+fn summary(path: &str, st: &WriterStatus) -> String {
     let mut s = format!("history: {} rows written to {path}", st.rows_written);
     if st.rows_coarsened > 0 {
         s += &format!(

@@ -9,12 +9,12 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use wirewatch_filter::{compile, CompileOptions, Program};
-use wirewatch_store::query::{self, proto_name, GroupBy, Range, SeriesSpec};
+use wirewatch_store::query::{self, GroupBy, Range, SeriesSpec};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{Counts, Row, Selection, SqliteStore};
-use wirewatch_wire::build;
+use wirewatch_wire::{build, proto};
 
-use crate::output::readable;
+use crate::output::{csv_field, readable};
 
 /// `wirewatch history …`.
 #[derive(ClapArgs, Debug)]
@@ -178,28 +178,31 @@ pub struct PlotArgs {
     pub common: Common,
 }
 
+/// A protocol by the name `wire::proto::name` gives it (plus `icmpv6`), or
+/// its number.
 fn parse_proto(s: &str) -> anyhow::Result<u8> {
-    Ok(match s.to_ascii_lowercase().as_str() {
-        "tcp" => 6,
-        "udp" => 17,
-        "icmp" => 1,
-        "icmp6" | "icmpv6" => 58,
-        "sctp" => 132,
-        "gre" => 47,
-        "esp" => 50,
-        n => n.parse().map_err(|_| {
-            anyhow!(
-                "--proto takes tcp, udp, icmp, icmp6, sctp, gre, esp or a number 0-255, got '{s}'"
-            )
-        })?,
-    })
+    let n = s.to_ascii_lowercase();
+    let n = if n == "icmpv6" {
+        "icmp6".to_string()
+    } else {
+        n
+    };
+    (0..=u8::MAX)
+        .find(|&p| proto::name(p) == n)
+        .ok_or_else(|| {
+            anyhow!("--proto takes a name (tcp, udp, icmp, icmp6, sctp, gre, esp, …) or a number 0-255, got '{s}'")
+        })
 }
+
+/// A test on stored rows, shareable by the parallel readers.
+type RowTest = dyn Fn(&Row) -> bool + Sync;
 
 /// The validated common options.
 struct Prepared {
     range: Range,
     sel: Selection,
-    filter: Option<RowFilter>,
+    /// `-f` as a row test.
+    pred: Option<Box<RowTest>>,
     format: Format,
 }
 
@@ -210,15 +213,9 @@ enum Format {
     Csv,
 }
 
-fn wall_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
-}
-
 impl Common {
     fn prepare(&self) -> anyhow::Result<Prepared> {
-        let now = wall_now();
+        let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
         let from = parse_time(&self.since, now).map_err(|e| anyhow!("--since: {e}"))?;
         let to = parse_time(&self.until, now).map_err(|e| anyhow!("--until: {e}"))?;
         if from >= to {
@@ -237,7 +234,13 @@ impl Common {
                 port: self.port,
                 protocol: self.proto.as_deref().map(parse_proto).transpose()?,
             },
-            filter: self.filter.as_deref().map(RowFilter::new).transpose()?,
+            pred: match self.filter.as_deref() {
+                Some(e) => {
+                    let f = RowFilter::new(e)?;
+                    Some(Box::new(move |r: &Row| f.accepts(r)))
+                }
+                None => None,
+            },
             format: if self.json {
                 Format::Json
             } else if self.csv {
@@ -354,13 +357,12 @@ fn covered_note(asked: &Range, got: &Range) -> Option<String> {
 fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = a.common.prepare()?;
     let store = open(db)?;
-    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
     let t = query::top_where(
         &store,
         &p.range,
         a.by.group(),
         &p.sel,
-        pred.as_ref().map(|f| f as query::Predicate<'_>),
+        p.pred.as_deref(),
         all_if_zero(a.limit),
     )
     .map_err(|e| anyhow!("{e}"))?;
@@ -467,14 +469,6 @@ fn bucket_rate(s: &query::Series, k: usize, c: &Counts) -> f64 {
     c.bytes() as f64 * 8.0 / (end - start).max(1) as f64
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
 fn run_series(
     common: &Common,
     step: Option<&str>,
@@ -492,7 +486,6 @@ fn run_series(
         .or(common.host.map(|h| h.to_string()))
         .or(common.process.clone())
         .unwrap_or_else(|| "all traffic".into());
-    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
     let s = query::series(
         &store,
         &SeriesSpec {
@@ -503,7 +496,7 @@ fn run_series(
             limit: all_if_zero(limit),
             total_name: &name,
         },
-        pred.as_ref().map(|f| f as query::Predicate<'_>),
+        p.pred.as_deref(),
     )
     .map_err(|e| anyhow!("{e}"))?;
     Ok((p, s))
@@ -598,16 +591,9 @@ fn humanize_step(s: i64) -> String {
 fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let p = a.common.prepare()?;
     let store = open(db)?;
-    let pred = p.filter.as_ref().map(|f| move |r: &Row| f.accepts(r));
     let limit = if a.limit == 0 { usize::MAX } else { a.limit };
-    let (v, n, covered) = query::flows(
-        &store,
-        &p.range,
-        &p.sel,
-        pred.as_ref().map(|f| f as query::Predicate<'_>),
-        limit,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    let (v, n, covered) = query::flows(&store, &p.range, &p.sel, p.pred.as_deref(), limit)
+        .map_err(|e| anyhow!("{e}"))?;
     match p.format {
         Format::Json => {
             for f in &v {
@@ -617,7 +603,7 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 j["local_port"] = json!(f.id.local_port);
                 j["remote"] = json!(f.id.remote.to_string());
                 j["remote_port"] = json!(f.id.remote_port);
-                j["protocol"] = json!(proto_name(f.id.protocol));
+                j["protocol"] = json!(proto::name(f.id.protocol));
                 j["process"] = json!(f.id.process.as_deref());
                 j["first"] = json!(rfc3339(f.first));
                 j["last"] = json!(rfc3339(f.last));
@@ -634,7 +620,7 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     rfc3339(f.first),
                     rfc3339(f.last),
                     csv_field(&f.id.iface),
-                    proto_name(f.id.protocol),
+                    proto::name(f.id.protocol),
                     f.id.local,
                     f.id.local_port,
                     f.id.remote,
@@ -665,7 +651,7 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     [
                         short(f.first),
                         short(f.last),
-                        proto_name(f.id.protocol),
+                        proto::name(f.id.protocol).into_owned(),
                         end(f.id.local, f.id.local_port),
                         end(f.id.remote, f.id.remote_port),
                         f.id.process.as_deref().unwrap_or("").to_string(),

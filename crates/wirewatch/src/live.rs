@@ -679,9 +679,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     owners.wait_for_scan(std::time::Duration::from_secs(2));
     owners.label(&mut table, end);
     if let Some(h) = history.take() {
-        let path = h.path().to_string();
-        let st = h.finish(&mut table, &owners);
-        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+        h.finish_and_report(&mut table, &owners);
     }
     sink.set_owners(owners.all());
     sink.set_capture(&fin.capture);

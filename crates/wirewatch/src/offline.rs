@@ -272,12 +272,9 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     }
     // What was read is kept, whatever stopped the reading (a read error,
     // the reader of the report going away).
-    let history_error = history.take().and_then(|h| {
-        let path = h.path().to_string();
-        let st = h.finish(&mut table, &owners);
-        eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
-        st.error
-    });
+    let history_error = history
+        .take()
+        .and_then(|h| h.finish_and_report(&mut table, &owners).error);
     let stop = match result {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),

@@ -587,7 +587,7 @@ rate_2s_dst_to_src,rate_10s_dst_to_src,rate_40s_dst_to_src,first_seen,last_seen,
 kernel_received,kernel_dropped,pid,process";
 
 /// A CSV field, quoted when it holds a comma, quote or line break.
-fn csv_field(s: &str) -> String {
+pub(crate) fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

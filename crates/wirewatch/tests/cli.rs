@@ -739,6 +739,12 @@ fn imported_capture_answers_history_queries_exactly() {
     ));
     assert_eq!(udp["entries"][0]["key"], "udp/53");
     assert_eq!(udp["total"]["bytes"], 188);
+    // --proto by name (the decoder's protocol names).
+    let udp = json_of(&history(
+        &db,
+        &["top", "--by", "port", "--proto", "udp", "--json"],
+    ));
+    assert_eq!(udp["total"]["bytes"], 188);
     // Options select in the engine.
     let h = json_of(&history(
         &db,

@@ -1542,22 +1542,28 @@ fn the_filter_is_replaced_on_the_open_sockets() {
     assert!(text.contains("test filter_child ... ok"), "{text}");
 }
 
-/// `history flows` of a database, shaped like a report's entries (local as
-/// source) so [`assert_exact`] can check them.
-fn history_as_report(db: &std::path::Path) -> Value {
+/// Runs `wirewatch history ARGS --since 1h --json --db DB`, which must
+/// succeed; returns its JSON lines.
+fn history_json(db: &std::path::Path, args: &[&str]) -> Vec<Value> {
     let out = Command::new(BIN)
-        .args([
-            "history", "flows", "--since", "1h", "--json", "--limit", "0", "--db",
-        ])
+        .arg("history")
+        .args(args)
+        .args(["--since", "1h", "--json", "--db"])
         .arg(db)
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "{}",
+        "history {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let entries: Vec<Value> = json_lines(&String::from_utf8(out.stdout).unwrap())
+    json_lines(&String::from_utf8(out.stdout).unwrap())
+}
+
+/// `history flows` of a database, shaped like a report's entries (local as
+/// source) so [`assert_exact`] can check them.
+fn history_as_report(db: &std::path::Path) -> Value {
+    let entries: Vec<Value> = history_json(db, &["flows", "--limit", "0"])
         .into_iter()
         .map(|f| {
             serde_json::json!({
@@ -1651,16 +1657,7 @@ fn kill_9_loses_at_most_the_last_flush_interval() {
     });
     std::thread::sleep(Duration::from_millis(3500));
     // A reader works while the writer runs.
-    let q = Command::new(BIN)
-        .args(["history", "top", "--since", "1h", "--json", "--db"])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        q.status.success(),
-        "query beside the writer: {}",
-        String::from_utf8_lossy(&q.stderr)
-    );
+    history_json(&db, &["top"]);
     std::thread::sleep(Duration::from_millis(1000));
     let killed = Instant::now();
     // SAFETY: signalling our own child.
@@ -1671,19 +1668,7 @@ fn kill_9_loses_at_most_the_last_flush_interval() {
     // The database opens cleanly and passes SQLite's own check.
     let store = wirewatch_store::SqliteStore::open_reader(&db).unwrap();
     store.integrity_check().unwrap();
-    let out = Command::new(BIN)
-        .args([
-            "history", "top", "--since", "1h", "--json", "--by", "pair", "--db",
-        ])
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let top: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let top = history_json(&db, &["top", "--by", "pair"]).remove(0);
     let stored = top["total"]["packets_in"].as_u64().unwrap();
     // Everything sent up to one flush interval (1 s) plus a second of
     // slack before the kill is there; nothing sent after it.

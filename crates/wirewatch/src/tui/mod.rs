@@ -94,9 +94,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 eprintln!("wirewatch: {n}");
             }
             if let Some(h) = history {
-                let path = h.path().to_string();
-                let st = h.finish(&mut table, &owners);
-                eprintln!("wirewatch: {}", crate::history::summary(&path, &st));
+                h.finish_and_report(&mut table, &owners);
             }
             r?;
             if let Some(e) = fin.file_error {
