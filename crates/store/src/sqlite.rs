@@ -341,14 +341,17 @@ pub const APPLICATION_ID: i64 = 0x7777_6864;
 /// Refuses a file that is some other program's SQLite database, and a
 /// schema newer than this build knows, before anything is written to it.
 fn check_identity(conn: &Connection, path: &str) -> Result<(), StoreError> {
-    let read = |p: &str| -> Result<i64, StoreError> {
-        conn.pragma_query_value(None, p, |r| r.get(0))
-            .map_err(engine(format!("{path}: reading the {p}")))
-    };
-    let (app, version) = (read("application_id")?, read("user_version")?);
-    let tables: i64 = conn
-        .query_row("SELECT COUNT(*) FROM sqlite_master", [], |r| r.get(0))
-        .map_err(engine(format!("{path}: reading the schema")))?;
+    // One statement, so one snapshot: another process creating the schema
+    // at the same moment is seen either before or after, never halfway.
+    let (app, version, tables): (i64, i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT application_id FROM pragma_application_id()),
+                    (SELECT user_version FROM pragma_user_version()),
+                    (SELECT COUNT(*) FROM sqlite_master)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .map_err(engine(format!("{path}: reading the header")))?;
     if app != APPLICATION_ID && (tables > 0 || version > 0) {
         return Err(StoreError::Corrupt(format!(
             "{path}: not a wirewatch history database (another program's SQLite file?)"
