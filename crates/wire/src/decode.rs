@@ -132,6 +132,11 @@ pub struct IpLayer {
     pub tcp_flags: u8,
     /// Fragment position, when the packet is a fragment.
     pub fragment: Option<Fragment>,
+    /// Offset of the transport header (TCP, UDP, ICMP, ...) in the frame,
+    /// 0 when there is none (a later fragment, an unparsed extension chain).
+    /// Detectors read a few payload fields there (DNS names, ICMP types);
+    /// nothing is copied.
+    pub l4_offset: u32,
 }
 
 impl Default for IpLayer {
@@ -146,6 +151,7 @@ impl Default for IpLayer {
             has_ports: false,
             tcp_flags: 0,
             fragment: None,
+            l4_offset: 0,
         }
     }
 }
@@ -895,6 +901,11 @@ impl<'a> Decoder<'a> {
                 s.fail(DecodeError::ShortTransportHeader);
             }
         };
+        if off < d.len() {
+            if let Some(l) = self.meta.layers.last_mut() {
+                l.l4_offset = off as u32;
+            }
+        }
         match protocol {
             proto::TCP | proto::UDP | proto::SCTP | proto::DCCP | proto::UDPLITE => {
                 let (Some(sp), Some(dp)) = (be16(d, off), be16(d, off + 2)) else {

@@ -1,0 +1,229 @@
+//! The engine: every detector behind one door, their alerts through one
+//! limiter.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use wirewatch_wire::Timestamp;
+
+use crate::alert::{Alert, Limiter};
+use crate::heuristics;
+use crate::obs::Obs;
+
+/// A detector that looks at every packet.
+pub trait PacketDetector: Send {
+    /// Its name in scores, evaluation tables and alerts.
+    fn name(&self) -> &'static str;
+    /// Looks at one packet and pushes any alert to `out`. Returns the
+    /// packet's score: how far its entity is toward this detector's alert
+    /// threshold (1.0 = at it; 0 when the packet is not the detector's
+    /// business). Scores feed the evaluation harness's ROC curves.
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64;
+    /// Drops state not touched for longer than the detector's windows, so
+    /// memory follows the active entities, not everything ever seen.
+    fn expire(&mut self, now: Timestamp);
+}
+
+/// Traffic of one conversation over one period, with its process when
+/// known: what the flow-level detectors (baselines, exfiltration, new
+/// destinations) learn from.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRow<'a> {
+    /// A time inside the period the counts belong to.
+    pub ts: Timestamp,
+    /// Interface name.
+    pub iface: &'a str,
+    /// The local (or initiating) end.
+    pub local: IpAddr,
+    /// The remote end.
+    pub remote: IpAddr,
+    /// Local port.
+    pub local_port: u16,
+    /// Remote port.
+    pub remote_port: u16,
+    /// IP protocol.
+    pub protocol: u8,
+    /// Owning process's command name, when known.
+    pub process: Option<&'a str>,
+    /// Bytes local → remote.
+    pub bytes_out: u64,
+    /// Bytes remote → local.
+    pub bytes_in: u64,
+    /// Packets local → remote.
+    pub packets_out: u64,
+    /// Packets remote → local.
+    pub packets_in: u64,
+}
+
+/// A detector that learns from per-period flow counts.
+pub trait RowDetector: Send {
+    /// Its name in alerts.
+    fn name(&self) -> &'static str;
+    /// Takes the counts of one period (rows may come in several batches
+    /// for one period; `now` never goes backwards).
+    fn rows(&mut self, now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>);
+    /// The clock moved to `now` without rows (closes periods).
+    fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>);
+}
+
+/// Detection settings (`[detect]` in the config file).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct DetectConfig {
+    /// Seconds during which one kind of alert about one entity is shown once.
+    pub dedup_secs: f64,
+    /// The attack heuristics' thresholds.
+    pub heuristics: heuristics::Config,
+}
+
+impl Default for DetectConfig {
+    fn default() -> Self {
+        DetectConfig {
+            dedup_secs: 300.0,
+            heuristics: heuristics::Config::default(),
+        }
+    }
+}
+
+impl DetectConfig {
+    /// Checks the settings; the message names the bad one.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.dedup_secs.is_finite() && self.dedup_secs >= 0.0) {
+            return Err(format!(
+                "detect.dedup-secs must be a number of seconds ≥ 0, not {}",
+                self.dedup_secs
+            ));
+        }
+        self.heuristics.validate()
+    }
+}
+
+/// Expiry runs once per this much packet time.
+const EXPIRE_EVERY_NANOS: i64 = 1_000_000_000;
+
+/// Every detector, fed packets and rows, with one limiter on the way out.
+pub struct Engine {
+    packet_detectors: Vec<Box<dyn PacketDetector>>,
+    row_detectors: Vec<Box<dyn RowDetector>>,
+    limiter: Limiter,
+    raw: Vec<Alert>,
+    out: Vec<Alert>,
+    scores: Vec<f64>,
+    next_expire: Option<Timestamp>,
+    fired: u64,
+    held: u64,
+}
+
+impl Engine {
+    /// An engine with every detector the settings enable.
+    pub fn new(cfg: &DetectConfig) -> Result<Engine, String> {
+        cfg.validate()?;
+        let packet_detectors = heuristics::packet_detectors(&cfg.heuristics);
+        let row_detectors = heuristics::row_detectors(&cfg.heuristics);
+        Ok(Engine::with_detectors(
+            cfg,
+            packet_detectors,
+            row_detectors,
+        ))
+    }
+
+    /// An engine with the given detectors (tests, evaluation of one).
+    pub fn with_detectors(
+        cfg: &DetectConfig,
+        packet_detectors: Vec<Box<dyn PacketDetector>>,
+        row_detectors: Vec<Box<dyn RowDetector>>,
+    ) -> Engine {
+        let n = packet_detectors.len();
+        Engine {
+            packet_detectors,
+            row_detectors,
+            limiter: Limiter::new(cfg.dedup_secs),
+            raw: Vec::new(),
+            out: Vec::new(),
+            scores: vec![0.0; n],
+            next_expire: None,
+            fired: 0,
+            held: 0,
+        }
+    }
+
+    /// Adds a packet detector (the ML detector is built by the caller,
+    /// which may load its state from a file).
+    pub fn add_packet_detector(&mut self, d: Box<dyn PacketDetector>) {
+        self.packet_detectors.push(d);
+        self.scores.push(0.0);
+    }
+
+    /// The packet detectors' names, in the order of [`Engine::packet`]'s scores.
+    pub fn packet_detector_names(&self) -> Vec<&'static str> {
+        self.packet_detectors.iter().map(|d| d.name()).collect()
+    }
+
+    /// Mutable access to a packet detector by name (saving a model).
+    pub fn packet_detector_mut(&mut self, name: &str) -> Option<&mut Box<dyn PacketDetector>> {
+        self.packet_detectors.iter_mut().find(|d| d.name() == name)
+    }
+
+    /// One packet through every packet detector. Returns their scores.
+    pub fn packet(&mut self, o: &Obs) -> &[f64] {
+        match self.next_expire {
+            None => self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS)),
+            Some(t) if o.ts >= t => {
+                for d in &mut self.packet_detectors {
+                    d.expire(o.ts);
+                }
+                self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS));
+            }
+            Some(_) => {}
+        }
+        for (d, s) in self.packet_detectors.iter_mut().zip(&mut self.scores) {
+            *s = d.packet(o, &mut self.raw);
+        }
+        if !self.raw.is_empty() {
+            self.admit();
+        }
+        &self.scores
+    }
+
+    /// One period's flow counts through every flow-level detector.
+    pub fn rows(&mut self, now: Timestamp, rows: &[FlowRow]) {
+        for d in &mut self.row_detectors {
+            d.rows(now, rows, &mut self.raw);
+        }
+        self.admit();
+    }
+
+    /// The clock moved (a tick without packets).
+    pub fn advance(&mut self, now: Timestamp) {
+        for d in &mut self.row_detectors {
+            d.advance(now, &mut self.raw);
+        }
+        self.admit();
+    }
+
+    fn admit(&mut self) {
+        for mut a in self.raw.drain(..) {
+            if self.limiter.admit(&mut a) {
+                self.fired += 1;
+                self.out.push(a);
+            } else {
+                self.held += 1;
+            }
+        }
+    }
+
+    /// The alerts shown since the last call, in the order they fired.
+    pub fn take_alerts(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.out)
+    }
+
+    /// Alerts shown so far.
+    pub fn fired(&self) -> u64 {
+        self.fired
+    }
+
+    /// Alerts the limiter held back so far.
+    pub fn held(&self) -> u64 {
+        self.held
+    }
+}

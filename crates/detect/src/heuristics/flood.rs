@@ -1,0 +1,568 @@
+//! Floods at one victim: SYN (half-open explosion), UDP, ICMP, and
+//! reflection/amplification (responses from many reflectors to a host
+//! that asked for none).
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use wirewatch_wire::{proto, Timestamp};
+
+use super::{positive, SmallSet, Window};
+use crate::alert::{si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::engine::PacketDetector;
+use crate::obs::Obs;
+use crate::Map;
+
+/// Flood thresholds (`[detect.heuristics.flood]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Run the four flood detectors.
+    pub enabled: bool,
+    /// Window length in seconds.
+    pub window_secs: f64,
+    /// Connection attempts (SYN) per second at one host.
+    pub syn_per_sec: f64,
+    /// Share of a host's inbound TCP packets that are SYNs (a busy
+    /// server's connections carry far more than their SYN).
+    pub syn_share: f64,
+    /// UDP packets per second at one host, mostly unanswered.
+    pub udp_per_sec: f64,
+    /// ICMP packets per second at one host.
+    pub icmp_per_sec: f64,
+    /// Distinct reflectors answering one host within a window.
+    pub reflectors: u32,
+    /// Response bytes over request bytes for amplification.
+    pub amplification_ratio: f64,
+    /// Source ports of services abused for reflection (DNS, NTP, SNMP,
+    /// LDAP, ISAKMP, SSDP, memcached, chargen, QOTD, NetBIOS, mDNS, WS-Discovery,
+    /// RIP, portmap, CLDAP, ...).
+    pub reflector_ports: Vec<u16>,
+    /// Most victims tracked per detector.
+    pub max_tracked: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            enabled: true,
+            window_secs: 10.0,
+            syn_per_sec: 500.0,
+            syn_share: 0.5,
+            udp_per_sec: 5_000.0,
+            icmp_per_sec: 500.0,
+            reflectors: 20,
+            amplification_ratio: 10.0,
+            reflector_ports: vec![
+                17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 520, 1900, 3283, 3702, 5353, 5683,
+                10001, 11211, 27015,
+            ],
+            max_tracked: 100_000,
+        }
+    }
+}
+
+impl Config {
+    /// Checks the thresholds.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = "detect.heuristics.flood.";
+        positive(&format!("{p}window-secs"), self.window_secs)?;
+        positive(&format!("{p}syn-per-sec"), self.syn_per_sec)?;
+        positive(&format!("{p}udp-per-sec"), self.udp_per_sec)?;
+        positive(&format!("{p}icmp-per-sec"), self.icmp_per_sec)?;
+        positive(&format!("{p}reflectors"), self.reflectors as f64)?;
+        positive(&format!("{p}amplification-ratio"), self.amplification_ratio)?;
+        positive(&format!("{p}max-tracked"), self.max_tracked as f64)?;
+        if !(self.syn_share > 0.0 && self.syn_share <= 1.0) {
+            return Err(format!(
+                "{p}syn-share must be a fraction in (0, 1], not {}",
+                self.syn_share
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Distinct sources remembered per victim.
+const SOURCES_CAP: usize = 4096;
+
+/// Per-victim counts within the current window.
+#[derive(Default)]
+struct Tally {
+    hits: u64,
+    bytes: u64,
+    /// Packets of the victim's own kind (all inbound TCP for SYN floods,
+    /// answers sent for UDP floods, requests for amplification).
+    other: u64,
+    other_bytes: u64,
+    sources: SmallSet<IpAddr>,
+}
+
+struct Victim {
+    win: Window,
+    t: Tally,
+}
+
+/// Per-victim windows shared by the flood detectors.
+struct Victims {
+    len_nanos: i64,
+    max: usize,
+    map: Map<IpAddr, Victim>,
+}
+
+impl Victims {
+    fn new(cfg: &Config) -> Victims {
+        Victims {
+            len_nanos: (cfg.window_secs * 1e9) as i64,
+            max: cfg.max_tracked,
+            map: Map::default(),
+        }
+    }
+
+    /// The victim's tally, its window rolled to `now`; `None` when the
+    /// table is full.
+    fn get(&mut self, v: IpAddr, now: Timestamp) -> Option<&mut Victim> {
+        if !self.map.contains_key(&v) && self.map.len() >= self.max {
+            return None;
+        }
+        let len = self.len_nanos;
+        let e = self.map.entry(v).or_insert_with(|| Victim {
+            win: Window::new(now),
+            t: Tally::default(),
+        });
+        let rate = e.t.hits as f64 / (len as f64 / 1e9);
+        if e.win.roll(now, len, rate) {
+            e.t = Tally::default();
+        }
+        Some(e)
+    }
+
+    fn peek(&mut self, v: &IpAddr) -> Option<&mut Victim> {
+        self.map.get_mut(v)
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        let idle = self.len_nanos.saturating_mul(3);
+        self.map.retain(|_, e| now.nanos_since(e.win.last) < idle);
+    }
+}
+
+fn usual_rate(w: &Window) -> String {
+    match w.usual {
+        Some(u) => format!("its usual is {}/s", si(u)),
+        None => "nothing like it was seen before".into(),
+    }
+}
+
+/// Many connection attempts at one host that never complete.
+pub struct SynFlood {
+    cfg: Config,
+    v: Victims,
+}
+
+impl SynFlood {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &Config) -> SynFlood {
+        SynFlood {
+            cfg: cfg.clone(),
+            v: Victims::new(cfg),
+        }
+    }
+}
+
+impl PacketDetector for SynFlood {
+    fn name(&self) -> &'static str {
+        "syn_flood"
+    }
+
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
+        if o.protocol != proto::TCP || !o.has_ports {
+            return 0.0;
+        }
+        let syn = o.is_syn();
+        let Some(e) = (if syn {
+            self.v.get(o.dst, o.ts)
+        } else {
+            self.v.peek(&o.dst)
+        }) else {
+            return 0.0;
+        };
+        e.t.other += 1;
+        if !syn {
+            return 0.0;
+        }
+        e.t.hits += 1;
+        e.t.sources.insert(o.src, SOURCES_CAP);
+        let elapsed = e.win.elapsed_secs(o.ts, 1.0);
+        let rate = e.t.hits as f64 / elapsed;
+        let share = e.t.hits as f64 / e.t.other as f64;
+        let score = rate / self.cfg.syn_per_sec * (share / self.cfg.syn_share).min(1.0);
+        if rate >= self.cfg.syn_per_sec && share >= self.cfg.syn_share && !e.win.fired {
+            e.win.fired = true;
+            out.push(Alert {
+                time: o.ts,
+                kind: Kind::SynFlood,
+                severity: Severity::from_ratio(rate / self.cfg.syn_per_sec).max(Severity::High),
+                entity: Entity::Host { addr: o.dst },
+                summary: format!(
+                    "{} received {} connection attempts ({}/s) from {} sources in {:.0} s, and {:.0} % of its inbound TCP packets were SYNs; {}",
+                    o.dst,
+                    thousands(e.t.hits),
+                    si(rate),
+                    thousands(e.t.sources.len() as u64),
+                    elapsed,
+                    share * 100.0,
+                    usual_rate(&e.win)
+                ),
+                evidence: Evidence {
+                    observed: rate,
+                    baseline: e.win.usual,
+                    expected: None,
+                    threshold: self.cfg.syn_per_sec,
+                    unit: "SYN/s".into(),
+                    score,
+                    contributors: vec![
+                        Contributor {
+                            feature: "SYN share of inbound TCP".into(),
+                            value: share,
+                        },
+                        Contributor {
+                            feature: "distinct sources".into(),
+                            value: e.t.sources.len() as f64,
+                        },
+                    ],
+                },
+                action: format!(
+                    "Enable SYN cookies on {} and rate-limit SYNs upstream; many sources usually means spoofed addresses, so blocking sources will not help.",
+                    o.dst
+                ),
+                detector: self.name().into(),
+                suppressed: 0,
+            });
+        }
+        score
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        self.v.expire(now);
+    }
+}
+
+/// A UDP packet rate at one host far above normal, mostly unanswered.
+pub struct UdpFlood {
+    cfg: Config,
+    v: Victims,
+}
+
+impl UdpFlood {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &Config) -> UdpFlood {
+        UdpFlood {
+            cfg: cfg.clone(),
+            v: Victims::new(cfg),
+        }
+    }
+}
+
+impl PacketDetector for UdpFlood {
+    fn name(&self) -> &'static str {
+        "udp_flood"
+    }
+
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
+        if o.protocol != proto::UDP || o.later_fragment {
+            return 0.0;
+        }
+        // The victim answering: counted against the flood.
+        if let Some(e) = self.v.peek(&o.src) {
+            e.t.other += 1;
+        }
+        // Responses from reflector services are the amplification detector's.
+        if self.cfg.reflector_ports.contains(&o.src_port) {
+            return 0.0;
+        }
+        let Some(e) = self.v.get(o.dst, o.ts) else {
+            return 0.0;
+        };
+        e.t.hits += 1;
+        e.t.bytes += o.ip_len as u64;
+        e.t.sources.insert(o.src, SOURCES_CAP);
+        let elapsed = e.win.elapsed_secs(o.ts, 1.0);
+        let rate = e.t.hits as f64 / elapsed;
+        let answered = e.t.other as f64 / e.t.hits as f64;
+        let score = rate / self.cfg.udp_per_sec;
+        if rate >= self.cfg.udp_per_sec && answered <= 0.1 && !e.win.fired {
+            e.win.fired = true;
+            out.push(Alert {
+                time: o.ts,
+                kind: Kind::UdpFlood,
+                severity: Severity::from_ratio(score).max(Severity::High),
+                entity: Entity::Host { addr: o.dst },
+                summary: format!(
+                    "{} received {} UDP packets ({}/s, {}bit/s) from {} sources in {:.0} s and answered {:.0} %; {}",
+                    o.dst,
+                    thousands(e.t.hits),
+                    si(rate),
+                    si(e.t.bytes as f64 * 8.0 / elapsed),
+                    thousands(e.t.sources.len() as u64),
+                    elapsed,
+                    answered * 100.0,
+                    usual_rate(&e.win)
+                ),
+                evidence: Evidence {
+                    observed: rate,
+                    baseline: e.win.usual,
+                    expected: None,
+                    threshold: self.cfg.udp_per_sec,
+                    unit: "UDP packets/s".into(),
+                    score,
+                    contributors: vec![
+                        Contributor {
+                            feature: "distinct sources".into(),
+                            value: e.t.sources.len() as f64,
+                        },
+                        Contributor {
+                            feature: "share answered".into(),
+                            value: answered,
+                        },
+                    ],
+                },
+                action: format!(
+                    "Rate-limit or filter UDP to {} upstream (by destination port if the flood has one); ask the provider for scrubbing if the link is full.",
+                    o.dst
+                ),
+                detector: self.name().into(),
+                suppressed: 0,
+            });
+        }
+        score
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        self.v.expire(now);
+    }
+}
+
+/// An ICMP packet rate at one host far above normal.
+pub struct IcmpFlood {
+    cfg: Config,
+    v: Victims,
+}
+
+impl IcmpFlood {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &Config) -> IcmpFlood {
+        IcmpFlood {
+            cfg: cfg.clone(),
+            v: Victims::new(cfg),
+        }
+    }
+}
+
+impl PacketDetector for IcmpFlood {
+    fn name(&self) -> &'static str {
+        "icmp_flood"
+    }
+
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
+        if !matches!(o.protocol, proto::ICMP | proto::ICMPV6) {
+            return 0.0;
+        }
+        let Some(e) = self.v.get(o.dst, o.ts) else {
+            return 0.0;
+        };
+        e.t.hits += 1;
+        e.t.bytes += o.ip_len as u64;
+        e.t.sources.insert(o.src, SOURCES_CAP);
+        let elapsed = e.win.elapsed_secs(o.ts, 1.0);
+        let rate = e.t.hits as f64 / elapsed;
+        let score = rate / self.cfg.icmp_per_sec;
+        if rate >= self.cfg.icmp_per_sec && !e.win.fired {
+            e.win.fired = true;
+            out.push(Alert {
+                time: o.ts,
+                kind: Kind::IcmpFlood,
+                severity: Severity::from_ratio(score).max(Severity::High),
+                entity: Entity::Host { addr: o.dst },
+                summary: format!(
+                    "{} received {} ICMP packets ({}/s, {}bit/s) from {} sources in {:.0} s; {}",
+                    o.dst,
+                    thousands(e.t.hits),
+                    si(rate),
+                    si(e.t.bytes as f64 * 8.0 / elapsed),
+                    thousands(e.t.sources.len() as u64),
+                    elapsed,
+                    usual_rate(&e.win)
+                ),
+                evidence: Evidence {
+                    observed: rate,
+                    baseline: e.win.usual,
+                    expected: None,
+                    threshold: self.cfg.icmp_per_sec,
+                    unit: "ICMP packets/s".into(),
+                    score,
+                    contributors: vec![Contributor {
+                        feature: "distinct sources".into(),
+                        value: e.t.sources.len() as f64,
+                    }],
+                },
+                action: format!(
+                    "Rate-limit ICMP to {} at the edge (keep the types path-MTU discovery needs).",
+                    o.dst
+                ),
+                detector: self.name().into(),
+                suppressed: 0,
+            });
+        }
+        score
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        self.v.expire(now);
+    }
+}
+
+/// Responses from many reflectors to one host that did not ask.
+pub struct Amplification {
+    cfg: Config,
+    v: Victims,
+    /// Service ports seen per victim, for the explanation (first few).
+    services: Map<IpAddr, SmallSet<u16>>,
+}
+
+impl Amplification {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &Config) -> Amplification {
+        Amplification {
+            cfg: cfg.clone(),
+            v: Victims::new(cfg),
+            services: Map::default(),
+        }
+    }
+
+    fn is_response(&self, o: &Obs) -> bool {
+        (o.protocol == proto::UDP && self.cfg.reflector_ports.contains(&o.src_port))
+            || o.is_syn_ack()
+    }
+
+    fn is_request(&self, o: &Obs) -> bool {
+        (o.protocol == proto::UDP && self.cfg.reflector_ports.contains(&o.dst_port)) || o.is_syn()
+    }
+}
+
+impl PacketDetector for Amplification {
+    fn name(&self) -> &'static str {
+        "amplification"
+    }
+
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
+        // What the victim asked for.
+        if o.has_ports && self.is_request(o) {
+            if let Some(e) = self.v.peek(&o.src) {
+                e.t.other += 1;
+                e.t.other_bytes += o.ip_len as u64;
+            }
+            return 0.0;
+        }
+        let response = o.has_ports && self.is_response(o);
+        // Later fragments of large responses carry no ports: they count for
+        // a host already receiving responses.
+        let fragment = o.later_fragment && o.protocol == proto::UDP;
+        if !response && !fragment {
+            return 0.0;
+        }
+        let Some(e) = (if response {
+            self.v.get(o.dst, o.ts)
+        } else {
+            self.v.peek(&o.dst)
+        }) else {
+            return 0.0;
+        };
+        e.t.hits += 1;
+        e.t.bytes += o.ip_len as u64;
+        if response {
+            e.t.sources.insert(o.src, SOURCES_CAP);
+            let svc = self.services.entry(o.dst).or_default();
+            svc.insert(o.src_port, 8);
+        }
+        let n = e.t.sources.len();
+        let ratio = e.t.bytes as f64 / e.t.other_bytes.max(1) as f64;
+        let thr = self.cfg.reflectors as f64;
+        let score = n as f64 / thr * (ratio / self.cfg.amplification_ratio).min(1.0);
+        if n as f64 >= thr
+            && ratio >= self.cfg.amplification_ratio
+            && e.t.hits >= 2 * self.cfg.reflectors as u64
+            && !e.win.fired
+        {
+            e.win.fired = true;
+            let elapsed = e.win.elapsed_secs(o.ts, 0.001);
+            let ports = match self.services.get(&o.dst) {
+                Some(SmallSet::Inline(a)) => a
+                    .iter()
+                    .flatten()
+                    .map(|p| p.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                Some(SmallSet::Heap(s)) => {
+                    let mut v: Vec<u16> = s.iter().copied().collect();
+                    v.sort_unstable();
+                    v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                }
+                None => String::new(),
+            };
+            let asked = if e.t.other_bytes == 0 {
+                "while it sent no requests".to_string()
+            } else {
+                format!(
+                    "{:.0}× the {}B it sent",
+                    ratio,
+                    si(e.t.other_bytes as f64)
+                )
+            };
+            out.push(Alert {
+                time: o.ts,
+                kind: Kind::Amplification,
+                severity: Severity::from_ratio(n as f64 / thr).max(Severity::High),
+                entity: Entity::Host { addr: o.dst },
+                summary: format!(
+                    "{} received {}B of responses (source port {ports}) from {} reflectors in {}, {asked}",
+                    o.dst,
+                    si(e.t.bytes as f64),
+                    thousands(n as u64),
+                    crate::alert::secs(elapsed),
+                ),
+                evidence: Evidence {
+                    observed: n as f64,
+                    baseline: None,
+                    expected: None,
+                    threshold: thr,
+                    unit: "distinct reflectors".into(),
+                    score,
+                    contributors: vec![
+                        Contributor {
+                            feature: "response bytes".into(),
+                            value: e.t.bytes as f64,
+                        },
+                        Contributor {
+                            feature: "request bytes".into(),
+                            value: e.t.other_bytes as f64,
+                        },
+                    ],
+                },
+                action: format!(
+                    "Filter traffic to {} from source port(s) {ports} upstream (ask the provider if the link is full); the reflectors are innocent, their addresses were abused.",
+                    o.dst
+                ),
+                detector: self.name().into(),
+                suppressed: 0,
+            });
+        }
+        score
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        self.v.expire(now);
+        let live = &self.v.map;
+        self.services.retain(|k, _| live.contains_key(k));
+    }
+}
