@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use wirewatch_wire::Timestamp;
 
 use crate::alert::{Alert, Limiter};
-use crate::heuristics;
+use crate::baseline::{self, Baselines, Subject};
+use crate::heuristics::{self, flows::Exfiltration};
 use crate::obs::Obs;
 
 /// A detector that looks at every packet.
@@ -72,6 +73,8 @@ pub trait RowDetector: Send {
 pub struct DetectConfig {
     /// Seconds during which one kind of alert about one entity is shown once.
     pub dedup_secs: f64,
+    /// Seasonal baselines.
+    pub baseline: baseline::Config,
     /// The attack heuristics' thresholds.
     pub heuristics: heuristics::Config,
 }
@@ -80,6 +83,7 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             dedup_secs: 300.0,
+            baseline: baseline::Config::default(),
             heuristics: heuristics::Config::default(),
         }
     }
@@ -94,6 +98,7 @@ impl DetectConfig {
                 self.dedup_secs
             ));
         }
+        self.baseline.validate()?;
         self.heuristics.validate()
     }
 }
@@ -104,6 +109,8 @@ const EXPIRE_EVERY_NANOS: i64 = 1_000_000_000;
 /// Every detector, fed packets and rows, with one limiter on the way out.
 pub struct Engine {
     packet_detectors: Vec<Box<dyn PacketDetector>>,
+    baselines: Option<Baselines>,
+    exfil: Option<Exfiltration>,
     row_detectors: Vec<Box<dyn RowDetector>>,
     limiter: Limiter,
     raw: Vec<Alert>,
@@ -120,11 +127,14 @@ impl Engine {
         cfg.validate()?;
         let packet_detectors = heuristics::packet_detectors(&cfg.heuristics);
         let row_detectors = heuristics::row_detectors(&cfg.heuristics);
-        Ok(Engine::with_detectors(
-            cfg,
-            packet_detectors,
-            row_detectors,
-        ))
+        let mut e = Engine::with_detectors(cfg, packet_detectors, row_detectors);
+        if cfg.baseline.enabled {
+            e.baselines = Some(Baselines::new(&cfg.baseline));
+        }
+        if cfg.heuristics.exfil.enabled {
+            e.exfil = Some(Exfiltration::new(&cfg.heuristics.exfil));
+        }
+        Ok(e)
     }
 
     /// An engine with the given detectors (tests, evaluation of one).
@@ -136,6 +146,8 @@ impl Engine {
         let n = packet_detectors.len();
         Engine {
             packet_detectors,
+            baselines: None,
+            exfil: None,
             row_detectors,
             limiter: Limiter::new(cfg.dedup_secs),
             raw: Vec::new(),
@@ -187,6 +199,12 @@ impl Engine {
 
     /// One period's flow counts through every flow-level detector.
     pub fn rows(&mut self, now: Timestamp, rows: &[FlowRow]) {
+        if let Some(b) = &mut self.baselines {
+            b.rows(now, rows, &mut self.raw);
+        }
+        if let Some(x) = &mut self.exfil {
+            x.rows(now, rows, &mut self.raw);
+        }
         for d in &mut self.row_detectors {
             d.rows(now, rows, &mut self.raw);
         }
@@ -195,10 +213,46 @@ impl Engine {
 
     /// The clock moved (a tick without packets).
     pub fn advance(&mut self, now: Timestamp) {
+        if let Some(b) = &mut self.baselines {
+            b.advance(now, &mut self.raw);
+        }
         for d in &mut self.row_detectors {
             d.advance(now, &mut self.raw);
         }
         self.admit();
+    }
+
+    /// Whether any flow-level detector wants rows (the caller then cuts
+    /// the flow table into periods even without history).
+    pub fn wants_rows(&self) -> bool {
+        self.baselines.is_some() || self.exfil.is_some() || !self.row_detectors.is_empty()
+    }
+
+    /// Warm start from history: `subject` averaged `bytes_per_sec` over
+    /// `minutes` minutes from `start_secs`.
+    pub fn warm_baseline(
+        &mut self,
+        subject: Subject,
+        start_secs: i64,
+        minutes: u32,
+        bytes_per_sec: f64,
+    ) {
+        if let Some(b) = &mut self.baselines {
+            b.warm(subject, start_secs, minutes, bytes_per_sec);
+        }
+    }
+
+    /// Warm start from history: `host`'s largest bytes out to one
+    /// destination in one past hour.
+    pub fn warm_exfil(&mut self, host: IpAddr, busiest_bytes: u64) {
+        if let Some(x) = &mut self.exfil {
+            x.warm(host, busiest_bytes);
+        }
+    }
+
+    /// The baselines, when enabled.
+    pub fn baselines(&self) -> Option<&Baselines> {
+        self.baselines.as_ref()
     }
 
     fn admit(&mut self) {

@@ -9,6 +9,7 @@
 #![warn(missing_docs)]
 
 pub mod alert;
+pub mod baseline;
 pub mod engine;
 pub mod heuristics;
 mod obs;

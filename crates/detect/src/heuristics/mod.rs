@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{PacketDetector, RowDetector};
 
 pub mod flood;
+pub mod flows;
 pub mod scan;
 mod portset;
 mod window;
@@ -22,6 +23,10 @@ pub struct Config {
     pub scan: scan::Config,
     /// SYN, UDP and ICMP floods and reflection/amplification.
     pub flood: flood::Config,
+    /// Exfiltration.
+    pub exfil: flows::ExfilConfig,
+    /// New destinations of processes.
+    pub new_destination: flows::NewDestConfig,
 }
 
 impl Config {
@@ -29,6 +34,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.scan.validate()?;
         self.flood.validate()?;
+        self.exfil.validate()?;
+        self.new_destination.validate()?;
         Ok(())
     }
 }
@@ -50,8 +57,15 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
 }
 
 /// The flow-level heuristics the settings enable.
-pub fn row_detectors(_cfg: &Config) -> Vec<Box<dyn RowDetector>> {
-    Vec::new()
+pub fn row_detectors(cfg: &Config) -> Vec<Box<dyn RowDetector>> {
+    let mut v: Vec<Box<dyn RowDetector>> = Vec::new();
+    if cfg.exfil.enabled {
+        v.push(Box::new(flows::Exfiltration::new(&cfg.exfil)));
+    }
+    if cfg.new_destination.enabled {
+        v.push(Box::new(flows::NewDestination::new(&cfg.new_destination)));
+    }
+    v
 }
 
 /// Checks that a threshold is a finite number above zero.

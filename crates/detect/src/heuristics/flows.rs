@@ -1,0 +1,369 @@
+//! Flow-level heuristics: exfiltration (far more bytes out to one
+//! destination than the host usually sends anywhere) and a new outbound
+//! destination for a process whose set of destinations had been stable.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use wirewatch_wire::{proto, Timestamp};
+
+use super::positive;
+use crate::alert::{secs, si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::engine::{FlowRow, RowDetector};
+use crate::{Map, Set};
+
+/// Exfiltration thresholds (`[detect.heuristics.exfil]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ExfilConfig {
+    /// Run this detector.
+    pub enabled: bool,
+    /// Bytes out to one destination within an hour below which nothing
+    /// alerts, whatever the host's history.
+    pub min_bytes: f64,
+    /// How many times the host's usual hourly bytes to its busiest
+    /// destination alerts.
+    pub factor: f64,
+    /// Hours of history a host needs before its usual is trusted; before
+    /// that only `factor × min-bytes` alerts.
+    pub learn_hours: u32,
+    /// Most local hosts followed.
+    pub max_hosts: usize,
+}
+
+impl Default for ExfilConfig {
+    fn default() -> Self {
+        ExfilConfig {
+            enabled: true,
+            min_bytes: 100e6,
+            factor: 10.0,
+            learn_hours: 6,
+            max_hosts: 20_000,
+        }
+    }
+}
+
+impl ExfilConfig {
+    /// Checks the thresholds.
+    pub fn validate(&self) -> Result<(), String> {
+        positive("detect.heuristics.exfil.min-bytes", self.min_bytes)?;
+        positive("detect.heuristics.exfil.factor", self.factor)?;
+        positive("detect.heuristics.exfil.max-hosts", self.max_hosts as f64)
+    }
+}
+
+const HOUR: i64 = 3600;
+
+struct Sender {
+    /// The hour (seconds since the epoch) being summed.
+    hour: i64,
+    /// Bytes out per destination this hour.
+    out: Map<IpAddr, u64>,
+    /// Destinations alerted this hour.
+    alerted: Set<IpAddr>,
+    /// Moving average of each past hour's largest per-destination total.
+    usual: f64,
+    /// Hours learned.
+    hours: u32,
+    first: i64,
+}
+
+/// Far more bytes out to one destination than the host's history.
+pub struct Exfiltration {
+    cfg: ExfilConfig,
+    hosts: Map<IpAddr, Sender>,
+}
+
+impl Exfiltration {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &ExfilConfig) -> Exfiltration {
+        Exfiltration {
+            cfg: cfg.clone(),
+            hosts: Map::default(),
+        }
+    }
+
+    /// Teaches a host's usual from history: its largest bytes out to one
+    /// destination in one past hour.
+    pub fn warm(&mut self, host: IpAddr, busiest_bytes: u64) {
+        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&host) {
+            return;
+        }
+        let s = self.hosts.entry(host).or_insert_with(|| Sender::new(i64::MIN));
+        s.learn(busiest_bytes as f64);
+    }
+}
+
+impl Sender {
+    fn new(hour: i64) -> Sender {
+        Sender {
+            hour,
+            out: Map::default(),
+            alerted: Set::default(),
+            usual: 0.0,
+            hours: 0,
+            first: hour,
+        }
+    }
+
+    fn learn(&mut self, busiest: f64) {
+        self.hours += 1;
+        let r = (1.0 / self.hours as f64).max(0.1);
+        self.usual += r * (busiest - self.usual);
+    }
+
+    /// Moves to `hour`, learning the hours that closed.
+    fn roll(&mut self, hour: i64) {
+        if hour <= self.hour {
+            return;
+        }
+        if self.hour != i64::MIN {
+            let busiest = self.out.values().copied().max().unwrap_or(0) as f64;
+            self.learn(busiest);
+            // Quiet hours in between (up to a day) were zeros.
+            let quiet = ((hour - self.hour) / HOUR - 1).clamp(0, 24);
+            for _ in 0..quiet {
+                self.learn(0.0);
+            }
+        } else {
+            self.first = hour;
+        }
+        self.hour = hour;
+        self.out.clear();
+        self.alerted.clear();
+    }
+}
+
+impl RowDetector for Exfiltration {
+    fn name(&self) -> &'static str {
+        "exfiltration"
+    }
+
+    fn rows(&mut self, _now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>) {
+        for r in rows {
+            if r.bytes_out == 0 {
+                continue;
+            }
+            let t = r.ts.as_nanos().div_euclid(1_000_000_000);
+            let hour = t - t.rem_euclid(HOUR);
+            if !self.hosts.contains_key(&r.local) && self.hosts.len() >= self.cfg.max_hosts {
+                continue;
+            }
+            let s = self
+                .hosts
+                .entry(r.local)
+                .or_insert_with(|| Sender::new(hour));
+            s.roll(hour);
+            let b = s.out.entry(r.remote).or_insert(0);
+            *b += r.bytes_out;
+            let sent = *b as f64;
+            let learned = s.hours >= self.cfg.learn_hours;
+            let limit = if learned {
+                (self.cfg.factor * s.usual).max(self.cfg.min_bytes)
+            } else {
+                self.cfg.factor * self.cfg.min_bytes
+            };
+            if sent >= limit && !s.alerted.contains(&r.remote) {
+                s.alerted.insert(r.remote);
+                let usual = if learned {
+                    format!(
+                        "its usual to any one destination is {}B per hour",
+                        si(s.usual)
+                    )
+                } else {
+                    format!(
+                        "it has less than {} h of history, and that is over {}B",
+                        self.cfg.learn_hours,
+                        si(limit)
+                    )
+                };
+                let into = secs((t - hour + 60).clamp(60, HOUR) as f64);
+                out.push(Alert {
+                    time: r.ts,
+                    kind: Kind::Exfiltration,
+                    severity: Severity::from_ratio(sent / limit).max(Severity::Medium),
+                    entity: Entity::Pair {
+                        src: r.local,
+                        dst: r.remote,
+                    },
+                    summary: format!(
+                        "{} sent {}B to {} in {into}; {usual}",
+                        r.local,
+                        si(sent),
+                        r.remote
+                    ),
+                    evidence: Evidence {
+                        observed: sent,
+                        baseline: learned.then_some(s.usual),
+                        expected: None,
+                        threshold: limit,
+                        unit: "bytes out this hour".into(),
+                        score: sent / limit,
+                        contributors: vec![
+                            Contributor {
+                                feature: "hours of history".into(),
+                                value: s.hours as f64,
+                            },
+                            Contributor {
+                                feature: "destinations this hour".into(),
+                                value: s.out.len() as f64,
+                            },
+                        ],
+                    },
+                    action: format!(
+                        "Find which process on {} sends to {} (history flows --host) and whether that transfer is expected; block the destination if not.",
+                        r.local, r.remote
+                    ),
+                    detector: self.name().into(),
+                    suppressed: 0,
+                });
+            }
+        }
+    }
+
+    fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Alert>) {}
+}
+
+/// New-destination settings (`[detect.heuristics.new-destination]`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields, rename_all = "kebab-case")]
+pub struct NewDestConfig {
+    /// Run this detector.
+    pub enabled: bool,
+    /// Seconds a process must have been watched before its set counts.
+    pub learn_secs: f64,
+    /// Seconds without a new destination that make a set stable.
+    pub stable_secs: f64,
+    /// A process talking to more destinations than this has no stable set.
+    pub max_destinations: usize,
+    /// Most processes followed.
+    pub max_processes: usize,
+}
+
+impl Default for NewDestConfig {
+    fn default() -> Self {
+        NewDestConfig {
+            enabled: true,
+            learn_secs: 6.0 * 3600.0,
+            stable_secs: 2.0 * 3600.0,
+            max_destinations: 64,
+            max_processes: 2_000,
+        }
+    }
+}
+
+impl NewDestConfig {
+    /// Checks the thresholds.
+    pub fn validate(&self) -> Result<(), String> {
+        let p = "detect.heuristics.new-destination.";
+        positive(&format!("{p}learn-secs"), self.learn_secs)?;
+        positive(&format!("{p}stable-secs"), self.stable_secs)?;
+        positive(&format!("{p}max-destinations"), self.max_destinations as f64)?;
+        positive(&format!("{p}max-processes"), self.max_processes as f64)
+    }
+}
+
+struct Habit {
+    first: Timestamp,
+    last_new: Timestamp,
+    /// (remote address, remote port, protocol).
+    dests: Set<(IpAddr, u16, u8)>,
+    /// Too many destinations: no stable set.
+    wide: bool,
+}
+
+/// A process with a stable set of destinations contacting a new one.
+pub struct NewDestination {
+    cfg: NewDestConfig,
+    procs: Map<String, Habit>,
+}
+
+impl NewDestination {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &NewDestConfig) -> NewDestination {
+        NewDestination {
+            cfg: cfg.clone(),
+            procs: Map::default(),
+        }
+    }
+}
+
+impl RowDetector for NewDestination {
+    fn name(&self) -> &'static str {
+        "new_destination"
+    }
+
+    fn rows(&mut self, _now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>) {
+        let learn = (self.cfg.learn_secs * 1e9) as i64;
+        let stable = (self.cfg.stable_secs * 1e9) as i64;
+        for r in rows {
+            let Some(name) = r.process else { continue };
+            // Outbound conversations only: the process initiated them.
+            if r.packets_out == 0 {
+                continue;
+            }
+            if !self.procs.contains_key(name) && self.procs.len() >= self.cfg.max_processes {
+                continue;
+            }
+            let h = self.procs.entry(name.to_string()).or_insert_with(|| Habit {
+                first: r.ts,
+                last_new: r.ts,
+                dests: Set::default(),
+                wide: false,
+            });
+            if h.wide {
+                continue;
+            }
+            let d = (r.remote, r.remote_port, r.protocol);
+            if h.dests.contains(&d) {
+                continue;
+            }
+            let watched = r.ts.nanos_since(h.first);
+            let quiet = r.ts.nanos_since(h.last_new);
+            if watched >= learn && quiet >= stable && !h.dests.is_empty() {
+                out.push(Alert {
+                    time: r.ts,
+                    kind: Kind::NewDestination,
+                    severity: Severity::Low,
+                    entity: Entity::Process {
+                        name: name.to_string(),
+                    },
+                    summary: format!(
+                        "Process {name} contacted {}:{}/{} for the first time; for {} it had talked only to the same {} destination(s)",
+                        r.remote,
+                        r.remote_port,
+                        proto::name(r.protocol),
+                        secs(quiet as f64 / 1e9),
+                        thousands(h.dests.len() as u64)
+                    ),
+                    evidence: Evidence {
+                        observed: (h.dests.len() + 1) as f64,
+                        baseline: Some(h.dests.len() as f64),
+                        expected: None,
+                        threshold: h.dests.len() as f64,
+                        unit: "distinct destinations".into(),
+                        score: quiet as f64 / stable as f64,
+                        contributors: vec![Contributor {
+                            feature: "seconds since its last new destination".into(),
+                            value: quiet as f64 / 1e9,
+                        }],
+                    },
+                    action: format!(
+                        "Check whether {name} was updated or reconfigured; if not, find out why it talks to {} (a compromised or tampered program often shows this way).",
+                        r.remote
+                    ),
+                    detector: "new_destination".into(),
+                    suppressed: 0,
+                });
+            }
+            h.dests.insert(d);
+            h.last_new = r.ts;
+            if h.dests.len() > self.cfg.max_destinations {
+                h.wide = true;
+                h.dests = Set::default();
+            }
+        }
+    }
+
+    fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Alert>) {}
+}
