@@ -22,6 +22,8 @@ pub enum Kind {
     VerticalScan,
     /// One source probing one port on many hosts.
     HorizontalSweep,
+    /// Many connection attempts to one login service: password guessing.
+    BruteForce,
     /// Many connection attempts to one host that never complete.
     SynFlood,
     /// A UDP packet rate at one host far above normal, mostly one way.
@@ -44,11 +46,12 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 13] = [
+    pub const ALL: [Kind; 14] = [
         Kind::Spike,
         Kind::Drop,
         Kind::VerticalScan,
         Kind::HorizontalSweep,
+        Kind::BruteForce,
         Kind::SynFlood,
         Kind::UdpFlood,
         Kind::IcmpFlood,
@@ -67,6 +70,7 @@ impl Kind {
             Kind::Drop => "drop",
             Kind::VerticalScan => "vertical_scan",
             Kind::HorizontalSweep => "horizontal_sweep",
+            Kind::BruteForce => "brute_force",
             Kind::SynFlood => "syn_flood",
             Kind::UdpFlood => "udp_flood",
             Kind::IcmpFlood => "icmp_flood",
@@ -378,9 +382,21 @@ pub fn si(v: f64) -> String {
     }
 }
 
-/// A duration in seconds, short: "6 s", "4.5 min", "2.0 h".
+/// A quantity with its unit and an SI prefix: "12 B", "1.5 MB", "0 bit/s".
+pub fn qty(v: f64, unit: &str) -> String {
+    let s = si(v);
+    if s.ends_with(|c: char| c.is_ascii_digit()) {
+        format!("{s} {unit}")
+    } else {
+        format!("{s}{unit}")
+    }
+}
+
+/// A duration in seconds, short: "40 ms", "6 s", "4.5 min", "2.0 h".
 pub fn secs(s: f64) -> String {
-    if s < 90.0 {
+    if s < 1.0 {
+        format!("{} ms", (s * 1000.0).round() as i64)
+    } else if s < 90.0 {
         format!("{} s", s.round() as i64)
     } else if s < 5400.0 {
         format!("{:.1} min", s / 60.0)

@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wirewatch_wire::Timestamp;
 
-use crate::alert::{si, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::engine::{FlowRow, RowDetector};
 use crate::heuristics::positive;
 use crate::Map;
@@ -329,7 +329,7 @@ fn alert(
         Subject::Host(a) => format!("Host {a}"),
         Subject::Process(n) => format!("Process {n}"),
     };
-    let bits = |v: f64| format!("{}bit/s", si(v * 8.0));
+    let bits = |v: f64| qty(v * 8.0, "bit/s");
     let (verb, action) = match k {
         Kind::Spike => (
             "rose to",

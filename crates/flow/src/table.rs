@@ -361,6 +361,11 @@ impl FlowTable {
         self.iface = iface;
     }
 
+    /// The interface index set by [`FlowTable::set_interface`].
+    pub fn interface(&self) -> u16 {
+        self.iface
+    }
+
     /// Hands out the traffic not handed out before: `f(flow, [sent,
     /// received])` for every flow with some, including flows the idle
     /// timeout removed (which are then dropped). The history recorder

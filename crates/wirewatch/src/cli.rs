@@ -9,6 +9,7 @@ use clap::{Parser, ValueEnum};
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 
 use crate::config::{self, Config, PortDisplay};
+use crate::detect::{AlertMode, DetectSettings};
 use crate::history::{HistorySettings, DEFAULT_FLUSH_SECS};
 use crate::live::{self, LiveSettings};
 use crate::offline::{self, RunOutcome};
@@ -17,6 +18,8 @@ use wirewatch_live::RingConfig;
 
 /// Exit code for bad input: unreadable capture, bad arguments.
 pub const EXIT_BAD_INPUT: u8 = 2;
+/// Exit status of `-r FILE --alerts-exit` when an alert fired.
+pub const EXIT_ALERTS: u8 = 1;
 
 /// Command-line arguments (iftop and tcpdump flags where they apply).
 #[derive(Parser, Debug)]
@@ -194,6 +197,20 @@ pub struct Args {
     #[arg(long, value_name = "SECS")]
     pub history_flush: Option<f64>,
 
+    /// Where alerts go: `text` (one line each on stderr; the default),
+    /// `json` (NDJSON on stdout, instead of the traffic report),
+    /// `json:FILE` (NDJSON appended to FILE) or `none`.
+    #[arg(long, value_name = "MODE")]
+    pub alerts: Option<String>,
+
+    /// With -r: exit with status 1 when any alert fired (for scripts and CI).
+    #[arg(long)]
+    pub alerts_exit: bool,
+
+    /// Run no detector.
+    #[arg(long, conflicts_with_all = ["alerts", "alerts_exit"])]
+    pub no_detect: bool,
+
     /// A subcommand instead of capturing.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -284,6 +301,10 @@ pub enum Source {
 /// Validated settings for a run.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// Detection, unless `--no-detect`.
+    pub detect: Option<DetectSettings>,
+    /// `--alerts-exit`.
+    pub alerts_exit: bool,
     /// Packet source.
     pub source: Source,
     /// Filter expression for `-r` (live filters are in [`LiveSettings`]).
@@ -626,7 +647,32 @@ impl Args {
         };
         let link_local = self.link_local || cfg.link_local.unwrap_or(false);
         let history = self.history_settings(&cfg, live)?;
+        let detect = if self.no_detect {
+            None
+        } else {
+            let mode = match &self.alerts {
+                Some(m) => AlertMode::parse(m).map_err(|e| anyhow::anyhow!(e))?,
+                None => AlertMode::Text,
+            };
+            if mode == AlertMode::JsonStdout && screen.is_some() {
+                anyhow::bail!(
+                    "--alerts json: the screen owns the terminal; give a file (--alerts json:FILE)"
+                );
+            }
+            Some(DetectSettings {
+                cfg: cfg.detect.clone().unwrap_or_default(),
+                mode,
+            })
+        };
+        if self.alerts_exit && live {
+            anyhow::bail!(
+                "--alerts-exit works with -r FILE (a live capture has no end to exit at)"
+            );
+        }
+        let detecting = detect.is_some();
         Ok(Settings {
+            detect,
+            alerts_exit: self.alerts_exit,
             history: history.clone(),
             screen,
             // Process names go to JSON and CSV reports, and to the history.
@@ -649,8 +695,9 @@ impl Args {
                     .idle_timeout
                     .map(|s| secs_to_nanos("--idle-timeout", s))
                     .transpose()?,
-                // The history recorder takes expired flows' last counts.
-                keep_expired: history.is_some(),
+                // The history recorder (also the detectors' row cutter)
+                // takes expired flows' last counts.
+                keep_expired: history.is_some() || detecting,
             },
             view,
             interval_sort: sort.unwrap_or(SortKey::Rate10s),
@@ -729,6 +776,10 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(RunOutcome::Clean) => ExitCode::SUCCESS,
+        Ok(RunOutcome::Alerted(n)) => {
+            eprintln!("wirewatch: {n} alert(s) fired");
+            ExitCode::from(EXIT_ALERTS)
+        }
         Ok(RunOutcome::Warned(w)) => {
             eprintln!("wirewatch: warning: {w}");
             ExitCode::SUCCESS

@@ -20,7 +20,7 @@ use toml::Spanned;
 use wirewatch_flow::{IpNet, SortKey};
 
 /// Settings read from configuration files; `None` where a file said nothing.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
     /// `interface`: the interface to listen on.
     pub interface: Option<String>,
@@ -68,6 +68,8 @@ pub struct Config {
     pub processes: Option<bool>,
     /// TOML `[history]`.
     pub history: HistoryConfig,
+    /// TOML `[detect]`: detector thresholds (checked).
+    pub detect: Option<wirewatch_detect::DetectConfig>,
 }
 
 /// TOML `[history]`: where and how long traffic is kept.
@@ -124,6 +126,7 @@ impl Config {
             refresh_ms: over.refresh_ms.or(self.refresh_ms),
             processes: over.processes.or(self.processes),
             history: self.history.merge(over.history),
+            detect: over.detect.or(self.detect),
         }
     }
 }
@@ -467,6 +470,7 @@ struct TomlFile {
     processes: Option<bool>,
     tui: Option<TomlTui>,
     history: Option<TomlHistory>,
+    detect: Option<Spanned<wirewatch_detect::DetectConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -590,6 +594,15 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         }
         v => v.map(Spanned::into_inner),
     };
+    let detect = match file.detect {
+        None => None,
+        Some(d) => {
+            let at = d.span().start;
+            let d = d.into_inner();
+            d.validate().map_err(|e| place.error(at, e))?;
+            Some(d)
+        }
+    };
     let history = match file.history {
         None => HistoryConfig::default(),
         Some(h) => HistoryConfig {
@@ -612,6 +625,7 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     Ok(Config {
         history,
+        detect,
         interface: place.check("interface", file.interface, nonempty)?,
         dns_resolution: file.dns_resolution,
         port_resolution: file.port_resolution,
@@ -717,6 +731,7 @@ mod tests {
                 refresh_ms: None,
                 processes: None,
                 history: HistoryConfig::default(),
+                detect: None,
             }
         );
     }
@@ -1009,6 +1024,7 @@ keep-days = "forever"
                     flush_secs: Some(5),
                     keep: [Some(Some(2 * 86_400)), Some(Some(30 * 86_400)), Some(None)],
                 },
+                detect: None,
             }
         );
         for (bad, want) in [

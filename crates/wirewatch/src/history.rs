@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::detect::Detection;
 use wirewatch_flow::FlowTable;
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
 use wirewatch_store::{Counts, Retention, Row, SqliteStore, StoreError};
@@ -112,6 +113,8 @@ pub struct Recorder {
     names: HashMap<u32, Option<Arc<str>>>,
     /// Messages of our own (the writer has its own).
     events: Vec<String>,
+    /// Rows go to a database (else only to detection).
+    store: bool,
 }
 
 const MINUTE_NANOS: i64 = 60_000_000_000;
@@ -159,7 +162,30 @@ impl Recorder {
             next: None,
             names: HashMap::new(),
             events: Vec::new(),
+            store: true,
         })
+    }
+
+    /// A recorder that cuts the traffic into per-minute rows for the
+    /// flow-level detectors only (no history kept).
+    pub fn without_store(ifaces: Vec<String>) -> Recorder {
+        Recorder {
+            _locks: Vec::new(),
+            pending: None,
+            writer: None,
+            path: String::new(),
+            ifaces: ifaces.into_iter().map(Into::into).collect(),
+            flush_nanos: MINUTE_NANOS,
+            next: None,
+            names: HashMap::new(),
+            events: Vec::new(),
+            store: false,
+        }
+    }
+
+    /// Whether rows are written to a database.
+    pub fn keeps_history(&self) -> bool {
+        self.store
     }
 
     /// Starts the writer thread. Live capture calls this after dropping
@@ -187,21 +213,37 @@ impl Recorder {
     /// whenever the clock moves: at each minute or flush boundary passed,
     /// the traffic since the previous one becomes rows of the minute it
     /// happened in.
-    pub fn tick(&mut self, table: &mut FlowTable, now: Timestamp, owners: &Owners) {
+    pub fn tick(
+        &mut self,
+        table: &mut FlowTable,
+        now: Timestamp,
+        owners: &Owners,
+        mut detect: Option<&mut Detection>,
+    ) {
         match self.next {
             None => self.next = Some(self.boundary_after(now)),
             Some(b) if now >= b => {
                 let minute = b.add_nanos(-1);
-                self.emit(table, minute, owners);
+                self.emit(table, minute, owners, detect.as_deref_mut());
                 self.next = Some(self.boundary_after(now));
             }
             Some(_) => {}
+        }
+        if let Some(d) = detect {
+            d.advance(now);
+            self.save_alerts(d);
         }
     }
 
     /// Hands every count not written yet to the writer, as rows of the
     /// minute containing `at`.
-    pub fn emit(&mut self, table: &mut FlowTable, at: Timestamp, owners: &Owners) {
+    pub fn emit(
+        &mut self,
+        table: &mut FlowTable,
+        at: Timestamp,
+        owners: &Owners,
+        detect: Option<&mut Detection>,
+    ) {
         let ts = at.as_nanos().div_euclid(1_000_000_000);
         let ts = ts - ts.rem_euclid(60);
         let mut rows = Vec::new();
@@ -242,6 +284,13 @@ impl Recorder {
                 },
             });
         });
+        if let Some(d) = detect {
+            d.rows(at, &rows);
+            self.save_alerts(d);
+        }
+        if !self.store {
+            return;
+        }
         if self.writer.is_none() {
             if let Err(e) = self.start() {
                 self.events
@@ -252,6 +301,15 @@ impl Recorder {
         if let Some(w) = &mut self.writer {
             w.send(rows);
         }
+    }
+
+    /// Hands the alerts detection raised to the writer.
+    pub fn save_alerts(&mut self, d: &mut Detection) {
+        let alerts = d.take_unsaved();
+        if alerts.is_empty() || !self.store {
+            return;
+        }
+        let _ = alerts;
     }
 
     /// Messages for the user (queue overflow, write failures).
@@ -265,8 +323,13 @@ impl Recorder {
 
     /// Writes what is left (as rows of the table's current minute) and
     /// waits for the writer.
-    pub fn finish(mut self, table: &mut FlowTable, owners: &Owners) -> WriterStatus {
-        self.emit(table, table.now(), owners);
+    pub fn finish(
+        mut self,
+        table: &mut FlowTable,
+        owners: &Owners,
+        detect: Option<&mut Detection>,
+    ) -> WriterStatus {
+        self.emit(table, table.now(), owners, detect);
         match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {
@@ -277,10 +340,18 @@ impl Recorder {
     }
 
     /// [`Recorder::finish`], then says on stderr what was written.
-    pub fn finish_and_report(self, table: &mut FlowTable, owners: &Owners) -> WriterStatus {
+    pub fn finish_and_report(
+        self,
+        table: &mut FlowTable,
+        owners: &Owners,
+        detect: Option<&mut Detection>,
+    ) -> WriterStatus {
         let path = self.path.clone();
-        let st = self.finish(table, owners);
-        eprintln!("wirewatch: {}", summary(&path, &st));
+        let store = self.store;
+        let st = self.finish(table, owners, detect);
+        if store {
+            eprintln!("wirewatch: {}", summary(&path, &st));
+        }
         st
     }
 }

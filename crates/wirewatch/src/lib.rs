@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod detect;
 pub mod filter;
 pub mod history;
 pub mod history_cmd;

@@ -16,6 +16,7 @@ use wirewatch_live::{
 use wirewatch_wire::{DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
+use crate::detect::{AlertMode, Detection};
 use crate::filter::FrameFilter;
 use crate::offline::{account_frame, decode_options, write_final, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
@@ -221,6 +222,7 @@ impl Source {
         opts: &DecodeOptions,
         writer: &mut Option<PcapngWriter<W>>,
         write_error: &mut Option<io::Error>,
+        mut detect: Option<&mut Detection>,
     ) {
         let (lt, id) = (self.link_type, self.pcapng_id);
         let Some(sock) = &mut self.sock else { return };
@@ -236,6 +238,7 @@ impl Source {
                 p.ts,
                 p.data,
                 p.wire_len,
+                detect.as_deref_mut(),
             );
             if kept != Ok(true) {
                 return;
@@ -490,7 +493,12 @@ impl LiveCapture {
     /// Waits up to `wait_ns` for packets, takes every released frame into
     /// `table`, handles interfaces going down, coming back or disappearing,
     /// and moves the table's clock to the wall clock.
-    pub fn pump(&mut self, table: &mut FlowTable, wait_ns: i64) -> anyhow::Result<()> {
+    pub fn pump(
+        &mut self,
+        table: &mut FlowTable,
+        wait_ns: i64,
+        mut detect: Option<&mut Detection>,
+    ) -> anyhow::Result<()> {
         let now = clock();
         // The kernel's counters are 32-bit and reset on each read: read
         // them every second so they cannot wrap between reports.
@@ -512,7 +520,13 @@ impl LiveCapture {
             let src = &mut self.sources[k];
             let failed = self.fds[slot].failed();
             table.set_interface(k as u16);
-            src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
+            src.drain(
+                table,
+                &self.opts,
+                &mut self.writer,
+                &mut self.write_error,
+                detect.as_deref_mut(),
+            );
             if failed {
                 let err = src.sock.as_mut().and_then(|sock| sock.take_error());
                 if !still_exists(&src.name, src.index) {
@@ -546,7 +560,7 @@ impl LiveCapture {
 
     /// Takes the frames still in the rings, closes the `-w` file and
     /// returns what the final report needs.
-    pub fn finish(mut self, table: &mut FlowTable) -> Finished {
+    pub fn finish(mut self, table: &mut FlowTable, mut detect: Option<&mut Detection>) -> Finished {
         // Frames in a block the kernel has not released yet: it releases a
         // partly filled block after the retire timeout, so wait that long once
         // and take what is there.
@@ -557,7 +571,13 @@ impl LiveCapture {
             ));
             for (k, src) in self.sources.iter_mut().enumerate() {
                 table.set_interface(k as u16);
-                src.drain(table, &self.opts, &mut self.writer, &mut self.write_error);
+                src.drain(
+                    table,
+                    &self.opts,
+                    &mut self.writer,
+                    &mut self.write_error,
+                    detect.as_deref_mut(),
+                );
             }
         }
         table.advance(clock());
@@ -589,10 +609,17 @@ impl LiveCapture {
 pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Result<RunOutcome> {
     let opts = decode_options(&s.flow);
     let mut cap = LiveCapture::open(ls, opts)?;
-    // The database is opened before the privilege drop: its files stay open.
+    // The database and the alert file are opened before the privilege
+    // drop: their files stay open.
     let (mut history, note) = crate::history::open_live(s.history.as_ref(), cap.interface_names());
     if let Some(n) = note {
         eprintln!("wirewatch: {n}");
+    }
+    let mut detect = s.detect.as_ref().map(Detection::new).transpose()?;
+    if history.is_none() && detect.as_ref().is_some_and(Detection::wants_rows) {
+        history = Some(crate::history::Recorder::without_store(
+            cap.interface_names(),
+        ));
     }
     cap.drop_privileges(&ls.user, if s.processes { PROCESS_CAPS } else { 0 })?;
     let mut owners = start_owner_scan(s.processes)?;
@@ -604,7 +631,18 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         flow_cfg.local_nets = cap.own_addresses();
     }
     let mut table = FlowTable::new(flow_cfg);
-    let mut sink = output::make_sink(s, out);
+    // NDJSON alerts on stdout own it: the traffic report is not printed.
+    let mut nowhere = io::sink();
+    let report_out: &mut dyn Write = if s
+        .detect
+        .as_ref()
+        .is_some_and(|d| d.mode == AlertMode::JsonStdout)
+    {
+        &mut nowhere
+    } else {
+        out
+    };
+    let mut sink = output::make_sink(s, report_out);
 
     let start = clock();
     table.advance(start);
@@ -658,7 +696,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         for t in [next_tick, deadline].into_iter().flatten() {
             wait_ns = wait_ns.min(t.nanos_since(now).max(0));
         }
-        cap.pump(&mut table, wait_ns)?;
+        cap.pump(&mut table, wait_ns, detect.as_mut())?;
         for e in cap.take_events() {
             eprintln!("wirewatch: {e}");
         }
@@ -666,7 +704,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         owners.label(&mut table, clock());
         if let Some(h) = &mut history {
             let now = table.now();
-            h.tick(&mut table, now, &owners);
+            h.tick(&mut table, now, &owners, detect.as_mut());
             for e in h.take_events() {
                 eprintln!("wirewatch: {e}");
             }
@@ -674,12 +712,16 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     };
     eprintln!("wirewatch: {stop_reason}");
     let warning = cap.warning.take();
-    let fin = cap.finish(&mut table);
+    let fin = cap.finish(&mut table, detect.as_mut());
     let end = table.now();
     owners.wait_for_scan(std::time::Duration::from_secs(2));
     owners.label(&mut table, end);
     if let Some(h) = history.take() {
-        h.finish_and_report(&mut table, &owners);
+        h.finish_and_report(&mut table, &owners, detect.as_mut());
+    }
+    if let Some(d) = detect.take() {
+        let n = d.finish()?;
+        eprintln!("wirewatch: {n} alert(s) fired");
     }
     sink.set_owners(owners.all());
     sink.set_capture(&fin.capture);

@@ -11,6 +11,7 @@ use wirewatch_flow::{FlowConfig, FlowTable, LayerMode, Snapshot};
 use wirewatch_wire::{decode, linktype, DecodeOptions, Timestamp};
 
 use crate::cli::Settings;
+use crate::detect::{AlertMode, Detection};
 use crate::filter::FrameFilter;
 use crate::output::{self, ReportKind, Summary};
 
@@ -23,6 +24,8 @@ pub enum RunOutcome {
     Warned(String),
     /// The reader of our output went away (exit 0, like ripgrep).
     BrokenPipe,
+    /// Everything was read and alerts fired (with `--alerts-exit`: exit 1).
+    Alerted(u64),
 }
 
 /// At most this many empty interval reports are printed for one gap in the
@@ -54,6 +57,7 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
 /// One frame into the table: through `filter` when there is one, then
 /// decoded and accounted. `Ok(false)`: the filter left it out; `Err`: the
 /// expression does not compile for this frame's link type.
+#[allow(clippy::too_many_arguments)]
 pub fn account_frame(
     table: &mut FlowTable,
     filter: Option<&mut FrameFilter>,
@@ -62,13 +66,18 @@ pub fn account_frame(
     ts: Timestamp,
     data: &[u8],
     wire_len: u32,
+    detect: Option<&mut Detection>,
 ) -> Result<bool, String> {
     if let Some(f) = filter {
         if !f.matches(link_type, data, wire_len)? {
             return Ok(false);
         }
     }
-    table.ingest(&decode(link_type, ts, data, wire_len, opts));
+    let meta = decode(link_type, ts, data, wire_len, opts);
+    table.ingest(&meta);
+    if let Some(d) = detect {
+        d.packet(&meta, data, table.interface());
+    }
     Ok(true)
 }
 
@@ -110,10 +119,12 @@ pub struct Limits<'a> {
     /// Called with each frame's time before it is accounted (the history
     /// recorder, which cuts the traffic at minute boundaries).
     pub before: Option<&'a mut BeforeFrame<'a>>,
+    /// Every accounted frame goes to the detectors too.
+    pub detect: Option<&'a mut Detection>,
 }
 
 /// A hook called with a frame's time before it is accounted.
-pub type BeforeFrame<'a> = dyn FnMut(&mut FlowTable, Timestamp) + 'a;
+pub type BeforeFrame<'a> = dyn FnMut(&mut FlowTable, Timestamp, Option<&mut Detection>) + 'a;
 
 /// Reads every frame of `reader` into `table`, calling `tick` with each
 /// interval boundary crossed (when `interval_nanos` is set). Returns the read
@@ -191,9 +202,12 @@ pub fn ingest<R: Read>(
             }
         }
         if let Some(b) = limits.before.as_deref_mut() {
-            b(table, meta.ts);
+            b(table, meta.ts, limits.detect.as_deref_mut());
         }
         table.ingest(&meta);
+        if let Some(d) = limits.detect.as_deref_mut() {
+            d.packet(&meta, frame.data, table.interface());
+        }
     }
 }
 
@@ -223,24 +237,42 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         }
         None => None,
     };
-    let mut sink = output::make_sink(s, out);
+    let mut detect = match &s.detect {
+        Some(d) => Some(Detection::new(d)?),
+        None => None,
+    };
+    // NDJSON alerts on stdout own it: the traffic report is not printed.
+    let mut nowhere = io::sink();
+    let report_out: &mut dyn Write = if s
+        .detect
+        .as_ref()
+        .is_some_and(|d| d.mode == AlertMode::JsonStdout)
+    {
+        &mut nowhere
+    } else {
+        out
+    };
+    let mut sink = output::make_sink(s, report_out);
     // An import: rows with the capture's timestamps, named after the file.
+    let iface = input
+        .file_name()
+        .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
     let mut history = match &s.history {
-        Some(h) => {
-            let iface = input
-                .file_name()
-                .map_or(name.clone(), |n| n.to_string_lossy().into_owned());
-            Some(
-                crate::history::Recorder::open(h, vec![iface], false)
-                    .map_err(|e| anyhow!("history: {e}"))?,
-            )
+        Some(h) => Some(
+            crate::history::Recorder::open(h, vec![iface], false)
+                .map_err(|e| anyhow!("history: {e}"))?,
+        ),
+        // The flow-level detectors need per-minute rows even without history.
+        None if detect.as_ref().is_some_and(Detection::wants_rows) => {
+            Some(crate::history::Recorder::without_store(vec![iface]))
         }
         None => None,
     };
     let owners = crate::procs::Owners::default();
-    let mut record = |table: &mut FlowTable, ts: Timestamp| {
+    let recording = history.is_some();
+    let mut record = |table: &mut FlowTable, ts: Timestamp, d: Option<&mut Detection>| {
         if let Some(h) = &mut history {
-            h.tick(table, ts, &owners);
+            h.tick(table, ts, &owners, d);
         }
     };
     let result = ingest(
@@ -250,10 +282,8 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         Limits {
             filter: filter.as_mut(),
             duration_nanos: s.file_duration_nanos,
-            before: s
-                .history
-                .is_some()
-                .then_some(&mut record as &mut BeforeFrame<'_>),
+            before: recording.then_some(&mut record as &mut BeforeFrame<'_>),
+            detect: detect.as_mut(),
         },
         |table, start, end| {
             table.advance(end.add_nanos(-1));
@@ -272,9 +302,14 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     }
     // What was read is kept, whatever stopped the reading (a read error,
     // the reader of the report going away).
-    let history_error = history
-        .take()
-        .and_then(|h| h.finish_and_report(&mut table, &owners).error);
+    let history_error = history.take().and_then(|h| {
+        h.finish_and_report(&mut table, &owners, detect.as_mut())
+            .error
+    });
+    let fired = match detect.take().map(Detection::finish).transpose() {
+        Ok(n) => n,
+        Err(e) => return Err(e),
+    };
     let stop = match result {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
@@ -313,7 +348,14 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
     }
     match (warning, error) {
         (_, Some(e)) => Err(anyhow!(e)),
+        (Some(w), None) if s.alerts_exit && fired.unwrap_or(0) > 0 => {
+            eprintln!("wirewatch: warning: {w}");
+            Ok(RunOutcome::Alerted(fired.unwrap_or(0)))
+        }
         (Some(w), None) => Ok(RunOutcome::Warned(w)),
+        (None, None) if s.alerts_exit && fired.unwrap_or(0) > 0 => {
+            Ok(RunOutcome::Alerted(fired.unwrap_or(0)))
+        }
         (None, None) => Ok(RunOutcome::Clean),
     }
 }

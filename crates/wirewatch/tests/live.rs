@@ -1488,7 +1488,7 @@ fn filter_child() {
     let settle = |cap: &mut LiveCapture, table: &mut FlowTable| {
         // The ring hands over a partly filled block after 50 ms.
         for _ in 0..5 {
-            cap.pump(table, 100_000_000).unwrap();
+            cap.pump(table, 100_000_000, None).unwrap();
         }
     };
     let send = |port, n| send_udp(ns_b, b, a, port, n);

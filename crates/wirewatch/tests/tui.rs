@@ -25,7 +25,12 @@ struct Memory {
 }
 
 impl UiSource for Memory {
-    fn pump(&mut self, table: &mut FlowTable, _wait_ns: i64) -> anyhow::Result<()> {
+    fn pump(
+        &mut self,
+        table: &mut FlowTable,
+        _wait_ns: i64,
+        mut detect: Option<&mut wirewatch::detect::Detection>,
+    ) -> anyhow::Result<()> {
         while self.frames.front().is_some_and(|(t, _)| *t <= self.now) {
             let (t, f) = self.frames.pop_front().unwrap();
             if let Some(flt) = &mut self.filter {
@@ -41,6 +46,9 @@ impl UiSource for Memory {
                 &DecodeOptions::default(),
             );
             table.ingest(&m);
+            if let Some(d) = detect.as_deref_mut() {
+                d.packet(&m, &f, 0);
+            }
         }
         table.advance(self.now);
         Ok(())
@@ -808,7 +816,7 @@ fn replay_follows_the_wall_clock_at_its_speed() {
         let mut table = FlowTable::new(FlowConfig::default());
         for (secs, due) in steps {
             wall.set(Duration::from_secs_f64(secs));
-            replay.pump(&mut table, 0).unwrap();
+            replay.pump(&mut table, 0, None).unwrap();
             assert_eq!(table.stats().packets, due, "speed {speed:?} at {secs} s");
             // The table's clock is the replay position, never past the file.
             assert!(replay.now() <= at(9_000));
@@ -848,7 +856,7 @@ fn the_screen_records_history_and_says_when_it_cannot() {
         owners,
         ..
     } = ui;
-    let st = history.unwrap().finish(&mut table, &owners);
+    let st = history.unwrap().finish(&mut table, &owners, None);
     assert_eq!(st.error, None);
     // Each 1-s flush handed over the flows active in it: more rows than flows.
     assert!(st.rows_written as usize > 2 * table.len(), "{st:?}");

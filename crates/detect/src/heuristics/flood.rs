@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
-use crate::alert::{si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{qty, si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::engine::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
@@ -35,7 +35,7 @@ pub struct Config {
     /// Response bytes over request bytes for amplification.
     pub amplification_ratio: f64,
     /// Source ports of services abused for reflection (DNS, NTP, SNMP,
-    /// LDAP, ISAKMP, SSDP, memcached, chargen, QOTD, NetBIOS, mDNS, WS-Discovery,
+    /// LDAP, ISAKMP and IPsec NAT-T, SSDP, memcached, chargen, QOTD, NetBIOS, mDNS, WS-Discovery,
     /// RIP, portmap, CLDAP, ...).
     pub reflector_ports: Vec<u16>,
     /// Most victims tracked per detector.
@@ -54,8 +54,8 @@ impl Default for Config {
             reflectors: 20,
             amplification_ratio: 10.0,
             reflector_ports: vec![
-                17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 520, 1900, 3283, 3702, 5353, 5683,
-                10001, 11211, 27015,
+                17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 520, 1900, 3283, 3702, 4500, 5353,
+                5683, 10001, 11211, 27015,
             ],
             max_tracked: 100_000,
         }
@@ -299,11 +299,11 @@ impl PacketDetector for UdpFlood {
                 severity: Severity::from_ratio(score).max(Severity::High),
                 entity: Entity::Host { addr: o.dst },
                 summary: format!(
-                    "{} received {} UDP packets ({}/s, {}bit/s) from {} sources in {:.0} s and answered {:.0} %; {}",
+                    "{} received {} UDP packets ({}/s, {}) from {} sources in {:.0} s and answered {:.0} %; {}",
                     o.dst,
                     thousands(e.t.hits),
                     si(rate),
-                    si(e.t.bytes as f64 * 8.0 / elapsed),
+                    qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
                     thousands(e.t.sources.len() as u64),
                     elapsed,
                     answered * 100.0,
@@ -385,11 +385,11 @@ impl PacketDetector for IcmpFlood {
                 severity: Severity::from_ratio(score).max(Severity::High),
                 entity: Entity::Host { addr: o.dst },
                 summary: format!(
-                    "{} received {} ICMP packets ({}/s, {}bit/s) from {} sources in {:.0} s; {}",
+                    "{} received {} ICMP packets ({}/s, {}) from {} sources in {:.0} s; {}",
                     o.dst,
                     thousands(e.t.hits),
                     si(rate),
-                    si(e.t.bytes as f64 * 8.0 / elapsed),
+                    qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
                     thousands(e.t.sources.len() as u64),
                     elapsed,
                     usual_rate(&e.win)
@@ -456,15 +456,16 @@ impl PacketDetector for Amplification {
     }
 
     fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
-        // What the victim asked for.
-        if o.has_ports && self.is_request(o) {
+        let response = o.has_ports && self.is_response(o);
+        // What the victim asked for (a packet between two service ports,
+        // such as ISAKMP's 500 → 500, counts as a response).
+        if o.has_ports && !response && self.is_request(o) {
             if let Some(e) = self.v.peek(&o.src) {
                 e.t.other += 1;
                 e.t.other_bytes += o.ip_len as u64;
             }
             return 0.0;
         }
-        let response = o.has_ports && self.is_response(o);
         // Later fragments of large responses carry no ports: they count for
         // a host already receiving responses.
         let fragment = o.later_fragment && o.protocol == proto::UDP;
@@ -506,7 +507,10 @@ impl PacketDetector for Amplification {
                 Some(SmallSet::Heap(s)) => {
                     let mut v: Vec<u16> = s.iter().copied().collect();
                     v.sort_unstable();
-                    v.iter().map(|p| p.to_string()).collect::<Vec<_>>().join(", ")
+                    v.iter()
+                        .map(|p| p.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 }
                 None => String::new(),
             };
@@ -514,9 +518,9 @@ impl PacketDetector for Amplification {
                 "while it sent no requests".to_string()
             } else {
                 format!(
-                    "{:.0}× the {}B it sent",
+                    "{:.0}× the {} it sent",
                     ratio,
-                    si(e.t.other_bytes as f64)
+                    qty(e.t.other_bytes as f64, "B")
                 )
             };
             out.push(Alert {
@@ -525,9 +529,9 @@ impl PacketDetector for Amplification {
                 severity: Severity::from_ratio(n as f64 / thr).max(Severity::High),
                 entity: Entity::Host { addr: o.dst },
                 summary: format!(
-                    "{} received {}B of responses (source port {ports}) from {} reflectors in {}, {asked}",
+                    "{} received {} of responses (source port {ports}) from {} reflectors in {}, {asked}",
                     o.dst,
-                    si(e.t.bytes as f64),
+                    qty(e.t.bytes as f64, "B"),
                     thousands(n as u64),
                     crate::alert::secs(elapsed),
                 ),

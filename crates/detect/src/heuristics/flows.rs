@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
-use crate::alert::{secs, si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{qty, secs, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::engine::{FlowRow, RowDetector};
 use crate::{Map, Set};
 
@@ -89,7 +89,10 @@ impl Exfiltration {
         if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&host) {
             return;
         }
-        let s = self.hosts.entry(host).or_insert_with(|| Sender::new(i64::MIN));
+        let s = self
+            .hosts
+            .entry(host)
+            .or_insert_with(|| Sender::new(i64::MIN));
         s.learn(busiest_bytes as f64);
     }
 }
@@ -167,14 +170,14 @@ impl RowDetector for Exfiltration {
                 s.alerted.insert(r.remote);
                 let usual = if learned {
                     format!(
-                        "its usual to any one destination is {}B per hour",
-                        si(s.usual)
+                        "its usual to any one destination is {} per hour",
+                        qty(s.usual, "B")
                     )
                 } else {
                     format!(
-                        "it has less than {} h of history, and that is over {}B",
+                        "it has less than {} h of history, and that is over {}",
                         self.cfg.learn_hours,
-                        si(limit)
+                        qty(limit, "B")
                     )
                 };
                 let into = secs((t - hour + 60).clamp(60, HOUR) as f64);
@@ -187,9 +190,9 @@ impl RowDetector for Exfiltration {
                         dst: r.remote,
                     },
                     summary: format!(
-                        "{} sent {}B to {} in {into}; {usual}",
+                        "{} sent {} to {} in {into}; {usual}",
                         r.local,
-                        si(sent),
+                        qty(sent, "B"),
                         r.remote
                     ),
                     evidence: Evidence {
@@ -258,7 +261,10 @@ impl NewDestConfig {
         let p = "detect.heuristics.new-destination.";
         positive(&format!("{p}learn-secs"), self.learn_secs)?;
         positive(&format!("{p}stable-secs"), self.stable_secs)?;
-        positive(&format!("{p}max-destinations"), self.max_destinations as f64)?;
+        positive(
+            &format!("{p}max-destinations"),
+            self.max_destinations as f64,
+        )?;
         positive(&format!("{p}max-processes"), self.max_processes as f64)
     }
 }

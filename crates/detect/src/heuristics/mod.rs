@@ -7,8 +7,8 @@ use crate::engine::{PacketDetector, RowDetector};
 
 pub mod flood;
 pub mod flows;
-pub mod scan;
 mod portset;
+pub mod scan;
 mod window;
 
 pub use portset::SmallSet;
@@ -46,6 +46,7 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
     if cfg.scan.enabled {
         v.push(Box::new(scan::VerticalScan::new(&cfg.scan)));
         v.push(Box::new(scan::HorizontalSweep::new(&cfg.scan)));
+        v.push(Box::new(scan::BruteForce::new(&cfg.scan)));
     }
     if cfg.flood.enabled {
         v.push(Box::new(flood::SynFlood::new(&cfg.flood)));

@@ -29,6 +29,12 @@ pub struct Config {
     /// UDP destination ports that clients legitimately send to many
     /// servers (DNS, NTP, mDNS, SSDP): never a sweep.
     pub sweep_ignore_udp_ports: Vec<u16>,
+    /// Connection attempts from one source to one login service of one
+    /// host within a window (password guessing).
+    pub logins: u32,
+    /// Ports of login services watched for guessing (SSH, FTP, telnet,
+    /// mail, LDAP, SMB, VMware auth, databases, RDP, VNC, Redis, ...).
+    pub login_ports: Vec<u16>,
     /// Most (source, target) or (source, port) entries tracked.
     pub max_tracked: usize,
 }
@@ -42,6 +48,11 @@ impl Default for Config {
             hosts: 64,
             ping_hosts: 16,
             sweep_ignore_udp_ports: vec![53, 123, 137, 1900, 5353],
+            logins: 30,
+            login_ports: vec![
+                21, 22, 23, 25, 110, 143, 389, 445, 465, 587, 902, 993, 995, 1433, 3306, 3389,
+                5432, 5900, 6379, 27017,
+            ],
             max_tracked: 200_000,
         }
     }
@@ -54,7 +65,11 @@ impl Config {
         positive("detect.heuristics.scan.ports", self.ports as f64)?;
         positive("detect.heuristics.scan.hosts", self.hosts as f64)?;
         positive("detect.heuristics.scan.ping-hosts", self.ping_hosts as f64)?;
-        positive("detect.heuristics.scan.max-tracked", self.max_tracked as f64)
+        positive("detect.heuristics.scan.logins", self.logins as f64)?;
+        positive(
+            "detect.heuristics.scan.max-tracked",
+            self.max_tracked as f64,
+        )
     }
 }
 
@@ -63,12 +78,15 @@ impl Config {
 const CAP: usize = 4096;
 
 /// A probe: an attempt to reach a port that may not answer. TCP without
-/// ACK (SYN, FIN, NULL and Xmas scans), UDP, SCTP.
+/// ACK (SYN, FIN, NULL and Xmas scans); UDP and SCTP towards a port no
+/// higher than the source's (a client's ephemeral port to a service; a
+/// server's answers go the other way and a DNS resolver answering one
+/// client's many ports is not scanning it).
 fn is_probe(o: &Obs) -> bool {
     o.has_ports
         && match o.protocol {
             proto::TCP => o.tcp_flags & 0x10 == 0 && o.tcp_flags & 0x04 == 0,
-            proto::UDP | proto::SCTP => true,
+            proto::UDP | proto::SCTP => o.dst_port <= o.src_port,
             _ => false,
         }
 }
@@ -269,7 +287,9 @@ impl PacketDetector for HorizontalSweep {
         let answered = (f.answered as usize).min(n);
         let thr = thr as usize;
         // Most of a sweep's targets do not answer; a busy client's do.
-        if n >= thr && (n - answered) * 2 >= n && !f.win.fired {
+        // Pings are the exception: a ping sweep finds the hosts that answer.
+        let quiet = key.2 == 0 || (n - answered) * 2 >= n;
+        if n >= thr && quiet && !f.win.fired {
             f.win.fired = true;
             let took = f.win.elapsed_secs(o.ts, 1.0);
             let what = if key.2 == 0 && icmp.is_some() {
@@ -319,5 +339,112 @@ impl PacketDetector for HorizontalSweep {
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(2);
         self.fans.retain(|_, f| now.nanos_since(f.win.last) < idle);
+    }
+}
+
+struct Tries {
+    win: Window,
+    attempts: u32,
+    sources: SmallSet<u16>,
+}
+
+/// Many connection attempts from one source to one login service: password
+/// guessing.
+pub struct BruteForce {
+    cfg: Config,
+    len_nanos: i64,
+    /// (source, target, port).
+    tries: Map<(IpAddr, IpAddr, u16), Tries>,
+}
+
+impl BruteForce {
+    /// A detector with these thresholds.
+    pub fn new(cfg: &Config) -> BruteForce {
+        BruteForce {
+            cfg: cfg.clone(),
+            len_nanos: (cfg.window_secs * 1e9) as i64,
+            tries: Map::default(),
+        }
+    }
+}
+
+impl PacketDetector for BruteForce {
+    fn name(&self) -> &'static str {
+        "brute_force"
+    }
+
+    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
+        if !o.is_syn() || !self.cfg.login_ports.contains(&o.dst_port) {
+            return 0.0;
+        }
+        let key = (o.src, o.dst, o.dst_port);
+        if !self.tries.contains_key(&key) && self.tries.len() >= self.cfg.max_tracked {
+            return 0.0;
+        }
+        let t = self.tries.entry(key).or_insert_with(|| Tries {
+            win: Window::new(o.ts),
+            attempts: 0,
+            sources: SmallSet::default(),
+        });
+        if t.win.roll(o.ts, self.len_nanos, t.attempts as f64) {
+            t.attempts = 0;
+            t.sources.clear();
+        }
+        t.attempts += 1;
+        // Distinct client ports: retransmitted SYNs are not new attempts.
+        let fresh = t.sources.insert(o.src_port, CAP);
+        if !fresh {
+            t.attempts -= 1;
+        }
+        let n = t.attempts;
+        let thr = self.cfg.logins;
+        if n >= thr && !t.win.fired {
+            t.win.fired = true;
+            let took = t.win.elapsed_secs(o.ts, 1.0);
+            let usual = match t.win.usual {
+                Some(u) => format!("its usual is {}", u.round() as u64),
+                None => "it had not connected there before".to_string(),
+            };
+            out.push(Alert {
+                time: o.ts,
+                kind: Kind::BruteForce,
+                severity: Severity::from_ratio(n as f64 / thr as f64).max(Severity::Medium),
+                entity: Entity::Flow {
+                    src: o.src,
+                    dst: o.dst,
+                    dst_port: o.dst_port,
+                    protocol: o.protocol,
+                },
+                summary: format!(
+                    "{} opened {} connections to the login service on {}:{} in {}; {usual}",
+                    o.src,
+                    thousands(n as u64),
+                    o.dst,
+                    o.dst_port,
+                    secs(took)
+                ),
+                evidence: Evidence {
+                    observed: n as f64,
+                    baseline: t.win.usual,
+                    expected: None,
+                    threshold: thr as f64,
+                    unit: format!("connections in {}", secs(self.cfg.window_secs)),
+                    score: n as f64 / thr as f64,
+                    contributors: Vec::new(),
+                },
+                action: format!(
+                    "Check {}'s authentication log for failures from {}; block the source and require keys or a second factor for that service.",
+                    o.dst, o.src
+                ),
+                detector: self.name().into(),
+                suppressed: 0,
+            });
+        }
+        n as f64 / thr as f64
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        let idle = self.len_nanos.saturating_mul(2);
+        self.tries.retain(|_, t| now.nanos_since(t.win.last) < idle);
     }
 }

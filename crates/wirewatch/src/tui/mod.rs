@@ -8,6 +8,7 @@ pub mod run;
 use std::io::IsTerminal;
 use std::net::IpAddr;
 
+use crate::detect::Detection;
 use anyhow::anyhow;
 use wirewatch_flow::FlowTable;
 
@@ -63,6 +64,12 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             // Opened before the privilege drop: its files stay open.
             let (mut history, note) =
                 crate::history::open_live(s.history.as_ref(), cap.interface_names());
+            let detect = s.detect.as_ref().map(Detection::new).transpose()?;
+            if history.is_none() && detect.as_ref().is_some_and(Detection::wants_rows) {
+                history = Some(crate::history::Recorder::without_store(
+                    cap.interface_names(),
+                ));
+            }
             let keep = if scr.options.processes {
                 crate::live::PROCESS_CAPS
             } else {
@@ -79,7 +86,8 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             let mut table = FlowTable::new(flow);
             table.advance(crate::live::clock());
             let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos)
-                .with_history(history, note.clone());
+                .with_history(history, note.clone())
+                .with_detection(detect);
             let r = run::run_terminal(&mut ui);
             // Close the -w file and the history properly whatever happened on screen.
             let Ui {
@@ -87,14 +95,19 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 mut table,
                 history,
                 owners,
+                mut detect,
                 ..
             } = ui;
-            let fin = source.finish(&mut table);
+            let fin = source.finish(&mut table, detect.as_mut());
             if let Some(n) = note {
                 eprintln!("wirewatch: {n}");
             }
             if let Some(h) = history {
-                h.finish_and_report(&mut table, &owners);
+                h.finish_and_report(&mut table, &owners, detect.as_mut());
+            }
+            if let Some(d) = detect {
+                let n = d.finish()?;
+                eprintln!("wirewatch: {n} alert(s) fired");
             }
             r?;
             if let Some(e) = fin.file_error {
@@ -109,6 +122,13 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 s.file_filter.as_deref(),
             )?;
             let table = FlowTable::new(s.flow.clone());
+            let detect = s.detect.as_ref().map(Detection::new).transpose()?;
+            let rows = detect.as_ref().is_some_and(Detection::wants_rows).then(|| {
+                let name = path.file_name().map_or(path.display().to_string(), |n| {
+                    n.to_string_lossy().into_owned()
+                });
+                crate::history::Recorder::without_store(vec![name])
+            });
             let mut ui = Ui::new(
                 app,
                 table,
@@ -116,8 +136,15 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 Owners::default(),
                 names(),
                 scr.refresh_nanos,
-            );
-            run::run_terminal(&mut ui)?;
+            )
+            .with_history(rows, None)
+            .with_detection(detect);
+            let r = run::run_terminal(&mut ui);
+            if let Some(d) = ui.detect.take() {
+                let n = d.finish()?;
+                eprintln!("wirewatch: {n} alert(s) fired");
+            }
+            r?;
         }
     }
     Ok(RunOutcome::Clean)

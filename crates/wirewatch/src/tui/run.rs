@@ -18,6 +18,7 @@ use wirewatch_wire::{linktype, DecodeOptions, Timestamp};
 
 use super::app::{Action, App, SourceStatus};
 use super::draw::Labels;
+use crate::detect::Detection;
 use crate::filter::FrameFilter;
 use crate::live::{clock, LiveCapture};
 use crate::offline::account_frame;
@@ -27,7 +28,12 @@ use crate::procs::Owners;
 pub trait UiSource {
     /// Takes the packets due by now into `table`, waiting at most
     /// `wait_ns` for them, and moves the table's clock.
-    fn pump(&mut self, table: &mut FlowTable, wait_ns: i64) -> anyhow::Result<()>;
+    fn pump(
+        &mut self,
+        table: &mut FlowTable,
+        wait_ns: i64,
+        detect: Option<&mut Detection>,
+    ) -> anyhow::Result<()>;
     /// The source's clock: the wall clock live, the replay position for files.
     fn now(&self) -> Timestamp;
     /// Replaces the packet filter.
@@ -37,8 +43,13 @@ pub trait UiSource {
 }
 
 impl UiSource for LiveCapture {
-    fn pump(&mut self, table: &mut FlowTable, wait_ns: i64) -> anyhow::Result<()> {
-        LiveCapture::pump(self, table, wait_ns)
+    fn pump(
+        &mut self,
+        table: &mut FlowTable,
+        wait_ns: i64,
+        detect: Option<&mut Detection>,
+    ) -> anyhow::Result<()> {
+        LiveCapture::pump(self, table, wait_ns, detect)
     }
 
     fn now(&self) -> Timestamp {
@@ -132,16 +143,23 @@ impl<R: Read> FileReplay<R> {
 
     /// One frame into the table; a filter that cannot be compiled for its
     /// link type becomes the status line's fault.
-    fn take(&mut self, table: &mut FlowTable, ts: Timestamp, lt: u32, data: &[u8], wire: u32) {
+    #[allow(clippy::too_many_arguments)]
+    fn take(
+        &mut self,
+        table: &mut FlowTable,
+        ts: Timestamp,
+        lt: u32,
+        data: &[u8],
+        wire: u32,
+        detect: Option<&mut Detection>,
+    ) {
         take_frame(
             table,
             &mut self.filter,
             &self.opts,
             &mut self.fault,
-            ts,
-            lt,
-            data,
-            wire,
+            (ts, lt, data, wire),
+            detect,
         );
     }
 
@@ -157,7 +175,12 @@ impl<R: Read> FileReplay<R> {
 }
 
 impl<R: Read> UiSource for FileReplay<R> {
-    fn pump(&mut self, table: &mut FlowTable, wait_ns: i64) -> anyhow::Result<()> {
+    fn pump(
+        &mut self,
+        table: &mut FlowTable,
+        wait_ns: i64,
+        mut detect: Option<&mut Detection>,
+    ) -> anyhow::Result<()> {
         if self.ended {
             std::thread::sleep(Duration::from_nanos(wait_ns.max(0) as u64));
             return Ok(());
@@ -167,7 +190,7 @@ impl<R: Read> UiSource for FileReplay<R> {
             if ts > due {
                 self.pending = Some((ts, lt, wire, data));
             } else {
-                self.take(table, ts, lt, &data, wire);
+                self.take(table, ts, lt, &data, wire, detect.as_deref_mut());
             }
         }
         // As fast as possible: a slice of frames per turn.
@@ -195,7 +218,14 @@ impl<R: Read> UiSource for FileReplay<R> {
                         self.pending = Some((ts, lt, wire, f.data.to_vec()));
                     } else {
                         let (filter, fault) = (&mut self.filter, &mut self.fault);
-                        take_frame(table, filter, &self.opts, fault, ts, lt, f.data, wire);
+                        take_frame(
+                            table,
+                            filter,
+                            &self.opts,
+                            fault,
+                            (ts, lt, f.data, wire),
+                            detect.as_deref_mut(),
+                        );
                     }
                 }
                 Ok(None) => {
@@ -246,18 +276,15 @@ impl<R: Read> UiSource for FileReplay<R> {
 
 /// [`FileReplay::take`] on the fields it needs, so a frame still borrowed
 /// from the reader can be taken without a copy.
-#[allow(clippy::too_many_arguments)]
 fn take_frame(
     table: &mut FlowTable,
     filter: &mut Option<FrameFilter>,
     opts: &DecodeOptions,
     fault: &mut Option<String>,
-    ts: Timestamp,
-    lt: u32,
-    data: &[u8],
-    wire: u32,
+    (ts, lt, data, wire): (Timestamp, u32, &[u8], u32),
+    detect: Option<&mut Detection>,
 ) {
-    if let Err(e) = account_frame(table, filter.as_mut(), opts, lt, ts, data, wire) {
+    if let Err(e) = account_frame(table, filter.as_mut(), opts, lt, ts, data, wire, detect) {
         *fault = Some(e);
     }
 }
@@ -307,6 +334,10 @@ pub struct Ui<S: UiSource> {
     pub history: Option<crate::history::Recorder>,
     /// The last thing the history said (shown while the source has no fault).
     history_note: Option<String>,
+    /// The detectors.
+    pub detect: Option<Detection>,
+    /// The latest alert (shown while the source has no fault).
+    alert_note: Option<String>,
 }
 
 impl<S: UiSource> Ui<S> {
@@ -329,7 +360,15 @@ impl<S: UiSource> Ui<S> {
             next_refresh: None,
             history: None,
             history_note: None,
+            detect: None,
+            alert_note: None,
         }
+    }
+
+    /// Runs the detectors too; alerts show in the status area.
+    pub fn with_detection(mut self, detect: Option<Detection>) -> Self {
+        self.detect = detect.map(Detection::for_screen);
+        self
     }
 
     /// Records the traffic into the history as well; `note` is shown
@@ -352,13 +391,17 @@ impl<S: UiSource> Ui<S> {
         let wait = self
             .next_refresh
             .map_or(0, |t| t.nanos_since(now).clamp(0, wait_ns));
-        self.source.pump(&mut self.table, wait)?;
+        self.source
+            .pump(&mut self.table, wait, self.detect.as_mut())?;
         let now = self.source.now();
         if let Some(h) = &mut self.history {
-            h.tick(&mut self.table, now, &self.owners);
+            h.tick(&mut self.table, now, &self.owners, self.detect.as_mut());
             if let Some(e) = h.take_events().pop() {
                 self.history_note = Some(e);
             }
+        }
+        if let Some(a) = self.detect.as_mut().and_then(Detection::take_latest) {
+            self.alert_note = Some(a);
         }
         if self.next_refresh.is_some_and(|t| now < t) {
             return Ok(false);
@@ -366,7 +409,10 @@ impl<S: UiSource> Ui<S> {
         self.owners.label(&mut self.table, now);
         let mut status = self.source.status();
         if status.fault.is_none() {
-            status.fault = self.history_note.clone();
+            status.fault = self
+                .alert_note
+                .clone()
+                .or_else(|| self.history_note.clone());
         }
         self.app.refresh(&self.table, now, status);
         let mut next = self

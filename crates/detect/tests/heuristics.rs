@@ -1,0 +1,388 @@
+//! Each heuristic fires, with the right explanation, on traffic these tests
+//! generate, and stays silent on generated benign traffic. Frames are built
+//! and decoded as captured ones are.
+
+use std::net::{IpAddr, Ipv4Addr};
+
+use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kind, Obs};
+use wirewatch_wire::{build, decode, linktype, proto, tcp_flags, DecodeOptions, Timestamp};
+
+fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
+    IpAddr::V4(Ipv4Addr::new(a, b, c, d))
+}
+
+fn ms(t: i64) -> Timestamp {
+    Timestamp::from_nanos(1_700_000_000_000_000_000 + t * 1_000_000)
+}
+
+/// A packet stream through an engine with default thresholds.
+struct Run {
+    engine: Engine,
+    alerts: Vec<Alert>,
+}
+
+impl Run {
+    fn new() -> Run {
+        Run::with(DetectConfig::default())
+    }
+
+    fn with(cfg: DetectConfig) -> Run {
+        Run {
+            engine: Engine::new(&cfg).unwrap(),
+            alerts: Vec::new(),
+        }
+    }
+
+    fn send(&mut self, t: Timestamp, src: IpAddr, dst: IpAddr, protocol: u8, l4: &[u8]) {
+        let frame = build::ip(src, dst, protocol, l4);
+        let meta = decode(
+            linktype::RAW,
+            t,
+            &frame,
+            frame.len() as u32,
+            &DecodeOptions::default(),
+        );
+        let o = Obs::new(&meta, &frame, 0).expect("an IP packet");
+        self.engine.packet(&o);
+        self.alerts.extend(self.engine.take_alerts());
+    }
+
+    fn tcp(&mut self, t: Timestamp, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, flags: u8) {
+        self.send(t, src, dst, proto::TCP, &build::tcp(sp, dp, flags, &[]));
+    }
+
+    fn udp(&mut self, t: Timestamp, src: IpAddr, sp: u16, dst: IpAddr, dp: u16, len: usize) {
+        self.send(t, src, dst, proto::UDP, &build::udp(sp, dp, &vec![0; len]));
+    }
+
+    fn kinds(&self) -> Vec<Kind> {
+        self.alerts.iter().map(|a| a.kind).collect()
+    }
+}
+
+const SYN: u8 = tcp_flags::SYN;
+const SYN_ACK: u8 = tcp_flags::SYN | tcp_flags::ACK;
+const ACK: u8 = tcp_flags::ACK;
+const RST_ACK: u8 = tcp_flags::RST | tcp_flags::ACK;
+
+/// A client browsing: handshakes with 200 servers on 443, every one
+/// answered, data both ways; DNS answers from its resolver to many ports.
+fn benign(r: &mut Run, t0: i64) {
+    let me = ip(10, 0, 0, 5);
+    let resolver = ip(10, 0, 0, 1);
+    for k in 0..200i64 {
+        let t = t0 + k * 250;
+        let srv = ip(93, 184, (k / 200) as u8, (k % 200) as u8 + 1);
+        let sp = 40_000 + k as u16;
+        r.udp(ms(t), me, sp, resolver, 53, 40);
+        r.udp(ms(t + 5), resolver, 53, me, sp, 120);
+        r.tcp(ms(t + 10), me, sp, srv, 443, SYN);
+        r.tcp(ms(t + 30), srv, 443, me, sp, SYN_ACK);
+        r.tcp(ms(t + 31), me, sp, srv, 443, ACK);
+        for j in 0..5 {
+            r.tcp(ms(t + 40 + j), srv, 443, me, sp, ACK);
+            r.tcp(ms(t + 41 + j), me, sp, srv, 443, ACK);
+        }
+    }
+}
+
+#[test]
+fn benign_client_traffic_raises_nothing() {
+    let mut r = Run::new();
+    benign(&mut r, 0);
+    assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
+}
+
+#[test]
+fn vertical_scan_fires_once_with_the_port_count() {
+    let mut r = Run::new();
+    let (scanner, target) = (ip(10, 0, 0, 66), ip(10, 0, 0, 9));
+    for p in 1..=1024u16 {
+        let t = ms(p as i64 * 5);
+        r.tcp(t, scanner, 50_000, target, p, SYN);
+        let answer = if p == 22 || p == 80 { SYN_ACK } else { RST_ACK };
+        r.tcp(t, target, p, scanner, 50_000, answer);
+    }
+    assert_eq!(r.kinds(), vec![Kind::VerticalScan], "{:#?}", r.alerts);
+    let a = &r.alerts[0];
+    assert_eq!(
+        a.summary,
+        "10.0.0.66 contacted 50 ports on 10.0.0.9 in 1 s; it had not probed this host before"
+    );
+    assert_eq!(a.evidence.observed, 50.0);
+    assert_eq!(a.evidence.threshold, 50.0);
+    // Port 22 answered before the 50th port (80 comes later).
+    assert_eq!(a.evidence.contributors[0].value, 1.0);
+}
+
+#[test]
+fn horizontal_sweep_and_ping_sweep_fire() {
+    let mut r = Run::new();
+    let scanner = ip(10, 0, 0, 66);
+    for h in 1..=100u8 {
+        r.tcp(
+            ms(h as i64 * 10),
+            scanner,
+            50_001,
+            ip(10, 1, 0, h),
+            445,
+            SYN,
+        );
+    }
+    // Another scanner (one alert per kind and host per 5 minutes).
+    let pinger = ip(10, 0, 0, 67);
+    for h in 1..=20u8 {
+        let dst = ip(10, 2, 0, h);
+        let t = ms(2_000 + h as i64 * 10);
+        r.send(t, pinger, dst, proto::ICMP, &build::icmp(8, 0, &[0; 8]));
+        // Every host answers: still a sweep.
+        r.send(t, dst, pinger, proto::ICMP, &build::icmp(0, 0, &[0; 8]));
+    }
+    assert_eq!(
+        r.kinds(),
+        vec![Kind::HorizontalSweep, Kind::HorizontalSweep],
+        "{:#?}",
+        r.alerts
+    );
+    assert!(r.alerts[0]
+        .summary
+        .starts_with("10.0.0.66 probed port 445/tcp on 64 hosts in 1 s (0 answered)"));
+    assert!(r.alerts[1]
+        .summary
+        .starts_with("10.0.0.67 pinged 16 hosts in 1 s (15 answered)"));
+}
+
+#[test]
+fn syn_flood_fires_and_a_busy_server_does_not() {
+    // A busy server: 1,000 new connections a second, each completed.
+    let mut r = Run::new();
+    let srv = ip(10, 0, 0, 80);
+    for k in 0..5_000i64 {
+        let c = ip(100, (k >> 8) as u8, k as u8, 1);
+        let t = ms(k);
+        r.tcp(t, c, 30_000, srv, 80, SYN);
+        r.tcp(t, srv, 80, c, 30_000, SYN_ACK);
+        r.tcp(t, c, 30_000, srv, 80, ACK);
+        r.tcp(t, c, 30_000, srv, 80, ACK);
+    }
+    assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
+
+    let mut r = Run::new();
+    for k in 0..3_000i64 {
+        let c = ip(100, (k >> 8) as u8, k as u8, 1);
+        r.tcp(ms(k / 2), c, 1024 + k as u16, srv, 80, SYN);
+    }
+    assert_eq!(r.kinds(), vec![Kind::SynFlood], "{:#?}", r.alerts);
+    assert!(
+        r.alerts[0].summary.starts_with(
+            "10.0.0.80 received 500 connection attempts (500/s) from 500 sources in 1 s, and 100 % of its inbound TCP packets were SYNs"
+        ),
+        "{}",
+        r.alerts[0].summary
+    );
+}
+
+#[test]
+fn udp_and_icmp_floods_fire() {
+    let mut r = Run::new();
+    let victim = ip(10, 0, 0, 7);
+    for k in 0..12_000i64 {
+        let src = ip(198, 51, (k % 100) as u8, 1);
+        r.udp(ms(k / 10), src, 40_000, victim, 9999, 500);
+    }
+    for k in 0..1_500i64 {
+        let t = ms(2_000 + k / 2);
+        r.send(
+            t,
+            ip(198, 18, 0, 1),
+            victim,
+            proto::ICMP,
+            &build::icmp(8, 0, &[0; 56]),
+        );
+    }
+    assert_eq!(
+        r.kinds(),
+        vec![Kind::UdpFlood, Kind::IcmpFlood],
+        "{:#?}",
+        r.alerts
+    );
+    assert!(r.alerts[0]
+        .summary
+        .starts_with("10.0.0.7 received 5,000 UDP packets (5.0 k/s"));
+}
+
+#[test]
+fn amplification_fires_when_the_victim_asked_for_nothing() {
+    let victim = ip(10, 0, 0, 7);
+    let mut r = Run::new();
+    for k in 0..200i64 {
+        let reflector = ip(203, 0, 113, (k % 50) as u8 + 1);
+        r.udp(ms(k), reflector, 53, victim, 33_000 + k as u16, 1400);
+    }
+    assert_eq!(r.kinds(), vec![Kind::Amplification], "{:#?}", r.alerts);
+    assert!(
+        r.alerts[0].summary.contains("from 40 reflectors"),
+        "{}",
+        r.alerts[0].summary
+    );
+    assert!(r.alerts[0].summary.ends_with("while it sent no requests"));
+
+    // A resolver's client: as many questions as answers, bytes alike.
+    let mut r = Run::new();
+    for k in 0..200i64 {
+        let server = ip(203, 0, 113, (k % 50) as u8 + 1);
+        let p = 33_000 + k as u16;
+        r.udp(ms(k), victim, p, server, 53, 300);
+        r.udp(ms(k), server, 53, victim, p, 1400);
+    }
+    assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
+}
+
+#[test]
+fn brute_force_fires_on_many_logins() {
+    let mut r = Run::new();
+    let (a, b) = (ip(10, 0, 0, 66), ip(10, 0, 0, 22));
+    for k in 0..40i64 {
+        let p = 50_000 + k as u16;
+        r.tcp(ms(k * 300), a, p, b, 22, SYN);
+        // A retransmitted SYN is not another attempt.
+        r.tcp(ms(k * 300 + 100), a, p, b, 22, SYN);
+    }
+    assert_eq!(r.kinds(), vec![Kind::BruteForce], "{:#?}", r.alerts);
+    assert!(r.alerts[0].summary.starts_with(
+        "10.0.0.66 opened 30 connections to the login service on 10.0.0.22:22 in 9 s"
+    ));
+}
+
+fn row(ts: i64, local: IpAddr, remote: IpAddr, process: Option<&str>, out: u64) -> FlowRow<'_> {
+    FlowRow {
+        ts: Timestamp::from_secs(ts),
+        iface: "eth0",
+        local,
+        remote,
+        local_port: 40_000,
+        remote_port: 443,
+        protocol: proto::TCP,
+        process,
+        bytes_out: out,
+        bytes_in: out / 10,
+        packets_out: out / 1000 + 1,
+        packets_in: out / 10_000 + 1,
+    }
+}
+
+const DAY0: i64 = 1_700_006_400; // a minute boundary
+
+#[test]
+fn exfiltration_fires_far_above_the_hosts_history() {
+    let mut e = Engine::new(&DetectConfig::default()).unwrap();
+    let me = ip(10, 0, 0, 5);
+    // Ten hours of 5 MB an hour to a few destinations.
+    for m in 0..600i64 {
+        let dst = ip(93, 184, 0, (m % 3) as u8 + 1);
+        let t = DAY0 + m * 60;
+        e.rows(
+            Timestamp::from_secs(t + 60),
+            &[row(t, me, dst, None, 5_000_000 / 60)],
+        );
+    }
+    assert!(e.take_alerts().iter().all(|a| a.kind != Kind::Exfiltration));
+    // Then 2 GB to a new place within 20 minutes.
+    let evil = ip(198, 51, 100, 9);
+    let mut got = Vec::new();
+    for m in 600..620i64 {
+        let t = DAY0 + m * 60;
+        e.rows(
+            Timestamp::from_secs(t + 60),
+            &[row(t, me, evil, None, 100_000_000)],
+        );
+        got.extend(
+            e.take_alerts()
+                .into_iter()
+                .filter(|a| a.kind == Kind::Exfiltration),
+        );
+    }
+    assert_eq!(got.len(), 1, "{got:#?}");
+    assert!(
+        got[0]
+            .summary
+            .starts_with("10.0.0.5 sent 100.0 MB to 198.51.100.9 in 60 s; its usual to any one destination is 1.7 MB per hour"),
+        "{}",
+        got[0].summary
+    );
+}
+
+#[test]
+fn a_new_destination_of_a_stable_process_is_reported_once() {
+    let mut e = Engine::new(&DetectConfig::default()).unwrap();
+    let me = ip(10, 0, 0, 5);
+    let usual = [ip(140, 82, 112, 3), ip(140, 82, 112, 4)];
+    for m in 0..(10 * 60) {
+        let t = DAY0 + m * 60;
+        let r = row(t, me, usual[(m % 2) as usize], Some("updater"), 2_000);
+        e.rows(Timestamp::from_secs(t + 60), &[r]);
+    }
+    assert!(e.take_alerts().is_empty());
+    let t = DAY0 + 600 * 60;
+    let r = row(t, me, ip(198, 51, 100, 77), Some("updater"), 2_000);
+    e.rows(Timestamp::from_secs(t + 60), &[r, r]);
+    let a = e.take_alerts();
+    assert_eq!(a.len(), 1, "{a:#?}");
+    assert_eq!(a[0].kind, Kind::NewDestination);
+    assert!(a[0]
+        .summary
+        .starts_with("Process updater contacted 198.51.100.77:443/tcp for the first time"));
+}
+
+#[test]
+fn the_same_stream_gives_the_same_alerts_twice() {
+    let go = || {
+        let mut r = Run::new();
+        benign(&mut r, 0);
+        for p in 1..=300u16 {
+            r.tcp(
+                ms(60_000 + p as i64),
+                ip(10, 0, 0, 66),
+                50_000,
+                ip(10, 0, 0, 9),
+                p,
+                SYN,
+            );
+            r.tcp(
+                ms(60_000 + p as i64),
+                ip(10, 0, 0, 66),
+                50_000,
+                ip(10, 1, 0, p as u8),
+                445,
+                SYN,
+            );
+        }
+        serde_json::to_string(&r.alerts).unwrap()
+    };
+    let a = go();
+    assert!(a.contains("vertical_scan") && a.contains("horizontal_sweep"));
+    assert_eq!(a, go());
+}
+
+#[test]
+fn the_limiter_shows_one_alert_per_kind_and_entity_per_window() {
+    let mut r = Run::new();
+    let (scanner, target) = (ip(10, 0, 0, 66), ip(10, 0, 0, 9));
+    // Ten scans of the same host one minute apart: inside the 5-minute
+    // window only the first shows; the sixth carries the held count.
+    for round in 0..10i64 {
+        for p in 1..=60u16 {
+            r.tcp(
+                ms(round * 61_000 + p as i64),
+                scanner,
+                50_000,
+                target,
+                p,
+                SYN,
+            );
+        }
+    }
+    assert_eq!(r.alerts.len(), 2, "{:#?}", r.alerts);
+    assert_eq!(r.alerts[1].suppressed, 4);
+    assert_eq!(r.engine.held(), 8);
+}

@@ -1,0 +1,208 @@
+//! Detection in the pipelines: packets and per-period flow rows into the
+//! engine, alerts out to the user (stderr lines, NDJSON on stdout or in a
+//! file, the screen's status area) and into history.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use anyhow::anyhow;
+use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Obs};
+use wirewatch_store::Row;
+use wirewatch_wire::{PacketMeta, Timestamp};
+
+/// Where alerts are shown.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AlertMode {
+    /// One line per alert on stderr (the screen shows them in its status area).
+    Text,
+    /// NDJSON on stdout: the traffic report is then not printed.
+    JsonStdout,
+    /// NDJSON appended to a file.
+    JsonFile(PathBuf),
+    /// Not shown (still stored in history and counted for --alerts-exit).
+    Quiet,
+}
+
+impl AlertMode {
+    /// Parses `--alerts`: `text`, `json`, `json:PATH`, `none`.
+    pub fn parse(s: &str) -> Result<AlertMode, String> {
+        match s {
+            "text" => Ok(AlertMode::Text),
+            "json" | "json:-" => Ok(AlertMode::JsonStdout),
+            "none" => Ok(AlertMode::Quiet),
+            _ => match s.strip_prefix("json:") {
+                Some(p) if !p.is_empty() => Ok(AlertMode::JsonFile(PathBuf::from(p))),
+                _ => Err(format!(
+                    "--alerts: expected text, json, json:FILE or none, got '{s}'"
+                )),
+            },
+        }
+    }
+}
+
+/// Detection settings of a run.
+#[derive(Clone, Debug)]
+pub struct DetectSettings {
+    /// The detectors' thresholds.
+    pub cfg: DetectConfig,
+    /// Where alerts go.
+    pub mode: AlertMode,
+}
+
+enum Out {
+    Stderr,
+    Json(Box<dyn Write + Send>),
+    Nowhere,
+}
+
+/// The engine of one run and where its alerts go.
+pub struct Detection {
+    engine: Engine,
+    out: Out,
+    fired: u64,
+    /// The latest alert, for a screen's status area.
+    latest: Option<String>,
+    /// Alerts not yet handed to history.
+    unsaved: Vec<Alert>,
+    error: Option<String>,
+}
+
+impl Detection {
+    /// An engine with `s`'s settings. Opens the NDJSON file, if any.
+    pub fn new(s: &DetectSettings) -> anyhow::Result<Detection> {
+        let engine = Engine::new(&s.cfg).map_err(|e| anyhow!("{e}"))?;
+        let out = match &s.mode {
+            AlertMode::Text => Out::Stderr,
+            AlertMode::Quiet => Out::Nowhere,
+            AlertMode::JsonStdout => Out::Json(Box::new(io::stdout())),
+            AlertMode::JsonFile(p) => {
+                let f = File::options()
+                    .create(true)
+                    .append(true)
+                    .open(p)
+                    .map_err(|e| anyhow!("--alerts: {}: {e}", p.display()))?;
+                Out::Json(Box::new(BufWriter::new(f)))
+            }
+        };
+        Ok(Detection {
+            engine,
+            out,
+            fired: 0,
+            latest: None,
+            unsaved: Vec::new(),
+            error: None,
+        })
+    }
+
+    /// Shows nothing on stderr: the screen shows alerts itself.
+    pub fn for_screen(mut self) -> Detection {
+        if matches!(self.out, Out::Stderr) {
+            self.out = Out::Nowhere;
+        }
+        self
+    }
+
+    /// One decoded frame (`frame` the bytes it was decoded from).
+    pub fn packet(&mut self, meta: &PacketMeta, frame: &[u8], iface: u16) {
+        if let Some(o) = Obs::new(meta, frame, iface) {
+            self.engine.packet(&o);
+            self.dispatch();
+        }
+    }
+
+    /// Whether the flow-level detectors want per-period rows.
+    pub fn wants_rows(&self) -> bool {
+        self.engine.wants_rows()
+    }
+
+    /// One period's rows (as history writes them).
+    pub fn rows(&mut self, now: Timestamp, rows: &[Row]) {
+        let flows: Vec<FlowRow> = rows
+            .iter()
+            .map(|r| FlowRow {
+                ts: Timestamp::from_secs(r.ts),
+                iface: &r.iface,
+                local: r.local,
+                remote: r.remote,
+                local_port: r.local_port,
+                remote_port: r.remote_port,
+                protocol: r.protocol,
+                process: r.process.as_deref(),
+                bytes_out: r.counts.bytes_out,
+                bytes_in: r.counts.bytes_in,
+                packets_out: r.counts.packets_out,
+                packets_in: r.counts.packets_in,
+            })
+            .collect();
+        self.engine.rows(now, &flows);
+        self.dispatch();
+    }
+
+    /// The clock moved.
+    pub fn advance(&mut self, now: Timestamp) {
+        self.engine.advance(now);
+        self.dispatch();
+    }
+
+    fn dispatch(&mut self) {
+        let alerts = self.engine.take_alerts();
+        if alerts.is_empty() {
+            return;
+        }
+        for a in alerts {
+            self.fired += 1;
+            let line = format!(
+                "alert [{}] {} {}: {}",
+                a.severity, a.kind, a.entity, a.summary
+            );
+            let written = match &mut self.out {
+                Out::Stderr => {
+                    eprintln!("wirewatch: {line}");
+                    Ok(())
+                }
+                Out::Json(w) => serde_json::to_writer(&mut *w, &a)
+                    .map_err(io::Error::from)
+                    .and_then(|_| w.write_all(b"\n"))
+                    .and_then(|_| w.flush()),
+                Out::Nowhere => Ok(()),
+            };
+            if let Err(e) = written {
+                if self.error.is_none() {
+                    self.error = Some(format!("writing alerts: {e}"));
+                }
+            }
+            self.latest = Some(line);
+            self.unsaved.push(a);
+        }
+    }
+
+    /// Alerts not yet written to history (the recorder takes them).
+    pub fn take_unsaved(&mut self) -> Vec<Alert> {
+        std::mem::take(&mut self.unsaved)
+    }
+
+    /// The latest alert line since the last call, for a status area.
+    pub fn take_latest(&mut self) -> Option<String> {
+        self.latest.take()
+    }
+
+    /// Alerts shown so far.
+    pub fn fired(&self) -> u64 {
+        self.fired
+    }
+
+    /// Ends the run: flushes the alert output. Returns how many alerts
+    /// fired, or the output error.
+    pub fn finish(mut self) -> anyhow::Result<u64> {
+        if let Out::Json(w) = &mut self.out {
+            if let Err(e) = w.flush() {
+                self.error.get_or_insert(format!("writing alerts: {e}"));
+            }
+        }
+        match self.error {
+            Some(e) => Err(anyhow!(e)),
+            None => Ok(self.fired),
+        }
+    }
+}
