@@ -221,6 +221,8 @@ pub struct Args {
 pub enum Command {
     /// Query the traffic history: top, series, flows, plot.
     History(crate::history_cmd::HistoryArgs),
+    /// Score the detectors against labeled captures.
+    Eval(crate::eval_cmd::EvalArgs),
 }
 
 /// `--format`.
@@ -747,6 +749,22 @@ pub fn main() -> ExitCode {
             {
                 ExitCode::SUCCESS
             }
+            Err(e) => {
+                eprintln!("wirewatch: error: {e:#}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
+    if let Some(Command::Eval(e)) = &args.command {
+        let result = load_config(&args).and_then(|c| {
+            crate::eval_cmd::run(
+                e,
+                &c.detect.unwrap_or_default(),
+                &mut std::io::stdout().lock(),
+            )
+        });
+        return match result {
+            Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("wirewatch: error: {e:#}");
                 ExitCode::from(EXIT_BAD_INPUT)

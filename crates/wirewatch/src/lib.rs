@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod config;
 pub mod detect;
+pub mod eval_cmd;
 pub mod filter;
 pub mod history;
 pub mod history_cmd;

@@ -1,0 +1,250 @@
+//! Detection from the command line: alerts as NDJSON, `--alerts-exit`,
+//! the evaluation harness, and bad settings as one-line errors.
+
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use wirewatch_capture::PcapWriter;
+use wirewatch_wire::build::*;
+use wirewatch_wire::Timestamp;
+
+fn ip(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+fn t(ms: i64) -> Timestamp {
+    Timestamp::from_nanos(1_600_000_000_000_000_000 + ms * 1_000_000)
+}
+
+fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8) -> Vec<u8> {
+    let (s, d) = (ip(src), ip(dst));
+    eth(
+        ethertype_for(s),
+        &wirewatch_wire::build::ip(s, d, 6, &tcp(sp, dp, flags, &[])),
+    )
+}
+
+fn write_pcap(dir: &Path, name: &str, frames: &[(Timestamp, Vec<u8>)]) -> PathBuf {
+    let p = dir.join(name);
+    let mut w = PcapWriter::new(std::fs::File::create(&p).unwrap(), 1, 65535, false).unwrap();
+    for (ts, f) in frames {
+        w.write(*ts, f, f.len() as u32).unwrap();
+    }
+    w.finish().unwrap();
+    p
+}
+
+/// Ten seconds of a client's answered connections to a few servers.
+fn benign() -> Vec<(Timestamp, Vec<u8>)> {
+    let mut v = Vec::new();
+    for k in 0..100i64 {
+        let srv = format!("192.0.2.{}", k % 5 + 1);
+        let p = 40_000 + k as u16;
+        v.push((t(k * 100), tcp_frame("10.0.0.5", p, &srv, 443, 0x02)));
+        v.push((t(k * 100 + 5), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12)));
+        v.push((t(k * 100 + 6), tcp_frame("10.0.0.5", p, &srv, 443, 0x10)));
+    }
+    v
+}
+
+/// A SYN scan of 200 ports, after `benign`.
+fn scan() -> Vec<(Timestamp, Vec<u8>)> {
+    (1..=200u16)
+        .map(|p| {
+            (
+                t(20_000 + p as i64 * 5),
+                tcp_frame("10.0.0.66", 55_555, "10.0.0.9", p, 0x02),
+            )
+        })
+        .collect()
+}
+
+fn ww() -> Command {
+    Command::cargo_bin("wirewatch").unwrap()
+}
+
+#[test]
+fn a_scan_in_a_capture_is_an_ndjson_alert_and_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = benign();
+    frames.extend(scan());
+    let cap = write_pcap(dir.path(), "scan.pcap", &frames);
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "--alerts", "json", "--alerts-exit"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    // Alerts own stdout: one JSON object per line, nothing else.
+    let alerts: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(alerts.len(), 1, "{stdout}");
+    let a = &alerts[0];
+    assert_eq!(a["kind"], "vertical_scan");
+    assert_eq!(a["severity"], "medium");
+    assert_eq!(a["entity"]["src"], "10.0.0.66");
+    assert_eq!(a["entity"]["dst"], "10.0.0.9");
+    assert_eq!(a["time"], "2020-09-13T12:26:40.250000000Z");
+    assert_eq!(
+        a["summary"],
+        "10.0.0.66 contacted 50 ports on 10.0.0.9 in 1 s; it had not probed this host before"
+    );
+    assert_eq!(a["evidence"]["observed"], 50.0);
+    assert!(a["action"].as_str().unwrap().contains("authorised scanner"));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("1 alert(s) fired"), "{err}");
+
+    // The same capture twice: the same alerts (determinism).
+    let again = ww()
+        .args(["-r", cap.to_str().unwrap(), "--alerts", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(again.stdout).unwrap(), stdout);
+    assert_eq!(again.status.code(), Some(0));
+}
+
+#[test]
+fn benign_traffic_exits_0_and_alerts_can_go_to_a_file_beside_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "ok.pcap", &benign());
+    let file = dir.path().join("alerts.ndjson");
+    let spec = format!("json:{}", file.display());
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "--alerts", &spec, "--alerts-exit", "-t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().contains("10.0.0.5"));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+
+    // With the scan, the file gets the alert and the report still prints.
+    let mut frames = benign();
+    frames.extend(scan());
+    let cap = write_pcap(dir.path(), "scan.pcap", &frames);
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "--alerts", &spec, "-t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8(out.stdout).unwrap().contains("10.0.0.66"));
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.lines().count(), 1);
+    assert!(text.contains("\"vertical_scan\""));
+    // Text mode (the default): one line on stderr.
+    let out = ww().args(["-r", cap.to_str().unwrap(), "-t"]).output().unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("wirewatch: alert [medium] vertical_scan 10.0.0.66 -> 10.0.0.9: 10.0.0.66 contacted 50 ports"),
+        "{err}"
+    );
+    // --no-detect: nothing.
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "-t", "--no-detect"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stderr).unwrap().contains("alert"));
+}
+
+fn bad(args: &[&str], needle: &str) {
+    let out = ww().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{args:?}");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
+}
+
+#[test]
+fn bad_detection_settings_are_one_line_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "ok.pcap", &benign());
+    let c = cap.to_str().unwrap();
+    bad(&["-r", c, "--alerts", "xml"], "--alerts: expected text, json, json:FILE or none, got 'xml'");
+    bad(
+        &["-r", c, "--alerts", "json:/proc/nope/alerts"],
+        "--alerts: /proc/nope/alerts:",
+    );
+    let cfg = dir.path().join("ww.toml");
+    std::fs::write(&cfg, "[detect.heuristics.scan]\nports = 0\n").unwrap();
+    bad(
+        &["-r", c, "-c", cfg.to_str().unwrap()],
+        "detect.heuristics.scan.ports must be a number above 0, not 0",
+    );
+    std::fs::write(&cfg, "[detect.heuristics.scan]\nportz = 3\n").unwrap();
+    bad(&["-r", c, "-c", cfg.to_str().unwrap()], "unknown field `portz`");
+    // A threshold from the config changes what fires.
+    std::fs::write(&cfg, "[detect.heuristics.scan]\nports = 500\n").unwrap();
+    let mut frames = benign();
+    frames.extend(scan());
+    let cap2 = write_pcap(dir.path(), "scan.pcap", &frames);
+    let out = ww()
+        .args(["-r", cap2.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "--alerts-exit", "-t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn eval_scores_each_detector_against_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let ben = write_pcap(dir.path(), "benign.pcap", &benign());
+    let atk = write_pcap(dir.path(), "scan.pcap", &scan());
+    let out = ww()
+        .args([
+            "eval",
+            "--labels",
+            "benign",
+            "--labels",
+            "attack",
+            "--json",
+            ben.to_str().unwrap(),
+            atk.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let row = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["detector"] == "vertical_scan")
+        .unwrap()
+        .clone();
+    // Scores rise with every new port probed: a perfect ranking.
+    assert_eq!(row["roc_auc"], 1.0);
+    assert_eq!(row["average_precision"], 1.0);
+    assert_eq!(row["precision"], 1.0);
+    // 151 of the 200 probes are at or past the 50th port.
+    assert!((row["recall"].as_f64().unwrap() - 151.0 / 200.0).abs() < 1e-9);
+    // The 50th probe comes 245 ms after the first.
+    assert!((row["delay_secs"].as_f64().unwrap() - 0.245).abs() < 1e-6);
+    assert_eq!(row["alerts"], 1);
+    assert_eq!(row["alerts_per_benign_hour"], 0.0);
+
+    // One label file for both captures, table output.
+    let labels = dir.path().join("l.txt");
+    let mut s = "0\n".repeat(300);
+    s.push_str(&"1\n".repeat(200));
+    std::fs::write(&labels, &s).unwrap();
+    let out = ww()
+        .args(["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap(), atk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.starts_with("500 packets scored (200 attack, 300 benign)"), "{text}");
+    assert!(text.contains("vertical_scan"));
+    // Labels that do not match the packets.
+    std::fs::write(&labels, "0\n1\n").unwrap();
+    bad(
+        &["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap()],
+        "more packets than labels",
+    );
+    std::fs::write(&labels, "0\nx\n").unwrap();
+    bad(
+        &["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap()],
+        "l.txt:2: expected 0 or 1, got 'x'",
+    );
+}
