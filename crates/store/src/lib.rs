@@ -1,5 +1,6 @@
 //! wirewatch's history: traffic per minute and flow, kept in an embedded
-//! database, rolled up into hours and days, pruned by age, and queried.
+//! database, rolled up into hours and days, pruned by age, and queried;
+//! and the alerts raised on it ([`AlertRecord`]).
 //!
 //! ```
 //! use std::net::IpAddr;
@@ -235,6 +236,28 @@ impl Retention {
     }
 }
 
+/// One stored alert, in a form that does not depend on the detector: the
+/// columns queries select and print, and the whole alert as JSON.
+///
+/// Alerts are kept as long as day rows: forever by default, else pruned
+/// with the same limit as day rows (`keep-days`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct AlertRecord {
+    /// When it fired, nanoseconds since the Unix epoch (UTC).
+    pub ts_nanos: i64,
+    /// What kind of thing happened (the detector's kind name, e.g. `port_scan`).
+    pub kind: String,
+    /// How urgent (the detector's severity name).
+    pub severity: String,
+    /// About whom (a host, a pair, a process…), as the alert prints it.
+    pub entity: String,
+    /// One sentence a person understands.
+    pub summary: String,
+    /// The whole alert as one JSON object, as it was printed live; kept as
+    /// text and given back unchanged.
+    pub detail: String,
+}
+
 /// Conditions a scan applies in the engine (all must hold).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Selection {
@@ -349,6 +372,8 @@ pub struct Maintenance {
     pub days_rolled: u64,
     /// Rows deleted by retention.
     pub rows_pruned: u64,
+    /// Alerts deleted by retention (with the day rows' limit).
+    pub alerts_pruned: u64,
     /// More work is waiting (call again).
     pub more: bool,
 }
@@ -462,5 +487,21 @@ pub trait Store: Send {
         to: i64,
         iface: Option<&str>,
         f: &mut dyn FnMut(i64, &str, &Counts),
+    ) -> Result<(), StoreError>;
+
+    /// Adds alerts in one transaction (all or none). Alerts are kept as
+    /// long as day rows: forever by default, else [`Store::maintain`]
+    /// prunes them with the day rows' limit.
+    fn append_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError>;
+
+    /// Calls `f` with every alert with `from_nanos <= ts_nanos < to_nanos`
+    /// (and of that kind, if given), in time order (alerts of the same
+    /// nanosecond in the order they were appended).
+    fn alerts(
+        &self,
+        from_nanos: i64,
+        to_nanos: i64,
+        kind: Option<&str>,
+        f: &mut dyn FnMut(&AlertRecord),
     ) -> Result<(), StoreError>;
 }

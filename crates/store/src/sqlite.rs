@@ -13,12 +13,12 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 
 use crate::{
-    service_ports, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection,
-    Span, Store, StoreError,
+    service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row,
+    Selection, Span, Store, StoreError,
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -51,6 +51,12 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
      CREATE TABLE iface_day (ts INTEGER NOT NULL, iface INTEGER NOT NULL,
         pkts_out INTEGER NOT NULL, bytes_out INTEGER NOT NULL, pkts_in INTEGER NOT NULL,
         bytes_in INTEGER NOT NULL, PRIMARY KEY (ts, iface)) WITHOUT ROWID;",
+    // 1 → 2: alerts. A rowid table: alerts of the same nanosecond keep the
+    // order they were written in.
+    "CREATE TABLE alert (ts INTEGER NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+        entity TEXT NOT NULL, summary TEXT NOT NULL, detail TEXT NOT NULL);
+     CREATE INDEX alert_ts ON alert (ts);
+     CREATE INDEX alert_kind ON alert (kind, ts);",
 ];
 
 const KIND_IFACE: i64 = 0;
@@ -690,6 +696,21 @@ impl SqliteStore {
         Ok((n, upto < limit))
     }
 
+    /// Deletes alerts before `limit` (seconds), at most `1000 × budget` of them.
+    fn prune_alerts(
+        tx: &Transaction<'_>,
+        limit: i64,
+        budget: u32,
+    ) -> rusqlite::Result<(u64, bool)> {
+        let most = 1000 * i64::from(budget.max(1));
+        let n = tx.execute(
+            "DELETE FROM alert WHERE rowid IN
+               (SELECT rowid FROM alert WHERE ts < ?1 ORDER BY ts LIMIT ?2)",
+            params![limit.saturating_mul(1_000_000_000), most],
+        )? as u64;
+        Ok((n, n as i64 == most))
+    }
+
     fn maintain_tx(
         &mut self,
         retention: &Retention,
@@ -749,6 +770,12 @@ impl SqliteStore {
             let (n, more) = Self::prune(&tx, r, limit, span)?;
             m.rows_pruned += n;
             m.more |= more;
+            if r == Resolution::Day {
+                // Alerts go with the day rows.
+                let (n, more) = Self::prune_alerts(&tx, limit, budget)?;
+                m.alerts_pruned = n;
+                m.more |= more;
+            }
         }
         tx.commit()?;
         Ok(m)
@@ -768,6 +795,26 @@ impl SqliteStore {
             complete_until: complete.unwrap_or(i64::MIN),
             pruned_until: pruned,
         })
+    }
+}
+
+impl SqliteStore {
+    fn append_alerts_tx(&mut self, alerts: &[AlertRecord]) -> rusqlite::Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut st = tx.prepare_cached(
+                "INSERT INTO alert (ts, kind, severity, entity, summary, detail)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for a in alerts {
+                st.execute(params![
+                    a.ts_nanos, a.kind, a.severity, a.entity, a.summary, a.detail
+                ])?;
+            }
+        }
+        tx.commit()
     }
 }
 
@@ -976,6 +1023,61 @@ impl Store for SqliteStore {
                     bytes_in: v[5] as u64,
                 },
             );
+        }
+        Ok(())
+    }
+
+    fn append_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        if alerts.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        self.append_alerts_tx(alerts)
+            .map_err(engine(format!("{path}: writing {} alerts", alerts.len())))
+    }
+
+    fn alerts(
+        &self,
+        from_nanos: i64,
+        to_nanos: i64,
+        kind: Option<&str>,
+        f: &mut dyn FnMut(&AlertRecord),
+    ) -> Result<(), StoreError> {
+        let what = || format!("{}: reading alerts", self.path);
+        // Two statements rather than `?3 IS NULL OR kind = ?3`, which
+        // would keep the planner from the (kind, ts) index.
+        let sql = match kind {
+            Some(_) => {
+                "SELECT ts, kind, severity, entity, summary, detail FROM alert
+                 WHERE ts >= ?1 AND ts < ?2 AND kind = ?3 ORDER BY ts, rowid"
+            }
+            None => {
+                "SELECT ts, kind, severity, entity, summary, detail FROM alert
+                 WHERE ts >= ?1 AND ts < ?2 ORDER BY ts, rowid"
+            }
+        };
+        let mut st = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| engine(what())(e))?;
+        let mut rows = match kind {
+            Some(k) => st.query(params![from_nanos, to_nanos, k]),
+            None => st.query(params![from_nanos, to_nanos]),
+        }
+        .map_err(|e| engine(what())(e))?;
+        while let Some(r) = rows.next().map_err(|e| engine(what())(e))? {
+            let a = (|| {
+                Ok::<_, rusqlite::Error>(AlertRecord {
+                    ts_nanos: r.get(0)?,
+                    kind: r.get(1)?,
+                    severity: r.get(2)?,
+                    entity: r.get(3)?,
+                    summary: r.get(4)?,
+                    detail: r.get(5)?,
+                })
+            })()
+            .map_err(|e| StoreError::Corrupt(format!("{}: bad alert: {e}", what())))?;
+            f(&a);
         }
         Ok(())
     }

@@ -8,6 +8,10 @@
 //! queue has room. Nothing is lost silently: merged rows are counted and
 //! reported as events. Imports use [`Backpressure::Block`] instead: a file
 //! can wait.
+//!
+//! Alerts ([`HistoryWriter::send_alerts`]) go over the same queue and are
+//! never merged nor dropped: while the queue is full they wait in the
+//! sending handle and go with the next send, or at [`HistoryWriter::finish`].
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -17,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::{service_ports, Counts, Retention, Row, Store};
+use crate::{service_ports, AlertRecord, Counts, Retention, Row, Store};
 
 /// What the sender does when the queue is full.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +60,41 @@ impl Default for WriterConfig {
     }
 }
 
+/// What goes over the queue.
+enum Batch {
+    /// Traffic rows.
+    Rows(Vec<Row>),
+    /// Alerts.
+    Alerts(Vec<AlertRecord>),
+}
+
+impl Batch {
+    /// Adds the rows or alerts to `rows` or `alerts`.
+    fn split_into(self, rows: &mut Vec<Row>, alerts: &mut Vec<AlertRecord>) {
+        match self {
+            Batch::Rows(r) if rows.is_empty() => *rows = r,
+            Batch::Rows(r) => rows.extend(r),
+            Batch::Alerts(a) if alerts.is_empty() => *alerts = a,
+            Batch::Alerts(a) => alerts.extend(a),
+        }
+    }
+}
+
+/// What a failed `try_send` gives back.
+fn unsent<T>(e: TrySendError<T>) -> T {
+    match e {
+        TrySendError::Full(b) | TrySendError::Disconnected(b) => b,
+    }
+}
+
 /// Counters shared by the sender and the writer thread.
 #[derive(Default)]
 struct Shared {
     rows_written: AtomicU64,
     batches_written: AtomicU64,
     rows_dropped: AtomicU64,
+    alerts_written: AtomicU64,
+    alerts_dropped: AtomicU64,
     failed: AtomicBool,
     error: Mutex<Option<String>>,
 }
@@ -71,7 +104,7 @@ struct Shared {
 pub struct WriterStatus {
     /// Rows committed (after any merging).
     pub rows_written: u64,
-    /// Transactions committed.
+    /// Transactions committed (rows or alerts).
     pub batches_written: u64,
     /// Rows merged into coarser rows because the queue was full.
     pub rows_coarsened: u64,
@@ -79,6 +112,12 @@ pub struct WriterStatus {
     pub coarse_rows: u64,
     /// Rows not written because writing had failed.
     pub rows_dropped: u64,
+    /// Alerts committed.
+    pub alerts_written: u64,
+    /// Alerts waiting in the sender for room in the queue.
+    pub alerts_pending: u64,
+    /// Alerts not written because writing had failed.
+    pub alerts_dropped: u64,
     /// Why writing stopped, if it did.
     pub error: Option<String>,
 }
@@ -166,10 +205,12 @@ impl Overflow {
 
 /// The sending side: owned by the capture loop.
 pub struct HistoryWriter {
-    tx: Option<SyncSender<Vec<Row>>>,
+    tx: Option<SyncSender<Batch>>,
     thread: Option<JoinHandle<()>>,
     shared: Arc<Shared>,
     overflow: Overflow,
+    /// Alerts the full queue did not take yet (live only), oldest first.
+    pending_alerts: Vec<AlertRecord>,
     cfg: WriterConfig,
     events: Vec<String>,
     reported_error: bool,
@@ -189,10 +230,62 @@ impl HistoryWriter {
             thread: Some(thread),
             shared,
             overflow: Overflow::default(),
+            pending_alerts: Vec::new(),
             cfg,
             events: Vec::new(),
             reported_error: false,
         })
+    }
+
+    /// Hands alerts to the writer, to be committed in one transaction.
+    /// With [`Backpressure::Coarsen`] it never waits: when the queue is
+    /// full the alerts wait here and go with the next [`send`](Self::send)
+    /// or `send_alerts`, or at [`finish`](Self::finish); none is merged
+    /// or lost on a clean stop. With [`Backpressure::Block`] it waits for room.
+    pub fn send_alerts(&mut self, alerts: Vec<AlertRecord>) {
+        self.check_failed();
+        if self.shared.failed.load(Ordering::Relaxed) {
+            let n = alerts.len() + std::mem::take(&mut self.pending_alerts).len();
+            self.drop_alerts(n);
+            return;
+        }
+        let Some(tx) = &self.tx else { return };
+        if self.cfg.backpressure == Backpressure::Block {
+            let n = alerts.len();
+            if n > 0 && tx.send(Batch::Alerts(alerts)).is_err() {
+                self.drop_alerts(n);
+            }
+            return;
+        }
+        self.pending_alerts.extend(alerts);
+        self.flush_alerts();
+    }
+
+    /// Offers the waiting alerts to the queue without waiting.
+    fn flush_alerts(&mut self) {
+        if self.pending_alerts.is_empty() {
+            return;
+        }
+        let Some(tx) = &self.tx else { return };
+        let pending = std::mem::take(&mut self.pending_alerts);
+        match tx.try_send(Batch::Alerts(pending)) {
+            Ok(()) => {}
+            Err(TrySendError::Full(Batch::Alerts(back))) => self.pending_alerts = back,
+            Err(e) => {
+                let n = match unsent(e) {
+                    Batch::Alerts(a) => a.len(),
+                    Batch::Rows(_) => 0,
+                };
+                self.drop_alerts(n);
+            }
+        }
+    }
+
+    fn drop_alerts(&mut self, n: usize) {
+        self.shared
+            .alerts_dropped
+            .fetch_add(n as u64, Ordering::Relaxed);
+        self.check_failed();
     }
 
     /// Hands rows to the writer; never waits with [`Backpressure::Coarsen`].
@@ -202,20 +295,25 @@ impl HistoryWriter {
             self.shared
                 .rows_dropped
                 .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            let n = std::mem::take(&mut self.pending_alerts).len();
+            self.drop_alerts(n);
             return;
         }
         let Some(tx) = &self.tx else { return };
         if self.cfg.backpressure == Backpressure::Block {
-            if !rows.is_empty() && tx.send(rows).is_err() {
+            if !rows.is_empty() && tx.send(Batch::Rows(rows)).is_err() {
                 self.check_failed();
             }
             return;
         }
+        // Alerts waiting for room go first (they are few).
+        self.flush_alerts();
+        let Some(tx) = &self.tx else { return };
         // Rows merged earlier go first, so time order is kept.
         if !self.overflow.rows.is_empty() {
             let pending = self.overflow.take();
             let n = pending.len() as u64;
-            match tx.try_send(pending) {
+            match tx.try_send(Batch::Rows(pending)) {
                 Ok(()) => {
                     self.events.push(format!(
                         "history: the writer caught up; {} rows were merged into {n} coarser rows ({})",
@@ -232,8 +330,9 @@ impl HistoryWriter {
                 }
                 Err(e) => {
                     // Put them back (already coarse: merging keeps them as they are).
-                    let back = match e {
-                        TrySendError::Full(b) | TrySendError::Disconnected(b) => b,
+                    let back = match unsent(e) {
+                        Batch::Rows(b) => b,
+                        Batch::Alerts(_) => Vec::new(),
                     };
                     for r in back {
                         let c = r.counts;
@@ -253,9 +352,9 @@ impl HistoryWriter {
         if rows.is_empty() {
             return;
         }
-        match tx.try_send(rows) {
+        match tx.try_send(Batch::Rows(rows)) {
             Ok(()) => {}
-            Err(TrySendError::Full(rows)) => {
+            Err(TrySendError::Full(Batch::Rows(rows))) => {
                 if self.overflow.merged == 0 {
                     self.events.push(
                         "history: the writer is behind (disk slow?); merging rows into coarser rows until it catches up".into(),
@@ -263,10 +362,12 @@ impl HistoryWriter {
                 }
                 self.overflow.merge(rows, self.cfg.coarse_rows);
             }
-            Err(TrySendError::Disconnected(rows)) => {
-                self.shared
-                    .rows_dropped
-                    .fetch_add(rows.len() as u64, Ordering::Relaxed);
+            Err(e) => {
+                if let Batch::Rows(rows) = unsent(e) {
+                    self.shared
+                        .rows_dropped
+                        .fetch_add(rows.len() as u64, Ordering::Relaxed);
+                }
                 self.check_failed();
             }
         }
@@ -302,18 +403,26 @@ impl HistoryWriter {
             rows_coarsened: self.overflow.merged_total,
             coarse_rows: self.overflow.sent_total + self.overflow.rows.len() as u64,
             rows_dropped: self.shared.rows_dropped.load(Ordering::Relaxed),
+            alerts_written: self.shared.alerts_written.load(Ordering::Relaxed),
+            alerts_pending: self.pending_alerts.len() as u64,
+            alerts_dropped: self.shared.alerts_dropped.load(Ordering::Relaxed),
             error: self.shared.error.lock().ok().and_then(|e| e.clone()),
         }
     }
 
-    /// Sends what is left, waits for the writer to commit it, and returns
-    /// the final counters.
+    /// Sends what is left (merged rows, waiting alerts), waiting for room,
+    /// waits for the writer to commit it, and returns the final counters.
     pub fn finish(mut self) -> WriterStatus {
         if let Some(tx) = self.tx.take() {
             if !self.overflow.rows.is_empty() {
                 let pending = self.overflow.take();
                 self.overflow.sent_total += pending.len() as u64;
-                let _ = tx.send(pending);
+                let _ = tx.send(Batch::Rows(pending));
+            }
+            let alerts = std::mem::take(&mut self.pending_alerts);
+            let n = alerts.len();
+            if n > 0 && tx.send(Batch::Alerts(alerts)).is_err() {
+                self.drop_alerts(n);
             }
             drop(tx);
         }
@@ -344,12 +453,7 @@ fn wall_clock() -> i64 {
 /// Most rows merged into one transaction.
 const MAX_BATCH_ROWS: usize = 1 << 20;
 
-fn write_loop(
-    mut store: Box<dyn Store>,
-    rx: Receiver<Vec<Row>>,
-    sh: Arc<Shared>,
-    cfg: WriterConfig,
-) {
+fn write_loop(mut store: Box<dyn Store>, rx: Receiver<Batch>, sh: Arc<Shared>, cfg: WriterConfig) {
     let fail = |sh: &Shared, e: String| {
         if let Ok(mut g) = sh.error.lock() {
             g.get_or_insert(e);
@@ -372,30 +476,59 @@ fn write_loop(
             }
         };
         if sh.failed.load(Ordering::Relaxed) {
-            if let Some(b) = first {
-                sh.rows_dropped.fetch_add(b.len() as u64, Ordering::Relaxed);
-            }
+            match first {
+                Some(Batch::Rows(b)) => {
+                    sh.rows_dropped.fetch_add(b.len() as u64, Ordering::Relaxed)
+                }
+                Some(Batch::Alerts(a)) => sh
+                    .alerts_dropped
+                    .fetch_add(a.len() as u64, Ordering::Relaxed),
+                None => 0,
+            };
             continue;
         }
-        if let Some(mut batch) = first {
+        if let Some(first) = first {
+            // What is queued goes into one transaction of rows and one of
+            // alerts.
+            let (mut batch, mut alerts) = (Vec::new(), Vec::new());
+            first.split_into(&mut batch, &mut alerts);
             while batch.len() < MAX_BATCH_ROWS {
                 match rx.try_recv() {
-                    Ok(more) => batch.extend(more),
+                    Ok(more) => more.split_into(&mut batch, &mut alerts),
                     Err(_) => break,
                 }
             }
-            match store.append(&batch) {
-                Ok(()) => {
-                    sh.rows_written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    sh.batches_written.fetch_add(1, Ordering::Relaxed);
-                    more_maintenance = true;
+            if !batch.is_empty() {
+                match store.append(&batch) {
+                    Ok(()) => {
+                        sh.rows_written
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        sh.batches_written.fetch_add(1, Ordering::Relaxed);
+                        more_maintenance = true;
+                    }
+                    Err(e) => {
+                        sh.rows_dropped
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        sh.alerts_dropped
+                            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                        fail(&sh, e.to_string());
+                        continue;
+                    }
                 }
-                Err(e) => {
-                    sh.rows_dropped
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
-                    fail(&sh, e.to_string());
-                    continue;
+            }
+            if !alerts.is_empty() {
+                match store.append_alerts(&alerts) {
+                    Ok(()) => {
+                        sh.alerts_written
+                            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                        sh.batches_written.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        sh.alerts_dropped
+                            .fetch_add(alerts.len() as u64, Ordering::Relaxed);
+                        fail(&sh, e.to_string());
+                        continue;
+                    }
                 }
             }
         }

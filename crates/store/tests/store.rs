@@ -1,5 +1,6 @@
 //! The store against hand-computed answers: roll-up sums, retention,
-//! migrations, queries, the writer's queue, readers beside the writer.
+//! migrations, queries, the writer's queue, readers beside the writer,
+//! alerts.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -9,8 +10,8 @@ use proptest::prelude::*;
 use wirewatch_store::query::{self, GroupBy, Range};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig};
 use wirewatch_store::{
-    Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection, SqliteStore,
-    Store, StoreError, SCHEMA_VERSION,
+    AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection,
+    SqliteStore, Store, StoreError, SCHEMA_VERSION,
 };
 
 const DAY: i64 = 86_400;
@@ -57,6 +58,7 @@ fn maintain_all(s: &mut SqliteStore, r: &Retention) -> Maintenance {
         total.hours_rolled += m.hours_rolled;
         total.days_rolled += m.days_rolled;
         total.rows_pruned += m.rows_pruned;
+        total.alerts_pruned += m.alerts_pruned;
         if !m.more {
             return total;
         }
@@ -842,18 +844,155 @@ fn flows_lists_each_flow_once_with_its_span() {
     assert_eq!((n, v[0].id.process.as_deref()), (1, Some("ssh")));
 }
 
+/// An alert at `ts_nanos`, its detail JSON naming everything.
+fn alert(ts_nanos: i64, kind: &str, entity: &str) -> AlertRecord {
+    AlertRecord {
+        ts_nanos,
+        kind: kind.into(),
+        severity: "warning".into(),
+        entity: entity.into(),
+        summary: format!("{kind} from {entity}"),
+        detail: format!(
+            r#"{{"time":{ts_nanos},"kind":"{kind}","severity":"warning","entity":"{entity}","evidence":{{"ports":[22,80]}}}}"#
+        ),
+    }
+}
+
+fn all_alerts(s: &dyn Store, kind: Option<&str>) -> Vec<AlertRecord> {
+    let mut v = Vec::new();
+    s.alerts(i64::MIN, i64::MAX, kind, &mut |a| v.push(a.clone()))
+        .unwrap();
+    v
+}
+
+/// What the queries answer on a store: every resolution's sums, per pair
+/// and per interface, coverage, and a top list over everything.
+type Answers = (
+    Vec<(Counts, Counts, BTreeMap<(IpAddr, IpAddr), Counts>)>,
+    Coverage,
+    [u64; 3],
+    Vec<(String, Counts)>,
+);
+
+fn answers(s: &SqliteStore) -> Answers {
+    let res = Resolution::ALL
+        .iter()
+        .map(|&r| (sum(s, r), sum_totals(s, r), per_pair(s, r)))
+        .collect();
+    let top = query::top(
+        s,
+        &Range {
+            from: 0,
+            to: i64::MAX / 2,
+        },
+        GroupBy::Pair,
+        &Selection::default(),
+        100,
+    )
+    .unwrap()
+    .entries
+    .into_iter()
+    .map(|e| (e.key, e.counts))
+    .collect();
+    (res, s.coverage().unwrap(), s.row_counts().unwrap(), top)
+}
+
+/// Each earlier version's file, holding rows, is upgraded on open and
+/// keeps every row: the queries answer as before. The rows are written by
+/// this build into a current database and copied into the tables the
+/// older schema (made by the real older migrations) has.
 #[test]
 fn migrations_from_every_earlier_version() {
     let dir = tempfile::tempdir().unwrap();
+    let src_path = dir.path().join("src.db");
+    {
+        let mut src = SqliteStore::open(&src_path).unwrap();
+        // Three days every 20 minutes, two pairs: minute, hour and day rows.
+        let rows: Vec<Row> = (0..3 * 72)
+            .flat_map(|k| {
+                let ts = T0 + k * 1200;
+                [
+                    row(
+                        ts,
+                        "10.0.0.1",
+                        40_000,
+                        "192.0.2.1",
+                        443,
+                        Some("curl"),
+                        100 + k as u64,
+                        7,
+                    ),
+                    row(
+                        ts,
+                        "10.0.0.2",
+                        50_000 + k as u16,
+                        "192.0.2.2",
+                        53,
+                        None,
+                        60,
+                        90,
+                    ),
+                ]
+            })
+            .collect();
+        src.append(&rows).unwrap();
+        maintain_all(&mut src, &keep_all());
+        src.checkpoint().unwrap();
+    }
+    let src = SqliteStore::open_reader(&src_path).unwrap();
+    let expected = answers(&src);
+    assert!(expected.2.iter().all(|&n| n > 0), "{:?}", expected.2);
     for from in 0..SCHEMA_VERSION {
         let p = dir.path().join(format!("v{from}.db"));
         wirewatch_store::migrate_to_version(&p, from).unwrap();
+        if from > 0 {
+            let c = rusqlite::Connection::open(&p).unwrap();
+            c.execute("ATTACH DATABASE ?1 AS src", [src_path.to_str().unwrap()])
+                .unwrap();
+            let tables: Vec<String> = c
+                .prepare("SELECT name FROM main.sqlite_master WHERE type = 'table'")
+                .unwrap()
+                .query_map([], |r| r.get(0))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(tables.iter().any(|t| t == "minute"), "{tables:?}");
+            for t in &tables {
+                c.execute_batch(&format!("INSERT INTO main.{t} SELECT * FROM src.{t}"))
+                    .unwrap();
+            }
+            drop(c);
+            // A query cannot upgrade it: it says what to do and leaves the file alone.
+            let before = std::fs::read(&p).unwrap();
+            let e = SqliteStore::open_reader(&p).err().unwrap().to_string();
+            assert!(
+                e.contains("written by an older wirewatch")
+                    && e.contains(&format!("schema {from}, this one reads {SCHEMA_VERSION}"))
+                    && e.contains("to upgrade it"),
+                "{e}"
+            );
+            assert_eq!(std::fs::read(&p).unwrap(), before);
+        }
         let mut s = SqliteStore::open(&p).unwrap();
         assert_eq!(s.version().unwrap(), SCHEMA_VERSION, "from {from}");
+        s.integrity_check().unwrap();
+        if from > 0 {
+            assert_eq!(answers(&s), expected, "from {from}: every row kept");
+        }
+        // The new parts work.
+        assert!(all_alerts(&s, None).is_empty());
+        let a = alert(T0 * 1_000_000_000, "port_scan", "10.0.0.9");
+        s.append_alerts(std::slice::from_ref(&a)).unwrap();
+        assert_eq!(all_alerts(&s, None), vec![a]);
+        let before = sum(&s, Resolution::Minute).bytes();
         s.append(&[row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6)])
             .unwrap();
-        assert_eq!(sum(&s, Resolution::Minute).bytes(), 11);
+        assert_eq!(sum(&s, Resolution::Minute).bytes(), before + 11);
         s.integrity_check().unwrap();
+        drop(s);
+        // And now a query reads it.
+        let r = SqliteStore::open_reader(&p).unwrap();
+        assert_eq!(all_alerts(&r, None).len(), 1);
     }
     // The current version opens unchanged; a newer one is refused clearly.
     let p = dir.path().join("new.db");
@@ -866,6 +1005,91 @@ fn migrations_from_every_earlier_version() {
     let e = SqliteStore::open(&p).err().unwrap();
     assert!(matches!(e, StoreError::TooNew { .. }), "{e}");
     assert!(e.to_string().contains("newer"), "{e}");
+}
+
+#[test]
+fn alerts_are_read_back_by_time_and_kind_in_time_order() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    const S: i64 = 1_000_000_000;
+    let t = T0 * S;
+    // Appended out of order, and two in the same nanosecond.
+    let a = [
+        alert(t + 5 * S, "port_scan", "10.0.0.1"),
+        alert(t, "syn_flood", "10.0.0.2"),
+        alert(t + 60 * S, "port_scan", "10.0.0.3"),
+        alert(t + 5 * S, "syn_flood", "10.0.0.4"),
+        alert(
+            t + 3600 * S + 1,
+            "new_destination",
+            "10.0.0.5 → 203.0.113.9",
+        ),
+    ];
+    s.append_alerts(&a[..2]).unwrap();
+    s.append_alerts(&a[2..]).unwrap();
+    s.append_alerts(&[]).unwrap();
+    let got = |from: i64, to: i64, kind: Option<&str>| {
+        let mut v = Vec::new();
+        s.alerts(from, to, kind, &mut |x| v.push(x.clone()))
+            .unwrap();
+        v
+    };
+    assert_eq!(
+        got(i64::MIN, i64::MAX, None),
+        vec![
+            a[1].clone(),
+            a[0].clone(),
+            a[3].clone(),
+            a[2].clone(),
+            a[4].clone()
+        ]
+    );
+    // [from, to): the start is in, the end out.
+    assert_eq!(
+        got(t + 5 * S, t + 60 * S, None),
+        vec![a[0].clone(), a[3].clone()]
+    );
+    assert_eq!(
+        got(t, i64::MAX, Some("port_scan")),
+        vec![a[0].clone(), a[2].clone()]
+    );
+    assert_eq!(
+        got(t + 6 * S, t + 3600 * S, Some("port_scan")),
+        vec![a[2].clone()]
+    );
+    assert!(got(t, i64::MAX, Some("dns_tunnel")).is_empty());
+    assert!(got(t + 3600 * S + 2, i64::MAX, None).is_empty());
+    // Text survives exactly: the detail is given back byte for byte.
+    assert_eq!(got(t + 3600 * S, i64::MAX, None)[0].detail, a[4].detail);
+    // Traffic rows are untouched by alerts, and the other way round.
+    assert_eq!(sum(&s, Resolution::Minute), Counts::default());
+}
+
+#[test]
+fn alerts_are_kept_as_long_as_day_rows() {
+    const S: i64 = 1_000_000_000;
+    for (days, kept) in [(None, 2), (Some(10 * DAY), 1)] {
+        let mut s = SqliteStore::open_in_memory().unwrap();
+        s.append(&[
+            row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6),
+            row(T0 + 30 * DAY, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6),
+        ])
+        .unwrap();
+        s.append_alerts(&[
+            alert(T0 * S, "port_scan", "10.0.0.1"),
+            alert((T0 + 30 * DAY) * S, "port_scan", "10.0.0.1"),
+        ])
+        .unwrap();
+        let r = Retention {
+            minutes: Some(DAY),
+            hours: Some(2 * DAY),
+            days,
+        };
+        let m = maintain_all(&mut s, &r);
+        assert_eq!(m.alerts_pruned, 2 - kept as u64, "{days:?}");
+        let left = all_alerts(&s, None);
+        assert_eq!(left.len(), kept, "{days:?}");
+        assert_eq!(left.last().unwrap().ts_nanos, (T0 + 30 * DAY) * S);
+    }
 }
 
 #[test]
@@ -913,6 +1137,19 @@ impl Store for Gated {
     fn append(&mut self, rows: &[Row]) -> Result<(), StoreError> {
         let _g = self.gate.lock().unwrap();
         self.inner.append(rows)
+    }
+    fn append_alerts(&mut self, alerts: &[AlertRecord]) -> Result<(), StoreError> {
+        let _g = self.gate.lock().unwrap();
+        self.inner.append_alerts(alerts)
+    }
+    fn alerts(
+        &self,
+        from: i64,
+        to: i64,
+        kind: Option<&str>,
+        f: &mut dyn FnMut(&AlertRecord),
+    ) -> Result<(), StoreError> {
+        self.inner.alerts(from, to, kind, f)
     }
     fn maintain(&mut self, r: &Retention, now: i64, b: u32) -> Result<Maintenance, StoreError> {
         self.inner.maintain(r, now, b)
@@ -1029,6 +1266,120 @@ fn a_stalled_writer_makes_coarser_rows_never_a_silent_loss() {
         t.entries
     );
     assert!(per_minute.values().all(|&b| b == (100..130).sum::<u64>()));
+}
+
+#[test]
+fn alerts_through_a_stalled_writer_are_all_stored_after_finish() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("h.db");
+    let gate = Arc::new(Mutex::new(()));
+    let held = gate.lock().unwrap();
+    let store = Gated {
+        inner: SqliteStore::open(&p).unwrap(),
+        gate: gate.clone(),
+    };
+    let mut w = HistoryWriter::start(
+        Box::new(store),
+        WriterConfig {
+            queue_batches: 1,
+            backpressure: Backpressure::Coarsen,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let t = std::time::Instant::now();
+    let mut sent = Vec::new();
+    let mut bytes = 0;
+    for m in 0..40 {
+        let a: Vec<AlertRecord> = (0..3)
+            .map(|k| {
+                alert(
+                    (T0 + m * 60) * 1_000_000_000 + k,
+                    "port_scan",
+                    &format!("10.0.{m}.{k}"),
+                )
+            })
+            .collect();
+        sent.extend(a.iter().cloned());
+        w.send_alerts(a); // never waits
+        w.send(vec![row(
+            T0 + m * 60,
+            "10.0.0.1",
+            1,
+            "10.0.0.2",
+            2,
+            None,
+            5,
+            6,
+        )]);
+        bytes += 11;
+    }
+    assert!(
+        t.elapsed() < std::time::Duration::from_secs(5),
+        "send_alerts waited on the disk"
+    );
+    let st = w.status();
+    assert!(st.alerts_pending > 0, "the queue was full: {st:?}");
+    assert_eq!(st.alerts_written, 0, "{st:?}");
+    drop(held);
+    let st = w.finish();
+    assert_eq!(st.alerts_written, sent.len() as u64, "{st:?}");
+    assert_eq!(
+        (st.alerts_pending, st.alerts_dropped, st.rows_dropped),
+        (0, 0, 0)
+    );
+    let s = SqliteStore::open_reader(&p).unwrap();
+    assert_eq!(all_alerts(&s, None), sent, "every alert, in time order");
+    assert_eq!(sum(&s, Resolution::Minute).bytes(), bytes);
+}
+
+#[test]
+fn alerts_interleaved_with_rows_are_all_stored() {
+    for bp in [Backpressure::Coarsen, Backpressure::Block] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("h.db");
+        let mut w = HistoryWriter::start(
+            Box::new(SqliteStore::open(&p).unwrap()),
+            WriterConfig {
+                queue_batches: 2,
+                backpressure: bp,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let mut sent = Vec::new();
+        for m in 0..300 {
+            w.send(
+                (0..20)
+                    .map(|k| row(T0 + m * 60, "10.0.0.1", k, "10.0.0.2", 2, None, 1, 1))
+                    .collect(),
+            );
+            if m % 3 == 0 {
+                let a = vec![
+                    alert((T0 + m * 60) * 1_000_000_000, "syn_flood", "10.0.0.2"),
+                    alert((T0 + m * 60) * 1_000_000_000 + 1, "port_scan", "10.0.0.1"),
+                ];
+                sent.extend(a.iter().cloned());
+                w.send_alerts(a);
+            }
+            if m % 50 == 0 {
+                w.send_alerts(Vec::new());
+            }
+        }
+        let st = w.finish();
+        assert_eq!(st.error, None, "{bp:?}");
+        assert_eq!(st.alerts_written, sent.len() as u64, "{bp:?}: {st:?}");
+        assert_eq!((st.alerts_pending, st.alerts_dropped), (0, 0), "{bp:?}");
+        let s = SqliteStore::open_reader(&p).unwrap();
+        assert_eq!(all_alerts(&s, None), sent, "{bp:?}");
+        let scans = all_alerts(&s, Some("port_scan"));
+        assert_eq!(scans.len(), 100, "{bp:?}");
+        assert_eq!(
+            sum(&s, Resolution::Minute).bytes_out,
+            300 * 20,
+            "{bp:?}: every byte too (coarsened or not)"
+        );
+    }
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! `wirewatch history top|series|flows|plot`: queries of the history
-//! store, printed as a table, JSON or CSV, or drawn as a chart.
+//! `wirewatch history top|series|flows|plot|alerts`: queries of the
+//! history store, printed as a table, JSON or CSV, or drawn as a chart.
 
 use std::io::Write;
 use std::net::IpAddr;
@@ -11,8 +11,8 @@ use serde_json::{json, Value};
 use wirewatch_filter::{compile, CompileOptions, Program};
 use wirewatch_store::query::{self, GroupBy, Range, SeriesSpec};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
-use wirewatch_store::{Counts, Row, Selection, SqliteStore};
-use wirewatch_wire::{build, proto};
+use wirewatch_store::{AlertRecord, Counts, Row, Selection, SqliteStore, Store};
+use wirewatch_wire::{build, proto, Timestamp};
 
 use crate::output::{csv_field, readable};
 
@@ -35,6 +35,8 @@ pub enum Query {
     Flows(FlowsArgs),
     /// Draw a series as a PNG or SVG chart, one line per top entity.
     Plot(PlotArgs),
+    /// Alerts recorded by detection, oldest first.
+    Alerts(AlertsArgs),
 }
 
 /// Options every query takes.
@@ -178,6 +180,30 @@ pub struct PlotArgs {
     pub common: Common,
 }
 
+/// `history alerts`.
+#[derive(ClapArgs, Debug)]
+pub struct AlertsArgs {
+    /// Start: a duration back from now (30m, 24h, 7d, 2w) or an RFC 3339
+    /// time (2026-11-23T14:00:00Z, 2026-11-23).
+    #[arg(long, default_value = "24h", value_name = "TIME")]
+    pub since: String,
+    /// End (excluded): `now`, a duration back from now, or an RFC 3339 time.
+    #[arg(long, default_value = "now", value_name = "TIME")]
+    pub until: String,
+    /// Only alerts of this kind, as printed (vertical_scan, syn_flood, spike, …).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// Alerts to print: the newest N, oldest first (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Print one JSON array of the alerts, each as it was printed live.
+    #[arg(long, conflicts_with = "csv")]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+}
+
 /// A protocol by the name `wire::proto::name` gives it (plus `icmpv6`), or
 /// its number.
 fn parse_proto(s: &str) -> anyhow::Result<u8> {
@@ -213,20 +239,25 @@ enum Format {
     Csv,
 }
 
+/// `--since` and `--until` as a range of seconds.
+fn parse_range(since: &str, until: &str) -> anyhow::Result<Range> {
+    let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    let from = parse_time(since, now).map_err(|e| anyhow!("--since: {e}"))?;
+    let to = parse_time(until, now).map_err(|e| anyhow!("--until: {e}"))?;
+    if from >= to {
+        bail!(
+            "--since ({}) must be before --until ({})",
+            rfc3339(from),
+            rfc3339(to)
+        );
+    }
+    Ok(Range { from, to })
+}
+
 impl Common {
     fn prepare(&self) -> anyhow::Result<Prepared> {
-        let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
-        let from = parse_time(&self.since, now).map_err(|e| anyhow!("--since: {e}"))?;
-        let to = parse_time(&self.until, now).map_err(|e| anyhow!("--until: {e}"))?;
-        if from >= to {
-            bail!(
-                "--since ({}) must be before --until ({})",
-                rfc3339(from),
-                rfc3339(to)
-            );
-        }
         Ok(Prepared {
-            range: Range { from, to },
+            range: parse_range(&self.since, &self.until)?,
             sel: Selection {
                 iface: self.iface.clone(),
                 process: self.process.clone(),
@@ -339,6 +370,7 @@ pub fn run(args: &HistoryArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result
         Query::Series(a) => series(a, db, out),
         Query::Flows(a) => flows(a, db, out),
         Query::Plot(a) => plot(a, db, out),
+        Query::Alerts(a) => alerts(a, db, out),
     }
 }
 
@@ -768,5 +800,123 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         short(s.covered.from),
         short(s.covered.to)
     )?;
+    Ok(())
+}
+
+fn alerts(a: &AlertsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let range = parse_range(&a.since, &a.until)?;
+    let store = open(db)?;
+    const NANOS: i64 = 1_000_000_000;
+    let (from, to) = (
+        range.from.saturating_mul(NANOS),
+        range.to.saturating_mul(NANOS),
+    );
+    // The newest `limit`, kept in time order.
+    let limit = all_if_zero(a.limit);
+    let mut kept = std::collections::VecDeque::new();
+    let mut n = 0usize;
+    store
+        .alerts(from, to, a.kind.as_deref(), &mut |r: &AlertRecord| {
+            n += 1;
+            if kept.len() == limit {
+                kept.pop_front();
+            }
+            kept.push_back(r.clone());
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+    let time = |r: &AlertRecord| Timestamp::from_nanos(r.ts_nanos).to_rfc3339();
+    if a.json {
+        // Each alert's JSON as it was printed live (its text, so the order
+        // of its fields is kept too), checked to be JSON.
+        let mut s = String::from("[");
+        for (k, r) in kept.iter().enumerate() {
+            serde_json::from_str::<Value>(&r.detail).map_err(|e| {
+                anyhow!(
+                    "{}: the alert of {} is not JSON ({e}): a damaged database?",
+                    db.display(),
+                    time(r)
+                )
+            })?;
+            if k > 0 {
+                s.push(',');
+            }
+            s.push_str(r.detail.trim());
+        }
+        s.push(']');
+        writeln!(out, "{s}")?;
+        return Ok(());
+    }
+    let rows: Vec<[String; 5]> = kept
+        .iter()
+        .map(|r| {
+            [
+                time(r),
+                r.severity.clone(),
+                r.kind.clone(),
+                r.entity.clone(),
+                r.summary.clone(),
+            ]
+        })
+        .collect();
+    let head = ["time", "severity", "kind", "entity", "summary"];
+    if a.csv {
+        writeln!(out, "{}", head.join(","))?;
+        for r in &rows {
+            let cells: Vec<String> = r.iter().map(|c| csv_field(c)).collect();
+            writeln!(out, "{}", cells.join(","))?;
+        }
+        return Ok(());
+    }
+    let what = format!(
+        "{}alert{}",
+        a.kind
+            .as_deref()
+            .map(|k| format!("{k} "))
+            .unwrap_or_default(),
+        if n == 1 { "" } else { "s" }
+    );
+    if n == 0 {
+        writeln!(
+            out,
+            "no {what} in {} – {} UTC",
+            short(range.from),
+            short(range.to)
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{}{n} {what}, {} – {} UTC, oldest first",
+        if rows.len() < n {
+            format!("the newest {} of ", rows.len())
+        } else {
+            String::new()
+        },
+        short(range.from),
+        short(range.to)
+    )?;
+    let mut w = head.map(str::len);
+    for r in &rows {
+        for (k, c) in r.iter().enumerate() {
+            w[k] = w[k].max(c.chars().count());
+        }
+    }
+    let line = |cells: [&str; 5]| -> String {
+        cells
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                let pad = w[k].saturating_sub(c.chars().count());
+                format!("{c}{}", " ".repeat(pad))
+            })
+            .collect::<Vec<_>>()
+            .join("  ")
+            .trim_end()
+            .to_string()
+    };
+    writeln!(out, "{}", line(head))?;
+    for r in &rows {
+        writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
+    }
     Ok(())
 }

@@ -923,6 +923,163 @@ fn history_arguments_are_checked() {
     );
 }
 
+/// `history alerts` on a database holding alerts written through the
+/// store (as the recorder will): table, CSV, JSON as stored, filters, errors.
+#[test]
+fn history_alerts_prints_stored_alerts() {
+    use wirewatch_store::{AlertRecord, SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    let d = db.to_str().unwrap();
+    // Field order as the detector prints them (not alphabetical).
+    let rec = |ms: i64, kind: &str, sev: &str, entity: &str, summary: &str| {
+        let ts = t(ms);
+        AlertRecord {
+            ts_nanos: ts.as_nanos(),
+            kind: kind.into(),
+            severity: sev.into(),
+            entity: entity.into(),
+            summary: summary.into(),
+            detail: serde_json::json!({
+                "time": ts.to_rfc3339(),
+                "kind": kind,
+                "severity": sev,
+                "entity": {"host": entity},
+                "summary": summary,
+                "evidence": {"ports": 120},
+                "action": "look",
+                "detector": "test",
+                "suppressed": 0,
+            })
+            .to_string()
+            .replace("{\"action\":\"look\",", "{\"zeta\":1,\"action\":\"look\","),
+        }
+    };
+    let alerts = [
+        rec(
+            1_500,
+            "vertical_scan",
+            "medium",
+            "10.0.0.9",
+            "10.0.0.9 probed 120 ports of 10.0.0.2",
+        ),
+        rec(
+            61_000,
+            "syn_flood",
+            "high",
+            "10.0.0.2",
+            "SYN flood at 10.0.0.2, \"half-open\", 5000/s",
+        ),
+        rec(
+            3_600_000,
+            "vertical_scan",
+            "low",
+            "10.0.0.7",
+            "10.0.0.7 probed 40 ports",
+        ),
+    ];
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        s.append_alerts(&alerts).unwrap();
+    }
+    let range = ["--since", "2020-09-13", "--until", "2020-09-14"];
+    let run = |extra: &[&str]| {
+        let mut a = vec!["history", "alerts", "--db", d];
+        a.extend_from_slice(&range);
+        a.extend_from_slice(extra);
+        stdout_of(&a)
+    };
+    // JSON: the stored objects, text and all, in one array.
+    let json = run(&["--json"]);
+    let texts: Vec<&str> = alerts.iter().map(|a| a.detail.as_str()).collect();
+    assert_eq!(json, format!("[{}]\n", texts.join(",")));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert_eq!(v[1]["kind"], "syn_flood");
+    assert_eq!(v[0]["evidence"]["ports"], 120);
+    // --kind and --limit (the newest N, oldest first).
+    let scans: serde_json::Value =
+        serde_json::from_str(&run(&["--kind", "vertical_scan", "--json"])).unwrap();
+    let ents: Vec<&str> = scans
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["entity"]["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(ents, ["10.0.0.9", "10.0.0.7"]);
+    let last2: serde_json::Value = serde_json::from_str(&run(&["--limit", "2", "--json"])).unwrap();
+    let kinds: Vec<&str> = last2
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["syn_flood", "vertical_scan"]);
+    assert_eq!(run(&["--kind", "dns_tunnel", "--json"]), "[]\n");
+    // CSV, quoted where needed.
+    let csv = run(&["--csv"]);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "time,severity,kind,entity,summary");
+    assert_eq!(lines.len(), 4, "{csv}");
+    assert_eq!(
+        lines[2],
+        format!(
+            "{},high,syn_flood,10.0.0.2,\"SYN flood at 10.0.0.2, \"\"half-open\"\", 5000/s\"",
+            t(61_000).to_rfc3339()
+        )
+    );
+    // The table.
+    let table = run(&[]);
+    assert!(
+        table.starts_with("3 alerts, 2020-09-13 00:00 – 2020-09-14 00:00 UTC"),
+        "{table}"
+    );
+    let head = table.lines().nth(1).unwrap();
+    assert!(
+        head.starts_with("time") && head.contains("severity") && head.ends_with("summary"),
+        "{table}"
+    );
+    let first = table.lines().nth(2).unwrap();
+    assert!(first.starts_with(&t(1_500).to_rfc3339()), "{table}");
+    assert!(
+        first.contains("medium") && first.ends_with("10.0.0.9 probed 120 ports of 10.0.0.2"),
+        "{table}"
+    );
+    let one = run(&["--limit", "1"]);
+    assert!(one.starts_with("the newest 1 of 3 alerts"), "{one}");
+    assert_eq!(one.lines().count(), 3, "{one}");
+    let none = stdout_of(&[
+        "history",
+        "alerts",
+        "--db",
+        d,
+        "--since",
+        "2021-01-01",
+        "--until",
+        "2021-01-02",
+    ]);
+    assert_eq!(
+        none,
+        "no alerts in 2021-01-01 00:00 – 2021-01-02 00:00 UTC\n"
+    );
+    // Errors: one line, exit 2.
+    bad(
+        &["history", "alerts", "--db", d, "--since", "tomorrow"],
+        "--since: 'tomorrow' is not a time",
+    );
+    let missing = dir.path().join("none.db");
+    bad(
+        &["history", "alerts", "--db", missing.to_str().unwrap()],
+        "no history there",
+    );
+    let old = dir.path().join("v1.db");
+    wirewatch_store::migrate_to_version(&old, 1).unwrap();
+    bad(
+        &["history", "alerts", "--db", old.to_str().unwrap()],
+        "written by an older wirewatch (schema 1",
+    );
+}
+
 #[test]
 fn an_import_keeps_what_was_read_before_a_cut() {
     let dir = tempfile::tempdir().unwrap();
