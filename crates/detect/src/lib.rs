@@ -12,6 +12,7 @@ pub mod alert;
 pub mod baseline;
 pub mod engine;
 pub mod heuristics;
+pub mod metrics;
 mod obs;
 
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};

@@ -7,8 +7,8 @@ use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
 
 use anyhow::anyhow;
-use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Obs};
-use wirewatch_store::Row;
+use wirewatch_detect::{DetectConfig, Engine, FlowRow, Obs};
+use wirewatch_store::{AlertRecord, Row};
 use wirewatch_wire::{PacketMeta, Timestamp};
 
 /// Where alerts are shown.
@@ -50,6 +50,9 @@ pub struct DetectSettings {
     pub mode: AlertMode,
 }
 
+/// Most alerts held for a history recorder between two of its ticks.
+const MAX_UNSAVED: usize = 10_000;
+
 enum Out {
     Stderr,
     Json(Box<dyn Write + Send>),
@@ -64,7 +67,7 @@ pub struct Detection {
     /// The latest alert, for a screen's status area.
     latest: Option<String>,
     /// Alerts not yet handed to history.
-    unsaved: Vec<Alert>,
+    unsaved: Vec<AlertRecord>,
     error: Option<String>,
 }
 
@@ -156,13 +159,16 @@ impl Detection {
                 "alert [{}] {} {}: {}",
                 a.severity, a.kind, a.entity, a.summary
             );
+            // The JSON printed is the JSON stored: `history alerts --json`
+            // gives back exactly what was shown live.
+            let json = serde_json::to_string(&a).unwrap_or_default();
             let written = match &mut self.out {
                 Out::Stderr => {
                     eprintln!("wirewatch: {line}");
                     Ok(())
                 }
-                Out::Json(w) => serde_json::to_writer(&mut *w, &a)
-                    .map_err(io::Error::from)
+                Out::Json(w) => w
+                    .write_all(json.as_bytes())
                     .and_then(|_| w.write_all(b"\n"))
                     .and_then(|_| w.flush()),
                 Out::Nowhere => Ok(()),
@@ -173,12 +179,23 @@ impl Detection {
                 }
             }
             self.latest = Some(line);
-            self.unsaved.push(a);
+            // Kept for the history recorder; without one, only the latest.
+            if self.unsaved.len() >= MAX_UNSAVED {
+                self.unsaved.remove(0);
+            }
+            self.unsaved.push(AlertRecord {
+                ts_nanos: a.time.as_nanos(),
+                kind: a.kind.as_str().into(),
+                severity: a.severity.as_str().into(),
+                entity: a.entity.to_string(),
+                summary: a.summary,
+                detail: json,
+            });
         }
     }
 
     /// Alerts not yet written to history (the recorder takes them).
-    pub fn take_unsaved(&mut self) -> Vec<Alert> {
+    pub fn take_unsaved(&mut self) -> Vec<AlertRecord> {
         std::mem::take(&mut self.unsaved)
     }
 

@@ -272,7 +272,9 @@ fn figures(
         .zip(alerts)
         .map(|((n, s), al)| one(n, s, *al))
         .collect();
-    let heur: Vec<usize> = (0..names.len()).filter(|&d| names[d] != "kitsune").collect();
+    let heur: Vec<usize> = (0..names.len())
+        .filter(|&d| names[d] != "kitsune")
+        .collect();
     if heur.len() > 1 {
         let combined: Vec<f64> = (0..labels.len())
             .map(|i| heur.iter().map(|&d| scores[d][i]).fold(0.0, f64::max))

@@ -309,7 +309,12 @@ impl Recorder {
         if alerts.is_empty() || !self.store {
             return;
         }
-        let _ = alerts;
+        if self.writer.is_none() && self.start().is_err() {
+            return;
+        }
+        if let Some(w) = &mut self.writer {
+            w.send_alerts(alerts);
+        }
     }
 
     /// Messages for the user (queue overflow, write failures).
@@ -386,6 +391,9 @@ pub fn start_after_drop(history: &mut Option<Recorder>) {
 /// One line about what was written, for the end of a run.
 fn summary(path: &str, st: &WriterStatus) -> String {
     let mut s = format!("history: {} rows written to {path}", st.rows_written);
+    if st.alerts_written > 0 {
+        s += &format!(" with {} alert(s)", st.alerts_written);
+    }
     if st.rows_coarsened > 0 {
         s += &format!(
             "; {} rows were merged into {} coarser rows while the writer was behind",

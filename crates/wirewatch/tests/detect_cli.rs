@@ -71,10 +71,21 @@ fn a_scan_in_a_capture_is_an_ndjson_alert_and_exit_1() {
     frames.extend(scan());
     let cap = write_pcap(dir.path(), "scan.pcap", &frames);
     let out = ww()
-        .args(["-r", cap.to_str().unwrap(), "--alerts", "json", "--alerts-exit"])
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--alerts",
+            "json",
+            "--alerts-exit",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     // Alerts own stdout: one JSON object per line, nothing else.
     let alerts: Vec<serde_json::Value> = stdout
@@ -87,7 +98,7 @@ fn a_scan_in_a_capture_is_an_ndjson_alert_and_exit_1() {
     assert_eq!(a["severity"], "medium");
     assert_eq!(a["entity"]["src"], "10.0.0.66");
     assert_eq!(a["entity"]["dst"], "10.0.0.9");
-    assert_eq!(a["time"], "2020-09-13T12:26:40.250000000Z");
+    assert_eq!(a["time"], "2020-09-13T12:27:00.250000Z");
     assert_eq!(
         a["summary"],
         "10.0.0.66 contacted 50 ports on 10.0.0.9 in 1 s; it had not probed this host before"
@@ -113,10 +124,22 @@ fn benign_traffic_exits_0_and_alerts_can_go_to_a_file_beside_the_report() {
     let file = dir.path().join("alerts.ndjson");
     let spec = format!("json:{}", file.display());
     let out = ww()
-        .args(["-r", cap.to_str().unwrap(), "--alerts", &spec, "--alerts-exit", "-t"])
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--alerts",
+            &spec,
+            "--alerts-exit",
+            "-t",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8(out.stdout).unwrap().contains("10.0.0.5"));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
 
@@ -134,7 +157,10 @@ fn benign_traffic_exits_0_and_alerts_can_go_to_a_file_beside_the_report() {
     assert_eq!(text.lines().count(), 1);
     assert!(text.contains("\"vertical_scan\""));
     // Text mode (the default): one line on stderr.
-    let out = ww().args(["-r", cap.to_str().unwrap(), "-t"]).output().unwrap();
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "-t"])
+        .output()
+        .unwrap();
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(
         err.contains("wirewatch: alert [medium] vertical_scan 10.0.0.66 -> 10.0.0.9: 10.0.0.66 contacted 50 ports"),
@@ -161,7 +187,10 @@ fn bad_detection_settings_are_one_line_errors() {
     let dir = tempfile::tempdir().unwrap();
     let cap = write_pcap(dir.path(), "ok.pcap", &benign());
     let c = cap.to_str().unwrap();
-    bad(&["-r", c, "--alerts", "xml"], "--alerts: expected text, json, json:FILE or none, got 'xml'");
+    bad(
+        &["-r", c, "--alerts", "xml"],
+        "--alerts: expected text, json, json:FILE or none, got 'xml'",
+    );
     bad(
         &["-r", c, "--alerts", "json:/proc/nope/alerts"],
         "--alerts: /proc/nope/alerts:",
@@ -173,17 +202,32 @@ fn bad_detection_settings_are_one_line_errors() {
         "detect.heuristics.scan.ports must be a number above 0, not 0",
     );
     std::fs::write(&cfg, "[detect.heuristics.scan]\nportz = 3\n").unwrap();
-    bad(&["-r", c, "-c", cfg.to_str().unwrap()], "unknown field `portz`");
+    bad(
+        &["-r", c, "-c", cfg.to_str().unwrap()],
+        "unknown field `portz`",
+    );
     // A threshold from the config changes what fires.
     std::fs::write(&cfg, "[detect.heuristics.scan]\nports = 500\n").unwrap();
     let mut frames = benign();
     frames.extend(scan());
     let cap2 = write_pcap(dir.path(), "scan.pcap", &frames);
     let out = ww()
-        .args(["-r", cap2.to_str().unwrap(), "-c", cfg.to_str().unwrap(), "--alerts-exit", "-t"])
+        .args([
+            "-r",
+            cap2.to_str().unwrap(),
+            "-c",
+            cfg.to_str().unwrap(),
+            "--alerts-exit",
+            "-t",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -204,7 +248,11 @@ fn eval_scores_each_detector_against_labels() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let row = v
         .as_array()
@@ -213,9 +261,10 @@ fn eval_scores_each_detector_against_labels() {
         .find(|r| r["detector"] == "vertical_scan")
         .unwrap()
         .clone();
-    // Scores rise with every new port probed: a perfect ranking.
-    assert_eq!(row["roc_auc"], 1.0);
-    assert_eq!(row["average_precision"], 1.0);
+    // Scores rise with every new port probed: a near-perfect ranking (the
+    // first probe ties with the client's one port per server).
+    assert!(row["roc_auc"].as_f64().unwrap() > 0.999, "{row}");
+    assert!(row["average_precision"].as_f64().unwrap() > 0.99, "{row}");
     assert_eq!(row["precision"], 1.0);
     // 151 of the 200 probes are at or past the 50th port.
     assert!((row["recall"].as_f64().unwrap() - 151.0 / 200.0).abs() < 1e-9);
@@ -230,21 +279,90 @@ fn eval_scores_each_detector_against_labels() {
     s.push_str(&"1\n".repeat(200));
     std::fs::write(&labels, &s).unwrap();
     let out = ww()
-        .args(["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap(), atk.to_str().unwrap()])
+        .args([
+            "eval",
+            "--labels",
+            labels.to_str().unwrap(),
+            ben.to_str().unwrap(),
+            atk.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
-    assert!(text.starts_with("500 packets scored (200 attack, 300 benign)"), "{text}");
+    assert!(
+        text.starts_with("500 packets scored (200 attack, 300 benign)"),
+        "{text}"
+    );
     assert!(text.contains("vertical_scan"));
     // Labels that do not match the packets.
     std::fs::write(&labels, "0\n1\n").unwrap();
     bad(
-        &["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap()],
+        &[
+            "eval",
+            "--labels",
+            labels.to_str().unwrap(),
+            ben.to_str().unwrap(),
+        ],
         "more packets than labels",
     );
     std::fs::write(&labels, "0\nx\n").unwrap();
     bad(
-        &["eval", "--labels", labels.to_str().unwrap(), ben.to_str().unwrap()],
+        &[
+            "eval",
+            "--labels",
+            labels.to_str().unwrap(),
+            ben.to_str().unwrap(),
+        ],
         "l.txt:2: expected 0 or 1, got 'x'",
     );
+}
+
+#[test]
+fn alerts_are_kept_in_history_as_they_were_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = benign();
+    frames.extend(scan());
+    let cap = write_pcap(dir.path(), "scan.pcap", &frames);
+    let db = dir.path().join("h.db");
+    let file = dir.path().join("a.ndjson");
+    let out = ww()
+        .args([
+            "-r",
+            cap.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--alerts",
+            &format!("json:{}", file.display()),
+            "-t",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("with 1 alert(s)"), "{err}");
+    let shown = std::fs::read_to_string(&file).unwrap();
+    let out = ww()
+        .args([
+            "history",
+            "alerts",
+            "--db",
+            db.to_str().unwrap(),
+            "--since",
+            "2020-01-01",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stored: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let live: serde_json::Value = serde_json::from_str(shown.trim()).unwrap();
+    assert_eq!(stored, serde_json::Value::Array(vec![live]));
 }

@@ -890,3 +890,36 @@ fn the_screen_records_history_and_says_when_it_cannot() {
         "{screen}"
     );
 }
+
+#[test]
+fn alerts_show_in_the_status_area() {
+    use wirewatch::detect::{AlertMode, DetectSettings, Detection};
+    let settings = DetectSettings {
+        cfg: Default::default(),
+        mode: AlertMode::Text,
+    };
+    let mut ui = ui().with_detection(Some(Detection::new(&settings).unwrap()));
+    // A SYN scan of 60 ports of 10.0.0.2 at 5 s.
+    for p in 1..=60u16 {
+        let f = wirewatch_wire::build::ip(
+            ip("10.0.0.9"),
+            ip("10.0.0.2"),
+            6,
+            &wirewatch_wire::build::tcp(50_000, p, 0x02, &[]),
+        );
+        ui.source.frames.push_back((at(5_000 + p as i64), f));
+    }
+    ui.source.frames.make_contiguous().sort_by_key(|(t, _)| *t);
+    run_to(&mut ui, 4_000);
+    let before = text(&render(&mut ui, 160, 30));
+    assert!(!before.contains("alert"), "{before}");
+    run_to(&mut ui, 6_000);
+    let screen = text(&render(&mut ui, 160, 30));
+    assert!(
+        screen.contains(
+            "alert [medium] vertical_scan 10.0.0.9 -> 10.0.0.2: 10.0.0.9 contacted 50 ports"
+        ),
+        "{screen}"
+    );
+    assert_eq!(ui.detect.as_ref().unwrap().fired(), 1);
+}
