@@ -114,6 +114,11 @@ impl Detection {
         }
     }
 
+    /// The engine (warm start, models).
+    pub fn engine_mut(&mut self) -> &mut Engine {
+        &mut self.engine
+    }
+
     /// Whether the flow-level detectors want per-period rows.
     pub fn wants_rows(&self) -> bool {
         self.engine.wants_rows()

@@ -408,3 +408,81 @@ fn summary(path: &str, st: &WriterStatus) -> String {
     }
     s
 }
+
+/// Days of history the detectors learn from at start.
+const WARM_DAYS: i64 = 28;
+
+/// Teaches the detectors' baselines (per interface, local host and
+/// process) and each host's usual bytes out to one destination from the
+/// hour rows of the last four weeks of `path`. Returns what was learned,
+/// for the user. Called before the privilege drop (the file may be root's).
+pub fn warm_start(
+    d: &mut Detection,
+    path: &std::path::Path,
+    now_secs: i64,
+) -> Result<Option<String>, StoreError> {
+    use wirewatch_detect::baseline::Subject;
+    use wirewatch_store::{Columns, Resolution, Selection, Store};
+    if !path.exists() {
+        return Ok(None);
+    }
+    let store = SqliteStore::open_reader(path)?;
+    let from = now_secs - WARM_DAYS * 86_400;
+    let mut per: HashMap<(i64, Subject), u64> = HashMap::new();
+    let mut out: HashMap<(i64, std::net::IpAddr, std::net::IpAddr), u64> = HashMap::new();
+    store.scan(
+        Resolution::Hour,
+        from,
+        now_secs,
+        &Selection::default(),
+        Columns::ALL,
+        &mut |r: &Row| {
+            let b = r.counts.bytes_in + r.counts.bytes_out;
+            *per.entry((r.ts, Subject::Iface(r.iface.to_string())))
+                .or_default() += b;
+            *per.entry((r.ts, Subject::Host(r.local))).or_default() += b;
+            if let Some(p) = &r.process {
+                *per.entry((r.ts, Subject::Process(p.to_string())))
+                    .or_default() += b;
+            }
+            *out.entry((r.ts, r.local, r.remote)).or_default() += r.counts.bytes_out;
+        },
+    )?;
+    if per.is_empty() {
+        return Ok(None);
+    }
+    // In time order, so the profiles learn as they would have live.
+    let mut items: Vec<_> = per.into_iter().collect();
+    items.sort();
+    let hours: std::collections::BTreeSet<i64> = items.iter().map(|((t, _), _)| *t).collect();
+    let e = d.engine_mut();
+    for ((t, s), bytes) in items {
+        e.warm_baseline(s, t, 60, bytes as f64 / 3600.0);
+    }
+    let mut busiest: HashMap<(i64, std::net::IpAddr), u64> = HashMap::new();
+    for ((t, local, _), b) in out {
+        let m = busiest.entry((t, local)).or_default();
+        *m = (*m).max(b);
+    }
+    let mut busiest: Vec<_> = busiest.into_iter().collect();
+    busiest.sort();
+    for ((_, host), b) in busiest {
+        e.warm_exfil(host, b);
+    }
+    Ok(Some(format!(
+        "detection: baselines learned from {} hour(s) of history in {}",
+        hours.len(),
+        path.display()
+    )))
+}
+
+/// [`warm_start`] for a live run: what happened is returned as one line
+/// (a failure only costs the warm start).
+pub fn warm_live(d: Option<&mut Detection>, h: Option<&HistorySettings>) -> Option<String> {
+    let (d, h) = (d?, h?);
+    let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    match warm_start(d, &h.path, now) {
+        Ok(msg) => msg,
+        Err(e) => Some(format!("detection: no warm start from history: {e}")),
+    }
+}

@@ -366,3 +366,74 @@ fn alerts_are_kept_in_history_as_they_were_shown() {
     let live: serde_json::Value = serde_json::from_str(shown.trim()).unwrap();
     assert_eq!(stored, serde_json::Value::Array(vec![live]));
 }
+
+#[test]
+fn baselines_warm_start_from_the_history_database() {
+    use std::sync::Arc;
+    use wirewatch::detect::{AlertMode, DetectSettings, Detection};
+    use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let now: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
+    let row = |ts: i64, bytes: u64| Row {
+        ts,
+        iface: Arc::from("eth0"),
+        local: ip("10.0.0.5"),
+        remote: ip("192.0.2.1"),
+        local_port: 40_000,
+        remote_port: 443,
+        protocol: 6,
+        process: Some(Arc::from("backup")),
+        counts: Counts {
+            packets_out: 1,
+            bytes_out: bytes / 2,
+            packets_in: 1,
+            bytes_in: bytes / 2,
+        },
+    };
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        // A week at 1 MB/s: one minute row per hour carrying the hour's bytes.
+        let rows: Vec<Row> = (1..=168)
+            .map(|h| row(now - h * 3600, 3_600_000_000))
+            .collect();
+        s.append(&rows).unwrap();
+        while s.maintain(&Retention::default(), now, 1_000).unwrap().more {}
+    }
+    let mut d = Detection::new(&DetectSettings {
+        cfg: Default::default(),
+        mode: AlertMode::Quiet,
+    })
+    .unwrap();
+    let msg = wirewatch::history::warm_start(&mut d, &db, now).unwrap();
+    assert!(
+        msg.as_deref()
+            .unwrap_or("")
+            .starts_with("detection: baselines learned from 167 hour(s)"),
+        "{msg:?}"
+    );
+    // The first live minutes are judged at once: 1 MB/s is normal, 50 MB/s
+    // is a spike of the interface, the host and the process.
+    let minute = |d: &mut Detection, m: i64, bps: u64| {
+        let t = now + m * 60;
+        d.rows(Timestamp::from_secs(t + 59), &[row(t, bps * 60)]);
+    };
+    minute(&mut d, 0, 1_000_000);
+    minute(&mut d, 1, 1_000_000);
+    assert_eq!(d.fired(), 0);
+    minute(&mut d, 2, 50_000_000);
+    minute(&mut d, 3, 1_000_000);
+    let saved = d.take_unsaved();
+    let kinds: Vec<String> = saved
+        .iter()
+        .map(|a| format!("{} {}", a.kind, a.entity))
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "spike interface eth0",
+            "spike 10.0.0.5",
+            "spike process backup"
+        ]
+    );
+}

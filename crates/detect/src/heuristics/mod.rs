@@ -57,12 +57,10 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
     v
 }
 
-/// The flow-level heuristics the settings enable.
+/// The flow-level heuristics the settings enable, but exfiltration (the
+/// engine keeps that one apart: it is warm-started from history).
 pub fn row_detectors(cfg: &Config) -> Vec<Box<dyn RowDetector>> {
     let mut v: Vec<Box<dyn RowDetector>> = Vec::new();
-    if cfg.exfil.enabled {
-        v.push(Box::new(flows::Exfiltration::new(&cfg.exfil)));
-    }
     if cfg.new_destination.enabled {
         v.push(Box::new(flows::NewDestination::new(&cfg.new_destination)));
     }

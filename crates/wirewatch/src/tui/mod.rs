@@ -64,7 +64,8 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             // Opened before the privilege drop: its files stay open.
             let (mut history, note) =
                 crate::history::open_live(s.history.as_ref(), cap.interface_names());
-            let detect = s.detect.as_ref().map(Detection::new).transpose()?;
+            let mut detect = s.detect.as_ref().map(Detection::new).transpose()?;
+            let warm = crate::history::warm_live(detect.as_mut(), s.history.as_ref());
             if history.is_none() && detect.as_ref().is_some_and(Detection::wants_rows) {
                 history = Some(crate::history::Recorder::without_store(
                     cap.interface_names(),
@@ -99,7 +100,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 ..
             } = ui;
             let fin = source.finish(&mut table, detect.as_mut());
-            if let Some(n) = note {
+            for n in [note, warm].into_iter().flatten() {
                 eprintln!("wirewatch: {n}");
             }
             if let Some(h) = history {
