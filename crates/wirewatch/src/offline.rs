@@ -306,10 +306,7 @@ pub fn run(s: &Settings, input: &Path, out: &mut dyn Write) -> anyhow::Result<Ru
         h.finish_and_report(&mut table, &owners, detect.as_mut())
             .error
     });
-    let fired = match detect.take().map(Detection::finish).transpose() {
-        Ok(n) => n,
-        Err(e) => return Err(e),
-    };
+    let fired = detect.take().map(Detection::finish).transpose()?;
     let stop = match result {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => return Ok(RunOutcome::BrokenPipe),
