@@ -12,11 +12,13 @@ pub mod alert;
 pub mod baseline;
 pub mod engine;
 pub mod heuristics;
+pub mod kitsune;
 pub mod metrics;
 mod obs;
 
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
 pub use engine::{DetectConfig, Engine, FlowRow, PacketDetector, RowDetector};
+pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;
 
 /// Hash maps keyed by addresses from the wire. A fixed seed keeps every
