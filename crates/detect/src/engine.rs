@@ -9,6 +9,7 @@ use wirewatch_wire::Timestamp;
 use crate::alert::{Alert, Limiter};
 use crate::baseline::{self, Baselines, Subject};
 use crate::heuristics::{self, flows::Exfiltration};
+use crate::kitsune::{Kitsune, KitsuneConfig};
 use crate::obs::Obs;
 
 /// A detector that looks at every packet.
@@ -77,6 +78,8 @@ pub struct DetectConfig {
     pub baseline: baseline::Config,
     /// The attack heuristics' thresholds.
     pub heuristics: heuristics::Config,
+    /// The online ML detector (`[detect.ml]`).
+    pub ml: KitsuneConfig,
 }
 
 impl Default for DetectConfig {
@@ -85,6 +88,7 @@ impl Default for DetectConfig {
             dedup_secs: 300.0,
             baseline: baseline::Config::default(),
             heuristics: heuristics::Config::default(),
+            ml: KitsuneConfig::default(),
         }
     }
 }
@@ -99,6 +103,7 @@ impl DetectConfig {
             ));
         }
         self.baseline.validate()?;
+        self.ml.validate()?;
         self.heuristics.validate()
     }
 }
@@ -109,6 +114,8 @@ const EXPIRE_EVERY_NANOS: i64 = 1_000_000_000;
 /// Every detector, fed packets and rows, with one limiter on the way out.
 pub struct Engine {
     packet_detectors: Vec<Box<dyn PacketDetector>>,
+    /// The ML detector, kept apart so its model can be saved and replaced.
+    ml: Option<Kitsune>,
     baselines: Option<Baselines>,
     exfil: Option<Exfiltration>,
     row_detectors: Vec<Box<dyn RowDetector>>,
@@ -134,6 +141,9 @@ impl Engine {
         if cfg.heuristics.exfil.enabled {
             e.exfil = Some(Exfiltration::new(&cfg.heuristics.exfil));
         }
+        if cfg.ml.enabled {
+            e.set_ml(Kitsune::new(&cfg.ml)?);
+        }
         Ok(e)
     }
 
@@ -146,6 +156,7 @@ impl Engine {
         let n = packet_detectors.len();
         Engine {
             packet_detectors,
+            ml: None,
             baselines: None,
             exfil: None,
             row_detectors,
@@ -159,21 +170,27 @@ impl Engine {
         }
     }
 
-    /// Adds a packet detector (the ML detector is built by the caller,
-    /// which may load its state from a file).
-    pub fn add_packet_detector(&mut self, d: Box<dyn PacketDetector>) {
-        self.packet_detectors.push(d);
-        self.scores.push(0.0);
+    /// Runs `k` as the ML detector (a model loaded from a file replaces
+    /// a fresh one).
+    pub fn set_ml(&mut self, k: Kitsune) {
+        if self.ml.is_none() {
+            self.scores.push(0.0);
+        }
+        self.ml = Some(k);
+    }
+
+    /// The ML detector, when it runs (to save its model).
+    pub fn ml(&self) -> Option<&Kitsune> {
+        self.ml.as_ref()
     }
 
     /// The packet detectors' names, in the order of [`Engine::packet`]'s scores.
     pub fn packet_detector_names(&self) -> Vec<&'static str> {
-        self.packet_detectors.iter().map(|d| d.name()).collect()
-    }
-
-    /// Mutable access to a packet detector by name (saving a model).
-    pub fn packet_detector_mut(&mut self, name: &str) -> Option<&mut Box<dyn PacketDetector>> {
-        self.packet_detectors.iter_mut().find(|d| d.name() == name)
+        let mut v: Vec<&'static str> = self.packet_detectors.iter().map(|d| d.name()).collect();
+        if let Some(k) = &self.ml {
+            v.push(k.name());
+        }
+        v
     }
 
     /// One packet through every packet detector. Returns their scores.
@@ -184,12 +201,19 @@ impl Engine {
                 for d in &mut self.packet_detectors {
                     d.expire(o.ts);
                 }
+                if let Some(k) = &mut self.ml {
+                    k.expire(o.ts);
+                }
                 self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS));
             }
             Some(_) => {}
         }
         for (d, s) in self.packet_detectors.iter_mut().zip(&mut self.scores) {
             *s = d.packet(o, &mut self.raw);
+        }
+        if let Some(k) = &mut self.ml {
+            let n = self.scores.len();
+            self.scores[n - 1] = k.packet(o, &mut self.raw);
         }
         if !self.raw.is_empty() {
             self.admit();

@@ -208,8 +208,18 @@ pub struct Args {
     pub alerts_exit: bool,
 
     /// Run no detector.
-    #[arg(long, conflicts_with_all = ["alerts", "alerts_exit"])]
+    #[arg(long, conflicts_with_all = ["alerts", "alerts_exit", "ml", "model"])]
     pub no_detect: bool,
+
+    /// Run the online ML detector too (Kitsune-class; slower: about
+    /// 250,000 packets/s).
+    #[arg(long, global = true)]
+    pub ml: bool,
+
+    /// The ML detector's model: loaded when the file exists (no new
+    /// training period), saved at the end. Implies --ml.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub model: Option<PathBuf>,
 
     /// A subcommand instead of capturing.
     #[command(subcommand)]
@@ -406,6 +416,15 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 }
 
 impl Args {
+    /// The detectors' settings: the config file's, with `--ml`.
+    fn detect_config(&self, cfg: &Config) -> wirewatch_detect::DetectConfig {
+        let mut d = cfg.detect.clone().unwrap_or_default();
+        if self.ml {
+            d.ml.enabled = true;
+        }
+        d
+    }
+
     /// History: on for live capture unless turned off, on for `-r` only
     /// with `--db` (an import).
     fn history_settings(
@@ -662,8 +681,9 @@ impl Args {
                 );
             }
             Some(DetectSettings {
-                cfg: cfg.detect.clone().unwrap_or_default(),
+                cfg: self.detect_config(&cfg),
                 mode,
+                model: self.model.clone(),
             })
         };
         if self.alerts_exit && live {
@@ -759,7 +779,8 @@ pub fn main() -> ExitCode {
         let result = load_config(&args).and_then(|c| {
             crate::eval_cmd::run(
                 e,
-                &c.detect.unwrap_or_default(),
+                &args.detect_config(&c),
+                args.model.as_deref(),
                 &mut std::io::stdout().lock(),
             )
         });

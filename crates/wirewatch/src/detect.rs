@@ -4,10 +4,10 @@
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use wirewatch_detect::{DetectConfig, Engine, FlowRow, Obs};
+use wirewatch_detect::{DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs};
 use wirewatch_store::{AlertRecord, Row};
 use wirewatch_wire::{PacketMeta, Timestamp};
 
@@ -48,6 +48,23 @@ pub struct DetectSettings {
     pub cfg: DetectConfig,
     /// Where alerts go.
     pub mode: AlertMode,
+    /// `--model`: the ML detector's state is loaded from here when the
+    /// file exists and saved here at the end.
+    pub model: Option<PathBuf>,
+}
+
+/// Builds the engine of `cfg`, with the ML model of `model` loaded when
+/// that file exists (`--model` implies the ML detector).
+pub fn engine(cfg: &DetectConfig, model: Option<&Path>) -> anyhow::Result<Engine> {
+    let mut cfg = cfg.clone();
+    if model.is_some() {
+        cfg.ml.enabled = true;
+    }
+    let mut engine = Engine::new(&cfg).map_err(|e| anyhow!("{e}"))?;
+    if let Some(p) = model.filter(|p| p.exists()) {
+        engine.set_ml(Kitsune::load(p, &cfg.ml).map_err(|e| anyhow!("--model: {e}"))?);
+    }
+    Ok(engine)
 }
 
 /// Most alerts held for a history recorder between two of its ticks.
@@ -62,6 +79,7 @@ enum Out {
 /// The engine of one run and where its alerts go.
 pub struct Detection {
     engine: Engine,
+    model: Option<PathBuf>,
     out: Out,
     fired: u64,
     /// The latest alert, for a screen's status area.
@@ -74,7 +92,7 @@ pub struct Detection {
 impl Detection {
     /// An engine with `s`'s settings. Opens the NDJSON file, if any.
     pub fn new(s: &DetectSettings) -> anyhow::Result<Detection> {
-        let engine = Engine::new(&s.cfg).map_err(|e| anyhow!("{e}"))?;
+        let engine = engine(&s.cfg, s.model.as_deref())?;
         let out = match &s.mode {
             AlertMode::Text => Out::Stderr,
             AlertMode::Quiet => Out::Nowhere,
@@ -90,6 +108,7 @@ impl Detection {
         };
         Ok(Detection {
             engine,
+            model: s.model.clone(),
             out,
             fired: 0,
             latest: None,
@@ -214,9 +233,26 @@ impl Detection {
         self.fired
     }
 
-    /// Ends the run: flushes the alert output. Returns how many alerts
-    /// fired, or the output error.
+    /// Ends the run: flushes the alert output and saves the model
+    /// (`--model`). Returns how many alerts fired, or the first error.
     pub fn finish(mut self) -> anyhow::Result<u64> {
+        if let (Some(p), Some(k)) = (&self.model, self.engine.ml()) {
+            match k.save(p) {
+                Ok(()) => eprintln!(
+                    "wirewatch: model saved to {} ({} packets learned)",
+                    p.display(),
+                    k.packets()
+                ),
+                // Too few packets to have a model: nothing to keep, not an error.
+                Err(ModelError::NotTrained { .. }) => eprintln!(
+                    "wirewatch: model not saved: {} packets are too few to train it",
+                    k.packets()
+                ),
+                Err(e) => {
+                    self.error.get_or_insert(format!("--model: {e}"));
+                }
+            }
+        }
         if let Out::Json(w) = &mut self.out {
             if let Err(e) = w.flush() {
                 self.error.get_or_insert(format!("writing alerts: {e}"));

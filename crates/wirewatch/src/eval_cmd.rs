@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{anyhow, bail, Context};
 use serde::Serialize;
 use wirewatch_detect::metrics::{average_precision, precision_recall_at, roc_auc};
-use wirewatch_detect::{DetectConfig, Engine, Obs};
+use wirewatch_detect::{DetectConfig, Obs};
 use wirewatch_wire::{decode, DecodeOptions, Timestamp};
 
 /// `wirewatch eval`.
@@ -102,7 +102,12 @@ impl Labels {
 }
 
 /// Runs the evaluation and prints the table (or JSON) to `out`.
-pub fn run(a: &EvalArgs, cfg: &DetectConfig, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(
+    a: &EvalArgs,
+    cfg: &DetectConfig,
+    model: Option<&std::path::Path>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     if a.labels.len() != 1 && a.labels.len() != a.captures.len() {
         bail!(
             "--labels: give one per capture ({} captures, {} labels) or one file for all",
@@ -110,7 +115,7 @@ pub fn run(a: &EvalArgs, cfg: &DetectConfig, out: &mut dyn Write) -> anyhow::Res
             a.labels.len()
         );
     }
-    let mut engine = Engine::new(cfg).map_err(|e| anyhow!(e))?;
+    let mut engine = crate::detect::engine(cfg, model)?;
     let names: Vec<String> = engine
         .packet_detector_names()
         .iter()

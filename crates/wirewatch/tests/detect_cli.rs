@@ -403,6 +403,7 @@ fn baselines_warm_start_from_the_history_database() {
     let mut d = Detection::new(&DetectSettings {
         cfg: Default::default(),
         mode: AlertMode::Quiet,
+        model: None,
     })
     .unwrap();
     let msg = wirewatch::history::warm_start(&mut d, &db, now).unwrap();
