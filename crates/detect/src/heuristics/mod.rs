@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{PacketDetector, RowDetector};
 
+pub mod beacon;
+pub mod dns;
 pub mod flood;
 pub mod scan;
 mod portset;
@@ -22,6 +24,10 @@ pub struct Config {
     pub scan: scan::Config,
     /// SYN, UDP and ICMP floods and reflection/amplification.
     pub flood: flood::Config,
+    /// DNS tunnelling.
+    pub dns: dns::Config,
+    /// Connections at a regular period (beaconing).
+    pub beacon: beacon::Config,
 }
 
 impl Config {
@@ -29,6 +35,8 @@ impl Config {
     pub fn validate(&self) -> Result<(), String> {
         self.scan.validate()?;
         self.flood.validate()?;
+        self.dns.validate()?;
+        self.beacon.validate()?;
         Ok(())
     }
 }
@@ -45,6 +53,12 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
         v.push(Box::new(flood::UdpFlood::new(&cfg.flood)));
         v.push(Box::new(flood::IcmpFlood::new(&cfg.flood)));
         v.push(Box::new(flood::Amplification::new(&cfg.flood)));
+    }
+    if cfg.dns.enabled {
+        v.push(Box::new(dns::DnsTunnel::new(&cfg.dns)));
+    }
+    if cfg.beacon.enabled {
+        v.push(Box::new(beacon::Beaconing::new(&cfg.beacon)));
     }
     v
 }
