@@ -5,6 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{PacketDetector, RowDetector};
 
+pub mod beacon;
+pub mod dns;
 pub mod flood;
 pub mod flows;
 mod portset;
@@ -27,6 +29,10 @@ pub struct Config {
     pub exfil: flows::ExfilConfig,
     /// New destinations of processes.
     pub new_destination: flows::NewDestConfig,
+    /// DNS tunnelling.
+    pub dns: dns::Config,
+    /// Connections at a regular period (beaconing).
+    pub beacon: beacon::Config,
 }
 
 impl Config {
@@ -36,6 +42,8 @@ impl Config {
         self.flood.validate()?;
         self.exfil.validate()?;
         self.new_destination.validate()?;
+        self.dns.validate()?;
+        self.beacon.validate()?;
         Ok(())
     }
 }
@@ -53,6 +61,12 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
         v.push(Box::new(flood::UdpFlood::new(&cfg.flood)));
         v.push(Box::new(flood::IcmpFlood::new(&cfg.flood)));
         v.push(Box::new(flood::Amplification::new(&cfg.flood)));
+    }
+    if cfg.dns.enabled {
+        v.push(Box::new(dns::DnsTunnel::new(&cfg.dns)));
+    }
+    if cfg.beacon.enabled {
+        v.push(Box::new(beacon::Beaconing::new(&cfg.beacon)));
     }
     v
 }
