@@ -53,7 +53,9 @@ pub struct FlowConfig {
     pub idle_timeout_nanos: Option<i64>,
     /// Keep removed flows for [`FlowTable::drain_expired`] (and
     /// [`FlowTable::take_unrecorded`]) instead of dropping them: for a
-    /// caller that takes them, else they would pile up.
+    /// caller that takes them, else they would pile up. The table then
+    /// also lists the flows with traffic not yet taken, so that
+    /// `take_unrecorded` visits those rather than every flow.
     pub keep_expired: bool,
     /// Count only IP headers with exactly one end in `local_nets`, per
     /// address family with a network given (iftop `-F`/`-G`).
@@ -209,6 +211,9 @@ pub struct Flow {
     /// Packets and bytes per direction already handed to
     /// [`FlowTable::take_unrecorded`]'s caller.
     recorded: [(u64, u64); 2],
+    /// Traffic arrived since the last [`FlowTable::take_unrecorded`] and the
+    /// flow is on the table's list of such flows.
+    pending: bool,
     history: Option<Box<History>>,
 }
 
@@ -320,6 +325,9 @@ pub struct FlowTable {
     peaks: [u64; 3],
     stats: Stats,
     expired: Vec<Flow>,
+    /// Hash and key of every flow with traffic not yet taken by
+    /// [`FlowTable::take_unrecorded`] (kept only with `keep_expired`).
+    pending: Vec<(u64, FlowKey)>,
     /// Interface given to new flows.
     iface: u16,
 }
@@ -351,6 +359,7 @@ impl FlowTable {
             peaks: [0; 3],
             stats: Stats::default(),
             expired: Vec::new(),
+            pending: Vec::new(),
             iface: 0,
         }
     }
@@ -373,6 +382,7 @@ impl FlowTable {
     pub fn take_unrecorded(&mut self, mut f: impl FnMut(&Flow, [Delta; 2])) {
         let mode = self.cfg.bytes;
         let mut visit = |flow: &mut Flow| {
+            flow.pending = false;
             let mut d = [Delta::default(); 2];
             let mut any = false;
             for (k, c) in flow.dirs.iter().enumerate() {
@@ -395,8 +405,19 @@ impl FlowTable {
                 f(flow, d);
             }
         };
-        for flow in self.map.iter_mut() {
-            visit(flow);
+        if self.cfg.keep_expired {
+            // Only flows with traffic since the last call (a key whose flow
+            // expired finds nothing, or a new flow that is visited anyway:
+            // a visit hands out only what is new).
+            for (hash, key) in std::mem::take(&mut self.pending) {
+                if let Some(flow) = self.map.find_mut(hash, |f| f.key == key) {
+                    visit(flow);
+                }
+            }
+        } else {
+            for flow in self.map.iter_mut() {
+                visit(flow);
+            }
         }
         for mut flow in self.expired.drain(..) {
             visit(&mut flow);
@@ -643,6 +664,7 @@ impl FlowTable {
                             owner: 0,
                             iface: self.iface,
                             recorded: [(0, 0); 2],
+                            pending: false,
                             history: None,
                         },
                         |f| hasher.hash_one(f.key),
@@ -661,6 +683,12 @@ impl FlowTable {
             .get_or_insert_with(|| Box::new(History::new(slot)))
             .add(slot, dir, bytes);
         let sent = (dir == 0) == flow.src_is_a;
+        // Someone takes per-period counts: remember which flows have some,
+        // so a cut visits those instead of every flow in the table.
+        if self.cfg.keep_expired && !flow.pending {
+            flow.pending = true;
+            self.pending.push((hash, key));
+        }
         self.totals.add(slot, if sent { 0 } else { 1 }, bytes);
     }
 

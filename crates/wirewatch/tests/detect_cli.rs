@@ -438,3 +438,59 @@ fn baselines_warm_start_from_the_history_database() {
         ]
     );
 }
+
+/// `../shared/labeled` beside the workspace, when it is there.
+fn labeled() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/labeled");
+    if p.is_dir() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent", p.display());
+        None
+    }
+}
+
+/// Each whole-capture attack in the labeled set fires its kind, and only
+/// that kind; benign DNS fires nothing.
+#[test]
+fn labeled_attack_captures_fire_the_right_kind() {
+    let Some(dir) = labeled() else { return };
+    let cases: &[(&str, &[&str])] = &[
+        ("ddos-synflood-spoofed.pcap", &["syn_flood"]),
+        ("ddos-synack-reflection.pcap", &["amplification"]),
+        ("ddos-udp-isakmp-amplification.pcap", &["amplification"]),
+        (
+            "ddos-dns-rrsig-amplification-fragmented.pcap",
+            &["amplification"],
+        ),
+        ("icmp-portscan.pcap", &["horizontal_sweep"]),
+        ("ssh-bruteforce.pcap", &["brute_force"]),
+        ("botnet-cc.pcap", &["beaconing"]),
+        ("tunnel-dnscat2-small.pcap", &["dns_tunnel"]),
+        ("tunnel-iodine-small.pcap", &["dns_tunnel"]),
+        ("tunnel-dns2tcp-small.pcap", &["dns_tunnel"]),
+        ("benign-dns-00000.pcap", &[]),
+    ];
+    for (file, want) in cases {
+        let out = ww()
+            .args(["-r", dir.join(file).to_str().unwrap(), "--alerts", "json"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{file}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut kinds: Vec<String> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["kind"].as_str().unwrap().to_string()
+            })
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        assert_eq!(kinds, want.to_vec(), "{file}");
+    }
+}
