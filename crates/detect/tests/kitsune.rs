@@ -210,7 +210,7 @@ fn flood_from_a_new_host_scores_above_threshold_and_benign_mostly_below() {
     let a = &out[0];
     assert_eq!(a.kind, Kind::Anomaly);
     assert_eq!(a.detector, "kitsune");
-    assert!(matches!(a.entity, Entity::Flow { protocol: 17, .. }));
+    assert!(matches!(a.entity, Entity::Pair { .. }));
     assert!(
         a.summary.contains("203.0.113.7 → 192.168.1.12:"),
         "{}",

@@ -45,8 +45,9 @@ pub struct Figures {
     pub roc_auc: Option<f64>,
     /// Average precision of the packet scores.
     pub average_precision: Option<f64>,
-    /// Precision with score ≥ 1 (the alert threshold) as the decision.
-    pub precision: f64,
+    /// Precision with score ≥ 1 (the alert threshold) as the decision;
+    /// `None` when no packet reached it.
+    pub precision: Option<f64>,
     /// Recall likewise.
     pub recall: f64,
     /// Seconds from the first scored attack packet to the first attack
@@ -217,11 +218,11 @@ pub fn run(
     for f in &figures {
         writeln!(
             out,
-            "{:<18} {:>8} {:>8} {:>9.3} {:>7.3} {:>9} {:>12} {:>7}",
+            "{:<18} {:>8} {:>8} {:>9} {:>7.3} {:>9} {:>12} {:>7}",
             f.detector,
             opt(f.roc_auc, 3),
             opt(f.average_precision, 3),
-            f.precision,
+            opt(f.precision, 3),
             f.recall,
             opt(f.delay_secs, 3),
             opt(f.alerts_per_benign_hour, 2),
@@ -255,6 +256,7 @@ fn figures(
     };
     let one = |name: &str, s: &[f64], al: (u64, u64)| {
         let (precision, recall) = precision_recall_at(s, labels, 1.0);
+        let precision = s.iter().any(|v| *v >= 1.0).then_some(precision);
         let delay = first_attack.and_then(|a| {
             (a..labels.len())
                 .find(|&i| labels[i] && s[i] >= 1.0)

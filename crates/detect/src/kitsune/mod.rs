@@ -678,11 +678,12 @@ impl Kitsune {
             time: o.ts,
             kind: Kind::Anomaly,
             severity: Severity::from_ratio(ratio),
-            entity: Entity::Flow {
+            // The pair, not the socket: one conversation's anomalous
+            // packets (answers to many client ports included) are one
+            // incident for the limiter; the summary names the socket.
+            entity: Entity::Pair {
                 src: o.src,
                 dst: o.dst,
-                dst_port: if o.has_ports { o.dst_port } else { 0 },
-                protocol: o.protocol,
             },
             summary,
             evidence: Evidence {
