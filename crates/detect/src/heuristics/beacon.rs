@@ -361,6 +361,11 @@ impl PacketDetector for Beaconing {
         if !o.has_ports || !matches!(o.protocol, proto::TCP | proto::UDP) {
             return 0.0;
         }
+        // A TCP segment other than a SYN is no start and costs no lookup
+        // (this detector's share of the time on busy links).
+        if o.protocol == proto::TCP && !o.is_syn() {
+            return 0.0;
+        }
         let key = (o.src, o.dst, o.dst_port, o.protocol);
         let back = (o.dst, o.src, o.src_port, o.protocol);
         let start = match o.protocol {
@@ -416,6 +421,10 @@ impl PacketDetector for Beaconing {
         }
         t.starts.push_back(o.ts);
         t.since_alert += 1;
+        // Too few starts to be regular: no score worth its sorting.
+        if t.starts.len() < 4 {
+            return 0.0;
+        }
         let starts = t.starts.make_contiguous();
         let Some(r) = regularity(starts, self.cfg.max_jitter) else {
             return 0.0;

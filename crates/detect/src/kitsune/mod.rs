@@ -293,7 +293,14 @@ pub struct Kitsune {
     outin: Vec<f64>,
     seen: u64,
     threshold: f64,
+    /// When each host pair last had an alert built (nanoseconds): within
+    /// [`REBUILD_NANOS`] another is not built, as the engine's limiter
+    /// would hold it anyway (building one costs more than scoring).
+    recent: crate::Map<(std::net::IpAddr, std::net::IpAddr), i64>,
 }
+
+/// A pair's next alert is built no sooner than this after the last one.
+const REBUILD_NANOS: i64 = 60_000_000_000;
 
 impl Kitsune {
     /// A fresh detector (feature-map phase). Fails on invalid settings.
@@ -312,6 +319,7 @@ impl Kitsune {
             outin: Vec::new(),
             seen: 0,
             threshold: f64::INFINITY,
+            recent: Default::default(),
         })
     }
 
@@ -639,7 +647,12 @@ impl PacketDetector for Kitsune {
         };
         let ratio = raw / self.threshold;
         if ratio.is_finite() && ratio >= 1.0 {
-            out.push(self.alert(o, raw, ratio));
+            let now = o.ts.as_nanos();
+            let last = self.recent.entry((o.src, o.dst)).or_insert(i64::MIN);
+            if *last == i64::MIN || now.saturating_sub(*last) >= REBUILD_NANOS {
+                *last = now;
+                out.push(self.alert(o, raw, ratio));
+            }
         }
         if ratio.is_finite() {
             ratio
@@ -649,7 +662,10 @@ impl PacketDetector for Kitsune {
     }
 
     fn expire(&mut self, now: Timestamp) {
-        self.fx.expire(now.as_nanos());
+        let now = now.as_nanos();
+        self.fx.expire(now);
+        self.recent
+            .retain(|_, t| now.saturating_sub(*t) < REBUILD_NANOS);
     }
 }
 
