@@ -144,7 +144,7 @@ fn run(k: &mut Kitsune, obs: &[Obs], alerts: &mut Vec<Alert>, next_expire: &mut 
     }
     black_box(sum);
     if k.phase() == Phase::Executing && fired > 0 {
-        println!("  ({fired} of {} packets over the threshold)", obs.len());
+        println!("  ({fired} alerts built over {} packets)", obs.len());
     }
     Rate::of(obs.len(), &start)
 }

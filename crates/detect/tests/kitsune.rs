@@ -702,7 +702,8 @@ fn benign_capture_false_alarm_rate_at_default_k() {
     );
     assert!(n >= 19_000);
     assert!(fa <= 0.02, "false-alarm rate {fa}");
-    assert_eq!(out.len(), over);
+    // An alert is built at most once a minute per host pair.
+    assert!(!out.is_empty() && out.len() <= over, "{} alerts, {over} over", out.len());
 }
 
 fn k_default() -> f64 {
