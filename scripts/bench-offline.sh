@@ -4,7 +4,7 @@
 #   scripts/bench-offline.sh FILE
 #
 # Runs, one after the other on the same FILE (page cache warmed first):
-#   wirewatch  -r FILE --format csv > /dev/null     (target/release/wirewatch)
+#   wirewatch  -r FILE --format csv --no-detect > /dev/null    (target/release/wirewatch)
 #   capinfos   -c FILE                              (floor: just reads the records)
 #   nfpcapd    -r FILE -w TMPDIR                    (nfdump's pcap-to-flow converter)
 #   softflowd  -r FILE -d -m N -c none ...          (NetFlow probe; no -n: exports nowhere)
@@ -156,8 +156,8 @@ if ((build_ok)); then
         status[wirewatch]="FAILED"
         note[wirewatch]="\`wirewatch -r FILE --format csv\` printed no CSV on the first 4 MiB of FILE (does this build implement -r/--format csv?); stderr: $(head -c 300 "$tmp/probe.err" | tr '\n' ' ')"
     else
-        echo "running: wirewatch -r FILE --format csv > /dev/null"
-        timeit wirewatch /dev/null "$ww" -r "$file" --format csv || true
+        echo "running: wirewatch -r FILE --format csv --no-detect > /dev/null"
+        timeit wirewatch /dev/null "$ww" -r "$file" --format csv --no-detect || true
     fi
 fi
 
