@@ -102,3 +102,25 @@ for f in tcp tcp6 udp udp6; do head -c 16384 "/proc/net/$f" >"$pc/$f" 2>/dev/nul
 head -c 16384 /etc/passwd >"$pc/passwd" 2>/dev/null || true
 printf 'socket:[12345]' >"$pc/fd-link"
 echo "fuzz-seed: procs: $(find "$pc" -type f | wc -l) in $pc"
+
+# dns: a few DNS messages built here (a query, a TXT query with a long
+# random-looking label, an answer with a compression pointer).
+nc="$root/fuzz/corpus/dns"
+mkdir -p "$nc"
+python3 - "$nc" <<'PY'
+import struct, sys, os
+d = sys.argv[1]
+def name(*labels):
+    return b"".join(bytes([len(l)]) + l for l in labels) + b"\0"
+def msg(flags, qname, qtype, answers=b"", an=0):
+    return struct.pack(">HHHHHH", 0x1234, flags, 1, an, 0, 0) + qname + struct.pack(">HH", qtype, 1) + answers
+seeds = {
+    "query-a": msg(0x0100, name(b"www", b"example", b"com"), 1),
+    "query-txt-long": msg(0x0100, name(b"a7f3k9q2m5x8z1c4v6b0n7h2j5g8d3s1" * 1, b"tun", b"example", b"com"), 16),
+    "answer-ptr": msg(0x8180, name(b"www", b"example", b"com"), 1,
+                      b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([192, 0, 2, 1]), 1),
+}
+for k, v in seeds.items():
+    open(os.path.join(d, k), "wb").write(v)
+PY
+echo "fuzz-seed: dns: $(find "$nc" -type f | wc -l) in $nc"
