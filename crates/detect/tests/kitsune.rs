@@ -703,7 +703,11 @@ fn benign_capture_false_alarm_rate_at_default_k() {
     assert!(n >= 19_000);
     assert!(fa <= 0.02, "false-alarm rate {fa}");
     // An alert is built at most once a minute per host pair.
-    assert!(!out.is_empty() && out.len() <= over, "{} alerts, {over} over", out.len());
+    assert!(
+        !out.is_empty() && out.len() <= over,
+        "{} alerts, {over} over",
+        out.len()
+    );
 }
 
 fn k_default() -> f64 {

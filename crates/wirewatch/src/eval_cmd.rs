@@ -78,6 +78,20 @@ impl Labels {
         })
     }
 
+    /// Fails when a label file has lines left over.
+    fn check_used_up(&mut self, packets: u64) -> anyhow::Result<()> {
+        if let Labels::File(_, p, _) = self {
+            let p = p.clone();
+            if self.next()?.is_some() {
+                bail!(
+                    "--labels {}: more labels than packets ({packets} packets)",
+                    p.display()
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn next(&mut self) -> anyhow::Result<Option<bool>> {
         match self {
             Labels::All(v) => Ok(Some(*v)),
@@ -189,11 +203,12 @@ pub fn run(
             }
             index += 1;
         }
-    }
-    if let Some(mut l) = shared {
-        if l.next()?.is_some() {
-            bail!("--labels: more labels than packets ({index} packets)");
+        if let Some(l) = own.as_mut() {
+            l.check_used_up(index)?;
         }
+    }
+    if let Some(l) = shared.as_mut() {
+        l.check_used_up(index)?;
     }
     let figures = figures(&names, &scores, &labels, &times, &alerts);
     if a.json {

@@ -305,6 +305,16 @@ fn eval_scores_each_detector_against_labels() {
         ],
         "more packets than labels",
     );
+    std::fs::write(&labels, "0\n".repeat(301)).unwrap();
+    bad(
+        &[
+            "eval",
+            "--labels",
+            labels.to_str().unwrap(),
+            ben.to_str().unwrap(),
+        ],
+        "more labels than packets (300 packets)",
+    );
     std::fs::write(&labels, "0\nx\n").unwrap();
     bad(
         &[
@@ -493,4 +503,137 @@ fn labeled_attack_captures_fire_the_right_kind() {
         kinds.dedup();
         assert_eq!(kinds, want.to_vec(), "{file}");
     }
+}
+
+/// `--model`: a run trains and saves the ML model; the next run loads it
+/// (no training period: it scores from the first packet) and saves it again;
+/// a damaged model file is a one-line error.
+#[test]
+fn the_ml_model_is_saved_and_loaded() {
+    let dir = tempfile::tempdir().unwrap();
+    // 3,000 packets of a client's answered connections.
+    let mut frames = Vec::new();
+    for k in 0..1_000i64 {
+        let srv = format!("192.0.2.{}", k % 7 + 1);
+        let p = 20_000 + k as u16;
+        frames.push((t(k * 50), tcp_frame("10.0.0.5", p, &srv, 443, 0x02)));
+        frames.push((t(k * 50 + 2), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12)));
+        frames.push((t(k * 50 + 3), tcp_frame("10.0.0.5", p, &srv, 443, 0x10)));
+    }
+    let cap = write_pcap(dir.path(), "train.pcap", &frames);
+    let cfg = dir.path().join("ml.toml");
+    std::fs::write(&cfg, "[detect.ml]\nfm-grace = 200\nad-grace = 1800\n").unwrap();
+    let model = dir.path().join("model.json");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "-c",
+            cfg.to_str().unwrap(),
+            "-r",
+            cap.to_str().unwrap(),
+            "--alerts",
+            "none",
+            "--model",
+            model.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        ww().args(&args).output().unwrap()
+    };
+    let out = run(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!(
+            "model saved to {} (3000 packets learned)",
+            model.display()
+        )),
+        "{err}"
+    );
+    // Something unlike the training traffic, 300 packets: a fresh ML
+    // detector is still in its training period and says nothing; the loaded
+    // model scores it at once.
+    let odd: Vec<_> = (0..300i64)
+        .map(|k| {
+            let f = eth(
+                ethertype_for(ip("10.9.9.9")),
+                &wirewatch_wire::build::ip(
+                    ip("10.9.9.9"),
+                    ip("10.0.0.5"),
+                    17,
+                    &udp(7, 1000 + k as u16, &[0; 1200]),
+                ),
+            );
+            (t(100_000 + k), f)
+        })
+        .collect();
+    let odd = write_pcap(dir.path(), "odd.pcap", &odd);
+    let kinds = |args: &[&str]| -> Vec<String> {
+        let out = ww().args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["kind"].to_string())
+            .collect()
+    };
+    let c = cfg.to_str().unwrap();
+    let fresh = kinds(&[
+        "-c",
+        c,
+        "-r",
+        odd.to_str().unwrap(),
+        "--alerts",
+        "json",
+        "--ml",
+    ]);
+    assert!(!fresh.iter().any(|k| k.contains("anomaly")), "{fresh:?}");
+    let loaded = kinds(&[
+        "-c",
+        c,
+        "-r",
+        odd.to_str().unwrap(),
+        "--alerts",
+        "json",
+        "--model",
+        model.to_str().unwrap(),
+    ]);
+    assert!(loaded.iter().any(|k| k.contains("anomaly")), "{loaded:?}");
+    // Eval with the model scores the ML detector from the first packet.
+    let out = ww()
+        .args([
+            "eval",
+            "--labels",
+            "benign",
+            "--json",
+            "--model",
+            model.to_str().unwrap(),
+            cap.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["detector"] == "kitsune"));
+    // A damaged file.
+    std::fs::write(&model, "{not json").unwrap();
+    let out = run(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(err.contains("--model: model file"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
