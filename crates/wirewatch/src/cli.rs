@@ -815,10 +815,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(RunOutcome::Clean) => ExitCode::SUCCESS,
-        Ok(RunOutcome::Alerted(n)) => {
-            eprintln!("wirewatch: {n} alert(s) fired");
-            ExitCode::from(EXIT_ALERTS)
-        }
+        // The count is on stderr already (Detection::finish).
+        Ok(RunOutcome::Alerted(_)) => ExitCode::from(EXIT_ALERTS),
         Ok(RunOutcome::Warned(w)) => {
             eprintln!("wirewatch: warning: {w}");
             ExitCode::SUCCESS

@@ -81,7 +81,6 @@ pub struct Detection {
     engine: Engine,
     model: Option<PathBuf>,
     out: Out,
-    fired: u64,
     /// The latest alert, for a screen's status area.
     latest: Option<String>,
     /// Alerts not yet handed to history.
@@ -110,7 +109,6 @@ impl Detection {
             engine,
             model: s.model.clone(),
             out,
-            fired: 0,
             latest: None,
             unsaved: Vec::new(),
             error: None,
@@ -178,7 +176,6 @@ impl Detection {
             return;
         }
         for a in alerts {
-            self.fired += 1;
             let line = format!(
                 "alert [{}] {} {}: {}",
                 a.severity, a.kind, a.entity, a.summary
@@ -205,7 +202,7 @@ impl Detection {
             self.latest = Some(line);
             // Kept for the history recorder; without one, only the latest.
             if self.unsaved.len() >= MAX_UNSAVED {
-                self.unsaved.remove(0);
+                self.unsaved.drain(..MAX_UNSAVED / 2);
             }
             self.unsaved.push(AlertRecord {
                 ts_nanos: a.time.as_nanos(),
@@ -230,11 +227,12 @@ impl Detection {
 
     /// Alerts shown so far.
     pub fn fired(&self) -> u64 {
-        self.fired
+        self.engine.fired()
     }
 
     /// Ends the run: flushes the alert output and saves the model
-    /// (`--model`). Returns how many alerts fired, or the first error.
+    /// (`--model`), says on stderr how many alerts fired, if any. Returns that
+    /// number, or the first error.
     pub fn finish(mut self) -> anyhow::Result<u64> {
         if let (Some(p), Some(k)) = (&self.model, self.engine.ml()) {
             match k.save(p) {
@@ -260,7 +258,13 @@ impl Detection {
         }
         match self.error {
             Some(e) => Err(anyhow!(e)),
-            None => Ok(self.fired),
+            None => {
+                let n = self.engine.fired();
+                if n > 0 {
+                    eprintln!("wirewatch: {n} alert(s) fired");
+                }
+                Ok(n)
+            }
         }
     }
 }

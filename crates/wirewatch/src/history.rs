@@ -212,26 +212,23 @@ impl Recorder {
     /// Call with the time of the next packet before accounting it, and
     /// whenever the clock moves: at each minute or flush boundary passed,
     /// the traffic since the previous one becomes rows of the minute it
-    /// happened in.
+    /// happened in (handed to `detect` too, which closes its minutes and
+    /// hands over its alerts then: nothing per packet).
     pub fn tick(
         &mut self,
         table: &mut FlowTable,
         now: Timestamp,
         owners: &Owners,
-        mut detect: Option<&mut Detection>,
+        detect: Option<&mut Detection>,
     ) {
         match self.next {
             None => self.next = Some(self.boundary_after(now)),
             Some(b) if now >= b => {
                 let minute = b.add_nanos(-1);
-                self.emit(table, minute, owners, detect.as_deref_mut());
+                self.emit(table, minute, owners, detect);
                 self.next = Some(self.boundary_after(now));
             }
             Some(_) => {}
-        }
-        if let Some(d) = detect {
-            d.advance(now);
-            self.save_alerts(d);
         }
     }
 

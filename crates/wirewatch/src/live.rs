@@ -723,8 +723,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         h.finish_and_report(&mut table, &owners, detect.as_mut());
     }
     if let Some(d) = detect.take() {
-        let n = d.finish()?;
-        eprintln!("wirewatch: {n} alert(s) fired");
+        d.finish()?;
     }
     sink.set_owners(owners.all());
     sink.set_capture(&fin.capture);

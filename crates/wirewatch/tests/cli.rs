@@ -1,21 +1,14 @@
 //! End-to-end tests of the `wirewatch` binary on captures built in code.
 
 use std::io::Write;
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
+mod common;
+
+use common::{bad, ip, t, write_pcap, ww};
 use wirewatch_capture::{PcapWriter, PcapngWriter};
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn t(ms: i64) -> Timestamp {
-    Timestamp::from_nanos(1_600_000_000_000_000_000 + ms * 1_000_000)
-}
 
 fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
@@ -51,20 +44,6 @@ fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
         (t(5000), udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)),
         (t(5010), udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)),
     ]
-}
-
-fn write_pcap(dir: &Path, name: &str, frames: &[(Timestamp, Vec<u8>)]) -> PathBuf {
-    let p = dir.join(name);
-    let mut w = PcapWriter::new(std::fs::File::create(&p).unwrap(), 1, 65535, false).unwrap();
-    for (ts, f) in frames {
-        w.write(*ts, f, f.len() as u32).unwrap();
-    }
-    w.finish().unwrap();
-    p
-}
-
-fn ww() -> Command {
-    Command::cargo_bin("wirewatch").unwrap()
 }
 
 fn stdout_of(args: &[&str]) -> String {
@@ -302,15 +281,6 @@ fn local_networks_set_direction() {
         "192.168.1.0/255.255.255.0",
     ]);
     assert_eq!(first7(&csv), vec!["ipv4,192.168.1.9,8.8.8.8,0,0,1,28"]);
-}
-
-fn bad(args: &[&str], needle: &str) -> String {
-    let out = ww().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]

@@ -1,21 +1,13 @@
 //! Detection from the command line: alerts as NDJSON, `--alerts-exit`,
 //! the evaluation harness, and bad settings as one-line errors.
 
-use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use wirewatch_capture::PcapWriter;
+mod common;
+
+use common::{bad, ip, t, write_pcap, ww};
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
-
-fn ip(s: &str) -> IpAddr {
-    s.parse().unwrap()
-}
-
-fn t(ms: i64) -> Timestamp {
-    Timestamp::from_nanos(1_600_000_000_000_000_000 + ms * 1_000_000)
-}
 
 fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8) -> Vec<u8> {
     let (s, d) = (ip(src), ip(dst));
@@ -23,16 +15,6 @@ fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8) -> Vec<u8> {
         ethertype_for(s),
         &wirewatch_wire::build::ip(s, d, 6, &tcp(sp, dp, flags, &[])),
     )
-}
-
-fn write_pcap(dir: &Path, name: &str, frames: &[(Timestamp, Vec<u8>)]) -> PathBuf {
-    let p = dir.join(name);
-    let mut w = PcapWriter::new(std::fs::File::create(&p).unwrap(), 1, 65535, false).unwrap();
-    for (ts, f) in frames {
-        w.write(*ts, f, f.len() as u32).unwrap();
-    }
-    w.finish().unwrap();
-    p
 }
 
 /// Ten seconds of a client's answered connections to a few servers.
@@ -58,10 +40,6 @@ fn scan() -> Vec<(Timestamp, Vec<u8>)> {
             )
         })
         .collect()
-}
-
-fn ww() -> Command {
-    Command::cargo_bin("wirewatch").unwrap()
 }
 
 #[test]
@@ -172,14 +150,6 @@ fn benign_traffic_exits_0_and_alerts_can_go_to_a_file_beside_the_report() {
         .output()
         .unwrap();
     assert!(!String::from_utf8(out.stderr).unwrap().contains("alert"));
-}
-
-fn bad(args: &[&str], needle: &str) {
-    let out = ww().args(args).output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{args:?}");
-    let err = String::from_utf8(out.stderr).unwrap();
-    assert!(err.contains(needle), "stderr {err:?} lacks {needle:?}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one-line error: {err:?}");
 }
 
 #[test]

@@ -154,6 +154,43 @@ fn usual_rate(w: &Window) -> String {
     }
 }
 
+/// What a rate detector found at a victim (the packet's destination).
+struct Finding {
+    kind: Kind,
+    detector: &'static str,
+    rate: f64,
+    threshold: f64,
+    unit: &'static str,
+    summary: String,
+    contributors: Vec<Contributor>,
+    action: String,
+}
+
+/// The alert of a packet rate past its threshold at `o.dst`: the parts
+/// the SYN, UDP and ICMP floods share.
+fn rate_alert(o: &Obs, w: &Window, f: Finding) -> Alert {
+    let score = f.rate / f.threshold;
+    Alert {
+        time: o.ts,
+        kind: f.kind,
+        severity: Severity::from_ratio(score).max(Severity::High),
+        entity: Entity::Host { addr: o.dst },
+        summary: f.summary,
+        evidence: Evidence {
+            observed: f.rate,
+            baseline: w.usual,
+            expected: None,
+            threshold: f.threshold,
+            unit: f.unit.into(),
+            score,
+            contributors: f.contributors,
+        },
+        action: f.action,
+        detector: f.detector.into(),
+        suppressed: 0,
+    }
+}
+
 /// Many connection attempts at one host that never complete.
 pub struct SynFlood {
     cfg: Config,
@@ -199,28 +236,25 @@ impl PacketDetector for SynFlood {
         let score = rate / self.cfg.syn_per_sec * (share / self.cfg.syn_share).min(1.0);
         if rate >= self.cfg.syn_per_sec && share >= self.cfg.syn_share && !e.win.fired {
             e.win.fired = true;
-            out.push(Alert {
-                time: o.ts,
-                kind: Kind::SynFlood,
-                severity: Severity::from_ratio(rate / self.cfg.syn_per_sec).max(Severity::High),
-                entity: Entity::Host { addr: o.dst },
-                summary: format!(
-                    "{} received {} connection attempts ({}/s) from {} sources in {:.0} s, and {:.0} % of its inbound TCP packets were SYNs; {}",
-                    o.dst,
-                    thousands(e.t.hits),
-                    si(rate),
-                    thousands(e.t.sources.len() as u64),
-                    elapsed,
-                    share * 100.0,
-                    usual_rate(&e.win)
-                ),
-                evidence: Evidence {
-                    observed: rate,
-                    baseline: e.win.usual,
-                    expected: None,
+            out.push(rate_alert(
+                o,
+                &e.win,
+                Finding {
+                    kind: Kind::SynFlood,
+                    detector: "syn_flood",
+                    rate,
                     threshold: self.cfg.syn_per_sec,
-                    unit: "SYN/s".into(),
-                    score,
+                    unit: "SYN/s",
+                    summary: format!(
+                        "{} received {} connection attempts ({}/s) from {} sources in {:.0} s, and {:.0} % of its inbound TCP packets were SYNs; {}",
+                        o.dst,
+                        thousands(e.t.hits),
+                        si(rate),
+                        thousands(e.t.sources.len() as u64),
+                        elapsed,
+                        share * 100.0,
+                        usual_rate(&e.win)
+                    ),
                     contributors: vec![
                         Contributor {
                             feature: "SYN share of inbound TCP".into(),
@@ -231,14 +265,12 @@ impl PacketDetector for SynFlood {
                             value: e.t.sources.len() as f64,
                         },
                     ],
+                    action: format!(
+                        "Enable SYN cookies on {} and rate-limit SYNs upstream; many sources usually means spoofed addresses, so blocking sources will not help.",
+                        o.dst
+                    ),
                 },
-                action: format!(
-                    "Enable SYN cookies on {} and rate-limit SYNs upstream; many sources usually means spoofed addresses, so blocking sources will not help.",
-                    o.dst
-                ),
-                detector: self.name().into(),
-                suppressed: 0,
-            });
+            ));
         }
         score
     }
@@ -293,29 +325,26 @@ impl PacketDetector for UdpFlood {
         let score = rate / self.cfg.udp_per_sec;
         if rate >= self.cfg.udp_per_sec && answered <= 0.1 && !e.win.fired {
             e.win.fired = true;
-            out.push(Alert {
-                time: o.ts,
-                kind: Kind::UdpFlood,
-                severity: Severity::from_ratio(score).max(Severity::High),
-                entity: Entity::Host { addr: o.dst },
-                summary: format!(
-                    "{} received {} UDP packets ({}/s, {}) from {} sources in {:.0} s and answered {:.0} %; {}",
-                    o.dst,
-                    thousands(e.t.hits),
-                    si(rate),
-                    qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
-                    thousands(e.t.sources.len() as u64),
-                    elapsed,
-                    answered * 100.0,
-                    usual_rate(&e.win)
-                ),
-                evidence: Evidence {
-                    observed: rate,
-                    baseline: e.win.usual,
-                    expected: None,
+            out.push(rate_alert(
+                o,
+                &e.win,
+                Finding {
+                    kind: Kind::UdpFlood,
+                    detector: "udp_flood",
+                    rate,
                     threshold: self.cfg.udp_per_sec,
-                    unit: "UDP packets/s".into(),
-                    score,
+                    unit: "UDP packets/s",
+                    summary: format!(
+                        "{} received {} UDP packets ({}/s, {}) from {} sources in {:.0} s and answered {:.0} %; {}",
+                        o.dst,
+                        thousands(e.t.hits),
+                        si(rate),
+                        qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
+                        thousands(e.t.sources.len() as u64),
+                        elapsed,
+                        answered * 100.0,
+                        usual_rate(&e.win)
+                    ),
                     contributors: vec![
                         Contributor {
                             feature: "distinct sources".into(),
@@ -326,14 +355,12 @@ impl PacketDetector for UdpFlood {
                             value: answered,
                         },
                     ],
+                    action: format!(
+                        "Rate-limit or filter UDP to {} upstream (by destination port if the flood has one); ask the provider for scrubbing if the link is full.",
+                        o.dst
+                    ),
                 },
-                action: format!(
-                    "Rate-limit or filter UDP to {} upstream (by destination port if the flood has one); ask the provider for scrubbing if the link is full.",
-                    o.dst
-                ),
-                detector: self.name().into(),
-                suppressed: 0,
-            });
+            ));
         }
         score
     }
@@ -379,40 +406,35 @@ impl PacketDetector for IcmpFlood {
         let score = rate / self.cfg.icmp_per_sec;
         if rate >= self.cfg.icmp_per_sec && !e.win.fired {
             e.win.fired = true;
-            out.push(Alert {
-                time: o.ts,
-                kind: Kind::IcmpFlood,
-                severity: Severity::from_ratio(score).max(Severity::High),
-                entity: Entity::Host { addr: o.dst },
-                summary: format!(
-                    "{} received {} ICMP packets ({}/s, {}) from {} sources in {:.0} s; {}",
-                    o.dst,
-                    thousands(e.t.hits),
-                    si(rate),
-                    qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
-                    thousands(e.t.sources.len() as u64),
-                    elapsed,
-                    usual_rate(&e.win)
-                ),
-                evidence: Evidence {
-                    observed: rate,
-                    baseline: e.win.usual,
-                    expected: None,
+            out.push(rate_alert(
+                o,
+                &e.win,
+                Finding {
+                    kind: Kind::IcmpFlood,
+                    detector: "icmp_flood",
+                    rate,
                     threshold: self.cfg.icmp_per_sec,
-                    unit: "ICMP packets/s".into(),
-                    score,
+                    unit: "ICMP packets/s",
+                    summary: format!(
+                        "{} received {} ICMP packets ({}/s, {}) from {} sources in {:.0} s; {}",
+                        o.dst,
+                        thousands(e.t.hits),
+                        si(rate),
+                        qty(e.t.bytes as f64 * 8.0 / elapsed, "bit/s"),
+                        thousands(e.t.sources.len() as u64),
+                        elapsed,
+                        usual_rate(&e.win)
+                    ),
                     contributors: vec![Contributor {
                         feature: "distinct sources".into(),
                         value: e.t.sources.len() as f64,
                     }],
+                    action: format!(
+                        "Rate-limit ICMP to {} at the edge (keep the types path-MTU discovery needs).",
+                        o.dst
+                    ),
                 },
-                action: format!(
-                    "Rate-limit ICMP to {} at the edge (keep the types path-MTU discovery needs).",
-                    o.dst
-                ),
-                detector: self.name().into(),
-                suppressed: 0,
-            });
+            ));
         }
         score
     }

@@ -65,7 +65,6 @@ struct Sender {
     usual: f64,
     /// Hours learned.
     hours: u32,
-    first: i64,
 }
 
 /// Far more bytes out to one destination than the host's history.
@@ -105,7 +104,6 @@ impl Sender {
             alerted: Set::default(),
             usual: 0.0,
             hours: 0,
-            first: hour,
         }
     }
 
@@ -120,6 +118,7 @@ impl Sender {
         if hour <= self.hour {
             return;
         }
+        // i64::MIN: warm-started, no live hour yet.
         if self.hour != i64::MIN {
             let busiest = self.out.values().copied().max().unwrap_or(0) as f64;
             self.learn(busiest);
@@ -128,8 +127,6 @@ impl Sender {
             for _ in 0..quiet {
                 self.learn(0.0);
             }
-        } else {
-            self.first = hour;
         }
         self.hour = hour;
         self.out.clear();

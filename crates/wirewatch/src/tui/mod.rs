@@ -107,8 +107,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 h.finish_and_report(&mut table, &owners, detect.as_mut());
             }
             if let Some(d) = detect {
-                let n = d.finish()?;
-                eprintln!("wirewatch: {n} alert(s) fired");
+                d.finish()?;
             }
             r?;
             if let Some(e) = fin.file_error {
@@ -142,8 +141,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             .with_detection(detect);
             let r = run::run_terminal(&mut ui);
             if let Some(d) = ui.detect.take() {
-                let n = d.finish()?;
-                eprintln!("wirewatch: {n} alert(s) fired");
+                d.finish()?;
             }
             r?;
         }
