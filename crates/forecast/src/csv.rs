@@ -1,0 +1,281 @@
+//! Reading a series from CSV: a header line, then one row per point. The
+//! time column (the first) is optional to parse; when it parses, missing
+//! steps are found and filled, and times that go backwards are errors.
+
+use crate::gaps;
+use crate::Error;
+
+/// A series read from CSV.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CsvSeries {
+    /// The column's header.
+    pub name: String,
+    /// Values, gaps filled.
+    pub values: Vec<f64>,
+    /// Seconds between points, when the first column holds times.
+    pub step: Option<i64>,
+    /// Time of the first point (seconds since the epoch, UTC), when known.
+    pub start: Option<i64>,
+    /// Points that were missing (empty cells or skipped times) and filled.
+    pub filled: usize,
+}
+
+/// Splits one CSV line into fields (RFC 4180 quoting; `""` is a quote).
+fn fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// Days since 1970-01-01 of a civil date.
+fn days(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (m + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `YYYY-MM-DD[ T]HH:MM[:SS]`, or seconds since the epoch.
+pub fn parse_time(s: &str) -> Option<i64> {
+    let s = s.trim().trim_end_matches('Z');
+    if let Ok(v) = s.parse::<i64>() {
+        return Some(v);
+    }
+    let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00:00"));
+    let d: Vec<i64> = date
+        .split('-')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let t: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    if d.len() != 3 || !(2..=3).contains(&t.len()) {
+        return None;
+    }
+    let (mo, da) = (d[1], d[2]);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || t[0] > 23 || t[1] > 59 {
+        return None;
+    }
+    let sec = t.get(2).copied().unwrap_or(0);
+    Some(days(d[0], mo, da) * 86_400 + t[0] * 3_600 + t[1] * 60 + sec)
+}
+
+/// Finds the column: a 1-based number, the exact header, or a
+/// case-insensitive prefix of exactly one header.
+fn column_index(header: &[String], column: &str) -> Result<usize, String> {
+    if let Ok(k) = column.parse::<usize>() {
+        if k >= 1 && k <= header.len() {
+            return Ok(k - 1);
+        }
+        return Err(format!(
+            "column {k} does not exist (the header has {})",
+            header.len()
+        ));
+    }
+    if let Some(i) = header.iter().position(|h| h.trim() == column) {
+        return Ok(i);
+    }
+    let low = column.to_lowercase();
+    let hits: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i].trim().to_lowercase().starts_with(&low))
+        .collect();
+    match hits.as_slice() {
+        [i] => Ok(*i),
+        [] => Err(format!(
+            "no column '{column}' (columns: {})",
+            header
+                .iter()
+                .map(|h| {
+                    let h = h.trim();
+                    if h.chars().count() > 24 {
+                        format!("'{}…'", h.chars().take(24).collect::<String>())
+                    } else {
+                        format!("'{h}'")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+        _ => Err(format!("'{column}' starts more than one column name")),
+    }
+}
+
+/// Reads `column` of CSV `text` (from `file`, named in errors). Empty
+/// cells and missing time steps are gaps, filled one `season` earlier
+/// (or by a line); a cell that is not a number is an error naming its line.
+pub fn read(
+    text: &str,
+    file: &str,
+    column: &str,
+    season: Option<usize>,
+) -> Result<CsvSeries, Error> {
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, head)) = lines.next() else {
+        return Err(Error::Csv(format!("{file}: empty file")));
+    };
+    let header = fields(head);
+    let col = column_index(&header, column).map_err(|e| Error::Csv(format!("{file}: {e}")))?;
+    let mut times: Vec<Option<i64>> = Vec::new();
+    let mut vals: Vec<Option<f64>> = Vec::new();
+    let mut all_times = col != 0;
+    for (i, line) in lines {
+        let f = fields(line);
+        let cell = f.get(col).map(|s| s.trim()).unwrap_or("");
+        let v = if cell.is_empty() {
+            None
+        } else {
+            match cell.parse::<f64>() {
+                Ok(v) if v.is_finite() && v >= 0.0 => Some(v),
+                Ok(v) => {
+                    return Err(Error::Csv(format!(
+                    "{file} line {}: '{v}' in column '{}' is not a traffic amount (finite, ≥ 0)",
+                    i + 1,
+                    header[col].trim()
+                )))
+                }
+                Err(_) => {
+                    return Err(Error::Csv(format!(
+                        "{file} line {}: '{}' in column '{}' is not a number",
+                        i + 1,
+                        cell.chars().take(40).collect::<String>(),
+                        header[col].trim().chars().take(40).collect::<String>()
+                    )))
+                }
+            }
+        };
+        let t = if all_times {
+            f.first().and_then(|s| parse_time(s))
+        } else {
+            None
+        };
+        if t.is_none() {
+            all_times = false;
+        }
+        if let (Some(t), Some(Some(prev))) = (t, times.last()) {
+            if t <= *prev {
+                return Err(Error::Csv(format!(
+                    "{file} line {}: time '{}' is not after the row before it",
+                    i + 1,
+                    f[0].trim()
+                )));
+            }
+        }
+        times.push(t);
+        vals.push(v);
+    }
+    if vals.is_empty() {
+        return Err(Error::Csv(format!("{file}: no rows after the header")));
+    }
+    let (mut values, mut missing, step, start) = if all_times && times.len() >= 2 {
+        let ts: Vec<i64> = times.iter().map(|t| t.unwrap()).collect();
+        // The step is the most common difference.
+        let mut d: Vec<i64> = ts.windows(2).map(|w| w[1] - w[0]).collect();
+        d.sort_unstable();
+        let mut step = d[0];
+        let (mut best, mut run) = (0, 0);
+        for k in 0..d.len() {
+            run = if k > 0 && d[k] == d[k - 1] {
+                run + 1
+            } else {
+                1
+            };
+            if run > best {
+                best = run;
+                step = d[k];
+            }
+        }
+        let n = ((ts[ts.len() - 1] - ts[0]) / step + 1) as usize;
+        if n > 50_000_000 {
+            return Err(Error::Csv(format!(
+                "{file}: {n} points at a {step} s step is too many"
+            )));
+        }
+        let mut values = vec![0.0; n];
+        let mut missing = vec![true; n];
+        for (t, v) in ts.iter().zip(&vals) {
+            let k = (((t - ts[0]) as f64 / step as f64).round() as usize).min(n - 1);
+            if let Some(v) = v {
+                values[k] = *v;
+                missing[k] = false;
+            }
+        }
+        (values, missing, Some(step), Some(ts[0]))
+    } else {
+        (
+            vals.iter().map(|v| v.unwrap_or(0.0)).collect::<Vec<_>>(),
+            vals.iter().map(|v| v.is_none()).collect::<Vec<_>>(),
+            None,
+            None,
+        )
+    };
+    if missing.iter().all(|m| *m) {
+        return Err(Error::Csv(format!(
+            "{file}: column '{}' has no values",
+            header[col].trim()
+        )));
+    }
+    // Leading gaps have nothing before them: drop them.
+    let lead = missing.iter().take_while(|m| **m).count();
+    values.drain(..lead);
+    missing.drain(..lead);
+    let filled = gaps::fill(&mut values, &missing, season);
+    Ok(CsvSeries {
+        name: header[col].trim().to_string(),
+        values,
+        step,
+        start: start.map(|s| s + lead as i64 * step.unwrap_or(0)),
+        filled,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_quoted_headers_gaps_and_names_bad_lines() {
+        let text = "Time,\"traffic, in bits\",\n2005-01-01 00:00:00,10,\n2005-01-01 01:00:00,20,\n2005-01-01 03:00:00,40,\n2005-01-01 04:00:00,,\n2005-01-01 05:00:00,60";
+        let s = read(text, "f.csv", "traffic", None).unwrap();
+        assert_eq!(s.name, "traffic, in bits");
+        assert_eq!(s.step, Some(3600));
+        assert_eq!(s.values, vec![10.0, 20.0, 30.0, 40.0, 50.0, 60.0]);
+        assert_eq!(s.filled, 2);
+        assert_eq!(read(text, "f.csv", "2", None).unwrap().values.len(), 6);
+        let bad = "t,v\n1,2\n2,abc\n";
+        assert_eq!(
+            read(bad, "f.csv", "v", None).unwrap_err().to_string(),
+            "f.csv line 3: 'abc' in column 'v' is not a number"
+        );
+        let back = "t,v\n5,2\n4,3\n";
+        assert!(read(back, "f.csv", "v", None)
+            .unwrap_err()
+            .to_string()
+            .contains("line 3"));
+        assert!(read(bad, "f.csv", "x", None)
+            .unwrap_err()
+            .to_string()
+            .contains("no column 'x'"));
+        assert_eq!(parse_time("1970-01-02 00:00:01"), Some(86_401));
+    }
+}

@@ -1,0 +1,493 @@
+//! Automatic forecasts: candidates by what the history allows, the best
+//! by rolling-origin backtest on the series' own history, and intervals
+//! from that model's own backtest errors.
+
+use crate::backtest::{backtest, windows_possible, Point, Scores};
+use crate::models::{LogScale, Model};
+use crate::Error;
+
+/// What [`forecast`] does.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Settings {
+    /// Season lengths in steps (e.g. 288 and 2016 for days and weeks at 5 min).
+    pub seasons: Vec<usize>,
+    /// Points to forecast.
+    pub horizon: usize,
+    /// Backtest windows the choice is made on (at most).
+    pub windows: usize,
+    /// Interval levels, as fractions (0.8, 0.95…).
+    pub levels: Vec<f64>,
+    /// A model to use instead of choosing one.
+    pub model: Option<Model>,
+}
+
+impl Settings {
+    /// Daily and weekly seasons at a step of `step` seconds, `horizon`
+    /// points, 80/95/99 % intervals, choice over up to 7 windows.
+    pub fn for_step(step: u64, horizon: usize) -> Settings {
+        let per = |secs: u64| (secs / step.max(1)) as usize;
+        Settings {
+            seasons: [per(86_400), per(7 * 86_400)]
+                .into_iter()
+                .filter(|&m| m >= 2)
+                .collect(),
+            horizon,
+            windows: 7,
+            levels: vec![0.8, 0.95, 0.99],
+            model: None,
+        }
+    }
+}
+
+/// A prediction interval.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Band {
+    /// Nominal coverage, a fraction.
+    pub level: f64,
+    /// Lower bound per point.
+    pub lower: Vec<f64>,
+    /// Upper bound per point.
+    pub upper: Vec<f64>,
+}
+
+/// A candidate and how it did in the choosing backtest.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    /// The model.
+    pub model: Model,
+    /// Its backtest scores (None when no window fitted).
+    pub scores: Option<Scores>,
+}
+
+/// A forecast with its intervals and how it was chosen.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Forecast {
+    /// The model used.
+    pub model: Model,
+    /// Point forecast.
+    pub point: Vec<f64>,
+    /// Intervals, in the order of the settings' levels.
+    pub bands: Vec<Band>,
+    /// Candidates in the choice, with their scores.
+    pub candidates: Vec<Candidate>,
+    /// Windows the choice was made on.
+    pub windows: usize,
+    /// Things the user should know (fallbacks, short history).
+    pub notes: Vec<String>,
+}
+
+impl Forecast {
+    /// The band of this level, if computed.
+    pub fn band(&self, level: f64) -> Option<&Band> {
+        self.bands.iter().find(|b| (b.level - level).abs() < 1e-9)
+    }
+}
+
+/// The models worth trying on `n` points, and notes on what the history
+/// is too short for.
+pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
+    let mut notes = Vec::new();
+    let mut ss: Vec<usize> = seasons.iter().copied().filter(|&m| m >= 2).collect();
+    ss.sort_unstable();
+    ss.dedup();
+    let mut out = Vec::new();
+    for &m in &ss {
+        if n >= m {
+            out.push(Model::SeasonalNaive(m));
+        }
+    }
+    if let Some(&m) = ss.first() {
+        if n >= Model::HoltWinters(m).min_len() {
+            out.push(Model::HoltWinters(m));
+        }
+    }
+    let fit: Vec<usize> = ss.iter().copied().filter(|&m| 2 * m <= n).collect();
+    if !fit.is_empty() {
+        // Slow and quick seasons and levels: which suits a link is a
+        // matter for its own backtest.
+        for season in [0.25, 0.5, 0.75] {
+            for level in [0.1, 0.3] {
+                out.push(Model::Mstl {
+                    periods: fit.clone(),
+                    season,
+                    level,
+                });
+            }
+        }
+    }
+    let short: Vec<usize> = ss.iter().copied().filter(|&m| 2 * m > n).collect();
+    if !short.is_empty() && !ss.is_empty() {
+        notes.push(if fit.is_empty() {
+            format!(
+                "too little history for a seasonal model ({n} points; a season of {} needs {}): using a non-seasonal one",
+                ss[0],
+                2 * ss[0]
+            )
+        } else {
+            format!(
+                "too little history for the season(s) of {} steps ({n} points, twice the season needed): modelled without them",
+                short.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+            )
+        });
+    }
+    out.push(Model::Holt);
+    out.push(Model::Naive);
+    (out, notes)
+}
+
+fn check(y: &[f64]) -> Result<(), Error> {
+    if let Some((i, v)) = y
+        .iter()
+        .enumerate()
+        .find(|(_, v)| !v.is_finite() || **v < 0.0)
+    {
+        return Err(Error::BadValue(format!(
+            "point {} is {v}: traffic must be a finite number ≥ 0",
+            i + 1
+        )));
+    }
+    if y.is_empty() {
+        return Err(Error::TooShort("no history to forecast from".into()));
+    }
+    Ok(())
+}
+
+/// Whether MAPE can judge (no zero actuals); else WAPE does.
+fn criterion(s: &Scores, by_mape: bool) -> f64 {
+    let v = if by_mape { s.mape } else { s.wape };
+    if v.is_nan() {
+        f64::INFINITY
+    } else {
+        v
+    }
+}
+
+/// The result of choosing a model by backtest.
+pub struct Choice {
+    /// The winner.
+    pub model: Model,
+    /// Every candidate and its scores.
+    pub candidates: Vec<Candidate>,
+    /// The winner's backtest points (empty without windows).
+    pub points: Vec<Point>,
+    /// Windows used.
+    pub windows: usize,
+    /// Notes on short history.
+    pub notes: Vec<String>,
+}
+
+/// Chooses the model with the lowest backtest MAPE (WAPE when some
+/// actuals are 0) over up to `windows` windows of `h` points.
+pub fn choose(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Choice {
+    let (models, mut notes) = candidates(seasons, y.len());
+    let mase_season = seasons
+        .iter()
+        .copied()
+        .filter(|&m| m >= 2)
+        .min()
+        .unwrap_or(1);
+    let mut scored = Vec::new();
+    let mut best: Option<(f64, usize, Vec<Point>)> = None;
+    let mut used = 0;
+    // Windows are judged on what each model can fit; the seasonal models
+    // need their season before the first window.
+    let base = models
+        .iter()
+        .filter(|m| m.is_seasonal())
+        .map(|m| m.min_len())
+        .min()
+        .unwrap_or(4)
+        .max(mase_season + 1);
+    let w = windows.min(windows_possible(y.len(), base, h));
+    let actual_zero = y[y.len().saturating_sub(w * h)..].contains(&0.0);
+    for (i, m) in models.iter().enumerate() {
+        let fits = w > 0 && y.len() >= w * h + m.min_len();
+        let bt = if fits {
+            backtest(y, h, w, mase_season, &|t, hh| m.predict(t, hh)).ok()
+        } else {
+            None
+        };
+        if let Some(b) = &bt {
+            used = w;
+            let c = criterion(&b.scores, !actual_zero);
+            if best.as_ref().is_none_or(|(v, _, _)| c < *v) {
+                best = Some((c, i, b.points.clone()));
+            }
+        }
+        scored.push(Candidate {
+            model: m.clone(),
+            scores: bt.map(|b| b.scores),
+        });
+    }
+    let (model, points) = match best {
+        Some((_, i, p)) => (models[i].clone(), p),
+        None => {
+            // No window to judge on: the richest model the history allows.
+            let m = models
+                .iter()
+                .find(|m| matches!(m, Model::Mstl { .. }))
+                .or_else(|| models.iter().find(|m| m.is_seasonal()))
+                .unwrap_or(&models[models.len() - 2])
+                .clone();
+            notes.push(format!(
+                "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
+                m.name()
+            ));
+            (m, Vec::new())
+        }
+    };
+    Choice {
+        model,
+        candidates: scored,
+        points,
+        windows: used,
+        notes,
+    }
+}
+
+/// Forecasts `settings.horizon` points after `y` with intervals.
+pub fn forecast(y: &[f64], settings: &Settings) -> Result<Forecast, Error> {
+    check(y)?;
+    let h = settings.horizon;
+    if h == 0 {
+        return Err(Error::Settings(
+            "the horizon must be at least one step".into(),
+        ));
+    }
+    for &l in &settings.levels {
+        if !(l > 0.0 && l < 1.0) {
+            return Err(Error::Settings(format!(
+                "interval level {l} must be between 0 and 1"
+            )));
+        }
+    }
+    let choice = match &settings.model {
+        Some(m) => {
+            if y.len() < m.min_len() {
+                return Err(Error::TooShort(format!(
+                    "{} needs {} points, the history has {}",
+                    m.name(),
+                    m.min_len(),
+                    y.len()
+                )));
+            }
+            let season = settings
+                .seasons
+                .iter()
+                .copied()
+                .filter(|&s| s >= 2)
+                .min()
+                .unwrap_or(1);
+            let w = settings
+                .windows
+                .min(windows_possible(y.len(), m.min_len().max(season + 1), h));
+            let bt = if w > 0 {
+                backtest(y, h, w, season, &|t, hh| m.predict(t, hh)).ok()
+            } else {
+                None
+            };
+            Choice {
+                model: m.clone(),
+                candidates: vec![Candidate {
+                    model: m.clone(),
+                    scores: bt.as_ref().map(|b| b.scores),
+                }],
+                points: bt.map(|b| b.points).unwrap_or_default(),
+                windows: w,
+                notes: Vec::new(),
+            }
+        }
+        None => choose(y, &settings.seasons, h, settings.windows),
+    };
+    let point = choice.model.predict(y, h);
+    let scale = LogScale::of(y);
+    let bands = settings
+        .levels
+        .iter()
+        .map(|&level| band(&scale, y, &settings.seasons, &point, &choice.points, level))
+        .collect();
+    Ok(Forecast {
+        model: choice.model,
+        point,
+        bands,
+        candidates: choice.candidates,
+        windows: choice.windows,
+        notes: choice.notes,
+    })
+}
+
+/// The `q` quantile (0–1) of sorted values, interpolated.
+fn quantile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let pos = q * (sorted.len() - 1) as f64;
+    let (i, f) = (pos.floor() as usize, pos - pos.floor());
+    if i + 1 < sorted.len() {
+        sorted[i] * (1.0 - f) + sorted[i + 1] * f
+    } else {
+        sorted[i]
+    }
+}
+
+/// Inverse of the standard normal distribution function (Acklam's
+/// rational approximation, relative error < 1.2e-9).
+pub fn normal_quantile(p: f64) -> f64 {
+    const A: [f64; 6] = [
+        -3.969683028665376e1,
+        2.209460984245205e2,
+        -2.759285104469687e2,
+        1.383_577_518_672_69e2,
+        -3.066479806614716e1,
+        2.506628277459239,
+    ];
+    const B: [f64; 5] = [
+        -5.447609879822406e1,
+        1.615858368580409e2,
+        -1.556989798598866e2,
+        6.680131188771972e1,
+        -1.328068155288572e1,
+    ];
+    const C: [f64; 6] = [
+        -7.784894002430293e-3,
+        -3.223964580411365e-1,
+        -2.400758277161838,
+        -2.549732539343734,
+        4.374664141464968,
+        2.938163982698783,
+    ];
+    const D: [f64; 4] = [
+        7.784695709041462e-3,
+        3.224671290700398e-1,
+        2.445134137142996,
+        3.754408661907416,
+    ];
+    let p = p.clamp(1e-300, 1.0 - 1e-16);
+    let tail = |q: f64| {
+        (((((C[0] * q + C[1]) * q + C[2]) * q + C[3]) * q + C[4]) * q + C[5])
+            / ((((D[0] * q + D[1]) * q + D[2]) * q + D[3]) * q + 1.0)
+    };
+    if p < 0.02425 {
+        tail((-2.0 * p.ln()).sqrt())
+    } else if p > 1.0 - 0.02425 {
+        -tail((-2.0 * (1.0 - p).ln()).sqrt())
+    } else {
+        let q = p - 0.5;
+        let r = q * q;
+        (((((A[0] * r + A[1]) * r + A[2]) * r + A[3]) * r + A[4]) * r + A[5]) * q
+            / (((((B[0] * r + B[1]) * r + B[2]) * r + B[3]) * r + B[4]) * r + 1.0)
+    }
+}
+
+/// Horizon groups the error quantiles are taken over: errors grow with
+/// the distance ahead, but each group needs enough errors to have tails.
+fn groups(h: usize, errors: usize) -> usize {
+    let per_group_needed = 100;
+    (errors / per_group_needed).clamp(1, 4).min(h)
+}
+
+/// An interval around `point` from the backtest errors on the log scale
+/// (ratios, so a band scales with the traffic), wider or equal further
+/// ahead; from the in-sample seasonal differences without a backtest.
+fn band(
+    scale: &LogScale,
+    y: &[f64],
+    seasons: &[usize],
+    point: &[f64],
+    points: &[Point],
+    level: f64,
+) -> Band {
+    let h = point.len();
+    let (qlo, qhi) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
+    let mut lo_by = vec![0.0; h];
+    let mut hi_by = vec![0.0; h];
+    if points.len() >= 20 {
+        let g = groups(h, points.len());
+        let ratio = |p: &Point| scale.to(&[p.actual])[0] - scale.to(&[p.forecast])[0];
+        let mut prev = (0.0f64, 0.0f64);
+        for k in 0..g {
+            let (a, b) = (k * h / g, (k + 1) * h / g);
+            let mut e: Vec<f64> = points
+                .iter()
+                .filter(|p| p.step >= a && p.step < b)
+                .map(ratio)
+                .collect();
+            e.sort_by(f64::total_cmp);
+            // A tail beyond the sample: stretch the outermost error by the
+            // normal ratio of the asked quantile to the sample's own.
+            let n = e.len() as f64;
+            let reach = 1.0 - 1.0 / (n + 1.0);
+            let stretch = if qhi > reach {
+                normal_quantile(qhi) / normal_quantile(reach)
+            } else {
+                1.0
+            };
+            let lo = (quantile(&e, qlo) * stretch).min(0.0).min(prev.0);
+            let hi = (quantile(&e, qhi) * stretch).max(0.0).max(prev.1);
+            prev = (lo, hi);
+            for s in a..b {
+                lo_by[s] = lo;
+                hi_by[s] = hi;
+            }
+        }
+    } else {
+        let z = scale.to(y);
+        let m = seasons
+            .iter()
+            .copied()
+            .filter(|&m| m >= 1 && m < z.len())
+            .min()
+            .unwrap_or(1)
+            .min(z.len().saturating_sub(1))
+            .max(1);
+        let d: Vec<f64> = z.iter().skip(m).zip(&z).map(|(a, b)| a - b).collect();
+        let sd = if d.is_empty() {
+            0.0
+        } else {
+            (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt()
+        };
+        let zq = normal_quantile(qhi);
+        for s in 0..h {
+            let grow = (1.0 + (s / m) as f64).sqrt();
+            lo_by[s] = -zq * sd * grow;
+            hi_by[s] = zq * sd * grow;
+        }
+    }
+    let zp = scale.to(point);
+    let lower = scale.from(
+        &zp.iter()
+            .zip(&lo_by)
+            .map(|(a, b)| a + b)
+            .collect::<Vec<_>>(),
+    );
+    let upper = scale.from(
+        &zp.iter()
+            .zip(&hi_by)
+            .map(|(a, b)| a + b)
+            .collect::<Vec<_>>(),
+    );
+    Band {
+        level,
+        lower,
+        upper,
+    }
+}
+
+/// The point forecast of the model [`choose`] picks on `y`: the
+/// automatic choice as one forecasting method, so it can be backtested
+/// like any model (each outer window chooses on its own training points).
+pub fn auto_predict(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Vec<f64> {
+    choose(y, seasons, h, windows).model.predict(y, h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normal_quantiles() {
+        assert!((normal_quantile(0.975) - 1.959964).abs() < 1e-5);
+        assert!((normal_quantile(0.5)).abs() < 1e-9);
+        assert!((normal_quantile(0.005) + 2.575829).abs() < 1e-5);
+    }
+}
