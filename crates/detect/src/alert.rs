@@ -42,11 +42,16 @@ pub enum Kind {
     NewDestination,
     /// The online ML detector scored traffic as unlike anything learned.
     Anomaly,
+    /// A link's upper forecast band is expected to cross a fraction of
+    /// its capacity.
+    Capacity,
+    /// Traffic outside its forecast's 99 % band.
+    ForecastDeviation,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 16] = [
         Kind::Spike,
         Kind::Drop,
         Kind::VerticalScan,
@@ -61,6 +66,8 @@ impl Kind {
         Kind::Exfiltration,
         Kind::NewDestination,
         Kind::Anomaly,
+        Kind::Capacity,
+        Kind::ForecastDeviation,
     ];
 
     /// The snake_case name used in JSON, config and the store.
@@ -80,6 +87,8 @@ impl Kind {
             Kind::Exfiltration => "exfiltration",
             Kind::NewDestination => "new_destination",
             Kind::Anomaly => "anomaly",
+            Kind::Capacity => "capacity",
+            Kind::ForecastDeviation => "forecast_deviation",
         }
     }
 

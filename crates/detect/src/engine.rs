@@ -8,6 +8,7 @@ use wirewatch_wire::Timestamp;
 
 use crate::alert::{Alert, Limiter};
 use crate::baseline::{self, Baselines, Subject};
+use crate::forecast_watch::{Expectation, ForecastWatch};
 use crate::heuristics::{self, flows::Exfiltration};
 use crate::kitsune::{Kitsune, KitsuneConfig};
 use crate::obs::Obs;
@@ -118,6 +119,7 @@ pub struct Engine {
     ml: Option<Kitsune>,
     baselines: Option<Baselines>,
     exfil: Option<Exfiltration>,
+    forecast: ForecastWatch,
     row_detectors: Vec<Box<dyn RowDetector>>,
     limiter: Limiter,
     raw: Vec<Alert>,
@@ -159,6 +161,7 @@ impl Engine {
             ml: None,
             baselines: None,
             exfil: None,
+            forecast: ForecastWatch::new(),
             row_detectors,
             limiter: Limiter::new(cfg.dedup_secs),
             raw: Vec::new(),
@@ -229,6 +232,7 @@ impl Engine {
         if let Some(x) = &mut self.exfil {
             x.rows(now, rows, &mut self.raw);
         }
+        self.forecast.rows(now, rows, &mut self.raw);
         for d in &mut self.row_detectors {
             d.rows(now, rows, &mut self.raw);
         }
@@ -240,6 +244,7 @@ impl Engine {
         if let Some(b) = &mut self.baselines {
             b.advance(now, &mut self.raw);
         }
+        self.forecast.advance(now, &mut self.raw);
         for d in &mut self.row_detectors {
             d.advance(now, &mut self.raw);
         }
@@ -249,7 +254,28 @@ impl Engine {
     /// Whether any flow-level detector wants rows (the caller then cuts
     /// the flow table into periods even without history).
     pub fn wants_rows(&self) -> bool {
-        self.baselines.is_some() || self.exfil.is_some() || !self.row_detectors.is_empty()
+        self.baselines.is_some()
+            || self.exfil.is_some()
+            || self.forecast.expectation_count() > 0
+            || !self.row_detectors.is_empty()
+    }
+
+    /// Judges an interface's traffic in one direction against `e` from
+    /// now on (`forecast_deviation` alerts).
+    pub fn expect(&mut self, e: Expectation) {
+        self.forecast.expect(e);
+    }
+
+    /// The forecast watch (its expectations).
+    pub fn forecast_watch(&self) -> &ForecastWatch {
+        &self.forecast
+    }
+
+    /// An alert made outside the detectors (a `capacity` warning from a
+    /// new forecast): limited and shown like theirs.
+    pub fn raise(&mut self, a: Alert) {
+        self.raw.push(a);
+        self.admit();
     }
 
     /// Warm start from history: `subject` averaged `bytes_per_sec` over

@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod baseline;
 pub mod engine;
+pub mod forecast_watch;
 pub mod heuristics;
 pub mod kitsune;
 pub mod metrics;
@@ -18,6 +19,7 @@ mod obs;
 
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
 pub use engine::{DetectConfig, Engine, FlowRow, PacketDetector, RowDetector};
+pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;
 

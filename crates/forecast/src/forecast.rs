@@ -480,6 +480,62 @@ pub fn auto_predict(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> V
     choose(y, seasons, h, windows).model.predict(y, h)
 }
 
+/// A backtest of [`forecast`] itself: the choice made afresh in every
+/// window on that window's training points, and its intervals scored.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    /// Point accuracy.
+    pub scores: Scores,
+    /// Per interval level: the share of actual points inside the band.
+    pub coverage: Vec<(f64, f64)>,
+    /// The model chosen in each window.
+    pub chosen: Vec<String>,
+}
+
+/// Backtests [`forecast`] with `settings` over `windows` windows of
+/// `settings.horizon` points (MASE scaled by the shortest season).
+pub fn evaluate(y: &[f64], settings: &Settings, windows: usize) -> Result<Evaluation, Error> {
+    check(y)?;
+    let h = settings.horizon;
+    let made = std::cell::RefCell::new(Vec::new());
+    let season = settings.seasons.iter().copied().filter(|&m| m >= 2).min().unwrap_or(1);
+    let bt = backtest(y, h, windows, season, &|train, hh| {
+        match forecast(train, &Settings { horizon: hh, ..settings.clone() }) {
+            Ok(f) => {
+                let p = f.point.clone();
+                made.borrow_mut().push(f);
+                p
+            }
+            Err(_) => vec![f64::NAN; hh],
+        }
+    })?;
+    let made = made.into_inner();
+    let coverage = settings
+        .levels
+        .iter()
+        .map(|&level| {
+            let mut inside = 0usize;
+            let mut total = 0usize;
+            for (w, f) in made.iter().enumerate() {
+                let Some(b) = f.band(level) else { continue };
+                for k in 0..h {
+                    let a = bt.points[w * h + k].actual;
+                    total += 1;
+                    if a >= b.lower[k] && a <= b.upper[k] {
+                        inside += 1;
+                    }
+                }
+            }
+            (level, inside as f64 / total.max(1) as f64)
+        })
+        .collect();
+    Ok(Evaluation {
+        scores: bt.scores,
+        coverage,
+        chosen: made.iter().map(|f| f.model.name()).collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -98,6 +98,42 @@ impl Model {
     }
 }
 
+impl Model {
+    /// A model by name for `--model`: `naive`, `holt`, `snaive-day`,
+    /// `snaive-week`, `snaive-N` (N steps), `holt-winters` (daily season),
+    /// `mstl` (every season); `day` and `week` are `seasons[0]` and
+    /// `seasons[1]`. `None` for `auto`.
+    pub fn parse(name: &str, seasons: &[usize]) -> Result<Option<Model>, String> {
+        let season = |k: usize, what: &str| {
+            seasons
+                .get(k)
+                .copied()
+                .ok_or_else(|| format!("--model {name}: no {what} season at this step"))
+        };
+        Ok(Some(match name {
+            "auto" => return Ok(None),
+            "naive" => Model::Naive,
+            "holt" => Model::Holt,
+            "snaive-day" => Model::SeasonalNaive(season(0, "daily")?),
+            "snaive-week" => Model::SeasonalNaive(season(1, "weekly")?),
+            "holt-winters" => Model::HoltWinters(season(0, "daily")?),
+            "mstl" if !seasons.is_empty() => Model::Mstl {
+                periods: seasons.to_vec(),
+                season: 0.25,
+                level: 0.1,
+            },
+            _ => match name.strip_prefix("snaive-").map(str::parse::<usize>) {
+                Some(Ok(m)) if m >= 1 => Model::SeasonalNaive(m),
+                _ => {
+                    return Err(format!(
+                        "--model: expected auto, naive, holt, snaive-day, snaive-week, snaive-N, holt-winters or mstl, got '{name}'"
+                    ))
+                }
+            },
+        }))
+    }
+}
+
 fn join(ps: &[usize]) -> String {
     ps.iter()
         .map(|p| p.to_string())

@@ -42,6 +42,13 @@ impl Interface {
     }
 }
 
+/// The link speed the driver reports, bit/s (none for virtual links,
+/// links that are down, or an unknown interface).
+pub fn link_speed(name: &str) -> Option<f64> {
+    let mbps: i64 = sys_read(name, "speed")?.parse().ok()?;
+    (mbps > 0).then(|| mbps as f64 * 1e6)
+}
+
 fn sys_read(name: &str, attr: &str) -> Option<String> {
     fs::read_to_string(format!("/sys/class/net/{name}/{attr}"))
         .ok()

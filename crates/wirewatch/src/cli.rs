@@ -233,6 +233,9 @@ pub enum Command {
     History(crate::history_cmd::HistoryArgs),
     /// Score the detectors against labeled captures.
     Eval(crate::eval_cmd::EvalArgs),
+    /// Forecast traffic from history (intervals, capacity warnings, a
+    /// chart), or backtest the models on a CSV series.
+    Forecast(crate::forecast_cmd::ForecastArgs),
 }
 
 /// `--format`.
@@ -684,6 +687,15 @@ impl Args {
                 cfg: self.detect_config(&cfg),
                 mode,
                 model: self.model.clone(),
+                watch: history
+                    .as_ref()
+                    .filter(|_| cfg.forecast.watch != Some(false))
+                    .map(|h| crate::watch::WatchSettings {
+                        db: h.path.clone(),
+                        capacity: cfg.forecast.capacity.clone(),
+                        fraction: cfg.forecast.fraction.unwrap_or(0.9),
+                        background: live,
+                    }),
             })
         };
         if self.alerts_exit && live {
@@ -762,6 +774,29 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         };
         return match crate::history_cmd::run(h, &db, &mut std::io::stdout().lock()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e)
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+            {
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("wirewatch: error: {e:#}");
+                ExitCode::from(EXIT_BAD_INPUT)
+            }
+        };
+    }
+    if let Some(Command::Forecast(f)) = &args.command {
+        let result = load_config(&args).and_then(|c| {
+            let db = args
+                .db
+                .clone()
+                .or(c.history.db.clone())
+                .or_else(crate::history::default_query_path);
+            crate::forecast_cmd::run(f, db.as_deref(), &c.forecast, &mut std::io::stdout().lock())
+        });
+        return match result {
             Ok(()) => ExitCode::SUCCESS,
             Err(e)
                 if e.downcast_ref::<std::io::Error>()

@@ -70,6 +70,61 @@ pub struct Config {
     pub history: HistoryConfig,
     /// TOML `[detect]`: detector thresholds (checked).
     pub detect: Option<wirewatch_detect::DetectConfig>,
+    /// TOML `[forecast]`.
+    pub forecast: ForecastConfig,
+}
+
+/// TOML `[forecast]`: link capacities and the live forecast watch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ForecastConfig {
+    /// `[forecast.capacity]`: link capacity per interface, bit/s.
+    pub capacity: std::collections::BTreeMap<String, f64>,
+    /// `capacity-fraction`: the share of capacity a `capacity` alert warns at.
+    pub fraction: Option<f64>,
+    /// `watch`: judge live traffic against forecasts from history (default true).
+    pub watch: Option<bool>,
+}
+
+impl ForecastConfig {
+    fn merge(self, over: ForecastConfig) -> ForecastConfig {
+        let mut capacity = self.capacity;
+        capacity.extend(over.capacity);
+        ForecastConfig {
+            capacity,
+            fraction: over.fraction.or(self.fraction),
+            watch: over.watch.or(self.watch),
+        }
+    }
+}
+
+/// A link rate in bit/s: a number with an optional SI prefix (k, M, G, T:
+/// powers of 1000, as link speeds are quoted) and an optional `bit/s`,
+/// `bit`, `bps` or `b`: `1G`, `1 Gbit/s`, `100Mbps`, `2.5e9`.
+pub fn parse_rate(s: &str) -> Result<f64, String> {
+    let t = s.trim();
+    let unitless = ["bit/s", "bit", "bps", "b/s", "b"]
+        .iter()
+        .find_map(|u| t.strip_suffix(u))
+        .unwrap_or(t)
+        .trim_end();
+    let (num, mult) = match unitless.char_indices().last() {
+        Some((i, c)) if "kKMGT".contains(c) => (
+            &unitless[..i],
+            match c {
+                'k' | 'K' => 1e3,
+                'M' => 1e6,
+                'G' => 1e9,
+                _ => 1e12,
+            },
+        ),
+        _ => (unitless, 1.0),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
+        _ => Err(format!(
+            "expected a link rate such as 1G, 100Mbit/s or 2.5e9 (bit/s), got '{s}'"
+        )),
+    }
 }
 
 /// TOML `[history]`: where and how long traffic is kept.
@@ -127,6 +182,7 @@ impl Config {
             processes: over.processes.or(self.processes),
             history: self.history.merge(over.history),
             detect: over.detect.or(self.detect),
+            forecast: self.forecast.merge(over.forecast),
         }
     }
 }
@@ -471,6 +527,19 @@ struct TomlFile {
     tui: Option<TomlTui>,
     history: Option<TomlHistory>,
     detect: Option<Spanned<wirewatch_detect::DetectConfig>>,
+    forecast: Option<TomlForecast>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    expecting = "a [forecast] table"
+)]
+struct TomlForecast {
+    capacity: Option<std::collections::BTreeMap<String, Spanned<Bandwidth>>>,
+    capacity_fraction: Option<Spanned<f64>>,
+    watch: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -623,9 +692,43 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
             ],
         },
     };
+    let forecast = match file.forecast {
+        None => ForecastConfig::default(),
+        Some(f) => {
+            let mut capacity = std::collections::BTreeMap::new();
+            for (iface, v) in f.capacity.unwrap_or_default() {
+                let at = v.span().start;
+                let bits = match v.into_inner() {
+                    Bandwidth::Bits(b) if b > 0 => Ok(b as f64),
+                    Bandwidth::Bits(_) => Err("must be more than 0".to_string()),
+                    Bandwidth::Text(t) => parse_rate(&t),
+                }
+                .map_err(|e| place.error(at, format!("forecast.capacity.{iface}: {e}")))?;
+                capacity.insert(iface, bits);
+            }
+            let fraction = match f.capacity_fraction {
+                Some(v) if !(*v.get_ref() > 0.0 && *v.get_ref() <= 1.0) => {
+                    return Err(place.error(
+                        v.span().start,
+                        format!(
+                            "forecast.capacity-fraction: must be more than 0 and at most 1, got {}",
+                            v.get_ref()
+                        ),
+                    ))
+                }
+                v => v.map(|v| v.into_inner()),
+            };
+            ForecastConfig {
+                capacity,
+                fraction,
+                watch: f.watch,
+            }
+        }
+    };
     Ok(Config {
         history,
         detect,
+        forecast,
         interface: place.check("interface", file.interface, nonempty)?,
         dns_resolution: file.dns_resolution,
         port_resolution: file.port_resolution,

@@ -51,6 +51,8 @@ pub struct DetectSettings {
     /// `--model`: the ML detector's state is loaded from here when the
     /// file exists and saved here at the end.
     pub model: Option<PathBuf>,
+    /// Traffic judged against forecasts from history (with a database).
+    pub watch: Option<crate::watch::WatchSettings>,
 }
 
 /// Builds the engine of `cfg`, with the ML model of `model` loaded when
@@ -86,6 +88,7 @@ pub struct Detection {
     /// Alerts not yet handed to history.
     unsaved: Vec<AlertRecord>,
     error: Option<String>,
+    watch: Option<crate::watch::Watch>,
 }
 
 impl Detection {
@@ -112,6 +115,7 @@ impl Detection {
             latest: None,
             unsaved: Vec::new(),
             error: None,
+            watch: s.watch.clone().map(crate::watch::Watch::new),
         })
     }
 
@@ -160,14 +164,33 @@ impl Detection {
                 packets_in: r.counts.packets_in,
             })
             .collect();
+        self.forecasts(now, rows);
         self.engine.rows(now, &flows);
         self.dispatch();
     }
 
     /// The clock moved.
     pub fn advance(&mut self, now: Timestamp) {
+        self.forecasts(now, &[]);
         self.engine.advance(now);
         self.dispatch();
+    }
+
+    /// The forecast watch: new forecasts into the engine, capacity alerts out.
+    fn forecasts(&mut self, now: Timestamp, rows: &[Row]) {
+        let Some(w) = &mut self.watch else { return };
+        let up = w.rows(now.as_nanos().div_euclid(1_000_000_000), rows);
+        for e in up.expectations {
+            self.engine.expect(e);
+        }
+        for a in up.alerts {
+            self.engine.raise(a);
+        }
+        for n in w.take_notes() {
+            if !matches!(self.out, Out::Nowhere) {
+                eprintln!("wirewatch: {n}");
+            }
+        }
     }
 
     fn dispatch(&mut self) {

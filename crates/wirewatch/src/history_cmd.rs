@@ -612,7 +612,7 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
     Ok(())
 }
 
-fn humanize_step(s: i64) -> String {
+pub(crate) fn humanize_step(s: i64) -> String {
     match s {
         s if s % 86_400 == 0 => format!("{}d", s / 86_400),
         s if s % 3_600 == 0 => format!("{}h", s / 3_600),

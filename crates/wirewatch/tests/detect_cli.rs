@@ -384,6 +384,7 @@ fn baselines_warm_start_from_the_history_database() {
         cfg: Default::default(),
         mode: AlertMode::Quiet,
         model: None,
+        watch: None,
     })
     .unwrap();
     let msg = wirewatch::history::warm_start(&mut d, &db, now).unwrap();

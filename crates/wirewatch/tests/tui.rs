@@ -898,6 +898,7 @@ fn alerts_show_in_the_status_area() {
         cfg: Default::default(),
         mode: AlertMode::Text,
         model: None,
+        watch: None,
     };
     let mut ui = ui().with_detection(Some(Detection::new(&settings).unwrap()));
     // A SYN scan of 60 ports of 10.0.0.2 at 5 s.

@@ -1,0 +1,334 @@
+//! Forecast watch: traffic compared with its forecast, and links whose
+//! forecast approaches their capacity.
+//!
+//! The forecasts themselves are made elsewhere (the `wirewatch-forecast`
+//! crate, from history); this detector is handed an [`Expectation`] per
+//! interface and direction (a point forecast and its 99 % band at a fixed
+//! step) and judges each completed step of observed traffic against it:
+//! outside the band is a `forecast_deviation` alert. [`capacity_alert`]
+//! turns a forecast's upper band into a `capacity` warning.
+
+use crate::alert::{qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::engine::{FlowRow, RowDetector};
+use crate::Map;
+use wirewatch_wire::Timestamp;
+
+/// What one interface's traffic in one direction is expected to be.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expectation {
+    /// Interface name.
+    pub iface: String,
+    /// Received (true) or sent traffic.
+    pub inbound: bool,
+    /// Start of the first step, seconds since the epoch (a multiple of `step`).
+    pub start: i64,
+    /// Step length, seconds.
+    pub step: i64,
+    /// Point forecast per step, bit/s.
+    pub point: Vec<f64>,
+    /// Lower bound of the band per step, bit/s.
+    pub lower: Vec<f64>,
+    /// Upper bound of the band per step, bit/s.
+    pub upper: Vec<f64>,
+    /// The band's coverage (0.99).
+    pub level: f64,
+    /// The model that made it.
+    pub model: String,
+}
+
+impl Expectation {
+    /// Where the forecast ends (seconds).
+    pub fn end(&self) -> i64 {
+        self.start + self.step * self.point.len() as i64
+    }
+}
+
+/// "inbound"/"outbound".
+fn dir(inbound: bool) -> &'static str {
+    if inbound {
+        "inbound"
+    } else {
+        "outbound"
+    }
+}
+
+/// A rate with its unit, without a trailing ".0": "1 Gbit/s", "312.5 Mbit/s".
+pub fn rate(bits: f64) -> String {
+    qty(bits, "bit/s").replace(".0 ", " ")
+}
+
+/// "14:05 UTC".
+fn hhmm(secs: i64) -> String {
+    let s = secs.rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
+}
+
+/// "14:00 UTC today", "14:00 UTC tomorrow", "14:00 UTC on 2026-11-26".
+pub fn when(t: i64, now: i64) -> String {
+    let days = t.div_euclid(86_400) - now.div_euclid(86_400);
+    match days {
+        0 => format!("{} today", hhmm(t)),
+        1 => format!("{} tomorrow", hhmm(t)),
+        _ => {
+            let (y, m, d) = wirewatch_wire::civil_from_days(t.div_euclid(86_400));
+            format!("{} on {y:04}-{m:02}-{d:02}", hhmm(t))
+        }
+    }
+}
+
+/// A `capacity` alert when the forecast's upper band (`upper`, bit/s per
+/// step from `start`) reaches `fraction` of `capacity` bit/s, dated at the
+/// first step that does; `None` when it stays below. `now` is when the
+/// forecast was made.
+#[allow(clippy::too_many_arguments)]
+pub fn capacity_alert(
+    iface: &str,
+    inbound: bool,
+    start: i64,
+    step: i64,
+    point: &[f64],
+    upper: &[f64],
+    level: f64,
+    capacity: f64,
+    fraction: f64,
+    now: i64,
+) -> Option<Alert> {
+    let limit = capacity * fraction;
+    let k = upper.iter().position(|&u| u >= limit)?;
+    let t = start + k as i64 * step;
+    let point_crosses = point.iter().position(|&p| p >= limit);
+    let peak = upper.iter().cloned().fold(0.0, f64::max);
+    let severity = match point_crosses {
+        Some(0) => Severity::High,
+        Some(_) => Severity::Medium,
+        None => Severity::Low,
+    };
+    let pct = (fraction * 100.0 * 10.0).round() / 10.0;
+    Some(Alert {
+        time: Timestamp::from_secs(now),
+        kind: Kind::Capacity,
+        severity,
+        entity: Entity::Iface { name: iface.into() },
+        summary: format!(
+            "{iface} {} is forecast to pass {pct} % of {} around {} (upper {:.0} % band {}, forecast {}{})",
+            dir(inbound),
+            rate(capacity),
+            when(t, now),
+            level * 100.0,
+            rate(upper[k]),
+            rate(point[k]),
+            match point_crosses {
+                Some(j) => format!("; the forecast itself crosses around {}", when(start + j as i64 * step, now)),
+                None => String::new(),
+            }
+        ),
+        evidence: Evidence {
+            observed: upper[k],
+            baseline: Some(point[k]),
+            expected: None,
+            threshold: limit,
+            unit: "bit/s".into(),
+            score: peak / limit,
+            contributors: vec![Contributor {
+                feature: "steps ahead".into(),
+                value: k as f64,
+            }],
+        },
+        action: "Plan capacity: move or shape the largest flows (history top --by pair), or upgrade the link before then.".into(),
+        detector: "forecast".into(),
+        suppressed: 0,
+    })
+}
+
+/// Traffic being summed into the current step.
+#[derive(Clone, Copy, Debug)]
+struct Acc {
+    start: i64,
+    bytes: u64,
+}
+
+/// Judges each completed step of traffic per interface and direction
+/// against its [`Expectation`].
+#[derive(Debug, Default)]
+pub struct ForecastWatch {
+    exp: Map<(String, bool), Expectation>,
+    acc: Map<(String, bool), Acc>,
+    /// Steps already judged (the first one seen is partial and skipped).
+    judged_from: Map<(String, bool), i64>,
+}
+
+impl ForecastWatch {
+    /// An empty watch.
+    pub fn new() -> ForecastWatch {
+        ForecastWatch::default()
+    }
+
+    /// Uses `e` from now on for its interface and direction.
+    pub fn expect(&mut self, e: Expectation) {
+        self.exp.insert((e.iface.clone(), e.inbound), e);
+    }
+
+    /// How many interface directions have an expectation.
+    pub fn expectation_count(&self) -> usize {
+        self.exp.len()
+    }
+
+    /// The expectation of an interface and direction.
+    pub fn expectation(&self, iface: &str, inbound: bool) -> Option<&Expectation> {
+        self.exp.get(&(iface.to_string(), inbound))
+    }
+
+    /// Judges the step in `a`, and every silent step after it before `upto`.
+    fn close(&mut self, key: &(String, bool), a: Acc, upto: i64, out: &mut Vec<Alert>) {
+        let Some(e) = self.exp.get(key) else {
+            return;
+        };
+        let step = e.step;
+        let first = *self.judged_from.entry(key.clone()).or_insert(a.start + step);
+        let mut t = a.start;
+        let mut bytes = a.bytes;
+        // Silent steps count as zero, up to the end of the forecast.
+        while t + step <= upto && t < e.end() {
+            if t >= first {
+                if let Some(al) = judge(e, t, bytes) {
+                    out.push(al);
+                }
+            }
+            t += step;
+            bytes = 0;
+        }
+    }
+}
+
+/// An alert when `bytes` in the step from `t` fall outside the band.
+fn judge(e: &Expectation, t: i64, bytes: u64) -> Option<Alert> {
+    if t < e.start {
+        return None;
+    }
+    let k = ((t - e.start) / e.step) as usize;
+    let (p, lo, hi) = (*e.point.get(k)?, e.lower[k], e.upper[k]);
+    let x = bytes as f64 * 8.0 / e.step as f64;
+    let above = x > hi;
+    if !above && x >= lo {
+        return None;
+    }
+    let ratio = if above {
+        x / hi.max(1.0)
+    } else {
+        lo / x.max(1.0)
+    };
+    let severity = if ratio >= 4.0 {
+        Severity::High
+    } else if ratio >= 2.0 {
+        Severity::Medium
+    } else {
+        Severity::Low
+    };
+    let mins = e.step / 60;
+    Some(Alert {
+        time: Timestamp::from_secs(t + e.step),
+        kind: Kind::ForecastDeviation,
+        severity,
+        entity: Entity::Iface {
+            name: e.iface.clone(),
+        },
+        summary: format!(
+            "{} {} carried {} in the {mins} min to {}, {} its forecast band (expected {}, {:.0} % band {}–{}, {})",
+            e.iface,
+            dir(e.inbound),
+            rate(x),
+            hhmm(t + e.step),
+            if above { "above" } else { "below" },
+            rate(p),
+            e.level * 100.0,
+            rate(lo),
+            rate(hi),
+            e.model
+        ),
+        evidence: Evidence {
+            observed: x,
+            baseline: Some(p),
+            expected: Some([lo, hi]),
+            threshold: if above { hi } else { lo },
+            unit: "bit/s".into(),
+            score: ratio,
+            contributors: Vec::new(),
+        },
+        action: if above {
+            "See who sent it (history top --by pair --since the step); if it is the new normal, the next forecasts learn it."
+        } else {
+            "Check the link and the services behind it: traffic far below its forecast is often an outage."
+        }
+        .into(),
+        detector: "forecast".into(),
+        suppressed: 0,
+    })
+}
+
+impl RowDetector for ForecastWatch {
+    fn name(&self) -> &'static str {
+        "forecast"
+    }
+
+    fn rows(&mut self, now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>) {
+        if self.exp.is_empty() {
+            return;
+        }
+        for r in rows {
+            let t = r.ts.as_nanos().div_euclid(1_000_000_000);
+            for (inbound, b) in [(true, r.bytes_in), (false, r.bytes_out)] {
+                let key = (r.iface.to_string(), inbound);
+                let Some(step) = self.exp.get(&key).map(|e| e.step) else {
+                    continue;
+                };
+                let start = t.div_euclid(step) * step;
+                match self.acc.get(&key).copied() {
+                    Some(a) if a.start == start => {
+                        self.acc.get_mut(&key).unwrap().bytes += b;
+                    }
+                    Some(a) if a.start < start => {
+                        self.close(&key, a, start, out);
+                        self.acc.insert(key, Acc { start, bytes: b });
+                    }
+                    // A row older than the step being summed: late, counted there.
+                    Some(_) => self.acc.get_mut(&key).unwrap().bytes += b,
+                    None => {
+                        self.acc.insert(key, Acc { start, bytes: b });
+                    }
+                }
+            }
+        }
+        self.advance(now, out);
+    }
+
+    fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
+        let now = now.as_nanos().div_euclid(1_000_000_000);
+        let keys: Vec<(String, bool)> = self.acc.keys().cloned().collect();
+        for key in keys {
+            let a = self.acc[&key];
+            let Some(step) = self.exp.get(&key).map(|e| e.step) else {
+                continue;
+            };
+            if now >= a.start + step {
+                let cur = now.div_euclid(step) * step;
+                self.close(&key, a, cur, out);
+                self.acc.insert(key, Acc { start: cur, bytes: 0 });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_read_as_people_say_them() {
+        let now = 1_795_392_000 + 9 * 3600; // 2026-11-23 09:00
+        assert_eq!(when(now + 5 * 3600, now), "14:00 UTC today");
+        assert_eq!(when(now + 29 * 3600, now), "14:00 UTC tomorrow");
+        assert_eq!(when(now + 53 * 3600, now), "14:00 UTC on 2026-11-25");
+        assert_eq!(rate(1e9), "1 Gbit/s");
+        assert_eq!(rate(312.5e6), "312.5 Mbit/s");
+    }
+}

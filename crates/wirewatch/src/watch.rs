@@ -1,0 +1,382 @@
+//! The forecast watch of a run: each interface's traffic is forecast from
+//! its history plus what this run has seen, every few hours, and the
+//! detection engine judges every 5-minute step against the forecast's
+//! 99 % band (`forecast_deviation`) and warns when the upper band nears
+//! the link's capacity (`capacity`).
+//!
+//! History before the run is read once per interface, up to the run's
+//! first step; what the run sees after that is summed here, not read back
+//! from the database, so a replay gives the same alerts every time. Live,
+//! forecasts are made on a thread (a fit takes a fraction of a second);
+//! replays make them in line.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::mpsc::{channel, Receiver, Sender};
+
+use wirewatch_detect::{capacity_alert, Alert, Expectation};
+use wirewatch_forecast::{forecast, gaps, Settings};
+use wirewatch_store::{Row, Selection, SqliteStore};
+
+/// Step of the watch's forecasts, seconds.
+pub const STEP: i64 = 300;
+/// History read before the run.
+const HISTORY_SECS: i64 = 28 * 86_400;
+/// Forecasts are made again after this much traffic time.
+pub const REFRESH_SECS: i64 = 6 * 3_600;
+/// Horizon of each forecast.
+const HORIZON_SECS: i64 = 86_400;
+/// Least history for a forecast: two days.
+pub const MIN_HISTORY_SECS: i64 = 2 * 86_400;
+
+/// What the watch needs to know.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchSettings {
+    /// The history database.
+    pub db: PathBuf,
+    /// Link capacity per interface, bit/s (`[forecast.capacity]`); the
+    /// driver's speed otherwise.
+    pub capacity: BTreeMap<String, f64>,
+    /// Share of capacity the `capacity` alert warns at.
+    pub fraction: f64,
+    /// Make forecasts on a thread (live) rather than in line (replays).
+    pub background: bool,
+}
+
+/// Rates per step from a start.
+#[derive(Clone, Debug, Default)]
+struct Rates {
+    start: i64,
+    inbound: Vec<f64>,
+    outbound: Vec<f64>,
+}
+
+impl Rates {
+    fn end(&self) -> i64 {
+        self.start + STEP * self.inbound.len() as i64
+    }
+}
+
+/// One interface's state.
+#[derive(Debug)]
+struct Iface {
+    /// History before the run, once read.
+    base: Option<Rates>,
+    /// The run's complete steps.
+    own: Rates,
+    /// The step being summed: start, bytes in, bytes out.
+    cur: Option<(i64, u64, u64)>,
+    /// When the next forecast is due.
+    due: i64,
+    /// A forecast is being made on a thread.
+    busy: bool,
+}
+
+/// What a forecast job gives back.
+struct Made {
+    iface: String,
+    base: Option<Rates>,
+    expectations: Vec<Expectation>,
+    alerts: Vec<Alert>,
+    note: Option<String>,
+}
+
+/// The watch.
+pub struct Watch {
+    s: WatchSettings,
+    ifaces: HashMap<String, Iface>,
+    tx: Sender<Made>,
+    rx: Receiver<Made>,
+    /// Notes for the user (short history, unreadable database).
+    notes: Vec<String>,
+}
+
+/// What the engine should take: expectations and alerts.
+#[derive(Default)]
+pub struct Update {
+    /// New expectations.
+    pub expectations: Vec<Expectation>,
+    /// `capacity` alerts.
+    pub alerts: Vec<Alert>,
+}
+
+impl Watch {
+    /// A watch over `s.db`.
+    pub fn new(s: WatchSettings) -> Watch {
+        let (tx, rx) = channel();
+        Watch {
+            s,
+            ifaces: HashMap::new(),
+            tx,
+            rx,
+            notes: Vec::new(),
+        }
+    }
+
+    /// Notes since the last call.
+    pub fn take_notes(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// One period's rows at traffic time `now` (seconds): summed per
+    /// step; forecasts made where due. Returns what is ready.
+    pub fn rows(&mut self, now: i64, rows: &[Row]) -> Update {
+        for r in rows {
+            let st = self.ifaces.entry(r.iface.to_string()).or_insert_with(|| {
+                let first = r.ts.div_euclid(STEP) * STEP;
+                Iface {
+                    base: None,
+                    // The first step is partial: the run's own steps start after it.
+                    own: Rates {
+                        start: first + STEP,
+                        ..Rates::default()
+                    },
+                    cur: None,
+                    due: i64::MIN,
+                    busy: false,
+                }
+            });
+            let step = r.ts.div_euclid(STEP) * STEP;
+            if step < st.own.start {
+                continue;
+            }
+            match &mut st.cur {
+                Some((s, i, o)) if *s == step => {
+                    *i += r.counts.bytes_in;
+                    *o += r.counts.bytes_out;
+                }
+                Some((s, _, _)) if *s > step => {}
+                _ => {
+                    close(st, step);
+                    st.cur = Some((step, r.counts.bytes_in, r.counts.bytes_out));
+                }
+            }
+        }
+        let names: Vec<String> = self.ifaces.keys().cloned().collect();
+        for name in names {
+            let st = self.ifaces.get_mut(&name).unwrap();
+            // Steps that ended without rows were silent.
+            let cur_step = now.div_euclid(STEP) * STEP;
+            if st.cur.is_some_and(|(s, _, _)| s < cur_step) {
+                close(st, cur_step);
+                st.cur = Some((cur_step, 0, 0));
+            }
+            if now < st.due || st.busy {
+                continue;
+            }
+            st.due = now + REFRESH_SECS;
+            let job = Job {
+                db: self.s.db.clone(),
+                iface: name.clone(),
+                base: st.base.clone(),
+                own: st.own.clone(),
+                capacity: self
+                    .s
+                    .capacity
+                    .get(&name)
+                    .copied()
+                    .or_else(|| wirewatch_live::iface::link_speed(&name)),
+                fraction: self.s.fraction,
+                now,
+            };
+            if self.s.background {
+                st.busy = true;
+                let tx = self.tx.clone();
+                let spawned = std::thread::Builder::new()
+                    .name("wirewatch-forecast".into())
+                    .spawn(move || {
+                        let _ = tx.send(job.run());
+                    });
+                if spawned.is_err() {
+                    st.busy = false;
+                }
+            } else {
+                let made = job.run();
+                let _ = self.tx.send(made);
+            }
+        }
+        let mut up = Update::default();
+        while let Ok(m) = self.rx.try_recv() {
+            if let Some(st) = self.ifaces.get_mut(&m.iface) {
+                st.busy = false;
+                if st.base.is_none() {
+                    st.base = m.base;
+                }
+            }
+            if let Some(n) = m.note {
+                self.notes.push(n);
+            }
+            up.expectations.extend(m.expectations);
+            up.alerts.extend(m.alerts);
+        }
+        up
+    }
+}
+
+/// Closes the step being summed and records silent steps up to `upto`.
+fn close(st: &mut Iface, upto: i64) {
+    let Some((s, i, o)) = st.cur.take() else {
+        return;
+    };
+    let bits = |b: u64| b as f64 * 8.0 / STEP as f64;
+    // Steps the run had no rows for at all (before `s`): silent.
+    while st.own.end() < s {
+        st.own.inbound.push(0.0);
+        st.own.outbound.push(0.0);
+    }
+    if st.own.end() == s {
+        st.own.inbound.push(bits(i));
+        st.own.outbound.push(bits(o));
+    }
+    while st.own.end() < upto {
+        st.own.inbound.push(0.0);
+        st.own.outbound.push(0.0);
+    }
+    // Only the history a forecast reads is kept.
+    let keep = (HISTORY_SECS / STEP) as usize;
+    if st.own.inbound.len() > keep {
+        let cut = st.own.inbound.len() - keep;
+        st.own.inbound.drain(..cut);
+        st.own.outbound.drain(..cut);
+        st.own.start += cut as i64 * STEP;
+    }
+}
+
+/// A forecast to make.
+struct Job {
+    db: PathBuf,
+    iface: String,
+    base: Option<Rates>,
+    own: Rates,
+    capacity: Option<f64>,
+    fraction: f64,
+    now: i64,
+}
+
+impl Job {
+    fn run(self) -> Made {
+        let mut note = None;
+        let base = match self.base {
+            Some(b) => b,
+            None => match load(&self.db, &self.iface, self.own.start) {
+                Ok(b) => b,
+                Err(e) => {
+                    note = Some(format!(
+                        "forecast watch: no history for {} from {}: {e}",
+                        self.iface,
+                        self.db.display()
+                    ));
+                    Rates {
+                        start: self.own.start,
+                        ..Rates::default()
+                    }
+                }
+            },
+        };
+        // History, a gap up to the run's first step, the run's own steps.
+        let start = if base.inbound.is_empty() {
+            self.own.start
+        } else {
+            base.start
+        };
+        let n = ((self.own.end() - start) / STEP).max(0) as usize;
+        let mut series = [vec![0.0; n], vec![0.0; n]];
+        let mut missing = vec![true; n];
+        for (src, sh) in [(&base, base.start), (&self.own, self.own.start)] {
+            let off = ((sh - start) / STEP) as usize;
+            for k in 0..src.inbound.len() {
+                if off + k < n {
+                    series[0][off + k] = src.inbound[k];
+                    series[1][off + k] = src.outbound[k];
+                    missing[off + k] = false;
+                }
+            }
+        }
+        let mut made = Made {
+            iface: self.iface.clone(),
+            base: Some(base),
+            expectations: Vec::new(),
+            alerts: Vec::new(),
+            note,
+        };
+        if (n as i64) * STEP < MIN_HISTORY_SECS {
+            made.note.get_or_insert(format!(
+                "forecast watch: {} has {:.1} h of history; forecasts start after {} h",
+                self.iface,
+                n as f64 * STEP as f64 / 3600.0,
+                MIN_HISTORY_SECS / 3600
+            ));
+            return made;
+        }
+        let day = (86_400 / STEP) as usize;
+        let h = (HORIZON_SECS / STEP) as usize;
+        let settings = Settings {
+            levels: vec![0.95, 0.99],
+            ..Settings::for_step(STEP as u64, h)
+        };
+        let from = self.own.end();
+        for (k, inbound) in [(0, true), (1, false)] {
+            let y = &mut series[k];
+            gaps::fill(y, &missing, Some(day));
+            let Ok(f) = forecast(y, &settings) else {
+                continue;
+            };
+            let (b95, b99) = (f.band(0.95).unwrap(), f.band(0.99).unwrap());
+            if let Some(cap) = self.capacity {
+                made.alerts.extend(capacity_alert(
+                    &self.iface,
+                    inbound,
+                    from,
+                    STEP,
+                    &f.point,
+                    &b95.upper,
+                    0.95,
+                    cap,
+                    self.fraction,
+                    self.now,
+                ));
+            }
+            made.expectations.push(Expectation {
+                iface: self.iface.clone(),
+                inbound,
+                start: from,
+                step: STEP,
+                point: f.point.clone(),
+                lower: b99.lower.clone(),
+                upper: b99.upper.clone(),
+                level: 0.99,
+                model: f.model.name(),
+            });
+        }
+        made
+    }
+}
+
+/// The interface's history before `until` (its last 28 days).
+fn load(db: &std::path::Path, iface: &str, until: i64) -> anyhow::Result<Rates> {
+    if !db.exists() {
+        return Ok(Rates {
+            start: until,
+            ..Rates::default()
+        });
+    }
+    let store = SqliteStore::open_reader(db).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let sel = Selection {
+        iface: Some(iface.to_string()),
+        ..Selection::default()
+    };
+    Ok(
+        match crate::forecast_cmd::rate_history(&store, &sel, until - HISTORY_SECS, until, STEP)? {
+            Some(h) => Rates {
+                start: h.start,
+                inbound: h.inbound,
+                outbound: h.outbound,
+            },
+            // Nothing recorded yet: the run's own traffic counts.
+            None => Rates {
+                start: until,
+                ..Rates::default()
+            },
+        },
+    )
+}
