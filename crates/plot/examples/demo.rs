@@ -4,7 +4,7 @@
 use std::error::Error;
 use std::path::PathBuf;
 
-use wirewatch_plot::{render_png, render_svg, Chart, Series};
+use wirewatch_plot::{render_png, render_svg, Band, Chart, Series};
 
 /// 2026-11-16 00:00:00 UTC.
 const START: i64 = 1_794_787_200;
@@ -41,6 +41,7 @@ fn week(name: &str, base: f64, seed: u64, outage: bool) -> Series {
     Series {
         name: name.to_owned(),
         points,
+        ..Default::default()
     }
 }
 
@@ -67,6 +68,8 @@ fn main() -> Result<(), Box<dyn Error>> {
             week("dns", 1.5e6, 4, false),
             week("other", 6e6, 5, false),
         ],
+        bands: vec![],
+        markers: vec![],
         width: 1000,
         height: 500,
     };
@@ -81,6 +84,7 @@ fn main() -> Result<(), Box<dyn Error>> {
                 points: (0..=120)
                     .map(|m| (START + 14 * 3600 + 7 * 60 + m * 60, 600e3 * noise.next()))
                     .collect(),
+                ..Default::default()
             },
             Series {
                 name: "tx".to_owned(),
@@ -94,12 +98,16 @@ fn main() -> Result<(), Box<dyn Error>> {
                         (START + 14 * 3600 + 7 * 60 + m * 60, v)
                     })
                     .collect(),
+                ..Default::default()
             },
             Series {
                 name: "single".to_owned(),
                 points: vec![(START + 15 * 3600, 420e3)],
+                ..Default::default()
             },
         ],
+        bands: vec![],
+        markers: vec![],
         width: 640,
         height: 320,
     };
@@ -109,22 +117,76 @@ fn main() -> Result<(), Box<dyn Error>> {
         y_unit: "bit/s".to_owned(),
         series: vec![Series {
             name: "eth1".to_owned(),
-            points: vec![],
+            ..Default::default()
         }],
+        bands: vec![],
+        markers: vec![],
         width: 300,
         height: 200,
+    };
+
+    // Three days of hourly history, then a day of forecast with its 80 %
+    // and 95 % prediction bands widening over the horizon.
+    let daily = |h: i64| 20e6 + 12e6 * ((h % 24) as f64 / 24.0 * std::f64::consts::TAU).sin();
+    let now = START + 72 * 3600;
+    let mut noise = Noise(11);
+    let ahead = |z: f64| -> Vec<(i64, f64, f64)> {
+        (0..=24)
+            .map(|h| {
+                let spread = z * 2e6 * (1.0 + h as f64 / 6.0);
+                let mid = daily(72 + h);
+                (now + h * 3600, mid - spread, mid + spread)
+            })
+            .collect()
+    };
+    let forecast = Chart {
+        title: "eth0 forecast, next 24 h".to_owned(),
+        y_unit: "bit/s".to_owned(),
+        series: vec![
+            Series {
+                name: "history".to_owned(),
+                points: (0..=72)
+                    .map(|h| (START + h * 3600, daily(h) * (0.9 + 0.2 * noise.next())))
+                    .collect(),
+                ..Default::default()
+            },
+            Series {
+                name: "forecast".to_owned(),
+                points: (0..=24).map(|h| (now + h * 3600, daily(72 + h))).collect(),
+                colour: Some(3),
+                dashed: true,
+            },
+        ],
+        bands: vec![
+            Band {
+                name: "95 % interval".to_owned(),
+                points: ahead(1.96),
+                colour: 3,
+                opacity: 0.15,
+            },
+            Band {
+                name: "80 % interval".to_owned(),
+                points: ahead(1.28),
+                colour: 3,
+                opacity: 0.3,
+            },
+        ],
+        markers: vec![(now, "now".to_owned())],
+        width: 900,
+        height: 420,
     };
 
     for (name, chart) in [
         ("week", &week_chart),
         ("two-hours", &two_hours),
         ("empty", &empty),
+        ("forecast", &forecast),
     ] {
         std::fs::write(dir.join(format!("{name}.svg")), render_svg(chart))?;
         std::fs::write(dir.join(format!("{name}.png")), render_png(chart)?)?;
     }
     println!(
-        "wrote week, two-hours and empty (.svg, .png) to {}",
+        "wrote week, two-hours, empty and forecast (.svg, .png) to {}",
         dir.display()
     );
     Ok(())

@@ -17,6 +17,7 @@ const MUTED: Rgb = [0x77, 0x77, 0x77];
 const AXIS: Rgb = [0x44, 0x44, 0x44];
 const GRID: Rgb = [0xe3, 0xe3, 0xe3];
 const ZERO_LINE: Rgb = [0x99, 0x99, 0x99];
+pub(crate) const MARKER: Rgb = [0x55, 0x55, 0x55];
 
 /// Blank space around the whole chart.
 const MARGIN: i32 = 10;
@@ -40,6 +41,16 @@ const MAX_NAME_CHARS: usize = 28;
 /// Stroke width of the series lines, and the radius of lone points.
 pub(crate) const LINE_WIDTH: u32 = 2;
 const DOT_RADIUS: f64 = 3.0;
+/// Dash and gap lengths of a dashed series, in pixels along the line.
+pub(crate) const SERIES_DASH: (u32, u32) = (6, 4);
+/// Dash and gap lengths of a marker line.
+pub(crate) const MARKER_DASH: (u32, u32) = (4, 3);
+/// Marker labels are cut (with `…`) past this many characters.
+const MAX_MARKER_CHARS: usize = 16;
+/// Least horizontal space between a marker label and other text in its row.
+const MARKER_LABEL_GAP: i32 = 6;
+/// Legend swatch of a band: a filled box.
+const BAND_SWATCH_H: i32 = 10;
 
 /// The two text styles. Widths and heights are those of the PNG backend's
 /// bitmap fonts; the SVG backend picks font sizes whose text is no wider.
@@ -104,10 +115,29 @@ pub(crate) enum Shape {
         y2: i32,
         colour: Rgb,
     },
-    /// A series segment: [`LINE_WIDTH`]-wide line through two or more points.
+    /// A 1-pixel dashed line (of [`MARKER_DASH`]) from one pixel to
+    /// another, both included.
+    DashedLine {
+        x1: i32,
+        y1: i32,
+        x2: i32,
+        y2: i32,
+        colour: Rgb,
+    },
+    /// A series segment: [`LINE_WIDTH`]-wide line through two or more
+    /// points, solid or dashed (of [`SERIES_DASH`]).
     Polyline {
         points: Vec<(f64, f64)>,
         colour: Rgb,
+        dashed: bool,
+    },
+    /// A band segment: a simple polygon filled with `colour` at `opacity`
+    /// (0..=1) over whatever is under it. A pixel is covered when its
+    /// centre is inside.
+    Area {
+        points: Vec<(f64, f64)>,
+        colour: Rgb,
+        opacity: f64,
     },
     /// A lone point of a series.
     Dot {
@@ -127,14 +157,15 @@ pub(crate) enum Shape {
     },
 }
 
-/// The shapes of one series.
+/// The shapes of one series or band.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct SeriesShapes {
-    /// The series name as given (sanitised, not truncated).
+    /// The series or band name as given (sanitised, not truncated).
     pub name: String,
     pub colour: Rgb,
-    /// One polyline per gap-free run of two or more points, one dot per
-    /// lone point.
+    /// Series: one polyline per gap-free run of two or more points, one dot
+    /// per lone point. Bands: one area per gap-free run (a lone point gets
+    /// a bar as wide as a dot).
     pub shapes: Vec<Shape>,
 }
 
@@ -156,7 +187,11 @@ pub(crate) struct Layout {
     pub plot: Bounds,
     /// Grid, axes and tick marks, drawn first.
     pub background: Vec<Shape>,
-    /// The data, drawn over the grid.
+    /// The bands, drawn over the grid in order.
+    pub bands: Vec<SeriesShapes>,
+    /// The marker lines, over the bands.
+    pub markers: Vec<Shape>,
+    /// The data lines, drawn over the bands and markers.
     pub series: Vec<SeriesShapes>,
     /// Labels, titles, the legend and any "no data" note, drawn last.
     pub foreground: Vec<Shape>,
@@ -196,6 +231,34 @@ fn chars_in(pixels: i32, font: Font) -> usize {
     usize::try_from(pixels / font.char_width()).unwrap_or(0)
 }
 
+/// `over` drawn at `alpha` (0..=1) over `under`, rounded to the nearest
+/// sRGB byte (blended in sRGB values, as SVG viewers do by default).
+pub(crate) fn blend(under: Rgb, over: Rgb, alpha: f64) -> Rgb {
+    let mix = |u: u8, o: u8| {
+        let (u, o) = (f64::from(u), f64::from(o));
+        (u + (o - u) * alpha).round().clamp(0.0, 255.0) as u8
+    };
+    [
+        mix(under[0], over[0]),
+        mix(under[1], over[1]),
+        mix(under[2], over[2]),
+    ]
+}
+
+/// A band's opacity made usable: NaN is 0, the rest clamped to 0..=1.
+fn opacity(value: f64) -> f64 {
+    if value.is_nan() {
+        0.0
+    } else {
+        value.clamp(0.0, 1.0)
+    }
+}
+
+/// The colour of palette entry `index`, wrapping around.
+fn palette(index: usize) -> Rgb {
+    PALETTE[index % PALETTE.len()]
+}
+
 /// A text shape.
 fn text(x: i32, y: i32, text: String, anchor: Anchor, font: Font, colour: Rgb) -> Shape {
     Shape::Text {
@@ -219,37 +282,61 @@ fn keep_inside(x: i32, width: i32, canvas: i32) -> i32 {
     }
 }
 
-/// One legend row: a colour (none for the "+N more" row) and its text.
+/// How a legend row shows what it names.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Swatch {
+    /// A short thick bar: a solid series.
+    Line,
+    /// Two short bars: a dashed series.
+    Dashed,
+    /// A box filled at the band's opacity: a band.
+    Fill { opacity: f64 },
+}
+
+/// A series or band as the legend lists it.
+struct LegendItem {
+    name: String,
+    colour: Rgb,
+    swatch: Swatch,
+}
+
+/// One legend row: a swatch (none for the "+N more" row) and its text.
 struct LegendEntry {
-    colour: Option<Rgb>,
+    key: Option<(Rgb, Swatch)>,
     text: String,
 }
 
-/// Legend rows for `names`, at most `slots` of them: if they do not all
+/// Legend rows for `items`, at most `slots` of them: if they do not all
 /// fit, the last slot says how many were left out.
-fn legend_entries(names: &[String], max_chars: usize, slots: usize) -> Vec<LegendEntry> {
+fn legend_entries(items: &[LegendItem], max_chars: usize, slots: usize) -> Vec<LegendEntry> {
     let slots = slots.max(1);
-    let shown = if names.len() <= slots {
-        names.len()
+    let shown = if items.len() <= slots {
+        items.len()
     } else {
         slots - 1
     };
-    let mut entries: Vec<LegendEntry> = names
+    let mut entries: Vec<LegendEntry> = items
         .iter()
         .take(shown)
-        .enumerate()
-        .map(|(i, name)| LegendEntry {
-            colour: Some(PALETTE[i % PALETTE.len()]),
-            text: truncate(name, max_chars),
+        .map(|item| LegendEntry {
+            key: Some((item.colour, item.swatch)),
+            text: truncate(&item.name, max_chars),
         })
         .collect();
-    if shown < names.len() {
+    if shown < items.len() {
         entries.push(LegendEntry {
-            colour: None,
-            text: truncate(&format!("+{} more", names.len() - shown), max_chars.max(1)),
+            key: None,
+            text: truncate(&format!("+{} more", items.len() - shown), max_chars.max(1)),
         });
     }
     entries
+}
+
+/// A horizontal span of pixels, edges included.
+type Span = (i32, i32);
+
+fn overlaps(a: Span, b: Span, gap: i32) -> bool {
+    a.0 <= b.1 + gap && b.0 <= a.1 + gap
 }
 
 impl Layout {
@@ -262,9 +349,10 @@ impl Layout {
         let normal = Font::Normal;
         let small_h = normal.height();
 
-        // The data: each series sorted by time (stably, so equal times keep
-        // their order), the time range of all points, the value range of
-        // the finite ones.
+        // The data: each series and band sorted by time (stably, so equal
+        // times keep their order); the time range of all their points and
+        // of the markers; the value range of the finite values and of the
+        // band points with both bounds finite (the others are not drawn).
         let sorted: Vec<Vec<(i64, f64)>> = chart
             .series
             .iter()
@@ -274,7 +362,21 @@ impl Layout {
                 points
             })
             .collect();
-        let times = sorted.iter().flatten().map(|p| p.0);
+        let sorted_bands: Vec<Vec<(i64, f64, f64)>> = chart
+            .bands
+            .iter()
+            .map(|b| {
+                let mut points = b.points.clone();
+                points.sort_by_key(|p| p.0);
+                points
+            })
+            .collect();
+        let times = sorted
+            .iter()
+            .flatten()
+            .map(|p| p.0)
+            .chain(sorted_bands.iter().flatten().map(|p| p.0))
+            .chain(chart.markers.iter().map(|m| m.0));
         let time_range = times
             .clone()
             .min()
@@ -284,12 +386,45 @@ impl Layout {
             .iter()
             .flatten()
             .map(|p| p.1)
-            .filter(|v| v.is_finite());
+            .filter(|v| v.is_finite())
+            .chain(
+                sorted_bands
+                    .iter()
+                    .flatten()
+                    .filter(|p| p.1.is_finite() && p.2.is_finite())
+                    .flat_map(|p| [p.1, p.2]),
+            );
         let value_range = values.clone().reduce(f64::min).zip(values.reduce(f64::max));
 
         let title = sanitize(&chart.title);
         let unit = sanitize(&chart.y_unit);
-        let names: Vec<String> = chart.series.iter().map(|s| sanitize(&s.name)).collect();
+        let series_colours: Vec<Rgb> = chart
+            .series
+            .iter()
+            .enumerate()
+            .map(|(i, s)| palette(s.colour.unwrap_or(i)))
+            .collect();
+        let legend_items: Vec<LegendItem> = chart
+            .series
+            .iter()
+            .zip(&series_colours)
+            .map(|(s, &colour)| LegendItem {
+                name: sanitize(&s.name),
+                colour,
+                swatch: if s.dashed {
+                    Swatch::Dashed
+                } else {
+                    Swatch::Line
+                },
+            })
+            .chain(chart.bands.iter().map(|b| LegendItem {
+                name: sanitize(&b.name),
+                colour: palette(b.colour),
+                swatch: Swatch::Fill {
+                    opacity: opacity(b.opacity),
+                },
+            }))
+            .collect();
 
         let mut foreground = Vec::new();
 
@@ -315,13 +450,17 @@ impl Layout {
         // Bottom, upwards: margin, legend (if below), x-axis title, tick
         // labels, tick marks.
         let axis_block = TICK_LEN + 2 + small_h + 4 + small_h;
-        let right_legend = !names.is_empty() && width >= RIGHT_LEGEND_MIN_WIDTH;
-        let longest = names.iter().map(|n| n.chars().count()).max().unwrap_or(0);
+        let right_legend = !legend_items.is_empty() && width >= RIGHT_LEGEND_MIN_WIDTH;
+        let longest = legend_items
+            .iter()
+            .map(|item| item.name.chars().count())
+            .max()
+            .unwrap_or(0);
         let mut legend_entries_below = Vec::new();
         let mut legend_cols = 1;
         let mut legend_col_w = 0;
         let mut legend_h = 0;
-        if !names.is_empty() && !right_legend {
+        if !legend_items.is_empty() && !right_legend {
             let name_chars = longest
                 .min(MAX_NAME_CHARS)
                 .min(chars_in(w - 2 * MARGIN - SWATCH_TEXT, normal))
@@ -332,9 +471,9 @@ impl Layout {
                 .max(1);
             let room = h - plot_top - MIN_PLOT_H - axis_block - 6 - MARGIN;
             let max_rows = usize::try_from(room / ROW_H).unwrap_or(0).max(1);
-            let rows_needed = names.len().div_ceil(legend_cols);
+            let rows_needed = legend_items.len().div_ceil(legend_cols);
             let rows = rows_needed.min(max_rows);
-            legend_entries_below = legend_entries(&names, name_chars, rows * legend_cols);
+            legend_entries_below = legend_entries(&legend_items, name_chars, rows * legend_cols);
             let rows = legend_entries_below.len().div_ceil(legend_cols);
             legend_h = rows as i32 * ROW_H + 6;
         }
@@ -363,7 +502,7 @@ impl Layout {
             let slots = usize::try_from((plot_h + ROW_H / 2) / ROW_H)
                 .unwrap_or(0)
                 .max(1);
-            let entries = legend_entries(&names, name_chars, slots);
+            let entries = legend_entries(&legend_items, name_chars, slots);
             let rows = entries.len() as i32;
             for (row, entry) in entries.into_iter().enumerate() {
                 let y = plot_top + row as i32 * ROW_H + ROW_H / 2;
@@ -446,16 +585,13 @@ impl Layout {
                 colour: ZERO_LINE,
             });
         }
+        // Text spans in the unit's row, which marker labels must not hit.
+        let mut unit_row: Vec<Span> = Vec::new();
         if !unit.trim().is_empty() {
             let max = chars_in(w - 2 * MARGIN, normal);
-            foreground.push(text(
-                MARGIN,
-                unit_y,
-                truncate(&unit, max),
-                Anchor::Start,
-                normal,
-                TEXT,
-            ));
+            let unit = truncate(&unit, max);
+            unit_row.push((MARGIN, MARGIN + normal.width(&unit) - 1));
+            foreground.push(text(MARGIN, unit_y, unit, Anchor::Start, normal, TEXT));
         }
 
         // The time axis. A single instant is shown in the middle of an hour.
@@ -524,14 +660,105 @@ impl Layout {
             colour: AXIS,
         });
 
+        // The bands: one polygon per run of points with finite bounds, its
+        // upper edge left to right then its lower edge back; a point with
+        // no such neighbour gets a bar as wide as a dot.
+        let bands = sorted_bands
+            .iter()
+            .zip(&chart.bands)
+            .map(|(points, band)| {
+                let colour = palette(band.colour);
+                let opacity = opacity(band.opacity);
+                let mut shapes = Vec::new();
+                if let Some(axis) = time_axis {
+                    // (x, y of the upper bound, y of the lower bound)
+                    let mut run: Vec<(f64, f64, f64)> = Vec::new();
+                    for &(t, a, b) in points.iter().chain([&(0, f64::NAN, f64::NAN)]) {
+                        if a.is_finite() && b.is_finite() {
+                            let x = x_of(i128::from(t), axis);
+                            run.push((x, y_of(a.max(b)), y_of(a.min(b))));
+                            continue;
+                        }
+                        let polygon: Vec<(f64, f64)> = match run.as_slice() {
+                            [] => continue,
+                            &[(x, top, bottom)] => vec![
+                                (x - DOT_RADIUS, top),
+                                (x + DOT_RADIUS, top),
+                                (x + DOT_RADIUS, bottom),
+                                (x - DOT_RADIUS, bottom),
+                            ],
+                            run => run
+                                .iter()
+                                .map(|&(x, top, _)| (x, top))
+                                .chain(run.iter().rev().map(|&(x, _, bottom)| (x, bottom)))
+                                .collect(),
+                        };
+                        run.clear();
+                        shapes.push(Shape::Area {
+                            points: polygon,
+                            colour,
+                            opacity,
+                        });
+                    }
+                }
+                SeriesShapes {
+                    name: sanitize(&band.name),
+                    colour,
+                    shapes,
+                }
+            })
+            .collect();
+
+        // The markers: a dashed line across the plot, the label above it
+        // in the unit's row, centred on the line or else beside it, left
+        // out if it fits nowhere.
+        let mut markers = Vec::new();
+        if let Some(axis) = time_axis {
+            for (t, label) in &chart.markers {
+                let x = x_of(i128::from(*t), axis).round() as i32;
+                markers.push(Shape::DashedLine {
+                    x1: x,
+                    y1: plot_top,
+                    x2: x,
+                    y2: plot_bottom - 1,
+                    colour: MARKER,
+                });
+                let label = truncate(&sanitize(label), MAX_MARKER_CHARS);
+                if label.trim().is_empty() {
+                    continue;
+                }
+                let tw = normal.width(&label);
+                let centre = keep_inside(x, tw, w);
+                let candidates = [
+                    (
+                        centre,
+                        Anchor::Middle,
+                        (centre - tw / 2, centre - tw / 2 + tw - 1),
+                    ),
+                    (x + 3, Anchor::Start, (x + 3, x + 2 + tw)),
+                    (x - 3, Anchor::End, (x - 3 - tw, x - 4)),
+                ];
+                let free = candidates.into_iter().find(|&(_, _, span)| {
+                    span.0 >= 0
+                        && span.1 < w
+                        && !unit_row
+                            .iter()
+                            .any(|&other| overlaps(span, other, MARKER_LABEL_GAP))
+                });
+                if let Some((lx, anchor, span)) = free {
+                    unit_row.push(span);
+                    foreground.push(text(lx, unit_y, label, anchor, normal, TEXT));
+                }
+            }
+        }
+
         // The data: one polyline per run of finite values, a dot for a
         // point with no finite neighbour.
         let series = sorted
             .iter()
-            .zip(&names)
-            .enumerate()
-            .map(|(i, (points, name))| {
-                let colour = PALETTE[i % PALETTE.len()];
+            .zip(&chart.series)
+            .zip(&series_colours)
+            .map(|((points, s), &colour)| {
                 let mut shapes = Vec::new();
                 if let Some(axis) = time_axis {
                     let mut run: Vec<(f64, f64)> = Vec::new();
@@ -551,12 +778,13 @@ impl Layout {
                             shapes.push(Shape::Polyline {
                                 points: std::mem::take(&mut run),
                                 colour,
+                                dashed: s.dashed,
                             });
                         }
                     }
                 }
                 SeriesShapes {
-                    name: name.clone(),
+                    name: sanitize(&s.name),
                     colour,
                     shapes,
                 }
@@ -579,6 +807,8 @@ impl Layout {
             height,
             plot,
             background,
+            bands,
+            markers,
             series,
             foreground,
             legend,
@@ -589,15 +819,43 @@ impl Layout {
 /// Adds a legend row at (`x`, centre `y`): swatch and name, or just the
 /// "+N more" text.
 fn push_legend_entry(out: &mut Vec<Shape>, entry: LegendEntry, x: i32, y: i32) {
-    match entry.colour {
-        Some(colour) => {
-            out.push(Shape::Rect {
+    match entry.key {
+        Some((colour, swatch)) => {
+            let bar = |x, w| Shape::Rect {
                 x,
                 y: y - SWATCH_H / 2,
-                w: SWATCH_W,
+                w,
                 h: SWATCH_H,
                 colour,
-            });
+            };
+            match swatch {
+                Swatch::Line => out.push(bar(x, SWATCH_W)),
+                Swatch::Dashed => {
+                    // Dash, gap, dash, as the line is drawn.
+                    let (dash, gap) = (SERIES_DASH.0 as i32, SERIES_DASH.1 as i32);
+                    out.push(bar(x, dash));
+                    out.push(bar(x + dash + gap, SWATCH_W - dash - gap));
+                }
+                Swatch::Fill { opacity } => {
+                    // A box in the band's colour, filled as the band is
+                    // (the legend is on the background).
+                    let top = y - BAND_SWATCH_H / 2;
+                    out.push(Shape::Rect {
+                        x,
+                        y: top,
+                        w: SWATCH_W,
+                        h: BAND_SWATCH_H,
+                        colour,
+                    });
+                    out.push(Shape::Rect {
+                        x: x + 1,
+                        y: top + 1,
+                        w: SWATCH_W - 2,
+                        h: BAND_SWATCH_H - 2,
+                        colour: blend(BACKGROUND, colour, opacity),
+                    });
+                }
+            }
             out.push(text(
                 x + SWATCH_TEXT,
                 y,
@@ -621,13 +879,15 @@ fn push_legend_entry(out: &mut Vec<Shape>, entry: LegendEntry, x: i32, y: i32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Series;
+    use crate::{Band, Series};
 
     fn chart(series: Vec<Series>, width: u32, height: u32) -> Chart {
         Chart {
             title: "t".into(),
             y_unit: "B".into(),
             series,
+            bands: vec![],
+            markers: vec![],
             width,
             height,
         }
@@ -658,6 +918,7 @@ mod tests {
             .map(|i| Series {
                 name: format!("a rather long series name number {i}"),
                 points: vec![(0, 1.0), (100_000, 2.0 * f64::from(i))],
+                ..Default::default()
             })
             .collect();
         for (w, h) in [(200, 200), (479, 300), (480, 300), (1000, 500), (8000, 200)] {
@@ -695,6 +956,7 @@ mod tests {
         let s = vec![Series {
             name: "x".into(),
             points: vec![(0, 1.0), (10, 2.0)],
+            ..Default::default()
         }];
         let wide = Layout::new(&chart(s.clone(), 600, 300));
         let legend = wide.legend.unwrap();
@@ -711,6 +973,7 @@ mod tests {
             // Unsorted on purpose: sorted, the NaN at 30 splits 10,20 from
             // 40, which stands alone.
             points: vec![(40, 4.0), (10, 1.0), (30, f64::NAN), (20, 2.0)],
+            ..Default::default()
         }];
         let l = Layout::new(&chart(s, 600, 300));
         let shapes = &l.series[0].shapes;
@@ -735,16 +998,257 @@ mod tests {
         let nan_only = vec![Series {
             name: "x".into(),
             points: vec![(0, f64::NAN)],
+            ..Default::default()
         }];
         let l = Layout::new(&chart(nan_only, 400, 300));
         assert!(texts(&l).contains(&"no data"));
+    }
+
+    /// The polygons of band `i`.
+    fn areas(layout: &Layout, i: usize) -> Vec<&[(f64, f64)]> {
+        layout.bands[i]
+            .shapes
+            .iter()
+            .map(|s| match s {
+                Shape::Area { points, .. } => points.as_slice(),
+                other => panic!("not an area: {other:?}"),
+            })
+            .collect()
+    }
+
+    fn band(points: Vec<(i64, f64, f64)>) -> Band {
+        Band {
+            name: "band".into(),
+            points,
+            colour: 1,
+            opacity: 0.3,
+        }
+    }
+
+    #[test]
+    fn band_bounds_stretch_the_value_axis() {
+        let s = vec![Series {
+            name: "x".into(),
+            points: vec![(0, 2.0), (100, 10.0)],
+            ..Default::default()
+        }];
+        // The series alone: 0..10.
+        let plain = Layout::new(&chart(s.clone(), 600, 400));
+        assert!(texts(&plain).contains(&"10"));
+        assert!(!texts(&plain).contains(&"40"));
+        // A band up to 37: 0..40, and its top edge at 37/40 of the height.
+        let mut c = chart(s, 600, 400);
+        c.bands = vec![band(vec![(0, 5.0, 37.0), (100, 5.0, 37.0)])];
+        let l = Layout::new(&c);
+        assert!(texts(&l).contains(&"40"), "{:?}", texts(&l));
+        let polygon = areas(&l, 0)[0];
+        let top = polygon.iter().map(|p| p.1).fold(f64::INFINITY, f64::min);
+        let plot_h = f64::from(l.plot.bottom - l.plot.top);
+        let expected = f64::from(l.plot.bottom) - 37.0 / 40.0 * plot_h;
+        assert!((top - expected).abs() < 1e-9, "{top} {expected}");
+        // A lower bound below zero takes the axis below zero.
+        c.bands = vec![band(vec![(0, -7.0, 3.0), (100, -7.0, 3.0)])];
+        let l = Layout::new(&c);
+        assert!(
+            texts(&l).iter().any(|t| t.starts_with('-')),
+            "{:?}",
+            texts(&l)
+        );
+    }
+
+    #[test]
+    fn non_finite_bounds_break_a_band() {
+        // Unsorted on purpose. Sorted: 0..=40 drawn, a NaN lower bound at
+        // 50, 60 and 70 drawn, an infinite upper bound at 80, 90 alone,
+        // NaN at 100.
+        let mut points: Vec<(i64, f64, f64)> = (0..=10).rev().map(|i| (i * 10, 1.0, 2.0)).collect();
+        points[10 - 5].1 = f64::NAN;
+        points[10 - 8].2 = f64::INFINITY;
+        points[0].1 = f64::NAN;
+        let mut c = chart(vec![], 600, 300);
+        c.bands = vec![band(points)];
+        let l = Layout::new(&c);
+        let polygons = areas(&l, 0);
+        assert_eq!(polygons.len(), 3);
+        let x_of =
+            |t: f64| f64::from(l.plot.left) + t / 100.0 * f64::from(l.plot.right - l.plot.left);
+        let xs = |p: &[(f64, f64)]| p.iter().map(|q| q.0).collect::<Vec<_>>();
+        // Upper edge left to right, then the lower edge back.
+        let first: Vec<f64> = [0.0, 10.0, 20.0, 30.0, 40.0, 40.0, 30.0, 20.0, 10.0, 0.0]
+            .map(x_of)
+            .to_vec();
+        assert_eq!(xs(polygons[0]), first);
+        assert_eq!(xs(polygons[1]), [60.0, 70.0, 70.0, 60.0].map(x_of));
+        // The lone point: a bar as wide as a dot.
+        let (x, r) = (x_of(90.0), DOT_RADIUS);
+        assert_eq!(xs(polygons[2]), [x - r, x + r, x + r, x - r]);
+        // Upper above lower (smaller y), whichever way round they came.
+        assert!(polygons[0][0].1 < polygons[0][9].1);
+        let mut swapped = c.clone();
+        for p in &mut swapped.bands[0].points {
+            *p = (p.0, p.2, p.1);
+        }
+        assert_eq!(Layout::new(&swapped).bands, l.bands);
+    }
+
+    #[test]
+    fn markers_draw_a_dashed_line_and_a_label_above_the_plot() {
+        let s = vec![Series {
+            name: "x".into(),
+            points: vec![(0, 1.0), (100, 2.0)],
+            ..Default::default()
+        }];
+        let mut c = chart(s, 600, 300);
+        // Mid-way; the same time again (its label would overlap); past the
+        // data (the time axis stretches to it); at the very start, where a
+        // centred label would run into the unit.
+        c.y_unit = "bit/s".into();
+        c.markers = vec![
+            (100, "now".into()),
+            (100, "again".into()),
+            (200, "later".into()),
+            (0, "start".into()),
+        ];
+        let l = Layout::new(&c);
+        let row = |l: &Layout| -> Vec<(String, i32, i32)> {
+            l.foreground
+                .iter()
+                .filter_map(|s| match s {
+                    Shape::Text {
+                        x,
+                        y,
+                        text,
+                        anchor,
+                        font,
+                        ..
+                    } if *y < l.plot.top - 6 && *font == Font::Normal => {
+                        let w = font.width(text);
+                        let left = match anchor {
+                            Anchor::Start => *x,
+                            Anchor::Middle => x - w / 2,
+                            Anchor::End => x - w,
+                        };
+                        Some((text.clone(), left, left + w - 1))
+                    }
+                    _ => None,
+                })
+                .collect()
+        };
+        let no_overlaps = |row: &[(String, i32, i32)]| {
+            for (i, a) in row.iter().enumerate() {
+                assert!(a.1 >= 0 && a.2 < 600, "{a:?}");
+                for b in &row[i + 1..] {
+                    assert!(a.2 < b.1 || b.2 < a.1, "{a:?} overlaps {b:?}");
+                }
+            }
+        };
+        let lines: Vec<(i32, i32, i32, i32)> = l
+            .markers
+            .iter()
+            .map(|m| match m {
+                Shape::DashedLine { x1, y1, x2, y2, .. } => (*x1, *y1, *x2, *y2),
+                other => panic!("not a dashed line: {other:?}"),
+            })
+            .collect();
+        let mid = (f64::from(l.plot.left + l.plot.right) / 2.0).round() as i32;
+        let (top, bottom) = (l.plot.top, l.plot.bottom - 1);
+        assert_eq!(
+            lines,
+            [
+                (mid, top, mid, bottom),
+                (mid, top, mid, bottom),
+                (l.plot.right, top, l.plot.right, bottom),
+                (l.plot.left, top, l.plot.left, bottom)
+            ]
+        );
+        // Labels above the plot, none overlapping another text there:
+        // "again" is left out, "start" goes right of its line.
+        let texts = row(&l);
+        let names: Vec<&str> = texts.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(names, ["bit/s", "now", "later", "start"]);
+        no_overlaps(&texts);
+        // "now" is centred on its line, "start" beside it.
+        let now = &texts[1];
+        assert!(((now.1 + now.2) / 2 - mid).abs() <= 1, "{now:?} {mid}");
+        assert!(texts[3].1 > l.plot.left, "{texts:?}");
+        // A unit too long to leave room: "start" is left out, not drawn
+        // over it.
+        c.y_unit = "a much longer unit".into();
+        let texts = row(&Layout::new(&c));
+        let names: Vec<&str> = texts.iter().map(|r| r.0.as_str()).collect();
+        assert_eq!(names, ["a much longer unit", "now", "later"]);
+        no_overlaps(&texts);
+    }
+
+    #[test]
+    fn series_colours_dashes_and_band_legend() {
+        let line = |name: &str, colour, dashed| Series {
+            name: name.into(),
+            points: vec![(0, 1.0), (100, 2.0)],
+            colour,
+            dashed,
+        };
+        let mut c = chart(
+            vec![
+                line("a", None, false),
+                line("b", Some(13), true),
+                line("c", None, false),
+            ],
+            600,
+            300,
+        );
+        c.bands = vec![Band {
+            name: "b band".into(),
+            points: vec![(0, 0.5, 3.0), (100, 0.5, 3.0)],
+            colour: 3,
+            opacity: 0.25,
+        }];
+        let l = Layout::new(&c);
+        let colours: Vec<Rgb> = l.series.iter().map(|s| s.colour).collect();
+        assert_eq!(colours, [PALETTE[0], PALETTE[3], PALETTE[2]]);
+        let dashed: Vec<bool> = l
+            .series
+            .iter()
+            .map(|s| matches!(s.shapes[0], Shape::Polyline { dashed: true, .. }))
+            .collect();
+        assert_eq!(dashed, [false, true, false]);
+        assert_eq!(l.bands[0].colour, PALETTE[3]);
+        assert!(matches!(l.bands[0].shapes[0], Shape::Area { opacity, .. } if opacity == 0.25));
+        // The legend lists the band after the series.
+        let legend: Vec<&str> = texts(&l).into_iter().filter(|t| t.len() <= 6).collect();
+        let at = |name: &str| legend.iter().position(|t| *t == name).unwrap();
+        assert!(at("a") < at("b") && at("b") < at("c") && at("c") < at("b band"));
+        // Swatches: a bar, a dashed bar (two pieces), a bar, and a box
+        // outlined in the band's colour and filled as the band is.
+        let rects: Vec<(i32, i32, Rgb)> = l
+            .foreground
+            .iter()
+            .filter_map(|s| match s {
+                Shape::Rect { w, h, colour, .. } => Some((*w, *h, *colour)),
+                _ => None,
+            })
+            .collect();
+        let fill = blend(BACKGROUND, PALETTE[3], 0.25);
+        assert_eq!(
+            rects,
+            [
+                (16, 4, PALETTE[0]),
+                (6, 4, PALETTE[3]),
+                (6, 4, PALETTE[3]),
+                (16, 4, PALETTE[2]),
+                (16, 10, PALETTE[3]),
+                (14, 8, fill),
+            ]
+        );
+        // A quarter of the way from white to vermillion [d5, 5e, 00].
+        assert_eq!(fill, [0xf5, 0xd7, 0xbf]);
     }
 
     #[test]
     fn control_characters_become_spaces() {
         let s = vec![Series {
             name: "a\nb\u{0}c".into(),
-            points: vec![],
+            ..Default::default()
         }];
         let l = Layout::new(&chart(s, 600, 300));
         assert!(texts(&l).contains(&"a b c"));

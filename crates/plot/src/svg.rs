@@ -2,7 +2,10 @@
 
 use std::fmt::Write;
 
-use crate::layout::{Anchor, Font, Layout, Rgb, Shape, BACKGROUND, LINE_WIDTH};
+use crate::layout::{
+    Anchor, Font, Layout, Rgb, SeriesShapes, Shape, BACKGROUND, LINE_WIDTH, MARKER_DASH,
+    SERIES_DASH,
+};
 
 /// `text` with `&`, `<`, `>`, `"` and `'` escaped for XML.
 pub(crate) fn escape(text: &str) -> String {
@@ -33,6 +36,40 @@ fn font_metrics(font: Font) -> (u32, i32) {
     }
 }
 
+/// The ends of an SVG line covering the pixels of a horizontal or vertical
+/// layout line, both ends included.
+fn line_ends(x1: i32, y1: i32, x2: i32, y2: i32) -> (f64, f64, f64, f64) {
+    let (xa, xb) = (x1.min(x2), x1.max(x2));
+    let (ya, yb) = (y1.min(y2), y1.max(y2));
+    if ya == yb {
+        (
+            f64::from(xa),
+            f64::from(xb) + 1.0,
+            f64::from(ya) + 0.5,
+            f64::from(ya) + 0.5,
+        )
+    } else {
+        (
+            f64::from(xa) + 0.5,
+            f64::from(xa) + 0.5,
+            f64::from(ya),
+            f64::from(yb) + 1.0,
+        )
+    }
+}
+
+/// `points` as an SVG `points` attribute, moved to pixel centres.
+fn coords(points: &[(f64, f64)]) -> String {
+    let mut coords = String::with_capacity(points.len() * 12);
+    for (i, (x, y)) in points.iter().enumerate() {
+        if i > 0 {
+            coords.push(' ');
+        }
+        let _ = write!(coords, "{:.1},{:.1}", x + 0.5, y + 0.5);
+    }
+    coords
+}
+
 /// Writes one shape. Layout coordinates name pixels; SVG coordinates name
 /// pixel edges, so centres are at +0.5.
 fn shape(out: &mut String, shape: &Shape) {
@@ -51,43 +88,57 @@ fn shape(out: &mut String, shape: &Shape) {
             colour,
         } => {
             // Cover whole pixels from the first to the last.
-            let (xa, xb) = (*x1.min(x2), *x1.max(x2));
-            let (ya, yb) = (*y1.min(y2), *y1.max(y2));
-            let (sx, ex, sy, ey) = if ya == yb {
-                (
-                    f64::from(xa),
-                    f64::from(xb) + 1.0,
-                    f64::from(ya) + 0.5,
-                    f64::from(ya) + 0.5,
-                )
-            } else {
-                (
-                    f64::from(xa) + 0.5,
-                    f64::from(xa) + 0.5,
-                    f64::from(ya),
-                    f64::from(yb) + 1.0,
-                )
-            };
+            let (sx, ex, sy, ey) = line_ends(*x1, *y1, *x2, *y2);
             writeln!(
                 out,
                 r#"<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="{}"/>"#,
                 hex(*colour)
             )
         }
-        Shape::Polyline { points, colour } => {
-            let mut coords = String::with_capacity(points.len() * 12);
-            for (i, (x, y)) in points.iter().enumerate() {
-                if i > 0 {
-                    coords.push(' ');
-                }
-                let _ = write!(coords, "{:.1},{:.1}", x + 0.5, y + 0.5);
-            }
+        Shape::DashedLine {
+            x1,
+            y1,
+            x2,
+            y2,
+            colour,
+        } => {
+            let (sx, ex, sy, ey) = line_ends(*x1, *y1, *x2, *y2);
+            let (on, off) = MARKER_DASH;
             writeln!(
                 out,
-                r#"<polyline points="{coords}" fill="none" stroke="{}" stroke-width="{LINE_WIDTH}" stroke-linejoin="round" stroke-linecap="round"/>"#,
+                r#"<line x1="{sx}" y1="{sy}" x2="{ex}" y2="{ey}" stroke="{}" stroke-dasharray="{on} {off}"/>"#,
                 hex(*colour)
             )
         }
+        Shape::Polyline {
+            points,
+            colour,
+            dashed,
+        } => {
+            // Round caps would lengthen the dashes into the gaps.
+            let style = if *dashed {
+                let (on, off) = SERIES_DASH;
+                format!(r#"stroke-linejoin="round" stroke-dasharray="{on} {off}""#)
+            } else {
+                r#"stroke-linejoin="round" stroke-linecap="round""#.to_owned()
+            };
+            writeln!(
+                out,
+                r#"<polyline points="{}" fill="none" stroke="{}" stroke-width="{LINE_WIDTH}" {style}/>"#,
+                coords(points),
+                hex(*colour)
+            )
+        }
+        Shape::Area {
+            points,
+            colour,
+            opacity,
+        } => writeln!(
+            out,
+            r#"<polygon points="{}" fill="{}" fill-opacity="{opacity}"/>"#,
+            coords(points),
+            hex(*colour)
+        ),
         Shape::Dot {
             x,
             y,
@@ -130,15 +181,32 @@ fn shape(out: &mut String, shape: &Shape) {
     };
 }
 
+/// Writes each of `items` as a `<g id="{kind}-N">` with a `<title>`
+/// holding its name.
+fn group(out: &mut String, kind: &str, items: &[SeriesShapes]) {
+    for (i, item) in items.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            r#"<g id="{kind}-{i}"><title>{}</title>"#,
+            escape(&item.name)
+        );
+        for s in &item.shapes {
+            shape(out, s);
+        }
+        out.push_str("</g>\n");
+    }
+}
+
 /// Draws `layout` as an SVG document.
 pub(crate) fn render(layout: &Layout) -> String {
     let (w, h) = (layout.width, layout.height);
     let points: usize = layout
         .series
         .iter()
+        .chain(&layout.bands)
         .flat_map(|s| &s.shapes)
         .map(|s| match s {
-            Shape::Polyline { points, .. } => points.len(),
+            Shape::Polyline { points, .. } | Shape::Area { points, .. } => points.len(),
             _ => 1,
         })
         .sum();
@@ -157,17 +225,15 @@ pub(crate) fn render(layout: &Layout) -> String {
         shape(&mut out, s);
     }
     out.push_str("</g>\n");
-    for (i, series) in layout.series.iter().enumerate() {
-        let _ = writeln!(
-            out,
-            r#"<g id="series-{i}"><title>{}</title>"#,
-            escape(&series.name)
-        );
-        for s in &series.shapes {
+    group(&mut out, "band", &layout.bands);
+    if !layout.markers.is_empty() {
+        out.push_str("<g stroke-width=\"1\" shape-rendering=\"crispEdges\">\n");
+        for s in &layout.markers {
             shape(&mut out, s);
         }
         out.push_str("</g>\n");
     }
+    group(&mut out, "series", &layout.series);
     out.push_str("<g>\n");
     for s in &layout.foreground {
         shape(&mut out, s);

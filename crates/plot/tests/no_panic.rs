@@ -2,7 +2,7 @@
 //! requested size and a well-formed SVG.
 
 use proptest::prelude::*;
-use wirewatch_plot::{render_png, render_svg, Chart, Series, MAX_SIZE, MIN_SIZE};
+use wirewatch_plot::{render_png, render_svg, Band, Chart, Series, MAX_SIZE, MIN_SIZE};
 
 fn timestamp() -> impl Strategy<Value = i64> {
     prop_oneof![
@@ -35,8 +35,30 @@ fn series() -> impl Strategy<Value = Series> {
     (
         any::<String>(),
         prop::collection::vec((timestamp(), value()), 0..40),
+        prop::option::of(any::<usize>()),
+        any::<bool>(),
     )
-        .prop_map(|(name, points)| Series { name, points })
+        .prop_map(|(name, points, colour, dashed)| Series {
+            name,
+            points,
+            colour,
+            dashed,
+        })
+}
+
+fn band() -> impl Strategy<Value = Band> {
+    (
+        any::<String>(),
+        prop::collection::vec((timestamp(), value(), value()), 0..40),
+        any::<usize>(),
+        prop_oneof![0.0..=1.0, Just(f64::NAN), any::<f64>()],
+    )
+        .prop_map(|(name, points, colour, opacity)| Band {
+            name,
+            points,
+            colour,
+            opacity,
+        })
 }
 
 fn size() -> impl Strategy<Value = u32> {
@@ -49,16 +71,22 @@ fn chart() -> impl Strategy<Value = Chart> {
         any::<String>(),
         any::<String>(),
         prop::collection::vec(series(), 0..14),
+        prop::collection::vec(band(), 0..4),
+        prop::collection::vec((timestamp(), any::<String>()), 0..4),
         size(),
         size(),
     )
-        .prop_map(|(title, y_unit, series, width, height)| Chart {
-            title,
-            y_unit,
-            series,
-            width,
-            height,
-        })
+        .prop_map(
+            |(title, y_unit, series, bands, markers, width, height)| Chart {
+                title,
+                y_unit,
+                series,
+                bands,
+                markers,
+                width,
+                height,
+            },
+        )
 }
 
 proptest! {
@@ -86,6 +114,9 @@ proptest! {
                     prop_assert!(v.parse::<f64>().map(f64::is_finite).unwrap_or(false), "{}={}", attr, v);
                 }
             }
+            if let Some(v) = node.attribute("fill-opacity") {
+                prop_assert!(v.parse::<f64>().map(|o| (0.0..=1.0).contains(&o)).unwrap_or(false), "fill-opacity={}", v);
+            }
             if let Some(points) = node.attribute("points") {
                 for pair in points.split_whitespace() {
                     let ok = pair.split(',').all(|v| v.parse::<f64>().map(f64::is_finite).unwrap_or(false));
@@ -104,6 +135,8 @@ proptest! {
             title: String::new(),
             y_unit: String::new(),
             series: vec![],
+            bands: vec![],
+            markers: vec![],
             width,
             height,
         };

@@ -1,6 +1,6 @@
 //! The public API: SVG structure and labels, PNG size and determinism.
 
-use wirewatch_plot::{render_png, render_svg, Chart, PlotError, Series};
+use wirewatch_plot::{render_png, render_svg, Band, Chart, PlotError, Series, PALETTE};
 
 /// 2026-11-16 00:00:00 UTC, a Monday.
 const MON: i64 = 1_794_787_200;
@@ -10,6 +10,8 @@ fn chart(series: Vec<Series>, width: u32, height: u32) -> Chart {
         title: "test chart".into(),
         y_unit: "bit/s".into(),
         series,
+        bands: vec![],
+        markers: vec![],
         width,
         height,
     }
@@ -19,6 +21,7 @@ fn series(name: &str, points: Vec<(i64, f64)>) -> Series {
     Series {
         name: name.into(),
         points,
+        ..Default::default()
     }
 }
 
@@ -249,4 +252,130 @@ fn png_refuses_sizes_out_of_range() {
             height: 500
         }
     ));
+}
+
+/// History to `now`, a dashed forecast in vermillion after it, its 95 %
+/// and 80 % bands, and a "now" marker.
+fn forecast_chart() -> Chart {
+    let now = MON + 3600;
+    let mut c = chart(
+        vec![
+            series("history", (0..=60).map(|m| (MON + m * 60, 10.0)).collect()),
+            Series {
+                name: "forecast".into(),
+                points: (0..=30).map(|m| (now + m * 60, 12.0)).collect(),
+                colour: Some(3),
+                dashed: true,
+            },
+        ],
+        800,
+        400,
+    );
+    let band = |name: &str, spread: f64, opacity: f64| Band {
+        name: name.into(),
+        points: (0..=30)
+            .map(|m| (now + m * 60, 12.0 - spread, 12.0 + spread))
+            .collect(),
+        colour: 3,
+        opacity,
+    };
+    c.bands = vec![band("95 % <range>", 6.0, 0.15), band("80 %", 4.0, 0.3)];
+    c.markers = vec![(now, "now".into())];
+    c
+}
+
+#[test]
+fn bands_are_translucent_polygons_under_the_series() {
+    let c = forecast_chart();
+    let svg = render_svg(&c);
+    let doc = parse(&svg);
+    let group = |id: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .unwrap_or_else(|| panic!("no {id} in {svg}"))
+    };
+    for (i, (name, opacity)) in [("95 % <range>", "0.15"), ("80 %", "0.3")]
+        .into_iter()
+        .enumerate()
+    {
+        let g = group(&format!("band-{i}"));
+        let title = g.children().find(|n| n.has_tag_name("title")).unwrap();
+        assert_eq!(title.text(), Some(name));
+        let polygons: Vec<_> = g.children().filter(|n| n.has_tag_name("polygon")).collect();
+        assert_eq!(polygons.len(), 1);
+        let p = polygons[0];
+        assert_eq!(p.attribute("fill-opacity"), Some(opacity));
+        assert_eq!(p.attribute("fill"), Some("#d55e00"));
+        // The upper edge and the lower edge, 31 points each.
+        assert_eq!(
+            p.attribute("points").unwrap().split_whitespace().count(),
+            62
+        );
+    }
+    // Drawn in order, all under the series.
+    let at = |id: &str| group(id).range().start;
+    assert!(at("band-0") < at("band-1") && at("band-1") < at("series-0"));
+    // The forecast: dashed, in its band's colour; the history solid.
+    let line = |id: &str| {
+        group(id)
+            .children()
+            .find(|n| n.has_tag_name("polyline"))
+            .unwrap()
+    };
+    assert!(line("series-1").attribute("stroke-dasharray").is_some());
+    assert_eq!(line("series-1").attribute("stroke"), Some("#d55e00"));
+    assert_eq!(line("series-0").attribute("stroke-dasharray"), None);
+    assert_eq!(line("series-0").attribute("stroke"), Some("#0072b2"));
+    // The legend lists the bands after the series, the marker its label.
+    let labels = texts(&svg);
+    let pos = |l: &str| labels.iter().position(|t| t == l).unwrap();
+    assert!(pos("history") < pos("forecast"));
+    assert!(pos("forecast") < pos("95 % <range>") && pos("95 % <range>") < pos("80 %"));
+    assert!(labels.contains(&"now".to_owned()));
+    // The marker line is dashed.
+    assert!(doc
+        .descendants()
+        .any(|n| n.has_tag_name("line") && n.attribute("stroke-dasharray").is_some()));
+    // Deterministic, both ways.
+    assert_eq!(svg, render_svg(&forecast_chart()));
+    assert_eq!(
+        render_png(&c).unwrap(),
+        render_png(&forecast_chart()).unwrap()
+    );
+    assert_eq!(PALETTE[3], [0xd5, 0x5e, 0x00]);
+}
+
+#[test]
+fn the_y_axis_covers_the_bands() {
+    // The lines reach 12, the 95 % band 18: the axis goes past 18.
+    let c = forecast_chart();
+    let labels = texts(&render_svg(&c));
+    assert!(labels.contains(&"20".to_owned()), "{labels:?}");
+    let without = Chart {
+        bands: vec![],
+        ..forecast_chart()
+    };
+    let labels = texts(&render_svg(&without));
+    assert!(!labels.contains(&"20".to_owned()), "{labels:?}");
+    assert!(labels.contains(&"12".to_owned()), "{labels:?}");
+}
+
+#[test]
+fn non_finite_bounds_split_a_band_into_polygons() {
+    let mut c = forecast_chart();
+    c.bands[1].points[10].1 = f64::NAN;
+    c.bands[1].points[20].2 = f64::INFINITY;
+    let svg = render_svg(&c);
+    let doc = parse(&svg);
+    let g = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("band-1"))
+        .unwrap();
+    let sizes: Vec<usize> = g
+        .children()
+        .filter(|n| n.has_tag_name("polygon"))
+        .map(|n| n.attribute("points").unwrap().split_whitespace().count())
+        .collect();
+    // Points 0..=9, 11..=19 and 21..=30, each edge both ways.
+    assert_eq!(sizes, [20, 18, 20]);
 }

@@ -779,8 +779,11 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     .enumerate()
                     .map(|(k, (ts, c))| (*ts, bucket_rate(&s, k, c)))
                     .collect(),
+                ..Default::default()
             })
             .collect(),
+        bands: vec![],
+        markers: vec![],
         width: a.width,
         height: a.height,
     };
