@@ -208,8 +208,12 @@ fn judge(e: &Expectation, t: i64, bytes: u64) -> Option<Alert> {
     let k = ((t - e.start) / e.step) as usize;
     let (p, lo, hi) = (*e.point.get(k)?, e.lower[k], e.upper[k]);
     let x = bytes as f64 * 8.0 / e.step as f64;
-    let above = x > hi;
-    if !above && x >= lo {
+    // Past the band by less than 1 % of the forecast (or a bit per
+    // second, for a direction with no traffic and a band of [0, 0]) is
+    // rounding, not news.
+    let tol = 1.0 + 0.01 * p.abs();
+    let above = x > hi + tol;
+    if !above && x >= lo - tol {
         return None;
     }
     let ratio = if above {

@@ -99,7 +99,7 @@ impl Model {
 }
 
 impl Model {
-    /// A model by name for `--model`: `naive`, `holt`, `snaive-day`,
+    /// A model by name for `--method`: `naive`, `holt`, `snaive-day`,
     /// `snaive-week`, `snaive-N` (N steps), `holt-winters` (daily season),
     /// `mstl` (every season); `day` and `week` are `seasons[0]` and
     /// `seasons[1]`. `None` for `auto`.
@@ -108,7 +108,7 @@ impl Model {
             seasons
                 .get(k)
                 .copied()
-                .ok_or_else(|| format!("--model {name}: no {what} season at this step"))
+                .ok_or_else(|| format!("--method {name}: no {what} season at this step"))
         };
         Ok(Some(match name {
             "auto" => return Ok(None),
@@ -126,7 +126,7 @@ impl Model {
                 Some(Ok(m)) if m >= 1 => Model::SeasonalNaive(m),
                 _ => {
                     return Err(format!(
-                        "--model: expected auto, naive, holt, snaive-day, snaive-week, snaive-N, holt-winters or mstl, got '{name}'"
+                        "--method: expected auto, naive, holt, snaive-day, snaive-week, snaive-N, holt-winters or mstl, got '{name}'"
                     ))
                 }
             },

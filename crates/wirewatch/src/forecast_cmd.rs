@@ -78,9 +78,9 @@ pub struct HistoryForecast {
     #[arg(long, value_enum, default_value_t = Direction::Both)]
     pub direction: Direction,
     /// The model: auto (chosen by backtest), naive, holt, snaive-day,
-    /// snaive-week, holt-winters, mstl.
+    /// snaive-week, holt-winters, mstl. (`--model` is the ML detector's file.)
     #[arg(long, default_value = "auto", value_name = "NAME")]
-    pub model: String,
+    pub method: String,
     /// Link capacity (1G, 100Mbit/s): default from [forecast.capacity] or
     /// the interface's speed.
     #[arg(long, value_name = "RATE")]
@@ -319,7 +319,7 @@ fn from_history(
     }
     let capacity = capacity_of(a.capacity.as_deref(), a.iface.as_deref(), cfg)?;
     let mut settings = Settings::for_step(step as u64, h);
-    settings.model = Model::parse(&a.model, &settings.seasons).map_err(|e| anyhow!(e))?;
+    settings.model = Model::parse(&a.method, &settings.seasons).map_err(|e| anyhow!(e))?;
     let ext = a
         .plot
         .as_ref()
