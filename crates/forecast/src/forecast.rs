@@ -91,8 +91,11 @@ pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
     ss.sort_unstable();
     ss.dedup();
     let mut out = Vec::new();
+    // Seasonal naive, like the fitted models, only for a season seen
+    // twice: the notes below say a shorter history is modelled without
+    // that season (and one cycle is no evidence of a season).
     for &m in &ss {
-        if n >= m {
+        if n >= 2 * m {
             out.push(Model::SeasonalNaive(m));
         }
     }
@@ -130,7 +133,9 @@ pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
             )
         });
     }
-    out.push(Model::Holt);
+    if n >= Model::Holt.min_len() {
+        out.push(Model::Holt);
+    }
     out.push(Model::Naive);
     (out, notes)
 }
@@ -227,7 +232,8 @@ pub fn choose(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Choice 
                 .iter()
                 .find(|m| matches!(m, Model::Mstl { .. }))
                 .or_else(|| models.iter().find(|m| m.is_seasonal()))
-                .unwrap_or(&models[models.len() - 2])
+                .or_else(|| models.iter().find(|m| matches!(m, Model::Holt)))
+                .unwrap_or(&Model::Naive)
                 .clone();
             notes.push(format!(
                 "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
@@ -454,18 +460,31 @@ fn band(
         }
     }
     let zp = scale.to(point);
-    let lower = scale.from(
-        &zp.iter()
-            .zip(&lo_by)
-            .map(|(a, b)| a + b)
-            .collect::<Vec<_>>(),
-    );
-    let upper = scale.from(
-        &zp.iter()
-            .zip(&hi_by)
-            .map(|(a, b)| a + b)
-            .collect::<Vec<_>>(),
-    );
+    // Bounded by the point itself: `from(to(p))` is `p` only to within a
+    // rounding, and a point of 0 (an idle night) came out below a lower
+    // bound of 1e-25.
+    let lower = scale
+        .from(
+            &zp.iter()
+                .zip(&lo_by)
+                .map(|(a, b)| a + b)
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .zip(point)
+        .map(|(l, p)| l.min(*p))
+        .collect();
+    let upper = scale
+        .from(
+            &zp.iter()
+                .zip(&hi_by)
+                .map(|(a, b)| a + b)
+                .collect::<Vec<_>>(),
+        )
+        .into_iter()
+        .zip(point)
+        .map(|(u, p)| u.max(*p))
+        .collect();
     Band {
         level,
         lower,

@@ -359,7 +359,11 @@ fn holt_winters(z: &[f64], m: usize, h: usize) -> Vec<f64> {
 }
 
 /// Centred moving average over `p` points (a 2×p average when `p` is
-/// even), truncated at the ends.
+/// even). Within half a season of either end, where the centred window
+/// would be cut short, the average is carried on by a straight line
+/// through the outermost whole ones: a cut window's mean would hold part
+/// of the season's shape, and a whole window shifted inwards would lag a
+/// trend.
 fn centred_mean(x: &[f64], p: usize) -> Vec<f64> {
     let n = x.len();
     let mut pre = vec![0.0; n + 1];
@@ -367,18 +371,40 @@ fn centred_mean(x: &[f64], p: usize) -> Vec<f64> {
         pre[i + 1] = pre[i] + x[i];
     }
     let half = p / 2;
-    (0..n)
-        .map(|i| {
-            let lo = i.saturating_sub(half);
-            let hi = (i + half).min(n - 1);
-            if p.is_multiple_of(2) && i >= half && i + half < n {
-                // 2×p: the two end points count half.
-                (pre[hi + 1] - pre[lo] - 0.5 * (x[lo] + x[hi])) / p as f64
-            } else {
-                (pre[hi + 1] - pre[lo]) / (hi + 1 - lo) as f64
-            }
-        })
-        .collect()
+    let mut out = vec![0.0; n];
+    if n < 2 * half + 1 {
+        // No whole window: the mean of everything.
+        out.fill(pre[n] / n.max(1) as f64);
+        return out;
+    }
+    let (first, last) = (half, n - 1 - half);
+    for (i, o) in out.iter_mut().enumerate().take(last + 1).skip(first) {
+        let (lo, hi) = (i - half, i + half);
+        *o = if p.is_multiple_of(2) {
+            // 2×p: the two end points count half.
+            (pre[hi + 1] - pre[lo] - 0.5 * (x[lo] + x[hi])) / p as f64
+        } else {
+            (pre[hi + 1] - pre[lo]) / p as f64
+        };
+    }
+    // The slope over (at most) one season of whole averages at each end.
+    let span = p.min(last - first);
+    let slope = |a: usize, b: usize| {
+        if span == 0 {
+            0.0
+        } else {
+            (out[b] - out[a]) / span as f64
+        }
+    };
+    let (s0, s1) = (slope(first, first + span), slope(last - span, last));
+    let (v0, v1) = (out[first], out[last]);
+    for (i, o) in out.iter_mut().enumerate().take(first) {
+        *o = v0 - s0 * (first - i) as f64;
+    }
+    for (i, o) in out.iter_mut().enumerate().skip(last + 1) {
+        *o = v1 + s1 * (i - last) as f64;
+    }
+    out
 }
 
 /// How much each new cycle weighs in a season's shape: `floor`, or more
@@ -480,6 +506,24 @@ mod tests {
         let m = centred_mean(&x, 4);
         for (i, v) in m.iter().enumerate().take(18).skip(2) {
             assert!((v - i as f64).abs() < 1e-12, "{i} {v}");
+        }
+    }
+
+    #[test]
+    fn centred_mean_ends_hold_no_season() {
+        // A line plus a season summing to zero, of 4 and of 5 (the 2×p and
+        // the plain window): the mean is the line to the very ends.
+        let seasons: [&[f64]; 2] = [&[30.0, -10.0, 5.0, -25.0], &[30.0, -10.0, 5.0, -25.0, 0.0]];
+        for s in seasons {
+            let x: Vec<f64> = (0..23).map(|i| 2.0 * i as f64 + s[i % s.len()]).collect();
+            let m = centred_mean(&x, s.len());
+            for (i, v) in m.iter().enumerate() {
+                assert!(
+                    (v - 2.0 * i as f64).abs() < 1e-9,
+                    "p {} at {i}: {v}",
+                    s.len()
+                );
+            }
         }
     }
 }
