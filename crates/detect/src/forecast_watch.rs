@@ -184,7 +184,10 @@ impl ForecastWatch {
             return;
         };
         let step = e.step;
-        let first = *self.judged_from.entry(key.clone()).or_insert(a.start + step);
+        let first = *self
+            .judged_from
+            .entry(key.clone())
+            .or_insert(a.start + step);
         let mut t = a.start;
         let mut bytes = a.bytes;
         // Silent steps count as zero, up to the end of the forecast.
@@ -316,7 +319,13 @@ impl RowDetector for ForecastWatch {
             if now >= a.start + step {
                 let cur = now.div_euclid(step) * step;
                 self.close(&key, a, cur, out);
-                self.acc.insert(key, Acc { start: cur, bytes: 0 });
+                self.acc.insert(
+                    key,
+                    Acc {
+                        start: cur,
+                        bytes: 0,
+                    },
+                );
             }
         }
     }

@@ -517,16 +517,26 @@ pub fn evaluate(y: &[f64], settings: &Settings, windows: usize) -> Result<Evalua
     check(y)?;
     let h = settings.horizon;
     let made = std::cell::RefCell::new(Vec::new());
-    let season = settings.seasons.iter().copied().filter(|&m| m >= 2).min().unwrap_or(1);
-    let bt = backtest(y, h, windows, season, &|train, hh| {
-        match forecast(train, &Settings { horizon: hh, ..settings.clone() }) {
-            Ok(f) => {
-                let p = f.point.clone();
-                made.borrow_mut().push(f);
-                p
-            }
-            Err(_) => vec![f64::NAN; hh],
+    let season = settings
+        .seasons
+        .iter()
+        .copied()
+        .filter(|&m| m >= 2)
+        .min()
+        .unwrap_or(1);
+    let bt = backtest(y, h, windows, season, &|train, hh| match forecast(
+        train,
+        &Settings {
+            horizon: hh,
+            ..settings.clone()
+        },
+    ) {
+        Ok(f) => {
+            let p = f.point.clone();
+            made.borrow_mut().push(f);
+            p
         }
+        Err(_) => vec![f64::NAN; hh],
     })?;
     let made = made.into_inner();
     let coverage = settings

@@ -46,7 +46,7 @@ impl Interface {
 /// links that are down, or an unknown interface).
 pub fn link_speed(name: &str) -> Option<f64> {
     let mbps: i64 = sys_read(name, "speed")?.parse().ok()?;
-    (mbps > 0).then(|| mbps as f64 * 1e6)
+    (mbps > 0).then_some(mbps as f64 * 1e6)
 }
 
 fn sys_read(name: &str, attr: &str) -> Option<String> {

@@ -835,6 +835,7 @@ mod tests {
                 processes: None,
                 history: HistoryConfig::default(),
                 detect: None,
+                forecast: ForecastConfig::default(),
             }
         );
     }
@@ -1095,6 +1096,15 @@ flush = "5s"
 keep-minutes = "2d"
 keep-hours = "30d"
 keep-days = "forever"
+
+[forecast]
+capacity-fraction = 0.8
+watch = false
+
+[forecast.capacity]
+eth2 = "10G"
+eth3 = 2500000000
+wlan0 = "54 Mbit/s"
 "#,
         );
         assert_eq!(
@@ -1128,6 +1138,14 @@ keep-days = "forever"
                     keep: [Some(Some(2 * 86_400)), Some(Some(30 * 86_400)), Some(None)],
                 },
                 detect: None,
+                forecast: ForecastConfig {
+                    capacity: [("eth2", 1e10), ("eth3", 2.5e9), ("wlan0", 54e6)]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v))
+                        .collect(),
+                    fraction: Some(0.8),
+                    watch: Some(false),
+                },
             }
         );
         for (bad, want) in [
@@ -1156,12 +1174,44 @@ db = \"\"",
 size = 3",
                 "/etc/ww.toml:2: unknown field `size`",
             ),
+            (
+                "[forecast]
+capacity-fraction = 1.5",
+                "/etc/ww.toml:2: forecast.capacity-fraction: must be more than 0 and at most 1, got 1.5",
+            ),
+            (
+                "[forecast.capacity]
+eth0 = \"quick\"",
+                "/etc/ww.toml:2: forecast.capacity.eth0: expected a link rate such as 1G",
+            ),
+            (
+                "[forecast.capacity]
+eth0 = 0",
+                "/etc/ww.toml:2: forecast.capacity.eth0: must be more than 0",
+            ),
+            (
+                "[forecast]
+horizon = \"1d\"",
+                "/etc/ww.toml:2: unknown field `horizon`",
+            ),
         ] {
             let e = tm_err(bad);
             assert!(e.starts_with(want), "{bad}: {e}");
         }
         assert_eq!(tm_ok(""), Config::default());
         assert_eq!(tm_ok("[tui]\n"), Config::default());
+        for (text, bits) in [
+            ("1G", 1e9),
+            ("100Mbit/s", 1e8),
+            ("2.5e9", 2.5e9),
+            ("10 kbps", 1e4),
+            ("1T", 1e12),
+        ] {
+            assert_eq!(parse_rate(text), Ok(bits), "{text}");
+        }
+        assert!(
+            parse_rate("-1G").is_err() && parse_rate("G").is_err() && parse_rate("1 GB").is_err()
+        );
         assert_eq!(
             tm_ok("max-bandwidth = 2048").max_bandwidth_bits_per_sec,
             Some(2048)

@@ -294,15 +294,26 @@ fn from_history(
 ) -> anyhow::Result<()> {
     let step = parse_duration(&a.step).map_err(|e| anyhow!("--step: {e}"))?;
     if step < 60 || step % 60 != 0 {
-        bail!("--step must be whole minutes (1m, 5m, 1h), got '{}'", a.step);
+        bail!(
+            "--step must be whole minutes (1m, 5m, 1h), got '{}'",
+            a.step
+        );
     }
     let horizon = parse_duration(&a.horizon).map_err(|e| anyhow!("--horizon: {e}"))?;
     if horizon < step {
-        bail!("--horizon {} is shorter than the step {}", a.horizon, a.step);
+        bail!(
+            "--horizon {} is shorter than the step {}",
+            a.horizon,
+            a.step
+        );
     }
     let h = (horizon / step) as usize;
     if h > 100_000 {
-        bail!("--horizon {} at --step {} is more than 100,000 steps", a.horizon, a.step);
+        bail!(
+            "--horizon {} at --step {} is more than 100,000 steps",
+            a.horizon,
+            a.step
+        );
     }
     let span = parse_duration(&a.history).map_err(|e| anyhow!("--history: {e}"))?;
     let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
@@ -323,12 +334,18 @@ fn from_history(
     let ext = a
         .plot
         .as_ref()
-        .map(|p| match p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase) {
-            Some(e) if e == "png" || e == "svg" => Ok(e == "svg"),
-            _ => Err(anyhow!(
-                "--plot {}: the chart is written as PNG or SVG: name the file .png or .svg",
-                p.display()
-            )),
+        .map(|p| {
+            match p
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase)
+            {
+                Some(e) if e == "png" || e == "svg" => Ok(e == "svg"),
+                _ => Err(anyhow!(
+                    "--plot {}: the chart is written as PNG or SVG: name the file .png or .svg",
+                    p.display()
+                )),
+            }
         })
         .transpose()?;
     let sizes = wirewatch_plot::MIN_SIZE..=wirewatch_plot::MAX_SIZE;
@@ -370,7 +387,11 @@ fn from_history(
     };
     let mut fs = Vec::new();
     for (name, inbound) in dirs {
-        let y = if inbound { &hist.inbound } else { &hist.outbound };
+        let y = if inbound {
+            &hist.inbound
+        } else {
+            &hist.outbound
+        };
         let f = forecast(y, &settings).map_err(|e| anyhow!("{name}: {e}"))?;
         fs.push(DirForecast {
             name,
@@ -407,10 +428,20 @@ fn from_history(
         _ => {}
     }
     if let Some(p) = &a.plot {
-        draw(p, ext == Some(true), a, &who, &hist, &fs, capacity.map(|c| c.0 * fraction), fraction)?;
+        draw(
+            p,
+            ext == Some(true),
+            a,
+            &who,
+            &hist,
+            &fs,
+            capacity.map(|c| c.0 * fraction),
+            fraction,
+        )?;
         notes.push(format!("chart written to {}", p.display()));
     }
-    let cap_json = capacity.map(|(c, src)| json!({"bits_per_sec": c, "from": src, "fraction": fraction}));
+    let cap_json =
+        capacity.map(|(c, src)| json!({"bits_per_sec": c, "from": src, "fraction": fraction}));
     if a.json {
         let dirs: Vec<Value> = fs
             .iter()
@@ -465,7 +496,11 @@ fn from_history(
         return Ok(());
     }
     if a.csv {
-        let levels: Vec<u32> = settings.levels.iter().map(|l| (l * 100.0).round() as u32).collect();
+        let levels: Vec<u32> = settings
+            .levels
+            .iter()
+            .map(|l| (l * 100.0).round() as u32)
+            .collect();
         let mut head = vec!["time".to_string(), "direction".into(), "forecast".into()];
         for l in &levels {
             head.push(format!("lower{l}"));
@@ -487,7 +522,10 @@ fn from_history(
             }
         }
         for a in &alerts {
-            eprintln!("wirewatch: alert [{}] {}: {}", a.severity, a.kind, a.summary);
+            eprintln!(
+                "wirewatch: alert [{}] {}: {}",
+                a.severity, a.kind, a.summary
+            );
         }
         for n in &notes {
             eprintln!("wirewatch: {n}");
@@ -517,19 +555,18 @@ fn from_history(
         let chosen = if settings.model.is_some() {
             "as asked".to_string()
         } else if d.f.windows > 0 {
-            let mut by: Vec<String> = d
-                .f
-                .candidates
-                .iter()
-                .filter_map(|c| c.scores.map(|s| (c.model.name(), s)))
-                .map(|(n, s)| {
-                    if s.mape.is_finite() {
-                        format!("{n} {:.1} %", s.mape)
-                    } else {
-                        format!("{n} WAPE {:.1} %", s.wape)
-                    }
-                })
-                .collect();
+            let mut by: Vec<String> =
+                d.f.candidates
+                    .iter()
+                    .filter_map(|c| c.scores.map(|s| (c.model.name(), s)))
+                    .map(|(n, s)| {
+                        if s.mape.is_finite() {
+                            format!("{n} {:.1} %", s.mape)
+                        } else {
+                            format!("{n} WAPE {:.1} %", s.wape)
+                        }
+                    })
+                    .collect();
             by.truncate(8);
             format!(
                 "chosen by backtest over {} window(s), MAPE: {}",
@@ -678,7 +715,8 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     if a.horizon == 0 || a.windows == 0 {
         bail!("--horizon and --windows must be at least 1");
     }
-    let s = fcsv::read(&text, &file, &a.column, seasons.first().copied()).map_err(|e| anyhow!("{e}"))?;
+    let s = fcsv::read(&text, &file, &a.column, seasons.first().copied())
+        .map_err(|e| anyhow!("{e}"))?;
     let y = &s.values;
     let need = a.windows * a.horizon;
     if y.len() <= need + seasons.first().copied().unwrap_or(1) {
@@ -694,8 +732,10 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut rows = Vec::new();
     for m in &models {
         let t = std::time::Instant::now();
-        let b = backtest(y, a.horizon, a.windows, mase_season, &|t, h| m.predict(t, h))
-            .map_err(|e| anyhow!("{}: {e}", m.name()))?;
+        let b = backtest(y, a.horizon, a.windows, mase_season, &|t, h| {
+            m.predict(t, h)
+        })
+        .map_err(|e| anyhow!("{}: {e}", m.name()))?;
         rows.push((m.name(), b.scores, t.elapsed().as_secs_f64()));
     }
     let settings = Settings {
@@ -738,7 +778,11 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         out,
         "Backtest of '{}{}' in {file}: {} points{}{}, seasons {}",
         name,
-        if s.name.chars().count() > 48 { "…" } else { "" },
+        if s.name.chars().count() > 48 {
+            "…"
+        } else {
+            ""
+        },
         y.len(),
         s.step
             .map(|st| format!(" every {}", crate::history_cmd::humanize_step(st)))
@@ -751,7 +795,11 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         if seasons.is_empty() {
             "none".to_string()
         } else {
-            seasons.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(",")
+            seasons
+                .iter()
+                .map(|m| m.to_string())
+                .collect::<Vec<_>>()
+                .join(",")
         }
     )?;
     writeln!(

@@ -70,7 +70,14 @@ fn history(
             let b = pattern(ts, lo, hi);
             let (i, o) = (b as u64, (b / 5.0) as u64);
             rows.push(row(iface, ts, i * 3 / 4, o * 3 / 4, "10.0.0.5", "backup"));
-            rows.push(row(iface, ts, i - i * 3 / 4, o - o * 3 / 4, "10.0.0.6", "web"));
+            rows.push(row(
+                iface,
+                ts,
+                i - i * 3 / 4,
+                o - o * 3 / 4,
+                "10.0.0.6",
+                "web",
+            ));
         }
         ts += STEP;
     }
@@ -99,7 +106,14 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     let db = history(dir.path(), "eth0", until, 21, 40_000.0, 400_000.0, &[]);
     let dbs = db.to_str().unwrap();
     let out = run_ok(&[
-        "forecast", "--db", dbs, "--iface", "eth0", "--until", &rfc(until), "--json",
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--json",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["step_secs"], 300);
@@ -111,7 +125,9 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     for (d, scale) in dirs.iter().zip([1.0, 0.2]) {
         let model = d["model"].as_str().unwrap();
         assert!(
-            model.starts_with("mstl") || model.starts_with("snaive") || model.starts_with("holt-winters"),
+            model.starts_with("mstl")
+                || model.starts_with("snaive")
+                || model.starts_with("holt-winters"),
             "{model}"
         );
         let pts = d["points"].as_array().unwrap();
@@ -123,25 +139,46 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
             let truth = pattern(until + k as i64 * STEP, 40_000.0, 400_000.0) * scale * 8.0 / 300.0;
             ape += (f - truth).abs() / truth;
             let g = |k: &str| p[k].as_f64().unwrap();
-            assert!(g("lower99") <= g("lower95") && g("lower95") <= g("lower80"), "{p}");
+            assert!(
+                g("lower99") <= g("lower95") && g("lower95") <= g("lower80"),
+                "{p}"
+            );
             assert!(g("lower80") <= f && f <= g("upper80"), "{p}");
-            assert!(g("upper80") <= g("upper95") && g("upper95") <= g("upper99"), "{p}");
+            assert!(
+                g("upper80") <= g("upper95") && g("upper95") <= g("upper99"),
+                "{p}"
+            );
             assert!(g("lower99") >= 0.0);
         }
         // The wobble is ±2 %: the forecast is within a few % of the truth.
         let mape = 100.0 * ape / 288.0;
-        assert!(mape < 5.0, "{}: MAPE {mape:.2} % against the known pattern", d["direction"]);
+        assert!(
+            mape < 5.0,
+            "{}: MAPE {mape:.2} % against the known pattern",
+            d["direction"]
+        );
         let cands = d["candidates"].as_array().unwrap();
         assert!(cands.iter().any(|c| c["model"] == "snaive-288"));
         assert!(cands.iter().any(|c| c["model"] == "snaive-2016"));
-        assert!(cands.iter().any(|c| c["model"].as_str().unwrap().starts_with("holt-winters")));
-        assert!(cands.iter().any(|c| c["model"].as_str().unwrap().starts_with("mstl")));
+        assert!(cands
+            .iter()
+            .any(|c| c["model"].as_str().unwrap().starts_with("holt-winters")));
+        assert!(cands
+            .iter()
+            .any(|c| c["model"].as_str().unwrap().starts_with("mstl")));
         assert_eq!(d["windows"], 7);
     }
 
     // CSV: a header and one row per step and direction.
     let csv = run_ok(&[
-        "forecast", "--db", dbs, "--iface", "eth0", "--until", &rfc(until), "--csv",
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--csv",
     ]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
@@ -154,28 +191,69 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
 
     // The table: one line per step, the model named.
     let table = run_ok(&[
-        "forecast", "--db", dbs, "--iface", "eth0", "--until", &rfc(until), "--horizon", "2h",
-        "--direction", "in",
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--horizon",
+        "2h",
+        "--direction",
+        "in",
     ]);
-    assert!(table.contains("Forecast of eth0, every 5m for 2h from 2026-11-26 00:00 UTC"), "{table}");
+    assert!(
+        table.contains("Forecast of eth0, every 5m for 2h from 2026-11-26 00:00 UTC"),
+        "{table}"
+    );
     assert!(table.contains("Model (inbound): "), "{table}");
-    assert!(table.contains("chosen by backtest over 7 window(s)"), "{table}");
-    let rows = table.lines().filter(|l| l.starts_with("2026-11-26 ")).count();
+    assert!(
+        table.contains("chosen by backtest over 7 window(s)"),
+        "{table}"
+    );
+    let rows = table
+        .lines()
+        .filter(|l| l.starts_with("2026-11-26 "))
+        .count();
     assert_eq!(rows, 24, "{table}");
 
     // A host's share: three quarters of the interface.
     let host = run_ok(&[
-        "forecast", "--db", dbs, "--host", "10.0.0.5", "--until", &rfc(until), "--json",
-        "--direction", "in", "--method", "snaive-week",
+        "forecast",
+        "--db",
+        dbs,
+        "--host",
+        "10.0.0.5",
+        "--until",
+        &rfc(until),
+        "--json",
+        "--direction",
+        "in",
+        "--method",
+        "snaive-week",
     ]);
     let hv: Value = serde_json::from_str(&host).unwrap();
-    let p0 = hv["directions"][0]["points"][0]["forecast"].as_f64().unwrap();
-    let want = (pattern(until - 7 * 86_400, 40_000.0, 400_000.0) as u64 * 3 / 4) as f64 * 8.0 / 300.0;
+    let p0 = hv["directions"][0]["points"][0]["forecast"]
+        .as_f64()
+        .unwrap();
+    let want =
+        (pattern(until - 7 * 86_400, 40_000.0, 400_000.0) as u64 * 3 / 4) as f64 * 8.0 / 300.0;
     assert!((p0 - want).abs() < 1e-6, "{p0} vs {want}");
     assert_eq!(hv["directions"][0]["model"], "snaive-2016");
     let by_proc = run_ok(&[
-        "forecast", "--db", dbs, "--process", "web", "--until", &rfc(until), "--json",
-        "--direction", "in", "--method", "snaive-day",
+        "forecast",
+        "--db",
+        dbs,
+        "--process",
+        "web",
+        "--until",
+        &rfc(until),
+        "--json",
+        "--direction",
+        "in",
+        "--method",
+        "snaive-day",
     ]);
     let pv: Value = serde_json::from_str(&by_proc).unwrap();
     assert_eq!(pv["entity"], "process web");
@@ -186,11 +264,19 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
 fn capacity_warning_names_the_link_the_share_and_the_hour() {
     let dir = tempfile::tempdir().unwrap();
     let until = MONDAY + 3 * 86_400 + 6 * 3600; // Thursday 06:00
-    // Peaks of 400 kB per 5 min = 10.7 kbit/s at 14:00.
+                                                // Peaks of 400 kB per 5 min = 10.7 kbit/s at 14:00.
     let db = history(dir.path(), "eth0", until, 21, 40_000.0, 400_000.0, &[]);
     let dbs = db.to_str().unwrap();
     let out = run_ok(&[
-        "forecast", "--db", dbs, "--iface", "eth0", "--until", &rfc(until), "--capacity", "10k",
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--capacity",
+        "10k",
         "--json",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
@@ -223,22 +309,49 @@ fn capacity_warning_names_the_link_the_share_and_the_hour() {
         t.rem_euclid(86_400) / 3600,
         t.rem_euclid(3600) / 60
     );
-    assert!(s.contains(&format!("around {hhmm} today")), "{s} (step {k})");
+    assert!(
+        s.contains(&format!("around {hhmm} today")),
+        "{s} (step {k})"
+    );
     // Before the 14:00 peak.
     assert!((8..=14).contains(&(t.rem_euclid(86_400) / 3600)), "{s}");
 
     // The capacity from the configuration, and no warning on a big link.
     let cfg = dir.path().join("ww.toml");
-    std::fs::write(&cfg, "[forecast]\ncapacity-fraction = 0.5\n[forecast.capacity]\neth0 = \"1G\"\n").unwrap();
+    std::fs::write(
+        &cfg,
+        "[forecast]\ncapacity-fraction = 0.5\n[forecast.capacity]\neth0 = \"1G\"\n",
+    )
+    .unwrap();
     let out = run_ok(&[
-        "--config", cfg.to_str().unwrap(), "forecast", "--db", dbs, "--iface", "eth0", "--until",
-        &rfc(until), "--horizon", "1h",
+        "--config",
+        cfg.to_str().unwrap(),
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--horizon",
+        "1h",
     ]);
-    assert!(out.contains("Capacity: 1 Gbit/s (from [forecast.capacity]); warning at 50 %"), "{out}");
+    assert!(
+        out.contains("Capacity: 1 Gbit/s (from [forecast.capacity]); warning at 50 %"),
+        "{out}"
+    );
     assert!(!out.contains("ALERT"), "{out}");
     std::fs::write(&cfg, "[forecast.capacity]\neth0 = \"fast\"\n").unwrap();
     bad(
-        &["--config", cfg.to_str().unwrap(), "forecast", "--db", dbs, "--iface", "eth0"],
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "forecast",
+            "--db",
+            dbs,
+            "--iface",
+            "eth0",
+        ],
         "forecast.capacity.eth0: expected a link rate",
     );
 }
@@ -248,14 +361,40 @@ fn short_history_and_gaps_are_said() {
     let dir = tempfile::tempdir().unwrap();
     let until = MONDAY + 3 * 86_400;
     // 20 hours: less than a day, so no daily season.
-    let db = history(dir.path(), "eth0", until, 1, 40_000.0, 400_000.0, &[(86_400, 72_000)]);
+    let db = history(
+        dir.path(),
+        "eth0",
+        until,
+        1,
+        40_000.0,
+        400_000.0,
+        &[(86_400, 72_000)],
+    );
     let out = run_ok(&[
-        "forecast", "--db", db.to_str().unwrap(), "--iface", "eth0", "--until", &rfc(until),
-        "--horizon", "1h", "--direction", "in",
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--horizon",
+        "1h",
+        "--direction",
+        "in",
     ]);
-    assert!(out.contains("too little history for a seasonal model"), "{out}");
-    assert!(out.contains("Model (inbound): holt") || out.contains("Model (inbound): naive"), "{out}");
-    assert_eq!(out.lines().filter(|l| l.starts_with("2026-11-26 ")).count(), 12);
+    assert!(
+        out.contains("too little history for a seasonal model"),
+        "{out}"
+    );
+    assert!(
+        out.contains("Model (inbound): holt") || out.contains("Model (inbound): naive"),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines().filter(|l| l.starts_with("2026-11-26 ")).count(),
+        12
+    );
 
     // Ten days with a six-hour hole: filled from the day before, and said.
     let dir = tempfile::tempdir().unwrap();
@@ -269,18 +408,45 @@ fn short_history_and_gaps_are_said() {
         &[(3 * 86_400, 3 * 86_400 - 6 * 3600)],
     );
     let out = run_ok(&[
-        "forecast", "--db", db.to_str().unwrap(), "--iface", "eth0", "--until", &rfc(until),
-        "--json", "--direction", "in",
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--json",
+        "--direction",
+        "in",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["history"]["filled"], 72);
-    assert!(v["notes"][0].as_str().unwrap().starts_with("72 step(s) without any recorded traffic"));
+    assert!(v["notes"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("72 step(s) without any recorded traffic"));
     // A hole shorter than an hour is quiet traffic, not a gap.
     let dir = tempfile::tempdir().unwrap();
-    let db = history(dir.path(), "eth0", until, 10, 40_000.0, 400_000.0, &[(86_400, 86_400 - 1800)]);
+    let db = history(
+        dir.path(),
+        "eth0",
+        until,
+        10,
+        40_000.0,
+        400_000.0,
+        &[(86_400, 86_400 - 1800)],
+    );
     let out = run_ok(&[
-        "forecast", "--db", db.to_str().unwrap(), "--iface", "eth0", "--until", &rfc(until),
-        "--json", "--direction", "in",
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--json",
+        "--direction",
+        "in",
     ]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["history"]["filled"], 0);
@@ -293,10 +459,26 @@ fn forecast_charts_are_png_and_svg_with_bands() {
     let db = history(dir.path(), "eth0", until, 14, 40_000.0, 400_000.0, &[]);
     let svg = dir.path().join("f.svg");
     let out = run_ok(&[
-        "forecast", "--db", db.to_str().unwrap(), "--iface", "eth0", "--until", &rfc(until),
-        "--capacity", "20k", "--plot", svg.to_str().unwrap(), "--width", "900", "--height", "400",
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--capacity",
+        "20k",
+        "--plot",
+        svg.to_str().unwrap(),
+        "--width",
+        "900",
+        "--height",
+        "400",
     ]);
-    assert!(out.contains(&format!("chart written to {}", svg.display())), "{out}");
+    assert!(
+        out.contains(&format!("chart written to {}", svg.display())),
+        "{out}"
+    );
     let text = std::fs::read_to_string(&svg).unwrap();
     assert!(text.starts_with("<svg"));
     assert!(text.contains("width=\"900\"") && text.contains("height=\"400\""));
@@ -314,8 +496,19 @@ fn forecast_charts_are_png_and_svg_with_bands() {
     assert!(text.contains("fill-opacity"));
     let png = dir.path().join("f.png");
     run_ok(&[
-        "forecast", "--db", db.to_str().unwrap(), "--iface", "eth0", "--until", &rfc(until),
-        "--plot", png.to_str().unwrap(), "--width", "640", "--height", "300",
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--plot",
+        png.to_str().unwrap(),
+        "--width",
+        "640",
+        "--height",
+        "300",
     ]);
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
@@ -334,18 +527,46 @@ fn bad_forecast_arguments_are_one_line_errors() {
     fn with<'a>(base: &[&'a str], extra: &[&'a str]) -> Vec<&'a str> {
         base.iter().chain(extra).copied().collect()
     }
-    bad(&with(&base, &["--step", "90s"]), "--step must be whole minutes");
+    bad(
+        &with(&base, &["--step", "90s"]),
+        "--step must be whole minutes",
+    );
     bad(&with(&base, &["--horizon", "1m"]), "shorter than the step");
     bad(&with(&base, &["--horizon", "soon"]), "--horizon");
-    bad(&with(&base, &["--method", "prophet"]), "--method: expected auto");
-    bad(&with(&base, &["--iface", "wlan9"]), "no traffic recorded for interface wlan9");
-    bad(&with(&base, &["--iface", "eth0", "--capacity", "fast"]), "--capacity: expected a link rate");
-    bad(&with(&base, &["--capacity-fraction", "1.5"]), "--capacity-fraction must be");
-    bad(&with(&base, &["--plot", "/tmp/x.gif"]), "name the file .png or .svg");
-    bad(&with(&base, &["--plot", "/proc/x.png"]), "--plot /proc/x.png");
-    bad(&["forecast", "--db", dbs, "--until", "yesterday-ish"], "--until");
     bad(
-        &["forecast", "--db", dir.path().join("none.db").to_str().unwrap()],
+        &with(&base, &["--method", "prophet"]),
+        "--method: expected auto",
+    );
+    bad(
+        &with(&base, &["--iface", "wlan9"]),
+        "no traffic recorded for interface wlan9",
+    );
+    bad(
+        &with(&base, &["--iface", "eth0", "--capacity", "fast"]),
+        "--capacity: expected a link rate",
+    );
+    bad(
+        &with(&base, &["--capacity-fraction", "1.5"]),
+        "--capacity-fraction must be",
+    );
+    bad(
+        &with(&base, &["--plot", "/tmp/x.gif"]),
+        "name the file .png or .svg",
+    );
+    bad(
+        &with(&base, &["--plot", "/proc/x.png"]),
+        "--plot /proc/x.png",
+    );
+    bad(
+        &["forecast", "--db", dbs, "--until", "yesterday-ish"],
+        "--until",
+    );
+    bad(
+        &[
+            "forecast",
+            "--db",
+            dir.path().join("none.db").to_str().unwrap(),
+        ],
         "none.db",
     );
 }
@@ -372,16 +593,43 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
     let csv = hourly_csv(dir.path(), 35);
     let c = csv.to_str().unwrap();
     let out = run_ok(&[
-        "forecast", "backtest", "--csv", c, "--column", "traffic", "--season", "24,168",
-        "--horizon", "24", "--windows", "7",
+        "forecast",
+        "backtest",
+        "--csv",
+        c,
+        "--column",
+        "traffic",
+        "--season",
+        "24,168",
+        "--horizon",
+        "24",
+        "--windows",
+        "7",
     ]);
     assert!(out.contains("840 points every 1h, seasons 24,168"), "{out}");
-    for m in ["snaive-24", "snaive-168", "holt-winters-24", "mstl-24,168/", "holt ", "naive ", "auto (wirewatch forecast)"] {
+    for m in [
+        "snaive-24",
+        "snaive-168",
+        "holt-winters-24",
+        "mstl-24,168/",
+        "holt ",
+        "naive ",
+        "auto (wirewatch forecast)",
+    ] {
         assert!(out.contains(m), "{m} missing: {out}");
     }
     let j = run_ok(&[
-        "forecast", "backtest", "--csv", c, "--column", "2", "--season", "24,168", "--horizon",
-        "24", "--json",
+        "forecast",
+        "backtest",
+        "--csv",
+        c,
+        "--column",
+        "2",
+        "--season",
+        "24,168",
+        "--horizon",
+        "24",
+        "--json",
     ]);
     let v: Value = serde_json::from_str(&j).unwrap();
     let mape = |name: &str| {
@@ -415,19 +663,63 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
     std::fs::write(&broken, lines.join("\n")).unwrap();
     let b = broken.to_str().unwrap();
     bad(
-        &["forecast", "backtest", "--csv", b, "--column", "traffic", "--season", "24", "--horizon", "24"],
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            b,
+            "--column",
+            "traffic",
+            "--season",
+            "24",
+            "--horizon",
+            "24",
+        ],
         "b.csv line 11: 'lots' in column 'traffic, bits' is not a number",
     );
     bad(
-        &["forecast", "backtest", "--csv", c, "--column", "bytes", "--season", "24", "--horizon", "24"],
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            c,
+            "--column",
+            "bytes",
+            "--season",
+            "24",
+            "--horizon",
+            "24",
+        ],
         "no column 'bytes'",
     );
     bad(
-        &["forecast", "backtest", "--csv", c, "--column", "2", "--season", "24", "--horizon", "240", "--windows", "7"],
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            c,
+            "--column",
+            "2",
+            "--season",
+            "24",
+            "--horizon",
+            "240",
+            "--windows",
+            "7",
+        ],
         "too few for 7 windows of 240",
     );
     bad(
-        &["forecast", "backtest", "--csv", "/nonexistent.csv", "--column", "2", "--horizon", "24"],
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            "/nonexistent.csv",
+            "--column",
+            "2",
+            "--horizon",
+            "24",
+        ],
         "/nonexistent.csv",
     );
 }
@@ -442,8 +734,14 @@ fn capture(dir: &Path, name: &str, start: i64, steps: i64, bytes: &dyn Fn(i64) -
         let t0 = start + k * STEP;
         let n = (bytes(t0) / 1000.0).round().max(0.0) as i64;
         for j in 0..n {
-            let ns = t0 as i128 * 1_000_000_000 + (j as i128 * STEP as i128 * 1_000_000_000) / n as i128;
-            let ip = build::ipv4(ip("10.0.0.5"), ip("192.0.2.1"), 17, &build::udp(40_000, 443, &payload));
+            let ns =
+                t0 as i128 * 1_000_000_000 + (j as i128 * STEP as i128 * 1_000_000_000) / n as i128;
+            let ip = build::ipv4(
+                ip("10.0.0.5"),
+                ip("192.0.2.1"),
+                17,
+                &build::udp(40_000, 443, &payload),
+            );
             frames.push((Timestamp::from_nanos(ns as i64), build::eth(0x0800, &ip)));
         }
     }
@@ -454,8 +752,8 @@ fn capture(dir: &Path, name: &str, start: i64, steps: i64, bytes: &dyn Fn(i64) -
 fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     let dir = tempfile::tempdir().unwrap();
     let until = MONDAY + 3 * 86_400 + 8 * 3600; // Thursday 08:00
-    // Fourteen days of history of this capture's name: sent traffic (the
-    // capture's initiator is the local end), so the pattern is outbound.
+                                                // Fourteen days of history of this capture's name: sent traffic (the
+                                                // capture's initiator is the local end), so the pattern is outbound.
     let make_db = |name: &str| {
         let db = dir.path().join(name);
         let mut s = SqliteStore::open(&db).unwrap();
@@ -493,7 +791,11 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
         ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = std::fs::read_to_string(&alerts).unwrap();
     let dev: Vec<Value> = text
         .lines()
@@ -506,7 +808,8 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     assert_eq!(a["time"], rfc(burst + STEP).replace("Z", ".000000Z"));
     let s = a["summary"].as_str().unwrap();
     assert!(
-        s.starts_with("day.pcap outbound carried ") && s.contains(" in the 5 min to 09:05 UTC, above its forecast band"),
+        s.starts_with("day.pcap outbound carried ")
+            && s.contains(" in the 5 min to 09:05 UTC, above its forecast band"),
         "{s}"
     );
     let obs = a["evidence"]["observed"].as_f64().unwrap();
@@ -529,6 +832,14 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     .output()
     .unwrap();
     let text2 = std::fs::read_to_string(&again).unwrap();
-    let dev2: Vec<&str> = text2.lines().filter(|l| l.contains("forecast_deviation")).collect();
-    assert_eq!(dev2, text.lines().filter(|l| l.contains("forecast_deviation")).collect::<Vec<_>>());
+    let dev2: Vec<&str> = text2
+        .lines()
+        .filter(|l| l.contains("forecast_deviation"))
+        .collect();
+    assert_eq!(
+        dev2,
+        text.lines()
+            .filter(|l| l.contains("forecast_deviation"))
+            .collect::<Vec<_>>()
+    );
 }
