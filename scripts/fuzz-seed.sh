@@ -124,3 +124,19 @@ for k, v in seeds.items():
     open(os.path.join(d, k), "wb").write(v)
 PY
 echo "fuzz-seed: dns: $(find "$nc" -type f | wc -l) in $nc"
+
+# series_csv: small series CSVs written here: hourly times with a quoted
+# header, a gap and an empty cell; plain numbers; a bad cell.
+sc="$root/fuzz/corpus/series_csv"
+mkdir -p "$sc"
+{
+    echo 'Time,"traffic, bits",'
+    for d in 01 02 03; do for h in 00 04 08 12 16 20; do
+        [ "$d$h" = "0212" ] && continue
+        echo "2005-01-$d $h:00:00,$((1000 + 10#$h * 50)),"
+    done; done
+    echo "2005-01-04 00:00:00,,"
+} >"$sc/hourly"
+printf 'n,v\n1,5\n2,7\n3,6\n4,9\n5,5\n6,7\n7,6\n8,9\n' >"$sc/plain"
+printf 't,v\n1,2\n2,abc\n' >"$sc/bad-cell"
+echo "fuzz-seed: series_csv: $(find "$sc" -type f | wc -l) in $sc"
