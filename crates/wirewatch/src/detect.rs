@@ -89,6 +89,8 @@ pub struct Detection {
     unsaved: Vec<AlertRecord>,
     error: Option<String>,
     watch: Option<crate::watch::Watch>,
+    /// The screen owns the terminal: notes are not printed.
+    on_screen: bool,
 }
 
 impl Detection {
@@ -116,11 +118,13 @@ impl Detection {
             unsaved: Vec::new(),
             error: None,
             watch: s.watch.clone().map(crate::watch::Watch::new),
+            on_screen: false,
         })
     }
 
     /// Shows nothing on stderr: the screen shows alerts itself.
     pub fn for_screen(mut self) -> Detection {
+        self.on_screen = true;
         if matches!(self.out, Out::Stderr) {
             self.out = Out::Nowhere;
         }
@@ -176,6 +180,16 @@ impl Detection {
         self.dispatch();
     }
 
+    /// Reads the forecast watch's history of `ifaces` now (live, before the
+    /// privilege drop).
+    pub fn preload_forecasts(&mut self, ifaces: &[String], now_secs: i64) {
+        if let Some(w) = &mut self.watch {
+            for i in ifaces {
+                w.preload(i, now_secs);
+            }
+        }
+    }
+
     /// The forecast watch: new forecasts into the engine, capacity alerts out.
     fn forecasts(&mut self, now: Timestamp, rows: &[Row]) {
         let Some(w) = &mut self.watch else { return };
@@ -187,7 +201,7 @@ impl Detection {
             self.engine.raise(a);
         }
         for n in w.take_notes() {
-            if !matches!(self.out, Out::Nowhere) {
+            if !self.on_screen && !matches!(self.out, Out::Nowhere) {
                 eprintln!("wirewatch: {n}");
             }
         }

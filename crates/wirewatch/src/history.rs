@@ -473,11 +473,17 @@ pub fn warm_start(
     )))
 }
 
-/// [`warm_start`] for a live run: what happened is returned as one line
-/// (a failure only costs the warm start).
-pub fn warm_live(d: Option<&mut Detection>, h: Option<&HistorySettings>) -> Option<String> {
+/// [`warm_start`] for a live run, and the forecast watch's history of
+/// `ifaces`: what happened is returned as one line (a failure only costs
+/// the warm start).
+pub fn warm_live(
+    d: Option<&mut Detection>,
+    h: Option<&HistorySettings>,
+    ifaces: &[String],
+) -> Option<String> {
     let (d, h) = (d?, h?);
     let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    d.preload_forecasts(ifaces, now);
     match warm_start(d, &h.path, now) {
         Ok(msg) => msg,
         Err(e) => Some(format!("detection: no warm start from history: {e}")),

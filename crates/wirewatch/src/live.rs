@@ -616,7 +616,9 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         eprintln!("wirewatch: {n}");
     }
     let mut detect = s.detect.as_ref().map(Detection::new).transpose()?;
-    if let Some(m) = crate::history::warm_live(detect.as_mut(), s.history.as_ref()) {
+    if let Some(m) =
+        crate::history::warm_live(detect.as_mut(), s.history.as_ref(), &cap.interface_names())
+    {
         eprintln!("wirewatch: {m}");
     }
     if history.is_none() && detect.as_ref().is_some_and(Detection::wants_rows) {

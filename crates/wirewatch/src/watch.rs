@@ -58,16 +58,16 @@ impl Rates {
 }
 
 /// One interface's state.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 struct Iface {
     /// History before the run, once read.
     base: Option<Rates>,
-    /// The run's complete steps.
-    own: Rates,
+    /// The run's complete steps (from its first row on).
+    own: Option<Rates>,
     /// The step being summed: start, bytes in, bytes out.
     cur: Option<(i64, u64, u64)>,
-    /// When the next forecast is due.
-    due: i64,
+    /// When the next forecast is due (None: at the next rows).
+    due: Option<i64>,
     /// A forecast is being made on a thread.
     busy: bool,
 }
@@ -113,6 +113,27 @@ impl Watch {
         }
     }
 
+    /// Reads `iface`'s history before `now` at once (a live run calls this
+    /// before dropping privileges: the forecast thread could not open the
+    /// database afterwards).
+    pub fn preload(&mut self, iface: &str, now: i64) {
+        let until = now.div_euclid(STEP) * STEP;
+        let base = match load(&self.s.db, iface, until) {
+            Ok(b) => b,
+            Err(e) => {
+                self.notes.push(format!(
+                    "forecast watch: no history for {iface} from {}: {e}",
+                    self.s.db.display()
+                ));
+                Rates {
+                    start: until,
+                    ..Rates::default()
+                }
+            }
+        };
+        self.ifaces.entry(iface.to_string()).or_default().base = Some(base);
+    }
+
     /// Notes since the last call.
     pub fn take_notes(&mut self) -> Vec<String> {
         std::mem::take(&mut self.notes)
@@ -122,22 +143,14 @@ impl Watch {
     /// step; forecasts made where due. Returns what is ready.
     pub fn rows(&mut self, now: i64, rows: &[Row]) -> Update {
         for r in rows {
-            let st = self.ifaces.entry(r.iface.to_string()).or_insert_with(|| {
-                let first = r.ts.div_euclid(STEP) * STEP;
-                Iface {
-                    base: None,
-                    // The first step is partial: the run's own steps start after it.
-                    own: Rates {
-                        start: first + STEP,
-                        ..Rates::default()
-                    },
-                    cur: None,
-                    due: i64::MIN,
-                    busy: false,
-                }
+            let st = self.ifaces.entry(r.iface.to_string()).or_default();
+            // The first step is partial: the run's own steps start after it.
+            let own = st.own.get_or_insert_with(|| Rates {
+                start: r.ts.div_euclid(STEP) * STEP + STEP,
+                ..Rates::default()
             });
             let step = r.ts.div_euclid(STEP) * STEP;
-            if step < st.own.start {
+            if step < own.start {
                 continue;
             }
             match &mut st.cur {
@@ -155,21 +168,25 @@ impl Watch {
         let names: Vec<String> = self.ifaces.keys().cloned().collect();
         for name in names {
             let st = self.ifaces.get_mut(&name).unwrap();
+            if st.own.is_none() {
+                // Preloaded, no traffic yet.
+                continue;
+            }
             // Steps that ended without rows were silent.
             let cur_step = now.div_euclid(STEP) * STEP;
             if st.cur.is_some_and(|(s, _, _)| s < cur_step) {
                 close(st, cur_step);
                 st.cur = Some((cur_step, 0, 0));
             }
-            if now < st.due || st.busy {
+            if st.due.is_some_and(|d| now < d) || st.busy {
                 continue;
             }
-            st.due = now + REFRESH_SECS;
+            st.due = Some(now + REFRESH_SECS);
             let job = Job {
                 db: self.s.db.clone(),
                 iface: name.clone(),
                 base: st.base.clone(),
-                own: st.own.clone(),
+                own: st.own.clone().unwrap_or_default(),
                 capacity: self
                     .s
                     .capacity
@@ -215,30 +232,30 @@ impl Watch {
 
 /// Closes the step being summed and records silent steps up to `upto`.
 fn close(st: &mut Iface, upto: i64) {
-    let Some((s, i, o)) = st.cur.take() else {
+    let (Some((s, i, o)), Some(own)) = (st.cur.take(), st.own.as_mut()) else {
         return;
     };
     let bits = |b: u64| b as f64 * 8.0 / STEP as f64;
     // Steps the run had no rows for at all (before `s`): silent.
-    while st.own.end() < s {
-        st.own.inbound.push(0.0);
-        st.own.outbound.push(0.0);
+    while own.end() < s {
+        own.inbound.push(0.0);
+        own.outbound.push(0.0);
     }
-    if st.own.end() == s {
-        st.own.inbound.push(bits(i));
-        st.own.outbound.push(bits(o));
+    if own.end() == s {
+        own.inbound.push(bits(i));
+        own.outbound.push(bits(o));
     }
-    while st.own.end() < upto {
-        st.own.inbound.push(0.0);
-        st.own.outbound.push(0.0);
+    while own.end() < upto {
+        own.inbound.push(0.0);
+        own.outbound.push(0.0);
     }
     // Only the history a forecast reads is kept.
     let keep = (HISTORY_SECS / STEP) as usize;
-    if st.own.inbound.len() > keep {
-        let cut = st.own.inbound.len() - keep;
-        st.own.inbound.drain(..cut);
-        st.own.outbound.drain(..cut);
-        st.own.start += cut as i64 * STEP;
+    if own.inbound.len() > keep {
+        let cut = own.inbound.len() - keep;
+        own.inbound.drain(..cut);
+        own.outbound.drain(..cut);
+        own.start += cut as i64 * STEP;
     }
 }
 

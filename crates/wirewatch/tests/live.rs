@@ -1772,3 +1772,107 @@ fn one_interface_is_recorded_by_one_capture_at_a_time() {
     assert_eq!(mode(&db), 0o600);
     assert_eq!(mode(db.parent().unwrap()), 0o750);
 }
+
+#[test]
+fn live_capture_warns_when_the_forecast_nears_the_link_capacity() {
+    require_root_and_ip!();
+    use std::sync::Arc;
+    use wirewatch_store::{Counts, Row, SqliteStore, Store};
+    let p = pair(216);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    // Three days of history on A's interface, up to now: about 16 kbit/s
+    // received, with a daily swing.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        let end = now.div_euclid(300) * 300;
+        let rows: Vec<Row> = (1..=3 * 288)
+            .map(|k| {
+                let ts = end - k * 300;
+                let hour = ts.rem_euclid(86_400) as f64 / 3600.0;
+                let b = 600_000.0 * (1.0 + 0.5 * (hour / 24.0 * std::f64::consts::TAU).sin());
+                Row {
+                    ts,
+                    iface: Arc::from(p.ia.as_str()),
+                    local: p.addr_a.into(),
+                    remote: p.addr_b.into(),
+                    local_port: 7400,
+                    remote_port: 40_000,
+                    protocol: 17,
+                    process: None,
+                    counts: Counts {
+                        packets_out: 0,
+                        bytes_out: 0,
+                        packets_in: 400,
+                        bytes_in: b as u64,
+                    },
+                }
+            })
+            .collect();
+        s.append(&rows).unwrap();
+    }
+    // The link is said to carry 10 kbit/s: the forecast passes 90 % of it.
+    let cfg = dir.path().join("ww.toml");
+    std::fs::write(&cfg, format!("[forecast.capacity]\n{} = \"10k\"\n", p.ia)).unwrap();
+    let alerts = dir.path().join("alerts.json");
+    let r = Running::start(
+        &p.a,
+        &[
+            "-i",
+            &p.ia,
+            "-s",
+            "25",
+            "--format",
+            "json",
+            "--db",
+            db.to_str().unwrap(),
+            "--history-flush",
+            "2",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--alerts",
+            &format!("json:{}", alerts.display()),
+        ],
+    );
+    // Traffic through the run, so rows are cut and the watch runs (its
+    // forecast is made on a thread and taken at a later cut).
+    let (addr_a, addr_b, ns_b) = (p.addr_a, p.addr_b, p.b.clone());
+    let _rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 7400)).unwrap()
+    });
+    for _ in 0..20 {
+        send_udp(&ns_b, addr_b, addr_a, 7400, 5);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+    let (code, _, err) = r.finish();
+    assert_eq!(code, 0, "stderr: {err}");
+    let text = std::fs::read_to_string(&alerts).unwrap_or_default();
+    let cap: Vec<Value> = json_lines(&text)
+        .into_iter()
+        .filter(|a| a["kind"] == "capacity")
+        .collect();
+    assert_eq!(cap.len(), 1, "alerts: {text}\nstderr: {err}");
+    let s = cap[0]["summary"].as_str().unwrap();
+    assert!(
+        s.starts_with(&format!(
+            "{} inbound is forecast to pass 90 % of 10 kbit/s around ",
+            p.ia
+        )),
+        "{s}"
+    );
+    assert_eq!(cap[0]["entity"]["name"], p.ia.as_str());
+    // The alert is in the history too.
+    let stored = Command::new(BIN)
+        .args([
+            "history", "alerts", "--kind", "capacity", "--json", "--since", "1h", "--db",
+        ])
+        .arg(&db)
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
+}

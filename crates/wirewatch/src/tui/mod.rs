@@ -65,7 +65,11 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             let (mut history, note) =
                 crate::history::open_live(s.history.as_ref(), cap.interface_names());
             let mut detect = s.detect.as_ref().map(Detection::new).transpose()?;
-            let warm = crate::history::warm_live(detect.as_mut(), s.history.as_ref());
+            let warm = crate::history::warm_live(
+                detect.as_mut(),
+                s.history.as_ref(),
+                &cap.interface_names(),
+            );
             if history.is_none() && detect.as_ref().is_some_and(Detection::wants_rows) {
                 history = Some(crate::history::Recorder::without_store(
                     cap.interface_names(),
