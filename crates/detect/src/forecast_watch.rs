@@ -334,6 +334,175 @@ impl RowDetector for ForecastWatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::{IpAddr, Ipv4Addr};
+
+    const T0: i64 = 1_795_392_000; // a multiple of 300
+
+    /// A flat expectation of 8 kbit/s (300 kB a step), band 6–10 kbit/s,
+    /// for `steps` steps from `T0` on eth0 inbound.
+    fn flat(steps: usize) -> Expectation {
+        Expectation {
+            iface: "eth0".into(),
+            inbound: true,
+            start: T0,
+            step: 300,
+            point: vec![8_000.0; steps],
+            lower: vec![6_000.0; steps],
+            upper: vec![10_000.0; steps],
+            level: 0.99,
+            model: "test".into(),
+        }
+    }
+
+    fn row(ts: i64, bytes_in: u64) -> FlowRow<'static> {
+        let a = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 5));
+        FlowRow {
+            ts: Timestamp::from_secs(ts),
+            iface: "eth0",
+            local: a,
+            remote: a,
+            local_port: 1,
+            remote_port: 2,
+            protocol: 17,
+            process: None,
+            bytes_out: 0,
+            bytes_in,
+            packets_out: 0,
+            packets_in: 1,
+        }
+    }
+
+    /// Feeds one row a minute (`per_min(minute)` bytes) up to `minutes`,
+    /// then advances to `end`; returns the alerts' (time, observed) pairs.
+    fn run(minutes: i64, per_min: &dyn Fn(i64) -> u64, end: i64) -> Vec<(i64, f64, bool)> {
+        let mut w = ForecastWatch::new();
+        w.expect(flat(12));
+        let mut out = Vec::new();
+        for m in 0..minutes {
+            let ts = T0 + 60 * m;
+            w.rows(
+                Timestamp::from_secs(ts + 60),
+                &[row(ts, per_min(m))],
+                &mut out,
+            );
+        }
+        w.advance(Timestamp::from_secs(end), &mut out);
+        out.iter()
+            .map(|a| {
+                (
+                    a.time.as_nanos() / 1_000_000_000,
+                    a.evidence.observed,
+                    a.summary.contains("above"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steps_inside_the_band_are_quiet_and_outside_fire_once_each() {
+        // 60 kB a minute = 300 kB a step = 8 kbit/s: inside.
+        assert!(run(30, &|_| 60_000, T0 + 1800).is_empty());
+        // Minutes 15–19 (the fourth step) carry 5× as much.
+        let burst = |m: i64| {
+            if (15..20).contains(&m) {
+                300_000
+            } else {
+                60_000
+            }
+        };
+        let a = run(30, &burst, T0 + 1800);
+        assert_eq!(a, vec![(T0 + 1200, 40_000.0, true)]);
+    }
+
+    #[test]
+    fn the_first_step_is_partial_and_not_judged() {
+        // The run starts at minute 3: its first step has two minutes only
+        // (far below the band) and is skipped; the next ones are judged.
+        let mut w = ForecastWatch::new();
+        w.expect(flat(12));
+        let mut out = Vec::new();
+        for m in 3..15 {
+            let ts = T0 + 60 * m;
+            w.rows(Timestamp::from_secs(ts + 60), &[row(ts, 60_000)], &mut out);
+        }
+        w.advance(Timestamp::from_secs(T0 + 900), &mut out);
+        assert!(
+            out.is_empty(),
+            "{:?}",
+            out.iter().map(|a| &a.summary).collect::<Vec<_>>()
+        );
+    }
+
+    #[test]
+    fn silent_steps_count_as_zero_and_late_rows_count_where_they_land() {
+        // Traffic for two steps, then nothing until the clock passes two
+        // more: both silent steps fall below the band.
+        let a = run(10, &|_| 60_000, T0 + 1200);
+        assert_eq!(
+            a,
+            vec![(T0 + 900, 0.0, false), (T0 + 1200, 0.0, false)],
+            "{a:?}"
+        );
+        // A row older than the step being summed is added to that step.
+        let mut w = ForecastWatch::new();
+        w.expect(flat(12));
+        let mut out = Vec::new();
+        for m in 0..10 {
+            let ts = T0 + 60 * m;
+            w.rows(Timestamp::from_secs(ts + 60), &[row(ts, 60_000)], &mut out);
+        }
+        // Minute 10 (step 2) arrives with a late row from minute 7 that
+        // carries 300 kB more.
+        w.rows(
+            Timestamp::from_secs(T0 + 660),
+            &[row(T0 + 600, 60_000), row(T0 + 420, 300_000)],
+            &mut out,
+        );
+        for m in 11..15 {
+            let ts = T0 + 60 * m;
+            w.rows(Timestamp::from_secs(ts + 60), &[row(ts, 60_000)], &mut out);
+        }
+        w.advance(Timestamp::from_secs(T0 + 900), &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].time, Timestamp::from_secs(T0 + 900));
+        assert_eq!(out[0].evidence.observed, 16_000.0);
+    }
+
+    #[test]
+    fn nothing_is_judged_past_the_forecast() {
+        // The forecast covers 12 steps (an hour): silence after it is not
+        // judged against anything.
+        let a = run(10, &|_| 60_000, T0 + 10 * 3600);
+        assert_eq!(a.len(), 10, "steps 2..12 silent: {a:?}");
+        assert!(a.iter().all(|(t, _, above)| *t <= T0 + 3600 && !above));
+    }
+
+    #[test]
+    fn capacity_alert_dates_the_first_crossing() {
+        let now = T0 + 9 * 3600;
+        let upper = [10.0, 50.0, 95.0, 99.0];
+        let point = [5.0, 40.0, 80.0, 91.0];
+        let a = capacity_alert(
+            "eth0", false, now, 3600, &point, &upper, 0.95, 100.0, 0.9, now,
+        )
+        .unwrap();
+        assert_eq!(a.kind, Kind::Capacity);
+        assert_eq!(a.severity, Severity::Medium);
+        assert!(
+            a.summary.starts_with(
+                "eth0 outbound is forecast to pass 90 % of 100 bit/s around 11:00 UTC today"
+            ),
+            "{}",
+            a.summary
+        );
+        assert!(a
+            .summary
+            .contains("the forecast itself crosses around 12:00 UTC today"));
+        assert!(
+            capacity_alert("eth0", false, now, 3600, &point, &upper, 0.95, 1000.0, 0.9, now)
+                .is_none()
+        );
+    }
 
     #[test]
     fn dates_read_as_people_say_them() {

@@ -70,7 +70,10 @@ pub fn backtest(
         ));
     }
     let n = y.len();
-    let need = windows * h + mase_season.max(1) + 1;
+    let need = windows
+        .checked_mul(h)
+        .and_then(|v| v.checked_add(mase_season.max(1).saturating_add(1)))
+        .unwrap_or(usize::MAX);
     if n < need {
         return Err(Error::TooShort(format!(
             "{windows} windows of {h} points need more than {} points, the series has {n}",

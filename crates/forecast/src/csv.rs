@@ -55,8 +55,10 @@ fn days(y: i64, m: i64, d: i64) -> i64 {
 /// `YYYY-MM-DD[ T]HH:MM[:SS]`, or seconds since the epoch.
 pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches('Z');
+    // Times within ±10,000 years: differences of two never overflow.
+    const LIMIT: i64 = 10_000 * 366 * 86_400;
     if let Ok(v) = s.parse::<i64>() {
-        return Some(v);
+        return (-LIMIT..=LIMIT).contains(&v).then_some(v);
     }
     let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00:00"));
     let d: Vec<i64> = date
@@ -71,10 +73,16 @@ pub fn parse_time(s: &str) -> Option<i64> {
         return None;
     }
     let (mo, da) = (d[1], d[2]);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&da) || t[0] > 23 || t[1] > 59 {
+    let sec = t.get(2).copied().unwrap_or(0);
+    if !(0..=9999).contains(&d[0])
+        || !(1..=12).contains(&mo)
+        || !(1..=31).contains(&da)
+        || !(0..=23).contains(&t[0])
+        || !(0..=59).contains(&t[1])
+        || !(0..=60).contains(&sec)
+    {
         return None;
     }
-    let sec = t.get(2).copied().unwrap_or(0);
     Some(days(d[0], mo, da) * 86_400 + t[0] * 3_600 + t[1] * 60 + sec)
 }
 
@@ -137,6 +145,8 @@ pub fn read(
     let header = fields(head);
     let col = column_index(&header, column).map_err(|e| Error::Csv(format!("{file}: {e}")))?;
     let mut times: Vec<Option<i64>> = Vec::new();
+    // The file's line number of each row.
+    let mut line_of: Vec<usize> = Vec::new();
     let mut vals: Vec<Option<f64>> = Vec::new();
     let mut all_times = col != 0;
     for (i, line) in lines {
@@ -183,6 +193,7 @@ pub fn read(
         }
         times.push(t);
         vals.push(v);
+        line_of.push(i + 1);
     }
     if vals.is_empty() {
         return Err(Error::Csv(format!("{file}: no rows after the header")));
@@ -213,8 +224,16 @@ pub fn read(
         }
         let mut values = vec![0.0; n];
         let mut missing = vec![true; n];
-        for (t, v) in ts.iter().zip(&vals) {
+        let mut owner = vec![0usize; n];
+        for ((t, v), line) in ts.iter().zip(&vals).zip(&line_of) {
             let k = (((t - ts[0]) as f64 / step as f64).round() as usize).min(n - 1);
+            if owner[k] != 0 {
+                return Err(Error::Csv(format!(
+                    "{file} line {line}: its time falls on the same {step} s step as line {}'s",
+                    owner[k]
+                )));
+            }
+            owner[k] = *line;
             if let Some(v) = v {
                 values[k] = *v;
                 missing[k] = false;

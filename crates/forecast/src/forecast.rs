@@ -72,6 +72,9 @@ pub struct Forecast {
     pub candidates: Vec<Candidate>,
     /// Windows the choice was made on.
     pub windows: usize,
+    /// The score the choice was made by: "MAPE", or "WAPE" when some
+    /// actual was 0.
+    pub criterion: &'static str,
     /// Things the user should know (fallbacks, short history).
     pub notes: Vec<String>,
 }
@@ -87,15 +90,13 @@ impl Forecast {
 /// is too short for.
 pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
     let mut notes = Vec::new();
-    let mut ss: Vec<usize> = seasons.iter().copied().filter(|&m| m >= 2).collect();
-    ss.sort_unstable();
-    ss.dedup();
+    let ss = clean_seasons(seasons);
     let mut out = Vec::new();
     // Seasonal naive, like the fitted models, only for a season seen
     // twice: the notes below say a shorter history is modelled without
     // that season (and one cycle is no evidence of a season).
     for &m in &ss {
-        if n >= 2 * m {
+        if n >= m.saturating_mul(2) {
             out.push(Model::SeasonalNaive(m));
         }
     }
@@ -104,7 +105,11 @@ pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
             out.push(Model::HoltWinters(m));
         }
     }
-    let fit: Vec<usize> = ss.iter().copied().filter(|&m| 2 * m <= n).collect();
+    let fit: Vec<usize> = ss
+        .iter()
+        .copied()
+        .filter(|&m| m.saturating_mul(2) <= n)
+        .collect();
     if !fit.is_empty() {
         // Slow and quick seasons and levels: which suits a link is a
         // matter for its own backtest.
@@ -118,13 +123,17 @@ pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
             }
         }
     }
-    let short: Vec<usize> = ss.iter().copied().filter(|&m| 2 * m > n).collect();
+    let short: Vec<usize> = ss
+        .iter()
+        .copied()
+        .filter(|&m| m.saturating_mul(2) > n)
+        .collect();
     if !short.is_empty() && !ss.is_empty() {
         notes.push(if fit.is_empty() {
             format!(
                 "too little history for a seasonal model ({n} points; a season of {} needs {}): using a non-seasonal one",
                 ss[0],
-                2 * ss[0]
+                ss[0].saturating_mul(2)
             )
         } else {
             format!(
@@ -157,9 +166,35 @@ fn check(y: &[f64]) -> Result<(), Error> {
     Ok(())
 }
 
-/// Whether MAPE can judge (no zero actuals); else WAPE does.
-fn criterion(s: &Scores, by_mape: bool) -> f64 {
-    let v = if by_mape { s.mape } else { s.wape };
+/// The seasons worth modelling: at least 2 steps, sorted, no repeats.
+pub fn clean_seasons(seasons: &[usize]) -> Vec<usize> {
+    let mut ss: Vec<usize> = seasons.iter().copied().filter(|&m| m >= 2).collect();
+    ss.sort_unstable();
+    ss.dedup();
+    ss
+}
+
+/// The MASE scale's season for `n` training points: the shortest season
+/// they hold twice, else 1 (the naive forecast).
+pub fn scale_season(seasons: &[usize], n: usize) -> usize {
+    clean_seasons(seasons)
+        .into_iter()
+        .find(|&m| m.saturating_mul(2) <= n)
+        .unwrap_or(1)
+}
+
+/// Which score judges: MAPE, or WAPE when some actual is 0 (MAPE then
+/// leaves those points out and would favour forecasts wrong exactly there).
+fn judge_by(points: &[Point]) -> &'static str {
+    if points.iter().any(|p| p.actual == 0.0) {
+        "WAPE"
+    } else {
+        "MAPE"
+    }
+}
+
+fn criterion(s: &Scores, by: &str) -> f64 {
+    let v = if by == "MAPE" { s.mape } else { s.wape };
     if v.is_nan() {
         f64::INFINITY
     } else {
@@ -173,59 +208,99 @@ pub struct Choice {
     pub model: Model,
     /// Every candidate and its scores.
     pub candidates: Vec<Candidate>,
-    /// The winner's backtest points (empty without windows).
+    /// The winner's backtest points (empty without windows), filled
+    /// points left out.
     pub points: Vec<Point>,
     /// Windows used.
     pub windows: usize,
+    /// The score that judged ("MAPE" or "WAPE").
+    pub criterion: &'static str,
     /// Notes on short history.
     pub notes: Vec<String>,
 }
 
+/// Backtests `m` on `y` over `w` windows of `h`, leaving out of the
+/// scores and the points the ones `filled` marks (values made up for
+/// gaps: a model is not judged on how well it predicts a copy).
+fn judged(
+    y: &[f64],
+    filled: &[bool],
+    m: &Model,
+    h: usize,
+    w: usize,
+    mase_season: usize,
+) -> Option<(Scores, Vec<Point>)> {
+    let b = backtest(y, h, w, mase_season, &|t, hh| m.predict(t, hh)).ok()?;
+    if !filled.contains(&true) {
+        return Some((b.scores, b.points));
+    }
+    let first = y.len() - w * h;
+    let points: Vec<Point> = b
+        .points
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| !filled.get(first + j).copied().unwrap_or(false))
+        .map(|(_, p)| *p)
+        .collect();
+    if points.is_empty() {
+        return None;
+    }
+    let mut scores = crate::backtest::score(&points);
+    scores.mase = b.scores.mase;
+    scores.windows = w;
+    Some((scores, points))
+}
+
 /// Chooses the model with the lowest backtest MAPE (WAPE when some
-/// actuals are 0) over up to `windows` windows of `h` points.
-pub fn choose(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Choice {
-    let (models, mut notes) = candidates(seasons, y.len());
-    let mase_season = seasons
-        .iter()
-        .copied()
-        .filter(|&m| m >= 2)
-        .min()
-        .unwrap_or(1);
+/// actuals are 0) over up to `windows` windows of `h` points. Points
+/// `filled` marks (gaps filled in) are not scored.
+pub fn choose(y: &[f64], filled: &[bool], seasons: &[usize], h: usize, windows: usize) -> Choice {
+    let n = y.len();
+    // How many windows: enough training before them for the shortest
+    // season twice, when the history holds that (else for Holt).
+    let base = clean_seasons(seasons)
+        .first()
+        .map(|m| m.saturating_mul(2))
+        .filter(|&b| b <= n)
+        .unwrap_or(Model::Holt.min_len());
+    let w = windows.min(windows_possible(n, base, h));
+    // The candidates are what the first window's training points allow,
+    // so the model judged is the model used.
+    let train = n - w * h;
+    let (models, mut notes) = candidates(seasons, if w > 0 { train } else { n });
+    let mase_season = scale_season(seasons, train);
     let mut scored = Vec::new();
-    let mut best: Option<(f64, usize, Vec<Point>)> = None;
-    let mut used = 0;
-    // Windows are judged on what each model can fit; the seasonal models
-    // need their season before the first window.
-    let base = models
-        .iter()
-        .filter(|m| m.is_seasonal())
-        .map(|m| m.min_len())
-        .min()
-        .unwrap_or(4)
-        .max(mase_season + 1);
-    let w = windows.min(windows_possible(y.len(), base, h));
-    let actual_zero = y[y.len().saturating_sub(w * h)..].contains(&0.0);
-    for (i, m) in models.iter().enumerate() {
-        let fits = w > 0 && y.len() >= w * h + m.min_len();
-        let bt = if fits {
-            backtest(y, h, w, mase_season, &|t, hh| m.predict(t, hh)).ok()
+    let mut results: Vec<Option<(Scores, Vec<Point>)>> = Vec::new();
+    for m in &models {
+        let r = if w > 0 && train >= m.min_len() {
+            judged(y, filled, m, h, w, mase_season)
         } else {
             None
         };
-        if let Some(b) = &bt {
-            used = w;
-            let c = criterion(&b.scores, !actual_zero);
-            if best.as_ref().is_none_or(|(v, _, _)| c < *v) {
-                best = Some((c, i, b.points.clone()));
-            }
-        }
         scored.push(Candidate {
             model: m.clone(),
-            scores: bt.map(|b| b.scores),
+            scores: r.as_ref().map(|(s, _)| *s),
         });
+        results.push(r);
     }
-    let (model, points) = match best {
-        Some((_, i, p)) => (models[i].clone(), p),
+    let by = results
+        .iter()
+        .flatten()
+        .next()
+        .map_or("MAPE", |(_, p)| judge_by(p));
+    // The lowest score; ties (and all-infinite scores) go to the earlier,
+    // simpler candidate.
+    let best = results
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| r.as_ref().map(|(s, _)| (criterion(s, by), i)))
+        .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+    let (model, points, used) = match best {
+        Some((_, i)) => (
+            models[i].clone(),
+            results[i].take().map(|(_, p)| p).unwrap_or_default(),
+            w,
+        ),
         None => {
             // No window to judge on: the richest model the history allows.
             let m = models
@@ -235,11 +310,19 @@ pub fn choose(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Choice 
                 .or_else(|| models.iter().find(|m| matches!(m, Model::Holt)))
                 .unwrap_or(&Model::Naive)
                 .clone();
-            notes.push(format!(
-                "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
-                m.name()
-            ));
-            (m, Vec::new())
+            notes.push(if w > 0 {
+                format!(
+                    "nothing recorded in the last {} points to backtest on (all filled in for gaps): {} chosen without a backtest, intervals from its in-sample errors",
+                    w * h,
+                    m.name()
+                )
+            } else {
+                format!(
+                    "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
+                    m.name()
+                )
+            });
+            (m, Vec::new(), 0)
         }
     };
     Choice {
@@ -247,12 +330,20 @@ pub fn choose(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Choice 
         candidates: scored,
         points,
         windows: used,
+        criterion: by,
         notes,
     }
 }
 
 /// Forecasts `settings.horizon` points after `y` with intervals.
 pub fn forecast(y: &[f64], settings: &Settings) -> Result<Forecast, Error> {
+    forecast_filled(y, &[], settings)
+}
+
+/// [`forecast`] of a series some of whose points were filled in for gaps
+/// (`filled[i]` true): those are not scored when choosing the model nor
+/// taken as errors for the intervals.
+pub fn forecast_filled(y: &[f64], filled: &[bool], settings: &Settings) -> Result<Forecast, Error> {
     check(y)?;
     let h = settings.horizon;
     if h == 0 {
@@ -277,33 +368,29 @@ pub fn forecast(y: &[f64], settings: &Settings) -> Result<Forecast, Error> {
                     y.len()
                 )));
             }
-            let season = settings
-                .seasons
-                .iter()
-                .copied()
-                .filter(|&s| s >= 2)
-                .min()
-                .unwrap_or(1);
             let w = settings
                 .windows
-                .min(windows_possible(y.len(), m.min_len().max(season + 1), h));
-            let bt = if w > 0 {
-                backtest(y, h, w, season, &|t, hh| m.predict(t, hh)).ok()
+                .min(windows_possible(y.len(), m.min_len(), h));
+            let r = if w > 0 {
+                let season = scale_season(&settings.seasons, y.len() - w * h);
+                judged(y, filled, m, h, w, season)
             } else {
                 None
             };
+            let by = r.as_ref().map_or("MAPE", |(_, p)| judge_by(p));
             Choice {
                 model: m.clone(),
                 candidates: vec![Candidate {
                     model: m.clone(),
-                    scores: bt.as_ref().map(|b| b.scores),
+                    scores: r.as_ref().map(|(s, _)| *s),
                 }],
-                points: bt.map(|b| b.points).unwrap_or_default(),
-                windows: w,
+                windows: if r.is_some() { w } else { 0 },
+                points: r.map(|(_, p)| p).unwrap_or_default(),
+                criterion: by,
                 notes: Vec::new(),
             }
         }
-        None => choose(y, &settings.seasons, h, settings.windows),
+        None => choose(y, filled, &settings.seasons, h, settings.windows),
     };
     let point = choice.model.predict(y, h);
     let scale = LogScale::of(y);
@@ -318,6 +405,7 @@ pub fn forecast(y: &[f64], settings: &Settings) -> Result<Forecast, Error> {
         bands,
         candidates: choice.candidates,
         windows: choice.windows,
+        criterion: choice.criterion,
         notes: choice.notes,
     })
 }
@@ -496,7 +584,7 @@ fn band(
 /// automatic choice as one forecasting method, so it can be backtested
 /// like any model (each outer window chooses on its own training points).
 pub fn auto_predict(y: &[f64], seasons: &[usize], h: usize, windows: usize) -> Vec<f64> {
-    choose(y, seasons, h, windows).model.predict(y, h)
+    choose(y, &[], seasons, h, windows).model.predict(y, h)
 }
 
 /// A backtest of [`forecast`] itself: the choice made afresh in every
@@ -512,31 +600,29 @@ pub struct Evaluation {
 }
 
 /// Backtests [`forecast`] with `settings` over `windows` windows of
-/// `settings.horizon` points (MASE scaled by the shortest season).
+/// `settings.horizon` points (MASE scaled by [`scale_season`] of the
+/// points before the first window).
 pub fn evaluate(y: &[f64], settings: &Settings, windows: usize) -> Result<Evaluation, Error> {
     check(y)?;
     let h = settings.horizon;
-    let made = std::cell::RefCell::new(Vec::new());
-    let season = settings
-        .seasons
-        .iter()
-        .copied()
-        .filter(|&m| m >= 2)
-        .min()
-        .unwrap_or(1);
-    let bt = backtest(y, h, windows, season, &|train, hh| match forecast(
-        train,
-        &Settings {
-            horizon: hh,
-            ..settings.clone()
-        },
-    ) {
-        Ok(f) => {
-            let p = f.point.clone();
-            made.borrow_mut().push(f);
-            p
-        }
-        Err(_) => vec![f64::NAN; hh],
+    // One entry per window, in order (None where no forecast came out).
+    let made: std::cell::RefCell<Vec<Option<Forecast>>> = std::cell::RefCell::new(Vec::new());
+    let season = scale_season(
+        &settings.seasons,
+        y.len().saturating_sub(windows.saturating_mul(h)),
+    );
+    let bt = backtest(y, h, windows, season, &|train, hh| {
+        let f = forecast(
+            train,
+            &Settings {
+                horizon: hh,
+                ..settings.clone()
+            },
+        )
+        .ok();
+        let p = f.as_ref().map_or(vec![f64::NAN; hh], |f| f.point.clone());
+        made.borrow_mut().push(f);
+        p
     })?;
     let made = made.into_inner();
     let coverage = settings
@@ -546,7 +632,9 @@ pub fn evaluate(y: &[f64], settings: &Settings, windows: usize) -> Result<Evalua
             let mut inside = 0usize;
             let mut total = 0usize;
             for (w, f) in made.iter().enumerate() {
-                let Some(b) = f.band(level) else { continue };
+                let Some(b) = f.as_ref().and_then(|f| f.band(level)) else {
+                    continue;
+                };
                 for k in 0..h {
                     let a = bt.points[w * h + k].actual;
                     total += 1;
@@ -561,7 +649,10 @@ pub fn evaluate(y: &[f64], settings: &Settings, windows: usize) -> Result<Evalua
     Ok(Evaluation {
         scores: bt.scores,
         coverage,
-        chosen: made.iter().map(|f| f.model.name()).collect(),
+        chosen: made
+            .iter()
+            .map(|f| f.as_ref().map_or("(failed)".into(), |f| f.model.name()))
+            .collect(),
     })
 }
 

@@ -62,9 +62,11 @@ impl Model {
         match self {
             Model::Naive => 1,
             Model::Holt => 4,
-            Model::SeasonalNaive(m) => *m,
-            Model::HoltWinters(m) => 2 * m + 2,
-            Model::Mstl { periods, .. } => 2 * periods.iter().copied().min().unwrap_or(1),
+            Model::SeasonalNaive(m) => (*m).max(1),
+            Model::HoltWinters(m) => m.saturating_mul(2).saturating_add(2),
+            Model::Mstl { periods, .. } => {
+                periods.iter().copied().min().unwrap_or(1).saturating_mul(2)
+            }
         }
     }
 
@@ -74,12 +76,14 @@ impl Model {
         assert!(y.len() >= self.min_len().max(1), "series too short");
         match self {
             Model::Naive => vec![*y.last().unwrap(); h],
-            Model::SeasonalNaive(m) => seasonal_naive(y, *m, h),
+            Model::SeasonalNaive(m) => seasonal_naive(y, (*m).max(1), h),
             Model::Holt => {
                 let s = LogScale::of(y);
                 let z = s.to(y);
                 s.from(&holt(&z).predict(h))
             }
+            // A season of under 2 steps is no season.
+            Model::HoltWinters(m) if *m < 2 => Model::Holt.predict(y, h),
             Model::HoltWinters(m) => {
                 let s = LogScale::of(y);
                 let z = s.to(y);
@@ -99,26 +103,35 @@ impl Model {
 }
 
 impl Model {
-    /// A model by name for `--method`: `naive`, `holt`, `snaive-day`,
-    /// `snaive-week`, `snaive-N` (N steps), `holt-winters` (daily season),
-    /// `mstl` (every season); `day` and `week` are `seasons[0]` and
-    /// `seasons[1]`. `None` for `auto`.
-    pub fn parse(name: &str, seasons: &[usize]) -> Result<Option<Model>, String> {
-        let season = |k: usize, what: &str| {
-            seasons
-                .get(k)
-                .copied()
-                .ok_or_else(|| format!("--method {name}: no {what} season at this step"))
+    /// A model by name for `--method`, at a step of `step` seconds:
+    /// `naive`, `holt`, `snaive-day`, `snaive-week`, `snaive-N` (N steps),
+    /// `holt-winters` (daily season), `mstl` (daily and weekly seasons).
+    /// `None` for `auto`.
+    pub fn parse(name: &str, step: u64) -> Result<Option<Model>, String> {
+        let per = |secs: u64| (secs / step.max(1)) as usize;
+        let (day, week) = (per(86_400), per(7 * 86_400));
+        let season = |m: usize, what: &str| {
+            if m >= 2 {
+                Ok(m)
+            } else {
+                Err(format!(
+                    "--method {name}: a step of {step} s has no {what} season"
+                ))
+            }
         };
+        let seasons: Vec<usize> = [day, week].into_iter().filter(|&m| m >= 2).collect();
         Ok(Some(match name {
             "auto" => return Ok(None),
             "naive" => Model::Naive,
             "holt" => Model::Holt,
-            "snaive-day" => Model::SeasonalNaive(season(0, "daily")?),
-            "snaive-week" => Model::SeasonalNaive(season(1, "weekly")?),
-            "holt-winters" => Model::HoltWinters(season(0, "daily")?),
-            "mstl" if !seasons.is_empty() => Model::Mstl {
-                periods: seasons.to_vec(),
+            "snaive-day" => Model::SeasonalNaive(season(day, "daily")?),
+            "snaive-week" => Model::SeasonalNaive(season(week, "weekly")?),
+            "holt-winters" => Model::HoltWinters(season(day, "daily")?),
+            "mstl" if seasons.is_empty() => {
+                return Err(format!("--method mstl: a step of {step} s has no season"))
+            }
+            "mstl" => Model::Mstl {
+                periods: seasons,
                 season: 0.25,
                 level: 0.1,
             },
@@ -158,7 +171,12 @@ impl LogScale {
         y.iter().map(|v| (v.max(0.0) + self.c).ln()).collect()
     }
     pub(crate) fn from(&self, z: &[f64]) -> Vec<f64> {
-        z.iter().map(|v| (v.exp() - self.c).max(0.0)).collect()
+        // exp(z) − c, written so that z = ln(c) gives exactly 0 (an idle
+        // series forecasts 0, not 1e-25).
+        let lc = self.c.ln();
+        z.iter()
+            .map(|v| (self.c * (v - lc).exp_m1()).max(0.0))
+            .collect()
     }
 }
 

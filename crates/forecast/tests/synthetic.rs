@@ -507,10 +507,16 @@ fn bands_nest_and_widen_with_the_horizon() {
         }
         assert!(up[23] > 0.0 && down[23] > 0.0, "{}", b.level);
     }
-    // Without a backtest (a day and a half of history), the bands come
-    // from the in-sample differences and still nest and sit around the
-    // point.
+    // A day and a half of history: no season, but one window of a day
+    // for the non-seasonal models, whose errors give the bands.
     let y = noisy(&mut r, 36, 0.08, pattern);
+    let f = forecast(&y, &hourly()).unwrap();
+    assert_eq!(f.windows, 1);
+    assert!(!f.model.is_seasonal());
+    assert_sane(&f, 24);
+    // Without a backtest (a day and a bit), the bands come from the
+    // in-sample differences and still nest and sit around the point.
+    let y = noisy(&mut r, 26, 0.08, pattern);
     let f = forecast(&y, &hourly()).unwrap();
     assert_eq!(f.windows, 0);
     assert_sane(&f, 24);

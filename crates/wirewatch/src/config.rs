@@ -537,7 +537,7 @@ struct TomlFile {
     expecting = "a [forecast] table"
 )]
 struct TomlForecast {
-    capacity: Option<std::collections::BTreeMap<String, Spanned<Bandwidth>>>,
+    capacity: Option<std::collections::BTreeMap<String, Spanned<LinkRate>>>,
     capacity_fraction: Option<Spanned<f64>>,
     watch: Option<bool>,
 }
@@ -576,6 +576,17 @@ fn parse_keep(s: &str) -> Result<Option<i64>, String> {
 )]
 struct TomlTui {
     refresh_ms: Option<Spanned<u64>>,
+}
+
+/// A `[forecast.capacity]` value: bit/s as a number, or a string with a prefix.
+#[derive(Deserialize)]
+#[serde(
+    untagged,
+    expecting = "expected a link rate: bit/s as a number, or a string such as \"1G\""
+)]
+enum LinkRate {
+    Number(f64),
+    Text(String),
 }
 
 /// `max-bandwidth` in TOML: bits/s as an integer, or a string with a suffix.
@@ -699,9 +710,9 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
             for (iface, v) in f.capacity.unwrap_or_default() {
                 let at = v.span().start;
                 let bits = match v.into_inner() {
-                    Bandwidth::Bits(b) if b > 0 => Ok(b as f64),
-                    Bandwidth::Bits(_) => Err("must be more than 0".to_string()),
-                    Bandwidth::Text(t) => parse_rate(&t),
+                    LinkRate::Number(b) if b.is_finite() && b > 0.0 => Ok(b),
+                    LinkRate::Number(_) => Err("must be more than 0".to_string()),
+                    LinkRate::Text(t) => parse_rate(&t),
                 }
                 .map_err(|e| place.error(at, format!("forecast.capacity.{iface}: {e}")))?;
                 capacity.insert(iface, bits);
@@ -1103,7 +1114,8 @@ watch = false
 
 [forecast.capacity]
 eth2 = "10G"
-eth3 = 2500000000
+eth3 = 2.5e9
+eth4 = 100000000
 wlan0 = "54 Mbit/s"
 "#,
         );
@@ -1139,10 +1151,15 @@ wlan0 = "54 Mbit/s"
                 },
                 detect: None,
                 forecast: ForecastConfig {
-                    capacity: [("eth2", 1e10), ("eth3", 2.5e9), ("wlan0", 54e6)]
-                        .into_iter()
-                        .map(|(k, v)| (k.to_string(), v))
-                        .collect(),
+                    capacity: [
+                        ("eth2", 1e10),
+                        ("eth3", 2.5e9),
+                        ("eth4", 1e8),
+                        ("wlan0", 54e6)
+                    ]
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
                     fraction: Some(0.8),
                     watch: Some(false),
                 },
@@ -1188,6 +1205,11 @@ eth0 = \"quick\"",
                 "[forecast.capacity]
 eth0 = 0",
                 "/etc/ww.toml:2: forecast.capacity.eth0: must be more than 0",
+            ),
+            (
+                "[forecast.capacity]
+eth0 = true",
+                "/etc/ww.toml:2: expected a link rate",
             ),
             (
                 "[forecast]

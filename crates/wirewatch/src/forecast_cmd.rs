@@ -11,7 +11,8 @@ use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use wirewatch_detect::forecast_watch::rate;
 use wirewatch_detect::{capacity_alert, Alert};
-use wirewatch_forecast::{backtest, csv as fcsv, forecast, gaps, Forecast, Model, Settings};
+use wirewatch_forecast::forecast::{clean_seasons, forecast_filled, scale_season};
+use wirewatch_forecast::{backtest, csv as fcsv, gaps, Forecast, Model, Settings};
 use wirewatch_store::query::{self, Range, SeriesSpec};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{Selection, SqliteStore};
@@ -97,12 +98,12 @@ pub struct HistoryForecast {
     /// Also draw history, forecast and bands to this .png or .svg file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
-    /// Chart width in pixels.
-    #[arg(long, default_value_t = 1200)]
-    pub width: u32,
-    /// Chart height in pixels.
-    #[arg(long, default_value_t = 600)]
-    pub height: u32,
+    /// Chart width in pixels (with --plot; default 1200).
+    #[arg(long)]
+    pub width: Option<u32>,
+    /// Chart height in pixels (with --plot; default 600).
+    #[arg(long)]
+    pub height: Option<u32>,
 }
 
 /// `wirewatch forecast backtest`.
@@ -157,6 +158,8 @@ pub struct RateHistory {
     pub outbound: Vec<f64>,
     /// Buckets filled because nothing was recorded then.
     pub filled: usize,
+    /// Which buckets were filled.
+    pub missing: Vec<bool>,
 }
 
 impl RateHistory {
@@ -246,6 +249,7 @@ pub fn rate_history(
         inbound,
         outbound,
         filled,
+        missing,
     }))
 }
 
@@ -293,9 +297,9 @@ fn from_history(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let step = parse_duration(&a.step).map_err(|e| anyhow!("--step: {e}"))?;
-    if step < 60 || step % 60 != 0 {
+    if step < 60 || step % 60 != 0 || step > 86_400 {
         bail!(
-            "--step must be whole minutes (1m, 5m, 1h), got '{}'",
+            "--step must be whole minutes up to a day (1m, 5m, 1h, 1d), got '{}'",
             a.step
         );
     }
@@ -303,6 +307,13 @@ fn from_history(
     if horizon < step {
         bail!(
             "--horizon {} is shorter than the step {}",
+            a.horizon,
+            a.step
+        );
+    }
+    if horizon % step != 0 {
+        bail!(
+            "--horizon {} is not a whole number of steps of {}",
             a.horizon,
             a.step
         );
@@ -328,9 +339,12 @@ fn from_history(
     if !(fraction > 0.0 && fraction <= 1.0) {
         bail!("--capacity-fraction must be more than 0 and at most 1, got {fraction}");
     }
+    if a.capacity.is_some() && a.iface.is_none() {
+        bail!("--capacity is a link's: give --iface");
+    }
     let capacity = capacity_of(a.capacity.as_deref(), a.iface.as_deref(), cfg)?;
     let mut settings = Settings::for_step(step as u64, h);
-    settings.model = Model::parse(&a.method, &settings.seasons).map_err(|e| anyhow!(e))?;
+    settings.model = Model::parse(&a.method, step as u64).map_err(|e| anyhow!(e))?;
     let ext = a
         .plot
         .as_ref()
@@ -348,14 +362,16 @@ fn from_history(
             }
         })
         .transpose()?;
+    if a.plot.is_none() && (a.width.is_some() || a.height.is_some()) {
+        bail!("--width and --height size the chart: give --plot FILE");
+    }
+    let (width, height) = (a.width.unwrap_or(1200), a.height.unwrap_or(600));
     let sizes = wirewatch_plot::MIN_SIZE..=wirewatch_plot::MAX_SIZE;
-    if a.plot.is_some() && (!sizes.contains(&a.width) || !sizes.contains(&a.height)) {
+    if !sizes.contains(&width) || !sizes.contains(&height) {
         bail!(
-            "--width and --height must be between {} and {} pixels, got {}x{}",
+            "--width and --height must be between {} and {} pixels, got {width}x{height}",
             sizes.start(),
             sizes.end(),
-            a.width,
-            a.height
         );
     }
     let store = SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))?;
@@ -374,12 +390,7 @@ fn from_history(
             db.display()
         )
     })?;
-    let who = match (&a.iface, a.host, &a.process) {
-        (Some(i), _, _) => i.clone(),
-        (_, Some(h), _) => h.to_string(),
-        (_, _, Some(p)) => format!("process {p}"),
-        _ => "all traffic".into(),
-    };
+    let who = describe(&sel);
     let dirs: Vec<(&'static str, bool)> = match a.direction {
         Direction::In => vec![("inbound", true)],
         Direction::Out => vec![("outbound", false)],
@@ -392,7 +403,7 @@ fn from_history(
         } else {
             &hist.outbound
         };
-        let f = forecast(y, &settings).map_err(|e| anyhow!("{name}: {e}"))?;
+        let f = forecast_filled(y, &hist.missing, &settings).map_err(|e| anyhow!("{name}: {e}"))?;
         fs.push(DirForecast {
             name,
             inbound,
@@ -420,12 +431,10 @@ fn from_history(
             hist.filled
         ));
     }
-    match (capacity, &a.iface) {
-        (None, Some(i)) => notes.push(format!(
+    if let (None, Some(i)) = (capacity, &a.iface) {
+        notes.push(format!(
             "no capacity known for {i} (no --capacity, no [forecast.capacity] entry, no link speed): no capacity check"
-        )),
-        (Some(_), None) => notes.push("--capacity applies to an interface: give --iface".into()),
-        _ => {}
+        ));
     }
     if let Some(p) = &a.plot {
         draw(
@@ -555,22 +564,23 @@ fn from_history(
         let chosen = if settings.model.is_some() {
             "as asked".to_string()
         } else if d.f.windows > 0 {
-            let mut by: Vec<String> =
+            let by: Vec<String> =
                 d.f.candidates
                     .iter()
                     .filter_map(|c| c.scores.map(|s| (c.model.name(), s)))
                     .map(|(n, s)| {
-                        if s.mape.is_finite() {
-                            format!("{n} {:.1} %", s.mape)
+                        let v = if d.f.criterion == "MAPE" {
+                            s.mape
                         } else {
-                            format!("{n} WAPE {:.1} %", s.wape)
-                        }
+                            s.wape
+                        };
+                        format!("{n} {v:.1} %")
                     })
                     .collect();
-            by.truncate(8);
             format!(
-                "chosen by backtest over {} window(s), MAPE: {}",
+                "chosen by backtest over {} window(s), {}: {}",
                 d.f.windows,
+                d.f.criterion,
                 by.join(", ")
             )
         } else {
@@ -696,8 +706,8 @@ fn draw(
         series,
         bands,
         markers: vec![(start, "now".into())],
-        width: a.width,
-        height: a.height,
+        width: a.width.unwrap_or(1200),
+        height: a.height.unwrap_or(600),
     };
     let bytes = if svg {
         wirewatch_plot::render_svg(&chart).into_bytes()
@@ -711,15 +721,15 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let file = a.csv.display().to_string();
     let text = std::fs::read(&a.csv).with_context(|| format!("--csv {file}"))?;
     let text = String::from_utf8_lossy(&text);
-    let seasons: Vec<usize> = a.season.iter().copied().filter(|&m| m >= 2).collect();
+    let seasons = clean_seasons(&a.season);
     if a.horizon == 0 || a.windows == 0 {
         bail!("--horizon and --windows must be at least 1");
     }
     let s = fcsv::read(&text, &file, &a.column, seasons.first().copied())
         .map_err(|e| anyhow!("{e}"))?;
     let y = &s.values;
-    let need = a.windows * a.horizon;
-    if y.len() <= need + seasons.first().copied().unwrap_or(1) {
+    let need = a.windows.saturating_mul(a.horizon);
+    if y.len() <= need.saturating_add(seasons.first().copied().unwrap_or(1)) {
         bail!(
             "{file}: {} points are too few for {} windows of {} (and a season before them)",
             y.len(),
@@ -727,7 +737,7 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             a.horizon
         );
     }
-    let mase_season = seasons.first().copied().unwrap_or(1);
+    let mase_season = scale_season(&seasons, y.len() - need);
     let (models, notes) = wirewatch_forecast::forecast::candidates(&seasons, y.len() - need);
     let mut rows = Vec::new();
     for m in &models {

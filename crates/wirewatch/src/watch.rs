@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 
 use wirewatch_detect::{capacity_alert, Alert, Expectation};
-use wirewatch_forecast::{forecast, gaps, Settings};
+use wirewatch_forecast::forecast::forecast_filled;
+use wirewatch_forecast::{gaps, Settings};
 use wirewatch_store::{Row, Selection, SqliteStore};
 
 /// Step of the watch's forecasts, seconds.
@@ -49,6 +50,8 @@ struct Rates {
     start: i64,
     inbound: Vec<f64>,
     outbound: Vec<f64>,
+    /// Steps filled in for gaps (history only; absent = recorded).
+    missing: Vec<bool>,
 }
 
 impl Rates {
@@ -117,20 +120,8 @@ impl Watch {
     /// before dropping privileges: the forecast thread could not open the
     /// database afterwards).
     pub fn preload(&mut self, iface: &str, now: i64) {
-        let until = now.div_euclid(STEP) * STEP;
-        let base = match load(&self.s.db, iface, until) {
-            Ok(b) => b,
-            Err(e) => {
-                self.notes.push(format!(
-                    "forecast watch: no history for {iface} from {}: {e}",
-                    self.s.db.display()
-                ));
-                Rates {
-                    start: until,
-                    ..Rates::default()
-                }
-            }
-        };
+        let (base, note) = history_or_note(&self.s.db, iface, now.div_euclid(STEP) * STEP);
+        self.notes.extend(note);
         self.ifaces.entry(iface.to_string()).or_default().base = Some(base);
     }
 
@@ -158,7 +149,12 @@ impl Watch {
                     *i += r.counts.bytes_in;
                     *o += r.counts.bytes_out;
                 }
-                Some((s, _, _)) if *s > step => {}
+                // A late row (older than the step being summed) counts
+                // there, as the engine's judge counts it.
+                Some((s, i, o)) if *s > step => {
+                    *i += r.counts.bytes_in;
+                    *o += r.counts.bytes_out;
+                }
                 _ => {
                     close(st, step);
                     st.cur = Some((step, r.counts.bytes_in, r.counts.bytes_out));
@@ -187,12 +183,15 @@ impl Watch {
                 iface: name.clone(),
                 base: st.base.clone(),
                 own: st.own.clone().unwrap_or_default(),
-                capacity: self
-                    .s
-                    .capacity
-                    .get(&name)
-                    .copied()
-                    .or_else(|| wirewatch_live::iface::link_speed(&name)),
+                // The driver's speed only live: a replay's interface is a
+                // file name, and its alerts must not depend on this machine.
+                capacity: self.s.capacity.get(&name).copied().or_else(|| {
+                    if self.s.background {
+                        wirewatch_live::iface::link_speed(&name)
+                    } else {
+                        None
+                    }
+                }),
                 fraction: self.s.fraction,
                 now,
             };
@@ -272,41 +271,33 @@ struct Job {
 
 impl Job {
     fn run(self) -> Made {
-        let mut note = None;
-        let base = match self.base {
-            Some(b) => b,
-            None => match load(&self.db, &self.iface, self.own.start) {
-                Ok(b) => b,
-                Err(e) => {
-                    note = Some(format!(
-                        "forecast watch: no history for {} from {}: {e}",
-                        self.iface,
-                        self.db.display()
-                    ));
-                    Rates {
-                        start: self.own.start,
-                        ..Rates::default()
-                    }
-                }
-            },
+        let (base, note) = match self.base {
+            Some(b) => (b, None),
+            // Up to the run's first, partial step: what an earlier import
+            // of the same traffic wrote there is not read back.
+            None => history_or_note(&self.db, &self.iface, self.own.start - STEP),
         };
-        // History, a gap up to the run's first step, the run's own steps.
-        let start = if base.inbound.is_empty() {
+        // History, a gap up to the run's first step, the run's own steps:
+        // the last 28 days of them.
+        let first = if base.inbound.is_empty() {
             self.own.start
         } else {
             base.start
         };
+        let start = first.max(self.own.end() - HISTORY_SECS);
         let n = ((self.own.end() - start) / STEP).max(0) as usize;
         let mut series = [vec![0.0; n], vec![0.0; n]];
         let mut missing = vec![true; n];
-        for (src, sh) in [(&base, base.start), (&self.own, self.own.start)] {
-            let off = ((sh - start) / STEP) as usize;
+        for src in [&base, &self.own] {
             for k in 0..src.inbound.len() {
-                if off + k < n {
-                    series[0][off + k] = src.inbound[k];
-                    series[1][off + k] = src.outbound[k];
-                    missing[off + k] = false;
+                let t = src.start + k as i64 * STEP;
+                if t < start || t >= self.own.end() {
+                    continue;
                 }
+                let i = ((t - start) / STEP) as usize;
+                series[0][i] = src.inbound[k];
+                series[1][i] = src.outbound[k];
+                missing[i] = src.missing.get(k).copied().unwrap_or(false);
             }
         }
         let mut made = Made {
@@ -316,11 +307,22 @@ impl Job {
             alerts: Vec::new(),
             note,
         };
-        if (n as i64) * STEP < MIN_HISTORY_SECS {
+        // Judged on what was recorded, not on what was filled in: two days
+        // of it, and half of the last day.
+        let day_steps = (86_400 / STEP) as usize;
+        let recorded = missing.iter().filter(|m| !**m).count();
+        let last_day = missing
+            .iter()
+            .rev()
+            .take(day_steps)
+            .filter(|m| !**m)
+            .count();
+        if (recorded as i64) * STEP < MIN_HISTORY_SECS || 2 * last_day < day_steps.min(n) {
             made.note.get_or_insert(format!(
-                "forecast watch: {} has {:.1} h of history; forecasts start after {} h",
+                "forecast watch: {} has {:.1} h of recorded history ({:.1} h in the last day); forecasts need {} h, half of the last day",
                 self.iface,
-                n as f64 * STEP as f64 / 3600.0,
+                recorded as f64 * STEP as f64 / 3600.0,
+                last_day as f64 * STEP as f64 / 3600.0,
                 MIN_HISTORY_SECS / 3600
             ));
             return made;
@@ -335,7 +337,7 @@ impl Job {
         for (k, inbound) in [(0, true), (1, false)] {
             let y = &mut series[k];
             gaps::fill(y, &missing, Some(day));
-            let Ok(f) = forecast(y, &settings) else {
+            let Ok(f) = forecast_filled(y, &missing, &settings) else {
                 continue;
             };
             let (b95, b99) = (f.band(0.95).unwrap(), f.band(0.99).unwrap());
@@ -369,6 +371,23 @@ impl Job {
     }
 }
 
+/// [`load`], or no history and a note saying why.
+fn history_or_note(db: &std::path::Path, iface: &str, until: i64) -> (Rates, Option<String>) {
+    match load(db, iface, until) {
+        Ok(b) => (b, None),
+        Err(e) => (
+            Rates {
+                start: until,
+                ..Rates::default()
+            },
+            Some(format!(
+                "forecast watch: no history for {iface} from {}: {e}",
+                db.display()
+            )),
+        ),
+    }
+}
+
 /// The interface's history before `until` (its last 28 days).
 fn load(db: &std::path::Path, iface: &str, until: i64) -> anyhow::Result<Rates> {
     if !db.exists() {
@@ -388,6 +407,7 @@ fn load(db: &std::path::Path, iface: &str, until: i64) -> anyhow::Result<Rates> 
                 start: h.start,
                 inbound: h.inbound,
                 outbound: h.outbound,
+                missing: h.missing,
             },
             // Nothing recorded yet: the run's own traffic counts.
             None => Rates {

@@ -204,7 +204,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
         "in",
     ]);
     assert!(
-        table.contains("Forecast of eth0, every 5m for 2h from 2026-11-26 00:00 UTC"),
+        table.contains("Forecast of interface eth0, every 5m for 2h from 2026-11-26 00:00 UTC"),
         "{table}"
     );
     assert!(table.contains("Model (inbound): "), "{table}");
@@ -532,6 +532,23 @@ fn bad_forecast_arguments_are_one_line_errors() {
         "--step must be whole minutes",
     );
     bad(&with(&base, &["--horizon", "1m"]), "shorter than the step");
+    bad(
+        &with(&base, &["--step", "1w"]),
+        "--step must be whole minutes up to a day",
+    );
+    bad(
+        &with(&base, &["--horizon", "7m"]),
+        "--horizon 7m is not a whole number of steps of 5m",
+    );
+    bad(&with(&base, &["--width", "800"]), "--plot");
+    bad(
+        &with(&base, &["--host", "10.0.0.5", "--capacity", "1G"]),
+        "--capacity is a link's: give --iface",
+    );
+    bad(
+        &with(&base, &["--step", "1d", "--method", "snaive-day"]),
+        "--method snaive-day: a step of 86400 s has no daily season",
+    );
     bad(&with(&base, &["--horizon", "soon"]), "--horizon");
     bad(
         &with(&base, &["--method", "prophet"]),
@@ -722,6 +739,51 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
         ],
         "/nonexistent.csv",
     );
+    // Sizes that would overflow are errors, not panics.
+    bad(
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            c,
+            "--column",
+            "2",
+            "--horizon",
+            "9223372036854775808",
+            "--windows",
+            "2",
+        ],
+        "too few for 2 windows",
+    );
+    let out = run_ok(&[
+        "forecast",
+        "backtest",
+        "--csv",
+        c,
+        "--column",
+        "2",
+        "--season",
+        "24,9223372036854775809",
+        "--horizon",
+        "24",
+    ]);
+    assert!(out.contains("modelled without them"), "{out}");
+    // Two rows in one step: the second is named.
+    let twice = dir.path().join("t.csv");
+    std::fs::write(&twice, "t,v\n0,1\n60,2\n90,3\n150,4\n").unwrap();
+    bad(
+        &[
+            "forecast",
+            "backtest",
+            "--csv",
+            twice.to_str().unwrap(),
+            "--column",
+            "v",
+            "--horizon",
+            "1",
+        ],
+        "t.csv line 5: its time falls on the same 60 s step as line 4's",
+    );
 }
 
 /// A capture of UDP traffic from 10.0.0.5 at `bytes(step)` bytes per
@@ -765,6 +827,14 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
             ts += STEP;
         }
         s.append(&rows).unwrap();
+        // Rolled up and pruned as the import's own maintenance would, so
+        // the history a replay reads is the same before and after one.
+        let retention = wirewatch_store::Retention::default();
+        while s
+            .maintain(&retention, until + 2 * 3600, 1_000)
+            .unwrap()
+            .more
+        {}
         db
     };
     let db = make_db("h.db");
@@ -817,29 +887,103 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     // Whole 1,000-byte datagrams on the wire (1,014-byte frames, 1,000 IP bytes).
     assert!((obs - want).abs() / want < 0.01, "{obs} vs {want}");
     assert_eq!(a["severity"], "high");
-    // The same replay gives the same alerts.
+    // The same replay gives the same alerts, into a fresh copy of the
+    // history and into the database the first replay imported into (what
+    // it wrote after the history's end is not read back).
     let again = dir.path().join("b.json");
     let db2 = make_db("h2.db");
-    ww().args([
-        "-r",
-        pcap.to_str().unwrap(),
-        "--db",
-        db2.to_str().unwrap(),
-        "--alerts",
-        &format!("json:{}", again.display()),
-        "--no-summary",
-    ])
-    .output()
-    .unwrap();
-    let text2 = std::fs::read_to_string(&again).unwrap();
-    let dev2: Vec<&str> = text2
-        .lines()
-        .filter(|l| l.contains("forecast_deviation"))
-        .collect();
-    assert_eq!(
-        dev2,
-        text.lines()
+    for target in [&db2, &db] {
+        let _ = std::fs::remove_file(&again);
+        ww().args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "--db",
+            target.to_str().unwrap(),
+            "--alerts",
+            &format!("json:{}", again.display()),
+            "--no-summary",
+        ])
+        .output()
+        .unwrap();
+        let text2 = std::fs::read_to_string(&again).unwrap();
+        let dev2: Vec<&str> = text2
+            .lines()
             .filter(|l| l.contains("forecast_deviation"))
-            .collect::<Vec<_>>()
+            .collect();
+        let dev1: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("forecast_deviation"))
+            .collect();
+        assert_eq!(dev2, dev1, "{}", target.display());
+    }
+}
+
+#[test]
+fn filled_in_history_is_not_taken_for_traffic() {
+    let dir = tempfile::tempdir().unwrap();
+    // Ten days of history that ended a week before --until.
+    let end = MONDAY + 3 * 86_400;
+    let until = end + 7 * 86_400;
+    let db = history(dir.path(), "eth0", end, 10, 40_000.0, 400_000.0, &[]);
+    let dbs = db.to_str().unwrap();
+    let out = run_ok(&[
+        "forecast",
+        "--db",
+        dbs,
+        "--iface",
+        "eth0",
+        "--until",
+        &rfc(until),
+        "--json",
+        "--direction",
+        "in",
+    ]);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["history"]["filled"], 7 * 288);
+    let d = &v["directions"][0];
+    // The last week is copies of the week before: nothing to backtest on,
+    // and said; the bands are not a zero-width copy of the copies.
+    assert_eq!(d["windows"], 0, "{d}");
+    assert!(
+        d["notes"].as_array().unwrap().iter().any(|n| n
+            .as_str()
+            .unwrap()
+            .starts_with("nothing recorded in the last 2016 points")),
+        "{}",
+        d["notes"]
     );
+    let p = &d["points"][100];
+    assert!(
+        p["upper95"].as_f64().unwrap() > 1.05 * p["forecast"].as_f64().unwrap(),
+        "{p}"
+    );
+
+    // A replay a week after the history ended: no forecast to judge it by
+    // (half of the last day must have been recorded), so no deviations.
+    let pcap = capture(dir.path(), "eth0", until, 12, &|t| {
+        pattern(t, 40_000.0, 400_000.0) * 5.0
+    });
+    let alerts = dir.path().join("a.json");
+    let out = ww()
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "--db",
+            dbs,
+            "--alerts",
+            &format!("json:{}", alerts.display()),
+            "--no-summary",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "forecast watch: eth0 has 240.0 h of recorded history (0.0 h in the last day)"
+        ),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&alerts).unwrap_or_default();
+    assert!(!text.contains("forecast_deviation"), "{text}");
 }
