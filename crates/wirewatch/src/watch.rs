@@ -236,18 +236,12 @@ fn close(st: &mut Iface, upto: i64) {
     };
     let bits = |b: u64| b as f64 * 8.0 / STEP as f64;
     // Steps the run had no rows for at all (before `s`): silent.
-    while own.end() < s {
-        own.inbound.push(0.0);
-        own.outbound.push(0.0);
-    }
+    silent_until(own, s);
     if own.end() == s {
         own.inbound.push(bits(i));
         own.outbound.push(bits(o));
     }
-    while own.end() < upto {
-        own.inbound.push(0.0);
-        own.outbound.push(0.0);
-    }
+    silent_until(own, upto);
     // Only the history a forecast reads is kept.
     let keep = (HISTORY_SECS / STEP) as usize;
     if own.inbound.len() > keep {
@@ -255,6 +249,20 @@ fn close(st: &mut Iface, upto: i64) {
         own.inbound.drain(..cut);
         own.outbound.drain(..cut);
         own.start += cut as i64 * STEP;
+    }
+}
+
+/// Zero steps up to `t`; a jump of more than the history kept (a capture
+/// whose clock leaps) restarts the run's steps instead of filling years.
+fn silent_until(own: &mut Rates, t: i64) {
+    if t - own.end() > HISTORY_SECS {
+        own.inbound.clear();
+        own.outbound.clear();
+        own.start = t - HISTORY_SECS;
+    }
+    while own.end() < t {
+        own.inbound.push(0.0);
+        own.outbound.push(0.0);
     }
 }
 
