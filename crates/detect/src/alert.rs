@@ -401,6 +401,12 @@ pub fn qty(v: f64, unit: &str) -> String {
     }
 }
 
+/// "HH:MM UTC" of a time in seconds.
+pub fn hhmm_utc(secs: i64) -> String {
+    let s = secs.rem_euclid(86_400);
+    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
+}
+
 /// A duration in seconds, short: "40 ms", "6 s", "4.5 min", "2.0 h".
 pub fn secs(s: f64) -> String {
     if s < 1.0 {

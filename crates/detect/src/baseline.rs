@@ -15,7 +15,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wirewatch_wire::Timestamp;
 
-use crate::alert::{qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{hhmm_utc, qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::engine::{FlowRow, RowDetector};
 use crate::heuristics::positive;
 use crate::Map;
@@ -354,7 +354,7 @@ fn alert(
         summary: format!(
             "{who} {verb} {} in the minute to {}; expected {} ({}–{}) for {which}",
             bits(x),
-            short_time(minute + MINUTE),
+            hhmm_utc(minute + MINUTE),
             bits(e),
             bits(range[0]),
             bits(range[1]),
@@ -375,12 +375,6 @@ fn alert(
         detector: "baseline".into(),
         suppressed: 0,
     }
-}
-
-/// "HH:MM UTC" of a time in seconds.
-fn short_time(secs: i64) -> String {
-    let s = secs.rem_euclid(86_400);
-    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
 }
 
 impl RowDetector for Baselines {

@@ -266,11 +266,6 @@ impl Engine {
         self.forecast.expect(e);
     }
 
-    /// The forecast watch (its expectations).
-    pub fn forecast_watch(&self) -> &ForecastWatch {
-        &self.forecast
-    }
-
     /// An alert made outside the detectors (a `capacity` warning from a
     /// new forecast): limited and shown like theirs.
     pub fn raise(&mut self, a: Alert) {

@@ -8,7 +8,7 @@
 //! outside the band is a `forecast_deviation` alert. [`capacity_alert`]
 //! turns a forecast's upper band into a `capacity` warning.
 
-use crate::alert::{qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{hhmm_utc, qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::engine::{FlowRow, RowDetector};
 use crate::Map;
 use wirewatch_wire::Timestamp;
@@ -57,21 +57,15 @@ pub fn rate(bits: f64) -> String {
     qty(bits, "bit/s").replace(".0 ", " ")
 }
 
-/// "14:05 UTC".
-fn hhmm(secs: i64) -> String {
-    let s = secs.rem_euclid(86_400);
-    format!("{:02}:{:02} UTC", s / 3600, (s % 3600) / 60)
-}
-
 /// "14:00 UTC today", "14:00 UTC tomorrow", "14:00 UTC on 2026-11-26".
 pub fn when(t: i64, now: i64) -> String {
     let days = t.div_euclid(86_400) - now.div_euclid(86_400);
     match days {
-        0 => format!("{} today", hhmm(t)),
-        1 => format!("{} tomorrow", hhmm(t)),
+        0 => format!("{} today", hhmm_utc(t)),
+        1 => format!("{} tomorrow", hhmm_utc(t)),
         _ => {
             let (y, m, d) = wirewatch_wire::civil_from_days(t.div_euclid(86_400));
-            format!("{} on {y:04}-{m:02}-{d:02}", hhmm(t))
+            format!("{} on {y:04}-{m:02}-{d:02}", hhmm_utc(t))
         }
     }
 }
@@ -173,11 +167,6 @@ impl ForecastWatch {
         self.exp.len()
     }
 
-    /// The expectation of an interface and direction.
-    pub fn expectation(&self, iface: &str, inbound: bool) -> Option<&Expectation> {
-        self.exp.get(&(iface.to_string(), inbound))
-    }
-
     /// Judges the step in `a`, and every silent step after it before `upto`.
     fn close(&mut self, key: &(String, bool), a: Acc, upto: i64, out: &mut Vec<Alert>) {
         let Some(e) = self.exp.get(key) else {
@@ -244,7 +233,7 @@ fn judge(e: &Expectation, t: i64, bytes: u64) -> Option<Alert> {
             e.iface,
             dir(e.inbound),
             rate(x),
-            hhmm(t + e.step),
+            hhmm_utc(t + e.step),
             if above { "above" } else { "below" },
             rate(p),
             e.level * 100.0,

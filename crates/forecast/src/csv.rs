@@ -41,17 +41,6 @@ fn fields(line: &str) -> Vec<String> {
     out
 }
 
-/// Days since 1970-01-01 of a civil date.
-fn days(y: i64, m: i64, d: i64) -> i64 {
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + d - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `YYYY-MM-DD[ T]HH:MM[:SS]`, or seconds since the epoch.
 pub fn parse_time(s: &str) -> Option<i64> {
     let s = s.trim().trim_end_matches('Z');
@@ -83,7 +72,12 @@ pub fn parse_time(s: &str) -> Option<i64> {
     {
         return None;
     }
-    Some(days(d[0], mo, da) * 86_400 + t[0] * 3_600 + t[1] * 60 + sec)
+    Some(
+        wirewatch_wire::days_from_civil(d[0], mo as u32, da as u32) * 86_400
+            + t[0] * 3_600
+            + t[1] * 60
+            + sec,
+    )
 }
 
 /// Finds the column: a 1-based number, the exact header, or a

@@ -17,37 +17,8 @@ const FIRST_MONDAY: i128 = 4 * DAY;
 /// The most ticks an axis may have, however wide it is.
 pub(crate) const MAX_TIME_TICKS: usize = 10;
 
-/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day).
-pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    // Count from 0000-03-01 so that the leap day ends each 4-year cycle.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let day_of_era = z.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month as u32, day as u32)
-}
-
-/// A proleptic Gregorian date to days since 1970-01-01.
-pub(crate) fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let year_of_era = year.rem_euclid(400);
-    let month = i64::from(month);
-    let month_from_march = if month > 2 { month - 3 } else { month + 9 };
-    let day_of_year = (153 * month_from_march + 2) / 5 + i64::from(day) - 1;
-    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
-    era * 146_097 + day_of_era - 719_468
-}
+/// The calendar, shared with the rest of wirewatch.
+pub(crate) use wirewatch_wire::{civil_from_days, days_from_civil};
 
 /// A UTC calendar date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -17,7 +17,7 @@ mod time;
 pub use decode::{
     decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
 };
-pub use time::{civil_from_days, Timestamp};
+pub use time::{civil_from_days, days_from_civil, Timestamp};
 
 /// IP protocol numbers used by the decoder and the flow table.
 pub mod proto {

@@ -89,7 +89,7 @@ pub struct Detection {
     unsaved: Vec<AlertRecord>,
     error: Option<String>,
     watch: Option<crate::watch::Watch>,
-    /// The screen owns the terminal: notes are not printed.
+    /// The screen owns the terminal: notes go to its status line.
     on_screen: bool,
 }
 
@@ -200,8 +200,11 @@ impl Detection {
         for a in up.alerts {
             self.engine.raise(a);
         }
+        // Notes are not alerts: stderr, or the screen's status line.
         for n in w.take_notes() {
-            if !self.on_screen && !matches!(self.out, Out::Nowhere) {
+            if self.on_screen {
+                self.latest = Some(n);
+            } else {
                 eprintln!("wirewatch: {n}");
             }
         }

@@ -156,13 +156,16 @@ pub struct RateHistory {
     pub inbound: Vec<f64>,
     /// Sent, bit/s per bucket.
     pub outbound: Vec<f64>,
-    /// Buckets filled because nothing was recorded then.
-    pub filled: usize,
-    /// Which buckets were filled.
+    /// Which buckets were filled because nothing was recorded then.
     pub missing: Vec<bool>,
 }
 
 impl RateHistory {
+    /// How many buckets were filled.
+    pub fn filled(&self) -> usize {
+        self.missing.iter().filter(|m| **m).count()
+    }
+
     /// Where history ends (the forecast's start).
     pub fn end(&self) -> i64 {
         self.start + self.step * self.inbound.len() as i64
@@ -241,14 +244,13 @@ pub fn rate_history(
     let mut inbound: Vec<f64> = counts[first..].iter().map(|c| bits(c.bytes_in)).collect();
     let mut outbound: Vec<f64> = counts[first..].iter().map(|c| bits(c.bytes_out)).collect();
     let day = (86_400 / step) as usize;
-    let filled = gaps::fill(&mut inbound, &missing, Some(day));
+    gaps::fill(&mut inbound, &missing, Some(day));
     gaps::fill(&mut outbound, &missing, Some(day));
     Ok(Some(RateHistory {
         start: s.buckets[first],
         step,
         inbound,
         outbound,
-        filled,
         missing,
     }))
 }
@@ -275,11 +277,23 @@ fn capacity_of(
             "--capacity",
         )));
     }
-    let Some(i) = iface else { return Ok(None) };
-    if let Some(c) = cfg.capacity.get(i) {
-        return Ok(Some((*c, "[forecast.capacity]")));
+    Ok(iface.and_then(|i| configured_capacity(i, &cfg.capacity, true)))
+}
+
+/// `iface`'s capacity from the configuration, else (with `speed`) the
+/// speed its driver reports; and where it came from.
+pub fn configured_capacity(
+    iface: &str,
+    configured: &std::collections::BTreeMap<String, f64>,
+    speed: bool,
+) -> Option<(f64, &'static str)> {
+    match configured.get(iface) {
+        Some(c) => Some((*c, "[forecast.capacity]")),
+        None if speed => {
+            wirewatch_live::iface::link_speed(iface).map(|c| (c, "the interface's speed"))
+        }
+        None => None,
     }
-    Ok(wirewatch_live::iface::link_speed(i).map(|c| (c, "the interface's speed")))
 }
 
 /// One direction's forecast.
@@ -345,35 +359,17 @@ fn from_history(
     let capacity = capacity_of(a.capacity.as_deref(), a.iface.as_deref(), cfg)?;
     let mut settings = Settings::for_step(step as u64, h);
     settings.model = Model::parse(&a.method, step as u64).map_err(|e| anyhow!(e))?;
-    let ext = a
-        .plot
-        .as_ref()
-        .map(|p| {
-            match p
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase)
-            {
-                Some(e) if e == "png" || e == "svg" => Ok(e == "svg"),
-                _ => Err(anyhow!(
-                    "--plot {}: the chart is written as PNG or SVG: name the file .png or .svg",
-                    p.display()
-                )),
-            }
-        })
-        .transpose()?;
     if a.plot.is_none() && (a.width.is_some() || a.height.is_some()) {
         bail!("--width and --height size the chart: give --plot FILE");
     }
-    let (width, height) = (a.width.unwrap_or(1200), a.height.unwrap_or(600));
-    let sizes = wirewatch_plot::MIN_SIZE..=wirewatch_plot::MAX_SIZE;
-    if !sizes.contains(&width) || !sizes.contains(&height) {
-        bail!(
-            "--width and --height must be between {} and {} pixels, got {width}x{height}",
-            sizes.start(),
-            sizes.end(),
-        );
-    }
+    let (width, height) = chart_size(a);
+    // Checked before any work: whether the chart is SVG.
+    let svg = a
+        .plot
+        .as_ref()
+        .map(|p| crate::history_cmd::chart_target("--plot", p, width, height))
+        .transpose()?
+        .unwrap_or(false);
     let store = SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))?;
     let sel = Selection {
         iface: a.iface.clone(),
@@ -425,10 +421,10 @@ fn from_history(
         _ => Vec::new(),
     };
     let mut notes: Vec<String> = Vec::new();
-    if hist.filled > 0 {
+    if hist.filled() > 0 {
         notes.push(format!(
             "{} step(s) without any recorded traffic (an hour or more: wirewatch not running) filled from the day before",
-            hist.filled
+            hist.filled()
         ));
     }
     if let (None, Some(i)) = (capacity, &a.iface) {
@@ -439,7 +435,7 @@ fn from_history(
     if let Some(p) = &a.plot {
         draw(
             p,
-            ext == Some(true),
+            svg,
             a,
             &who,
             &hist,
@@ -494,7 +490,7 @@ fn from_history(
                 "from": rfc3339(hist.start),
                 "to": rfc3339(start),
                 "points": hist.inbound.len(),
-                "filled": hist.filled,
+                "filled": hist.filled(),
             },
             "capacity": cap_json,
             "directions": dirs,
@@ -554,8 +550,8 @@ fn from_history(
         short(hist.start),
         short(start),
         hist.inbound.len(),
-        if hist.filled > 0 {
-            format!(", {} filled", hist.filled)
+        if hist.filled() > 0 {
+            format!(", {} filled", hist.filled())
         } else {
             String::new()
         }
@@ -635,6 +631,11 @@ fn from_history(
     Ok(())
 }
 
+/// `--width` and `--height`, 1200×600 by default.
+fn chart_size(a: &HistoryForecast) -> (u32, u32) {
+    (a.width.unwrap_or(1200), a.height.unwrap_or(600))
+}
+
 /// The chart: recent history, the forecast dashed, its 95 % and 80 %
 /// bands, a marker where history ends, the capacity warning level.
 #[allow(clippy::too_many_arguments)]
@@ -706,15 +707,10 @@ fn draw(
         series,
         bands,
         markers: vec![(start, "now".into())],
-        width: a.width.unwrap_or(1200),
-        height: a.height.unwrap_or(600),
+        width: chart_size(a).0,
+        height: chart_size(a).1,
     };
-    let bytes = if svg {
-        wirewatch_plot::render_svg(&chart).into_bytes()
-    } else {
-        wirewatch_plot::render_png(&chart).map_err(|e| anyhow!("--plot {}: {e}", path.display()))?
-    };
-    std::fs::write(path, &bytes).with_context(|| format!("--plot {}", path.display()))
+    crate::history_cmd::write_chart("--plot", path, svg, &chart)
 }
 
 fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {

@@ -729,9 +729,15 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
-    let ext = a
-        .out
+/// A chart file asked for with `flag`: whether it is SVG (else PNG), and
+/// the size checked. Done before any work, so a bad name costs nothing.
+pub(crate) fn chart_target(
+    flag: &str,
+    path: &Path,
+    width: u32,
+    height: u32,
+) -> anyhow::Result<bool> {
+    let ext = path
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
@@ -739,22 +745,40 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         Some("svg") => true,
         Some("png") => false,
         _ => bail!(
-            "--out {}: the chart is written as PNG or SVG: name the file .png or .svg",
-            a.out.display()
+            "{flag} {}: the chart is written as PNG or SVG: name the file .png or .svg",
+            path.display()
         ),
     };
-    if a.common.json || a.common.csv {
-        bail!("plot writes a chart: --json and --csv belong to series");
-    }
     let sizes = wirewatch_plot::MIN_SIZE..=wirewatch_plot::MAX_SIZE;
-    if !sizes.contains(&a.width) || !sizes.contains(&a.height) {
+    if !sizes.contains(&width) || !sizes.contains(&height) {
         bail!(
-            "--width and --height must be between {} and {} pixels, got {}x{}",
+            "--width and --height must be between {} and {} pixels, got {width}x{height}",
             sizes.start(),
             sizes.end(),
-            a.width,
-            a.height
         );
+    }
+    Ok(svg)
+}
+
+/// Renders `chart` as SVG or PNG into `path` (`flag` names it in errors).
+pub(crate) fn write_chart(
+    flag: &str,
+    path: &Path,
+    svg: bool,
+    chart: &wirewatch_plot::Chart,
+) -> anyhow::Result<()> {
+    let bytes = if svg {
+        wirewatch_plot::render_svg(chart).into_bytes()
+    } else {
+        wirewatch_plot::render_png(chart).map_err(|e| anyhow!("{flag} {}: {e}", path.display()))?
+    };
+    std::fs::write(path, &bytes).with_context(|| format!("{flag} {}", path.display()))
+}
+
+fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
+    let svg = chart_target("--out", &a.out, a.width, a.height)?;
+    if a.common.json || a.common.csv {
+        bail!("plot writes a chart: --json and --csv belong to series");
     }
     let (_, s) = run_series(&a.common, a.step.as_deref(), 200, Some(a.by), a.limit, db)?;
     let by = format!("{:?}", a.by).to_lowercase();
@@ -787,12 +811,7 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         width: a.width,
         height: a.height,
     };
-    let bytes = if svg {
-        wirewatch_plot::render_svg(&chart).into_bytes()
-    } else {
-        wirewatch_plot::render_png(&chart).map_err(|e| anyhow!("--out {}: {e}", a.out.display()))?
-    };
-    std::fs::write(&a.out, &bytes).with_context(|| format!("writing {}", a.out.display()))?;
+    write_chart("--out", &a.out, svg, &chart)?;
     writeln!(
         out,
         "wrote {} ({}x{}, {} lines, {} – {} UTC)",

@@ -185,13 +185,12 @@ impl Watch {
                 own: st.own.clone().unwrap_or_default(),
                 // The driver's speed only live: a replay's interface is a
                 // file name, and its alerts must not depend on this machine.
-                capacity: self.s.capacity.get(&name).copied().or_else(|| {
-                    if self.s.background {
-                        wirewatch_live::iface::link_speed(&name)
-                    } else {
-                        None
-                    }
-                }),
+                capacity: crate::forecast_cmd::configured_capacity(
+                    &name,
+                    &self.s.capacity,
+                    self.s.background,
+                )
+                .map(|(c, _)| c),
                 fraction: self.s.fraction,
                 now,
             };

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 mod common;
 
-use common::{bad, ip, t, write_pcap, ww};
+use common::{bad, ip, stdout_of, t, write_pcap, ww};
 use wirewatch_capture::{PcapWriter, PcapngWriter};
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
@@ -44,16 +44,6 @@ fn sample_frames() -> Vec<(Timestamp, Vec<u8>)> {
         (t(5000), udp_frame("10.0.0.1", 5000, "10.0.0.2", 53, 72)),
         (t(5010), udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172)),
     ]
-}
-
-fn stdout_of(args: &[&str]) -> String {
-    let out = ww().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn first7(csv: &str) -> Vec<String> {

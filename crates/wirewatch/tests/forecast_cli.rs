@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{bad, ip, write_pcap, ww};
+use common::{bad, ip, stdout_of, write_pcap, ww};
 use serde_json::Value;
 use wirewatch_store::{Counts, Row, SqliteStore, Store};
 use wirewatch_wire::{build, Timestamp};
@@ -85,14 +85,33 @@ fn history(
     db
 }
 
-fn run_ok(args: &[&str]) -> String {
-    let out = ww().args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+/// `wirewatch forecast --db DB --iface eth0 --until UNTIL EXTRA…`'s stdout.
+fn forecast_eth0(db: &str, until: i64, extra: &[&str]) -> String {
+    let u = rfc(until);
+    let mut args = vec!["forecast", "--db", db, "--iface", "eth0", "--until", &u];
+    args.extend_from_slice(extra);
+    stdout_of(&args)
+}
+
+/// Replays `pcap` into `db` with NDJSON alerts into `alerts` (emptied
+/// first); returns stderr and the alerts written.
+fn replay(pcap: &Path, db: &Path, alerts: &Path) -> (String, String) {
+    let _ = std::fs::remove_file(alerts);
+    let out = ww()
+        .args([
+            "-r",
+            pcap.to_str().unwrap(),
+            "--db",
+            db.to_str().unwrap(),
+            "--alerts",
+            &format!("json:{}", alerts.display()),
+            "--no-summary",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{err}");
+    (err, std::fs::read_to_string(alerts).unwrap_or_default())
 }
 
 fn rfc(ts: i64) -> String {
@@ -105,16 +124,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     let until = MONDAY + 3 * 86_400; // Thursday 00:00
     let db = history(dir.path(), "eth0", until, 21, 40_000.0, 400_000.0, &[]);
     let dbs = db.to_str().unwrap();
-    let out = run_ok(&[
-        "forecast",
-        "--db",
-        dbs,
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--json",
-    ]);
+    let out = forecast_eth0(dbs, until, &["--json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["step_secs"], 300);
     assert_eq!(v["horizon_steps"], 288);
@@ -170,16 +180,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     }
 
     // CSV: a header and one row per step and direction.
-    let csv = run_ok(&[
-        "forecast",
-        "--db",
-        dbs,
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--csv",
-    ]);
+    let csv = forecast_eth0(dbs, until, &["--csv"]);
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(
         lines[0],
@@ -190,19 +191,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     assert!(lines[289].starts_with(&format!("{},outbound,", rfc(until))));
 
     // The table: one line per step, the model named.
-    let table = run_ok(&[
-        "forecast",
-        "--db",
-        dbs,
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--horizon",
-        "2h",
-        "--direction",
-        "in",
-    ]);
+    let table = forecast_eth0(dbs, until, &["--horizon", "2h", "--direction", "in"]);
     assert!(
         table.contains("Forecast of interface eth0, every 5m for 2h from 2026-11-26 00:00 UTC"),
         "{table}"
@@ -219,7 +208,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
     assert_eq!(rows, 24, "{table}");
 
     // A host's share: three quarters of the interface.
-    let host = run_ok(&[
+    let host = stdout_of(&[
         "forecast",
         "--db",
         dbs,
@@ -241,7 +230,7 @@ fn forecast_follows_the_known_pattern_with_nested_bands() {
         (pattern(until - 7 * 86_400, 40_000.0, 400_000.0) as u64 * 3 / 4) as f64 * 8.0 / 300.0;
     assert!((p0 - want).abs() < 1e-6, "{p0} vs {want}");
     assert_eq!(hv["directions"][0]["model"], "snaive-2016");
-    let by_proc = run_ok(&[
+    let by_proc = stdout_of(&[
         "forecast",
         "--db",
         dbs,
@@ -267,18 +256,7 @@ fn capacity_warning_names_the_link_the_share_and_the_hour() {
                                                 // Peaks of 400 kB per 5 min = 10.7 kbit/s at 14:00.
     let db = history(dir.path(), "eth0", until, 21, 40_000.0, 400_000.0, &[]);
     let dbs = db.to_str().unwrap();
-    let out = run_ok(&[
-        "forecast",
-        "--db",
-        dbs,
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--capacity",
-        "10k",
-        "--json",
-    ]);
+    let out = forecast_eth0(dbs, until, &["--capacity", "10k", "--json"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["capacity"]["bits_per_sec"], 10_000.0);
     assert_eq!(v["capacity"]["from"], "--capacity");
@@ -323,7 +301,7 @@ fn capacity_warning_names_the_link_the_share_and_the_hour() {
         "[forecast]\ncapacity-fraction = 0.5\n[forecast.capacity]\neth0 = \"1G\"\n",
     )
     .unwrap();
-    let out = run_ok(&[
+    let out = stdout_of(&[
         "--config",
         cfg.to_str().unwrap(),
         "forecast",
@@ -370,19 +348,11 @@ fn short_history_and_gaps_are_said() {
         400_000.0,
         &[(86_400, 72_000)],
     );
-    let out = run_ok(&[
-        "forecast",
-        "--db",
+    let out = forecast_eth0(
         db.to_str().unwrap(),
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--horizon",
-        "1h",
-        "--direction",
-        "in",
-    ]);
+        until,
+        &["--horizon", "1h", "--direction", "in"],
+    );
     assert!(
         out.contains("too little history for a seasonal model"),
         "{out}"
@@ -407,18 +377,11 @@ fn short_history_and_gaps_are_said() {
         400_000.0,
         &[(3 * 86_400, 3 * 86_400 - 6 * 3600)],
     );
-    let out = run_ok(&[
-        "forecast",
-        "--db",
+    let out = forecast_eth0(
         db.to_str().unwrap(),
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--json",
-        "--direction",
-        "in",
-    ]);
+        until,
+        &["--json", "--direction", "in"],
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["history"]["filled"], 72);
     assert!(v["notes"][0]
@@ -436,18 +399,11 @@ fn short_history_and_gaps_are_said() {
         400_000.0,
         &[(86_400, 86_400 - 1800)],
     );
-    let out = run_ok(&[
-        "forecast",
-        "--db",
+    let out = forecast_eth0(
         db.to_str().unwrap(),
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--json",
-        "--direction",
-        "in",
-    ]);
+        until,
+        &["--json", "--direction", "in"],
+    );
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["history"]["filled"], 0);
 }
@@ -458,23 +414,20 @@ fn forecast_charts_are_png_and_svg_with_bands() {
     let until = MONDAY + 3 * 86_400;
     let db = history(dir.path(), "eth0", until, 14, 40_000.0, 400_000.0, &[]);
     let svg = dir.path().join("f.svg");
-    let out = run_ok(&[
-        "forecast",
-        "--db",
+    let out = forecast_eth0(
         db.to_str().unwrap(),
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--capacity",
-        "20k",
-        "--plot",
-        svg.to_str().unwrap(),
-        "--width",
-        "900",
-        "--height",
-        "400",
-    ]);
+        until,
+        &[
+            "--capacity",
+            "20k",
+            "--plot",
+            svg.to_str().unwrap(),
+            "--width",
+            "900",
+            "--height",
+            "400",
+        ],
+    );
     assert!(
         out.contains(&format!("chart written to {}", svg.display())),
         "{out}"
@@ -495,21 +448,18 @@ fn forecast_charts_are_png_and_svg_with_bands() {
     }
     assert!(text.contains("fill-opacity"));
     let png = dir.path().join("f.png");
-    run_ok(&[
-        "forecast",
-        "--db",
+    forecast_eth0(
         db.to_str().unwrap(),
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--plot",
-        png.to_str().unwrap(),
-        "--width",
-        "640",
-        "--height",
-        "300",
-    ]);
+        until,
+        &[
+            "--plot",
+            png.to_str().unwrap(),
+            "--width",
+            "640",
+            "--height",
+            "300",
+        ],
+    );
     let bytes = std::fs::read(&png).unwrap();
     assert_eq!(&bytes[1..4], b"PNG");
     assert_eq!(u32::from_be_bytes(bytes[16..20].try_into().unwrap()), 640);
@@ -609,7 +559,7 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
     let dir = tempfile::tempdir().unwrap();
     let csv = hourly_csv(dir.path(), 35);
     let c = csv.to_str().unwrap();
-    let out = run_ok(&[
+    let out = stdout_of(&[
         "forecast",
         "backtest",
         "--csv",
@@ -635,7 +585,7 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
     ] {
         assert!(out.contains(m), "{m} missing: {out}");
     }
-    let j = run_ok(&[
+    let j = stdout_of(&[
         "forecast",
         "backtest",
         "--csv",
@@ -755,7 +705,7 @@ fn backtest_scores_every_model_and_the_automatic_choice() {
         ],
         "too few for 2 windows",
     );
-    let out = run_ok(&[
+    let out = stdout_of(&[
         "forecast",
         "backtest",
         "--csv",
@@ -848,25 +798,7 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
             b
         }
     });
-    let alerts = dir.path().join("a.json");
-    let out = ww()
-        .args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "--db",
-            db.to_str().unwrap(),
-            "--alerts",
-            &format!("json:{}", alerts.display()),
-            "--no-summary",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = std::fs::read_to_string(&alerts).unwrap();
+    let (_, text) = replay(&pcap, &db, &dir.path().join("a.json"));
     let dev: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -893,19 +825,7 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     let again = dir.path().join("b.json");
     let db2 = make_db("h2.db");
     for target in [&db2, &db] {
-        let _ = std::fs::remove_file(&again);
-        ww().args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "--db",
-            target.to_str().unwrap(),
-            "--alerts",
-            &format!("json:{}", again.display()),
-            "--no-summary",
-        ])
-        .output()
-        .unwrap();
-        let text2 = std::fs::read_to_string(&again).unwrap();
+        let (_, text2) = replay(&pcap, target, &again);
         let dev2: Vec<&str> = text2
             .lines()
             .filter(|l| l.contains("forecast_deviation"))
@@ -926,18 +846,7 @@ fn filled_in_history_is_not_taken_for_traffic() {
     let until = end + 7 * 86_400;
     let db = history(dir.path(), "eth0", end, 10, 40_000.0, 400_000.0, &[]);
     let dbs = db.to_str().unwrap();
-    let out = run_ok(&[
-        "forecast",
-        "--db",
-        dbs,
-        "--iface",
-        "eth0",
-        "--until",
-        &rfc(until),
-        "--json",
-        "--direction",
-        "in",
-    ]);
+    let out = forecast_eth0(dbs, until, &["--json", "--direction", "in"]);
     let v: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["history"]["filled"], 7 * 288);
     let d = &v["directions"][0];
@@ -963,27 +872,12 @@ fn filled_in_history_is_not_taken_for_traffic() {
     let pcap = capture(dir.path(), "eth0", until, 12, &|t| {
         pattern(t, 40_000.0, 400_000.0) * 5.0
     });
-    let alerts = dir.path().join("a.json");
-    let out = ww()
-        .args([
-            "-r",
-            pcap.to_str().unwrap(),
-            "--db",
-            dbs,
-            "--alerts",
-            &format!("json:{}", alerts.display()),
-            "--no-summary",
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
+    let (err, text) = replay(&pcap, &db, &dir.path().join("a.json"));
     assert!(
         err.contains(
             "forecast watch: eth0 has 240.0 h of recorded history (0.0 h in the last day)"
         ),
         "{err}"
     );
-    let text = std::fs::read_to_string(&alerts).unwrap_or_default();
     assert!(!text.contains("forecast_deviation"), "{text}");
 }

@@ -1,4 +1,5 @@
-//! Helpers shared by the binary's end-to-end tests (`cli.rs`, `detect_cli.rs`).
+//! Helpers shared by the binary's end-to-end tests (`cli.rs`, `detect_cli.rs`,
+//! `forecast_cli.rs`).
 // Each test file uses a different subset.
 #![allow(dead_code)]
 
@@ -31,6 +32,17 @@ pub fn write_pcap(dir: &Path, name: &str, frames: &[(Timestamp, Vec<u8>)]) -> Pa
 
 pub fn ww() -> Command {
     Command::cargo_bin("wirewatch").unwrap()
+}
+
+/// Runs `args`, expecting success; returns stdout.
+pub fn stdout_of(args: &[&str]) -> String {
+    let out = ww().args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `args`, expecting exit 2 and a one-line error containing `needle`;
