@@ -21,6 +21,8 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use wirewatch_wire::{Clock, SystemClock};
+
 use crate::{service_ports, AlertRecord, Counts, Retention, Row, Store};
 
 /// What the sender does when the queue is full.
@@ -33,8 +35,11 @@ pub enum Backpressure {
 }
 
 /// Writer settings.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriterConfig {
+    /// What retention counts back from (never from later than the newest
+    /// row): the run's one clock.
+    pub clock: Arc<dyn Clock>,
     /// Retention of each resolution.
     pub retention: Retention,
     /// Batches the queue holds.
@@ -51,6 +56,7 @@ pub struct WriterConfig {
 impl Default for WriterConfig {
     fn default() -> Self {
         WriterConfig {
+            clock: Arc::new(SystemClock),
             retention: Retention::default(),
             queue_batches: 64,
             coarse_rows: 100_000,
@@ -222,9 +228,10 @@ impl HistoryWriter {
         let (tx, rx) = sync_channel(cfg.queue_batches.max(1));
         let shared = Arc::new(Shared::default());
         let sh = shared.clone();
+        let thread_cfg = cfg.clone();
         let thread = std::thread::Builder::new()
             .name("wirewatch-history".into())
-            .spawn(move || write_loop(store, rx, sh, cfg))?;
+            .spawn(move || write_loop(store, rx, sh, thread_cfg))?;
         Ok(HistoryWriter {
             tx: Some(tx),
             thread: Some(thread),
@@ -442,12 +449,10 @@ impl Drop for HistoryWriter {
     }
 }
 
-/// Seconds since the Unix epoch: retention never counts back from a time
-/// later than this.
-fn wall_clock() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(i64::MAX, |d| d.as_secs() as i64)
+/// Seconds since the Unix epoch by `clock`: retention never counts back
+/// from a time later than this.
+fn secs_now(clock: &dyn Clock) -> i64 {
+    clock.now().as_nanos().div_euclid(1_000_000_000)
 }
 
 /// Most rows merged into one transaction.
@@ -532,7 +537,7 @@ fn write_loop(mut store: Box<dyn Store>, rx: Receiver<Batch>, sh: Arc<Shared>, c
                 }
             }
         }
-        match store.maintain(&cfg.retention, wall_clock(), cfg.maintain_budget) {
+        match store.maintain(&cfg.retention, secs_now(&*cfg.clock), cfg.maintain_budget) {
             Ok(m) => more_maintenance = m.more,
             Err(e) => fail(&sh, e.to_string()),
         }
@@ -543,7 +548,7 @@ fn write_loop(mut store: Box<dyn Store>, rx: Receiver<Batch>, sh: Arc<Shared>, c
         if sh.failed.load(Ordering::Relaxed) {
             break;
         }
-        match store.maintain(&cfg.retention, wall_clock(), cfg.maintain_budget) {
+        match store.maintain(&cfg.retention, secs_now(&*cfg.clock), cfg.maintain_budget) {
             Ok(m) if m.more => {}
             Ok(_) => break,
             Err(e) => {

@@ -13,6 +13,7 @@ use wirewatch_store::{
     AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection,
     SqliteStore, Store, StoreError, SCHEMA_VERSION,
 };
+use wirewatch_wire::{Clock, FixedClock, Timestamp};
 
 const DAY: i64 = 86_400;
 /// 2026-11-19T00:00:00Z.
@@ -1196,6 +1197,7 @@ fn a_stalled_writer_makes_coarser_rows_never_a_silent_loss() {
     let mut w = HistoryWriter::start(
         Box::new(store),
         WriterConfig {
+            clock: later_than_any_row(),
             queue_batches: 1,
             coarse_rows: 50,
             backpressure: Backpressure::Coarsen,
@@ -1281,6 +1283,7 @@ fn alerts_through_a_stalled_writer_are_all_stored_after_finish() {
     let mut w = HistoryWriter::start(
         Box::new(store),
         WriterConfig {
+            clock: later_than_any_row(),
             queue_batches: 1,
             backpressure: Backpressure::Coarsen,
             ..Default::default()
@@ -1627,4 +1630,10 @@ fn two_writers_share_one_database() {
     .unwrap();
     assert_eq!(cov.day.complete_until, T0 + DAY);
     assert_eq!(day.bytes(), 2 * 1440 * 8);
+}
+
+/// A writer clock past every row the tests write, so retention counts back
+/// from the newest row whatever day the tests run.
+fn later_than_any_row() -> Arc<dyn Clock> {
+    Arc::new(FixedClock(Timestamp::from_secs(4_102_444_800))) // 2100-01-01
 }

@@ -17,7 +17,9 @@ mod time;
 pub use decode::{
     decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
 };
-pub use time::{civil_from_days, days_from_civil, Timestamp};
+pub use time::{
+    civil_from_days, days_from_civil, Clock, FixedClock, PinnedClock, SystemClock, Timestamp,
+};
 
 /// IP protocol numbers used by the decoder and the flow table.
 pub mod proto {

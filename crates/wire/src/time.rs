@@ -73,6 +73,64 @@ impl fmt::Display for Timestamp {
     }
 }
 
+/// Where "now" comes from when it is not a packet's timestamp: live ticks,
+/// relative history ranges, retention. Every such read goes through one
+/// `Clock`, so a run can be pinned to a date and a test gives the same
+/// result on any day.
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// The time now.
+    fn now(&self) -> Timestamp;
+}
+
+/// The system's wall clock: the one place wirewatch reads it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Timestamp {
+        let d = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
+    }
+}
+
+/// A clock that starts at a given time and runs at real speed from there
+/// (monotonic, so it never steps back): a run "as of" another date.
+#[derive(Clone, Copy, Debug)]
+pub struct PinnedClock {
+    start: Timestamp,
+    origin: std::time::Instant,
+}
+
+impl PinnedClock {
+    /// A clock reading `start` now.
+    pub fn starting_at(start: Timestamp) -> Self {
+        PinnedClock {
+            start,
+            origin: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Clock for PinnedClock {
+    fn now(&self) -> Timestamp {
+        let run = self.origin.elapsed();
+        let nanos = i64::try_from(run.as_nanos()).unwrap_or(i64::MAX);
+        self.start.add_nanos(nanos)
+    }
+}
+
+/// A clock that always reads the same time (unit tests drive it by hand).
+#[derive(Clone, Copy, Debug)]
+pub struct FixedClock(pub Timestamp);
+
+impl Clock for FixedClock {
+    fn now(&self) -> Timestamp {
+        self.0
+    }
+}
+
 /// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
 /// [`civil_from_days`]).
 pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -108,6 +166,10 @@ mod tests {
         assert_eq!(Timestamp::ZERO.to_rfc3339(), "1970-01-01T00:00:00.000000Z");
         let t = Timestamp::from_secs_nanos(1_700_000_000, 123_456_789);
         assert_eq!(t.to_rfc3339(), "2023-11-14T22:13:20.123456Z");
+        let pinned = PinnedClock::starting_at(t);
+        let (a, b) = (pinned.now(), pinned.now());
+        assert!(t <= a && a <= b && b.nanos_since(t) < 60_000_000_000);
+        assert_eq!(FixedClock(t).now(), t);
         assert_eq!(
             Timestamp::from_secs(951_782_400).to_rfc3339(),
             "2000-02-29T00:00:00.000000Z"

@@ -758,6 +758,10 @@ pub fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    if let Err(e) = crate::clock::init() {
+        eprintln!("wirewatch: error: {e:#}");
+        return ExitCode::from(EXIT_BAD_INPUT);
+    }
     if let Some(Command::History(h)) = &args.command {
         let configured = match &args.db {
             Some(p) => Some(p.clone()),

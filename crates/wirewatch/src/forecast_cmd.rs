@@ -341,7 +341,7 @@ fn from_history(
         );
     }
     let span = parse_duration(&a.history).map_err(|e| anyhow!("--history: {e}"))?;
-    let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    let now = crate::clock::now_secs();
     let until = parse_time(&a.until, now).map_err(|e| anyhow!("--until: {e}"))?;
     // Only whole steps: the current one is still filling.
     let to = until.div_euclid(step) * step;

@@ -142,6 +142,7 @@ impl Recorder {
             Vec::new()
         };
         let cfg = WriterConfig {
+            clock: crate::clock::shared(),
             retention: h.retention,
             backpressure: if live {
                 Backpressure::Coarsen
@@ -482,7 +483,7 @@ pub fn warm_live(
     ifaces: &[String],
 ) -> Option<String> {
     let (d, h) = (d?, h?);
-    let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    let now = crate::clock::now_secs();
     d.preload_forecasts(ifaces, now);
     match warm_start(d, &h.path, now) {
         Ok(msg) => msg,

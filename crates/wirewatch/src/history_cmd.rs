@@ -241,7 +241,7 @@ enum Format {
 
 /// `--since` and `--until` as a range of seconds.
 fn parse_range(since: &str, until: &str) -> anyhow::Result<Range> {
-    let now = crate::live::clock().as_nanos().div_euclid(1_000_000_000);
+    let now = crate::clock::now_secs();
     let from = parse_time(since, now).map_err(|e| anyhow!("--since: {e}"))?;
     let to = parse_time(until, now).map_err(|e| anyhow!("--until: {e}"))?;
     if from >= to {

@@ -4,7 +4,6 @@
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
 use wirewatch_capture::PcapngWriter;
@@ -64,14 +63,6 @@ pub struct LiveSettings {
     pub filter: Option<String>,
     /// Local networks were given with -F/-G (else the interfaces' addresses are used).
     pub local_nets_given: bool,
-}
-
-/// The wall clock, read in this one place.
-pub fn clock() -> Timestamp {
-    let d = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    Timestamp::from_secs_nanos(d.as_secs() as i64, i64::from(d.subsec_nanos()))
 }
 
 /// `--list-interfaces`: one line per interface.
@@ -361,6 +352,14 @@ impl LiveCapture {
     /// socket and the `-w` file. Privileges are still held afterwards: call
     /// [`LiveCapture::drop_privileges`].
     pub fn open(ls: &LiveSettings, decode: DecodeOptions) -> anyhow::Result<LiveCapture> {
+        // Live packets carry the kernel's time: a clock pinned to another
+        // date would put every packet outside the windows.
+        if crate::clock::is_pinned() {
+            anyhow::bail!(
+                "{} pins the clock for replays and queries; unset it for live capture",
+                crate::clock::ENV
+            );
+        }
         let all = list_interfaces().context("listing interfaces")?;
         let chosen = choose(ls, &all)?;
         let cfg = SocketConfig {
@@ -499,7 +498,7 @@ impl LiveCapture {
         wait_ns: i64,
         mut detect: Option<&mut Detection>,
     ) -> anyhow::Result<()> {
-        let now = clock();
+        let now = crate::clock::now();
         // The kernel's counters are 32-bit and reset on each read: read
         // them every second so they cannot wrap between reports.
         if now >= self.next_counters {
@@ -554,7 +553,7 @@ impl LiveCapture {
                 src.state = "capturing";
             }
         }
-        table.advance(clock());
+        table.advance(crate::clock::now());
         Ok(())
     }
 
@@ -580,7 +579,7 @@ impl LiveCapture {
                 );
             }
         }
-        table.advance(clock());
+        table.advance(crate::clock::now());
         let capture = capture_stats(&mut self.sources);
         let names: Vec<&str> = self.sources.iter().map(|s| s.name.as_str()).collect();
         let input = format!("live capture on {}", names.join(", "));
@@ -649,7 +648,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
     };
     let mut sink = output::make_sink(s, report_out);
 
-    let start = clock();
+    let start = crate::clock::now();
     table.advance(start);
     let deadline = ls.duration_nanos.map(|d| start.add_nanos(d));
     let mut next_tick = s.interval_nanos.map(|iv| start.add_nanos(iv));
@@ -658,7 +657,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
         if let Some(sig) = signal::requested() {
             break format!("stopped by {}", signal::name(sig));
         }
-        let now = clock();
+        let now = crate::clock::now();
         if deadline.is_some_and(|d| now >= d) {
             break "stopped after the -s duration".into();
         }
@@ -706,7 +705,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: &mut dyn Write) -> anyhow::Resu
             eprintln!("wirewatch: {e}");
         }
         // Label flows while their sockets exist (cheap unless a scan is new).
-        owners.label(&mut table, clock());
+        owners.label(&mut table, crate::clock::now());
         if let Some(h) = &mut history {
             let now = table.now();
             h.tick(&mut table, now, &owners, detect.as_mut());

@@ -94,10 +94,13 @@ fn forecast_eth0(db: &str, until: i64, extra: &[&str]) -> String {
 }
 
 /// Replays `pcap` into `db` with NDJSON alerts into `alerts` (emptied
-/// first); returns stderr and the alerts written.
-fn replay(pcap: &Path, db: &Path, alerts: &Path) -> (String, String) {
+/// first), the run's clock pinned to `now` (what retention counts back
+/// from: the result must not depend on the day the test runs); returns
+/// stderr and the alerts written.
+fn replay(pcap: &Path, db: &Path, alerts: &Path, now: i64) -> (String, String) {
     let _ = std::fs::remove_file(alerts);
     let out = ww()
+        .env("WIREWATCH_NOW", now.to_string())
         .args([
             "-r",
             pcap.to_str().unwrap(),
@@ -798,7 +801,10 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
             b
         }
     });
-    let (_, text) = replay(&pcap, &db, &dir.path().join("a.json"));
+    // Replayed as of the history's newest row: retention then prunes no
+    // more than the history's own maintenance did, whatever today's date.
+    let now = until - STEP;
+    let (_, text) = replay(&pcap, &db, &dir.path().join("a.json"), now);
     let dev: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -825,7 +831,7 @@ fn replayed_traffic_outside_its_forecast_band_is_an_alert() {
     let again = dir.path().join("b.json");
     let db2 = make_db("h2.db");
     for target in [&db2, &db] {
-        let (_, text2) = replay(&pcap, target, &again);
+        let (_, text2) = replay(&pcap, target, &again, now);
         let dev2: Vec<&str> = text2
             .lines()
             .filter(|l| l.contains("forecast_deviation"))
@@ -872,7 +878,7 @@ fn filled_in_history_is_not_taken_for_traffic() {
     let pcap = capture(dir.path(), "eth0", until, 12, &|t| {
         pattern(t, 40_000.0, 400_000.0) * 5.0
     });
-    let (err, text) = replay(&pcap, &db, &dir.path().join("a.json"));
+    let (err, text) = replay(&pcap, &db, &dir.path().join("a.json"), until);
     assert!(
         err.contains(
             "forecast watch: eth0 has 240.0 h of recorded history (0.0 h in the last day)"

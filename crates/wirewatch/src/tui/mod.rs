@@ -89,7 +89,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             // Born without privileges: only the scan thread keeps some.
             crate::history::start_after_drop(&mut history);
             let mut table = FlowTable::new(flow);
-            table.advance(crate::live::clock());
+            table.advance(crate::clock::now());
             let mut ui = Ui::new(app, table, cap, owners, names(), scr.refresh_nanos)
                 .with_history(history, note.clone())
                 .with_detection(detect);

@@ -20,7 +20,7 @@ use super::app::{Action, App, SourceStatus};
 use super::draw::Labels;
 use crate::detect::Detection;
 use crate::filter::FrameFilter;
-use crate::live::{clock, LiveCapture};
+use crate::live::LiveCapture;
 use crate::offline::account_frame;
 use crate::procs::Owners;
 
@@ -53,7 +53,7 @@ impl UiSource for LiveCapture {
     }
 
     fn now(&self) -> Timestamp {
-        clock()
+        crate::clock::now()
     }
 
     fn set_filter(&mut self, expr: Option<&str>) -> Result<(), String> {
