@@ -13,7 +13,8 @@ use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read};
 use std::path::Path;
 
-pub use reader::{CaptureReader, Format, Frame, MAX_BLOCK, MAX_CAPLEN};
+pub use reader::{CaptureReader, Format, Record, MAX_BLOCK, MAX_CAPLEN};
+pub use wirewatch_wire::Frame;
 pub use writer::{PcapWriter, PcapngWriter};
 
 /// Why a capture could not be read. Every variant names the byte offset

@@ -8,7 +8,7 @@
 
 use std::io::{self, Read};
 
-use wirewatch_wire::Timestamp;
+use wirewatch_wire::{Frame, Timestamp};
 
 use crate::ReadError;
 
@@ -20,19 +20,23 @@ const MIN_READ: usize = 64 * 1024;
 /// Largest pcapng block accepted.
 pub const MAX_BLOCK: u32 = 16 * 1024 * 1024 + 4096;
 
-/// One captured frame, borrowed from the reader's buffer.
+/// One frame read from a file, borrowed from the reader's buffer: the
+/// [`Frame`] (link type with reserved bits masked off) and the pcapng
+/// interface it was captured on. Derefs to the frame.
 #[derive(Clone, Copy, Debug)]
-pub struct Frame<'a> {
-    /// Capture timestamp.
-    pub ts: Timestamp,
-    /// Link type (`LINKTYPE_*`), reserved bits masked off.
-    pub link_type: u32,
-    /// Length of the frame on the wire.
-    pub wire_len: u32,
-    /// The captured bytes (`cap_len` = `data.len()`).
-    pub data: &'a [u8],
+pub struct Record<'a> {
+    /// The frame.
+    pub frame: Frame<'a>,
     /// pcapng interface index across all sections (0 for pcap).
     pub interface: u32,
+}
+
+impl<'a> std::ops::Deref for Record<'a> {
+    type Target = Frame<'a>;
+
+    fn deref(&self) -> &Frame<'a> {
+        &self.frame
+    }
 }
 
 /// The container format of a capture.
@@ -264,7 +268,7 @@ impl<R: Read> CaptureReader<R> {
     /// Errors name the byte offset of the offending record. A record cut off
     /// by the end of the stream is [`ReadError::Truncated`]; everything before
     /// it has been returned.
-    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+    pub fn next_frame(&mut self) -> Result<Option<Record<'_>>, ReadError> {
         let p = std::mem::take(&mut self.pending);
         self.consume(p);
         match self.state {
@@ -284,7 +288,7 @@ impl<R: Read> CaptureReader<R> {
         be: bool,
         link_type: u32,
         rec_hdr: usize,
-    ) -> Result<Option<Frame<'_>>, ReadError> {
+    ) -> Result<Option<Record<'_>>, ReadError> {
         if !self.fill(rec_hdr)? {
             if self.avail() == 0 {
                 return Ok(None);
@@ -325,11 +329,13 @@ impl<R: Read> CaptureReader<R> {
         let ts = Timestamp::from_secs_nanos(secs as i64, nanos_part);
         self.pending = total;
         let data = &self.buf[self.start + rec_hdr..self.start + total];
-        Ok(Some(Frame {
-            ts,
-            link_type,
-            wire_len,
-            data,
+        Ok(Some(Record {
+            frame: Frame {
+                ts,
+                link_type,
+                wire_len,
+                data,
+            },
             interface: 0,
         }))
     }
@@ -390,7 +396,7 @@ impl<R: Read> CaptureReader<R> {
         Ok(())
     }
 
-    fn next_pcapng(&mut self) -> Result<Option<Frame<'_>>, ReadError> {
+    fn next_pcapng(&mut self) -> Result<Option<Record<'_>>, ReadError> {
         loop {
             let off = self.offset;
             if !self.fill(12)? {
@@ -488,11 +494,13 @@ impl<R: Read> CaptureReader<R> {
                     let s = self.start + 8 + 20;
                     self.pending = len;
                     let data = &self.buf[s..s + caplen as usize];
-                    return Ok(Some(Frame {
-                        ts,
-                        link_type: ifc.link_type,
-                        wire_len,
-                        data,
+                    return Ok(Some(Record {
+                        frame: Frame {
+                            ts,
+                            link_type: ifc.link_type,
+                            wire_len,
+                            data,
+                        },
                         interface: ifc.global,
                     }));
                 }
@@ -513,11 +521,13 @@ impl<R: Read> CaptureReader<R> {
                     let s = self.start + 12;
                     self.pending = len;
                     let data = &self.buf[s..s + caplen];
-                    return Ok(Some(Frame {
-                        ts: Timestamp::ZERO,
-                        link_type: ifc.link_type,
-                        wire_len,
-                        data,
+                    return Ok(Some(Record {
+                        frame: Frame {
+                            ts: Timestamp::ZERO,
+                            link_type: ifc.link_type,
+                            wire_len,
+                            data,
+                        },
                         interface: ifc.global,
                     }));
                 }

@@ -19,7 +19,7 @@ pub mod signal;
 
 pub use iface::{default_interface, list_interfaces, DefaultChoice, Interface};
 pub use ring::{
-    poll, BpfInsn, KernelStats, LinkKind, Packet, PacketSocket, PollFd, RingConfig, SocketConfig,
+    poll, BpfInsn, KernelStats, LinkKind, PacketSocket, PollFd, RingConfig, SocketConfig,
 };
 
 /// Errors of live capture, each naming the interface it concerns.

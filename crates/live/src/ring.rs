@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use wirewatch_wire::{linktype, Timestamp};
+use wirewatch_wire::{linktype, Frame, Timestamp};
 
 use crate::iface::Interface;
 use crate::LiveError;
@@ -138,18 +138,6 @@ pub struct KernelStats {
     pub received: u64,
     /// Packets dropped because the ring was full.
     pub dropped: u64,
-}
-
-/// One captured frame, borrowed from the ring (or from the socket's scratch
-/// buffer when a header had to be put back).
-#[derive(Debug)]
-pub struct Packet<'a> {
-    /// Kernel receive time.
-    pub ts: Timestamp,
-    /// Captured bytes.
-    pub data: &'a [u8],
-    /// Length on the wire.
-    pub wire_len: u32,
 }
 
 /// A `struct pollfd`.
@@ -528,7 +516,7 @@ impl PacketSocket {
 
     /// Hands every frame of every block the kernel has released to `f`, in
     /// order, and gives the blocks back. Returns the number of frames.
-    pub fn drain(&mut self, mut f: impl FnMut(Packet<'_>)) -> usize {
+    pub fn drain(&mut self, mut f: impl FnMut(Frame<'_>)) -> usize {
         let mut n = 0;
         for _ in 0..self.block_count {
             let i = self.next_block;
@@ -556,7 +544,7 @@ fn walk_block(
     link: LinkKind,
     loopback: bool,
     scratch: &mut Vec<u8>,
-    f: &mut impl FnMut(Packet<'_>),
+    f: &mut impl FnMut(Frame<'_>),
 ) -> usize {
     let (Some(num), Some(first)) = (rd32(block, off::NUM_PKTS), rd32(block, off::FIRST_PKT)) else {
         return 0;
@@ -598,8 +586,9 @@ fn walk_block(
                 scratch.extend_from_slice(&tpid.to_be_bytes());
                 scratch.extend_from_slice(&tci.to_be_bytes());
                 scratch.extend_from_slice(&data[12..]);
-                f(Packet {
+                f(Frame {
                     ts,
+                    link_type: link.link_type(),
                     data: scratch,
                     wire_len: len + 4,
                 });
@@ -615,14 +604,16 @@ fn walk_block(
                 scratch.extend_from_slice(&h[off::SLL_ADDR..off::SLL_ADDR + 8]);
                 scratch.extend_from_slice(&proto);
                 scratch.extend_from_slice(data);
-                f(Packet {
+                f(Frame {
                     ts,
+                    link_type: link.link_type(),
                     data: scratch,
                     wire_len: len + 16,
                 });
             } else {
-                f(Packet {
+                f(Frame {
                     ts,
+                    link_type: link.link_type(),
                     data,
                     wire_len: len,
                 });
@@ -758,7 +749,7 @@ mod tests {
     fn walk(b: &[u8], link: LinkKind, lo: bool) -> Vec<(i64, Vec<u8>, u32)> {
         let mut out = Vec::new();
         let mut scratch = Vec::new();
-        walk_block(b, link, lo, &mut scratch, &mut |p: Packet<'_>| {
+        walk_block(b, link, lo, &mut scratch, &mut |p: Frame<'_>| {
             out.push((p.ts.as_nanos(), p.data.to_vec(), p.wire_len))
         });
         out

@@ -11,12 +11,14 @@
 
 pub mod build;
 mod decode;
+mod frame;
 pub mod linktype;
 mod time;
 
 pub use decode::{
     decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
 };
+pub use frame::{Frame, OwnedFrame};
 pub use time::{
     civil_from_days, days_from_civil, Clock, FixedClock, PinnedClock, SystemClock, Timestamp,
 };

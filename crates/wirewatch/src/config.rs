@@ -230,9 +230,69 @@ impl FromStr for PortDisplay {
     }
 }
 
-/// iftop's `line-display`: the screen's own line mode (parsed by its
-/// `FromStr`).
-pub use crate::tui::LineMode as LineDisplay;
+/// iftop's `t` cycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LineMode {
+    /// Sent on one line, received on the next.
+    #[default]
+    TwoLine,
+    /// Sent plus received on one line.
+    OneLineBoth,
+    /// Sent only.
+    OneLineSent,
+    /// Received only.
+    OneLineReceived,
+}
+
+impl LineMode {
+    /// The next mode (the `t` key).
+    pub fn next(self) -> LineMode {
+        match self {
+            LineMode::TwoLine => LineMode::OneLineBoth,
+            LineMode::OneLineBoth => LineMode::OneLineSent,
+            LineMode::OneLineSent => LineMode::OneLineReceived,
+            LineMode::OneLineReceived => LineMode::TwoLine,
+        }
+    }
+
+    /// iftop's name for the mode (also the `line-display` config value).
+    pub fn as_str(self) -> &'static str {
+        self.name()
+    }
+
+    /// iftop's name for the mode (also the `line-display` config value).
+    pub fn name(self) -> &'static str {
+        match self {
+            LineMode::TwoLine => "two-line",
+            LineMode::OneLineBoth => "one-line-both",
+            LineMode::OneLineSent => "one-line-sent",
+            LineMode::OneLineReceived => "one-line-received",
+        }
+    }
+}
+
+impl std::str::FromStr for LineMode {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            LineMode::TwoLine,
+            LineMode::OneLineBoth,
+            LineMode::OneLineSent,
+            LineMode::OneLineReceived,
+        ]
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "expected two-line, one-line-both, one-line-sent or one-line-received, got '{s}'"
+            )
+        })
+    }
+}
+
+/// iftop's `line-display`: the screen's line mode.
+pub type LineDisplay = LineMode;
 
 /// A configuration file that could not be read or understood.
 #[derive(Debug)]

@@ -11,49 +11,7 @@ use wirewatch_detect::{DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs};
 use wirewatch_store::{AlertRecord, Row};
 use wirewatch_wire::{PacketMeta, Timestamp};
 
-/// Where alerts are shown.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AlertMode {
-    /// One line per alert on stderr (the screen shows them in its status area).
-    Text,
-    /// NDJSON on stdout: the traffic report is then not printed.
-    JsonStdout,
-    /// NDJSON appended to a file.
-    JsonFile(PathBuf),
-    /// Not shown (still stored in history and counted for --alerts-exit).
-    Quiet,
-}
-
-impl AlertMode {
-    /// Parses `--alerts`: `text`, `json`, `json:PATH`, `none`.
-    pub fn parse(s: &str) -> Result<AlertMode, String> {
-        match s {
-            "text" => Ok(AlertMode::Text),
-            "json" | "json:-" => Ok(AlertMode::JsonStdout),
-            "none" => Ok(AlertMode::Quiet),
-            _ => match s.strip_prefix("json:") {
-                Some(p) if !p.is_empty() => Ok(AlertMode::JsonFile(PathBuf::from(p))),
-                _ => Err(format!(
-                    "--alerts: expected text, json, json:FILE or none, got '{s}'"
-                )),
-            },
-        }
-    }
-}
-
-/// Detection settings of a run.
-#[derive(Clone, Debug)]
-pub struct DetectSettings {
-    /// The detectors' thresholds.
-    pub cfg: DetectConfig,
-    /// Where alerts go.
-    pub mode: AlertMode,
-    /// `--model`: the ML detector's state is loaded from here when the
-    /// file exists and saved here at the end.
-    pub model: Option<PathBuf>,
-    /// Traffic judged against forecasts from history (with a database).
-    pub watch: Option<crate::watch::WatchSettings>,
-}
+use crate::settings::{AlertMode, DetectSettings};
 
 /// Builds the engine of `cfg`, with the ML model of `model` loaded when
 /// that file exists (`--model` implies the ML detector).

@@ -3,6 +3,7 @@
 //! precision, precision and recall at the alert threshold, detection
 //! delay and alerts per hour of benign traffic.
 
+use crate::cli::eval::EvalArgs;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 
@@ -11,30 +12,6 @@ use serde::Serialize;
 use wirewatch_detect::metrics::{average_precision, precision_recall_at, roc_auc};
 use wirewatch_detect::{DetectConfig, Obs};
 use wirewatch_wire::{decode, DecodeOptions, Timestamp};
-
-/// `wirewatch eval`.
-#[derive(clap::Args, Debug)]
-pub struct EvalArgs {
-    /// Per-packet labels: a file with one line per packet (`1` attack,
-    /// `0` benign), or `attack` / `benign` for a whole capture. Give one
-    /// per capture, in order; one file may also cover every capture.
-    #[arg(long, value_name = "LABELS", required = true)]
-    pub labels: Vec<String>,
-
-    /// Packets before this index (0-based, over all captures) train the
-    /// detectors but are not scored (the reference protocol: 10000).
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub skip: u64,
-
-    /// Print JSON instead of a table.
-    #[arg(long)]
-    pub json: bool,
-
-    /// The captures, replayed as one stream: each one's clock is shifted
-    /// to start one second after the previous one ended.
-    #[arg(required = true, value_name = "CAPTURE")]
-    pub captures: Vec<PathBuf>,
-}
 
 /// One detector's figures.
 #[derive(Debug, Serialize)]

@@ -2,12 +2,11 @@
 //! 80/95/99 % intervals, capacity warnings, a chart), and
 //! `wirewatch forecast backtest`: the models scored on a CSV series.
 
+use crate::cli::forecast::{BacktestArgs, Direction, ForecastArgs, ForecastSub, HistoryForecast};
 use std::io::Write;
-use std::net::IpAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use clap::{Args as ClapArgs, Subcommand, ValueEnum};
 use serde_json::{json, Value};
 use wirewatch_detect::forecast_watch::rate;
 use wirewatch_detect::{capacity_alert, Alert};
@@ -19,116 +18,6 @@ use wirewatch_store::{Selection, SqliteStore};
 
 use crate::config::{parse_rate, ForecastConfig};
 use crate::output::csv_field;
-
-/// `wirewatch forecast …`.
-#[derive(ClapArgs, Debug)]
-#[command(args_conflicts_with_subcommands = true)]
-pub struct ForecastArgs {
-    /// `backtest`, or nothing for a forecast from history.
-    #[command(subcommand)]
-    pub sub: Option<ForecastSub>,
-    /// What to forecast.
-    #[command(flatten)]
-    pub what: HistoryForecast,
-}
-
-/// The subcommands.
-#[derive(Subcommand, Debug)]
-pub enum ForecastSub {
-    /// Score every model on a CSV series by rolling-origin backtest.
-    Backtest(BacktestArgs),
-}
-
-/// `--direction`.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Direction {
-    /// Received traffic.
-    In,
-    /// Sent traffic.
-    Out,
-    /// Both, each forecast on its own.
-    Both,
-}
-
-/// A forecast from history.
-#[derive(ClapArgs, Debug)]
-pub struct HistoryForecast {
-    /// Forecast this interface's traffic (default: all traffic in the store).
-    #[arg(long, value_name = "IFACE", conflicts_with_all = ["host", "process"])]
-    pub iface: Option<String>,
-    /// Forecast this host's traffic.
-    #[arg(long, value_name = "ADDR", conflicts_with = "process")]
-    pub host: Option<IpAddr>,
-    /// Forecast this process's traffic.
-    #[arg(long, value_name = "NAME")]
-    pub process: Option<String>,
-    /// How far ahead (5m, 6h, 24h, 7d).
-    #[arg(long, default_value = "24h", value_name = "DURATION")]
-    pub horizon: String,
-    /// Step of the forecast and of the history it learns from (whole minutes).
-    #[arg(long, default_value = "5m", value_name = "DURATION")]
-    pub step: String,
-    /// History learned from, back from --until.
-    #[arg(long, default_value = "28d", value_name = "DURATION")]
-    pub history: String,
-    /// Where history ends and the forecast starts: `now`, a duration back
-    /// from now, or an RFC 3339 time.
-    #[arg(long, default_value = "now", value_name = "TIME")]
-    pub until: String,
-    /// Which direction(s).
-    #[arg(long, value_enum, default_value_t = Direction::Both)]
-    pub direction: Direction,
-    /// The model: auto (chosen by backtest), naive, holt, snaive-day,
-    /// snaive-week, holt-winters, mstl. (`--model` is the ML detector's file.)
-    #[arg(long, default_value = "auto", value_name = "NAME")]
-    pub method: String,
-    /// Link capacity (1G, 100Mbit/s): default from [forecast.capacity] or
-    /// the interface's speed.
-    #[arg(long, value_name = "RATE")]
-    pub capacity: Option<String>,
-    /// Warn when the upper 95 % band reaches this share of capacity (default 0.9).
-    #[arg(long, value_name = "FRACTION")]
-    pub capacity_fraction: Option<f64>,
-    /// Print JSON.
-    #[arg(long, conflicts_with = "csv")]
-    pub json: bool,
-    /// Print CSV (one row per step and direction).
-    #[arg(long)]
-    pub csv: bool,
-    /// Also draw history, forecast and bands to this .png or .svg file.
-    #[arg(long, value_name = "FILE")]
-    pub plot: Option<PathBuf>,
-    /// Chart width in pixels (with --plot; default 1200).
-    #[arg(long)]
-    pub width: Option<u32>,
-    /// Chart height in pixels (with --plot; default 600).
-    #[arg(long)]
-    pub height: Option<u32>,
-}
-
-/// `wirewatch forecast backtest`.
-#[derive(ClapArgs, Debug)]
-pub struct BacktestArgs {
-    /// The CSV file: a header line, then rows (the first column may be a time).
-    #[arg(long, value_name = "FILE")]
-    pub csv: PathBuf,
-    /// The column to forecast: its header, a unique prefix of it, or its
-    /// number from 1.
-    #[arg(long, value_name = "NAME")]
-    pub column: String,
-    /// Season lengths in points (24,168 for hourly data).
-    #[arg(long, value_name = "N,N", value_delimiter = ',')]
-    pub season: Vec<usize>,
-    /// Points forecast in each window.
-    #[arg(long)]
-    pub horizon: usize,
-    /// Windows, the last ending at the end of the series.
-    #[arg(long, default_value_t = 7)]
-    pub windows: usize,
-    /// Print JSON.
-    #[arg(long)]
-    pub json: bool,
-}
 
 /// Runs `wirewatch forecast …`.
 pub fn run(
@@ -367,7 +256,7 @@ fn from_history(
     let svg = a
         .plot
         .as_ref()
-        .map(|p| crate::history_cmd::chart_target("--plot", p, width, height))
+        .map(|p| crate::chart::chart_target("--plot", p, width, height))
         .transpose()?
         .unwrap_or(false);
     let store = SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))?;
@@ -540,7 +429,7 @@ fn from_history(
     writeln!(
         out,
         "Forecast of {who}, every {} for {} from {} UTC (bit/s)",
-        crate::history_cmd::humanize_step(step),
+        crate::chart::humanize_step(step),
         a.horizon,
         short(start)
     )?;
@@ -701,7 +590,7 @@ fn draw(
         title: format!(
             "wirewatch: {who} forecast, {} ahead, every {}",
             a.horizon,
-            crate::history_cmd::humanize_step(step)
+            crate::chart::humanize_step(step)
         ),
         y_unit: "bit/s".into(),
         series,
@@ -710,7 +599,7 @@ fn draw(
         width: chart_size(a).0,
         height: chart_size(a).1,
     };
-    crate::history_cmd::write_chart("--plot", path, svg, &chart)
+    crate::chart::write_chart("--plot", path, svg, &chart)
 }
 
 fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -791,7 +680,7 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         },
         y.len(),
         s.step
-            .map(|st| format!(" every {}", crate::history_cmd::humanize_step(st)))
+            .map(|st| format!(" every {}", crate::chart::humanize_step(st)))
             .unwrap_or_default(),
         if s.filled > 0 {
             format!(" ({} missing filled)", s.filled)

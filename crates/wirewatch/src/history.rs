@@ -9,50 +9,11 @@ use std::sync::Arc;
 use crate::detect::Detection;
 use wirewatch_flow::FlowTable;
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
-use wirewatch_store::{Counts, Retention, Row, SqliteStore, StoreError};
+use wirewatch_store::{Counts, Row, SqliteStore, StoreError};
 use wirewatch_wire::Timestamp;
 
 use crate::procs::Owners;
-
-/// Default time between writes: what a crash can lose.
-pub const DEFAULT_FLUSH_SECS: i64 = 10;
-
-/// History settings of a run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistorySettings {
-    /// Database file.
-    pub path: PathBuf,
-    /// Time between writes, nanoseconds.
-    pub flush_nanos: i64,
-    /// Retention per resolution.
-    pub retention: Retention,
-}
-
-/// `$XDG_DATA_HOME/wirewatch/history.db` (`~/.local/share/…` without it);
-/// `/var/lib/wirewatch/history.db` for root.
-pub fn default_db_path() -> Option<PathBuf> {
-    if wirewatch_live::privs::effective_uid() == 0 {
-        return Some(PathBuf::from("/var/lib/wirewatch/history.db"));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("wirewatch/history.db"))
-}
-
-/// The database a query reads by default: the user's own when it exists,
-/// else the system one (`sudo wirewatch` records there), else the user's
-/// path (whose absence the query then reports).
-pub fn default_query_path() -> Option<PathBuf> {
-    let own = default_db_path();
-    let system = PathBuf::from("/var/lib/wirewatch/history.db");
-    match own {
-        Some(p) if p.exists() => Some(p),
-        _ if system.exists() => Some(system),
-        own => own,
-    }
-}
+use crate::settings::HistorySettings;
 
 /// Takes `<db>.<iface>.lock` for each interface, without waiting.
 fn lock_interfaces(

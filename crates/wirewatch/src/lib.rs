@@ -1,7 +1,10 @@
-//! The wirewatch binary's library: command line, pipeline wiring and sinks.
+//! The wirewatch binary's library: command line ([`cli`]) → checked
+//! settings ([`settings`]) → one [`run`]; the run modules wire sources and
+//! consumers, the rest is presentation (reports, screen, charts).
 //! Kept as a library so tests can drive the pipeline without a process.
 #![warn(missing_docs)]
 
+pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;
@@ -12,8 +15,11 @@ pub mod forecast_cmd;
 pub mod history;
 pub mod history_cmd;
 pub mod live;
+pub mod message;
 pub mod offline;
 pub mod output;
 pub mod procs;
+pub mod run;
+pub mod settings;
 pub mod tui;
 pub mod watch;

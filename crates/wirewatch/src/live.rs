@@ -10,16 +10,16 @@ use wirewatch_capture::PcapngWriter;
 use wirewatch_flow::{FlowConfig, FlowTable, IpNet, Snapshot};
 use wirewatch_live::{
     default_interface, list_interfaces, poll, privs, signal, BpfInsn, Interface, LiveError,
-    PacketSocket, PollFd, RingConfig, SocketConfig,
+    PacketSocket, PollFd, SocketConfig,
 };
 use wirewatch_wire::{DecodeOptions, Timestamp};
 
-use crate::cli::Settings;
-use crate::detect::{AlertMode, Detection};
+use crate::detect::Detection;
 use crate::filter::FrameFilter;
 use crate::offline::{account_frame, decode_options, write_final, RunOutcome};
 use crate::output::{self, CaptureStats, IfaceCapture, ReportKind, Summary};
 use crate::procs::Owners;
+use crate::settings::{AlertMode, LiveSettings, Settings};
 
 /// Capabilities kept after the privilege drop when processes are looked up:
 /// reading other users' /proc/PID/fd needs CAP_SYS_PTRACE (and
@@ -40,29 +40,6 @@ pub fn start_owner_scan(enabled: bool) -> anyhow::Result<Owners> {
         "wirewatch: only the process-scan thread keeps cap_dac_read_search and cap_sys_ptrace"
     );
     Ok(owners)
-}
-
-/// Live-capture settings.
-#[derive(Clone, Debug)]
-pub struct LiveSettings {
-    /// Interfaces named with `-i` (empty: choose the default; `any`: all up).
-    pub interfaces: Vec<String>,
-    /// Promiscuous mode (`-p`).
-    pub promiscuous: bool,
-    /// Bytes kept per packet.
-    pub snaplen: u32,
-    /// Ring geometry per interface.
-    pub ring: RingConfig,
-    /// Stop after this long (`-s`).
-    pub duration_nanos: Option<i64>,
-    /// Write captured frames here as pcapng (`-w`).
-    pub write: Option<PathBuf>,
-    /// Account to switch to after opening the sockets.
-    pub user: String,
-    /// Filter expression (`-f`).
-    pub filter: Option<String>,
-    /// Local networks were given with -F/-G (else the interfaces' addresses are used).
-    pub local_nets_given: bool,
 }
 
 /// `--list-interfaces`: one line per interface.
@@ -215,7 +192,7 @@ impl Source {
         write_error: &mut Option<io::Error>,
         mut detect: Option<&mut Detection>,
     ) {
-        let (lt, id) = (self.link_type, self.pcapng_id);
+        let id = self.pcapng_id;
         let Some(sock) = &mut self.sock else { return };
         let mut filter = self.soft_filter.as_mut();
         sock.drain(|p| {
@@ -225,10 +202,7 @@ impl Source {
                 table,
                 filter.as_deref_mut(),
                 opts,
-                lt,
-                p.ts,
-                p.data,
-                p.wire_len,
+                &p,
                 detect.as_deref_mut(),
             );
             if kept != Ok(true) {

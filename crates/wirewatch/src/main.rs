@@ -1,5 +1,5 @@
 //! The `wirewatch` command.
 
 fn main() -> std::process::ExitCode {
-    wirewatch::cli::main()
+    wirewatch::run::main()
 }

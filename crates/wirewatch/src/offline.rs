@@ -8,12 +8,12 @@ use std::sync::Arc;
 use anyhow::anyhow;
 use wirewatch_capture::{CaptureReader, ReadError};
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode, Snapshot};
-use wirewatch_wire::{decode, linktype, DecodeOptions, Timestamp};
+use wirewatch_wire::{decode, linktype, DecodeOptions, Frame, Timestamp};
 
-use crate::cli::Settings;
-use crate::detect::{AlertMode, Detection};
+use crate::detect::Detection;
 use crate::filter::FrameFilter;
 use crate::output::{self, ReportKind, Summary};
+use crate::settings::{AlertMode, Settings};
 
 /// How a run ended when it produced a report.
 #[derive(Debug, PartialEq, Eq)]
@@ -57,26 +57,22 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
 /// One frame into the table: through `filter` when there is one, then
 /// decoded and accounted. `Ok(false)`: the filter left it out; `Err`: the
 /// expression does not compile for this frame's link type.
-#[allow(clippy::too_many_arguments)]
 pub fn account_frame(
     table: &mut FlowTable,
     filter: Option<&mut FrameFilter>,
     opts: &DecodeOptions,
-    link_type: u32,
-    ts: Timestamp,
-    data: &[u8],
-    wire_len: u32,
+    frame: &Frame<'_>,
     detect: Option<&mut Detection>,
 ) -> Result<bool, String> {
     if let Some(f) = filter {
-        if !f.matches(link_type, data, wire_len)? {
+        if !f.matches(frame.link_type, frame.data, frame.wire_len)? {
             return Ok(false);
         }
     }
-    let meta = decode(link_type, ts, data, wire_len, opts);
+    let meta = decode(frame.link_type, frame.ts, frame.data, frame.wire_len, opts);
     table.ingest(&meta);
     if let Some(d) = detect {
-        d.packet(&meta, data, table.interface());
+        d.packet(&meta, frame.data, table.interface());
     }
     Ok(true)
 }

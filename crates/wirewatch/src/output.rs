@@ -9,7 +9,7 @@ use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
 use wirewatch_procs::Owner;
 use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
 
-use crate::cli::{FormatArg, Settings};
+use crate::settings::{Format, Settings};
 
 /// Which report this is.
 #[derive(Clone, Copy, Debug)]
@@ -123,19 +123,19 @@ impl OwnerCopy {
 pub fn make_sink<'a>(s: &Settings, out: &'a mut dyn Write) -> Box<dyn Sink + 'a> {
     let out = io::BufWriter::with_capacity(64 * 1024, out);
     match s.format {
-        FormatArg::Text => Box::new(TextSink {
+        Format::Text => Box::new(TextSink {
             out,
             capture: None,
             lines: s.lines,
             bytes_units: s.bytes_units,
             summary: s.summary,
         }),
-        FormatArg::Json => Box::new(JsonSink {
+        Format::Json => Box::new(JsonSink {
             out,
             capture: None,
             owners: OwnerCopy::default(),
         }),
-        FormatArg::Csv => Box::new(CsvSink {
+        Format::Csv => Box::new(CsvSink {
             out,
             capture: None,
             owners: OwnerCopy::default(),

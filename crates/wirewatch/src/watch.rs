@@ -10,7 +10,7 @@
 //! forecasts are made on a thread (a fit takes a fraction of a second);
 //! replays make them in line.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 
@@ -18,6 +18,8 @@ use wirewatch_detect::{capacity_alert, Alert, Expectation};
 use wirewatch_forecast::forecast::forecast_filled;
 use wirewatch_forecast::{gaps, Settings};
 use wirewatch_store::{Row, Selection, SqliteStore};
+
+use crate::settings::WatchSettings;
 
 /// Step of the watch's forecasts, seconds.
 pub const STEP: i64 = 300;
@@ -29,20 +31,6 @@ pub const REFRESH_SECS: i64 = 6 * 3_600;
 const HORIZON_SECS: i64 = 86_400;
 /// Least history for a forecast: two days.
 pub const MIN_HISTORY_SECS: i64 = 2 * 86_400;
-
-/// What the watch needs to know.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WatchSettings {
-    /// The history database.
-    pub db: PathBuf,
-    /// Link capacity per interface, bit/s (`[forecast.capacity]`); the
-    /// driver's speed otherwise.
-    pub capacity: BTreeMap<String, f64>,
-    /// Share of capacity the `capacity` alert warns at.
-    pub fraction: f64,
-    /// Make forecasts on a thread (live) rather than in line (replays).
-    pub background: bool,
-}
 
 /// Rates per step from a start.
 #[derive(Clone, Debug, Default)]

@@ -350,7 +350,8 @@ fn alerts_are_kept_in_history_as_they_were_shown() {
 #[test]
 fn baselines_warm_start_from_the_history_database() {
     use std::sync::Arc;
-    use wirewatch::detect::{AlertMode, DetectSettings, Detection};
+    use wirewatch::detect::Detection;
+    use wirewatch::settings::{AlertMode, DetectSettings};
     use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");

@@ -1454,7 +1454,8 @@ const FILTER_CHILD_ENV: &str = "WIREWATCH_TEST_FILTER_CHILD";
 /// `the_filter_is_replaced_on_the_open_sockets`, run in namespace a.
 #[test]
 fn filter_child() {
-    use wirewatch::live::{LiveCapture, LiveSettings};
+    use wirewatch::live::LiveCapture;
+    use wirewatch::settings::LiveSettings;
     use wirewatch_flow::{FlowConfig, FlowTable};
     let Ok(spec) = std::env::var(FILTER_CHILD_ENV) else {
         return;

@@ -10,9 +10,11 @@ use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Modifier;
 use ratatui::Terminal;
+use wirewatch::config::LineMode;
 use wirewatch::filter::FrameFilter;
 use wirewatch::procs::Owners;
-use wirewatch::tui::{App, HostNames, LineMode, ScreenOptions, SourceStatus, Ui, UiSource};
+use wirewatch::settings::ScreenOptions;
+use wirewatch::tui::{App, HostNames, SourceStatus, Ui, UiSource};
 use wirewatch_flow::{FlowConfig, FlowTable, IpNet};
 use wirewatch_procs::Owner;
 use wirewatch_wire::{build, decode, linktype, DecodeOptions, Timestamp};
@@ -410,11 +412,11 @@ fn sorting_keys() {
     assert!(s.contains("10.0.0.4"), "{s}");
     key(&mut ui, '<');
     run_to(&mut ui, 15_000);
-    assert_eq!(ui.app.opt.sort, wirewatch::tui::ScreenSort::Source);
+    assert_eq!(ui.app.opt.sort, wirewatch::settings::ScreenSort::Source);
     key(&mut ui, '1');
-    assert_eq!(ui.app.opt.sort, wirewatch::tui::ScreenSort::Rate(0));
+    assert_eq!(ui.app.opt.sort, wirewatch::settings::ScreenSort::Rate(0));
     key(&mut ui, '2');
-    assert_eq!(ui.app.opt.sort, wirewatch::tui::ScreenSort::Rate(1));
+    assert_eq!(ui.app.opt.sort, wirewatch::settings::ScreenSort::Rate(1));
 }
 
 #[test]
@@ -830,7 +832,8 @@ fn replay_follows_the_wall_clock_at_its_speed() {
 
 #[test]
 fn the_screen_records_history_and_says_when_it_cannot() {
-    use wirewatch::history::{open_live, HistorySettings};
+    use wirewatch::history::open_live;
+    use wirewatch::settings::HistorySettings;
     use wirewatch_store::query::{self, GroupBy, Range};
     let dir = tempfile::tempdir().unwrap();
     let settings = |path: std::path::PathBuf| HistorySettings {
@@ -893,7 +896,8 @@ fn the_screen_records_history_and_says_when_it_cannot() {
 
 #[test]
 fn alerts_show_in_the_status_area() {
-    use wirewatch::detect::{AlertMode, DetectSettings, Detection};
+    use wirewatch::detect::Detection;
+    use wirewatch::settings::{AlertMode, DetectSettings};
     let settings = DetectSettings {
         cfg: Default::default(),
         mode: AlertMode::Text,

@@ -11,8 +11,10 @@ use ratatui::style::{Modifier, Style};
 use wirewatch_flow::{DirView, EntryKey};
 use wirewatch_wire::proto;
 
-use super::app::{App, LineMode, PromptKind, ScreenSort};
+use super::app::{App, PromptKind};
+use crate::config::LineMode;
 use crate::output::readable;
+use crate::settings::ScreenSort;
 
 /// Names the screen shows instead of numbers.
 pub trait Labels {

@@ -5,31 +5,19 @@ pub mod app;
 pub mod draw;
 pub mod run;
 
-use std::io::IsTerminal;
 use std::net::IpAddr;
 
 use crate::detect::Detection;
 use anyhow::anyhow;
 use wirewatch_flow::FlowTable;
 
-pub use app::{App, LineMode, ScreenOptions, ScreenSort, SourceStatus};
+pub use app::{App, SourceStatus};
 pub use run::{FileReplay, HostNames, Ui, UiSource};
 
-use crate::cli::{Settings, Source};
 use crate::live::LiveCapture;
 use crate::offline::{decode_options, RunOutcome};
 use crate::procs::Owners;
-
-/// Screen settings from flags and config files.
-#[derive(Clone, Debug)]
-pub struct ScreenSettings {
-    /// What the screen starts with.
-    pub options: ScreenOptions,
-    /// Replay speed for `-r` (`None`: as fast as possible).
-    pub speed: Option<f64>,
-    /// Redraw period.
-    pub refresh_nanos: i64,
-}
+use crate::settings::{ScreenSettings, Settings, Source};
 
 /// Reverse DNS through the asynchronous resolver.
 struct Resolved(wirewatch_names::Resolver);
@@ -42,11 +30,6 @@ impl HostNames for Resolved {
             _ => None,
         }
     }
-}
-
-/// Whether the screen should be used: stdout is a terminal.
-pub fn stdout_is_terminal() -> bool {
-    std::io::stdout().is_terminal()
 }
 
 /// Runs the screen on a live capture or a file.

@@ -14,7 +14,7 @@ use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 use wirewatch_capture::CaptureReader;
 use wirewatch_flow::FlowTable;
-use wirewatch_wire::{linktype, DecodeOptions, Timestamp};
+use wirewatch_wire::{linktype, DecodeOptions, Frame, OwnedFrame, Timestamp};
 
 use super::app::{Action, App, SourceStatus};
 use super::draw::Labels;
@@ -94,8 +94,8 @@ pub struct FileReplay<R: Read> {
     start: Option<(Duration, Timestamp)>,
     /// Wall time since some fixed origin (a clock the tests can move).
     wall: Box<dyn Fn() -> Duration>,
-    /// A frame read but not yet due: time, link type, wire length, bytes.
-    pending: Option<(Timestamp, u32, u32, Vec<u8>)>,
+    /// A frame read but not yet due.
+    pending: Option<OwnedFrame>,
     last_ts: Timestamp,
     ended: bool,
     fault: Option<String>,
@@ -143,22 +143,13 @@ impl<R: Read> FileReplay<R> {
 
     /// One frame into the table; a filter that cannot be compiled for its
     /// link type becomes the status line's fault.
-    #[allow(clippy::too_many_arguments)]
-    fn take(
-        &mut self,
-        table: &mut FlowTable,
-        ts: Timestamp,
-        lt: u32,
-        data: &[u8],
-        wire: u32,
-        detect: Option<&mut Detection>,
-    ) {
+    fn take(&mut self, table: &mut FlowTable, frame: &Frame<'_>, detect: Option<&mut Detection>) {
         take_frame(
             table,
             &mut self.filter,
             &self.opts,
             &mut self.fault,
-            (ts, lt, data, wire),
+            frame,
             detect,
         );
     }
@@ -186,11 +177,11 @@ impl<R: Read> UiSource for FileReplay<R> {
             return Ok(());
         }
         let due = self.due();
-        if let Some((ts, lt, wire, data)) = self.pending.take() {
-            if ts > due {
-                self.pending = Some((ts, lt, wire, data));
+        if let Some(p) = self.pending.take() {
+            if p.ts > due {
+                self.pending = Some(p);
             } else {
-                self.take(table, ts, lt, &data, wire, detect.as_deref_mut());
+                self.take(table, &p.frame(), detect.as_deref_mut());
             }
         }
         // As fast as possible: a slice of frames per turn.
@@ -204,7 +195,7 @@ impl<R: Read> UiSource for FileReplay<R> {
             let due = self.due();
             match self.reader.next_frame() {
                 Ok(Some(f)) => {
-                    let (ts, lt, wire) = (f.ts, f.link_type, f.wire_len);
+                    let ts = f.ts;
                     let due = match self.start {
                         None => {
                             self.start = Some(((self.wall)(), ts));
@@ -215,17 +206,10 @@ impl<R: Read> UiSource for FileReplay<R> {
                     self.last_ts = self.last_ts.max(ts);
                     if ts > due {
                         // Held back until its time: the only copy made.
-                        self.pending = Some((ts, lt, wire, f.data.to_vec()));
+                        self.pending = Some(f.to_owned_frame());
                     } else {
                         let (filter, fault) = (&mut self.filter, &mut self.fault);
-                        take_frame(
-                            table,
-                            filter,
-                            &self.opts,
-                            fault,
-                            (ts, lt, f.data, wire),
-                            detect.as_deref_mut(),
-                        );
+                        take_frame(table, filter, &self.opts, fault, &f, detect.as_deref_mut());
                     }
                 }
                 Ok(None) => {
@@ -281,10 +265,10 @@ fn take_frame(
     filter: &mut Option<FrameFilter>,
     opts: &DecodeOptions,
     fault: &mut Option<String>,
-    (ts, lt, data, wire): (Timestamp, u32, &[u8], u32),
+    frame: &Frame<'_>,
     detect: Option<&mut Detection>,
 ) {
-    if let Err(e) = account_frame(table, filter.as_mut(), opts, lt, ts, data, wire, detect) {
+    if let Err(e) = account_frame(table, filter.as_mut(), opts, frame, detect) {
         *fault = Some(e);
     }
 }
