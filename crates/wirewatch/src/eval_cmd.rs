@@ -107,7 +107,7 @@ pub fn run(
             a.labels.len()
         );
     }
-    let mut engine = crate::detect::engine(cfg, model)?;
+    let mut engine = wirewatch_pipeline::detect::engine(cfg, model)?;
     let names: Vec<String> = engine
         .packet_detector_names()
         .iter()

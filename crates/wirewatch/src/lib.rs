@@ -4,22 +4,18 @@
 //! Kept as a library so tests can drive the pipeline without a process.
 #![warn(missing_docs)]
 
+pub mod alerts;
 pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod detect;
 pub mod eval_cmd;
-pub mod filter;
 pub mod forecast_cmd;
-pub mod history;
 pub mod history_cmd;
 pub mod live;
 pub mod message;
 pub mod offline;
 pub mod output;
-pub mod procs;
 pub mod run;
 pub mod settings;
 pub mod tui;
-pub mod watch;

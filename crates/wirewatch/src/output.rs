@@ -9,6 +9,10 @@ use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
 use wirewatch_procs::Owner;
 use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
 
+use wirewatch_flow::{FlowTable, SortKey};
+use wirewatch_pipeline::live::CaptureStats;
+use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Tick};
+
 use crate::settings::{Format, Settings};
 
 /// Which report this is.
@@ -25,52 +29,19 @@ pub enum ReportKind {
     Final,
 }
 
-/// Kernel counters of one live interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IfaceCapture {
-    /// Interface name.
-    pub name: String,
-    /// Link type of its frames.
-    pub link_type: u32,
-    /// Packets that passed the filter, dropped ones included (PACKET_STATISTICS).
-    pub received: u64,
-    /// Packets the kernel dropped because the ring was full.
-    pub dropped: u64,
-    /// `capturing`, `down` or `gone`.
-    pub state: &'static str,
-}
-
-/// Kernel counters of a live capture, per interface.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    /// One entry per interface.
-    pub interfaces: Vec<IfaceCapture>,
-}
-
-impl CaptureStats {
-    /// Packets received, all interfaces.
-    pub fn received(&self) -> u64 {
-        self.interfaces.iter().map(|i| i.received).sum()
-    }
-
-    /// Packets dropped, all interfaces.
-    pub fn dropped(&self) -> u64 {
-        self.interfaces.iter().map(|i| i.dropped).sum()
-    }
-
-    fn json(&self) -> Value {
-        json!({
-            "kernel_received": self.received(),
-            "kernel_dropped": self.dropped(),
-            "interfaces": self.interfaces.iter().map(|i| json!({
-                "name": i.name,
-                "link_type": i.link_type,
-                "received": i.received,
-                "dropped": i.dropped,
-                "state": i.state,
-            })).collect::<Vec<_>>(),
-        })
-    }
+/// Kernel counters as JSON.
+fn capture_json(c: &CaptureStats) -> Value {
+    json!({
+        "kernel_received": c.received(),
+        "kernel_dropped": c.dropped(),
+        "interfaces": c.interfaces.iter().map(|i| json!({
+            "name": i.name,
+            "link_type": i.link_type,
+            "received": i.received,
+            "dropped": i.dropped,
+            "state": i.state,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// End-of-run facts beside the final snapshot.
@@ -120,7 +91,7 @@ impl OwnerCopy {
 }
 
 /// The sink for the chosen format.
-pub fn make_sink<'a>(s: &Settings, out: &'a mut dyn Write) -> Box<dyn Sink + 'a> {
+pub fn make_sink(s: &Settings, out: Box<dyn Write>) -> Box<dyn Sink> {
     let out = io::BufWriter::with_capacity(64 * 1024, out);
     match s.format {
         Format::Text => Box::new(TextSink {
@@ -437,7 +408,7 @@ fn dir_json(d: &DirView) -> Value {
 
 fn entry_json(e: &Entry, owners: &OwnerCopy) -> Value {
     json!({
-        "process": owners.get(e.owner).map_or(Value::Null, crate::procs::owner_json),
+        "process": owners.get(e.owner).map_or(Value::Null, wirewatch_pipeline::procs::owner_json),
         "more_processes": e.mixed_owners,
         "family": e.key.family(),
         "src": e.key.src.map(|a| a.to_string()),
@@ -493,7 +464,7 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
         o.insert("error".into(), s.error.into());
         o.insert(
             "capture".into(),
-            s.capture.map_or(Value::Null, CaptureStats::json),
+            s.capture.map_or(Value::Null, capture_json),
         );
     }
     v
@@ -537,7 +508,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 "cumulative_bytes": t.cumulative,
             },
             "stats": stats_json(&snap.stats, None),
-            "capture": self.capture.as_ref().map(CaptureStats::json),
+            "capture": self.capture.as_ref().map(capture_json),
         });
         let head = serde_json::to_string(&head)?;
         // Drop the closing brace, append the entries array, close again.
@@ -676,6 +647,94 @@ impl<W: Write> Sink for CsvSink<W> {
 
     fn set_capture(&mut self, capture: &CaptureStats) {
         self.capture = Some(capture.clone());
+    }
+}
+
+/// The reports as a pipeline consumer: an interval report at each tick,
+/// the final report and summary at the end, in the chosen format.
+pub struct Report {
+    sink: Box<dyn Sink>,
+    view: View,
+    interval_sort: SortKey,
+    final_sort: SortKey,
+    /// Live: process names sort, and each report is pushed out at once.
+    live: bool,
+}
+
+impl Report {
+    /// Reports of `s`'s format into `out`.
+    pub fn new(s: &Settings, out: Box<dyn Write>, live: bool) -> Report {
+        Report {
+            sink: make_sink(s, out),
+            view: s.view,
+            interval_sort: s.interval_sort,
+            final_sort: s.final_sort,
+            live,
+        }
+    }
+
+    fn snapshot(
+        &mut self,
+        table: &FlowTable,
+        cx: &Context<'_>,
+        sort: SortKey,
+        slot: i64,
+        interval: bool,
+    ) -> Snapshot {
+        if self.live {
+            self.sink.set_owners(cx.owners.all());
+        }
+        let mut snap = Snapshot::build(table, self.view, sort, slot, interval);
+        if self.live {
+            cx.owners.sort_by_name(&mut snap, sort);
+        }
+        if let Some(c) = cx.capture {
+            self.sink.set_capture(c);
+        }
+        snap
+    }
+}
+
+impl Consumer for Report {
+    fn name(&self) -> &'static str {
+        "report"
+    }
+
+    fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {
+        let snap = self.snapshot(table, cx, self.interval_sort, tick.slot, true);
+        self.sink.report(
+            &snap,
+            ReportKind::Interval {
+                start: tick.start,
+                end: tick.end,
+            },
+        )?;
+        if self.live {
+            self.sink.flush()?;
+        }
+        Ok(())
+    }
+
+    fn finish(
+        &mut self,
+        table: &mut FlowTable,
+        end: &Ending,
+        cx: &Context<'_>,
+        _out: &mut Outbox,
+    ) -> anyhow::Result<()> {
+        let slot = table.slot_of(table.now());
+        let snap = self.snapshot(table, cx, self.final_sort, slot, false);
+        let summary = Summary {
+            input: &end.input,
+            link_types: &end.link_types,
+            warning: end.warning.as_deref(),
+            error: end.error.as_deref(),
+            capture: end.capture.as_ref(),
+        };
+        self.sink
+            .report(&snap, ReportKind::Final)
+            .and_then(|_| self.sink.finish(&snap, &summary))?;
+        Ok(())
     }
 }
 

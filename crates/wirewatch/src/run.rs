@@ -85,8 +85,8 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let s = settings::build(args)?;
     let outcome = match (&s.source, &s.screen) {
         (_, Some(scr)) => crate::tui::run(&s, scr)?,
-        (Source::File(p), None) => crate::offline::run(&s, p, stdout)?,
-        (Source::Live(ls), None) => crate::live::run(&s, ls, stdout)?,
+        (Source::File(p), None) => crate::offline::run(&s, p, Box::new(io::stdout()))?,
+        (Source::Live(ls), None) => crate::live::run(&s, ls, Box::new(io::stdout()))?,
     };
     Ok(match outcome {
         RunOutcome::Clean | RunOutcome::BrokenPipe => ExitCode::SUCCESS,

@@ -5,14 +5,17 @@
 //! The parsed command line ([`crate::cli::Args`]) comes in; nothing below
 //! this module sees it.
 
-use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use wirewatch_detect::DetectConfig;
 use wirewatch_flow::{ByteMode, FlowConfig, IpNet, LayerMode, SortKey, View};
 use wirewatch_live::RingConfig;
-use wirewatch_store::Retention;
+
+use wirewatch_pipeline::detect::DetectSettings;
+use wirewatch_pipeline::history::DEFAULT_FLUSH_SECS;
+pub use wirewatch_pipeline::history::{default_db_path, default_query_path, HistorySettings};
+pub use wirewatch_pipeline::live::LiveSettings;
+use wirewatch_pipeline::watch::WatchSettings;
 
 use crate::cli::{Args, BytesArg, FormatArg, LayersArg, SortArg, ViewArg};
 use crate::config::{self, Config, LineMode, PortDisplay};
@@ -24,6 +27,15 @@ pub enum Source {
     File(PathBuf),
     /// Live interfaces.
     Live(LiveSettings),
+}
+
+/// Detection and where its alerts go.
+#[derive(Clone, Debug)]
+pub struct Detect {
+    /// The detectors.
+    pub settings: DetectSettings,
+    /// `--alerts`.
+    pub alerts: AlertMode,
 }
 
 /// Report format (`--format`).
@@ -41,7 +53,7 @@ pub enum Format {
 #[derive(Clone, Debug)]
 pub struct Settings {
     /// Detection, unless `--no-detect`.
-    pub detect: Option<DetectSettings>,
+    pub detect: Option<Detect>,
     /// `--alerts-exit`.
     pub alerts_exit: bool,
     /// Packet source.
@@ -144,70 +156,7 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 
 // ---- Capture
 
-/// Live-capture settings.
-#[derive(Clone, Debug)]
-pub struct LiveSettings {
-    /// Interfaces named with `-i` (empty: choose the default; `any`: all up).
-    pub interfaces: Vec<String>,
-    /// Promiscuous mode (`-p`).
-    pub promiscuous: bool,
-    /// Bytes kept per packet.
-    pub snaplen: u32,
-    /// Ring geometry per interface.
-    pub ring: RingConfig,
-    /// Stop after this long (`-s`).
-    pub duration_nanos: Option<i64>,
-    /// Write captured frames here as pcapng (`-w`).
-    pub write: Option<PathBuf>,
-    /// Account to switch to after opening the sockets.
-    pub user: String,
-    /// Filter expression (`-f`).
-    pub filter: Option<String>,
-    /// Local networks were given with -F/-G (else the interfaces' addresses are used).
-    pub local_nets_given: bool,
-}
-
 // ---- History
-
-/// Default time between writes: what a crash can lose.
-pub const DEFAULT_FLUSH_SECS: i64 = 10;
-
-/// History settings of a run.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HistorySettings {
-    /// Database file.
-    pub path: PathBuf,
-    /// Time between writes, nanoseconds.
-    pub flush_nanos: i64,
-    /// Retention per resolution.
-    pub retention: Retention,
-}
-
-/// `$XDG_DATA_HOME/wirewatch/history.db` (`~/.local/share/…` without it);
-/// `/var/lib/wirewatch/history.db` for root.
-pub fn default_db_path() -> Option<PathBuf> {
-    if wirewatch_live::privs::effective_uid() == 0 {
-        return Some(PathBuf::from("/var/lib/wirewatch/history.db"));
-    }
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
-    Some(data.join("wirewatch/history.db"))
-}
-
-/// The database a query reads by default: the user's own when it exists,
-/// else the system one (`sudo wirewatch` records there), else the user's
-/// path (whose absence the query then reports).
-pub fn default_query_path() -> Option<PathBuf> {
-    let own = default_db_path();
-    let system = PathBuf::from("/var/lib/wirewatch/history.db");
-    match own {
-        Some(p) if p.exists() => Some(p),
-        _ if system.exists() => Some(system),
-        own => own,
-    }
-}
 
 // ---- Detection
 
@@ -239,34 +188,6 @@ impl AlertMode {
             },
         }
     }
-}
-
-/// Detection settings of a run.
-#[derive(Clone, Debug)]
-pub struct DetectSettings {
-    /// The detectors' thresholds.
-    pub cfg: DetectConfig,
-    /// Where alerts go.
-    pub mode: AlertMode,
-    /// `--model`: the ML detector's state is loaded from here when the
-    /// file exists and saved here at the end.
-    pub model: Option<PathBuf>,
-    /// Traffic judged against forecasts from history (with a database).
-    pub watch: Option<WatchSettings>,
-}
-
-/// What the watch needs to know.
-#[derive(Clone, Debug, PartialEq)]
-pub struct WatchSettings {
-    /// The history database.
-    pub db: PathBuf,
-    /// Link capacity per interface, bit/s (`[forecast.capacity]`); the
-    /// driver's speed otherwise.
-    pub capacity: BTreeMap<String, f64>,
-    /// Share of capacity the `capacity` alert warns at.
-    pub fraction: f64,
-    /// Make forecasts on a thread (live) rather than in line (replays).
-    pub background: bool,
 }
 
 // ---- Screen
@@ -743,7 +664,7 @@ fn detection(
     history: Option<&HistorySettings>,
     screen: bool,
     live: bool,
-) -> anyhow::Result<Option<DetectSettings>> {
+) -> anyhow::Result<Option<Detect>> {
     Ok(if a.no_detect {
         None
     } else {
@@ -756,18 +677,20 @@ fn detection(
                 "--alerts json: the screen owns the terminal; give a file (--alerts json:FILE)"
             );
         }
-        Some(DetectSettings {
-            cfg: detect_config(a, cfg),
-            mode,
-            model: a.model.clone(),
-            watch: history
-                .filter(|_| cfg.forecast.watch != Some(false))
-                .map(|h| WatchSettings {
-                    db: h.path.clone(),
-                    capacity: cfg.forecast.capacity.clone(),
-                    fraction: cfg.forecast.fraction.unwrap_or(0.9),
-                    background: live,
-                }),
+        Some(Detect {
+            settings: DetectSettings {
+                cfg: detect_config(a, cfg),
+                model: a.model.clone(),
+                watch: history
+                    .filter(|_| cfg.forecast.watch != Some(false))
+                    .map(|h| WatchSettings {
+                        db: h.path.clone(),
+                        capacity: cfg.forecast.capacity.clone(),
+                        fraction: cfg.forecast.fraction.unwrap_or(0.9),
+                        background: live,
+                    }),
+            },
+            alerts: mode,
         })
     })
 }

@@ -5,9 +5,9 @@
 use std::io::{self, Read};
 use std::path::Path;
 
-use wirewatch::offline::ingest_all;
 use wirewatch_capture::{CaptureReader, PcapngWriter};
 use wirewatch_flow::{ByteMode, Entry, FlowConfig, FlowTable, LayerMode, Snapshot, SortKey, View};
+use wirewatch_pipeline::account_all;
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
 
@@ -27,7 +27,7 @@ impl<R: Read> Read for Chunky<R> {
 }
 
 fn table<R: Read>(r: R) -> (Vec<Entry>, Option<String>) {
-    let mut rd = match CaptureReader::new(r) {
+    let rd = match CaptureReader::new(r) {
         Ok(r) => r,
         Err(e) => return (vec![], Some(e.to_string())),
     };
@@ -36,8 +36,7 @@ fn table<R: Read>(r: R) -> (Vec<Entry>, Option<String>) {
         layers: LayerMode::All,
         ..FlowConfig::default()
     };
-    let mut t = FlowTable::new(cfg);
-    let err = ingest_all(&mut rd, &mut t, None, |_, _, _| Ok(()), |_| {}).unwrap();
+    let (t, err) = account_all(rd, FlowTable::new(cfg));
     let s = Snapshot::build(&t, View::Port, SortKey::Total, t.slot_of(t.now()), false);
     (s.entries, err.map(|e| e.to_string()))
 }

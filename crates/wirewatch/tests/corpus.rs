@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use wirewatch::offline::ingest_all;
 use wirewatch_flow::{ByteMode, FlowConfig, FlowTable, LayerMode, Snapshot, SortKey, View};
+use wirewatch_pipeline::account_all;
 
 fn corpus_dir() -> Option<PathBuf> {
     let d = std::env::var_os("WIREWATCH_CORPUS")
@@ -46,15 +46,13 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 type Table = BTreeMap<(String, String, String), [u64; 4]>;
 
 fn ours(path: &Path) -> Result<Table, String> {
-    let mut reader = wirewatch_capture::open(path).map_err(|e| e.to_string())?;
+    let reader = wirewatch_capture::open(path).map_err(|e| e.to_string())?;
     let cfg = FlowConfig {
         bytes: ByteMode::Frame,
         layers: LayerMode::All,
         ..FlowConfig::default()
     };
-    let mut table = FlowTable::new(cfg);
-    let _ = ingest_all(&mut reader, &mut table, None, |_, _, _| Ok(()), |_| {})
-        .map_err(|e| e.to_string())?;
+    let (table, _) = account_all(reader, FlowTable::new(cfg));
     let snap = Snapshot::build(
         &table,
         View::Pair,

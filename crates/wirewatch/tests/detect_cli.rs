@@ -350,8 +350,7 @@ fn alerts_are_kept_in_history_as_they_were_shown() {
 #[test]
 fn baselines_warm_start_from_the_history_database() {
     use std::sync::Arc;
-    use wirewatch::detect::Detection;
-    use wirewatch::settings::{AlertMode, DetectSettings};
+    use wirewatch_pipeline::detect::{DetectSettings, Detection};
     use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
@@ -383,12 +382,11 @@ fn baselines_warm_start_from_the_history_database() {
     }
     let mut d = Detection::new(&DetectSettings {
         cfg: Default::default(),
-        mode: AlertMode::Quiet,
         model: None,
         watch: None,
     })
     .unwrap();
-    let msg = wirewatch::history::warm_start(&mut d, &db, now).unwrap();
+    let msg = wirewatch_pipeline::history::warm_start(&mut d, &db, now).unwrap();
     assert!(
         msg.as_deref()
             .unwrap_or("")
@@ -406,7 +404,7 @@ fn baselines_warm_start_from_the_history_database() {
     assert_eq!(d.fired(), 0);
     minute(&mut d, 2, 50_000_000);
     minute(&mut d, 3, 1_000_000);
-    let saved = d.take_unsaved();
+    let saved = d.take_raised();
     let kinds: Vec<String> = saved
         .iter()
         .map(|a| format!("{} {}", a.kind, a.entity))

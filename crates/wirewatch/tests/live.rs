@@ -1454,9 +1454,9 @@ const FILTER_CHILD_ENV: &str = "WIREWATCH_TEST_FILTER_CHILD";
 /// `the_filter_is_replaced_on_the_open_sockets`, run in namespace a.
 #[test]
 fn filter_child() {
-    use wirewatch::live::LiveCapture;
-    use wirewatch::settings::LiveSettings;
     use wirewatch_flow::{FlowConfig, FlowTable};
+    use wirewatch_pipeline::live::{LiveCapture, LiveSettings};
+    use wirewatch_pipeline::Pipeline;
     let Ok(spec) = std::env::var(FILTER_CHILD_ENV) else {
         return;
     };
@@ -1478,44 +1478,49 @@ fn filter_child() {
         filter: Some("udp port 7001".into()),
         local_nets_given: false,
     };
-    let mut cap = LiveCapture::open(&ls, wirewatch_wire::DecodeOptions::default()).expect("open");
-    let mut table = FlowTable::new(FlowConfig::default());
+    let cap =
+        LiveCapture::open(&ls, std::sync::Arc::new(wirewatch_wire::SystemClock)).expect("open");
+    let mut p = Pipeline::new(
+        cap,
+        FlowTable::new(FlowConfig::default()),
+        wirewatch_wire::DecodeOptions::default(),
+    );
     let count = |t: &FlowTable, port: u16| -> u64 {
         t.flows()
             .filter(|f| f.key.protocol == 17 && (f.key.a_port == port || f.key.b_port == port))
             .map(|f| f.dirs[0].packets + f.dirs[1].packets)
             .sum()
     };
-    let settle = |cap: &mut LiveCapture, table: &mut FlowTable| {
+    let settle = |p: &mut Pipeline<LiveCapture>| {
         // The ring hands over a partly filled block after 50 ms.
         for _ in 0..5 {
-            cap.pump(table, 100_000_000, None).unwrap();
+            p.pump(100_000_000).unwrap();
         }
     };
     let send = |port, n| send_udp(ns_b, b, a, port, n);
     send(7001, 5);
     send(7002, 5);
-    settle(&mut cap, &mut table);
-    assert_eq!((count(&table, 7001), count(&table, 7002)), (5, 0));
-    cap.set_filter(Some("udp port 7002")).unwrap();
+    settle(&mut p);
+    assert_eq!((count(p.table(), 7001), count(p.table(), 7002)), (5, 0));
+    p.source.set_filter(Some("udp port 7002")).unwrap();
     send(7001, 5);
     send(7002, 5);
-    settle(&mut cap, &mut table);
-    assert_eq!((count(&table, 7001), count(&table, 7002)), (5, 5));
-    let err = cap.set_filter(Some("udp prt 1")).unwrap_err();
+    settle(&mut p);
+    assert_eq!((count(p.table(), 7001), count(p.table(), 7002)), (5, 5));
+    let err = p.source.set_filter(Some("udp prt 1")).unwrap_err();
     assert!(format!("{err:#}").contains("column"), "{err:#}");
     send(7001, 3);
     send(7002, 3);
-    settle(&mut cap, &mut table);
+    settle(&mut p);
     assert_eq!(
-        (count(&table, 7001), count(&table, 7002)),
+        (count(p.table(), 7001), count(p.table(), 7002)),
         (5, 8),
         "old filter kept"
     );
-    cap.set_filter(None).unwrap();
+    p.source.set_filter(None).unwrap();
     send(7001, 2);
-    settle(&mut cap, &mut table);
-    assert_eq!(count(&table, 7001), 7, "no filter: everything");
+    settle(&mut p);
+    assert_eq!(count(p.table(), 7001), 7, "no filter: everything");
 }
 
 /// The screen's `f` key: the filter on open sockets is replaced; a bad

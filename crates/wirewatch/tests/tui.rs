@@ -11,13 +11,14 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::style::Modifier;
 use ratatui::Terminal;
 use wirewatch::config::LineMode;
-use wirewatch::filter::FrameFilter;
-use wirewatch::procs::Owners;
 use wirewatch::settings::ScreenOptions;
 use wirewatch::tui::{App, HostNames, SourceStatus, Ui, UiSource};
 use wirewatch_flow::{FlowConfig, FlowTable, IpNet};
+use wirewatch_pipeline::filter::FrameFilter;
+use wirewatch_pipeline::procs::Owners;
+use wirewatch_pipeline::{Pipeline, Source};
 use wirewatch_procs::Owner;
-use wirewatch_wire::{build, decode, linktype, DecodeOptions, Timestamp};
+use wirewatch_wire::{build, linktype, DecodeOptions, Frame, Timestamp};
 
 /// Frames released by a hand-set clock.
 struct Memory {
@@ -26,12 +27,11 @@ struct Memory {
     filter: Option<FrameFilter>,
 }
 
-impl UiSource for Memory {
-    fn pump(
+impl Source for Memory {
+    fn pull(
         &mut self,
-        table: &mut FlowTable,
         _wait_ns: i64,
-        mut detect: Option<&mut wirewatch::detect::Detection>,
+        sink: &mut dyn FnMut(&Frame<'_>, u16) -> bool,
     ) -> anyhow::Result<()> {
         while self.frames.front().is_some_and(|(t, _)| *t <= self.now) {
             let (t, f) = self.frames.pop_front().unwrap();
@@ -40,24 +40,31 @@ impl UiSource for Memory {
                     continue;
                 }
             }
-            let m = decode(
-                linktype::RAW,
-                t,
-                &f,
-                f.len() as u32,
-                &DecodeOptions::default(),
-            );
-            table.ingest(&m);
-            if let Some(d) = detect.as_deref_mut() {
-                d.packet(&m, &f, 0);
-            }
+            let frame = Frame {
+                ts: t,
+                link_type: linktype::RAW,
+                wire_len: f.len() as u32,
+                data: &f,
+            };
+            sink(&frame, 0);
         }
-        table.advance(self.now);
         Ok(())
     }
 
     fn now(&self) -> Timestamp {
         self.now
+    }
+
+    fn packet_clock(&self) -> bool {
+        false
+    }
+
+    fn ended(&self) -> bool {
+        false
+    }
+
+    fn interface_names(&self) -> Vec<String> {
+        vec!["test0".into()]
     }
 
     fn set_filter(&mut self, expr: Option<&str>) -> Result<(), String> {
@@ -67,7 +74,9 @@ impl UiSource for Memory {
         };
         Ok(())
     }
+}
 
+impl UiSource for Memory {
     fn status(&mut self) -> SourceStatus {
         SourceStatus {
             label: "test0".into(),
@@ -186,7 +195,7 @@ fn ui() -> Ui<Memory> {
 
 /// Moves the clock to `ms` and refreshes.
 fn run_to(ui: &mut Ui<Memory>, ms: i64) {
-    ui.source.now = at(ms);
+    ui.pipeline.source.now = at(ms);
     ui.turn(0).unwrap();
 }
 
@@ -425,7 +434,7 @@ fn every_small_window_draws() {
         let mut ui = ui();
         run_to(&mut ui, 6_000);
         // A long process name in the process column.
-        let owner = ui.owners.intern(&Owner {
+        let owner = ui.pipeline.owners_mut().intern(&Owner {
             pid: 1,
             comm: "a-rather-long-command-name".into(),
             exe: None,
@@ -434,7 +443,7 @@ fn every_small_window_draws() {
             netns: 1,
             foreign_netns: false,
         });
-        ui.table.label_owners(at(0), |_| owner);
+        ui.pipeline.table_mut().label_owners(at(0), |_| owner);
         run_to(&mut ui, 12_000);
         keys(&mut ui, toggles);
         for w in 40..=130 {
@@ -590,11 +599,22 @@ fn f_edits_the_packet_filter() {
     );
     special(&mut ui, KeyCode::Enter);
     assert_eq!(ui.app.filter.as_deref(), Some("udp"));
-    let tcp_before = ui.table.flows().find(|f| f.key.protocol == 6).unwrap().dirs[1].packets
-        + ui.table.flows().find(|f| f.key.protocol == 6).unwrap().dirs[0].packets;
+    let tcp_before = ui
+        .table()
+        .flows()
+        .find(|f| f.key.protocol == 6)
+        .unwrap()
+        .dirs[1]
+        .packets
+        + ui.table()
+            .flows()
+            .find(|f| f.key.protocol == 6)
+            .unwrap()
+            .dirs[0]
+            .packets;
     run_to(&mut ui, 12_000);
     let tcp_after: u64 = ui
-        .table
+        .table()
         .flows()
         .filter(|f| f.key.protocol == 6)
         .map(|f| f.dirs[0].packets + f.dirs[1].packets)
@@ -669,7 +689,7 @@ fn help_and_quit() {
 fn process_column_and_view() {
     let mut ui = ui();
     run_to(&mut ui, 6_000);
-    let curl = ui.owners.intern(&Owner {
+    let curl = ui.pipeline.owners_mut().intern(&Owner {
         pid: 4242,
         comm: "curl".into(),
         exe: Some("/usr/bin/curl".into()),
@@ -678,7 +698,7 @@ fn process_column_and_view() {
         netns: 4026531840,
         foreign_netns: false,
     });
-    let resolved = ui.owners.intern(&Owner {
+    let resolved = ui.pipeline.owners_mut().intern(&Owner {
         pid: 77,
         comm: "resolved".into(),
         exe: None,
@@ -687,7 +707,7 @@ fn process_column_and_view() {
         netns: 4026532999,
         foreign_netns: true,
     });
-    ui.table.label_owners(at(0), |f| {
+    ui.pipeline.table_mut().label_owners(at(0), |f| {
         if f.key.protocol == 6 {
             curl
         } else if f.key.protocol == 17 {
@@ -782,8 +802,8 @@ fn replay_follows_the_wall_clock_at_its_speed() {
     use std::cell::Cell;
     use std::rc::Rc;
     use std::time::Duration;
-    use wirewatch::tui::FileReplay;
     use wirewatch_capture::PcapWriter;
+    use wirewatch_pipeline::FileSource;
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("r.pcap");
@@ -813,18 +833,21 @@ fn replay_follows_the_wall_clock_at_its_speed() {
         let wall = Rc::new(Cell::new(Duration::ZERO));
         let clock = wall.clone();
         let reader = wirewatch_capture::open_with(&path, |r| r).unwrap();
-        let mut replay = FileReplay::new(reader, "r.pcap".into(), DecodeOptions::default(), speed)
+        let replay = FileSource::new(reader, "r.pcap".into())
+            .paced(speed)
             .with_wall_clock(move || clock.get());
-        let mut table = FlowTable::new(FlowConfig::default());
+        let table = FlowTable::new(FlowConfig::default());
+        let mut p = Pipeline::new(replay, table, DecodeOptions::default());
         for (secs, due) in steps {
             wall.set(Duration::from_secs_f64(secs));
-            replay.pump(&mut table, 0, None).unwrap();
+            p.pump(0).unwrap();
+            let (replay, table) = (&p.source, p.table());
             assert_eq!(table.stats().packets, due, "speed {speed:?} at {secs} s");
             // The table's clock is the replay position, never past the file.
             assert!(replay.now() <= at(9_000));
         }
         assert!(
-            replay.status().ended,
+            p.source.status().ended,
             "speed {speed:?}: the file was read to its end"
         );
     }
@@ -832,8 +855,7 @@ fn replay_follows_the_wall_clock_at_its_speed() {
 
 #[test]
 fn the_screen_records_history_and_says_when_it_cannot() {
-    use wirewatch::history::open_live;
-    use wirewatch::settings::HistorySettings;
+    use wirewatch_pipeline::history::{open_live, HistorySettings, Recorder};
     use wirewatch_store::query::{self, GroupBy, Range};
     let dir = tempfile::tempdir().unwrap();
     let settings = |path: std::path::PathBuf| HistorySettings {
@@ -842,24 +864,30 @@ fn the_screen_records_history_and_says_when_it_cannot() {
         retention: Default::default(),
     };
     let db = dir.path().join("h.db");
-    let (rec, note) = open_live(Some(&settings(db.clone())), vec!["test0".into()]);
+    let (rec, note) = open_live(
+        Some(&settings(db.clone())),
+        vec!["test0".into()],
+        std::sync::Arc::new(wirewatch_wire::SystemClock),
+    );
     assert_eq!(note, None);
     let mut ui = ui().with_history(rec, None);
     for ms in (0..=25_000).step_by(250) {
         run_to(&mut ui, ms);
     }
     let counted: u64 = ui
-        .table
+        .table()
         .flows()
         .map(|f| f.dirs[0].ip_bytes + f.dirs[1].ip_bytes)
         .sum();
-    let Ui {
-        history,
-        mut table,
-        owners,
-        ..
-    } = ui;
-    let st = history.unwrap().finish(&mut table, &owners, None);
+    let Ui { mut pipeline, .. } = ui;
+    pipeline.finish(&Default::default()).unwrap();
+    let st = pipeline
+        .consumer_mut::<Recorder>()
+        .unwrap()
+        .finished()
+        .unwrap()
+        .clone();
+    let table = pipeline.table();
     assert_eq!(st.error, None);
     // Each 1-s flush handed over the flows active in it: more rows than flows.
     assert!(st.rows_written as usize > 2 * table.len(), "{st:?}");
@@ -882,6 +910,7 @@ fn the_screen_records_history_and_says_when_it_cannot() {
     let (rec, note) = open_live(
         Some(&settings("/proc/wirewatch-none/h.db".into())),
         vec!["test0".into()],
+        std::sync::Arc::new(wirewatch_wire::SystemClock),
     );
     assert!(rec.is_none());
     let mut off = self::ui().with_history(None, note);
@@ -896,11 +925,9 @@ fn the_screen_records_history_and_says_when_it_cannot() {
 
 #[test]
 fn alerts_show_in_the_status_area() {
-    use wirewatch::detect::Detection;
-    use wirewatch::settings::{AlertMode, DetectSettings};
+    use wirewatch_pipeline::detect::{DetectSettings, Detection};
     let settings = DetectSettings {
         cfg: Default::default(),
-        mode: AlertMode::Text,
         model: None,
         watch: None,
     };
@@ -913,9 +940,16 @@ fn alerts_show_in_the_status_area() {
             6,
             &wirewatch_wire::build::tcp(50_000, p, 0x02, &[]),
         );
-        ui.source.frames.push_back((at(5_000 + p as i64), f));
+        ui.pipeline
+            .source
+            .frames
+            .push_back((at(5_000 + p as i64), f));
     }
-    ui.source.frames.make_contiguous().sort_by_key(|(t, _)| *t);
+    ui.pipeline
+        .source
+        .frames
+        .make_contiguous()
+        .sort_by_key(|(t, _)| *t);
     run_to(&mut ui, 4_000);
     let before = text(&render(&mut ui, 160, 30));
     assert!(!before.contains("alert"), "{before}");
@@ -927,5 +961,5 @@ fn alerts_show_in_the_status_area() {
         ),
         "{screen}"
     );
-    assert_eq!(ui.detect.as_ref().unwrap().fired(), 1);
+    assert_eq!(ui.pipeline.consumer_mut::<Detection>().unwrap().fired(), 1);
 }

@@ -6,14 +6,56 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::detect::Detection;
+use wirewatch_detect::Alert;
 use wirewatch_flow::FlowTable;
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
-use wirewatch_store::{Counts, Row, SqliteStore, StoreError};
-use wirewatch_wire::Timestamp;
+use wirewatch_store::{AlertRecord, Counts, Retention, Row, SqliteStore, StoreError};
+use wirewatch_wire::{Clock, Timestamp};
+
+use crate::consumer::{Consumer, Context, Ending, Outbox, Wants};
+use crate::detect::Detection;
 
 use crate::procs::Owners;
-use crate::settings::HistorySettings;
+
+/// Default time between writes: what a crash can lose.
+pub const DEFAULT_FLUSH_SECS: i64 = 10;
+
+/// History settings of a run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistorySettings {
+    /// Database file.
+    pub path: PathBuf,
+    /// Time between writes, nanoseconds.
+    pub flush_nanos: i64,
+    /// Retention per resolution.
+    pub retention: Retention,
+}
+
+/// `$XDG_DATA_HOME/wirewatch/history.db` (`~/.local/share/…` without it);
+/// `/var/lib/wirewatch/history.db` for root.
+pub fn default_db_path() -> Option<PathBuf> {
+    if wirewatch_live::privs::effective_uid() == 0 {
+        return Some(PathBuf::from("/var/lib/wirewatch/history.db"));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("wirewatch/history.db"))
+}
+
+/// The database a query reads by default: the user's own when it exists,
+/// else the system one (`sudo wirewatch` records there), else the user's
+/// path (whose absence the query then reports).
+pub fn default_query_path() -> Option<PathBuf> {
+    let own = default_db_path();
+    let system = PathBuf::from("/var/lib/wirewatch/history.db");
+    match own {
+        Some(p) if p.exists() => Some(p),
+        _ if system.exists() => Some(system),
+        own => own,
+    }
+}
 
 /// Takes `<db>.<iface>.lock` for each interface, without waiting.
 fn lock_interfaces(
@@ -76,6 +118,12 @@ pub struct Recorder {
     events: Vec<String>,
     /// Rows go to a database (else only to detection).
     store: bool,
+    /// Rows are raised for the other consumers (detection).
+    share: bool,
+    /// A failure to write fails the run (imports) rather than being said.
+    strict: bool,
+    /// What the writer said when the run ended.
+    finished: Option<WriterStatus>,
 }
 
 const MINUTE_NANOS: i64 = 60_000_000_000;
@@ -92,6 +140,7 @@ impl Recorder {
         h: &HistorySettings,
         ifaces: Vec<String>,
         live: bool,
+        clock: Arc<dyn Clock>,
     ) -> Result<Recorder, StoreError> {
         let store = SqliteStore::open(&h.path)?;
         // Two captures of one interface into one database would count its
@@ -103,7 +152,7 @@ impl Recorder {
             Vec::new()
         };
         let cfg = WriterConfig {
-            clock: crate::clock::shared(),
+            clock,
             retention: h.retention,
             backpressure: if live {
                 Backpressure::Coarsen
@@ -125,6 +174,9 @@ impl Recorder {
             names: HashMap::new(),
             events: Vec::new(),
             store: true,
+            share: false,
+            strict: !live,
+            finished: None,
         })
     }
 
@@ -142,12 +194,27 @@ impl Recorder {
             names: HashMap::new(),
             events: Vec::new(),
             store: false,
+            share: true,
+            strict: false,
+            finished: None,
         }
+    }
+
+    /// What the writer said when the run ended (after `finish`).
+    pub fn finished(&self) -> Option<&WriterStatus> {
+        self.finished.as_ref()
     }
 
     /// Whether rows are written to a database.
     pub fn keeps_history(&self) -> bool {
         self.store
+    }
+
+    /// Raises the rows for the other consumers too (the flow-level
+    /// detectors need them).
+    pub fn sharing(mut self, share: bool) -> Self {
+        self.share = share;
+        self
     }
 
     /// Starts the writer thread. Live capture calls this after dropping
@@ -181,13 +248,13 @@ impl Recorder {
         table: &mut FlowTable,
         now: Timestamp,
         owners: &Owners,
-        detect: Option<&mut Detection>,
+        out: &mut Outbox,
     ) {
         match self.next {
             None => self.next = Some(self.boundary_after(now)),
             Some(b) if now >= b => {
                 let minute = b.add_nanos(-1);
-                self.emit(table, minute, owners, detect);
+                self.emit(table, minute, owners, out);
                 self.next = Some(self.boundary_after(now));
             }
             Some(_) => {}
@@ -201,7 +268,7 @@ impl Recorder {
         table: &mut FlowTable,
         at: Timestamp,
         owners: &Owners,
-        detect: Option<&mut Detection>,
+        out: &mut Outbox,
     ) {
         let ts = at.as_nanos().div_euclid(1_000_000_000);
         let ts = ts - ts.rem_euclid(60);
@@ -243,12 +310,14 @@ impl Recorder {
                 },
             });
         });
-        if let Some(d) = detect {
-            d.rows(at, &rows);
-            self.save_alerts(d);
-        }
         if !self.store {
+            if self.share && !rows.is_empty() {
+                out.rows(at, rows);
+            }
             return;
+        }
+        if self.share && !rows.is_empty() {
+            out.rows(at, rows.clone());
         }
         if self.writer.is_none() {
             if let Err(e) = self.start() {
@@ -262,9 +331,8 @@ impl Recorder {
         }
     }
 
-    /// Hands the alerts detection raised to the writer.
-    pub fn save_alerts(&mut self, d: &mut Detection) {
-        let alerts = d.take_unsaved();
+    /// Hands alerts to the writer.
+    pub fn save_alerts(&mut self, alerts: Vec<AlertRecord>) {
         if alerts.is_empty() || !self.store {
             return;
         }
@@ -288,12 +356,13 @@ impl Recorder {
     /// Writes what is left (as rows of the table's current minute) and
     /// waits for the writer.
     pub fn finish(
-        mut self,
+        &mut self,
         table: &mut FlowTable,
         owners: &Owners,
-        detect: Option<&mut Detection>,
+        out: &mut Outbox,
     ) -> WriterStatus {
-        self.emit(table, table.now(), owners, detect);
+        let now = table.now();
+        self.emit(table, now, owners, out);
         match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {
@@ -302,22 +371,6 @@ impl Recorder {
             },
         }
     }
-
-    /// [`Recorder::finish`], then says on stderr what was written.
-    pub fn finish_and_report(
-        self,
-        table: &mut FlowTable,
-        owners: &Owners,
-        detect: Option<&mut Detection>,
-    ) -> WriterStatus {
-        let path = self.path.clone();
-        let store = self.store;
-        let st = self.finish(table, owners, detect);
-        if store {
-            eprintln!("wirewatch: {}", summary(&path, &st));
-        }
-        st
-    }
 }
 
 /// Opens the recorder of a live run: a failure is reported and the run
@@ -325,9 +378,10 @@ impl Recorder {
 pub fn open_live(
     h: Option<&HistorySettings>,
     ifaces: Vec<String>,
+    clock: Arc<dyn Clock>,
 ) -> (Option<Recorder>, Option<String>) {
     let Some(h) = h else { return (None, None) };
-    match Recorder::open(h, ifaces, true) {
+    match Recorder::open(h, ifaces, true, clock) {
         Ok(r) => (Some(r), None),
         Err(e) => (
             None,
@@ -338,17 +392,8 @@ pub fn open_live(
     }
 }
 
-/// Starts the writer thread of a live run once privileges are dropped; a
-/// failure is printed and the run goes on without history.
-pub fn start_after_drop(history: &mut Option<Recorder>) {
-    if let Some(Err(e)) = history.as_mut().map(Recorder::start) {
-        eprintln!("wirewatch: history: {e}; monitoring goes on without history");
-        *history = None;
-    }
-}
-
 /// One line about what was written, for the end of a run.
-fn summary(path: &str, st: &WriterStatus) -> String {
+pub fn summary(path: &str, st: &WriterStatus) -> String {
     let mut s = format!("history: {} rows written to {path}", st.rows_written);
     if st.alerts_written > 0 {
         s += &format!(" with {} alert(s)", st.alerts_written);
@@ -442,12 +487,94 @@ pub fn warm_live(
     d: Option<&mut Detection>,
     h: Option<&HistorySettings>,
     ifaces: &[String],
+    now: i64,
 ) -> Option<String> {
     let (d, h) = (d?, h?);
-    let now = crate::clock::now_secs();
     d.preload_forecasts(ifaces, now);
     match warm_start(d, &h.path, now) {
         Ok(msg) => msg,
         Err(e) => Some(format!("detection: no warm start from history: {e}")),
+    }
+}
+
+impl Consumer for Recorder {
+    fn name(&self) -> &'static str {
+        "history"
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            before_frame: true,
+            ..Wants::default()
+        }
+    }
+
+    /// Starts the writer thread (live: after the privilege drop, so it is
+    /// born with none); a failure is said and the run goes on without
+    /// history.
+    fn begin(&mut self, _cx: &Context<'_>, out: &mut Outbox) -> anyhow::Result<()> {
+        if let Err(e) = self.start() {
+            out.note(format!("history: {e}; monitoring goes on without history"));
+            self.store = false;
+        }
+        Ok(())
+    }
+
+    fn before_frame(
+        &mut self,
+        table: &mut FlowTable,
+        ts: Timestamp,
+        cx: &Context<'_>,
+        out: &mut Outbox,
+    ) {
+        self.tick(table, ts, cx.owners, out);
+    }
+
+    fn advance(
+        &mut self,
+        table: &mut FlowTable,
+        now: Timestamp,
+        cx: &Context<'_>,
+        out: &mut Outbox,
+    ) {
+        self.tick(table, now, cx.owners, out);
+        for e in self.take_events() {
+            out.note(e);
+        }
+    }
+
+    fn alert(&mut self, a: &Alert) {
+        self.save_alerts(vec![record_of(a)]);
+    }
+
+    fn finish(
+        &mut self,
+        table: &mut FlowTable,
+        _end: &Ending,
+        cx: &Context<'_>,
+        out: &mut Outbox,
+    ) -> anyhow::Result<()> {
+        let st = Recorder::finish(self, table, cx.owners, out);
+        self.finished = Some(st.clone());
+        if !self.store {
+            return Ok(());
+        }
+        out.note(summary(&self.path, &st));
+        match st.error {
+            Some(e) if self.strict => anyhow::bail!("history: {e}"),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// An alert as the history keeps it (the JSON shown live as its detail).
+pub fn record_of(a: &Alert) -> AlertRecord {
+    AlertRecord {
+        ts_nanos: a.time.as_nanos(),
+        kind: a.kind.as_str().into(),
+        severity: a.severity.as_str().into(),
+        entity: a.entity.to_string(),
+        summary: a.summary.clone(),
+        detail: serde_json::to_string(a).unwrap_or_default(),
     }
 }

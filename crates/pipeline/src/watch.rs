@@ -10,7 +10,7 @@
 //! forecasts are made on a thread (a fit takes a fraction of a second);
 //! replays make them in line.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::mpsc::{channel, Receiver, Sender};
 
@@ -19,7 +19,19 @@ use wirewatch_forecast::forecast::forecast_filled;
 use wirewatch_forecast::{gaps, Settings};
 use wirewatch_store::{Row, Selection, SqliteStore};
 
-use crate::settings::WatchSettings;
+/// What the watch needs to know.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WatchSettings {
+    /// The history database.
+    pub db: PathBuf,
+    /// Link capacity per interface, bit/s (`[forecast.capacity]`); the
+    /// driver's speed otherwise.
+    pub capacity: BTreeMap<String, f64>,
+    /// Share of capacity the `capacity` alert warns at.
+    pub fraction: f64,
+    /// Make forecasts on a thread (live) rather than in line (replays).
+    pub background: bool,
+}
 
 /// Step of the watch's forecasts, seconds.
 pub const STEP: i64 = 300;
@@ -173,7 +185,7 @@ impl Watch {
                 own: st.own.clone().unwrap_or_default(),
                 // The driver's speed only live: a replay's interface is a
                 // file name, and its alerts must not depend on this machine.
-                capacity: crate::forecast_cmd::configured_capacity(
+                capacity: crate::rates::configured_capacity(
                     &name,
                     &self.s.capacity,
                     self.s.background,
@@ -397,7 +409,7 @@ fn load(db: &std::path::Path, iface: &str, until: i64) -> anyhow::Result<Rates> 
         ..Selection::default()
     };
     Ok(
-        match crate::forecast_cmd::rate_history(&store, &sel, until - HISTORY_SECS, until, STEP)? {
+        match crate::rates::rate_history(&store, &sel, until - HISTORY_SECS, until, STEP)? {
             Some(h) => Rates {
                 start: h.start,
                 inbound: h.inbound,

@@ -1,0 +1,200 @@
+//! The one consumer trait: everything that takes something from the
+//! pipeline (reports, the screen, the history recorder, detection, alert
+//! logs; next: the web, the exporter, the responder) is a [`Consumer`].
+//!
+//! Push-style, like a ripgrep `Sink`: the pipeline calls the methods a
+//! consumer asked for ([`Wants`]); every method has a default that does
+//! nothing. What a consumer raises for the others (per-minute rows, alerts,
+//! notes for the user) goes into its [`Outbox`]; the pipeline hands it to
+//! every consumer, in order, before it goes on.
+
+use std::collections::VecDeque;
+use std::io;
+
+use wirewatch_detect::Alert;
+use wirewatch_flow::FlowTable;
+use wirewatch_store::Row;
+use wirewatch_wire::{Frame, PacketMeta, Timestamp};
+
+use crate::live::CaptureStats;
+use crate::procs::Owners;
+
+/// What a consumer is fed besides ticks, events and the end (asked once,
+/// when it is added).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Wants {
+    /// Every accounted packet ([`Consumer::packet`]).
+    pub packets: bool,
+    /// Each frame's time before it is accounted, on the packet clock
+    /// ([`Consumer::before_frame`]): to cut the traffic exactly at minutes.
+    pub before_frame: bool,
+}
+
+/// One accounted packet.
+#[derive(Clone, Copy, Debug)]
+pub struct Packet<'a> {
+    /// The frame as captured.
+    pub frame: &'a Frame<'a>,
+    /// What the decoder made of it.
+    pub meta: &'a PacketMeta,
+    /// Index of the interface it came from (names in [`Context::interfaces`]).
+    pub iface: u16,
+}
+
+/// What a consumer raised for the others.
+#[derive(Debug)]
+pub enum Event {
+    /// Per-minute flow rows cut from the table (`at`: the cut's time).
+    Rows {
+        /// When the rows were cut.
+        at: Timestamp,
+        /// The rows.
+        rows: Vec<Row>,
+    },
+    /// An alert.
+    Alert(Box<Alert>),
+    /// A line for the user (status line or stderr).
+    Note(String),
+}
+
+/// Where a consumer puts what it raises; the pipeline empties it.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    events: VecDeque<Event>,
+}
+
+impl Outbox {
+    /// Raises rows cut at `at`.
+    pub fn rows(&mut self, at: Timestamp, rows: Vec<Row>) {
+        self.events.push_back(Event::Rows { at, rows });
+    }
+
+    /// Raises an alert.
+    pub fn alert(&mut self, a: Alert) {
+        self.events.push_back(Event::Alert(Box::new(a)));
+    }
+
+    /// Raises a note for the user.
+    pub fn note(&mut self, line: impl Into<String>) {
+        self.events.push_back(Event::Note(line.into()));
+    }
+
+    /// Whether nothing is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    /// The oldest event waiting.
+    pub fn pop(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+}
+
+/// What consumers can read besides the flow table.
+#[derive(Clone, Copy)]
+pub struct Context<'a> {
+    /// Processes owning flows (empty unless live with process lookup).
+    pub owners: &'a Owners,
+    /// Interface names by the index flows carry.
+    pub interfaces: &'a [String],
+    /// Kernel counters of a live capture, read at this tick.
+    pub capture: Option<&'a CaptureStats>,
+}
+
+/// A report period that ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tick {
+    /// Start of the period.
+    pub start: Timestamp,
+    /// End of the period.
+    pub end: Timestamp,
+    /// The table's newest complete 2-second slot at the end.
+    pub slot: i64,
+}
+
+/// How the run ended, for the final report.
+#[derive(Clone, Debug, Default)]
+pub struct Ending {
+    /// What was read: a file name, or "live capture on …".
+    pub input: String,
+    /// Link types met.
+    pub link_types: Vec<u32>,
+    /// A fault that cut the input short but kept what came before.
+    pub warning: Option<String>,
+    /// A fault that makes the run fail (reported after the final report).
+    pub error: Option<String>,
+    /// Kernel counters of a live capture.
+    pub capture: Option<CaptureStats>,
+}
+
+/// Something the pipeline feeds. Every method has a default that does
+/// nothing; a consumer overrides what it uses and says in [`wants`] which
+/// per-packet calls it needs (they cost on the hot path).
+///
+/// [`wants`]: Consumer::wants
+pub trait Consumer: std::any::Any {
+    /// A short name for messages and counters.
+    fn name(&self) -> &'static str;
+
+    /// The per-packet calls it needs.
+    fn wants(&self) -> Wants {
+        Wants::default()
+    }
+
+    /// Once, before the first frame (live: after the privilege drop, so
+    /// threads started here hold no privileges).
+    fn begin(&mut self, _cx: &Context<'_>, _out: &mut Outbox) -> anyhow::Result<()> {
+        Ok(())
+    }
+
+    /// The time of the next frame, before it is accounted (packet clock
+    /// only; see [`Wants::before_frame`]).
+    fn before_frame(
+        &mut self,
+        _table: &mut FlowTable,
+        _ts: Timestamp,
+        _cx: &Context<'_>,
+        _out: &mut Outbox,
+    ) {
+    }
+
+    /// An accounted packet (see [`Wants::packets`]).
+    fn packet(&mut self, _p: &Packet<'_>, _out: &mut Outbox) {}
+
+    /// The clock moved: after each batch of frames (live: the wall clock;
+    /// files: the newest frame's time).
+    fn advance(
+        &mut self,
+        _table: &mut FlowTable,
+        _now: Timestamp,
+        _cx: &Context<'_>,
+        _out: &mut Outbox,
+    ) {
+    }
+
+    /// Rows another consumer cut from the table.
+    fn rows(&mut self, _at: Timestamp, _rows: &[Row], _out: &mut Outbox) {}
+
+    /// An alert another consumer raised.
+    fn alert(&mut self, _alert: &Alert) {}
+
+    /// A note for the user.
+    fn note(&mut self, _line: &str) {}
+
+    /// A report period ended. An error stops the run (a broken pipe ends it
+    /// quietly).
+    fn tick(&mut self, _table: &FlowTable, _tick: &Tick, _cx: &Context<'_>) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// The end, in the consumers' order: the table holds everything read.
+    fn finish(
+        &mut self,
+        _table: &mut FlowTable,
+        _end: &Ending,
+        _cx: &Context<'_>,
+        _out: &mut Outbox,
+    ) -> anyhow::Result<()> {
+        Ok(())
+    }
+}

@@ -1,0 +1,390 @@
+//! The pipeline: a [`Source`] → decode → the flow table (one owner, time
+//! from the packets or the source's clock) → the [`Consumer`]s, with the
+//! report ticks and the events consumers raise for each other.
+//!
+//! Offline reports, the live report and the screen are three
+//! configurations of this one type: they differ in their source, their
+//! consumers and who drives [`Pipeline::pump`].
+
+use std::io;
+
+use wirewatch_flow::FlowTable;
+use wirewatch_wire::{decode, DecodeOptions, Frame, Timestamp};
+
+use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
+use crate::live::CaptureStats;
+use crate::procs::Owners;
+use crate::source::Source;
+
+/// At most this many empty interval reports are made for one gap in a
+/// capture; beyond it the clock jumps to the next packet (corrupt
+/// timestamps would otherwise report for years).
+const MAX_REPORTS_PER_GAP: i64 = 10_000;
+
+/// Counters of what went through.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Frames accounted.
+    pub frames: u64,
+    /// Alerts raised by consumers.
+    pub alerts: u64,
+    /// Rows cut from the table.
+    pub rows: u64,
+    /// Report ticks.
+    pub ticks: u64,
+}
+
+/// Everything but the source: the table, the consumers, the clock's ticks.
+struct Core {
+    table: FlowTable,
+    opts: DecodeOptions,
+    consumers: Vec<Box<dyn Consumer>>,
+    /// Indexes of the consumers that take every packet.
+    packets: Vec<usize>,
+    /// Indexes of the consumers called before each frame (packet clock).
+    before: Vec<usize>,
+    owners: Owners,
+    interfaces: Vec<String>,
+    outbox: Outbox,
+    /// Report period, nanoseconds.
+    interval: Option<i64>,
+    next_tick: Option<Timestamp>,
+    packet_clock: bool,
+    /// A tick's output failed while frames were being read.
+    failed: Option<io::Error>,
+    counters: Counters,
+}
+
+/// A source and what consumes it.
+pub struct Pipeline<S: Source> {
+    /// The source.
+    pub source: S,
+    core: Core,
+}
+
+impl<S: Source> Pipeline<S> {
+    /// A pipeline from `source` into `table`, decoding with `opts`.
+    pub fn new(source: S, table: FlowTable, opts: DecodeOptions) -> Self {
+        let interfaces = source.interface_names();
+        let packet_clock = source.packet_clock();
+        Pipeline {
+            source,
+            core: Core {
+                table,
+                opts,
+                consumers: Vec::new(),
+                packets: Vec::new(),
+                before: Vec::new(),
+                owners: Owners::default(),
+                interfaces,
+                outbox: Outbox::default(),
+                interval: None,
+                next_tick: None,
+                packet_clock,
+                failed: None,
+                counters: Counters::default(),
+            },
+        }
+    }
+
+    /// Adds a consumer (after the ones already added: that is the order of
+    /// every call, and of [`Pipeline::finish`]).
+    pub fn add(&mut self, c: Box<dyn Consumer>) {
+        let k = self.core.consumers.len();
+        let w = c.wants();
+        if w.packets {
+            self.core.packets.push(k);
+        }
+        if w.before_frame && self.core.packet_clock {
+            self.core.before.push(k);
+        }
+        self.core.consumers.push(c);
+    }
+
+    /// [`Pipeline::add`], chained.
+    pub fn with(mut self, c: Box<dyn Consumer>) -> Self {
+        self.add(c);
+        self
+    }
+
+    /// Ticks every `nanos` of the source's clock (interval reports).
+    pub fn tick_every(&mut self, nanos: Option<i64>) {
+        self.core.interval = nanos.filter(|&n| n > 0);
+        self.core.next_tick = None;
+        if !self.core.packet_clock {
+            self.core.next_tick = self.core.interval.map(|iv| self.source.now().add_nanos(iv));
+        }
+    }
+
+    /// Labels flows with their processes from now on.
+    pub fn set_owners(&mut self, owners: Owners) {
+        self.core.owners = owners;
+    }
+
+    /// Starts the consumers (live: after the privilege drop).
+    pub fn begin(&mut self) -> anyhow::Result<()> {
+        let core = &mut self.core;
+        let cx = Context {
+            owners: &core.owners,
+            interfaces: &core.interfaces,
+            capture: None,
+        };
+        let mut first_error = None;
+        for c in &mut core.consumers {
+            if let Err(e) = c.begin(&cx, &mut core.outbox) {
+                first_error.get_or_insert(e);
+            }
+        }
+        core.deliver();
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// Takes what the source has (waiting at most `wait_ns`), moves the
+    /// clock, labels owners, and ticks when a report is due. An error of a
+    /// report's output stops the run.
+    pub fn pump(&mut self, wait_ns: i64) -> anyhow::Result<()> {
+        let core = &mut self.core;
+        self.source
+            .pull(wait_ns, &mut |f, iface| core.frame(f, iface))?;
+        if let Some(e) = core.failed.take() {
+            return Err(e.into());
+        }
+        let now = self.source.now();
+        core.table.advance(now);
+        core.owners.label(&mut core.table, now);
+        core.advance(now);
+        if !core.packet_clock {
+            let capture = self.source.capture_stats();
+            core.wall_ticks(now, capture.as_ref())?;
+        }
+        Ok(())
+    }
+
+    /// Pumps until the source ends (files).
+    pub fn run_to_end(&mut self, mut progress: impl FnMut(&S)) -> anyhow::Result<()> {
+        while !self.source.ended() {
+            self.pump(0)?;
+            progress(&self.source);
+        }
+        Ok(())
+    }
+
+    /// Ends the run: every consumer's `finish`, in order, each seeing what
+    /// the ones before it raised. Returns the first error after all have
+    /// finished (what was collected is kept whatever happened).
+    pub fn finish(&mut self, end: &Ending) -> anyhow::Result<()> {
+        let core = &mut self.core;
+        let mut first_error = None;
+        for k in 0..core.consumers.len() {
+            let cx = Context {
+                owners: &core.owners,
+                interfaces: &core.interfaces,
+                capture: end.capture.as_ref(),
+            };
+            if let Err(e) = core.consumers[k].finish(&mut core.table, end, &cx, &mut core.outbox) {
+                first_error.get_or_insert(e);
+            }
+            core.deliver();
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The flow table.
+    pub fn table(&self) -> &FlowTable {
+        &self.core.table
+    }
+
+    /// The flow table, to change.
+    pub fn table_mut(&mut self) -> &mut FlowTable {
+        &mut self.core.table
+    }
+
+    /// The process owners.
+    pub fn owners(&self) -> &Owners {
+        &self.core.owners
+    }
+
+    /// The process owners, to change.
+    pub fn owners_mut(&mut self) -> &mut Owners {
+        &mut self.core.owners
+    }
+
+    /// Labels the flows with their owners now.
+    pub fn label_owners(&mut self) {
+        let now = self.core.table.now();
+        self.core.owners.label(&mut self.core.table, now);
+    }
+
+    /// Interface names by index.
+    pub fn interfaces(&self) -> &[String] {
+        &self.core.interfaces
+    }
+
+    /// What went through so far.
+    pub fn counters(&self) -> Counters {
+        self.core.counters
+    }
+
+    /// The first consumer of type `T`, to read its results.
+    pub fn consumer_mut<T: Consumer>(&mut self) -> Option<&mut T> {
+        self.core.consumers.iter_mut().find_map(|c| {
+            let any: &mut dyn std::any::Any = c.as_mut();
+            any.downcast_mut::<T>()
+        })
+    }
+
+    /// The flow table, the run over.
+    pub fn into_table(self) -> FlowTable {
+        self.core.table
+    }
+}
+
+impl Core {
+    /// One frame from the source; false stops the source.
+    fn frame(&mut self, f: &Frame<'_>, iface: u16) -> bool {
+        if self.table.interface() != iface {
+            self.table.set_interface(iface);
+        }
+        let meta = decode(f.link_type, f.ts, f.data, f.wire_len, &self.opts);
+        if self.packet_clock && self.interval.is_some() {
+            if let Err(e) = self.packet_ticks(meta.ts) {
+                self.failed = Some(e);
+                return false;
+            }
+        }
+        if !self.before.is_empty() {
+            let cx = Context {
+                owners: &self.owners,
+                interfaces: &self.interfaces,
+                capture: None,
+            };
+            for &k in &self.before {
+                self.consumers[k].before_frame(&mut self.table, meta.ts, &cx, &mut self.outbox);
+            }
+            self.deliver();
+        }
+        self.table.ingest(&meta);
+        self.counters.frames += 1;
+        if !self.packets.is_empty() {
+            let p = Packet {
+                frame: f,
+                meta: &meta,
+                iface,
+            };
+            for &k in &self.packets {
+                self.consumers[k].packet(&p, &mut self.outbox);
+            }
+            self.deliver();
+        }
+        true
+    }
+
+    /// Report ticks on the packet clock: every boundary `ts` passed.
+    fn packet_ticks(&mut self, ts: Timestamp) -> io::Result<()> {
+        let Some(iv) = self.interval else {
+            return Ok(());
+        };
+        let mut t = *self.next_tick.get_or_insert(ts.add_nanos(iv));
+        let mut made = 0;
+        while ts >= t {
+            let end = t.add_nanos(-1);
+            self.table.advance(end);
+            let slot = self.table.slot_of(end);
+            self.tick(
+                &Tick {
+                    start: t.add_nanos(-iv),
+                    end: t,
+                    slot,
+                },
+                None,
+            )?;
+            made += 1;
+            t = t.add_nanos(iv);
+            if made >= MAX_REPORTS_PER_GAP {
+                let skip = ts.nanos_since(t).div_euclid(iv) + 1;
+                t = t.add_nanos(skip.saturating_mul(iv));
+            }
+        }
+        self.next_tick = Some(t);
+        Ok(())
+    }
+
+    /// Report ticks on the wall clock: at most one per call, then the next
+    /// boundary after `now`.
+    fn wall_ticks(&mut self, now: Timestamp, capture: Option<&CaptureStats>) -> io::Result<()> {
+        let (Some(t), Some(iv)) = (self.next_tick, self.interval) else {
+            return Ok(());
+        };
+        if now < t {
+            return Ok(());
+        }
+        // The newest complete 2-second slot: the one starting now is empty.
+        let slot = self.table.slot_of(now) - 1;
+        self.tick(
+            &Tick {
+                start: t.add_nanos(-iv),
+                end: t,
+                slot,
+            },
+            capture,
+        )?;
+        let mut next = t.add_nanos(iv);
+        while next <= now {
+            next = next.add_nanos(iv);
+        }
+        self.next_tick = Some(next);
+        Ok(())
+    }
+
+    fn tick(&mut self, tick: &Tick, capture: Option<&CaptureStats>) -> io::Result<()> {
+        self.counters.ticks += 1;
+        let cx = Context {
+            owners: &self.owners,
+            interfaces: &self.interfaces,
+            capture,
+        };
+        for c in &mut self.consumers {
+            c.tick(&self.table, tick, &cx)?;
+        }
+        Ok(())
+    }
+
+    /// The clock moved to `now`.
+    fn advance(&mut self, now: Timestamp) {
+        let cx = Context {
+            owners: &self.owners,
+            interfaces: &self.interfaces,
+            capture: None,
+        };
+        for c in &mut self.consumers {
+            c.advance(&mut self.table, now, &cx, &mut self.outbox);
+        }
+        self.deliver();
+    }
+
+    /// Hands what consumers raised to every consumer, until nothing is
+    /// left (what a delivery raises is delivered too).
+    fn deliver(&mut self) {
+        while let Some(ev) = self.outbox.pop() {
+            match &ev {
+                Event::Rows { at, rows } => {
+                    self.counters.rows += rows.len() as u64;
+                    for c in &mut self.consumers {
+                        c.rows(*at, rows, &mut self.outbox);
+                    }
+                }
+                Event::Alert(a) => {
+                    self.counters.alerts += 1;
+                    for c in &mut self.consumers {
+                        c.alert(a);
+                    }
+                }
+                Event::Note(n) => {
+                    for c in &mut self.consumers {
+                        c.note(n);
+                    }
+                }
+            }
+        }
+    }
+}
