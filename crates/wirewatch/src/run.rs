@@ -4,9 +4,10 @@
 use std::io;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use clap_complete::Shell;
 
-use crate::cli::{Args, Command};
+use crate::cli::{Args, Command, GenerateArg};
 use crate::offline::RunOutcome;
 use crate::settings::{self, Source};
 
@@ -44,10 +45,32 @@ pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The man page or a completion script of the command line, into `out`.
+pub fn generate(kind: GenerateArg, out: &mut dyn io::Write) -> io::Result<()> {
+    let mut cmd = Args::command();
+    let shell = match kind {
+        GenerateArg::Man => return clap_mangen::Man::new(cmd).render(out),
+        GenerateArg::CompleteBash => Shell::Bash,
+        GenerateArg::CompleteZsh => Shell::Zsh,
+        GenerateArg::CompleteFish => Shell::Fish,
+        GenerateArg::CompletePowershell => Shell::PowerShell,
+        GenerateArg::CompleteElvish => Shell::Elvish,
+    };
+    // Rendered in memory: the generator panics on a write error (a
+    // closed pipe is not one for us).
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut cmd, "wirewatch", &mut script);
+    out.write_all(&script)
+}
+
 /// Runs what `args` ask for.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     crate::clock::init()?;
     let stdout = &mut io::stdout().lock();
+    if let Some(kind) = args.generate {
+        generate(kind, stdout)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     match &args.command {
         Some(Command::History(h)) => {
             let configured = match &args.db {
@@ -97,4 +120,59 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             ExitCode::SUCCESS
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn made(kind: GenerateArg) -> String {
+        let mut out = Vec::new();
+        generate(kind, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn the_man_page_documents_every_flag_and_subcommand() {
+        let man = made(GenerateArg::Man);
+        assert!(man.contains(".TH wirewatch 1"), "{man}");
+        for flag in [
+            "list\\-interfaces",
+            "alerts\\-exit",
+            "ip\\-layers",
+            "generate",
+        ] {
+            assert!(man.contains(&format!("\\-\\-{flag}")), "{flag} missing");
+        }
+        for sub in ["history", "forecast", "eval"] {
+            assert!(man.contains(sub), "{sub} missing");
+        }
+    }
+
+    #[test]
+    fn completion_scripts_name_the_flags_and_parse() {
+        let bash = made(GenerateArg::CompleteBash);
+        assert!(bash.contains("--list-interfaces") && bash.contains("history"));
+        // The shell itself checks the script's syntax (bash is on every
+        // machine these tests run on).
+        let dir = std::env::temp_dir().join(format!("ww-compl-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("wirewatch.bash");
+        std::fs::write(&path, &bash).unwrap();
+        let st = std::process::Command::new("bash")
+            .arg("-n")
+            .arg(&path)
+            .status()
+            .unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(st.success(), "bash -n rejected the completion script");
+        for kind in [
+            GenerateArg::CompleteZsh,
+            GenerateArg::CompleteFish,
+            GenerateArg::CompletePowershell,
+            GenerateArg::CompleteElvish,
+        ] {
+            assert!(made(kind).contains("list-interfaces"), "{kind:?}");
+        }
+    }
 }

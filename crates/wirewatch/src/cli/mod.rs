@@ -30,6 +30,11 @@ pub struct Args {
     #[arg(long)]
     pub list_interfaces: bool,
 
+    /// Print the man page (roff) or a shell's completion script, made from
+    /// this command line's definition, and exit.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<GenerateArg>,
+
     /// Filter packets with a pcap-filter expression (tcpdump syntax), compiled to
     /// BPF: in the kernel when live, in-process for -r.
     #[arg(short = 'f', value_name = "EXPR")]
@@ -224,6 +229,23 @@ pub enum Command {
     /// Forecast traffic from history (intervals, capacity warnings, a
     /// chart), or backtest the models on a CSV series.
     Forecast(forecast::ForecastArgs),
+}
+
+/// `--generate`.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum GenerateArg {
+    /// The man page, roff (`wirewatch --generate man | man -l -`).
+    Man,
+    /// Bash completion.
+    CompleteBash,
+    /// Zsh completion.
+    CompleteZsh,
+    /// Fish completion.
+    CompleteFish,
+    /// PowerShell completion.
+    CompletePowershell,
+    /// Elvish completion.
+    CompleteElvish,
 }
 
 /// `--format`.
