@@ -68,12 +68,64 @@ struct DirForecast {
     f: Forecast,
 }
 
+/// What `forecast` asks for, checked before any work.
+struct Request {
+    step: i64,
+    /// Horizon in steps.
+    h: usize,
+    until: i64,
+    from: i64,
+    to: i64,
+    fraction: f64,
+    capacity: Option<(f64, &'static str)>,
+    settings: Settings,
+    /// The chart is SVG (else PNG).
+    svg: bool,
+}
+
+/// The forecasts made.
+struct Made {
+    who: String,
+    hist: RateHistory,
+    fs: Vec<DirForecast>,
+    /// Where the forecast starts.
+    start: i64,
+    alerts: Vec<Alert>,
+    notes: Vec<String>,
+}
+
 fn from_history(
     a: &HistoryForecast,
     db: &Path,
     cfg: &ForecastConfig,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    let req = check(a, cfg)?;
+    let mut m = compute(a, &req, db)?;
+    if let Some(p) = &a.plot {
+        draw(
+            p,
+            req.svg,
+            a,
+            &m.who,
+            &m.hist,
+            &m.fs,
+            req.capacity.map(|c| c.0 * req.fraction),
+            req.fraction,
+        )?;
+        m.notes.push(format!("chart written to {}", p.display()));
+    }
+    if a.json {
+        render_json(&req, &m, out)
+    } else if a.csv {
+        render_csv(&req, &m, out)
+    } else {
+        render_table(a, &req, &m, out)
+    }
+}
+
+/// The flags checked, in the order they are reported.
+fn check(a: &HistoryForecast, cfg: &ForecastConfig) -> anyhow::Result<Request> {
     let step = parse_duration(&a.step).map_err(|e| anyhow!("--step: {e}"))?;
     if step < 60 || step % 60 != 0 || step > 86_400 {
         bail!(
@@ -134,6 +186,32 @@ fn from_history(
         .map(|p| crate::chart::chart_target("--plot", p, width, height))
         .transpose()?
         .unwrap_or(false);
+    Ok(Request {
+        step,
+        h,
+        until,
+        from,
+        to,
+        fraction,
+        capacity,
+        settings,
+        svg,
+    })
+}
+
+/// The history read, a forecast per direction, the capacity alerts and
+/// the notes.
+fn compute(a: &HistoryForecast, req: &Request, db: &Path) -> anyhow::Result<Made> {
+    let Request {
+        step,
+        until,
+        from,
+        to,
+        fraction,
+        capacity,
+        ref settings,
+        ..
+    } = *req;
     let store = SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))?;
     let sel = Selection {
         iface: a.iface.clone(),
@@ -163,7 +241,7 @@ fn from_history(
         } else {
             &hist.outbound
         };
-        let f = forecast_filled(y, &hist.missing, &settings).map_err(|e| anyhow!("{name}: {e}"))?;
+        let f = forecast_filled(y, &hist.missing, settings).map_err(|e| anyhow!("{name}: {e}"))?;
         fs.push(DirForecast {
             name,
             inbound,
@@ -196,108 +274,144 @@ fn from_history(
             "no capacity known for {i} (no --capacity, no [forecast.capacity] entry, no link speed): no capacity check"
         ));
     }
-    if let Some(p) = &a.plot {
-        draw(
-            p,
-            svg,
-            a,
-            &who,
-            &hist,
-            &fs,
-            capacity.map(|c| c.0 * fraction),
-            fraction,
-        )?;
-        notes.push(format!("chart written to {}", p.display()));
-    }
+    Ok(Made {
+        who,
+        hist,
+        fs,
+        start,
+        alerts,
+        notes,
+    })
+}
+
+/// `--json`.
+fn render_json(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()> {
+    let Made {
+        who,
+        hist,
+        fs,
+        start,
+        alerts,
+        notes,
+    } = m;
+    let (start, step, h, capacity, fraction) =
+        (*start, req.step, req.h, req.capacity, req.fraction);
     let cap_json =
         capacity.map(|(c, src)| json!({"bits_per_sec": c, "from": src, "fraction": fraction}));
-    if a.json {
-        let dirs: Vec<Value> = fs
-            .iter()
-            .map(|d| {
-                let pts: Vec<Value> = (0..h)
-                    .map(|k| {
-                        let mut o = json!({
-                            "time": rfc3339(start + k as i64 * step),
-                            "forecast": d.f.point[k],
-                        });
-                        for b in &d.f.bands {
-                            let l = (b.level * 100.0).round() as u32;
-                            o[format!("lower{l}")] = json!(b.lower[k]);
-                            o[format!("upper{l}")] = json!(b.upper[k]);
-                        }
-                        o
-                    })
-                    .collect();
-                json!({
-                    "direction": d.name,
-                    "model": d.f.model.name(),
-                    "windows": d.f.windows,
-                    "candidates": d.f.candidates.iter().map(|c| json!({
-                        "model": c.model.name(),
-                        "mape": c.scores.map(|s| s.mape),
-                        "smape": c.scores.map(|s| s.smape),
-                        "mase": c.scores.map(|s| s.mase),
-                        "wape": c.scores.map(|s| s.wape),
-                    })).collect::<Vec<_>>(),
-                    "notes": d.f.notes,
-                    "points": pts,
+    let dirs: Vec<Value> = fs
+        .iter()
+        .map(|d| {
+            let pts: Vec<Value> = (0..h)
+                .map(|k| {
+                    let mut o = json!({
+                        "time": rfc3339(start + k as i64 * step),
+                        "forecast": d.f.point[k],
+                    });
+                    for b in &d.f.bands {
+                        let l = (b.level * 100.0).round() as u32;
+                        o[format!("lower{l}")] = json!(b.lower[k]);
+                        o[format!("upper{l}")] = json!(b.upper[k]);
+                    }
+                    o
                 })
+                .collect();
+            json!({
+                "direction": d.name,
+                "model": d.f.model.name(),
+                "windows": d.f.windows,
+                "candidates": d.f.candidates.iter().map(|c| json!({
+                    "model": c.model.name(),
+                    "mape": c.scores.map(|s| s.mape),
+                    "smape": c.scores.map(|s| s.smape),
+                    "mase": c.scores.map(|s| s.mase),
+                    "wape": c.scores.map(|s| s.wape),
+                })).collect::<Vec<_>>(),
+                "notes": d.f.notes,
+                "points": pts,
             })
-            .collect();
-        let v = json!({
-            "entity": who,
-            "unit": "bit/s",
-            "step_secs": step,
-            "horizon_steps": h,
-            "history": {
-                "from": rfc3339(hist.start),
-                "to": rfc3339(start),
-                "points": hist.inbound.len(),
-                "filled": hist.filled(),
-            },
-            "capacity": cap_json,
-            "directions": dirs,
-            "alerts": alerts,
-            "notes": notes,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        return Ok(());
+        })
+        .collect();
+    let v = json!({
+        "entity": who,
+        "unit": "bit/s",
+        "step_secs": step,
+        "horizon_steps": h,
+        "history": {
+            "from": rfc3339(hist.start),
+            "to": rfc3339(start),
+            "points": hist.inbound.len(),
+            "filled": hist.filled(),
+        },
+        "capacity": cap_json,
+        "directions": dirs,
+        "alerts": alerts,
+        "notes": notes,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// `--csv`: the points on stdout, alerts and notes on stderr.
+fn render_csv(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (start, step, h) = (m.start, req.step, req.h);
+    let (fs, alerts, notes, settings) = (&m.fs, &m.alerts, &m.notes, &req.settings);
+    let levels: Vec<u32> = settings
+        .levels
+        .iter()
+        .map(|l| (l * 100.0).round() as u32)
+        .collect();
+    let mut head = vec!["time".to_string(), "direction".into(), "forecast".into()];
+    for l in &levels {
+        head.push(format!("lower{l}"));
+        head.push(format!("upper{l}"));
     }
-    if a.csv {
-        let levels: Vec<u32> = settings
-            .levels
-            .iter()
-            .map(|l| (l * 100.0).round() as u32)
-            .collect();
-        let mut head = vec!["time".to_string(), "direction".into(), "forecast".into()];
-        for l in &levels {
-            head.push(format!("lower{l}"));
-            head.push(format!("upper{l}"));
-        }
-        writeln!(out, "{}", head.join(","))?;
-        for d in &fs {
-            for k in 0..h {
-                let mut row = vec![
-                    csv_field(&rfc3339(start + k as i64 * step)),
-                    d.name.to_string(),
-                    format!("{:.3}", d.f.point[k]),
-                ];
-                for b in &d.f.bands {
-                    row.push(format!("{:.3}", b.lower[k]));
-                    row.push(format!("{:.3}", b.upper[k]));
-                }
-                writeln!(out, "{}", row.join(","))?;
+    writeln!(out, "{}", head.join(","))?;
+    for d in fs {
+        for k in 0..h {
+            let mut row = vec![
+                csv_field(&rfc3339(start + k as i64 * step)),
+                d.name.to_string(),
+                format!("{:.3}", d.f.point[k]),
+            ];
+            for b in &d.f.bands {
+                row.push(format!("{:.3}", b.lower[k]));
+                row.push(format!("{:.3}", b.upper[k]));
             }
+            writeln!(out, "{}", row.join(","))?;
         }
-        for a in &alerts {
-            crate::message::note(&format!("alert [{}] {}: {}", a.severity, a.kind, a.summary));
-        }
-        for n in &notes {
-            crate::message::note(n);
-        }
-        return Ok(());
     }
+    for a in alerts {
+        crate::message::note(&format!("alert [{}] {}: {}", a.severity, a.kind, a.summary));
+    }
+    for n in notes {
+        crate::message::note(n);
+    }
+    Ok(())
+}
+
+/// The table.
+fn render_table(
+    a: &HistoryForecast,
+    req: &Request,
+    m: &Made,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let Made {
+        who,
+        hist,
+        fs,
+        start,
+        alerts,
+        notes,
+    } = m;
+    let (start, step, h, capacity, fraction, settings) = (
+        *start,
+        req.step,
+        req.h,
+        req.capacity,
+        req.fraction,
+        &req.settings,
+    );
     writeln!(
         out,
         "Forecast of {who}, every {} for {} from {} UTC (bit/s)",
@@ -317,7 +431,7 @@ fn from_history(
             String::new()
         }
     )?;
-    for d in &fs {
+    for d in fs {
         let chosen = if settings.model.is_some() {
             "as asked".to_string()
         } else if d.f.windows > 0 {
@@ -356,15 +470,15 @@ fn from_history(
             fraction * 100.0
         )?;
     }
-    for al in &alerts {
+    for al in alerts {
         writeln!(out, "ALERT [{}] {}: {}", al.severity, al.kind, al.summary)?;
     }
-    for n in &notes {
+    for n in notes {
         writeln!(out, "Note: {n}")?;
     }
     writeln!(out)?;
     let mut head = format!("{:<17}", "time (UTC)");
-    for d in &fs {
+    for d in fs {
         let t = if d.inbound { "in" } else { "out" };
         head.push_str(&format!(
             "  {:>9}  {:>19}  {:>19}",
@@ -377,7 +491,7 @@ fn from_history(
     let si = |v: f64| wirewatch_detect::alert::si(v).replace(' ', "");
     for k in 0..h {
         let mut line = format!("{:<17}", short(start + k as i64 * step));
-        for d in &fs {
+        for d in fs {
             let b80 = d.f.band(0.8).unwrap();
             let b95 = d.f.band(0.95).unwrap();
             line.push_str(&format!(
@@ -474,7 +588,35 @@ fn draw(
     crate::chart::write_chart("--plot", path, svg, &chart)
 }
 
+/// A series read for a backtest, its seasons checked.
+struct Series {
+    file: String,
+    s: fcsv::CsvSeries,
+    seasons: Vec<usize>,
+}
+
+/// What a backtest found.
+struct Backtested {
+    mase_season: usize,
+    /// Per model: name, scores, seconds.
+    rows: Vec<(String, wirewatch_forecast::Scores, f64)>,
+    ev: wirewatch_forecast::forecast::Evaluation,
+    auto_secs: f64,
+    notes: Vec<String>,
+}
+
 fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let series = read_series(a)?;
+    let done = backtest_all(a, &series)?;
+    if a.json {
+        render_backtest_json(a, &series, &done, out)
+    } else {
+        render_backtest_table(a, &series, &done, out)
+    }
+}
+
+/// The CSV read and the sizes checked.
+fn read_series(a: &BacktestArgs) -> anyhow::Result<Series> {
     let file = a.csv.display().to_string();
     let text = std::fs::read(&a.csv).with_context(|| format!("--csv {file}"))?;
     let text = String::from_utf8_lossy(&text);
@@ -494,8 +636,15 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             a.horizon
         );
     }
-    let mase_season = scale_season(&seasons, y.len() - need);
-    let (models, notes) = wirewatch_forecast::forecast::candidates(&seasons, y.len() - need);
+    Ok(Series { file, s, seasons })
+}
+
+/// Every candidate model and the automatic method backtested.
+fn backtest_all(a: &BacktestArgs, series: &Series) -> anyhow::Result<Backtested> {
+    let (y, seasons) = (&series.s.values, &series.seasons);
+    let need = a.windows.saturating_mul(a.horizon);
+    let mase_season = scale_season(seasons, y.len() - need);
+    let (models, notes) = wirewatch_forecast::forecast::candidates(seasons, y.len() - need);
     let mut rows = Vec::new();
     for m in &models {
         let t = std::time::Instant::now();
@@ -503,10 +652,10 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             m.predict(t, h)
         })
         .map_err(|e| anyhow!("{}: {e}", m.name()))?;
-        rows.push((m.name(), b.scores, t.elapsed().as_secs_f64()));
+        rows.push((m.name().to_string(), b.scores, t.elapsed().as_secs_f64()));
     }
     let settings = Settings {
-        seasons: seasons.clone(),
+        seasons: seasons.to_vec(),
         horizon: a.horizon,
         windows: a.windows,
         levels: vec![0.8, 0.95, 0.99],
@@ -516,30 +665,63 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let ev = wirewatch_forecast::forecast::evaluate(y, &settings, a.windows)
         .map_err(|e| anyhow!("auto: {e}"))?;
     let auto_secs = t.elapsed().as_secs_f64();
-    if a.json {
-        let v = json!({
-            "file": file,
-            "column": s.name,
-            "points": y.len(),
-            "filled": s.filled,
-            "step_secs": s.step,
-            "seasons": seasons,
-            "horizon": a.horizon,
-            "windows": a.windows,
-            "models": rows.iter().map(|(n, sc, secs)| json!({
-                "model": n, "mape": sc.mape, "smape": sc.smape, "mase": sc.mase, "wape": sc.wape, "seconds": secs,
-            })).collect::<Vec<_>>(),
-            "auto": {
-                "mape": ev.scores.mape, "smape": ev.scores.smape, "mase": ev.scores.mase, "wape": ev.scores.wape,
-                "seconds": auto_secs,
-                "chosen": ev.chosen,
-                "coverage": ev.coverage.iter().map(|(l, c)| json!({"level": l, "inside": c})).collect::<Vec<_>>(),
-            },
-            "notes": notes,
-        });
-        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
-        return Ok(());
-    }
+    Ok(Backtested {
+        mase_season,
+        rows,
+        ev,
+        auto_secs,
+        notes,
+    })
+}
+
+/// `--json`.
+fn render_backtest_json(
+    a: &BacktestArgs,
+    series: &Series,
+    done: &Backtested,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (file, s, seasons, y) = (&series.file, &series.s, &series.seasons, &series.s.values);
+    let (rows, ev, auto_secs, notes) = (&done.rows, &done.ev, done.auto_secs, &done.notes);
+    let v = json!({
+        "file": file,
+        "column": s.name,
+        "points": y.len(),
+        "filled": s.filled,
+        "step_secs": s.step,
+        "seasons": seasons,
+        "horizon": a.horizon,
+        "windows": a.windows,
+        "models": rows.iter().map(|(n, sc, secs)| json!({
+            "model": n, "mape": sc.mape, "smape": sc.smape, "mase": sc.mase, "wape": sc.wape, "seconds": secs,
+        })).collect::<Vec<_>>(),
+        "auto": {
+            "mape": ev.scores.mape, "smape": ev.scores.smape, "mase": ev.scores.mase, "wape": ev.scores.wape,
+            "seconds": auto_secs,
+            "chosen": ev.chosen,
+            "coverage": ev.coverage.iter().map(|(l, c)| json!({"level": l, "inside": c})).collect::<Vec<_>>(),
+        },
+        "notes": notes,
+    });
+    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    Ok(())
+}
+
+/// The table.
+fn render_backtest_table(
+    a: &BacktestArgs,
+    series: &Series,
+    done: &Backtested,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let (file, s, seasons, y) = (&series.file, &series.s, &series.seasons, &series.s.values);
+    let (mase_season, rows, ev, auto_secs, notes) = (
+        done.mase_season,
+        &done.rows,
+        &done.ev,
+        done.auto_secs,
+        &done.notes,
+    );
     let name: String = s.name.chars().take(48).collect();
     writeln!(
         out,
@@ -574,7 +756,7 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
         "Rolling origin: {} windows of {} points, each fitted on everything before it; MASE scaled by the season of {mase_season}",
         a.windows, a.horizon
     )?;
-    for n in &notes {
+    for n in notes {
         writeln!(out, "Note: {n}")?;
     }
     writeln!(out)?;
@@ -590,7 +772,7 @@ fn run_backtest(a: &BacktestArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             "–".into()
         }
     };
-    for (n, sc, secs) in &rows {
+    for (n, sc, secs) in rows {
         writeln!(
             out,
             "{:<28} {:>8} {:>8} {:>7} {:>8} {:>9.3}",

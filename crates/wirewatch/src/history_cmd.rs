@@ -603,17 +603,36 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
 fn alerts(a: &AlertsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let range = parse_range(&a.since, &a.until)?;
     let store = open(db)?;
+    let (kept, n) = newest_alerts(&store, &range, a.kind.as_deref(), all_if_zero(a.limit))?;
+    if a.json {
+        alerts_json(db, &kept, out)
+    } else {
+        alerts_table(a, &range, &kept, n, out)
+    }
+}
+
+/// When an alert fired, RFC 3339.
+fn alert_time(r: &AlertRecord) -> String {
+    Timestamp::from_nanos(r.ts_nanos).to_rfc3339()
+}
+
+/// The newest `limit` alerts of `kind` in `range`, in time order, and how
+/// many there were in all.
+fn newest_alerts(
+    store: &SqliteStore,
+    range: &Range,
+    kind: Option<&str>,
+    limit: usize,
+) -> anyhow::Result<(std::collections::VecDeque<AlertRecord>, usize)> {
     const NANOS: i64 = 1_000_000_000;
     let (from, to) = (
         range.from.saturating_mul(NANOS),
         range.to.saturating_mul(NANOS),
     );
-    // The newest `limit`, kept in time order.
-    let limit = all_if_zero(a.limit);
     let mut kept = std::collections::VecDeque::new();
     let mut n = 0usize;
     store
-        .alerts(from, to, a.kind.as_deref(), &mut |r: &AlertRecord| {
+        .alerts(from, to, kind, &mut |r: &AlertRecord| {
             n += 1;
             if kept.len() == limit {
                 kept.pop_front();
@@ -621,28 +640,45 @@ fn alerts(a: &AlertsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
             kept.push_back(r.clone());
         })
         .map_err(|e| anyhow!("{e}"))?;
-    let time = |r: &AlertRecord| Timestamp::from_nanos(r.ts_nanos).to_rfc3339();
-    if a.json {
-        // Each alert's JSON as it was printed live (its text, so the order
-        // of its fields is kept too), checked to be JSON.
-        let mut s = String::from("[");
-        for (k, r) in kept.iter().enumerate() {
-            serde_json::from_str::<Value>(&r.detail).map_err(|e| {
-                anyhow!(
-                    "{}: the alert of {} is not JSON ({e}): a damaged database?",
-                    db.display(),
-                    time(r)
-                )
-            })?;
-            if k > 0 {
-                s.push(',');
-            }
-            s.push_str(r.detail.trim());
+    Ok((kept, n))
+}
+
+/// `--json`: each alert's JSON as it was printed live (its text, so the
+/// order of its fields is kept too), checked to be JSON.
+fn alerts_json(
+    db: &Path,
+    kept: &std::collections::VecDeque<AlertRecord>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let time = alert_time;
+    let mut s = String::from("[");
+    for (k, r) in kept.iter().enumerate() {
+        serde_json::from_str::<Value>(&r.detail).map_err(|e| {
+            anyhow!(
+                "{}: the alert of {} is not JSON ({e}): a damaged database?",
+                db.display(),
+                time(r)
+            )
+        })?;
+        if k > 0 {
+            s.push(',');
         }
-        s.push(']');
-        writeln!(out, "{s}")?;
-        return Ok(());
+        s.push_str(r.detail.trim());
     }
+    s.push(']');
+    writeln!(out, "{s}")?;
+    Ok(())
+}
+
+/// The table, or `--csv`.
+fn alerts_table(
+    a: &AlertsArgs,
+    range: &Range,
+    kept: &std::collections::VecDeque<AlertRecord>,
+    n: usize,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let time = alert_time;
     let rows: Vec<[String; 5]> = kept
         .iter()
         .map(|r| {

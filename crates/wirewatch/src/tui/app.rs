@@ -241,37 +241,8 @@ impl App {
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
             return Action::Quit;
         }
-        if let Some(p) = &mut self.prompt {
-            match k.code {
-                KeyCode::Enter => {
-                    let p = self.prompt.take().unwrap_or(Prompt {
-                        kind: PromptKind::Screen,
-                        text: String::new(),
-                    });
-                    let text = p.text.trim().to_string();
-                    let value = (!text.is_empty()).then_some(text);
-                    return match p.kind {
-                        PromptKind::Filter => Action::SetFilter(value),
-                        PromptKind::Screen => {
-                            self.set_screen_filter(value);
-                            Action::None
-                        }
-                    };
-                }
-                KeyCode::Esc => {
-                    self.prompt = None;
-                    self.say("cancelled");
-                }
-                KeyCode::Backspace => {
-                    p.text.pop();
-                }
-                KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                    p.text.clear();
-                }
-                KeyCode::Char(c) => p.text.push(c),
-                _ => {}
-            }
-            return Action::None;
+        if self.prompt.is_some() {
+            return self.prompt_key(k);
         }
         if self.help && !matches!(k.code, KeyCode::Char('q')) {
             // Any key leaves the help screen, as in iftop.
@@ -280,12 +251,76 @@ impl App {
                 return Action::None;
             }
         }
-        let msg = match k.code {
+        match k.code {
             KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Char('h') | KeyCode::Char('?') => {
-                self.help = true;
-                return Action::None;
+            KeyCode::Char('h') | KeyCode::Char('?') => self.help = true,
+            KeyCode::Char('j') | KeyCode::Down => self.scroll += 1,
+            KeyCode::Char('k') | KeyCode::Up => self.scroll = self.scroll.saturating_sub(1),
+            KeyCode::Char('f') => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Filter,
+                    text: self.filter.clone().unwrap_or_default(),
+                });
             }
+            KeyCode::Char('l') => {
+                self.prompt = Some(Prompt {
+                    kind: PromptKind::Screen,
+                    text: self.opt.screen_filter.clone().unwrap_or_default(),
+                });
+            }
+            code => {
+                let said = self
+                    .display_key(code)
+                    .or_else(|| self.order_key(code))
+                    .or_else(|| self.view_key(code));
+                if let Some(msg) = said {
+                    self.say(msg);
+                }
+            }
+        }
+        Action::None
+    }
+
+    /// A key while the `f` or `l` prompt is open: editing, Enter, Esc.
+    fn prompt_key(&mut self, k: KeyEvent) -> Action {
+        let Some(p) = &mut self.prompt else {
+            return Action::None;
+        };
+        match k.code {
+            KeyCode::Enter => {
+                let p = self.prompt.take().unwrap_or(Prompt {
+                    kind: PromptKind::Screen,
+                    text: String::new(),
+                });
+                let text = p.text.trim().to_string();
+                let value = (!text.is_empty()).then_some(text);
+                return match p.kind {
+                    PromptKind::Filter => Action::SetFilter(value),
+                    PromptKind::Screen => {
+                        self.set_screen_filter(value);
+                        Action::None
+                    }
+                };
+            }
+            KeyCode::Esc => {
+                self.prompt = None;
+                self.say("cancelled");
+            }
+            KeyCode::Backspace => {
+                p.text.pop();
+            }
+            KeyCode::Char('u') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                p.text.clear();
+            }
+            KeyCode::Char(c) => p.text.push(c),
+            _ => {}
+        }
+        Action::None
+    }
+
+    /// What is shown: names, ports, line mode, bars and totals.
+    fn display_key(&mut self, code: KeyCode) -> Option<String> {
+        Some(match code {
             KeyCode::Char('n') => Self::toggle(&mut self.opt.dns, "host name resolution"),
             KeyCode::Char('N') => Self::toggle(&mut self.opt.services, "port resolution"),
             KeyCode::Char('s') => Self::toggle(&mut self.opt.show_src, "show source host"),
@@ -322,6 +357,13 @@ impl App {
                     }
                 )
             }
+            _ => return None,
+        })
+    }
+
+    /// The order of the lines: by an average, a name, or frozen.
+    fn order_key(&mut self, code: KeyCode) -> Option<String> {
+        Some(match code {
             KeyCode::Char(c @ '1'..='3') => {
                 let i = c as usize - '1' as usize;
                 self.opt.sort = ScreenSort::Rate(i);
@@ -354,14 +396,13 @@ impl App {
                     "order frozen".into()
                 }
             }
-            KeyCode::Char('j') | KeyCode::Down => {
-                self.scroll += 1;
-                return Action::None;
-            }
-            KeyCode::Char('k') | KeyCode::Up => {
-                self.scroll = self.scroll.saturating_sub(1);
-                return Action::None;
-            }
+            _ => return None,
+        })
+    }
+
+    /// Pausing and the per-process view.
+    fn view_key(&mut self, code: KeyCode) -> Option<String> {
+        Some(match code {
             KeyCode::Char('P') => {
                 self.paused = !self.paused;
                 if self.paused {
@@ -380,24 +421,8 @@ impl App {
                     "host view".into()
                 }
             }
-            KeyCode::Char('f') => {
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Filter,
-                    text: self.filter.clone().unwrap_or_default(),
-                });
-                return Action::None;
-            }
-            KeyCode::Char('l') => {
-                self.prompt = Some(Prompt {
-                    kind: PromptKind::Screen,
-                    text: self.opt.screen_filter.clone().unwrap_or_default(),
-                });
-                return Action::None;
-            }
-            _ => return Action::None,
-        };
-        self.say(msg);
-        Action::None
+            _ => return None,
+        })
     }
 
     /// Sets the screen filter; a bad regular expression is reported and the
