@@ -1,6 +1,8 @@
 //! A slow consumer on its own thread: [`Detached`] hands it alerts, notes,
-//! rows and ticks over a bounded queue and never waits. When the queue is
-//! full the event is dropped and counted; the count is said at the end.
+//! rows and ticks over a bounded queue. Live, it never waits: when the
+//! queue is full the event is dropped and counted, and the count is said
+//! at the end. Reading a file, it waits instead (nothing is lost; the
+//! file is read more slowly).
 //! Webhooks, exporters and anything else that does I/O per event go
 //! behind one of these, so they cannot hold up capture.
 
@@ -33,18 +35,32 @@ pub enum Message {
 pub trait Receiver: Send + 'static {
     /// One message.
     fn receive(&mut self, m: Message);
-    /// No more messages will come.
-    fn close(&mut self) {}
+    /// No more messages will come; an error fails the run at its end.
+    fn close(&mut self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// What to do when the queue is full.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenFull {
+    /// Drop the message and count it (live: capture must not wait).
+    Drop,
+    /// Wait for room (files: nothing may be lost).
+    Wait,
 }
 
 /// A [`Receiver`] behind a bounded queue, as a pipeline consumer.
 pub struct Detached {
     name: &'static str,
     tx: Option<SyncSender<Message>>,
-    thread: Option<JoinHandle<()>>,
+    thread: Option<JoinHandle<Result<(), String>>>,
     dropped: Arc<AtomicU64>,
     /// Rows are cloned for it only when it asks.
     rows: bool,
+    when_full: WhenFull,
+    /// What the receiver said when it closed.
+    closed: Option<Result<(), String>>,
 }
 
 impl Detached {
@@ -54,6 +70,7 @@ impl Detached {
         name: &'static str,
         capacity: usize,
         rows: bool,
+        when_full: WhenFull,
         mut r: impl Receiver,
     ) -> std::io::Result<Detached> {
         let (tx, rx) = sync_channel::<Message>(capacity.max(1));
@@ -63,7 +80,7 @@ impl Detached {
                 for m in rx {
                     r.receive(m);
                 }
-                r.close();
+                r.close()
             })?;
         Ok(Detached {
             name,
@@ -71,6 +88,8 @@ impl Detached {
             thread: Some(thread),
             dropped: Arc::new(AtomicU64::new(0)),
             rows,
+            when_full,
+            closed: None,
         })
     }
 
@@ -81,6 +100,14 @@ impl Detached {
 
     fn send(&mut self, m: Message) {
         let Some(tx) = &self.tx else { return };
+        if self.when_full == WhenFull::Wait {
+            if tx.send(m).is_err() {
+                // The receiver's thread ended (it panicked).
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.tx = None;
+            }
+            return;
+        }
         match tx.try_send(m) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
@@ -98,7 +125,10 @@ impl Detached {
     fn close(&mut self) {
         self.tx.take();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            self.closed = Some(
+                t.join()
+                    .unwrap_or_else(|_| Err(format!("{}: its thread panicked", self.name))),
+            );
         }
     }
 }
@@ -142,7 +172,10 @@ impl Consumer for Detached {
                 self.name
             ));
         }
-        Ok(())
+        match self.closed.take() {
+            Some(Err(e)) => Err(anyhow::anyhow!(e)),
+            _ => Ok(()),
+        }
     }
 }
 

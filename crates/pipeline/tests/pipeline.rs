@@ -12,7 +12,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use wirewatch_capture::{CaptureReader, PcapWriter};
 use wirewatch_detect::{Alert, Entity, Evidence, Kind, Severity};
 use wirewatch_flow::{FlowConfig, FlowTable};
-use wirewatch_pipeline::detached::{Detached, Message, Receiver};
+use wirewatch_pipeline::detached::{Detached, Message, Receiver, WhenFull};
 use wirewatch_pipeline::{
     Consumer, Context, Ending, FileSource, Outbox, Packet, Pipeline, Source, Tick, Wants,
 };
@@ -333,7 +333,9 @@ fn a_detached_consumer_that_falls_behind_drops_and_counts_never_blocks() {
         }
     }
     p.add(Box::new(Loud));
-    p.add(Box::new(Detached::start("slow", 4, false, gate).unwrap()));
+    p.add(Box::new(
+        Detached::start("slow", 4, false, WhenFull::Drop, gate).unwrap(),
+    ));
     p.add(Box::new(Recorder::new("notes", &log, Wants::default())));
     // Reading every frame returns with the receiver still stuck.
     p.run_to_end(|_| {}).unwrap();
@@ -350,4 +352,68 @@ fn a_detached_consumer_that_falls_behind_drops_and_counts_never_blocks() {
         .borrow()
         .iter()
         .any(|l| l == &format!("notes note slow: {dropped} event(s) dropped while it was behind")));
+}
+
+/// Counts what it gets, slowly; fails at the end when asked.
+struct Slow {
+    got: Arc<AtomicU64>,
+    fail: bool,
+}
+
+impl Receiver for Slow {
+    fn receive(&mut self, _m: Message) {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        self.got.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn close(&mut self) -> Result<(), String> {
+        if self.fail {
+            Err("the receiver failed".into())
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[test]
+fn reading_a_file_a_detached_consumer_waits_and_loses_nothing() {
+    struct Loud;
+    impl Consumer for Loud {
+        fn name(&self) -> &'static str {
+            "loud"
+        }
+        fn wants(&self) -> Wants {
+            Wants {
+                packets: true,
+                ..Wants::default()
+            }
+        }
+        fn packet(&mut self, p: &Packet<'_>, out: &mut Outbox) {
+            out.alert(alert(p.meta.ts, "again"));
+        }
+    }
+    for fail in [false, true] {
+        let got = Arc::new(AtomicU64::new(0));
+        let times: Vec<i64> = (0..100).collect();
+        let mut p = pipeline(capture(&times));
+        p.add(Box::new(Loud));
+        let slow = Slow {
+            got: got.clone(),
+            fail,
+        };
+        p.add(Box::new(
+            Detached::start("slow", 2, false, WhenFull::Wait, slow).unwrap(),
+        ));
+        p.run_to_end(|_| {}).unwrap();
+        let r = p.finish(&Ending::default());
+        assert_eq!(got.load(Ordering::Relaxed), 100);
+        assert_eq!(p.consumer_mut::<Detached>().unwrap().dropped(), 0);
+        match r {
+            Ok(()) => assert!(!fail),
+            Err(e) => assert_eq!(
+                (fail, e.to_string().as_str()),
+                (true, "the receiver failed")
+            ),
+        }
+    }
 }

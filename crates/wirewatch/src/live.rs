@@ -14,7 +14,6 @@ use wirewatch_pipeline::live::{start_owner_scan, LiveCapture, LiveSettings, PROC
 use wirewatch_pipeline::procs::Owners;
 use wirewatch_pipeline::{Ending, Pipeline, Source};
 
-use crate::alerts::AlertLog;
 use crate::offline::{add_common, decode_options, RunOutcome};
 use crate::output::Report;
 use crate::settings::{AlertMode, Settings};
@@ -109,7 +108,7 @@ pub fn open(
     // The screen shows alerts itself: no stderr lines under it.
     let alerts = match (&alert_mode, s.screen.is_some()) {
         (AlertMode::Text, true) => None,
-        (m, _) => AlertLog::open(m)?,
+        (m, _) => crate::alerts::open(m, true)?,
     };
     notes.push(cap.drop_privileges(&ls.user, if processes { PROCESS_CAPS } else { 0 })?);
     let owners: Owners = start_owner_scan(processes)?;

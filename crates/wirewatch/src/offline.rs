@@ -9,10 +9,10 @@ use anyhow::anyhow;
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
 use wirewatch_pipeline::detect::Detection;
 use wirewatch_pipeline::history::Recorder;
-use wirewatch_pipeline::{Ending, FileSource, Pipeline, Source, Stop};
+use wirewatch_pipeline::{Consumer, Ending, FileSource, Pipeline, Source, Stop};
 use wirewatch_wire::DecodeOptions;
 
-use crate::alerts::{AlertLog, Notes};
+use crate::alerts::Notes;
 use crate::output::{self, Report};
 use crate::settings::{AlertMode, Settings};
 
@@ -44,7 +44,7 @@ pub fn add_common<S: Source>(
     s: &Settings,
     recorder: Option<Recorder>,
     detect: Option<Detection>,
-    alerts: Option<AlertLog>,
+    alerts: Option<Box<dyn Consumer>>,
 ) {
     let cutter = match (recorder, &detect) {
         (Some(r), d) => Some(r.sharing(d.as_ref().is_some_and(Detection::wants_rows))),
@@ -59,7 +59,7 @@ pub fn add_common<S: Source>(
         p.add(Box::new(d));
     }
     if let Some(a) = alerts {
-        p.add(Box::new(a));
+        p.add(a);
     }
     if s.screen.is_none() {
         p.add(Box::new(Notes));
@@ -97,7 +97,7 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
         .detect
         .as_ref()
         .map_or(AlertMode::Quiet, |d| d.alerts.clone());
-    let alerts = AlertLog::open(&alert_mode)?;
+    let alerts = crate::alerts::open(&alert_mode, false)?;
     add_common(&mut p, s, recorder, detect, alerts);
     // NDJSON alerts on stdout own it: the traffic report is not printed.
     let report_out: Box<dyn Write> = if alert_mode == AlertMode::JsonStdout {

@@ -66,9 +66,8 @@ pub fn generate(kind: GenerateArg, out: &mut dyn io::Write) -> io::Result<()> {
 /// Runs what `args` ask for.
 pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     crate::clock::init()?;
-    let stdout = &mut io::stdout().lock();
     if let Some(kind) = args.generate {
-        generate(kind, stdout)?;
+        generate(kind, &mut io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
     match &args.command {
@@ -80,7 +79,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let Some(db) = configured.or_else(settings::default_query_path) else {
                 anyhow::bail!("no history database: give --db PATH");
             };
-            crate::history_cmd::run(h, &db, stdout)?;
+            crate::history_cmd::run(h, &db, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Forecast(f)) => {
@@ -90,19 +89,19 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 .clone()
                 .or(c.history.db.clone())
                 .or_else(settings::default_query_path);
-            crate::forecast_cmd::run(f, db.as_deref(), &c.forecast, stdout)?;
+            crate::forecast_cmd::run(f, db.as_deref(), &c.forecast, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
         Some(Command::Eval(e)) => {
             let c = settings::load_config(args)?;
             let cfg = settings::detect_config(args, &c);
-            crate::eval_cmd::run(e, &cfg, args.model.as_deref(), stdout)?;
+            crate::eval_cmd::run(e, &cfg, args.model.as_deref(), &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
         None => {}
     }
     if args.list_interfaces {
-        crate::live::list(stdout)?;
+        crate::live::list(&mut io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
     let s = settings::build(args)?;
