@@ -1,6 +1,6 @@
 //! The wirewatch binary's library: command line, pipeline wiring and sinks.
 //! Kept as a library so tests can drive the pipeline without a process.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod cli;
 pub mod clock;
