@@ -4,7 +4,6 @@
 //! files, stdin (`-`) and transparent gzip. Writers produce both formats for
 //! `-w` and for tests.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod reader;
 mod writer;

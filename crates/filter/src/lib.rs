@@ -16,7 +16,6 @@
 //! packet. Every program passes the Linux classic-BPF checker's rules and can
 //! be attached to a socket with `SO_ATTACH_FILTER`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod bpf;
 mod emit;

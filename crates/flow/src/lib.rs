@@ -5,7 +5,6 @@
 //! Time is passed in with every packet (the packet timestamp), so the same
 //! capture always yields the same tables.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod net;
 mod table;

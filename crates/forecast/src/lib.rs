@@ -7,7 +7,6 @@
 //!
 //! Pure code over `&[f64]` at a fixed step: no I/O, no clock.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod backtest;
 pub mod csv;

@@ -7,7 +7,6 @@
 //! - [`services`]: a built-in table of well-known TCP and UDP ports, so port
 //!   names do not depend on the host's `/etc/services`.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod resolver;
 pub mod services;

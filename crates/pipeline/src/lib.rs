@@ -7,7 +7,7 @@
 //! Offline reports, the live report and the screen are three
 //! configurations of one [`Pipeline`]; a new consumer is one type that
 //! implements [`Consumer`] and one `add` where the run is wired.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod consumer;
 pub mod detached;

@@ -59,7 +59,6 @@
 //! # Ok::<(), wirewatch_plot::PlotError>(())
 //! ```
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 mod layout;
 mod raster;

@@ -7,7 +7,6 @@
 //! Headers cut short by the capture's snap length are not errors: the packet is
 //! flagged `truncated` and keeps whatever headers survived.
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
 
 pub mod build;
 mod decode;

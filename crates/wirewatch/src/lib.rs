@@ -2,7 +2,7 @@
 //! settings ([`settings`]) → one [`run`]; the run modules wire sources and
 //! consumers, the rest is presentation (reports, screen, charts).
 //! Kept as a library so tests can drive the pipeline without a process.
-#![warn(missing_docs)]
+#![forbid(unsafe_code)]
 
 pub mod alerts;
 pub mod chart;

@@ -1,4 +1,5 @@
 //! The `wirewatch` command.
+#![forbid(unsafe_code)]
 
 fn main() -> std::process::ExitCode {
     wirewatch::run::main()
