@@ -3,7 +3,8 @@
 //! and every line, dot and label as a display list of [`Shape`]s in pixel
 //! coordinates. The SVG and PNG backends only draw the list.
 
-use crate::si::si;
+use wirewatch_units::si_axis;
+
 use crate::ticks::value_ticks;
 use crate::time::{range_text, time_ticks};
 use crate::{Chart, MAX_SIZE, MIN_SIZE, PALETTE};
@@ -486,7 +487,7 @@ impl Layout {
             Some((lo, hi)) => value_ticks(lo, hi, max_intervals),
             None => value_ticks(0.0, 0.0, max_intervals),
         };
-        let y_labels: Vec<String> = vt.ticks.iter().map(|&v| si(v)).collect();
+        let y_labels: Vec<String> = vt.ticks.iter().map(|&v| si_axis(v)).collect();
         let y_label_w = y_labels.iter().map(|l| normal.width(l)).max().unwrap_or(0);
         let plot_left = MARGIN + y_label_w.max(32) + TICK_LEN + 4;
 
