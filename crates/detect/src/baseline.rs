@@ -17,7 +17,7 @@ use wirewatch_units::{hhmm_utc, qty};
 use wirewatch_wire::Timestamp;
 
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::detector::{FlowRow, RowDetector};
 use crate::heuristics::positive;
 use crate::Map;
 

@@ -9,7 +9,7 @@
 //! turns a forecast's upper band into a `capacity` warning.
 
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::detector::{FlowRow, RowDetector};
 use crate::Map;
 use wirewatch_units::{bit_rate, civil_from_days, hhmm_utc};
 use wirewatch_wire::Timestamp;

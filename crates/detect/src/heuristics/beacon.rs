@@ -26,7 +26,7 @@ use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 

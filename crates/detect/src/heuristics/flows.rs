@@ -10,7 +10,7 @@ use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::detector::{FlowRow, RowDetector};
 use crate::{Map, Set};
 
 /// Exfiltration thresholds (`[detect.heuristics.exfil]`).

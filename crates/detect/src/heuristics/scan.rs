@@ -9,7 +9,7 @@ use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
 use crate::alert::{Alert, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 
