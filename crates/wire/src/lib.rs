@@ -11,6 +11,7 @@
 
 pub mod build;
 mod decode;
+mod field;
 pub mod linktype;
 
 pub use decode::{
