@@ -13,10 +13,11 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::{hhmm_utc, qty};
 use wirewatch_wire::Timestamp;
 
-use crate::alert::{hhmm_utc, qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::{FlowRow, RowDetector};
 use crate::heuristics::positive;
 use crate::Map;
 

@@ -8,66 +8,12 @@ use wirewatch_wire::Timestamp;
 
 use crate::alert::{Alert, Limiter};
 use crate::baseline::{self, Baselines, Subject};
+// Also reachable here, where they were defined before.
+pub use crate::detector::{FlowRow, PacketDetector, RowDetector};
 use crate::forecast_watch::{Expectation, ForecastWatch};
 use crate::heuristics::{self, flows::Exfiltration};
 use crate::kitsune::{Kitsune, KitsuneConfig};
 use crate::obs::Obs;
-
-/// A detector that looks at every packet.
-pub trait PacketDetector: Send {
-    /// Its name in scores, evaluation tables and alerts.
-    fn name(&self) -> &'static str;
-    /// Looks at one packet and pushes any alert to `out`. Returns the
-    /// packet's score: how far its entity is toward this detector's alert
-    /// threshold (1.0 = at it; 0 when the packet is not the detector's
-    /// business). Scores feed the evaluation harness's ROC curves.
-    fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64;
-    /// Drops state not touched for longer than the detector's windows, so
-    /// memory follows the active entities, not everything ever seen.
-    fn expire(&mut self, now: Timestamp);
-}
-
-/// Traffic of one conversation over one period, with its process when
-/// known: what the flow-level detectors (baselines, exfiltration, new
-/// destinations) learn from.
-#[derive(Clone, Copy, Debug)]
-pub struct FlowRow<'a> {
-    /// A time inside the period the counts belong to.
-    pub ts: Timestamp,
-    /// Interface name.
-    pub iface: &'a str,
-    /// The local (or initiating) end.
-    pub local: IpAddr,
-    /// The remote end.
-    pub remote: IpAddr,
-    /// Local port.
-    pub local_port: u16,
-    /// Remote port.
-    pub remote_port: u16,
-    /// IP protocol.
-    pub protocol: u8,
-    /// Owning process's command name, when known.
-    pub process: Option<&'a str>,
-    /// Bytes local → remote.
-    pub bytes_out: u64,
-    /// Bytes remote → local.
-    pub bytes_in: u64,
-    /// Packets local → remote.
-    pub packets_out: u64,
-    /// Packets remote → local.
-    pub packets_in: u64,
-}
-
-/// A detector that learns from per-period flow counts.
-pub trait RowDetector: Send {
-    /// Its name in alerts.
-    fn name(&self) -> &'static str;
-    /// Takes the counts of one period (rows may come in several batches
-    /// for one period; `now` never goes backwards).
-    fn rows(&mut self, now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>);
-    /// The clock moved to `now` without rows (closes periods).
-    fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>);
-}
 
 /// Detection settings (`[detect]` in the config file).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]

@@ -8,9 +8,10 @@
 //! outside the band is a `forecast_deviation` alert. [`capacity_alert`]
 //! turns a forecast's upper band into a `capacity` warning.
 
-use crate::alert::{hhmm_utc, qty, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::{FlowRow, RowDetector};
 use crate::Map;
+use wirewatch_units::{bit_rate, civil_from_days, hhmm_utc};
 use wirewatch_wire::Timestamp;
 
 /// What one interface's traffic in one direction is expected to be.
@@ -52,11 +53,6 @@ fn dir(inbound: bool) -> &'static str {
     }
 }
 
-/// A rate with its unit, without a trailing ".0": "1 Gbit/s", "312.5 Mbit/s".
-pub fn rate(bits: f64) -> String {
-    qty(bits, "bit/s").replace(".0 ", " ")
-}
-
 /// "14:00 UTC today", "14:00 UTC tomorrow", "14:00 UTC on 2026-11-26".
 pub fn when(t: i64, now: i64) -> String {
     let days = t.div_euclid(86_400) - now.div_euclid(86_400);
@@ -64,7 +60,7 @@ pub fn when(t: i64, now: i64) -> String {
         0 => format!("{} today", hhmm_utc(t)),
         1 => format!("{} tomorrow", hhmm_utc(t)),
         _ => {
-            let (y, m, d) = wirewatch_wire::civil_from_days(t.div_euclid(86_400));
+            let (y, m, d) = civil_from_days(t.div_euclid(86_400));
             format!("{} on {y:04}-{m:02}-{d:02}", hhmm_utc(t))
         }
     }
@@ -106,11 +102,11 @@ pub fn capacity_alert(
         summary: format!(
             "{iface} {} is forecast to pass {pct} % of {} around {} (upper {:.0} % band {}, forecast {}{})",
             dir(inbound),
-            rate(capacity),
+            bit_rate(capacity),
             when(t, now),
             level * 100.0,
-            rate(upper[k]),
-            rate(point[k]),
+            bit_rate(upper[k]),
+            bit_rate(point[k]),
             match point_crosses {
                 Some(j) => format!("; the forecast itself crosses around {}", when(start + j as i64 * step, now)),
                 None => String::new(),
@@ -232,13 +228,13 @@ fn judge(e: &Expectation, t: i64, bytes: u64) -> Option<Alert> {
             "{} {} carried {} in the {mins} min to {}, {} its forecast band (expected {}, {:.0} % band {}–{}, {})",
             e.iface,
             dir(e.inbound),
-            rate(x),
+            bit_rate(x),
             hhmm_utc(t + e.step),
             if above { "above" } else { "below" },
-            rate(p),
+            bit_rate(p),
             e.level * 100.0,
-            rate(lo),
-            rate(hi),
+            bit_rate(lo),
+            bit_rate(hi),
             e.model
         ),
         evidence: Evidence {
@@ -499,7 +495,5 @@ mod tests {
         assert_eq!(when(now + 5 * 3600, now), "14:00 UTC today");
         assert_eq!(when(now + 29 * 3600, now), "14:00 UTC tomorrow");
         assert_eq!(when(now + 53 * 3600, now), "14:00 UTC on 2026-11-25");
-        assert_eq!(rate(1e9), "1 Gbit/s");
-        assert_eq!(rate(312.5e6), "312.5 Mbit/s");
     }
 }

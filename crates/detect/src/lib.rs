@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod baseline;
+pub mod detector;
 pub mod engine;
 pub mod forecast_watch;
 pub mod heuristics;
@@ -17,7 +18,8 @@ pub mod metrics;
 mod obs;
 
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
-pub use engine::{DetectConfig, Engine, FlowRow, PacketDetector, RowDetector};
+pub use detector::{FlowRow, PacketDetector, RowDetector};
+pub use engine::{DetectConfig, Engine};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;

@@ -265,51 +265,159 @@ impl Snapshot {
         active_only: bool,
         keep: Option<usize>,
     ) -> Snapshot {
-        let byte_mode = table.config().bytes;
-        let history_len = (report_slot + 1).clamp(1, HISTORY_SLOTS as i64);
-        let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
-
-        let one_per_flow = view.fields() == [true; 4];
-        let mut flows: Vec<&Flow> = table.flows().collect();
-        if !one_per_flow {
-            // A grouped entry takes the orientation of its first flow. With
-            // one entry per flow the order does not matter (entries end
-            // sorted by a total order), so the sort is skipped.
-            flows.sort_unstable_by_key(|f| f.id);
-        }
-        // Grouped views with a cut: rank every entry on a few additive sums
-        // first, then build full entries for the first `keep` only.
-        let ranked = match keep {
-            Some(k) if !one_per_flow && sort != SortKey::Owner => Some(rank_entries(
-                &flows,
-                view,
-                sort,
-                report_slot,
-                active_only,
-                byte_mode,
-                k,
-                &secs,
-            )),
-            _ => None,
-        };
-        let (top, ranked_total) = match ranked {
+        // Check: what this build is asked for, and how it will go.
+        let b = Build::new(table, view, sort, report_slot, active_only, keep);
+        // Compute: the flows in order, the cut (grouped views), the entries,
+        // then their order and the totals.
+        let flows = b.flows(table);
+        let (top, ranked_total) = match b.rank(&flows) {
             Some((t, n)) => (Some(t), Some(n)),
             None => (None, None),
         };
+        let Collected {
+            mut entries,
+            cumulative,
+            streamed,
+        } = b.collect(table, flows, top.as_ref());
+        if active_only {
+            entries.retain(Entry::is_active);
+        }
+        let total_entries = match (b.streaming(), ranked_total) {
+            (Some(_), _) => streamed,
+            (None, Some(n)) => n,
+            (None, None) => entries.len(),
+        };
+        match keep {
+            Some(k) => keep_first(&mut entries, k, sort),
+            None => sort_entries(&mut entries, sort),
+        }
+        let totals = b.totals(table, cumulative);
+        // Render: the picture.
+        let at = table
+            .origin()
+            .map_or(table.now(), |o| o.add_nanos((report_slot + 1) * SLOT_NANOS));
+        Snapshot {
+            at,
+            view,
+            byte_mode: b.byte_mode,
+            entries,
+            totals,
+            stats: table.stats().clone(),
+            history_len: b.history_len as usize,
+            total_entries,
+        }
+    }
+}
+
+/// The keys of the entries that make a cut.
+type KeySet = std::collections::HashSet<EntryKey, foldhash::fast::RandomState>;
+
+/// One snapshot build: what it was asked for and what follows from it.
+struct Build {
+    view: View,
+    sort: SortKey,
+    report_slot: i64,
+    active_only: bool,
+    keep: Option<usize>,
+    byte_mode: ByteMode,
+    /// Slots of history available: 1..=[`HISTORY_SLOTS`].
+    history_len: i64,
+    /// Every field shown: each 5-tuple flow is its own entry.
+    one_per_flow: bool,
+}
+
+/// The entries of a build before their cut and order, with the cumulative
+/// bytes of every flow (sent, received, both).
+struct Collected {
+    entries: Vec<Entry>,
+    cumulative: [u64; 3],
+    /// Entries in the view when they were streamed (made and trimmed as
+    /// the flows were read).
+    streamed: usize,
+}
+
+impl Build {
+    fn new(
+        table: &FlowTable,
+        view: View,
+        sort: SortKey,
+        report_slot: i64,
+        active_only: bool,
+        keep: Option<usize>,
+    ) -> Build {
+        Build {
+            view,
+            sort,
+            report_slot,
+            active_only,
+            keep,
+            byte_mode: table.config().bytes,
+            history_len: (report_slot + 1).clamp(1, HISTORY_SLOTS as i64),
+            one_per_flow: view.fields() == [true; 4],
+        }
+    }
+
+    /// Seconds covered by rate window `i` (2 s, 10 s, 40 s), shorter while
+    /// the history is.
+    fn secs(&self, i: usize) -> f64 {
+        (self.history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9
+    }
+
+    /// With every field shown and a cut, the entries are made and trimmed
+    /// as the flows are read: the cut.
+    fn streaming(&self) -> Option<usize> {
+        self.keep.filter(|_| self.one_per_flow)
+    }
+
+    /// The table's flows in build order. A grouped entry takes the
+    /// orientation of its first flow, so they go by id; with one entry per
+    /// flow the order does not matter (entries end sorted by a total
+    /// order), so the sort is skipped.
+    fn flows<'t>(&self, table: &'t FlowTable) -> Vec<&'t Flow> {
+        let mut flows: Vec<&Flow> = table.flows().collect();
+        if !self.one_per_flow {
+            flows.sort_unstable_by_key(|f| f.id);
+        }
+        flows
+    }
+
+    /// Grouped views with a cut: every entry ranked on a few additive sums
+    /// first, so that full entries are built for the first `keep` only.
+    /// The keys of those and how many entries there are.
+    fn rank(&self, flows: &[&Flow]) -> Option<(KeySet, usize)> {
+        match self.keep {
+            Some(k) if !self.one_per_flow && self.sort != SortKey::Owner => Some(rank_entries(
+                flows,
+                self.view,
+                self.sort,
+                self.report_slot,
+                self.active_only,
+                self.byte_mode,
+                k,
+                &|i| self.secs(i),
+            )),
+            _ => None,
+        }
+    }
+
+    /// Folds `flows` into entries (only those of `top` when there is a
+    /// cut), finished but neither cut nor sorted; and every flow's bytes.
+    fn collect(&self, table: &FlowTable, flows: Vec<&Flow>, top: Option<&KeySet>) -> Collected {
+        let one_per_flow = self.one_per_flow;
         let mut index: HashMap<EntryKey, usize, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(
-                match (&top, one_per_flow) {
+                match (top, one_per_flow) {
                     (_, true) => 0,
                     (Some(t), false) => t.len(),
                     (None, false) => table.len(),
                 },
                 Default::default(),
             );
-        let streaming = keep.filter(|_| one_per_flow);
+        let streaming = self.streaming();
         let trim_at = streaming.map_or(usize::MAX, |k| 2 * k + 16);
         let mut streamed = 0usize;
         // Entries being built; when streaming, only the current flow's.
-        let mut building: Vec<Building> = Vec::with_capacity(match (streaming, &top) {
+        let mut building: Vec<Building> = Vec::with_capacity(match (streaming, top) {
             (Some(_), _) => 1,
             (None, Some(t)) => t.len(),
             (None, None) => table.len(),
@@ -318,10 +426,10 @@ impl Snapshot {
         let mut done: Vec<Entry> = Vec::with_capacity(streaming.map_or(0, |_| trim_at + 1));
         let mut cumulative = [0u64; 3];
         for f in flows {
-            let (key, rev_key) = entry_keys(view, f);
-            cumulative[0] += f.sent().bytes(byte_mode);
-            cumulative[1] += f.received().bytes(byte_mode);
-            if let Some(top) = &top {
+            let (key, rev_key) = entry_keys(self.view, f);
+            cumulative[0] += f.sent().bytes(self.byte_mode);
+            cumulative[1] += f.received().bytes(self.byte_mode);
+            if let Some(top) = top {
                 // Only the flows of the entries that make the cut.
                 if !top.contains(&key) && !rev_key.is_some_and(|k| top.contains(&k)) {
                     continue;
@@ -334,20 +442,7 @@ impl Snapshot {
                 None => match rev_key.and_then(|k| index.get(&k)) {
                     Some(&i) => (i, true),
                     None => {
-                        building.push(Building {
-                            e: Entry {
-                                key,
-                                sent: DirView::default(),
-                                recv: DirView::default(),
-                                first_seen: f.first_seen,
-                                last_seen: f.last_seen,
-                                flows: 0,
-                                owner: 0,
-                                mixed_owners: false,
-                            },
-                            hist: Hist::Idle,
-                            owner_bytes: 0,
-                        });
+                        building.push(Building::new(key, f));
                         if !one_per_flow {
                             index.insert(key, building.len() - 1);
                         }
@@ -355,59 +450,19 @@ impl Snapshot {
                     }
                 },
             };
-            let Building {
-                e,
-                hist: slots,
-                owner_bytes,
-            } = &mut building[idx];
-            let (fs, fr) = if swapped {
-                (f.received(), f.sent())
-            } else {
-                (f.sent(), f.received())
-            };
-            e.sent.counters.add(fs);
-            e.recv.counters.add(fr);
-            e.first_seen = e.first_seen.min(f.first_seen);
-            e.last_seen = e.last_seen.max(f.last_seen);
-            e.flows += 1;
-            if f.owner != 0 {
-                let b = fs.bytes(byte_mode) + fr.bytes(byte_mode);
-                if e.owner == 0 {
-                    (e.owner, *owner_bytes) = (f.owner, b);
-                } else if e.owner != f.owner {
-                    e.mixed_owners = true;
-                    if b > *owner_bytes {
-                        (e.owner, *owner_bytes) = (f.owner, b);
-                    }
-                }
-            }
-            if f.has_history() {
-                *slots = match std::mem::take(slots) {
-                    Hist::Idle => Hist::One(f, swapped),
-                    Hist::One(g, g_swapped) => {
-                        let mut b = Box::new([[0; HISTORY_SLOTS]; 2]);
-                        add_slots(&mut b, g, g_swapped, report_slot);
-                        add_slots(&mut b, f, swapped, report_slot);
-                        Hist::Many(b)
-                    }
-                    Hist::Many(mut b) => {
-                        add_slots(&mut b, f, swapped, report_slot);
-                        Hist::Many(b)
-                    }
-                };
-            }
+            building[idx].add(f, swapped, self.byte_mode, self.report_slot);
             if let Some(k) = streaming {
                 // This flow's entry is complete: finish it now, keep it only
                 // if active, and trim to the best `k` now and then.
-                if let Some(mut b) = building.pop() {
-                    finish_entry(&mut b.e, &b.hist, report_slot, history_len, byte_mode);
-                    if !active_only || b.e.is_active() {
+                if let Some(b) = building.pop() {
+                    let e = b.finish(self);
+                    if !self.active_only || e.is_active() {
                         streamed += 1;
-                        done.push(b.e);
+                        done.push(e);
                     }
                 }
                 if done.len() >= trim_at {
-                    keep_first(&mut done, k, sort);
+                    keep_first(&mut done, k, self.sort);
                 }
             }
         }
@@ -415,33 +470,27 @@ impl Snapshot {
 
         drop(index);
         let mut entries = done;
-        entries.extend(building.into_iter().map(|mut b| {
-            finish_entry(&mut b.e, &b.hist, report_slot, history_len, byte_mode);
-            b.e
-        }));
-        if active_only {
-            entries.retain(Entry::is_active);
+        entries.extend(building.into_iter().map(|b| b.finish(self)));
+        Collected {
+            entries,
+            cumulative,
+            streamed,
         }
-        let total_entries = match (streaming, ranked_total) {
-            (Some(_), _) => streamed,
-            (None, Some(n)) => n,
-            (None, None) => entries.len(),
-        };
-        match keep {
-            Some(k) => keep_first(&mut entries, k, sort),
-            None => sort_entries(&mut entries, sort),
-        }
+    }
 
+    /// The footer: rates and peaks over every flow from the table's own
+    /// per-slot totals, and `cumulative` bytes.
+    fn totals(&self, table: &FlowTable, cumulative: [u64; 3]) -> TotalsView {
         let mut totals = TotalsView {
             cumulative,
             ..TotalsView::default()
         };
         let slot_secs = SLOT_NANOS as f64 / 1e9;
         let mut peak = table.peaks();
-        for age in 0..history_len {
+        for age in 0..self.history_len {
             let (tx, rx) = (
-                table.total_slot(report_slot - age, true),
-                table.total_slot(report_slot - age, false),
+                table.total_slot(self.report_slot - age, true),
+                table.total_slot(self.report_slot - age, false),
             );
             if age < DIVS[2] {
                 for (i, div) in DIVS.iter().enumerate() {
@@ -454,24 +503,90 @@ impl Snapshot {
             peak = [peak[0].max(tx), peak[1].max(rx), peak[2].max(tx + rx)];
         }
         for (i, p) in peak.iter().enumerate() {
-            totals.rates[0][i] /= secs(i);
-            totals.rates[1][i] /= secs(i);
+            totals.rates[0][i] /= self.secs(i);
+            totals.rates[1][i] /= self.secs(i);
             totals.rates[2][i] = totals.rates[0][i] + totals.rates[1][i];
             totals.peak[i] = *p as f64 / slot_secs;
         }
-        let at = table
-            .origin()
-            .map_or(table.now(), |o| o.add_nanos((report_slot + 1) * SLOT_NANOS));
-        Snapshot {
-            at,
-            view,
-            byte_mode,
-            entries,
-            totals,
-            stats: table.stats().clone(),
-            history_len: history_len as usize,
-            total_entries,
+        totals
+    }
+}
+
+impl<'a> Building<'a> {
+    /// An empty entry keyed `key`, first seen with flow `f`.
+    fn new(key: EntryKey, f: &Flow) -> Self {
+        Building {
+            e: Entry {
+                key,
+                sent: DirView::default(),
+                recv: DirView::default(),
+                first_seen: f.first_seen,
+                last_seen: f.last_seen,
+                flows: 0,
+                owner: 0,
+                mixed_owners: false,
+            },
+            hist: Hist::Idle,
+            owner_bytes: 0,
         }
+    }
+
+    /// Adds flow `f` (`swapped`: its source is the entry's destination):
+    /// its counters, times, owner and history.
+    fn add(&mut self, f: &'a Flow, swapped: bool, mode: ByteMode, report_slot: i64) {
+        let Building {
+            e,
+            hist: slots,
+            owner_bytes,
+        } = self;
+        let (fs, fr) = if swapped {
+            (f.received(), f.sent())
+        } else {
+            (f.sent(), f.received())
+        };
+        e.sent.counters.add(fs);
+        e.recv.counters.add(fr);
+        e.first_seen = e.first_seen.min(f.first_seen);
+        e.last_seen = e.last_seen.max(f.last_seen);
+        e.flows += 1;
+        if f.owner != 0 {
+            let b = fs.bytes(mode) + fr.bytes(mode);
+            if e.owner == 0 {
+                (e.owner, *owner_bytes) = (f.owner, b);
+            } else if e.owner != f.owner {
+                e.mixed_owners = true;
+                if b > *owner_bytes {
+                    (e.owner, *owner_bytes) = (f.owner, b);
+                }
+            }
+        }
+        if f.has_history() {
+            *slots = match std::mem::take(slots) {
+                Hist::Idle => Hist::One(f, swapped),
+                Hist::One(g, g_swapped) => {
+                    let mut b = Box::new([[0; HISTORY_SLOTS]; 2]);
+                    add_slots(&mut b, g, g_swapped, report_slot);
+                    add_slots(&mut b, f, swapped, report_slot);
+                    Hist::Many(b)
+                }
+                Hist::Many(mut b) => {
+                    add_slots(&mut b, f, swapped, report_slot);
+                    Hist::Many(b)
+                }
+            };
+        }
+    }
+
+    /// The entry with its bytes, rates and peaks worked out.
+    fn finish(mut self, b: &Build) -> Entry {
+        finish_entry(
+            &mut self.e,
+            &self.hist,
+            b.report_slot,
+            b.history_len,
+            b.byte_mode,
+        );
+        self.e
     }
 }
 
@@ -531,10 +646,7 @@ fn rank_entries(
     mode: ByteMode,
     k: usize,
     secs: &dyn Fn(usize) -> f64,
-) -> (
-    std::collections::HashSet<EntryKey, foldhash::fast::RandomState>,
-    usize,
-) {
+) -> (KeySet, usize) {
     let window = match sort {
         SortKey::Rate2s => 0,
         SortKey::Rate40s => 2,

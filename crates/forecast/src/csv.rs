@@ -41,44 +41,9 @@ fn fields(line: &str) -> Vec<String> {
     out
 }
 
-/// `YYYY-MM-DD[ T]HH:MM[:SS]`, or seconds since the epoch.
-pub fn parse_time(s: &str) -> Option<i64> {
-    let s = s.trim().trim_end_matches('Z');
-    // Times within ±10,000 years: differences of two never overflow.
-    const LIMIT: i64 = 10_000 * 366 * 86_400;
-    if let Ok(v) = s.parse::<i64>() {
-        return (-LIMIT..=LIMIT).contains(&v).then_some(v);
-    }
-    let (date, time) = s.split_once([' ', 'T']).unwrap_or((s, "00:00:00"));
-    let d: Vec<i64> = date
-        .split('-')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let t: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    if d.len() != 3 || !(2..=3).contains(&t.len()) {
-        return None;
-    }
-    let (mo, da) = (d[1], d[2]);
-    let sec = t.get(2).copied().unwrap_or(0);
-    if !(0..=9999).contains(&d[0])
-        || !(1..=12).contains(&mo)
-        || !(1..=31).contains(&da)
-        || !(0..=23).contains(&t[0])
-        || !(0..=59).contains(&t[1])
-        || !(0..=60).contains(&sec)
-    {
-        return None;
-    }
-    Some(
-        wirewatch_wire::days_from_civil(d[0], mo as u32, da as u32) * 86_400
-            + t[0] * 3_600
-            + t[1] * 60
-            + sec,
-    )
-}
+/// The time column's format: `YYYY-MM-DD[ T]HH:MM[:SS]` in UTC, or seconds
+/// since the epoch.
+pub use wirewatch_units::parse_naive_utc as parse_time;
 
 /// Finds the column: a 1-based number, the exact header, or a
 /// case-insensitive prefix of exactly one header.

@@ -3,8 +3,9 @@
 //! and every line, dot and label as a display list of [`Shape`]s in pixel
 //! coordinates. The SVG and PNG backends only draw the list.
 
-use crate::si::si;
-use crate::ticks::value_ticks;
+use wirewatch_units::si_axis;
+
+use crate::ticks::{value_ticks, ValueTicks};
 use crate::time::{range_text, time_ticks};
 use crate::{Chart, MAX_SIZE, MIN_SIZE, PALETTE};
 
@@ -339,21 +340,29 @@ fn overlaps(a: Span, b: Span, gap: i32) -> bool {
     a.0 <= b.1 + gap && b.0 <= a.1 + gap
 }
 
-impl Layout {
-    /// Lays `chart` out. The size is clamped into `MIN_SIZE..=MAX_SIZE`.
-    pub(crate) fn new(chart: &Chart) -> Layout {
-        let width = chart.width.clamp(MIN_SIZE, MAX_SIZE);
-        let height = chart.height.clamp(MIN_SIZE, MAX_SIZE);
-        // Both at most 8000, so every pixel coordinate fits an i32.
-        let (w, h) = (width as i32, height as i32);
-        let normal = Font::Normal;
-        let small_h = normal.height();
+/// Step 1, check and measure: the chart with its size clamped into
+/// `MIN_SIZE..=MAX_SIZE`, each series and band sorted by time (stably, so
+/// equal times keep their order), the time range of all their points and
+/// of the markers, the value range of the finite values and of the band
+/// points with both bounds finite (the others are not drawn), its texts
+/// made printable and the legend's items.
+struct Measured<'a> {
+    chart: &'a Chart,
+    width: u32,
+    height: u32,
+    series: Vec<Vec<(i64, f64)>>,
+    bands: Vec<Vec<(i64, f64, f64)>>,
+    time_range: Option<(i128, i128)>,
+    value_range: Option<(f64, f64)>,
+    title: String,
+    unit: String,
+    series_colours: Vec<Rgb>,
+    legend_items: Vec<LegendItem>,
+}
 
-        // The data: each series and band sorted by time (stably, so equal
-        // times keep their order); the time range of all their points and
-        // of the markers; the value range of the finite values and of the
-        // band points with both bounds finite (the others are not drawn).
-        let sorted: Vec<Vec<(i64, f64)>> = chart
+impl<'a> Measured<'a> {
+    fn new(chart: &'a Chart) -> Self {
+        let series: Vec<Vec<(i64, f64)>> = chart
             .series
             .iter()
             .map(|s| {
@@ -362,7 +371,7 @@ impl Layout {
                 points
             })
             .collect();
-        let sorted_bands: Vec<Vec<(i64, f64, f64)>> = chart
+        let bands: Vec<Vec<(i64, f64, f64)>> = chart
             .bands
             .iter()
             .map(|b| {
@@ -371,24 +380,24 @@ impl Layout {
                 points
             })
             .collect();
-        let times = sorted
+        let times = series
             .iter()
             .flatten()
             .map(|p| p.0)
-            .chain(sorted_bands.iter().flatten().map(|p| p.0))
+            .chain(bands.iter().flatten().map(|p| p.0))
             .chain(chart.markers.iter().map(|m| m.0));
         let time_range = times
             .clone()
             .min()
             .zip(times.max())
             .map(|(a, b)| (i128::from(a), i128::from(b)));
-        let values = sorted
+        let values = series
             .iter()
             .flatten()
             .map(|p| p.1)
             .filter(|v| v.is_finite())
             .chain(
-                sorted_bands
+                bands
                     .iter()
                     .flatten()
                     .filter(|p| p.1.is_finite() && p.2.is_finite())
@@ -396,8 +405,6 @@ impl Layout {
             );
         let value_range = values.clone().reduce(f64::min).zip(values.reduce(f64::max));
 
-        let title = sanitize(&chart.title);
-        let unit = sanitize(&chart.y_unit);
         let series_colours: Vec<Rgb> = chart
             .series
             .iter()
@@ -425,24 +432,130 @@ impl Layout {
                 },
             }))
             .collect();
+        Measured {
+            chart,
+            width: chart.width.clamp(MIN_SIZE, MAX_SIZE),
+            height: chart.height.clamp(MIN_SIZE, MAX_SIZE),
+            series,
+            bands,
+            time_range,
+            value_range,
+            title: sanitize(&chart.title),
+            unit: sanitize(&chart.y_unit),
+            series_colours,
+            legend_items,
+        }
+    }
 
-        let mut foreground = Vec::new();
+    /// The longest legend name, in characters.
+    fn longest_name(&self) -> usize {
+        self.legend_items
+            .iter()
+            .map(|item| item.name.chars().count())
+            .max()
+            .unwrap_or(0)
+    }
+}
+
+/// Where the legend goes, with the rows it shows.
+enum LegendPlan {
+    /// Nothing to list.
+    None,
+    /// Right of the plot from `x`, one entry per row from the plot's top.
+    Right { x: i32, entries: Vec<LegendEntry> },
+    /// Under the x-axis title: `cols` columns `col_w` wide, `h` tall in all
+    /// (with the space above it).
+    Below {
+        entries: Vec<LegendEntry>,
+        cols: usize,
+        col_w: i32,
+        h: i32,
+    },
+}
+
+impl LegendPlan {
+    /// The legend under the plot, in as many columns as fit the width `w`
+    /// and at most as many rows as fit `room` pixels (at least one); with
+    /// its height.
+    fn below(m: &Measured, w: i32, room: i32) -> (LegendPlan, i32) {
+        let normal = Font::Normal;
+        let name_chars = m
+            .longest_name()
+            .min(MAX_NAME_CHARS)
+            .min(chars_in(w - 2 * MARGIN - SWATCH_TEXT, normal))
+            .max(1);
+        let col_w = SWATCH_TEXT + name_chars as i32 * normal.char_width() + 14;
+        let cols = usize::try_from((w - 2 * MARGIN) / col_w)
+            .unwrap_or(1)
+            .max(1);
+        let max_rows = usize::try_from(room / ROW_H).unwrap_or(0).max(1);
+        let rows_needed = m.legend_items.len().div_ceil(cols);
+        let rows = rows_needed.min(max_rows);
+        let entries = legend_entries(&m.legend_items, name_chars, rows * cols);
+        let rows = entries.len().div_ceil(cols);
+        let h = rows as i32 * ROW_H + 6;
+        (
+            LegendPlan::Below {
+                entries,
+                cols,
+                col_w,
+                h,
+            },
+            h,
+        )
+    }
+
+    /// The legend right of a plot `plot_h` high on a canvas `w` wide: at
+    /// most 28 % of the width, one row per [`ROW_H`] of the plot; with its
+    /// left edge.
+    fn right(m: &Measured, w: i32, plot_h: i32) -> (LegendPlan, i32) {
+        let normal = Font::Normal;
+        let name_chars = m
+            .longest_name()
+            .min(MAX_NAME_CHARS)
+            .min(chars_in(w * 28 / 100 - SWATCH_TEXT, normal))
+            .max(1);
+        let legend_w = SWATCH_TEXT + name_chars as i32 * normal.char_width();
+        let slots = usize::try_from((plot_h + ROW_H / 2) / ROW_H)
+            .unwrap_or(0)
+            .max(1);
+        let x = w - MARGIN - legend_w;
+        let entries = legend_entries(&m.legend_items, name_chars, slots);
+        (LegendPlan::Right { x, entries }, x)
+    }
+}
+
+/// Step 2, compute: where the title, the unit, the plot and the legend go,
+/// and the value axis's ticks and labels.
+struct Frame {
+    /// Canvas size; both at most 8000, so every pixel coordinate fits an i32.
+    w: i32,
+    h: i32,
+    /// The title as shown (cut to the width), when there is one.
+    title: Option<String>,
+    /// Centre line of the unit's row (which the marker labels share).
+    unit_y: i32,
+    plot: Bounds,
+    value_ticks: ValueTicks,
+    y_labels: Vec<String>,
+    legend: LegendPlan,
+    /// The time axis; a single instant is shown in the middle of an hour.
+    time_axis: Option<(i128, i128)>,
+}
+
+impl Frame {
+    fn new(m: &Measured) -> Frame {
+        let (w, h) = (m.width as i32, m.height as i32);
+        let normal = Font::Normal;
+        let small_h = normal.height();
 
         // Top: title, then the y-axis title (the unit) above the labels.
         let mut top = MARGIN;
-        if !title.trim().is_empty() {
+        let title = (!m.title.trim().is_empty()).then(|| {
             let font = Font::Title;
-            let max = chars_in(w - 2 * MARGIN, font);
-            foreground.push(text(
-                w / 2,
-                top + font.height() / 2,
-                truncate(&title, max),
-                Anchor::Middle,
-                font,
-                TEXT,
-            ));
             top += font.height() + 6;
-        }
+            truncate(&m.title, chars_in(w - 2 * MARGIN, font))
+        });
         let unit_y = top + small_h / 2;
         top += small_h + 8;
         let plot_top = top;
@@ -450,233 +563,283 @@ impl Layout {
         // Bottom, upwards: margin, legend (if below), x-axis title, tick
         // labels, tick marks.
         let axis_block = TICK_LEN + 2 + small_h + 4 + small_h;
-        let right_legend = !legend_items.is_empty() && width >= RIGHT_LEGEND_MIN_WIDTH;
-        let longest = legend_items
-            .iter()
-            .map(|item| item.name.chars().count())
-            .max()
-            .unwrap_or(0);
-        let mut legend_entries_below = Vec::new();
-        let mut legend_cols = 1;
-        let mut legend_col_w = 0;
-        let mut legend_h = 0;
-        if !legend_items.is_empty() && !right_legend {
-            let name_chars = longest
-                .min(MAX_NAME_CHARS)
-                .min(chars_in(w - 2 * MARGIN - SWATCH_TEXT, normal))
-                .max(1);
-            legend_col_w = SWATCH_TEXT + name_chars as i32 * normal.char_width() + 14;
-            legend_cols = usize::try_from((w - 2 * MARGIN) / legend_col_w)
-                .unwrap_or(1)
-                .max(1);
-            let room = h - plot_top - MIN_PLOT_H - axis_block - 6 - MARGIN;
-            let max_rows = usize::try_from(room / ROW_H).unwrap_or(0).max(1);
-            let rows_needed = legend_items.len().div_ceil(legend_cols);
-            let rows = rows_needed.min(max_rows);
-            legend_entries_below = legend_entries(&legend_items, name_chars, rows * legend_cols);
-            let rows = legend_entries_below.len().div_ceil(legend_cols);
-            legend_h = rows as i32 * ROW_H + 6;
-        }
+        let right_legend = !m.legend_items.is_empty() && m.width >= RIGHT_LEGEND_MIN_WIDTH;
+        let (mut legend, legend_h) = if !m.legend_items.is_empty() && !right_legend {
+            LegendPlan::below(m, w, h - plot_top - MIN_PLOT_H - axis_block - 6 - MARGIN)
+        } else {
+            (LegendPlan::None, 0)
+        };
         let plot_bottom = (h - MARGIN - legend_h - axis_block).max(plot_top + 20);
         let plot_h = plot_bottom - plot_top;
 
         // The value axis.
         let max_intervals = usize::try_from(plot_h / 50).unwrap_or(0).clamp(2, 6);
-        let vt = match value_range {
+        let value_ticks = match m.value_range {
             Some((lo, hi)) => value_ticks(lo, hi, max_intervals),
             None => value_ticks(0.0, 0.0, max_intervals),
         };
-        let y_labels: Vec<String> = vt.ticks.iter().map(|&v| si(v)).collect();
+        let y_labels: Vec<String> = value_ticks.ticks.iter().map(|&v| si_axis(v)).collect();
         let y_label_w = y_labels.iter().map(|l| normal.width(l)).max().unwrap_or(0);
         let plot_left = MARGIN + y_label_w.max(32) + TICK_LEN + 4;
 
         // The legend on the right, if there is room for it.
-        let mut legend = None;
         let plot_right = if right_legend {
-            let name_chars = longest
-                .min(MAX_NAME_CHARS)
-                .min(chars_in(w * 28 / 100 - SWATCH_TEXT, normal))
-                .max(1);
-            let legend_w = SWATCH_TEXT + name_chars as i32 * normal.char_width();
-            let legend_x = w - MARGIN - legend_w;
-            let slots = usize::try_from((plot_h + ROW_H / 2) / ROW_H)
-                .unwrap_or(0)
-                .max(1);
-            let entries = legend_entries(&legend_items, name_chars, slots);
-            let rows = entries.len() as i32;
-            for (row, entry) in entries.into_iter().enumerate() {
-                let y = plot_top + row as i32 * ROW_H + ROW_H / 2;
-                push_legend_entry(&mut foreground, entry, legend_x, y);
-            }
-            legend = Some(Bounds {
-                left: legend_x,
-                top: plot_top,
-                right: w - MARGIN,
-                bottom: plot_top + rows * ROW_H,
-            });
-            legend_x - 24
+            let (plan, x) = LegendPlan::right(m, w, plot_h);
+            legend = plan;
+            x - 24
         } else {
             w - MARGIN - 30
         }
         .max(plot_left + 20)
         .min(w - 1);
-        let plot_w = plot_right - plot_left;
 
-        if !legend_entries_below.is_empty() {
-            let legend_top = h - MARGIN - legend_h + 6;
-            let rows = legend_entries_below.len().div_ceil(legend_cols) as i32;
-            for (i, entry) in legend_entries_below.into_iter().enumerate() {
-                let col = (i % legend_cols) as i32;
-                let row = (i / legend_cols) as i32;
-                let x = MARGIN + col * legend_col_w;
-                let y = legend_top + row * ROW_H + ROW_H / 2;
-                push_legend_entry(&mut foreground, entry, x, y);
-            }
-            legend = Some(Bounds {
-                left: MARGIN,
-                top: legend_top,
-                right: w - MARGIN,
-                bottom: legend_top + rows * ROW_H,
-            });
-        }
-
-        let plot = Bounds {
-            left: plot_left,
-            top: plot_top,
-            right: plot_right,
-            bottom: plot_bottom,
-        };
-        let y_of = |v: f64| f64::from(plot_bottom) - vt.fraction(v) * f64::from(plot_h);
-
-        // Grid, axes and ticks; y first.
-        let mut background = Vec::new();
-        for (&v, label) in vt.ticks.iter().zip(y_labels) {
-            let y = y_of(v).round() as i32;
-            background.push(Shape::Line {
-                x1: plot_left + 1,
-                y1: y,
-                x2: plot_right,
-                y2: y,
-                colour: GRID,
-            });
-            background.push(Shape::Line {
-                x1: plot_left - TICK_LEN,
-                y1: y,
-                x2: plot_left - 1,
-                y2: y,
-                colour: AXIS,
-            });
-            foreground.push(text(
-                plot_left - TICK_LEN - 3,
-                y,
-                label,
-                Anchor::End,
-                normal,
-                TEXT,
-            ));
-        }
-        if vt.lo < 0.0 {
-            let y = y_of(0.0).round() as i32;
-            background.push(Shape::Line {
-                x1: plot_left + 1,
-                y1: y,
-                x2: plot_right,
-                y2: y,
-                colour: ZERO_LINE,
-            });
-        }
-        // Text spans in the unit's row, which marker labels must not hit.
-        let mut unit_row: Vec<Span> = Vec::new();
-        if !unit.trim().is_empty() {
-            let max = chars_in(w - 2 * MARGIN, normal);
-            let unit = truncate(&unit, max);
-            unit_row.push((MARGIN, MARGIN + normal.width(&unit) - 1));
-            foreground.push(text(MARGIN, unit_y, unit, Anchor::Start, normal, TEXT));
-        }
-
-        // The time axis. A single instant is shown in the middle of an hour.
-        let tick_label_y = plot_bottom + TICK_LEN + 2 + small_h / 2;
-        let x_title_y = tick_label_y + small_h / 2 + 4 + small_h / 2 + 1;
-        let time_axis = time_range.map(|(t0, t1)| {
+        let time_axis = m.time_range.map(|(t0, t1)| {
             if t0 == t1 {
                 (t0 - 1800, t1 + 1800)
             } else {
                 (t0, t1)
             }
         });
-        let x_of = |t: i128, (t0, t1): (i128, i128)| {
-            // Differences of two i64 values are exact in i128; the ratio is
-            // in 0..=1.
-            let f = (t - t0) as f64 / (t1 - t0) as f64;
-            f64::from(plot_left) + f * f64::from(plot_w)
-        };
+        Frame {
+            w,
+            h,
+            title,
+            unit_y,
+            plot: Bounds {
+                left: plot_left,
+                top: plot_top,
+                right: plot_right,
+                bottom: plot_bottom,
+            },
+            value_ticks,
+            y_labels,
+            legend,
+            time_axis,
+        }
+    }
+
+    /// The y pixel of value `v`.
+    fn y_of(&self, v: f64) -> f64 {
+        let plot_h = self.plot.bottom - self.plot.top;
+        f64::from(self.plot.bottom) - self.value_ticks.fraction(v) * f64::from(plot_h)
+    }
+
+    /// The x pixel of time `t` on the time axis `(t0, t1)`.
+    fn x_of(&self, t: i128, (t0, t1): (i128, i128)) -> f64 {
+        // Differences of two i64 values are exact in i128; the ratio is in
+        // 0..=1.
+        let f = (t - t0) as f64 / (t1 - t0) as f64;
+        f64::from(self.plot.left) + f * f64::from(self.plot.right - self.plot.left)
+    }
+
+    /// The title, centred at the top.
+    fn draw_title(&self, foreground: &mut Vec<Shape>) {
+        if let Some(title) = &self.title {
+            let font = Font::Title;
+            foreground.push(text(
+                self.w / 2,
+                MARGIN + font.height() / 2,
+                title.clone(),
+                Anchor::Middle,
+                font,
+                TEXT,
+            ));
+        }
+    }
+
+    /// The legend's rows; returns where they are.
+    fn draw_legend(&mut self, foreground: &mut Vec<Shape>) -> Option<Bounds> {
+        let (w, h) = (self.w, self.h);
+        match std::mem::replace(&mut self.legend, LegendPlan::None) {
+            LegendPlan::None => None,
+            LegendPlan::Right { x, entries } => {
+                let top = self.plot.top;
+                let rows = entries.len() as i32;
+                for (row, entry) in entries.into_iter().enumerate() {
+                    let y = top + row as i32 * ROW_H + ROW_H / 2;
+                    push_legend_entry(foreground, entry, x, y);
+                }
+                Some(Bounds {
+                    left: x,
+                    top,
+                    right: w - MARGIN,
+                    bottom: top + rows * ROW_H,
+                })
+            }
+            LegendPlan::Below {
+                entries,
+                cols,
+                col_w,
+                h: legend_h,
+            } => {
+                if entries.is_empty() {
+                    return None;
+                }
+                let top = h - MARGIN - legend_h + 6;
+                let rows = entries.len().div_ceil(cols) as i32;
+                for (i, entry) in entries.into_iter().enumerate() {
+                    let col = (i % cols) as i32;
+                    let row = (i / cols) as i32;
+                    let x = MARGIN + col * col_w;
+                    let y = top + row * ROW_H + ROW_H / 2;
+                    push_legend_entry(foreground, entry, x, y);
+                }
+                Some(Bounds {
+                    left: MARGIN,
+                    top,
+                    right: w - MARGIN,
+                    bottom: top + rows * ROW_H,
+                })
+            }
+        }
+    }
+
+    /// The value axis: grid lines, tick marks and labels, and the zero line
+    /// when the axis goes below zero.
+    fn draw_value_axis(&mut self, background: &mut Vec<Shape>, foreground: &mut Vec<Shape>) {
+        let Bounds { left, right, .. } = self.plot;
+        let labels = std::mem::take(&mut self.y_labels);
+        for (&v, label) in self.value_ticks.ticks.iter().zip(labels) {
+            let y = self.y_of(v).round() as i32;
+            background.push(Shape::Line {
+                x1: left + 1,
+                y1: y,
+                x2: right,
+                y2: y,
+                colour: GRID,
+            });
+            background.push(Shape::Line {
+                x1: left - TICK_LEN,
+                y1: y,
+                x2: left - 1,
+                y2: y,
+                colour: AXIS,
+            });
+            foreground.push(text(
+                left - TICK_LEN - 3,
+                y,
+                label,
+                Anchor::End,
+                Font::Normal,
+                TEXT,
+            ));
+        }
+        if self.value_ticks.lo < 0.0 {
+            let y = self.y_of(0.0).round() as i32;
+            background.push(Shape::Line {
+                x1: left + 1,
+                y1: y,
+                x2: right,
+                y2: y,
+                colour: ZERO_LINE,
+            });
+        }
+    }
+
+    /// The unit above the value axis; returns the text spans of its row,
+    /// which marker labels must not hit.
+    fn draw_unit(&self, unit: &str, foreground: &mut Vec<Shape>) -> Vec<Span> {
+        let normal = Font::Normal;
+        let mut unit_row: Vec<Span> = Vec::new();
+        if !unit.trim().is_empty() {
+            let max = chars_in(self.w - 2 * MARGIN, normal);
+            let unit = truncate(unit, max);
+            unit_row.push((MARGIN, MARGIN + normal.width(&unit) - 1));
+            foreground.push(text(MARGIN, self.unit_y, unit, Anchor::Start, normal, TEXT));
+        }
+        unit_row
+    }
+
+    /// The time axis: grid lines, tick marks and labels, and its title
+    /// with the range shown.
+    fn draw_time_axis(&self, background: &mut Vec<Shape>, foreground: &mut Vec<Shape>) {
+        let normal = Font::Normal;
+        let small_h = normal.height();
+        let Bounds {
+            left,
+            top,
+            right,
+            bottom,
+        } = self.plot;
+        let tick_label_y = bottom + TICK_LEN + 2 + small_h / 2;
+        let x_title_y = tick_label_y + small_h / 2 + 4 + small_h / 2 + 1;
         let mut x_title = "time (UTC)".to_owned();
-        if let Some(axis) = time_axis {
+        if let Some(axis) = self.time_axis {
             let tt = time_ticks(
                 axis.0,
                 axis.1,
-                f64::from(plot_w),
+                f64::from(right - left),
                 f64::from(normal.char_width()),
                 LABEL_GAP,
             );
             for (t, label) in tt.ticks {
-                let x = x_of(t, axis).round() as i32;
+                let x = self.x_of(t, axis).round() as i32;
                 background.push(Shape::Line {
                     x1: x,
-                    y1: plot_top,
+                    y1: top,
                     x2: x,
-                    y2: plot_bottom - 1,
+                    y2: bottom - 1,
                     colour: GRID,
                 });
                 background.push(Shape::Line {
                     x1: x,
-                    y1: plot_bottom + 1,
+                    y1: bottom + 1,
                     x2: x,
-                    y2: plot_bottom + TICK_LEN,
+                    y2: bottom + TICK_LEN,
                     colour: AXIS,
                 });
-                let x = keep_inside(x, normal.width(&label), w);
+                let x = keep_inside(x, normal.width(&label), self.w);
                 foreground.push(text(x, tick_label_y, label, Anchor::Middle, normal, TEXT));
             }
             x_title = format!("{x_title} {}", range_text(axis.0, axis.1, tt.kind));
         }
-        let x_title = truncate(&x_title, chars_in(w - 2 * MARGIN, normal));
-        let x = keep_inside((plot_left + plot_right) / 2, normal.width(&x_title), w);
+        let x_title = truncate(&x_title, chars_in(self.w - 2 * MARGIN, normal));
+        let x = keep_inside((left + right) / 2, normal.width(&x_title), self.w);
         foreground.push(text(x, x_title_y, x_title, Anchor::Middle, normal, TEXT));
+    }
 
-        // The axes themselves, over the grid.
+    /// The axes themselves, over the grid.
+    fn draw_axes(&self, background: &mut Vec<Shape>) {
+        let Bounds {
+            left,
+            top,
+            right,
+            bottom,
+        } = self.plot;
         background.push(Shape::Line {
-            x1: plot_left,
-            y1: plot_top,
-            x2: plot_left,
-            y2: plot_bottom,
+            x1: left,
+            y1: top,
+            x2: left,
+            y2: bottom,
             colour: AXIS,
         });
         background.push(Shape::Line {
-            x1: plot_left,
-            y1: plot_bottom,
-            x2: plot_right,
-            y2: plot_bottom,
+            x1: left,
+            y1: bottom,
+            x2: right,
+            y2: bottom,
             colour: AXIS,
         });
+    }
 
-        // The bands: one polygon per run of points with finite bounds, its
-        // upper edge left to right then its lower edge back; a point with
-        // no such neighbour gets a bar as wide as a dot.
-        let bands = sorted_bands
+    /// The bands: one polygon per run of points with finite bounds, its
+    /// upper edge left to right then its lower edge back; a point with no
+    /// such neighbour gets a bar as wide as a dot.
+    fn bands(&self, m: &Measured) -> Vec<SeriesShapes> {
+        m.bands
             .iter()
-            .zip(&chart.bands)
+            .zip(&m.chart.bands)
             .map(|(points, band)| {
                 let colour = palette(band.colour);
                 let opacity = opacity(band.opacity);
                 let mut shapes = Vec::new();
-                if let Some(axis) = time_axis {
+                if let Some(axis) = self.time_axis {
                     // (x, y of the upper bound, y of the lower bound)
                     let mut run: Vec<(f64, f64, f64)> = Vec::new();
                     for &(t, a, b) in points.iter().chain([&(0, f64::NAN, f64::NAN)]) {
                         if a.is_finite() && b.is_finite() {
-                            let x = x_of(i128::from(t), axis);
-                            run.push((x, y_of(a.max(b)), y_of(a.min(b))));
+                            let x = self.x_of(i128::from(t), axis);
+                            run.push((x, self.y_of(a.max(b)), self.y_of(a.min(b))));
                             continue;
                         }
                         let polygon: Vec<(f64, f64)> = match run.as_slice() {
@@ -707,64 +870,77 @@ impl Layout {
                     shapes,
                 }
             })
-            .collect();
+            .collect()
+    }
 
-        // The markers: a dashed line across the plot, the label above it
-        // in the unit's row, centred on the line or else beside it, left
-        // out if it fits nowhere.
+    /// The markers: a dashed line across the plot, the label above it in
+    /// the unit's row, centred on the line or else beside it, left out if
+    /// it fits nowhere (`unit_row`: the spans taken in that row so far).
+    fn markers(
+        &self,
+        m: &Measured,
+        unit_row: &mut Vec<Span>,
+        foreground: &mut Vec<Shape>,
+    ) -> Vec<Shape> {
+        let normal = Font::Normal;
+        let w = self.w;
         let mut markers = Vec::new();
-        if let Some(axis) = time_axis {
-            for (t, label) in &chart.markers {
-                let x = x_of(i128::from(*t), axis).round() as i32;
-                markers.push(Shape::DashedLine {
-                    x1: x,
-                    y1: plot_top,
-                    x2: x,
-                    y2: plot_bottom - 1,
-                    colour: MARKER,
-                });
-                let label = truncate(&sanitize(label), MAX_MARKER_CHARS);
-                if label.trim().is_empty() {
-                    continue;
-                }
-                let tw = normal.width(&label);
-                let centre = keep_inside(x, tw, w);
-                let candidates = [
-                    (
-                        centre,
-                        Anchor::Middle,
-                        (centre - tw / 2, centre - tw / 2 + tw - 1),
-                    ),
-                    (x + 3, Anchor::Start, (x + 3, x + 2 + tw)),
-                    (x - 3, Anchor::End, (x - 3 - tw, x - 4)),
-                ];
-                let free = candidates.into_iter().find(|&(_, _, span)| {
-                    span.0 >= 0
-                        && span.1 < w
-                        && !unit_row
-                            .iter()
-                            .any(|&other| overlaps(span, other, MARKER_LABEL_GAP))
-                });
-                if let Some((lx, anchor, span)) = free {
-                    unit_row.push(span);
-                    foreground.push(text(lx, unit_y, label, anchor, normal, TEXT));
-                }
+        let Some(axis) = self.time_axis else {
+            return markers;
+        };
+        for (t, label) in &m.chart.markers {
+            let x = self.x_of(i128::from(*t), axis).round() as i32;
+            markers.push(Shape::DashedLine {
+                x1: x,
+                y1: self.plot.top,
+                x2: x,
+                y2: self.plot.bottom - 1,
+                colour: MARKER,
+            });
+            let label = truncate(&sanitize(label), MAX_MARKER_CHARS);
+            if label.trim().is_empty() {
+                continue;
+            }
+            let tw = normal.width(&label);
+            let centre = keep_inside(x, tw, w);
+            let candidates = [
+                (
+                    centre,
+                    Anchor::Middle,
+                    (centre - tw / 2, centre - tw / 2 + tw - 1),
+                ),
+                (x + 3, Anchor::Start, (x + 3, x + 2 + tw)),
+                (x - 3, Anchor::End, (x - 3 - tw, x - 4)),
+            ];
+            let free = candidates.into_iter().find(|&(_, _, span)| {
+                span.0 >= 0
+                    && span.1 < w
+                    && !unit_row
+                        .iter()
+                        .any(|&other| overlaps(span, other, MARKER_LABEL_GAP))
+            });
+            if let Some((lx, anchor, span)) = free {
+                unit_row.push(span);
+                foreground.push(text(lx, self.unit_y, label, anchor, normal, TEXT));
             }
         }
+        markers
+    }
 
-        // The data: one polyline per run of finite values, a dot for a
-        // point with no finite neighbour.
-        let series = sorted
+    /// The data: one polyline per run of finite values, a dot for a point
+    /// with no finite neighbour.
+    fn series(&self, m: &Measured) -> Vec<SeriesShapes> {
+        m.series
             .iter()
-            .zip(&chart.series)
-            .zip(&series_colours)
+            .zip(&m.chart.series)
+            .zip(&m.series_colours)
             .map(|((points, s), &colour)| {
                 let mut shapes = Vec::new();
-                if let Some(axis) = time_axis {
+                if let Some(axis) = self.time_axis {
                     let mut run: Vec<(f64, f64)> = Vec::new();
                     for &(t, v) in points.iter().chain([&(0, f64::NAN)]) {
                         if v.is_finite() {
-                            run.push((x_of(i128::from(t), axis), y_of(v)));
+                            run.push((self.x_of(i128::from(t), axis), self.y_of(v)));
                         } else if run.len() == 1 {
                             let (x, y) = run[0];
                             shapes.push(Shape::Dot {
@@ -789,23 +965,57 @@ impl Layout {
                     shapes,
                 }
             })
-            .collect();
+            .collect()
+    }
 
-        if value_range.is_none() {
-            foreground.push(text(
-                (plot_left + plot_right) / 2,
-                (plot_top + plot_bottom) / 2,
-                "no data".to_owned(),
-                Anchor::Middle,
-                normal,
-                MUTED,
-            ));
+    /// "no data" in the middle of an empty plot.
+    fn draw_no_data(&self, foreground: &mut Vec<Shape>) {
+        let Bounds {
+            left,
+            top,
+            right,
+            bottom,
+        } = self.plot;
+        foreground.push(text(
+            (left + right) / 2,
+            (top + bottom) / 2,
+            "no data".to_owned(),
+            Anchor::Middle,
+            Font::Normal,
+            MUTED,
+        ));
+    }
+}
+
+impl Layout {
+    /// Lays `chart` out. The size is clamped into `MIN_SIZE..=MAX_SIZE`.
+    ///
+    /// Three steps: measure the data ([`Measured`]), place the frame
+    /// ([`Frame`]: title, unit, plot, legend, value ticks), then draw into
+    /// the display lists in their drawing order.
+    pub(crate) fn new(chart: &Chart) -> Layout {
+        let m = Measured::new(chart);
+        let mut frame = Frame::new(&m);
+
+        let mut background = Vec::new();
+        let mut foreground = Vec::new();
+        frame.draw_title(&mut foreground);
+        let legend = frame.draw_legend(&mut foreground);
+        frame.draw_value_axis(&mut background, &mut foreground);
+        let mut unit_row = frame.draw_unit(&m.unit, &mut foreground);
+        frame.draw_time_axis(&mut background, &mut foreground);
+        frame.draw_axes(&mut background);
+        let bands = frame.bands(&m);
+        let markers = frame.markers(&m, &mut unit_row, &mut foreground);
+        let series = frame.series(&m);
+        if m.value_range.is_none() {
+            frame.draw_no_data(&mut foreground);
         }
 
         Layout {
-            width,
-            height,
-            plot,
+            width: m.width,
+            height: m.height,
+            plot: frame.plot,
             background,
             bands,
             markers,

@@ -4,7 +4,8 @@
 //! A [`Chart`] holds any number of [`Series`] of `(unix seconds, value)`
 //! points. The x axis is time in UTC with ticks at round intervals
 //! (seconds up to years) chosen for the span and the width; the y axis
-//! starts at 0 and is labelled with SI prefixes ([`si`]). Each series gets
+//! starts at 0 and is labelled with SI prefixes
+//! ([`wirewatch_units::si_axis`]). Each series gets
 //! a colour from a colour-blind-friendly [`PALETTE`] and an entry in a
 //! legend placed beside the plot (or under it on narrow charts). A point
 //! whose value is NaN or infinite breaks its line; a point with no finite
@@ -62,12 +63,9 @@
 
 mod layout;
 mod raster;
-mod si;
 mod svg;
 mod ticks;
 mod time;
-
-pub use si::si;
 
 /// Smallest width and height accepted, in pixels.
 pub const MIN_SIZE: u32 = 200;

@@ -18,7 +18,7 @@ const FIRST_MONDAY: i128 = 4 * DAY;
 pub(crate) const MAX_TIME_TICKS: usize = 10;
 
 /// The calendar, shared with the rest of wirewatch.
-pub(crate) use wirewatch_wire::{civil_from_days, days_from_civil};
+pub(crate) use wirewatch_units::{civil_from_days, days_from_civil};
 
 /// A UTC calendar date and time of day.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

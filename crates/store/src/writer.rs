@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wirewatch_wire::{Clock, SystemClock};
+use wirewatch_units::{Clock, SystemClock};
 
 use crate::{service_ports, AlertRecord, Counts, Retention, Row, Store};
 

@@ -4,10 +4,16 @@
 //! things it does not decode (SLL2, MPLS, GRE, VXLAN, Teredo, GTP-U, PPP
 //! variants, radiotap/802.11) and must follow Wireshark's rules for which IP
 //! headers count (every header of a tunnel, none quoted inside ICMP errors).
-//! Every read goes through bounds-checked helpers, so no input can panic.
+//! The fixed headers are read through views of [`crate::field`] (named
+//! field ranges, one length check per header); every other read goes through
+//! bounds-checked helpers, so no input can panic.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
+use crate::field::{
+    self, Ah, Ayiya, Capwap, Chdlc, Ethernet, Geneve, Gre, Gtpu, Ipv4, Ipv6, Ipv6Frag, Nsh, Ports,
+    Sll, Sll2, Tcp, Udp, Vlan,
+};
 use crate::{linktype as lt, proto, Timestamp};
 
 /// Most IP headers recorded per frame; deeper nesting is a decode error.
@@ -408,19 +414,16 @@ impl<'a> Decoder<'a> {
                 }
             }
             lt::LINUX_SLL => {
-                let (Some(hatype), Some(proto)) = (be16(d, 2), be16(d, 14)) else {
+                let Some(h) = Sll::at(d, 0) else {
                     return self.short(DecodeError::ShortLinkHeader);
                 };
-                self.cooked(hatype, proto, 16);
+                self.cooked(h.hatype(), h.protocol(), field::sll::LEN);
             }
             lt::LINUX_SLL2 => {
-                let (Some(proto), Some(hatype)) = (be16(d, 0), be16(d, 8)) else {
+                let Some(h) = Sll2::at(d, 0) else {
                     return self.short(DecodeError::ShortLinkHeader);
                 };
-                if d.len() < 20 {
-                    return self.short(DecodeError::ShortLinkHeader);
-                }
-                self.cooked(hatype, proto, 20);
+                self.cooked(h.hatype(), h.protocol(), field::sll2::LEN);
             }
             // Cisco HDLC frames (address 0x0F or 0x8F) also appear under the PPP link types.
             lt::PPP | lt::PPP_HDLC if matches!(d.first(), Some(0x0F | 0x8F)) => {
@@ -487,16 +490,18 @@ impl<'a> Decoder<'a> {
     }
 
     fn ethernet(&mut self, off: usize, end: usize) {
-        let Some(et) = be16(self.upto(end), off + 12) else {
+        let Some(h) = Ethernet::at(self.upto(end), off) else {
             return self.short(DecodeError::ShortLinkHeader);
         };
+        let et = h.ethertype();
+        let next = off + field::ethernet::LEN;
         if et <= 1500 {
             // 802.3 length field: LLC (and maybe SNAP) follows.
-            self.llc(off + 14, end);
+            self.llc(next, end);
         } else if et < 0x0600 {
             self.fail(DecodeError::BadLinkHeader);
         } else {
-            self.ethertype(et, off + 14, end);
+            self.ethertype(et, next, end);
         }
     }
 
@@ -533,11 +538,11 @@ impl<'a> Decoder<'a> {
                     if n > MAX_TAGS {
                         return self.fail(DecodeError::TooManyTags);
                     }
-                    let Some(next) = be16(self.upto(end), off + 2) else {
+                    let Some(tag) = Vlan::at(self.upto(end), off) else {
                         return self.short(DecodeError::ShortLinkHeader);
                     };
-                    et = next;
-                    off += 4;
+                    et = tag.ethertype();
+                    off += field::vlan::LEN;
                 }
                 if et <= 1500 {
                     self.llc(off, end)
@@ -647,10 +652,10 @@ impl<'a> Decoder<'a> {
     }
 
     fn chdlc(&mut self, off: usize, end: usize) {
-        let Some(et) = be16(self.upto(end), off + 2) else {
+        let Some(h) = Chdlc::at(self.upto(end), off) else {
             return self.short(DecodeError::ShortLinkHeader);
         };
-        self.ethertype(et, off + 4, end);
+        self.ethertype(h.ethertype(), off + field::chdlc::LEN, end);
     }
 
     fn frelay(&mut self, off: usize, end: usize) {
@@ -746,13 +751,14 @@ impl<'a> Decoder<'a> {
             return self.fail(DecodeError::BadIpVersion);
         }
         let hlen = ((vhl & 0x0F) as usize) * 4;
-        if hlen < 20 {
+        if hlen < field::ipv4::LEN {
             return self.fail(DecodeError::BadIpv4HeaderLen);
         }
-        if d.len() < off + hlen {
+        // The header with its options, all there: its one length check.
+        let Some(h) = d.get(off..off + hlen).and_then(|h| Ipv4::at(h, 0)) else {
             return self.short(DecodeError::ShortIpHeader);
-        }
-        let total = be16(d, off + 2).unwrap_or(0) as usize;
+        };
+        let total = h.total_len() as usize;
         let ip_len = if total == 0 && !self.meta.layers.is_empty() {
             // Only the outermost header may be a TSO super-packet (Wireshark agrees).
             return self.fail(DecodeError::BadIpv4TotalLen);
@@ -764,19 +770,19 @@ impl<'a> Decoder<'a> {
         } else {
             total
         };
-        let frag = be16(d, off + 6).unwrap_or(0);
+        let frag = h.flags_frag();
         let fragment = if frag & 0x3FFF != 0 {
             Some(Fragment {
-                id: be16(d, off + 4).unwrap_or(0) as u32,
+                id: h.ident() as u32,
                 offset: ((frag & 0x1FFF) as u32) * 8,
                 more: frag & 0x2000 != 0,
             })
         } else {
             None
         };
-        let protocol = d[off + 9];
-        let src = Ipv4Addr::new(d[off + 12], d[off + 13], d[off + 14], d[off + 15]);
-        let dst = Ipv4Addr::new(d[off + 16], d[off + 17], d[off + 18], d[off + 19]);
+        let protocol = h.protocol();
+        let src = Ipv4Addr::from(h.src());
+        let dst = Ipv4Addr::from(h.dst());
         let layer = IpLayer {
             src: IpAddr::V4(src),
             dst: IpAddr::V4(dst),
@@ -808,13 +814,12 @@ impl<'a> Decoder<'a> {
         if b0 >> 4 != 6 {
             return self.fail(DecodeError::BadIpVersion);
         }
-        if d.len() < off + 40 {
+        let Some(h) = Ipv6::at(d, off) else {
             return self.short(DecodeError::ShortIpHeader);
-        }
-        let plen = be16(d, off + 4).unwrap_or(0) as usize;
-        let mut next = d[off + 6];
-        let src: [u8; 16] = d[off + 8..off + 24].try_into().unwrap_or_default();
-        let dst: [u8; 16] = d[off + 24..off + 40].try_into().unwrap_or_default();
+        };
+        let plen = h.payload_len() as usize;
+        let mut next = h.next_header();
+        let (src, dst) = (h.src(), h.dst());
         let ip_len = if plen == 0 {
             // Jumbogram or TSO: use what the wire carried.
             (self.meta.wire_len as usize).saturating_sub(off)
@@ -831,12 +836,13 @@ impl<'a> Decoder<'a> {
         if !self.push_layer(layer) {
             return;
         }
+        let fixed = field::ipv6::LEN;
         let pend = if plen == 0 {
             end
         } else {
-            (off + 40 + plen).min(end)
+            (off + fixed + plen).min(end)
         };
-        let mut at = off + 40;
+        let mut at = off + fixed;
         let mut fragment = None;
         // Walk extension headers to the transport protocol.
         for _ in 0..16 {
@@ -850,16 +856,17 @@ impl<'a> Decoder<'a> {
                     _ => return self.ext_short(pend),
                 },
                 44 => {
-                    let (Some(fo), Some(id)) = (be16(d, at + 2), be32(d, at + 4)) else {
+                    let Some(h) = Ipv6Frag::at(d, at) else {
                         return self.ext_short(pend);
                     };
+                    let fo = h.frag_off();
                     let f = Fragment {
-                        id,
+                        id: h.ident(),
                         offset: ((fo >> 3) as u32) * 8,
                         more: fo & 1 != 0,
                     };
                     fragment = Some(f);
-                    8
+                    field::ipv6_frag::LEN
                 }
                 _ => break,
             };
@@ -908,19 +915,20 @@ impl<'a> Decoder<'a> {
         }
         match protocol {
             proto::TCP | proto::UDP | proto::SCTP | proto::DCCP | proto::UDPLITE => {
-                let (Some(sp), Some(dp)) = (be16(d, off), be16(d, off + 2)) else {
+                let Some(ports) = Ports::at(d, off) else {
                     return short(self);
                 };
+                let (sp, dp) = (ports.src_port(), ports.dst_port());
                 let mut flags = 0;
                 if protocol == proto::TCP {
-                    match (d.get(off + 12), d.get(off + 13)) {
-                        (Some(&doff), Some(&f)) => {
-                            flags = f;
-                            if doff >> 4 < 5 {
+                    match Tcp::at(d, off) {
+                        Some(tcp) => {
+                            flags = tcp.flags();
+                            if tcp.data_off() >> 4 < 5 {
                                 self.fail(DecodeError::BadTcpHeaderLen);
                             }
                         }
-                        _ => short(self),
+                        None => short(self),
                     }
                 }
                 if let Some(l) = self.meta.layers.last_mut() {
@@ -931,7 +939,7 @@ impl<'a> Decoder<'a> {
                 }
                 if protocol == proto::UDP && self.opts.descend_tunnels && !fragmented {
                     // Like Wireshark, look inside only when the UDP length is consistent.
-                    match be16(d, off + 4).map(usize::from) {
+                    match Udp::at(d, off).map(|u| usize::from(u.length())) {
                         Some(ul) if ul >= 8 && off + ul <= end => {
                             self.udp_tunnel(sp, dp, off + 8, off + ul)
                         }
@@ -948,9 +956,10 @@ impl<'a> Decoder<'a> {
             proto::GRE if self.opts.descend_tunnels && !fragmented => self.gre(off, end),
             // AH in IPv4 (IPv6 walks it as an extension header): skip it and go on.
             51 if !fragmented => {
-                let (Some(&nh), Some(&l)) = (d.get(off), d.get(off + 1)) else {
+                let Some(ah) = Ah::at(d, off) else {
                     return short(self);
                 };
+                let (nh, l) = (ah.next_header(), ah.payload_len());
                 if let Some(last) = self.meta.layers.last_mut() {
                     last.protocol = nh;
                 }
@@ -970,11 +979,12 @@ impl<'a> Decoder<'a> {
 
     fn gre(&mut self, off: usize, end: usize) {
         let d = self.upto(end);
-        let (Some(flags), Some(ptype)) = (be16(d, off), be16(d, off + 2)) else {
+        let Some(h) = Gre::at(d, off) else {
             return self.short(DecodeError::BadTunnelHeader);
         };
+        let (flags, ptype) = (h.flags(), h.protocol());
         let version = flags & 0x7;
-        let mut hl = 4;
+        let mut hl = field::gre::LEN;
         match version {
             0 => {
                 if flags & 0xC000 != 0 {
@@ -1031,10 +1041,11 @@ impl<'a> Decoder<'a> {
         }
         if dp == 6081 {
             // Geneve: option length in 4-byte words, protocol type.
-            let (Some(&b0), Some(pt)) = (d.get(off), be16(d, off + 2)) else {
+            let Some(h) = Geneve::at(d, off) else {
                 return;
             };
-            self.ethertype(pt, off + 8 + (b0 & 0x3F) as usize * 4, end);
+            let at = off + field::geneve::FIXED_LEN + h.options_len();
+            self.ethertype(h.protocol(), at, end);
         } else if dp == 4790 {
             // VXLAN-GPE: next protocol in byte 3.
             self.next_protocol(d.get(off + 3).copied(), off + 8, end);
@@ -1076,26 +1087,24 @@ impl<'a> Decoder<'a> {
 
     fn nsh(&mut self, off: usize, end: usize) {
         let d = self.upto(end);
-        let (Some(&b1), Some(&np)) = (d.get(off + 1), d.get(off + 3)) else {
+        let Some(h) = Nsh::at(d, off) else {
             return self.short(DecodeError::BadTunnelHeader);
         };
-        let len = (b1 & 0x3F) as usize * 4;
+        let len = h.len();
         if len < 8 {
             return self.fail(DecodeError::BadTunnelHeader);
         }
-        self.next_protocol(Some(np), off + len, end);
+        self.next_protocol(Some(h.next_protocol()), off + len, end);
     }
 
     /// AYIYA (IPv6 over UDP 5072): identity and signature lengths in the header.
     fn ayiya(&mut self, off: usize, end: usize) {
         let d = self.upto(end);
-        let (Some(&b0), Some(&b1), Some(&nh)) = (d.get(off), d.get(off + 1), d.get(off + 3)) else {
+        let Some(h) = Ayiya::at(d, off) else {
             return;
         };
-        let idlen = 1usize << (b0 >> 4).min(15);
-        let siglen = (b1 >> 4) as usize * 4;
-        let at = off + 8 + idlen + siglen;
-        match nh {
+        let at = off + 8 + h.id_len() + h.sig_len();
+        match h.next_header() {
             41 => self.ip_v6(at, end),
             4 => self.ip_v4(at, end),
             _ => {}
@@ -1105,7 +1114,9 @@ impl<'a> Decoder<'a> {
     /// CAPWAP data channel: 802.11 frames when T is set with WBID 1, else 802.3.
     fn capwap(&mut self, off: usize, end: usize) {
         let d = self.upto(end);
-        let Some(w) = be32(d, off) else { return };
+        let Some(w) = Capwap::at(d, off).map(Capwap::word0) else {
+            return;
+        };
         if w >> 28 != 0 {
             return; // preamble type 1 is DTLS
         }
@@ -1165,11 +1176,12 @@ impl<'a> Decoder<'a> {
 
     fn gtpu(&mut self, off: usize, end: usize) {
         let d = self.upto(end);
-        let (Some(&flags), Some(&mtype)) = (d.get(off), d.get(off + 1)) else {
+        let Some(h) = Gtpu::at(d, off) else {
             return;
         };
+        let flags = h.flags();
         // GTPv1-U T-PDU only.
-        if flags >> 5 != 1 || mtype != 0xFF {
+        if flags >> 5 != 1 || h.msg_type() != 0xFF {
             return;
         }
         let mut at = off + 8;

@@ -10,17 +10,18 @@
 
 pub mod build;
 mod decode;
+mod field;
 mod frame;
 pub mod linktype;
-mod time;
 
 pub use decode::{
     decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
 };
+// Packet timestamps and clocks live in wirewatch-units, shared with the
+// crates that do not decode packets; re-exported here because every
+// decoded packet carries one.
 pub use frame::{Frame, OwnedFrame};
-pub use time::{
-    civil_from_days, days_from_civil, Clock, FixedClock, PinnedClock, SystemClock, Timestamp,
-};
+pub use wirewatch_units::{Clock, FixedClock, PinnedClock, SystemClock, Timestamp};
 
 /// IP protocol numbers used by the decoder and the flow table.
 pub mod proto {

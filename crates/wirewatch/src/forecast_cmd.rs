@@ -9,12 +9,12 @@ use wirewatch_pipeline::rates::{configured_capacity, rate_history, RateHistory};
 
 use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
-use wirewatch_detect::forecast_watch::rate;
 use wirewatch_detect::{capacity_alert, Alert};
 use wirewatch_forecast::forecast::{clean_seasons, forecast_filled, scale_season};
 use wirewatch_forecast::{backtest, csv as fcsv, Forecast, Model, Settings};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{Selection, SqliteStore};
+use wirewatch_units::bit_rate;
 
 use crate::config::{parse_rate, ForecastConfig};
 use crate::output::csv_field;
@@ -466,7 +466,7 @@ fn render_table(
         writeln!(
             out,
             "Capacity: {} (from {src}); warning at {} %",
-            rate(c),
+            bit_rate(c),
             fraction * 100.0
         )?;
     }
@@ -488,7 +488,7 @@ fn render_table(
         ));
     }
     writeln!(out, "{}", head.trim_end())?;
-    let si = |v: f64| wirewatch_detect::alert::si(v).replace(' ', "");
+    let si = |v: f64| wirewatch_units::si(v).replace(' ', "");
     for k in 0..h {
         let mut line = format!("{:<17}", short(start + k as i64 * step));
         for d in fs {

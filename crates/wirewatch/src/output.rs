@@ -7,6 +7,8 @@ use std::path::Path;
 use serde_json::{json, Value};
 use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
 use wirewatch_procs::Owner;
+// iftop's sizes, kept reachable here for the callers of this path.
+pub use wirewatch_units::readable;
 use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
 
 use wirewatch_flow::{FlowTable, SortKey};
@@ -130,26 +132,6 @@ pub fn progress_bar(path: &Path) -> Option<indicatif::ProgressBar> {
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
     Some(bar)
-}
-
-/// iftop's readable_size: three significant digits with b/Kb/Mb/Gb (or B/KB/...) and 1024 steps.
-pub fn readable(n: f64, bytes: bool) -> String {
-    const UNITS: [[&str; 4]; 2] = [["b", "Kb", "Mb", "Gb"], ["B", "KB", "MB", "GB"]];
-    let u = &UNITS[bytes as usize];
-    let mut size = 1.0;
-    let mut i = 0;
-    loop {
-        if n < size * 1000.0 || i >= u.len() - 1 {
-            return format!("{:.0}{}", n / size, u[i]);
-        }
-        i += 1;
-        size *= 1024.0;
-        if n < size * 10.0 {
-            return format!("{:.2}{}", n / size, u[i]);
-        } else if n < size * 100.0 {
-            return format!("{:.1}{}", n / size, u[i]);
-        }
-    }
 }
 
 fn host(a: Option<IpAddr>, port: Option<u16>, protocol: Option<u8>) -> String {
@@ -735,23 +717,5 @@ impl Consumer for Report {
             .report(&snap, ReportKind::Final)
             .and_then(|_| self.sink.finish(&snap, &summary))?;
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::readable;
-
-    #[test]
-    fn readable_matches_iftop_steps() {
-        assert_eq!(readable(0.0, false), "0b");
-        assert_eq!(readable(999.0, false), "999b");
-        assert_eq!(readable(1000.0, false), "0.98Kb");
-        assert_eq!(readable(20_480.0, true), "20.0KB");
-        assert_eq!(readable(204_800.0, true), "200KB");
-        assert_eq!(
-            readable(3.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, true),
-            "3072GB"
-        );
     }
 }

@@ -21,11 +21,12 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::duration_short;
 use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
-use crate::alert::{secs, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -285,7 +286,7 @@ fn alert(cfg: &Config, o: &Obs, t: &Track, r: &Regularity, score: f64) -> Alert 
             period,
             round_period(r.mad),
             t.starts.len(),
-            secs(span),
+            duration_short(span),
         ),
         evidence: Evidence {
             observed: jitter,
@@ -337,7 +338,7 @@ fn flow_dst(o: &Obs) -> String {
 /// A period or deviation for people: "60 s", "2.2 s", "0.04 s", "4.5 min".
 fn round_period(s: f64) -> String {
     if s >= 10.0 {
-        secs(s)
+        duration_short(s)
     } else if s >= 1.0 {
         format!("{:.1} s", s)
     } else {

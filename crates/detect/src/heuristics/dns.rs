@@ -17,11 +17,12 @@ use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::{duration_short, si, thousands};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
-use crate::alert::{secs, si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -516,7 +517,7 @@ impl DnsTunnel {
                 thousands(u64::from(u.queries)),
                 thousands(p.unique as u64),
                 u.domain,
-                secs(took),
+                duration_short(took),
                 p.mean_len.round(),
                 p.mean_ent,
                 si(u.bytes as f64),
@@ -528,7 +529,7 @@ impl DnsTunnel {
                 threshold: 1.0,
                 unit: format!(
                     "tunnel score in {} (unique names × length × randomness × record types)",
-                    secs(self.cfg.window_secs)
+                    duration_short(self.cfg.window_secs)
                 ),
                 score: p.score,
                 contributors,

@@ -5,11 +5,12 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::{duration_short, qty, si, thousands};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
-use crate::alert::{qty, si, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -555,7 +556,7 @@ impl PacketDetector for Amplification {
                     o.dst,
                     qty(e.t.bytes as f64, "B"),
                     thousands(n as u64),
-                    crate::alert::secs(elapsed),
+                    duration_short(elapsed),
                 ),
                 evidence: Evidence {
                     observed: n as f64,

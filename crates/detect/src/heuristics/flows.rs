@@ -5,11 +5,12 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::{duration_short, qty, thousands};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
-use crate::alert::{qty, secs, thousands, Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::{FlowRow, RowDetector};
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::detector::{FlowRow, RowDetector};
 use crate::{Map, Set};
 
 /// Exfiltration thresholds (`[detect.heuristics.exfil]`).
@@ -177,7 +178,7 @@ impl RowDetector for Exfiltration {
                         qty(limit, "B")
                     )
                 };
-                let into = secs((t - hour + 60).clamp(60, HOUR) as f64);
+                let into = duration_short((t - hour + 60).clamp(60, HOUR) as f64);
                 out.push(Alert {
                     time: r.ts,
                     kind: Kind::Exfiltration,
@@ -336,7 +337,7 @@ impl RowDetector for NewDestination {
                         r.remote,
                         r.remote_port,
                         proto::name(r.protocol),
-                        secs(quiet as f64 / 1e9),
+                        duration_short(quiet as f64 / 1e9),
                         thousands(h.dests.len() as u64)
                     ),
                     evidence: Evidence {

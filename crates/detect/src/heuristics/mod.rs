@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{PacketDetector, RowDetector};
+use crate::detector::{PacketDetector, RowDetector};
 
 pub mod beacon;
 pub mod dns;

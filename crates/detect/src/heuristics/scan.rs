@@ -4,11 +4,12 @@
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
+use wirewatch_units::{duration_short, thousands};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
-use crate::alert::{secs, thousands, Alert, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::alert::{Alert, Entity, Evidence, Kind, Severity};
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -169,14 +170,14 @@ impl PacketDetector for VerticalScan {
                     o.src,
                     thousands(n as u64),
                     o.dst,
-                    secs(took)
+                    duration_short(took)
                 ),
                 evidence: Evidence {
                     observed: n as f64,
                     baseline: p.win.usual,
                     expected: None,
                     threshold: thr as f64,
-                    unit: format!("distinct ports in {}", secs(self.cfg.window_secs)),
+                    unit: format!("distinct ports in {}", duration_short(self.cfg.window_secs)),
                     score: n as f64 / thr as f64,
                     contributors: vec![crate::Contributor {
                         feature: "ports that answered (open)".into(),
@@ -310,7 +311,7 @@ impl PacketDetector for HorizontalSweep {
                     "{} {what} {} hosts in {} ({} answered); {usual}",
                     o.src,
                     thousands(n as u64),
-                    secs(took),
+                    duration_short(took),
                     thousands(answered as u64)
                 ),
                 evidence: Evidence {
@@ -318,7 +319,7 @@ impl PacketDetector for HorizontalSweep {
                     baseline: f.win.usual,
                     expected: None,
                     threshold: thr as f64,
-                    unit: format!("distinct hosts in {}", secs(self.cfg.window_secs)),
+                    unit: format!("distinct hosts in {}", duration_short(self.cfg.window_secs)),
                     score: n as f64 / thr as f64,
                     contributors: vec![crate::Contributor {
                         feature: "hosts that answered".into(),
@@ -421,14 +422,14 @@ impl PacketDetector for BruteForce {
                     thousands(n as u64),
                     o.dst,
                     o.dst_port,
-                    secs(took)
+                    duration_short(took)
                 ),
                 evidence: Evidence {
                     observed: n as f64,
                     baseline: t.win.usual,
                     expected: None,
                     threshold: thr as f64,
-                    unit: format!("connections in {}", secs(self.cfg.window_secs)),
+                    unit: format!("connections in {}", duration_short(self.cfg.window_secs)),
                     score: n as f64 / thr as f64,
                     contributors: Vec::new(),
                 },

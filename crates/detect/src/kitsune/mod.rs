@@ -30,7 +30,7 @@ pub use ae::{Ae, Rng};
 pub use features::{describe, feature_names, FeatureExtractor, N_FEATURES};
 
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::engine::PacketDetector;
+use crate::detector::PacketDetector;
 use crate::obs::Obs;
 
 /// The ML detector's settings (`[detect.ml]`).
