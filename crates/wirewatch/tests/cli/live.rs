@@ -1161,7 +1161,10 @@ fn privileges_are_dropped_after_the_sockets_open() {
         } else {
             "dropped privileges"
         });
-        // The history writer starts right after the drop: wait until it is there.
+        // The history writer starts right after the drop: wait until it is
+        // there. With process lookup, wait too until the scan thread has its
+        // name: a new thread bears the process's name ("wirewatch") until it
+        // sets its own, and would be taken for another thread.
         let comms = |pid: u32| -> Vec<String> {
             std::fs::read_dir(format!("/proc/{pid}/task"))
                 .unwrap()
@@ -1170,10 +1173,13 @@ fn privileges_are_dropped_after_the_sockets_open() {
                 })
                 .collect()
         };
+        let ready = || {
+            let c = comms(r.pid());
+            let named = |name: &str| c.iter().any(|c| c.trim() == name);
+            named("wirewatch-histo") && (extra.is_some() || named("wirewatch-procs"))
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !comms(r.pid()).iter().any(|c| c.trim() == "wirewatch-histo")
-            && Instant::now() < deadline
-        {
+        while !ready() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         let (mut scan_threads, mut history_threads) = (0, 0);
