@@ -119,7 +119,9 @@ pub fn tcp_frame(
 
 /// The workspace's root (where the top `Cargo.toml` is).
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    // This crate is crates/testkit.
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors().nth(2).unwrap_or(here).to_path_buf()
 }
 
 /// The shared data directory `name` (`corpus`, `labeled`, `series`): where
@@ -127,21 +129,27 @@ pub fn workspace_root() -> PathBuf {
 /// workspace. `Err` says which was looked for when it is not a directory.
 pub fn shared(name: &str) -> Result<PathBuf, String> {
     let var = format!("WIREWATCH_{}", name.to_uppercase());
-    let (dir, whence) = match std::env::var_os(&var) {
-        Some(d) => (PathBuf::from(d), format!("{var} points to")),
-        None => (
-            workspace_root().join("../shared").join(name),
-            format!("../shared/{name} beside the workspace,"),
-        ),
+    let (dir, missing) = match std::env::var_os(&var) {
+        Some(d) => {
+            let dir = PathBuf::from(d);
+            let why = format!("{var} names {}, which is not a directory", dir.display());
+            (dir, why)
+        }
+        None => {
+            let root = workspace_root();
+            let dir = root.parent().unwrap_or(&root).join("shared").join(name);
+            let why = format!(
+                "../shared/{name} beside the workspace ({}) is not a directory \
+                 (the shared data is kept outside the repository; {var} can name another copy)",
+                dir.display()
+            );
+            (dir, why)
+        }
     };
     if dir.is_dir() {
         Ok(dir)
     } else {
-        Err(format!(
-            "needs the shared test data: {whence} {}, which is not a directory \
-             (the data lives outside the repository; set {var} to use another copy)",
-            dir.display()
-        ))
+        Err(format!("needs the shared test data: {missing}"))
     }
 }
 
