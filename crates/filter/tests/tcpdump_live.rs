@@ -1,7 +1,7 @@
 //! Wider differential test against a locally installed tcpdump/libpcap:
 //! many more expressions than `filters.tsv`, over corpus files of every
 //! supported link type. Needs `tcpdump` on PATH and the corpus; without
-//! them it says why and skips (fails under `WIREWATCH_STRICT=1`). About 90 s
+//! them it says why and skips (fails under `WIREWATCH_STRICT=1`). About 60-90 s
 //! in a debug build: `cargo test --release -p wirewatch-filter --test
 //! tcpdump_live -- --nocapture` for the figures.
 
