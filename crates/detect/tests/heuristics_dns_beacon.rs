@@ -2,7 +2,6 @@
 //! robustness, and the labeled real captures when they are present.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
 
 use proptest::prelude::*;
 use wirewatch_detect::heuristics::{beacon, dns};
@@ -72,25 +71,19 @@ struct Frame {
     data: Vec<u8>,
 }
 
-fn udp_frame(t: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, payload: &[u8]) -> Frame {
-    let l4 = build::udp(sport, dport, payload);
+/// A UDP datagram at `t` seconds.
+fn udp_at(t: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, payload: &[u8]) -> Frame {
     Frame {
         ts: ts(t),
-        data: build::eth(
-            build::ethertype_for(src),
-            &build::ip(src, dst, proto::UDP, &l4),
-        ),
+        data: build::udp_frame(src, sport, dst, dport, payload),
     }
 }
 
-fn tcp_frame(t: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, flags: u8) -> Frame {
-    let l4 = build::tcp(sport, dport, flags, &[]);
+/// A TCP segment without payload at `t` seconds.
+fn tcp_at(t: f64, src: IpAddr, sport: u16, dst: IpAddr, dport: u16, flags: u8) -> Frame {
     Frame {
         ts: ts(t),
-        data: build::eth(
-            build::ethertype_for(src),
-            &build::ip(src, dst, proto::TCP, &l4),
-        ),
+        data: build::tcp_frame(src, sport, dst, dport, flags, &[]),
     }
 }
 
@@ -105,7 +98,7 @@ fn exchange(
 ) {
     let id = frames.len() as u16;
     let sport = 40_000 + (frames.len() % 20_000) as u16;
-    frames.push(udp_frame(
+    frames.push(udp_at(
         t,
         client,
         sport,
@@ -113,7 +106,7 @@ fn exchange(
         53,
         &dns_msg(id, false, name, qtype),
     ));
-    frames.push(udp_frame(
+    frames.push(udp_at(
         t + 0.002,
         resolver,
         53,
@@ -341,9 +334,9 @@ fn benign_generated_dns_stays_silent() {
 fn connections(frames: &mut Vec<Frame>, times: &[f64], src: IpAddr, dst: IpAddr, dport: u16) {
     for (i, &t) in times.iter().enumerate() {
         let sport = 50_000 + i as u16;
-        frames.push(tcp_frame(t, src, sport, dst, dport, 0x02));
-        frames.push(tcp_frame(t + 0.03, dst, dport, src, sport, 0x12));
-        frames.push(tcp_frame(t + 0.031, src, sport, dst, dport, 0x10));
+        frames.push(tcp_at(t, src, sport, dst, dport, 0x02));
+        frames.push(tcp_at(t + 0.03, dst, dport, src, sport, 0x12));
+        frames.push(tcp_at(t + 0.031, src, sport, dst, dport, 0x10));
     }
 }
 
@@ -359,7 +352,7 @@ fn a_beacon_every_30_s_with_jitter_fires_with_its_period() {
     let mut frames = Vec::new();
     connections(&mut frames, &times, src, dst, 443);
     // A retransmitted SYN is not a check-in.
-    frames.push(tcp_frame(times[3] + 1.0, src, 50_003, dst, 443, 0x02));
+    frames.push(tcp_at(times[3] + 1.0, src, 50_003, dst, 443, 0x02));
     let (alerts, scores) = run(beaconing(), &mut frames);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
     let a = &alerts[0];
@@ -419,16 +412,9 @@ fn a_udp_beacon_fires() {
     for i in 0..12 {
         let t = i as f64 * 20.0;
         // A check-in: a request and two answers, then silence.
-        frames.push(udp_frame(t, src, 40_001, dst, 9999, b"hello"));
-        frames.push(udp_frame(
-            t + 0.05,
-            dst,
-            9999,
-            src,
-            40_001,
-            b"nothing for you",
-        ));
-        frames.push(udp_frame(t + 0.1, src, 40_001, dst, 9999, b"bye"));
+        frames.push(udp_at(t, src, 40_001, dst, 9999, b"hello"));
+        frames.push(udp_at(t + 0.05, dst, 9999, src, 40_001, b"nothing for you"));
+        frames.push(udp_at(t + 0.1, src, 40_001, dst, 9999, b"bye"));
     }
     let (alerts, _) = run(beaconing(), &mut frames);
     assert_eq!(alerts.len(), 1, "{alerts:#?}");
@@ -474,8 +460,8 @@ fn ntp_every_64_s_stays_silent() {
     let mut frames = Vec::new();
     for i in 0..40 {
         let t = i as f64 * 64.0;
-        frames.push(udp_frame(t, src, 123, server, 123, &[0x23; 48]));
-        frames.push(udp_frame(t + 0.02, server, 123, src, 123, &[0x24; 48]));
+        frames.push(udp_at(t, src, 123, server, 123, &[0x23; 48]));
+        frames.push(udp_at(t + 0.02, server, 123, src, 123, &[0x24; 48]));
     }
     let (alerts, scores) = run(beaconing(), &mut frames);
     assert!(alerts.is_empty(), "{alerts:#?}");
@@ -589,19 +575,6 @@ proptest! {
 
 // ---------------------------------------------------------- real captures
 
-fn labeled() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/labeled");
-    if dir.is_dir() {
-        Some(dir)
-    } else {
-        println!(
-            "skipped: {} is absent (the labeled captures live outside the repository)",
-            dir.display()
-        );
-        None
-    }
-}
-
 /// Runs a capture through one detector; alerts and per-packet scores (0
 /// for frames without IP), in file order.
 fn run_capture(path: &std::path::Path, det: Box<dyn PacketDetector>) -> (Vec<Alert>, Vec<f64>) {
@@ -673,7 +646,7 @@ fn auc_helper_matches_hand_counts() {
 
 #[test]
 fn short_tunnel_captures_fire() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     for name in [
         "tunnel-dnscat2-small.pcap",
         "tunnel-iodine-small.pcap",
@@ -695,7 +668,7 @@ fn short_tunnel_captures_fire() {
 
 #[test]
 fn benign_dns_capture_stays_silent() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     let (alerts, scores) = run_capture(&dir.join("benign-dns-00000.pcap"), tunnel());
     for a in &alerts {
         println!("false alarm: {} {}", a.entity, a.summary);
@@ -712,7 +685,7 @@ fn benign_dns_capture_stays_silent() {
 
 #[test]
 fn mixed_captures_rank_tunnel_packets_first() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     // Floors a little under what was measured (see the report).
     for (name, auc_floor, ap_floor) in [
         ("dns-mix-dnscat2", 0.999, 0.999),
@@ -745,7 +718,7 @@ fn mixed_captures_rank_tunnel_packets_first() {
 
 #[test]
 fn botnet_cc_beacons() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     let (alerts, scores) = run_capture(&dir.join("botnet-cc.pcap"), beaconing());
     for a in &alerts {
         println!("botnet-cc: {} [{}] {}", a.entity, a.severity, a.summary);
@@ -768,7 +741,7 @@ fn botnet_cc_beacons() {
 
 #[test]
 fn other_labeled_captures_for_the_record() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     // Not assertions about these files' attacks: what these two detectors
     // say about them, printed for the evaluation notes. Neither may call
     // the DDoS captures a DNS tunnel.

@@ -3,7 +3,7 @@
 //! labelled captures are present — ROC AUC on the DNS-tunnel mixes.
 
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::Path;
 
 use proptest::prelude::*;
 use wirewatch_detect::kitsune::incstat::{Clocked1, Rel2, LAMBDAS};
@@ -582,11 +582,6 @@ proptest! {
 
 // ---- the labelled DNS-tunnel mixes ----
 
-fn shared() -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/labeled");
-    p.join("dns-mix-dnscat2.pcap").exists().then_some(p)
-}
-
 /// Decodes a capture into owned (metadata, frame) pairs.
 fn read_capture(path: &std::path::Path) -> Vec<(wirewatch_wire::PacketMeta, Vec<u8>)> {
     let f = std::fs::File::open(path).unwrap();
@@ -600,12 +595,9 @@ fn read_capture(path: &std::path::Path) -> Vec<(wirewatch_wire::PacketMeta, Vec<
     out
 }
 
-/// (AUC, AP, benign false-alarm rate at the threshold, attack recall at it).
-fn evaluate(name: &str, c: &KitsuneConfig) -> Option<(f64, f64, f64, f64)> {
-    let Some(dir) = shared() else {
-        println!("skipping {name}: ../shared/labeled not found next to the workspace");
-        return None;
-    };
+/// (AUC, AP, benign false-alarm rate at the threshold, attack recall at it)
+/// of the labeled capture `name` in `dir`.
+fn evaluate(dir: &Path, name: &str, c: &KitsuneConfig) -> (f64, f64, f64, f64) {
     let frames = read_capture(&dir.join(format!("{name}.pcap")));
     let labels: Vec<bool> = std::fs::read_to_string(dir.join(format!("{name}.labels")))
         .unwrap()
@@ -646,7 +638,7 @@ fn evaluate(name: &str, c: &KitsuneConfig) -> Option<(f64, f64, f64, f64)> {
         "{name}: ROC AUC {auc:.3}, AP {ap:.3}; at k = {}: benign false-alarm rate {fa:.4}, attack recall {recall:.3}",
         c.threshold_sd
     );
-    Some((auc, ap, fa, recall))
+    (auc, ap, fa, recall)
 }
 
 // Measured: dnscat2 AUC 0.980 (AP 0.974), iodine 1.000 (1.000); the
@@ -655,21 +647,21 @@ fn evaluate(name: &str, c: &KitsuneConfig) -> Option<(f64, f64, f64, f64)> {
 
 #[test]
 fn dns_mix_dnscat2_auc() {
-    if let Some((auc, ap, _, recall)) = evaluate("dns-mix-dnscat2", &cfg(1_000, 9_000)) {
-        assert!(auc >= 0.95, "AUC {auc}");
-        assert!(ap >= 0.90, "AP {ap}");
-        assert!(recall >= 0.95, "recall {recall}");
-    }
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
+    let (auc, ap, _, recall) = evaluate(&dir, "dns-mix-dnscat2", &cfg(1_000, 9_000));
+    assert!(auc >= 0.95, "AUC {auc}");
+    assert!(ap >= 0.90, "AP {ap}");
+    assert!(recall >= 0.95, "recall {recall}");
 }
 
 #[test]
 fn dns_mix_iodine_auc() {
-    if let Some((auc, ap, fa, recall)) = evaluate("dns-mix-iodine", &cfg(1_000, 9_000)) {
-        assert!(auc >= 0.99, "AUC {auc}");
-        assert!(ap >= 0.99, "AP {ap}");
-        assert!(recall >= 0.99, "recall {recall}");
-        assert!(fa <= 0.02, "benign false alarms {fa}");
-    }
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
+    let (auc, ap, fa, recall) = evaluate(&dir, "dns-mix-iodine", &cfg(1_000, 9_000));
+    assert!(auc >= 0.99, "AUC {auc}");
+    assert!(ap >= 0.99, "AP {ap}");
+    assert!(recall >= 0.99, "recall {recall}");
+    assert!(fa <= 0.02, "benign false alarms {fa}");
 }
 
 /// The default k's false-alarm rate on benign traffic only: trained on
@@ -677,10 +669,7 @@ fn dns_mix_iodine_auc() {
 /// 20,000 (measured 1.3% at k = 4; 3.7% at k = 3).
 #[test]
 fn benign_capture_false_alarm_rate_at_default_k() {
-    let Some(dir) = shared() else {
-        println!("skipping: ../shared/labeled not found next to the workspace");
-        return;
-    };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     let frames = read_capture(&dir.join("benign-dns-00000.pcap"));
     let mut k = Kitsune::new(&cfg(1_000, 9_000)).unwrap();
     let (mut n, mut over) = (0usize, 0usize);

@@ -5,14 +5,10 @@
 //! Rows listed in `libpcap-known-differences.tsv` must still differ.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
 use wirewatch_filter::{compile, CompileOptions};
-
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
 
 struct Frame {
     data: Vec<u8>,
@@ -37,14 +33,11 @@ fn read_frames(path: &Path) -> Option<(u32, Vec<Frame>)> {
 
 #[test]
 fn libpcap_oracle() {
-    let dir = corpus_dir();
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
     let tsv = dir.join("filters.tsv");
-    let Ok(text) = std::fs::read_to_string(&tsv) else {
-        println!(
-            "skipped: {} not found (the corpus lives in shared/ beside the checkout)",
-            tsv.display()
-        );
-        return;
+    let text = match std::fs::read_to_string(&tsv) {
+        Ok(t) => t,
+        Err(e) => wirewatch_testkit::skip!("the corpus has no {}: {e}", tsv.display()),
     };
     let known_path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/libpcap-known-differences.tsv");

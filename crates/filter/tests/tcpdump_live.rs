@@ -1,11 +1,12 @@
 //! Wider differential test against a locally installed tcpdump/libpcap:
 //! many more expressions than `filters.tsv`, over corpus files of every
-//! supported link type. Needs `tcpdump` on PATH and the corpus, so it is
-//! ignored by default: `cargo test --release -p wirewatch-filter --test
-//! tcpdump_live -- --ignored --nocapture`.
+//! supported link type. Needs `tcpdump` on PATH and the corpus; without
+//! them it says why and skips (fails under `WIREWATCH_STRICT=1`). About 60-90 s
+//! in a debug build: `cargo test --release -p wirewatch-filter --test
+//! tcpdump_live -- --nocapture` for the figures.
 
 use std::io::Cursor;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use wirewatch_filter::{compile, CompileOptions};
@@ -147,10 +148,6 @@ const EXPRS: &[&str] = &[
     "ip[8] = 64 or ip6[7] = 64",
 ];
 
-fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus")
-}
-
 fn tcpdump_count(file: &Path, expr: &str) -> Option<u64> {
     let out = Command::new("tcpdump")
         .arg("-r")
@@ -176,16 +173,12 @@ fn tcpdump_count(file: &Path, expr: &str) -> Option<u64> {
 const SYNTHETIC_KNOWN: [(u32, &str); 2] = [(0, "port 80 or 443"), (0, "port (80 or 443)")];
 
 #[test]
-#[ignore = "needs tcpdump and the corpus"]
 fn tcpdump_live() {
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        println!("skipped: no tcpdump");
-        return;
-    }
-    let dir = corpus_dir();
-    let Ok(tsv) = std::fs::read_to_string(dir.join("filters.tsv")) else {
-        println!("skipped: no corpus");
-        return;
+    wirewatch_testkit::require!(wirewatch_testkit::tool("tcpdump"));
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let tsv = match std::fs::read_to_string(dir.join("filters.tsv")) {
+        Ok(t) => t,
+        Err(e) => wirewatch_testkit::skip!("the corpus has no filters.tsv: {e}"),
     };
     let mut files: Vec<String> = tsv
         .lines()
@@ -256,16 +249,12 @@ impl Rng {
 /// Re-frames Ethernet corpus packets as every other supported link type
 /// (and cuts some short), then compares with tcpdump on those files.
 #[test]
-#[ignore = "needs tcpdump and the corpus"]
 fn tcpdump_live_synthetic() {
-    if Command::new("tcpdump").arg("--version").output().is_err() {
-        println!("skipped: no tcpdump");
-        return;
-    }
-    let dir = corpus_dir();
-    let Ok(tsv) = std::fs::read_to_string(dir.join("filters.tsv")) else {
-        println!("skipped: no corpus");
-        return;
+    wirewatch_testkit::require!(wirewatch_testkit::tool("tcpdump"));
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let tsv = match std::fs::read_to_string(dir.join("filters.tsv")) {
+        Ok(t) => t,
+        Err(e) => wirewatch_testkit::skip!("the corpus has no filters.tsv: {e}"),
     };
     let mut files: Vec<String> = tsv
         .lines()

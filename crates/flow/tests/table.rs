@@ -6,6 +6,7 @@ use proptest::prelude::*;
 use wirewatch_flow::{
     ByteMode, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
 };
+use wirewatch_testkit::{tcp_frame, udp_frame};
 use wirewatch_wire::build::*;
 use wirewatch_wire::{decode, linktype, tcp_flags, DecodeOptions, PacketMeta, Timestamp};
 
@@ -26,26 +27,6 @@ fn pkt(t: Timestamp, frame: &[u8]) -> PacketMeta {
         &DecodeOptions {
             descend_tunnels: true,
         },
-    )
-}
-
-fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    eth(
-        ethertype_for(s),
-        &ip_pkt(s, d, 17, &udp(sp, dp, &vec![0; payload])),
-    )
-}
-
-fn ip_pkt(s: IpAddr, d: IpAddr, p: u8, payload: &[u8]) -> Vec<u8> {
-    wirewatch_wire::build::ip(s, d, p, payload)
-}
-
-fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8, payload: usize) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    eth(
-        ethertype_for(s),
-        &ip_pkt(s, d, 6, &tcp(sp, dp, flags, &vec![0; payload])),
     )
 }
 

@@ -11,21 +11,12 @@
 //! The five-minute series take about 20 s each in a debug build, 4 s
 //! optimised.
 
-use std::path::PathBuf;
+use std::path::Path;
 use std::time::Instant;
 
 use wirewatch_forecast::backtest::backtest;
 use wirewatch_forecast::forecast::auto_predict;
 use wirewatch_forecast::{csv, Model};
-
-fn series_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("WIREWATCH_SERIES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/series")
-        });
-    d.join("README.md").exists().then_some(d)
-}
 
 struct Case {
     file: &'static str,
@@ -36,14 +27,8 @@ struct Case {
     best: f64,
 }
 
-fn run(c: &Case) {
-    let Some(dir) = series_dir() else {
-        println!(
-            "skipping {}: ../shared/series not found beside the workspace",
-            c.file
-        );
-        return;
-    };
+/// Backtests `c` on its series in `dir`.
+fn run(dir: &Path, c: &Case) {
     let text = std::fs::read_to_string(dir.join(c.file)).unwrap();
     let s = csv::read(&text, c.file, "2", Some(c.day)).unwrap();
     assert_eq!(s.filled, 0, "{}: the README says there are no gaps", c.file);
@@ -92,40 +77,56 @@ fn run(c: &Case) {
 
 #[test]
 fn uk_hourly() {
-    run(&Case {
-        file: "internet-traffic-data-in-bits-UK_hourly.csv",
-        day: 24,
-        snaive_daily: 10.6,
-        best: 7.0,
-    });
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("series"));
+    run(
+        &dir,
+        &Case {
+            file: "internet-traffic-data-in-bits-UK_hourly.csv",
+            day: 24,
+            snaive_daily: 10.6,
+            best: 7.0,
+        },
+    );
 }
 
 #[test]
 fn eu_hourly() {
-    run(&Case {
-        file: "internet-traffic-data-in-bits-fr-EU_hourly.csv",
-        day: 24,
-        snaive_daily: 22.2,
-        best: 22.2,
-    });
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("series"));
+    run(
+        &dir,
+        &Case {
+            file: "internet-traffic-data-in-bits-fr-EU_hourly.csv",
+            day: 24,
+            snaive_daily: 22.2,
+            best: 22.2,
+        },
+    );
 }
 
 #[test]
 fn uk_5min() {
-    run(&Case {
-        file: "internet-traffic-data-in-bits-fr_UK_5m.csv",
-        day: 288,
-        snaive_daily: 10.9,
-        best: 7.2,
-    });
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("series"));
+    run(
+        &dir,
+        &Case {
+            file: "internet-traffic-data-in-bits-fr_UK_5m.csv",
+            day: 288,
+            snaive_daily: 10.9,
+            best: 7.2,
+        },
+    );
 }
 
 #[test]
 fn eu_5min() {
-    run(&Case {
-        file: "internet-traffic-data-in-bits-fr_EU_5m.csv",
-        day: 288,
-        snaive_daily: 23.1,
-        best: 23.1,
-    });
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("series"));
+    run(
+        &dir,
+        &Case {
+            file: "internet-traffic-data-in-bits-fr_EU_5m.csv",
+            day: 288,
+            snaive_daily: 23.1,
+            best: 23.1,
+        },
+    );
 }

@@ -18,18 +18,6 @@ use wirewatch_procs::{Scanner, TCP, UDP};
 /// Set in the child's environment: `netns_child` does its work only then.
 const CHILD_ENV: &str = "WIREWATCH_PROCS_NETNS_CHILD";
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("network-namespace tests need root".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Some("network-namespace tests need `ip` from iproute2".into()),
-    }
-    None
-}
-
 /// The child's side. Without the environment variable (a normal test run)
 /// it does nothing. With it: opens a TCP listener, a connection to it and a
 /// bound UDP socket on the namespace's loopback, prints one line
@@ -107,10 +95,7 @@ fn parse_report(line: &str) -> ChildReport {
 
 #[test]
 fn sockets_in_another_namespace_are_attributed_to_their_process() {
-    if let Some(why) = skip_reason() {
-        eprintln!("skipping: {why}");
-        return;
-    }
+    wirewatch_testkit::require!(wirewatch_testkit::netns());
     let ns = format!("wwprocs{}", std::process::id());
     let out = Command::new("ip")
         .args(["netns", "add", &ns])

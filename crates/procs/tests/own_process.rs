@@ -90,9 +90,9 @@ fn own_tcp_and_udp_sockets_are_attributed_to_this_process() {
 
 #[test]
 fn dual_stack_listener_takes_ipv4_flows() {
-    let Ok(udp) = UdpSocket::bind("[::]:0") else {
-        eprintln!("skipping: no IPv6 here");
-        return;
+    let udp = match UdpSocket::bind("[::]:0") {
+        Ok(u) => u,
+        Err(e) => wirewatch_testkit::skip!("no IPv6 here: binding [::]:0 failed: {e}"),
     };
     let port = udp.local_addr().unwrap().port();
     let mut scanner = Scanner::new();

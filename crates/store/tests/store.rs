@@ -1513,28 +1513,8 @@ fn parallel_readers_give_the_same_answers() {
 /// (a 256 KiB tmpfs); skipped otherwise.
 #[test]
 fn a_full_disk_stops_writing_with_a_clear_error() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        eprintln!("skipping: mounting a small tmpfs needs root");
-        return;
-    }
     let dir = tempfile::tempdir().unwrap();
-    let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
-        .arg(dir.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipping: cannot mount a tmpfs");
-        return;
-    }
-    struct Unmount<'a>(&'a std::path::Path);
-    impl Drop for Unmount<'_> {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(self.0).status();
-        }
-    }
-    let _u = Unmount(dir.path());
+    let _u = wirewatch_testkit::require!(wirewatch_testkit::mount_tmpfs(dir.path(), "size=256k"));
     let p = dir.path().join("h.db");
     // One batch at a time (the sender waits for room), so the first ones
     // are committed before the disk fills.

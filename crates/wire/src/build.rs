@@ -236,3 +236,28 @@ pub fn vxlan(vni: u32, inner: &[u8]) -> Vec<u8> {
     p.extend_from_slice(inner);
     p
 }
+
+/// Ethernet frame of a UDP datagram from `src`:`sport` to `dst`:`dport`,
+/// over IPv4 or IPv6 by the addresses' family.
+pub fn udp_frame(src: IpAddr, sport: u16, dst: IpAddr, dport: u16, payload: &[u8]) -> Vec<u8> {
+    eth(
+        ethertype_for(src),
+        &ip(src, dst, 17, &udp(sport, dport, payload)),
+    )
+}
+
+/// Ethernet frame of a TCP segment from `src`:`sport` to `dst`:`dport` with
+/// `flags`, over IPv4 or IPv6 by the addresses' family.
+pub fn tcp_frame(
+    src: IpAddr,
+    sport: u16,
+    dst: IpAddr,
+    dport: u16,
+    flags: u8,
+    payload: &[u8],
+) -> Vec<u8> {
+    eth(
+        ethertype_for(src),
+        &ip(src, dst, 6, &tcp(sport, dport, flags, payload)),
+    )
+}

@@ -2,12 +2,10 @@
 //! here with a known daily pattern, capacity warnings, charts, the CSV
 //! backtest, bad input, and `forecast_deviation` alerts from a replay.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use common::{bad, ip, stdout_of, write_pcap, ww};
+use crate::common::{bad, ip, stdout_of, write_pcap, ww};
 use serde_json::Value;
 use wirewatch_store::{Counts, Row, SqliteStore, Store};
 use wirewatch_wire::{build, Timestamp};

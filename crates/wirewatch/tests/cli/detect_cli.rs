@@ -1,21 +1,10 @@
 //! Detection from the command line: alerts as NDJSON, `--alerts-exit`,
 //! the evaluation harness, and bad settings as one-line errors.
 
-use std::path::{Path, PathBuf};
-
-mod common;
-
-use common::{bad, ip, t, write_pcap, ww};
+use crate::common::{bad, ip, t, write_pcap, ww};
+use wirewatch_testkit::tcp_frame;
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
-
-fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, flags: u8) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    eth(
-        ethertype_for(s),
-        &wirewatch_wire::build::ip(s, d, 6, &tcp(sp, dp, flags, &[])),
-    )
-}
 
 /// Ten seconds of a client's answered connections to a few servers.
 fn benign() -> Vec<(Timestamp, Vec<u8>)> {
@@ -23,9 +12,9 @@ fn benign() -> Vec<(Timestamp, Vec<u8>)> {
     for k in 0..100i64 {
         let srv = format!("192.0.2.{}", k % 5 + 1);
         let p = 40_000 + k as u16;
-        v.push((t(k * 100), tcp_frame("10.0.0.5", p, &srv, 443, 0x02)));
-        v.push((t(k * 100 + 5), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12)));
-        v.push((t(k * 100 + 6), tcp_frame("10.0.0.5", p, &srv, 443, 0x10)));
+        v.push((t(k * 100), tcp_frame("10.0.0.5", p, &srv, 443, 0x02, 0)));
+        v.push((t(k * 100 + 5), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12, 0)));
+        v.push((t(k * 100 + 6), tcp_frame("10.0.0.5", p, &srv, 443, 0x10, 0)));
     }
     v
 }
@@ -36,7 +25,7 @@ fn scan() -> Vec<(Timestamp, Vec<u8>)> {
         .map(|p| {
             (
                 t(20_000 + p as i64 * 5),
-                tcp_frame("10.0.0.66", 55_555, "10.0.0.9", p, 0x02),
+                tcp_frame("10.0.0.66", 55_555, "10.0.0.9", p, 0x02, 0),
             )
         })
         .collect()
@@ -419,22 +408,11 @@ fn baselines_warm_start_from_the_history_database() {
     );
 }
 
-/// `../shared/labeled` beside the workspace, when it is there.
-fn labeled() -> Option<PathBuf> {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/labeled");
-    if p.is_dir() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is absent", p.display());
-        None
-    }
-}
-
 /// Each whole-capture attack in the labeled set fires its kind, and only
 /// that kind; benign DNS fires nothing.
 #[test]
 fn labeled_attack_captures_fire_the_right_kind() {
-    let Some(dir) = labeled() else { return };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("labeled"));
     let cases: &[(&str, &[&str])] = &[
         ("ddos-synflood-spoofed.pcap", &["syn_flood"]),
         ("ddos-synack-reflection.pcap", &["amplification"]),
@@ -486,9 +464,9 @@ fn the_ml_model_is_saved_and_loaded() {
     for k in 0..1_000i64 {
         let srv = format!("192.0.2.{}", k % 7 + 1);
         let p = 20_000 + k as u16;
-        frames.push((t(k * 50), tcp_frame("10.0.0.5", p, &srv, 443, 0x02)));
-        frames.push((t(k * 50 + 2), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12)));
-        frames.push((t(k * 50 + 3), tcp_frame("10.0.0.5", p, &srv, 443, 0x10)));
+        frames.push((t(k * 50), tcp_frame("10.0.0.5", p, &srv, 443, 0x02, 0)));
+        frames.push((t(k * 50 + 2), tcp_frame(&srv, 443, "10.0.0.5", p, 0x12, 0)));
+        frames.push((t(k * 50 + 3), tcp_frame("10.0.0.5", p, &srv, 443, 0x10, 0)));
     }
     let cap = write_pcap(dir.path(), "train.pcap", &frames);
     let cfg = dir.path().join("ml.toml");

@@ -1,6 +1,6 @@
 //! The real binary's screen in a real terminal: tmux runs it on a capture
 //! this test writes, and the pane's text is checked. Skips (with the
-//! reason) when tmux is not installed.
+//! reason; a failure under `WIREWATCH_STRICT=1`) when tmux is not installed.
 
 use std::path::Path;
 use std::process::Command;
@@ -40,13 +40,9 @@ struct Session {
 }
 
 impl Session {
-    /// Starts `command(capture path)` in the session; `None` (with the
-    /// reason printed) when tmux is not installed.
-    fn start(command: impl FnOnce(&Path) -> Vec<String>) -> Option<Session> {
-        if Command::new("tmux").arg("-V").output().is_err() {
-            eprintln!("skipping: tmux is not installed");
-            return None;
-        }
+    /// Starts `command(capture path)` in the session (the caller has
+    /// checked that tmux is installed).
+    fn start(command: impl FnOnce(&Path) -> Vec<String>) -> Session {
         let dir = tempfile::tempdir().unwrap();
         let cap = dir.path().join("s.pcap");
         write_capture(&cap);
@@ -75,7 +71,7 @@ impl Session {
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        Some(s)
+        s
     }
 
     fn pane(&self) -> String {
@@ -112,11 +108,8 @@ impl Drop for Session {
 
 #[test]
 fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
-    let Some(t) =
-        Session::start(|cap| vec![format!("{BIN} -r {} --speed max -n -P", cap.display())])
-    else {
-        return;
-    };
+    wirewatch_testkit::require!(wirewatch_testkit::tool("tmux"));
+    let t = Session::start(|cap| vec![format!("{BIN} -r {} --speed max -n -P", cap.display())]);
     let screen = t.wait_for("screen never complete", 20, |s| {
         s.contains("TOTAL:") && s.contains("end of capture")
     });
@@ -152,15 +145,16 @@ fn the_screen_in_tmux_shows_the_capture_and_quits_on_q() {
 fn sigterm_restores_the_terminal() {
     // After wirewatch: its exit code and whether the terminal is back in
     // canonical mode (raw mode turns icanon off).
-    let Some(t) = Session::start(|cap| {
+    for program in ["tmux", "pgrep", "kill"] {
+        wirewatch_testkit::require!(wirewatch_testkit::tool(program));
+    }
+    let t = Session::start(|cap| {
         let script = format!(
             "{BIN} -r {} -n; echo EXIT=$?; stty -a | tr ' ;' '\\n\\n' | grep -x -e icanon -e -icanon; sleep 30",
             cap.display()
         );
         vec!["sh".into(), "-c".into(), script]
-    }) else {
-        return;
-    };
+    });
     t.wait_for("screen never up", 20, |s| s.contains("TOTAL:"));
     let shell = String::from_utf8(
         tmux(&["-S", &t.sock, "display", "-p", "-t", "ww", "#{pane_pid}"]).stdout,

@@ -1,7 +1,5 @@
-//! Helpers shared by the binary's end-to-end tests (`cli.rs`, `detect_cli.rs`,
-//! `forecast_cli.rs`).
-// Each test file uses a different subset.
-#![allow(dead_code)]
+//! Helpers shared by the binary's end-to-end tests (`cli`, `detect_cli`,
+//! `forecast_cli`).
 
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};

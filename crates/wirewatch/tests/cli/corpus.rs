@@ -16,13 +16,6 @@ use std::path::{Path, PathBuf};
 use wirewatch_flow::{ByteMode, FlowConfig, FlowTable, LayerMode, Snapshot, SortKey, View};
 use wirewatch_pipeline::account_all;
 
-fn corpus_dir() -> Option<PathBuf> {
-    let d = std::env::var_os("WIREWATCH_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"));
-    d.is_dir().then_some(d)
-}
-
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
@@ -135,10 +128,7 @@ fn describe(ours: &Table, theirs: &Table) -> String {
 
 #[test]
 fn corpus_matches_tshark_conversations() {
-    let Some(dir) = corpus_dir() else {
-        eprintln!("skipping: ../shared/corpus not found (set WIREWATCH_CORPUS to run)");
-        return;
-    };
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
     let mut files = Vec::new();
     walk(&dir, &mut files);
     files.sort();

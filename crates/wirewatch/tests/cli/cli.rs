@@ -3,20 +3,11 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-mod common;
-
-use common::{bad, ip, stdout_of, t, write_pcap, ww};
+use crate::common::{bad, ip, stdout_of, t, write_pcap, ww};
 use wirewatch_capture::{PcapWriter, PcapngWriter};
+use wirewatch_testkit::{tcp_frame, udp_frame};
 use wirewatch_wire::build::*;
 use wirewatch_wire::Timestamp;
-
-fn udp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    eth(
-        ethertype_for(s),
-        &wirewatch_wire::build::ip(s, d, 17, &udp(sp, dp, &vec![0; payload])),
-    )
-}
 
 /// A capture with three known conversations:
 /// - 10.0.0.1:5000 ↔ 10.0.0.2:53: 3 queries of 100 IP bytes, 2 answers of 200
@@ -566,28 +557,38 @@ fn at(secs_after_10h: i64) -> Timestamp {
     Timestamp::from_secs(1_795_428_000 + secs_after_10h)
 }
 
-fn tcp_frame(src: &str, sp: u16, dst: &str, dp: u16, payload: usize) -> Vec<u8> {
-    let (s, d) = (ip(src), ip(dst));
-    eth(
-        ethertype_for(s),
-        &wirewatch_wire::build::ip(s, d, 6, &tcp(sp, dp, 0x18, &vec![0; payload])),
-    )
-}
-
 /// Traffic over four minutes from 10:00Z (IP bytes):
 /// - 10:00:10 10.0.0.1:40000 → 192.0.2.1:443 TCP 140 (100 payload), back 540
 /// - 10:01:30 the same again, and 10.0.0.1:5353 → 192.0.2.53:53 UDP 60, back 128
 /// - 10:03:05 10.0.0.2:41000 → 192.0.2.1:80 TCP 1040, back 60
 fn history_frames() -> Vec<(Timestamp, Vec<u8>)> {
     vec![
-        (at(10), tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 100)),
-        (at(11), tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 500)),
-        (at(90), tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 100)),
-        (at(91), tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 500)),
+        (
+            at(10),
+            tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 0x18, 100),
+        ),
+        (
+            at(11),
+            tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 0x18, 500),
+        ),
+        (
+            at(90),
+            tcp_frame("10.0.0.1", 40000, "192.0.2.1", 443, 0x18, 100),
+        ),
+        (
+            at(91),
+            tcp_frame("192.0.2.1", 443, "10.0.0.1", 40000, 0x18, 500),
+        ),
         (at(95), udp_frame("10.0.0.1", 5353, "192.0.2.53", 53, 32)),
         (at(96), udp_frame("192.0.2.53", 53, "10.0.0.1", 5353, 100)),
-        (at(185), tcp_frame("10.0.0.2", 41000, "192.0.2.1", 80, 1000)),
-        (at(186), tcp_frame("192.0.2.1", 80, "10.0.0.2", 41000, 20)),
+        (
+            at(185),
+            tcp_frame("10.0.0.2", 41000, "192.0.2.1", 80, 0x18, 1000),
+        ),
+        (
+            at(186),
+            tcp_frame("192.0.2.1", 80, "10.0.0.2", 41000, 0x18, 20),
+        ),
     ]
 }
 
@@ -1081,29 +1082,17 @@ fn an_import_into_an_unwritable_place_is_a_clear_error() {
     // A read-only file system (root: a read-only tmpfs; others: a read-only folder).
     let ro = dir.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let mounted = root
-        && std::process::Command::new("mount")
-            .args([
-                "-t",
-                "tmpfs",
-                "-o",
-                "ro,size=1m",
-                "tmpfs",
-                ro.to_str().unwrap(),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !mounted {
-        if root {
-            eprintln!("skipping the read-only part: cannot mount a tmpfs");
-            return;
-        }
+    // Unmounted when dropped, also when a check below fails.
+    let _mounted = if wirewatch_testkit::is_root() {
+        let tmpfs = wirewatch_testkit::mount_tmpfs(&ro, "ro,size=1m")
+            .map_err(|e| format!("the read-only part: {e}"));
+        Some(wirewatch_testkit::require!(tmpfs))
+    } else {
         let mut p = std::fs::metadata(&ro).unwrap().permissions();
         std::os::unix::fs::PermissionsExt::set_mode(&mut p, 0o555);
         std::fs::set_permissions(&ro, p).unwrap();
-    }
+        None
+    };
     let out = ww()
         .args([
             "-r",
@@ -1114,9 +1103,6 @@ fn an_import_into_an_unwritable_place_is_a_clear_error() {
         ])
         .output()
         .unwrap();
-    if mounted {
-        let _ = std::process::Command::new("umount").arg(&ro).status();
-    }
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(err.contains("history:") && err.contains("h.db"), "{err}");

@@ -17,24 +17,10 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_wirewatch");
 
-fn skip_reason() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("live-capture tests need root (network namespaces, AF_PACKET)".into());
-    }
-    match Command::new("ip").arg("-V").output() {
-        Ok(o) if o.status.success() => {}
-        _ => return Some("live-capture tests need `ip` from iproute2".into()),
-    }
-    None
-}
-
+/// Skips the test unless it can make network namespaces (root and `ip`).
 macro_rules! require_root_and_ip {
     () => {
-        if let Some(why) = skip_reason() {
-            eprintln!("skipping: {why}");
-            return;
-        }
+        wirewatch_testkit::require!(wirewatch_testkit::netns())
     };
 }
 
@@ -1175,7 +1161,10 @@ fn privileges_are_dropped_after_the_sockets_open() {
         } else {
             "dropped privileges"
         });
-        // The history writer starts right after the drop: wait until it is there.
+        // The history writer starts right after the drop: wait until it is
+        // there. With process lookup, wait too until the scan thread has its
+        // name: a new thread bears the process's name ("wirewatch") until it
+        // sets its own, and would be taken for another thread.
         let comms = |pid: u32| -> Vec<String> {
             std::fs::read_dir(format!("/proc/{pid}/task"))
                 .unwrap()
@@ -1184,10 +1173,13 @@ fn privileges_are_dropped_after_the_sockets_open() {
                 })
                 .collect()
         };
+        let ready = || {
+            let c = comms(r.pid());
+            let named = |name: &str| c.iter().any(|c| c.trim() == name);
+            named("wirewatch-histo") && (extra.is_some() || named("wirewatch-procs"))
+        };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while !comms(r.pid()).iter().any(|c| c.trim() == "wirewatch-histo")
-            && Instant::now() < deadline
-        {
+        while !ready() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
         let (mut scan_threads, mut history_threads) = (0, 0);
@@ -1240,11 +1232,11 @@ fn privileges_are_dropped_after_the_sockets_open() {
 const CHILD_ENV: &str = "WIREWATCH_TEST_SOCKET_CHILD";
 
 /// Not a test of its own: the child process of
-/// `flows_name_the_process_that_owns_them` (skipped unless it is that child).
-/// Connects TCP and sends UDP to the address in the variable, says "ready",
-/// and keeps its sockets until stdin closes.
-#[test]
-fn socket_child() {
+/// `flows_name_the_process_that_owns_them` (does nothing unless it is that
+/// child), run as the test `socket_child` at the crate root. Connects TCP
+/// and sends UDP to the address in the variable, says "ready", and keeps
+/// its sockets until stdin closes.
+pub fn socket_child() {
     let Ok(spec) = std::env::var(CHILD_ENV) else {
         return;
     };
@@ -1451,9 +1443,9 @@ fn send_udp(ns_b: &str, b: Ipv4Addr, a: Ipv4Addr, port: u16, n: usize) {
 const FILTER_CHILD_ENV: &str = "WIREWATCH_TEST_FILTER_CHILD";
 
 /// Not a test of its own: the body of
-/// `the_filter_is_replaced_on_the_open_sockets`, run in namespace a.
-#[test]
-fn filter_child() {
+/// `the_filter_is_replaced_on_the_open_sockets`, run in namespace a as the
+/// test `filter_child` at the crate root.
+pub fn filter_child() {
     use wirewatch_flow::{FlowConfig, FlowTable};
     use wirewatch_pipeline::live::{LiveCapture, LiveSettings};
     use wirewatch_pipeline::Pipeline;
@@ -1694,15 +1686,7 @@ fn an_unwritable_history_leaves_live_monitoring_running() {
     let tmp = tempfile::tempdir().unwrap();
     let ro = tmp.path().join("ro");
     std::fs::create_dir(&ro).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "ro,size=1m", "tmpfs"])
-        .arg(&ro)
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipping: cannot mount a read-only tmpfs");
-        return;
-    }
+    let mounted = wirewatch_testkit::require!(wirewatch_testkit::mount_tmpfs(&ro, "ro,size=1m"));
     let db = ro.join("h.db");
     let r = Running::start(
         &p.a,
@@ -1720,7 +1704,7 @@ fn an_unwritable_history_leaves_live_monitoring_running() {
     );
     let _rx = udp_b_to_a(&p, 7400, 5);
     let (code, out, err) = r.finish();
-    let _ = Command::new("umount").arg(&ro).status();
+    drop(mounted);
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("history:")

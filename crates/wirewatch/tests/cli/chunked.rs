@@ -3,7 +3,6 @@
 //! `../shared/corpus` exists).
 
 use std::io::{self, Read};
-use std::path::Path;
 
 use wirewatch_capture::{CaptureReader, PcapngWriter};
 use wirewatch_flow::{ByteMode, Entry, FlowConfig, FlowTable, LayerMode, Snapshot, SortKey, View};
@@ -88,10 +87,10 @@ fn generated_capture_whole_and_chunked() {
 
 #[test]
 fn corpus_whole_and_chunked() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus");
-    let Ok(manifest) = std::fs::read_to_string(dir.join("MANIFEST.tsv")) else {
-        eprintln!("skipping: ../shared/corpus not found");
-        return;
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let manifest = match std::fs::read_to_string(dir.join("MANIFEST.tsv")) {
+        Ok(m) => m,
+        Err(e) => wirewatch_testkit::skip!("the corpus has no MANIFEST.tsv: {e}"),
     };
     let mut checked = 0;
     for (n, line) in manifest.lines().skip(1).enumerate() {

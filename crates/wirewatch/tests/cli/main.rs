@@ -1,0 +1,36 @@
+//! The binary's tests, one test binary with a module per area (one link
+//! instead of one per file). Run one area with a filter on its module:
+//! `cargo test -p wirewatch --test cli live::`.
+//!
+//! `tests/no_alloc.rs` stays a binary of its own: it installs a counting
+//! global allocator and asserts that nothing allocates while it ingests, which
+//! the other tests, running on threads of the same process, would break.
+//!
+//! Tests that cannot run here (no root, no `../shared`, no tmux…) say so on
+//! stderr, or fail under `WIREWATCH_STRICT=1`: see `wirewatch_testkit`.
+
+mod chunked;
+mod cli;
+mod common;
+mod corpus;
+mod detect_cli;
+mod forecast_cli;
+mod live;
+mod screen_tmux;
+mod tui;
+
+// The live tests re-run this binary in a namespace with `--exact NAME` to
+// have a process of their own there: these entry points (which do nothing
+// unless a variable names the job) keep their short names at the root.
+
+/// See [`live::socket_child`].
+#[test]
+fn socket_child() {
+    live::socket_child();
+}
+
+/// See [`live::filter_child`].
+#[test]
+fn filter_child() {
+    live::filter_child();
+}
