@@ -16,8 +16,8 @@ use wirewatch_flow::FlowTable;
 use wirewatch_store::Row;
 use wirewatch_wire::{Frame, PacketMeta, Timestamp};
 
-use crate::live::CaptureStats;
 use crate::procs::Owners;
+use crate::source::CaptureStats;
 
 /// What a consumer is fed besides ticks, events and the end (asked once,
 /// when it is added).

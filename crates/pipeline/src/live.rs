@@ -18,7 +18,7 @@ use wirewatch_wire::{Clock, Frame, Timestamp};
 
 use crate::filter::FrameFilter;
 use crate::procs::Owners;
-use crate::source::Source as FrameSource;
+use crate::source::{CaptureStats, IfaceCapture, Source as FrameSource};
 
 /// Live-capture settings.
 #[derive(Clone, Debug)]
@@ -41,40 +41,6 @@ pub struct LiveSettings {
     pub filter: Option<String>,
     /// Local networks were given with -F/-G (else the interfaces' addresses are used).
     pub local_nets_given: bool,
-}
-
-/// Kernel counters of one live interface.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IfaceCapture {
-    /// Interface name.
-    pub name: String,
-    /// Link type of its frames.
-    pub link_type: u32,
-    /// Packets that passed the filter, dropped ones included (PACKET_STATISTICS).
-    pub received: u64,
-    /// Packets the kernel dropped because the ring was full.
-    pub dropped: u64,
-    /// `capturing`, `down` or `gone`.
-    pub state: &'static str,
-}
-
-/// Kernel counters of a live capture, per interface.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CaptureStats {
-    /// One entry per interface.
-    pub interfaces: Vec<IfaceCapture>,
-}
-
-impl CaptureStats {
-    /// Packets received, all interfaces.
-    pub fn received(&self) -> u64 {
-        self.interfaces.iter().map(|i| i.received).sum()
-    }
-
-    /// Packets dropped, all interfaces.
-    pub fn dropped(&self) -> u64 {
-        self.interfaces.iter().map(|i| i.dropped).sum()
-    }
 }
 
 /// Capabilities kept after the privilege drop when processes are looked up:

@@ -8,13 +8,15 @@
 
 use std::io;
 
-use wirewatch_flow::FlowTable;
+use std::io::Read;
+
+use wirewatch_capture::{CaptureReader, ReadError};
+use wirewatch_flow::{FlowTable, LayerMode};
 use wirewatch_wire::{decode, DecodeOptions, Frame, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
-use crate::live::CaptureStats;
 use crate::procs::Owners;
-use crate::source::Source;
+use crate::source::{CaptureStats, FileSource, Source, Stop};
 
 /// At most this many empty interval reports are made for one gap in a
 /// capture; beyond it the clock jumps to the next packet (corrupt
@@ -386,5 +388,26 @@ impl Core {
                 }
             }
         }
+    }
+}
+
+/// Accounts every frame of `reader` into `table` through a pipeline with
+/// no consumer (the flow table as reports see it); returns the table and
+/// the read error that stopped reading, if any.
+pub fn account_all<R: Read>(
+    reader: CaptureReader<R>,
+    table: FlowTable,
+) -> (FlowTable, Option<ReadError>) {
+    let opts = DecodeOptions {
+        descend_tunnels: table.config().layers != LayerMode::Outer,
+    };
+    let mut p = Pipeline::new(FileSource::new(reader, String::new()), table, opts);
+    // Without consumers nothing can fail.
+    let _ = p.run_to_end(|_| {});
+    let stop = p.source.take_stop();
+    let table = p.into_table();
+    match stop {
+        Some(Stop::Read(e)) => (table, Some(e)),
+        _ => (table, None),
     }
 }

@@ -9,13 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wirewatch_capture::{CaptureReader, ReadError};
-use wirewatch_flow::{FlowTable, LayerMode};
-use wirewatch_wire::{linktype, DecodeOptions, Frame, OwnedFrame, Timestamp};
-
-use crate::Pipeline;
+use wirewatch_wire::{linktype, Frame, OwnedFrame, Timestamp};
 
 use crate::filter::FrameFilter;
-use crate::live::CaptureStats;
 
 /// A packet source: a capture file, live interfaces (next: a flow
 /// collector).
@@ -58,6 +54,40 @@ pub trait Source {
     /// Lines for the user that came up (interfaces going down, …).
     fn take_events(&mut self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+/// Kernel counters of one live interface.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IfaceCapture {
+    /// Interface name.
+    pub name: String,
+    /// Link type of its frames.
+    pub link_type: u32,
+    /// Packets that passed the filter, dropped ones included (PACKET_STATISTICS).
+    pub received: u64,
+    /// Packets the kernel dropped because the ring was full.
+    pub dropped: u64,
+    /// `capturing`, `down` or `gone`.
+    pub state: &'static str,
+}
+
+/// Kernel counters of a live capture, per interface.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// One entry per interface.
+    pub interfaces: Vec<IfaceCapture>,
+}
+
+impl CaptureStats {
+    /// Packets received, all interfaces.
+    pub fn received(&self) -> u64 {
+        self.interfaces.iter().map(|i| i.received).sum()
+    }
+
+    /// Packets dropped, all interfaces.
+    pub fn dropped(&self) -> u64 {
+        self.interfaces.iter().map(|i| i.dropped).sum()
     }
 }
 
@@ -175,6 +205,11 @@ impl<R: Read> FileSource<R> {
     pub fn with_wall_clock(mut self, wall: impl Fn() -> Duration + 'static) -> Self {
         self.wall = Box::new(wall);
         self
+    }
+
+    /// Why reading stopped before the end, taken (the run is over).
+    pub fn take_stop(&mut self) -> Option<Stop> {
+        self.stop.take()
     }
 
     /// The file's name as given.
@@ -338,27 +373,6 @@ impl<R: Read> Source for FileSource<R> {
 
     fn stop_reason(&self) -> Option<&Stop> {
         self.stop.as_ref()
-    }
-}
-
-/// Accounts every frame of `reader` into `table` through a pipeline with
-/// no consumer (the flow table as reports see it); returns the table and
-/// the read error that stopped reading, if any.
-pub fn account_all<R: Read>(
-    reader: CaptureReader<R>,
-    table: FlowTable,
-) -> (FlowTable, Option<ReadError>) {
-    let opts = DecodeOptions {
-        descend_tunnels: table.config().layers != LayerMode::Outer,
-    };
-    let mut p = Pipeline::new(FileSource::new(reader, String::new()), table, opts);
-    // Without consumers nothing can fail.
-    let _ = p.run_to_end(|_| {});
-    let stop = p.source.stop.take();
-    let table = p.into_table();
-    match stop {
-        Some(Stop::Read(e)) => (table, Some(e)),
-        _ => (table, None),
     }
 }
 

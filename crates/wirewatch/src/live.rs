@@ -182,7 +182,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
         }
         match p.pump(wait_ns) {
             Ok(()) => {}
-            Err(e) if crate::run::is_broken_pipe(&e) => return Ok(RunOutcome::BrokenPipe),
+            Err(e) if crate::message::is_broken_pipe(&e) => return Ok(RunOutcome::BrokenPipe),
             Err(e) => return Err(e.context("writing output")),
         }
         for e in p.source.take_events() {
@@ -208,7 +208,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     };
     match p.finish(&end) {
         Ok(()) => {}
-        Err(e) if crate::run::is_broken_pipe(&e) => return Ok(RunOutcome::BrokenPipe),
+        Err(e) if crate::message::is_broken_pipe(&e) => return Ok(RunOutcome::BrokenPipe),
         Err(e) => return Err(e),
     }
     if let Some(e) = fin.file_error {

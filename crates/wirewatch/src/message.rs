@@ -17,3 +17,12 @@ pub fn warning(line: &str) {
 pub fn error(line: &str) {
     note(&format!("error: {line}"));
 }
+
+/// Whether `e` is the reader of our output going away: not an error
+/// (exit 0, like ripgrep).
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}

@@ -12,8 +12,7 @@ pub use wirewatch_units::readable;
 use wirewatch_wire::{linktype, proto, tcp_flags, Timestamp};
 
 use wirewatch_flow::{FlowTable, SortKey};
-use wirewatch_pipeline::live::CaptureStats;
-use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Tick};
+use wirewatch_pipeline::{CaptureStats, Consumer, Context, Ending, Outbox, Tick};
 
 use crate::settings::{Format, Settings};
 

@@ -28,21 +28,12 @@ pub fn main() -> ExitCode {
     };
     match run(&args) {
         Ok(code) => code,
-        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) if crate::message::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             crate::message::error(&format!("{e:#}"));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
-}
-
-/// Whether `e` is the reader of our output going away: not an error
-/// (exit 0, like ripgrep).
-pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
-    e.chain().any(|c| {
-        c.downcast_ref::<io::Error>()
-            .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-    })
 }
 
 /// The man page or a completion script of the command line, into `out`.
