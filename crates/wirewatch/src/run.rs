@@ -63,7 +63,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
     }
     match &args.command {
         Some(Command::History(h)) => {
-            let configured = match &args.db {
+            let configured = match &args.history.db {
                 Some(p) => Some(p.clone()),
                 None => settings::load_config(args)?.history.db,
             };
@@ -76,6 +76,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(Command::Forecast(f)) => {
             let c = settings::load_config(args)?;
             let db = args
+                .history
                 .db
                 .clone()
                 .or(c.history.db.clone())
@@ -86,12 +87,17 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         Some(Command::Eval(e)) => {
             let c = settings::load_config(args)?;
             let cfg = settings::detect_config(args, &c);
-            crate::eval_cmd::run(e, &cfg, args.model.as_deref(), &mut io::stdout().lock())?;
+            crate::eval_cmd::run(
+                e,
+                &cfg,
+                args.detect.model.as_deref(),
+                &mut io::stdout().lock(),
+            )?;
             return Ok(ExitCode::SUCCESS);
         }
         None => {}
     }
-    if args.list_interfaces {
+    if args.capture.list_interfaces {
         crate::live::list(&mut io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }

@@ -110,15 +110,15 @@ pub fn load_config(args: &Args) -> anyhow::Result<Config> {
     let is_toml = |p: &std::path::Path| p.extension().is_some_and(|e| e == "toml");
     // -c names either layer by its format; a named file replaces that
     // layer's default file.
-    let (rc_named, toml_named) = match &args.config_iftop {
+    let (rc_named, toml_named) = match &args.files.config_iftop {
         Some(p) if is_toml(p) => (None, Some(p.clone())),
         Some(p) => (Some(p.clone()), None),
         None => (None, None),
     };
-    if toml_named.is_some() && args.config.is_some() {
+    if toml_named.is_some() && args.files.config.is_some() {
         anyhow::bail!("-c names a TOML file and so does --config: give one");
     }
-    let toml_named = toml_named.or(args.config.clone());
+    let toml_named = toml_named.or(args.files.config.clone());
     let load = |named: Option<std::path::PathBuf>,
                 default: Option<std::path::PathBuf>,
                 toml: bool|
@@ -296,7 +296,7 @@ impl Default for ScreenOptions {
 /// The detectors' settings: the config file's, with `--ml`.
 pub fn detect_config(a: &Args, cfg: &Config) -> wirewatch_detect::DetectConfig {
     let mut d = cfg.detect.clone().unwrap_or_default();
-    if a.ml {
+    if a.detect.ml {
         d.ml.enabled = true;
     }
     d
@@ -306,7 +306,7 @@ pub fn detect_config(a: &Args, cfg: &Config) -> wirewatch_detect::DetectConfig {
 /// with `--db` (an import).
 fn history_settings(a: &Args, cfg: &Config, live: bool) -> anyhow::Result<Option<HistorySettings>> {
     let h = &cfg.history;
-    let flush_nanos = match a.history_flush {
+    let flush_nanos = match a.history.history_flush {
         Some(s) => {
             if !(0.01..=60.0).contains(&s) {
                 anyhow::bail!("--history-flush must be between 0.01 and 60 seconds (rows are cut at every minute anyway), got {s}");
@@ -332,15 +332,15 @@ fn history_settings(a: &Args, cfg: &Config, live: bool) -> anyhow::Result<Option
             "config [history]: keep-minutes <= keep-hours <= keep-days is required (coarser rows are made from finer ones)"
         );
     }
-    let path = match (&a.db, &h.db) {
+    let path = match (&a.history.db, &h.db) {
         (Some(p), _) => Some(p.clone()),
         (None, Some(p)) if live => Some(p.clone()),
         _ => None,
     };
     let wanted = if live {
-        !a.no_history && h.enabled.unwrap_or(true)
+        !a.history.no_history && h.enabled.unwrap_or(true)
     } else {
-        a.db.is_some()
+        a.history.db.is_some()
     };
     if !wanted {
         return Ok(None);
@@ -359,20 +359,24 @@ fn history_settings(a: &Args, cfg: &Config, live: bool) -> anyhow::Result<Option
 /// part by part.
 pub fn build(a: &Args) -> anyhow::Result<Settings> {
     let cfg = load_config(a)?;
-    let mut interfaces = a.interfaces.clone();
+    let mut interfaces = a.capture.interfaces.clone();
     if interfaces.is_empty() {
         interfaces.extend(cfg.interface.clone());
     }
-    let filter = a.filter.clone().or(cfg.filter_code.clone());
-    let duration_nanos = a.seconds.map(|s| secs_to_nanos("-s", s)).transpose()?;
+    let filter = a.capture.filter.clone().or(cfg.filter_code.clone());
+    let duration_nanos = a
+        .capture
+        .seconds
+        .map(|s| secs_to_nanos("-s", s))
+        .transpose()?;
     let source = source(a, &cfg, interfaces, filter.clone(), duration_nanos)?;
     let live = matches!(source, Source::Live(_));
     let local_nets = local_nets(a, &cfg)?;
     let layers = layers(a)?;
     let (src_port, dst_port, view) = ports_and_view(a, &cfg)?;
     let sort = sort(a, &cfg);
-    let bytes_units = a.bytes_units || cfg.use_bytes.unwrap_or(false);
-    let processes = !a.no_processes && cfg.processes.unwrap_or(true);
+    let bytes_units = a.report.bytes_units || cfg.use_bytes.unwrap_or(false);
+    let processes = !a.screen.no_processes && cfg.processes.unwrap_or(true);
     let screen = screen(
         a,
         &cfg,
@@ -390,32 +394,32 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         }
     }
     // Live text output prints every 2 s like iftop -t, unless -s asks for one report.
-    let interval = match (a.interval, live, a.seconds, a.format) {
+    let interval = match (a.report.interval, live, a.capture.seconds, a.report.format) {
         (Some(i), _, _, _) => Some(i),
         (None, true, None, FormatArg::Text) => Some(2.0),
         _ => None,
     };
-    let link_local = a.link_local || cfg.link_local.unwrap_or(false);
+    let link_local = a.report.link_local || cfg.link_local.unwrap_or(false);
     let history = history_settings(a, &cfg, live)?;
     let detect = detection(a, &cfg, history.as_ref(), screen.is_some(), live)?;
-    if a.alerts_exit && live {
+    if a.detect.alerts_exit && live {
         anyhow::bail!("--alerts-exit works with -r FILE (a live capture has no end to exit at)");
     }
     let detecting = detect.is_some();
     Ok(Settings {
         detect,
-        alerts_exit: a.alerts_exit,
+        alerts_exit: a.detect.alerts_exit,
         history: history.clone(),
         screen,
         // Process names go to JSON and CSV reports, and to the history.
         processes: live
             && processes
-            && (matches!(a.format, FormatArg::Json | FormatArg::Csv) || history.is_some()),
+            && (matches!(a.report.format, FormatArg::Json | FormatArg::Csv) || history.is_some()),
         file_filter: if live { None } else { filter.clone() },
         file_duration_nanos: if live { None } else { duration_nanos },
         source,
         flow: FlowConfig {
-            bytes: match a.bytes {
+            bytes: match a.report.bytes {
                 BytesArg::Ip => ByteMode::Ip,
                 BytesArg::Frame => ByteMode::Frame,
             },
@@ -424,6 +428,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
             skip_link_local: live && !link_local,
             local_nets,
             idle_timeout_nanos: a
+                .report
                 .idle_timeout
                 .map(|s| secs_to_nanos("--idle-timeout", s))
                 .transpose()?,
@@ -437,15 +442,15 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         interval_nanos: interval
             .map(|s| secs_to_nanos("--interval", s))
             .transpose()?,
-        format: match a.format {
+        format: match a.report.format {
             FormatArg::Text => Format::Text,
             FormatArg::Json => Format::Json,
             FormatArg::Csv => Format::Csv,
         },
-        lines: a.lines,
+        lines: a.report.lines,
         bytes_units,
-        summary: !a.no_summary,
-        progress: !live && !a.no_progress && std::io::stderr().is_terminal(),
+        summary: !a.report.no_summary,
+        progress: !live && !a.report.no_progress && std::io::stderr().is_terminal(),
     })
 }
 
@@ -458,11 +463,11 @@ fn source(
     filter: Option<String>,
     duration_nanos: Option<i64>,
 ) -> anyhow::Result<Source> {
-    let promiscuous = a.promiscuous || cfg.promiscuous.unwrap_or(false);
-    Ok(match a.read.clone() {
+    let promiscuous = a.capture.promiscuous || cfg.promiscuous.unwrap_or(false);
+    Ok(match a.capture.read.clone() {
         Some(p) => Source::File(p),
         None => {
-            let ring_blocks = a.ring_blocks.unwrap_or_else(|| {
+            let ring_blocks = a.capture.ring_blocks.unwrap_or_else(|| {
                 let n = interfaces.len().max(1) as u32;
                 if interfaces.iter().any(|i| i == "any") {
                     8
@@ -471,14 +476,16 @@ fn source(
                 }
             });
             let ring = RingConfig {
-                block_size: a.ring_block_size,
+                block_size: a.capture.ring_block_size,
                 block_count: ring_blocks,
                 retire_ms: 50,
             };
             ring.validate()?;
-            let snaplen = a
-                .snaplen
-                .unwrap_or(if a.write.is_some() { 262_144 } else { 512 });
+            let snaplen = a.capture.snaplen.unwrap_or(if a.capture.write.is_some() {
+                262_144
+            } else {
+                512
+            });
             if !(64..=262_144).contains(&snaplen) {
                 anyhow::bail!("--snaplen must be between 64 and 262144, got {snaplen}");
             }
@@ -488,11 +495,11 @@ fn source(
                 snaplen,
                 ring,
                 duration_nanos,
-                write: a.write.clone(),
-                user: a.user.clone(),
+                write: a.capture.write.clone(),
+                user: a.capture.user.clone(),
                 filter: filter.clone(),
-                local_nets_given: !a.net4.is_empty()
-                    || !a.net6.is_empty()
+                local_nets_given: !a.report.net4.is_empty()
+                    || !a.report.net6.is_empty()
                     || cfg.net_filter.is_some()
                     || cfg.net_filter6.is_some(),
             })
@@ -503,24 +510,24 @@ fn source(
 /// `-F`, `-G` and their config lines: the local side of every flow.
 fn local_nets(a: &Args, cfg: &Config) -> anyhow::Result<Vec<IpNet>> {
     let mut local_nets = Vec::new();
-    for s in &a.net4 {
+    for s in &a.report.net4 {
         let n: IpNet = s.parse()?;
         if !n.addr().is_ipv4() {
             anyhow::bail!("-F takes an IPv4 network, got '{s}' (use -G for IPv6)");
         }
         local_nets.push(n);
     }
-    for s in &a.net6 {
+    for s in &a.report.net6 {
         let n: IpNet = s.parse()?;
         if n.addr().is_ipv4() {
             anyhow::bail!("-G takes an IPv6 network, got '{s}' (use -F for IPv4)");
         }
         local_nets.push(n);
     }
-    if a.net4.is_empty() {
+    if a.report.net4.is_empty() {
         local_nets.extend(cfg.net_filter);
     }
-    if a.net6.is_empty() {
+    if a.report.net6.is_empty() {
         local_nets.extend(cfg.net_filter6);
     }
     Ok(local_nets)
@@ -528,7 +535,7 @@ fn local_nets(a: &Args, cfg: &Config) -> anyhow::Result<Vec<IpNet>> {
 
 /// `--ip-layers` and `--decap`.
 fn layers(a: &Args) -> anyhow::Result<LayerMode> {
-    Ok(match (a.ip_layers, a.decap) {
+    Ok(match (a.report.ip_layers, a.report.decap) {
         (Some(LayersArg::Outer), true) => {
             anyhow::bail!("--decap contradicts --ip-layers outer")
         }
@@ -540,7 +547,7 @@ fn layers(a: &Args) -> anyhow::Result<LayerMode> {
 
 /// `-P`, `port-display` and `--view`: (source ports, destination ports, view).
 fn ports_and_view(a: &Args, cfg: &Config) -> anyhow::Result<(bool, bool, View)> {
-    let (src_port, dst_port) = match (a.ports, cfg.port_display) {
+    let (src_port, dst_port) = match (a.report.ports, cfg.port_display) {
         (true, _) => (true, true),
         (false, Some(PortDisplay::On)) => (true, true),
         (false, Some(PortDisplay::SourceOnly)) => (true, false),
@@ -548,7 +555,7 @@ fn ports_and_view(a: &Args, cfg: &Config) -> anyhow::Result<(bool, bool, View)> 
         (false, _) => (false, false),
     };
     let ports = src_port && dst_port;
-    let view = match (a.view, ports) {
+    let view = match (a.report.view, ports) {
         (Some(ViewArg::Port), _) | (None, true) => View::Port,
         (Some(v), true) => {
             anyhow::bail!("-P contradicts --view {}", format!("{v:?}").to_lowercase())
@@ -562,7 +569,8 @@ fn ports_and_view(a: &Args, cfg: &Config) -> anyhow::Result<(bool, bool, View)> 
 
 /// `-o` or the config's `sort`.
 fn sort(a: &Args, cfg: &Config) -> Option<SortKey> {
-    a.sort
+    a.report
+        .sort
         .map(|s| match s {
             SortArg::S2 => SortKey::Rate2s,
             SortArg::S10 => SortKey::Rate10s,
@@ -594,14 +602,14 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
         bytes_units,
         processes,
     } = p;
-    let wants_screen = a.format == FormatArg::Text
-        && !a.text
-        && !(a.read.is_some() && a.db.is_some())
-        && a.seconds.is_none()
-        && a.interval.is_none()
+    let wants_screen = a.report.format == FormatArg::Text
+        && !a.report.text
+        && !(a.capture.read.is_some() && a.history.db.is_some())
+        && a.capture.seconds.is_none()
+        && a.report.interval.is_none()
         && stdout_is_terminal();
     Ok(if wants_screen {
-        let speed = match a.speed.as_deref() {
+        let speed = match a.screen.speed.as_deref() {
             None => Some(1.0),
             Some("max") => None,
             Some(x) => match x.parse::<f64>() {
@@ -611,7 +619,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
                 ),
             },
         };
-        let max_bits = match &a.max_bandwidth {
+        let max_bits = match &a.screen.max_bandwidth {
             Some(m) => Some(parse_bandwidth(m)?),
             None => cfg.max_bandwidth_bits_per_sec.map(|b| b as f64),
         };
@@ -621,8 +629,8 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
         }
         Some(ScreenSettings {
             options: ScreenOptions {
-                dns: !a.no_dns && cfg.dns_resolution.unwrap_or(true),
-                services: !a.no_services && cfg.port_resolution.unwrap_or(true),
+                dns: !a.screen.no_dns && cfg.dns_resolution.unwrap_or(true),
+                services: !a.screen.no_services && cfg.port_resolution.unwrap_or(true),
                 show_src: !cfg.hide_source.unwrap_or(false),
                 show_dst: !cfg.hide_destination.unwrap_or(false),
                 src_port,
@@ -636,7 +644,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
                     Some(SortKey::Owner) => ScreenSort::Process,
                     _ => ScreenSort::Rate(1),
                 },
-                bars: !a.no_bars && cfg.show_bars.unwrap_or(true),
+                bars: !a.screen.no_bars && cfg.show_bars.unwrap_or(true),
                 // iftop's bars show the 10 s average by default.
                 bar_average: 1,
                 totals: cfg.show_totals.unwrap_or(false),
@@ -650,7 +658,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
             refresh_nanos: refresh_ms as i64 * 1_000_000,
         })
     } else {
-        if let Some(m) = &a.max_bandwidth {
+        if let Some(m) = &a.screen.max_bandwidth {
             parse_bandwidth(m)?;
         }
         None
@@ -665,10 +673,10 @@ fn detection(
     screen: bool,
     live: bool,
 ) -> anyhow::Result<Option<Detect>> {
-    Ok(if a.no_detect {
+    Ok(if a.detect.no_detect {
         None
     } else {
-        let mode = match &a.alerts {
+        let mode = match &a.detect.alerts {
             Some(m) => AlertMode::parse(m).map_err(|e| anyhow::anyhow!(e))?,
             None => AlertMode::Text,
         };
@@ -680,7 +688,7 @@ fn detection(
         Some(Detect {
             settings: DetectSettings {
                 cfg: detect_config(a, cfg),
-                model: a.model.clone(),
+                model: a.detect.model.clone(),
                 watch: history
                     .filter(|_| cfg.forecast.watch != Some(false))
                     .map(|h| WatchSettings {

@@ -17,6 +17,44 @@ pub mod history;
     about = "Network traffic monitor: per-connection bandwidth like iftop, from captures or live"
 )]
 pub struct Args {
+    /// Print the man page (roff) or a shell's completion script, made from
+    /// this command line's definition, and exit.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub generate: Option<GenerateArg>,
+
+    /// Where packets come from.
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+
+    /// What the reports show.
+    #[command(flatten)]
+    pub report: ReportArgs,
+
+    /// The screen.
+    #[command(flatten)]
+    pub screen: ScreenArgs,
+
+    /// Which configuration files.
+    #[command(flatten)]
+    pub files: ConfigFiles,
+
+    /// The history database.
+    #[command(flatten)]
+    pub history: HistoryFlags,
+
+    /// Detection and alerts.
+    #[command(flatten)]
+    pub detect: DetectArgs,
+
+    /// A subcommand instead of capturing.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Capture flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Capture")]
+pub struct CaptureArgs {
     /// Read packets from a pcap or pcapng file (`-` for stdin; .gz is read transparently).
     #[arg(short = 'r', value_name = "FILE", conflicts_with_all = ["interfaces", "write", "promiscuous"])]
     pub read: Option<PathBuf>,
@@ -29,11 +67,6 @@ pub struct Args {
     /// List the interfaces (name, state, MTU, speed, addresses) and exit.
     #[arg(long)]
     pub list_interfaces: bool,
-
-    /// Print the man page (roff) or a shell's completion script, made from
-    /// this command line's definition, and exit.
-    #[arg(long, value_enum, value_name = "KIND")]
-    pub generate: Option<GenerateArg>,
 
     /// Filter packets with a pcap-filter expression (tcpdump syntax), compiled to
     /// BPF: in the kernel when live, in-process for -r.
@@ -69,7 +102,12 @@ pub struct Args {
     /// CAP_DAC_READ_SEARCH unless --no-processes).
     #[arg(long, value_name = "USER", default_value = "nobody")]
     pub user: String,
+}
 
+/// Reports flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Reports")]
+pub struct ReportArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = FormatArg::Text)]
     pub format: FormatArg,
@@ -137,6 +175,16 @@ pub struct Args {
     #[arg(short = 't')]
     pub text: bool,
 
+    /// Count and show IPv6 link-local traffic, which live capture leaves out
+    /// by default like iftop (files always count it) (iftop -l).
+    #[arg(short = 'l')]
+    pub link_local: bool,
+}
+
+/// Screen flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Screen")]
+pub struct ScreenArgs {
     /// Screen: do not resolve host names (iftop -n).
     #[arg(short = 'n')]
     pub no_dns: bool,
@@ -149,23 +197,9 @@ pub struct Args {
     #[arg(short = 'b')]
     pub no_bars: bool,
 
-    /// Count and show IPv6 link-local traffic, which live capture leaves out
-    /// by default like iftop (files always count it) (iftop -l).
-    #[arg(short = 'l')]
-    pub link_local: bool,
-
     /// Screen: top of the bar scale in bits/s, with K, M or G (iftop -m).
     #[arg(short = 'm', value_name = "LIMIT")]
     pub max_bandwidth: Option<String>,
-
-    /// Read this iftop configuration file instead of ~/.iftoprc (iftop -c);
-    /// a name ending in .toml is read as wirewatch TOML.
-    #[arg(short = 'c', value_name = "FILE")]
-    pub config_iftop: Option<PathBuf>,
-
-    /// wirewatch TOML configuration (default $XDG_CONFIG_HOME/wirewatch/config.toml).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
 
     /// Screen with -r: replay speed, a multiple of real time (1 = as
     /// recorded) or `max` (as fast as it reads).
@@ -175,7 +209,26 @@ pub struct Args {
     /// Do not look for the processes owning sockets.
     #[arg(long)]
     pub no_processes: bool,
+}
 
+/// Configuration files flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Configuration files")]
+pub struct ConfigFiles {
+    /// Read this iftop configuration file instead of ~/.iftoprc (iftop -c);
+    /// a name ending in .toml is read as wirewatch TOML.
+    #[arg(short = 'c', value_name = "FILE")]
+    pub config_iftop: Option<PathBuf>,
+
+    /// wirewatch TOML configuration (default $XDG_CONFIG_HOME/wirewatch/config.toml).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
+/// History flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "History")]
+pub struct HistoryFlags {
     /// History database: live capture writes it (default
     /// $XDG_DATA_HOME/wirewatch/history.db, /var/lib/wirewatch/history.db
     /// as root); with -r the file is imported into it; `history` reads it.
@@ -189,7 +242,12 @@ pub struct Args {
     /// Seconds between history writes: what a crash can lose (default 10).
     #[arg(long, value_name = "SECS")]
     pub history_flush: Option<f64>,
+}
 
+/// Detection flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Detection")]
+pub struct DetectArgs {
     /// Where alerts go: `text` (one line each on stderr; the default),
     /// `json` (NDJSON on stdout, instead of the traffic report),
     /// `json:FILE` (NDJSON appended to FILE) or `none`.
@@ -213,10 +271,6 @@ pub struct Args {
     /// training period), saved at the end. Implies --ml.
     #[arg(long, value_name = "FILE", global = true)]
     pub model: Option<PathBuf>,
-
-    /// A subcommand instead of capturing.
-    #[command(subcommand)]
-    pub command: Option<Command>,
 }
 
 /// Subcommands.
