@@ -12,6 +12,7 @@
 mod chunked;
 mod cli;
 mod common;
+mod consumers;
 mod corpus;
 mod detect_cli;
 mod forecast_cli;
