@@ -10,6 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io;
+use std::sync::Arc;
 
 use wirewatch_detect::Alert;
 use wirewatch_flow::FlowTable;
@@ -48,8 +49,8 @@ pub enum Event {
     Rows {
         /// When the rows were cut.
         at: Timestamp,
-        /// The rows.
-        rows: Vec<Row>,
+        /// The rows (shared: the one who cut them may still hand them on).
+        rows: Arc<Vec<Row>>,
     },
     /// An alert.
     Alert(Box<Alert>),
@@ -65,7 +66,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Raises rows cut at `at`.
-    pub fn rows(&mut self, at: Timestamp, rows: Vec<Row>) {
+    pub fn rows(&mut self, at: Timestamp, rows: Arc<Vec<Row>>) {
         self.events.push_back(Event::Rows { at, rows });
     }
 

@@ -124,6 +124,8 @@ pub struct Recorder {
     strict: bool,
     /// What the writer said when the run ended.
     finished: Option<WriterStatus>,
+    /// Rows cut and raised for the others, for the writer next.
+    unsent: Option<Arc<Vec<Row>>>,
 }
 
 const MINUTE_NANOS: i64 = 60_000_000_000;
@@ -177,6 +179,7 @@ impl Recorder {
             share: false,
             strict: !live,
             finished: None,
+            unsent: None,
         })
     }
 
@@ -197,6 +200,7 @@ impl Recorder {
             share: true,
             strict: false,
             finished: None,
+            unsent: None,
         }
     }
 
@@ -270,6 +274,7 @@ impl Recorder {
         owners: &Owners,
         out: &mut Outbox,
     ) {
+        self.send_unsent();
         let ts = at.as_nanos().div_euclid(1_000_000_000);
         let ts = ts - ts.rem_euclid(60);
         let mut rows = Vec::new();
@@ -310,15 +315,24 @@ impl Recorder {
                 },
             });
         });
-        if !self.store {
-            if self.share && !rows.is_empty() {
-                out.rows(at, rows);
+        if self.share && !rows.is_empty() {
+            // Shared, not copied: the writer gets them at the next call,
+            // once the others have read them (see `send_unsent`).
+            let rows = Arc::new(rows);
+            out.rows(at, rows.clone());
+            if self.store {
+                self.unsent = Some(rows);
             }
             return;
         }
-        if self.share && !rows.is_empty() {
-            out.rows(at, rows.clone());
+        if !self.store {
+            return;
         }
+        self.write_rows(rows);
+    }
+
+    /// Hands rows to the writer (started first if it was not).
+    fn write_rows(&mut self, rows: Vec<Row>) {
         if self.writer.is_none() {
             if let Err(e) = self.start() {
                 self.events
@@ -328,6 +342,15 @@ impl Recorder {
         }
         if let Some(w) = &mut self.writer {
             w.send(rows);
+        }
+    }
+
+    /// The rows of the last cut, for the writer now that the others have
+    /// read them (a copy only if one of them still holds them).
+    fn send_unsent(&mut self) {
+        if let Some(rows) = self.unsent.take() {
+            let rows = Arc::try_unwrap(rows).unwrap_or_else(|shared| (*shared).clone());
+            self.write_rows(rows);
         }
     }
 
@@ -363,6 +386,7 @@ impl Recorder {
     ) -> WriterStatus {
         let now = table.now();
         self.emit(table, now, owners, out);
+        self.send_unsent();
         match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {

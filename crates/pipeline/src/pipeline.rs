@@ -155,7 +155,8 @@ impl<S: Source> Pipeline<S> {
         core.table.advance(now);
         core.owners.label(&mut core.table, now);
         core.advance(now);
-        if !core.packet_clock {
+        if !core.packet_clock && core.next_tick.is_some_and(|t| now >= t) {
+            // Kernel counters are read for the report only.
             let capture = self.source.capture_stats();
             core.wall_ticks(now, capture.as_ref())?;
         }

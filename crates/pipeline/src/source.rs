@@ -125,10 +125,7 @@ pub struct FileSource<R: Read = Box<dyn Read>> {
     reader: CaptureReader<R>,
     name: String,
     consumed: Arc<AtomicU64>,
-    filter: Option<FrameFilter>,
-    /// Stop at the first frame this long after the first frame.
-    duration_nanos: Option<i64>,
-    deadline: Option<Timestamp>,
+    gate: Gate,
     /// Multiple of real time (`None`: as fast as it can be read).
     speed: Option<f64>,
     /// Wall time and capture time of the first frame.
@@ -171,9 +168,7 @@ impl<R: Read> FileSource<R> {
             reader,
             name,
             consumed,
-            filter: None,
-            duration_nanos: None,
-            deadline: None,
+            gate: Gate::default(),
             speed: None,
             start: None,
             wall: {
@@ -196,7 +191,7 @@ impl<R: Read> FileSource<R> {
 
     /// Stops at the first frame `nanos` after the first frame (`-s`).
     pub fn limited(mut self, nanos: Option<i64>) -> Self {
-        self.duration_nanos = nanos;
+        self.gate.duration_nanos = nanos;
         self
     }
 
@@ -267,20 +262,9 @@ impl<R: Read> Source for FileSource<R> {
             if p.ts > self.due() {
                 self.pending = Some(p);
             } else {
-                let f = p.frame();
-                match offer(
-                    &mut self.filter,
-                    self.duration_nanos,
-                    &mut self.deadline,
-                    &f,
-                    sink,
-                ) {
-                    Offer::Next => {}
-                    Offer::Stop => return Ok(()),
-                    Offer::End(why) => {
-                        self.end(Some(why));
-                        return Ok(());
-                    }
+                if !self.gate.pass(&p.frame(), sink, &mut self.stop) {
+                    self.ended |= self.stop.is_some();
+                    return Ok(());
                 }
             }
         }
@@ -316,19 +300,9 @@ impl<R: Read> Source for FileSource<R> {
                 // Held back until its time: the only copy made.
                 self.pending = Some(f.to_owned_frame());
             } else {
-                match offer(
-                    &mut self.filter,
-                    self.duration_nanos,
-                    &mut self.deadline,
-                    &f,
-                    sink,
-                ) {
-                    Offer::Next => {}
-                    Offer::Stop => break,
-                    Offer::End(why) => {
-                        self.end(Some(why));
-                        break;
-                    }
+                if !self.gate.pass(&f, sink, &mut self.stop) {
+                    self.ended |= self.stop.is_some();
+                    break;
                 }
             }
         }
@@ -364,7 +338,7 @@ impl<R: Read> Source for FileSource<R> {
     }
 
     fn set_filter(&mut self, expr: Option<&str>) -> Result<(), String> {
-        self.filter = match expr {
+        self.gate.filter = match expr {
             Some(e) => Some(FrameFilter::new(e, self.first_link_type())?),
             None => None,
         };
@@ -376,41 +350,42 @@ impl<R: Read> Source for FileSource<R> {
     }
 }
 
-/// What became of a frame offered to the sink.
-enum Offer {
-    /// Taken or filtered out: read on.
-    Next,
-    /// The sink asked to stop.
-    Stop,
-    /// Reading must end.
-    End(Stop),
+/// What a frame passes before it reaches the sink: the time limit (`-s`)
+/// and the filter.
+#[derive(Default)]
+struct Gate {
+    filter: Option<FrameFilter>,
+    /// Stop at the first frame this long after the first frame.
+    duration_nanos: Option<i64>,
+    deadline: Option<Timestamp>,
 }
 
-/// Offers `f` to `sink` through the time limit and the filter (on the
-/// fields it needs, so a frame still borrowed from the reader needs no copy).
-fn offer(
-    filter: &mut Option<FrameFilter>,
-    duration_nanos: Option<i64>,
-    deadline: &mut Option<Timestamp>,
-    f: &Frame<'_>,
-    sink: &mut dyn FnMut(&Frame<'_>, u16) -> bool,
-) -> Offer {
-    if let Some(d) = duration_nanos {
-        let end = *deadline.get_or_insert(f.ts.add_nanos(d));
-        if f.ts >= end {
-            return Offer::End(Stop::Duration);
+impl Gate {
+    /// Offers `f` to `sink` (taken or filtered out: true); false when
+    /// reading stops here: the sink asked, or `stop` now says why.
+    fn pass(
+        &mut self,
+        f: &Frame<'_>,
+        sink: &mut dyn FnMut(&Frame<'_>, u16) -> bool,
+        stop: &mut Option<Stop>,
+    ) -> bool {
+        if let Some(d) = self.duration_nanos {
+            let end = *self.deadline.get_or_insert(f.ts.add_nanos(d));
+            if f.ts >= end {
+                *stop = Some(Stop::Duration);
+                return false;
+            }
         }
-    }
-    if let Some(flt) = filter.as_mut() {
-        match flt.matches(f.link_type, f.data, f.wire_len) {
-            Ok(true) => {}
-            Ok(false) => return Offer::Next,
-            Err(e) => return Offer::End(Stop::Filter(e)),
+        if let Some(flt) = self.filter.as_mut() {
+            match flt.matches(f.link_type, f.data, f.wire_len) {
+                Ok(true) => {}
+                Ok(false) => return true,
+                Err(e) => {
+                    *stop = Some(Stop::Filter(e));
+                    return false;
+                }
+            }
         }
-    }
-    if sink(f, 0) {
-        Offer::Next
-    } else {
-        Offer::Stop
+        sink(f, 0)
     }
 }

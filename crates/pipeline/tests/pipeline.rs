@@ -288,6 +288,26 @@ fn the_source_filter_and_time_limit_keep_frames_out() {
     ));
 }
 
+/// Raises an alert on every packet.
+struct Loud;
+
+impl Consumer for Loud {
+    fn name(&self) -> &'static str {
+        "loud"
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            packets: true,
+            ..Wants::default()
+        }
+    }
+
+    fn packet(&mut self, p: &Packet<'_>, out: &mut Outbox) {
+        out.alert(alert(p.meta.ts, "again"));
+    }
+}
+
 /// Takes messages only once released.
 struct Gate {
     open: Arc<(Mutex<bool>, Condvar)>,
@@ -317,21 +337,6 @@ fn a_detached_consumer_that_falls_behind_drops_and_counts_never_blocks() {
     let times: Vec<i64> = (0..100).collect();
     let mut p = pipeline(capture(&times));
     // Every packet raises an alert (the receiver is stuck meanwhile).
-    struct Loud;
-    impl Consumer for Loud {
-        fn name(&self) -> &'static str {
-            "loud"
-        }
-        fn wants(&self) -> Wants {
-            Wants {
-                packets: true,
-                ..Wants::default()
-            }
-        }
-        fn packet(&mut self, p: &Packet<'_>, out: &mut Outbox) {
-            out.alert(alert(p.meta.ts, "again"));
-        }
-    }
     p.add(Box::new(Loud));
     p.add(Box::new(
         Detached::start("slow", 4, false, WhenFull::Drop, gate).unwrap(),
@@ -377,21 +382,6 @@ impl Receiver for Slow {
 
 #[test]
 fn reading_a_file_a_detached_consumer_waits_and_loses_nothing() {
-    struct Loud;
-    impl Consumer for Loud {
-        fn name(&self) -> &'static str {
-            "loud"
-        }
-        fn wants(&self) -> Wants {
-            Wants {
-                packets: true,
-                ..Wants::default()
-            }
-        }
-        fn packet(&mut self, p: &Packet<'_>, out: &mut Outbox) {
-            out.alert(alert(p.meta.ts, "again"));
-        }
-    }
     for fail in [false, true] {
         let got = Arc::new(AtomicU64::new(0));
         let times: Vec<i64> = (0..100).collect();
