@@ -43,10 +43,11 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
     match &s.source {
         Source::Live(ls) => {
             let (pipeline, notes) = crate::live::open(s, ls, scr.options.processes)?;
-            let mut ui = Ui::on(app, pipeline, names(), scr.refresh_nanos);
-            if let Some(n) = notes.last() {
-                ui = ui.with_history(None, Some(n.clone()));
-            }
+            // Why history is off, if it is, stays on the status line; the
+            // other opening notes go to stderr once the screen is closed.
+            let history_note = notes.iter().find(|n| n.starts_with("history:")).cloned();
+            let mut ui =
+                Ui::on(app, pipeline, names(), scr.refresh_nanos).with_history(None, history_note);
             let r = run::run_terminal(&mut ui);
             // Close the -w file and the history properly whatever happened
             // on screen; what the consumers say now goes to stderr.
