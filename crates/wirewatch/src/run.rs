@@ -20,10 +20,14 @@ pub const EXIT_ALERTS: u8 = 1;
 pub fn main() -> ExitCode {
     let args = match Args::try_parse() {
         Ok(a) => a,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_BAD_INPUT } else { 0 };
+        // Help and version: as clap prints them.
+        Err(e) if !e.use_stderr() => {
             let _ = e.print();
-            return ExitCode::from(code);
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            crate::message::error(&usage_error(&e.to_string()));
+            return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
     match run(&args) {
@@ -34,6 +38,22 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// clap's usage error (several lines: the message, possible values, a
+/// tip, the usage) as one line like every other error.
+pub fn usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let first = lines.next().unwrap_or("bad arguments");
+    let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let extras: Vec<&str> = lines
+        .filter(|l| l.starts_with("[possible values") || l.starts_with("tip:"))
+        .map(|l| l.trim_start_matches('[').trim_end_matches(']'))
+        .collect();
+    if !extras.is_empty() {
+        msg = format!("{msg} ({})", extras.join("; "));
+    }
+    format!("{msg}; try 'wirewatch --help'")
 }
 
 /// The man page or a completion script of the command line, into `out`.
@@ -126,6 +146,30 @@ mod tests {
         let mut out = Vec::new();
         generate(kind, &mut out).unwrap();
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn usage_errors_are_one_line() {
+        for args in [
+            vec!["wirewatch", "-r", "a", "-r", "b"],
+            vec!["wirewatch", "history", "top", "--by", "nope"],
+            vec!["wirewatch", "history", "tpo"],
+            vec!["wirewatch", "--no-such-flag"],
+        ] {
+            let e = Args::try_parse_from(&args).unwrap_err();
+            let line = usage_error(&e.to_string());
+            assert!(
+                !line.contains('\n') && line.ends_with("; try 'wirewatch --help'"),
+                "{line}"
+            );
+            assert!(!line.starts_with("error:"), "{line}");
+        }
+        let e = Args::try_parse_from(["wirewatch", "history", "top", "--by", "nope"]).unwrap_err();
+        let line = usage_error(&e.to_string());
+        assert!(
+            line.contains("possible values: host, local, remote, pair"),
+            "{line}"
+        );
     }
 
     #[test]
