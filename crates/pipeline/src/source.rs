@@ -212,6 +212,11 @@ impl<R: Read> FileSource<R> {
         &self.name
     }
 
+    /// Frames read from the file so far, the filter's rejects included.
+    pub fn frames_read(&self) -> u64 {
+        self.frames
+    }
+
     /// Bytes read from the file so far (compressed bytes for gzip).
     pub fn bytes_read(&self) -> u64 {
         self.consumed.load(Ordering::Relaxed)

@@ -139,6 +139,15 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
     let finished = p.finish(&end);
     read.map_err(|e| e.context("writing output"))?;
     finished?;
+    if let Some(expr) = s.file_filter.as_deref() {
+        let read = p.source.frames_read();
+        if read > 0 && p.counters().frames == 0 {
+            crate::message::note(&format!(
+                "{}: {read} packet(s) read, none matched the filter '{expr}'",
+                p.source.name()
+            ));
+        }
+    }
     let fired = p.counters().alerts;
     match (warning, error) {
         (_, Some(e)) => Err(anyhow!(e)),

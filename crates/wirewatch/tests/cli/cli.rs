@@ -1112,3 +1112,30 @@ fn an_import_into_an_unwritable_place_is_a_clear_error() {
     );
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn a_filter_that_matches_nothing_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let n = sample_frames().len();
+    let out = ww()
+        .args(["-r", pcap.to_str().unwrap(), "-f", "port 9999", "-t"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains(&format!(
+            "s.pcap: {n} packet(s) read, none matched the filter 'port 9999'"
+        )),
+        "{err}"
+    );
+    // A filter that matches something says nothing of the kind.
+    let out = ww()
+        .args(["-r", pcap.to_str().unwrap(), "-f", "ip", "-t"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("none matched"));
+}
