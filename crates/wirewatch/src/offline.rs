@@ -108,14 +108,30 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
     p.add(Box::new(Report::new(s, report_out, false)));
     p.tick_every(s.interval_nanos);
     p.begin()?;
-    let read = p.run_to_end(|src| {
-        if let Some(b) = &bar {
-            b.set_position(src.bytes_read());
+    // Ctrl-C (or SIGTERM) stops reading; what was read is reported, as live.
+    wirewatch_live::signal::install()
+        .map_err(|e| anyhow!("installing the SIGINT/SIGTERM handler: {e}"))?;
+    let read = loop {
+        if p.source.ended() || wirewatch_live::signal::requested().is_some() {
+            break Ok(());
         }
-    });
+        if let Err(e) = p.pump(0) {
+            break Err(e);
+        }
+        if let Some(b) = &bar {
+            b.set_position(p.source.bytes_read());
+        }
+    };
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    let interrupted = wirewatch_live::signal::requested().map(|sig| {
+        format!(
+            "{name}: interrupted by {} after {} packet(s); the report covers what was read",
+            wirewatch_live::signal::name(sig),
+            p.source.frames_read()
+        )
+    });
     let (warning, error) = match p.source.stop_reason() {
         Some(Stop::Read(e)) if e.is_truncation() => (
             Some(format!(
@@ -125,7 +141,7 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
         ),
         Some(Stop::Read(e)) => (None, Some(format!("{name}: {e}"))),
         Some(Stop::Filter(e)) => (None, Some(format!("{name}: {e}"))),
-        Some(Stop::Duration) | None => (None, None),
+        Some(Stop::Duration) | None => (interrupted, None),
     };
     let end = Ending {
         input: name,

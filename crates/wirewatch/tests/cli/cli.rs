@@ -1139,3 +1139,53 @@ fn a_filter_that_matches_nothing_says_so() {
         .unwrap()
         .contains("none matched"));
 }
+
+/// Whether `pid` has a handler installed for SIGINT (`SigCgt` in its status).
+fn catches_sigint(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigCgt:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .is_some_and(|m| m & (1 << (libc::SIGINT - 1)) != 0)
+}
+
+#[test]
+fn ctrl_c_during_a_read_prints_the_report_of_what_was_read() {
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let n = sample_frames().len();
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+        .args(["-r", "-", "-t", "-n"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&std::fs::read(&pcap).unwrap()).unwrap();
+    stdin.flush().unwrap();
+    // The capture goes on (stdin stays open) until the user presses Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !catches_sigint(child.id()) {
+        assert!(std::time::Instant::now() < deadline, "no SIGINT handler");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "warning: -: interrupted by SIGINT after {n} packet(s); the report covers what was read"
+        )),
+        "{stderr}"
+    );
+    assert!(stdout.contains("Final report at"), "{stdout}");
+}
