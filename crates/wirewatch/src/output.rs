@@ -278,12 +278,8 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
     writeln!(out, "  IP bytes:           {}", st.ip_bytes)?;
     writeln!(out, "  non-IP packets:     {}", st.non_ip_packets)?;
     writeln!(out, "  truncated packets:  {}", st.truncated_packets)?;
-    writeln!(
-        out,
-        "  entries ({}):  {}",
-        view_name(snap.view),
-        snap.entries.len()
-    )?;
+    let entries = format!("entries ({}):", view_name(snap.view));
+    writeln!(out, "  {entries:<20}{}", snap.entries.len())?;
     match (st.first_ts, st.last_ts) {
         (Some(a), Some(b)) => writeln!(
             out,

@@ -46,14 +46,71 @@ pub fn usage_error(rendered: &str) -> String {
     let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
     let first = lines.next().unwrap_or("bad arguments");
     let mut msg = first.strip_prefix("error: ").unwrap_or(first).to_string();
+    let ours = closer_subcommand(rendered).map(|c| format!("tip: did you mean '{c}'?"));
     let extras: Vec<&str> = lines
-        .filter(|l| l.starts_with("[possible values") || l.starts_with("tip:"))
+        .filter(|l| l.starts_with("[possible values") || (l.starts_with("tip:") && ours.is_none()))
         .map(|l| l.trim_start_matches('[').trim_end_matches(']'))
+        .chain(ours.as_deref())
         .collect();
     if !extras.is_empty() {
         msg = format!("{msg} ({})", extras.join("; "));
     }
     format!("{msg}; try 'wirewatch --help'")
+}
+
+/// For an unknown subcommand, the nearest one at that level by edits
+/// (a swap of two neighbours counts as one: `tpo` is `top`, not `plot`).
+fn closer_subcommand(rendered: &str) -> Option<String> {
+    let wrong = rendered
+        .lines()
+        .next()?
+        .strip_prefix("error: unrecognized subcommand '")?
+        .split('\'')
+        .next()?;
+    // The level: the words after the program name on the usage line.
+    let usage = rendered
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Usage: "))?;
+    let mut cmd = Args::command();
+    for word in usage.split_whitespace().skip(1) {
+        if word.starts_with('[') || word.starts_with('<') {
+            break;
+        }
+        cmd = cmd.find_subcommand(word)?.clone();
+    }
+    cmd.get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .filter(|n| n != "help")
+        .map(|n| (edits(wrong, &n), n))
+        .filter(|(d, n)| *d <= 2 && *d < n.len())
+        .min()
+        .map(|(_, n)| n)
+}
+
+/// Edits from `a` to `b`: insertions, deletions, substitutions, and swaps
+/// of two neighbours (optimal string alignment).
+fn edits(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 /// The man page or a completion script of the command line, into `out`.
@@ -170,6 +227,33 @@ mod tests {
             line.contains("possible values: host, local, remote, pair"),
             "{line}"
         );
+    }
+
+    #[test]
+    fn an_unknown_subcommand_gets_the_nearest_one_at_its_level() {
+        // A swap of two letters is one edit: `tpo` is `top`, not `plot`.
+        for (args, want) in [
+            (vec!["wirewatch", "history", "tpo"], "did you mean 'top'?"),
+            (vec!["wirewatch", "histroy"], "did you mean 'history'?"),
+            (
+                vec!["wirewatch", "forecast", "backtets"],
+                "did you mean 'backtest'?",
+            ),
+        ] {
+            let e = Args::try_parse_from(&args).unwrap_err();
+            let line = usage_error(&e.to_string());
+            assert!(
+                line.contains(want) && !line.contains("plot"),
+                "{args:?}: {line}"
+            );
+        }
+        // Nothing near: no tip.
+        let e = Args::try_parse_from(["wirewatch", "history", "zzzzzz"]).unwrap_err();
+        assert!(!usage_error(&e.to_string()).contains("tip"));
+        assert_eq!(edits("tpo", "top"), 1);
+        assert_eq!(edits("tpo", "plot"), 3);
+        assert_eq!(edits("", "ab"), 2);
+        assert_eq!(edits("abc", "abc"), 0);
     }
 
     #[test]

@@ -276,7 +276,7 @@ pub struct DetectArgs {
 /// Subcommands.
 #[derive(clap::Subcommand, Debug)]
 pub enum Command {
-    /// Query the traffic history: top, series, flows, plot.
+    /// Query the traffic history: top, series, flows, plot, alerts.
     History(history::HistoryArgs),
     /// Score the detectors against labeled captures.
     Eval(eval::EvalArgs),

@@ -1189,3 +1189,27 @@ fn ctrl_c_during_a_read_prints_the_report_of_what_was_read() {
     );
     assert!(stdout.contains("Final report at"), "{stdout}");
 }
+
+#[test]
+fn the_summary_values_line_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write_pcap(dir.path(), "s.pcap", &sample_frames());
+    let out = ww()
+        .args(["-r", pcap.to_str().unwrap(), "-t"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap() + &String::from_utf8(out.stderr).unwrap();
+    let summary: Vec<&str> = text
+        .lines()
+        .skip_while(|l| !l.starts_with("Summary of"))
+        .skip(1)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(summary.len() >= 8, "{text}");
+    for l in &summary {
+        let (label, value) = l.split_at(22);
+        assert!(label.trim_end().ends_with(':'), "{l:?}");
+        assert!(!value.starts_with(' '), "{l:?}");
+    }
+    assert!(summary.iter().any(|l| l.starts_with("  entries (pair):")));
+}
