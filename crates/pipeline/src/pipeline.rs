@@ -118,6 +118,12 @@ impl<S: Source> Pipeline<S> {
         }
     }
 
+    /// When the next report tick is due on a clock source (`None`: no
+    /// report period, or time is the packets').
+    pub fn next_tick(&self) -> Option<Timestamp> {
+        self.core.next_tick.filter(|_| !self.core.packet_clock)
+    }
+
     /// Labels flows with their processes from now on.
     pub fn set_owners(&mut self, owners: Owners) {
         self.core.owners = owners;

@@ -125,7 +125,7 @@ pub fn open(
     table.advance(clock.now());
     let mut p = Pipeline::new(cap, table, decode_options(&s.flow));
     p.set_owners(owners);
-    add_common(&mut p, s, recorder, detect, alerts);
+    add_common(&mut p, recorder, detect, alerts);
     Ok((p, notes))
 }
 
@@ -136,6 +136,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     for n in notes {
         crate::message::note(&n);
     }
+    p.add(Box::new(crate::alerts::Notes));
     // NDJSON alerts on stdout own it: the traffic report is not printed.
     let json_stdout = s
         .detect
@@ -153,8 +154,6 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     p.begin()?;
     let start = p.source.now();
     let deadline = ls.duration_nanos.map(|d| start.add_nanos(d));
-    let interval = s.interval_nanos;
-    let mut next_report = interval.map(|iv| start.add_nanos(iv));
     let stop_reason: String = loop {
         if let Some(sig) = signal::requested() {
             break format!("stopped by {}", signal::name(sig));
@@ -167,17 +166,8 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
             break "every interface is gone".into();
         }
         // Wait at most 100 ms, less when a report or the deadline is due.
-        if let (Some(t), Some(iv)) = (next_report, interval) {
-            if now >= t {
-                let mut t = t.add_nanos(iv);
-                while t <= now {
-                    t = t.add_nanos(iv);
-                }
-                next_report = Some(t);
-            }
-        }
         let mut wait_ns: i64 = 100_000_000;
-        for t in [next_report, deadline].into_iter().flatten() {
+        for t in [p.next_tick(), deadline].into_iter().flatten() {
             wait_ns = wait_ns.min(t.nanos_since(now).max(0));
         }
         match p.pump(wait_ns) {

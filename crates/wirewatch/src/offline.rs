@@ -37,11 +37,10 @@ pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
 }
 
 /// The consumers every run has, in their order: the history recorder (or
-/// the row cutter detection needs), detection, the alert log, the notes on
-/// stderr. The report or the screen comes after them.
+/// the row cutter detection needs), detection, the alert log. What shows
+/// notes and reports (stderr and a report, or the screen) comes after them.
 pub fn add_common<S: Source>(
     p: &mut Pipeline<S>,
-    s: &Settings,
     recorder: Option<Recorder>,
     detect: Option<Detection>,
     alerts: Option<Box<dyn Consumer>>,
@@ -60,9 +59,6 @@ pub fn add_common<S: Source>(
     }
     if let Some(a) = alerts {
         p.add(a);
-    }
-    if s.screen.is_none() {
-        p.add(Box::new(Notes));
     }
 }
 
@@ -98,7 +94,8 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
         .as_ref()
         .map_or(AlertMode::Quiet, |d| d.alerts.clone());
     let alerts = crate::alerts::open(&alert_mode, false)?;
-    add_common(&mut p, s, recorder, detect, alerts);
+    add_common(&mut p, recorder, detect, alerts);
+    p.add(Box::new(Notes));
     // NDJSON alerts on stdout own it: the traffic report is not printed.
     let report_out: Box<dyn Write> = if alert_mode == AlertMode::JsonStdout {
         Box::new(std::io::sink())

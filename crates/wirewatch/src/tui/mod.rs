@@ -46,8 +46,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
             // Why history is off, if it is, stays on the status line; the
             // other opening notes go to stderr once the screen is closed.
             let history_note = notes.iter().find(|n| n.starts_with("history:")).cloned();
-            let mut ui =
-                Ui::on(app, pipeline, names(), scr.refresh_nanos).with_history(None, history_note);
+            let mut ui = Ui::on(app, pipeline, names(), scr.refresh_nanos).with_note(history_note);
             let r = run::run_terminal(&mut ui);
             // Close the -w file and the history properly whatever happened
             // on screen; what the consumers say now goes to stderr.
@@ -84,7 +83,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 .as_ref()
                 .map(|d| Detection::new(&d.settings))
                 .transpose()?;
-            add_common(&mut p, s, None, detect, None);
+            add_common(&mut p, None, detect, None);
             let mut ui = Ui::on(app, p, names(), scr.refresh_nanos);
             let r = run::run_terminal(&mut ui);
             let mut p = ui.pipeline;

@@ -182,13 +182,7 @@ impl<S: UiSource> Ui<S> {
 
     /// Runs the detectors too; alerts show in the status area.
     pub fn with_detection(mut self, detect: Option<Detection>) -> Self {
-        if let Some(d) = detect {
-            if d.wants_rows() {
-                let ifaces = self.pipeline.interfaces().to_vec();
-                self.pipeline.add(Box::new(Recorder::without_store(ifaces)));
-            }
-            self.pipeline.add(Box::new(d));
-        }
+        crate::offline::add_common(&mut self.pipeline, None, detect, None);
         self
     }
 
@@ -198,6 +192,11 @@ impl<S: UiSource> Ui<S> {
         if let Some(h) = history {
             self.pipeline.add(Box::new(h));
         }
+        self.with_note(note)
+    }
+
+    /// Shows `note` on the status line until something newer comes.
+    pub fn with_note(self, note: Option<String>) -> Self {
         if note.is_some() {
             self.feed.borrow_mut().note = note;
         }
