@@ -58,26 +58,45 @@ pub enum Event {
     Note(String),
 }
 
-/// Where a consumer puts what it raises; the pipeline empties it.
+/// Most events waiting in an [`Outbox`]: the pipeline empties it after
+/// every call, so only a consumer that raises without end reaches this.
+pub const MAX_EVENTS: usize = 65_536;
+
+/// Where a consumer puts what it raises; the pipeline empties it. Holds at
+/// most [`MAX_EVENTS`]; what comes past that is dropped and counted.
 #[derive(Debug, Default)]
 pub struct Outbox {
     events: VecDeque<Event>,
+    dropped: u64,
 }
 
 impl Outbox {
+    fn push(&mut self, e: Event) {
+        if self.events.len() < MAX_EVENTS {
+            self.events.push_back(e);
+        } else {
+            self.dropped += 1;
+        }
+    }
+
     /// Raises rows cut at `at`.
     pub fn rows(&mut self, at: Timestamp, rows: Arc<Vec<Row>>) {
-        self.events.push_back(Event::Rows { at, rows });
+        self.push(Event::Rows { at, rows });
     }
 
     /// Raises an alert.
     pub fn alert(&mut self, a: Alert) {
-        self.events.push_back(Event::Alert(Box::new(a)));
+        self.push(Event::Alert(Box::new(a)));
     }
 
     /// Raises a note for the user.
     pub fn note(&mut self, line: impl Into<String>) {
-        self.events.push_back(Event::Note(line.into()));
+        self.push(Event::Note(line.into()));
+    }
+
+    /// Events dropped so far because the outbox was full.
+    pub fn dropped(&self) -> u64 {
+        self.dropped
     }
 
     /// Whether nothing is waiting.
@@ -197,5 +216,27 @@ pub trait Consumer: std::any::Any {
         _out: &mut Outbox,
     ) -> anyhow::Result<()> {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_outbox_drops_and_counts() {
+        let mut out = Outbox::default();
+        for k in 0..MAX_EVENTS + 10 {
+            out.note(format!("note {k}"));
+        }
+        assert_eq!(out.dropped(), 10);
+        let mut n = 0;
+        while out.pop().is_some() {
+            n += 1;
+        }
+        assert_eq!(n, MAX_EVENTS);
+        // Room again once emptied.
+        out.note("again");
+        assert_eq!((out.pop().is_some(), out.dropped()), (true, 10));
     }
 }

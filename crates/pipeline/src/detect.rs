@@ -50,6 +50,8 @@ pub struct Detection {
     raised: Vec<Alert>,
     /// Notes of the forecast watch not yet taken.
     notes: Vec<String>,
+    /// Alerts dropped because more than [`MAX_RAISED`] waited.
+    dropped: u64,
     watch: Option<Watch>,
 }
 
@@ -61,6 +63,7 @@ impl Detection {
             model: s.model.clone(),
             raised: Vec::new(),
             notes: Vec::new(),
+            dropped: 0,
             watch: s.watch.clone().map(Watch::new),
         })
     }
@@ -144,7 +147,9 @@ impl Detection {
             return;
         }
         if self.raised.len() + alerts.len() > MAX_RAISED {
-            self.raised.drain(..MAX_RAISED / 2);
+            let old = self.raised.len().min(MAX_RAISED / 2);
+            self.raised.drain(..old);
+            self.dropped += old as u64;
         }
         self.raised.extend(alerts);
     }
@@ -191,6 +196,12 @@ impl Detection {
         let n = self.engine.fired();
         if n > 0 {
             out.note(format!("{n} alert(s) fired"));
+        }
+        if self.dropped > 0 {
+            out.note(format!(
+                "{} alert(s) dropped: more than {MAX_RAISED} waited to be taken",
+                self.dropped
+            ));
         }
         Ok(n)
     }

@@ -34,6 +34,8 @@ pub struct Counters {
     pub rows: u64,
     /// Report ticks.
     pub ticks: u64,
+    /// Events dropped because a consumer raised more than an outbox holds.
+    pub events_dropped: u64,
 }
 
 /// Everything but the source: the table, the consumers, the clock's ticks.
@@ -195,6 +197,14 @@ impl<S: Source> Pipeline<S> {
             }
             core.deliver();
         }
+        let dropped = core.outbox.dropped();
+        if dropped > 0 {
+            core.outbox.note(format!(
+                "{dropped} event(s) dropped: a consumer raised more than {} at once",
+                crate::consumer::MAX_EVENTS
+            ));
+            core.deliver();
+        }
         first_error.map_or(Ok(()), Err)
     }
 
@@ -231,7 +241,10 @@ impl<S: Source> Pipeline<S> {
 
     /// What went through so far.
     pub fn counters(&self) -> Counters {
-        self.core.counters
+        Counters {
+            events_dropped: self.core.outbox.dropped(),
+            ..self.core.counters
+        }
     }
 
     /// The first consumer of type `T`, to read its results.
