@@ -22,5 +22,5 @@ pub mod source;
 pub mod watch;
 
 pub use consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick, Wants};
-pub use pipeline::{account_all, Counters, Pipeline};
+pub use pipeline::{account_all, decode_options, Counters, Pipeline};
 pub use source::{CaptureStats, FileSource, IfaceCapture, Source, Stop};

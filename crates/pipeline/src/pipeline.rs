@@ -11,7 +11,7 @@ use std::io;
 use std::io::Read;
 
 use wirewatch_capture::{CaptureReader, ReadError};
-use wirewatch_flow::{FlowTable, LayerMode};
+use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
 use wirewatch_wire::{decode, DecodeOptions, Frame, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
@@ -22,6 +22,14 @@ use crate::source::{CaptureStats, FileSource, Source, Stop};
 /// capture; beyond it the clock jumps to the next packet (corrupt
 /// timestamps would otherwise report for years).
 const MAX_REPORTS_PER_GAP: i64 = 10_000;
+
+/// Decoder settings implied by the flow settings: tunnels are descended
+/// into only when the table accounts inner headers.
+pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
+    DecodeOptions {
+        descend_tunnels: cfg.layers != LayerMode::Outer,
+    }
+}
 
 /// Counters of what went through.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,8 +75,10 @@ pub struct Pipeline<S: Source> {
 }
 
 impl<S: Source> Pipeline<S> {
-    /// A pipeline from `source` into `table`, decoding with `opts`.
-    pub fn new(source: S, table: FlowTable, opts: DecodeOptions) -> Self {
+    /// A pipeline from `source` into `table` (which says, by its layer
+    /// mode, how deep the decoder goes).
+    pub fn new(source: S, table: FlowTable) -> Self {
+        let opts = decode_options(table.config());
         let interfaces = source.interface_names();
         let packet_clock = source.packet_clock();
         Pipeline {
@@ -418,10 +428,7 @@ pub fn account_all<R: Read>(
     reader: CaptureReader<R>,
     table: FlowTable,
 ) -> (FlowTable, Option<ReadError>) {
-    let opts = DecodeOptions {
-        descend_tunnels: table.config().layers != LayerMode::Outer,
-    };
-    let mut p = Pipeline::new(FileSource::new(reader, String::new()), table, opts);
+    let mut p = Pipeline::new(FileSource::new(reader, String::new()), table);
     // Without consumers nothing can fail.
     let _ = p.run_to_end(|_| {});
     let stop = p.source.take_stop();

@@ -49,7 +49,6 @@ fn pipeline(bytes: Vec<u8>) -> Pipeline<FileSource<std::io::Cursor<Vec<u8>>>> {
     Pipeline::new(
         FileSource::new(reader, "mem.pcap".into()),
         FlowTable::new(FlowConfig::default()),
-        DecodeOptions::default(),
     )
 }
 
@@ -266,11 +265,7 @@ fn the_source_filter_and_time_limit_keep_frames_out() {
     let reader = CaptureReader::new(std::io::Cursor::new(bytes)).unwrap();
     let mut src = FileSource::new(reader, "mem.pcap".into()).limited(Some(1_000_000_000));
     src.set_filter(Some("udp dst port 54")).unwrap();
-    let mut p = Pipeline::new(
-        src,
-        FlowTable::new(FlowConfig::default()),
-        DecodeOptions::default(),
-    );
+    let mut p = Pipeline::new(src, FlowTable::new(FlowConfig::default()));
     p.add(Box::new(Recorder::new(
         "a",
         &log,

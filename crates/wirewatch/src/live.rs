@@ -14,7 +14,7 @@ use wirewatch_pipeline::live::{start_owner_scan, LiveCapture, LiveSettings, PROC
 use wirewatch_pipeline::procs::Owners;
 use wirewatch_pipeline::{Ending, Pipeline, Source};
 
-use crate::offline::{add_common, decode_options, RunOutcome};
+use crate::offline::{add_common, report_out, RunOutcome};
 use crate::output::Report;
 use crate::settings::{AlertMode, Settings};
 
@@ -123,7 +123,7 @@ pub fn open(
     }
     let mut table = FlowTable::new(flow);
     table.advance(clock.now());
-    let mut p = Pipeline::new(cap, table, decode_options(&s.flow));
+    let mut p = Pipeline::new(cap, table);
     p.set_owners(owners);
     add_common(&mut p, recorder, detect, alerts);
     Ok((p, notes))
@@ -138,16 +138,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     }
     p.add(Box::new(crate::alerts::Notes));
     // NDJSON alerts on stdout own it: the traffic report is not printed.
-    let json_stdout = s
-        .detect
-        .as_ref()
-        .is_some_and(|d| d.alerts == AlertMode::JsonStdout);
-    let report_out: Box<dyn Write> = if json_stdout {
-        Box::new(std::io::sink())
-    } else {
-        out
-    };
-    p.add(Box::new(Report::new(s, report_out, true)));
+    p.add(Box::new(Report::new(s, report_out(s, out), true)));
     p.tick_every(s.interval_nanos);
     // The writer thread starts now, born without privileges (the scan
     // thread, started above, is the only one that keeps some).

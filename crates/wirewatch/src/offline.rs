@@ -6,11 +6,10 @@ use std::io::Write;
 use std::path::Path;
 
 use anyhow::anyhow;
-use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
+use wirewatch_flow::FlowTable;
 use wirewatch_pipeline::detect::Detection;
 use wirewatch_pipeline::history::Recorder;
 use wirewatch_pipeline::{Consumer, Ending, FileSource, Pipeline, Source, Stop};
-use wirewatch_wire::DecodeOptions;
 
 use crate::alerts::Notes;
 use crate::output::{self, Report};
@@ -27,13 +26,6 @@ pub enum RunOutcome {
     BrokenPipe,
     /// Everything was read and alerts fired (with `--alerts-exit`: exit 1).
     Alerted(u64),
-}
-
-/// Decoder settings implied by the flow settings.
-pub fn decode_options(cfg: &FlowConfig) -> DecodeOptions {
-    DecodeOptions {
-        descend_tunnels: cfg.layers != LayerMode::Outer,
-    }
 }
 
 /// The consumers every run has, in their order: the history recorder (or
@@ -62,16 +54,25 @@ pub fn add_common<S: Source>(
     }
 }
 
+/// Where the report goes: `out`, unless NDJSON alerts own stdout (then
+/// the traffic report is not printed).
+pub fn report_out(s: &Settings, out: Box<dyn Write>) -> Box<dyn Write> {
+    if s.detect
+        .as_ref()
+        .is_some_and(|d| d.alerts == AlertMode::JsonStdout)
+    {
+        Box::new(std::io::sink())
+    } else {
+        out
+    }
+}
+
 /// Runs the offline pipeline on `input`, writing reports to `out`.
 pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<RunOutcome> {
     let source = FileSource::open(input)?.limited(s.file_duration_nanos);
     let name = source.name().to_string();
     let bar = s.progress.then(|| output::progress_bar(input)).flatten();
-    let mut p = Pipeline::new(
-        source,
-        FlowTable::new(s.flow.clone()),
-        decode_options(&s.flow),
-    );
+    let mut p = Pipeline::new(source, FlowTable::new(s.flow.clone()));
     // The filter is compiled for the file's first link type.
     p.source
         .set_filter(s.file_filter.as_deref())
@@ -96,13 +97,7 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
     let alerts = crate::alerts::open(&alert_mode, false)?;
     add_common(&mut p, recorder, detect, alerts);
     p.add(Box::new(Notes));
-    // NDJSON alerts on stdout own it: the traffic report is not printed.
-    let report_out: Box<dyn Write> = if alert_mode == AlertMode::JsonStdout {
-        Box::new(std::io::sink())
-    } else {
-        out
-    };
-    p.add(Box::new(Report::new(s, report_out, false)));
+    p.add(Box::new(Report::new(s, report_out(s, out), false)));
     p.tick_every(s.interval_nanos);
     p.begin()?;
     // Ctrl-C (or SIGTERM) stops reading; what was read is reported, as live.

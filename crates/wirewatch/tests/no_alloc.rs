@@ -82,7 +82,7 @@ fn steady_state_ingest_does_not_allocate() {
             layers,
             ..FlowConfig::default()
         });
-        let opts = wirewatch::offline::decode_options(table.config());
+        let opts = wirewatch_pipeline::decode_options(table.config());
         // Warm up: the first round creates every flow and its history.
         for _ in 0..100 {
             let f = rd.next_frame().unwrap().unwrap();

@@ -15,7 +15,7 @@ use wirewatch_pipeline::{Ending, Pipeline};
 pub use app::{App, SourceStatus};
 pub use run::{HostNames, Ui, UiSource};
 
-use crate::offline::{add_common, decode_options, RunOutcome};
+use crate::offline::{add_common, RunOutcome};
 use crate::settings::{ScreenSettings, Settings, Source};
 
 /// Reverse DNS through the asynchronous resolver.
@@ -77,7 +77,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
         Source::File(path) => {
             let replay = run::open_replay(path, scr.speed, s.file_filter.as_deref())?;
             let table = FlowTable::new(s.flow.clone());
-            let mut p = Pipeline::new(replay, table, decode_options(&s.flow));
+            let mut p = Pipeline::new(replay, table);
             let detect = s
                 .detect
                 .as_ref()

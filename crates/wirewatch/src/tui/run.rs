@@ -154,8 +154,7 @@ impl<S: UiSource> Ui<S> {
         names: Box<dyn HostNames>,
         refresh_nanos: i64,
     ) -> Self {
-        let opts = crate::offline::decode_options(table.config());
-        let mut pipeline = Pipeline::new(source, table, opts);
+        let mut pipeline = Pipeline::new(source, table);
         pipeline.set_owners(owners);
         Self::on(app, pipeline, names, refresh_nanos)
     }

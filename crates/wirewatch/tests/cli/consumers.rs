@@ -118,11 +118,7 @@ fn consumer(kind: &Kind, dir: &Path, pcap: &Path) -> Box<dyn Consumer> {
 /// pipeline's counters and the result of the end.
 fn run(kind: &Kind, dir: &Path, pcap: &Path) -> (wirewatch_pipeline::Counters, anyhow::Result<()>) {
     let source = FileSource::open(pcap).unwrap();
-    let mut p = Pipeline::new(
-        source,
-        FlowTable::new(Default::default()),
-        Default::default(),
-    );
+    let mut p = Pipeline::new(source, FlowTable::new(Default::default()));
     let d = DetectSettings {
         cfg: Default::default(),
         model: None,

@@ -1472,11 +1472,7 @@ pub fn filter_child() {
     };
     let cap =
         LiveCapture::open(&ls, std::sync::Arc::new(wirewatch_wire::SystemClock)).expect("open");
-    let mut p = Pipeline::new(
-        cap,
-        FlowTable::new(FlowConfig::default()),
-        wirewatch_wire::DecodeOptions::default(),
-    );
+    let mut p = Pipeline::new(cap, FlowTable::new(FlowConfig::default()));
     let count = |t: &FlowTable, port: u16| -> u64 {
         t.flows()
             .filter(|f| f.key.protocol == 17 && (f.key.a_port == port || f.key.b_port == port))

@@ -18,7 +18,7 @@ use wirewatch_pipeline::filter::FrameFilter;
 use wirewatch_pipeline::procs::Owners;
 use wirewatch_pipeline::{Pipeline, Source};
 use wirewatch_procs::Owner;
-use wirewatch_wire::{build, linktype, DecodeOptions, Frame, Timestamp};
+use wirewatch_wire::{build, linktype, Frame, Timestamp};
 
 /// Frames released by a hand-set clock.
 struct Memory {
@@ -837,7 +837,7 @@ fn replay_follows_the_wall_clock_at_its_speed() {
             .paced(speed)
             .with_wall_clock(move || clock.get());
         let table = FlowTable::new(FlowConfig::default());
-        let mut p = Pipeline::new(replay, table, DecodeOptions::default());
+        let mut p = Pipeline::new(replay, table);
         for (secs, due) in steps {
             wall.set(Duration::from_secs_f64(secs));
             p.pump(0).unwrap();
