@@ -40,8 +40,12 @@ pub enum LayerMode {
     All,
 }
 
+/// Flows the table holds by default: about 60 MB of flows with their
+/// 40-second history (see [`FlowTable::bytes_per_flow`]).
+pub const DEFAULT_MAX_FLOWS: usize = 100_000;
+
 /// Table settings, validated before use.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct FlowConfig {
     /// Byte count for rates.
     pub bytes: ByteMode,
@@ -62,6 +66,26 @@ pub struct FlowConfig {
     pub only_local_nets: bool,
     /// Leave out IPv6 headers with a link-local end (iftop's default; `-l` counts them).
     pub skip_link_local: bool,
+    /// Most flows held at once (at least 16). A new flow past it first
+    /// makes room: idle flows go, then the least active ones, folded into
+    /// their interface's "other flows" aggregate, so that totals stay
+    /// exact while memory stays bounded.
+    pub max_flows: usize,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            bytes: ByteMode::default(),
+            layers: LayerMode::default(),
+            local_nets: Vec::new(),
+            idle_timeout_nanos: None,
+            keep_expired: false,
+            only_local_nets: false,
+            skip_link_local: false,
+            max_flows: DEFAULT_MAX_FLOWS,
+        }
+    }
 }
 
 /// A 5-tuple in canonical order: `(a, a_port) <= (b, b_port)`, so both
@@ -246,6 +270,14 @@ impl Flow {
         }
     }
 
+    /// Whether some traffic was not handed to [`FlowTable::take_unrecorded`] yet.
+    fn unrecorded(&self, mode: ByteMode) -> bool {
+        self.dirs
+            .iter()
+            .zip(self.recorded)
+            .any(|(c, r)| (c.packets, c.bytes(mode)) != r)
+    }
+
     /// Whether the flow had traffic within the last sweep's window.
     pub(crate) fn has_history(&self) -> bool {
         self.history.is_some()
@@ -281,6 +313,14 @@ pub struct Stats {
     pub orphan_fragments: u64,
     /// IP headers left out by `only_local_nets` or `skip_link_local`.
     pub excluded: u64,
+    /// Flows removed by the idle timeout (folded into "other flows").
+    pub expired_flows: u64,
+    /// Flows folded into "other flows" to keep within
+    /// [`FlowConfig::max_flows`].
+    pub evicted_flows: u64,
+    /// First fragments not remembered because the fragment table was full
+    /// (their later fragments are accounted to the host pair).
+    pub untracked_fragments: u64,
     /// Earliest packet timestamp.
     pub first_ts: Option<Timestamp>,
     /// Latest packet timestamp.
@@ -305,11 +345,39 @@ impl Stats {
 
 type FragKey = (IpAddr, IpAddr, u8, u32);
 
+/// Flows folded together on one interface: those removed by the idle timeout
+/// or to keep the table within its limit. Their counters and recent history
+/// stay, so totals and per-interface counts are exact; the screen and the
+/// reports show them as one "(N other flows)" line.
+#[derive(Clone, Debug)]
+pub struct OtherFlows {
+    /// The sum: unspecified addresses, no ports, protocol 0; `sent` is what
+    /// the folded flows' sources sent.
+    pub flow: Flow,
+    /// Flows folded in.
+    pub flows: u64,
+}
+
+/// Packets of a flow as a power-of-two class (0 for none): what "least
+/// active" means when the table makes room.
+fn activity(f: &Flow) -> usize {
+    let p = f.dirs[0].packets + f.dirs[1].packets;
+    (u64::BITS - p.leading_zeros()) as usize
+}
+
 /// The flow table. One owner; feed it packets in capture order.
+///
+/// Flows live in a slab sized once to [`FlowConfig::max_flows`]; the hash
+/// table holds their indices (4 bytes each, sized to twice the limit), so
+/// neither ever grows, moves or rehashes into a bigger table while packets
+/// arrive.
 pub struct FlowTable {
     cfg: FlowConfig,
-    /// Flows keyed by their own `key` (a `HashTable`, so the key is stored once).
-    map: hashbrown::HashTable<Flow>,
+    /// The flows; `None` marks a free place (listed in `free`).
+    slab: Vec<Option<Flow>>,
+    free: Vec<u32>,
+    /// Indices into `slab`, keyed by the flow's `key`.
+    map: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::RandomState,
     frags: HashMap<FragKey, (u16, u16, Timestamp), foldhash::fast::RandomState>,
     next_id: u64,
@@ -325,11 +393,26 @@ pub struct FlowTable {
     peaks: [u64; 3],
     stats: Stats,
     expired: Vec<Flow>,
-    /// Hash and key of every flow with traffic not yet taken by
-    /// [`FlowTable::take_unrecorded`] (kept only with `keep_expired`).
-    pending: Vec<(u64, FlowKey)>,
+    /// Slab index of every flow with traffic not yet taken by
+    /// [`FlowTable::take_unrecorded`] (kept only with `keep_expired`). A
+    /// place freed and taken again meanwhile is listed twice at most per
+    /// new flow; the list is rebuilt from the flows when it outgrows them.
+    pending: Vec<u32>,
+    /// "Other flows" per interface index.
+    other: Vec<OtherFlows>,
     /// Interface given to new flows.
     iface: u16,
+}
+
+/// Most flows handed to [`FlowTable::take_unrecorded`] after their removal
+/// (beyond, the rest of their traffic is taken as "other flows").
+fn expired_cap(max_flows: usize) -> usize {
+    max_flows / 2
+}
+
+/// Most first fragments remembered.
+fn fragment_cap(max_flows: usize) -> usize {
+    (max_flows / 8).max(256)
 }
 
 /// Packets and bytes (in the table's byte mode) of one direction.
@@ -342,13 +425,29 @@ pub struct Delta {
 }
 
 impl FlowTable {
+    /// Memory one flow costs at most: its place in the slab, its 40 s
+    /// history (with the allocator's overhead), its index in the hash table
+    /// (sized to twice the limit), its mark in the list of flows to record,
+    /// and its share of the removed flows waiting to be recorded.
+    pub const BYTES_PER_FLOW: usize = std::mem::size_of::<Option<Flow>>()
+        + std::mem::size_of::<History>()
+        + 16
+        + 2 * (std::mem::size_of::<u32>() + 1)
+        + std::mem::size_of::<u32>()
+        + std::mem::size_of::<Flow>() / 2;
+
     /// An empty table.
-    pub fn new(cfg: FlowConfig) -> Self {
+    pub fn new(mut cfg: FlowConfig) -> Self {
+        cfg.max_flows = cfg.max_flows.clamp(16, u32::MAX as usize / 2);
+        let n = cfg.max_flows;
         FlowTable {
-            cfg,
-            map: hashbrown::HashTable::new(),
+            slab: Vec::with_capacity(n),
+            free: Vec::new(),
+            map: hashbrown::HashTable::with_capacity(2 * n),
             hasher: foldhash::fast::RandomState::default(),
-            frags: HashMap::default(),
+            frags: HashMap::with_capacity_and_hasher(fragment_cap(n), Default::default()),
+            pending: Vec::with_capacity(if cfg.keep_expired { n } else { 0 }),
+            cfg,
             next_id: 0,
             origin: None,
             now: Timestamp::ZERO,
@@ -359,7 +458,7 @@ impl FlowTable {
             peaks: [0; 3],
             stats: Stats::default(),
             expired: Vec::new(),
-            pending: Vec::new(),
+            other: Vec::new(),
             iface: 0,
         }
     }
@@ -406,21 +505,24 @@ impl FlowTable {
             }
         };
         if self.cfg.keep_expired {
-            // Only flows with traffic since the last call (a key whose flow
-            // expired finds nothing, or a new flow that is visited anyway:
-            // a visit hands out only what is new).
-            for (hash, key) in std::mem::take(&mut self.pending) {
-                if let Some(flow) = self.map.find_mut(hash, |f| f.key == key) {
+            // Only flows with traffic since the last call (a place freed
+            // meanwhile finds nothing or a new flow, which is visited
+            // anyway: a visit hands out only what is new).
+            for i in self.pending.drain(..) {
+                if let Some(flow) = self.slab[i as usize].as_mut() {
                     visit(flow);
                 }
             }
         } else {
-            for flow in self.map.iter_mut() {
+            for flow in self.slab.iter_mut().flatten() {
                 visit(flow);
             }
         }
         for mut flow in self.expired.drain(..) {
             visit(&mut flow);
+        }
+        for o in &mut self.other {
+            visit(&mut o.flow);
         }
     }
 
@@ -436,7 +538,13 @@ impl FlowTable {
 
     /// Live flows, in no particular order.
     pub fn flows(&self) -> impl Iterator<Item = &Flow> {
-        self.map.iter()
+        self.slab.iter().flatten()
+    }
+
+    /// The "other flows" of each interface that has some: flows removed by
+    /// the idle timeout or to keep within the limit, folded together.
+    pub fn other_flows(&self) -> impl Iterator<Item = &OtherFlows> {
+        self.other.iter().filter(|o| o.flows > 0)
     }
 
     /// Number of live flows.
@@ -472,7 +580,7 @@ impl FlowTable {
     /// answer is kept. Returns how many flows got an owner.
     pub fn label_owners(&mut self, since: Timestamp, mut f: impl FnMut(&Flow) -> u32) -> usize {
         let mut n = 0;
-        for flow in self.map.iter_mut() {
+        for flow in self.slab.iter_mut().flatten() {
             if flow.owner == 0 && flow.last_seen >= since {
                 flow.owner = f(flow);
                 n += usize::from(flow.owner != 0);
@@ -525,25 +633,108 @@ impl FlowTable {
     fn sweep(&mut self) {
         let now = self.now;
         let window_start = self.slot - HISTORY_SLOTS as i64;
-        let timeout = self.cfg.idle_timeout_nanos;
-        if let Some(t) = timeout {
-            let gone = self.map.extract_if(|f| now.nanos_since(f.last_seen) >= t);
-            if self.cfg.keep_expired {
-                self.expired.extend(gone.map(|mut f| {
-                    f.history = None;
-                    f
-                }));
-            } else {
-                gone.for_each(drop);
-            }
+        if let Some(t) = self.cfg.idle_timeout_nanos {
+            let n = self.remove_where(|f| now.nanos_since(f.last_seen) >= t);
+            self.stats.expired_flows += n;
         }
-        for f in self.map.iter_mut() {
+        for f in self.slab.iter_mut().flatten() {
             if f.history.as_ref().is_some_and(|h| h.newest < window_start) {
                 f.history = None;
             }
         }
         self.frags
             .retain(|_, v| now.nanos_since(v.2) < FRAGMENT_TIMEOUT_NANOS);
+    }
+
+    /// Makes room for new flows: about an eighth of the limit goes, idle
+    /// flows (nothing in the 40 s window) first, then the least active
+    /// (fewest packets), folded into their interface's "other flows".
+    fn make_room(&mut self) {
+        let target = (self.cfg.max_flows / 8).max(1);
+        let window_start = self.now.add_nanos(-(HISTORY_SLOTS as i64) * SLOT_NANOS);
+        let idle = |f: &Flow| f.last_seen < window_start;
+        let (mut idle_count, mut classes) = (0usize, [0usize; 65]);
+        for f in self.slab.iter().flatten() {
+            if idle(f) {
+                idle_count += 1;
+            } else {
+                classes[activity(f)] += 1;
+            }
+        }
+        // Classes below `limit` go whole; `at_limit` flows of class `limit`.
+        let mut need = target.saturating_sub(idle_count);
+        let mut limit = 0;
+        while limit < classes.len() && need > classes[limit] {
+            need -= classes[limit];
+            limit += 1;
+        }
+        let mut at_limit = need;
+        let n = self.remove_where(|f| {
+            if idle(f) {
+                return true;
+            }
+            let c = activity(f);
+            if c == limit && at_limit > 0 {
+                at_limit -= 1;
+                return true;
+            }
+            c < limit
+        });
+        self.stats.evicted_flows += n;
+    }
+
+    /// Removes the flows `gone` picks: handed to [`FlowTable::take_unrecorded`]
+    /// when someone takes them and there is room, and folded into their
+    /// interface's "other flows" either way. Returns how many went.
+    fn remove_where(&mut self, mut gone: impl FnMut(&Flow) -> bool) -> u64 {
+        let FlowTable {
+            cfg,
+            slab,
+            free,
+            map,
+            hasher,
+            expired,
+            other,
+            ..
+        } = self;
+        let cap = expired_cap(cfg.max_flows);
+        let mut n = 0;
+        // In slab order, so that the same capture always loses the same flows.
+        for (i, place) in slab.iter_mut().enumerate() {
+            if !place.as_ref().is_some_and(&mut gone) {
+                continue;
+            }
+            let Some(mut f) = place.take() else {
+                continue;
+            };
+            let i = i as u32;
+            if let Ok(e) = map.find_entry(hasher.hash_one(f.key), |&j| j == i) {
+                e.remove();
+            }
+            free.push(i);
+            n += 1;
+            let handed = cfg.keep_expired && expired.len() < cap && f.unrecorded(cfg.bytes);
+            fold(other, &f, handed, cfg.bytes);
+            if handed {
+                f.history = None;
+                expired.push(f);
+            }
+        }
+        if self.pending.len() > self.cfg.max_flows {
+            self.rebuild_pending();
+        }
+        n
+    }
+
+    /// The list of flows with traffic not yet taken, from the flows
+    /// themselves (no place twice, none freed).
+    fn rebuild_pending(&mut self) {
+        self.pending.clear();
+        for (i, f) in self.slab.iter().enumerate() {
+            if f.as_ref().is_some_and(|f| f.pending) {
+                self.pending.push(i as u32);
+            }
+        }
     }
 
     fn is_local(&self, a: IpAddr) -> bool {
@@ -624,7 +815,13 @@ impl FlowTable {
             let fk = (l.src, l.dst, l.protocol, f.id);
             if f.offset == 0 {
                 if ports {
-                    self.frags.insert(fk, (sp, dp, m.ts));
+                    if self.frags.len() < fragment_cap(self.cfg.max_flows)
+                        || self.frags.contains_key(&fk)
+                    {
+                        self.frags.insert(fk, (sp, dp, m.ts));
+                    } else {
+                        self.stats.untracked_fragments += 1;
+                    }
                 }
             } else if let Some(&(s, d, _)) = self.frags.get(&fk) {
                 (sp, dp, ports) = (s, d, true);
@@ -644,33 +841,15 @@ impl FlowTable {
         };
         let dir = reversed as usize;
         let hash = self.hasher.hash_one(key);
-        let flow = match self.map.find_mut(hash, |f| f.key == key) {
-            Some(f) => f,
-            None => {
-                let src_is_a = self.orient(&key, reversed, l);
-                let id = self.next_id;
-                self.next_id += 1;
-                let hasher = &self.hasher;
-                self.map
-                    .insert_unique(
-                        hash,
-                        Flow {
-                            key,
-                            id,
-                            src_is_a,
-                            first_seen: m.ts,
-                            last_seen: m.ts,
-                            dirs: [Counters::default(); 2],
-                            owner: 0,
-                            iface: self.iface,
-                            recorded: [(0, 0); 2],
-                            pending: false,
-                            history: None,
-                        },
-                        |f| hasher.hash_one(f.key),
-                    )
-                    .into_mut()
-            }
+        let slab = &self.slab;
+        let idx = match self.map.find(hash, |&i| {
+            slab[i as usize].as_ref().is_some_and(|f| f.key == key)
+        }) {
+            Some(&i) => i,
+            None => self.insert(hash, key, reversed, l, m.ts),
+        };
+        let Some(flow) = self.slab[idx as usize].as_mut() else {
+            return;
         };
         let c = &mut flow.dirs[dir];
         c.packets += 1;
@@ -687,9 +866,55 @@ impl FlowTable {
         // so a cut visits those instead of every flow in the table.
         if self.cfg.keep_expired && !flow.pending {
             flow.pending = true;
-            self.pending.push((hash, key));
+            self.pending.push(idx);
         }
         self.totals.add(slot, if sent { 0 } else { 1 }, bytes);
+    }
+
+    /// Adds a new flow, making room first when the table is full; returns
+    /// its place in the slab.
+    fn insert(
+        &mut self,
+        hash: u64,
+        key: FlowKey,
+        reversed: bool,
+        l: &IpLayer,
+        ts: Timestamp,
+    ) -> u32 {
+        if self.map.len() >= self.cfg.max_flows {
+            self.make_room();
+        }
+        let flow = Flow {
+            key,
+            id: self.next_id,
+            src_is_a: self.orient(&key, reversed, l),
+            first_seen: ts,
+            last_seen: ts,
+            dirs: [Counters::default(); 2],
+            owner: 0,
+            iface: self.iface,
+            recorded: [(0, 0); 2],
+            pending: false,
+            history: None,
+        };
+        self.next_id += 1;
+        let idx = match self.free.pop() {
+            Some(i) => {
+                self.slab[i as usize] = Some(flow);
+                i
+            }
+            None => {
+                self.slab.push(Some(flow));
+                (self.slab.len() - 1) as u32
+            }
+        };
+        let (slab, hasher) = (&self.slab, &self.hasher);
+        self.map.insert_unique(hash, idx, |&i| {
+            slab[i as usize]
+                .as_ref()
+                .map_or(0, |f| hasher.hash_one(f.key))
+        });
+        idx
     }
 
     /// Decides which endpoint of a new flow is the source.
@@ -717,5 +942,69 @@ impl FlowTable {
     /// Highest completed 2-second totals: sent, received, both (bytes per slot).
     pub(crate) fn peaks(&self) -> [u64; 3] {
         self.peaks
+    }
+}
+
+/// Folds flow `f` into its interface's "other flows": counters, times and
+/// recent history. `handed`: the flow itself goes on to be taken by
+/// [`FlowTable::take_unrecorded`], so the sum takes none of its traffic;
+/// otherwise what the flow had not handed out is the sum's to hand out.
+fn fold(other: &mut Vec<OtherFlows>, f: &Flow, handed: bool, mode: ByteMode) {
+    let i = usize::from(f.iface);
+    while other.len() <= i {
+        let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
+        other.push(OtherFlows {
+            flow: Flow {
+                key: FlowKey {
+                    a: unspecified,
+                    b: unspecified,
+                    a_port: 0,
+                    b_port: 0,
+                    protocol: 0,
+                },
+                id: u64::MAX,
+                src_is_a: true,
+                first_seen: f.first_seen,
+                last_seen: f.last_seen,
+                dirs: [Counters::default(); 2],
+                owner: 0,
+                iface: other.len() as u16,
+                recorded: [(0, 0); 2],
+                pending: false,
+                history: None,
+            },
+            flows: 0,
+        });
+    }
+    let o = &mut other[i];
+    o.flows += 1;
+    let sum = &mut o.flow;
+    // The flow's [a→b, b→a] as [sent, received].
+    let order = if f.src_is_a { [0, 1] } else { [1, 0] };
+    for (d, k) in order.into_iter().enumerate() {
+        let c = &f.dirs[k];
+        sum.dirs[d].add(c);
+        let (p, b) = if handed {
+            (c.packets, c.bytes(mode))
+        } else {
+            f.recorded[k]
+        };
+        sum.recorded[d].0 += p;
+        sum.recorded[d].1 += b;
+    }
+    sum.first_seen = sum.first_seen.min(f.first_seen);
+    sum.last_seen = sum.last_seen.max(f.last_seen);
+    if let Some(h) = &f.history {
+        let into = sum
+            .history
+            .get_or_insert_with(|| Box::new(History::new(h.newest)));
+        for s in h.newest - HISTORY_SLOTS as i64 + 1..=h.newest {
+            for (d, k) in order.into_iter().enumerate() {
+                let v = h.get(s, k);
+                if v > 0 {
+                    into.add(s, d, v);
+                }
+            }
+        }
     }
 }

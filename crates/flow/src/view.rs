@@ -6,7 +6,9 @@ use std::net::IpAddr;
 
 use wirewatch_wire::Timestamp;
 
-use crate::table::{ByteMode, Counters, Flow, FlowTable, Stats, HISTORY_SLOTS, SLOT_NANOS};
+use crate::table::{
+    ByteMode, Counters, Flow, FlowTable, OtherFlows, Stats, HISTORY_SLOTS, SLOT_NANOS,
+};
 
 /// How flows are grouped into entries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -201,6 +203,18 @@ pub struct Snapshot {
     /// Entries in the view (after `active_only`), before [`Snapshot::build_top`]
     /// kept only the first ones.
     pub total_entries: usize,
+    /// The flows removed by the idle timeout or folded to keep the table
+    /// within its limit, as one line (after `active_only`).
+    pub other: Option<Other>,
+}
+
+/// The "(N other flows)" line: every interface's folded flows together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Other {
+    /// Flows folded in.
+    pub flows: u64,
+    /// Their sum: counters, rates and peaks; the key has no field.
+    pub entry: Entry,
 }
 
 /// Slots per rate window: 2 s, 10 s, 40 s.
@@ -276,9 +290,10 @@ impl Snapshot {
         };
         let Collected {
             mut entries,
-            cumulative,
+            mut cumulative,
             streamed,
         } = b.collect(table, flows, top.as_ref());
+        let other = b.other(table, &mut cumulative);
         if active_only {
             entries.retain(Entry::is_active);
         }
@@ -305,6 +320,7 @@ impl Snapshot {
             stats: table.stats().clone(),
             history_len: b.history_len as usize,
             total_entries,
+            other,
         }
     }
 }
@@ -476,6 +492,34 @@ impl Build {
             cumulative,
             streamed,
         }
+    }
+
+    /// The "(N other flows)" line, with its bytes added to `cumulative`;
+    /// none when nothing was folded (or, with `active_only`, when the
+    /// folded flows had nothing in the window).
+    fn other(&self, table: &FlowTable, cumulative: &mut [u64; 3]) -> Option<Other> {
+        let mut folded = table.other_flows();
+        let first: &OtherFlows = folded.next()?;
+        let key = EntryKey {
+            src: None,
+            dst: None,
+            src_port: None,
+            dst_port: None,
+            protocol: None,
+            owner: None,
+        };
+        let mut b = Building::new(key, &first.flow);
+        let mut flows = 0;
+        for o in std::iter::once(first).chain(folded) {
+            b.add(&o.flow, false, self.byte_mode, self.report_slot);
+            flows += o.flows;
+        }
+        let mut entry = b.finish(self);
+        cumulative[0] += entry.sent.bytes;
+        cumulative[1] += entry.recv.bytes;
+        cumulative[2] += entry.sent.bytes + entry.recv.bytes;
+        entry.flows = flows;
+        (!self.active_only || entry.is_active()).then_some(Other { flows, entry })
     }
 
     /// The footer: rates and peaks over every flow from the table's own

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use wirewatch_flow::{
-    ByteMode, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
+    ByteMode, Entry, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
 };
 use wirewatch_testkit::{tcp_frame, udp_frame};
 use wirewatch_wire::build::*;
@@ -260,6 +260,107 @@ fn idle_timeout_expires_flows() {
     assert_eq!(gone[0].src().0, ip("10.0.0.1"));
 }
 
+/// A flood of one-packet flows from spoofed sources against a table of 64:
+/// the table stays at its limit, the busy flows stay, the rest is folded
+/// into "other flows" with every byte, and what was folded is counted.
+#[test]
+fn a_full_table_folds_the_least_active_flows() {
+    let mut t = FlowTable::new(FlowConfig {
+        max_flows: 64,
+        ..FlowConfig::default()
+    });
+    let busy = |i: u16| udp_frame("10.0.0.1", 4000 + i, "10.0.0.2", 443, 500);
+    let mut total = 0u64;
+    let mut ms = 0;
+    // The busy flows are there before the flood.
+    for _ in 0..4 {
+        for i in 0..4 {
+            let f = busy(i);
+            total += (f.len() - 14) as u64;
+            t.ingest(&pkt(at(ms), &f));
+        }
+        ms += 10;
+    }
+    for round in 0..100u32 {
+        for i in 0..4 {
+            let f = busy(i);
+            total += (f.len() - 14) as u64;
+            t.ingest(&pkt(at(ms), &f));
+        }
+        for k in 0..100u32 {
+            let n = round * 100 + k;
+            let src = format!("172.{}.{}.{}", 16 + (n >> 16) % 16, (n >> 8) & 255, n & 255);
+            let f = udp_frame(&src, (n % 60_000) as u16 + 1024, "10.0.0.2", 5000, 0);
+            total += (f.len() - 14) as u64;
+            t.ingest(&pkt(at(ms), &f));
+        }
+        ms += 10;
+    }
+    assert!(t.len() <= 64, "{} flows held", t.len());
+    let held: Vec<_> = t.flows().map(|f| f.src().1).collect();
+    for i in 0..4 {
+        assert!(held.contains(&(4000 + i)), "busy flow {i} was folded");
+    }
+    let st = t.stats();
+    assert_eq!(st.evicted_flows + t.len() as u64, 10_004);
+    let s = snap(&t, View::Port);
+    let other = s.other.as_ref().expect("an other-flows line");
+    assert_eq!(other.flows, st.evicted_flows);
+    let bytes: u64 = s
+        .entries
+        .iter()
+        .chain([&other.entry])
+        .map(Entry::total_bytes)
+        .sum();
+    assert_eq!(bytes, total);
+    assert_eq!(s.totals.cumulative[2], total);
+    // Folded flows had traffic in the last 40 s: the line is on screen too.
+    let active = Snapshot::build(&t, View::Pair, SortKey::Rate2s, t.slot_of(t.now()), true);
+    assert_eq!(active.other.map(|o| o.flows), Some(st.evicted_flows));
+}
+
+/// With a taker of per-period counts, every packet and byte is handed out
+/// exactly once, whether its flow stayed, expired or was folded.
+#[test]
+fn folded_and_expired_flows_are_taken_once() {
+    let mut t = FlowTable::new(FlowConfig {
+        max_flows: 32,
+        keep_expired: true,
+        idle_timeout_nanos: Some(5_000_000_000),
+        ..FlowConfig::default()
+    });
+    let (mut packets, mut bytes) = (0u64, 0u64);
+    let mut taken = (0u64, 0u64);
+    let mut take = |t: &mut FlowTable| {
+        t.take_unrecorded(|_, d| {
+            for x in d {
+                taken.0 += x.packets;
+                taken.1 += x.bytes;
+            }
+        })
+    };
+    for n in 0..5_000u32 {
+        let src = format!("172.16.{}.{}", (n >> 8) & 255, n & 255);
+        let f = udp_frame(
+            &src,
+            1024 + (n % 7) as u16,
+            "10.0.0.2",
+            53,
+            (n % 50) as usize,
+        );
+        packets += 1;
+        bytes += (f.len() - 14) as u64;
+        t.ingest(&pkt(at(i64::from(n) * 40), &f));
+        if n % 700 == 0 {
+            take(&mut t);
+        }
+    }
+    take(&mut t);
+    assert_eq!(taken, (packets, bytes));
+    let st = t.stats();
+    assert!(st.evicted_flows > 0 && st.expired_flows > 0, "{st:?}");
+}
+
 fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
     (
         0u8..4,
@@ -275,8 +376,9 @@ fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
 proptest! {
     /// Flow bytes and packets sum to the packet totals, in every view.
     #[test]
-    fn flow_bytes_sum_to_packet_bytes(pkts in proptest::collection::vec(arb_packet(), 1..60)) {
-        let mut t = FlowTable::new(FlowConfig::default());
+    fn flow_bytes_sum_to_packet_bytes(pkts in proptest::collection::vec(arb_packet(), 1..60), max_flows in prop_oneof![Just(16usize), Just(1000)]) {
+        // A small limit folds flows into "other flows": sums stay exact.
+        let mut t = FlowTable::new(FlowConfig { max_flows, ..FlowConfig::default() });
         let mut sorted = pkts.clone();
         sorted.sort_by_key(|p| p.6);
         let mut total_ip = 0u64;
@@ -289,8 +391,9 @@ proptest! {
         prop_assert_eq!(t.stats().ip_bytes, total_ip);
         for v in [View::Pair, View::Port, View::Src, View::Dst] {
             let s = snap(&t, v);
-            let bytes: u64 = s.entries.iter().map(|e| e.sent.bytes + e.recv.bytes).sum();
-            let packets: u64 = s.entries.iter().map(|e| e.sent.counters.packets + e.recv.counters.packets).sum();
+            let other = s.other.iter().map(|o| &o.entry);
+            let bytes: u64 = s.entries.iter().chain(other.clone()).map(|e| e.sent.bytes + e.recv.bytes).sum();
+            let packets: u64 = s.entries.iter().chain(other).map(|e| e.sent.counters.packets + e.recv.counters.packets).sum();
             prop_assert_eq!(bytes, total_ip);
             prop_assert_eq!(packets, pkts.len() as u64);
             prop_assert_eq!(s.totals.cumulative[2], total_ip);

@@ -51,6 +51,11 @@ impl Default for RingConfig {
 }
 
 impl RingConfig {
+    /// Bytes of one ring (blocks × block size).
+    pub fn total_bytes(&self) -> u64 {
+        u64::from(self.block_size) * u64::from(self.block_count)
+    }
+
     /// Checks the geometry against the kernel's rules.
     pub fn validate(&self) -> Result<(), LiveError> {
         // SAFETY: sysconf has no preconditions.
@@ -70,7 +75,7 @@ impl RingConfig {
         if self.block_count == 0 {
             return Err(LiveError::BadRing("block count must be at least 1".into()));
         }
-        let total = u64::from(self.block_size) * u64::from(self.block_count);
+        let total = self.total_bytes();
         if total > 1 << 32 {
             return Err(LiveError::BadRing(format!(
                 "ring of {total} bytes is larger than 4 GiB"

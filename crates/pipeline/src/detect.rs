@@ -88,8 +88,11 @@ impl Detection {
 
     /// One period's rows (as history writes them).
     pub fn rows(&mut self, now: Timestamp, rows: &[Row]) {
+        // The "other flows" rows (no addresses) count for the interface's
+        // forecast, not as a host or a pair.
         let flows: Vec<FlowRow> = rows
             .iter()
+            .filter(|r| !(r.local.is_unspecified() && r.remote.is_unspecified()))
             .map(|r| FlowRow {
                 ts: Timestamp::from_secs(r.ts),
                 iface: &r.iface,

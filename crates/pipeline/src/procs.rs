@@ -14,6 +14,11 @@ use wirewatch_wire::Timestamp;
 /// Flows active this long before a new scan are labelled with it.
 const LABEL_WINDOW_NANOS: i64 = 10_000_000_000;
 
+/// Processes registered one by one; past this, a new process is known by
+/// its name alone (a forking server spawning one per connection must not
+/// grow the registry without end).
+pub const MAX_OWNERS: usize = 65_536;
+
 /// Owners seen so far (ids from 1; 0 = unknown) and the scan feeding them.
 #[derive(Default)]
 pub struct Owners {
@@ -21,6 +26,10 @@ pub struct Owners {
     index: HashMap<(u32, u64, String), u32>,
     attribution: Option<Attribution>,
     scans_seen: u64,
+    /// Processes registered by name alone (past [`MAX_OWNERS`]).
+    merged: u64,
+    /// Processes left unknown (past twice [`MAX_OWNERS`]).
+    dropped: u64,
 }
 
 impl Owners {
@@ -37,16 +46,44 @@ impl Owners {
         self.list.get((id as usize).checked_sub(1)?)
     }
 
-    /// The id of `o`, registering it if new.
+    /// The id of `o`, registering it if new. Past [`MAX_OWNERS`] a new
+    /// process shares one id with others of its name (pid 0); past twice
+    /// that, it is left unknown (0). Both are counted.
     pub fn intern(&mut self, o: &Owner) -> u32 {
         let k = (o.pid, o.netns, o.comm.clone());
         if let Some(&id) = self.index.get(&k) {
             return id;
         }
-        self.list.push(o.clone());
+        let (k, o) = if self.list.len() < MAX_OWNERS {
+            (k, o.clone())
+        } else {
+            self.merged += 1;
+            let by_name = (0, o.netns, o.comm.clone());
+            if let Some(&id) = self.index.get(&by_name) {
+                return id;
+            }
+            if self.list.len() >= 2 * MAX_OWNERS {
+                self.dropped += 1;
+                return 0;
+            }
+            (
+                by_name,
+                Owner {
+                    pid: 0,
+                    ..o.clone()
+                },
+            )
+        };
+        self.list.push(o);
         let id = self.list.len() as u32;
         self.index.insert(k, id);
         id
+    }
+
+    /// Processes known by name alone and processes left unknown, because
+    /// the registry was full.
+    pub fn overflow(&self) -> (u64, u64) {
+        (self.merged, self.dropped)
     }
 
     /// When a new scan is in, gives every recently active flow without an
@@ -159,4 +196,43 @@ pub fn owner_json(o: &Owner) -> Value {
         "other_netns": o.foreign_netns,
         "label": o.label(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(pid: u32, comm: &str) -> Owner {
+        Owner {
+            pid,
+            comm: comm.into(),
+            exe: None,
+            uid: 0,
+            user: "root".into(),
+            netns: 1,
+            foreign_netns: false,
+        }
+    }
+
+    /// A server forking one process per connection: the registry stops at
+    /// its cap, later processes share their name's id, and it is counted.
+    #[test]
+    fn the_registry_is_bounded() {
+        let mut o = Owners::default();
+        for pid in 1..=MAX_OWNERS as u32 {
+            assert_eq!(o.intern(&owner(pid, "sshd")), pid);
+        }
+        assert_eq!(o.intern(&owner(7, "sshd")), 7);
+        let shared = o.intern(&owner(1_000_000, "sshd"));
+        assert_eq!(
+            o.get(shared).map(|w| (w.pid, w.comm.as_str())),
+            Some((0, "sshd"))
+        );
+        for pid in 1_000_001..1_100_000 {
+            assert_eq!(o.intern(&owner(pid, "sshd")), shared);
+        }
+        assert_eq!(o.intern(&owner(2_000_000, "nginx")), shared + 1);
+        assert_eq!(o.list.len(), MAX_OWNERS + 2);
+        assert_eq!(o.overflow(), (100_001, 0));
+    }
 }

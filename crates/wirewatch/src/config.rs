@@ -72,6 +72,50 @@ pub struct Config {
     pub detect: Option<wirewatch_detect::DetectConfig>,
     /// TOML `[forecast]`.
     pub forecast: ForecastConfig,
+    /// TOML `[limits]`.
+    pub limits: LimitsConfig,
+}
+
+/// TOML `[limits]`: how much memory the process may use.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LimitsConfig {
+    /// `memory`: the whole process's budget, bytes.
+    pub memory: Option<u64>,
+    /// `flows`: flows held at once (instead of what the budget gives).
+    pub flows: Option<usize>,
+}
+
+/// Smallest memory budget: the program itself, the capture ring and a few
+/// thousand flows.
+pub const MIN_MEMORY: u64 = 48 << 20;
+
+/// A memory size: bytes, or a number with K, M or G (1024-based; `MB`,
+/// `MiB` are read the same), at least [`MIN_MEMORY`].
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let lower = t.to_ascii_lowercase();
+    let digits = lower.trim_end_matches("ib").trim_end_matches('b');
+    let (num, mult) = match digits.char_indices().last() {
+        Some((i, 'k')) => (&digits[..i], 1u64 << 10),
+        Some((i, 'm')) => (&digits[..i], 1 << 20),
+        Some((i, 'g')) => (&digits[..i], 1 << 30),
+        _ => (digits, 1),
+    };
+    let bytes = num
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|n| n.is_finite() && *n >= 0.0)
+        .map(|n| n * mult as f64)
+        .filter(|b| *b < 1e15)
+        .ok_or_else(|| format!("expected a size such as 150M or 1G, got '{t}'"))?;
+    if bytes < MIN_MEMORY as f64 {
+        return Err(format!(
+            "must be at least {} MiB, got '{t}'",
+            MIN_MEMORY >> 20
+        ));
+    }
+    Ok(bytes as u64)
 }
 
 /// TOML `[forecast]`: link capacities and the live forecast watch.
@@ -183,6 +227,10 @@ impl Config {
             history: self.history.merge(over.history),
             detect: over.detect.or(self.detect),
             forecast: self.forecast.merge(over.forecast),
+            limits: LimitsConfig {
+                memory: over.limits.memory.or(self.limits.memory),
+                flows: over.limits.flows.or(self.limits.flows),
+            },
         }
     }
 }
@@ -588,6 +636,18 @@ struct TomlFile {
     history: Option<TomlHistory>,
     detect: Option<Spanned<wirewatch_detect::DetectConfig>>,
     forecast: Option<TomlForecast>,
+    limits: Option<TomlLimits>,
+}
+
+#[derive(Deserialize)]
+#[serde(
+    rename_all = "kebab-case",
+    deny_unknown_fields,
+    expecting = "a [limits] table"
+)]
+struct TomlLimits {
+    memory: Option<Spanned<String>>,
+    flows: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -796,10 +856,29 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         }
     };
+    let limits = match file.limits {
+        None => LimitsConfig::default(),
+        Some(l) => LimitsConfig {
+            memory: place.check("limits.memory", l.memory, parse_memory)?,
+            flows: match l.flows {
+                Some(v) if !(16..=1 << 30).contains(v.get_ref()) => {
+                    return Err(place.error(
+                        v.span().start,
+                        format!(
+                            "limits.flows: must be between 16 and 2^30, got {}",
+                            v.get_ref()
+                        ),
+                    ))
+                }
+                v => v.map(|v| v.into_inner() as usize),
+            },
+        },
+    };
     Ok(Config {
         history,
         detect,
         forecast,
+        limits,
         interface: place.check("interface", file.interface, nonempty)?,
         dns_resolution: file.dns_resolution,
         port_resolution: file.port_resolution,
@@ -907,6 +986,7 @@ mod tests {
                 history: HistoryConfig::default(),
                 detect: None,
                 forecast: ForecastConfig::default(),
+                limits: LimitsConfig::default(),
             }
         );
     }
@@ -1172,6 +1252,9 @@ keep-days = "forever"
 capacity-fraction = 0.8
 watch = false
 
+[limits]
+memory = "200M"
+
 [forecast.capacity]
 eth2 = "10G"
 eth3 = 2.5e9
@@ -1222,6 +1305,10 @@ wlan0 = "54 Mbit/s"
                     .collect(),
                     fraction: Some(0.8),
                     watch: Some(false),
+                },
+                limits: LimitsConfig {
+                    memory: Some(200 << 20),
+                    flows: None,
                 },
             }
         );
@@ -1404,6 +1491,33 @@ horizon = \"1d\"",
         assert!(e.starts_with("/etc/ww.toml:3: sort:"), "{e}");
         assert!(!e.contains('\n'), "{e:?}");
         assert_eq!(tm_ok("sort = \"\"\"\n2s\"\"\"").sort, Some(SortKey::Rate2s));
+    }
+
+    #[test]
+    fn limits_are_read_and_checked() {
+        let l = tm_ok("[limits]\nmemory = \"150M\"\nflows = 5000\n").limits;
+        assert_eq!(l.memory, Some(150 << 20));
+        assert_eq!(l.flows, Some(5000));
+        assert_eq!(
+            tm_ok("[limits]\nmemory = \"1GiB\"").limits.memory,
+            Some(1 << 30)
+        );
+        assert_eq!(
+            tm_ok("[limits]\nmemory = \"64MB\"").limits.memory,
+            Some(64 << 20)
+        );
+        assert_eq!(
+            tm_err("\n[limits]\nmemory = \"10M\""),
+            "/etc/ww.toml:3: limits.memory: must be at least 48 MiB, got '10M'"
+        );
+        assert_eq!(
+            tm_err("[limits]\nmemory = \"lots\""),
+            "/etc/ww.toml:2: limits.memory: expected a size such as 150M or 1G, got 'lots'"
+        );
+        assert_eq!(
+            tm_err("[limits]\nflows = 3"),
+            "/etc/ww.toml:2: limits.flows: must be between 16 and 2^30, got 3"
+        );
     }
 
     #[test]

@@ -179,6 +179,12 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     p.owners_mut()
         .wait_for_scan(std::time::Duration::from_secs(2));
     p.label_owners();
+    if let (merged @ 1.., dropped) = p.owners_mut().overflow() {
+        crate::message::note(&format!(
+            "{merged} processes were registered by name only and {dropped} left unknown: more than {} processes owned traffic",
+            wirewatch_pipeline::procs::MAX_OWNERS
+        ));
+    }
     let fin = p.source.finish();
     let end = Ending {
         input: fin.input,

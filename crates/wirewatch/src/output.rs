@@ -221,6 +221,10 @@ impl<W: Write> Sink for TextSink<W> {
             self.row(&(i + 1).to_string(), &src, "=>", &e.sent)?;
             self.row("", &dst, "<=", &e.recv)?;
         }
+        if let Some(o) = &snap.other {
+            self.row("", &other_label(o.flows), "=>", &o.entry.sent)?;
+            self.row("", "", "<=", &o.entry.recv)?;
+        }
         writeln!(self.out, "{RULE}")?;
         let t = snap.totals;
         self.totals_row("Total send rate:", t.rates[0])?;
@@ -266,6 +270,11 @@ impl<W: Write> Sink for TextSink<W> {
     fn set_capture(&mut self, capture: &CaptureStats) {
         self.capture = Some(capture.clone());
     }
+}
+
+/// The name of the "other flows" line.
+pub fn other_label(flows: u64) -> String {
+    format!("({flows} other flow{})", if flows == 1 { "" } else { "s" })
 }
 
 /// The summary block as text.
@@ -325,6 +334,22 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
             out,
             "  fragments without their first fragment: {}",
             st.orphan_fragments
+        )?;
+    }
+    if st.expired_flows + st.evicted_flows > 0 {
+        writeln!(
+            out,
+            "  flows folded into other flows: {} (idle: {}, over the flow limit: {})",
+            st.expired_flows + st.evicted_flows,
+            st.expired_flows,
+            st.evicted_flows
+        )?;
+    }
+    if st.untracked_fragments > 0 {
+        writeln!(
+            out,
+            "  first fragments not tracked (fragment table full): {}",
+            st.untracked_fragments
         )?;
     }
     for (lt, n) in &st.unknown_link_types {
@@ -418,6 +443,9 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
         "non_ip_packets": st.non_ip_packets,
         "truncated_packets": st.truncated_packets,
         "orphan_fragments": st.orphan_fragments,
+        "expired_flows": st.expired_flows,
+        "evicted_flows": st.evicted_flows,
+        "untracked_fragments": st.untracked_fragments,
         "excluded": st.excluded,
         "decode_errors": errors,
         "unknown_link_types": unknown,
@@ -486,6 +514,11 @@ impl<W: Write> Sink for JsonSink<W> {
             },
             "stats": stats_json(&snap.stats, None),
             "capture": self.capture.as_ref().map(capture_json),
+            "other": snap.other.as_ref().map(|o| json!({
+                "flows": o.flows,
+                "src_to_dst": dir_json(&o.entry.sent),
+                "dst_to_src": dir_json(&o.entry.recv),
+            })),
         });
         let head = serde_json::to_string(&head)?;
         // Drop the closing brace, append the entries array, close again.
@@ -567,13 +600,14 @@ impl<W: Write> Sink for CsvSink<W> {
             .map_or((String::new(), String::new()), |c| {
                 (c.received().to_string(), c.dropped().to_string())
             });
-        for e in &snap.entries {
+        let other = snap.other.as_ref().map(|o| (true, &o.entry));
+        for (is_other, e) in snap.entries.iter().map(|e| (false, e)).chain(other) {
             let (s, r) = (&e.sent, &e.recv);
             let owner = self.owners.get(e.owner);
             writeln!(
                 self.out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{}",
-                e.key.family(),
+                if is_other { "other" } else { e.key.family() },
                 e.key.src.map_or("*".into(), |a| a.to_string()),
                 e.key.dst.map_or("*".into(), |a| a.to_string()),
                 s.counters.packets,

@@ -156,6 +156,48 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 
 // ---- Capture
 
+/// The memory budget when neither `--memory-limit` nor `[limits] memory` says.
+pub const DEFAULT_MEMORY: u64 = 150 << 20;
+
+/// Memory the budget keeps for everything but the flow table and the
+/// capture rings: the program, the detectors' capped state, the history
+/// writer's queue, process and name tables, reports being built.
+const RESERVED_MEMORY: u64 = 40 << 20;
+
+/// Flows the table may hold: `[limits] flows`, else what the memory budget
+/// leaves after the rings and the reserve, at
+/// [`wirewatch_flow::FlowTable::BYTES_PER_FLOW`] each.
+fn max_flows(a: &Args, cfg: &Config, source: &Source) -> usize {
+    if let Some(n) = cfg.limits.flows {
+        return n;
+    }
+    let memory = a
+        .capture
+        .memory_limit
+        .or(cfg.limits.memory)
+        .unwrap_or(DEFAULT_MEMORY);
+    let rings = match source {
+        Source::File(_) => 0,
+        Source::Live(l) => l.ring.total_bytes() * l.interfaces.len().max(1) as u64,
+    };
+    let left = memory.saturating_sub(rings + RESERVED_MEMORY).max(8 << 20);
+    (left / wirewatch_flow::FlowTable::BYTES_PER_FLOW as u64) as usize
+}
+
+/// `--idle-timeout`: seconds (0 for never); by default 40 s live (iftop's
+/// longest window) and never for files.
+fn idle_timeout(secs: Option<f64>, live: bool) -> anyhow::Result<Option<i64>> {
+    match secs {
+        Some(0.0) => Ok(None),
+        Some(s) => secs_to_nanos("--idle-timeout", s).map(Some),
+        None if live => Ok(Some(LIVE_IDLE_TIMEOUT_NANOS)),
+        None => Ok(None),
+    }
+}
+
+/// Live flows idle this long are folded away: iftop's 40 s window.
+const LIVE_IDLE_TIMEOUT_NANOS: i64 = 40_000_000_000;
+
 // ---- History
 
 // ---- Detection
@@ -406,6 +448,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         anyhow::bail!("--alerts-exit works with -r FILE (a live capture has no end to exit at)");
     }
     let detecting = detect.is_some();
+    let max_flows = max_flows(a, &cfg, &source);
     Ok(Settings {
         detect,
         alerts_exit: a.detect.alerts_exit,
@@ -427,11 +470,8 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
             only_local_nets: !local_nets.is_empty(),
             skip_link_local: live && !link_local,
             local_nets,
-            idle_timeout_nanos: a
-                .report
-                .idle_timeout
-                .map(|s| secs_to_nanos("--idle-timeout", s))
-                .transpose()?,
+            idle_timeout_nanos: idle_timeout(a.report.idle_timeout, live)?,
+            max_flows,
             // The history recorder (also the detectors' row cutter)
             // takes expired flows' last counts.
             keep_expired: history.is_some() || detecting,

@@ -97,6 +97,11 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "N")]
     pub ring_blocks: Option<u32>,
 
+    /// Memory budget of the whole process (default 150M; K, M, G are 1024-based). The flow
+    /// table holds what fits; past it the least active flows are folded into "(N other flows)".
+    #[arg(long, value_name = "SIZE", value_parser = crate::config::parse_memory)]
+    pub memory_limit: Option<u64>,
+
     /// After opening the sockets, switch to this user (name, uid or uid:gid) and drop
     /// every capability (the process-scan thread alone keeps CAP_SYS_PTRACE and
     /// CAP_DAC_READ_SEARCH unless --no-processes).
@@ -162,7 +167,8 @@ pub struct ReportArgs {
     #[arg(long)]
     pub no_summary: bool,
 
-    /// Remove flows idle this many seconds (default: keep every flow for the report).
+    /// Fold flows idle this many seconds into "(N other flows)" (default: 40 live, as
+    /// iftop drops a line once its 40 s window is empty; offline, keep every flow; 0: never).
     #[arg(long, value_name = "SECS")]
     pub idle_timeout: Option<f64>,
 

@@ -295,6 +295,18 @@ impl App {
                 self.scroll = self.scroll.min(all.len().saturating_sub(1));
                 all.into_iter().skip(self.scroll).take(fit).collect()
             };
+            // The folded flows last, once the list ends on this page.
+            let mut rows = rows;
+            if let Some(o) = snap.other.as_ref().filter(|_| rows.len() < fit) {
+                rows.push(Row {
+                    key: o.entry.key,
+                    src: crate::output::other_label(o.flows),
+                    dst: String::new(),
+                    process: String::new(),
+                    sent: &o.entry.sent,
+                    recv: &o.entry.recv,
+                });
+            }
             let avg = self.opt.bar_average;
             let mut y = list_top;
             for r in &rows {

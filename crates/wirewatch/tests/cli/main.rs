@@ -16,6 +16,7 @@ mod consumers;
 mod corpus;
 mod detect_cli;
 mod forecast_cli;
+mod limits;
 mod live;
 mod screen_tmux;
 mod tui;
