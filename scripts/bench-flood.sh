@@ -126,7 +126,7 @@ PY
 echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernel $(uname -r)"
 echo "flood: $COUNT packets at ${RATE} pps, each from a random 10.x.y.z and source port to 10.99.0.1:5000"
 run live
-rm -f "$OUT/flood.pcapng"
+[ -n "${KEEP:-}" ] || rm -f "$OUT/flood.pcapng"
 run write -w "$OUT/flood.pcapng"
 # Read back: peak RSS and totals.
 /usr/bin/time -f "%e %M" -o "$OUT/read.time" "$WIREWATCH" -r "$OUT/flood.pcapng" --format json \
@@ -148,4 +148,4 @@ print(f"[read] -r of the -w file: {r['packets']} packets, {r['ip_bytes']} IP byt
 print(f"[read] totals equal to the live run that wrote it: "
       f"{(r['packets'], r['ip_bytes']) == (w['packets'], w['ip_bytes'])}")
 PY
-rm -f "$OUT/flood.pcapng"
+[ -n "${KEEP:-}" ] || rm -f "$OUT/flood.pcapng"

@@ -254,6 +254,12 @@ fn add_slots(b: &mut Slots, f: &Flow, swapped: bool, report_slot: i64) {
 }
 
 impl Snapshot {
+    /// Memory a snapshot of every entry needs per flow of the table at
+    /// most, while it is built (one entry per flow, its builder and its
+    /// index): what a memory budget keeps aside for the reports.
+    pub const BYTES_PER_FLOW: usize =
+        std::mem::size_of::<Building>() + std::mem::size_of::<(EntryKey, usize)>() * 8 / 7 + 1;
+
     /// Builds a snapshot whose newest complete slot is `report_slot`.
     /// With `active_only`, entries without traffic in the last 40 s are left
     /// out, as iftop does on screen.
@@ -485,8 +491,10 @@ impl Build {
         cumulative[2] = cumulative[0] + cumulative[1];
 
         drop(index);
-        let mut entries = done;
-        entries.extend(building.into_iter().map(|b| b.finish(self)));
+        // Finished where they were built (the same allocation: an entry is
+        // not bigger than its builder), so a report never holds both.
+        let mut entries: Vec<Entry> = building.into_iter().map(|b| b.finish(self)).collect();
+        entries.append(&mut done);
         Collected {
             entries,
             cumulative,

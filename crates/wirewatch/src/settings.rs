@@ -165,8 +165,8 @@ pub const DEFAULT_MEMORY: u64 = 150 << 20;
 const RESERVED_MEMORY: u64 = 40 << 20;
 
 /// Flows the table may hold: `[limits] flows`, else what the memory budget
-/// leaves after the rings and the reserve, at
-/// [`wirewatch_flow::FlowTable::BYTES_PER_FLOW`] each.
+/// leaves after the rings and the reserve, at what a flow costs in the
+/// table and in a report of every entry.
 fn max_flows(a: &Args, cfg: &Config, source: &Source) -> usize {
     if let Some(n) = cfg.limits.flows {
         return n;
@@ -181,7 +181,9 @@ fn max_flows(a: &Args, cfg: &Config, source: &Source) -> usize {
         Source::Live(l) => l.ring.total_bytes() * l.interfaces.len().max(1) as u64,
     };
     let left = memory.saturating_sub(rings + RESERVED_MEMORY).max(8 << 20);
-    (left / wirewatch_flow::FlowTable::BYTES_PER_FLOW as u64) as usize
+    let per_flow =
+        wirewatch_flow::FlowTable::BYTES_PER_FLOW + wirewatch_flow::Snapshot::BYTES_PER_FLOW;
+    (left / per_flow as u64) as usize
 }
 
 /// `--idle-timeout`: seconds (0 for never); by default 40 s live (iftop's
