@@ -17,6 +17,7 @@ mod corpus;
 mod detect_cli;
 mod forecast_cli;
 mod live;
+mod rates;
 mod screen_tmux;
 mod tui;
 
