@@ -186,8 +186,12 @@ pub struct TotalsView {
 /// An immutable picture of the table at one moment.
 #[derive(Clone, Debug)]
 pub struct Snapshot {
-    /// Report time.
+    /// Report time: the end of the rate windows (the table's clock, or the
+    /// end of the report slot when that is earlier).
     pub at: Timestamp,
+    /// Seconds the 2 s, 10 s and 40 s windows cover: shorter when the
+    /// capture or the history is, never longer.
+    pub window_secs: [f64; 3],
     /// Grouping used.
     pub view: View,
     /// Byte mode of `bytes`, rates and peaks.
@@ -219,6 +223,104 @@ pub struct Other {
 
 /// Slots per rate window: 2 s, 10 s, 40 s.
 const DIVS: [i64; 3] = [1, 5, 20];
+
+/// The least time a window is taken to cover: a capture whose packets all
+/// share one timestamp covers no time at all.
+const MIN_COVER_NANOS: i64 = 1_000_000;
+
+/// Where the rate windows of one report fall on the 2-second slots.
+///
+/// Window `i` covers `[end − 2·DIVS[i] s, end]`, cut at the first packet
+/// (nothing was seen before it) and at the oldest slot the history keeps.
+/// The report slot may be incomplete (the end of a capture, a live final
+/// report, an interval that is not a multiple of 2 s): it counts for the
+/// part of it the report covers. The slot the window's start falls into
+/// counts for the share of it inside the window (its bytes taken as spread
+/// evenly over it). A window's rate is its bytes over the time it covers.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Windows {
+    /// The report time: where every window ends.
+    end: Timestamp,
+    /// Slots wholly inside window `i`, newest (the report slot) first.
+    whole: [usize; 3],
+    /// Share of the slot just older than the whole ones inside window `i`.
+    share: [f64; 3],
+    /// Seconds window `i` covers.
+    secs: [f64; 3],
+    /// The report slot is not complete at `end`: it is no 2-second sample
+    /// for the peaks.
+    partial: bool,
+}
+
+impl Windows {
+    /// The windows of a report whose newest slot is `report_slot`, at the
+    /// table's clock or the end of that slot, whichever is earlier.
+    fn new(table: &FlowTable, report_slot: i64) -> Windows {
+        let Some(origin) = table.origin() else {
+            return Windows {
+                end: table.now(),
+                whole: [0; 3],
+                share: [0.0; 3],
+                secs: [MIN_COVER_NANOS as f64 / 1e9; 3],
+                partial: false,
+            };
+        };
+        let slot_end = (report_slot + 1).max(0) * SLOT_NANOS;
+        let end_ns = table.now().nanos_since(origin).clamp(0, slot_end);
+        // The oldest slot kept: history holds HISTORY_SLOTS of them.
+        let oldest_ns = (report_slot - HISTORY_SLOTS as i64 + 1).max(0) * SLOT_NANOS;
+        let mut w = Windows {
+            end: origin.add_nanos(end_ns),
+            whole: [0; 3],
+            share: [0.0; 3],
+            secs: [0.0; 3],
+            partial: report_slot >= 0 && end_ns < slot_end,
+        };
+        for (i, div) in DIVS.iter().enumerate() {
+            let start_ns = (end_ns - div * SLOT_NANOS).max(oldest_ns);
+            let first = start_ns.div_euclid(SLOT_NANOS);
+            let cut = start_ns.rem_euclid(SLOT_NANOS);
+            let whole = if cut == 0 {
+                report_slot - first + 1
+            } else {
+                report_slot - first
+            };
+            w.whole[i] = whole.clamp(0, HISTORY_SLOTS as i64) as usize;
+            if cut != 0 {
+                w.share[i] = (SLOT_NANOS - cut) as f64 / SLOT_NANOS as f64;
+            }
+            w.secs[i] = (end_ns - start_ns).max(MIN_COVER_NANOS) as f64 / 1e9;
+        }
+        w
+    }
+
+    /// Bytes of window `i` from per-slot bytes by age (0: the report
+    /// slot): the whole slots' and the bytes of the slot it cuts.
+    fn sums(&self, i: usize, slot: impl Fn(usize) -> u64) -> (u64, u64) {
+        let whole = (0..self.whole[i]).map(&slot).sum();
+        let cut = if self.share[i] > 0.0 && self.whole[i] < HISTORY_SLOTS {
+            slot(self.whole[i])
+        } else {
+            0
+        };
+        (whole, cut)
+    }
+
+    /// Bytes per second of window `i` from its [`Windows::sums`].
+    fn rate(&self, i: usize, (whole, cut): (u64, u64)) -> f64 {
+        (whole as f64 + self.share[i] * cut as f64) / self.secs[i]
+    }
+
+    /// The three rates from per-slot bytes by age.
+    fn rates(&self, slot: impl Fn(usize) -> u64) -> [f64; 3] {
+        [0, 1, 2].map(|i| self.rate(i, self.sums(i, &slot)))
+    }
+
+    /// Whether the slot of this age is a complete 2-second sample.
+    fn complete(&self, age: usize) -> bool {
+        age > 0 || !self.partial
+    }
+}
 
 /// Per-slot bytes of an entry while it is built: `[sent, received][slot age]`.
 type Slots = [[u64; HISTORY_SLOTS]; 2];
@@ -314,11 +416,9 @@ impl Snapshot {
         }
         let totals = b.totals(table, cumulative);
         // Render: the picture.
-        let at = table
-            .origin()
-            .map_or(table.now(), |o| o.add_nanos((report_slot + 1) * SLOT_NANOS));
         Snapshot {
-            at,
+            at: b.windows.end,
+            window_secs: b.windows.secs,
             view,
             byte_mode: b.byte_mode,
             entries,
@@ -344,6 +444,8 @@ struct Build {
     byte_mode: ByteMode,
     /// Slots of history available: 1..=[`HISTORY_SLOTS`].
     history_len: i64,
+    /// Where the rate windows fall.
+    windows: Windows,
     /// Every field shown: each 5-tuple flow is its own entry.
     one_per_flow: bool,
 }
@@ -375,14 +477,9 @@ impl Build {
             keep,
             byte_mode: table.config().bytes,
             history_len: (report_slot + 1).clamp(1, HISTORY_SLOTS as i64),
+            windows: Windows::new(table, report_slot),
             one_per_flow: view.fields() == [true; 4],
         }
-    }
-
-    /// Seconds covered by rate window `i` (2 s, 10 s, 40 s), shorter while
-    /// the history is.
-    fn secs(&self, i: usize) -> f64 {
-        (self.history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9
     }
 
     /// With every field shown and a cut, the entries are made and trimmed
@@ -416,7 +513,7 @@ impl Build {
                 self.active_only,
                 self.byte_mode,
                 k,
-                &|i| self.secs(i),
+                &self.windows,
             )),
             _ => None,
         }
@@ -538,27 +635,21 @@ impl Build {
             ..TotalsView::default()
         };
         let slot_secs = SLOT_NANOS as f64 / 1e9;
+        let w = &self.windows;
+        let bytes =
+            |sent: bool| move |age: usize| table.total_slot(self.report_slot - age as i64, sent);
+        totals.rates[0] = w.rates(bytes(true));
+        totals.rates[1] = w.rates(bytes(false));
+        totals.rates[2] = [0, 1, 2].map(|i| totals.rates[0][i] + totals.rates[1][i]);
         let mut peak = table.peaks();
-        for age in 0..self.history_len {
-            let (tx, rx) = (
-                table.total_slot(self.report_slot - age, true),
-                table.total_slot(self.report_slot - age, false),
-            );
-            if age < DIVS[2] {
-                for (i, div) in DIVS.iter().enumerate() {
-                    if age < *div {
-                        totals.rates[0][i] += tx as f64;
-                        totals.rates[1][i] += rx as f64;
-                    }
-                }
-            }
+        for age in (0..self.history_len as usize).filter(|&a| w.complete(a)) {
+            let (tx, rx) = (bytes(true)(age), bytes(false)(age));
             peak = [peak[0].max(tx), peak[1].max(rx), peak[2].max(tx + rx)];
         }
         for (i, p) in peak.iter().enumerate() {
-            totals.rates[0][i] /= self.secs(i);
-            totals.rates[1][i] /= self.secs(i);
-            totals.rates[2][i] = totals.rates[0][i] + totals.rates[1][i];
-            totals.peak[i] = *p as f64 / slot_secs;
+            // The report's own 2 s window is a 2-second sample too (over
+            // the part of the report slot it covers, when incomplete).
+            totals.peak[i] = (*p as f64 / slot_secs).max(totals.rates[i][0]);
         }
         totals
     }
@@ -637,6 +728,7 @@ impl<'a> Building<'a> {
             b.report_slot,
             b.history_len,
             b.byte_mode,
+            &b.windows,
         );
         self.e
     }
@@ -678,10 +770,12 @@ fn entry_keys(view: View, f: &Flow) -> (EntryKey, Option<EntryKey>) {
 /// What ranks a grouped entry: its window sums per direction (for the
 /// sort's window), its 40 s sum and its cumulative bytes, all additive over
 /// its flows, so every entry costs a few words instead of a whole [`Entry`].
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Default)]
 struct Rank {
-    sent: u64,
-    recv: u64,
+    /// [`Windows::sums`] of the sort's window, source to destination.
+    sent: (u64, u64),
+    /// The same, destination to source.
+    recv: (u64, u64),
     recent: u64,
     total: u64,
 }
@@ -697,7 +791,7 @@ fn rank_entries(
     active_only: bool,
     mode: ByteMode,
     k: usize,
-    secs: &dyn Fn(usize) -> f64,
+    windows: &Windows,
 ) -> (KeySet, usize) {
     let window = match sort {
         SortKey::Rate2s => 0,
@@ -719,27 +813,20 @@ fn rank_entries(
                 None => (key, false),
             }
         };
-        let entry = ranks.entry(slot_key).or_insert(Rank {
-            sent: 0,
-            recv: 0,
-            recent: 0,
-            total: 0,
-        });
+        let entry = ranks.entry(slot_key).or_default();
         entry.total += f.sent().bytes(mode) + f.received().bytes(mode);
         if f.has_history() {
-            for age in 0..HISTORY_SLOTS {
-                let s = report_slot - age as i64;
-                let (tx, rx) = (f.slot_bytes(s, !swapped), f.slot_bytes(s, swapped));
-                if (age as i64) < DIVS[window] {
-                    entry.sent += tx;
-                    entry.recv += rx;
-                }
-                entry.recent += tx + rx;
-            }
+            let bytes = |sent: bool| move |age: usize| f.slot_bytes(report_slot - age as i64, sent);
+            let add = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
+            entry.sent = add(entry.sent, windows.sums(window, bytes(!swapped)));
+            entry.recv = add(entry.recv, windows.sums(window, bytes(swapped)));
+            entry.recent += (0..HISTORY_SLOTS)
+                .map(|age| bytes(true)(age) + bytes(false)(age))
+                .sum::<u64>();
         }
     }
     let cmp = |(ka, a): &(EntryKey, Rank), (kb, b): &(EntryKey, Rank)| {
-        let rate = |r: &Rank| r.sent as f64 / secs(window) + r.recv as f64 / secs(window);
+        let rate = |r: &Rank| windows.rate(window, r.sent) + windows.rate(window, r.recv);
         let primary = match sort {
             SortKey::Total => b.total.cmp(&a.total),
             SortKey::Source => ka.src.cmp(&kb.src),
@@ -773,8 +860,14 @@ fn rank_entries(
 }
 
 /// Bytes, rates and peaks of a grouped entry from its history.
-fn finish_entry(e: &mut Entry, slots: &Hist, report_slot: i64, history_len: i64, mode: ByteMode) {
-    let secs = |i: usize| (history_len.min(DIVS[i]) * SLOT_NANOS) as f64 / 1e9;
+fn finish_entry(
+    e: &mut Entry,
+    slots: &Hist,
+    report_slot: i64,
+    history_len: i64,
+    mode: ByteMode,
+    windows: &Windows,
+) {
     for (d, dv) in [&mut e.sent, &mut e.recv].into_iter().enumerate() {
         dv.bytes = dv.counters.bytes(mode);
         let slot = |age: usize| match slots {
@@ -785,20 +878,14 @@ fn finish_entry(e: &mut Entry, slots: &Hist, report_slot: i64, history_len: i64,
         if matches!(slots, Hist::Idle) {
             continue;
         }
-        let (mut sum, mut peak) = (0u64, 0u64);
-        for age in 0..HISTORY_SLOTS {
-            let v = slot(age);
-            sum += v;
-            if (age as i64) < history_len {
-                peak = peak.max(v);
-            }
-            for (i, div) in DIVS.iter().enumerate() {
-                if age as i64 + 1 == *div {
-                    dv.rates[i] = sum as f64 / secs(i);
-                }
-            }
-        }
-        dv.peak = peak as f64 / (SLOT_NANOS as f64 / 1e9);
+        dv.rates = windows.rates(slot);
+        let peak = (0..history_len as usize)
+            .filter(|&age| windows.complete(age))
+            .map(slot)
+            .max()
+            .unwrap_or(0);
+        // The report's 2 s window is a 2-second sample too.
+        dv.peak = (peak as f64 / (SLOT_NANOS as f64 / 1e9)).max(dv.rates[0]);
     }
 }
 

@@ -50,23 +50,28 @@ fn iftop_rate_windows_by_hand() {
         &udp_frame("10.0.0.2", 53, "10.0.0.1", 5000, 172),
     ));
     let s = snap(&t, View::Pair);
-    assert_eq!(s.history_len, 6); // slots 0..=5 (t = 0..12 s)
+    assert_eq!(s.history_len, 6); // slots 0..=5; the report is at 11.5 s, inside slot 5
+    assert_eq!(s.at, at(11_500));
+    assert_eq!(s.window_secs, [2.0, 10.0, 11.5]);
     let e = &s.entries[0];
     assert_eq!(e.key.src, Some(ip("10.0.0.1")));
-    // Last 2 s slot (10..12 s): 2 packets × 100 B / 2 s.
-    assert_eq!(e.sent.rates[0], 100.0);
-    // Last 10 s: slots 1..=5 hold 10 packets = 1000 B / 10 s.
-    assert_eq!(e.sent.rates[1], 100.0);
-    // 40 s window, but only 6 slots of history: 1200 B / 12 s.
-    assert_eq!(e.sent.rates[2], 100.0);
+    // Last 2 s (9.5..11.5 s): slot 5 (10..11.5 s: 2 packets) and a quarter
+    // of slot 4 (8..10 s: 2 packets) = 250 B over 2 s.
+    assert_eq!(e.sent.rates[0], 125.0);
+    // Last 10 s (1.5..11.5 s): slots 1..=5 hold 10 packets, and a quarter
+    // of slot 0's 2 packets = 1050 B over 10 s.
+    assert_eq!(e.sent.rates[1], 105.0);
+    // 40 s window, but the capture covers 11.5 s: 1200 B over 11.5 s.
+    assert_eq!(e.sent.rates[2], 1200.0 / 11.5);
     assert_eq!(e.recv.rates[0], 200.0 / 2.0);
-    assert_eq!(e.recv.rates[2], 200.0 / 12.0);
-    assert_eq!(e.sent.peak, 100.0);
+    assert_eq!(e.recv.rates[2], 200.0 / 11.5);
+    // Complete slots held 200 B (100 B/s); the last 2 s went faster.
+    assert_eq!(e.sent.peak, 125.0);
     assert_eq!(e.sent.counters.packets, 12);
     assert_eq!(e.sent.bytes, 1200);
     assert_eq!(e.recv.bytes, 200);
     assert_eq!(s.totals.cumulative, [1200, 200, 1400]);
-    assert_eq!(s.totals.rates[2][0], 200.0);
+    assert_eq!(s.totals.rates[2][0], (250.0 + 200.0) / 2.0);
 
     // 30 s later, with nothing sent, the 2 s and 10 s windows are empty but
     // 40 s still remembers; peaks keep the best completed slot.
@@ -75,7 +80,8 @@ fn iftop_rate_windows_by_hand() {
     let e = &s.entries[0];
     assert_eq!(e.sent.rates[0], 0.0);
     assert_eq!(e.sent.rates[1], 0.0);
-    assert_eq!(e.sent.rates[2], 1000.0 / 40.0); // slots 1..=5 remain inside 40 s of slot 20
+    // The history keeps slots 1..=20 (2..41 s: 39 s); slots 1..=5 hold 1000 B.
+    assert_eq!(e.sent.rates[2], 1000.0 / 39.0);
     assert_eq!(s.totals.peak[2], (200.0 + 200.0) / 2.0); // slot 10..12 s: 2 sent + 1 received
                                                          // After 60 s the pair is idle: gone from the active view, kept in the full one.
     t.advance(at(80_000));

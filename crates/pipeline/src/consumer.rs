@@ -128,7 +128,10 @@ pub struct Tick {
     pub start: Timestamp,
     /// End of the period.
     pub end: Timestamp,
-    /// The table's newest complete 2-second slot at the end.
+    /// The newest 2-second slot the report counts: on the packet clock the
+    /// one `end` closes (incomplete when the period is not a multiple of
+    /// 2 s: it counts for the part before `end`), live the newest one
+    /// complete at `end`.
     pub slot: i64,
 }
 

@@ -319,9 +319,11 @@ impl Core {
         let mut t = *self.next_tick.get_or_insert(ts.add_nanos(iv));
         let mut made = 0;
         while ts >= t {
-            let end = t.add_nanos(-1);
-            self.table.advance(end);
-            let slot = self.table.slot_of(end);
+            // The report covers up to its end, `t` (no packet at or after
+            // it is in the table yet); its newest slot is the one the
+            // period's last instant falls in.
+            self.table.advance(t);
+            let slot = self.table.slot_of(t.add_nanos(-1));
             self.tick(
                 &Tick {
                     start: t.add_nanos(-iv),
@@ -350,8 +352,9 @@ impl Core {
         if now < t {
             return Ok(());
         }
-        // The newest complete 2-second slot: the one starting now is empty.
-        let slot = self.table.slot_of(now) - 1;
+        // The newest 2-second slot complete at the period's end: the
+        // report is not about traffic after it (it ends at or before `t`).
+        let slot = self.table.slot_of(t) - 1;
         self.tick(
             &Tick {
                 start: t.add_nanos(-iv),

@@ -319,9 +319,16 @@ impl<R: Read> Source for FileSource<R> {
 
     fn now(&self) -> Timestamp {
         match (self.speed, self.start) {
-            // Real time (or a multiple) from the first frame on; the clock
-            // stops at the last frame when the file ends.
-            (Some(_), Some(_)) if !self.ended => self.due(),
+            // Real time (or a multiple) from the first frame on, but never
+            // past a frame read and not yet handed over (time goes on while
+            // the replay waits for it: the table must not be ahead of its
+            // packets, or the last picture's rates would take in time after
+            // the capture's end); the clock stops at the last frame when
+            // the file ends.
+            (Some(_), Some(_)) if !self.ended => match &self.pending {
+                Some(p) => self.due().min(p.ts),
+                None => self.due(),
+            },
             _ => self.last_ts,
         }
     }

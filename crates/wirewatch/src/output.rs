@@ -505,6 +505,7 @@ impl<W: Write> Sink for JsonSink<W> {
             "view": view_name(snap.view),
             "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
             "history_len_s": snap.history_len * 2,
+            "window_s": snap.window_secs,
             "totals": {
                 "sent_rates_bytes_per_s": t.rates[0],
                 "received_rates_bytes_per_s": t.rates[1],

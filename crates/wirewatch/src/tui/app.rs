@@ -74,7 +74,8 @@ pub struct App {
     pub help: bool,
     /// Line being typed.
     pub prompt: Option<Prompt>,
-    /// A message and when it stops being shown.
+    /// A message and when it stops being shown ([`UNTIL_KEY`]: at the
+    /// next key).
     pub message: Option<(String, Timestamp)>,
     /// The packet filter in force.
     pub filter: Option<String>,
@@ -97,6 +98,9 @@ pub struct App {
 
 /// Messages stay this long.
 const MESSAGE_NANOS: i64 = 3_000_000_000;
+
+/// The end of a message that stays until the next key.
+pub const UNTIL_KEY: Timestamp = Timestamp::from_nanos(i64::MAX);
 
 impl App {
     /// A screen with these options and the filter already in force.
@@ -159,6 +163,13 @@ impl App {
         self.message = Some((text.into(), self.now.add_nanos(MESSAGE_NANOS)));
     }
 
+    /// Shows `text` until the next key: an error the user has to read
+    /// whatever the clock does (a replay at full speed runs through seconds
+    /// in an instant).
+    pub fn tell(&mut self, text: impl Into<String>) {
+        self.message = Some((text.into(), UNTIL_KEY));
+    }
+
     /// The message to show now, if any.
     pub fn current_message(&self) -> Option<&str> {
         self.message
@@ -190,8 +201,10 @@ impl App {
         if self.paused {
             return;
         }
-        // The newest complete 2-second slot, so rates are over whole slots.
-        let slot = table.slot_of(self.now) - 1;
+        // The newest complete 2-second slot, so rates are over whole slots;
+        // once a replay has ended its last picture counts the last slot
+        // too, for the part of it the capture covers.
+        let slot = table.slot_of(self.now) - i64::from(!self.status.ended);
         // The old picture goes first: two at once would double the peak memory.
         self.snap = None;
         // Only the entries up to the bottom of the screen, when the
@@ -238,6 +251,14 @@ impl App {
 
     /// Handles one key press.
     pub fn key(&mut self, k: KeyEvent) -> Action {
+        if self
+            .message
+            .as_ref()
+            .is_some_and(|(_, until)| *until == UNTIL_KEY)
+        {
+            // Read: a key was pressed after it.
+            self.message = None;
+        }
         if k.modifiers.contains(KeyModifiers::CONTROL) && k.code == KeyCode::Char('c') {
             return Action::Quit;
         }
@@ -442,7 +463,7 @@ impl App {
                     self.scroll = 0;
                 }
                 Err(e) => {
-                    self.say(format!("bad screen filter '{r}': {}", regex_error(&e)));
+                    self.tell(format!("bad screen filter '{r}': {}", regex_error(&e)));
                 }
             },
         }
@@ -458,7 +479,7 @@ impl App {
                 });
                 self.filter = expr;
             }
-            Err(e) => self.say(format!("filter not changed: {e}")),
+            Err(e) => self.tell(format!("filter not changed: {e}")),
         }
     }
 }

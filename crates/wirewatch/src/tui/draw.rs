@@ -11,7 +11,7 @@ use ratatui::style::{Modifier, Style};
 use wirewatch_flow::{DirView, EntryKey};
 use wirewatch_wire::proto;
 
-use super::app::{App, PromptKind};
+use super::app::{App, PromptKind, UNTIL_KEY};
 use crate::config::LineMode;
 use crate::output::readable;
 use crate::settings::ScreenSort;
@@ -389,6 +389,23 @@ impl App {
         self.draw_status(buf, Rect::new(area.x, area.y + h - 1, w, 1));
     }
 
+    /// A message too long for the status line, wrapped on the lines above
+    /// it (at most half the screen), highlighted.
+    fn draw_long_message(&self, buf: &mut Buffer, status: Rect, message: &str) {
+        let lines = wrap(message, status.width as usize);
+        let room = usize::from(status.y / 2).max(1);
+        let shown = &lines[..lines.len().min(room)];
+        for (i, text) in shown.iter().enumerate() {
+            let y = status.y - (shown.len() - i) as u16;
+            let blank = Rect::new(status.x, y, status.width, 1);
+            buf.set_style(blank, reversed());
+            for x in blank.left()..blank.right() {
+                buf[(x, y)].set_symbol(" ");
+            }
+            buf.set_stringn(status.x, y, text, status.width as usize, reversed());
+        }
+    }
+
     fn draw_footer(&self, buf: &mut Buffer, area: Rect, top: u16, rates_x: u16) {
         for x in 0..area.width {
             buf[(area.x + x, top)].set_symbol("─");
@@ -441,9 +458,6 @@ impl App {
         let spark_w = (line.width / 4).min(SPARK_W);
         let text_w = line.width - spark_w - 1;
         let mut parts: Vec<String> = Vec::new();
-        if let Some(m) = self.current_message() {
-            parts.push(m.to_string());
-        }
         if self.paused {
             parts.push("PAUSED".into());
         }
@@ -470,13 +484,18 @@ impl App {
             parts.push("end of capture".into());
         }
         parts.push("h: help".into());
-        buf.set_stringn(
-            line.x,
-            line.y,
-            parts.join(" | "),
-            text_w as usize,
-            Style::default(),
-        );
+        let mut text = parts.join(" | ");
+        if let Some(m) = self.current_message() {
+            let to_read = self.message.as_ref().is_some_and(|(_, t)| *t == UNTIL_KEY);
+            if to_read && m.chars().count() > text_w as usize {
+                // An error longer than the line: whole, on lines of its own.
+                self.draw_long_message(buf, line, m);
+            } else {
+                // First on the status line (the rest is cut if need be).
+                text = format!("{m} | {text}");
+            }
+        }
+        buf.set_stringn(line.x, line.y, text, text_w as usize, Style::default());
         let spark = sparkline(&self.spark, spark_w as usize);
         buf.set_string(
             line.x + line.width - spark_w,
@@ -500,6 +519,34 @@ impl App {
             );
         }
     }
+}
+
+/// `text` in lines of at most `width` characters, broken at spaces where
+/// it can be (a word longer than a line is cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let mut word: Vec<char> = word.chars().collect();
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(word);
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line = word.into_iter().collect();
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
 }
 
 /// Sparkline width at most.

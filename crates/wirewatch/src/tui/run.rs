@@ -221,7 +221,10 @@ impl<S: UiSource> Ui<S> {
             .map_or(0, |t| t.nanos_since(now).clamp(0, wait_ns));
         self.pipeline.pump(wait)?;
         let now = self.pipeline.source.now();
-        if self.next_refresh.is_some_and(|t| now < t) {
+        // The end of a replay is shown at once: its clock stops at the last
+        // packet, which may be before the refresh that was due.
+        let just_ended = self.pipeline.source.ended() && !self.app.status.ended;
+        if !just_ended && self.next_refresh.is_some_and(|t| now < t) {
             return Ok(false);
         }
         let mut status = self.pipeline.source.status();

@@ -1862,3 +1862,145 @@ fn live_capture_warns_when_the_forecast_nears_the_link_capacity() {
     let v: Value = serde_json::from_slice(&stored.stdout).unwrap();
     assert_eq!(v.as_array().unwrap().len(), 1, "{v}");
 }
+
+/// Sends UDP from namespace `ns` (address `from`) to `to:port` at
+/// `bytes_per_s` IP bytes a second (1428-byte datagrams) until `stop` is
+/// set. The pace follows the total: each wake-up sends what the schedule
+/// owes, so any 2 s holds its share even when the thread slept late.
+fn steady_udp(
+    ns: &str,
+    from: Ipv4Addr,
+    to: SocketAddrV4,
+    bytes_per_s: f64,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<u64> {
+    let path = format!("/var/run/netns/{ns}");
+    std::thread::spawn(move || {
+        let file = std::fs::File::open(&path).expect("open netns");
+        // SAFETY: setns on this thread only, with a namespace fd we own.
+        let r = unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(r, 0, "setns: {}", std::io::Error::last_os_error());
+        let u = UdpSocket::bind(SocketAddrV4::new(from, 0)).unwrap();
+        let payload = [7u8; 1400];
+        let ip_bytes = (payload.len() + 28) as f64;
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        while !stop.load(Ordering::Relaxed) {
+            let owed = (t0.elapsed().as_secs_f64() * bytes_per_s / ip_bytes) as u64;
+            while sent < owed {
+                u.send_to(&payload, to).unwrap();
+                sent += 1;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        sent
+    })
+}
+
+/// iftop's size text (`-B`: bytes, 1024 steps) as a number.
+fn iftop_size(s: &str) -> f64 {
+    let (num, unit) = s.split_at(s.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(s.len()));
+    let k = match unit {
+        "B" | "b" => 1.0,
+        "KB" | "Kb" => 1024.0,
+        "MB" | "Mb" => 1024.0 * 1024.0,
+        "GB" | "Gb" => 1024.0 * 1024.0 * 1024.0,
+        _ => panic!("iftop size {s:?}"),
+    };
+    num.parse::<f64>().unwrap() * k
+}
+
+/// The 2 s and 10 s rates of the busier direction of the pair in iftop's
+/// last text report.
+fn iftop_rates(out: &str) -> [f64; 2] {
+    let lines: Vec<&str> = out.lines().collect();
+    let start = lines
+        .iter()
+        .rposition(|l| l.contains("last 2s") && l.contains("last 10s"))
+        .unwrap_or_else(|| panic!("no iftop report in:\n{out}"));
+    let rows: Vec<[f64; 2]> = lines[start..]
+        .iter()
+        .take_while(|l| !l.starts_with("Total send rate"))
+        .filter(|l| l.contains("=>") || l.contains("<="))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let n = f.len();
+            // ... 2s 10s 40s cumulative
+            [iftop_size(f[n - 4]), iftop_size(f[n - 3])]
+        })
+        .collect();
+    assert_eq!(rows.len(), 2, "one pair in iftop's report:\n{out}");
+    rows.into_iter()
+        .max_by(|a, b| a[0].total_cmp(&b[0]))
+        .unwrap()
+}
+
+#[test]
+fn final_rates_agree_with_iftop_on_the_same_veth() {
+    require_root_and_ip!();
+    wirewatch_testkit::require!(wirewatch_testkit::tool("iftop"));
+    let p = pair(214);
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    // A receiver, so that no ICMP errors come back.
+    let _rx = in_netns(&p.a, move || {
+        UdpSocket::bind(SocketAddrV4::new(addr_a, 5201)).unwrap()
+    });
+    // 20 Mbit/s from b to a, started before either tool (mid-stream).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = steady_udp(
+        &p.b,
+        addr_b,
+        SocketAddrV4::new(addr_a, 5201),
+        2_500_000.0,
+        stop.clone(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    let iftop = Command::new("ip")
+        .args([
+            "netns", "exec", &p.a, "iftop", "-t", "-s", "12", "-n", "-N", "-B",
+        ])
+        .args(["-i", &p.ia])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn iftop");
+    let ww = Running::start(
+        &p.a,
+        &[
+            "-i", &p.ia, "-s", "12", "-n", "-N", "-B", "--format", "json",
+        ],
+    );
+    let iftop = iftop.wait_with_output().unwrap();
+    let (code, out, err) = ww.finish();
+    stop.store(true, Ordering::Relaxed);
+    let datagrams = sender.join().unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(datagrams > 10_000, "the sender sent {datagrams}");
+    let iftop_out = String::from_utf8_lossy(&iftop.stdout);
+    let want = iftop_rates(&iftop_out);
+    let v = json_lines(&out);
+    // The host pair (no ports, no protocol: iftop's default view).
+    let entries = final_report(&v)["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{out}");
+    let e = &entries[0];
+    let d = if e["src"] == addr_b.to_string().as_str() {
+        &e["src_to_dst"]
+    } else {
+        &e["dst_to_src"]
+    };
+    let got = [
+        d["rate_2s_bytes_per_s"].as_f64().unwrap(),
+        d["rate_10s_bytes_per_s"].as_f64().unwrap(),
+    ];
+    eprintln!("final 2 s / 10 s rates: wirewatch {got:?} B/s, iftop {want:?} B/s");
+    for (i, col) in ["2 s", "10 s"].iter().enumerate() {
+        let off = (got[i] - want[i]).abs() / want[i];
+        assert!(
+            off <= 0.05,
+            "{col}: wirewatch {:.0} B/s, iftop {:.0} B/s ({:.1} % apart)\niftop:\n{iftop_out}",
+            got[i],
+            want[i],
+            off * 100.0
+        );
+    }
+}

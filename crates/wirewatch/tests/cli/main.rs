@@ -18,6 +18,7 @@ mod detect_cli;
 mod forecast_cli;
 mod limits;
 mod live;
+mod rates;
 mod screen_tmux;
 mod tui;
 

@@ -963,3 +963,120 @@ fn alerts_show_in_the_status_area() {
     );
     assert_eq!(ui.pipeline.consumer_mut::<Detection>().unwrap().fired(), 1);
 }
+
+#[test]
+fn a_bad_filter_message_stays_until_a_key_and_wraps() {
+    let mut ui = ui();
+    run_to(&mut ui, 2_000);
+    key(&mut ui, 'f');
+    keys(&mut ui, "tcp and port 80 and host 10.0.0.999");
+    special(&mut ui, KeyCode::Enter);
+    let message = ui.app.current_message().unwrap().to_string();
+    assert!(message.starts_with("filter not changed"), "{message}");
+    assert!(message.len() > 60, "long enough to wrap: {message}");
+    // Ten seconds later (a replay runs through them in an instant) it is
+    // still there, whole, over the lines above the status line.
+    run_to(&mut ui, 12_000);
+    let s = screen(&mut ui, 60, 24);
+    let lines: Vec<&str> = s.lines().collect();
+    let status = lines.len() - 1;
+    assert!(lines[status].contains("test0"), "{s}");
+    let block = (0..status)
+        .rev()
+        .take_while(|&y| {
+            let b = render(&mut ui, 60, 24);
+            b[(0, y as u16)].modifier.contains(Modifier::REVERSED)
+        })
+        .count();
+    assert!(block >= 2, "wrapped over {block} line(s):\n{s}");
+    let wrapped: Vec<&str> = lines[status - block..status]
+        .iter()
+        .map(|l| l.trim())
+        .collect();
+    assert_eq!(wrapped.join(" "), message, "{s}");
+    // The next key takes it away.
+    key(&mut ui, 'T');
+    assert_ne!(ui.app.current_message(), Some(message.as_str()));
+    assert!(!screen(&mut ui, 60, 24).contains("filter not changed"));
+}
+
+/// A paced replay of `frames` (raw IPv4) on a wall clock the test moves;
+/// returns the screen after each step of `walls` (seconds).
+fn replay_screens(frames: &[(i64, Vec<u8>)], speed: Option<f64>, walls: &[f64]) -> Vec<String> {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    use std::time::Duration;
+    use wirewatch_capture::PcapWriter;
+    use wirewatch_pipeline::FileSource;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("short.pcap");
+    let file = std::fs::File::create(&path).unwrap();
+    let mut w = PcapWriter::new(file, linktype::RAW, 65535, false).unwrap();
+    for (ms, f) in frames {
+        w.write(at(*ms), f, f.len() as u32).unwrap();
+    }
+    w.finish().unwrap();
+    let wall = Rc::new(Cell::new(Duration::ZERO));
+    let clock = wall.clone();
+    let reader = wirewatch_capture::open_with(&path, |r| r).unwrap();
+    let replay = FileSource::new(reader, "short.pcap".into())
+        .paced(speed)
+        .with_wall_clock(move || clock.get());
+    let p = Pipeline::new(replay, FlowTable::new(FlowConfig::default()));
+    let names = Box::new(FakeNames(HashMap::new()));
+    let opt = ScreenOptions {
+        dns: false,
+        ..ScreenOptions::default()
+    };
+    let mut ui = Ui::on(App::new(opt, None), p, names, 1_000_000_000);
+    walls
+        .iter()
+        .map(|&secs| {
+            wall.set(Duration::from_secs_f64(secs));
+            ui.turn(0).unwrap();
+            let b = render_file(&mut ui, 100, 24);
+            text(&b)
+        })
+        .collect()
+}
+
+fn render_file<S: UiSource>(ui: &mut Ui<S>, w: u16, h: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| ui.draw(f)).unwrap();
+    term.backend().buffer().clone()
+}
+
+#[test]
+fn a_replay_shorter_than_a_slot_ends_on_its_pairs() {
+    // 20 datagrams of 1028 IP bytes from 10.0.0.1 to 10.0.0.2 over 0.65 s.
+    let frames: Vec<(i64, Vec<u8>)> = (0..20)
+        .map(|i| {
+            let f = build::ipv4(
+                ip("10.0.0.1"),
+                ip("10.0.0.2"),
+                17,
+                &build::udp(4000, 53, &[0; 1000]),
+            );
+            (i * 650 / 19, f)
+        })
+        .collect();
+    for speed in [Some(1.0), None] {
+        let screens = replay_screens(&frames, speed, &[0.0, 0.3, 0.7, 0.75]);
+        let last = screens.last().unwrap();
+        let status = last.lines().last().unwrap();
+        assert!(
+            status.contains("pkts 20") && status.contains("end of capture"),
+            "speed {speed:?}: {status}"
+        );
+        let row = row_of(last, "10.0.0.1");
+        let line = last.lines().nth(row).unwrap();
+        assert!(line.contains("10.0.0.2"), "{last}");
+        // 20,560 B over 0.65 s = 253,046 bit/s (247Kb in iftop's 1024
+        // steps) in every column, where whole slots gave a third of it.
+        assert_eq!(line.matches("247Kb").count(), 3, "speed {speed:?}:\n{last}");
+        let total = last.lines().find(|l| l.starts_with("TX:")).unwrap();
+        assert!(total.contains("20.1KB"), "{total}");
+        assert!(!last.contains("no traffic"), "{last}");
+    }
+}
