@@ -1617,3 +1617,63 @@ fn two_writers_share_one_database() {
 fn later_than_any_row() -> Arc<dyn Clock> {
     Arc::new(FixedClock(Timestamp::from_secs(4_102_444_800))) // 2100-01-01
 }
+
+/// A conversation recorded in both orientations (each host local on its
+/// own interface, or a reply flow seen first) is one pair, counted from
+/// its lower address, in `top` and in `series --by pair`.
+#[test]
+fn a_pair_is_one_entity_in_either_orientation() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    s.append(&[
+        row(T0, "10.0.0.22", 40_000, "10.0.0.7", 80, None, 100, 1_000),
+        row(
+            T0 + 60,
+            "10.0.0.7",
+            80,
+            "10.0.0.22",
+            40_001,
+            None,
+            3_000,
+            50,
+        ),
+        row(T0 + 60, "10.0.0.7", 22, "10.0.0.9", 40_002, None, 5, 5),
+    ])
+    .unwrap();
+    let range = Range {
+        from: T0,
+        to: T0 + 3600,
+    };
+    let t = query::top(&s, &range, GroupBy::Pair, &Selection::default(), 10).unwrap();
+    let got: Vec<(String, u64, u64)> = t
+        .entries
+        .iter()
+        .map(|e| (e.key.clone(), e.counts.bytes_out, e.counts.bytes_in))
+        .collect();
+    // 10.0.0.7 sent 1,000 + 3,000 and received 100 + 50.
+    assert_eq!(
+        got,
+        vec![
+            ("10.0.0.7 <=> 10.0.0.22".to_string(), 4_000, 150),
+            ("10.0.0.7 <=> 10.0.0.9".to_string(), 5, 5)
+        ]
+    );
+    assert_eq!(t.entities, 2);
+    let series = query::series(
+        &s,
+        &query::SeriesSpec {
+            range,
+            step: 3600,
+            sel: Selection::default(),
+            by: Some(GroupBy::Pair),
+            limit: 10,
+            total_name: "",
+        },
+        None,
+    )
+    .unwrap();
+    let names: Vec<String> = series.lines.iter().map(|(e, _)| e.clone()).collect();
+    assert_eq!(
+        names,
+        vec!["10.0.0.7 <=> 10.0.0.22", "10.0.0.7 <=> 10.0.0.9"]
+    );
+}

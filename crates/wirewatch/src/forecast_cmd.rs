@@ -624,8 +624,12 @@ fn read_series(a: &BacktestArgs) -> anyhow::Result<Series> {
     if a.horizon == 0 || a.windows == 0 {
         bail!("--horizon and --windows must be at least 1");
     }
-    let s = fcsv::read(&text, &file, &a.column, seasons.first().copied())
-        .map_err(|e| anyhow!("{e}"))?;
+    let column = match &a.column {
+        Some(c) => c.clone(),
+        None => fcsv::only_numeric_column(&text, &file).map_err(|e| anyhow!("{e}"))?,
+    };
+    let s =
+        fcsv::read(&text, &file, &column, seasons.first().copied()).map_err(|e| anyhow!("{e}"))?;
     let y = &s.values;
     let need = a.windows.saturating_mul(a.horizon);
     if y.len() <= need.saturating_add(seasons.first().copied().unwrap_or(1)) {

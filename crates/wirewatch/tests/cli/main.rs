@@ -18,6 +18,7 @@ mod detect_cli;
 mod forecast_cli;
 mod live;
 mod screen_tmux;
+mod small_items;
 mod tui;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
