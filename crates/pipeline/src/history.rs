@@ -656,7 +656,9 @@ pub fn record_of(a: &Alert) -> AlertRecord {
         severity: a.severity.as_str().into(),
         entity: a.entity.to_string(),
         summary: a.summary.clone(),
-        detail: serde_json::to_string(a).unwrap_or_default(),
+        detail: crate::json::to_value(a)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
     }
 }
 

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use wirewatch_detect::{capacity_alert, Alert};
 use wirewatch_forecast::forecast::{clean_seasons, forecast_filled, scale_season};
 use wirewatch_forecast::{backtest, csv as fcsv, Forecast, Model, Settings};
+use wirewatch_pipeline::json::tidied;
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{Selection, SqliteStore};
 use wirewatch_units::bit_rate;
@@ -347,7 +348,7 @@ fn render_json(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<(
         "alerts": alerts,
         "notes": notes,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&tidied(v))?)?;
     Ok(())
 }
 
@@ -707,7 +708,7 @@ fn render_backtest_json(
         },
         "notes": notes,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&tidied(v))?)?;
     Ok(())
 }
 

@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail};
 use serde_json::{json, Value};
 use wirewatch_filter::{compile, CompileOptions, Program};
+use wirewatch_pipeline::json::tidied;
 use wirewatch_store::query::{self, GroupBy, Range, SeriesSpec};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{AlertRecord, Counts, Row, Selection, SqliteStore, Store};
@@ -243,7 +244,7 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     v
                 }).collect::<Vec<_>>(),
             });
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tidied(v))?;
         }
         Format::Csv => {
             writeln!(out, "key,packets_out,bytes_out,packets_in,bytes_in,bytes")?;
@@ -383,7 +384,7 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                     }).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             });
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tidied(v))?;
         }
         Format::Csv => {
             writeln!(
@@ -460,7 +461,7 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 j["process"] = json!(f.id.process.as_deref());
                 j["first"] = json!(rfc3339(f.first));
                 j["last"] = json!(rfc3339(f.last));
-                writeln!(out, "{j}")?;
+                writeln!(out, "{}", tidied(j))?;
             }
         }
         Format::Csv => {

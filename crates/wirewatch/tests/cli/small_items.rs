@@ -122,3 +122,91 @@ fn backtest_defaults_to_the_only_numeric_column() {
         "2 numeric columns (2 'in', 3 'out'): give --column NAME or NUMBER",
     );
 }
+
+/// A database holding `rows` (each: minute, local host, remote host,
+/// bytes in, bytes out) on interface `eth0`.
+pub(crate) fn db_of(dir: &Path, rows: &[(i64, &str, &str, u64, u64)]) -> std::path::PathBuf {
+    use wirewatch_store::{Counts, Row, SqliteStore, Store};
+    let p = dir.join("h.db");
+    let mut s = SqliteStore::open(&p).unwrap();
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|&(ts, local, remote, bytes_in, bytes_out)| Row {
+            ts,
+            iface: "eth0".into(),
+            local: crate::common::ip(local),
+            remote: crate::common::ip(remote),
+            local_port: 40_000,
+            remote_port: 443,
+            protocol: 6,
+            process: None,
+            counts: Counts {
+                packets_out: 1,
+                bytes_out,
+                packets_in: 1,
+                bytes_in,
+            },
+        })
+        .collect();
+    s.append(&rows).unwrap();
+    p
+}
+
+/// The numbers of a JSON text with more than 15 significant digits (float
+/// noise such as `133.33333333333334`).
+fn noisy_numbers(json: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for c in json.chars().chain([' ']) {
+        if c.is_ascii_digit() || c == '.' || ((c == 'e' || c == '-') && !cur.is_empty()) {
+            cur.push(c);
+            continue;
+        }
+        let mantissa = cur.split('e').next().unwrap_or("");
+        let digits = mantissa
+            .trim_start_matches(['0', '.'])
+            .chars()
+            .filter(char::is_ascii_digit)
+            .count();
+        if mantissa.contains('.') && digits > 15 {
+            out.push(cur.clone());
+        }
+        cur.clear();
+    }
+    out
+}
+
+/// JSON output carries no float noise: 1,000 bytes in a minute is
+/// 133.333333333333 bit/s, not 133.33333333333334.
+#[test]
+fn json_floats_carry_no_noise() {
+    let dir = tempfile::tempdir().unwrap();
+    // 2020-09-13T12:26:00Z.
+    let t0 = 1_599_999_960;
+    let db = db_of(
+        dir.path(),
+        &[
+            (t0, "10.0.0.1", "192.0.2.1", 1_000, 0),
+            (t0 + 60, "10.0.0.1", "192.0.2.1", 1_234, 7),
+        ],
+    );
+    let out = stdout_of(&[
+        "history",
+        "series",
+        "--db",
+        db.to_str().unwrap(),
+        "--since",
+        "2020-09-13T12:26:00Z",
+        "--until",
+        "2020-09-13T12:28:00Z",
+        "--step",
+        "1m",
+        "--json",
+    ]);
+    assert!(out.contains("133.333333333333"), "{out}");
+    assert_eq!(noisy_numbers(&out), Vec::<String>::new(), "{out}");
+    assert_eq!(
+        noisy_numbers("[133.33333333333334, 0.1, 2e-7]"),
+        vec!["133.33333333333334"]
+    );
+}
