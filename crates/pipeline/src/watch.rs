@@ -357,7 +357,11 @@ impl Job {
             let Ok(f) = forecast_filled(y, &missing, &settings) else {
                 continue;
             };
-            let (b95, b99) = (f.band(0.95).unwrap(), f.band(0.99).unwrap());
+            // Two days of history always carry bands; without them there
+            // is nothing to judge by.
+            let (Some(b95), Some(b99)) = (f.band(0.95), f.band(0.99)) else {
+                continue;
+            };
             if let Some(cap) = self.capacity {
                 made.alerts.extend(capacity_alert(
                     &self.iface,

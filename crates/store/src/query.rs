@@ -80,6 +80,17 @@ fn ceil(r: Resolution, t: i64) -> i64 {
     }
 }
 
+/// The time the store holds traffic for: from the start of its oldest row
+/// (any resolution) to the end of its newest minute; `None` when empty.
+pub fn extent(cov: &Coverage) -> Option<Range> {
+    let from = Resolution::ALL
+        .iter()
+        .filter_map(|&r| cov.of(r).oldest)
+        .min()?;
+    let to = cov.newest_minute.map_or(from, |m| m + 60);
+    Some(Range { from, to })
+}
+
 /// Cuts `[from, to)` into pieces, reading nothing coarser than `coarsest`.
 pub fn plan(cov: &Coverage, range: &Range, coarsest: Resolution) -> Plan {
     let mut pieces = Vec::new();

@@ -302,6 +302,22 @@ impl SqliteStore {
             .map_err(engine(format!("{}: reading labels", self.path)))
     }
 
+    /// The names of every interface (or imported file) ever recorded,
+    /// sorted.
+    pub fn interfaces(&self) -> Result<Vec<String>, StoreError> {
+        let what = || format!("{}: reading labels", self.path);
+        let mut st = self
+            .conn
+            .prepare("SELECT text FROM label WHERE kind = ?1 ORDER BY text")
+            .map_err(engine(what()))?;
+        let names = st
+            .query_map([KIND_IFACE], |r| r.get(0))
+            .map_err(engine(what()))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(engine(what()));
+        names
+    }
+
     /// Number of rows of each resolution (for reports and benchmarks).
     pub fn row_counts(&self) -> Result<[u64; 3], StoreError> {
         let mut out = [0; 3];

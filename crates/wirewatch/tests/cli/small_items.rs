@@ -210,3 +210,129 @@ fn json_floats_carry_no_noise() {
         vec!["133.33333333333334"]
     );
 }
+
+/// 2020-09-13T12:25:00Z, a multiple of 5 minutes.
+const T5: i64 = 1_599_999_900;
+
+/// `n` five-minute steps of traffic on eth0 from [`T5`], the first idle
+/// but for a little.
+fn steps(dir: &Path, n: i64) -> std::path::PathBuf {
+    let rows: Vec<(i64, &str, &str, u64, u64)> = (0..n)
+        .map(|k| {
+            let b = if k == 0 {
+                1_000
+            } else {
+                75_000_000 + (k as u64 % 7) * 1_000_000
+            };
+            (T5 + 300 * k, "10.0.0.1", "192.0.2.1", b, b / 10)
+        })
+        .collect();
+    db_of(dir, &rows)
+}
+
+/// A forecast from 3 points of history has no bands (it printed an upper
+/// 95 % bound of 1.2e58 bit/s) and says why; its chart draws.
+#[test]
+fn a_forecast_from_three_points_has_no_absurd_bands() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = steps(dir.path(), 3);
+    let until = wirewatch_store::time::rfc3339(T5 + 900);
+    let png = dir.path().join("f.png");
+    let base = [
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--until",
+        until.as_str(),
+    ];
+    let table = stdout_of(&[&base[..], &["--plot", png.to_str().unwrap()]].concat());
+    assert!(
+        table.contains("History: 2020-09-13 12:25 – 2020-09-13 12:40 UTC, 3 points"),
+        "{table}"
+    );
+    assert!(
+        table.contains(
+            "too little history for intervals (3 points; without a backtest they need 24)"
+        ),
+        "{table}"
+    );
+    let first = table
+        .lines()
+        .find(|l| l.starts_with("2020-09-13 12:40"))
+        .unwrap();
+    assert_eq!(first.matches('—').count(), 4, "{first}");
+    assert!(!table.contains("e+") && !table.contains("inf"), "{table}");
+    assert!(std::fs::metadata(&png).unwrap().len() > 1000);
+    let json = stdout_of(&[&base[..], &["--json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let p0 = &v["directions"][0]["points"][0];
+    assert!(
+        p0.get("forecast").is_some() && p0.get("upper95").is_none(),
+        "{p0}"
+    );
+    let csv = stdout_of(&[&base[..], &["--csv"]].concat());
+    let row = csv.lines().nth(1).unwrap();
+    assert!(row.ends_with(",,,,,,"), "empty band cells: {row}");
+}
+
+/// The history's length in the `History:` line and in the notes agree.
+#[test]
+fn forecast_notes_count_the_history_as_its_header_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = steps(dir.path(), 288);
+    let until = wirewatch_store::time::rfc3339(T5 + 288 * 300);
+    let out = stdout_of(&[
+        "forecast",
+        "--db",
+        db.to_str().unwrap(),
+        "--until",
+        until.as_str(),
+        "--horizon",
+        "1h",
+        "--direction",
+        "in",
+    ]);
+    assert!(out.contains(", 288 points"), "{out}");
+    assert!(
+        out.contains("too little history for a seasonal model (288 points, 204 before the backtest windows; a season of 288 needs 576)"),
+        "{out}"
+    );
+}
+
+/// A forecast or a top list that finds nothing says where the database's
+/// traffic is, and which interfaces (and hosts) it knows.
+#[test]
+fn finding_nothing_says_where_the_data_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = steps(dir.path(), 3);
+    let dbs = db.to_str().unwrap();
+    bad(
+        &["forecast", "--db", dbs, "--until", "2021-01-01T00:00:00Z", "--host", "10.9.9.9"],
+        "h.db: no traffic recorded for host 10.9.9.9 from 2020-12-04 00:00 to 2021-01-01 00:00 UTC; \
+         this database holds traffic from 2020-09-13 12:25 to 2020-09-13 12:36 UTC on eth0 \
+         (busiest hosts: 10.0.0.1, 192.0.2.1); try --until 2020-09-13T12:36:00Z",
+    );
+    let out = crate::common::ww()
+        .args([
+            "history",
+            "top",
+            "--db",
+            dbs,
+            "--since",
+            "2025-07-01T00:00:00Z",
+            "--until",
+            "2025-07-02T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "nothing recorded 2025-07-01 00:00 – 2025-07-02 00:00 UTC: this database holds traffic \
+             from 2020-09-13 12:25 to 2020-09-13 12:36 UTC on eth0; \
+             try --since 2020-09-13T12:25:00Z --until 2020-09-13T12:36:00Z"
+        ),
+        "{err}"
+    );
+}
