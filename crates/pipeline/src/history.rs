@@ -196,7 +196,10 @@ impl Recorder {
         live: bool,
         clock: Arc<dyn Clock>,
     ) -> Result<Recorder, StoreError> {
-        let store = SqliteStore::open(&h.path)?;
+        let mut store = SqliteStore::open(&h.path)?;
+        // Hours are stamped with when they were written: an import keeps
+        // its minutes for the retention counted from then.
+        store.set_clock(clock.clone());
         // Two captures of one interface into one database would count its
         // traffic twice: each interface is recorded by one process at a
         // time (the lock goes with the process, even on kill -9).

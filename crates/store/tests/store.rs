@@ -1677,3 +1677,73 @@ fn a_pair_is_one_entity_in_either_orientation() {
         vec!["10.0.0.7 <=> 10.0.0.22", "10.0.0.7 <=> 10.0.0.9"]
     );
 }
+
+/// An old capture imported after a newer one keeps its minutes for the
+/// retention counted from when it was imported (the clock of the import),
+/// not from the newest minute stored: they were day rows at once.
+#[test]
+fn an_import_keeps_its_minutes_for_the_retention_after_it_was_imported() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let imported = T0 + 400 * DAY;
+    s.set_clock(Arc::new(FixedClock(Timestamp::from_nanos(
+        imported * 1_000_000_000,
+    ))));
+    let minutes = |start: i64| -> Vec<Row> {
+        (0..3)
+            .map(|m| {
+                row(
+                    start + m * 60,
+                    "10.0.0.1",
+                    40_000 + m as u16,
+                    "192.0.2.1",
+                    443,
+                    None,
+                    100,
+                    0,
+                )
+            })
+            .collect()
+    };
+    // A capture of three minutes, then one from a year later.
+    s.append(&minutes(T0 + 600)).unwrap();
+    s.append(&minutes(T0 + 365 * DAY)).unwrap();
+    let maintain_at = |s: &mut SqliteStore, now: i64| loop {
+        if !s.maintain(&Retention::default(), now, 5).unwrap().more {
+            break;
+        }
+    };
+    maintain_at(&mut s, imported + DAY);
+    let cov = s.coverage().unwrap();
+    assert_eq!(
+        cov.minute.oldest,
+        Some(T0 + 600),
+        "the first capture's minutes are kept"
+    );
+    assert_eq!(cov.minute.pruned_until, None);
+    // Its flows still have their ports.
+    let (flows, _, _) = query::flows(
+        &s,
+        &Range {
+            from: T0,
+            to: T0 + 3600,
+        },
+        &Selection::default(),
+        None,
+        10,
+    )
+    .unwrap();
+    let ports: Vec<u16> = flows.iter().map(|f| f.id.local_port).collect();
+    assert_eq!(ports.len(), 3, "{ports:?}");
+    assert!(ports.iter().all(|&p| p >= 40_000), "{ports:?}");
+    // Seven days after the import, retention takes them as usual: its
+    // hour rows hold every byte (the newer capture's hour, the newest, is
+    // not complete yet).
+    maintain_at(&mut s, imported + 8 * DAY);
+    let cov = s.coverage().unwrap();
+    assert_eq!(
+        cov.minute.oldest,
+        Some(T0 + 365 * DAY),
+        "the first capture's minutes outlived their retention"
+    );
+    assert_eq!(sum(&s, Resolution::Hour).bytes_out, 300);
+}

@@ -336,3 +336,79 @@ fn finding_nothing_says_where_the_data_is() {
         "{err}"
     );
 }
+
+/// A capture of `minutes` minutes from `start` (Unix seconds): one UDP
+/// packet a minute from a client port of its own.
+fn minutes_capture(dir: &Path, name: &str, start: i64, minutes: i64) -> std::path::PathBuf {
+    let frames: Vec<(wirewatch_wire::Timestamp, Vec<u8>)> = (0..minutes)
+        .map(|m| {
+            (
+                wirewatch_wire::Timestamp::from_nanos((start + m * 60 + 5) * 1_000_000_000),
+                wirewatch_testkit::udp_frame("10.0.0.1", 40_000 + m as u16, "192.0.2.1", 53, 100),
+            )
+        })
+        .collect();
+    crate::common::write_pcap(dir, name, &frames)
+}
+
+/// An old capture imported after a newer one keeps its minutes: its
+/// series at 1 minute has its own three minutes (it printed 1,440 even
+/// lines of the day rows), its flows their ports; counted from the time of
+/// the import, retention takes them a week later.
+#[test]
+fn an_old_capture_imported_after_a_newer_one_keeps_its_minutes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let dbs = db.to_str().unwrap();
+    // 2011-03-04T10:00:00Z and 2025-07-28T12:00:00Z.
+    let old = minutes_capture(dir.path(), "old.pcap", 1_299_232_800, 3);
+    let new = minutes_capture(dir.path(), "new.pcap", 1_753_704_000, 3);
+    let import = |pcap: &Path, now: &str| {
+        let out = crate::common::ww()
+            .env("WIREWATCH_NOW", now)
+            .args([
+                "-r",
+                pcap.to_str().unwrap(),
+                "--db",
+                dbs,
+                "--no-detect",
+                "--no-summary",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    import(&old, "2026-01-01T00:00:00Z");
+    import(&new, "2026-01-01T00:05:00Z");
+    let range = [
+        "--since",
+        "2011-03-04T10:00:00Z",
+        "--until",
+        "2011-03-04T10:03:00Z",
+    ];
+    let series = stdout_of(
+        &[
+            &["history", "series", "--db", dbs, "--step", "1m", "--csv"][..],
+            &range,
+        ]
+        .concat(),
+    );
+    assert_eq!(series.lines().count(), 1 + 3, "{series}");
+    let flows = stdout_of(&[&["history", "flows", "--db", dbs, "--csv"][..], &range].concat());
+    for port in ["40000", "40001", "40002"] {
+        assert!(flows.contains(&format!(",10.0.0.1,{port},")), "{flows}");
+    }
+    // Eight days after the imports, an import of anything runs the
+    // retention: the old minutes go, their hours stay.
+    let later = minutes_capture(dir.path(), "later.pcap", 1_753_704_000 + 600, 1);
+    import(&later, "2026-01-09T00:00:00Z");
+    let flows = stdout_of(&[&["history", "flows", "--db", dbs, "--csv"][..], &range].concat());
+    assert!(
+        flows.contains(",10.0.0.1,0,"),
+        "hour rows, client port dropped: {flows}"
+    );
+}
