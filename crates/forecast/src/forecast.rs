@@ -326,13 +326,13 @@ pub fn choose(y: &[f64], filled: &[bool], seasons: &[usize], h: usize, windows: 
                 .clone();
             notes.push(if w > 0 {
                 format!(
-                    "nothing recorded in the last {} points to backtest on (all filled in for gaps): {} chosen without a backtest, intervals from its in-sample errors",
+                    "nothing recorded in the last {} points to backtest on (all filled in for gaps): {} chosen without a backtest",
                     w * h,
                     m.name()
                 )
             } else {
                 format!(
-                    "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
+                    "too little history to backtest a {h}-point horizon: {} chosen without a backtest",
                     m.name()
                 )
             });
@@ -410,6 +410,9 @@ pub fn forecast_filled(y: &[f64], filled: &[bool], settings: &Settings) -> Resul
     let scale = LogScale::of(y);
     let mut notes = choice.notes;
     let bands = if supports_intervals(y.len(), &choice.points) {
+        if choice.points.len() < MIN_BACKTEST_ERRORS {
+            notes.push("intervals from the history's in-sample spread, not from a backtest".into());
+        }
         settings
             .levels
             .iter()
