@@ -70,18 +70,71 @@ fn column_index(header: &[String], column: &str) -> Result<usize, String> {
             "no column '{column}' (columns: {})",
             header
                 .iter()
-                .map(|h| {
-                    let h = h.trim();
-                    if h.chars().count() > 24 {
-                        format!("'{}…'", h.chars().take(24).collect::<String>())
-                    } else {
-                        format!("'{h}'")
-                    }
-                })
+                .map(|h| quoted_header(h))
                 .collect::<Vec<_>>()
                 .join(", ")
         )),
         _ => Err(format!("'{column}' starts more than one column name")),
+    }
+}
+
+/// Names a header for an error: quoted, cut at 24 characters.
+fn quoted_header(h: &str) -> String {
+    let h = h.trim();
+    if h.chars().count() > 24 {
+        format!("'{}…'", h.chars().take(24).collect::<String>())
+    } else {
+        format!("'{h}'")
+    }
+}
+
+/// The column to read when none is named: the only column whose cells
+/// are all numbers (a first column of times, even Unix seconds, does not
+/// count when another column is numeric), as its 1-based number. An error
+/// lists the numeric columns when there are several, every column when
+/// there is none.
+pub fn only_numeric_column(text: &str, file: &str) -> Result<String, Error> {
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let Some(head) = lines.next() else {
+        return Err(Error::Csv(format!("{file}: empty file")));
+    };
+    let header = fields(head);
+    // Per column: (every non-empty cell a number, some cell not empty).
+    let mut numeric = vec![(true, false); header.len()];
+    let mut first_is_time = true;
+    for line in lines {
+        let f = fields(line);
+        for (k, state) in numeric.iter_mut().enumerate() {
+            let cell = f.get(k).map_or("", |c| c.trim());
+            if !cell.is_empty() {
+                state.0 &= cell.parse::<f64>().is_ok();
+                state.1 = true;
+            }
+        }
+        first_is_time &= f.first().and_then(|c| parse_time(c)).is_some();
+    }
+    let mut found: Vec<usize> = (0..header.len())
+        .filter(|&k| numeric[k] == (true, true))
+        .collect();
+    if first_is_time && found.len() > 1 && found[0] == 0 {
+        found.remove(0);
+    }
+    let names = |ks: &mut dyn Iterator<Item = usize>| {
+        ks.map(|k| format!("{} {}", k + 1, quoted_header(&header[k])))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    match found.as_slice() {
+        [k] => Ok((k + 1).to_string()),
+        [] => Err(Error::Csv(format!(
+            "{file}: no column holds only numbers (columns: {}); give --column",
+            names(&mut (0..header.len()))
+        ))),
+        _ => Err(Error::Csv(format!(
+            "{file}: {} numeric columns ({}): give --column NAME or NUMBER",
+            found.len(),
+            names(&mut found.iter().copied())
+        ))),
     }
 }
 
@@ -255,5 +308,26 @@ mod tests {
             .to_string()
             .contains("no column 'x'"));
         assert_eq!(parse_time("1970-01-02 00:00:01"), Some(86_401));
+    }
+
+    #[test]
+    fn the_only_numeric_column_is_the_default() {
+        let dated = "Time,bits\n2005-01-01 00:00:00,10\n2005-01-01 01:00:00,20\n";
+        assert_eq!(only_numeric_column(dated, "f.csv").unwrap(), "2");
+        // Unix seconds in the first column are times, not the series.
+        let unix = "t,v\n3600,1\n7200,\n10800,3\n";
+        assert_eq!(only_numeric_column(unix, "f.csv").unwrap(), "2");
+        let bare = "v\n1\n2\n";
+        assert_eq!(only_numeric_column(bare, "f.csv").unwrap(), "1");
+        let two = "Time,in,out,label\n2005-01-01 00:00:00,1,2,x\n";
+        assert_eq!(
+            only_numeric_column(two, "f.csv").unwrap_err().to_string(),
+            "f.csv: 2 numeric columns (2 'in', 3 'out'): give --column NAME or NUMBER"
+        );
+        let none = "a,b\nx,y\n";
+        assert_eq!(
+            only_numeric_column(none, "f.csv").unwrap_err().to_string(),
+            "f.csv: no column holds only numbers (columns: 1 'a', 2 'b'); give --column"
+        );
     }
 }

@@ -66,7 +66,9 @@ pub struct Forecast {
     pub model: Model,
     /// Point forecast.
     pub point: Vec<f64>,
-    /// Intervals, in the order of the settings' levels.
+    /// Intervals, in the order of the settings' levels; none when the
+    /// history is too short to support one ([`MIN_INTERVAL_POINTS`]; a note
+    /// says so).
     pub bands: Vec<Band>,
     /// Candidates in the choice, with their scores.
     pub candidates: Vec<Candidate>,
@@ -89,6 +91,18 @@ impl Forecast {
 /// The models worth trying on `n` points, and notes on what the history
 /// is too short for.
 pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
+    candidates_of(seasons, n, n)
+}
+
+/// [`candidates`] for `n` training points of a history of `total` (the
+/// rest held back for backtest windows): the notes count both, so they
+/// agree with the history's length as printed.
+fn candidates_of(seasons: &[usize], n: usize, total: usize) -> (Vec<Model>, Vec<String>) {
+    let points = if total == n {
+        format!("{n} points")
+    } else {
+        format!("{total} points, {n} before the backtest windows")
+    };
     let mut notes = Vec::new();
     let ss = clean_seasons(seasons);
     let mut out = Vec::new();
@@ -131,13 +145,13 @@ pub fn candidates(seasons: &[usize], n: usize) -> (Vec<Model>, Vec<String>) {
     if !short.is_empty() && !ss.is_empty() {
         notes.push(if fit.is_empty() {
             format!(
-                "too little history for a seasonal model ({n} points; a season of {} needs {}): using a non-seasonal one",
+                "too little history for a seasonal model ({points}; a season of {} needs {}): using a non-seasonal one",
                 ss[0],
                 ss[0].saturating_mul(2)
             )
         } else {
             format!(
-                "too little history for the season(s) of {} steps ({n} points, twice the season needed): modelled without them",
+                "too little history for the season(s) of {} steps ({points}; twice the season needed): modelled without them",
                 short.iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
             )
         });
@@ -267,7 +281,7 @@ pub fn choose(y: &[f64], filled: &[bool], seasons: &[usize], h: usize, windows: 
     // The candidates are what the first window's training points allow,
     // so the model judged is the model used.
     let train = n - w * h;
-    let (models, mut notes) = candidates(seasons, if w > 0 { train } else { n });
+    let (models, mut notes) = candidates_of(seasons, if w > 0 { train } else { n }, n);
     let mase_season = scale_season(seasons, train);
     let mut scored = Vec::new();
     let mut results: Vec<Option<(Scores, Vec<Point>)>> = Vec::new();
@@ -312,13 +326,13 @@ pub fn choose(y: &[f64], filled: &[bool], seasons: &[usize], h: usize, windows: 
                 .clone();
             notes.push(if w > 0 {
                 format!(
-                    "nothing recorded in the last {} points to backtest on (all filled in for gaps): {} chosen without a backtest, intervals from its in-sample errors",
+                    "nothing recorded in the last {} points to backtest on (all filled in for gaps): {} chosen without a backtest",
                     w * h,
                     m.name()
                 )
             } else {
                 format!(
-                    "too little history to backtest a {h}-point horizon: {} chosen without a backtest, intervals from its in-sample errors",
+                    "too little history to backtest a {h}-point horizon: {} chosen without a backtest",
                     m.name()
                 )
             });
@@ -394,11 +408,24 @@ pub fn forecast_filled(y: &[f64], filled: &[bool], settings: &Settings) -> Resul
     };
     let point = choice.model.predict(y, h);
     let scale = LogScale::of(y);
-    let bands = settings
-        .levels
-        .iter()
-        .map(|&level| band(&scale, y, &settings.seasons, &point, &choice.points, level))
-        .collect();
+    let mut notes = choice.notes;
+    let bands = if supports_intervals(y.len(), &choice.points) {
+        if choice.points.len() < MIN_BACKTEST_ERRORS {
+            notes.push("intervals from the history's in-sample spread, not from a backtest".into());
+        }
+        settings
+            .levels
+            .iter()
+            .map(|&level| band(&scale, y, &settings.seasons, &point, &choice.points, level))
+            .collect()
+    } else {
+        notes.push(format!(
+            "too little history for intervals ({} points; without a backtest they need {}): a point forecast only, no bands",
+            y.len(),
+            MIN_INTERVAL_POINTS
+        ));
+        Vec::new()
+    };
     Ok(Forecast {
         model: choice.model,
         point,
@@ -406,8 +433,22 @@ pub fn forecast_filled(y: &[f64], filled: &[bool], settings: &Settings) -> Resul
         candidates: choice.candidates,
         windows: choice.windows,
         criterion: choice.criterion,
-        notes: choice.notes,
+        notes,
     })
+}
+
+/// Backtest errors an interval is taken from (fewer: the in-sample spread).
+const MIN_BACKTEST_ERRORS: usize = 20;
+
+/// History an interval from the in-sample spread needs: with fewer points
+/// the spread is a guess, and stretched over the horizon it gave bands of
+/// 1e58 bit/s from 3 points.
+pub const MIN_INTERVAL_POINTS: usize = 24;
+
+/// Whether `n` points of history (and these backtest errors) can carry an
+/// interval.
+fn supports_intervals(n: usize, backtest: &[Point]) -> bool {
+    backtest.len() >= MIN_BACKTEST_ERRORS || n >= MIN_INTERVAL_POINTS
 }
 
 /// The `q` quantile (0–1) of sorted values, interpolated.
@@ -480,9 +521,26 @@ fn groups(h: usize, errors: usize) -> usize {
     (errors / per_group_needed).clamp(1, 4).min(h)
 }
 
+/// Share of the largest differences [`spread`] leaves out.
+const TRIM: f64 = 0.05;
+
+/// The root mean square of `d` without its largest 5 % (at least one
+/// once there are 20), so that one jump — a first step that was only
+/// partly recorded — does not set the width of every band.
+fn spread(d: &[f64]) -> f64 {
+    let mut a: Vec<f64> = d.iter().map(|v| v.abs()).collect();
+    a.sort_by(f64::total_cmp);
+    a.truncate(a.len() - (a.len() as f64 * TRIM).floor() as usize);
+    if a.is_empty() {
+        return 0.0;
+    }
+    (a.iter().map(|v| v * v).sum::<f64>() / a.len() as f64).sqrt()
+}
+
 /// An interval around `point` from the backtest errors on the log scale
 /// (ratios, so a band scales with the traffic), wider or equal further
-/// ahead; from the in-sample seasonal differences without a backtest.
+/// ahead; from the in-sample seasonal differences without a backtest,
+/// widening as a random walk up to the history's length.
 fn band(
     scale: &LogScale,
     y: &[f64],
@@ -495,7 +553,7 @@ fn band(
     let (qlo, qhi) = ((1.0 - level) / 2.0, (1.0 + level) / 2.0);
     let mut lo_by = vec![0.0; h];
     let mut hi_by = vec![0.0; h];
-    if points.len() >= 20 {
+    if points.len() >= MIN_BACKTEST_ERRORS {
         let g = groups(h, points.len());
         let ratio = |p: &Point| scale.to(&[p.actual])[0] - scale.to(&[p.forecast])[0];
         let mut prev = (0.0f64, 0.0f64);
@@ -535,14 +593,12 @@ fn band(
             .min(z.len().saturating_sub(1))
             .max(1);
         let d: Vec<f64> = z.iter().skip(m).zip(&z).map(|(a, b)| a - b).collect();
-        let sd = if d.is_empty() {
-            0.0
-        } else {
-            (d.iter().map(|v| v * v).sum::<f64>() / d.len() as f64).sqrt()
-        };
+        let sd = spread(&d);
         let zq = normal_quantile(qhi);
         for s in 0..h {
-            let grow = (1.0 + (s / m) as f64).sqrt();
+            // A random walk's spread, grown no further than the history
+            // reaches: past its own length it has no evidence of more.
+            let grow = (1.0 + (s.min(z.len()) / m) as f64).sqrt();
             lo_by[s] = -zq * sd * grow;
             hi_by[s] = zq * sd * grow;
         }

@@ -81,6 +81,17 @@ fn assert_sane(f: &Forecast, h: usize) {
         "{:?}",
         f.point
     );
+    if f.bands.is_empty() {
+        // Too short a history for intervals: said, and only then.
+        assert!(
+            f.notes
+                .iter()
+                .any(|n| n.contains("too little history for intervals")),
+            "no bands and no note: {:?}",
+            f.notes
+        );
+        return;
+    }
     assert_eq!(f.bands.len(), 3);
     for b in &f.bands {
         assert_eq!((b.lower.len(), b.upper.len()), (h, h));
@@ -418,6 +429,7 @@ fn one_two_or_three_points_still_forecast() {
         let f = forecast(&y, &hourly()).unwrap();
         assert_sane(&f, 24);
         assert!(!f.model.is_seasonal());
+        assert!(f.bands.is_empty(), "{n} points cannot carry an interval");
     }
     // Nothing, or something that is not traffic, is an error.
     assert!(matches!(forecast(&[], &hourly()), Err(Error::TooShort(_))));
@@ -437,6 +449,39 @@ fn one_two_or_three_points_still_forecast() {
         forecast(&[1.0], &no_horizon),
         Err(Error::Settings(_))
     ));
+}
+
+/// Three 5-minute points, the first idle, forecast a day ahead: no band
+/// (it was an upper 95 % bound of 1e58), a note instead; from a little
+/// more than the least history, bands that stay within reach of what was
+/// seen.
+#[test]
+fn short_histories_give_no_absurd_bands() {
+    let five_min = Settings::for_step(300, 288);
+    let f = forecast(&[0.0, 2e6, 1.8e6], &five_min).unwrap();
+    assert!(f.bands.is_empty());
+    assert!(
+        f.notes.iter().any(|n| n
+            == "too little history for intervals (3 points; without a backtest they need 24): a point forecast only, no bands"),
+        "{:?}",
+        f.notes
+    );
+    let mut r = Rng(7);
+    let mut y = noisy(&mut r, 30, 0.3, |_| 2e6);
+    y[0] = 0.0;
+    let f = forecast(&y, &five_min).unwrap();
+    assert_sane(&f, 288);
+    let top = f
+        .band(0.99)
+        .unwrap()
+        .upper
+        .iter()
+        .cloned()
+        .fold(0.0, f64::max);
+    assert!(
+        top < 1e4 * 2e6,
+        "99 % upper bound {top:e} from 30 points near 2e6"
+    );
 }
 
 /// A host idle at night: exact zeros for seven hours a day. Nothing is

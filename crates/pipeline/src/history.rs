@@ -57,29 +57,81 @@ pub fn default_query_path() -> Option<PathBuf> {
     }
 }
 
-/// Takes `<db>.<iface>.lock` for each interface, without waiting.
-fn lock_interfaces(
-    db: &std::path::Path,
-    ifaces: &[String],
-) -> Result<Vec<std::fs::File>, StoreError> {
+/// A held `<db>.<iface>.lock`: the lock goes with the open file (even on
+/// kill -9); the file itself is removed by [`IfaceLock::release`] on a clean
+/// stop when this run created it.
+struct IfaceLock {
+    file: std::fs::File,
+    path: PathBuf,
+    /// This run created the file (else it was there already: left by a
+    /// crash, or made by someone else, and it stays).
+    created: bool,
+}
+
+impl IfaceLock {
+    /// Removes the file if this run created it and it is still the file
+    /// locked (removed while still locked, so no other run can be
+    /// holding it), then unlocks.
+    fn release(self) {
+        if self.created && same_file(&self.file, &self.path) {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+}
+
+/// Whether `path` names the open `file`.
+fn same_file(file: &std::fs::File, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+        _ => false,
+    }
+}
+
+/// Opens `p`, creating it when missing; says whether it created it.
+fn open_lock_file(p: &std::path::Path) -> std::io::Result<(std::fs::File, bool)> {
     use std::os::unix::fs::OpenOptionsExt;
+    let open = |create_new: bool| {
+        std::fs::OpenOptions::new()
+            .create_new(create_new)
+            .write(true)
+            .mode(0o600)
+            .open(p)
+    };
+    match open(true) {
+        Ok(f) => Ok((f, true)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => open(false).map(|f| (f, false)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Takes `<db>.<iface>.lock` for each interface, without waiting.
+fn lock_interfaces(db: &std::path::Path, ifaces: &[String]) -> Result<Vec<IfaceLock>, StoreError> {
     let mut locks = Vec::new();
     for i in ifaces {
         let mut name = db.as_os_str().to_owned();
         name.push(format!(".{i}.lock"));
         let p = PathBuf::from(name);
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&p)
-            .map_err(|source| StoreError::Io {
-                what: format!("opening {}", p.display()),
-                source,
-            })?;
+        let (f, created) = open_lock_file(&p).map_err(|source| StoreError::Io {
+            what: format!("opening {}", p.display()),
+            source,
+        })?;
         match f.try_lock() {
-            Ok(()) => locks.push(f),
+            // A run stopping cleanly may have removed the file between
+            // our open and our lock: then the lock guards nothing.
+            Ok(()) if !same_file(&f, &p) => {
+                return Err(StoreError::Io {
+                    what: format!("locking {}", p.display()),
+                    source: std::io::Error::other(
+                        "the lock file was removed while it was being taken; start again",
+                    ),
+                })
+            }
+            Ok(()) => locks.push(IfaceLock {
+                file: f,
+                path: p,
+                created,
+            }),
             Err(std::fs::TryLockError::WouldBlock) => {
                 return Err(StoreError::Io {
                     what: format!("another wirewatch is recording {i} into {}", db.display()),
@@ -103,7 +155,7 @@ fn lock_interfaces(
 /// Turns the table's counters into rows for the writer.
 pub struct Recorder {
     /// One lock file per interface recorded, held while recording.
-    _locks: Vec<std::fs::File>,
+    locks: Vec<IfaceLock>,
     /// The open database, until the writer thread starts.
     pending: Option<(SqliteStore, WriterConfig)>,
     writer: Option<HistoryWriter>,
@@ -144,7 +196,10 @@ impl Recorder {
         live: bool,
         clock: Arc<dyn Clock>,
     ) -> Result<Recorder, StoreError> {
-        let store = SqliteStore::open(&h.path)?;
+        let mut store = SqliteStore::open(&h.path)?;
+        // Hours are stamped with when they were written: an import keeps
+        // its minutes for the retention counted from then.
+        store.set_clock(clock.clone());
         // Two captures of one interface into one database would count its
         // traffic twice: each interface is recorded by one process at a
         // time (the lock goes with the process, even on kill -9).
@@ -164,7 +219,7 @@ impl Recorder {
             ..WriterConfig::default()
         };
         Ok(Recorder {
-            _locks: locks,
+            locks,
             pending: Some((store, cfg)),
             writer: None,
             path: h.path.display().to_string(),
@@ -187,7 +242,7 @@ impl Recorder {
     /// flow-level detectors only (no history kept).
     pub fn without_store(ifaces: Vec<String>) -> Recorder {
         Recorder {
-            _locks: Vec::new(),
+            locks: Vec::new(),
             pending: None,
             writer: None,
             path: String::new(),
@@ -387,13 +442,18 @@ impl Recorder {
         let now = table.now();
         self.emit(table, now, owners, out);
         self.send_unsent();
-        match self.writer.take() {
+        let status = match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {
                 error: self.events.pop(),
                 ..WriterStatus::default()
             },
+        };
+        // A clean stop: the lock files this run made go.
+        for l in self.locks.drain(..) {
+            l.release();
         }
+        status
     }
 }
 
@@ -599,6 +659,61 @@ pub fn record_of(a: &Alert) -> AlertRecord {
         severity: a.severity.as_str().into(),
         entity: a.entity.to_string(),
         summary: a.summary.clone(),
-        detail: serde_json::to_string(a).unwrap_or_default(),
+        detail: crate::json::to_value(a)
+            .map(|v| v.to_string())
+            .unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wirewatch_flow::FlowConfig;
+    use wirewatch_wire::FixedClock;
+
+    fn settings(dir: &std::path::Path) -> HistorySettings {
+        HistorySettings {
+            path: dir.join("history.db"),
+            flush_nanos: 10_000_000_000,
+            retention: Retention::default(),
+        }
+    }
+
+    fn open(h: &HistorySettings, ifaces: &[&str]) -> Result<Recorder, StoreError> {
+        let clock = Arc::new(FixedClock(Timestamp::from_nanos(1_800_000_000_000_000_000)));
+        Recorder::open(
+            h,
+            ifaces.iter().map(|s| s.to_string()).collect(),
+            true,
+            clock,
+        )
+    }
+
+    fn finish(r: &mut Recorder) {
+        let mut table = FlowTable::new(FlowConfig::default());
+        r.finish(&mut table, &Owners::default(), &mut Outbox::default());
+    }
+
+    /// The lock files a live recorder made are held while it records and
+    /// removed at a clean stop; one that was there before stays.
+    #[test]
+    fn lock_files_made_by_a_run_go_at_its_clean_stop() {
+        let dir = tempfile::tempdir().unwrap();
+        let h = settings(dir.path());
+        let stale = dir.path().join("history.db.eth1.lock");
+        std::fs::write(&stale, b"").unwrap();
+        let mut r = open(&h, &["eth0", "eth1"]).unwrap();
+        let ours = dir.path().join("history.db.eth0.lock");
+        assert!(ours.exists());
+        let again = open(&h, &["eth0"]).err().expect("eth0 is being recorded");
+        assert!(again
+            .to_string()
+            .contains("another wirewatch is recording eth0"));
+        finish(&mut r);
+        assert!(!ours.exists(), "the lock file made by this run is left");
+        assert!(stale.exists(), "a lock file that was there before is gone");
+        // Unlocked: the next run takes both.
+        let mut next = open(&h, &["eth0", "eth1"]).unwrap();
+        finish(&mut next);
     }
 }

@@ -14,6 +14,7 @@ pub mod detached;
 pub mod detect;
 pub mod filter;
 pub mod history;
+pub mod json;
 pub mod live;
 mod pipeline;
 pub mod procs;

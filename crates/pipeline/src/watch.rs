@@ -31,6 +31,11 @@ pub struct WatchSettings {
     pub fraction: f64,
     /// Make forecasts on a thread (live) rather than in line (replays).
     pub background: bool,
+    /// Say when an interface has too little history for a forecast. Off
+    /// unless forecasts were asked for (`[forecast] watch = true` or a
+    /// capacity configured): a new database would otherwise say it on
+    /// every import and live run for two days.
+    pub say_short_history: bool,
 }
 
 /// Step of the watch's forecasts, seconds.
@@ -192,6 +197,7 @@ impl Watch {
                 )
                 .map(|(c, _)| c),
                 fraction: self.s.fraction,
+                say_short_history: self.s.say_short_history,
                 now,
             };
             if self.s.background {
@@ -273,6 +279,7 @@ struct Job {
     own: Rates,
     capacity: Option<f64>,
     fraction: f64,
+    say_short_history: bool,
     now: i64,
 }
 
@@ -325,6 +332,9 @@ impl Job {
             .filter(|m| !**m)
             .count();
         if (recorded as i64) * STEP < MIN_HISTORY_SECS || 2 * last_day < day_steps.min(n) {
+            if !self.say_short_history {
+                return made;
+            }
             made.note.get_or_insert(format!(
                 "forecast watch: {} has {:.1} h of recorded history ({:.1} h in the last day); forecasts need {} h, half of the last day",
                 self.iface,
@@ -347,7 +357,11 @@ impl Job {
             let Ok(f) = forecast_filled(y, &missing, &settings) else {
                 continue;
             };
-            let (b95, b99) = (f.band(0.95).unwrap(), f.band(0.99).unwrap());
+            // Two days of history always carry bands; without them there
+            // is nothing to judge by.
+            let (Some(b95), Some(b99)) = (f.band(0.95), f.band(0.99)) else {
+                continue;
+            };
             if let Some(cap) = self.capacity {
                 made.alerts.extend(capacity_alert(
                     &self.iface,

@@ -80,6 +80,17 @@ fn ceil(r: Resolution, t: i64) -> i64 {
     }
 }
 
+/// The time the store holds traffic for: from the start of its oldest row
+/// (any resolution) to the end of its newest minute; `None` when empty.
+pub fn extent(cov: &Coverage) -> Option<Range> {
+    let from = Resolution::ALL
+        .iter()
+        .filter_map(|&r| cov.of(r).oldest)
+        .min()?;
+    let to = cov.newest_minute.map_or(from, |m| m + 60);
+    Some(Range { from, to })
+}
+
 /// Cuts `[from, to)` into pieces, reading nothing coarser than `coarsest`.
 pub fn plan(cov: &Coverage, range: &Range, coarsest: Resolution) -> Plan {
     let mut pieces = Vec::new();
@@ -246,7 +257,8 @@ pub enum GroupBy {
     Local,
     /// Remote hosts.
     Remote,
-    /// Host pairs (local, remote).
+    /// Host pairs, either orientation merged: the lower address first,
+    /// its counts seen from that first host.
     Pair,
     /// Process names.
     Process,
@@ -261,7 +273,7 @@ pub enum GroupBy {
 pub enum Entity {
     /// A host.
     Host(IpAddr),
-    /// A local/remote pair.
+    /// A pair of hosts, the lower address first ([`pair`]).
     Pair(IpAddr, IpAddr),
     /// A process (None: not known).
     Process(Option<std::sync::Arc<str>>),
@@ -300,6 +312,16 @@ fn mirrored(c: &Counts) -> Counts {
     }
 }
 
+/// One pair for both orientations of a conversation: the lower address
+/// first, the counts seen from it (out = sent by the first host).
+fn pair(local: IpAddr, remote: IpAddr, c: Counts) -> (Entity, Counts) {
+    if remote < local {
+        (Entity::Pair(remote, local), mirrored(&c))
+    } else {
+        (Entity::Pair(local, remote), c)
+    }
+}
+
 /// The columns grouping by `by` needs (every column for a filter).
 pub fn columns_for(by: GroupBy, filtered: bool) -> Columns {
     if filtered {
@@ -326,7 +348,7 @@ pub fn entities(by: GroupBy, r: &Row) -> impl Iterator<Item = (Entity, Counts)> 
         ),
         GroupBy::Local => ((Entity::Host(r.local), c), None),
         GroupBy::Remote => ((Entity::Host(r.remote), mirrored(&c)), None),
-        GroupBy::Pair => ((Entity::Pair(r.local, r.remote), c), None),
+        GroupBy::Pair => (pair(r.local, r.remote, c), None),
         GroupBy::Process => ((Entity::Process(r.process.clone()), c), None),
         GroupBy::Port => {
             let (l, rp) = service_ports(r.local_port, r.remote_port);

@@ -11,6 +11,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
+use wirewatch_units::Clock;
 
 use crate::{
     service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row,
@@ -18,7 +19,7 @@ use crate::{
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -57,6 +58,10 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         entity TEXT NOT NULL, summary TEXT NOT NULL, detail TEXT NOT NULL);
      CREATE INDEX alert_ts ON alert (ts);
      CREATE INDEX alert_kind ON alert (kind, ts);",
+    // 2 → 3: when each hour's rows were last written (by the writer's
+    // clock), so an import keeps its detail for the retention counted from
+    // when it was imported. Hours written before this version have none.
+    "CREATE TABLE written (hour INTEGER PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;",
 ];
 
 const KIND_IFACE: i64 = 0;
@@ -118,6 +123,8 @@ pub struct SqliteStore {
     ids: HashMap<(i64, Arc<str>), i64>,
     /// Label texts by id (ids are small and dense).
     texts: std::cell::RefCell<Vec<Option<Arc<str>>>>,
+    /// The clock appends are stamped with ([`SqliteStore::set_clock`]).
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl SqliteStore {
@@ -197,9 +204,18 @@ impl SqliteStore {
             path,
             ids: HashMap::new(),
             texts: Default::default(),
+            clock: None,
         };
         s.migrate(writable)?;
         Ok(s)
+    }
+
+    /// Stamps every hour an append writes with `clock`'s time, so that
+    /// retention counts an imported hour from when it was imported (see
+    /// [`Store::maintain`]). Without a clock nothing is stamped and
+    /// retention counts from the newest minute alone.
+    pub fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = Some(clock);
     }
 
     /// The schema version in the file.
@@ -300,6 +316,22 @@ impl SqliteStore {
             )
             .optional()
             .map_err(engine(format!("{}: reading labels", self.path)))
+    }
+
+    /// The names of every interface (or imported file) ever recorded,
+    /// sorted.
+    pub fn interfaces(&self) -> Result<Vec<String>, StoreError> {
+        let what = || format!("{}: reading labels", self.path);
+        let mut st = self
+            .conn
+            .prepare("SELECT text FROM label WHERE kind = ?1 ORDER BY text")
+            .map_err(engine(what()))?;
+        let names = st
+            .query_map([KIND_IFACE], |r| r.get(0))
+            .map_err(engine(what()))?
+            .collect::<rusqlite::Result<Vec<String>>>()
+            .map_err(engine(what()));
+        names
     }
 
     /// Number of rows of each resolution (for reports and benchmarks).
@@ -575,6 +607,20 @@ impl SqliteStore {
         }
         late_hours.write(&tx, Resolution::Hour)?;
         late_days.write(&tx, Resolution::Day)?;
+        if let Some(c) = &self.clock {
+            let at = c.now().as_nanos().div_euclid(1_000_000_000);
+            let hours: std::collections::BTreeSet<i64> = ifaces
+                .keys()
+                .map(|(ts, _)| Resolution::Hour.floor(*ts))
+                .collect();
+            let mut st = tx.prepare_cached(
+                "INSERT INTO written (hour, at) VALUES (?1, ?2)
+                 ON CONFLICT DO UPDATE SET at = MAX(at, excluded.at)",
+            )?;
+            for h in hours {
+                st.execute(params![h, at])?;
+            }
+        }
         if newest > i64::MIN {
             meta_set(&tx, META_NEWEST, newest)?;
         }
@@ -765,7 +811,8 @@ impl SqliteStore {
             };
             let limit = coarser
                 .floor(newest.min(now).saturating_sub(keep))
-                .min(rolled);
+                .min(rolled)
+                .min(Self::written_since(&tx, now.saturating_sub(keep), coarser)?);
             let span = coarser.secs().saturating_mul(budget as i64);
             let (n, more) = Self::prune(&tx, r, limit, span)?;
             m.rows_pruned += n;
@@ -777,8 +824,43 @@ impl SqliteStore {
                 m.more |= more;
             }
         }
+        Self::forget_written(&tx, retention, now)?;
         tx.commit()?;
         Ok(m)
+    }
+
+    /// The start of the `coarser` period holding the oldest hour written
+    /// after `cutoff` (`i64::MAX` when none): retention stops there, so
+    /// rows imported within the retention time are kept whatever their
+    /// own time.
+    fn written_since(
+        tx: &Transaction<'_>,
+        cutoff: i64,
+        coarser: Resolution,
+    ) -> rusqlite::Result<i64> {
+        let oldest: Option<i64> = tx.query_row(
+            "SELECT MIN(hour) FROM written WHERE at > ?1",
+            [cutoff],
+            |r| r.get(0),
+        )?;
+        Ok(oldest.map_or(i64::MAX, |h| coarser.floor(h)))
+    }
+
+    /// Forgets write times older than every retention: they hold nothing
+    /// back any more (so the table stays as small as the rows it protects).
+    fn forget_written(
+        tx: &Transaction<'_>,
+        retention: &Retention,
+        now: i64,
+    ) -> rusqlite::Result<()> {
+        let longest = Resolution::ALL
+            .iter()
+            .filter_map(|&r| retention.of(r))
+            .max();
+        // Without any retention they hold nothing back at all.
+        let before = longest.map_or(i64::MAX, |keep| now.saturating_sub(keep));
+        tx.execute("DELETE FROM written WHERE at <= ?1", [before])?;
+        Ok(())
     }
 
     fn span(&self, r: Resolution, complete: Option<i64>) -> Result<Span, StoreError> {
@@ -976,6 +1058,7 @@ impl Store for SqliteStore {
             path: self.path.clone(),
             ids: HashMap::new(),
             texts: Default::default(),
+            clock: None,
         }))
     }
 

@@ -28,4 +28,4 @@ pub use calendar::{
 };
 pub use clock::{Clock, FixedClock, PinnedClock, SystemClock, Timestamp};
 pub use duration::{duration_short, parse_duration};
-pub use numbers::{bit_rate, qty, readable, si, si_axis, thousands};
+pub use numbers::{bit_rate, qty, readable, si, si_axis, thousands, tidy_float, JSON_DIGITS};

@@ -9,6 +9,35 @@
 //! screen and text report: powers of 1024, three significant digits,
 //! `0.98Kb`).
 
+/// Significant digits a number keeps in JSON output: every decimal of 15
+/// digits survives a trip through an f64 (`f64::DIGITS`), so rounding there
+/// drops only what arithmetic added below the type's precision.
+pub const JSON_DIGITS: i32 = f64::DIGITS as i32;
+
+/// `x` rounded to [`JSON_DIGITS`] significant digits, so that printing it
+/// shortest-round-trip shows the value and not the arithmetic's noise
+/// (`15439.099999999999` → `15439.1`). Whole numbers, non-finite values and
+/// magnitudes outside 1e-8 … 1e15 (where the power of ten is not exact)
+/// are given back as they are.
+pub fn tidy_float(x: f64) -> f64 {
+    if !x.is_finite() || x.fract() == 0.0 {
+        return x;
+    }
+    let mag = x.abs().log10().floor() as i32;
+    let k = JSON_DIGITS - 1 - mag;
+    if !(0..=22).contains(&k) {
+        return x;
+    }
+    // 10^k is exact up to 10^22, so the division is the double nearest
+    // to the rounded decimal.
+    let scale = 10f64.powi(k);
+    let n = (x * scale).round();
+    if n.abs() >= 9_007_199_254_740_992.0 {
+        return x;
+    }
+    n / scale
+}
+
 /// A rate or size in SI units, the one rule: `1_500_000` → `"1.5 M"`,
 /// `12` → `"12"`, `0.25` → `"0.3"`. Powers of 1000 up to T(era); the
 /// prefix follows the magnitude before rounding, so `999_960` → `"1000.0 k"`.
@@ -256,5 +285,30 @@ mod tests {
             readable(3.0 * 1024.0 * 1024.0 * 1024.0 * 1024.0, true),
             "3072GB"
         );
+    }
+
+    #[test]
+    fn json_floats_lose_only_their_noise() {
+        assert_eq!(tidy_float(15_439.099_999_999_999).to_string(), "15439.1");
+        assert_eq!(tidy_float(0.1 + 0.2).to_string(), "0.3");
+        assert_eq!(tidy_float(-2.675_000_000_000_000_4), -2.675);
+        // Fifteen significant digits stay.
+        assert_eq!(tidy_float(1.234_567_890_123_45), 1.234_567_890_123_45);
+        assert_eq!(
+            tidy_float(0.000_123_456_789_012_345_6),
+            0.000_123_456_789_012_346
+        );
+        // A report's time keeps 10 µs.
+        assert_eq!(tidy_float(1_600_000_000.123_456_7), 1_600_000_000.123_46);
+        for x in [
+            0.0,
+            42.0,
+            1e300,
+            3e-12,
+            1.000_000_000_000_000_2e16,
+            f64::NAN,
+        ] {
+            assert_eq!(tidy_float(x).to_bits(), x.to_bits());
+        }
     }
 }

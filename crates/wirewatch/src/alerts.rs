@@ -47,7 +47,8 @@ impl Receiver for Ndjson {
             return;
         }
         let w = &mut self.out;
-        let written = serde_json::to_writer(&mut *w, &*a)
+        let written = wirewatch_pipeline::json::to_value(&*a)
+            .and_then(|v| serde_json::to_writer(&mut *w, &v))
             .map_err(io::Error::from)
             .and_then(|_| w.write_all(b"\n"))
             .and_then(|_| w.flush());

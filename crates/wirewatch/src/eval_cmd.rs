@@ -189,7 +189,7 @@ pub fn run(
     }
     let figures = figures(&names, &scores, &labels, &times, &alerts);
     if a.json {
-        serde_json::to_writer_pretty(&mut *out, &figures)?;
+        serde_json::to_writer_pretty(&mut *out, &wirewatch_pipeline::json::to_value(&figures)?)?;
         writeln!(out)?;
         return Ok(());
     }

@@ -12,6 +12,7 @@ use serde_json::{json, Value};
 use wirewatch_detect::{capacity_alert, Alert};
 use wirewatch_forecast::forecast::{clean_seasons, forecast_filled, scale_season};
 use wirewatch_forecast::{backtest, csv as fcsv, Forecast, Model, Settings};
+use wirewatch_pipeline::json::tidied;
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{Selection, SqliteStore};
 use wirewatch_units::bit_rate;
@@ -219,15 +220,23 @@ fn compute(a: &HistoryForecast, req: &Request, db: &Path) -> anyhow::Result<Made
         process: a.process.clone(),
         ..Selection::default()
     };
-    let hist = rate_history(&store, &sel, from, to, step)?.ok_or_else(|| {
-        anyhow!(
-            "no traffic recorded for {} from {} to {} UTC in {}",
-            describe(&sel),
+    let Some(hist) = rate_history(&store, &sel, from, to, step)? else {
+        bail!(
+            "{}: no traffic recorded{} from {} to {} UTC; {}",
+            db.display(),
+            if sel.is_empty() {
+                String::new()
+            } else {
+                format!(" for {}", describe(&sel))
+            },
             short(from),
             short(to),
-            db.display()
-        )
-    })?;
+            crate::history_cmd::where_data_is(&store, sel.host.is_some(), |r| format!(
+                "--until {}",
+                rfc3339(r.to)
+            ))?
+        );
+    };
     let who = describe(&sel);
     let dirs: Vec<(&'static str, bool)> = match a.direction {
         Direction::In => vec![("inbound", true)],
@@ -347,7 +356,7 @@ fn render_json(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<(
         "alerts": alerts,
         "notes": notes,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&tidied(v))?)?;
     Ok(())
 }
 
@@ -373,9 +382,13 @@ fn render_csv(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()
                 d.name.to_string(),
                 format!("{:.3}", d.f.point[k]),
             ];
-            for b in &d.f.bands {
-                row.push(format!("{:.3}", b.lower[k]));
-                row.push(format!("{:.3}", b.upper[k]));
+            for &l in &settings.levels {
+                // Empty cells where the history carries no band.
+                let (lo, hi) = d.f.band(l).map_or((String::new(), String::new()), |b| {
+                    (format!("{:.3}", b.lower[k]), format!("{:.3}", b.upper[k]))
+                });
+                row.push(lo);
+                row.push(hi);
             }
             writeln!(out, "{}", row.join(","))?;
         }
@@ -492,13 +505,17 @@ fn render_table(
     for k in 0..h {
         let mut line = format!("{:<17}", short(start + k as i64 * step));
         for d in fs {
-            let b80 = d.f.band(0.8).unwrap();
-            let b95 = d.f.band(0.95).unwrap();
+            // No band when the history cannot carry one (a note says so).
+            let range = |level: f64| {
+                d.f.band(level).map_or("—".to_string(), |b| {
+                    format!("{}–{}", si(b.lower[k]), si(b.upper[k]))
+                })
+            };
             line.push_str(&format!(
                 "  {:>9}  {:>19}  {:>19}",
                 si(d.f.point[k]),
-                format!("{}–{}", si(b80.lower[k]), si(b80.upper[k])),
-                format!("{}–{}", si(b95.lower[k]), si(b95.upper[k]))
+                range(0.8),
+                range(0.95)
             ));
         }
         writeln!(out, "{}", line.trim_end())?;
@@ -624,8 +641,12 @@ fn read_series(a: &BacktestArgs) -> anyhow::Result<Series> {
     if a.horizon == 0 || a.windows == 0 {
         bail!("--horizon and --windows must be at least 1");
     }
-    let s = fcsv::read(&text, &file, &a.column, seasons.first().copied())
-        .map_err(|e| anyhow!("{e}"))?;
+    let column = match &a.column {
+        Some(c) => c.clone(),
+        None => fcsv::only_numeric_column(&text, &file).map_err(|e| anyhow!("{e}"))?,
+    };
+    let s =
+        fcsv::read(&text, &file, &column, seasons.first().copied()).map_err(|e| anyhow!("{e}"))?;
     let y = &s.values;
     let need = a.windows.saturating_mul(a.horizon);
     if y.len() <= need.saturating_add(seasons.first().copied().unwrap_or(1)) {
@@ -703,7 +724,7 @@ fn render_backtest_json(
         },
         "notes": notes,
     });
-    writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+    writeln!(out, "{}", serde_json::to_string_pretty(&tidied(v))?)?;
     Ok(())
 }
 

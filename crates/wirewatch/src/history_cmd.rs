@@ -11,6 +11,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail};
 use serde_json::{json, Value};
 use wirewatch_filter::{compile, CompileOptions, Program};
+use wirewatch_pipeline::json::tidied;
 use wirewatch_store::query::{self, GroupBy, Range, SeriesSpec};
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
 use wirewatch_store::{AlertRecord, Counts, Row, Selection, SqliteStore, Store};
@@ -172,6 +173,45 @@ fn open(db: &Path) -> anyhow::Result<SqliteStore> {
     SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))
 }
 
+/// Most interface names said in [`where_data_is`].
+const NAMES_SAID: usize = 8;
+
+/// Where a database's traffic is, for a query or forecast that found none
+/// in its range: the time it holds, its interfaces (with `hosts`, its
+/// busiest hosts), and `hint(range held)`: the flags that would find it.
+pub(crate) fn where_data_is(
+    store: &SqliteStore,
+    hosts: bool,
+    hint: impl Fn(&Range) -> String,
+) -> anyhow::Result<String> {
+    let Some(r) = query::extent(&store.coverage().map_err(|e| anyhow!("{e}"))?) else {
+        return Ok("this database holds no traffic yet".into());
+    };
+    let names = store.interfaces().map_err(|e| anyhow!("{e}"))?;
+    let mut said = names
+        .iter()
+        .take(NAMES_SAID)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_SAID {
+        said += &format!(" and {} more", names.len() - NAMES_SAID);
+    }
+    let mut s = format!(
+        "this database holds traffic from {} to {} UTC on {said}",
+        short(r.from),
+        short(r.to)
+    );
+    if hosts {
+        let t = query::top(store, &r, GroupBy::Host, &Selection::default(), 5)
+            .map_err(|e| anyhow!("{e}"))?;
+        let busiest: Vec<&str> = t.entries.iter().map(|e| e.key.as_str()).collect();
+        s += &format!(" (busiest hosts: {})", busiest.join(", "));
+    }
+    s += &format!("; try {}", hint(&r));
+    Ok(s)
+}
+
 /// A step given, or one giving about `buckets` buckets, rounded to a
 /// readable length.
 fn choose_step(arg: Option<&str>, range: &Range, buckets: i64) -> anyhow::Result<i64> {
@@ -243,7 +283,7 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                     v
                 }).collect::<Vec<_>>(),
             });
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tidied(v))?;
         }
         Format::Csv => {
             writeln!(out, "key,packets_out,bytes_out,packets_in,bytes_in,bytes")?;
@@ -309,6 +349,18 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 writeln!(out, "{n}")?;
             }
         }
+    }
+    if t.entities == 0 {
+        crate::message::note(&format!(
+            "nothing recorded {} – {} UTC: {}",
+            short(p.range.from),
+            short(p.range.to),
+            where_data_is(&store, p.sel.host.is_some(), |r| format!(
+                "--since {} --until {}",
+                rfc3339(r.from),
+                rfc3339(r.to)
+            ))?
+        ));
     }
     Ok(())
 }
@@ -383,7 +435,7 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
                     }).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             });
-            writeln!(out, "{v}")?;
+            writeln!(out, "{}", tidied(v))?;
         }
         Format::Csv => {
             writeln!(
@@ -460,7 +512,7 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 j["process"] = json!(f.id.process.as_deref());
                 j["first"] = json!(rfc3339(f.first));
                 j["last"] = json!(rfc3339(f.last));
-                writeln!(out, "{j}")?;
+                writeln!(out, "{}", tidied(j))?;
             }
         }
         Format::Csv => {

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use serde_json::{json, Value};
 use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_pipeline::json::tidied;
 use wirewatch_procs::Owner;
 // iftop's sizes, kept reachable here for the callers of this path.
 pub use wirewatch_units::readable;
@@ -521,7 +522,7 @@ impl<W: Write> Sink for JsonSink<W> {
                 "dst_to_src": dir_json(&o.entry.recv),
             })),
         });
-        let head = serde_json::to_string(&head)?;
+        let head = serde_json::to_string(&tidied(head))?;
         // Drop the closing brace, append the entries array, close again.
         self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
         self.out.write_all(b",\"entries\":[")?;
@@ -529,7 +530,7 @@ impl<W: Write> Sink for JsonSink<W> {
             if i > 0 {
                 self.out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut self.out, &entry_json(e, &self.owners))?;
+            serde_json::to_writer(&mut self.out, &tidied(entry_json(e, &self.owners)))?;
         }
         writeln!(self.out, "]}}")
     }
@@ -543,7 +544,7 @@ impl<W: Write> Sink for JsonSink<W> {
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "summary".into());
         }
-        serde_json::to_writer(&mut self.out, &v)?;
+        serde_json::to_writer(&mut self.out, &tidied(v))?;
         writeln!(self.out)?;
         self.out.flush()
     }

@@ -163,13 +163,11 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Some(Command::Eval(e)) => {
             let c = settings::load_config(args)?;
-            let cfg = settings::detect_config(args, &c);
-            crate::eval_cmd::run(
-                e,
-                &cfg,
-                args.detect.model.as_deref(),
-                &mut io::stdout().lock(),
-            )?;
+            let mut cfg = settings::detect_config(args, &c);
+            cfg.ml.enabled |= e.ml;
+            // Given before the subcommand (`wirewatch --model F eval …`) or after it.
+            let model = e.model.as_deref().or(args.detect.model.as_deref());
+            crate::eval_cmd::run(e, &cfg, model, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
         None => {}

@@ -738,6 +738,8 @@ fn detection(
                         capacity: cfg.forecast.capacity.clone(),
                         fraction: cfg.forecast.fraction.unwrap_or(0.9),
                         background: live,
+                        say_short_history: cfg.forecast.watch == Some(true)
+                            || !cfg.forecast.capacity.is_empty(),
                     }),
             },
             alerts: mode,

@@ -16,6 +16,15 @@ pub struct EvalArgs {
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub skip: u64,
 
+    /// Score the online ML detector too (Kitsune-class).
+    #[arg(long)]
+    pub ml: bool,
+
+    /// The ML detector's model: loaded when the file exists (no new
+    /// training period), saved at the end. Implies --ml.
+    #[arg(long, value_name = "FILE")]
+    pub model: Option<PathBuf>,
+
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,

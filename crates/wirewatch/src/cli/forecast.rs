@@ -64,7 +64,7 @@ pub struct HistoryForecast {
     #[arg(long, value_enum, default_value_t = Direction::Both)]
     pub direction: Direction,
     /// The model: auto (chosen by backtest), naive, holt, snaive-day,
-    /// snaive-week, holt-winters, mstl. (`--model` is the ML detector's file.)
+    /// snaive-week, holt-winters, mstl.
     #[arg(long, default_value = "auto", value_name = "NAME")]
     pub method: String,
     /// Link capacity (1G, 100Mbit/s): default from [forecast.capacity] or
@@ -98,9 +98,9 @@ pub struct BacktestArgs {
     #[arg(long, value_name = "FILE")]
     pub csv: PathBuf,
     /// The column to forecast: its header, a unique prefix of it, or its
-    /// number from 1.
+    /// number from 1 (default: the only numeric column).
     #[arg(long, value_name = "NAME")]
-    pub column: String,
+    pub column: Option<String>,
     /// Season lengths in points (24,168 for hourly data).
     #[arg(long, value_name = "N,N", value_delimiter = ',')]
     pub season: Vec<usize>,

@@ -270,12 +270,12 @@ pub struct DetectArgs {
 
     /// Run the online ML detector too (Kitsune-class; slower: about
     /// 250,000 packets/s).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub ml: bool,
 
     /// The ML detector's model: loaded when the file exists (no new
     /// training period), saved at the end. Implies --ml.
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
 }
 

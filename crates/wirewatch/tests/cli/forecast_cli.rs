@@ -96,9 +96,21 @@ fn forecast_eth0(db: &str, until: i64, extra: &[&str]) -> String {
 /// from: the result must not depend on the day the test runs); returns
 /// stderr and the alerts written.
 fn replay(pcap: &Path, db: &Path, alerts: &Path, now: i64) -> (String, String) {
+    replay_with(pcap, db, alerts, now, &[])
+}
+
+/// [`replay`] with more arguments.
+fn replay_with(
+    pcap: &Path,
+    db: &Path,
+    alerts: &Path,
+    now: i64,
+    extra: &[&str],
+) -> (String, String) {
     let _ = std::fs::remove_file(alerts);
     let out = ww()
         .env("WIREWATCH_NOW", now.to_string())
+        .args(extra)
         .args([
             "-r",
             pcap.to_str().unwrap(),
@@ -877,11 +889,22 @@ fn filled_in_history_is_not_taken_for_traffic() {
         pattern(t, 40_000.0, 400_000.0) * 5.0
     });
     let (err, text) = replay(&pcap, &db, &dir.path().join("a.json"), until);
+    // Not said unless forecasts were asked for.
+    assert!(!err.contains("forecast watch:"), "{err}");
+    assert!(!text.contains("forecast_deviation"), "{text}");
+    let asked = dir.path().join("watch.toml");
+    std::fs::write(&asked, "[forecast]\nwatch = true\n").unwrap();
+    let (err, _) = replay_with(
+        &pcap,
+        &db,
+        &dir.path().join("a.json"),
+        until,
+        &["--config", asked.to_str().unwrap()],
+    );
     assert!(
         err.contains(
             "forecast watch: eth0 has 240.0 h of recorded history (0.0 h in the last day)"
         ),
         "{err}"
     );
-    assert!(!text.contains("forecast_deviation"), "{text}");
 }

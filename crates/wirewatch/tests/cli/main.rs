@@ -20,6 +20,7 @@ mod limits;
 mod live;
 mod rates;
 mod screen_tmux;
+mod small_items;
 mod tui;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
