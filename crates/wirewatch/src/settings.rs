@@ -746,3 +746,54 @@ fn detection(
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn live_flows_expire_after_the_40_s_window_by_default() {
+        assert_eq!(idle_timeout(None, true).unwrap(), Some(40_000_000_000));
+        assert_eq!(idle_timeout(None, false).unwrap(), None);
+        assert_eq!(idle_timeout(Some(0.0), true).unwrap(), None);
+        assert_eq!(idle_timeout(Some(2.5), false).unwrap(), Some(2_500_000_000));
+        assert!(idle_timeout(Some(-1.0), true).is_err());
+    }
+
+    #[test]
+    fn the_flow_limit_follows_the_budget_and_the_rings() {
+        use clap::Parser;
+        use wirewatch_flow::{FlowTable, Snapshot};
+        let flows = |args: &[&str]| {
+            let a = Args::try_parse_from(args).unwrap();
+            build(&a).unwrap().flow.max_flows
+        };
+        let per = (FlowTable::BYTES_PER_FLOW + Snapshot::BYTES_PER_FLOW) as u64;
+        let file = flows(&["wirewatch", "-r", "x.pcap", "--config", "/dev/null"]);
+        assert_eq!(file as u64, (DEFAULT_MEMORY - RESERVED_MEMORY) / per);
+        let big = flows(&[
+            "wirewatch",
+            "-r",
+            "x.pcap",
+            "--memory-limit",
+            "1G",
+            "--config",
+            "/dev/null",
+        ]);
+        assert_eq!(big as u64, ((1 << 30) - RESERVED_MEMORY) / per);
+        // Live, the rings come out of the budget first.
+        let live = flows(&[
+            "wirewatch",
+            "-i",
+            "lo",
+            "--memory-limit",
+            "150M",
+            "--config",
+            "/dev/null",
+        ]);
+        assert_eq!(
+            live as u64,
+            (DEFAULT_MEMORY - RESERVED_MEMORY - (32 << 20)) / per
+        );
+    }
+}
