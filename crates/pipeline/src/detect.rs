@@ -181,12 +181,18 @@ impl Detection {
         }
     }
 
-    /// Ends the run: saves the model (`--model`) and says how many alerts
-    /// fired, if any, into `out`. Returns that number, or the first error.
-    pub fn finish(&mut self, out: &mut Outbox) -> anyhow::Result<u64> {
+    /// The input ended: open roll-ups that grew are shown a last time
+    /// (into `out`); later calls find none left.
+    pub fn input_ended(&mut self, out: &mut Outbox) {
         self.engine.finish(self.now);
         self.dispatch();
         self.hand_over(out);
+    }
+
+    /// Ends the run: saves the model (`--model`) and says how many alerts
+    /// fired, if any, into `out`. Returns that number, or the first error.
+    pub fn finish(&mut self, out: &mut Outbox) -> anyhow::Result<u64> {
+        self.input_ended(out);
         if let (Some(p), Some(k)) = (&self.model, self.engine.ml()) {
             match k.save(p) {
                 Ok(()) => out.note(format!(
@@ -257,6 +263,10 @@ impl Consumer for Detection {
     fn rows(&mut self, at: Timestamp, rows: &[Row], out: &mut Outbox) {
         Detection::rows(self, at, rows);
         self.hand_over(out);
+    }
+
+    fn input_ended(&mut self, out: &mut Outbox) {
+        Detection::input_ended(self, out);
     }
 
     fn finish(

@@ -158,6 +158,10 @@ impl Consumer for Budgeted {
         self.inner.tick(table, tick, cx)
     }
 
+    fn input_ended(&mut self, out: &mut Outbox) {
+        self.inner.input_ended(out);
+    }
+
     fn finish(
         &mut self,
         table: &mut FlowTable,
