@@ -277,12 +277,12 @@ impl Rollups {
             self.opened += 1;
             // The alerts shown before it opened are in it, not held back.
             g.since_shown = 0;
-            out.push(show(key, g, a.time));
+            out.push(show(key, g, a.time, self.after));
             return true;
         };
         self.absorbed += 1;
         if a.time.nanos_since(shown) >= UPDATE_NANOS && g.member_count() > g.shown_members {
-            out.push(show(key, g, a.time));
+            out.push(show(key, g, a.time, self.after));
         }
         true
     }
@@ -324,7 +324,7 @@ impl Rollups {
             self.kept -= g.members.len().min(self.kept);
             if g.shown_at.is_some() && g.member_count() > g.shown_members {
                 let at = now.max(g.last);
-                out.push(show(&k, &mut g, at));
+                out.push(show(&k, &mut g, at, self.after));
             }
         }
     }
@@ -346,8 +346,8 @@ impl Rollups {
 }
 
 /// The roll-up alert of `g` now; marks it shown.
-fn show(key: &Key, g: &mut Group, now: Timestamp) -> Alert {
-    let a = rollup_alert(key, g, now);
+fn show(key: &Key, g: &mut Group, now: Timestamp, after: u64) -> Alert {
+    let a = rollup_alert(key, g, now, after);
     g.shown_at = Some(now);
     g.shown_members = g.member_count();
     g.since_shown = 0;
@@ -380,7 +380,8 @@ fn label(m: &Member, targeted: bool) -> String {
     }
 }
 
-fn rollup_alert(key: &Key, g: &Group, now: Timestamp) -> Alert {
+/// The roll-up alert of `g` (opened at `after` members) at `now`.
+fn rollup_alert(key: &Key, g: &Group, now: Timestamp, after: u64) -> Alert {
     let (kind, target) = key;
     let n = g.member_count();
     let members = listed(g);
@@ -426,7 +427,7 @@ fn rollup_alert(key: &Key, g: &Group, now: Timestamp) -> Alert {
         ),
         evidence: Evidence {
             observed: n as f64,
-            threshold: 0.0,
+            threshold: after as f64,
             unit: format!("distinct {noun}"),
             score,
             contributors: vec![
