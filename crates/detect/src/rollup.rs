@@ -399,7 +399,11 @@ fn rollup_alert(key: &Key, g: &Group, now: Timestamp, after: u64) -> Alert {
         .unwrap_or_default();
     let place = match target {
         Some(t) => format!(" to {t}"),
-        None => format!(" ({} targets)", thousands(g.targets.len() as u64)),
+        // "(5 targets)" only when it says more than the member count.
+        None if g.targets.len() as u64 != n => {
+            format!(" ({} targets)", thousands(g.targets.len() as u64))
+        }
+        None => String::new(),
     };
     let span = now.nanos_since(g.first).max(0) as f64 / 1e9;
     let severity = members
@@ -491,6 +495,7 @@ mod tests {
             entity: Entity::Host {
                 addr: IpAddr::V4(Ipv4Addr::from(host)),
             },
+            evidence: Evidence::default(),
             ..beacon(0, secs)
         }
     }
@@ -571,7 +576,12 @@ mod tests {
         // Other kinds are not taken.
         r.offer(host_alert(Kind::UdpFlood, 1, 11), &mut out);
         assert_eq!(out.len(), 6);
-        assert!(out[4].is_rollup() && out[4].summary.starts_with("syn_flood: 5 hosts (5 targets)"));
+        assert!(
+            out[4].is_rollup()
+                && out[4]
+                    .summary
+                    .starts_with("syn_flood: 5 hosts, 5 alerts in 0 ms")
+        );
         assert_eq!(out[5].kind, Kind::UdpFlood);
         assert!(!out[5].is_rollup());
     }

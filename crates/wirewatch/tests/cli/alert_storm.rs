@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::common::{ip, t, write_pcap, ww};
+use crate::common::{ip, stdout_of, t, write_pcap, ww};
 use wirewatch_wire::build::tcp_frame;
 use wirewatch_wire::Timestamp;
 
@@ -136,8 +136,8 @@ fn a_storm_gives_few_alert_lines_and_the_same_in_json() {
     // The roll-up of the spoofed pairs: every one counted, 100 listed.
     let pairs = alerts
         .iter()
-        .filter(|a| a["entity"]["type"] == "many" && a["entity"]["target"] == "10.99.0.2:80/tcp")
-        .last()
+        .rev()
+        .find(|a| a["entity"]["type"] == "many" && a["entity"]["target"] == "10.99.0.2:80/tcp")
         .unwrap_or_else(|| panic!("no roll-up for the web server:\n{out}"));
     assert_eq!(pairs["kind"], "beaconing");
     assert_eq!(pairs["entity"]["noun"], "sources");
@@ -188,17 +188,17 @@ fn the_budget_holds_alerts_back_and_history_keeps_every_rollup() {
         "{err}"
     );
     // The history has what was held back too, roll-ups included.
-    let out = ww()
-        .args(["history", "alerts", "--db", db.to_str().unwrap()])
-        .args(["--since", "2020-01-01", "--json"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stored: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let db = db.to_str().unwrap();
+    let out = stdout_of(&[
+        "history",
+        "alerts",
+        "--db",
+        db,
+        "--since",
+        "2020-01-01",
+        "--json",
+    ]);
+    let stored: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     let stored_rollups = stored
         .iter()
         .filter(|a| a["entity"]["type"] == "many")
