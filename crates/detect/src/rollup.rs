@@ -227,41 +227,47 @@ impl Rollups {
             return;
         }
         let target = target_of(&a.entity);
+        let mut taken = None;
         if let Some(t) = &target {
-            if self.group_takes(&(a.kind, Some(t.target.clone())), &a, None, out) {
-                return;
+            taken = self.group_takes(&(a.kind, Some(t.target.clone())), &a, None, out);
+        }
+        if taken != Some(true) {
+            let own = target.map_or_else(|| a.entity.to_string(), |t| t.target);
+            taken = self
+                .group_takes(&(a.kind, None), &a, Some(own), out)
+                .or(taken);
+        }
+        match taken {
+            Some(true) => {}
+            Some(false) => out.push(a),
+            None => {
+                self.ungrouped += 1;
+                out.push(a);
             }
         }
-        let own = target.map_or_else(|| a.entity.to_string(), |t| t.target);
-        if self.group_takes(&(a.kind, None), &a, Some(own), out) {
-            return;
-        }
-        out.push(a);
     }
 
     /// Whether the group of `key` took `a` (into an open roll-up, or by
-    /// opening one). `target` is `a`'s target for a kind-alone group.
+    /// opening one); `None` when no group had room for it. `target` is
+    /// `a`'s target for a kind-alone group.
     fn group_takes(
         &mut self,
         key: &Key,
         a: &Alert,
         target: Option<String>,
         out: &mut Vec<Alert>,
-    ) -> bool {
+    ) -> Option<bool> {
         if !self.groups.contains_key(key) {
             if self.groups.len() >= MAX_GROUPS {
                 self.close_idle(a.time, out);
             }
             if self.groups.len() >= MAX_GROUPS {
-                self.ungrouped += 1;
-                return false;
+                return None;
             }
             self.groups.insert(key.clone(), Group::new(a));
         }
         let room = self.kept < MEMBERS_KEPT;
-        let Some(g) = self.groups.get_mut(key) else {
-            return false;
-        };
+        let g = self.groups.get_mut(key)?;
         if g.join(a, room) && room {
             self.kept += 1;
         }
@@ -272,19 +278,19 @@ impl Rollups {
         }
         let Some(shown) = g.shown_at else {
             if g.breadth(key.1.is_none()) < self.after {
-                return false;
+                return Some(false);
             }
             self.opened += 1;
             // The alerts shown before it opened are in it, not held back.
             g.since_shown = 0;
             out.push(show(key, g, a.time, self.after));
-            return true;
+            return Some(true);
         };
         self.absorbed += 1;
         if a.time.nanos_since(shown) >= UPDATE_NANOS && g.member_count() > g.shown_members {
             out.push(show(key, g, a.time, self.after));
         }
-        true
+        Some(true)
     }
 
     /// Closes groups silent for the window: an open roll-up that grew
@@ -339,7 +345,8 @@ impl Rollups {
         self.opened
     }
 
-    /// Alerts that passed ungrouped because [`MAX_GROUPS`] groups were open.
+    /// Alerts shown on their own because no group had room for them
+    /// ([`MAX_GROUPS`] groups were open).
     pub fn ungrouped(&self) -> u64 {
         self.ungrouped
     }
@@ -584,6 +591,35 @@ mod tests {
         );
         assert_eq!(out[5].kind, Kind::UdpFlood);
         assert!(!out[5].is_rollup());
+    }
+
+    #[test]
+    fn past_its_caps_a_rollup_counts_what_it_cannot_remember() {
+        let mut r = Rollups::new(5, 600.0);
+        let mut out = Vec::new();
+        // More members than are remembered: each one still counted.
+        let n = MEMBERS_KEPT as u32 + 1000;
+        for i in 0..n {
+            r.offer(beacon(i, 100), &mut out);
+        }
+        r.finish(Timestamp::from_secs(101), &mut out);
+        assert_eq!(out.last().unwrap().evidence.observed, f64::from(n));
+        // As many groups as are kept (one per target): a new kind finds no room.
+        let mut r = Rollups::new(5, 600.0);
+        out.clear();
+        for i in 0..MAX_GROUPS as u32 {
+            let mut a = beacon(i, 100);
+            a.entity = Entity::Flow {
+                src: "10.0.0.1".parse().unwrap(),
+                dst: IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i)),
+                dst_port: 80,
+                protocol: proto::TCP,
+            };
+            r.offer(a, &mut out);
+        }
+        r.offer(host_alert(Kind::SynFlood, 1, 100), &mut out);
+        assert_eq!(r.ungrouped(), 1);
+        assert_eq!(out.last().unwrap().kind, Kind::SynFlood);
     }
 
     #[test]
