@@ -209,6 +209,17 @@ pub enum Entity {
         /// The registered domain.
         domain: String,
     },
+    /// Many entities at once: a roll-up alert (see [`crate::rollup`]);
+    /// they are listed in its evidence.
+    Many {
+        /// How many.
+        members: u64,
+        /// What they are ("sources", "hosts", …).
+        noun: String,
+        /// What they have in common ("10.0.0.2:80/tcp"), when they share one.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        target: Option<String>,
+    },
 }
 
 impl fmt::Display for Entity {
@@ -229,6 +240,17 @@ impl fmt::Display for Entity {
                 wirewatch_wire::proto::name(*protocol)
             ),
             Entity::Domain { client, domain } => write!(f, "{client} -> {domain}"),
+            Entity::Many {
+                members,
+                noun,
+                target,
+            } => {
+                write!(f, "{} {noun}", wirewatch_units::thousands(*members))?;
+                match target {
+                    Some(t) => write!(f, " -> {t}"),
+                    None => Ok(()),
+                }
+            }
         }
     }
 }
@@ -254,6 +276,30 @@ pub struct Evidence {
     /// The features that contributed most, largest first.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub contributors: Vec<Contributor>,
+    /// A roll-up's entities, highest score first, at most
+    /// [`crate::rollup::MEMBERS_LISTED`].
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub members: Vec<Member>,
+    /// A roll-up's entities past that cap: counted, not listed.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub members_omitted: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// One entity a roll-up stands for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Member {
+    /// About whom its alerts were.
+    pub entity: Entity,
+    /// Its highest severity.
+    pub severity: Severity,
+    /// Its highest score.
+    pub score: f64,
+    /// Its alerts that joined the roll-up.
+    pub alerts: u64,
 }
 
 /// One feature's share in an alert.
@@ -289,6 +335,13 @@ pub struct Alert {
     /// Alerts of the same kind about the same entity held back by the
     /// limiter since the last one shown.
     pub suppressed: u64,
+}
+
+impl Alert {
+    /// Whether this alert stands for many entities (a roll-up).
+    pub fn is_rollup(&self) -> bool {
+        matches!(self.entity, Entity::Many { .. })
+    }
 }
 
 mod ts_rfc3339 {

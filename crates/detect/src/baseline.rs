@@ -371,6 +371,7 @@ fn alert(
                 feature: format!("profile: {which}"),
                 value: e,
             }],
+            ..Evidence::default()
         },
         action: action.into(),
         detector: "baseline".into(),

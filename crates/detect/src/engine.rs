@@ -14,6 +14,7 @@ use crate::forecast_watch::{Expectation, ForecastWatch};
 use crate::heuristics::{self, flows::Exfiltration};
 use crate::kitsune::{Kitsune, KitsuneConfig};
 use crate::obs::Obs;
+use crate::rollup::Rollups;
 
 /// Detection settings (`[detect]` in the config file).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -21,6 +22,14 @@ use crate::obs::Obs;
 pub struct DetectConfig {
     /// Seconds during which one kind of alert about one entity is shown once.
     pub dedup_secs: f64,
+    /// Distinct entities (of one kind and target, or of one kind over
+    /// this many targets) that open a roll-up; 0 turns roll-ups off.
+    pub rollup_after: u32,
+    /// Seconds a roll-up stays open after its last member's alert.
+    pub rollup_secs: f64,
+    /// Most alerts a minute on each output (stderr, NDJSON); roll-ups are
+    /// always shown; 0 means no limit.
+    pub alerts_per_minute: u32,
     /// Seasonal baselines.
     pub baseline: baseline::Config,
     /// The attack heuristics' thresholds.
@@ -33,6 +42,9 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             dedup_secs: 300.0,
+            rollup_after: 5,
+            rollup_secs: 600.0,
+            alerts_per_minute: 20,
             baseline: baseline::Config::default(),
             heuristics: heuristics::Config::default(),
             ml: KitsuneConfig::default(),
@@ -47,6 +59,12 @@ impl DetectConfig {
             return Err(format!(
                 "detect.dedup-secs must be a number of seconds ≥ 0, not {}",
                 self.dedup_secs
+            ));
+        }
+        if !(self.rollup_secs.is_finite() && self.rollup_secs > 0.0) {
+            return Err(format!(
+                "detect.rollup-secs must be a number of seconds above 0, not {}",
+                self.rollup_secs
             ));
         }
         self.baseline.validate()?;
@@ -68,6 +86,7 @@ pub struct Engine {
     forecast: ForecastWatch,
     row_detectors: Vec<Box<dyn RowDetector>>,
     limiter: Limiter,
+    rollups: Rollups,
     raw: Vec<Alert>,
     out: Vec<Alert>,
     scores: Vec<f64>,
@@ -110,6 +129,7 @@ impl Engine {
             forecast: ForecastWatch::new(),
             row_detectors,
             limiter: Limiter::new(cfg.dedup_secs),
+            rollups: Rollups::new(cfg.rollup_after, cfg.rollup_secs),
             raw: Vec::new(),
             out: Vec::new(),
             scores: vec![0.0; n],
@@ -153,6 +173,7 @@ impl Engine {
                 if let Some(k) = &mut self.ml {
                     k.expire(o.ts);
                 }
+                self.rollups.expire(o.ts, &mut self.out);
                 self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS));
             }
             Some(_) => {}
@@ -187,6 +208,7 @@ impl Engine {
 
     /// The clock moved (a tick without packets).
     pub fn advance(&mut self, now: Timestamp) {
+        self.rollups.expire(now, &mut self.out);
         if let Some(b) = &mut self.baselines {
             b.advance(now, &mut self.raw);
         }
@@ -249,22 +271,34 @@ impl Engine {
     fn admit(&mut self) {
         for mut a in self.raw.drain(..) {
             if self.limiter.admit(&mut a) {
-                self.fired += 1;
-                self.out.push(a);
+                self.rollups.offer(a, &mut self.out);
             } else {
                 self.held += 1;
             }
         }
     }
 
+    /// The end of the run at `now`: every open roll-up that grew since it
+    /// was last shown is shown a last time (take them with
+    /// [`Engine::take_alerts`]).
+    pub fn finish(&mut self, now: Timestamp) {
+        self.rollups.finish(now, &mut self.out);
+    }
+
+    /// The roll-ups: how many opened, how many alerts they took.
+    pub fn rollups(&self) -> &Rollups {
+        &self.rollups
+    }
+
     /// The alerts shown since the last call, in the order they fired.
     pub fn take_alerts(&mut self) -> Vec<Alert> {
+        self.fired += self.out.len() as u64;
         std::mem::take(&mut self.out)
     }
 
-    /// Alerts shown so far.
+    /// Alerts shown so far (roll-ups included; the alerts they took not).
     pub fn fired(&self) -> u64 {
-        self.fired
+        self.fired + self.out.len() as u64
     }
 
     /// Alerts the limiter held back so far.

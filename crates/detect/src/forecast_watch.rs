@@ -123,6 +123,7 @@ pub fn capacity_alert(
                 feature: "steps ahead".into(),
                 value: k as f64,
             }],
+            ..Evidence::default()
         },
         action: "Plan capacity: move or shape the largest flows (history top --by pair), or upgrade the link before then.".into(),
         detector: "forecast".into(),
@@ -245,6 +246,7 @@ fn judge(e: &Expectation, t: i64, bytes: u64) -> Option<Alert> {
             unit: "bit/s".into(),
             score: ratio,
             contributors: Vec::new(),
+            ..Evidence::default()
         },
         action: if above {
             "See who sent it (history top --by pair --since the step); if it is the new normal, the next forecasts learn it."

@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod baseline;
+pub mod budget;
 pub mod detector;
 pub mod engine;
 pub mod forecast_watch;
@@ -16,13 +17,16 @@ pub mod heuristics;
 pub mod kitsune;
 pub mod metrics;
 mod obs;
+pub mod rollup;
 
-pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
+pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Member, Severity};
+pub use budget::Budget;
 pub use detector::{FlowRow, PacketDetector, RowDetector};
 pub use engine::{DetectConfig, Engine};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;
+pub use rollup::Rollups;
 
 /// Hash maps keyed by addresses from the wire. A fixed seed keeps every
 /// iteration order, and so every alert order and eviction, the same from

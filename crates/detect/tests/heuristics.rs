@@ -238,6 +238,98 @@ fn amplification_fires_when_the_victim_asked_for_nothing() {
     assert!(r.alerts.is_empty(), "{:#?}", r.alerts);
 }
 
+/// A tiny random number generator: the same "random" ports every run.
+fn next(state: &mut u64) -> u64 {
+    *state = state
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *state >> 33
+}
+
+/// `hping3 -2 --rand-source -p 5000` at 10.0.0.7 through an engine with
+/// `cfg`: every packet a new source address and a random source port, some
+/// of which are reflector ports. Returns the run and how many were.
+fn random_port_flood(cfg: DetectConfig, rng: &mut u64) -> (Run, usize) {
+    let mut r = Run::with(cfg);
+    let mut from_reflector_ports = 0;
+    for k in 0..400_000i64 {
+        let src = IpAddr::V4(Ipv4Addr::from(next(rng) as u32 | 0x0100_0000));
+        let sp = next(rng) as u16;
+        if [53u16, 123, 161, 389, 1900, 11211].contains(&sp) {
+            from_reflector_ports += 1;
+        }
+        r.udp(ms(k / 100), src, sp, ip(10, 0, 0, 7), 5000, 64);
+    }
+    (r, from_reflector_ports)
+}
+
+#[test]
+fn a_flood_to_one_port_from_random_source_ports_is_not_reflection() {
+    let victim = ip(10, 0, 0, 7);
+    let mut rng = 17u64;
+    let (r, hits) = random_port_flood(DetectConfig::default(), &mut rng);
+    // Reflector ports hit by chance, as the issue saw.
+    assert!(hits >= 20, "{hits}");
+    assert!(!r.kinds().contains(&Kind::Amplification), "{:#?}", r.alerts);
+    assert!(r.kinds().contains(&Kind::UdpFlood), "{:#?}", r.alerts);
+    // Without the share rule it would be judged reflection.
+    let mut cfg = DetectConfig::default();
+    cfg.heuristics.flood.response_share = 1e-6;
+    let (r, _) = random_port_flood(cfg, &mut 17u64);
+    assert!(r.kinds().contains(&Kind::Amplification), "{:#?}", r.alerts);
+
+    // A real reflection from memcached and NTP servers, during that flood,
+    // still fires.
+    let mut r = Run::new();
+    for k in 0..2_000i64 {
+        let src = IpAddr::V4(Ipv4Addr::from(next(&mut rng) as u32 | 0x0100_0000));
+        r.udp(ms(k), src, next(&mut rng) as u16, victim, 5000, 64);
+        let reflector = ip(203, 0, 113, (k % 60) as u8 + 1);
+        let port = if k % 2 == 0 { 11211 } else { 123 };
+        r.udp(ms(k), reflector, port, victim, 80, 1400);
+    }
+    assert_eq!(r.kinds(), vec![Kind::Amplification], "{:#?}", r.alerts);
+    let share = r.alerts[0]
+        .evidence
+        .contributors
+        .iter()
+        .find(|c| c.feature.starts_with("share of inbound UDP"))
+        .expect("the share in the evidence");
+    assert!((0.45..=0.55).contains(&share.value), "{share:?}");
+}
+
+#[test]
+fn a_storm_of_one_kind_is_one_rollup() {
+    // 2,000 spoofed sources each starting a connection to one server every
+    // 10 s: each source on its own is beaconing.
+    let server = ip(10, 99, 0, 2);
+    let mut r = Run::new();
+    for round in 0..12i64 {
+        for s in 0..2_000u32 {
+            let src = IpAddr::V4(Ipv4Addr::from(0x0b00_0000 + s));
+            let t = ms(round * 10_000 + i64::from(s) * 5 / 2);
+            r.tcp(t, src, 40_000 + round as u16, server, 80, SYN);
+        }
+    }
+    r.engine.finish(ms(200_000));
+    r.alerts.extend(r.engine.take_alerts());
+    let ups: Vec<&Alert> = r.alerts.iter().filter(|a| a.is_rollup()).collect();
+    let singles = r.alerts.len() - ups.len();
+    assert!(singles <= 4, "{:#?}", &r.alerts[..8.min(r.alerts.len())]);
+    let last = ups.last().expect("a roll-up");
+    assert_eq!(last.kind, Kind::Beaconing);
+    assert_eq!(last.evidence.observed, 2_000.0);
+    assert_eq!(last.evidence.members.len(), 100);
+    assert_eq!(last.evidence.members_omitted, 1_900);
+    assert!(
+        last.summary
+            .starts_with("beaconing: 2,000 sources to 10.99.0.2:80/tcp every 10 s"),
+        "{}",
+        last.summary
+    );
+    assert_eq!(r.engine.rollups().absorbed() + singles as u64 + 1, 2_000);
+}
+
 #[test]
 fn brute_force_fires_on_many_logins() {
     let mut r = Run::new();

@@ -210,6 +210,11 @@ pub trait Consumer: std::any::Any {
         Ok(())
     }
 
+    /// The input ended, before any consumer finishes: what is raised here
+    /// reaches every consumer while all of them still take it (detection's
+    /// last roll-ups reach the history).
+    fn input_ended(&mut self, _out: &mut Outbox) {}
+
     /// The end, in the consumers' order: the table holds everything read.
     fn finish(
         &mut self,

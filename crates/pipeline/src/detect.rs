@@ -6,8 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs};
+use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, Rollups};
 use wirewatch_store::Row;
+use wirewatch_units::thousands;
 use wirewatch_wire::{PacketMeta, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Outbox, Packet, Wants};
@@ -53,6 +54,8 @@ pub struct Detection {
     /// Alerts dropped because more than [`MAX_RAISED`] waited.
     dropped: u64,
     watch: Option<Watch>,
+    /// The newest time seen (the end of the run for open roll-ups).
+    now: Timestamp,
 }
 
 impl Detection {
@@ -65,12 +68,14 @@ impl Detection {
             notes: Vec::new(),
             dropped: 0,
             watch: s.watch.clone().map(Watch::new),
+            now: Timestamp::default(),
         })
     }
 
     /// One decoded frame (`frame` the bytes it was decoded from).
     pub fn packet(&mut self, meta: &PacketMeta, frame: &[u8], iface: u16) {
         if let Some(o) = Obs::new(meta, frame, iface) {
+            self.now = self.now.max(o.ts);
             self.engine.packet(&o);
             self.dispatch();
         }
@@ -108,6 +113,7 @@ impl Detection {
                 packets_in: r.counts.packets_in,
             })
             .collect();
+        self.now = self.now.max(now);
         self.forecasts(now, rows);
         self.engine.rows(now, &flows);
         self.dispatch();
@@ -115,6 +121,7 @@ impl Detection {
 
     /// The clock moved.
     pub fn advance(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
         self.forecasts(now, &[]);
         self.engine.advance(now);
         self.dispatch();
@@ -177,10 +184,18 @@ impl Detection {
         }
     }
 
+    /// The input ended: open roll-ups that grew are shown a last time
+    /// (into `out`); later calls find none left.
+    pub fn input_ended(&mut self, out: &mut Outbox) {
+        self.engine.finish(self.now);
+        self.dispatch();
+        self.hand_over(out);
+    }
+
     /// Ends the run: saves the model (`--model`) and says how many alerts
     /// fired, if any, into `out`. Returns that number, or the first error.
     pub fn finish(&mut self, out: &mut Outbox) -> anyhow::Result<u64> {
-        self.hand_over(out);
+        self.input_ended(out);
         if let (Some(p), Some(k)) = (&self.model, self.engine.ml()) {
             match k.save(p) {
                 Ok(()) => out.note(format!(
@@ -198,7 +213,7 @@ impl Detection {
         }
         let n = self.engine.fired();
         if n > 0 {
-            out.note(format!("{n} alert(s) fired"));
+            out.note(fired_note(n, self.engine.rollups()));
         }
         if self.dropped > 0 {
             out.note(format!(
@@ -208,6 +223,25 @@ impl Detection {
         }
         Ok(n)
     }
+}
+
+/// "12 alert(s) fired", and what the roll-ups took.
+fn fired_note(n: u64, r: &Rollups) -> String {
+    let mut s = format!("{} alert(s) fired", thousands(n));
+    if r.opened() > 0 {
+        s += &format!(
+            "; {} more were rolled up into {} roll-up(s) (each one lists its entities)",
+            thousands(r.absorbed()),
+            thousands(r.opened())
+        );
+    }
+    if r.ungrouped() > 0 {
+        s += &format!(
+            "; {} passed ungrouped: too many groups were open",
+            thousands(r.ungrouped())
+        );
+    }
+    s
 }
 
 impl Consumer for Detection {
@@ -232,6 +266,10 @@ impl Consumer for Detection {
     fn rows(&mut self, at: Timestamp, rows: &[Row], out: &mut Outbox) {
         Detection::rows(self, at, rows);
         self.hand_over(out);
+    }
+
+    fn input_ended(&mut self, out: &mut Outbox) {
+        Detection::input_ended(self, out);
     }
 
     fn finish(

@@ -195,6 +195,10 @@ impl<S: Source> Pipeline<S> {
     /// finished (what was collected is kept whatever happened).
     pub fn finish(&mut self, end: &Ending) -> anyhow::Result<()> {
         let core = &mut self.core;
+        for k in 0..core.consumers.len() {
+            core.consumers[k].input_ended(&mut core.outbox);
+            core.deliver();
+        }
         let mut first_error = None;
         for k in 0..core.consumers.len() {
             let cx = Context {

@@ -1,15 +1,19 @@
 //! Where alerts and notes are shown: consumers that write each alert as a
 //! `wirewatch: alert [severity] kind entity: summary` line on stderr, or as
 //! NDJSON (the JSON `history alerts` gives back) on stdout or into a file;
-//! and one that prints the notes consumers raise.
+//! and one that prints the notes consumers raise. Each alert output has
+//! its own budget of alerts a minute (`[detect] alerts-per-minute`).
 
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 
 use anyhow::anyhow;
-use wirewatch_detect::Alert;
+use wirewatch_detect::{Alert, Budget};
+use wirewatch_flow::FlowTable;
 use wirewatch_pipeline::detached::{Detached, Message, Receiver, WhenFull};
-use wirewatch_pipeline::Consumer;
+use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Tick};
+use wirewatch_store::Row;
+use wirewatch_wire::Timestamp;
 
 use crate::settings::AlertMode;
 
@@ -68,15 +72,129 @@ impl Receiver for Ndjson {
 /// Alerts queued for the writer, at most this many.
 const QUEUE: usize = 4096;
 
-/// The alert log `mode` asks for (`None` for `--alerts none`). A file is
+/// An alert output behind its budget: past `per_minute` alerts in a
+/// minute the rest are held back, counted, and said in a note when the
+/// minute ends and at the end of the run. Roll-ups always pass.
+pub struct Budgeted {
+    inner: Box<dyn Consumer>,
+    budget: Budget,
+    /// The output's name in the notes ("alert lines", "alert log").
+    output: &'static str,
+    notes: Vec<String>,
+}
+
+impl Budgeted {
+    /// `inner` with a budget of `per_minute` alerts a minute (0: none).
+    pub fn new(inner: Box<dyn Consumer>, per_minute: u32) -> Budgeted {
+        Budgeted {
+            output: inner.name(),
+            inner,
+            budget: Budget::new(per_minute),
+            notes: Vec::new(),
+        }
+    }
+
+    fn flush_notes(&mut self, out: &mut Outbox) {
+        for n in self.notes.drain(..) {
+            out.note(format!("{}: {n}", self.output));
+        }
+    }
+
+    /// The run's total of held-back alerts, for the end.
+    fn summary(&self) -> Option<String> {
+        let held = self.budget.held_total();
+        (held > 0).then(|| {
+            format!(
+                "{}: {} alert(s) held back in all by the budget of {} a minute \
+                 ([detect] alerts-per-minute); roll-ups are never held back, and \
+                 the history keeps every alert",
+                self.output,
+                wirewatch_units::thousands(held),
+                self.budget.per_minute()
+            )
+        })
+    }
+}
+
+impl Consumer for Budgeted {
+    fn name(&self) -> &'static str {
+        self.output
+    }
+
+    fn wants(&self) -> wirewatch_pipeline::Wants {
+        self.inner.wants()
+    }
+
+    fn begin(&mut self, cx: &Context<'_>, out: &mut Outbox) -> anyhow::Result<()> {
+        self.inner.begin(cx, out)
+    }
+
+    fn advance(
+        &mut self,
+        table: &mut FlowTable,
+        now: Timestamp,
+        cx: &Context<'_>,
+        out: &mut Outbox,
+    ) {
+        self.budget.advance(now, &mut self.notes);
+        self.flush_notes(out);
+        self.inner.advance(table, now, cx, out);
+    }
+
+    fn rows(&mut self, at: Timestamp, rows: &[Row], out: &mut Outbox) {
+        self.inner.rows(at, rows, out);
+    }
+
+    fn alert(&mut self, a: &Alert) {
+        if self.budget.admit(a, &mut self.notes) {
+            self.inner.alert(a);
+        }
+    }
+
+    fn note(&mut self, line: &str) {
+        self.inner.note(line);
+    }
+
+    fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {
+        self.inner.tick(table, tick, cx)
+    }
+
+    fn input_ended(&mut self, out: &mut Outbox) {
+        self.inner.input_ended(out);
+    }
+
+    fn finish(
+        &mut self,
+        table: &mut FlowTable,
+        end: &Ending,
+        cx: &Context<'_>,
+        out: &mut Outbox,
+    ) -> anyhow::Result<()> {
+        self.budget.finish(&mut self.notes);
+        self.flush_notes(out);
+        if let Some(s) = self.summary() {
+            out.note(s);
+        }
+        self.inner.finish(table, end, cx, out)
+    }
+}
+
+/// The alert log `mode` asks for (`None` for `--alerts none`), behind a
+/// budget of `per_minute` alerts a minute (see [`Budgeted`]). A file is
 /// opened (appended to) now: before a live run drops its privileges.
 /// NDJSON is written on a thread of its own behind a bounded queue: a
 /// slow reader of the output never holds up a live capture (alerts are
 /// dropped and counted then); reading a file, nothing is dropped.
-pub fn open(mode: &AlertMode, live: bool) -> anyhow::Result<Option<Box<dyn Consumer>>> {
+pub fn open(
+    mode: &AlertMode,
+    live: bool,
+    per_minute: u32,
+) -> anyhow::Result<Option<Box<dyn Consumer>>> {
+    let budgeted =
+        |c: Box<dyn Consumer>| -> Box<dyn Consumer> { Box::new(Budgeted::new(c, per_minute)) };
     let out: Box<dyn Write + Send> = match mode {
         AlertMode::Quiet => return Ok(None),
-        AlertMode::Text => return Ok(Some(Box::new(AlertLines))),
+        AlertMode::Text => return Ok(Some(budgeted(Box::new(AlertLines)))),
         AlertMode::JsonStdout => Box::new(io::stdout()),
         AlertMode::JsonFile(p) => {
             let f = File::options()
@@ -96,7 +214,7 @@ pub fn open(mode: &AlertMode, live: bool) -> anyhow::Result<Option<Box<dyn Consu
         Ndjson { out, error: None },
     )
     .map_err(|e| anyhow!("starting the alert log: {e}"))?;
-    Ok(Some(Box::new(log)))
+    Ok(Some(budgeted(Box::new(log))))
 }
 
 /// Notes for the user on stderr (`wirewatch: …`).

@@ -108,7 +108,7 @@ pub fn open(
     // The screen shows alerts itself: no stderr lines under it.
     let alerts = match (&alert_mode, s.screen.is_some()) {
         (AlertMode::Text, true) => None,
-        (m, _) => crate::alerts::open(m, true)?,
+        (m, _) => crate::alerts::open(m, true, crate::offline::alert_budget(s))?,
     };
     notes.push(cap.drop_privileges(&ls.user, if processes { PROCESS_CAPS } else { 0 })?);
     let owners: Owners = start_owner_scan(processes)?;

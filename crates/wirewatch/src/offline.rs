@@ -54,6 +54,14 @@ pub fn add_common<S: Source>(
     }
 }
 
+/// Each alert output's budget of alerts a minute (`[detect]
+/// alerts-per-minute`).
+pub fn alert_budget(s: &Settings) -> u32 {
+    s.detect
+        .as_ref()
+        .map_or(0, |d| d.settings.cfg.alerts_per_minute)
+}
+
 /// Where the report goes: `out`, unless NDJSON alerts own stdout (then
 /// the traffic report is not printed).
 pub fn report_out(s: &Settings, out: Box<dyn Write>) -> Box<dyn Write> {
@@ -94,7 +102,7 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
         .detect
         .as_ref()
         .map_or(AlertMode::Quiet, |d| d.alerts.clone());
-    let alerts = crate::alerts::open(&alert_mode, false)?;
+    let alerts = crate::alerts::open(&alert_mode, false, alert_budget(s))?;
     add_common(&mut p, recorder, detect, alerts);
     p.add(Box::new(Notes));
     p.add(Box::new(Report::new(s, report_out(s, out), false)));

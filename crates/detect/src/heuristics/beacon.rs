@@ -313,6 +313,7 @@ fn alert(cfg: &Config, o: &Obs, t: &Track, r: &Regularity, score: f64) -> Alert 
                     value: r.folded as f64,
                 },
             ],
+            ..Evidence::default()
         },
         action: format!(
             "Find the process on {} that connects to {} and whether it is an updater or \

@@ -533,6 +533,7 @@ impl DnsTunnel {
                 ),
                 score: p.score,
                 contributors,
+                ..Evidence::default()
             },
             action: format!(
                 "Find the process on {client} asking for these names and what {} is; \

@@ -35,6 +35,11 @@ pub struct Config {
     pub reflectors: u32,
     /// Response bytes over request bytes for amplification.
     pub amplification_ratio: f64,
+    /// Least share of a victim's inbound UDP packets (in the window) that
+    /// must come from reflector ports: a flood to one port from random
+    /// source ports hits reflector ports by chance, a reflection is
+    /// nearly all responses.
+    pub response_share: f64,
     /// Source ports of services abused for reflection (DNS, NTP, SNMP,
     /// LDAP, ISAKMP and IPsec NAT-T, SSDP, memcached, chargen, QOTD, NetBIOS, mDNS, WS-Discovery,
     /// RIP, portmap, CLDAP, ...).
@@ -54,6 +59,7 @@ impl Default for Config {
             icmp_per_sec: 500.0,
             reflectors: 20,
             amplification_ratio: 10.0,
+            response_share: 0.5,
             reflector_ports: vec![
                 17, 19, 53, 69, 111, 123, 137, 161, 389, 500, 520, 1900, 3283, 3702, 4500, 5353,
                 5683, 10001, 11211, 27015,
@@ -74,13 +80,17 @@ impl Config {
         positive(&format!("{p}reflectors"), self.reflectors as f64)?;
         positive(&format!("{p}amplification-ratio"), self.amplification_ratio)?;
         positive(&format!("{p}max-tracked"), self.max_tracked as f64)?;
-        if !(self.syn_share > 0.0 && self.syn_share <= 1.0) {
-            return Err(format!(
-                "{p}syn-share must be a fraction in (0, 1], not {}",
-                self.syn_share
-            ));
-        }
+        fraction(&format!("{p}syn-share"), self.syn_share)?;
+        fraction(&format!("{p}response-share"), self.response_share)
+    }
+}
+
+/// Checks that a share is a fraction in (0, 1].
+fn fraction(name: &str, v: f64) -> Result<(), String> {
+    if v > 0.0 && v <= 1.0 {
         Ok(())
+    } else {
+        Err(format!("{name} must be a fraction in (0, 1], not {v}"))
     }
 }
 
@@ -96,6 +106,9 @@ struct Tally {
     /// answers sent for UDP floods, requests for amplification).
     other: u64,
     other_bytes: u64,
+    /// Inbound packets that are not the detector's case (amplification:
+    /// UDP from other source ports).
+    unsolicited: u64,
     sources: SmallSet<IpAddr>,
 }
 
@@ -185,6 +198,7 @@ fn rate_alert(o: &Obs, w: &Window, f: Finding) -> Alert {
             unit: f.unit.into(),
             score,
             contributors: f.contributors,
+            ..Evidence::default()
         },
         action: f.action,
         detector: f.detector.into(),
@@ -471,6 +485,17 @@ impl Amplification {
     fn is_request(&self, o: &Obs) -> bool {
         (o.protocol == proto::UDP && self.cfg.reflector_ports.contains(&o.dst_port)) || o.is_syn()
     }
+
+    /// A UDP packet to a host receiving responses that is not one of
+    /// them: counted against the responses' share.
+    fn count_unsolicited(&mut self, o: &Obs) {
+        if o.protocol != proto::UDP || !o.has_ports || self.v.map.is_empty() {
+            return;
+        }
+        if let Some(e) = self.v.peek(&o.dst) {
+            e.t.unsolicited += 1;
+        }
+    }
 }
 
 impl PacketDetector for Amplification {
@@ -493,6 +518,7 @@ impl PacketDetector for Amplification {
         // a host already receiving responses.
         let fragment = o.later_fragment && o.protocol == proto::UDP;
         if !response && !fragment {
+            self.count_unsolicited(o);
             return 0.0;
         }
         let Some(e) = (if response {
@@ -511,10 +537,14 @@ impl PacketDetector for Amplification {
         }
         let n = e.t.sources.len();
         let ratio = e.t.bytes as f64 / e.t.other_bytes.max(1) as f64;
+        let share = e.t.hits as f64 / (e.t.hits + e.t.unsolicited) as f64;
         let thr = self.cfg.reflectors as f64;
-        let score = n as f64 / thr * (ratio / self.cfg.amplification_ratio).min(1.0);
+        let score = n as f64 / thr
+            * (ratio / self.cfg.amplification_ratio).min(1.0)
+            * (share / self.cfg.response_share).min(1.0);
         if n as f64 >= thr
             && ratio >= self.cfg.amplification_ratio
+            && share >= self.cfg.response_share
             && e.t.hits >= 2 * self.cfg.reflectors as u64
             && !e.win.fired
         {
@@ -574,7 +604,12 @@ impl PacketDetector for Amplification {
                             feature: "request bytes".into(),
                             value: e.t.other_bytes as f64,
                         },
+                        Contributor {
+                            feature: "share of inbound UDP from reflector ports".into(),
+                            value: share,
+                        },
                     ],
+                    ..Evidence::default()
                 },
                 action: format!(
                     "Filter traffic to {} from source port(s) {ports} upstream (ask the provider if the link is full); the reflectors are innocent, their addresses were abused.",

@@ -210,6 +210,7 @@ impl RowDetector for Exfiltration {
                                 value: s.out.len() as f64,
                             },
                         ],
+                        ..Evidence::default()
                     },
                     action: format!(
                         "Find which process on {} sends to {} (history flows --host) and whether that transfer is expected; block the destination if not.",
@@ -351,6 +352,7 @@ impl RowDetector for NewDestination {
                             feature: "seconds since its last new destination".into(),
                             value: quiet as f64 / 1e9,
                         }],
+                        ..Evidence::default()
                     },
                     action: format!(
                         "Check whether {name} was updated or reconfigured; if not, find out why it talks to {} (a compromised or tampered program often shows this way).",

@@ -183,6 +183,7 @@ impl PacketDetector for VerticalScan {
                         feature: "ports that answered (open)".into(),
                         value: p.open as f64,
                     }],
+                    ..Evidence::default()
                 },
                 action: format!(
                     "Check whether {} is an authorised scanner; if not, block it and review what {} exposes.",
@@ -325,6 +326,7 @@ impl PacketDetector for HorizontalSweep {
                         feature: "hosts that answered".into(),
                         value: answered as f64,
                     }],
+                    ..Evidence::default()
                 },
                 action: format!(
                     "Find out what runs on {} and why it maps the network; isolate it if it is not a scanner you run.",
@@ -432,6 +434,7 @@ impl PacketDetector for BruteForce {
                     unit: format!("connections in {}", duration_short(self.cfg.window_secs)),
                     score: n as f64 / thr as f64,
                     contributors: Vec::new(),
+                    ..Evidence::default()
                 },
                 action: format!(
                     "Check {}'s authentication log for failures from {}; block the source and require keys or a second factor for that service.",

@@ -713,6 +713,7 @@ impl Kitsune {
                     .into_iter()
                     .map(|(feature, value)| Contributor { feature, value })
                     .collect(),
+                ..Evidence::default()
             },
             action: format!(
                 "Look at what {} sent to {} around this time and whether it is expected; \

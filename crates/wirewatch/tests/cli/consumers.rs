@@ -89,12 +89,13 @@ fn consumer(kind: &Kind, dir: &Path, pcap: &Path) -> Box<dyn Consumer> {
             let out = std::fs::File::create(dir.join(format!("report.{format}"))).unwrap();
             Box::new(Report::new(&s, Box::new(out), false))
         }
-        Kind::AlertLines => wirewatch::alerts::open(&AlertMode::Text, false)
+        Kind::AlertLines => wirewatch::alerts::open(&AlertMode::Text, false, 20)
             .unwrap()
             .unwrap(),
         Kind::AlertFile { live } => wirewatch::alerts::open(
             &AlertMode::JsonFile(dir.join(format!("alerts-{live}.ndjson"))),
             *live,
+            20,
         )
         .unwrap()
         .unwrap(),

@@ -9,6 +9,7 @@
 //! Tests that cannot run here (no root, no `../shared`, no tmux…) say so on
 //! stderr, or fail under `WIREWATCH_STRICT=1`: see `wirewatch_testkit`.
 
+mod alert_storm;
 mod chunked;
 mod cli;
 mod common;
