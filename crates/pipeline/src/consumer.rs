@@ -211,9 +211,10 @@ pub trait Consumer: std::any::Any {
     }
 
     /// The input ended, before any consumer finishes: what is raised here
-    /// reaches every consumer while all of them still take it (detection's
-    /// last roll-ups reach the history).
-    fn input_ended(&mut self, _out: &mut Outbox) {}
+    /// reaches every consumer while all of them still take it (the
+    /// recorder's last rows reach detection, and the alerts they raise and
+    /// detection's last roll-ups reach the history).
+    fn input_ended(&mut self, _table: &mut FlowTable, _cx: &Context<'_>, _out: &mut Outbox) {}
 
     /// The end, in the consumers' order: the table holds everything read.
     fn finish(

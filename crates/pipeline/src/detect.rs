@@ -268,7 +268,12 @@ impl Consumer for Detection {
         self.hand_over(out);
     }
 
-    fn input_ended(&mut self, out: &mut Outbox) {
+    fn input_ended(
+        &mut self,
+        _table: &mut wirewatch_flow::FlowTable,
+        _cx: &Context<'_>,
+        out: &mut Outbox,
+    ) {
         Detection::input_ended(self, out);
     }
 

@@ -176,6 +176,8 @@ pub struct Recorder {
     strict: bool,
     /// What the writer said when the run ended.
     finished: Option<WriterStatus>,
+    /// The writer finished: nothing more is stored.
+    closed: bool,
     /// Rows cut and raised for the others, for the writer next.
     unsent: Option<Arc<Vec<Row>>>,
 }
@@ -234,6 +236,7 @@ impl Recorder {
             share: false,
             strict: !live,
             finished: None,
+            closed: false,
             unsent: None,
         })
     }
@@ -255,6 +258,7 @@ impl Recorder {
             share: true,
             strict: false,
             finished: None,
+            closed: false,
             unsent: None,
         }
     }
@@ -414,6 +418,14 @@ impl Recorder {
         if alerts.is_empty() || !self.store {
             return;
         }
+        if self.closed {
+            // After the writer finished, a new one would never be waited for.
+            self.events.push(format!(
+                "{} alert(s) raised after the history was closed were not stored",
+                alerts.len()
+            ));
+            return;
+        }
         if self.writer.is_none() && self.start().is_err() {
             return;
         }
@@ -442,6 +454,7 @@ impl Recorder {
         let now = table.now();
         self.emit(table, now, owners, out);
         self.send_unsent();
+        self.closed = true;
         let status = match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {
@@ -629,6 +642,13 @@ impl Consumer for Recorder {
 
     fn alert(&mut self, a: &Alert) {
         self.save_alerts(vec![record_of(a)]);
+    }
+
+    /// The last rows go out now, while detection can still raise alerts
+    /// from them and the writer still takes those.
+    fn input_ended(&mut self, table: &mut FlowTable, cx: &Context<'_>, out: &mut Outbox) {
+        let now = table.now();
+        self.emit(table, now, cx.owners, out);
     }
 
     fn finish(

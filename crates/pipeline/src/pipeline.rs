@@ -196,7 +196,12 @@ impl<S: Source> Pipeline<S> {
     pub fn finish(&mut self, end: &Ending) -> anyhow::Result<()> {
         let core = &mut self.core;
         for k in 0..core.consumers.len() {
-            core.consumers[k].input_ended(&mut core.outbox);
+            let cx = Context {
+                owners: &core.owners,
+                interfaces: &core.interfaces,
+                capture: end.capture.as_ref(),
+            };
+            core.consumers[k].input_ended(&mut core.table, &cx, &mut core.outbox);
             core.deliver();
         }
         let mut first_error = None;

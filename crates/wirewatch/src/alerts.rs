@@ -159,8 +159,8 @@ impl Consumer for Budgeted {
         self.inner.tick(table, tick, cx)
     }
 
-    fn input_ended(&mut self, out: &mut Outbox) {
-        self.inner.input_ended(out);
+    fn input_ended(&mut self, table: &mut FlowTable, cx: &Context<'_>, out: &mut Outbox) {
+        self.inner.input_ended(table, cx, out);
     }
 
     fn finish(

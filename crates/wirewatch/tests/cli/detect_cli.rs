@@ -585,3 +585,52 @@ fn the_ml_model_is_saved_and_loaded() {
     assert!(err.contains("--model: model file"), "{err}");
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
 }
+
+/// An alert raised from the last minute's rows (cut when the file ends)
+/// is kept in the history like any other.
+#[test]
+fn an_alert_from_the_last_rows_reaches_the_history() {
+    let dir = tempfile::tempdir().unwrap();
+    // 10.0.0.5 sends 150 × 1,400 bytes to one outside host within 15 s, all
+    // in one minute: only the cut at the end makes its rows.
+    let frames: Vec<_> = (0..150i64)
+        .map(|k| {
+            (
+                t(k * 100),
+                wirewatch_testkit::udp_frame("10.0.0.5", 40_000, "203.0.113.9", 443, 1_372),
+            )
+        })
+        .collect();
+    let cap = write_pcap(dir.path(), "exfil.pcap", &frames);
+    let cfg = dir.path().join("d.toml");
+    std::fs::write(
+        &cfg,
+        "[detect.heuristics.exfil]\nmin-bytes = 100000.0\nfactor = 1.0\nlearn-hours = 1\n",
+    )
+    .unwrap();
+    let db = dir.path().join("h.db");
+    let out = ww()
+        .args(["-r", cap.to_str().unwrap(), "--db", db.to_str().unwrap()])
+        .args(["--config", cfg.to_str().unwrap(), "--alerts", "json", "-t"])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8(out.stdout).unwrap();
+    assert!(shown.contains("\"exfiltration\""), "{shown}");
+    let stored = ww()
+        .args([
+            "history",
+            "alerts",
+            "--db",
+            db.to_str().unwrap(),
+            "--since",
+            "2020-01-01",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    let stored = String::from_utf8(stored.stdout).unwrap();
+    assert!(
+        stored.contains("\"exfiltration\""),
+        "not in the history: {stored}"
+    );
+}
