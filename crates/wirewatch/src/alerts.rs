@@ -42,12 +42,26 @@ impl Consumer for AlertLines {
 struct Ndjson {
     out: Box<dyn Write + Send>,
     error: Option<String>,
+    /// The reader went away (`… | head`): the rest is not written, and that
+    /// is no error.
+    gone: bool,
+}
+
+impl Ndjson {
+    /// Keeps the first write error, except a closed pipe.
+    fn failed(&mut self, e: &io::Error) {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            self.gone = true;
+        } else {
+            self.error.get_or_insert(format!("writing alerts: {e}"));
+        }
+    }
 }
 
 impl Receiver for Ndjson {
     fn receive(&mut self, m: Message) {
         let Message::Alert(a) = m else { return };
-        if self.error.is_some() {
+        if self.error.is_some() || self.gone {
             return;
         }
         let w = &mut self.out;
@@ -57,13 +71,15 @@ impl Receiver for Ndjson {
             .and_then(|_| w.write_all(b"\n"))
             .and_then(|_| w.flush());
         if let Err(e) = written {
-            self.error = Some(format!("writing alerts: {e}"));
+            self.failed(&e);
         }
     }
 
     fn close(&mut self) -> Result<(), String> {
-        if let Err(e) = self.out.flush() {
-            self.error.get_or_insert(format!("writing alerts: {e}"));
+        if !self.gone {
+            if let Err(e) = self.out.flush() {
+                self.failed(&e);
+            }
         }
         self.error.take().map_or(Ok(()), Err)
     }
@@ -211,7 +227,11 @@ pub fn open(
         QUEUE,
         false,
         when_full,
-        Ndjson { out, error: None },
+        Ndjson {
+            out,
+            error: None,
+            gone: false,
+        },
     )
     .map_err(|e| anyhow!("starting the alert log: {e}"))?;
     Ok(Some(budgeted(Box::new(log))))

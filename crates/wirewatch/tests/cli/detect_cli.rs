@@ -634,3 +634,23 @@ fn an_alert_from_the_last_rows_reaches_the_history() {
         "not in the history: {stored}"
     );
 }
+
+/// NDJSON alerts into a pipe whose reader has gone (`… | head -1`): no
+/// error, exit 0, like the report.
+#[test]
+fn alerts_into_a_closed_pipe_end_quietly() {
+    use std::process::{Command, Stdio};
+    let demo = wirewatch_testkit::workspace_root().join("samples/demo.pcapng");
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+        .args(["-r", demo.to_str().unwrap(), "--alerts", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader is gone before the first alert is written.
+    drop(child.stdout.take());
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert_eq!(done.status.code(), Some(0), "{err}");
+    assert!(!err.contains("error"), "{err}");
+}
