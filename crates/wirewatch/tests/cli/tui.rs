@@ -1080,3 +1080,49 @@ fn a_replay_shorter_than_a_slot_ends_on_its_pairs() {
         assert!(!last.contains("no traffic"), "{last}");
     }
 }
+
+/// A table at its limit: the flows folded away are one line on screen,
+/// "(N other flows)", with their rates; the busy pairs keep theirs.
+#[test]
+fn folded_flows_are_one_line_on_screen() {
+    let mut frames: Vec<_> = traffic().into();
+    for n in 0..100u8 {
+        frames.push((
+            at(i64::from(n) * 100 + 50),
+            build::ipv4(
+                ip(&format!("172.16.0.{n}")),
+                ip("10.0.0.1"),
+                17,
+                &build::udp(1024 + u16::from(n), 5000, &[0; 18]),
+            ),
+        ));
+    }
+    frames.sort_by_key(|f| f.0);
+    let cfg = FlowConfig {
+        local_nets: vec![IpNet::new(ip("10.0.0.1"), 32).unwrap()],
+        max_flows: 16,
+        ..FlowConfig::default()
+    };
+    let src = Memory {
+        frames: frames.into(),
+        now: at(0),
+        filter: None,
+    };
+    let mut ui = Ui::new(
+        App::new(ScreenOptions::default(), None),
+        FlowTable::new(cfg),
+        src,
+        Owners::default(),
+        Box::new(FakeNames(HashMap::new())),
+        1_000_000_000,
+    );
+    run_to(&mut ui, 12_000);
+    let s = screen(&mut ui, 200, 60);
+    let folded = ui.pipeline.table().stats().evicted_flows;
+    assert!(folded > 80, "{folded} folded");
+    let r = row_of(&s, &format!("({folded} other flows)"));
+    assert!(
+        row_of(&s, "10.0.0.2") < r,
+        "the other flows come last:\n{s}"
+    );
+}
