@@ -206,6 +206,8 @@ pub struct Baselines {
     profiles: Map<Subject, Profile>,
     /// The minute (seconds since the epoch) being summed.
     minute: Option<i64>,
+    /// Updates of subjects not followed because the table was full.
+    refused: u64,
 }
 
 const MINUTE: i64 = 60;
@@ -217,6 +219,7 @@ impl Baselines {
             cfg: cfg.clone(),
             profiles: Map::default(),
             minute: None,
+            refused: 0,
         }
     }
 
@@ -248,6 +251,8 @@ impl Baselines {
         } else if self.tracks(&s) {
             let p = self.profiles.entry(s).or_default();
             p.pending += bytes;
+        } else {
+            self.refused += 1;
         }
     }
 
@@ -402,5 +407,13 @@ impl RowDetector for Baselines {
         // last flush still count.
         let t = now.as_nanos().div_euclid(1_000_000_000) - 5;
         self.close_until(t, out);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.refused
+    }
+
+    fn tracked(&self) -> usize {
+        self.profiles.len()
     }
 }

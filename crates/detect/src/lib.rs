@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod baseline;
+pub mod bounded;
 pub mod detector;
 pub mod engine;
 pub mod forecast_watch;
@@ -16,10 +17,12 @@ pub mod heuristics;
 pub mod kitsune;
 pub mod metrics;
 mod obs;
+pub mod sketch;
 
+pub use bounded::Bounded;
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
 pub use detector::{FlowRow, PacketDetector, RowDetector};
-pub use engine::{DetectConfig, Engine};
+pub use engine::{DetectConfig, Engine, StateCount};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;

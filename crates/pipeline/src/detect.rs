@@ -6,8 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs};
+use wirewatch_detect::{
+    Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, StateCount,
+};
 use wirewatch_store::Row;
+use wirewatch_units::thousands;
 use wirewatch_wire::{PacketMeta, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Outbox, Packet, Wants};
@@ -197,6 +200,9 @@ impl Detection {
         if n > 0 {
             out.note(format!("{n} alert(s) fired"));
         }
+        if let Some(line) = evicted_note(&self.engine.state()) {
+            out.note(line);
+        }
         if self.dropped > 0 {
             out.note(format!(
                 "{} alert(s) dropped: more than {MAX_RAISED} waited to be taken",
@@ -205,6 +211,28 @@ impl Detection {
         }
         Ok(n)
     }
+}
+
+/// "detector state: 1,234 entries dropped at the caps (vertical_scan
+/// 1,000, beaconing 234); 5,678 held", or nothing when no detector dropped
+/// any.
+fn evicted_note(state: &[StateCount]) -> Option<String> {
+    let dropped: u64 = state.iter().map(|s| s.evicted).sum();
+    if dropped == 0 {
+        return None;
+    }
+    let held: usize = state.iter().map(|s| s.tracked).sum();
+    let parts: Vec<String> = state
+        .iter()
+        .filter(|s| s.evicted > 0)
+        .map(|s| format!("{} {}", s.detector, thousands(s.evicted)))
+        .collect();
+    Some(format!(
+        "detector state: {} entries dropped at the caps ({}); {} held",
+        thousands(dropped),
+        parts.join(", "),
+        thousands(held as u64)
+    ))
 }
 
 impl Consumer for Detection {

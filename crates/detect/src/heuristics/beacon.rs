@@ -28,7 +28,7 @@ use super::positive;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
-use crate::Map;
+use crate::Bounded;
 
 /// Most connection starts remembered per destination.
 pub const HISTORY: usize = 32;
@@ -127,6 +127,13 @@ struct Track {
     score: f64,
 }
 
+impl Track {
+    /// What is kept when the table is full: most starts, then most recent.
+    fn worth(&self) -> (usize, Timestamp) {
+        (self.starts.len(), self.last)
+    }
+}
+
 /// What the intervals say.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Regularity {
@@ -215,7 +222,7 @@ pub struct Beaconing {
     idle_nanos: i64,
     reply_nanos: i64,
     forget_nanos: i64,
-    tracks: Map<Key, Track>,
+    tracks: Bounded<Key, Track>,
 }
 
 impl Beaconing {
@@ -226,7 +233,7 @@ impl Beaconing {
             idle_nanos: (cfg.udp_idle_secs * 1e9) as i64,
             reply_nanos: (cfg.udp_idle_secs.max(REPLY_SECS) * 1e9) as i64,
             forget_nanos: (cfg.max_period_secs * 3e9) as i64,
-            tracks: Map::default(),
+            tracks: Bounded::new(cfg.max_tracked),
         }
     }
 }
@@ -392,10 +399,7 @@ impl PacketDetector for Beaconing {
         if ports.contains(&o.dst_port) || ports.contains(&o.src_port) || is_group(&o.dst) {
             return 0.0;
         }
-        if !self.tracks.contains_key(&key) && self.tracks.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
-        let t = self.tracks.entry(key).or_insert_with(|| Track {
+        let t = self.tracks.get_or_insert_with(key, Track::worth, || Track {
             starts: VecDeque::new(),
             last: o.ts,
             last_port: 0,
@@ -450,10 +454,18 @@ impl PacketDetector for Beaconing {
         // three of those, which rides out a few missed beats.
         let forget = self.forget_nanos;
         let lone = self.forget_nanos / 3;
-        self.tracks.retain(|_, t| {
-            let idle = now.nanos_since(t.last);
-            idle < if t.starts.len() > 1 { forget } else { lone }
+        self.tracks.expire(now, lone / 8, |t| {
+            t.last
+                .add_nanos(if t.starts.len() > 1 { forget } else { lone })
         });
+    }
+
+    fn evicted(&self) -> u64 {
+        self.tracks.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.tracks.len()
     }
 }
 

@@ -64,12 +64,15 @@ struct Socket {
 #[derive(Debug)]
 struct Table<K, V> {
     map: Map<K, V>,
+    /// Entries dropped to make room.
+    evicted: u64,
 }
 
 impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
     fn new() -> Self {
         Table {
             map: Map::default(),
+            evicted: 0,
         }
     }
 
@@ -98,11 +101,13 @@ impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
         let mid = times.len() / 2;
         let (_, cut, _) = times.select_nth_unstable(mid);
         let cut = *cut;
+        let before = self.map.len();
         self.map.retain(|_, v| last(v) > cut);
         if self.map.len() >= cap {
             // Every entry was seen at the same instant: start over.
             self.map.clear();
         }
+        self.evicted += (before - self.map.len()) as u64;
     }
 
     fn expire(&mut self, now: i64, idle: i64, last: impl Fn(&V) -> i64) {
@@ -206,6 +211,11 @@ impl FeatureExtractor {
         self.hosts.expire(now, idle, |h| h.last);
         self.channels.expire(now, idle, |c| c.size.last);
         self.sockets.expire(now, idle, |s| s.size.last);
+    }
+
+    /// Entries dropped so far because a table was full.
+    pub fn evicted(&self) -> u64 {
+        self.hosts.evicted + self.channels.evicted + self.sockets.evicted
     }
 
     /// Entries held: (hosts, channels, sockets).
