@@ -166,12 +166,9 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn intervals(starts: &[Timestamp]) -> Vec<f64> {
-    starts
-        .windows(2)
-        .map(|w| w[1].nanos_since(w[0]).max(0) as f64 / 1e9)
-        .collect()
-}
+/// Intervals judged without a heap allocation (a full history has
+/// [`HISTORY`] - 1 of them).
+const STACK_INTERVALS: usize = HISTORY;
 
 /// The regularity of start times (oldest first), `None` with fewer than
 /// two starts. `jitter` is the tolerance as a fraction of the period.
@@ -182,13 +179,27 @@ fn intervals(starts: &[Timestamp]) -> Vec<f64> {
 /// intervals look regular (measured on Poisson starts: folding a quarter
 /// at the full tolerance fired on 18 % of 40-start sequences).
 pub fn regularity(starts: &[Timestamp], jitter: f64) -> Option<Regularity> {
-    if starts.len() < 2 {
-        return None;
+    let n = starts.len().checked_sub(1).filter(|&n| n > 0)?;
+    if n <= STACK_INTERVALS {
+        let mut buf = [0.0; 4 * STACK_INTERVALS];
+        Some(regularity_in(starts, jitter, &mut buf[..4 * n]))
+    } else {
+        Some(regularity_in(starts, jitter, &mut vec![0.0; 4 * n]))
     }
-    let raw = intervals(starts);
-    let n = raw.len();
-    let first = median(&mut raw.clone());
-    let mut iv = raw.clone();
+}
+
+/// [`regularity`] with `buf` (four times the intervals) as scratch space.
+fn regularity_in(starts: &[Timestamp], jitter: f64, buf: &mut [f64]) -> Regularity {
+    let n = buf.len() / 4;
+    let (raw, rest) = buf.split_at_mut(n);
+    let (iv, rest) = rest.split_at_mut(n);
+    let (tmp, dev) = rest.split_at_mut(n);
+    for (x, w) in raw.iter_mut().zip(starts.windows(2)) {
+        *x = w[1].nanos_since(w[0]).max(0) as f64 / 1e9;
+    }
+    tmp.copy_from_slice(raw);
+    let first = median(tmp);
+    iv.copy_from_slice(raw);
     let mut folded = 0;
     if first > 0.0 {
         for x in iv.iter_mut() {
@@ -200,20 +211,23 @@ pub fn regularity(starts: &[Timestamp], jitter: f64) -> Option<Regularity> {
         }
     }
     if folded * 8 > n {
-        iv = raw;
+        iv.copy_from_slice(raw);
         folded = 0;
     }
-    let period = median(&mut iv.clone());
-    let mut dev: Vec<f64> = iv.iter().map(|x| (x - period).abs()).collect();
-    let mad = median(&mut dev);
+    tmp.copy_from_slice(iv);
+    let period = median(tmp);
+    for (d, x) in dev.iter_mut().zip(iv.iter()) {
+        *d = (x - period).abs();
+    }
+    let mad = median(dev);
     let in_band = dev.iter().filter(|&&d| d <= 2.0 * jitter * period).count() as f64 / n as f64;
-    Some(Regularity {
+    Regularity {
         period,
         mad,
         in_band,
         folded,
         intervals: n,
-    })
+    }
 }
 
 /// Connections to one destination at a regular period.
@@ -499,6 +513,16 @@ mod tests {
         // Mostly double intervals are not "missed beats".
         let r = regularity(&at(&[0.0, 10.0, 30.0, 50.0, 70.0, 90.0]), 0.15).unwrap();
         assert_eq!(r.folded, 0);
+    }
+
+    #[test]
+    fn a_history_longer_than_the_stack_buffer_is_judged_the_same_way() {
+        let starts: Vec<f64> = (0..40).map(|k| f64::from(k) * 30.0 + f64::from(k % 3)).collect();
+        let long = regularity(&at(&starts), 0.15).unwrap();
+        let short = regularity(&at(&starts[..HISTORY]), 0.15).unwrap();
+        assert_eq!((long.intervals, short.intervals), (39, HISTORY - 1));
+        assert!((long.period - short.period).abs() < 1.0, "{long:?} {short:?}");
+        assert_eq!(long.in_band, 1.0);
     }
 
     #[test]
