@@ -19,8 +19,8 @@ pub mod metrics;
 mod obs;
 pub mod sketch;
 
-pub use bounded::Bounded;
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Severity};
+pub use bounded::Bounded;
 pub use detector::{FlowRow, PacketDetector, RowDetector};
 pub use engine::{DetectConfig, Engine, StateCount};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};

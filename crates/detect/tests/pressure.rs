@@ -66,18 +66,27 @@ fn millions_of_spoofed_sources_keep_state_at_the_cap_and_attacks_are_still_found
     }
     let state = engine.state();
     for s in &state {
-        assert!(s.tracked <= CAP, "{} holds {} entries", s.detector, s.tracked);
+        assert!(
+            s.tracked <= CAP,
+            "{} holds {} entries",
+            s.detector,
+            s.tracked
+        );
     }
     let end = evicted(&state);
-    assert!(halfway > 0 && end > halfway, "evictions {halfway} then {end}");
+    assert!(
+        halfway > 0 && end > halfway,
+        "evictions {halfway} then {end}"
+    );
     assert!(end >= u64::from(N), "{end} entries dropped: {state:?}");
     assert!(ports >= 50);
     let found = |k: Kind| kinds.iter().any(|(kind, _)| *kind == k);
     assert!(found(Kind::SynFlood), "{kinds:?}");
     assert!(found(Kind::VerticalScan), "{kinds:?}");
     assert!(
-        kinds.iter().any(|(k, e)| *k == Kind::VerticalScan
-            && format!("{e:?}").contains("203.0.113.66")),
+        kinds
+            .iter()
+            .any(|(k, e)| *k == Kind::VerticalScan && format!("{e:?}").contains("203.0.113.66")),
         "the scan is the scanner's: {kinds:?}"
     );
 }

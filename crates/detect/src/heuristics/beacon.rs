@@ -517,11 +517,16 @@ mod tests {
 
     #[test]
     fn a_history_longer_than_the_stack_buffer_is_judged_the_same_way() {
-        let starts: Vec<f64> = (0..40).map(|k| f64::from(k) * 30.0 + f64::from(k % 3)).collect();
+        let starts: Vec<f64> = (0..40)
+            .map(|k| f64::from(k) * 30.0 + f64::from(k % 3))
+            .collect();
         let long = regularity(&at(&starts), 0.15).unwrap();
         let short = regularity(&at(&starts[..HISTORY]), 0.15).unwrap();
         assert_eq!((long.intervals, short.intervals), (39, HISTORY - 1));
-        assert!((long.period - short.period).abs() < 1.0, "{long:?} {short:?}");
+        assert!(
+            (long.period - short.period).abs() < 1.0,
+            "{long:?} {short:?}"
+        );
         assert_eq!(long.in_band, 1.0);
     }
 

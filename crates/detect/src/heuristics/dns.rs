@@ -656,9 +656,9 @@ impl PacketDetector for DnsTunnel {
             };
         }
         let cfg = &self.cfg;
-        let u = self.usage.get_or_insert_with(key, Usage::worth, || {
-            Usage::new(domain_text(domain), o.ts)
-        });
+        let u = self
+            .usage
+            .get_or_insert_with(key, Usage::worth, || Usage::new(domain_text(domain), o.ts));
         let closing = u.parts(cfg).score;
         let last = u.win.last;
         if u.win.roll(o.ts, self.len_nanos, closing) {
