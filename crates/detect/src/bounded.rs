@@ -17,8 +17,49 @@ pub struct Bounded<K, V> {
     map: Map<K, V>,
     cap: usize,
     evicted: u64,
-    /// No entry expires before this (the next sweep worth making).
-    next_sweep: Timestamp,
+    sweeps: Sweeps,
+}
+
+/// When an expiry sweep over a whole table is worth making: not before
+/// the soonest deadline the last sweep saw (entries only ever move their
+/// deadlines later between sweeps), and at most once per slack.
+#[derive(Debug)]
+pub(crate) struct Sweeps {
+    /// Packet time (nanoseconds) before which no sweep is made.
+    next: i64,
+}
+
+impl Sweeps {
+    /// A schedule whose first sweep is due at once.
+    pub(crate) fn new() -> Sweeps {
+        Sweeps { next: i64::MIN }
+    }
+
+    /// Drops the entries of `map` whose `deadline` (nanoseconds) is not
+    /// after `now`, when a sweep is due; the next one then waits for the
+    /// soonest deadline kept and at least `slack_nanos`.
+    pub(crate) fn sweep<K, V>(
+        &mut self,
+        map: &mut Map<K, V>,
+        now: i64,
+        slack_nanos: i64,
+        deadline: impl Fn(&V) -> i64,
+    ) {
+        if now < self.next {
+            return;
+        }
+        let mut soonest: Option<i64> = None;
+        map.retain(|_, v| {
+            let d = deadline(v);
+            let keep = now < d;
+            if keep {
+                soonest = Some(soonest.map_or(d, |s| s.min(d)));
+            }
+            keep
+        });
+        let floor = now.saturating_add(slack_nanos.max(0));
+        self.next = soonest.map_or(floor, |s| s.max(floor));
+    }
 }
 
 impl<K: Hash + Eq, V> Bounded<K, V> {
@@ -28,7 +69,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             map: Map::default(),
             cap: cap.max(1),
             evicted: 0,
-            next_sweep: Timestamp::from_nanos(i64::MIN),
+            sweeps: Sweeps::new(),
         }
     }
 
@@ -91,20 +132,10 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     /// outlive its deadline by that much). Entries are never touched
     /// between sweeps, so their deadlines only move later.
     pub fn expire(&mut self, now: Timestamp, slack_nanos: i64, deadline: impl Fn(&V) -> Timestamp) {
-        if now < self.next_sweep {
-            return;
-        }
-        let mut soonest: Option<Timestamp> = None;
-        self.map.retain(|_, v| {
-            let d = deadline(v);
-            let keep = now < d;
-            if keep {
-                soonest = Some(soonest.map_or(d, |s| s.min(d)));
-            }
-            keep
-        });
-        let floor = now.add_nanos(slack_nanos.max(0));
-        self.next_sweep = soonest.map_or(floor, |s| s.max(floor));
+        self.sweeps
+            .sweep(&mut self.map, now.as_nanos(), slack_nanos, |v| {
+                deadline(v).as_nanos()
+            });
     }
 
     /// Entries held.

@@ -22,6 +22,7 @@
 use std::net::IpAddr;
 
 use super::incstat::{decay_factors, Clocked1, Multi1, Rel2, LAMBDAS, NL};
+use crate::bounded::Sweeps;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -66,6 +67,7 @@ struct Table<K, V> {
     map: Map<K, V>,
     /// Entries dropped to make room.
     evicted: u64,
+    sweeps: Sweeps,
 }
 
 impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
@@ -73,6 +75,7 @@ impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
         Table {
             map: Map::default(),
             evicted: 0,
+            sweeps: Sweeps::new(),
         }
     }
 
@@ -110,8 +113,14 @@ impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
         self.evicted += (before - self.map.len()) as u64;
     }
 
+    /// Drops entries idle for more than `idle`, sweeping only when one
+    /// may be due (at most every eighth of `idle`: an entry may outlive
+    /// its time by that much).
     fn expire(&mut self, now: i64, idle: i64, last: impl Fn(&V) -> i64) {
-        self.map.retain(|_, v| now.saturating_sub(last(v)) <= idle);
+        // Kept while `now - last <= idle`: due a nanosecond past that.
+        self.sweeps.sweep(&mut self.map, now, idle / 8, |v| {
+            last(v).saturating_add(idle).saturating_add(1)
+        });
     }
 }
 
