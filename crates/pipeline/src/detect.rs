@@ -269,3 +269,33 @@ impl Consumer for Detection {
         Detection::finish(self, out).map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(detector: &'static str, tracked: usize, evicted: u64) -> StateCount {
+        StateCount {
+            detector,
+            tracked,
+            evicted,
+        }
+    }
+
+    #[test]
+    fn the_note_names_the_detectors_that_dropped_state_and_only_when_one_did() {
+        assert_eq!(evicted_note(&[count("vertical_scan", 10, 0)]), None);
+        let note = evicted_note(&[
+            count("vertical_scan", 10_000, 1_500_000),
+            count("syn_flood", 2, 0),
+            count("beaconing", 9_000, 234),
+        ]);
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "detector state: 1,500,234 entries dropped at the caps \
+                 (vertical_scan 1,500,000, beaconing 234); 19,002 held"
+            )
+        );
+    }
+}
