@@ -164,7 +164,11 @@ impl Profile {
     /// The expected rate and spread at this minute, and which profile gave
     /// them, when one has enough observations.
     pub fn expected(&self, minute_secs: i64, min_n: u32) -> Option<(f64, f64, &'static str)> {
-        let (w, d) = hours(minute_secs);
+        self.expected_at(hours(minute_secs), min_n)
+    }
+
+    /// [`Profile::expected`] at (hour of the week, hour of the day).
+    fn expected_at(&self, (w, d): (usize, usize), min_n: u32) -> Option<(f64, f64, &'static str)> {
         let (s, which) = if self.week[w].n >= min_n {
             (self.week[w], "this hour of the week")
         } else if self.day[d].n >= min_n {
@@ -179,7 +183,11 @@ impl Profile {
     }
 
     fn learn(&mut self, minute_secs: i64, x: f64, cfg: &Config, weight: u32) {
-        let (w, d) = hours(minute_secs);
+        self.learn_at(hours(minute_secs), x, cfg, weight);
+    }
+
+    /// [`Profile::learn`] at (hour of the week, hour of the day).
+    fn learn_at(&mut self, (w, d): (usize, usize), x: f64, cfg: &Config, weight: u32) {
         // The level follows the ratio to the profile before it learns this minute.
         if let Some((e, _, _)) = self.expected_raw(w, d, cfg.min_minutes) {
             if e > 0.0 {
@@ -193,10 +201,16 @@ impl Profile {
     }
 
     fn expected_raw(&self, w: usize, d: usize, min_n: u32) -> Option<(f64, f64, ())> {
-        [self.week[w], self.day[d], self.all]
-            .into_iter()
-            .find(|s| s.n >= min_n)
-            .map(|s| (s.mean, s.mad, ()))
+        let s = if self.week[w].n >= min_n {
+            &self.week[w]
+        } else if self.day[d].n >= min_n {
+            &self.day[d]
+        } else if self.all.n >= min_n {
+            &self.all
+        } else {
+            return None;
+        };
+        Some((s.mean, s.mad, ()))
     }
 }
 
@@ -206,6 +220,8 @@ pub struct Baselines {
     profiles: Map<Subject, Profile>,
     /// The minute (seconds since the epoch) being summed.
     minute: Option<i64>,
+    /// Updates of subjects not followed because the table was full.
+    refused: u64,
 }
 
 const MINUTE: i64 = 60;
@@ -217,6 +233,7 @@ impl Baselines {
             cfg: cfg.clone(),
             profiles: Map::default(),
             minute: None,
+            refused: 0,
         }
     }
 
@@ -248,6 +265,8 @@ impl Baselines {
         } else if self.tracks(&s) {
             let p = self.profiles.entry(s).or_default();
             p.pending += bytes;
+        } else {
+            self.refused += 1;
         }
     }
 
@@ -275,11 +294,12 @@ impl Baselines {
 
     fn close(&mut self, minute: i64, out: &mut Vec<Alert>) {
         let cfg = &self.cfg;
+        let at = hours(minute);
         let mut fired: Vec<Alert> = Vec::new();
         for (s, p) in self.profiles.iter_mut() {
             let x = p.pending / MINUTE as f64;
             p.pending = 0.0;
-            if let Some((e, mad, which)) = p.expected(minute, cfg.min_minutes) {
+            if let Some((e, mad, which)) = p.expected_at(at, cfg.min_minutes) {
                 // Spread: the slot's deviation, at least a tenth of the
                 // expected value (minute-to-minute noise of a steady link).
                 let spread = (1.25 * mad).max(0.1 * e).max(1.0);
@@ -306,7 +326,7 @@ impl Baselines {
                     p.open = None;
                 }
             }
-            p.learn(minute, x, cfg, 1);
+            p.learn_at(at, x, cfg, 1);
         }
         // Map order is fixed, but sort anyway so the order reads well.
         fired.sort_by(|a, b| a.entity.cmp(&b.entity).then(a.kind.cmp(&b.kind)));
@@ -403,5 +423,13 @@ impl RowDetector for Baselines {
         // last flush still count.
         let t = now.as_nanos().div_euclid(1_000_000_000) - 5;
         self.close_until(t, out);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.refused
+    }
+
+    fn tracked(&self) -> usize {
+        self.profiles.len()
     }
 }

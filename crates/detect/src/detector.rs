@@ -22,6 +22,11 @@ pub trait PacketDetector: Send {
     /// Drops state not touched for longer than the detector's windows, so
     /// memory follows the active entities, not everything ever seen.
     fn expire(&mut self, now: Timestamp);
+    /// Entries of its per-entity state (per source, pair or host) dropped
+    /// so far because its table was full.
+    fn evicted(&self) -> u64;
+    /// Entries of its per-entity state held now.
+    fn tracked(&self) -> usize;
 }
 
 /// Traffic of one conversation over one period, with its process when
@@ -64,4 +69,15 @@ pub trait RowDetector: Send {
     fn rows(&mut self, now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>);
     /// The clock moved to `now` without rows (closes periods).
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>);
+    /// Entries of its per-entity state dropped or refused so far because
+    /// its table was full (0 for a detector whose state does not grow
+    /// with the traffic).
+    fn evicted(&self) -> u64 {
+        0
+    }
+    /// Entries of its per-entity state held now (0 for one whose state
+    /// does not grow with the traffic).
+    fn tracked(&self) -> usize {
+        0
+    }
 }

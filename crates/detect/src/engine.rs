@@ -73,6 +73,17 @@ impl DetectConfig {
     }
 }
 
+/// One detector's per-entity state, for the run's summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StateCount {
+    /// The detector's name.
+    pub detector: &'static str,
+    /// Entries held now.
+    pub tracked: usize,
+    /// Entries dropped or refused so far because its table was full.
+    pub evicted: u64,
+}
+
 /// Expiry runs once per this much packet time.
 const EXPIRE_EVERY_NANOS: i64 = 1_000_000_000;
 
@@ -304,5 +315,29 @@ impl Engine {
     /// Alerts the limiter held back so far.
     pub fn held(&self) -> u64 {
         self.held
+    }
+
+    /// Each detector's per-entity state (per source, pair, host): its
+    /// name, the entries held now and those dropped or refused so far
+    /// because a table was at its cap.
+    pub fn state(&self) -> Vec<StateCount> {
+        let packet = self.packet_detectors.iter().map(|d| d.as_ref());
+        let ml = self.ml.iter().map(|k| k as &dyn PacketDetector);
+        let rows = self.row_detectors.iter().map(|d| d.as_ref());
+        let baselines = self.baselines.iter().map(|b| b as &dyn RowDetector);
+        let exfil = self.exfil.iter().map(|x| x as &dyn RowDetector);
+        packet
+            .chain(ml)
+            .map(|d| StateCount {
+                detector: d.name(),
+                tracked: d.tracked(),
+                evicted: d.evicted(),
+            })
+            .chain(rows.chain(baselines).chain(exfil).map(|d| StateCount {
+                detector: d.name(),
+                tracked: d.tracked(),
+                evicted: d.evicted(),
+            }))
+            .collect()
     }
 }

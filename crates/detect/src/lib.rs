@@ -9,6 +9,7 @@
 
 pub mod alert;
 pub mod baseline;
+pub mod bounded;
 pub mod budget;
 pub mod detector;
 pub mod engine;
@@ -18,11 +19,13 @@ pub mod kitsune;
 pub mod metrics;
 mod obs;
 pub mod rollup;
+pub mod sketch;
 
 pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Member, Severity};
+pub use bounded::Bounded;
 pub use budget::Budget;
 pub use detector::{FlowRow, PacketDetector, RowDetector};
-pub use engine::{DetectConfig, Engine};
+pub use engine::{DetectConfig, Engine, StateCount};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};
 pub use obs::Obs;

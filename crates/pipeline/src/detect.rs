@@ -6,7 +6,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
-use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, Rollups};
+use wirewatch_detect::{
+    Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, Rollups, StateCount,
+};
 use wirewatch_store::Row;
 use wirewatch_units::thousands;
 use wirewatch_wire::{PacketMeta, Timestamp};
@@ -215,6 +217,9 @@ impl Detection {
         if n > 0 {
             out.note(fired_note(n, self.engine.rollups()));
         }
+        if let Some(line) = evicted_note(&self.engine.state()) {
+            out.note(line);
+        }
         if self.dropped > 0 {
             out.note(format!(
                 "{} alert(s) dropped: more than {MAX_RAISED} waited to be taken",
@@ -242,6 +247,28 @@ fn fired_note(n: u64, r: &Rollups) -> String {
         );
     }
     s
+}
+
+/// "detector state: 1,234 entries dropped at the caps (vertical_scan
+/// 1,000, beaconing 234); 5,678 held", or nothing when no detector dropped
+/// any.
+fn evicted_note(state: &[StateCount]) -> Option<String> {
+    let dropped: u64 = state.iter().map(|s| s.evicted).sum();
+    if dropped == 0 {
+        return None;
+    }
+    let held: usize = state.iter().map(|s| s.tracked).sum();
+    let parts: Vec<String> = state
+        .iter()
+        .filter(|s| s.evicted > 0)
+        .map(|s| format!("{} {}", s.detector, thousands(s.evicted)))
+        .collect();
+    Some(format!(
+        "detector state: {} entries dropped at the caps ({}); {} held",
+        thousands(dropped),
+        parts.join(", "),
+        thousands(held as u64)
+    ))
 }
 
 impl Consumer for Detection {
@@ -285,5 +312,35 @@ impl Consumer for Detection {
         out: &mut Outbox,
     ) -> anyhow::Result<()> {
         Detection::finish(self, out).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn count(detector: &'static str, tracked: usize, evicted: u64) -> StateCount {
+        StateCount {
+            detector,
+            tracked,
+            evicted,
+        }
+    }
+
+    #[test]
+    fn the_note_names_the_detectors_that_dropped_state_and_only_when_one_did() {
+        assert_eq!(evicted_note(&[count("vertical_scan", 10, 0)]), None);
+        let note = evicted_note(&[
+            count("vertical_scan", 10_000, 1_500_000),
+            count("syn_flood", 2, 0),
+            count("beaconing", 9_000, 234),
+        ]);
+        assert_eq!(
+            note.as_deref(),
+            Some(
+                "detector state: 1,500,234 entries dropped at the caps \
+                 (vertical_scan 1,500,000, beaconing 234); 19,002 held"
+            )
+        );
     }
 }

@@ -28,7 +28,7 @@ use super::positive;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
-use crate::Map;
+use crate::Bounded;
 
 /// Most connection starts remembered per destination.
 pub const HISTORY: usize = 32;
@@ -127,6 +127,13 @@ struct Track {
     score: f64,
 }
 
+impl Track {
+    /// What is kept when the table is full: most starts, then most recent.
+    fn worth(&self) -> (usize, Timestamp) {
+        (self.starts.len(), self.last)
+    }
+}
+
 /// What the intervals say.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Regularity {
@@ -159,12 +166,9 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn intervals(starts: &[Timestamp]) -> Vec<f64> {
-    starts
-        .windows(2)
-        .map(|w| w[1].nanos_since(w[0]).max(0) as f64 / 1e9)
-        .collect()
-}
+/// Intervals judged without a heap allocation (a full history has
+/// [`HISTORY`] - 1 of them).
+const STACK_INTERVALS: usize = HISTORY;
 
 /// The regularity of start times (oldest first), `None` with fewer than
 /// two starts. `jitter` is the tolerance as a fraction of the period.
@@ -175,13 +179,27 @@ fn intervals(starts: &[Timestamp]) -> Vec<f64> {
 /// intervals look regular (measured on Poisson starts: folding a quarter
 /// at the full tolerance fired on 18 % of 40-start sequences).
 pub fn regularity(starts: &[Timestamp], jitter: f64) -> Option<Regularity> {
-    if starts.len() < 2 {
-        return None;
+    let n = starts.len().checked_sub(1).filter(|&n| n > 0)?;
+    if n <= STACK_INTERVALS {
+        let mut buf = [0.0; 4 * STACK_INTERVALS];
+        Some(regularity_in(starts, jitter, &mut buf[..4 * n]))
+    } else {
+        Some(regularity_in(starts, jitter, &mut vec![0.0; 4 * n]))
     }
-    let raw = intervals(starts);
-    let n = raw.len();
-    let first = median(&mut raw.clone());
-    let mut iv = raw.clone();
+}
+
+/// [`regularity`] with `buf` (four times the intervals) as scratch space.
+fn regularity_in(starts: &[Timestamp], jitter: f64, buf: &mut [f64]) -> Regularity {
+    let n = buf.len() / 4;
+    let (raw, rest) = buf.split_at_mut(n);
+    let (iv, rest) = rest.split_at_mut(n);
+    let (tmp, dev) = rest.split_at_mut(n);
+    for (x, w) in raw.iter_mut().zip(starts.windows(2)) {
+        *x = w[1].nanos_since(w[0]).max(0) as f64 / 1e9;
+    }
+    tmp.copy_from_slice(raw);
+    let first = median(tmp);
+    iv.copy_from_slice(raw);
     let mut folded = 0;
     if first > 0.0 {
         for x in iv.iter_mut() {
@@ -193,20 +211,23 @@ pub fn regularity(starts: &[Timestamp], jitter: f64) -> Option<Regularity> {
         }
     }
     if folded * 8 > n {
-        iv = raw;
+        iv.copy_from_slice(raw);
         folded = 0;
     }
-    let period = median(&mut iv.clone());
-    let mut dev: Vec<f64> = iv.iter().map(|x| (x - period).abs()).collect();
-    let mad = median(&mut dev);
+    tmp.copy_from_slice(iv);
+    let period = median(tmp);
+    for (d, x) in dev.iter_mut().zip(iv.iter()) {
+        *d = (x - period).abs();
+    }
+    let mad = median(dev);
     let in_band = dev.iter().filter(|&&d| d <= 2.0 * jitter * period).count() as f64 / n as f64;
-    Some(Regularity {
+    Regularity {
         period,
         mad,
         in_band,
         folded,
         intervals: n,
-    })
+    }
 }
 
 /// Connections to one destination at a regular period.
@@ -215,7 +236,7 @@ pub struct Beaconing {
     idle_nanos: i64,
     reply_nanos: i64,
     forget_nanos: i64,
-    tracks: Map<Key, Track>,
+    tracks: Bounded<Key, Track>,
 }
 
 impl Beaconing {
@@ -226,7 +247,7 @@ impl Beaconing {
             idle_nanos: (cfg.udp_idle_secs * 1e9) as i64,
             reply_nanos: (cfg.udp_idle_secs.max(REPLY_SECS) * 1e9) as i64,
             forget_nanos: (cfg.max_period_secs * 3e9) as i64,
-            tracks: Map::default(),
+            tracks: Bounded::new(cfg.max_tracked),
         }
     }
 }
@@ -393,10 +414,7 @@ impl PacketDetector for Beaconing {
         if ports.contains(&o.dst_port) || ports.contains(&o.src_port) || is_group(&o.dst) {
             return 0.0;
         }
-        if !self.tracks.contains_key(&key) && self.tracks.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
-        let t = self.tracks.entry(key).or_insert_with(|| Track {
+        let t = self.tracks.get_or_insert_with(key, Track::worth, || Track {
             starts: VecDeque::new(),
             last: o.ts,
             last_port: 0,
@@ -451,10 +469,18 @@ impl PacketDetector for Beaconing {
         // three of those, which rides out a few missed beats.
         let forget = self.forget_nanos;
         let lone = self.forget_nanos / 3;
-        self.tracks.retain(|_, t| {
-            let idle = now.nanos_since(t.last);
-            idle < if t.starts.len() > 1 { forget } else { lone }
+        self.tracks.expire(now, lone / 8, |t| {
+            t.last
+                .add_nanos(if t.starts.len() > 1 { forget } else { lone })
         });
+    }
+
+    fn evicted(&self) -> u64 {
+        self.tracks.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.tracks.len()
     }
 }
 
@@ -488,6 +514,21 @@ mod tests {
         // Mostly double intervals are not "missed beats".
         let r = regularity(&at(&[0.0, 10.0, 30.0, 50.0, 70.0, 90.0]), 0.15).unwrap();
         assert_eq!(r.folded, 0);
+    }
+
+    #[test]
+    fn a_history_longer_than_the_stack_buffer_is_judged_the_same_way() {
+        let starts: Vec<f64> = (0..40)
+            .map(|k| f64::from(k) * 30.0 + f64::from(k % 3))
+            .collect();
+        let long = regularity(&at(&starts), 0.15).unwrap();
+        let short = regularity(&at(&starts[..HISTORY]), 0.15).unwrap();
+        assert_eq!((long.intervals, short.intervals), (39, HISTORY - 1));
+        assert!(
+            (long.period - short.period).abs() < 1.0,
+            "{long:?} {short:?}"
+        );
+        assert_eq!(long.in_band, 1.0);
     }
 
     #[test]

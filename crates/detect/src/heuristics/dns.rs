@@ -24,7 +24,7 @@ use super::{positive, SmallSet, Window};
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
-use crate::Map;
+use crate::Bounded;
 
 /// The DNS port.
 pub const PORT: u16 = 53;
@@ -392,6 +392,12 @@ impl Usage {
         }
     }
 
+    /// What is kept when the table is full: most queries this window,
+    /// then most recent.
+    fn worth(&self) -> (u32, Timestamp) {
+        (self.queries, self.win.last)
+    }
+
     fn reset(&mut self) {
         self.names.clear();
         self.queries = 0;
@@ -455,7 +461,7 @@ pub struct DnsTunnel {
     ignore: Vec<Vec<u8>>,
     hasher: foldhash::fast::FixedState,
     /// Keyed by (client, hash of the lower-case registered domain).
-    usage: Map<(IpAddr, u64), Usage>,
+    usage: Bounded<(IpAddr, u64), Usage>,
 }
 
 impl DnsTunnel {
@@ -470,7 +476,7 @@ impl DnsTunnel {
                 .map(|d| d.trim_end_matches('.').to_ascii_lowercase().into_bytes())
                 .collect(),
             hasher: foldhash::fast::FixedState::default(),
-            usage: Map::default(),
+            usage: Bounded::new(cfg.max_tracked),
         }
     }
 
@@ -650,14 +656,10 @@ impl PacketDetector for DnsTunnel {
                 None => 0.0,
             };
         }
-        if !self.usage.contains_key(&key) && self.usage.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
         let cfg = &self.cfg;
         let u = self
             .usage
-            .entry(key)
-            .or_insert_with(|| Usage::new(domain_text(domain), o.ts));
+            .get_or_insert_with(key, Usage::worth, || Usage::new(domain_text(domain), o.ts));
         let closing = u.parts(cfg).score;
         let last = u.win.last;
         if u.win.roll(o.ts, self.len_nanos, closing) {
@@ -686,7 +688,9 @@ impl PacketDetector for DnsTunnel {
         let score = p.score.max(u.prev);
         if fire {
             u.win.fired = true;
-            let u = &self.usage[&key];
+            let Some(u) = self.usage.get(&key) else {
+                return score;
+            };
             out.push(self.alert(o, client, u, &p));
         }
         score
@@ -694,7 +698,15 @@ impl PacketDetector for DnsTunnel {
 
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(2);
-        self.usage.retain(|_, u| now.nanos_since(u.win.last) < idle);
+        self.usage.expire_idle(now, idle, |u| u.win.last);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.usage.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.usage.len()
     }
 }
 

@@ -12,7 +12,7 @@ use super::{positive, SmallSet, Window};
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
-use crate::Map;
+use crate::Bounded;
 
 /// Flood thresholds (`[detect.heuristics.flood]`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -94,8 +94,9 @@ fn fraction(name: &str, v: f64) -> Result<(), String> {
     }
 }
 
-/// Distinct sources remembered per victim.
-const SOURCES_CAP: usize = 4096;
+/// Distinct sources counted exactly per victim; past this a sketch
+/// estimates them (a spoofed flood brings millions).
+const SOURCES_CAP: usize = 512;
 
 /// Per-victim counts within the current window.
 #[derive(Default)]
@@ -115,40 +116,47 @@ struct Tally {
 struct Victim {
     win: Window,
     t: Tally,
+    /// Service ports responses came from (amplification's explanation;
+    /// the first few).
+    services: SmallSet<u16>,
+}
+
+impl Victim {
+    /// What is kept when the table is full: most packets this window,
+    /// then most recent.
+    fn worth(&self) -> (u64, Timestamp) {
+        (self.t.hits, self.win.last)
+    }
 }
 
 /// Per-victim windows shared by the flood detectors.
 struct Victims {
     len_nanos: i64,
-    max: usize,
-    map: Map<IpAddr, Victim>,
+    map: Bounded<IpAddr, Victim>,
 }
 
 impl Victims {
     fn new(cfg: &Config) -> Victims {
         Victims {
             len_nanos: (cfg.window_secs * 1e9) as i64,
-            max: cfg.max_tracked,
-            map: Map::default(),
+            map: Bounded::new(cfg.max_tracked),
         }
     }
 
-    /// The victim's tally, its window rolled to `now`; `None` when the
-    /// table is full.
-    fn get(&mut self, v: IpAddr, now: Timestamp) -> Option<&mut Victim> {
-        if !self.map.contains_key(&v) && self.map.len() >= self.max {
-            return None;
-        }
+    /// The victim's tally, its window rolled to `now` (a full table
+    /// makes room for it).
+    fn get(&mut self, v: IpAddr, now: Timestamp) -> &mut Victim {
         let len = self.len_nanos;
-        let e = self.map.entry(v).or_insert_with(|| Victim {
+        let e = self.map.get_or_insert_with(v, Victim::worth, || Victim {
             win: Window::new(now),
             t: Tally::default(),
+            services: SmallSet::default(),
         });
         let rate = e.t.hits as f64 / (len as f64 / 1e9);
         if e.win.roll(now, len, rate) {
             e.t = Tally::default();
         }
-        Some(e)
+        e
     }
 
     fn peek(&mut self, v: &IpAddr) -> Option<&mut Victim> {
@@ -157,7 +165,15 @@ impl Victims {
 
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(3);
-        self.map.retain(|_, e| now.nanos_since(e.win.last) < idle);
+        self.map.expire_idle(now, idle, |e| e.win.last);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.map.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.map.len()
     }
 }
 
@@ -233,7 +249,7 @@ impl PacketDetector for SynFlood {
         }
         let syn = o.is_syn();
         let Some(e) = (if syn {
-            self.v.get(o.dst, o.ts)
+            Some(self.v.get(o.dst, o.ts))
         } else {
             self.v.peek(&o.dst)
         }) else {
@@ -293,6 +309,14 @@ impl PacketDetector for SynFlood {
     fn expire(&mut self, now: Timestamp) {
         self.v.expire(now);
     }
+
+    fn evicted(&self) -> u64 {
+        self.v.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.v.tracked()
+    }
 }
 
 /// A UDP packet rate at one host far above normal, mostly unanswered.
@@ -328,9 +352,7 @@ impl PacketDetector for UdpFlood {
         if self.cfg.reflector_ports.contains(&o.src_port) {
             return 0.0;
         }
-        let Some(e) = self.v.get(o.dst, o.ts) else {
-            return 0.0;
-        };
+        let e = self.v.get(o.dst, o.ts);
         e.t.hits += 1;
         e.t.bytes += o.ip_len as u64;
         e.t.sources.insert(o.src, SOURCES_CAP);
@@ -383,6 +405,14 @@ impl PacketDetector for UdpFlood {
     fn expire(&mut self, now: Timestamp) {
         self.v.expire(now);
     }
+
+    fn evicted(&self) -> u64 {
+        self.v.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.v.tracked()
+    }
 }
 
 /// An ICMP packet rate at one host far above normal.
@@ -410,9 +440,7 @@ impl PacketDetector for IcmpFlood {
         if !matches!(o.protocol, proto::ICMP | proto::ICMPV6) {
             return 0.0;
         }
-        let Some(e) = self.v.get(o.dst, o.ts) else {
-            return 0.0;
-        };
+        let e = self.v.get(o.dst, o.ts);
         e.t.hits += 1;
         e.t.bytes += o.ip_len as u64;
         e.t.sources.insert(o.src, SOURCES_CAP);
@@ -457,14 +485,20 @@ impl PacketDetector for IcmpFlood {
     fn expire(&mut self, now: Timestamp) {
         self.v.expire(now);
     }
+
+    fn evicted(&self) -> u64 {
+        self.v.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.v.tracked()
+    }
 }
 
 /// Responses from many reflectors to one host that did not ask.
 pub struct Amplification {
     cfg: Config,
     v: Victims,
-    /// Service ports seen per victim, for the explanation (first few).
-    services: Map<IpAddr, SmallSet<u16>>,
 }
 
 impl Amplification {
@@ -473,7 +507,6 @@ impl Amplification {
         Amplification {
             cfg: cfg.clone(),
             v: Victims::new(cfg),
-            services: Map::default(),
         }
     }
 
@@ -522,7 +555,7 @@ impl PacketDetector for Amplification {
             return 0.0;
         }
         let Some(e) = (if response {
-            self.v.get(o.dst, o.ts)
+            Some(self.v.get(o.dst, o.ts))
         } else {
             self.v.peek(&o.dst)
         }) else {
@@ -532,8 +565,7 @@ impl PacketDetector for Amplification {
         e.t.bytes += o.ip_len as u64;
         if response {
             e.t.sources.insert(o.src, SOURCES_CAP);
-            let svc = self.services.entry(o.dst).or_default();
-            svc.insert(o.src_port, 8);
+            e.services.insert_upto(o.src_port, 8);
         }
         let n = e.t.sources.len();
         let ratio = e.t.bytes as f64 / e.t.other_bytes.max(1) as f64;
@@ -550,23 +582,13 @@ impl PacketDetector for Amplification {
         {
             e.win.fired = true;
             let elapsed = e.win.elapsed_secs(o.ts, 0.001);
-            let ports = match self.services.get(&o.dst) {
-                Some(SmallSet::Inline(a)) => a
-                    .iter()
-                    .flatten()
-                    .map(|p| p.to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                Some(SmallSet::Heap(s)) => {
-                    let mut v: Vec<u16> = s.iter().copied().collect();
-                    v.sort_unstable();
-                    v.iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                }
-                None => String::new(),
-            };
+            let ports = e
+                .services
+                .values()
+                .iter()
+                .map(|p| p.to_string())
+                .collect::<Vec<_>>()
+                .join(", ");
             let asked = if e.t.other_bytes == 0 {
                 "while it sent no requests".to_string()
             } else {
@@ -624,7 +646,13 @@ impl PacketDetector for Amplification {
 
     fn expire(&mut self, now: Timestamp) {
         self.v.expire(now);
-        let live = &self.v.map;
-        self.services.retain(|k, _| live.contains_key(k));
+    }
+
+    fn evicted(&self) -> u64 {
+        self.v.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.v.tracked()
     }
 }

@@ -11,7 +11,8 @@ use wirewatch_wire::{proto, Timestamp};
 use super::positive;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::{FlowRow, RowDetector};
-use crate::{Map, Set};
+use crate::sketch::{CountMin, Hll};
+use crate::{Bounded, Map, Set};
 
 /// Exfiltration thresholds (`[detect.heuristics.exfil]`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -55,11 +56,30 @@ impl ExfilConfig {
 
 const HOUR: i64 = 3600;
 
+/// Destinations summed exactly per host and hour; the rest go into a
+/// count-min sketch (a host answering a spoofed flood talks to millions).
+const EXACT_DESTINATIONS: usize = 256;
+/// Counters per row of that sketch: an estimate is off by at most
+/// e / 1024 ≈ 0.27 % of the bytes the host sent past the exact ones.
+const SPILL_WIDTH: usize = 1024;
+
+/// Destinations of one host and hour past the exact ones.
+struct Spill {
+    /// Bytes out per destination, estimated (never low).
+    sums: CountMin,
+    /// How many distinct destinations, estimated.
+    distinct: Hll,
+    /// Largest estimate in `sums`.
+    max: u64,
+}
+
 struct Sender {
     /// The hour (seconds since the epoch) being summed.
     hour: i64,
-    /// Bytes out per destination this hour.
+    /// Bytes out per destination this hour (the first destinations).
     out: Map<IpAddr, u64>,
+    /// The further destinations this hour, in sketches.
+    spill: Option<Box<Spill>>,
     /// Destinations alerted this hour.
     alerted: Set<IpAddr>,
     /// Moving average of each past hour's largest per-destination total.
@@ -71,7 +91,7 @@ struct Sender {
 /// Far more bytes out to one destination than the host's history.
 pub struct Exfiltration {
     cfg: ExfilConfig,
-    hosts: Map<IpAddr, Sender>,
+    hosts: Bounded<IpAddr, Sender>,
 }
 
 impl Exfiltration {
@@ -79,20 +99,16 @@ impl Exfiltration {
     pub fn new(cfg: &ExfilConfig) -> Exfiltration {
         Exfiltration {
             cfg: cfg.clone(),
-            hosts: Map::default(),
+            hosts: Bounded::new(cfg.max_hosts),
         }
     }
 
     /// Teaches a host's usual from history: its largest bytes out to one
     /// destination in one past hour.
     pub fn warm(&mut self, host: IpAddr, busiest_bytes: u64) {
-        if self.hosts.len() >= self.cfg.max_hosts && !self.hosts.contains_key(&host) {
-            return;
-        }
         let s = self
             .hosts
-            .entry(host)
-            .or_insert_with(|| Sender::new(i64::MIN));
+            .get_or_insert_with(host, Sender::worth, || Sender::new(i64::MIN));
         s.learn(busiest_bytes as f64);
     }
 }
@@ -102,6 +118,7 @@ impl Sender {
         Sender {
             hour,
             out: Map::default(),
+            spill: None,
             alerted: Set::default(),
             usual: 0.0,
             hours: 0,
@@ -121,7 +138,8 @@ impl Sender {
         }
         // i64::MIN: warm-started, no live hour yet.
         if self.hour != i64::MIN {
-            let busiest = self.out.values().copied().max().unwrap_or(0) as f64;
+            let exact = self.out.values().copied().max().unwrap_or(0);
+            let busiest = exact.max(self.spill.as_ref().map_or(0, |s| s.max)) as f64;
             self.learn(busiest);
             // Quiet hours in between (up to a day) were zeros.
             let quiet = ((hour - self.hour) / HOUR - 1).clamp(0, 24);
@@ -131,7 +149,44 @@ impl Sender {
         }
         self.hour = hour;
         self.out.clear();
+        self.spill = None;
         self.alerted.clear();
+    }
+
+    /// Adds `bytes` out to `dst`; returns the hour's sum to it so far
+    /// (an estimate, never low, once `dst` is past the exact ones).
+    fn add(&mut self, dst: IpAddr, bytes: u64) -> u64 {
+        if let Some(b) = self.out.get_mut(&dst) {
+            *b += bytes;
+            return *b;
+        }
+        if self.out.len() < EXACT_DESTINATIONS {
+            self.out.insert(dst, bytes);
+            return bytes;
+        }
+        let s = self.spill.get_or_insert_with(|| {
+            Box::new(Spill {
+                sums: CountMin::new(SPILL_WIDTH),
+                distinct: Hll::default(),
+                max: 0,
+            })
+        });
+        s.distinct.insert(&dst);
+        let sum = s.sums.add(&dst, bytes);
+        s.max = s.max.max(sum);
+        sum
+    }
+
+    /// Destinations this hour (exact ones plus those spilled, estimated).
+    fn destinations(&self) -> f64 {
+        let spilled = self.spill.as_ref().map_or(0.0, |s| s.distinct.estimate());
+        self.out.len() as f64 + spilled.round()
+    }
+
+    /// What is kept when the table of hosts is full: most hours learned,
+    /// then the latest hour.
+    fn worth(&self) -> (u32, i64) {
+        (self.hours, self.hour)
     }
 }
 
@@ -147,17 +202,11 @@ impl RowDetector for Exfiltration {
             }
             let t = r.ts.as_nanos().div_euclid(1_000_000_000);
             let hour = t - t.rem_euclid(HOUR);
-            if !self.hosts.contains_key(&r.local) && self.hosts.len() >= self.cfg.max_hosts {
-                continue;
-            }
             let s = self
                 .hosts
-                .entry(r.local)
-                .or_insert_with(|| Sender::new(hour));
+                .get_or_insert_with(r.local, Sender::worth, || Sender::new(hour));
             s.roll(hour);
-            let b = s.out.entry(r.remote).or_insert(0);
-            *b += r.bytes_out;
-            let sent = *b as f64;
+            let sent = s.add(r.remote, r.bytes_out) as f64;
             let learned = s.hours >= self.cfg.learn_hours;
             let limit = if learned {
                 (self.cfg.factor * s.usual).max(self.cfg.min_bytes)
@@ -207,7 +256,7 @@ impl RowDetector for Exfiltration {
                             },
                             Contributor {
                                 feature: "destinations this hour".into(),
-                                value: s.out.len() as f64,
+                                value: s.destinations(),
                             },
                         ],
                         ..Evidence::default()
@@ -224,6 +273,14 @@ impl RowDetector for Exfiltration {
     }
 
     fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Alert>) {}
+
+    fn evicted(&self) -> u64 {
+        self.hosts.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.hosts.len()
+    }
 }
 
 /// New-destination settings (`[detect.heuristics.new-destination]`).
@@ -281,6 +338,8 @@ struct Habit {
 pub struct NewDestination {
     cfg: NewDestConfig,
     procs: Map<String, Habit>,
+    /// Rows of processes not followed because the table was full.
+    refused: u64,
 }
 
 impl NewDestination {
@@ -289,6 +348,7 @@ impl NewDestination {
         NewDestination {
             cfg: cfg.clone(),
             procs: Map::default(),
+            refused: 0,
         }
     }
 }
@@ -307,15 +367,22 @@ impl RowDetector for NewDestination {
             if r.packets_out == 0 {
                 continue;
             }
-            if !self.procs.contains_key(name) && self.procs.len() >= self.cfg.max_processes {
-                continue;
+            if !self.procs.contains_key(name) {
+                if self.procs.len() >= self.cfg.max_processes {
+                    self.refused += 1;
+                    continue;
+                }
+                let habit = Habit {
+                    first: r.ts,
+                    last_new: r.ts,
+                    dests: Set::default(),
+                    wide: false,
+                };
+                self.procs.insert(name.to_string(), habit);
             }
-            let h = self.procs.entry(name.to_string()).or_insert_with(|| Habit {
-                first: r.ts,
-                last_new: r.ts,
-                dests: Set::default(),
-                wide: false,
-            });
+            let Some(h) = self.procs.get_mut(name) else {
+                continue;
+            };
             if h.wide {
                 continue;
             }
@@ -372,4 +439,12 @@ impl RowDetector for NewDestination {
     }
 
     fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Alert>) {}
+
+    fn evicted(&self) -> u64 {
+        self.refused
+    }
+
+    fn tracked(&self) -> usize {
+        self.procs.len()
+    }
 }

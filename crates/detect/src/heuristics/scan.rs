@@ -11,7 +11,7 @@ use super::{positive, SmallSet, Window};
 use crate::alert::{Alert, Entity, Evidence, Kind, Severity};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
-use crate::Map;
+use crate::Bounded;
 
 /// Scan and sweep thresholds (`[detect.heuristics.scan]`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -74,9 +74,9 @@ impl Config {
     }
 }
 
-/// Most distinct values remembered per entity (the count reported stops
-/// there: "at least").
-const CAP: usize = 4096;
+/// Distinct values counted exactly per entity; past this a sketch
+/// estimates them (thresholds are far below it).
+const CAP: usize = 512;
 
 /// A probe: an attempt to reach a port that may not answer. TCP without
 /// ACK (SYN, FIN, NULL and Xmas scans); UDP and SCTP towards a port no
@@ -98,11 +98,18 @@ struct Pair {
     open: u32,
 }
 
+impl Pair {
+    /// What is kept when the table is full: most ports, then most recent.
+    fn worth(&self) -> (usize, Timestamp) {
+        (self.ports.len(), self.win.last)
+    }
+}
+
 /// One source probing many ports of one target.
 pub struct VerticalScan {
     cfg: Config,
     len_nanos: i64,
-    pairs: Map<(IpAddr, IpAddr), Pair>,
+    pairs: Bounded<(IpAddr, IpAddr), Pair>,
 }
 
 impl VerticalScan {
@@ -111,7 +118,7 @@ impl VerticalScan {
         VerticalScan {
             cfg: cfg.clone(),
             len_nanos: (cfg.window_secs * 1e9) as i64,
-            pairs: Map::default(),
+            pairs: Bounded::new(cfg.max_tracked),
         }
     }
 }
@@ -135,10 +142,7 @@ impl PacketDetector for VerticalScan {
             return 0.0;
         }
         let key = (o.src, o.dst);
-        if !self.pairs.contains_key(&key) && self.pairs.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
-        let p = self.pairs.entry(key).or_insert_with(|| Pair {
+        let p = self.pairs.get_or_insert_with(key, Pair::worth, || Pair {
             win: Window::new(o.ts),
             ports: SmallSet::default(),
             open: 0,
@@ -198,7 +202,15 @@ impl PacketDetector for VerticalScan {
 
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(2);
-        self.pairs.retain(|_, p| now.nanos_since(p.win.last) < idle);
+        self.pairs.expire_idle(now, idle, |p| p.win.last);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.pairs.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.pairs.len()
     }
 }
 
@@ -208,12 +220,19 @@ struct Fan {
     answered: u32,
 }
 
+impl Fan {
+    /// What is kept when the table is full: most hosts, then most recent.
+    fn worth(&self) -> (usize, Timestamp) {
+        (self.hosts.len(), self.win.last)
+    }
+}
+
 /// One source probing one port (or pinging) across many hosts.
 pub struct HorizontalSweep {
     cfg: Config,
     len_nanos: i64,
     /// (source, protocol, port; 0 for pings).
-    fans: Map<(IpAddr, u8, u16), Fan>,
+    fans: Bounded<(IpAddr, u8, u16), Fan>,
 }
 
 impl HorizontalSweep {
@@ -222,7 +241,7 @@ impl HorizontalSweep {
         HorizontalSweep {
             cfg: cfg.clone(),
             len_nanos: (cfg.window_secs * 1e9) as i64,
-            fans: Map::default(),
+            fans: Bounded::new(cfg.max_tracked),
         }
     }
 }
@@ -272,10 +291,7 @@ impl PacketDetector for HorizontalSweep {
         if !is_unicast(&o.dst) {
             return 0.0;
         }
-        if !self.fans.contains_key(&key) && self.fans.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
-        let f = self.fans.entry(key).or_insert_with(|| Fan {
+        let f = self.fans.get_or_insert_with(key, Fan::worth, || Fan {
             win: Window::new(o.ts),
             hosts: SmallSet::default(),
             answered: 0,
@@ -341,7 +357,15 @@ impl PacketDetector for HorizontalSweep {
 
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(2);
-        self.fans.retain(|_, f| now.nanos_since(f.win.last) < idle);
+        self.fans.expire_idle(now, idle, |f| f.win.last);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.fans.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.fans.len()
     }
 }
 
@@ -351,13 +375,20 @@ struct Tries {
     sources: SmallSet<u16>,
 }
 
+impl Tries {
+    /// What is kept when the table is full: most attempts, then most recent.
+    fn worth(&self) -> (u32, Timestamp) {
+        (self.attempts, self.win.last)
+    }
+}
+
 /// Many connection attempts from one source to one login service: password
 /// guessing.
 pub struct BruteForce {
     cfg: Config,
     len_nanos: i64,
     /// (source, target, port).
-    tries: Map<(IpAddr, IpAddr, u16), Tries>,
+    tries: Bounded<(IpAddr, IpAddr, u16), Tries>,
 }
 
 impl BruteForce {
@@ -366,7 +397,7 @@ impl BruteForce {
         BruteForce {
             cfg: cfg.clone(),
             len_nanos: (cfg.window_secs * 1e9) as i64,
-            tries: Map::default(),
+            tries: Bounded::new(cfg.max_tracked),
         }
     }
 }
@@ -381,10 +412,7 @@ impl PacketDetector for BruteForce {
             return 0.0;
         }
         let key = (o.src, o.dst, o.dst_port);
-        if !self.tries.contains_key(&key) && self.tries.len() >= self.cfg.max_tracked {
-            return 0.0;
-        }
-        let t = self.tries.entry(key).or_insert_with(|| Tries {
+        let t = self.tries.get_or_insert_with(key, Tries::worth, || Tries {
             win: Window::new(o.ts),
             attempts: 0,
             sources: SmallSet::default(),
@@ -449,6 +477,14 @@ impl PacketDetector for BruteForce {
 
     fn expire(&mut self, now: Timestamp) {
         let idle = self.len_nanos.saturating_mul(2);
-        self.tries.retain(|_, t| now.nanos_since(t.win.last) < idle);
+        self.tries.expire_idle(now, idle, |t| t.win.last);
+    }
+
+    fn evicted(&self) -> u64 {
+        self.tries.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        self.tries.len()
     }
 }

@@ -22,6 +22,7 @@
 use std::net::IpAddr;
 
 use super::incstat::{decay_factors, Clocked1, Multi1, Rel2, LAMBDAS, NL};
+use crate::bounded::Sweeps;
 use crate::obs::Obs;
 use crate::Map;
 
@@ -64,12 +65,17 @@ struct Socket {
 #[derive(Debug)]
 struct Table<K, V> {
     map: Map<K, V>,
+    /// Entries dropped to make room.
+    evicted: u64,
+    sweeps: Sweeps,
 }
 
 impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
     fn new() -> Self {
         Table {
             map: Map::default(),
+            evicted: 0,
+            sweeps: Sweeps::new(),
         }
     }
 
@@ -98,15 +104,23 @@ impl<K: std::hash::Hash + Eq + Copy, V> Table<K, V> {
         let mid = times.len() / 2;
         let (_, cut, _) = times.select_nth_unstable(mid);
         let cut = *cut;
+        let before = self.map.len();
         self.map.retain(|_, v| last(v) > cut);
         if self.map.len() >= cap {
             // Every entry was seen at the same instant: start over.
             self.map.clear();
         }
+        self.evicted += (before - self.map.len()) as u64;
     }
 
+    /// Drops entries idle for more than `idle`, sweeping only when one
+    /// may be due (at most every eighth of `idle`: an entry may outlive
+    /// its time by that much).
     fn expire(&mut self, now: i64, idle: i64, last: impl Fn(&V) -> i64) {
-        self.map.retain(|_, v| now.saturating_sub(last(v)) <= idle);
+        // Kept while `now - last <= idle`: due a nanosecond past that.
+        self.sweeps.sweep(&mut self.map, now, idle / 8, |v| {
+            last(v).saturating_add(idle).saturating_add(1)
+        });
     }
 }
 
@@ -206,6 +220,11 @@ impl FeatureExtractor {
         self.hosts.expire(now, idle, |h| h.last);
         self.channels.expire(now, idle, |c| c.size.last);
         self.sockets.expire(now, idle, |s| s.size.last);
+    }
+
+    /// Entries dropped so far because a table was full.
+    pub fn evicted(&self) -> u64 {
+        self.hosts.evicted + self.channels.evicted + self.sockets.evicted
     }
 
     /// Entries held: (hosts, channels, sockets).

@@ -296,8 +296,11 @@ pub struct Kitsune {
     /// When each host pair last had an alert built (nanoseconds): within
     /// [`REBUILD_NANOS`] another is not built, as the engine's limiter
     /// would hold it anyway (building one costs more than scoring).
-    recent: crate::Map<(std::net::IpAddr, std::net::IpAddr), i64>,
+    recent: crate::Bounded<(std::net::IpAddr, std::net::IpAddr), i64>,
 }
+
+/// Most host pairs whose last alert time is kept.
+const RECENT_CAP: usize = 10_000;
 
 /// A pair's next alert is built no sooner than this after the last one.
 const REBUILD_NANOS: i64 = 60_000_000_000;
@@ -319,7 +322,7 @@ impl Kitsune {
             outin: Vec::new(),
             seen: 0,
             threshold: f64::INFINITY,
-            recent: Default::default(),
+            recent: crate::Bounded::new(RECENT_CAP),
         })
     }
 
@@ -648,7 +651,9 @@ impl PacketDetector for Kitsune {
         let ratio = raw / self.threshold;
         if ratio.is_finite() && ratio >= 1.0 {
             let now = o.ts.as_nanos();
-            let last = self.recent.entry((o.src, o.dst)).or_insert(i64::MIN);
+            let last = self
+                .recent
+                .get_or_insert_with((o.src, o.dst), |t| *t, || i64::MIN);
             if *last == i64::MIN || now.saturating_sub(*last) >= REBUILD_NANOS {
                 *last = now;
                 out.push(self.alert(o, raw, ratio));
@@ -665,7 +670,18 @@ impl PacketDetector for Kitsune {
         let now = now.as_nanos();
         self.fx.expire(now);
         self.recent
-            .retain(|_, t| now.saturating_sub(*t) < REBUILD_NANOS);
+            .expire_idle(Timestamp::from_nanos(now), REBUILD_NANOS, |t| {
+                Timestamp::from_nanos(*t)
+            });
+    }
+
+    fn evicted(&self) -> u64 {
+        self.fx.evicted() + self.recent.evicted()
+    }
+
+    fn tracked(&self) -> usize {
+        let (h, c, s) = self.fx.len();
+        h + c + s + self.recent.len()
     }
 }
 
