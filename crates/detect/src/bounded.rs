@@ -96,8 +96,17 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             return;
         };
         let cut = *w.select_nth_unstable(q).1;
+        drop(w);
         let before = self.map.len();
-        self.map.retain(|_, v| worth(v) > cut);
+        // Into a new map sized for the cap: removing in place would leave
+        // tombstones, and the next insert past them would double the table
+        // (its memory would grow run after run while its entries do not).
+        let old = std::mem::replace(
+            &mut self.map,
+            Map::with_capacity_and_hasher(self.cap, Default::default()),
+        );
+        self.map
+            .extend(old.into_iter().filter(|(_, v)| worth(v) > cut));
         self.evicted += (before - self.map.len()) as u64;
     }
 

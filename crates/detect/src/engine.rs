@@ -38,6 +38,68 @@ pub struct DetectConfig {
     pub ml: KitsuneConfig,
 }
 
+/// Memory one entry of each detector's table costs at most, measured under
+/// a spoofed-source flood (one element per entry; `scripts/bench-flood.sh`).
+mod entry_bytes {
+    /// One entry of each of the scan detector's three tables.
+    pub const SCAN: u64 = 3 * 420;
+    /// A beaconing pair.
+    pub const BEACON: u64 = 340;
+    /// A DNS client and domain.
+    pub const DNS: u64 = 420;
+    /// A flood victim.
+    pub const FLOOD: u64 = 420;
+    /// An exfiltration sender (with its first destinations).
+    pub const EXFIL: u64 = 440;
+    /// A baseline profile.
+    pub const BASELINE: u64 = 5_000;
+    /// The ML detector's three feature tables.
+    pub const ML: u64 = 3 * 600;
+}
+
+/// No detector table is made smaller than this by [`DetectConfig::fit_memory`].
+const MIN_TRACKED: usize = 1_000;
+
+impl DetectConfig {
+    /// The detectors' state at its caps, in bytes (estimated).
+    pub fn state_bytes(&self) -> u64 {
+        let h = &self.heuristics;
+        let mut b = self.baseline.max_entities as u64 * entry_bytes::BASELINE
+            + h.scan.max_tracked as u64 * entry_bytes::SCAN
+            + h.beacon.max_tracked as u64 * entry_bytes::BEACON
+            + h.dns.max_tracked as u64 * entry_bytes::DNS
+            + h.flood.max_tracked as u64 * entry_bytes::FLOOD
+            + h.exfil.max_hosts as u64 * entry_bytes::EXFIL;
+        if self.ml.enabled {
+            b += self.ml.max_entries as u64 * entry_bytes::ML;
+        }
+        b
+    }
+
+    /// Shrinks the per-entity tables (never below 1,000 entries each) so
+    /// that their state at the caps fits in `bytes`, the share of a memory
+    /// budget detection gets; the baselines keep their cap (a profile per
+    /// local host is what they are for). Returns the state's size after.
+    pub fn fit_memory(&mut self, bytes: u64) -> u64 {
+        let fixed = self.baseline.max_entities as u64 * entry_bytes::BASELINE;
+        let scaled = self.state_bytes().saturating_sub(fixed);
+        let room = bytes.saturating_sub(fixed);
+        if scaled > room && scaled > 0 {
+            let f = room as f64 / scaled as f64;
+            let shrink =
+                |n: &mut usize| *n = ((*n as f64 * f) as usize).clamp(MIN_TRACKED.min(*n), *n);
+            let h = &mut self.heuristics;
+            shrink(&mut h.scan.max_tracked);
+            shrink(&mut h.beacon.max_tracked);
+            shrink(&mut h.dns.max_tracked);
+            shrink(&mut h.flood.max_tracked);
+            shrink(&mut h.exfil.max_hosts);
+            shrink(&mut self.ml.max_entries);
+        }
+        self.state_bytes()
+    }
+}
+
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
@@ -339,5 +401,29 @@ impl Engine {
                 evicted: d.evicted(),
             }))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_memory_shrinks_the_tables_but_not_the_baselines() {
+        let mut c = DetectConfig::default();
+        let full = c.state_bytes();
+        assert_eq!(
+            c.clone().fit_memory(full * 2),
+            full,
+            "room enough: unchanged"
+        );
+        let after = c.fit_memory(60 << 20);
+        assert!(after <= 60 << 20 && after > 50 << 20, "{after}");
+        assert_eq!(c.baseline.max_entities, 5_000);
+        assert!(c.heuristics.scan.max_tracked < 200_000);
+        // However small the share, a table keeps 1,000 entries.
+        c.fit_memory(0);
+        assert_eq!(c.heuristics.scan.max_tracked, 1_000);
+        assert_eq!(c.heuristics.beacon.max_tracked, 1_000);
     }
 }

@@ -159,18 +159,25 @@ fn secs_to_nanos(what: &str, s: f64) -> anyhow::Result<i64> {
 /// The memory budget when neither `--memory-limit` nor `[limits] memory` says.
 pub const DEFAULT_MEMORY: u64 = 150 << 20;
 
-/// Memory the budget keeps for everything but the flow table and the
-/// capture rings: the program, the detectors' capped state, the history
-/// writer's queue, process and name tables, reports being built.
-const RESERVED_MEMORY: u64 = 40 << 20;
+/// Memory the budget keeps for everything but the flow table, detection
+/// and the capture rings: the program, the history writer's queue, process
+/// and name tables.
+const RESERVED_MEMORY: u64 = 24 << 20;
 
-/// Flows the table may hold: `[limits] flows`, else what the memory budget
-/// leaves after the rings and the reserve, at what a flow costs in the
-/// table and in a report of every entry.
-fn max_flows(a: &Args, cfg: &Config, source: &Source) -> usize {
-    if let Some(n) = cfg.limits.flows {
-        return n;
-    }
+/// Detection's share of what the budget leaves after the rings and the
+/// reserve (its tables are shrunk to fit, the baselines excepted).
+const DETECT_SHARE: f64 = 0.45;
+
+/// Splits the memory budget: the rings and the reserve first, then
+/// detection's share (its tables shrunk to fit it), and the rest to the
+/// flow table at what a flow costs in the table and in a report of every
+/// entry. Returns the flows the table may hold (`[limits] flows` if set).
+fn split_budget(
+    a: &Args,
+    cfg: &Config,
+    source: &Source,
+    detect: Option<&mut wirewatch_detect::DetectConfig>,
+) -> usize {
     let memory = a
         .capture
         .memory_limit
@@ -180,7 +187,14 @@ fn max_flows(a: &Args, cfg: &Config, source: &Source) -> usize {
         Source::File(_) => 0,
         Source::Live(l) => l.ring.total_bytes() * l.interfaces.len().max(1) as u64,
     };
-    let left = memory.saturating_sub(rings + RESERVED_MEMORY).max(8 << 20);
+    let mut left = memory.saturating_sub(rings + RESERVED_MEMORY).max(8 << 20);
+    if let Some(d) = detect {
+        let state = d.fit_memory((left as f64 * DETECT_SHARE) as u64);
+        left = left.saturating_sub(state).max(8 << 20);
+    }
+    if let Some(n) = cfg.limits.flows {
+        return n;
+    }
     let per_flow =
         wirewatch_flow::FlowTable::BYTES_PER_FLOW + wirewatch_flow::Snapshot::BYTES_PER_FLOW;
     (left / per_flow as u64) as usize
@@ -445,12 +459,17 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
     };
     let link_local = a.report.link_local || cfg.link_local.unwrap_or(false);
     let history = history_settings(a, &cfg, live)?;
-    let detect = detection(a, &cfg, history.as_ref(), screen.is_some(), live)?;
+    let mut detect = detection(a, &cfg, history.as_ref(), screen.is_some(), live)?;
     if a.detect.alerts_exit && live {
         anyhow::bail!("--alerts-exit works with -r FILE (a live capture has no end to exit at)");
     }
     let detecting = detect.is_some();
-    let max_flows = max_flows(a, &cfg, &source);
+    let max_flows = split_budget(
+        a,
+        &cfg,
+        &source,
+        detect.as_mut().map(|d| &mut d.settings.cfg),
+    );
     Ok(Settings {
         detect,
         alerts_exit: a.detect.alerts_exit,
@@ -761,39 +780,45 @@ mod tests {
     }
 
     #[test]
-    fn the_flow_limit_follows_the_budget_and_the_rings() {
+    fn the_budget_is_split_between_rings_detection_and_flows() {
         use clap::Parser;
         use wirewatch_flow::{FlowTable, Snapshot};
-        let flows = |args: &[&str]| {
-            let a = Args::try_parse_from(args).unwrap();
-            build(&a).unwrap().flow.max_flows
+        let settings = |args: &[&str]| {
+            let mut v = vec!["wirewatch", "--config", "/dev/null"];
+            v.extend_from_slice(args);
+            build(&Args::try_parse_from(v).unwrap()).unwrap()
         };
         let per = (FlowTable::BYTES_PER_FLOW + Snapshot::BYTES_PER_FLOW) as u64;
-        let file = flows(&["wirewatch", "-r", "x.pcap", "--config", "/dev/null"]);
-        assert_eq!(file as u64, (DEFAULT_MEMORY - RESERVED_MEMORY) / per);
-        let big = flows(&[
-            "wirewatch",
-            "-r",
-            "x.pcap",
-            "--memory-limit",
-            "1G",
-            "--config",
-            "/dev/null",
-        ]);
-        assert_eq!(big as u64, ((1 << 30) - RESERVED_MEMORY) / per);
-        // Live, the rings come out of the budget first.
-        let live = flows(&[
-            "wirewatch",
-            "-i",
-            "lo",
-            "--memory-limit",
-            "150M",
-            "--config",
-            "/dev/null",
-        ]);
+        let mib = |n: u64| n << 20;
+        // Without detection the flows get all but the reserve.
+        let s = settings(&["-r", "x.pcap", "--no-detect"]);
         assert_eq!(
-            live as u64,
-            (DEFAULT_MEMORY - RESERVED_MEMORY - (32 << 20)) / per
+            s.flow.max_flows as u64,
+            (DEFAULT_MEMORY - RESERVED_MEMORY) / per
+        );
+        let s = settings(&["-r", "x.pcap", "--no-detect", "--memory-limit", "1G"]);
+        assert_eq!(s.flow.max_flows as u64, (mib(1024) - RESERVED_MEMORY) / per);
+        // With detection, its tables are shrunk to its share, and the flows
+        // get the rest: together within the budget.
+        let within = |s: &Settings, budget: u64, rings: u64| {
+            let state = s.detect.as_ref().unwrap().settings.cfg.state_bytes();
+            let left = budget - rings - RESERVED_MEMORY;
+            // Its share, but for tables kept at their floor of 1,000 entries.
+            assert!(
+                state as f64 <= left as f64 * DETECT_SHARE * 1.01,
+                "{state} of {left}"
+            );
+            assert_eq!(s.flow.max_flows as u64, (left - state) / per);
+        };
+        within(&settings(&["-r", "x.pcap"]), DEFAULT_MEMORY, 0);
+        // Live, the rings come out of the budget first.
+        within(&settings(&["-i", "lo"]), DEFAULT_MEMORY, mib(32));
+        // A bigger budget leaves the default caps as they are.
+        let s = settings(&["-r", "x.pcap", "--memory-limit", "2G"]);
+        let d = &s.detect.as_ref().unwrap().settings.cfg;
+        assert_eq!(
+            d.state_bytes(),
+            wirewatch_detect::DetectConfig::default().state_bytes()
         );
     }
 }
