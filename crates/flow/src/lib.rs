@@ -13,6 +13,6 @@ mod view;
 pub use net::{IpNet, NetParseError};
 pub use table::{
     ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,
-    HISTORY_SLOTS, SLOT_NANOS,
+    HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
 };
 pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

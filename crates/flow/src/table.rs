@@ -44,6 +44,10 @@ pub enum LayerMode {
 /// 40-second history (see [`FlowTable::bytes_per_flow`]).
 pub const DEFAULT_MAX_FLOWS: usize = 100_000;
 
+/// The most flows a table holds whatever the budget (about 15 GiB of
+/// flows): [`FlowConfig::max_flows`] is clamped to it.
+pub const MAX_FLOWS: usize = 1 << 24;
+
 /// Table settings, validated before use.
 #[derive(Clone, Debug)]
 pub struct FlowConfig {
@@ -438,12 +442,18 @@ impl FlowTable {
 
     /// An empty table.
     pub fn new(mut cfg: FlowConfig) -> Self {
-        cfg.max_flows = cfg.max_flows.clamp(16, u32::MAX as usize / 2);
+        cfg.max_flows = cfg.max_flows.clamp(16, MAX_FLOWS);
         let n = cfg.max_flows;
+        // Sized once for the limit; where the system refuses that much
+        // address space, they start small and grow instead.
+        let mut slab = Vec::new();
+        let _ = slab.try_reserve_exact(n);
+        let mut map = hashbrown::HashTable::new();
+        let _ = map.try_reserve(2 * n, |_: &u32| 0);
         FlowTable {
-            slab: Vec::with_capacity(n),
+            slab,
             free: Vec::new(),
-            map: hashbrown::HashTable::with_capacity(2 * n),
+            map,
             hasher: foldhash::fast::RandomState::default(),
             frags: HashMap::with_capacity_and_hasher(fragment_cap(n), Default::default()),
             pending: Vec::with_capacity(if cfg.keep_expired { n } else { 0 }),

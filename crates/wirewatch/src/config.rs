@@ -861,11 +861,12 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         Some(l) => LimitsConfig {
             memory: place.check("limits.memory", l.memory, parse_memory)?,
             flows: match l.flows {
-                Some(v) if !(16..=1 << 30).contains(v.get_ref()) => {
+                Some(v) if !(16..=wirewatch_flow::MAX_FLOWS as u64).contains(v.get_ref()) => {
                     return Err(place.error(
                         v.span().start,
                         format!(
-                            "limits.flows: must be between 16 and 2^30, got {}",
+                            "limits.flows: must be between 16 and {}, got {}",
+                            wirewatch_flow::MAX_FLOWS,
                             v.get_ref()
                         ),
                     ))
@@ -1516,7 +1517,7 @@ horizon = \"1d\"",
         );
         assert_eq!(
             tm_err("[limits]\nflows = 3"),
-            "/etc/ww.toml:2: limits.flows: must be between 16 and 2^30, got 3"
+            "/etc/ww.toml:2: limits.flows: must be between 16 and 16777216, got 3"
         );
     }
 

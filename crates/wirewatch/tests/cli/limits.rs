@@ -130,6 +130,9 @@ fn memory_limit_sizes_the_flow_table() {
     };
     assert!(small("48M") > 10_000);
     assert_eq!(small("1G"), 0);
+    // A budget bigger than any table: the table stops at its most flows
+    // (and the process does not ask for 64 GiB up front).
+    assert_eq!(small("64G"), 0);
     bad(&["-r", p, "--memory-limit", "10M"], "at least 48 MiB");
     bad(
         &["-r", p, "--memory-limit", "lots"],
