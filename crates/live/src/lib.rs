@@ -11,11 +11,13 @@
 #![cfg(target_os = "linux")]
 
 pub mod iface;
+mod memory;
 pub mod privs;
 mod ring;
 pub mod signal;
 
 pub use iface::{default_interface, list_interfaces, DefaultChoice, Interface};
+pub use memory::limit_allocator_arenas;
 pub use ring::{
     poll, BpfInsn, KernelStats, LinkKind, PacketSocket, PollFd, RingConfig, SocketConfig,
 };

@@ -18,6 +18,8 @@ pub const EXIT_ALERTS: u8 = 1;
 
 /// The whole program: what `main` calls.
 pub fn main() -> ExitCode {
+    // Before any thread starts: the memory budget holds for the allocator too.
+    wirewatch_live::limit_allocator_arenas();
     let args = match Args::try_parse() {
         Ok(a) => a,
         // Help and version: as clap prints them.
