@@ -112,7 +112,7 @@ for line in open(log):
     d = json.loads(line)
     if d.get("type") == "summary":
         last = d
-series = [int(l.split()[1]) for l in open(rss) if l.strip()]
+series = [int(l.split()[1]) for l in open(rss) if len(l.split()) > 1]
 print(f"[{label}] sent {count} in {secs:.1f} s ({count / secs:,.0f} pps)")
 print(f"[{label}] RSS MiB every 5 s: {' '.join(str(v) for v in series[::5])}")
 print(f"[{label}] RSS MiB peak {max(series)}, last {series[-1]}")
