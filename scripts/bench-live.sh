@@ -32,26 +32,10 @@ fi
 
 NS_CAP=wwbench-cap
 NS_SEND=wwbench-send
-cleanup() { ip netns del $NS_CAP 2>/dev/null || true; ip netns del $NS_SEND 2>/dev/null || true; }
-trap cleanup EXIT
-cleanup
-ip netns add $NS_CAP
-ip netns add $NS_SEND
-ip link add wwcap netns $NS_CAP type veth peer name wwsend netns $NS_SEND
-# The capture side has no address: frames are dropped right after the
-# taps, which keeps the sender's (shared) receive path cheap.
-ip -n $NS_SEND addr add 10.99.0.2/24 dev wwsend
-for ns in $NS_CAP $NS_SEND; do
-    ip -n $ns link set lo up
-    ip netns exec $ns sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/default/disable_ipv6'
-done
-ip -n $NS_CAP link set wwcap up
-ip -n $NS_SEND link set wwsend up
-CAP_MAC=$(ip netns exec $NS_CAP cat /sys/class/net/wwcap/address)
-SEND_MAC=$(ip netns exec $NS_SEND cat /sys/class/net/wwsend/address)
+# shellcheck source=scripts/veth-pair.sh
+. "$ROOT/scripts/veth-pair.sh"
 
 # 60-byte frame (64 with FCS): Ethernet + IPv4 + UDP + 18 bytes payload.
-mac() { echo "$1" | sed 's/^/0x/; s/:/, 0x/g'; }
 CFG=$OUT/udp64.trafgen
 cat > "$CFG" <<EOF
 {

@@ -274,6 +274,23 @@ impl Flow {
         }
     }
 
+    /// A flow with no traffic yet, first seen at `ts`.
+    fn empty(key: FlowKey, id: u64, src_is_a: bool, ts: Timestamp, iface: u16) -> Flow {
+        Flow {
+            key,
+            id,
+            src_is_a,
+            first_seen: ts,
+            last_seen: ts,
+            dirs: [Counters::default(); 2],
+            owner: 0,
+            iface,
+            recorded: [(0, 0); 2],
+            pending: false,
+            history: None,
+        }
+    }
+
     /// Whether some traffic was not handed to [`FlowTable::take_unrecorded`] yet.
     fn unrecorded(&self, mode: ByteMode) -> bool {
         self.dirs
@@ -894,19 +911,8 @@ impl FlowTable {
         if self.map.len() >= self.cfg.max_flows {
             self.make_room();
         }
-        let flow = Flow {
-            key,
-            id: self.next_id,
-            src_is_a: self.orient(&key, reversed, l),
-            first_seen: ts,
-            last_seen: ts,
-            dirs: [Counters::default(); 2],
-            owner: 0,
-            iface: self.iface,
-            recorded: [(0, 0); 2],
-            pending: false,
-            history: None,
-        };
+        let src_is_a = self.orient(&key, reversed, l);
+        let flow = Flow::empty(key, self.next_id, src_is_a, ts, self.iface);
         self.next_id += 1;
         let idx = match self.free.pop() {
             Some(i) => {
@@ -963,28 +969,16 @@ fn fold(other: &mut Vec<OtherFlows>, f: &Flow, handed: bool, mode: ByteMode) {
     let i = usize::from(f.iface);
     while other.len() <= i {
         let unspecified = IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED);
-        other.push(OtherFlows {
-            flow: Flow {
-                key: FlowKey {
-                    a: unspecified,
-                    b: unspecified,
-                    a_port: 0,
-                    b_port: 0,
-                    protocol: 0,
-                },
-                id: u64::MAX,
-                src_is_a: true,
-                first_seen: f.first_seen,
-                last_seen: f.last_seen,
-                dirs: [Counters::default(); 2],
-                owner: 0,
-                iface: other.len() as u16,
-                recorded: [(0, 0); 2],
-                pending: false,
-                history: None,
-            },
-            flows: 0,
-        });
+        let key = FlowKey {
+            a: unspecified,
+            b: unspecified,
+            a_port: 0,
+            b_port: 0,
+            protocol: 0,
+        };
+        let mut flow = Flow::empty(key, u64::MAX, true, f.first_seen, other.len() as u16);
+        flow.last_seen = f.last_seen;
+        other.push(OtherFlows { flow, flows: 0 });
     }
     let o = &mut other[i];
     o.flows += 1;

@@ -176,8 +176,6 @@ pub struct Recorder {
     strict: bool,
     /// What the writer said when the run ended.
     finished: Option<WriterStatus>,
-    /// The writer finished: nothing more is stored.
-    closed: bool,
     /// Rows cut and raised for the others, for the writer next.
     unsent: Option<Arc<Vec<Row>>>,
 }
@@ -236,7 +234,6 @@ impl Recorder {
             share: false,
             strict: !live,
             finished: None,
-            closed: false,
             unsent: None,
         })
     }
@@ -258,7 +255,6 @@ impl Recorder {
             share: true,
             strict: false,
             finished: None,
-            closed: false,
             unsent: None,
         }
     }
@@ -418,7 +414,7 @@ impl Recorder {
         if alerts.is_empty() || !self.store {
             return;
         }
-        if self.closed {
+        if self.finished.is_some() {
             // After the writer finished, a new one would never be waited for.
             self.events.push(format!(
                 "{} alert(s) raised after the history was closed were not stored",
@@ -454,7 +450,6 @@ impl Recorder {
         let now = table.now();
         self.emit(table, now, owners, out);
         self.send_unsent();
-        self.closed = true;
         let status = match self.writer.take() {
             Some(w) => w.finish(),
             None => WriterStatus {
@@ -466,6 +461,7 @@ impl Recorder {
         for l in self.locks.drain(..) {
             l.release();
         }
+        self.finished = Some(status.clone());
         status
     }
 }
@@ -659,7 +655,6 @@ impl Consumer for Recorder {
         out: &mut Outbox,
     ) -> anyhow::Result<()> {
         let st = Recorder::finish(self, table, cx.owners, out);
-        self.finished = Some(st.clone());
         if !self.store {
             return Ok(());
         }

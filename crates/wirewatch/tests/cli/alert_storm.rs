@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use crate::common::{ip, stdout_of, t, write_pcap, ww};
+use crate::common::{ip, t, write_pcap, ww};
 use wirewatch_wire::build::tcp_frame;
 use wirewatch_wire::Timestamp;
 
@@ -188,17 +188,7 @@ fn the_budget_holds_alerts_back_and_history_keeps_every_rollup() {
         "{err}"
     );
     // The history has what was held back too, roll-ups included.
-    let db = db.to_str().unwrap();
-    let out = stdout_of(&[
-        "history",
-        "alerts",
-        "--db",
-        db,
-        "--since",
-        "2020-01-01",
-        "--json",
-    ]);
-    let stored: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let stored = crate::common::stored_alerts(&db);
     let stored_rollups = stored
         .iter()
         .filter(|a| a["entity"]["type"] == "many")

@@ -43,6 +43,21 @@ pub fn stdout_of(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// Every alert the history database at `db` holds, as `history alerts
+/// --json` prints them.
+pub fn stored_alerts(db: &Path) -> Vec<serde_json::Value> {
+    let out = stdout_of(&[
+        "history",
+        "alerts",
+        "--db",
+        db.to_str().unwrap(),
+        "--since",
+        "2020-01-01",
+        "--json",
+    ]);
+    serde_json::from_str(&out).unwrap()
+}
+
 /// Runs `args`, expecting exit 2 and a one-line error containing `needle`;
 /// returns stdout.
 pub fn bad(args: &[&str], needle: &str) -> String {
