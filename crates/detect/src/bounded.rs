@@ -1,22 +1,45 @@
 //! A map with a hard cap on its entries, for detector state keyed by
 //! addresses from the wire (per source, per pair, per host): when it is
-//! full, the least worthy quarter goes (the entries that tell the least,
-//! such as a spoofed source seen once), so an attack that makes up
-//! millions of keys keeps the memory flat and cannot push the entities
-//! that matter out; the entries dropped this way are counted.
+//! full, a new key takes the place of the least worthy entry of its
+//! bucket (the entry that tells the least, such as a spoofed source seen
+//! once), so an attack that makes up millions of keys keeps the memory
+//! flat and cannot push the entities that matter out; the entries dropped
+//! this way are counted.
+//!
+//! The table is set-associative, like a processor's cache: a key's hash
+//! picks one bucket of [`WAYS`] places, and a key lives only there. A
+//! lookup reads one line of tags and then the one matching place; making
+//! room costs one bucket's worth of comparisons, never a pass over the
+//! table. Under a spoofed flood every packet brings a new key, so this is
+//! what each packet pays.
 
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 
 use wirewatch_wire::Timestamp;
 
 use crate::Map;
 
-/// A [`Map`] of at most `cap` entries that counts what it evicts.
+/// Places per bucket.
+const WAYS: usize = 8;
+
+/// Buckets a table starts with (it doubles up to its cap as keys come).
+const FIRST_BUCKETS: usize = 16;
+
+/// A map of at most `cap` entries that counts what it evicts.
 #[derive(Debug)]
 pub struct Bounded<K, V> {
-    map: Map<K, V>,
-    cap: usize,
+    /// Per place: 0 when empty, else a few bits of the key's hash (never 0).
+    tags: Vec<u16>,
+    /// The entries, bucket after bucket.
+    places: Vec<Option<(K, V)>>,
+    /// Places per bucket (`WAYS`, fewer for tiny caps).
+    ways: usize,
+    /// Buckets now; grows to `max_buckets`.
+    buckets: usize,
+    max_buckets: usize,
+    len: usize,
     evicted: u64,
+    hasher: foldhash::fast::FixedState,
     sweeps: Sweeps,
 }
 
@@ -45,11 +68,25 @@ impl Sweeps {
         slack_nanos: i64,
         deadline: impl Fn(&V) -> i64,
     ) {
+        self.sweep_with(now, slack_nanos, deadline, |keep| {
+            map.retain(|_, v| keep(v))
+        });
+    }
+
+    /// [`Sweeps::sweep`] over any container: `retain` calls its argument
+    /// on every entry and drops those it answers `false` for.
+    fn sweep_with<V>(
+        &mut self,
+        now: i64,
+        slack_nanos: i64,
+        deadline: impl Fn(&V) -> i64,
+        retain: impl FnOnce(&mut dyn FnMut(&V) -> bool),
+    ) {
         if now < self.next {
             return;
         }
         let mut soonest: Option<i64> = None;
-        map.retain(|_, v| {
+        retain(&mut |v| {
             let d = deadline(v);
             let keep = now < d;
             if keep {
@@ -62,20 +99,54 @@ impl Sweeps {
     }
 }
 
+/// Empty places of `n` buckets of `ways`.
+fn empty_places<K, V>(n: usize) -> (Vec<u16>, Vec<Option<(K, V)>>) {
+    (vec![0; n], (0..n).map(|_| None).collect())
+}
+
 impl<K: Hash + Eq, V> Bounded<K, V> {
     /// An empty map holding at most `cap` (at least 1) entries.
     pub fn new(cap: usize) -> Bounded<K, V> {
+        let cap = cap.max(1);
+        let ways = cap.min(WAYS);
+        let max_buckets = cap / ways;
+        let buckets = max_buckets.min(FIRST_BUCKETS);
+        let (tags, places) = empty_places(buckets * ways);
         Bounded {
-            map: Map::default(),
-            cap: cap.max(1),
+            tags,
+            places,
+            ways,
+            buckets,
+            max_buckets,
+            len: 0,
             evicted: 0,
+            hasher: foldhash::fast::FixedState::default(),
             sweeps: Sweeps::new(),
         }
     }
 
-    /// The entry of `k`, made by `make` when absent. When the map is full
-    /// it first drops the quarter (at least) of its entries with the
-    /// lowest `worth`.
+    /// The key's bucket (its first place) and tag.
+    #[inline]
+    fn locate(&self, k: &K) -> (usize, u16) {
+        let h = self.hasher.hash_one(k);
+        // The high half of h × buckets: a bucket from the hash's high
+        // bits; the tag from its low bits.
+        let b = ((u128::from(h) * self.buckets as u128) >> 64) as usize;
+        (b * self.ways, (h as u16) | 1)
+    }
+
+    /// The place holding `k`.
+    #[inline]
+    fn find(&self, k: &K) -> Option<usize> {
+        let (first, tag) = self.locate(k);
+        (first..first + self.ways).find(|&i| {
+            self.tags[i] == tag && self.places[i].as_ref().is_some_and(|(key, _)| key == k)
+        })
+    }
+
+    /// The entry of `k`, made by `make` when absent. When the key's
+    /// bucket is full and the table at its cap, the bucket's entry with
+    /// the lowest `worth` (the first of equals) makes way.
     #[inline]
     pub fn get_or_insert_with<W: Ord + Copy>(
         &mut self,
@@ -83,49 +154,73 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         worth: impl Fn(&V) -> W,
         make: impl FnOnce() -> V,
     ) -> &mut V {
-        if self.map.len() >= self.cap && !self.map.contains_key(&k) {
-            self.make_room(worth);
-        }
-        self.map.entry(k).or_insert_with(make)
+        let i = match self.find(&k) {
+            Some(i) => i,
+            None => self.insert(k, make(), &worth),
+        };
+        &mut self.places[i]
+            .as_mut()
+            .expect("a tagged place holds an entry")
+            .1
     }
 
-    /// Drops every entry worth no more than the lowest quarter's highest.
-    fn make_room<W: Ord + Copy>(&mut self, worth: impl Fn(&V) -> W) {
-        let mut w: Vec<W> = self.map.values().map(&worth).collect();
-        let Some(q) = w.len().checked_sub(1).map(|n| n / 4) else {
-            return;
-        };
-        let cut = *w.select_nth_unstable(q).1;
-        drop(w);
-        let before = self.map.len();
-        // Into a new map sized for the cap: removing in place would leave
-        // tombstones, and the next insert past them would double the table
-        // (its memory would grow run after run while its entries do not).
-        let old = std::mem::replace(
-            &mut self.map,
-            Map::with_capacity_and_hasher(self.cap, Default::default()),
-        );
-        self.map
-            .extend(old.into_iter().filter(|(_, v)| worth(v) > cut));
-        self.evicted += (before - self.map.len()) as u64;
+    /// Puts a new key in its bucket, making room there first; returns its
+    /// place.
+    fn insert<W: Ord + Copy>(&mut self, k: K, v: V, worth: &impl Fn(&V) -> W) -> usize {
+        loop {
+            let (first, tag) = self.locate(&k);
+            let bucket = first..first + self.ways;
+            if let Some(i) = bucket.clone().find(|&i| self.tags[i] == 0) {
+                self.tags[i] = tag;
+                self.places[i] = Some((k, v));
+                self.len += 1;
+                return i;
+            }
+            if self.buckets < self.max_buckets {
+                self.grow(worth);
+                continue;
+            }
+            let i = bucket
+                .min_by_key(|&i| self.places[i].as_ref().map(|(_, v)| worth(v)))
+                .expect("a bucket has places");
+            self.evicted += 1;
+            self.tags[i] = tag;
+            self.places[i] = Some((k, v));
+            return i;
+        }
+    }
+
+    /// Doubles the buckets (up to the cap) and puts every entry in its new
+    /// bucket; one that finds its bucket full there goes as an eviction.
+    fn grow<W: Ord + Copy>(&mut self, worth: &impl Fn(&V) -> W) {
+        self.buckets = (self.buckets * 2).min(self.max_buckets);
+        let (tags, places) = empty_places(self.buckets * self.ways);
+        self.tags = tags;
+        let old = std::mem::replace(&mut self.places, places);
+        self.len = 0;
+        for (k, v) in old.into_iter().flatten() {
+            self.insert(k, v, worth);
+        }
     }
 
     /// The entry of `k`.
     #[inline]
     pub fn get(&self, k: &K) -> Option<&V> {
-        self.map.get(k)
+        let i = self.find(k)?;
+        self.places[i].as_ref().map(|(_, v)| v)
     }
 
     /// The entry of `k`, to change.
     #[inline]
     pub fn get_mut(&mut self, k: &K) -> Option<&mut V> {
-        self.map.get_mut(k)
+        let i = self.find(k)?;
+        self.places[i].as_mut().map(|(_, v)| v)
     }
 
     /// Whether `k` has an entry.
     #[inline]
     pub fn contains_key(&self, k: &K) -> bool {
-        self.map.contains_key(k)
+        self.find(k).is_some()
     }
 
     /// Drops the entries idle for `idle_nanos` since their `last` time
@@ -141,25 +236,36 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     /// outlive its deadline by that much). Entries are never touched
     /// between sweeps, so their deadlines only move later.
     pub fn expire(&mut self, now: Timestamp, slack_nanos: i64, deadline: impl Fn(&V) -> Timestamp) {
-        self.sweeps
-            .sweep(&mut self.map, now.as_nanos(), slack_nanos, |v| {
-                deadline(v).as_nanos()
-            });
+        let (tags, places, len) = (&mut self.tags, &mut self.places, &mut self.len);
+        self.sweeps.sweep_with(
+            now.as_nanos(),
+            slack_nanos,
+            |v| deadline(v).as_nanos(),
+            |keep| {
+                for (tag, place) in tags.iter_mut().zip(places.iter_mut()) {
+                    if place.as_ref().is_some_and(|(_, v)| !keep(v)) {
+                        *place = None;
+                        *tag = 0;
+                        *len -= 1;
+                    }
+                }
+            },
+        );
     }
 
     /// Entries held.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.len
     }
 
     /// Nothing held.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.len == 0
     }
 
     /// The most entries held.
     pub fn cap(&self) -> usize {
-        self.cap
+        self.max_buckets * self.ways
     }
 
     /// Entries dropped so far to make room.

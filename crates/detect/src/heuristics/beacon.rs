@@ -115,7 +115,7 @@ type Key = (IpAddr, IpAddr, u16, u8);
 
 struct Track {
     /// Connection starts, oldest first (at most [`HISTORY`]).
-    starts: VecDeque<Timestamp>,
+    starts: Starts,
     /// Last packet from the source (UDP idle detection, expiry).
     last: Timestamp,
     /// Source port of the last TCP start (a repeated SYN from the same
@@ -125,6 +125,59 @@ struct Track {
     since_alert: usize,
     alerted: bool,
     score: f64,
+}
+
+/// Connection starts, oldest first: a lone start is kept inline, so a
+/// key seen once (a spoofed source's only SYN) allocates nothing and
+/// frees nothing when it makes way.
+#[derive(Default)]
+struct Starts {
+    /// The only start, while there is one.
+    one: Option<Timestamp>,
+    /// Two starts and more (then `one` is `None`).
+    many: VecDeque<Timestamp>,
+}
+
+impl Starts {
+    fn len(&self) -> usize {
+        self.many.len() + usize::from(self.one.is_some())
+    }
+
+    fn front(&self) -> Option<Timestamp> {
+        self.one.or_else(|| self.many.front().copied())
+    }
+
+    fn back(&self) -> Option<Timestamp> {
+        self.one.or_else(|| self.many.back().copied())
+    }
+
+    fn clear(&mut self) {
+        self.one = None;
+        self.many.clear();
+    }
+
+    /// Adds the newest start, dropping the oldest past `cap`.
+    fn push(&mut self, t: Timestamp, cap: usize) {
+        if self.many.is_empty() && self.one.is_none() {
+            self.one = Some(t);
+            return;
+        }
+        if let Some(first) = self.one.take() {
+            self.many.push_back(first);
+        }
+        if self.many.len() >= cap {
+            self.many.pop_front();
+        }
+        self.many.push_back(t);
+    }
+
+    /// The starts as one slice.
+    fn as_slice(&mut self) -> &[Timestamp] {
+        match &self.one {
+            Some(t) => std::slice::from_ref(t),
+            None => self.many.make_contiguous(),
+        }
+    }
 }
 
 impl Track {
@@ -272,7 +325,7 @@ fn score(cfg: &Config, r: &Regularity) -> f64 {
 }
 
 fn alert(cfg: &Config, o: &Obs, t: &Track, r: &Regularity, score: f64) -> Alert {
-    let first = t.starts.front().copied().unwrap_or(o.ts);
+    let first = t.starts.front().unwrap_or(o.ts);
     let span = o.ts.nanos_since(first) as f64 / 1e9;
     let jitter = r.mad / r.period;
     let missed = if r.folded > 0 {
@@ -415,7 +468,7 @@ impl PacketDetector for Beaconing {
             return 0.0;
         }
         let t = self.tracks.get_or_insert_with(key, Track::worth, || Track {
-            starts: VecDeque::new(),
+            starts: Starts::default(),
             last: o.ts,
             last_port: 0,
             since_alert: 0,
@@ -424,28 +477,25 @@ impl PacketDetector for Beaconing {
         });
         let retransmit = o.protocol == proto::TCP
             && t.last_port == o.src_port
-            && t.starts.back().is_some_and(|&s| {
-                o.ts.nanos_since(s) < (self.cfg.min_period_secs * 1e9) as i64 * 4
-            });
+            && t.starts
+                .back()
+                .is_some_and(|s| o.ts.nanos_since(s) < (self.cfg.min_period_secs * 1e9) as i64 * 4);
         t.last = t.last.max(o.ts);
         if retransmit {
             return t.score;
         }
         t.last_port = o.src_port;
-        if t.starts.back().is_some_and(|&s| o.ts < s) {
+        if t.starts.back().is_some_and(|s| o.ts < s) {
             // Time went backwards (merged captures): start over.
             t.starts.clear();
         }
-        if t.starts.len() == HISTORY {
-            t.starts.pop_front();
-        }
-        t.starts.push_back(o.ts);
+        t.starts.push(o.ts, HISTORY);
         t.since_alert += 1;
         // Too few starts to be regular: no score worth its sorting.
         if t.starts.len() < 4 {
             return 0.0;
         }
-        let starts = t.starts.make_contiguous();
+        let starts = t.starts.as_slice();
         let Some(r) = regularity(starts, self.cfg.max_jitter) else {
             return 0.0;
         };
