@@ -315,4 +315,28 @@ mod tests {
         assert_eq!(m.len(), 0);
         assert_eq!(m.evicted(), 0, "expiry is not eviction");
     }
+
+    #[test]
+    fn the_table_grows_to_its_cap_and_finds_every_key_it_keeps() {
+        let mut m: Bounded<u64, u64> = Bounded::new(100_000);
+        for k in 0..10_000u64 {
+            *m.get_or_insert_with(k, |v| *v, || 0) += k;
+        }
+        // Below the cap nothing makes way: buckets double instead.
+        assert_eq!((m.len(), m.evicted()), (10_000, 0));
+        assert!((0..10_000u64).all(|k| m.get(&k) == Some(&k)));
+        assert!(m.get(&10_000).is_none());
+        // At the cap every new key evicts exactly one entry.
+        let mut m: Bounded<u64, u64> = Bounded::new(1_000);
+        for k in 0..50_000u64 {
+            m.get_or_insert_with(k, |v| *v, || 0);
+        }
+        assert_eq!(m.len() as u64 + m.evicted(), 50_000);
+        assert!(m.len() <= m.cap() && m.cap() == 1_000);
+        // Expiry empties places that new keys then reuse.
+        m.expire_idle(Timestamp::from_secs(10), 1, |_| Timestamp::ZERO);
+        assert_eq!(m.len(), 0);
+        *m.get_or_insert_with(7, |v| *v, || 0) = 70;
+        assert_eq!((m.get(&7), m.len()), (Some(&70), 1));
+    }
 }
