@@ -126,11 +126,10 @@ impl Slot {
     }
 }
 
-/// The learned profile of one subject.
-#[derive(Clone, Debug)]
-pub struct Profile {
-    week: Box<[Slot; 168]>,
-    day: [Slot; 24],
+/// What a subject's profile keeps besides its hour slots.
+#[derive(Clone, Copy, Debug)]
+struct Head {
+    /// The overall slot.
     all: Slot,
     /// Recent observed / expected.
     level: f64,
@@ -140,16 +139,58 @@ pub struct Profile {
     open: Option<Kind>,
 }
 
-impl Default for Profile {
+impl Default for Head {
     fn default() -> Self {
-        Profile {
-            week: Box::new([Slot::default(); 168]),
-            day: [Slot::default(); 24],
+        Head {
             all: Slot::default(),
             level: 1.0,
             pending: 0.0,
             open: None,
         }
+    }
+}
+
+/// One subject's profile as one minute sees it: its head and the slots of
+/// that minute's hour of the week and hour of the day.
+struct At<'a> {
+    head: &'a mut Head,
+    week: &'a mut Slot,
+    day: &'a mut Slot,
+}
+
+impl At<'_> {
+    /// The expected rate and spread, and which slot gave them, when one
+    /// has enough observations.
+    fn expected(&self, min_n: u32) -> Option<(f64, f64, &'static str)> {
+        let (s, which) = self.trusted(min_n)?;
+        let level = self.head.level.clamp(0.25, 4.0);
+        Some((s.mean * level, s.mad * level, which))
+    }
+
+    /// The most specific slot with enough observations.
+    fn trusted(&self, min_n: u32) -> Option<(Slot, &'static str)> {
+        if self.week.n >= min_n {
+            Some((*self.week, "this hour of the week"))
+        } else if self.day.n >= min_n {
+            Some((*self.day, "this hour of the day"))
+        } else if self.head.all.n >= min_n {
+            Some((self.head.all, "overall"))
+        } else {
+            None
+        }
+    }
+
+    fn learn(&mut self, x: f64, cfg: &Config, weight: u32) {
+        // The level follows the ratio to the profile before it learns this minute.
+        if let Some((s, _)) = self.trusted(cfg.min_minutes) {
+            if s.mean > 0.0 {
+                let ratio = (x / s.mean).clamp(0.1, 10.0);
+                self.head.level += cfg.level_rate * (ratio - self.head.level);
+            }
+        }
+        self.week.learn(x, cfg.slot_rate, weight);
+        self.day.learn(x, cfg.slot_rate, weight);
+        self.head.all.learn(x, cfg.slot_rate, weight);
     }
 }
 
@@ -160,64 +201,22 @@ fn hours(minute_secs: i64) -> (usize, usize) {
     ((h + 72).rem_euclid(168) as usize, h.rem_euclid(24) as usize)
 }
 
-impl Profile {
-    /// The expected rate and spread at this minute, and which profile gave
-    /// them, when one has enough observations.
-    pub fn expected(&self, minute_secs: i64, min_n: u32) -> Option<(f64, f64, &'static str)> {
-        self.expected_at(hours(minute_secs), min_n)
-    }
-
-    /// [`Profile::expected`] at (hour of the week, hour of the day).
-    fn expected_at(&self, (w, d): (usize, usize), min_n: u32) -> Option<(f64, f64, &'static str)> {
-        let (s, which) = if self.week[w].n >= min_n {
-            (self.week[w], "this hour of the week")
-        } else if self.day[d].n >= min_n {
-            (self.day[d], "this hour of the day")
-        } else if self.all.n >= min_n {
-            (self.all, "overall")
-        } else {
-            return None;
-        };
-        let level = self.level.clamp(0.25, 4.0);
-        Some((s.mean * level, s.mad * level, which))
-    }
-
-    fn learn(&mut self, minute_secs: i64, x: f64, cfg: &Config, weight: u32) {
-        self.learn_at(hours(minute_secs), x, cfg, weight);
-    }
-
-    /// [`Profile::learn`] at (hour of the week, hour of the day).
-    fn learn_at(&mut self, (w, d): (usize, usize), x: f64, cfg: &Config, weight: u32) {
-        // The level follows the ratio to the profile before it learns this minute.
-        if let Some((e, _, _)) = self.expected_raw(w, d, cfg.min_minutes) {
-            if e > 0.0 {
-                let ratio = (x / e).clamp(0.1, 10.0);
-                self.level += cfg.level_rate * (ratio - self.level);
-            }
-        }
-        self.week[w].learn(x, cfg.slot_rate, weight);
-        self.day[d].learn(x, cfg.slot_rate, weight);
-        self.all.learn(x, cfg.slot_rate, weight);
-    }
-
-    fn expected_raw(&self, w: usize, d: usize, min_n: u32) -> Option<(f64, f64, ())> {
-        let s = if self.week[w].n >= min_n {
-            &self.week[w]
-        } else if self.day[d].n >= min_n {
-            &self.day[d]
-        } else if self.all.n >= min_n {
-            &self.all
-        } else {
-            return None;
-        };
-        Some((s.mean, s.mad, ()))
-    }
-}
-
 /// Baselines for every interface, local host and process seen.
+///
+/// The profiles are kept slot by slot (one array per hour of the week and
+/// of the day, indexed by subject), so closing a minute, which visits
+/// every profile, reads three arrays front to back instead of one random
+/// place per subject.
 pub struct Baselines {
     cfg: Config,
-    profiles: Map<Subject, Profile>,
+    /// Each subject's index in the arrays below.
+    index: Map<Subject, u32>,
+    subjects: Vec<Subject>,
+    heads: Vec<Head>,
+    /// Per hour of the week, every subject's slot.
+    week: Vec<Vec<Slot>>,
+    /// Per hour of the day, every subject's slot.
+    day: Vec<Vec<Slot>>,
     /// The minute (seconds since the epoch) being summed.
     minute: Option<i64>,
     /// Updates of subjects not followed because the table was full.
@@ -229,9 +228,22 @@ const MINUTE: i64 = 60;
 impl Baselines {
     /// Empty baselines.
     pub fn new(cfg: &Config) -> Baselines {
+        // Each array reserved once for the cap (its pages are touched only
+        // as subjects come), so none is copied into a bigger one as the
+        // subjects grow; where the system refuses that much address space,
+        // they grow instead.
+        let slots = || {
+            let mut v = Vec::new();
+            let _ = v.try_reserve_exact(cfg.max_entities);
+            v
+        };
         Baselines {
             cfg: cfg.clone(),
-            profiles: Map::default(),
+            index: Map::default(),
+            subjects: Vec::new(),
+            heads: Vec::new(),
+            week: (0..168).map(|_| slots()).collect(),
+            day: (0..24).map(|_| slots()).collect(),
             minute: None,
             refused: 0,
         }
@@ -241,32 +253,46 @@ impl Baselines {
     /// (warm start from history): `bytes_per_sec` over `minutes` minutes
     /// starting at `start_secs`.
     pub fn warm(&mut self, subject: Subject, start_secs: i64, minutes: u32, bytes_per_sec: f64) {
-        if !self.tracks(&subject) {
+        let Some(i) = self.slot_of(subject) else {
             return;
+        };
+        let cfg = self.cfg.clone();
+        self.at(i, hours(start_secs))
+            .learn(bytes_per_sec, &cfg, minutes.max(1));
+    }
+
+    /// Subject `i`'s profile at (hour of the week, hour of the day).
+    fn at(&mut self, i: usize, (w, d): (usize, usize)) -> At<'_> {
+        At {
+            head: &mut self.heads[i],
+            week: &mut self.week[w][i],
+            day: &mut self.day[d][i],
         }
-        let p = self.profiles.entry(subject).or_default();
-        p.learn(start_secs, bytes_per_sec, &self.cfg, minutes.max(1));
     }
 
-    /// The profile of a subject, if followed.
-    pub fn profile(&self, s: &Subject) -> Option<&Profile> {
-        self.profiles.get(s)
-    }
-
-    fn tracks(&self, s: &Subject) -> bool {
-        matches!(s, Subject::Iface(_))
-            || self.profiles.contains_key(s)
-            || self.profiles.len() < self.cfg.max_entities
+    /// The index of `s`'s profile, made when the subject is followed:
+    /// interfaces always, hosts and processes up to the cap.
+    fn slot_of(&mut self, s: Subject) -> Option<usize> {
+        if let Some(&i) = self.index.get(&s) {
+            return Some(i as usize);
+        }
+        if !matches!(s, Subject::Iface(_)) && self.subjects.len() >= self.cfg.max_entities {
+            return None;
+        }
+        let i = self.subjects.len();
+        self.index.insert(s.clone(), i as u32);
+        self.subjects.push(s);
+        self.heads.push(Head::default());
+        for v in self.week.iter_mut().chain(self.day.iter_mut()) {
+            v.push(Slot::default());
+        }
+        Some(i)
     }
 
     fn add(&mut self, s: Subject, bytes: f64) {
-        if let Some(p) = self.profiles.get_mut(&s) {
-            p.pending += bytes;
-        } else if self.tracks(&s) {
-            let p = self.profiles.entry(s).or_default();
-            p.pending += bytes;
-        } else {
-            self.refused += 1;
+        match self.slot_of(s) {
+            Some(i) => self.heads[i].pending += bytes,
+            None => self.refused += 1,
         }
     }
 
@@ -294,12 +320,18 @@ impl Baselines {
 
     fn close(&mut self, minute: i64, out: &mut Vec<Alert>) {
         let cfg = &self.cfg;
-        let at = hours(minute);
+        let (w, d) = hours(minute);
         let mut fired: Vec<Alert> = Vec::new();
-        for (s, p) in self.profiles.iter_mut() {
-            let x = p.pending / MINUTE as f64;
-            p.pending = 0.0;
-            if let Some((e, mad, which)) = p.expected_at(at, cfg.min_minutes) {
+        let profiles = self
+            .subjects
+            .iter()
+            .zip(self.heads.iter_mut())
+            .zip(self.week[w].iter_mut().zip(self.day[d].iter_mut()));
+        for ((s, head), (week, day)) in profiles {
+            let mut p = At { head, week, day };
+            let x = p.head.pending / MINUTE as f64;
+            p.head.pending = 0.0;
+            if let Some((e, mad, which)) = p.expected(cfg.min_minutes) {
                 // Spread: the slot's deviation, at least a tenth of the
                 // expected value (minute-to-minute noise of a steady link).
                 let spread = (1.25 * mad).max(0.1 * e).max(1.0);
@@ -313,8 +345,8 @@ impl Baselines {
                     None
                 };
                 if let Some(k) = kind {
-                    if p.open != Some(k) {
-                        p.open = Some(k);
+                    if p.head.open != Some(k) {
+                        p.head.open = Some(k);
                         let lo = (e - cfg.z * spread).max(0.0);
                         let hi = e + cfg.z * spread;
                         fired.push(alert(s, k, minute, x, e, [lo, hi], z, which));
@@ -323,12 +355,13 @@ impl Baselines {
                     continue;
                 }
                 if z.abs() < cfg.z / 2.0 {
-                    p.open = None;
+                    p.head.open = None;
                 }
             }
-            p.learn_at(at, x, cfg, 1);
+            p.learn(x, cfg, 1);
         }
-        // Map order is fixed, but sort anyway so the order reads well.
+        // Sorted so the order reads well (and does not depend on when
+        // each subject was first seen).
         fired.sort_by(|a, b| a.entity.cmp(&b.entity).then(a.kind.cmp(&b.kind)));
         out.extend(fired);
     }
@@ -430,6 +463,6 @@ impl RowDetector for Baselines {
     }
 
     fn tracked(&self) -> usize {
-        self.profiles.len()
+        self.subjects.len()
     }
 }
