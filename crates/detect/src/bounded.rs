@@ -242,7 +242,9 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             slack_nanos,
             |v| deadline(v).as_nanos(),
             |keep| {
-                for (tag, place) in tags.iter_mut().zip(places.iter_mut()) {
+                // Empty places are told by their tag alone.
+                let held = tags.iter_mut().zip(places.iter_mut()).filter(|(t, _)| **t != 0);
+                for (tag, place) in held {
                     if place.as_ref().is_some_and(|(_, v)| !keep(v)) {
                         *place = None;
                         *tag = 0;
