@@ -243,7 +243,10 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             |v| deadline(v).as_nanos(),
             |keep| {
                 // Empty places are told by their tag alone.
-                let held = tags.iter_mut().zip(places.iter_mut()).filter(|(t, _)| **t != 0);
+                let held = tags
+                    .iter_mut()
+                    .zip(places.iter_mut())
+                    .filter(|(t, _)| **t != 0);
                 for (tag, place) in held {
                     if place.as_ref().is_some_and(|(_, v)| !keep(v)) {
                         *place = None;

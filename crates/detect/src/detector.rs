@@ -27,6 +27,22 @@ pub trait PacketDetector: Send {
     fn evicted(&self) -> u64;
     /// Entries of its per-entity state held now.
     fn tracked(&self) -> usize;
+    /// Its state is per source and one packet of a source can never make
+    /// an alert: the engine then shows it a source's first packet only
+    /// when a second one comes (replayed before it, with its own time),
+    /// and only the packets a port scan, sweep, password guessing or
+    /// beacon is made of (TCP without ACK or RST, UDP, ICMP echo, and the
+    /// SYN-ACKs and echo replies to followed sources).
+    fn per_source(&self) -> bool {
+        false
+    }
+    /// The score of `o` as its source's first packet (a new entry's
+    /// score), which the engine reports for a packet it holds back
+    /// ([`PacketDetector::per_source`]).
+    fn first_score(&self, o: &Obs) -> f64 {
+        let _ = o;
+        0.0
+    }
 }
 
 /// Traffic of one conversation over one period, with its process when

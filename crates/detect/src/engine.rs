@@ -6,6 +6,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use wirewatch_wire::Timestamp;
 
+use crate::admission::{Admission, Pass};
 use crate::alert::{Alert, Limiter};
 use crate::baseline::{self, Baselines, Subject};
 // Also reachable here, where they were defined before.
@@ -41,8 +42,9 @@ pub struct DetectConfig {
 /// Memory one entry of each detector's table costs at most, measured under
 /// a spoofed-source flood (one element per entry; `scripts/bench-flood.sh`).
 mod entry_bytes {
-    /// One entry of each of the scan detector's three tables.
-    pub const SCAN: u64 = 3 * 420;
+    /// One entry of each of the scan detector's three tables, and of the
+    /// first sightings before them (sized alike).
+    pub const SCAN: u64 = 3 * 420 + 120;
     /// A beaconing pair.
     pub const BEACON: u64 = 340;
     /// A DNS client and domain.
@@ -149,9 +151,32 @@ pub struct StateCount {
 /// Expiry runs once per this much packet time.
 const EXPIRE_EVERY_NANOS: i64 = 1_000_000_000;
 
+/// The door before the per-source detectors ([`crate::admission`]):
+/// sized like one scan table, holding a first packet as long as the
+/// longest of their windows (a beacon's longest period); none when a
+/// threshold lets one packet alert.
+fn admission(cfg: &DetectConfig) -> Option<Admission> {
+    let (scan, beacon) = (&cfg.heuristics.scan, &cfg.heuristics.beacon);
+    let one_is_enough = [scan.ports, scan.hosts, scan.ping_hosts, scan.logins]
+        .iter()
+        .any(|&t| t <= 1);
+    if one_is_enough {
+        return None;
+    }
+    let mut hold = scan.window_secs;
+    if beacon.enabled {
+        hold = hold.max(beacon.max_period_secs);
+    }
+    Some(Admission::new(scan.max_tracked, hold))
+}
+
 /// Every detector, fed packets and rows, with one limiter on the way out.
 pub struct Engine {
     packet_detectors: Vec<Box<dyn PacketDetector>>,
+    /// Which of them are per source ([`PacketDetector::per_source`]).
+    per_source: Vec<bool>,
+    /// The door before the per-source detectors, when any runs.
+    admission: Option<Admission>,
     /// The ML detector, kept apart so its model can be saved and replaced.
     ml: Option<Kitsune>,
     baselines: Option<Baselines>,
@@ -194,8 +219,12 @@ impl Engine {
         row_detectors: Vec<Box<dyn RowDetector>>,
     ) -> Engine {
         let n = packet_detectors.len();
+        let per_source: Vec<bool> = packet_detectors.iter().map(|d| d.per_source()).collect();
+        let admission = per_source.contains(&true).then(|| admission(cfg)).flatten();
         Engine {
             packet_detectors,
+            per_source,
+            admission,
             ml: None,
             baselines: None,
             exfil: None,
@@ -237,22 +266,32 @@ impl Engine {
 
     /// One packet through every packet detector. Returns their scores.
     pub fn packet(&mut self, o: &Obs) -> &[f64] {
-        match self.next_expire {
-            None => self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS)),
-            Some(t) if o.ts >= t => {
-                for d in &mut self.packet_detectors {
-                    d.expire(o.ts);
+        self.expire_when_due(o.ts);
+        let pass = self.admission.as_mut().map_or(Pass::Go, |a| a.pass(o));
+        if let Pass::Replay(first, answer) = &pass {
+            // The source's first packet (and the answer to it), then this
+            // one; their scores were given when they came.
+            for h in std::iter::once(first).chain(answer) {
+                let held = h.obs();
+                let per_source = self.per_source.iter();
+                for (d, _) in self
+                    .packet_detectors
+                    .iter_mut()
+                    .zip(per_source)
+                    .filter(|(_, &p)| p)
+                {
+                    d.packet(&held, &mut self.raw);
                 }
-                if let Some(k) = &mut self.ml {
-                    k.expire(o.ts);
-                }
-                self.rollups.expire(o.ts, &mut self.out);
-                self.next_expire = Some(o.ts.add_nanos(EXPIRE_EVERY_NANOS));
             }
-            Some(_) => {}
         }
-        for (d, s) in self.packet_detectors.iter_mut().zip(&mut self.scores) {
-            *s = d.packet(o, &mut self.raw);
+        let skip = matches!(pass, Pass::Skip);
+        let each = self.packet_detectors.iter_mut().zip(&self.per_source);
+        for ((d, &per_source), s) in each.zip(&mut self.scores) {
+            *s = if per_source && skip {
+                d.first_score(o)
+            } else {
+                d.packet(o, &mut self.raw)
+            };
         }
         if let Some(k) = &mut self.ml {
             let n = self.scores.len();
@@ -262,6 +301,28 @@ impl Engine {
             self.admit();
         }
         &self.scores
+    }
+
+    /// Expiry of every packet detector's state, once per
+    /// [`EXPIRE_EVERY_NANOS`] of packet time.
+    fn expire_when_due(&mut self, now: Timestamp) {
+        match self.next_expire {
+            None => self.next_expire = Some(now.add_nanos(EXPIRE_EVERY_NANOS)),
+            Some(t) if now >= t => {
+                for d in &mut self.packet_detectors {
+                    d.expire(now);
+                }
+                if let Some(a) = &mut self.admission {
+                    a.expire(now);
+                }
+                if let Some(k) = &mut self.ml {
+                    k.expire(now);
+                }
+                self.rollups.expire(now, &mut self.out);
+                self.next_expire = Some(now.add_nanos(EXPIRE_EVERY_NANOS));
+            }
+            Some(_) => {}
+        }
     }
 
     /// One period's flow counts through every flow-level detector.
@@ -399,6 +460,11 @@ impl Engine {
                 detector: d.name(),
                 tracked: d.tracked(),
                 evicted: d.evicted(),
+            }))
+            .chain(self.admission.iter().map(|a| StateCount {
+                detector: "first_sightings",
+                tracked: a.tracked(),
+                evicted: a.evicted(),
             }))
             .collect()
     }

@@ -7,6 +7,7 @@
 //! same capture gives the same alerts every time.
 #![forbid(unsafe_code)]
 
+mod admission;
 pub mod alert;
 pub mod baseline;
 pub mod bounded;

@@ -532,6 +532,10 @@ impl PacketDetector for Beaconing {
     fn tracked(&self) -> usize {
         self.tracks.len()
     }
+
+    fn per_source(&self) -> bool {
+        true
+    }
 }
 
 #[cfg(test)]

@@ -212,6 +212,18 @@ impl PacketDetector for VerticalScan {
     fn tracked(&self) -> usize {
         self.pairs.len()
     }
+
+    fn per_source(&self) -> bool {
+        true
+    }
+
+    fn first_score(&self, o: &Obs) -> f64 {
+        if is_probe(o) {
+            1.0 / f64::from(self.cfg.ports)
+        } else {
+            0.0
+        }
+    }
 }
 
 struct Fan {
@@ -254,6 +266,25 @@ fn is_unicast(a: &IpAddr) -> bool {
 }
 
 const ECHO_REQUEST: [u8; 2] = [8, 128];
+
+impl HorizontalSweep {
+    /// The fan a probe or ping adds a host to, and its threshold; `None`
+    /// for packets that are neither (or go to a group address).
+    fn fan_of(&self, o: &Obs) -> Option<((IpAddr, u8, u16), u32)> {
+        let icmp = o.icmp_type();
+        let fan = if icmp.is_some_and(|t| ECHO_REQUEST.contains(&t)) {
+            ((o.src, o.protocol, 0), self.cfg.ping_hosts)
+        } else if is_probe(o)
+            && !(o.protocol == proto::UDP && self.cfg.sweep_ignore_udp_ports.contains(&o.dst_port))
+        {
+            ((o.src, o.protocol, o.dst_port), self.cfg.hosts)
+        } else {
+            return None;
+        };
+        is_unicast(&o.dst).then_some(fan)
+    }
+}
+
 const ECHO_REPLY: [u8; 2] = [0, 129];
 
 impl PacketDetector for HorizontalSweep {
@@ -279,18 +310,9 @@ impl PacketDetector for HorizontalSweep {
             }
             return 0.0;
         }
-        let (key, thr) = if icmp.is_some_and(|t| ECHO_REQUEST.contains(&t)) {
-            ((o.src, o.protocol, 0), self.cfg.ping_hosts)
-        } else if is_probe(o)
-            && !(o.protocol == proto::UDP && self.cfg.sweep_ignore_udp_ports.contains(&o.dst_port))
-        {
-            ((o.src, o.protocol, o.dst_port), self.cfg.hosts)
-        } else {
+        let Some((key, thr)) = self.fan_of(o) else {
             return 0.0;
         };
-        if !is_unicast(&o.dst) {
-            return 0.0;
-        }
         let f = self.fans.get_or_insert_with(key, Fan::worth, || Fan {
             win: Window::new(o.ts),
             hosts: SmallSet::default(),
@@ -367,6 +389,14 @@ impl PacketDetector for HorizontalSweep {
     fn tracked(&self) -> usize {
         self.fans.len()
     }
+
+    fn per_source(&self) -> bool {
+        true
+    }
+
+    fn first_score(&self, o: &Obs) -> f64 {
+        self.fan_of(o).map_or(0.0, |(_, thr)| 1.0 / f64::from(thr))
+    }
 }
 
 struct Tries {
@@ -402,13 +432,20 @@ impl BruteForce {
     }
 }
 
+impl BruteForce {
+    /// A connection attempt to a login service.
+    fn is_attempt(&self, o: &Obs) -> bool {
+        o.is_syn() && self.cfg.login_ports.contains(&o.dst_port)
+    }
+}
+
 impl PacketDetector for BruteForce {
     fn name(&self) -> &'static str {
         "brute_force"
     }
 
     fn packet(&mut self, o: &Obs, out: &mut Vec<Alert>) -> f64 {
-        if !o.is_syn() || !self.cfg.login_ports.contains(&o.dst_port) {
+        if !self.is_attempt(o) {
             return 0.0;
         }
         let key = (o.src, o.dst, o.dst_port);
@@ -486,5 +523,17 @@ impl PacketDetector for BruteForce {
 
     fn tracked(&self) -> usize {
         self.tries.len()
+    }
+
+    fn per_source(&self) -> bool {
+        true
+    }
+
+    fn first_score(&self, o: &Obs) -> f64 {
+        if self.is_attempt(o) {
+            1.0 / f64::from(self.cfg.logins)
+        } else {
+            0.0
+        }
     }
 }
