@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use wirewatch_wire::{proto, DecodeError, IpLayer, Outcome, PacketMeta, Timestamp};
 
+use crate::index::{prefetch, FlowIndex};
 use crate::IpNet;
 
 /// Length of one history slot: iftop's 2-second resolution.
@@ -206,6 +207,14 @@ impl History {
         self.slots[dir][i] = self.slots[dir][i].saturating_add(bytes);
     }
 
+    /// Starts bringing in what [`History::add`] at `slot` reads and writes.
+    fn prefetch(&self, slot: i64) {
+        let i = slot.rem_euclid(HISTORY_SLOTS as i64) as usize;
+        prefetch(&self.newest);
+        prefetch(&self.slots[0][i]);
+        prefetch(&self.slots[1][i]);
+    }
+
     /// Bytes of `slot` in direction `dir`.
     fn get(&self, slot: i64, dir: usize) -> u64 {
         if slot > self.newest || self.newest - slot >= HISTORY_SLOTS as i64 || slot < 0 {
@@ -397,8 +406,8 @@ pub struct FlowTable {
     /// The flows; `None` marks a free place (listed in `free`).
     slab: Vec<Option<Flow>>,
     free: Vec<u32>,
-    /// Indices into `slab`, keyed by the flow's `key`.
-    map: hashbrown::HashTable<u32>,
+    /// Places in `slab`, by the hash of the flow's `key`.
+    map: FlowIndex,
     hasher: foldhash::fast::RandomState,
     frags: HashMap<FragKey, (u16, u16, Timestamp), foldhash::fast::RandomState>,
     next_id: u64,
@@ -406,6 +415,9 @@ pub struct FlowTable {
     now: Timestamp,
     /// Slot of `now`.
     slot: i64,
+    /// Where `slot` starts and ends (`[start, end)`; both at
+    /// `Timestamp::ZERO` before the first packet).
+    slot_span: (Timestamp, Timestamp),
     last_sweep_slot: i64,
     packets_since_sweep: u64,
     /// Totals per slot: `[sent, received]`.
@@ -423,6 +435,29 @@ pub struct FlowTable {
     other: Vec<OtherFlows>,
     /// Interface given to new flows.
     iface: u16,
+}
+
+/// Packets [`FlowTable::ingest_batch`] reads ahead for at once.
+pub const BATCH: usize = 32;
+
+/// Starts bringing every cache line of `*x` in.
+fn prefetch_lines<T>(x: &T) {
+    let p: *const u8 = (x as *const T).cast();
+    for at in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch(p.wrapping_add(at));
+    }
+}
+
+/// The key of header `l` as far as the packet alone tells (a later
+/// fragment's ports are its first fragment's, not known here).
+fn packet_key(l: &IpLayer) -> FlowKey {
+    let ports = l.has_ports && proto::has_ports(l.protocol) && !l.is_later_fragment();
+    let (sp, dp) = if ports {
+        (l.src_port, l.dst_port)
+    } else {
+        (0, 0)
+    };
+    FlowKey::new(l.src, sp, l.dst, dp, l.protocol).0
 }
 
 /// Most flows handed to [`FlowTable::take_unrecorded`] after their removal
@@ -465,12 +500,10 @@ impl FlowTable {
         // address space, they start small and grow instead.
         let mut slab = Vec::new();
         let _ = slab.try_reserve_exact(n);
-        let mut map = hashbrown::HashTable::new();
-        let _ = map.try_reserve(2 * n, |_: &u32| 0);
         FlowTable {
             slab,
             free: Vec::new(),
-            map,
+            map: FlowIndex::new(n),
             hasher: foldhash::fast::RandomState::default(),
             frags: HashMap::with_capacity_and_hasher(fragment_cap(n), Default::default()),
             pending: Vec::with_capacity(if cfg.keep_expired { n } else { 0 }),
@@ -479,6 +512,7 @@ impl FlowTable {
             origin: None,
             now: Timestamp::ZERO,
             slot: 0,
+            slot_span: (Timestamp::ZERO, Timestamp::ZERO),
             last_sweep_slot: 0,
             packets_since_sweep: 0,
             totals: History::new(0),
@@ -581,7 +615,7 @@ impl FlowTable {
 
     /// No flows.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.len() == 0
     }
 
     /// Time of the first packet (slot 0 starts here).
@@ -592,6 +626,15 @@ impl FlowTable {
     /// The table's clock: the latest packet time or `advance` time.
     pub fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// [`FlowTable::slot_of`], without a division for the current slot.
+    fn packet_slot(&self, t: Timestamp) -> i64 {
+        if t >= self.slot_span.0 && t < self.slot_span.1 {
+            self.slot
+        } else {
+            self.slot_of(t)
+        }
     }
 
     /// History slot containing `t`.
@@ -627,12 +670,16 @@ impl FlowTable {
         if self.origin.is_none() {
             self.origin = Some(now);
             self.now = now;
+            self.slot_span = (now, now.add_nanos(SLOT_NANOS));
             return;
         }
         if now <= self.now {
             return;
         }
         self.now = now;
+        if now < self.slot_span.1 {
+            return; // still in the current slot
+        }
         let slot = self.slot_of(now);
         if slot > self.slot {
             // Slots in between are complete: record the totals peak.
@@ -643,6 +690,8 @@ impl FlowTable {
                 self.peaks[2] = self.peaks[2].max(tx + rx);
             }
             self.slot = slot;
+            let start = self.origin.unwrap_or(now).add_nanos(slot * SLOT_NANOS);
+            self.slot_span = (start, start.add_nanos(SLOT_NANOS));
             // Sweeping is O(flows): do it at most once per window, and only after
             // as many packets as there are flows, so its cost per packet is O(1).
             if slot - self.last_sweep_slot >= SWEEP_EVERY_SLOTS
@@ -727,17 +776,19 @@ impl FlowTable {
         let cap = expired_cap(cfg.max_flows);
         let mut n = 0;
         // In slab order, so that the same capture always loses the same flows.
-        for (i, place) in slab.iter_mut().enumerate() {
-            if !place.as_ref().is_some_and(&mut gone) {
+        for i in 0..slab.len() {
+            if !slab[i].as_ref().is_some_and(&mut gone) {
                 continue;
             }
-            let Some(mut f) = place.take() else {
+            let Some(mut f) = slab[i].take() else {
                 continue;
             };
             let i = i as u32;
-            if let Ok(e) = map.find_entry(hasher.hash_one(f.key), |&j| j == i) {
-                e.remove();
-            }
+            map.remove(hasher.hash_one(f.key), i, |j| {
+                slab[j as usize]
+                    .as_ref()
+                    .map_or(0, |f| hasher.hash_one(f.key))
+            });
             free.push(i);
             n += 1;
             let handed = cfg.keep_expired && expired.len() < cap && f.unrecorded(cfg.bytes);
@@ -766,6 +817,60 @@ impl FlowTable {
 
     fn is_local(&self, a: IpAddr) -> bool {
         self.cfg.local_nets.iter().any(|n| n.contains(a))
+    }
+
+    /// Accounts decoded packets in order, exactly as [`FlowTable::ingest`]
+    /// one by one; packets go in groups of [`BATCH`] whose flows are first
+    /// read ahead of time, so that their cache misses overlap rather than
+    /// come one after the other.
+    pub fn ingest_batch(&mut self, metas: &[PacketMeta]) {
+        for group in metas.chunks(BATCH) {
+            self.warm(group);
+            for m in group {
+                self.ingest(m);
+            }
+        }
+    }
+
+    /// Brings what accounting `metas` (at most [`BATCH`]) will touch into
+    /// the cache, in three rounds, each reading what the one before asked
+    /// for and asking for the next: each packet's index entry, then the
+    /// flow it names, then that flow's history. A guess may be wrong (a
+    /// later fragment's ports, a flow created within the group, a
+    /// collision): that only costs its miss later, as without it.
+    fn warm(&self, metas: &[PacketMeta]) {
+        let mut homes = [None; BATCH];
+        for (m, home) in metas.iter().zip(&mut homes) {
+            if let Some(l) = self.first_accounted(m) {
+                let h = self.map.home(self.hasher.hash_one(packet_key(l)));
+                self.map.prefetch(h);
+                *home = Some(h);
+            }
+        }
+        let mut flows: [Option<&Flow>; BATCH] = [None; BATCH];
+        for (home, flow) in homes.iter().zip(&mut flows) {
+            let e = home.map_or(0, |h| self.map.entry(h));
+            if let Some(place) = e.checked_sub(1).map(|i| &self.slab[i as usize]) {
+                prefetch_lines(place);
+                *flow = place.as_ref();
+            }
+        }
+        for (m, f) in metas.iter().zip(flows) {
+            if let Some(h) = f.and_then(|f| f.history.as_deref()) {
+                h.prefetch(self.packet_slot(m.ts));
+            }
+        }
+    }
+
+    /// The IP header of `m` whose flow [`FlowTable::ingest`] finds first.
+    fn first_accounted<'m>(&self, m: &'m PacketMeta) -> Option<&'m IpLayer> {
+        if m.outcome != Outcome::Ip {
+            return None;
+        }
+        match self.cfg.layers {
+            LayerMode::Outer | LayerMode::All => m.layers.outer(),
+            LayerMode::Inner => m.layers.inner(),
+        }
     }
 
     /// Accounts one decoded packet at its own timestamp.
@@ -861,7 +966,7 @@ impl FlowTable {
             dp = 0;
         }
         let (key, reversed) = FlowKey::new(l.src, sp, l.dst, dp, l.protocol);
-        let slot = self.slot_of(m.ts);
+        let slot = self.packet_slot(m.ts);
         let bytes = match self.cfg.bytes {
             ByteMode::Ip => l.ip_len as u64,
             ByteMode::Frame => m.wire_len as u64,
@@ -869,10 +974,10 @@ impl FlowTable {
         let dir = reversed as usize;
         let hash = self.hasher.hash_one(key);
         let slab = &self.slab;
-        let idx = match self.map.find(hash, |&i| {
+        let idx = match self.map.find(hash, |i| {
             slab[i as usize].as_ref().is_some_and(|f| f.key == key)
         }) {
-            Some(&i) => i,
+            Some(i) => i,
             None => self.insert(hash, key, reversed, l, m.ts),
         };
         let Some(flow) = self.slab[idx as usize].as_mut() else {
@@ -924,12 +1029,7 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.map.insert_unique(hash, idx, |&i| {
-            slab[i as usize]
-                .as_ref()
-                .map_or(0, |f| hasher.hash_one(f.key))
-        });
+        self.map.insert(hash, idx);
         idx
     }
 
