@@ -176,18 +176,70 @@ impl Counters {
     }
 }
 
+/// Per-slot bytes of both directions, `[dir][slot % HISTORY_SLOTS]`:
+/// 32-bit counts while every slot fits in one (a flow seldom moves 4 GiB in
+/// 2 s), 64-bit ones from the first that does not. Half the memory for
+/// nearly every flow, the same counts for all.
+#[derive(Clone, Debug)]
+enum Slots {
+    Narrow([[u32; HISTORY_SLOTS]; 2]),
+    Wide(Box<[[u64; HISTORY_SLOTS]; 2]>),
+}
+
+impl Slots {
+    fn get(&self, dir: usize, i: usize) -> u64 {
+        match self {
+            Slots::Narrow(s) => u64::from(s[dir][i]),
+            Slots::Wide(s) => s[dir][i],
+        }
+    }
+
+    /// Zeroes slot `i` of both directions.
+    fn clear(&mut self, i: usize) {
+        match self {
+            Slots::Narrow(s) => (s[0][i], s[1][i]) = (0, 0),
+            Slots::Wide(s) => (s[0][i], s[1][i]) = (0, 0),
+        }
+    }
+
+    /// Adds `bytes` (saturating) to slot `i` of `dir`, widening first when
+    /// the sum does not fit in 32 bits.
+    fn add(&mut self, dir: usize, i: usize, bytes: u64) {
+        let sum = self.get(dir, i).saturating_add(bytes);
+        match self {
+            Slots::Narrow(s) => match u32::try_from(sum) {
+                Ok(v) => s[dir][i] = v,
+                Err(_) => {
+                    let mut wide = Box::new(s.map(|d| d.map(u64::from)));
+                    wide[dir][i] = sum;
+                    *self = Slots::Wide(wide);
+                }
+            },
+            Slots::Wide(s) => s[dir][i] = sum,
+        }
+    }
+
+    /// Starts bringing slot `i` of both directions into the cache.
+    fn prefetch(&self, i: usize) {
+        match self {
+            Slots::Narrow(s) => (prefetch(&s[0][i]), prefetch(&s[1][i])),
+            Slots::Wide(s) => (prefetch(&s[0][i]), prefetch(&s[1][i])),
+        };
+    }
+}
+
 /// Per-slot byte history of both directions, newest slot `newest`.
 #[derive(Clone, Debug)]
 struct History {
     newest: i64,
-    slots: [[u64; HISTORY_SLOTS]; 2],
+    slots: Slots,
 }
 
 impl History {
     fn new(slot: i64) -> Self {
         History {
             newest: slot,
-            slots: [[0; HISTORY_SLOTS]; 2],
+            slots: Slots::Narrow([[0; HISTORY_SLOTS]; 2]),
         }
     }
 
@@ -196,23 +248,21 @@ impl History {
             let gap = (slot - self.newest).min(HISTORY_SLOTS as i64);
             for k in 0..gap {
                 let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
-                self.slots[0][i] = 0;
-                self.slots[1][i] = 0;
+                self.slots.clear(i);
             }
             self.newest = slot;
         } else if self.newest - slot >= HISTORY_SLOTS as i64 {
             return; // older than the window
         }
         let i = slot.rem_euclid(HISTORY_SLOTS as i64) as usize;
-        self.slots[dir][i] = self.slots[dir][i].saturating_add(bytes);
+        self.slots.add(dir, i, bytes);
     }
 
     /// Starts bringing in what [`History::add`] at `slot` reads and writes.
     fn prefetch(&self, slot: i64) {
-        let i = slot.rem_euclid(HISTORY_SLOTS as i64) as usize;
         prefetch(&self.newest);
-        prefetch(&self.slots[0][i]);
-        prefetch(&self.slots[1][i]);
+        self.slots
+            .prefetch(slot.rem_euclid(HISTORY_SLOTS as i64) as usize);
     }
 
     /// Bytes of `slot` in direction `dir`.
@@ -220,7 +270,8 @@ impl History {
         if slot > self.newest || self.newest - slot >= HISTORY_SLOTS as i64 || slot < 0 {
             0
         } else {
-            self.slots[dir][slot.rem_euclid(HISTORY_SLOTS as i64) as usize]
+            self.slots
+                .get(dir, slot.rem_euclid(HISTORY_SLOTS as i64) as usize)
         }
     }
 }
@@ -437,8 +488,13 @@ pub struct FlowTable {
     iface: u16,
 }
 
-/// Packets [`FlowTable::ingest_batch`] reads ahead for at once.
-pub const BATCH: usize = 32;
+/// Packets a caller of [`FlowTable::ingest_batch`] best hands over at
+/// once (it reads ahead within such groups).
+pub const BATCH: usize = 64;
+
+/// How many packets ahead [`FlowTable::ingest_batch`] starts each of its
+/// three reads.
+const AHEAD: usize = 6;
 
 /// Starts bringing every cache line of `*x` in.
 fn prefetch_lines<T>(x: &T) {
@@ -820,45 +876,59 @@ impl FlowTable {
     }
 
     /// Accounts decoded packets in order, exactly as [`FlowTable::ingest`]
-    /// one by one; packets go in groups of [`BATCH`] whose flows are first
-    /// read ahead of time, so that their cache misses overlap rather than
-    /// come one after the other.
+    /// one by one, but reads ahead: while a packet is accounted, the
+    /// history of the flow of the one [`AHEAD`] packets later is being
+    /// fetched, the flow of the one twice as far, and the index entry of
+    /// the one three times as far, so that cache misses overlap rather
+    /// than come one after the other. A guess may be wrong (a later
+    /// fragment's ports, a flow created meanwhile, a collision): that only
+    /// costs its miss later, as without reading ahead.
     pub fn ingest_batch(&mut self, metas: &[PacketMeta]) {
-        for group in metas.chunks(BATCH) {
-            self.warm(group);
-            for m in group {
-                self.ingest(m);
+        let n = metas.len();
+        let mut homes = [None; BATCH];
+        let mut places = [None; BATCH];
+        for group in (0..n).step_by(BATCH) {
+            let metas = &metas[group..n.min(group + BATCH)];
+            let k = metas.len();
+            for i in 0..k + 3 * AHEAD {
+                if i < k {
+                    homes[i] = self.prefetch_entry(&metas[i]);
+                }
+                if let Some(j) = i.checked_sub(AHEAD).filter(|&j| j < k) {
+                    places[j] = self.prefetch_flow(homes[j]);
+                }
+                if let Some(j) = i.checked_sub(2 * AHEAD).filter(|&j| j < k) {
+                    self.prefetch_history(places[j], &metas[j]);
+                }
+                if let Some(j) = i.checked_sub(3 * AHEAD).filter(|&j| j < k) {
+                    self.ingest(&metas[j]);
+                }
             }
         }
     }
 
-    /// Brings what accounting `metas` (at most [`BATCH`]) will touch into
-    /// the cache, in three rounds, each reading what the one before asked
-    /// for and asking for the next: each packet's index entry, then the
-    /// flow it names, then that flow's history. A guess may be wrong (a
-    /// later fragment's ports, a flow created within the group, a
-    /// collision): that only costs its miss later, as without it.
-    fn warm(&self, metas: &[PacketMeta]) {
-        let mut homes = [None; BATCH];
-        for (m, home) in metas.iter().zip(&mut homes) {
-            if let Some(l) = self.first_accounted(m) {
-                let h = self.map.home(self.hasher.hash_one(packet_key(l)));
-                self.map.prefetch(h);
-                *home = Some(h);
-            }
-        }
-        let mut flows: [Option<&Flow>; BATCH] = [None; BATCH];
-        for (home, flow) in homes.iter().zip(&mut flows) {
-            let e = home.map_or(0, |h| self.map.entry(h));
-            if let Some(place) = e.checked_sub(1).map(|i| &self.slab[i as usize]) {
-                prefetch_lines(place);
-                *flow = place.as_ref();
-            }
-        }
-        for (m, f) in metas.iter().zip(flows) {
-            if let Some(h) = f.and_then(|f| f.history.as_deref()) {
-                h.prefetch(self.packet_slot(m.ts));
-            }
+    /// Starts fetching the index entry of `m`'s flow; returns where it is.
+    fn prefetch_entry(&self, m: &PacketMeta) -> Option<usize> {
+        let l = self.first_accounted(m)?;
+        let h = self.map.home(self.hasher.hash_one(packet_key(l)));
+        self.map.prefetch(h);
+        Some(h)
+    }
+
+    /// Starts fetching the flow the index entry at `home` names; returns
+    /// its place.
+    fn prefetch_flow(&self, home: Option<usize>) -> Option<u32> {
+        let place = self.map.entry(home?).checked_sub(1)?;
+        prefetch_lines(self.slab.get(place as usize)?);
+        Some(place)
+    }
+
+    /// Starts fetching what accounting `m` will touch of the history of
+    /// the flow at `place`.
+    fn prefetch_history(&self, place: Option<u32>, m: &PacketMeta) {
+        let flow = place.and_then(|p| self.slab.get(p as usize)?.as_ref());
+        if let Some(h) = flow.and_then(|f| f.history.as_deref()) {
+            h.prefetch(self.packet_slot(m.ts));
         }
     }
 
@@ -1110,5 +1180,26 @@ fn fold(other: &mut Vec<OtherFlows>, f: &Flow, handed: bool, mode: ByteMode) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_counts_past_32_bits_exactly() {
+        let mut h = History::new(5);
+        h.add(5, 0, u64::from(u32::MAX) - 1);
+        h.add(4, 1, 7);
+        assert!(matches!(h.slots, Slots::Narrow(_)));
+        h.add(5, 0, 3);
+        assert!(matches!(h.slots, Slots::Wide(_)));
+        assert_eq!(h.get(5, 0), u64::from(u32::MAX) + 2);
+        assert_eq!(h.get(4, 1), 7, "widening keeps the other slots");
+        h.add(5, 0, u64::MAX);
+        assert_eq!(h.get(5, 0), u64::MAX, "saturates as before");
+        h.add(25, 1, 1);
+        assert_eq!((h.get(5, 0), h.get(25, 1)), (0, 1), "old slots are cleared");
     }
 }
