@@ -885,40 +885,41 @@ impl FlowTable {
     /// costs its miss later, as without reading ahead.
     pub fn ingest_batch(&mut self, metas: &[PacketMeta]) {
         let n = metas.len();
-        let mut homes = [None; BATCH];
+        let mut guesses = [None; BATCH];
         let mut places = [None; BATCH];
         for group in (0..n).step_by(BATCH) {
             let metas = &metas[group..n.min(group + BATCH)];
             let k = metas.len();
             for i in 0..k + 3 * AHEAD {
                 if i < k {
-                    homes[i] = self.prefetch_entry(&metas[i]);
+                    guesses[i] = self.prefetch_entry(&metas[i]);
                 }
                 if let Some(j) = i.checked_sub(AHEAD).filter(|&j| j < k) {
-                    places[j] = self.prefetch_flow(homes[j]);
+                    places[j] = self.prefetch_flow(guesses[j]);
                 }
                 if let Some(j) = i.checked_sub(2 * AHEAD).filter(|&j| j < k) {
                     self.prefetch_history(places[j], &metas[j]);
                 }
                 if let Some(j) = i.checked_sub(3 * AHEAD).filter(|&j| j < k) {
-                    self.ingest(&metas[j]);
+                    self.ingest_guessed(&metas[j], guesses[j]);
                 }
             }
         }
     }
 
-    /// Starts fetching the index entry of `m`'s flow; returns where it is.
-    fn prefetch_entry(&self, m: &PacketMeta) -> Option<usize> {
-        let l = self.first_accounted(m)?;
-        let h = self.map.home(self.hasher.hash_one(packet_key(l)));
-        self.map.prefetch(h);
-        Some(h)
+    /// Starts fetching the index entry of `m`'s flow; returns the key
+    /// guessed and its hash.
+    fn prefetch_entry(&self, m: &PacketMeta) -> Option<(FlowKey, u64)> {
+        let key = packet_key(self.first_accounted(m)?);
+        let hash = self.hasher.hash_one(key);
+        self.map.prefetch(self.map.home(hash));
+        Some((key, hash))
     }
 
-    /// Starts fetching the flow the index entry at `home` names; returns
-    /// its place.
-    fn prefetch_flow(&self, home: Option<usize>) -> Option<u32> {
-        let place = self.map.entry(home?).checked_sub(1)?;
+    /// Starts fetching the flow the index entry of the `guess`ed key's
+    /// hash names; returns its place.
+    fn prefetch_flow(&self, guess: Option<(FlowKey, u64)>) -> Option<u32> {
+        let place = self.map.entry(self.map.home(guess?.1)).checked_sub(1)?;
         prefetch_lines(self.slab.get(place as usize)?);
         Some(place)
     }
@@ -945,6 +946,13 @@ impl FlowTable {
 
     /// Accounts one decoded packet at its own timestamp.
     pub fn ingest(&mut self, m: &PacketMeta) {
+        self.ingest_guessed(m, None);
+    }
+
+    /// [`FlowTable::ingest`], with the key (and its hash) read ahead for
+    /// the first header accounted: the hash is not computed again when the
+    /// key turns out right.
+    fn ingest_guessed(&mut self, m: &PacketMeta, mut guess: Option<(FlowKey, u64)>) {
         self.advance(m.ts);
         self.packets_since_sweep += 1;
         let st = &mut self.stats;
@@ -988,7 +996,7 @@ impl FlowTable {
                 continue;
             }
             self.stats.ip_bytes += l.ip_len as u64;
-            self.account(m, l);
+            self.account(m, l, guess.take());
         }
     }
 
@@ -1007,7 +1015,7 @@ impl FlowTable {
             && self.is_local(l.src) == self.is_local(l.dst)
     }
 
-    fn account(&mut self, m: &PacketMeta, l: &IpLayer) {
+    fn account(&mut self, m: &PacketMeta, l: &IpLayer, guess: Option<(FlowKey, u64)>) {
         let (mut sp, mut dp, mut ports) = (
             l.src_port,
             l.dst_port,
@@ -1042,7 +1050,10 @@ impl FlowTable {
             ByteMode::Frame => m.wire_len as u64,
         };
         let dir = reversed as usize;
-        let hash = self.hasher.hash_one(key);
+        let hash = match guess {
+            Some((k, h)) if k == key => h,
+            _ => self.hasher.hash_one(key),
+        };
         let slab = &self.slab;
         let idx = match self.map.find(hash, |i| {
             slab[i as usize].as_ref().is_some_and(|f| f.key == key)
