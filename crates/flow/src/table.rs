@@ -194,6 +194,14 @@ impl Slots {
         }
     }
 
+    /// Zeroes every slot.
+    fn clear_all(&mut self) {
+        match self {
+            Slots::Narrow(s) => *s = [[0; HISTORY_SLOTS]; 2],
+            Slots::Wide(s) => **s = [[0; HISTORY_SLOTS]; 2],
+        }
+    }
+
     /// Zeroes slot `i` of both directions.
     fn clear(&mut self, i: usize) {
         match self {
@@ -245,10 +253,14 @@ impl History {
 
     fn add(&mut self, slot: i64, dir: usize, bytes: u64) {
         if slot > self.newest {
-            let gap = (slot - self.newest).min(HISTORY_SLOTS as i64);
-            for k in 0..gap {
-                let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
-                self.slots.clear(i);
+            let gap = slot - self.newest;
+            if gap >= HISTORY_SLOTS as i64 {
+                self.slots.clear_all(); // back after the whole window
+            } else {
+                for k in 0..gap {
+                    let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
+                    self.slots.clear(i);
+                }
             }
             self.newest = slot;
         } else if self.newest - slot >= HISTORY_SLOTS as i64 {
@@ -258,11 +270,18 @@ impl History {
         self.slots.add(dir, i, bytes);
     }
 
-    /// Starts bringing in what [`History::add`] at `slot` reads and writes.
+    /// Starts bringing in what [`History::add`] at `slot` reads and
+    /// writes: the slot, or all of a narrow history when the slot is a
+    /// window or more past the newest (every slot is cleared then).
     fn prefetch(&self, slot: i64) {
-        prefetch(&self.newest);
-        self.slots
-            .prefetch(slot.rem_euclid(HISTORY_SLOTS as i64) as usize);
+        match &self.slots {
+            Slots::Narrow(_) if slot - self.newest >= HISTORY_SLOTS as i64 => prefetch_lines(self),
+            _ => {
+                prefetch(&self.newest);
+                self.slots
+                    .prefetch(slot.rem_euclid(HISTORY_SLOTS as i64) as usize);
+            }
+        }
     }
 
     /// Bytes of `slot` in direction `dir`.
