@@ -4,15 +4,17 @@
 //!
 //! Time is passed in with every packet (the packet timestamp), so the same
 //! capture always yields the same tables.
-#![forbid(unsafe_code)]
+// One `unsafe` block: the prefetch hint of `index::prefetch`.
+#![deny(unsafe_code)]
 
+mod index;
 mod net;
 mod table;
 mod view;
 
 pub use net::{IpNet, NetParseError};
 pub use table::{
-    ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,
+    ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats, BATCH,
     HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
 };
 pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

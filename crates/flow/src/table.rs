@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use wirewatch_wire::{proto, DecodeError, IpLayer, Outcome, PacketMeta, Timestamp};
 
+use crate::index::{prefetch, FlowIndex};
 use crate::IpNet;
 
 /// Length of one history slot: iftop's 2-second resolution.
@@ -175,35 +176,112 @@ impl Counters {
     }
 }
 
+/// Per-slot bytes of both directions, `[dir][slot % HISTORY_SLOTS]`:
+/// 32-bit counts while every slot fits in one (a flow seldom moves 4 GiB in
+/// 2 s), 64-bit ones from the first that does not. Half the memory for
+/// nearly every flow, the same counts for all.
+#[derive(Clone, Debug)]
+enum Slots {
+    Narrow([[u32; HISTORY_SLOTS]; 2]),
+    Wide(Box<[[u64; HISTORY_SLOTS]; 2]>),
+}
+
+impl Slots {
+    fn get(&self, dir: usize, i: usize) -> u64 {
+        match self {
+            Slots::Narrow(s) => u64::from(s[dir][i]),
+            Slots::Wide(s) => s[dir][i],
+        }
+    }
+
+    /// Zeroes every slot.
+    fn clear_all(&mut self) {
+        match self {
+            Slots::Narrow(s) => *s = [[0; HISTORY_SLOTS]; 2],
+            Slots::Wide(s) => **s = [[0; HISTORY_SLOTS]; 2],
+        }
+    }
+
+    /// Zeroes slot `i` of both directions.
+    fn clear(&mut self, i: usize) {
+        match self {
+            Slots::Narrow(s) => (s[0][i], s[1][i]) = (0, 0),
+            Slots::Wide(s) => (s[0][i], s[1][i]) = (0, 0),
+        }
+    }
+
+    /// Adds `bytes` (saturating) to slot `i` of `dir`, widening first when
+    /// the sum does not fit in 32 bits.
+    fn add(&mut self, dir: usize, i: usize, bytes: u64) {
+        let sum = self.get(dir, i).saturating_add(bytes);
+        match self {
+            Slots::Narrow(s) => match u32::try_from(sum) {
+                Ok(v) => s[dir][i] = v,
+                Err(_) => {
+                    let mut wide = Box::new(s.map(|d| d.map(u64::from)));
+                    wide[dir][i] = sum;
+                    *self = Slots::Wide(wide);
+                }
+            },
+            Slots::Wide(s) => s[dir][i] = sum,
+        }
+    }
+
+    /// Starts bringing slot `i` of both directions into the cache.
+    fn prefetch(&self, i: usize) {
+        match self {
+            Slots::Narrow(s) => (prefetch(&s[0][i]), prefetch(&s[1][i])),
+            Slots::Wide(s) => (prefetch(&s[0][i]), prefetch(&s[1][i])),
+        };
+    }
+}
+
 /// Per-slot byte history of both directions, newest slot `newest`.
 #[derive(Clone, Debug)]
 struct History {
     newest: i64,
-    slots: [[u64; HISTORY_SLOTS]; 2],
+    slots: Slots,
 }
 
 impl History {
     fn new(slot: i64) -> Self {
         History {
             newest: slot,
-            slots: [[0; HISTORY_SLOTS]; 2],
+            slots: Slots::Narrow([[0; HISTORY_SLOTS]; 2]),
         }
     }
 
     fn add(&mut self, slot: i64, dir: usize, bytes: u64) {
         if slot > self.newest {
-            let gap = (slot - self.newest).min(HISTORY_SLOTS as i64);
-            for k in 0..gap {
-                let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
-                self.slots[0][i] = 0;
-                self.slots[1][i] = 0;
+            let gap = slot - self.newest;
+            if gap >= HISTORY_SLOTS as i64 {
+                self.slots.clear_all(); // back after the whole window
+            } else {
+                for k in 0..gap {
+                    let i = (slot - k).rem_euclid(HISTORY_SLOTS as i64) as usize;
+                    self.slots.clear(i);
+                }
             }
             self.newest = slot;
         } else if self.newest - slot >= HISTORY_SLOTS as i64 {
             return; // older than the window
         }
         let i = slot.rem_euclid(HISTORY_SLOTS as i64) as usize;
-        self.slots[dir][i] = self.slots[dir][i].saturating_add(bytes);
+        self.slots.add(dir, i, bytes);
+    }
+
+    /// Starts bringing in what [`History::add`] at `slot` reads and
+    /// writes: the slot, or all of a narrow history when the slot is a
+    /// window or more past the newest (every slot is cleared then).
+    fn prefetch(&self, slot: i64) {
+        match &self.slots {
+            Slots::Narrow(_) if slot - self.newest >= HISTORY_SLOTS as i64 => prefetch_lines(self),
+            _ => {
+                prefetch(&self.newest);
+                self.slots
+                    .prefetch(slot.rem_euclid(HISTORY_SLOTS as i64) as usize);
+            }
+        }
     }
 
     /// Bytes of `slot` in direction `dir`.
@@ -211,7 +289,8 @@ impl History {
         if slot > self.newest || self.newest - slot >= HISTORY_SLOTS as i64 || slot < 0 {
             0
         } else {
-            self.slots[dir][slot.rem_euclid(HISTORY_SLOTS as i64) as usize]
+            self.slots
+                .get(dir, slot.rem_euclid(HISTORY_SLOTS as i64) as usize)
         }
     }
 }
@@ -397,8 +476,8 @@ pub struct FlowTable {
     /// The flows; `None` marks a free place (listed in `free`).
     slab: Vec<Option<Flow>>,
     free: Vec<u32>,
-    /// Indices into `slab`, keyed by the flow's `key`.
-    map: hashbrown::HashTable<u32>,
+    /// Places in `slab`, by the hash of the flow's `key`.
+    map: FlowIndex,
     hasher: foldhash::fast::RandomState,
     frags: HashMap<FragKey, (u16, u16, Timestamp), foldhash::fast::RandomState>,
     next_id: u64,
@@ -406,6 +485,9 @@ pub struct FlowTable {
     now: Timestamp,
     /// Slot of `now`.
     slot: i64,
+    /// Where `slot` starts and ends (`[start, end)`; both at
+    /// `Timestamp::ZERO` before the first packet).
+    slot_span: (Timestamp, Timestamp),
     last_sweep_slot: i64,
     packets_since_sweep: u64,
     /// Totals per slot: `[sent, received]`.
@@ -423,6 +505,34 @@ pub struct FlowTable {
     other: Vec<OtherFlows>,
     /// Interface given to new flows.
     iface: u16,
+}
+
+/// Packets a caller of [`FlowTable::ingest_batch`] best hands over at
+/// once (it reads ahead within such groups).
+pub const BATCH: usize = 64;
+
+/// How many packets ahead [`FlowTable::ingest_batch`] starts each of its
+/// three reads.
+const AHEAD: usize = 6;
+
+/// Starts bringing every cache line of `*x` in.
+fn prefetch_lines<T>(x: &T) {
+    let p: *const u8 = (x as *const T).cast();
+    for at in (0..std::mem::size_of::<T>()).step_by(64) {
+        prefetch(p.wrapping_add(at));
+    }
+}
+
+/// The key of header `l` as far as the packet alone tells (a later
+/// fragment's ports are its first fragment's, not known here).
+fn packet_key(l: &IpLayer) -> FlowKey {
+    let ports = l.has_ports && proto::has_ports(l.protocol) && !l.is_later_fragment();
+    let (sp, dp) = if ports {
+        (l.src_port, l.dst_port)
+    } else {
+        (0, 0)
+    };
+    FlowKey::new(l.src, sp, l.dst, dp, l.protocol).0
 }
 
 /// Most flows handed to [`FlowTable::take_unrecorded`] after their removal
@@ -465,12 +575,10 @@ impl FlowTable {
         // address space, they start small and grow instead.
         let mut slab = Vec::new();
         let _ = slab.try_reserve_exact(n);
-        let mut map = hashbrown::HashTable::new();
-        let _ = map.try_reserve(2 * n, |_: &u32| 0);
         FlowTable {
             slab,
             free: Vec::new(),
-            map,
+            map: FlowIndex::new(n),
             hasher: foldhash::fast::RandomState::default(),
             frags: HashMap::with_capacity_and_hasher(fragment_cap(n), Default::default()),
             pending: Vec::with_capacity(if cfg.keep_expired { n } else { 0 }),
@@ -479,6 +587,7 @@ impl FlowTable {
             origin: None,
             now: Timestamp::ZERO,
             slot: 0,
+            slot_span: (Timestamp::ZERO, Timestamp::ZERO),
             last_sweep_slot: 0,
             packets_since_sweep: 0,
             totals: History::new(0),
@@ -581,7 +690,7 @@ impl FlowTable {
 
     /// No flows.
     pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
+        self.map.len() == 0
     }
 
     /// Time of the first packet (slot 0 starts here).
@@ -592,6 +701,15 @@ impl FlowTable {
     /// The table's clock: the latest packet time or `advance` time.
     pub fn now(&self) -> Timestamp {
         self.now
+    }
+
+    /// [`FlowTable::slot_of`], without a division for the current slot.
+    fn packet_slot(&self, t: Timestamp) -> i64 {
+        if t >= self.slot_span.0 && t < self.slot_span.1 {
+            self.slot
+        } else {
+            self.slot_of(t)
+        }
     }
 
     /// History slot containing `t`.
@@ -627,12 +745,16 @@ impl FlowTable {
         if self.origin.is_none() {
             self.origin = Some(now);
             self.now = now;
+            self.slot_span = (now, now.add_nanos(SLOT_NANOS));
             return;
         }
         if now <= self.now {
             return;
         }
         self.now = now;
+        if now < self.slot_span.1 {
+            return; // still in the current slot
+        }
         let slot = self.slot_of(now);
         if slot > self.slot {
             // Slots in between are complete: record the totals peak.
@@ -643,6 +765,8 @@ impl FlowTable {
                 self.peaks[2] = self.peaks[2].max(tx + rx);
             }
             self.slot = slot;
+            let start = self.origin.unwrap_or(now).add_nanos(slot * SLOT_NANOS);
+            self.slot_span = (start, start.add_nanos(SLOT_NANOS));
             // Sweeping is O(flows): do it at most once per window, and only after
             // as many packets as there are flows, so its cost per packet is O(1).
             if slot - self.last_sweep_slot >= SWEEP_EVERY_SLOTS
@@ -727,17 +851,19 @@ impl FlowTable {
         let cap = expired_cap(cfg.max_flows);
         let mut n = 0;
         // In slab order, so that the same capture always loses the same flows.
-        for (i, place) in slab.iter_mut().enumerate() {
-            if !place.as_ref().is_some_and(&mut gone) {
+        for i in 0..slab.len() {
+            if !slab[i].as_ref().is_some_and(&mut gone) {
                 continue;
             }
-            let Some(mut f) = place.take() else {
+            let Some(mut f) = slab[i].take() else {
                 continue;
             };
             let i = i as u32;
-            if let Ok(e) = map.find_entry(hasher.hash_one(f.key), |&j| j == i) {
-                e.remove();
-            }
+            map.remove(hasher.hash_one(f.key), i, |j| {
+                slab[j as usize]
+                    .as_ref()
+                    .map_or(0, |f| hasher.hash_one(f.key))
+            });
             free.push(i);
             n += 1;
             let handed = cfg.keep_expired && expired.len() < cap && f.unrecorded(cfg.bytes);
@@ -768,8 +894,84 @@ impl FlowTable {
         self.cfg.local_nets.iter().any(|n| n.contains(a))
     }
 
+    /// Accounts decoded packets in order, exactly as [`FlowTable::ingest`]
+    /// one by one, but reads ahead: while a packet is accounted, the
+    /// history of the flow of the one [`AHEAD`] packets later is being
+    /// fetched, the flow of the one twice as far, and the index entry of
+    /// the one three times as far, so that cache misses overlap rather
+    /// than come one after the other. A guess may be wrong (a later
+    /// fragment's ports, a flow created meanwhile, a collision): that only
+    /// costs its miss later, as without reading ahead.
+    pub fn ingest_batch(&mut self, metas: &[PacketMeta]) {
+        let n = metas.len();
+        let mut guesses = [None; BATCH];
+        let mut places = [None; BATCH];
+        for group in (0..n).step_by(BATCH) {
+            let metas = &metas[group..n.min(group + BATCH)];
+            let k = metas.len();
+            for i in 0..k + 3 * AHEAD {
+                if i < k {
+                    guesses[i] = self.prefetch_entry(&metas[i]);
+                }
+                if let Some(j) = i.checked_sub(AHEAD).filter(|&j| j < k) {
+                    places[j] = self.prefetch_flow(guesses[j]);
+                }
+                if let Some(j) = i.checked_sub(2 * AHEAD).filter(|&j| j < k) {
+                    self.prefetch_history(places[j], &metas[j]);
+                }
+                if let Some(j) = i.checked_sub(3 * AHEAD).filter(|&j| j < k) {
+                    self.ingest_guessed(&metas[j], guesses[j]);
+                }
+            }
+        }
+    }
+
+    /// Starts fetching the index entry of `m`'s flow; returns the key
+    /// guessed and its hash.
+    fn prefetch_entry(&self, m: &PacketMeta) -> Option<(FlowKey, u64)> {
+        let key = packet_key(self.first_accounted(m)?);
+        let hash = self.hasher.hash_one(key);
+        self.map.prefetch(self.map.home(hash));
+        Some((key, hash))
+    }
+
+    /// Starts fetching the flow the index entry of the `guess`ed key's
+    /// hash names; returns its place.
+    fn prefetch_flow(&self, guess: Option<(FlowKey, u64)>) -> Option<u32> {
+        let place = self.map.entry(self.map.home(guess?.1)).checked_sub(1)?;
+        prefetch_lines(self.slab.get(place as usize)?);
+        Some(place)
+    }
+
+    /// Starts fetching what accounting `m` will touch of the history of
+    /// the flow at `place`.
+    fn prefetch_history(&self, place: Option<u32>, m: &PacketMeta) {
+        let flow = place.and_then(|p| self.slab.get(p as usize)?.as_ref());
+        if let Some(h) = flow.and_then(|f| f.history.as_deref()) {
+            h.prefetch(self.packet_slot(m.ts));
+        }
+    }
+
+    /// The IP header of `m` whose flow [`FlowTable::ingest`] finds first.
+    fn first_accounted<'m>(&self, m: &'m PacketMeta) -> Option<&'m IpLayer> {
+        if m.outcome != Outcome::Ip {
+            return None;
+        }
+        match self.cfg.layers {
+            LayerMode::Outer | LayerMode::All => m.layers.outer(),
+            LayerMode::Inner => m.layers.inner(),
+        }
+    }
+
     /// Accounts one decoded packet at its own timestamp.
     pub fn ingest(&mut self, m: &PacketMeta) {
+        self.ingest_guessed(m, None);
+    }
+
+    /// [`FlowTable::ingest`], with the key (and its hash) read ahead for
+    /// the first header accounted: the hash is not computed again when the
+    /// key turns out right.
+    fn ingest_guessed(&mut self, m: &PacketMeta, mut guess: Option<(FlowKey, u64)>) {
         self.advance(m.ts);
         self.packets_since_sweep += 1;
         let st = &mut self.stats;
@@ -813,7 +1015,7 @@ impl FlowTable {
                 continue;
             }
             self.stats.ip_bytes += l.ip_len as u64;
-            self.account(m, l);
+            self.account(m, l, guess.take());
         }
     }
 
@@ -832,7 +1034,7 @@ impl FlowTable {
             && self.is_local(l.src) == self.is_local(l.dst)
     }
 
-    fn account(&mut self, m: &PacketMeta, l: &IpLayer) {
+    fn account(&mut self, m: &PacketMeta, l: &IpLayer, guess: Option<(FlowKey, u64)>) {
         let (mut sp, mut dp, mut ports) = (
             l.src_port,
             l.dst_port,
@@ -861,18 +1063,21 @@ impl FlowTable {
             dp = 0;
         }
         let (key, reversed) = FlowKey::new(l.src, sp, l.dst, dp, l.protocol);
-        let slot = self.slot_of(m.ts);
+        let slot = self.packet_slot(m.ts);
         let bytes = match self.cfg.bytes {
             ByteMode::Ip => l.ip_len as u64,
             ByteMode::Frame => m.wire_len as u64,
         };
         let dir = reversed as usize;
-        let hash = self.hasher.hash_one(key);
+        let hash = match guess {
+            Some((k, h)) if k == key => h,
+            _ => self.hasher.hash_one(key),
+        };
         let slab = &self.slab;
-        let idx = match self.map.find(hash, |&i| {
+        let idx = match self.map.find(hash, |i| {
             slab[i as usize].as_ref().is_some_and(|f| f.key == key)
         }) {
-            Some(&i) => i,
+            Some(i) => i,
             None => self.insert(hash, key, reversed, l, m.ts),
         };
         let Some(flow) = self.slab[idx as usize].as_mut() else {
@@ -924,12 +1129,7 @@ impl FlowTable {
                 (self.slab.len() - 1) as u32
             }
         };
-        let (slab, hasher) = (&self.slab, &self.hasher);
-        self.map.insert_unique(hash, idx, |&i| {
-            slab[i as usize]
-                .as_ref()
-                .map_or(0, |f| hasher.hash_one(f.key))
-        });
+        self.map.insert(hash, idx);
         idx
     }
 
@@ -1010,5 +1210,26 @@ fn fold(other: &mut Vec<OtherFlows>, f: &Flow, handed: bool, mode: ByteMode) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_counts_past_32_bits_exactly() {
+        let mut h = History::new(5);
+        h.add(5, 0, u64::from(u32::MAX) - 1);
+        h.add(4, 1, 7);
+        assert!(matches!(h.slots, Slots::Narrow(_)));
+        h.add(5, 0, 3);
+        assert!(matches!(h.slots, Slots::Wide(_)));
+        assert_eq!(h.get(5, 0), u64::from(u32::MAX) + 2);
+        assert_eq!(h.get(4, 1), 7, "widening keeps the other slots");
+        h.add(5, 0, u64::MAX);
+        assert_eq!(h.get(5, 0), u64::MAX, "saturates as before");
+        h.add(25, 1, 1);
+        assert_eq!((h.get(5, 0), h.get(25, 1)), (0, 1), "old slots are cleared");
     }
 }

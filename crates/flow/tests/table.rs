@@ -438,6 +438,52 @@ proptest! {
         }
     }
 
+    /// Packets ingested in batches (in any order of times, with a small
+    /// limit and an idle timeout, so that flows are folded, expired and
+    /// their places reused) leave the same table as one by one.
+    #[test]
+    fn batches_account_like_single_packets(
+        pkts in proptest::collection::vec(arb_packet(), 1..200),
+        cut in 1usize..80,
+        layers in prop_oneof![Just(LayerMode::Outer), Just(LayerMode::Inner), Just(LayerMode::All)],
+    ) {
+        let cfg = FlowConfig {
+            max_flows: 16,
+            idle_timeout_nanos: Some(30_000_000_000),
+            keep_expired: true,
+            layers,
+            ..FlowConfig::default()
+        };
+        let metas: Vec<PacketMeta> = pkts
+            .iter()
+            .map(|&(a, b, sp, dp, tcpp, len, ms)| {
+                let (s, d) = (format!("10.0.{a}.{b}"), format!("10.0.0.{b}"));
+                let f = if tcpp { tcp_frame(&s, sp, &d, dp, 0x12, len) } else { udp_frame(&s, sp, &d, dp, len) };
+                pkt(at(ms * 3), &f)
+            })
+            .collect();
+        let (mut one, mut batched) = (FlowTable::new(cfg.clone()), FlowTable::new(cfg));
+        for m in &metas {
+            one.ingest(m);
+        }
+        for group in metas.chunks(cut) {
+            batched.ingest_batch(group);
+        }
+        prop_assert_eq!(one.stats(), batched.stats());
+        for v in [View::Pair, View::Port] {
+            let (x, y) = (snap(&one, v), snap(&batched, v));
+            prop_assert_eq!(&x.entries, &y.entries);
+            prop_assert_eq!(x.totals, y.totals);
+            prop_assert_eq!(x.other.map(|o| o.entry), y.other.map(|o| o.entry));
+        }
+        let taken = |t: &mut FlowTable| {
+            let mut v = Vec::new();
+            t.take_unrecorded(|f, d| v.push((f.id, f.key, d)));
+            v
+        };
+        prop_assert_eq!(taken(&mut one), taken(&mut batched));
+    }
+
     /// A flow key is the same from either direction.
     #[test]
     fn key_is_direction_free(a in any::<[u8; 4]>(), b in any::<[u8; 4]>(), sp in any::<u16>(), dp in any::<u16>(), p in any::<u8>()) {

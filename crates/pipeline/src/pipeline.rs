@@ -12,7 +12,7 @@ use std::io::Read;
 
 use wirewatch_capture::{CaptureReader, ReadError};
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
-use wirewatch_wire::{decode, DecodeOptions, Frame, Timestamp};
+use wirewatch_wire::{decode, decode_into, DecodeOptions, Frame, PacketMeta, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
 use crate::procs::Owners;
@@ -65,6 +65,12 @@ struct Core {
     /// A tick's output failed while frames were being read.
     failed: Option<io::Error>,
     counters: Counters,
+    /// Decoded packets not yet in the table, the first `batched`: when
+    /// nothing looks at single packets, they go in by
+    /// [`FlowTable::ingest_batch`] (at the latest when the source's pull
+    /// returns). Decoded in place.
+    batch: Vec<PacketMeta>,
+    batched: usize,
 }
 
 /// A source and what consumes it.
@@ -97,6 +103,8 @@ impl<S: Source> Pipeline<S> {
                 packet_clock,
                 failed: None,
                 counters: Counters::default(),
+                batch: vec![PacketMeta::default(); wirewatch_flow::BATCH],
+                batched: 0,
             },
         }
     }
@@ -166,6 +174,7 @@ impl<S: Source> Pipeline<S> {
         let core = &mut self.core;
         self.source
             .pull(wait_ns, &mut |f, iface| core.frame(f, iface))?;
+        core.flush();
         if let Some(e) = core.failed.take() {
             return Err(e.into());
         }
@@ -284,8 +293,41 @@ impl Core {
     /// One frame from the source; false stops the source.
     fn frame(&mut self, f: &Frame<'_>, iface: u16) -> bool {
         if self.table.interface() != iface {
+            self.flush();
             self.table.set_interface(iface);
         }
+        if self.packetwise() {
+            return self.frame_alone(f, iface);
+        }
+        let meta = &mut self.batch[self.batched];
+        decode_into(f.link_type, f.ts, f.data, f.wire_len, &self.opts, meta);
+        self.batched += 1;
+        self.counters.frames += 1;
+        if self.batched == self.batch.len() {
+            self.flush();
+        }
+        true
+    }
+
+    /// Whether something looks at packets one at a time: a consumer that
+    /// takes them or wants the clock before each, or report ticks on the
+    /// packets' clock.
+    fn packetwise(&self) -> bool {
+        !self.packets.is_empty()
+            || !self.before.is_empty()
+            || (self.packet_clock && self.interval.is_some())
+    }
+
+    /// Accounts the packets held in the batch.
+    fn flush(&mut self) {
+        if self.batched > 0 {
+            self.table.ingest_batch(&self.batch[..self.batched]);
+            self.batched = 0;
+        }
+    }
+
+    /// One frame on its own: ticks, consumers, the table.
+    fn frame_alone(&mut self, f: &Frame<'_>, iface: u16) -> bool {
         let meta = decode(f.link_type, f.ts, f.data, f.wire_len, &self.opts);
         if self.packet_clock && self.interval.is_some() {
             if let Err(e) = self.packet_ticks(meta.ts) {

@@ -263,32 +263,47 @@ pub fn decode(
     wire_len: u32,
     opts: &DecodeOptions,
 ) -> PacketMeta {
+    let mut meta = PacketMeta::default();
+    decode_into(link_type, ts, data, wire_len, opts, &mut meta);
+    meta
+}
+
+/// [`decode`] into `meta` (whatever it held before): for a caller that
+/// keeps decoded packets in place, saving the copy of a returned value.
+pub fn decode_into(
+    link_type: u32,
+    ts: Timestamp,
+    data: &[u8],
+    wire_len: u32,
+    opts: &DecodeOptions,
+    meta: &mut PacketMeta,
+) {
+    *meta = PacketMeta {
+        ts,
+        link_type,
+        cap_len: data.len() as u32,
+        wire_len,
+        ..PacketMeta::default()
+    };
     let mut d = Decoder {
         data,
         snapped: (wire_len as usize) > data.len(),
         opts: *opts,
-        meta: PacketMeta {
-            ts,
-            link_type,
-            cap_len: data.len() as u32,
-            wire_len,
-            ..PacketMeta::default()
-        },
+        meta,
         depth: 0,
     };
     d.link(link_type);
     if !d.meta.layers.is_empty() {
         d.meta.outcome = Outcome::Ip;
     }
-    d.meta
 }
 
-struct Decoder<'a> {
+struct Decoder<'a, 'm> {
     data: &'a [u8],
     /// The capture cut this frame short (cap_len < wire_len).
     snapped: bool,
     opts: DecodeOptions,
-    meta: PacketMeta,
+    meta: &'m mut PacketMeta,
     /// Nesting depth of link/tunnel headers, to bound recursion.
     depth: u8,
 }
@@ -305,7 +320,7 @@ fn le16(d: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_le_bytes([*d.get(at)?, *d.get(at + 1)?]))
 }
 
-impl<'a> Decoder<'a> {
+impl<'a> Decoder<'a, '_> {
     /// Records that a header ran past the data: a truncation when the snap
     /// length cut the frame, otherwise a malformation.
     fn short(&mut self, e: DecodeError) {
@@ -374,18 +389,16 @@ impl<'a> Decoder<'a> {
                     return self.fail(DecodeError::BadLinkHeader);
                 }
                 self.depth += 1;
-                let inner = Decoder {
+                let wire = self.meta.wire_len;
+                let mut inner = Decoder {
                     data: &d[hl..],
                     snapped: self.snapped,
                     opts: self.opts,
-                    meta: self.meta,
+                    meta: &mut *self.meta,
                     depth: self.depth,
                 };
-                let mut inner = inner;
-                inner.meta.wire_len = inner.meta.wire_len.saturating_sub(hl as u32);
+                inner.meta.wire_len = wire.saturating_sub(hl as u32);
                 inner.link(dlt);
-                let wire = self.meta.wire_len;
-                self.meta = inner.meta;
                 self.meta.wire_len = wire;
                 if self.meta.outcome == Outcome::UnsupportedLink {
                     self.meta.outcome = Outcome::NonIp;

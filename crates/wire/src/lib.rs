@@ -15,7 +15,8 @@ mod frame;
 pub mod linktype;
 
 pub use decode::{
-    decode, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome, PacketMeta, MAX_LAYERS,
+    decode, decode_into, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome,
+    PacketMeta, MAX_LAYERS,
 };
 // Packet timestamps and clocks live in wirewatch-units, shared with the
 // crates that do not decode packets; re-exported here because every
