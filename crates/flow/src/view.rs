@@ -228,6 +228,10 @@ const DIVS: [i64; 3] = [1, 5, 20];
 /// share one timestamp covers no time at all.
 const MIN_COVER_NANOS: i64 = 1_000_000;
 
+/// Entries a report's index is first sized for when it cannot know how
+/// many there will be.
+const INDEX_START: usize = 4_096;
+
 /// Where the rate windows of one report fall on the 2-second slots.
 ///
 /// Window `i` covers `[end − 2·DIVS[i] s, end]`, cut at the first packet
@@ -359,6 +363,9 @@ impl Snapshot {
     /// Memory a snapshot of every entry needs per flow of the table at
     /// most, while it is built (one entry per flow, its builder and its
     /// index): what a memory budget keeps aside for the reports.
+    /// (The entry index grows from [`INDEX_START`] when the entries are
+    /// not known in advance: at most twice this share, which the memory
+    /// budget's reserve covers.)
     pub const BYTES_PER_FLOW: usize =
         std::mem::size_of::<Building>() + std::mem::size_of::<(EntryKey, usize)>() * 8 / 7 + 1;
 
@@ -523,12 +530,16 @@ impl Build {
     /// cut), finished but neither cut nor sorted; and every flow's bytes.
     fn collect(&self, table: &FlowTable, flows: Vec<&Flow>, top: Option<&KeySet>) -> Collected {
         let one_per_flow = self.one_per_flow;
+        // Sized for the entries when they are known (a cut); otherwise it
+        // grows with them: presized to the flows, hashing would touch
+        // every page of a table often far larger than the entries (many
+        // flows make one pair), and that memory would stay the process's.
         let mut index: HashMap<EntryKey, usize, foldhash::fast::RandomState> =
             HashMap::with_capacity_and_hasher(
                 match (top, one_per_flow) {
                     (_, true) => 0,
                     (Some(t), false) => t.len(),
-                    (None, false) => table.len(),
+                    (None, false) => table.len().min(INDEX_START),
                 },
                 Default::default(),
             );

@@ -24,14 +24,15 @@ use crate::source::CaptureStats;
 /// when it is added).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Wants {
-    /// Every accounted packet ([`Consumer::packet`]).
+    /// Every decoded packet ([`Consumer::packet`]).
     pub packets: bool,
     /// Each frame's time before it is accounted, on the packet clock
     /// ([`Consumer::before_frame`]): to cut the traffic exactly at minutes.
     pub before_frame: bool,
 }
 
-/// One accounted packet.
+/// One decoded packet (the flow table may account it after the
+/// consumers have seen it: packets go into the table in batches).
 #[derive(Clone, Copy, Debug)]
 pub struct Packet<'a> {
     /// The frame as captured.
@@ -170,8 +171,17 @@ pub trait Consumer: std::any::Any {
         Ok(())
     }
 
+    /// The earliest frame time at which [`Consumer::before_frame`] has
+    /// work; frames before it are not shown to it, so the pipeline can
+    /// account them in batches. `None`: every frame.
+    fn before_frame_due(&self) -> Option<Timestamp> {
+        None
+    }
+
     /// The time of the next frame, before it is accounted (packet clock
-    /// only; see [`Wants::before_frame`]).
+    /// only; see [`Wants::before_frame`]), when it is at or after
+    /// [`Consumer::before_frame_due`]: the table then holds every frame
+    /// before it.
     fn before_frame(
         &mut self,
         _table: &mut FlowTable,
@@ -181,7 +191,8 @@ pub trait Consumer: std::any::Any {
     ) {
     }
 
-    /// An accounted packet (see [`Wants::packets`]).
+    /// A decoded packet (see [`Wants::packets`]), in capture order; the
+    /// table may not have accounted it yet.
     fn packet(&mut self, _p: &Packet<'_>, _out: &mut Outbox) {}
 
     /// The clock moved: after each batch of frames (live: the wall clock;

@@ -613,6 +613,10 @@ impl Consumer for Recorder {
         Ok(())
     }
 
+    fn before_frame_due(&self) -> Option<Timestamp> {
+        self.next
+    }
+
     fn before_frame(
         &mut self,
         table: &mut FlowTable,

@@ -71,6 +71,9 @@ struct Core {
     /// returns). Decoded in place.
     batch: Vec<PacketMeta>,
     batched: usize,
+    /// The earliest frame time a `before` consumer wants to see (`None`:
+    /// the next frame).
+    before_due: Option<Timestamp>,
 }
 
 /// A source and what consumes it.
@@ -105,6 +108,7 @@ impl<S: Source> Pipeline<S> {
                 counters: Counters::default(),
                 batch: vec![PacketMeta::default(); wirewatch_flow::BATCH],
                 batched: 0,
+                before_due: None,
             },
         }
     }
@@ -296,12 +300,32 @@ impl Core {
             self.flush();
             self.table.set_interface(iface);
         }
-        if self.packetwise() {
+        if self.packet_clock && self.interval.is_some() {
+            // Reports on the packets' clock cut the table between frames.
             return self.frame_alone(f, iface);
         }
-        let meta = &mut self.batch[self.batched];
-        decode_into(f.link_type, f.ts, f.data, f.wire_len, &self.opts, meta);
-        self.batched += 1;
+        let mut i = self.batched;
+        decode_into(f.link_type, f.ts, f.data, f.wire_len, &self.opts, &mut self.batch[i]);
+        let ts = self.batch[i].ts;
+        if !self.before.is_empty() && self.before_due.is_none_or(|d| ts >= d) {
+            // The table must hold every frame before this one, and not it.
+            self.flush();
+            self.batch.swap(0, i);
+            i = 0;
+            self.before_frame(ts);
+        }
+        if !self.packets.is_empty() {
+            let p = Packet {
+                frame: f,
+                meta: &self.batch[i],
+                iface,
+            };
+            for &k in &self.packets {
+                self.consumers[k].packet(&p, &mut self.outbox);
+            }
+            self.deliver();
+        }
+        self.batched = i + 1;
         self.counters.frames += 1;
         if self.batched == self.batch.len() {
             self.flush();
@@ -309,13 +333,25 @@ impl Core {
         true
     }
 
-    /// Whether something looks at packets one at a time: a consumer that
-    /// takes them or wants the clock before each, or report ticks on the
-    /// packets' clock.
-    fn packetwise(&self) -> bool {
-        !self.packets.is_empty()
-            || !self.before.is_empty()
-            || (self.packet_clock && self.interval.is_some())
+    /// The `before` consumers' call before a frame at `ts`, and when they
+    /// want the next one.
+    fn before_frame(&mut self, ts: Timestamp) {
+        let cx = Context {
+            owners: &self.owners,
+            interfaces: &self.interfaces,
+            capture: None,
+        };
+        for &k in &self.before {
+            self.consumers[k].before_frame(&mut self.table, ts, &cx, &mut self.outbox);
+        }
+        self.deliver();
+        self.before_due = self
+            .before
+            .iter()
+            .map(|&k| self.consumers[k].before_frame_due())
+            .try_fold(Timestamp::from_nanos(i64::MAX), |due, d| {
+                d.map(|d| due.min(d))
+            });
     }
 
     /// Accounts the packets held in the batch.
@@ -336,15 +372,7 @@ impl Core {
             }
         }
         if !self.before.is_empty() {
-            let cx = Context {
-                owners: &self.owners,
-                interfaces: &self.interfaces,
-                capture: None,
-            };
-            for &k in &self.before {
-                self.consumers[k].before_frame(&mut self.table, meta.ts, &cx, &mut self.outbox);
-            }
-            self.deliver();
+            self.before_frame(meta.ts);
         }
         self.table.ingest(&meta);
         self.counters.frames += 1;
