@@ -402,3 +402,78 @@ fn reading_a_file_a_detached_consumer_waits_and_loses_nothing() {
         }
     }
 }
+
+/// Wants every packet and a call before the first frame of each second;
+/// logs what the table held then.
+struct Cutter {
+    log: Rc<RefCell<Vec<String>>>,
+    next: Option<Timestamp>,
+}
+
+impl Consumer for Cutter {
+    fn name(&self) -> &'static str {
+        "cutter"
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            packets: true,
+            before_frame: true,
+        }
+    }
+
+    fn before_frame_due(&self) -> Option<Timestamp> {
+        self.next
+    }
+
+    fn before_frame(
+        &mut self,
+        table: &mut FlowTable,
+        ts: Timestamp,
+        _cx: &Context<'_>,
+        _out: &mut Outbox,
+    ) {
+        let ms = (ts.as_nanos() - T0) / 1_000_000;
+        let held = table.stats().packets;
+        self.log.borrow_mut().push(format!("before {ms}: {held} in the table"));
+        self.next = Some(at((ms / 1_000 + 1) * 1_000));
+    }
+
+    fn packet(&mut self, p: &Packet<'_>, _out: &mut Outbox) {
+        let ms = (p.meta.ts.as_nanos() - T0) / 1_000_000;
+        self.log.borrow_mut().push(format!("packet {ms}"));
+    }
+}
+
+#[test]
+fn frames_go_into_the_table_in_batches_cut_exactly_where_a_consumer_asks() {
+    let log = Rc::new(RefCell::new(Vec::new()));
+    let times: Vec<i64> = vec![0, 100, 200, 1_000, 1_100, 3_500, 3_600, 3_700];
+    let mut p = pipeline(capture(&times));
+    p.add(Box::new(Cutter {
+        log: log.clone(),
+        next: None,
+    }));
+    p.begin().unwrap();
+    p.run_to_end(|_| {}).unwrap();
+    let got = log.borrow().clone();
+    assert_eq!(
+        got,
+        vec![
+            // Called before the first frame, then only from each second
+            // it asked for on: the table holds every frame before, none after.
+            "before 0: 0 in the table",
+            "packet 0",
+            "packet 100",
+            "packet 200",
+            "before 1000: 3 in the table",
+            "packet 1000",
+            "packet 1100",
+            "before 3500: 5 in the table",
+            "packet 3500",
+            "packet 3600",
+            "packet 3700",
+        ]
+    );
+    assert_eq!(p.table().stats().packets, 8);
+}
