@@ -18,7 +18,7 @@ use crate::{Bounded, Obs};
 
 /// Bytes of the transport header kept with a held packet (what the
 /// per-source detectors read of it: the ICMP type).
-const L4_KEPT: usize = 8;
+const L4_KEPT: usize = 1;
 
 /// A held packet: an [`Obs`] with the start of its transport header
 /// copied.
@@ -80,12 +80,59 @@ impl Held {
     }
 }
 
+/// The answer to a held packet: what differs from the packet it answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answer {
+    ts: Timestamp,
+    ip_len: u32,
+    tcp_flags: u8,
+    l4: [u8; L4_KEPT],
+    l4_len: u8,
+}
+
+impl Answer {
+    /// `o` when it answers `h` (from its destination, and for TCP from
+    /// the port it probed); an answer to anything else finds no state of
+    /// the held source's in any detector, so it is not kept.
+    fn to(h: &Held, o: &Obs) -> Option<Answer> {
+        let matches = o.src == h.dst
+            && o.protocol == h.protocol
+            && (o.protocol != proto::TCP || (o.src_port, o.dst_port) == (h.dst_port, h.src_port));
+        matches.then(|| {
+            let a = Held::new(o);
+            Answer {
+                ts: a.ts,
+                ip_len: a.ip_len,
+                tcp_flags: a.tcp_flags,
+                l4: a.l4,
+                l4_len: a.l4_len,
+            }
+        })
+    }
+
+    /// The answer again, as a packet from the held packet's destination.
+    pub(crate) fn to_held(&self, h: &Held) -> Held {
+        Held {
+            ts: self.ts,
+            src: h.dst,
+            dst: h.src,
+            src_port: h.dst_port,
+            dst_port: h.src_port,
+            ip_len: self.ip_len,
+            tcp_flags: self.tcp_flags,
+            l4: self.l4,
+            l4_len: self.l4_len,
+            ..*h
+        }
+    }
+}
+
 /// One source at the door.
 struct Door {
     /// Its first packet, until a second one admits it.
     held: Option<Held>,
     /// The first answer to it (a SYN-ACK or echo reply to the source).
-    answer: Option<Held>,
+    answer: Option<Answer>,
     /// Its last packet.
     last: Timestamp,
 }
@@ -107,7 +154,7 @@ pub(crate) enum Pass {
     Go,
     /// Look at the source's held first packet and the answer to it, if
     /// one came, then at this one.
-    Replay(Held, Option<Held>),
+    Replay(Held, Option<Answer>),
 }
 
 /// What a packet is to the per-source detectors.
@@ -161,7 +208,9 @@ impl Admission {
             Role::Answer => match self.doors.get_mut(&o.dst) {
                 Some(d) if d.held.is_none() => Pass::Go,
                 Some(d) => {
-                    d.answer.get_or_insert_with(|| Held::new(o));
+                    if let (None, Some(h)) = (&d.answer, &d.held) {
+                        d.answer = Answer::to(h, o);
+                    }
                     Pass::Skip
                 }
                 None => Pass::Skip,
@@ -258,13 +307,20 @@ mod tests {
         assert!(matches!(a.pass(&ack), Pass::Go));
         ack.dst = syn(0, 2, 0).src;
         assert!(matches!(a.pass(&ack), Pass::Skip));
-        // A held source's answer is kept and replayed after its probe.
+        // A held source's answer is kept and replayed after its probe;
+        // one that answers something else is not.
         assert!(matches!(a.pass(&syn(3, 2, 22)), Pass::Skip));
+        (ack.src_port, ack.dst_port) = (80, 40_000);
         assert!(matches!(a.pass(&ack), Pass::Skip));
-        match a.pass(&syn(4, 2, 23)) {
+        assert!(matches!(a.pass(&syn(3, 2, 22)), Pass::Replay(_, None)));
+        assert!(matches!(a.pass(&syn(3, 3, 22)), Pass::Skip));
+        (ack.dst, ack.src_port) = (syn(0, 3, 0).src, 22);
+        assert!(matches!(a.pass(&ack), Pass::Skip));
+        match a.pass(&syn(4, 3, 23)) {
             Pass::Replay(h, Some(answer)) => {
-                assert_eq!(h.obs().src, answer.obs().dst);
-                assert_eq!(answer.obs().tcp_flags, 0x12);
+                let a = answer.to_held(&h);
+                assert_eq!((a.obs().dst, a.obs().src), (h.obs().src, h.obs().dst));
+                assert_eq!((a.obs().tcp_flags, a.obs().src_port), (0x12, 22));
             }
             p => panic!("{p:?}"),
         }

@@ -305,7 +305,14 @@ impl Core {
             return self.frame_alone(f, iface);
         }
         let mut i = self.batched;
-        decode_into(f.link_type, f.ts, f.data, f.wire_len, &self.opts, &mut self.batch[i]);
+        decode_into(
+            f.link_type,
+            f.ts,
+            f.data,
+            f.wire_len,
+            &self.opts,
+            &mut self.batch[i],
+        );
         let ts = self.batch[i].ts;
         if !self.before.is_empty() && self.before_due.is_none_or(|d| ts >= d) {
             // The table must hold every frame before this one, and not it.

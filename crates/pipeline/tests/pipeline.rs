@@ -435,7 +435,9 @@ impl Consumer for Cutter {
     ) {
         let ms = (ts.as_nanos() - T0) / 1_000_000;
         let held = table.stats().packets;
-        self.log.borrow_mut().push(format!("before {ms}: {held} in the table"));
+        self.log
+            .borrow_mut()
+            .push(format!("before {ms}: {held} in the table"));
         self.next = Some(at((ms / 1_000 + 1) * 1_000));
     }
 

@@ -73,11 +73,62 @@ struct Spill {
     max: u64,
 }
 
+/// Bytes out per destination, the first one inline: most senders of a
+/// spoofed flood have one destination, and keep it without an allocation.
+#[derive(Default)]
+enum Destinations {
+    #[default]
+    None,
+    One(IpAddr, u64),
+    Many(Map<IpAddr, u64>),
+}
+
+impl Destinations {
+    fn len(&self) -> usize {
+        match self {
+            Destinations::None => 0,
+            Destinations::One(..) => 1,
+            Destinations::Many(m) => m.len(),
+        }
+    }
+
+    fn get_mut(&mut self, dst: &IpAddr) -> Option<&mut u64> {
+        match self {
+            Destinations::One(d, b) if d == dst => Some(b),
+            Destinations::Many(m) => m.get_mut(dst),
+            _ => None,
+        }
+    }
+
+    /// Adds a destination not held yet.
+    fn insert(&mut self, dst: IpAddr, bytes: u64) {
+        match std::mem::take(self) {
+            Destinations::None => *self = Destinations::One(dst, bytes),
+            Destinations::One(d, b) => {
+                *self = Destinations::Many(Map::from_iter([(d, b), (dst, bytes)]));
+            }
+            Destinations::Many(mut m) => {
+                m.insert(dst, bytes);
+                *self = Destinations::Many(m);
+            }
+        }
+    }
+
+    /// The largest sum (0 with none).
+    fn max(&self) -> u64 {
+        match self {
+            Destinations::None => 0,
+            Destinations::One(_, b) => *b,
+            Destinations::Many(m) => m.values().copied().max().unwrap_or(0),
+        }
+    }
+}
+
 struct Sender {
     /// The hour (seconds since the epoch) being summed.
     hour: i64,
     /// Bytes out per destination this hour (the first destinations).
-    out: Map<IpAddr, u64>,
+    out: Destinations,
     /// The further destinations this hour, in sketches.
     spill: Option<Box<Spill>>,
     /// Destinations alerted this hour.
@@ -117,7 +168,7 @@ impl Sender {
     fn new(hour: i64) -> Sender {
         Sender {
             hour,
-            out: Map::default(),
+            out: Destinations::default(),
             spill: None,
             alerted: Set::default(),
             usual: 0.0,
@@ -138,7 +189,7 @@ impl Sender {
         }
         // i64::MIN: warm-started, no live hour yet.
         if self.hour != i64::MIN {
-            let exact = self.out.values().copied().max().unwrap_or(0);
+            let exact = self.out.max();
             let busiest = exact.max(self.spill.as_ref().map_or(0, |s| s.max)) as f64;
             self.learn(busiest);
             // Quiet hours in between (up to a day) were zeros.
@@ -148,7 +199,7 @@ impl Sender {
             }
         }
         self.hour = hour;
-        self.out.clear();
+        self.out = Destinations::None;
         self.spill = None;
         self.alerted.clear();
     }
