@@ -111,7 +111,7 @@ impl Answer {
     }
 
     /// The answer again, as a packet from the held packet's destination.
-    pub(crate) fn to_held(&self, h: &Held) -> Held {
+    pub(crate) fn packet(&self, h: &Held) -> Held {
         Held {
             ts: self.ts,
             src: h.dst,
@@ -318,7 +318,7 @@ mod tests {
         assert!(matches!(a.pass(&ack), Pass::Skip));
         match a.pass(&syn(4, 3, 23)) {
             Pass::Replay(h, Some(answer)) => {
-                let a = answer.to_held(&h);
+                let a = answer.packet(&h);
                 assert_eq!((a.obs().dst, a.obs().src), (h.obs().src, h.obs().dst));
                 assert_eq!((a.obs().tcp_flags, a.obs().src_port), (0x12, 22));
             }

@@ -271,7 +271,7 @@ impl Engine {
         if let Pass::Replay(first, answer) = &pass {
             // The source's first packet (and the answer to it), then this
             // one; their scores were given when they came.
-            let answer = answer.map(|a| a.to_held(first));
+            let answer = answer.map(|a| a.packet(first));
             for h in std::iter::once(first).chain(&answer) {
                 let held = h.obs();
                 let per_source = self.per_source.iter();
