@@ -148,7 +148,9 @@ impl Door {
 /// What the per-source detectors do with a packet.
 #[derive(Debug)]
 pub(crate) enum Pass {
-    /// Nothing: not their business, or its source was seen once only.
+    /// Not their business: every one of them scores it 0.
+    Ignore,
+    /// Its source was seen once only (so far): held back.
     Skip,
     /// Look at it.
     Go,
@@ -204,7 +206,7 @@ impl Admission {
     /// What the per-source detectors do with `o`.
     pub(crate) fn pass(&mut self, o: &Obs) -> Pass {
         match role(o) {
-            Role::Other => Pass::Skip,
+            Role::Other => Pass::Ignore,
             Role::Answer => match self.doors.get_mut(&o.dst) {
                 Some(d) if d.held.is_none() => Pass::Go,
                 Some(d) => {
@@ -327,7 +329,7 @@ mod tests {
         // TCP data is none of theirs.
         let mut data = syn(3, 1, 24);
         data.tcp_flags = 0x18;
-        assert!(matches!(a.pass(&data), Pass::Skip));
+        assert!(matches!(a.pass(&data), Pass::Ignore));
     }
 
     #[test]

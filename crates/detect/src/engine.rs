@@ -285,13 +285,12 @@ impl Engine {
                 }
             }
         }
-        let skip = matches!(pass, Pass::Skip);
         let each = self.packet_detectors.iter_mut().zip(&self.per_source);
         for ((d, &per_source), s) in each.zip(&mut self.scores) {
-            *s = if per_source && skip {
-                d.first_score(o)
-            } else {
-                d.packet(o, &mut self.raw)
+            *s = match pass {
+                Pass::Ignore if per_source => 0.0,
+                Pass::Skip if per_source => d.first_score(o),
+                _ => d.packet(o, &mut self.raw),
             };
         }
         if let Some(k) = &mut self.ml {
