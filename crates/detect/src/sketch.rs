@@ -38,12 +38,17 @@ fn hash_with<T: Hash>(seed: u64, v: &T) -> u64 {
 #[derive(Clone, Debug)]
 pub struct Hll {
     registers: Box<[u8; HLL_REGISTERS]>,
+    /// The estimate since the registers last changed (a scan's or a
+    /// flood's set is asked for its size at every packet, and past the
+    /// first few hundred values its registers seldom change).
+    estimate: std::cell::Cell<Option<f64>>,
 }
 
 impl Default for Hll {
     fn default() -> Self {
         Hll {
             registers: Box::new([0; HLL_REGISTERS]),
+            estimate: std::cell::Cell::new(None),
         }
     }
 }
@@ -57,12 +62,19 @@ fn hll_slot<T: Hash>(v: &T) -> (usize, u8) {
     (idx, rest.leading_zeros() as u8 + 1)
 }
 
+/// 2^-r, exactly (what `exp2(-r)` gives), from its bits: the estimate is
+/// asked for on every packet of a large scan.
+fn inverse_power_of_two(r: u8) -> f64 {
+    f64::from_bits((1023 - u64::from(r)) << 52)
+}
+
 impl Hll {
     /// Counts `v` (again or for the first time: the same either way).
     pub fn insert<T: Hash>(&mut self, v: &T) {
         let (i, r) = hll_slot(v);
         if self.registers[i] < r {
             self.registers[i] = r;
+            self.estimate.set(None);
         }
     }
 
@@ -76,11 +88,21 @@ impl Hll {
 
     /// The estimated number of distinct values counted.
     pub fn estimate(&self) -> f64 {
+        if let Some(e) = self.estimate.get() {
+            return e;
+        }
+        let e = self.compute();
+        self.estimate.set(Some(e));
+        e
+    }
+
+    /// [`Hll::estimate`] from the registers.
+    fn compute(&self) -> f64 {
         let m = HLL_REGISTERS as f64;
         let mut sum = 0.0;
         let mut zeros = 0usize;
         for &r in self.registers.iter() {
-            sum += (-f64::from(r)).exp2();
+            sum += inverse_power_of_two(r);
             zeros += usize::from(r == 0);
         }
         let alpha = 0.7213 / (1.0 + 1.079 / m);
@@ -162,6 +184,13 @@ impl CountMin {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn powers_of_two_from_bits_are_exp2s() {
+        for r in 0..=u8::MAX {
+            assert_eq!(inverse_power_of_two(r), (-f64::from(r)).exp2(), "{r}");
+        }
+    }
 
     #[test]
     fn hll_estimates_within_a_few_percent() {
