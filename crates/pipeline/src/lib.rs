@@ -18,6 +18,7 @@ pub mod json;
 pub mod live;
 mod pipeline;
 pub mod procs;
+pub mod report_json;
 pub mod rates;
 pub mod source;
 pub mod watch;
