@@ -18,8 +18,8 @@ pub mod json;
 pub mod live;
 mod pipeline;
 pub mod procs;
-pub mod report_json;
 pub mod rates;
+pub mod report_json;
 pub mod source;
 pub mod watch;
 

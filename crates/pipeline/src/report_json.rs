@@ -113,27 +113,27 @@ pub fn head_json(
 ) -> Value {
     let t = snap.totals;
     json!({
-            "type": kind,
-            "start": start,
-            "end": end,
-            "at": snap.at.as_secs_f64(),
-            "view": view_name(snap.view),
-            "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
-            "history_len_s": snap.history_len * 2,
-            "window_s": snap.window_secs,
-            "totals": {
-                "sent_rates_bytes_per_s": t.rates[0],
-                "received_rates_bytes_per_s": t.rates[1],
-                "total_rates_bytes_per_s": t.rates[2],
-                "peak_bytes_per_s": t.peak,
-                "cumulative_bytes": t.cumulative,
-            },
-            "stats": stats_json(&snap.stats),
-            "capture": capture.map(capture_json),
-            "other": snap.other.as_ref().map(|o| json!({
-                "flows": o.flows,
-                "src_to_dst": dir_json(&o.entry.sent),
-                "dst_to_src": dir_json(&o.entry.recv),
-            })),
-        })
+        "type": kind,
+        "start": start,
+        "end": end,
+        "at": snap.at.as_secs_f64(),
+        "view": view_name(snap.view),
+        "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
+        "history_len_s": snap.history_len * 2,
+        "window_s": snap.window_secs,
+        "totals": {
+            "sent_rates_bytes_per_s": t.rates[0],
+            "received_rates_bytes_per_s": t.rates[1],
+            "total_rates_bytes_per_s": t.rates[2],
+            "peak_bytes_per_s": t.peak,
+            "cumulative_bytes": t.cumulative,
+        },
+        "stats": stats_json(&snap.stats),
+        "capture": capture.map(capture_json),
+        "other": snap.other.as_ref().map(|o| json!({
+            "flows": o.flows,
+            "src_to_dst": dir_json(&o.entry.sent),
+            "dst_to_src": dir_json(&o.entry.recv),
+        })),
+    })
 }

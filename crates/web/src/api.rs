@@ -65,13 +65,16 @@ pub struct TopQuery {
 }
 
 fn one_of<T>(name: &str, value: &str, allowed: &[(&str, T)]) -> Result<usize, String> {
-    allowed.iter().position(|(n, _)| *n == value).ok_or_else(|| {
-        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
-        format!(
-            "invalid value '{value}' for '{name}' (possible values: {})",
-            names.join(", ")
-        )
-    })
+    allowed
+        .iter()
+        .position(|(n, _)| *n == value)
+        .ok_or_else(|| {
+            let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+            format!(
+                "invalid value '{value}' for '{name}' (possible values: {})",
+                names.join(", ")
+            )
+        })
 }
 
 fn limit(value: &str) -> Result<usize, String> {
@@ -162,7 +165,9 @@ mod tests {
             e,
             "invalid value 'planet' for 'by' (possible values: pair, host, process, port)"
         );
-        assert!(TopQuery::parse("window=3s").unwrap_err().contains("2s, 10s, 40s"));
+        assert!(TopQuery::parse("window=3s")
+            .unwrap_err()
+            .contains("2s, 10s, 40s"));
         for bad in ["0", "101", "-1", "x"] {
             let e = TopQuery::parse(&format!("limit={bad}")).unwrap_err();
             assert!(e.contains("'limit'") && e.contains("1 to 100"), "{e}");
@@ -176,6 +181,9 @@ mod tests {
         assert_eq!(a.status, 404);
         let v: Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["error"], "no such path: /nope");
-        assert_eq!(route("/api/v1/top", Some("by=x"), &LiveSnapshot::default()).status, 400);
+        assert_eq!(
+            route("/api/v1/top", Some("by=x"), &LiveSnapshot::default()).status,
+            400
+        );
     }
 }

@@ -13,7 +13,7 @@ use wirewatch_flow::{FlowTable, Snapshot, SortKey, View};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::report_json::{entry_json, head_json};
 use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Tick};
-use wirewatch_wire::Timestamp;
+use wirewatch_wire::{DecodeError, Timestamp};
 
 /// Most entries kept per view and window: the largest `limit` the API takes.
 pub const MAX_LIMIT: usize = 100;
@@ -62,8 +62,9 @@ pub struct LiveSnapshot {
     /// `"live"` while the input runs, `"ended"` after it (a replay that
     /// keeps serving).
     pub state: &'static str,
-    /// `tops[by][window]` in the order of [`BYS`] and [`WINDOWS`].
-    pub tops: Vec<Vec<Top>>,
+    /// `tops[by][window]` in the order of [`BYS`] and [`WINDOWS`] (shared:
+    /// an alert republishes the snapshot with new counts).
+    pub tops: Arc<Vec<Vec<Top>>>,
     /// Per interface, by the index flows carry.
     pub interfaces: Vec<IfaceRow>,
     /// Decode errors by reason (every reason, zeros included).
@@ -123,7 +124,7 @@ pub fn build(
     fin: bool,
     alerts: &BTreeMap<(&'static str, &'static str), u64>,
 ) -> LiveSnapshot {
-    let tops = BYS
+    let tops: Vec<Vec<Top>> = BYS
         .iter()
         .map(|&(_, view)| {
             WINDOWS
@@ -134,13 +135,11 @@ pub fn build(
         .collect();
     LiveSnapshot {
         state: if fin { "ended" } else { "live" },
-        tops,
+        tops: Arc::new(tops),
         interfaces: interfaces(table, cx),
-        decode_errors: table
-            .stats()
-            .decode_errors_by_reason()
-            .into_iter()
-            .map(|(e, n)| (e.as_str(), n))
+        decode_errors: DecodeError::ALL
+            .iter()
+            .map(|e| (e.as_str(), table.stats().decode_errors[e.index()]))
             .collect(),
         flows_active: table.len() as u64,
         alerts: alerts.clone(),
@@ -217,6 +216,10 @@ impl Consumer for WebFeed {
             .alerts
             .entry((alert.kind.as_str(), alert.severity.as_str()))
             .or_default() += 1;
+        // Counted at once, also after the end (the last alerts come then).
+        let mut snap = LiveSnapshot::clone(&self.out.load());
+        snap.alerts = self.alerts.clone();
+        self.out.store(Arc::new(snap));
     }
 
     fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {

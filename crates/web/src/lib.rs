@@ -122,6 +122,13 @@ mod tests {
         assert!(e.contains("needs a token"), "{e}");
         let e = bind(&s("localhost")).unwrap_err().to_string();
         assert!(e.contains("--web localhost"), "{e}");
-        assert!(bind(&s("127.0.0.1:0")).unwrap().local_addr().unwrap().port() > 0);
+        assert!(
+            bind(&s("127.0.0.1:0"))
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+                > 0
+        );
     }
 }

@@ -50,7 +50,11 @@ impl<'a> Family<'a> {
 }
 
 /// Per-interface counters: (name, help, value of a row).
-type IfaceMetric = (&'static str, &'static str, fn(&crate::feed::IfaceRow) -> u64);
+type IfaceMetric = (
+    &'static str,
+    &'static str,
+    fn(&crate::feed::IfaceRow) -> u64,
+);
 
 const IFACE_METRICS: [IfaceMetric; 4] = [
     (
@@ -158,7 +162,9 @@ mod tests {
             ..LiveSnapshot::default()
         };
         let text = encode(&snap);
-        assert!(text.contains("wirewatch_interface_receive_bytes_total{interface=\"eth\\\"0\"} 100\n"));
+        assert!(
+            text.contains("wirewatch_interface_receive_bytes_total{interface=\"eth\\\"0\"} 100\n")
+        );
         assert!(text.contains("wirewatch_interface_transmit_bytes_total{interface=\"lo\"} 7\n"));
         assert!(text.contains("wirewatch_capture_kernel_drops_total{interface=\"lo\"} 3\n"));
         assert!(text.contains("wirewatch_alerts_total{kind=\"scan\",severity=\"high\"} 2\n"));

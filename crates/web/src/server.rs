@@ -83,12 +83,19 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
     let a = if rq.method() != Method::GET && !head {
         Answer::error(405, "only GET and HEAD are served")
     } else if token.is_some_and(|t| !authorized(rq, t)) {
-        Answer::error(401, "missing or wrong token: send 'Authorization: Bearer TOKEN'")
+        Answer::error(
+            401,
+            "missing or wrong token: send 'Authorization: Bearer TOKEN'",
+        )
     } else {
         route(rq.uri().path(), rq.uri().query(), &snap.load())
     };
     let len = a.body.len();
-    let body = if head { Bytes::new() } else { Bytes::from(a.body) };
+    let body = if head {
+        Bytes::new()
+    } else {
+        Bytes::from(a.body)
+    };
     let mut r = Response::builder()
         .status(a.status)
         .header("content-type", a.content_type)

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_flow::{DirView, Snapshot, Stats, View};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::report_json;
 use wirewatch_procs::Owner;
@@ -274,7 +274,7 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
     writeln!(out, "  IP bytes:           {}", st.ip_bytes)?;
     writeln!(out, "  non-IP packets:     {}", st.non_ip_packets)?;
     writeln!(out, "  truncated packets:  {}", st.truncated_packets)?;
-    let entries = format!("entries ({}):", view_name(snap.view));
+    let entries = format!("entries ({}):", report_json::view_name(snap.view));
     writeln!(out, "  {entries:<20}{}", snap.entries.len())?;
     match (st.first_ts, st.last_ts) {
         (Some(a), Some(b)) => writeln!(
@@ -421,7 +421,10 @@ impl<W: Write> Sink for JsonSink<W> {
             if i > 0 {
                 self.out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut self.out, &tidied(report_json::entry_json(e, self.owners.get(e.owner))))?;
+            serde_json::to_writer(
+                &mut self.out,
+                &tidied(report_json::entry_json(e, self.owners.get(e.owner))),
+            )?;
         }
         writeln!(self.out, "]}}")
     }
