@@ -12,7 +12,7 @@ use wirewatch_detect::Alert;
 use wirewatch_flow::{FlowTable, Snapshot, SortKey, View};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::report_json::{entry_json, head_json};
-use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Tick};
+use wirewatch_pipeline::{CaptureStats, Consumer, Context, Ending, Outbox, Tick, Wants};
 use wirewatch_wire::{DecodeError, Timestamp};
 
 /// Most entries kept per view and window: the largest `limit` the API takes.
@@ -92,6 +92,8 @@ pub struct WebFeed {
     out: Shared,
     live: bool,
     next: Option<Timestamp>,
+    /// The newest kernel counters seen (live).
+    capture: Option<CaptureStats>,
     alerts: BTreeMap<(&'static str, &'static str), u64>,
 }
 
@@ -105,12 +107,20 @@ impl WebFeed {
             out,
             live,
             next: None,
+            capture: None,
             alerts: BTreeMap::new(),
         }
     }
 
-    fn publish(&self, table: &FlowTable, cx: &Context<'_>, slot: i64, fin: bool) {
-        let snap = build(table, cx, slot, fin, &self.alerts);
+    fn publish(&mut self, table: &FlowTable, cx: &Context<'_>, slot: i64, fin: bool) {
+        if let Some(c) = cx.capture {
+            self.capture = Some(c.clone());
+        }
+        let cx = Context {
+            capture: self.capture.as_ref(),
+            ..*cx
+        };
+        let snap = build(table, &cx, slot, fin, &self.alerts);
         self.out.store(Arc::new(snap));
     }
 }
@@ -200,6 +210,13 @@ fn interfaces(table: &FlowTable, cx: &Context<'_>) -> Vec<IfaceRow> {
 impl Consumer for WebFeed {
     fn name(&self) -> &'static str {
         "web"
+    }
+
+    fn wants(&self) -> Wants {
+        Wants {
+            capture_stats: true,
+            ..Wants::default()
+        }
     }
 
     fn advance(&mut self, table: &mut FlowTable, now: Timestamp, cx: &Context<'_>, _: &mut Outbox) {
