@@ -43,10 +43,10 @@ pub struct Bound {
 /// Reads the token: the file's first line, trimmed; empty is an error.
 fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
     let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("--web-token-file {}: {e}", path.display()))?;
+        .map_err(|e| anyhow::anyhow!("web token file {}: {e}", path.display()))?;
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.is_empty() {
-        anyhow::bail!("--web-token-file {}: the file is empty", path.display());
+        anyhow::bail!("web token file {}: the file is empty", path.display());
     }
     Ok(token)
 }

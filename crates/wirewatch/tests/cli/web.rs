@@ -25,11 +25,19 @@ struct Served {
 }
 
 impl Served {
-    /// Starts it with `extra` arguments and reads the port from stderr.
+    /// Starts it with `--web ADDR` and `extra` arguments and reads the
+    /// port from stderr.
     fn start(web: &str, extra: &[&str]) -> Served {
+        let mut args = vec!["--web", web];
+        args.extend_from_slice(extra);
+        Served::start_with(&args)
+    }
+
+    /// Starts `wirewatch -r demo --format json ARGS`.
+    fn start_with(args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
-            .args(["-r", &demo(), "--format", "json", "--web", web])
-            .args(extra)
+            .args(["-r", &demo(), "--format", "json"])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -253,7 +261,7 @@ fn off_loopback_without_a_token_and_bad_addresses_refuse_to_start() {
     let err = refused(&["--web", "nowhere"]);
     assert!(err.contains("--web nowhere: not an address"), "{err}");
     let err = refused(&["--web", "127.0.0.1:0", "--web-token-file", "/nonexistent/t"]);
-    assert!(err.contains("--web-token-file /nonexistent/t"), "{err}");
+    assert!(err.contains("web token file /nonexistent/t"), "{err}");
 }
 
 #[test]
@@ -283,4 +291,27 @@ fn a_token_is_checked_when_given() {
         .body
         .contains("\"by\":\"port\""));
     s.stop();
+}
+
+#[test]
+fn serve_takes_its_address_and_token_from_the_web_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "from-the-config\n").unwrap();
+    let cfg = dir.path().join("config.toml");
+    let text = format!(
+        "[web]\nlisten = \"0.0.0.0:0\"\ntoken-file = \"{}\"\n",
+        token.display()
+    );
+    std::fs::write(&cfg, text).unwrap();
+    let s = Served::start_with(&["--config", cfg.to_str().unwrap(), "serve"]);
+    let good = "Authorization: Bearer from-the-config";
+    s.wait_ended(&[good]);
+    assert_eq!(s.get("/api/v1/interfaces", &[]).status, 401);
+    assert_eq!(s.get("/api/v1/interfaces", &[good]).status, 200);
+    s.stop();
+    // An unknown key in [web] is refused with its place.
+    std::fs::write(&cfg, "[web]\nport = 80\n").unwrap();
+    let err = refused(&["--config", cfg.to_str().unwrap(), "serve"]);
+    assert!(err.contains("port"), "{err}");
 }
