@@ -272,11 +272,21 @@ pub fn http_get(
     path: &str,
     headers: &[&str],
 ) -> std::io::Result<HttpAnswer> {
+    http_request(addr, "GET", path, headers)
+}
+
+/// [`http_get`] with another method (no request body).
+pub fn http_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> std::io::Result<HttpAnswer> {
     use std::io::Read;
     let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10))?;
     s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
     s.set_write_timeout(Some(std::time::Duration::from_secs(10)))?;
-    let mut rq = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut rq = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for h in headers {
         rq.push_str(h);
         rq.push_str("\r\n");

@@ -182,6 +182,24 @@ fn bad_parameters_are_400_with_a_message_and_unknown_paths_404() {
     }
     let a = s.get("/api/v2/nothing", &[]);
     assert_eq!((a.status, json(&a)["error"].is_string()), (404, true));
+    // Read-only: GET and HEAD (same head, no body); nothing else.
+    let a = wirewatch_testkit::http_request(s.addr, "POST", "/api/v1/top", &[]).unwrap();
+    assert_eq!(a.status, 405, "{}", a.body);
+    assert!(a
+        .headers
+        .iter()
+        .any(|(k, v)| k == "allow" && v == "GET, HEAD"));
+    let get = s.get("/api/v1/interfaces", &[]);
+    let head = wirewatch_testkit::http_request(s.addr, "HEAD", "/api/v1/interfaces", &[]).unwrap();
+    assert_eq!((head.status, head.body.as_str()), (200, ""));
+    let length = |a: &HttpAnswer| {
+        a.headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .cloned()
+    };
+    assert_eq!(length(&head), length(&get));
+    assert_eq!(length(&get).unwrap().1, get.body.len().to_string());
     s.stop();
 }
 
