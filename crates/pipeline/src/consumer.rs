@@ -29,6 +29,10 @@ pub struct Wants {
     /// Each frame's time before it is accounted, on the packet clock
     /// ([`Consumer::before_frame`]): to cut the traffic exactly at minutes.
     pub before_frame: bool,
+    /// A live capture's kernel counters in [`Context::capture`] at
+    /// [`Consumer::advance`], read at most once a second (else only at
+    /// ticks).
+    pub capture_stats: bool,
 }
 
 /// One decoded packet (the flow table may account it after the

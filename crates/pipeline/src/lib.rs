@@ -19,6 +19,7 @@ pub mod live;
 mod pipeline;
 pub mod procs;
 pub mod rates;
+pub mod report_json;
 pub mod source;
 pub mod watch;
 

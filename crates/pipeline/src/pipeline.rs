@@ -47,6 +47,10 @@ pub struct Counters {
 }
 
 /// Everything but the source: the table, the consumers, the clock's ticks.
+/// How often kernel counters are read for [`crate::Wants::capture_stats`]
+/// (nanoseconds of the source's clock).
+const CAPTURE_EVERY_NS: i64 = 1_000_000_000;
+
 struct Core {
     table: FlowTable,
     opts: DecodeOptions,
@@ -62,6 +66,9 @@ struct Core {
     interval: Option<i64>,
     next_tick: Option<Timestamp>,
     packet_clock: bool,
+    /// Some consumer wants kernel counters at [`Consumer::advance`]
+    /// ([`crate::Wants::capture_stats`]); when they are read next.
+    capture_due: Option<Timestamp>,
     /// A tick's output failed while frames were being read.
     failed: Option<io::Error>,
     counters: Counters,
@@ -104,6 +111,7 @@ impl<S: Source> Pipeline<S> {
                 interval: None,
                 next_tick: None,
                 packet_clock,
+                capture_due: None,
                 failed: None,
                 counters: Counters::default(),
                 batch: vec![PacketMeta::default(); wirewatch_flow::BATCH],
@@ -123,6 +131,9 @@ impl<S: Source> Pipeline<S> {
         }
         if w.before_frame && self.core.packet_clock {
             self.core.before.push(k);
+        }
+        if w.capture_stats && !self.core.packet_clock {
+            self.core.capture_due = Some(Timestamp::from_nanos(i64::MIN));
         }
         self.core.consumers.push(c);
     }
@@ -185,7 +196,14 @@ impl<S: Source> Pipeline<S> {
         let now = self.source.now();
         core.table.advance(now);
         core.owners.label(&mut core.table, now);
-        core.advance(now);
+        let capture = match core.capture_due {
+            Some(t) if now >= t => {
+                core.capture_due = Some(now.add_nanos(CAPTURE_EVERY_NS));
+                self.source.capture_stats()
+            }
+            _ => None,
+        };
+        core.advance(now, capture.as_ref());
         if !core.packet_clock && core.next_tick.is_some_and(|t| now >= t) {
             // Kernel counters are read for the report only.
             let capture = self.source.capture_stats();
@@ -470,12 +488,12 @@ impl Core {
         Ok(())
     }
 
-    /// The clock moved to `now`.
-    fn advance(&mut self, now: Timestamp) {
+    /// The clock moved to `now` (`capture`: kernel counters just read).
+    fn advance(&mut self, now: Timestamp, capture: Option<&CaptureStats>) {
         let cx = Context {
             owners: &self.owners,
             interfaces: &self.interfaces,
-            capture: None,
+            capture,
         };
         for c in &mut self.consumers {
             c.advance(&mut self.table, now, &cx, &mut self.outbox);

@@ -174,6 +174,7 @@ fn consumers_see_packets_ticks_events_and_the_end_in_order() {
         Wants {
             packets: true,
             before_frame: true,
+            capture_stats: false,
         },
     );
     a.alert_on = Some(2);
@@ -419,6 +420,7 @@ impl Consumer for Cutter {
         Wants {
             packets: true,
             before_frame: true,
+            capture_stats: false,
         }
     }
 

@@ -176,6 +176,7 @@ fn package_of(program: &str) -> &str {
         "ip" => "iproute2",
         "mount" | "umount" => "mount",
         "pgrep" | "kill" => "procps",
+        "promtool" => "prometheus",
         other => other,
     }
 }
@@ -248,6 +249,73 @@ pub fn mount_tmpfs(dir: &Path, options: &str) -> Result<Tmpfs, String> {
         ));
     }
     Ok(Tmpfs(dir.to_path_buf()))
+}
+
+// ---------------------------------------------------------------- HTTP
+
+/// An HTTP answer: status code, headers (names lowercase), body.
+#[derive(Debug)]
+pub struct HttpAnswer {
+    /// Status code.
+    pub status: u16,
+    /// Header lines as (lowercase name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body (the connection is read to its end).
+    pub body: String,
+}
+
+/// `GET path` on `addr` over HTTP/1.1 with `Connection: close` and the
+/// extra header lines `headers` (like `"Authorization: Bearer x"`); a
+/// 10-second timeout on every read and write.
+pub fn http_get(
+    addr: std::net::SocketAddr,
+    path: &str,
+    headers: &[&str],
+) -> std::io::Result<HttpAnswer> {
+    http_request(addr, "GET", path, headers)
+}
+
+/// [`http_get`] with another method (no request body).
+pub fn http_request(
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[&str],
+) -> std::io::Result<HttpAnswer> {
+    use std::io::Read;
+    let mut s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(10))?;
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(std::time::Duration::from_secs(10)))?;
+    let mut rq = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for h in headers {
+        rq.push_str(h);
+        rq.push_str("\r\n");
+    }
+    rq.push_str("\r\n");
+    s.write_all(rq.as_bytes())?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let bad = |what: &str| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what}: {raw:?}"))
+    };
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| bad("no end of head"))?;
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| bad("no status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Ok(HttpAnswer {
+        status,
+        headers,
+        body: body.to_string(),
+    })
 }
 
 #[cfg(test)]

@@ -74,6 +74,17 @@ pub struct Config {
     pub forecast: ForecastConfig,
     /// TOML `[limits]`.
     pub limits: LimitsConfig,
+    /// TOML `[web]`.
+    pub web: WebConfig,
+}
+
+/// TOML `[web]`: the HTTP API's address for `serve` and its token.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WebConfig {
+    /// `listen`: where `serve` listens (`--web` overrides it).
+    pub listen: Option<String>,
+    /// `token-file`: the Bearer token's file (`--web-token-file` overrides it).
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// TOML `[limits]`: how much memory the process may use.
@@ -230,6 +241,10 @@ impl Config {
             limits: LimitsConfig {
                 memory: over.limits.memory.or(self.limits.memory),
                 flows: over.limits.flows.or(self.limits.flows),
+            },
+            web: WebConfig {
+                listen: over.web.listen.or(self.web.listen),
+                token_file: over.web.token_file.or(self.web.token_file),
             },
         }
     }
@@ -637,6 +652,21 @@ struct TomlFile {
     detect: Option<Spanned<wirewatch_detect::DetectConfig>>,
     forecast: Option<TomlForecast>,
     limits: Option<TomlLimits>,
+    web: Option<TomlWeb>,
+}
+
+/// `[web]` as written (checked into [`WebConfig`]).
+#[derive(Deserialize)]
+#[serde(
+    expecting = "a [web] table",
+    rename_all = "kebab-case",
+    deny_unknown_fields
+)]
+struct TomlWeb {
+    /// Where `serve` listens.
+    listen: Option<Spanned<String>>,
+    /// The Bearer token's file.
+    token_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -875,11 +905,21 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
             },
         },
     };
+    let web = match file.web {
+        None => WebConfig::default(),
+        Some(w) => WebConfig {
+            listen: place.check("web.listen", w.listen, nonempty)?,
+            token_file: place
+                .check("web.token-file", w.token_file, nonempty)?
+                .map(std::path::PathBuf::from),
+        },
+    };
     Ok(Config {
         history,
         detect,
         forecast,
         limits,
+        web,
         interface: place.check("interface", file.interface, nonempty)?,
         dns_resolution: file.dns_resolution,
         port_resolution: file.port_resolution,
@@ -988,6 +1028,7 @@ mod tests {
                 detect: None,
                 forecast: ForecastConfig::default(),
                 limits: LimitsConfig::default(),
+                web: WebConfig::default(),
             }
         );
     }
@@ -1256,6 +1297,10 @@ watch = false
 [limits]
 memory = "200M"
 
+[web]
+listen = "[::1]:9000"
+token-file = "/etc/ww.token"
+
 [forecast.capacity]
 eth2 = "10G"
 eth3 = 2.5e9
@@ -1311,6 +1356,10 @@ wlan0 = "54 Mbit/s"
                     memory: Some(200 << 20),
                     flows: None,
                 },
+                web: WebConfig {
+                    listen: Some("[::1]:9000".into()),
+                    token_file: Some("/etc/ww.token".into()),
+                },
             }
         );
         for (bad, want) in [
@@ -1333,6 +1382,11 @@ keep-days = \"0d\"",
                 "[history]
 db = \"\"",
                 "/etc/ww.toml:2: history.db: empty value",
+            ),
+            (
+                "[web]
+listen = \"\"",
+                "/etc/ww.toml:2: web.listen: empty value",
             ),
             (
                 "[history]

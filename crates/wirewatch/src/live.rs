@@ -131,7 +131,13 @@ pub fn open(
 
 /// Runs a live capture until `-s` expires, a signal arrives or every
 /// interface is gone; then prints the final report.
-pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Result<RunOutcome> {
+/// With `web`, serves the web API beside it (started after the privilege drop).
+pub fn run(
+    s: &Settings,
+    ls: &LiveSettings,
+    out: Box<dyn Write>,
+    web: Option<wirewatch_web::Bound>,
+) -> anyhow::Result<RunOutcome> {
     let (mut p, notes) = open(s, ls, s.processes)?;
     for n in notes {
         crate::message::note(&n);
@@ -139,6 +145,7 @@ pub fn run(s: &Settings, ls: &LiveSettings, out: Box<dyn Write>) -> anyhow::Resu
     p.add(Box::new(crate::alerts::Notes));
     // NDJSON alerts on stdout own it: the traffic report is not printed.
     p.add(Box::new(Report::new(s, report_out(s, out), true)));
+    crate::offline::add_web(&mut p, web, true)?;
     p.tick_every(s.interval_nanos);
     // The writer thread starts now, born without privileges (the scan
     // thread, started above, is the only one that keeps some).

@@ -75,8 +75,40 @@ pub fn report_out(s: &Settings, out: Box<dyn Write>) -> Box<dyn Write> {
     }
 }
 
-/// Runs the offline pipeline on `input`, writing reports to `out`.
-pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<RunOutcome> {
+/// Adds the web feed to `p` and starts serving what it publishes on
+/// `bound` (`live`: the newest 2-second slot is still filling). Prints
+/// where it serves once it listens.
+pub fn add_web<S: Source>(
+    p: &mut Pipeline<S>,
+    bound: Option<wirewatch_web::Bound>,
+    live: bool,
+) -> anyhow::Result<bool> {
+    let Some(bound) = bound else {
+        return Ok(false);
+    };
+    let snap = wirewatch_web::shared();
+    p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), live)));
+    let addr = bound.local_addr()?;
+    bound.start(snap)?;
+    crate::message::note(&format!("serving http://{addr}"));
+    Ok(true)
+}
+
+/// After a replay with `--web`: keeps serving until SIGINT or SIGTERM.
+fn serve_until_signal() {
+    while wirewatch_live::signal::requested().is_none() {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Runs the offline pipeline on `input`, writing reports to `out` (and
+/// serving the web API on `web`, until a signal after the end).
+pub fn run(
+    s: &Settings,
+    input: &Path,
+    out: Box<dyn Write>,
+    web: Option<wirewatch_web::Bound>,
+) -> anyhow::Result<RunOutcome> {
     let source = FileSource::open(input)?.limited(s.file_duration_nanos);
     let name = source.name().to_string();
     let bar = s.progress.then(|| output::progress_bar(input)).flatten();
@@ -106,6 +138,7 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
     add_common(&mut p, recorder, detect, alerts);
     p.add(Box::new(Notes));
     p.add(Box::new(Report::new(s, report_out(s, out), false)));
+    let serving = add_web(&mut p, web, false)?;
     p.tick_every(s.interval_nanos);
     p.begin()?;
     // Ctrl-C (or SIGTERM) stops reading; what was read is reported, as live.
@@ -155,6 +188,9 @@ pub fn run(s: &Settings, input: &Path, out: Box<dyn Write>) -> anyhow::Result<Ru
     let finished = p.finish(&end);
     read.map_err(|e| e.context("writing output"))?;
     finished?;
+    if serving {
+        serve_until_signal();
+    }
     if let Some(expr) = s.file_filter.as_deref() {
         let read = p.source.frames_read();
         if read > 0 && p.counters().frames == 0 {

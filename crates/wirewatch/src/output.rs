@@ -5,8 +5,9 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_flow::{DirView, Snapshot, Stats, View};
 use wirewatch_pipeline::json::tidied;
+use wirewatch_pipeline::report_json;
 use wirewatch_procs::Owner;
 // iftop's sizes, kept reachable here for the callers of this path.
 pub use wirewatch_units::readable;
@@ -29,21 +30,6 @@ pub enum ReportKind {
     },
     /// The report at the end of the input.
     Final,
-}
-
-/// Kernel counters as JSON.
-fn capture_json(c: &CaptureStats) -> Value {
-    json!({
-        "kernel_received": c.received(),
-        "kernel_dropped": c.dropped(),
-        "interfaces": c.interfaces.iter().map(|i| json!({
-            "name": i.name,
-            "link_type": i.link_type,
-            "received": i.received,
-            "dropped": i.dropped,
-            "state": i.state,
-        })).collect::<Vec<_>>(),
-    })
 }
 
 /// End-of-run facts beside the final snapshot.
@@ -288,7 +274,7 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
     writeln!(out, "  IP bytes:           {}", st.ip_bytes)?;
     writeln!(out, "  non-IP packets:     {}", st.non_ip_packets)?;
     writeln!(out, "  truncated packets:  {}", st.truncated_packets)?;
-    let entries = format!("entries ({}):", view_name(snap.view));
+    let entries = format!("entries ({}):", report_json::view_name(snap.view));
     writeln!(out, "  {entries:<20}{}", snap.entries.len())?;
     match (st.first_ts, st.last_ts) {
         (Some(a), Some(b)) => writeln!(
@@ -384,79 +370,8 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
     Ok(())
 }
 
-fn view_name(v: View) -> &'static str {
-    match v {
-        View::Pair => "pair",
-        View::Port => "port",
-        View::Src => "src",
-        View::Dst => "dst",
-        View::Fields { .. } => "fields",
-        View::Process => "process",
-    }
-}
-
-fn dir_json(d: &DirView) -> Value {
-    json!({
-        "packets": d.counters.packets,
-        "bytes": d.bytes,
-        "ip_bytes": d.counters.ip_bytes,
-        "frame_bytes": d.counters.frame_bytes,
-        "tcp_flags": tcp_flags::letters(d.counters.tcp_flags),
-        "rate_2s_bytes_per_s": d.rates[0],
-        "rate_10s_bytes_per_s": d.rates[1],
-        "rate_40s_bytes_per_s": d.rates[2],
-        "peak_40s_bytes_per_s": d.peak,
-    })
-}
-
-fn entry_json(e: &Entry, owners: &OwnerCopy) -> Value {
-    json!({
-        "process": owners.get(e.owner).map_or(Value::Null, wirewatch_pipeline::procs::owner_json),
-        "more_processes": e.mixed_owners,
-        "family": e.key.family(),
-        "src": e.key.src.map(|a| a.to_string()),
-        "dst": e.key.dst.map(|a| a.to_string()),
-        "src_port": e.key.src_port,
-        "dst_port": e.key.dst_port,
-        "protocol": e.key.protocol.map(|p| proto::name(p).into_owned()),
-        "flows": e.flows,
-        "first_seen": e.first_seen.as_secs_f64(),
-        "last_seen": e.last_seen.as_secs_f64(),
-        "src_to_dst": dir_json(&e.sent),
-        "dst_to_src": dir_json(&e.recv),
-    })
-}
-
 fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
-    let mut errors = serde_json::Map::new();
-    for (e, n) in st.decode_errors_by_reason() {
-        errors.insert(e.as_str().into(), n.into());
-    }
-    let mut unknown = serde_json::Map::new();
-    for (lt, n) in &st.unknown_link_types {
-        unknown.insert(lt.to_string(), (*n).into());
-    }
-    let mut v = json!({
-        "packets": st.packets,
-        "frame_bytes": st.frame_bytes,
-        "ip_packets": st.ip_packets,
-        "ip_bytes": st.ip_bytes,
-        "non_ip_packets": st.non_ip_packets,
-        "truncated_packets": st.truncated_packets,
-        "orphan_fragments": st.orphan_fragments,
-        "expired_flows": st.expired_flows,
-        "evicted_flows": st.evicted_flows,
-        "untracked_fragments": st.untracked_fragments,
-        "excluded": st.excluded,
-        "decode_errors": errors,
-        "unknown_link_types": unknown,
-        "first_ts": st.first_ts.map(|t| t.as_secs_f64()),
-        "last_ts": st.last_ts.map(|t| t.as_secs_f64()),
-        "span_s": match (st.first_ts, st.last_ts) {
-            (Some(a), Some(b)) => Some(b.nanos_since(a) as f64 / 1e9),
-            _ => None,
-        },
-    });
+    let mut v = report_json::stats_json(st);
     if let (Some(s), Some(o)) = (s, v.as_object_mut()) {
         o.insert("input".into(), s.input.into());
         o.insert(
@@ -470,7 +385,7 @@ fn stats_json(st: &Stats, s: Option<&Summary>) -> Value {
         o.insert("error".into(), s.error.into());
         o.insert(
             "capture".into(),
-            s.capture.map_or(Value::Null, capture_json),
+            s.capture.map_or(Value::Null, report_json::capture_json),
         );
     }
     v
@@ -496,32 +411,8 @@ impl<W: Write> Sink for JsonSink<W> {
             ),
             ReportKind::Final => ("final", None, None),
         };
-        let t = snap.totals;
         // Written piecewise so a report with many entries never exists twice in memory.
-        let head = json!({
-            "type": k,
-            "start": start,
-            "end": end,
-            "at": snap.at.as_secs_f64(),
-            "view": view_name(snap.view),
-            "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
-            "history_len_s": snap.history_len * 2,
-            "window_s": snap.window_secs,
-            "totals": {
-                "sent_rates_bytes_per_s": t.rates[0],
-                "received_rates_bytes_per_s": t.rates[1],
-                "total_rates_bytes_per_s": t.rates[2],
-                "peak_bytes_per_s": t.peak,
-                "cumulative_bytes": t.cumulative,
-            },
-            "stats": stats_json(&snap.stats, None),
-            "capture": self.capture.as_ref().map(capture_json),
-            "other": snap.other.as_ref().map(|o| json!({
-                "flows": o.flows,
-                "src_to_dst": dir_json(&o.entry.sent),
-                "dst_to_src": dir_json(&o.entry.recv),
-            })),
-        });
+        let head = report_json::head_json(snap, k, start, end, self.capture.as_ref());
         let head = serde_json::to_string(&tidied(head))?;
         // Drop the closing brace, append the entries array, close again.
         self.out.write_all(&head.as_bytes()[..head.len() - 1])?;
@@ -530,7 +421,10 @@ impl<W: Write> Sink for JsonSink<W> {
             if i > 0 {
                 self.out.write_all(b",")?;
             }
-            serde_json::to_writer(&mut self.out, &tidied(entry_json(e, &self.owners)))?;
+            serde_json::to_writer(
+                &mut self.out,
+                &tidied(report_json::entry_json(e, self.owners.get(e.owner))),
+            )?;
         }
         writeln!(self.out, "]}}")
     }

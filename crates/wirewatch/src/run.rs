@@ -172,17 +172,20 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             crate::eval_cmd::run(e, &cfg, model, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
-        None => {}
+        Some(Command::Serve) | None => {}
     }
     if args.capture.list_interfaces {
         crate::live::list(&mut io::stdout().lock())?;
         return Ok(ExitCode::SUCCESS);
     }
     let s = settings::build(args)?;
+    // Bound before capture starts: a bad address or a missing token
+    // fails before anything else.
+    let web = s.web.as_ref().map(wirewatch_web::bind).transpose()?;
     let outcome = match (&s.source, &s.screen) {
         (_, Some(scr)) => crate::tui::run(&s, scr)?,
-        (Source::File(p), None) => crate::offline::run(&s, p, Box::new(io::stdout()))?,
-        (Source::Live(ls), None) => crate::live::run(&s, ls, Box::new(io::stdout()))?,
+        (Source::File(p), None) => crate::offline::run(&s, p, Box::new(io::stdout()), web)?,
+        (Source::Live(ls), None) => crate::live::run(&s, ls, Box::new(io::stdout()), web)?,
     };
     Ok(match outcome {
         RunOutcome::Clean | RunOutcome::BrokenPipe => ExitCode::SUCCESS,

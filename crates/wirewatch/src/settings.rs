@@ -52,6 +52,8 @@ pub enum Format {
 /// Validated settings for a run.
 #[derive(Clone, Debug)]
 pub struct Settings {
+    /// The web server (`--web`, `serve`).
+    pub web: Option<wirewatch_web::WebSettings>,
     /// Detection, unless `--no-detect`.
     pub detect: Option<Detect>,
     /// `--alerts-exit`.
@@ -471,6 +473,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         detect.as_mut().map(|d| &mut d.settings.cfg),
     );
     Ok(Settings {
+        web: web(a, &cfg),
         detect,
         alerts_exit: a.detect.alerts_exit,
         history: history.clone(),
@@ -653,6 +656,30 @@ struct ScreenParts {
     processes: bool,
 }
 
+/// The web server `--web` or `serve` asks for (serve: on the config's
+/// `[web] listen`, else [`wirewatch_web::DEFAULT_ADDR`], unless `--web`
+/// gives another address).
+pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
+    let serve = matches!(a.command, Some(crate::cli::Command::Serve));
+    let listen = match (&a.web.listen, serve) {
+        (Some(l), _) => l.clone(),
+        (None, true) => cfg
+            .web
+            .listen
+            .clone()
+            .unwrap_or_else(|| wirewatch_web::DEFAULT_ADDR.to_string()),
+        (None, false) => return None,
+    };
+    Some(wirewatch_web::WebSettings {
+        listen,
+        token_file: a
+            .web
+            .web_token_file
+            .clone()
+            .or_else(|| cfg.web.token_file.clone()),
+    })
+}
+
 /// The screen's settings when it is used: a terminal on stdout, text
 /// format, no -t, -s or --interval, and not an import (-r with --db).
 fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<ScreenSettings>> {
@@ -668,6 +695,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
         && !(a.capture.read.is_some() && a.history.db.is_some())
         && a.capture.seconds.is_none()
         && a.report.interval.is_none()
+        && web(a, cfg).is_none()
         && stdout_is_terminal();
     Ok(if wants_screen {
         let speed = match a.screen.speed.as_deref() {

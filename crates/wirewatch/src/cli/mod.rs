@@ -46,6 +46,10 @@ pub struct Args {
     #[command(flatten)]
     pub detect: DetectArgs,
 
+    /// The web server (HTTP API and metrics).
+    #[command(flatten)]
+    pub web: WebArgs,
+
     /// A subcommand instead of capturing.
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -61,7 +65,7 @@ pub struct CaptureArgs {
 
     /// Capture live on this interface (repeat for several; `any` = every interface
     /// that is up). Default: the interface carrying the default route.
-    #[arg(short = 'i', value_name = "IFACE")]
+    #[arg(short = 'i', value_name = "IFACE", global = true)]
     pub interfaces: Vec<String>,
 
     /// List the interfaces (name, state, MTU, speed, addresses) and exit.
@@ -70,7 +74,7 @@ pub struct CaptureArgs {
 
     /// Filter packets with a pcap-filter expression (tcpdump syntax), compiled to
     /// BPF: in the kernel when live, in-process for -r.
-    #[arg(short = 'f', value_name = "EXPR")]
+    #[arg(short = 'f', value_name = "EXPR", global = true)]
     pub filter: Option<String>,
 
     /// Put the interfaces into promiscuous mode (iftop -p).
@@ -107,6 +111,21 @@ pub struct CaptureArgs {
     /// CAP_DAC_READ_SEARCH unless --no-processes).
     #[arg(long, value_name = "USER", default_value = "nobody")]
     pub user: String,
+}
+
+/// Web server flags.
+#[derive(clap::Args, Debug)]
+#[command(next_help_heading = "Web")]
+pub struct WebArgs {
+    /// Serve the HTTP API and /metrics on ADDR:PORT (port 0: any free port) beside
+    /// this run; a replay (-r) keeps serving after the file ends until SIGINT/SIGTERM.
+    #[arg(long = "web", value_name = "ADDR", global = true)]
+    pub listen: Option<String>,
+
+    /// A file whose first line is the token clients must send as
+    /// `Authorization: Bearer TOKEN` (required on any address but loopback).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub web_token_file: Option<PathBuf>,
 }
 
 /// Reports flags.
@@ -286,6 +305,9 @@ pub enum Command {
     History(history::HistoryArgs),
     /// Score the detectors against labeled captures.
     Eval(eval::EvalArgs),
+    /// Capture live like the default run and serve the HTTP API and
+    /// Prometheus metrics (on 127.0.0.1:8080 unless --web says otherwise).
+    Serve,
     /// Forecast traffic from history (intervals, capacity warnings, a
     /// chart), or backtest the models on a CSV series.
     Forecast(forecast::ForecastArgs),

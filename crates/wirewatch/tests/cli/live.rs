@@ -2004,3 +2004,58 @@ fn final_rates_agree_with_iftop_on_the_same_veth() {
         );
     }
 }
+
+/// `serve` on a live interface: the API counts the traffic the test sent
+/// and shows the kernel's counters, `/metrics` has the interface's drops,
+/// and SIGTERM ends it with 0.
+#[test]
+fn serve_shows_live_traffic_and_kernel_counters() {
+    require_root_and_ip!();
+    let p = pair(230);
+    let mut r = Running::start(&p.a, &["serve", "-i", &p.ia, "--web", "127.0.0.1:0"]);
+    r.wait_for_stderr("serving http://");
+    let line = r
+        .err_lines
+        .iter()
+        .find(|l| l.contains("serving http://"))
+        .unwrap();
+    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    let _rx = udp_b_to_a(&p, 7300, 9);
+    let ia = p.ia.clone();
+    // The server listens on the namespace's loopback: ask from inside it,
+    // until a publish (once a second) has the 9 datagrams.
+    let (ifaces, metrics) = in_netns(&p.a, move || {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let a = wirewatch_testkit::http_get(addr, "/api/v1/interfaces", &[]).unwrap();
+            let v: Value = serde_json::from_str(&a.body).unwrap();
+            let i = &v["interfaces"][0];
+            if i["receive_packets"].as_u64().unwrap_or(0)
+                + i["transmit_packets"].as_u64().unwrap_or(0)
+                >= 9
+                && i["kernel_received"].as_u64().unwrap_or(0) >= 9
+            {
+                let m = wirewatch_testkit::http_get(addr, "/metrics", &[]).unwrap();
+                return (v, m.body);
+            }
+            assert!(Instant::now() < deadline, "never counted: {v}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    });
+    assert_eq!(ifaces["state"], "live");
+    assert_eq!(ifaces["interfaces"][0]["name"], ia.as_str());
+    assert_eq!(ifaces["interfaces"][0]["state"], "capturing", "{ifaces}");
+    let bytes = ifaces["interfaces"][0]["receive_bytes"].as_u64().unwrap()
+        + ifaces["interfaces"][0]["transmit_bytes"].as_u64().unwrap();
+    assert_eq!(bytes, 9 * 38, "{ifaces}");
+    assert!(
+        metrics.contains(&format!(
+            "wirewatch_capture_kernel_drops_total{{interface=\"{ia}\"}} 0"
+        )),
+        "{metrics}"
+    );
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) };
+    let (code, _out, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+}

@@ -23,6 +23,7 @@ mod rates;
 mod screen_tmux;
 mod small_items;
 mod tui;
+mod web;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
 // have a process of their own there: these entry points (which do nothing

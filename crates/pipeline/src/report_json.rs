@@ -1,0 +1,139 @@
+//! The report's JSON (`--format json`), shared by the report sink and the
+//! web API so that both print the same numbers in the same shape.
+
+use serde_json::{json, Value};
+use wirewatch_flow::{ByteMode, DirView, Entry, Snapshot, Stats, View};
+use wirewatch_procs::Owner;
+use wirewatch_wire::{proto, tcp_flags};
+
+use crate::source::CaptureStats;
+
+/// Kernel counters as JSON.
+pub fn capture_json(c: &CaptureStats) -> Value {
+    json!({
+        "kernel_received": c.received(),
+        "kernel_dropped": c.dropped(),
+        "interfaces": c.interfaces.iter().map(|i| json!({
+            "name": i.name,
+            "link_type": i.link_type,
+            "received": i.received,
+            "dropped": i.dropped,
+            "state": i.state,
+        })).collect::<Vec<_>>(),
+    })
+}
+
+/// The name `--view` and the report give a view.
+pub fn view_name(v: View) -> &'static str {
+    match v {
+        View::Pair => "pair",
+        View::Port => "port",
+        View::Src => "src",
+        View::Dst => "dst",
+        View::Fields { .. } => "fields",
+        View::Process => "process",
+    }
+}
+
+/// One direction of an entry.
+pub fn dir_json(d: &DirView) -> Value {
+    json!({
+        "packets": d.counters.packets,
+        "bytes": d.bytes,
+        "ip_bytes": d.counters.ip_bytes,
+        "frame_bytes": d.counters.frame_bytes,
+        "tcp_flags": tcp_flags::letters(d.counters.tcp_flags),
+        "rate_2s_bytes_per_s": d.rates[0],
+        "rate_10s_bytes_per_s": d.rates[1],
+        "rate_40s_bytes_per_s": d.rates[2],
+        "peak_40s_bytes_per_s": d.peak,
+    })
+}
+
+/// One entry (`owner`: the process owning it, when known).
+pub fn entry_json(e: &Entry, owner: Option<&Owner>) -> Value {
+    json!({
+        "process": owner.map_or(Value::Null, crate::procs::owner_json),
+        "more_processes": e.mixed_owners,
+        "family": e.key.family(),
+        "src": e.key.src.map(|a| a.to_string()),
+        "dst": e.key.dst.map(|a| a.to_string()),
+        "src_port": e.key.src_port,
+        "dst_port": e.key.dst_port,
+        "protocol": e.key.protocol.map(|p| proto::name(p).into_owned()),
+        "flows": e.flows,
+        "first_seen": e.first_seen.as_secs_f64(),
+        "last_seen": e.last_seen.as_secs_f64(),
+        "src_to_dst": dir_json(&e.sent),
+        "dst_to_src": dir_json(&e.recv),
+    })
+}
+
+/// The flow table's counters (without the end-of-run facts).
+pub fn stats_json(st: &Stats) -> Value {
+    let mut errors = serde_json::Map::new();
+    for (e, n) in st.decode_errors_by_reason() {
+        errors.insert(e.as_str().into(), n.into());
+    }
+    let mut unknown = serde_json::Map::new();
+    for (lt, n) in &st.unknown_link_types {
+        unknown.insert(lt.to_string(), (*n).into());
+    }
+    json!({
+        "packets": st.packets,
+        "frame_bytes": st.frame_bytes,
+        "ip_packets": st.ip_packets,
+        "ip_bytes": st.ip_bytes,
+        "non_ip_packets": st.non_ip_packets,
+        "truncated_packets": st.truncated_packets,
+        "orphan_fragments": st.orphan_fragments,
+        "expired_flows": st.expired_flows,
+        "evicted_flows": st.evicted_flows,
+        "untracked_fragments": st.untracked_fragments,
+        "excluded": st.excluded,
+        "decode_errors": errors,
+        "unknown_link_types": unknown,
+        "first_ts": st.first_ts.map(|t| t.as_secs_f64()),
+        "last_ts": st.last_ts.map(|t| t.as_secs_f64()),
+        "span_s": match (st.first_ts, st.last_ts) {
+            (Some(a), Some(b)) => Some(b.nanos_since(a) as f64 / 1e9),
+            _ => None,
+        },
+    })
+}
+
+/// A report's head: everything but its entries (`kind`: "interval" or
+/// "final"; `start`/`end`: an interval's bounds, seconds).
+pub fn head_json(
+    snap: &Snapshot,
+    kind: &str,
+    start: Option<f64>,
+    end: Option<f64>,
+    capture: Option<&CaptureStats>,
+) -> Value {
+    let t = snap.totals;
+    json!({
+        "type": kind,
+        "start": start,
+        "end": end,
+        "at": snap.at.as_secs_f64(),
+        "view": view_name(snap.view),
+        "bytes": match snap.byte_mode { ByteMode::Ip => "ip", ByteMode::Frame => "frame" },
+        "history_len_s": snap.history_len * 2,
+        "window_s": snap.window_secs,
+        "totals": {
+            "sent_rates_bytes_per_s": t.rates[0],
+            "received_rates_bytes_per_s": t.rates[1],
+            "total_rates_bytes_per_s": t.rates[2],
+            "peak_bytes_per_s": t.peak,
+            "cumulative_bytes": t.cumulative,
+        },
+        "stats": stats_json(&snap.stats),
+        "capture": capture.map(capture_json),
+        "other": snap.other.as_ref().map(|o| json!({
+            "flows": o.flows,
+            "src_to_dst": dir_json(&o.entry.sent),
+            "dst_to_src": dir_json(&o.entry.recv),
+        })),
+    })
+}
