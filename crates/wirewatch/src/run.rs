@@ -21,7 +21,13 @@ pub fn main() -> ExitCode {
     // Before any thread starts: the memory budget holds for the allocator too.
     wirewatch_live::limit_allocator_arenas();
     let args = match Args::try_parse() {
-        Ok(a) => a,
+        Ok(mut a) => match a.merge_serve() {
+            Ok(()) => a,
+            Err(e) => {
+                crate::message::error(&usage_error(&e));
+                return ExitCode::from(EXIT_BAD_INPUT);
+            }
+        },
         // Help and version: as clap prints them.
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
@@ -172,7 +178,7 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             crate::eval_cmd::run(e, &cfg, model, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
-        Some(Command::Serve) | None => {}
+        Some(Command::Serve(_)) | None => {}
     }
     if args.capture.list_interfaces {
         crate::live::list(&mut io::stdout().lock())?;

@@ -660,7 +660,7 @@ struct ScreenParts {
 /// `[web] listen`, else [`wirewatch_web::DEFAULT_ADDR`], unless `--web`
 /// gives another address).
 pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
-    let serve = matches!(a.command, Some(crate::cli::Command::Serve));
+    let serve = matches!(a.command, Some(crate::cli::Command::Serve(_)));
     let listen = match (&a.web.listen, serve) {
         (Some(l), _) => l.clone(),
         (None, true) => cfg

@@ -65,7 +65,7 @@ pub struct CaptureArgs {
 
     /// Capture live on this interface (repeat for several; `any` = every interface
     /// that is up). Default: the interface carrying the default route.
-    #[arg(short = 'i', value_name = "IFACE", global = true)]
+    #[arg(short = 'i', value_name = "IFACE")]
     pub interfaces: Vec<String>,
 
     /// List the interfaces (name, state, MTU, speed, addresses) and exit.
@@ -74,7 +74,7 @@ pub struct CaptureArgs {
 
     /// Filter packets with a pcap-filter expression (tcpdump syntax), compiled to
     /// BPF: in the kernel when live, in-process for -r.
-    #[arg(short = 'f', value_name = "EXPR", global = true)]
+    #[arg(short = 'f', value_name = "EXPR")]
     pub filter: Option<String>,
 
     /// Put the interfaces into promiscuous mode (iftop -p).
@@ -119,13 +119,60 @@ pub struct CaptureArgs {
 pub struct WebArgs {
     /// Serve the HTTP API and /metrics on ADDR:PORT (port 0: any free port) beside
     /// this run; a replay (-r) keeps serving after the file ends until SIGINT/SIGTERM.
-    #[arg(long = "web", value_name = "ADDR", global = true)]
+    #[arg(long = "web", value_name = "ADDR")]
     pub listen: Option<String>,
 
     /// A file whose first line is the token clients must send as
     /// `Authorization: Bearer TOKEN` (required on any address but loopback).
-    #[arg(long, value_name = "FILE", global = true)]
+    #[arg(long, value_name = "FILE")]
     pub web_token_file: Option<PathBuf>,
+}
+
+impl Args {
+    /// Folds the flags given after `serve` into the run's: interfaces add
+    /// up; the filter and the web flags may be given on one side only.
+    pub fn merge_serve(&mut self) -> Result<(), String> {
+        let Some(Command::Serve(s)) = &mut self.command else {
+            return Ok(());
+        };
+        self.capture.interfaces.append(&mut s.interfaces);
+        let twice = |name: &str| format!("{name} given both before and after serve");
+        if let Some(f) = s.filter.take() {
+            if self.capture.filter.replace(f).is_some() {
+                return Err(twice("-f"));
+            }
+        }
+        if let Some(l) = s.web.listen.take() {
+            if self.web.listen.replace(l).is_some() {
+                return Err(twice("--web"));
+            }
+        }
+        if let Some(t) = s.web.web_token_file.take() {
+            if self.web.web_token_file.replace(t).is_some() {
+                return Err(twice("--web-token-file"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `serve`'s own flags: the interfaces, the filter and the web server may
+/// also follow the subcommand (`wirewatch serve -i eth0`); every other
+/// live option goes before it.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Capture live on this interface (repeat for several; `any` = every
+    /// interface that is up). Default: the interface carrying the default route.
+    #[arg(short = 'i', value_name = "IFACE")]
+    pub interfaces: Vec<String>,
+
+    /// Filter packets with a pcap-filter expression (tcpdump syntax).
+    #[arg(short = 'f', value_name = "EXPR")]
+    pub filter: Option<String>,
+
+    /// The web server's address and token.
+    #[command(flatten)]
+    pub web: WebArgs,
 }
 
 /// Reports flags.
@@ -306,8 +353,9 @@ pub enum Command {
     /// Score the detectors against labeled captures.
     Eval(eval::EvalArgs),
     /// Capture live like the default run and serve the HTTP API and
-    /// Prometheus metrics (on 127.0.0.1:8080 unless --web says otherwise).
-    Serve,
+    /// Prometheus metrics (on 127.0.0.1:8080 unless --web says otherwise);
+    /// the other live options go before `serve`.
+    Serve(ServeArgs),
     /// Forecast traffic from history (intervals, capacity warnings, a
     /// chart), or backtest the models on a CSV series.
     Forecast(forecast::ForecastArgs),

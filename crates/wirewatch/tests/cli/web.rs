@@ -333,3 +333,49 @@ fn serve_takes_its_address_and_token_from_the_web_table() {
     let err = refused(&["--config", cfg.to_str().unwrap(), "serve"]);
     assert!(err.contains("port"), "{err}");
 }
+
+/// `wirewatch ARGS` (no capture file): its exit status and stderr.
+fn plain(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn serve_takes_its_own_flags_and_history_does_not_offer_them() {
+    // -i, -f and the web flags may follow `serve`…
+    let (code, help, _) = plain(&["serve", "--help"]);
+    assert_eq!(code, Some(0));
+    for flag in [
+        "-i <IFACE>",
+        "-f <EXPR>",
+        "--web <ADDR>",
+        "--web-token-file",
+    ] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    // …but not the subcommands that read history or files.
+    for sub in ["history", "forecast", "eval"] {
+        let (code, help, _) = plain(&[sub, "--help"]);
+        assert_eq!(code, Some(0));
+        for flag in ["-i <IFACE>", "-f <EXPR>", "--web"] {
+            assert!(!help.contains(flag), "{sub} offers {flag}");
+        }
+        let (code, _, err) = plain(&[sub, "--web", "127.0.0.1:0"]);
+        assert_eq!(code, Some(2), "{sub}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // One filter, on one side of `serve`.
+    let (code, _, err) = plain(&["-f", "udp", "serve", "-f", "tcp"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        err.trim(),
+        "wirewatch: error: -f given both before and after serve; try 'wirewatch --help'"
+    );
+}
