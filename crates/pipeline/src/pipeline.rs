@@ -12,7 +12,7 @@ use std::io::Read;
 
 use wirewatch_capture::{CaptureReader, ReadError};
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
-use wirewatch_wire::{decode, decode_into, DecodeOptions, Frame, PacketMeta, Timestamp};
+use wirewatch_wire::{decode_into, DecodeOptions, Frame, PacketMeta, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
 use crate::procs::Owners;
@@ -318,10 +318,6 @@ impl Core {
             self.flush();
             self.table.set_interface(iface);
         }
-        if self.packet_clock && self.interval.is_some() {
-            // Reports on the packets' clock cut the table between frames.
-            return self.frame_alone(f, iface);
-        }
         let mut i = self.batched;
         decode_into(
             f.link_type,
@@ -332,11 +328,25 @@ impl Core {
             &mut self.batch[i],
         );
         let ts = self.batch[i].ts;
-        if !self.before.is_empty() && self.before_due.is_none_or(|d| ts >= d) {
-            // The table must hold every frame before this one, and not it.
+        // Reports on the packets' clock and the `before` consumers cut the
+        // table between frames: when one is due, the table must hold every
+        // frame before this one, and not it.
+        let tick_due = self.packet_clock
+            && self.interval.is_some()
+            && self.next_tick.is_none_or(|t| ts >= t);
+        let before_due = !self.before.is_empty() && self.before_due.is_none_or(|d| ts >= d);
+        if tick_due || before_due {
             self.flush();
             self.batch.swap(0, i);
             i = 0;
+        }
+        if tick_due {
+            if let Err(e) = self.packet_ticks(ts) {
+                self.failed = Some(e);
+                return false;
+            }
+        }
+        if before_due {
             self.before_frame(ts);
         }
         if !self.packets.is_empty() {
@@ -370,6 +380,12 @@ impl Core {
             self.consumers[k].before_frame(&mut self.table, ts, &cx, &mut self.outbox);
         }
         self.deliver();
+        self.refresh_before_due();
+    }
+
+    /// When the `before` consumers next want a call (`None`: at the next
+    /// frame); asked again whenever they may have moved it.
+    fn refresh_before_due(&mut self) {
         self.before_due = self
             .before
             .iter()
@@ -385,34 +401,6 @@ impl Core {
             self.table.ingest_batch(&self.batch[..self.batched]);
             self.batched = 0;
         }
-    }
-
-    /// One frame on its own: ticks, consumers, the table.
-    fn frame_alone(&mut self, f: &Frame<'_>, iface: u16) -> bool {
-        let meta = decode(f.link_type, f.ts, f.data, f.wire_len, &self.opts);
-        if self.packet_clock && self.interval.is_some() {
-            if let Err(e) = self.packet_ticks(meta.ts) {
-                self.failed = Some(e);
-                return false;
-            }
-        }
-        if !self.before.is_empty() {
-            self.before_frame(meta.ts);
-        }
-        self.table.ingest(&meta);
-        self.counters.frames += 1;
-        if !self.packets.is_empty() {
-            let p = Packet {
-                frame: f,
-                meta: &meta,
-                iface,
-            };
-            for &k in &self.packets {
-                self.consumers[k].packet(&p, &mut self.outbox);
-            }
-            self.deliver();
-        }
-        true
     }
 
     /// Report ticks on the packet clock: every boundary `ts` passed.
@@ -499,6 +487,8 @@ impl Core {
             c.advance(&mut self.table, now, &cx, &mut self.outbox);
         }
         self.deliver();
+        // (The history cut moves its next boundary when it cuts here.)
+        self.refresh_before_due();
     }
 
     /// Hands what consumers raised to every consumer, until nothing is
