@@ -10,6 +10,7 @@
 //! outlier does not widen the band for long (robust enough for traffic,
 //! and O(1) per update). Hours are UTC.
 
+use std::hash::BuildHasher;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
@@ -19,7 +20,6 @@ use wirewatch_wire::Timestamp;
 use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
 use crate::detector::{FlowRow, RowDetector};
 use crate::heuristics::positive;
-use crate::Map;
 
 /// Baseline settings (`[detect.baseline]`).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -209,8 +209,10 @@ fn hours(minute_secs: i64) -> (usize, usize) {
 /// place per subject.
 pub struct Baselines {
     cfg: Config,
-    /// Each subject's index in the arrays below.
-    index: Map<Subject, u32>,
+    /// Each subject's index in the arrays below, found by hashing the
+    /// subject kept in `subjects` (the key is not stored twice).
+    index: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
     subjects: Vec<Subject>,
     heads: Vec<Head>,
     /// Per hour of the week, every subject's slot.
@@ -239,7 +241,8 @@ impl Baselines {
         };
         Baselines {
             cfg: cfg.clone(),
-            index: Map::default(),
+            index: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::default(),
             subjects: Vec::new(),
             heads: Vec::new(),
             week: (0..168).map(|_| slots()).collect(),
@@ -273,14 +276,18 @@ impl Baselines {
     /// The index of `s`'s profile, made when the subject is followed:
     /// interfaces always, hosts and processes up to the cap.
     fn slot_of(&mut self, s: Subject) -> Option<usize> {
-        if let Some(&i) = self.index.get(&s) {
+        let hash = self.hasher.hash_one(&s);
+        let subjects = &self.subjects;
+        if let Some(&i) = self.index.find(hash, |&i| subjects[i as usize] == s) {
             return Some(i as usize);
         }
         if !matches!(s, Subject::Iface(_)) && self.subjects.len() >= self.cfg.max_entities {
             return None;
         }
         let i = self.subjects.len();
-        self.index.insert(s.clone(), i as u32);
+        let (subjects, hasher) = (&self.subjects, &self.hasher);
+        self.index
+            .insert_unique(hash, i as u32, |&j| hasher.hash_one(&subjects[j as usize]));
         self.subjects.push(s);
         self.heads.push(Head::default());
         for v in self.week.iter_mut().chain(self.day.iter_mut()) {
