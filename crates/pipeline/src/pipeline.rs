@@ -331,9 +331,8 @@ impl Core {
         // Reports on the packets' clock and the `before` consumers cut the
         // table between frames: when one is due, the table must hold every
         // frame before this one, and not it.
-        let tick_due = self.packet_clock
-            && self.interval.is_some()
-            && self.next_tick.is_none_or(|t| ts >= t);
+        let tick_due =
+            self.packet_clock && self.interval.is_some() && self.next_tick.is_none_or(|t| ts >= t);
         let before_due = !self.before.is_empty() && self.before_due.is_none_or(|d| ts >= d);
         if tick_due || before_due {
             self.flush();
