@@ -284,6 +284,24 @@ impl History {
         }
     }
 
+    /// Bytes of direction `dir` by age, `out[age]` = slot `report_slot -
+    /// age` (what [`History::get`] gives slot by slot, in one pass).
+    fn ages(&self, report_slot: i64, dir: usize) -> [u64; HISTORY_SLOTS] {
+        let mut out = [0; HISTORY_SLOTS];
+        let n = HISTORY_SLOTS as i64;
+        // Ages whose slot is kept: slot ≤ newest, newest - slot < n, slot ≥ 0.
+        let first = (report_slot - self.newest).max(0);
+        let last = (report_slot - self.newest + n - 1)
+            .min(report_slot)
+            .min(n - 1);
+        let mut i = (report_slot - first).rem_euclid(n) as usize;
+        for age in first..=last {
+            out[age as usize] = self.slots.get(dir, i);
+            i = if i == 0 { HISTORY_SLOTS - 1 } else { i - 1 };
+        }
+        out
+    }
+
     /// Bytes of `slot` in direction `dir`.
     fn get(&self, slot: i64, dir: usize) -> u64 {
         if slot > self.newest || self.newest - slot >= HISTORY_SLOTS as i64 || slot < 0 {
@@ -381,6 +399,15 @@ impl Flow {
     /// Whether the flow had traffic within the last sweep's window.
     pub(crate) fn has_history(&self) -> bool {
         self.history.is_some()
+    }
+
+    /// Bytes of the last [`HISTORY_SLOTS`] slots up to `report_slot` by
+    /// age (`[0]`: `report_slot`), `sent` = source→destination.
+    pub(crate) fn slot_ages(&self, report_slot: i64, sent: bool) -> [u64; HISTORY_SLOTS] {
+        let dir = if sent == self.src_is_a { 0 } else { 1 };
+        self.history
+            .as_ref()
+            .map_or([0; HISTORY_SLOTS], |h| h.ages(report_slot, dir))
     }
 
     /// Bytes in `slot`, `sent` = source→destination.
@@ -1216,6 +1243,38 @@ fn fold(other: &mut Vec<OtherFlows>, f: &Flow, handed: bool, mode: ByteMode) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_read_by_age_equals_slot_by_slot() {
+        // Histories whose newest slot is before, at and after the report
+        // slot, near slot 0 and far from it.
+        for newest in [0i64, 3, 19, 20, 21, 57, 1000] {
+            let mut h = History::new(newest);
+            for k in 0..HISTORY_SLOTS as i64 {
+                h.add(newest - k, (k % 2) as usize, 1 + k as u64 * 10);
+                h.add(newest - k, 1, 5);
+            }
+            for report in [
+                newest - 25,
+                newest - 3,
+                newest,
+                newest + 1,
+                newest + 7,
+                newest + 40,
+            ] {
+                for dir in 0..2 {
+                    let by_slot: Vec<u64> = (0..HISTORY_SLOTS as i64)
+                        .map(|age| h.get(report - age, dir))
+                        .collect();
+                    assert_eq!(
+                        h.ages(report, dir).to_vec(),
+                        by_slot,
+                        "newest {newest}, report {report}, dir {dir}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn history_counts_past_32_bits_exactly() {

@@ -352,10 +352,13 @@ struct Building<'a> {
 /// source is the entry's destination).
 fn add_slots(b: &mut Slots, f: &Flow, swapped: bool, report_slot: i64) {
     let [sent, recv] = b;
-    for (age, (tx, rx)) in sent.iter_mut().zip(recv.iter_mut()).enumerate() {
-        let s = report_slot - age as i64;
-        *tx += f.slot_bytes(s, !swapped);
-        *rx += f.slot_bytes(s, swapped);
+    let (tx, rx) = (
+        f.slot_ages(report_slot, !swapped),
+        f.slot_ages(report_slot, swapped),
+    );
+    for (age, (s, r)) in sent.iter_mut().zip(recv.iter_mut()).enumerate() {
+        *s += tx[age];
+        *r += rx[age];
     }
 }
 
@@ -438,6 +441,105 @@ impl Snapshot {
     }
 }
 
+impl Snapshot {
+    /// [`Snapshot::build_top`] of several views, each in several orders
+    /// (the web's four views in three windows): the flows are read and
+    /// ranked once, each view folds the union of its orders' first `keep`
+    /// entries once, and each snapshot is cut from those.
+    /// `result[v][s]` equals `build_top(…, views[v], sorts[s], …,
+    /// Some(keep))`. Orders other than rates and total (by name, by owner)
+    /// are built one by one.
+    pub fn build_views(
+        table: &FlowTable,
+        views: &[View],
+        sorts: &[SortKey],
+        report_slot: i64,
+        active_only: bool,
+        keep: usize,
+    ) -> Vec<Vec<Snapshot>> {
+        let ranked = |s: &SortKey| {
+            matches!(
+                s,
+                SortKey::Rate2s | SortKey::Rate10s | SortKey::Rate40s | SortKey::Total
+            )
+        };
+        if !sorts.iter().all(ranked) {
+            let one = |v, s| Self::build_top(table, v, s, report_slot, active_only, Some(keep));
+            return views
+                .iter()
+                .map(|&v| sorts.iter().map(|&s| one(v, s)).collect())
+                .collect();
+        }
+        // In id order, as grouped views need (one entry per flow does not mind).
+        let mut flows: Vec<&Flow> = table.flows().collect();
+        flows.sort_unstable_by_key(|f| f.id);
+        let builds: Vec<Build> = views
+            .iter()
+            .map(|&v| Build::new(table, v, SortKey::Total, report_slot, active_only, None))
+            .collect();
+        let Some(first) = builds.first() else {
+            return Vec::new();
+        };
+        let ranks = first.flow_ranks(&flows);
+        builds
+            .iter()
+            .map(|b| b.cut_by_each(table, &flows, &ranks, sorts, keep))
+            .collect()
+    }
+}
+
+impl Build {
+    /// This build's view in each of `sorts` from the flows and their ranks
+    /// (see [`Snapshot::build_views`]); the build itself has no cut.
+    fn cut_by_each(
+        &self,
+        table: &FlowTable,
+        flows: &[&Flow],
+        ranks: &[Rank],
+        sorts: &[SortKey],
+        keep: usize,
+    ) -> Vec<Snapshot> {
+        let entry_ranks = rank_all(flows, ranks, self.view);
+        let mut union = KeySet::default();
+        let mut count = 0;
+        for &s in sorts {
+            let (keys, n) = best_keys(&entry_ranks, s, self.active_only, keep, &self.windows);
+            union.extend(keys);
+            count = n;
+        }
+        drop(entry_ranks);
+        let Collected {
+            mut entries,
+            mut cumulative,
+            ..
+        } = self.collect(table, flows.to_vec(), Some(&union));
+        let other = self.other(table, &mut cumulative);
+        if self.active_only {
+            entries.retain(Entry::is_active);
+        }
+        let totals = self.totals(table, cumulative);
+        sorts
+            .iter()
+            .map(|&sort| {
+                let mut entries = entries.clone();
+                keep_first(&mut entries, keep, sort);
+                Snapshot {
+                    at: self.windows.end,
+                    window_secs: self.windows.secs,
+                    view: self.view,
+                    byte_mode: self.byte_mode,
+                    entries,
+                    totals: totals.clone(),
+                    stats: table.stats().clone(),
+                    history_len: self.history_len as usize,
+                    total_entries: count,
+                    other: other.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
 /// The keys of the entries that make a cut.
 type KeySet = std::collections::HashSet<EntryKey, foldhash::fast::RandomState>;
 
@@ -512,18 +614,23 @@ impl Build {
     /// The keys of those and how many entries there are.
     fn rank(&self, flows: &[&Flow]) -> Option<(KeySet, usize)> {
         match self.keep {
-            Some(k) if !self.one_per_flow && self.sort != SortKey::Owner => Some(rank_entries(
-                flows,
-                self.view,
-                self.sort,
-                self.report_slot,
-                self.active_only,
-                self.byte_mode,
-                k,
-                &self.windows,
-            )),
+            Some(k) if !self.one_per_flow && self.sort != SortKey::Owner => {
+                let ranks = self.rank_all(flows);
+                let (keys, n) = best_keys(&ranks, self.sort, self.active_only, k, &self.windows);
+                Some((keys.into_iter().collect(), n))
+            }
             _ => None,
         }
+    }
+
+    /// [`rank_all`] of this build's view, slot and windows.
+    fn rank_all(&self, flows: &[&Flow]) -> Vec<(EntryKey, Rank)> {
+        rank_all(flows, &self.flow_ranks(flows), self.view)
+    }
+
+    /// [`flow_ranks`] with this build's slot and windows.
+    fn flow_ranks(&self, flows: &[&Flow]) -> Vec<Rank> {
+        flow_ranks(flows, self.report_slot, self.byte_mode, &self.windows)
     }
 
     /// Folds `flows` into entries (only those of `top` when there is a
@@ -783,61 +890,108 @@ fn entry_keys(view: View, f: &Flow) -> (EntryKey, Option<EntryKey>) {
 /// its flows, so every entry costs a few words instead of a whole [`Entry`].
 #[derive(Clone, Copy, Default)]
 struct Rank {
-    /// [`Windows::sums`] of the sort's window, source to destination.
-    sent: (u64, u64),
-    /// The same, destination to source.
-    recv: (u64, u64),
+    /// [`Windows::sums`] of the three windows, source to destination.
+    sent: [(u64, u64); 3],
+    /// The same, destination to source (kept apart so that a rank's rate
+    /// is computed exactly as its entry's, to the last bit).
+    recv: [(u64, u64); 3],
     recent: u64,
     total: u64,
 }
 
-/// The keys of the first `k` entries in `sort` order (the same order
-/// [`compare`] gives the finished entries) and how many entries there are.
-#[allow(clippy::too_many_arguments)]
-fn rank_entries(
-    flows: &[&Flow],
-    view: View,
+impl Rank {
+    /// One flow's rank, source to destination: each slot of its history
+    /// read once, for the three windows.
+    fn of_flow(f: &Flow, report_slot: i64, mode: ByteMode, windows: &Windows) -> Rank {
+        let mut r = Rank {
+            total: f.sent().bytes(mode) + f.received().bytes(mode),
+            ..Rank::default()
+        };
+        if f.has_history() {
+            let (tx, rx) = (
+                f.slot_ages(report_slot, true),
+                f.slot_ages(report_slot, false),
+            );
+            r.sent = [0, 1, 2].map(|w| windows.sums(w, |a| tx[a]));
+            r.recv = [0, 1, 2].map(|w| windows.sums(w, |a| rx[a]));
+            r.recent = tx.iter().chain(&rx).sum();
+        }
+        r
+    }
+
+    /// Adds `o` (`swapped`: its source is this entry's destination).
+    fn add(&mut self, o: &Rank, swapped: bool) {
+        let (sent, recv) = if swapped {
+            (&o.recv, &o.sent)
+        } else {
+            (&o.sent, &o.recv)
+        };
+        let add = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
+        for w in 0..3 {
+            self.sent[w] = add(self.sent[w], sent[w]);
+            self.recv[w] = add(self.recv[w], recv[w]);
+        }
+        self.recent += o.recent;
+        self.total += o.total;
+    }
+}
+
+/// Every flow's [`Rank`], in the order of `flows`.
+fn flow_ranks(flows: &[&Flow], report_slot: i64, mode: ByteMode, windows: &Windows) -> Vec<Rank> {
+    flows
+        .iter()
+        .map(|f| Rank::of_flow(f, report_slot, mode, windows))
+        .collect()
+}
+
+/// Every entry's [`Rank`] in `view`, from the flows' (`ranks[i]` is
+/// `flows[i]`'s, `flows` in build order): one pass for any number of sort
+/// orders. With every field shown each flow is its own entry (no lookup:
+/// two flows with one 5-tuple on two interfaces stay two).
+fn rank_all(flows: &[&Flow], ranks: &[Rank], view: View) -> Vec<(EntryKey, Rank)> {
+    if view.fields() == [true; 4] {
+        return flows
+            .iter()
+            .zip(ranks)
+            .map(|(f, r)| (entry_keys(view, f).0, *r))
+            .collect();
+    }
+    // Sized once: growing would hold the old and the new table at once.
+    let mut entries: HashMap<EntryKey, Rank, foldhash::fast::RandomState> =
+        HashMap::with_capacity_and_hasher(flows.len(), Default::default());
+    for (f, r) in flows.iter().zip(ranks) {
+        let (key, rev) = entry_keys(view, f);
+        // The same orientation rule as the build: an entry takes the key of
+        // its first flow; a later flow seen the other way round is swapped.
+        if let Some(e) = entries.get_mut(&key) {
+            e.add(r, false);
+        } else if let Some(e) = rev.and_then(|rev| entries.get_mut(&rev)) {
+            e.add(r, true);
+        } else {
+            entries.entry(key).or_default().add(r, false);
+        }
+    }
+    entries.into_iter().collect()
+}
+
+/// The keys of the first `k` entries of `ranks` in `sort` order (the same
+/// order [`compare`] gives the finished entries) and how many entries
+/// there are.
+fn best_keys(
+    ranks: &[(EntryKey, Rank)],
     sort: SortKey,
-    report_slot: i64,
     active_only: bool,
-    mode: ByteMode,
     k: usize,
     windows: &Windows,
-) -> (KeySet, usize) {
+) -> (Vec<EntryKey>, usize) {
     let window = match sort {
         SortKey::Rate2s => 0,
         SortKey::Rate40s => 2,
         _ => 1,
     };
-    // Sized once: growing would hold the old and the new table at once.
-    let mut ranks: HashMap<EntryKey, Rank, foldhash::fast::RandomState> =
-        HashMap::with_capacity_and_hasher(flows.len(), Default::default());
-    for f in flows {
-        let (key, rev) = entry_keys(view, f);
-        // The same orientation rule as the build: an entry takes the key of
-        // its first flow; a later flow seen the other way round is swapped.
-        let (slot_key, swapped) = if ranks.contains_key(&key) {
-            (key, false)
-        } else {
-            match rev.filter(|r| ranks.contains_key(r)) {
-                Some(r) => (r, true),
-                None => (key, false),
-            }
-        };
-        let entry = ranks.entry(slot_key).or_default();
-        entry.total += f.sent().bytes(mode) + f.received().bytes(mode);
-        if f.has_history() {
-            let bytes = |sent: bool| move |age: usize| f.slot_bytes(report_slot - age as i64, sent);
-            let add = |(a, b): (u64, u64), (c, d): (u64, u64)| (a + c, b + d);
-            entry.sent = add(entry.sent, windows.sums(window, bytes(!swapped)));
-            entry.recv = add(entry.recv, windows.sums(window, bytes(swapped)));
-            entry.recent += (0..HISTORY_SLOTS)
-                .map(|age| bytes(true)(age) + bytes(false)(age))
-                .sum::<u64>();
-        }
-    }
-    let cmp = |(ka, a): &(EntryKey, Rank), (kb, b): &(EntryKey, Rank)| {
-        let rate = |r: &Rank| windows.rate(window, r.sent) + windows.rate(window, r.recv);
+    let cmp = |(ka, a): &&(EntryKey, Rank), (kb, b): &&(EntryKey, Rank)| {
+        let rate =
+            |r: &Rank| windows.rate(window, r.sent[window]) + windows.rate(window, r.recv[window]);
         let primary = match sort {
             SortKey::Total => b.total.cmp(&a.total),
             SortKey::Source => ka.src.cmp(&kb.src),
@@ -849,15 +1003,22 @@ fn rank_entries(
             .then_with(|| ka.cmp(kb))
     };
     let mut count = 0;
-    let mut best: Vec<(EntryKey, Rank)> = Vec::with_capacity(2 * k + 17);
-    for (key, r) in ranks {
-        if active_only && r.recent == 0 {
+    let mut best: Vec<&(EntryKey, Rank)> = Vec::with_capacity(2 * k + 17);
+    // The first entry left out by the last cut: anything after it in the
+    // order cannot make the first `k` (most entries stop here).
+    let mut bar: Option<&(EntryKey, Rank)> = None;
+    for kr in ranks {
+        if active_only && kr.1.recent == 0 {
             continue;
         }
         count += 1;
-        best.push((key, r));
+        if bar.is_some_and(|b| cmp(&kr, &b) == std::cmp::Ordering::Greater) {
+            continue;
+        }
+        best.push(kr);
         if best.len() > 2 * k + 16 {
             best.select_nth_unstable_by(k, cmp);
+            bar = Some(best[k]);
             best.truncate(k);
         }
     }
@@ -867,7 +1028,7 @@ fn rank_entries(
         }
         best.truncate(k);
     }
-    (best.into_iter().map(|(key, _)| key).collect(), count)
+    (best.into_iter().map(|(key, _)| *key).collect(), count)
 }
 
 /// Bytes, rates and peaks of a grouped entry from its history.

@@ -436,6 +436,22 @@ proptest! {
                 prop_assert_eq!(top.totals, full.totals);
             }
         }
+        // Several views in several orders at once: each as if built alone.
+        let views = [View::Pair, View::Port, View::Src, View::Dst, View::Process];
+        for sorts in [&[SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s][..], &[SortKey::Total, SortKey::Rate40s], &[SortKey::Owner, SortKey::Rate2s]] {
+            let built = Snapshot::build_views(&t, &views, sorts, slot, active, k);
+            prop_assert_eq!(built.len(), views.len());
+            for (tops, &v) in built.iter().zip(&views) {
+                prop_assert_eq!(tops.len(), sorts.len());
+                for (many, &sort) in tops.iter().zip(sorts) {
+                    let one = Snapshot::build_top(&t, v, sort, slot, active, Some(k));
+                    prop_assert_eq!(many.total_entries, one.total_entries, "{:?} {:?}", v, sort);
+                    prop_assert_eq!(&many.entries, &one.entries, "{:?} {:?}", v, sort);
+                    prop_assert_eq!(&many.totals, &one.totals);
+                    prop_assert_eq!(&many.other, &one.other);
+                }
+            }
+        }
     }
 
     /// Packets ingested in batches (in any order of times, with a small

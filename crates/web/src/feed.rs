@@ -138,12 +138,15 @@ pub fn build(
     fin: bool,
     alerts: &BTreeMap<(&'static str, &'static str), u64>,
 ) -> LiveSnapshot {
-    let tops: Vec<Vec<Top>> = BYS
-        .iter()
-        .map(|&(_, view)| {
-            WINDOWS
-                .iter()
-                .map(|&(_, sort)| top(table, cx, view, sort, slot, fin))
+    let sorts = WINDOWS.map(|(_, sort)| sort);
+    let views = BYS.map(|(_, view)| view);
+    let tops: Vec<Vec<Top>> = Snapshot::build_views(table, &views, &sorts, slot, !fin, MAX_LIMIT)
+        .into_iter()
+        .map(|snaps| {
+            snaps
+                .into_iter()
+                .zip(sorts)
+                .map(|(snap, sort)| top(snap, cx, sort, fin))
                 .collect()
         })
         .collect();
@@ -160,15 +163,8 @@ pub fn build(
     }
 }
 
-fn top(
-    table: &FlowTable,
-    cx: &Context<'_>,
-    view: View,
-    sort: SortKey,
-    slot: i64,
-    fin: bool,
-) -> Top {
-    let mut snap = Snapshot::build_top(table, view, sort, slot, !fin, Some(MAX_LIMIT));
+/// One view in one window from its snapshot, as `--format json` has it.
+fn top(mut snap: Snapshot, cx: &Context<'_>, sort: SortKey, fin: bool) -> Top {
     cx.owners.sort_by_name(&mut snap, sort);
     let kind = if fin { "final" } else { "interval" };
     Top {

@@ -1,0 +1,75 @@
+//! What the web feed costs the packet thread: one publish (every view the
+//! API and the SSE stream serve, in the three windows) over a table of
+//! 100,000 flows with 40 s of history, as live once a second.
+//!
+//! Run: `cargo bench -p wirewatch-web --bench feed`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+use wirewatch_flow::{FlowConfig, FlowTable};
+use wirewatch_pipeline::procs::Owners;
+use wirewatch_pipeline::Context;
+use wirewatch_wire::{decode, DecodeOptions, Timestamp};
+
+/// Flows in the table.
+const FLOWS: u32 = 100_000;
+
+/// 2,000 local hosts talking to 5,000 remote ones on a few ports: every
+/// flow gets one packet in each of the last 20 seconds.
+fn table() -> FlowTable {
+    let mut t = FlowTable::new(FlowConfig {
+        max_flows: 400_000,
+        ..FlowConfig::default()
+    });
+    let opts = DecodeOptions::default();
+    let t0 = 1_800_000_000i64;
+    let frames: Vec<Vec<u8>> = (0..FLOWS)
+        .map(|i| {
+            let src = format!("10.1.{}.{}", (i % 2000) / 250, (i % 2000) % 250);
+            let dst = format!("172.16.{}.{}", (i % 5000) / 250, (i % 5000) % 250);
+            let dport = [53, 80, 443, 123, 5000][(i % 5) as usize];
+            wirewatch_testkit::udp_frame(&src, 1024 + (i / 2) as u16, &dst, dport, 100)
+        })
+        .collect();
+    for sec in 0..40i64 {
+        for (i, f) in frames.iter().enumerate() {
+            if (i as i64 + sec) % 2 == 0 {
+                let ts = Timestamp::from_nanos((t0 + sec) * 1_000_000_000 + i as i64);
+                let m = decode(1, ts, f, f.len() as u32, &opts);
+                t.ingest(&m);
+            }
+        }
+    }
+    t
+}
+
+fn main() {
+    let t0 = Instant::now();
+    let table = table();
+    eprintln!("table of {} flows in {:.1?}", table.len(), t0.elapsed());
+    let owners = Owners::default();
+    let names = vec!["eth0".to_string()];
+    let cx = Context {
+        owners: &owners,
+        interfaces: &names,
+        capture: None,
+    };
+    let slot = table.slot_of(table.now()) - 1;
+    let alerts = BTreeMap::new();
+    let runs = 10;
+    let t0 = Instant::now();
+    for _ in 0..runs {
+        black_box(wirewatch_web::feed::build(
+            &table, &cx, slot, false, &alerts,
+        ));
+    }
+    let per = t0.elapsed() / runs;
+    println!(
+        "one publish over {} flows: {:.1} ms ({:.1} % of a second)",
+        table.len(),
+        per.as_secs_f64() * 1e3,
+        per.as_secs_f64() * 100.0
+    );
+}
