@@ -529,7 +529,7 @@ impl Build {
                     view: self.view,
                     byte_mode: self.byte_mode,
                     entries,
-                    totals: totals.clone(),
+                    totals,
                     stats: table.stats().clone(),
                     history_len: self.history_len as usize,
                     total_entries: count,
