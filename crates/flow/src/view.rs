@@ -444,18 +444,17 @@ impl Snapshot {
 impl Snapshot {
     /// [`Snapshot::build_top`] of several views, each in several orders
     /// (the web's four views in three windows): the flows are read and
-    /// ranked once, each view folds the union of its orders' first `keep`
-    /// entries once, and each snapshot is cut from those.
-    /// `result[v][s]` equals `build_top(…, views[v], sorts[s], …,
-    /// Some(keep))`. Orders other than rates and total (by name, by owner)
-    /// are built one by one.
+    /// ranked once, each view folds the union of its orders' first entries
+    /// once, and each snapshot is cut from those. `views` are (view, how
+    /// many entries to keep); `result[v][s]` equals `build_top(…,
+    /// views[v].0, sorts[s], …, Some(views[v].1))`. Orders other than rates
+    /// and total (by name, by owner) are built one by one.
     pub fn build_views(
         table: &FlowTable,
-        views: &[View],
+        views: &[(View, usize)],
         sorts: &[SortKey],
         report_slot: i64,
         active_only: bool,
-        keep: usize,
     ) -> Vec<Vec<Snapshot>> {
         let ranked = |s: &SortKey| {
             matches!(
@@ -464,26 +463,29 @@ impl Snapshot {
             )
         };
         if !sorts.iter().all(ranked) {
-            let one = |v, s| Self::build_top(table, v, s, report_slot, active_only, Some(keep));
+            let one = |v, s, k| Self::build_top(table, v, s, report_slot, active_only, Some(k));
             return views
                 .iter()
-                .map(|&v| sorts.iter().map(|&s| one(v, s)).collect())
+                .map(|&(v, k)| sorts.iter().map(|&s| one(v, s, k)).collect())
                 .collect();
         }
         // In id order, as grouped views need (one entry per flow does not mind).
         let mut flows: Vec<&Flow> = table.flows().collect();
         flows.sort_unstable_by_key(|f| f.id);
-        let builds: Vec<Build> = views
+        let builds: Vec<(Build, usize)> = views
             .iter()
-            .map(|&v| Build::new(table, v, SortKey::Total, report_slot, active_only, None))
+            .map(|&(v, k)| {
+                let b = Build::new(table, v, SortKey::Total, report_slot, active_only, None);
+                (b, k)
+            })
             .collect();
-        let Some(first) = builds.first() else {
+        let Some((first, _)) = builds.first() else {
             return Vec::new();
         };
         let ranks = first.flow_ranks(&flows);
         builds
             .iter()
-            .map(|b| b.cut_by_each(table, &flows, &ranks, sorts, keep))
+            .map(|(b, k)| b.cut_by_each(table, &flows, &ranks, sorts, *k))
             .collect()
     }
 }

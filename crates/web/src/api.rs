@@ -1,9 +1,15 @@
-//! The routes: `GET`/`HEAD` only; `/api/v1/top`, `/api/v1/interfaces`,
-//! `/metrics`. Answers are made from the newest [`LiveSnapshot`].
+//! The routes answered from memory: `/api/v1/top`, `/interfaces`,
+//! `/status`, `/alerts`, `/host/{ip}`, `/process/{name}` and `/metrics`,
+//! made from the newest [`LiveSnapshot`] and the [`Hub`]'s alerts.
+//! (`/api/v1/events` is [`crate::sse`]'s.)
+
+use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use serde_json::{json, Value};
 
-use crate::feed::{LiveSnapshot, BYS, MAX_LIMIT, WINDOWS};
+use crate::feed::{interfaces_json, LiveSnapshot, BYS, DRILL_FLOWS, MAX_LIMIT, WINDOWS};
+use crate::hub::{Hub, MAX_ALERTS};
 
 /// Entries `/api/v1/top` gives without `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -36,21 +42,77 @@ impl Answer {
     }
 }
 
-/// The answer to `GET path?query` from `snap`.
-pub fn route(path: &str, query: Option<&str>, snap: &LiveSnapshot) -> Answer {
+/// The answer to `GET path?query` from `hub`.
+pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
+    let snap = hub.snap.load();
+    let query = query.unwrap_or("");
+    let answer = |v: Result<Value, String>| match v {
+        Ok(v) => Answer::json(200, &v),
+        Err(e) => Answer::error(400, &e),
+    };
+    if let Some(ip) = path.strip_prefix("/api/v1/host/") {
+        return answer(host_json(&snap, hub, ip, query));
+    }
+    if let Some(name) = path.strip_prefix("/api/v1/process/") {
+        return answer(process_json(&snap, hub, name, query));
+    }
     match path {
-        "/api/v1/top" => match TopQuery::parse(query.unwrap_or("")) {
-            Ok(q) => Answer::json(200, &top_json(snap, &q)),
-            Err(e) => Answer::error(400, &e),
-        },
-        "/api/v1/interfaces" => Answer::json(200, &interfaces_json(snap)),
+        "/api/v1/top" => answer(TopQuery::parse(query).map(|q| top_json(&snap, &q))),
+        "/api/v1/interfaces" => Answer::json(200, &interfaces_reply(&snap)),
+        "/api/v1/status" => Answer::json(200, &status_json(&snap, hub)),
+        "/api/v1/alerts" => answer(alerts_json(hub, query)),
         "/metrics" => Answer {
             status: 200,
             content_type: crate::metrics::CONTENT_TYPE,
-            body: crate::metrics::encode(snap),
+            body: crate::metrics::encode(&snap),
         },
         _ => Answer::error(404, &format!("no such path: {path}")),
     }
+}
+
+/// The `key=value` pairs of a query string, percent-decoded; an unknown
+/// key is an error naming the ones `known`.
+fn pairs<'q>(query: &'q str, known: &[&str]) -> Result<Vec<(&'q str, String)>, String> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !known.contains(&k) {
+                return Err(format!(
+                    "unknown parameter '{k}' (possible parameters: {})",
+                    known.join(", ")
+                ));
+            }
+            Ok((k, percent_decoded(v)))
+        })
+        .collect()
+}
+
+/// `v` with `%XX` escapes and `+` decoded (invalid escapes kept as they are).
+pub fn percent_decoded(v: &str) -> String {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        match b[i] {
+            b'%' if i + 2 < b.len() => {
+                match (hex(b[i + 1]), hex(b[i + 2])) {
+                    (Some(h), Some(l)) => {
+                        out.push((h * 16 + l) as u8);
+                        i += 3;
+                        continue;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `/api/v1/top`'s parameters, as indexes into the snapshot's tops.
@@ -77,15 +139,6 @@ fn one_of<T>(name: &str, value: &str, allowed: &[(&str, T)]) -> Result<usize, St
         })
 }
 
-fn limit(value: &str) -> Result<usize, String> {
-    match value.parse::<usize>() {
-        Ok(n @ 1..=MAX_LIMIT) => Ok(n),
-        _ => Err(format!(
-            "invalid value '{value}' for 'limit' (a whole number from 1 to {MAX_LIMIT})"
-        )),
-    }
-}
-
 impl TopQuery {
     /// Parses `by=…&window=…&limit=…` (each optional: pair, 2s, 10).
     pub fn parse(query: &str) -> Result<TopQuery, String> {
@@ -94,17 +147,11 @@ impl TopQuery {
             window: 0,
             limit: DEFAULT_LIMIT,
         };
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        for (k, v) in pairs(query, &["by", "window", "limit"])? {
             match k {
-                "by" => q.by = one_of("by", v, &BYS)?,
-                "window" => q.window = one_of("window", v, &WINDOWS)?,
-                "limit" => q.limit = limit(v)?,
-                _ => {
-                    return Err(format!(
-                        "unknown parameter '{k}' (possible parameters: by, window, limit)"
-                    ))
-                }
+                "by" => q.by = one_of("by", &v, &BYS)?,
+                "window" => q.window = one_of("window", &v, &WINDOWS)?,
+                _ => q.limit = bounded("limit", &v, MAX_LIMIT)?,
             }
         }
         Ok(q)
@@ -126,29 +173,224 @@ fn top_json(snap: &LiveSnapshot, q: &TopQuery) -> Value {
     v
 }
 
-fn interfaces_json(snap: &LiveSnapshot) -> Value {
+fn interfaces_reply(snap: &LiveSnapshot) -> Value {
     let errors: serde_json::Map<String, Value> = snap
         .decode_errors
         .iter()
         .map(|&(r, n)| (r.to_string(), n.into()))
         .collect();
-    let ifaces: Vec<Value> = snap
-        .interfaces
-        .iter()
-        .map(|i| {
-            json!({
-                "name": i.name,
-                "transmit_packets": i.tx.0,
-                "transmit_bytes": i.tx.1,
-                "receive_packets": i.rx.0,
-                "receive_bytes": i.rx.1,
-                "kernel_received": i.kernel.map(|k| k.0),
-                "kernel_dropped": i.kernel.map(|k| k.1),
-                "state": i.kernel.map(|k| k.2),
-            })
+    json!({ "state": snap.state, "interfaces": interfaces_json(snap), "decode_errors": errors })
+}
+
+fn status_json(snap: &LiveSnapshot, hub: &Hub) -> Value {
+    let live = hub.live.load(Ordering::Relaxed);
+    json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "mode": if live { "live" } else { "replay" },
+        "state": snap.state,
+        "time": snap.time,
+        "flows_active": snap.flows_active,
+        "interfaces": snap.interfaces.iter().map(|i| i.name.as_str()).collect::<Vec<_>>(),
+        "alerts_total": snap.alerts.values().sum::<u64>(),
+        "sse_clients": hub.sse_clients.load(Ordering::Relaxed),
+        "sse_refused": hub.sse_refused.load(Ordering::Relaxed),
+    })
+}
+
+/// Severities from the lowest; `severity=` is a minimum.
+const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
+
+/// Whether `entity` (an alert's entity object) names `what`: one of its
+/// values equals it or, for text, contains it.
+fn entity_names(entity: &Value, what: &str) -> bool {
+    match entity {
+        Value::Object(m) => m
+            .iter()
+            .any(|(k, v)| k != "type" && entity_names(v, what)),
+        Value::Array(a) => a.iter().any(|v| entity_names(v, what)),
+        Value::String(s) => s.contains(what),
+        other => other.to_string() == what,
+    }
+}
+
+fn alerts_json(hub: &Hub, query: &str) -> Result<Value, String> {
+    let mut kind = None;
+    let mut min = 0;
+    let mut entity = None;
+    let mut limit = MAX_ALERTS;
+    for (k, v) in pairs(query, &["kind", "severity", "entity", "limit"])? {
+        match k {
+            "kind" => kind = Some(v),
+            "severity" => min = one_of("severity", &v, &SEVERITIES.map(|s| (s, ())))?,
+            "entity" => entity = Some(v),
+            _ => limit = bounded("limit", &v, MAX_ALERTS)?,
+        }
+    }
+    let keep = |a: &Value| {
+        let sev = a["severity"].as_str().unwrap_or("");
+        kind.as_deref().is_none_or(|k| a["kind"] == k)
+            && SEVERITIES.iter().position(|s| *s == sev).unwrap_or(0) >= min
+            && entity.as_deref().is_none_or(|e| entity_names(&a["entity"], e))
+    };
+    let (alerts, dropped) = hub.alerts_matching(keep, limit);
+    let alerts: Vec<&Value> = alerts.iter().map(|a| &**a).collect();
+    Ok(json!({ "alerts": alerts, "dropped": dropped }))
+}
+
+/// A whole number from 1 to `max` for parameter `name`.
+fn bounded(name: &str, value: &str, max: usize) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "invalid value '{value}' for '{name}' (a whole number from 1 to {max})"
+        )),
+    }
+}
+
+/// `window=` of a drill-down: its index into the entries' rates.
+fn drill_window(query: &str) -> Result<usize, String> {
+    let mut window = 0;
+    for (_, v) in pairs(query, &["window"])? {
+        window = one_of("window", &v, &WINDOWS)?;
+    }
+    Ok(window)
+}
+
+/// One side of a drill-down flow: which end is the subject.
+#[derive(Clone, Copy)]
+enum Side {
+    Src,
+    Dst,
+}
+
+/// A drill-down: the subject's peers, its ports and its alerts, over the
+/// busiest flows of the last publish. `side` says, per flow entry, which
+/// end the subject is (`None`: not the subject's).
+fn drill_json(
+    snap: &LiveSnapshot,
+    hub: &Hub,
+    window: usize,
+    side: impl Fn(&Value) -> Option<Side>,
+    alert_entity: &str,
+) -> Value {
+    let rate_key = ["rate_2s_bytes_per_s", "rate_10s_bytes_per_s", "rate_40s_bytes_per_s"][window];
+    let mut peers: std::collections::BTreeMap<String, Agg> = Default::default();
+    let mut ports: std::collections::BTreeMap<(String, String), Agg> = Default::default();
+    let mut flows = 0u64;
+    for e in snap.drill.iter() {
+        let Some(side) = side(e) else { continue };
+        flows += 1;
+        let (out, back, peer) = match side {
+            Side::Src => (&e["src_to_dst"], &e["dst_to_src"], &e["dst"]),
+            Side::Dst => (&e["dst_to_src"], &e["src_to_dst"], &e["src"]),
+        };
+        let add = |a: &mut Agg| a.add(out, back, rate_key);
+        add(peers.entry(text(peer)).or_default());
+        // The service side: the destination's port (the responder's).
+        let port = (text(&e["protocol"]), text(&e["dst_port"]));
+        add(ports.entry(port).or_default());
+    }
+    let mut peers: Vec<Value> = peers
+        .into_iter()
+        .map(|(p, a)| a.json("peer", Value::from(p)))
+        .collect();
+    let mut ports: Vec<Value> = ports
+        .into_iter()
+        .map(|((proto, port), a)| {
+            let mut v = a.json("port", port.parse::<u16>().map_or(Value::Null, Value::from));
+            v["protocol"] = Value::from(proto);
+            v
         })
         .collect();
-    json!({ "state": snap.state, "interfaces": ifaces, "decode_errors": errors })
+    let by_rate = |a: &Value, b: &Value| {
+        let r = |v: &Value| v["sent_rate_bytes_per_s"].as_f64().unwrap_or(0.0) + v["received_rate_bytes_per_s"].as_f64().unwrap_or(0.0);
+        r(b).total_cmp(&r(a))
+    };
+    peers.sort_by(by_rate);
+    ports.sort_by(by_rate);
+    let (alerts, _) = hub.alerts_matching(|a| entity_names(&a["entity"], alert_entity), 100);
+    let alerts: Vec<&Value> = alerts.iter().map(|a| &**a).collect();
+    json!({
+        "state": snap.state,
+        "window": WINDOWS[window].0,
+        "flows": flows,
+        "flows_considered": DRILL_FLOWS,
+        "peers": peers,
+        "ports": ports,
+        "alerts": alerts,
+    })
+}
+
+/// A JSON value as a key: strings as they are, others as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Sums of a peer or a port in a drill-down, from the subject's side.
+#[derive(Default)]
+struct Agg {
+    flows: u64,
+    sent: (u64, f64),
+    received: (u64, f64),
+}
+
+impl Agg {
+    fn add(&mut self, out: &Value, back: &Value, rate_key: &str) {
+        let get = |d: &Value| (d["bytes"].as_u64().unwrap_or(0), d[rate_key].as_f64().unwrap_or(0.0));
+        let (o, b) = (get(out), get(back));
+        self.flows += 1;
+        self.sent = (self.sent.0 + o.0, self.sent.1 + o.1);
+        self.received = (self.received.0 + b.0, self.received.1 + b.1);
+    }
+
+    fn json(&self, key: &str, id: Value) -> Value {
+        json!({
+            key: id,
+            "flows": self.flows,
+            "sent_bytes": self.sent.0,
+            "received_bytes": self.received.0,
+            "sent_rate_bytes_per_s": self.sent.1,
+            "received_rate_bytes_per_s": self.received.1,
+        })
+    }
+}
+
+fn host_json(snap: &LiveSnapshot, hub: &Hub, ip: &str, query: &str) -> Result<Value, String> {
+    let ip = percent_decoded(ip);
+    let addr: IpAddr = ip
+        .parse()
+        .map_err(|_| format!("not an IP address: '{ip}'"))?;
+    let want = Value::from(addr.to_string());
+    let window = drill_window(query)?;
+    let side = |e: &Value| {
+        if e["src"] == want {
+            Some(Side::Src)
+        } else if e["dst"] == want {
+            Some(Side::Dst)
+        } else {
+            None
+        }
+    };
+    let mut v = drill_json(snap, hub, window, side, &addr.to_string());
+    v["host"] = want;
+    Ok(v)
+}
+
+fn process_json(snap: &LiveSnapshot, hub: &Hub, name: &str, query: &str) -> Result<Value, String> {
+    let name = percent_decoded(name);
+    if name.is_empty() {
+        return Err("a process name is needed: /api/v1/process/NAME".into());
+    }
+    let window = drill_window(query)?;
+    // A process is the local side: its flows' source.
+    let side = |e: &Value| (e["process"]["name"] == name.as_str()).then_some(Side::Src);
+    let mut v = drill_json(snap, hub, window, side, &name);
+    v["process"] = Value::from(name.clone());
+    Ok(v)
 }
 
 #[cfg(test)]
@@ -177,12 +419,13 @@ mod tests {
 
     #[test]
     fn unknown_paths_are_404_and_errors_are_json() {
-        let a = route("/nope", None, &LiveSnapshot::default());
+        let hub = crate::shared();
+        let a = route("/nope", None, &hub);
         assert_eq!(a.status, 404);
         let v: Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["error"], "no such path: /nope");
         assert_eq!(
-            route("/api/v1/top", Some("by=x"), &LiveSnapshot::default()).status,
+            route("/api/v1/top", Some("by=x"), &hub).status,
             400
         );
     }

@@ -1,13 +1,12 @@
 //! [`WebFeed`]: the pipeline consumer that builds, on the packet thread,
-//! what the API and `/metrics` serve, and publishes it as one
-//! [`LiveSnapshot`] behind an [`ArcSwap`] (a store never waits on a reader).
+//! what the API, the SSE stream and `/metrics` serve, and publishes it to
+//! the [`crate::hub::Hub`] (a store never waits on a reader).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
-use arc_swap::ArcSwap;
-use serde_json::Value;
+use serde_json::{json, Map, Value};
 use wirewatch_detect::Alert;
 use wirewatch_flow::{FlowTable, Snapshot, SortKey, View};
 use wirewatch_pipeline::json::tidied;
@@ -17,6 +16,15 @@ use wirewatch_wire::{DecodeError, Timestamp};
 
 /// Most entries kept per view and window: the largest `limit` the API takes.
 pub const MAX_LIMIT: usize = 100;
+
+/// Busiest flows (by 40 s rate) a host's or a process's page is made from.
+pub const DRILL_FLOWS: usize = 1_000;
+
+/// Entries per view and window in an SSE snapshot event.
+pub const SSE_TOP: usize = 10;
+
+/// Points of the interface total's sparkline (one per publish).
+pub const SPARK_POINTS: usize = 60;
 
 /// The views `by=` names, in the order [`LiveSnapshot::tops`] keeps them.
 pub const BYS: [(&str, View); 4] = [
@@ -62,6 +70,16 @@ pub struct LiveSnapshot {
     /// `"live"` while the input runs, `"ended"` after it (a replay that
     /// keeps serving).
     pub state: &'static str,
+    /// The packet clock when it was made (epoch seconds).
+    pub time: f64,
+    /// Rates of all traffic, `[sent, received]` × `[2 s, 10 s, 40 s]`
+    /// (bytes per second).
+    pub totals: [[f64; 3]; 2],
+    /// `(time, sent, received)` 2 s rates of the last publishes, oldest first.
+    pub spark: Arc<Vec<[f64; 3]>>,
+    /// The [`DRILL_FLOWS`] busiest flows in the 40 s window, as `--format
+    /// json -P` entries: what host and process pages are made from.
+    pub drill: Arc<Vec<Value>>,
     /// `tops[by][window]` in the order of [`BYS`] and [`WINDOWS`] (shared:
     /// an alert republishes the snapshot with new counts).
     pub tops: Arc<Vec<Vec<Top>>>,
@@ -75,44 +93,49 @@ pub struct LiveSnapshot {
     pub alerts: BTreeMap<(&'static str, &'static str), u64>,
 }
 
-/// The place a [`WebFeed`] publishes to and the server reads from.
-pub type Shared = Arc<ArcSwap<LiveSnapshot>>;
+pub use crate::hub::{shared, Shared};
 
-/// A new, empty [`Shared`].
-pub fn shared() -> Shared {
-    Arc::new(ArcSwap::from_pointee(LiveSnapshot {
-        state: "starting",
-        ..LiveSnapshot::default()
-    }))
+/// When a [`WebFeed`] publishes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Publish {
+    /// Live capture: once a second (the newest 2-second slot is still
+    /// filling).
+    Live,
+    /// A replay paced at this multiple of real time: once a second of real
+    /// time, that is every `speed` seconds of packet time.
+    Paced(f64),
+    /// A replay read as fast as it can be: at report ticks and the end.
+    Ticks,
 }
 
-/// The consumer: publishes a [`LiveSnapshot`] once a second of the
-/// wall clock while capturing live, at every report tick, and at the end.
-/// A file is read as fast as it can be (a replay is not paced outside the
-/// screen): a snapshot per second of its packets' time would cost far more
+/// The consumer: publishes a [`LiveSnapshot`] (see [`Publish`] for when)
+/// and, while an SSE client listens, a snapshot event; keeps each alert.
+/// A file read as fast as it can be publishes only at its ticks and its
+/// end: a snapshot per second of its packets' time would cost far more
 /// than the reading (3.8× the run on a 2.5-hour capture) for numbers no
-/// client could see, so a replay publishes at its ticks and its end.
+/// client could see.
 pub struct WebFeed {
     out: Shared,
-    live: bool,
+    when: Publish,
     next: Option<Timestamp>,
     /// The newest kernel counters seen (live).
     capture: Option<CaptureStats>,
     alerts: BTreeMap<(&'static str, &'static str), u64>,
+    spark: VecDeque<[f64; 3]>,
 }
 
-/// Nanoseconds between two publishes.
-const EVERY_NS: i64 = 1_000_000_000;
-
 impl WebFeed {
-    /// A feed into `out`; `live`: the newest 2-second slot is still filling.
-    pub fn new(out: Shared, live: bool) -> WebFeed {
+    /// A feed into `out` publishing as `when` says.
+    pub fn new(out: Shared, when: Publish) -> WebFeed {
+        out.live
+            .store(when == Publish::Live, std::sync::atomic::Ordering::Relaxed);
         WebFeed {
             out,
-            live,
+            when,
             next: None,
             capture: None,
             alerts: BTreeMap::new(),
+            spark: VecDeque::with_capacity(SPARK_POINTS),
         }
     }
 
@@ -124,13 +147,22 @@ impl WebFeed {
             capture: self.capture.as_ref(),
             ..*cx
         };
-        let snap = build(table, &cx, slot, fin, &self.alerts);
-        self.out.store(Arc::new(snap));
+        let mut snap = build(table, &cx, slot, fin, &self.alerts);
+        if self.spark.len() == SPARK_POINTS {
+            self.spark.pop_front();
+        }
+        self.spark
+            .push_back([snap.time, snap.totals[0][0], snap.totals[1][0]]);
+        snap.spark = Arc::new(self.spark.iter().copied().collect());
+        if self.out.has_listeners() {
+            self.out.send_snapshot(&sse_json(&snap));
+        }
+        self.out.snap.store(Arc::new(snap));
     }
 }
 
 /// The whole [`LiveSnapshot`] of `table` (`fin`: the final report's rules:
-/// every flow, not only the active ones).
+/// every flow, not only the active ones). Its sparkline is the caller's.
 pub fn build(
     table: &FlowTable,
     cx: &Context<'_>,
@@ -139,19 +171,39 @@ pub fn build(
     alerts: &BTreeMap<(&'static str, &'static str), u64>,
 ) -> LiveSnapshot {
     let sorts = WINDOWS.map(|(_, sort)| sort);
-    let views = BYS.map(|(_, view)| view);
-    let tops: Vec<Vec<Top>> = Snapshot::build_views(table, &views, &sorts, slot, !fin, MAX_LIMIT)
+    let views = BYS.map(|(_, view)| (view, if view == View::Port { DRILL_FLOWS } else { MAX_LIMIT }));
+    let mut built = Snapshot::build_views(table, &views, &sorts, slot, !fin);
+    let totals = built
+        .first()
+        .and_then(|v| v.first())
+        .map_or([[0.0; 3]; 2], |s| [s.totals.rates[0], s.totals.rates[1]]);
+    // The port view's 40 s snapshot: the busiest flows, for drill-downs.
+    let drill = built
+        .iter_mut()
+        .zip(&views)
+        .find(|(_, (v, _))| *v == View::Port)
+        .and_then(|(snaps, _)| snaps.last_mut())
+        .map(|s| entries_json(s, cx))
+        .unwrap_or_default();
+    let tops: Vec<Vec<Top>> = built
         .into_iter()
         .map(|snaps| {
             snaps
                 .into_iter()
                 .zip(sorts)
-                .map(|(snap, sort)| top(snap, cx, sort, fin))
+                .map(|(mut snap, sort)| {
+                    snap.entries.truncate(MAX_LIMIT);
+                    top(snap, cx, sort, fin)
+                })
                 .collect()
         })
         .collect();
     LiveSnapshot {
         state: if fin { "ended" } else { "live" },
+        time: table.now().as_secs_f64(),
+        totals,
+        spark: Arc::default(),
+        drill: Arc::new(drill),
         tops: Arc::new(tops),
         interfaces: interfaces(table, cx),
         decode_errors: DecodeError::ALL
@@ -163,17 +215,70 @@ pub fn build(
     }
 }
 
+/// The entries of `snap` as `--format json` prints them.
+fn entries_json(snap: &Snapshot, cx: &Context<'_>) -> Vec<Value> {
+    snap.entries
+        .iter()
+        .map(|e| tidied(entry_json(e, cx.owners.get(e.owner))))
+        .collect()
+}
+
+/// `/api/v1/interfaces`' list (also in the SSE snapshot event).
+pub fn interfaces_json(snap: &LiveSnapshot) -> Vec<Value> {
+    snap.interfaces
+        .iter()
+        .map(|i| {
+            json!({
+                "name": i.name,
+                "transmit_packets": i.tx.0,
+                "transmit_bytes": i.tx.1,
+                "receive_packets": i.rx.0,
+                "receive_bytes": i.rx.1,
+                "kernel_received": i.kernel.map(|k| k.0),
+                "kernel_dropped": i.kernel.map(|k| k.1),
+                "state": i.kernel.map(|k| k.2),
+            })
+        })
+        .collect()
+}
+
+/// The SSE `snapshot` event's data: state, time, interfaces, totals,
+/// sparkline, the first [`SSE_TOP`] entries of each view in each window,
+/// and the alert count.
+pub fn sse_json(snap: &LiveSnapshot) -> Value {
+    let mut top = Map::new();
+    for ((by, _), windows) in BYS.iter().zip(snap.tops.iter()) {
+        let per: Map<String, Value> = WINDOWS
+            .iter()
+            .zip(windows)
+            .map(|((w, _), t)| {
+                let first = t.entries.iter().take(SSE_TOP).cloned().collect();
+                (w.to_string(), Value::Array(first))
+            })
+            .collect();
+        top.insert(by.to_string(), Value::Object(per));
+    }
+    json!({
+        "state": snap.state,
+        "time": snap.time,
+        "interfaces": interfaces_json(snap),
+        "totals": {
+            "sent_bytes_per_s": snap.totals[0],
+            "received_bytes_per_s": snap.totals[1],
+        },
+        "spark": *snap.spark,
+        "top": top,
+        "alerts_total": snap.alerts.values().sum::<u64>(),
+    })
+}
+
 /// One view in one window from its snapshot, as `--format json` has it.
 fn top(mut snap: Snapshot, cx: &Context<'_>, sort: SortKey, fin: bool) -> Top {
     cx.owners.sort_by_name(&mut snap, sort);
     let kind = if fin { "final" } else { "interval" };
     Top {
         head: tidied(head_json(&snap, kind, None, None, cx.capture)),
-        entries: snap
-            .entries
-            .iter()
-            .map(|e| tidied(entry_json(e, cx.owners.get(e.owner))))
-            .collect(),
+        entries: entries_json(&snap, cx),
     }
 }
 
@@ -220,11 +325,17 @@ impl Consumer for WebFeed {
     }
 
     fn advance(&mut self, table: &mut FlowTable, now: Timestamp, cx: &Context<'_>, _: &mut Outbox) {
-        if !self.live || self.next.is_some_and(|n| now < n) {
+        let every = match self.when {
+            Publish::Live => EVERY_NS,
+            Publish::Paced(speed) => (EVERY_NS as f64 * speed) as i64,
+            Publish::Ticks => return,
+        };
+        if self.next.is_some_and(|n| now < n) {
             return;
         }
-        self.next = Some(now.add_nanos(EVERY_NS));
-        let slot = table.slot_of(now) - i64::from(self.live);
+        self.next = Some(now.add_nanos(every.max(1)));
+        // The newest 2-second slot is still filling.
+        let slot = table.slot_of(now) - 1;
         self.publish(table, cx, slot, false);
     }
 
@@ -233,10 +344,13 @@ impl Consumer for WebFeed {
             .alerts
             .entry((alert.kind.as_str(), alert.severity.as_str()))
             .or_default() += 1;
+        if let Ok(v) = wirewatch_pipeline::json::to_value(alert) {
+            self.out.push_alert(v);
+        }
         // Counted at once, also after the end (the last alerts come then).
-        let mut snap = LiveSnapshot::clone(&self.out.load());
+        let mut snap = LiveSnapshot::clone(&self.out.snap.load());
         snap.alerts = self.alerts.clone();
-        self.out.store(Arc::new(snap));
+        self.out.snap.store(Arc::new(snap));
     }
 
     fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {

@@ -9,14 +9,18 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod assets;
 pub mod feed;
+pub mod hub;
 pub mod metrics;
 mod server;
+mod sse;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
-pub use feed::{shared, LiveSnapshot, Shared, WebFeed};
+pub use feed::{LiveSnapshot, Publish, WebFeed};
+pub use hub::{shared, Hub, Shared};
 
 /// Where the server listens when nothing else is said.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";

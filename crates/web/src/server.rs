@@ -7,13 +7,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::channel::Channel;
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use crate::api::{route, Answer};
+use crate::assets;
 use crate::{same_token, Shared, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
@@ -22,7 +24,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves until the process ends.
-pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: Shared) {
+pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, hub: Shared) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -34,10 +36,10 @@ pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: 
             return;
         }
     };
-    rt.block_on(accept_loop(listener, token.map(Arc::new), snap));
+    rt.block_on(accept_loop(listener, token.map(Arc::new), hub));
 }
 
-async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>, snap: Shared) {
+async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>, hub: Shared) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -53,10 +55,10 @@ async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (token, snap) = (token.clone(), snap.clone());
+        let (token, hub) = (token.clone(), hub.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |rq| {
-                let answer = answer(&rq, token.as_deref(), &snap);
+                let answer = answer(&rq, token.as_deref(), &hub);
                 async move { Ok::<_, Infallible>(answer) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
@@ -70,6 +72,9 @@ async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>
     }
 }
 
+/// A response body: whole, or a stream of SSE frames.
+type Body = Either<Full<Bytes>, Channel<Bytes>>;
+
 /// Whether the request carries `Authorization: Bearer <token>`.
 fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
     rq.headers()
@@ -78,8 +83,16 @@ fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
         .is_some_and(|given| same_token(given, token.as_bytes()))
 }
 
-fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Response<Full<Bytes>> {
+/// The request's `If-None-Match` header, if any.
+fn if_none_match(rq: &Request<Incoming>) -> Option<&[u8]> {
+    rq.headers()
+        .get(hyper::header::IF_NONE_MATCH)
+        .map(|v| v.as_bytes())
+}
+
+fn answer(rq: &Request<Incoming>, token: Option<&String>, hub: &Shared) -> Response<Body> {
     let head = rq.method() == Method::HEAD;
+    let path = rq.uri().path();
     let a = if rq.method() != Method::GET && !head {
         Answer::error(405, "only GET and HEAD are served")
     } else if token.is_some_and(|t| !authorized(rq, t)) {
@@ -87,8 +100,12 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
             401,
             "missing or wrong token: send 'Authorization: Bearer TOKEN'",
         )
+    } else if path == "/api/v1/events" {
+        return events(hub, head);
+    } else if let Some(unchanged) = assets::not_modified(path, if_none_match(rq)) {
+        unchanged
     } else {
-        route(rq.uri().path(), rq.uri().query(), &snap.load())
+        route(path, rq.uri().query(), hub)
     };
     let len = a.body.len();
     let body = if head {
@@ -96,18 +113,47 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
     } else {
         Bytes::from(a.body)
     };
-    let mut r = Response::builder()
-        .status(a.status)
-        .header("content-type", a.content_type)
-        .header("content-length", len)
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff");
+    let mut r = headers(a.status, a.content_type, assets::cache_control(path))
+        .header("content-length", len);
+    if let Some(tag) = assets::etag(path).filter(|_| a.status < 400) {
+        r = r.header("etag", tag);
+    }
     if a.status == 405 {
         r = r.header("allow", "GET, HEAD");
     }
     if a.status == 401 {
         r = r.header("www-authenticate", "Bearer");
     }
-    r.body(Full::new(body))
-        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+    r.body(Either::Left(Full::new(body)))
+        .unwrap_or_else(|_| Response::new(Either::Left(Full::new(Bytes::new()))))
+}
+
+/// The headers every answer has.
+fn headers(status: u16, content_type: &str, cache: &str) -> hyper::http::response::Builder {
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .header("cache-control", cache)
+        .header("x-content-type-options", "nosniff")
+        .header("content-security-policy", assets::CSP)
+        .header("referrer-policy", assets::REFERRER_POLICY)
+}
+
+/// `/api/v1/events`: a stream, or 503 when [`crate::hub::MAX_SSE_CLIENTS`]
+/// are connected.
+fn events(hub: &Shared, head: bool) -> Response<Body> {
+    let empty = || Either::Left(Full::new(Bytes::new()));
+    let r = match hub.join_sse() {
+        _ if head => headers(200, "text/event-stream", "no-store").body(empty()),
+        Some(place) => headers(200, "text/event-stream", "no-store")
+            .header("x-accel-buffering", "no")
+            .body(Either::Right(crate::sse::stream(hub.clone(), place))),
+        None => {
+            let a = Answer::error(503, "too many event streams open: try again later");
+            headers(503, a.content_type, "no-store")
+                .header("retry-after", "5")
+                .body(Either::Left(Full::new(Bytes::from(a.body))))
+        }
+    };
+    r.unwrap_or_else(|_| Response::new(empty()))
 }

@@ -1,0 +1,206 @@
+//! [`Hub`]: what the packet thread hands to the server, without ever
+//! waiting on it: the newest [`LiveSnapshot`] (an [`ArcSwap`]), the last
+//! alerts (a bounded ring), and the events the SSE streams send (a
+//! bounded broadcast: a client that falls behind skips, nobody waits).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use arc_swap::ArcSwap;
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::broadcast;
+
+use crate::feed::LiveSnapshot;
+
+/// Alerts kept for `/api/v1/alerts`; older ones are dropped and counted.
+pub const MAX_ALERTS: usize = 1_000;
+
+/// Events buffered for the SSE streams: a client more than this many
+/// behind skips to the newest (and is told how many it missed).
+pub const EVENT_BUFFER: usize = 64;
+
+/// Most SSE clients at once; more get 503.
+pub const MAX_SSE_CLIENTS: usize = 128;
+
+/// The last alerts of this run, newest last.
+#[derive(Debug, Default)]
+pub struct AlertRing {
+    /// The alerts as `--alerts json` writes them.
+    pub alerts: VecDeque<Arc<Value>>,
+    /// Alerts dropped from the front at [`MAX_ALERTS`].
+    pub dropped: u64,
+}
+
+/// The state shared by the feed (writer, on the packet thread) and the
+/// server (readers, on the `web` thread).
+#[derive(Debug)]
+pub struct Hub {
+    /// The newest snapshot.
+    pub snap: ArcSwap<LiveSnapshot>,
+    /// The last [`MAX_ALERTS`] alerts.
+    pub alerts: Mutex<AlertRing>,
+    /// SSE frames (`event: …\ndata: …\n\n`), ready to write.
+    events: broadcast::Sender<Bytes>,
+    /// The newest snapshot event, for a client that just connected.
+    last_snapshot: ArcSwap<Bytes>,
+    /// SSE clients connected now.
+    pub sse_clients: AtomicUsize,
+    /// SSE clients refused at [`MAX_SSE_CLIENTS`] or dropped for not
+    /// reading.
+    pub sse_refused: AtomicU64,
+    /// Whether the input is a live capture (else a file replay).
+    pub live: std::sync::atomic::AtomicBool,
+}
+
+/// The place a [`crate::WebFeed`] publishes to and the server reads from.
+pub type Shared = Arc<Hub>;
+
+/// A new, empty [`Shared`].
+pub fn shared() -> Shared {
+    Arc::new(Hub {
+        snap: ArcSwap::from_pointee(LiveSnapshot {
+            state: "starting",
+            ..LiveSnapshot::default()
+        }),
+        alerts: Mutex::new(AlertRing::default()),
+        events: broadcast::channel(EVENT_BUFFER).0,
+        last_snapshot: ArcSwap::from_pointee(Bytes::new()),
+        sse_clients: AtomicUsize::new(0),
+        sse_refused: AtomicU64::new(0),
+        live: std::sync::atomic::AtomicBool::new(false),
+    })
+}
+
+/// One SSE frame: `event: NAME` and `data: JSON` (JSON has no newline).
+pub fn frame(name: &str, data: &Value) -> Bytes {
+    Bytes::from(format!("event: {name}\ndata: {data}\n\n"))
+}
+
+impl Hub {
+    /// Whether any SSE client listens (the snapshot event is made only then).
+    pub fn has_listeners(&self) -> bool {
+        self.events.receiver_count() > 0
+    }
+
+    /// Publishes a snapshot event (kept for clients that connect later).
+    pub fn send_snapshot(&self, data: &Value) {
+        let f = frame("snapshot", data);
+        self.last_snapshot.store(Arc::new(f.clone()));
+        // No receiver is not an error: nobody listens now.
+        let _ = self.events.send(f);
+    }
+
+    /// Keeps `alert` (as `--alerts json` writes it) and sends it to the
+    /// SSE clients.
+    pub fn push_alert(&self, alert: Value) {
+        let f = frame("alert", &alert);
+        if let Ok(mut ring) = self.alerts.lock() {
+            if ring.alerts.len() == MAX_ALERTS {
+                ring.alerts.pop_front();
+                ring.dropped += 1;
+            }
+            ring.alerts.push_back(Arc::new(alert));
+        }
+        let _ = self.events.send(f);
+    }
+
+    /// A new SSE subscription: the newest snapshot event (empty before the
+    /// first) and the stream of those after it.
+    pub fn subscribe(&self) -> (Bytes, broadcast::Receiver<Bytes>) {
+        let rx = self.events.subscribe();
+        (Bytes::clone(&self.last_snapshot.load()), rx)
+    }
+
+    /// The alerts kept, newest first, those `keep` says yes to, at most
+    /// `limit`; and how many were dropped from the ring.
+    pub fn alerts_matching(
+        &self,
+        keep: impl Fn(&Value) -> bool,
+        limit: usize,
+    ) -> (Vec<Arc<Value>>, u64) {
+        let Ok(ring) = self.alerts.lock() else {
+            return (Vec::new(), 0);
+        };
+        let found = ring
+            .alerts
+            .iter()
+            .rev()
+            .filter(|a| keep(a))
+            .take(limit)
+            .cloned()
+            .collect();
+        (found, ring.dropped)
+    }
+
+    /// Takes an SSE place, or `None` at [`MAX_SSE_CLIENTS`] (counted).
+    pub fn join_sse(self: &Arc<Self>) -> Option<SsePlace> {
+        let n = self.sse_clients.fetch_add(1, Ordering::AcqRel);
+        if n >= MAX_SSE_CLIENTS {
+            self.sse_clients.fetch_sub(1, Ordering::AcqRel);
+            self.sse_refused.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        Some(SsePlace(Arc::clone(self)))
+    }
+}
+
+/// An SSE client's place, given back when dropped.
+#[derive(Debug)]
+pub struct SsePlace(Arc<Hub>);
+
+impl Drop for SsePlace {
+    fn drop(&mut self) {
+        self.0.sse_clients.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn the_alert_ring_is_bounded_and_counts_what_it_drops() {
+        let hub = shared();
+        for i in 0..MAX_ALERTS + 5 {
+            hub.push_alert(json!({ "n": i }));
+        }
+        let (newest, dropped) = hub.alerts_matching(|_| true, 3);
+        assert_eq!(dropped, 5);
+        let ns: Vec<u64> = newest.iter().map(|a| a["n"].as_u64().unwrap()).collect();
+        assert_eq!(ns, [1004, 1003, 1002]);
+        let (odd, _) = hub.alerts_matching(|a| a["n"].as_u64().unwrap() % 2 == 1, 2);
+        assert_eq!(odd.len(), 2);
+        assert_eq!(odd[0]["n"], 1003);
+    }
+
+    #[test]
+    fn sse_places_are_capped_and_given_back() {
+        let hub = shared();
+        let places: Vec<SsePlace> = (0..MAX_SSE_CLIENTS).map_while(|_| hub.join_sse()).collect();
+        assert_eq!(places.len(), MAX_SSE_CLIENTS);
+        assert!(hub.join_sse().is_none());
+        assert_eq!(hub.sse_refused.load(Ordering::Relaxed), 1);
+        drop(places);
+        assert_eq!(hub.sse_clients.load(Ordering::Relaxed), 0);
+        assert!(hub.join_sse().is_some());
+    }
+
+    #[test]
+    fn a_late_subscriber_gets_the_newest_snapshot_first() {
+        let hub = shared();
+        assert!(!hub.has_listeners());
+        hub.send_snapshot(&json!({ "n": 1 }));
+        hub.send_snapshot(&json!({ "n": 2 }));
+        let (first, mut rx) = hub.subscribe();
+        assert_eq!(&first[..], b"event: snapshot\ndata: {\"n\":2}\n\n");
+        assert!(hub.has_listeners());
+        hub.push_alert(json!({ "kind": "x" }));
+        assert_eq!(
+            &rx.try_recv().unwrap()[..],
+            b"event: alert\ndata: {\"kind\":\"x\"}\n\n"
+        );
+    }
+}
