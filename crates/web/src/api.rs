@@ -44,6 +44,8 @@ pub fn route(path: &str, query: Option<&str>, snap: &LiveSnapshot) -> Answer {
             Err(e) => Answer::error(400, &e),
         },
         "/api/v1/interfaces" => Answer::json(200, &interfaces_json(snap)),
+        p if crate::assets::is_asset_path(p) => crate::assets::get(p)
+            .unwrap_or_else(|| Answer::error(404, &format!("no such file: {p}"))),
         "/metrics" => Answer {
             status: 200,
             content_type: crate::metrics::CONTENT_TYPE,

@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod assets;
 pub mod feed;
 pub mod metrics;
 mod server;

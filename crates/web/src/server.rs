@@ -14,6 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use crate::api::{route, Answer};
+use crate::assets;
 use crate::{same_token, Shared, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
@@ -78,6 +79,13 @@ fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
         .is_some_and(|given| same_token(given, token.as_bytes()))
 }
 
+/// The request's `If-None-Match` header, if any.
+fn if_none_match(rq: &Request<Incoming>) -> Option<&[u8]> {
+    rq.headers()
+        .get(hyper::header::IF_NONE_MATCH)
+        .map(|v| v.as_bytes())
+}
+
 fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Response<Full<Bytes>> {
     let head = rq.method() == Method::HEAD;
     let a = if rq.method() != Method::GET && !head {
@@ -87,6 +95,8 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
             401,
             "missing or wrong token: send 'Authorization: Bearer TOKEN'",
         )
+    } else if let Some(unchanged) = assets::not_modified(rq.uri().path(), if_none_match(rq)) {
+        unchanged
     } else {
         route(rq.uri().path(), rq.uri().query(), &snap.load())
     };
@@ -100,8 +110,13 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
         .status(a.status)
         .header("content-type", a.content_type)
         .header("content-length", len)
-        .header("cache-control", "no-store")
-        .header("x-content-type-options", "nosniff");
+        .header("cache-control", assets::cache_control(rq.uri().path()))
+        .header("x-content-type-options", "nosniff")
+        .header("content-security-policy", assets::CSP)
+        .header("referrer-policy", assets::REFERRER_POLICY);
+    if let Some(tag) = assets::etag(rq.uri().path()).filter(|_| a.status < 400) {
+        r = r.header("etag", tag);
+    }
     if a.status == 405 {
         r = r.header("allow", "GET, HEAD");
     }
