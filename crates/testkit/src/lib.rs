@@ -25,6 +25,8 @@
 //! }
 //! ```
 
+pub mod browser;
+
 use std::fmt::Display;
 use std::io::Write;
 use std::net::IpAddr;

@@ -189,7 +189,7 @@
       num(e.src_to_dst.bytes, fmtBytes, 'wide sent bytes-sent'),
       num(e.dst_to_src.bytes, fmtBytes, 'wide recv bytes-received')));
     if (!rows.length) rows.push(h('tr', null, h('td', { class: 'l muted', colspan: 12 }, 'no traffic in this window')));
-    return h('div', { class: 'tablewrap' }, h('table', { class: 'top', data: { by, window: win } }, h('thead', null, head), h('tbody', null, rows)));
+    return h('div', { class: 'tablewrap' }, h('table', { class: 'toptable', data: { by, window: win } }, h('thead', null, head), h('tbody', null, rows)));
   }
 
   function buttons(current, values, onPick, label) {
@@ -243,7 +243,8 @@
         stop = chart(el, {
           height: 140,
           legend: { show: true },
-          scales: { x: { time: true } },
+          // One point: show the minute before it rather than years around it.
+          scales: { x: data[0].length > 1 ? { time: true } : { time: true, range: [data[0][0] - 60, data[0][0] + 1] } },
           axes: axes((v) => fmtRate(v)),
           series: [{}, { label: 'sent', stroke: css('--sent'), width: 2, value: (u, v) => fmtRate(v) },
             { label: 'received', stroke: css('--recv'), width: 2, value: (u, v) => fmtRate(v) }],
@@ -665,5 +666,7 @@
   }
 
   window.addEventListener('hashchange', render);
+  // Charts take their colours when drawn: draw again when the scheme changes.
+  if (window.matchMedia) window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', render);
   render();
 })();

@@ -15,6 +15,7 @@ mod cli;
 mod common;
 mod consumers;
 mod corpus;
+mod dashboard;
 mod detect_cli;
 mod forecast_cli;
 mod limits;
@@ -39,4 +40,10 @@ fn socket_child() {
 #[test]
 fn filter_child() {
     live::filter_child();
+}
+
+/// See [`dashboard::xss_child`].
+#[test]
+fn xss_child() {
+    dashboard::xss_child();
 }
