@@ -8,6 +8,8 @@
 //!   ([`shared`]).
 //! - **The environment**: root ([`root`]), programs on `PATH` ([`tool`]),
 //!   network namespaces ([`netns`]), a scratch tmpfs ([`mount_tmpfs`]).
+//! - **A real browser**: headless Chromium over the DevTools pipe
+//!   ([`browser::Browser`]).
 //! - **Skipping**: a test that cannot run here says why on stderr,
 //!   `SKIPPED <test>: <reason>`, and returns ([`skip!`], [`require!`]); with
 //!   `WIREWATCH_STRICT=1` in the environment it fails instead, so a run that
@@ -24,6 +26,8 @@
 //!     // …
 //! }
 //! ```
+
+pub mod browser;
 
 use std::fmt::Display;
 use std::io::Write;

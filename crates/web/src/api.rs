@@ -61,6 +61,8 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
         "/api/v1/interfaces" => Answer::json(200, &interfaces_reply(&snap)),
         "/api/v1/status" => Answer::json(200, &status_json(&snap, hub)),
         "/api/v1/alerts" => answer(alerts_json(hub, query)),
+        p if crate::assets::is_asset_path(p) => crate::assets::get(p)
+            .unwrap_or_else(|| Answer::error(404, &format!("no such file: {p}"))),
         "/metrics" => Answer {
             status: 200,
             content_type: crate::metrics::CONTENT_TYPE,
@@ -97,16 +99,14 @@ pub fn percent_decoded(v: &str) -> String {
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
         match b[i] {
-            b'%' if i + 2 < b.len() => {
-                match (hex(b[i + 1]), hex(b[i + 2])) {
-                    (Some(h), Some(l)) => {
-                        out.push((h * 16 + l) as u8);
-                        i += 3;
-                        continue;
-                    }
-                    _ => out.push(b'%'),
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push((h * 16 + l) as u8);
+                    i += 3;
+                    continue;
                 }
-            }
+                _ => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             c => out.push(c),
         }
@@ -204,9 +204,7 @@ const SEVERITIES: [&str; 4] = ["low", "medium", "high", "critical"];
 /// values equals it or, for text, contains it.
 fn entity_names(entity: &Value, what: &str) -> bool {
     match entity {
-        Value::Object(m) => m
-            .iter()
-            .any(|(k, v)| k != "type" && entity_names(v, what)),
+        Value::Object(m) => m.iter().any(|(k, v)| k != "type" && entity_names(v, what)),
         Value::Array(a) => a.iter().any(|v| entity_names(v, what)),
         Value::String(s) => s.contains(what),
         other => other.to_string() == what,
@@ -230,7 +228,9 @@ fn alerts_json(hub: &Hub, query: &str) -> Result<Value, String> {
         let sev = a["severity"].as_str().unwrap_or("");
         kind.as_deref().is_none_or(|k| a["kind"] == k)
             && SEVERITIES.iter().position(|s| *s == sev).unwrap_or(0) >= min
-            && entity.as_deref().is_none_or(|e| entity_names(&a["entity"], e))
+            && entity
+                .as_deref()
+                .is_none_or(|e| entity_names(&a["entity"], e))
     };
     let (alerts, dropped) = hub.alerts_matching(keep, limit);
     let alerts: Vec<&Value> = alerts.iter().map(|a| &**a).collect();
@@ -273,7 +273,11 @@ fn drill_json(
     side: impl Fn(&Value) -> Option<Side>,
     alert_entity: &str,
 ) -> Value {
-    let rate_key = ["rate_2s_bytes_per_s", "rate_10s_bytes_per_s", "rate_40s_bytes_per_s"][window];
+    let rate_key = [
+        "rate_2s_bytes_per_s",
+        "rate_10s_bytes_per_s",
+        "rate_40s_bytes_per_s",
+    ][window];
     let mut peers: std::collections::BTreeMap<String, Agg> = Default::default();
     let mut ports: std::collections::BTreeMap<(String, String), Agg> = Default::default();
     let mut flows = 0u64;
@@ -303,7 +307,10 @@ fn drill_json(
         })
         .collect();
     let by_rate = |a: &Value, b: &Value| {
-        let r = |v: &Value| v["sent_rate_bytes_per_s"].as_f64().unwrap_or(0.0) + v["received_rate_bytes_per_s"].as_f64().unwrap_or(0.0);
+        let r = |v: &Value| {
+            v["sent_rate_bytes_per_s"].as_f64().unwrap_or(0.0)
+                + v["received_rate_bytes_per_s"].as_f64().unwrap_or(0.0)
+        };
         r(b).total_cmp(&r(a))
     };
     peers.sort_by(by_rate);
@@ -340,7 +347,12 @@ struct Agg {
 
 impl Agg {
     fn add(&mut self, out: &Value, back: &Value, rate_key: &str) {
-        let get = |d: &Value| (d["bytes"].as_u64().unwrap_or(0), d[rate_key].as_f64().unwrap_or(0.0));
+        let get = |d: &Value| {
+            (
+                d["bytes"].as_u64().unwrap_or(0),
+                d[rate_key].as_f64().unwrap_or(0.0),
+            )
+        };
         let (o, b) = (get(out), get(back));
         self.flows += 1;
         self.sent = (self.sent.0 + o.0, self.sent.1 + o.1);
@@ -424,9 +436,6 @@ mod tests {
         assert_eq!(a.status, 404);
         let v: Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["error"], "no such path: /nope");
-        assert_eq!(
-            route("/api/v1/top", Some("by=x"), &hub).status,
-            400
-        );
+        assert_eq!(route("/api/v1/top", Some("by=x"), &hub).status, 400);
     }
 }

@@ -124,6 +124,9 @@ pub struct WebFeed {
     spark: VecDeque<[f64; 3]>,
 }
 
+/// Nanoseconds between two publishes (live).
+const EVERY_NS: i64 = 1_000_000_000;
+
 impl WebFeed {
     /// A feed into `out` publishing as `when` says.
     pub fn new(out: Shared, when: Publish) -> WebFeed {
@@ -171,7 +174,16 @@ pub fn build(
     alerts: &BTreeMap<(&'static str, &'static str), u64>,
 ) -> LiveSnapshot {
     let sorts = WINDOWS.map(|(_, sort)| sort);
-    let views = BYS.map(|(_, view)| (view, if view == View::Port { DRILL_FLOWS } else { MAX_LIMIT }));
+    let views = BYS.map(|(_, view)| {
+        (
+            view,
+            if view == View::Port {
+                DRILL_FLOWS
+            } else {
+                MAX_LIMIT
+            },
+        )
+    });
     let mut built = Snapshot::build_views(table, &views, &sorts, slot, !fin);
     let totals = built
         .first()

@@ -43,9 +43,9 @@ async fn pump(hub: Shared, mut tx: Sender<Bytes>, place: SsePlace) {
     loop {
         let frame = match tokio::time::timeout(PING_EVERY, rx.recv()).await {
             Ok(Ok(f)) => f,
-            Ok(Err(RecvError::Lagged(n))) => Bytes::from(format!(
-                "event: lagged\ndata: {{\"missed\":{n}}}\n\n"
-            )),
+            Ok(Err(RecvError::Lagged(n))) => {
+                Bytes::from(format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n"))
+            }
             Ok(Err(RecvError::Closed)) => break,
             Err(_) => Bytes::from_static(b": ping\n\n"),
         };

@@ -76,18 +76,18 @@ pub fn report_out(s: &Settings, out: Box<dyn Write>) -> Box<dyn Write> {
 }
 
 /// Adds the web feed to `p` and starts serving what it publishes on
-/// `bound` (`live`: the newest 2-second slot is still filling). Prints
-/// where it serves once it listens.
+/// `bound` (`when`: live, a paced replay or a replay at full speed).
+/// Prints where it serves once it listens.
 pub fn add_web<S: Source>(
     p: &mut Pipeline<S>,
     bound: Option<wirewatch_web::Bound>,
-    live: bool,
+    when: wirewatch_web::Publish,
 ) -> anyhow::Result<bool> {
     let Some(bound) = bound else {
         return Ok(false);
     };
     let snap = wirewatch_web::shared();
-    p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), live)));
+    p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), when)));
     let addr = bound.local_addr()?;
     bound.start(snap)?;
     crate::message::note(&format!("serving http://{addr}"));
@@ -109,7 +109,9 @@ pub fn run(
     out: Box<dyn Write>,
     web: Option<wirewatch_web::Bound>,
 ) -> anyhow::Result<RunOutcome> {
-    let source = FileSource::open(input)?.limited(s.file_duration_nanos);
+    let source = FileSource::open(input)?
+        .limited(s.file_duration_nanos)
+        .paced(s.replay_speed);
     let name = source.name().to_string();
     let bar = s.progress.then(|| output::progress_bar(input)).flatten();
     let mut p = Pipeline::new(source, FlowTable::new(s.flow.clone()));
@@ -138,7 +140,10 @@ pub fn run(
     add_common(&mut p, recorder, detect, alerts);
     p.add(Box::new(Notes));
     p.add(Box::new(Report::new(s, report_out(s, out), false)));
-    let serving = add_web(&mut p, web, false)?;
+    let when = s
+        .replay_speed
+        .map_or(wirewatch_web::Publish::Ticks, wirewatch_web::Publish::Paced);
+    let serving = add_web(&mut p, web, when)?;
     p.tick_every(s.interval_nanos);
     p.begin()?;
     // Ctrl-C (or SIGTERM) stops reading; what was read is reported, as live.

@@ -64,6 +64,9 @@ pub struct Settings {
     pub file_filter: Option<String>,
     /// Stop after this much capture time (`-s` with `-r`).
     pub file_duration_nanos: Option<i64>,
+    /// `-r` with `--web` and `--speed`: the replay is paced at this multiple
+    /// of real time (`None`: as fast as it reads).
+    pub replay_speed: Option<f64>,
     /// Flow table settings.
     pub flow: FlowConfig,
     /// Grouping.
@@ -484,6 +487,10 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
             && (matches!(a.report.format, FormatArg::Json | FormatArg::Csv) || history.is_some()),
         file_filter: if live { None } else { filter.clone() },
         file_duration_nanos: if live { None } else { duration_nanos },
+        replay_speed: match (live, web(a, &cfg)) {
+            (false, Some(_)) => parse_speed(a.screen.speed.as_deref())?.flatten(),
+            _ => None,
+        },
         source,
         flow: FlowConfig {
             bytes: match a.report.bytes {
@@ -682,6 +689,21 @@ pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
 
 /// The screen's settings when it is used: a terminal on stdout, text
 /// format, no -t, -s or --interval, and not an import (-r with --db).
+/// `--speed`: `None` when not given, `Some(None)` for `max`, else the
+/// multiple of real time.
+fn parse_speed(speed: Option<&str>) -> anyhow::Result<Option<Option<f64>>> {
+    Ok(match speed {
+        None => None,
+        Some("max") => Some(None),
+        Some(x) => match x.parse::<f64>() {
+            Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Some(Some(v)),
+            _ => {
+                anyhow::bail!("--speed takes a positive multiple of real time or 'max', got '{x}'")
+            }
+        },
+    })
+}
+
 fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<ScreenSettings>> {
     let ScreenParts {
         src_port,
@@ -698,16 +720,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
         && web(a, cfg).is_none()
         && stdout_is_terminal();
     Ok(if wants_screen {
-        let speed = match a.screen.speed.as_deref() {
-            None => Some(1.0),
-            Some("max") => None,
-            Some(x) => match x.parse::<f64>() {
-                Ok(v) if v.is_finite() && v > 0.0 && v <= 1e6 => Some(v),
-                _ => anyhow::bail!(
-                    "--speed takes a positive multiple of real time or 'max', got '{x}'"
-                ),
-            },
-        };
+        let speed = parse_speed(a.screen.speed.as_deref())?.unwrap_or(Some(1.0));
         let max_bits = match &a.screen.max_bandwidth {
             Some(m) => Some(parse_bandwidth(m)?),
             None => cfg.max_bandwidth_bits_per_sec.map(|b| b as f64),

@@ -273,8 +273,8 @@ pub struct ScreenArgs {
     #[arg(short = 'm', value_name = "LIMIT")]
     pub max_bandwidth: Option<String>,
 
-    /// Screen with -r: replay speed, a multiple of real time (1 = as
-    /// recorded) or `max` (as fast as it reads).
+    /// Screen or --web with -r: replay speed, a multiple of real time (1 =
+    /// as recorded) or `max` (as fast as it reads; the default with --web).
     #[arg(long, value_name = "SPEED")]
     pub speed: Option<String>,
 

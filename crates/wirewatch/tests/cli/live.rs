@@ -52,12 +52,12 @@ impl Drop for Namespaces {
 
 /// Two namespaces `a` and `b` joined by a veth pair `ia`–`ib`, addresses
 /// `10.<net>.0.1/24` (a) and `.2` (b), static neighbours, IPv6 off.
-struct Pair {
-    a: String,
-    b: String,
-    ia: String,
-    addr_a: Ipv4Addr,
-    addr_b: Ipv4Addr,
+pub(crate) struct Pair {
+    pub(crate) a: String,
+    pub(crate) b: String,
+    pub(crate) ia: String,
+    pub(crate) addr_a: Ipv4Addr,
+    pub(crate) addr_b: Ipv4Addr,
     _ns: Namespaces,
 }
 
@@ -165,7 +165,7 @@ fn link(a: &str, b: &str, ia: &str, ib: &str, net: u8) -> (Ipv4Addr, Ipv4Addr) {
     (addr_a, addr_b)
 }
 
-fn pair(net: u8) -> Pair {
+pub(crate) fn pair(net: u8) -> Pair {
     let t = tag();
     let (a, b) = (format!("wwa{t}"), format!("wwb{t}"));
     let ns = Namespaces(vec![a.clone(), b.clone()]);
@@ -185,7 +185,7 @@ fn pair(net: u8) -> Pair {
 
 /// Runs `f` on a thread that has entered namespace `ns`; sockets it creates
 /// live there.
-fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+pub(crate) fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
     let path = format!("/var/run/netns/{ns}");
     std::thread::spawn(move || {
         let file = std::fs::File::open(&path).expect("open netns");
@@ -199,14 +199,14 @@ fn in_netns<T: Send + 'static>(ns: &str, f: impl FnOnce() -> T + Send + 'static)
 }
 
 /// The binary running in a namespace, with its stderr collected.
-struct Running {
+pub(crate) struct Running {
     child: Child,
     stderr: mpsc::Receiver<String>,
-    err_lines: Vec<String>,
+    pub(crate) err_lines: Vec<String>,
 }
 
 impl Running {
-    fn start(ns: &str, args: &[&str]) -> Running {
+    pub(crate) fn start(ns: &str, args: &[&str]) -> Running {
         // No history unless the test asks for it (never the machine's own database).
         let history: &[&str] = if args.contains(&"--db") {
             &[]
@@ -240,7 +240,7 @@ impl Running {
         r
     }
 
-    fn wait_for_stderr(&mut self, needle: &str) {
+    pub(crate) fn wait_for_stderr(&mut self, needle: &str) {
         let deadline = Instant::now() + Duration::from_secs(20);
         while Instant::now() < deadline {
             if self.err_lines.iter().any(|l| l.contains(needle)) {
@@ -256,12 +256,12 @@ impl Running {
         );
     }
 
-    fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Waits for exit; returns (exit code, stdout, stderr).
-    fn finish(mut self) -> (i32, String, String) {
+    pub(crate) fn finish(mut self) -> (i32, String, String) {
         let mut out = String::new();
         self.child
             .stdout

@@ -15,6 +15,7 @@ mod cli;
 mod common;
 mod consumers;
 mod corpus;
+mod dashboard;
 mod detect_cli;
 mod forecast_cli;
 mod limits;
@@ -24,6 +25,7 @@ mod screen_tmux;
 mod small_items;
 mod tui;
 mod web;
+mod web_events;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
 // have a process of their own there: these entry points (which do nothing
@@ -39,4 +41,10 @@ fn socket_child() {
 #[test]
 fn filter_child() {
     live::filter_child();
+}
+
+/// See [`dashboard::xss_child`].
+#[test]
+fn xss_child() {
+    dashboard::xss_child();
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wirewatch_testkit::{http_get, require, tool, workspace_root, HttpAnswer};
 
-fn demo() -> String {
+pub(crate) fn demo() -> String {
     workspace_root()
         .join("samples/demo.pcapng")
         .display()
@@ -18,23 +18,31 @@ fn demo() -> String {
 }
 
 /// A `wirewatch -r demo --web …` process that serves.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     stderr: std::thread::JoinHandle<String>,
 }
 
 impl Served {
     /// Starts it with `--web ADDR` and `extra` arguments and reads the
     /// port from stderr.
-    fn start(web: &str, extra: &[&str]) -> Served {
+    pub(crate) fn start(web: &str, extra: &[&str]) -> Served {
         let mut args = vec!["--web", web];
         args.extend_from_slice(extra);
         Served::start_with(&args)
     }
 
-    /// Starts `wirewatch -r demo --format json ARGS`.
+    /// Starts `wirewatch -r demo --format json ARGS` and waits until the
+    /// replay ended.
     fn start_with(args: &[&str]) -> Served {
+        let served = Served::spawn(args);
+        served.wait_ended(&[]);
+        served
+    }
+
+    /// Starts `wirewatch -r demo --format json ARGS`; returns once it listens.
+    pub(crate) fn spawn(args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
             .args(["-r", &demo(), "--format", "json"])
             .args(args)
@@ -58,21 +66,19 @@ impl Served {
             let _ = err.read_to_string(&mut rest);
             rest
         });
-        let served = Served {
+        Served {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             stderr,
-        };
-        served.wait_ended(&[]);
-        served
+        }
     }
 
-    fn get(&self, path: &str, headers: &[&str]) -> HttpAnswer {
+    pub(crate) fn get(&self, path: &str, headers: &[&str]) -> HttpAnswer {
         http_get(self.addr, path, headers).unwrap()
     }
 
     /// Waits until the replay ended and its final snapshot is published.
-    fn wait_ended(&self, headers: &[&str]) {
+    pub(crate) fn wait_ended(&self, headers: &[&str]) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             let a = self.get("/api/v1/interfaces", headers);
@@ -85,7 +91,7 @@ impl Served {
     }
 
     /// SIGTERM; the process must exit 0.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let pid = i32::try_from(self.child.id()).unwrap();
         // SAFETY: a plain kill(2) of our own child.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -96,12 +102,12 @@ impl Served {
     }
 }
 
-fn json(a: &HttpAnswer) -> Value {
+pub(crate) fn json(a: &HttpAnswer) -> Value {
     serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body))
 }
 
 /// The final report of `-r demo --format json` with `args`.
-fn final_report(args: &[&str]) -> Value {
+pub(crate) fn final_report(args: &[&str]) -> Value {
     let out = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
         .args(["-r", &demo(), "--format", "json"])
         .args(args)
