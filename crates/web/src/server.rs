@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::sync::Semaphore;
 
 use crate::api::{route, Answer};
-use crate::{same_token, Shared, MAX_CONNECTIONS};
+use crate::{history, same_token, HistoryAccess, Shared, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,7 +22,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves until the process ends.
-pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: Shared) {
+pub(crate) fn run(
+    listener: std::net::TcpListener,
+    token: Option<String>,
+    snap: Shared,
+    hist: Arc<HistoryAccess>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -34,10 +39,15 @@ pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: 
             return;
         }
     };
-    rt.block_on(accept_loop(listener, token.map(Arc::new), snap));
+    rt.block_on(accept_loop(listener, token.map(Arc::new), snap, hist));
 }
 
-async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>, snap: Shared) {
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    token: Option<Arc<String>>,
+    snap: Shared,
+    hist: Arc<HistoryAccess>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -53,11 +63,22 @@ async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (token, snap) = (token.clone(), snap.clone());
+        let (token, snap, hist) = (token.clone(), snap.clone(), hist.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |rq| {
-                let answer = answer(&rq, token.as_deref(), &snap);
-                async move { Ok::<_, Infallible>(answer) }
+                // History and forecasts read SQLite: on the blocking pool.
+                let path = rq.uri().path().to_string();
+                let blocking = history::handles(&path) && allowed(&rq, token.as_deref()).is_ok();
+                let (hist, query) = (hist.clone(), rq.uri().query().map(str::to_string));
+                let head = rq.method() == Method::HEAD;
+                let answer = (!blocking).then(|| answer(&rq, token.as_deref(), &snap));
+                async move {
+                    let a = match answer {
+                        Some(a) => a,
+                        None => respond(history::serve(hist, path, query).await, head),
+                    };
+                    Ok::<_, Infallible>(a)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -78,18 +99,29 @@ fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
         .is_some_and(|given| same_token(given, token.as_bytes()))
 }
 
-fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Response<Full<Bytes>> {
-    let head = rq.method() == Method::HEAD;
-    let a = if rq.method() != Method::GET && !head {
-        Answer::error(405, "only GET and HEAD are served")
+/// The method and token checked: the error answer if they fail.
+fn allowed(rq: &Request<Incoming>, token: Option<&String>) -> Result<(), Answer> {
+    if rq.method() != Method::GET && rq.method() != Method::HEAD {
+        Err(Answer::error(405, "only GET and HEAD are served"))
     } else if token.is_some_and(|t| !authorized(rq, t)) {
-        Answer::error(
+        Err(Answer::error(
             401,
             "missing or wrong token: send 'Authorization: Bearer TOKEN'",
-        )
+        ))
     } else {
-        route(rq.uri().path(), rq.uri().query(), &snap.load())
-    };
+        Ok(())
+    }
+}
+
+fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Response<Full<Bytes>> {
+    let a = allowed(rq, token)
+        .err()
+        .unwrap_or_else(|| route(rq.uri().path(), rq.uri().query(), &snap.load()));
+    respond(a, rq.method() == Method::HEAD)
+}
+
+/// The HTTP response of `a` (without its body for `HEAD`).
+fn respond(a: Answer, head: bool) -> Response<Full<Bytes>> {
     let len = a.body.len();
     let body = if head {
         Bytes::new()

@@ -141,6 +141,14 @@ pub struct ForecastConfig {
 }
 
 impl ForecastConfig {
+    /// What a forecast from history takes of it (the command and the web API).
+    pub fn defaults(&self) -> wirewatch_pipeline::requests::forecast::ForecastDefaults {
+        wirewatch_pipeline::requests::forecast::ForecastDefaults {
+            capacity: self.capacity.clone(),
+            fraction: self.fraction,
+        }
+    }
+
     fn merge(self, over: ForecastConfig) -> ForecastConfig {
         let mut capacity = self.capacity;
         capacity.extend(over.capacity);

@@ -13,7 +13,7 @@ use wirewatch_forecast::forecast::{clean_seasons, scale_season};
 use wirewatch_forecast::{backtest, csv as fcsv, Settings};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::requests::forecast::{
-    forecast_json, DirForecast, ForecastDefaults, ForecastRequest, Made, Plan,
+    forecast_json, DirForecast, ForecastRequest, Made, Plan,
 };
 use wirewatch_store::time::{rfc3339, short};
 use wirewatch_units::bit_rate;
@@ -34,14 +34,6 @@ pub fn run(
             let db = db.ok_or_else(|| anyhow!("no history database: give --db PATH"))?;
             from_history(&args.what, db, cfg, out)
         }
-    }
-}
-
-/// What `[forecast]` gives a forecast from history.
-pub fn defaults(cfg: &ForecastConfig) -> ForecastDefaults {
-    ForecastDefaults {
-        capacity: cfg.capacity.clone(),
-        fraction: cfg.fraction,
     }
 }
 
@@ -71,7 +63,7 @@ fn from_history(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let request = a.request();
-    let plan = request.plan(&defaults(cfg), crate::clock::now_secs(), usize::MAX)?;
+    let plan = request.plan(&cfg.defaults(), crate::clock::now_secs(), usize::MAX)?;
     let svg = check_chart(a)?;
     let mut m = request.make(&plan, db)?;
     if let Some(p) = &a.plot {

@@ -187,10 +187,15 @@ pub fn protocol(s: &str) -> Result<u8, String> {
 /// `--since` and `--until` (or `--last` back from `--until`) as a range
 /// of seconds, relative times counted back from `now`.
 pub fn range(since: &str, until: &str, last: Option<&str>, now: i64) -> Result<Range, String> {
+    // In the order the command line always reported them: --since first.
+    let start = match last {
+        Some(_) => None,
+        None => Some(parse_time(since, now).map_err(|e| format!("--since: {e}"))?),
+    };
     let to = parse_time(until, now).map_err(|e| format!("--until: {e}"))?;
-    let from = match last {
-        Some(l) => to - parse_duration(l).map_err(|e| format!("--last: {e}"))?,
-        None => parse_time(since, now).map_err(|e| format!("--since: {e}"))?,
+    let from = match (start, last) {
+        (Some(from), _) => from,
+        (None, l) => to - parse_duration(l.unwrap_or("")).map_err(|e| format!("--last: {e}"))?,
     };
     if from >= to {
         return Err(match last {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wirewatch_testkit::{http_get, require, tool, workspace_root, HttpAnswer};
 
-fn demo() -> String {
+pub(crate) fn demo() -> String {
     workspace_root()
         .join("samples/demo.pcapng")
         .display()
@@ -18,9 +18,9 @@ fn demo() -> String {
 }
 
 /// A `wirewatch -r demo --web …` process that serves.
-struct Served {
+pub(crate) struct Served {
     child: Child,
-    addr: SocketAddr,
+    pub(crate) addr: SocketAddr,
     stderr: std::thread::JoinHandle<String>,
 }
 
@@ -35,7 +35,13 @@ impl Served {
 
     /// Starts `wirewatch -r demo --format json ARGS`.
     fn start_with(args: &[&str]) -> Served {
+        Served::start_env(&[], args)
+    }
+
+    /// Starts `wirewatch -r demo --format json ARGS` with `env` set.
+    pub(crate) fn start_env(env: &[(&str, &str)], args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+            .envs(env.iter().copied())
             .args(["-r", &demo(), "--format", "json"])
             .args(args)
             .stdout(Stdio::null())
@@ -67,7 +73,7 @@ impl Served {
         served
     }
 
-    fn get(&self, path: &str, headers: &[&str]) -> HttpAnswer {
+    pub(crate) fn get(&self, path: &str, headers: &[&str]) -> HttpAnswer {
         http_get(self.addr, path, headers).unwrap()
     }
 
@@ -85,7 +91,7 @@ impl Served {
     }
 
     /// SIGTERM; the process must exit 0.
-    fn stop(mut self) -> String {
+    pub(crate) fn stop(mut self) -> String {
         let pid = i32::try_from(self.child.id()).unwrap();
         // SAFETY: a plain kill(2) of our own child.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
@@ -96,7 +102,7 @@ impl Served {
     }
 }
 
-fn json(a: &HttpAnswer) -> Value {
+pub(crate) fn json(a: &HttpAnswer) -> Value {
     serde_json::from_str(&a.body).unwrap_or_else(|e| panic!("{e}: {}", a.body))
 }
 
