@@ -20,6 +20,7 @@ mod pipeline;
 pub mod procs;
 pub mod rates;
 pub mod report_json;
+pub mod requests;
 pub mod source;
 pub mod watch;
 

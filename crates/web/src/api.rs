@@ -28,7 +28,8 @@ pub struct Answer {
 const JSON: &str = "application/json";
 
 impl Answer {
-    fn json(status: u16, v: &Value) -> Answer {
+    /// `status` with `v` as the body.
+    pub fn json(status: u16, v: &Value) -> Answer {
         Answer {
             status,
             content_type: JSON,

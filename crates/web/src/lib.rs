@@ -11,6 +11,7 @@
 pub mod api;
 pub mod assets;
 pub mod feed;
+pub mod history;
 pub mod hub;
 pub mod metrics;
 mod server;
@@ -20,6 +21,7 @@ use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
 pub use feed::{LiveSnapshot, Publish, WebFeed};
+pub use history::HistoryAccess;
 pub use hub::{shared, Hub, Shared};
 
 /// Where the server listens when nothing else is said.
@@ -82,13 +84,18 @@ impl Bound {
         self.listener.local_addr()
     }
 
-    /// Starts serving `snap` on the thread `web`.
-    pub fn start(self, snap: Shared) -> anyhow::Result<std::thread::JoinHandle<()>> {
+    /// Starts serving `snap` (and `history`) on the thread `web`.
+    pub fn start(
+        self,
+        snap: Shared,
+        history: HistoryAccess,
+    ) -> anyhow::Result<std::thread::JoinHandle<()>> {
         self.listener.set_nonblocking(true)?;
         let Bound { listener, token } = self;
+        let history = std::sync::Arc::new(history);
         let h = std::thread::Builder::new()
             .name("web".into())
-            .spawn(move || server::run(listener, token, snap))?;
+            .spawn(move || server::run(listener, token, snap, history))?;
         Ok(h)
     }
 }

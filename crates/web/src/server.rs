@@ -16,7 +16,7 @@ use tokio::sync::Semaphore;
 
 use crate::api::{route, Answer};
 use crate::assets;
-use crate::{same_token, Shared, MAX_CONNECTIONS};
+use crate::{history, same_token, HistoryAccess, Shared, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,7 +24,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves until the process ends.
-pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, hub: Shared) {
+pub(crate) fn run(
+    listener: std::net::TcpListener,
+    token: Option<String>,
+    hub: Shared,
+    hist: Arc<HistoryAccess>,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -36,10 +41,15 @@ pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, hub: S
             return;
         }
     };
-    rt.block_on(accept_loop(listener, token.map(Arc::new), hub));
+    rt.block_on(accept_loop(listener, token.map(Arc::new), hub, hist));
 }
 
-async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>, hub: Shared) {
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    token: Option<Arc<String>>,
+    hub: Shared,
+    hist: Arc<HistoryAccess>,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -55,11 +65,24 @@ async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (token, hub) = (token.clone(), hub.clone());
+        let (token, hub, hist) = (token.clone(), hub.clone(), hist.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |rq| {
-                let answer = answer(&rq, token.as_deref(), &hub);
-                async move { Ok::<_, Infallible>(answer) }
+                // History and forecasts read SQLite: on the blocking pool.
+                let path = rq.uri().path().to_string();
+                let blocking = history::handles(&path) && allowed(&rq, token.as_deref()).is_ok();
+                let (hist, query) = (hist.clone(), rq.uri().query().map(str::to_string));
+                let head = rq.method() == Method::HEAD;
+                let answer = (!blocking).then(|| answer(&rq, token.as_deref(), &hub));
+                async move {
+                    let a = match answer {
+                        Some(a) => a,
+                        None => {
+                            respond(history::serve(hist, path.clone(), query).await, head, &path)
+                        }
+                    };
+                    Ok::<_, Infallible>(a)
+                }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -90,23 +113,35 @@ fn if_none_match(rq: &Request<Incoming>) -> Option<&[u8]> {
         .map(|v| v.as_bytes())
 }
 
+/// The method and token checked: the error answer if they fail.
+fn allowed(rq: &Request<Incoming>, token: Option<&String>) -> Result<(), Answer> {
+    if rq.method() != Method::GET && rq.method() != Method::HEAD {
+        Err(Answer::error(405, "only GET and HEAD are served"))
+    } else if token.is_some_and(|t| !authorized(rq, t)) {
+        Err(Answer::error(
+            401,
+            "missing or wrong token: send 'Authorization: Bearer TOKEN'",
+        ))
+    } else {
+        Ok(())
+    }
+}
+
 fn answer(rq: &Request<Incoming>, token: Option<&String>, hub: &Shared) -> Response<Body> {
     let head = rq.method() == Method::HEAD;
     let path = rq.uri().path();
-    let a = if rq.method() != Method::GET && !head {
-        Answer::error(405, "only GET and HEAD are served")
-    } else if token.is_some_and(|t| !authorized(rq, t)) {
-        Answer::error(
-            401,
-            "missing or wrong token: send 'Authorization: Bearer TOKEN'",
-        )
-    } else if path == "/api/v1/events" {
-        return events(hub, head);
-    } else if let Some(unchanged) = assets::not_modified(path, if_none_match(rq)) {
-        unchanged
-    } else {
-        route(path, rq.uri().query(), hub)
+    let a = match allowed(rq, token) {
+        Err(refused) => refused,
+        Ok(()) if path == "/api/v1/events" => return events(hub, head),
+        Ok(()) => assets::not_modified(path, if_none_match(rq))
+            .unwrap_or_else(|| route(path, rq.uri().query(), hub)),
     };
+    respond(a, head, path)
+}
+
+/// The HTTP response of `a` to a request for `path` (without its body
+/// for `HEAD`).
+fn respond(a: Answer, head: bool, path: &str) -> Response<Body> {
     let len = a.body.len();
     let body = if head {
         Bytes::new()

@@ -141,6 +141,14 @@ pub struct ForecastConfig {
 }
 
 impl ForecastConfig {
+    /// What a forecast from history takes of it (the command and the web API).
+    pub fn defaults(&self) -> wirewatch_pipeline::requests::forecast::ForecastDefaults {
+        wirewatch_pipeline::requests::forecast::ForecastDefaults {
+            capacity: self.capacity.clone(),
+            fraction: self.fraction,
+        }
+    }
+
     fn merge(self, over: ForecastConfig) -> ForecastConfig {
         let mut capacity = self.capacity;
         capacity.extend(over.capacity);
@@ -152,35 +160,9 @@ impl ForecastConfig {
     }
 }
 
-/// A link rate in bit/s: a number with an optional SI prefix (k, M, G, T:
-/// powers of 1000, as link speeds are quoted) and an optional `bit/s`,
-/// `bit`, `bps` or `b`: `1G`, `1 Gbit/s`, `100Mbps`, `2.5e9`.
-pub fn parse_rate(s: &str) -> Result<f64, String> {
-    let t = s.trim();
-    let unitless = ["bit/s", "bit", "bps", "b/s", "b"]
-        .iter()
-        .find_map(|u| t.strip_suffix(u))
-        .unwrap_or(t)
-        .trim_end();
-    let (num, mult) = match unitless.char_indices().last() {
-        Some((i, c)) if "kKMGT".contains(c) => (
-            &unitless[..i],
-            match c {
-                'k' | 'K' => 1e3,
-                'M' => 1e6,
-                'G' => 1e9,
-                _ => 1e12,
-            },
-        ),
-        _ => (unitless, 1.0),
-    };
-    match num.trim().parse::<f64>() {
-        Ok(v) if v.is_finite() && v > 0.0 => Ok(v * mult),
-        _ => Err(format!(
-            "expected a link rate such as 1G, 100Mbit/s or 2.5e9 (bit/s), got '{s}'"
-        )),
-    }
-}
+/// A link rate in bit/s (`1G`, `100Mbit/s`): the parser `forecast
+/// --capacity` and the web API use too.
+pub use wirewatch_pipeline::requests::params::parse_rate;
 
 /// TOML `[history]`: where and how long traffic is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -2,22 +2,23 @@
 //! 80/95/99 % intervals, capacity warnings, a chart), and
 //! `wirewatch forecast backtest`: the models scored on a CSV series.
 
-use crate::cli::forecast::{BacktestArgs, Direction, ForecastArgs, ForecastSub, HistoryForecast};
+use crate::cli::forecast::{BacktestArgs, ForecastArgs, ForecastSub, HistoryForecast};
 use std::io::Write;
 use std::path::Path;
-use wirewatch_pipeline::rates::{configured_capacity, rate_history, RateHistory};
+use wirewatch_pipeline::rates::RateHistory;
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::{json, Value};
-use wirewatch_detect::{capacity_alert, Alert};
-use wirewatch_forecast::forecast::{clean_seasons, forecast_filled, scale_season};
-use wirewatch_forecast::{backtest, csv as fcsv, Forecast, Model, Settings};
+use serde_json::json;
+use wirewatch_forecast::forecast::{clean_seasons, scale_season};
+use wirewatch_forecast::{backtest, csv as fcsv, Settings};
 use wirewatch_pipeline::json::tidied;
-use wirewatch_store::time::{parse_duration, parse_time, rfc3339, short};
-use wirewatch_store::{Selection, SqliteStore};
+use wirewatch_pipeline::requests::forecast::{
+    forecast_json, DirForecast, ForecastRequest, Made, Plan,
+};
+use wirewatch_store::time::{rfc3339, short};
 use wirewatch_units::bit_rate;
 
-use crate::config::{parse_rate, ForecastConfig};
+use crate::config::ForecastConfig;
 use crate::output::csv_field;
 
 /// Runs `wirewatch forecast …`.
@@ -36,63 +37,23 @@ pub fn run(
     }
 }
 
-fn describe(sel: &Selection) -> String {
-    match (&sel.iface, sel.host, &sel.process) {
-        (Some(i), _, _) => format!("interface {i}"),
-        (_, Some(h), _) => format!("host {h}"),
-        (_, _, Some(p)) => format!("process {p}"),
-        _ => "any traffic".into(),
+impl HistoryForecast {
+    /// The request as the web API takes it too.
+    fn request(&self) -> ForecastRequest {
+        ForecastRequest {
+            iface: self.iface.clone(),
+            host: self.host,
+            process: self.process.clone(),
+            horizon: self.horizon.clone(),
+            step: self.step.clone(),
+            history: self.history.clone(),
+            until: self.until.clone(),
+            direction: self.direction,
+            method: self.method.clone(),
+            capacity: self.capacity.clone(),
+            capacity_fraction: self.capacity_fraction,
+        }
     }
-}
-
-/// The link capacity of `iface`: `--capacity`, then the configuration,
-/// then the speed the driver reports.
-fn capacity_of(
-    given: Option<&str>,
-    iface: Option<&str>,
-    cfg: &ForecastConfig,
-) -> anyhow::Result<Option<(f64, &'static str)>> {
-    if let Some(c) = given {
-        return Ok(Some((
-            parse_rate(c).map_err(|e| anyhow!("--capacity: {e}"))?,
-            "--capacity",
-        )));
-    }
-    Ok(iface.and_then(|i| configured_capacity(i, &cfg.capacity, true)))
-}
-
-/// One direction's forecast.
-struct DirForecast {
-    name: &'static str,
-    inbound: bool,
-    history: Vec<f64>,
-    f: Forecast,
-}
-
-/// What `forecast` asks for, checked before any work.
-struct Request {
-    step: i64,
-    /// Horizon in steps.
-    h: usize,
-    until: i64,
-    from: i64,
-    to: i64,
-    fraction: f64,
-    capacity: Option<(f64, &'static str)>,
-    settings: Settings,
-    /// The chart is SVG (else PNG).
-    svg: bool,
-}
-
-/// The forecasts made.
-struct Made {
-    who: String,
-    hist: RateHistory,
-    fs: Vec<DirForecast>,
-    /// Where the forecast starts.
-    start: i64,
-    alerts: Vec<Alert>,
-    notes: Vec<String>,
 }
 
 fn from_history(
@@ -101,267 +62,50 @@ fn from_history(
     cfg: &ForecastConfig,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let req = check(a, cfg)?;
-    let mut m = compute(a, &req, db)?;
+    let request = a.request();
+    let plan = request.plan(&cfg.defaults(), crate::clock::now_secs(), usize::MAX)?;
+    let svg = check_chart(a)?;
+    let mut m = request.make(&plan, db)?;
     if let Some(p) = &a.plot {
         draw(
             p,
-            req.svg,
+            svg,
             a,
             &m.who,
             &m.hist,
             &m.fs,
-            req.capacity.map(|c| c.0 * req.fraction),
-            req.fraction,
+            plan.capacity.map(|c| c.0 * plan.fraction),
+            plan.fraction,
         )?;
         m.notes.push(format!("chart written to {}", p.display()));
     }
     if a.json {
-        render_json(&req, &m, out)
+        let v = tidied(forecast_json(&plan, &m));
+        writeln!(out, "{}", serde_json::to_string_pretty(&v)?)?;
+        Ok(())
     } else if a.csv {
-        render_csv(&req, &m, out)
+        render_csv(&plan, &m, out)
     } else {
-        render_table(a, &req, &m, out)
+        render_table(a, &plan, &m, out)
     }
 }
 
-/// The flags checked, in the order they are reported.
-fn check(a: &HistoryForecast, cfg: &ForecastConfig) -> anyhow::Result<Request> {
-    let step = parse_duration(&a.step).map_err(|e| anyhow!("--step: {e}"))?;
-    if step < 60 || step % 60 != 0 || step > 86_400 {
-        bail!(
-            "--step must be whole minutes up to a day (1m, 5m, 1h, 1d), got '{}'",
-            a.step
-        );
-    }
-    let horizon = parse_duration(&a.horizon).map_err(|e| anyhow!("--horizon: {e}"))?;
-    if horizon < step {
-        bail!(
-            "--horizon {} is shorter than the step {}",
-            a.horizon,
-            a.step
-        );
-    }
-    if horizon % step != 0 {
-        bail!(
-            "--horizon {} is not a whole number of steps of {}",
-            a.horizon,
-            a.step
-        );
-    }
-    let h = (horizon / step) as usize;
-    if h > 100_000 {
-        bail!(
-            "--horizon {} at --step {} is more than 100,000 steps",
-            a.horizon,
-            a.step
-        );
-    }
-    let span = parse_duration(&a.history).map_err(|e| anyhow!("--history: {e}"))?;
-    let now = crate::clock::now_secs();
-    let until = parse_time(&a.until, now).map_err(|e| anyhow!("--until: {e}"))?;
-    // Only whole steps: the current one is still filling.
-    let to = until.div_euclid(step) * step;
-    let from = to - span;
-    if span < step {
-        bail!("--history {} is shorter than the step", a.history);
-    }
-    let fraction = a.capacity_fraction.or(cfg.fraction).unwrap_or(0.9);
-    if !(fraction > 0.0 && fraction <= 1.0) {
-        bail!("--capacity-fraction must be more than 0 and at most 1, got {fraction}");
-    }
-    if a.capacity.is_some() && a.iface.is_none() {
-        bail!("--capacity is a link's: give --iface");
-    }
-    let capacity = capacity_of(a.capacity.as_deref(), a.iface.as_deref(), cfg)?;
-    let mut settings = Settings::for_step(step as u64, h);
-    settings.model = Model::parse(&a.method, step as u64).map_err(|e| anyhow!(e))?;
+/// The chart's flags, checked after the forecast's (before any work):
+/// whether the chart is SVG.
+fn check_chart(a: &HistoryForecast) -> anyhow::Result<bool> {
     if a.plot.is_none() && (a.width.is_some() || a.height.is_some()) {
         bail!("--width and --height size the chart: give --plot FILE");
     }
     let (width, height) = chart_size(a);
-    // Checked before any work: whether the chart is SVG.
-    let svg = a
-        .plot
+    Ok(a.plot
         .as_ref()
         .map(|p| crate::chart::chart_target("--plot", p, width, height))
         .transpose()?
-        .unwrap_or(false);
-    Ok(Request {
-        step,
-        h,
-        until,
-        from,
-        to,
-        fraction,
-        capacity,
-        settings,
-        svg,
-    })
-}
-
-/// The history read, a forecast per direction, the capacity alerts and
-/// the notes.
-fn compute(a: &HistoryForecast, req: &Request, db: &Path) -> anyhow::Result<Made> {
-    let Request {
-        step,
-        until,
-        from,
-        to,
-        fraction,
-        capacity,
-        ref settings,
-        ..
-    } = *req;
-    let store = SqliteStore::open_reader(db).map_err(|e| anyhow!("{e}"))?;
-    let sel = Selection {
-        iface: a.iface.clone(),
-        host: a.host,
-        process: a.process.clone(),
-        ..Selection::default()
-    };
-    let Some(hist) = rate_history(&store, &sel, from, to, step)? else {
-        bail!(
-            "{}: no traffic recorded{} from {} to {} UTC; {}",
-            db.display(),
-            if sel.is_empty() {
-                String::new()
-            } else {
-                format!(" for {}", describe(&sel))
-            },
-            short(from),
-            short(to),
-            crate::history_cmd::where_data_is(&store, sel.host.is_some(), |r| format!(
-                "--until {}",
-                rfc3339(r.to)
-            ))?
-        );
-    };
-    let who = describe(&sel);
-    let dirs: Vec<(&'static str, bool)> = match a.direction {
-        Direction::In => vec![("inbound", true)],
-        Direction::Out => vec![("outbound", false)],
-        Direction::Both => vec![("inbound", true), ("outbound", false)],
-    };
-    let mut fs = Vec::new();
-    for (name, inbound) in dirs {
-        let y = if inbound {
-            &hist.inbound
-        } else {
-            &hist.outbound
-        };
-        let f = forecast_filled(y, &hist.missing, settings).map_err(|e| anyhow!("{name}: {e}"))?;
-        fs.push(DirForecast {
-            name,
-            inbound,
-            history: y.clone(),
-            f,
-        });
-    }
-    let start = hist.end();
-    let alerts: Vec<Alert> = match (capacity, &a.iface) {
-        (Some((cap, _)), Some(iface)) => fs
-            .iter()
-            .filter_map(|d| {
-                let b = d.f.band(0.95)?;
-                capacity_alert(
-                    iface, d.inbound, start, step, &d.f.point, &b.upper, 0.95, cap, fraction, until,
-                )
-            })
-            .collect(),
-        _ => Vec::new(),
-    };
-    let mut notes: Vec<String> = Vec::new();
-    if hist.filled() > 0 {
-        notes.push(format!(
-            "{} step(s) without any recorded traffic (an hour or more: wirewatch not running) filled from the day before",
-            hist.filled()
-        ));
-    }
-    if let (None, Some(i)) = (capacity, &a.iface) {
-        notes.push(format!(
-            "no capacity known for {i} (no --capacity, no [forecast.capacity] entry, no link speed): no capacity check"
-        ));
-    }
-    Ok(Made {
-        who,
-        hist,
-        fs,
-        start,
-        alerts,
-        notes,
-    })
-}
-
-/// `--json`.
-fn render_json(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()> {
-    let Made {
-        who,
-        hist,
-        fs,
-        start,
-        alerts,
-        notes,
-    } = m;
-    let (start, step, h, capacity, fraction) =
-        (*start, req.step, req.h, req.capacity, req.fraction);
-    let cap_json =
-        capacity.map(|(c, src)| json!({"bits_per_sec": c, "from": src, "fraction": fraction}));
-    let dirs: Vec<Value> = fs
-        .iter()
-        .map(|d| {
-            let pts: Vec<Value> = (0..h)
-                .map(|k| {
-                    let mut o = json!({
-                        "time": rfc3339(start + k as i64 * step),
-                        "forecast": d.f.point[k],
-                    });
-                    for b in &d.f.bands {
-                        let l = (b.level * 100.0).round() as u32;
-                        o[format!("lower{l}")] = json!(b.lower[k]);
-                        o[format!("upper{l}")] = json!(b.upper[k]);
-                    }
-                    o
-                })
-                .collect();
-            json!({
-                "direction": d.name,
-                "model": d.f.model.name(),
-                "windows": d.f.windows,
-                "candidates": d.f.candidates.iter().map(|c| json!({
-                    "model": c.model.name(),
-                    "mape": c.scores.map(|s| s.mape),
-                    "smape": c.scores.map(|s| s.smape),
-                    "mase": c.scores.map(|s| s.mase),
-                    "wape": c.scores.map(|s| s.wape),
-                })).collect::<Vec<_>>(),
-                "notes": d.f.notes,
-                "points": pts,
-            })
-        })
-        .collect();
-    let v = json!({
-        "entity": who,
-        "unit": "bit/s",
-        "step_secs": step,
-        "horizon_steps": h,
-        "history": {
-            "from": rfc3339(hist.start),
-            "to": rfc3339(start),
-            "points": hist.inbound.len(),
-            "filled": hist.filled(),
-        },
-        "capacity": cap_json,
-        "directions": dirs,
-        "alerts": alerts,
-        "notes": notes,
-    });
-    writeln!(out, "{}", serde_json::to_string_pretty(&tidied(v))?)?;
-    Ok(())
+        .unwrap_or(false))
 }
 
 /// `--csv`: the points on stdout, alerts and notes on stderr.
-fn render_csv(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()> {
+fn render_csv(req: &Plan, m: &Made, out: &mut dyn Write) -> anyhow::Result<()> {
     let (start, step, h) = (m.start, req.step, req.h);
     let (fs, alerts, notes, settings) = (&m.fs, &m.alerts, &m.notes, &req.settings);
     let levels: Vec<u32> = settings
@@ -405,7 +149,7 @@ fn render_csv(req: &Request, m: &Made, out: &mut dyn Write) -> anyhow::Result<()
 /// The table.
 fn render_table(
     a: &HistoryForecast,
-    req: &Request,
+    req: &Plan,
     m: &Made,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {

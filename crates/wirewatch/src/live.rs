@@ -145,7 +145,7 @@ pub fn run(
     p.add(Box::new(crate::alerts::Notes));
     // NDJSON alerts on stdout own it: the traffic report is not printed.
     p.add(Box::new(Report::new(s, report_out(s, out), true)));
-    crate::offline::add_web(&mut p, web, wirewatch_web::Publish::Live)?;
+    crate::offline::add_web(&mut p, web, wirewatch_web::Publish::Live, s)?;
     p.tick_every(s.interval_nanos);
     // The writer thread starts now, born without privileges (the scan
     // thread, started above, is the only one that keeps some).

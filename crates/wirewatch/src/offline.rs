@@ -76,12 +76,14 @@ pub fn report_out(s: &Settings, out: Box<dyn Write>) -> Box<dyn Write> {
 }
 
 /// Adds the web feed to `p` and starts serving what it publishes on
-/// `bound` (`when`: live, a paced replay or a replay at full speed).
+/// `bound` (`when`: live, a paced replay or a replay at full speed), with
+/// the run's history database for the history and forecast endpoints.
 /// Prints where it serves once it listens.
 pub fn add_web<S: Source>(
     p: &mut Pipeline<S>,
     bound: Option<wirewatch_web::Bound>,
     when: wirewatch_web::Publish,
+    s: &Settings,
 ) -> anyhow::Result<bool> {
     let Some(bound) = bound else {
         return Ok(false);
@@ -89,7 +91,12 @@ pub fn add_web<S: Source>(
     let snap = wirewatch_web::shared();
     p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), when)));
     let addr = bound.local_addr()?;
-    bound.start(snap)?;
+    let history = wirewatch_web::HistoryAccess::new(
+        s.history.as_ref().map(|h| h.path.clone()),
+        s.forecast.clone(),
+        crate::clock::shared(),
+    );
+    bound.start(snap, history)?;
     crate::message::note(&format!("serving http://{addr}"));
     Ok(true)
 }
@@ -143,7 +150,7 @@ pub fn run(
     let when = s
         .replay_speed
         .map_or(wirewatch_web::Publish::Ticks, wirewatch_web::Publish::Paced);
-    let serving = add_web(&mut p, web, when)?;
+    let serving = add_web(&mut p, web, when, s)?;
     p.tick_every(s.interval_nanos);
     p.begin()?;
     // Ctrl-C (or SIGTERM) stops reading; what was read is reported, as live.

@@ -93,6 +93,8 @@ pub struct Settings {
     pub processes: bool,
     /// Where and how traffic is kept (`None`: not kept).
     pub history: Option<HistorySettings>,
+    /// `[forecast]` for the web API's forecasts.
+    pub forecast: wirewatch_pipeline::requests::forecast::ForecastDefaults,
 }
 
 /// `-m`: the same parser as `max-bandwidth` (iftop's 1024-based K, M, G).
@@ -480,6 +482,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         detect,
         alerts_exit: a.detect.alerts_exit,
         history: history.clone(),
+        forecast: cfg.forecast.defaults(),
         screen,
         // Process names go to JSON and CSV reports, and to the history.
         processes: live

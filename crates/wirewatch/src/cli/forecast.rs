@@ -3,7 +3,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use clap::{Args as ClapArgs, Subcommand};
+pub use wirewatch_pipeline::requests::params::Direction;
+
+use super::values;
 
 /// `wirewatch forecast …`.
 #[derive(ClapArgs, Debug)]
@@ -24,17 +27,6 @@ pub enum ForecastSub {
     Backtest(BacktestArgs),
 }
 
-/// `--direction`.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum Direction {
-    /// Received traffic.
-    In,
-    /// Sent traffic.
-    Out,
-    /// Both, each forecast on its own.
-    Both,
-}
-
 /// A forecast from history.
 #[derive(ClapArgs, Debug)]
 pub struct HistoryForecast {
@@ -42,7 +34,7 @@ pub struct HistoryForecast {
     #[arg(long, value_name = "IFACE", conflicts_with_all = ["host", "process"])]
     pub iface: Option<String>,
     /// Forecast this host's traffic.
-    #[arg(long, value_name = "ADDR", conflicts_with = "process")]
+    #[arg(long, value_name = "ADDR", conflicts_with = "process", value_parser = values::host())]
     pub host: Option<IpAddr>,
     /// Forecast this process's traffic.
     #[arg(long, value_name = "NAME")]
@@ -61,7 +53,7 @@ pub struct HistoryForecast {
     #[arg(long, default_value = "now", value_name = "TIME")]
     pub until: String,
     /// Which direction(s).
-    #[arg(long, value_enum, default_value_t = Direction::Both)]
+    #[arg(long, default_value = "both", value_parser = values::direction())]
     pub direction: Direction,
     /// The model: auto (chosen by backtest), naive, holt, snaive-day,
     /// snaive-week, holt-winters, mstl.
@@ -72,7 +64,7 @@ pub struct HistoryForecast {
     #[arg(long, value_name = "RATE")]
     pub capacity: Option<String>,
     /// Warn when the upper 95 % band reaches this share of capacity (default 0.9).
-    #[arg(long, value_name = "FRACTION")]
+    #[arg(long, value_name = "FRACTION", value_parser = values::fraction())]
     pub capacity_fraction: Option<f64>,
     /// Print JSON.
     #[arg(long, conflicts_with = "csv")]

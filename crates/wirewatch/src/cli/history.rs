@@ -3,7 +3,10 @@
 use std::net::IpAddr;
 use std::path::PathBuf;
 
-use clap::{Args as ClapArgs, Subcommand, ValueEnum};
+use clap::{Args as ClapArgs, Subcommand};
+use wirewatch_pipeline::requests::params::By;
+
+use super::values;
 
 /// `wirewatch history …`.
 #[derive(ClapArgs, Debug)]
@@ -38,17 +41,20 @@ pub struct Common {
     /// End (excluded): `now`, a duration back from now, or an RFC 3339 time.
     #[arg(long, default_value = "now", value_name = "TIME")]
     pub until: String,
+    /// The range's length, back from --until (instead of --since): 1h, 7d.
+    #[arg(long, value_name = "DURATION", conflicts_with = "since")]
+    pub last: Option<String>,
     /// Only this interface (or capture file name, for imports).
     #[arg(long, value_name = "IFACE")]
     pub iface: Option<String>,
     /// Only flows with this host at either end.
-    #[arg(long, value_name = "ADDR")]
+    #[arg(long, value_name = "ADDR", value_parser = values::host())]
     pub host: Option<IpAddr>,
     /// Only flows of this process name.
     #[arg(long, value_name = "NAME")]
     pub process: Option<String>,
     /// Only flows with this port at either end.
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, value_name = "PORT", value_parser = values::port())]
     pub port: Option<u16>,
     /// Only this protocol (tcp, udp, icmp, icmp6, or a number).
     #[arg(long, value_name = "PROTO")]
@@ -65,33 +71,14 @@ pub struct Common {
     pub csv: bool,
 }
 
-/// `--by`.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum ByArg {
-    /// Every host, both ends of each flow (its own sent and received bytes).
-    Host,
-    /// Local hosts.
-    Local,
-    /// Remote hosts.
-    Remote,
-    /// Host pairs.
-    Pair,
-    /// Processes.
-    Process,
-    /// Protocol and service port.
-    Port,
-    /// Interfaces.
-    Iface,
-}
-
 /// `history top`.
 #[derive(ClapArgs, Debug)]
 pub struct TopArgs {
     /// What to rank.
-    #[arg(long, value_enum, default_value_t = ByArg::Host)]
-    pub by: ByArg,
+    #[arg(long, default_value = "host", value_parser = values::by())]
+    pub by: By,
     /// Entries to print (0: all).
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = 10, value_parser = values::limit())]
     pub limit: usize,
     /// Range, selection and output format.
     #[command(flatten)]
@@ -105,10 +92,10 @@ pub struct SeriesArgs {
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
     /// One line per entity of this kind (the --limit largest).
-    #[arg(long, value_enum)]
-    pub by: Option<ByArg>,
+    #[arg(long, value_parser = values::by())]
+    pub by: Option<By>,
     /// Lines with --by.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = values::limit())]
     pub limit: usize,
     /// Range, selection and output format.
     #[command(flatten)]
@@ -119,7 +106,7 @@ pub struct SeriesArgs {
 #[derive(ClapArgs, Debug)]
 pub struct FlowsArgs {
     /// Flows to print (0: all).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = values::limit())]
     pub limit: usize,
     /// Range, selection and output format.
     #[command(flatten)]
@@ -136,10 +123,10 @@ pub struct PlotArgs {
     #[arg(long, value_name = "DURATION")]
     pub step: Option<String>,
     /// One line per entity of this kind.
-    #[arg(long, value_enum, default_value_t = ByArg::Host)]
-    pub by: ByArg,
+    #[arg(long, default_value = "host", value_parser = values::by())]
+    pub by: By,
     /// Lines drawn.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = values::limit())]
     pub limit: usize,
     /// Chart width in pixels.
     #[arg(long, default_value_t = 1200)]
@@ -165,11 +152,14 @@ pub struct AlertsArgs {
     /// End (excluded): `now`, a duration back from now, or an RFC 3339 time.
     #[arg(long, default_value = "now", value_name = "TIME")]
     pub until: String,
+    /// The range's length, back from --until (instead of --since): 1h, 7d.
+    #[arg(long, value_name = "DURATION", conflicts_with = "since")]
+    pub last: Option<String>,
     /// Only alerts of this kind, as printed (vertical_scan, syn_flood, spike, …).
     #[arg(long, value_name = "KIND")]
     pub kind: Option<String>,
     /// Alerts to print: the newest N, oldest first (0: all).
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 100, value_parser = values::limit())]
     pub limit: usize,
     /// Print one JSON array of the alerts, each as it was printed live.
     #[arg(long, conflicts_with = "csv")]

@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 pub mod eval;
 pub mod forecast;
 pub mod history;
+pub mod values;
 
 /// Command-line arguments (iftop and tcpdump flags where they apply).
 #[derive(Parser, Debug)]

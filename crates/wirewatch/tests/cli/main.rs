@@ -26,6 +26,7 @@ mod small_items;
 mod tui;
 mod web;
 mod web_events;
+mod web_history;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
 // have a process of their own there: these entry points (which do nothing

@@ -36,14 +36,22 @@ impl Served {
     /// Starts `wirewatch -r demo --format json ARGS` and waits until the
     /// replay ended.
     fn start_with(args: &[&str]) -> Served {
-        let served = Served::spawn(args);
+        Served::start_env(&[], args)
+    }
+
+    /// Starts `wirewatch -r demo --format json ARGS` with `env` set and
+    /// waits until the replay ended.
+    pub(crate) fn start_env(env: &[(&str, &str)], args: &[&str]) -> Served {
+        let served = Served::spawn(env, args);
         served.wait_ended(&[]);
         served
     }
 
-    /// Starts `wirewatch -r demo --format json ARGS`; returns once it listens.
-    pub(crate) fn spawn(args: &[&str]) -> Served {
+    /// Starts `wirewatch -r demo --format json ARGS` with `env` set;
+    /// returns once it listens.
+    pub(crate) fn spawn(env: &[(&str, &str)], args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+            .envs(env.iter().copied())
             .args(["-r", &demo(), "--format", "json"])
             .args(args)
             .stdout(Stdio::null())

@@ -73,7 +73,7 @@ fn demo_alerts() -> Vec<Value> {
 fn events_bring_a_snapshot_per_second_of_a_paced_replay_and_its_alerts() {
     // 297 s of packets at 20× real time: about 15 s, a snapshot every 20 s
     // of packet time (once a second).
-    let s = Served::spawn(&["--web", "127.0.0.1:0", "--speed", "20"]);
+    let s = Served::spawn(&[], &["--web", "127.0.0.1:0", "--speed", "20"]);
     let (status, events) = Events::open(s.addr);
     let mut events = events.unwrap_or_else(|| panic!("{status}"));
     let expected = demo_alerts();

@@ -1,0 +1,113 @@
+//! clap's value parsers for the options the web API shares: each calls the
+//! function of `wirewatch_pipeline::requests::params` the API calls, so a
+//! bad value is the same line in both (here with clap's "try --help" after
+//! it, which the API's line carries too).
+
+use std::ffi::OsStr;
+use std::net::IpAddr;
+
+use clap::builder::{PossibleValue, TypedValueParser};
+use clap::error::ErrorKind;
+use wirewatch_pipeline::requests::params::{self, By, Direction};
+
+/// A value parser calling a shared function; `values`: the possible
+/// values (name, help) for the help and the shell completions.
+#[derive(Clone)]
+pub struct Shared<T> {
+    parse: fn(&str) -> Result<T, String>,
+    values: &'static [(&'static str, &'static str)],
+}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Shared<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        _cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        (self.parse)(&value.to_string_lossy())
+            .map_err(|m| clap::Error::raw(ErrorKind::ValueValidation, m))
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        (!self.values.is_empty()).then(|| {
+            Box::new(
+                self.values
+                    .iter()
+                    .map(|(name, help)| PossibleValue::new(*name).help(*help)),
+            ) as Box<dyn Iterator<Item = PossibleValue>>
+        })
+    }
+}
+
+/// Names and helps of `By`'s values.
+const BY_VALUES: [(&str, &str); 7] = {
+    let mut v = [("", ""); 7];
+    let mut k = 0;
+    while k < 7 {
+        v[k] = (By::ALL[k].1, By::ALL[k].2);
+        k += 1;
+    }
+    v
+};
+
+/// Names and helps of `Direction`'s values.
+const DIRECTION_VALUES: [(&str, &str); 3] = {
+    let mut v = [("", ""); 3];
+    let mut k = 0;
+    while k < 3 {
+        v[k] = (Direction::ALL[k].1, Direction::ALL[k].2);
+        k += 1;
+    }
+    v
+};
+
+/// `--by`.
+pub fn by() -> Shared<By> {
+    Shared {
+        parse: By::parse,
+        values: &BY_VALUES,
+    }
+}
+
+/// `--direction`.
+pub fn direction() -> Shared<Direction> {
+    Shared {
+        parse: Direction::parse,
+        values: &DIRECTION_VALUES,
+    }
+}
+
+/// `--limit`.
+pub fn limit() -> Shared<usize> {
+    Shared {
+        parse: |v| params::count("--limit <LIMIT>", v),
+        values: &[],
+    }
+}
+
+/// `--host`.
+pub fn host() -> Shared<IpAddr> {
+    Shared {
+        parse: |v| params::addr("--host <ADDR>", v),
+        values: &[],
+    }
+}
+
+/// `--port`.
+pub fn port() -> Shared<u16> {
+    Shared {
+        parse: |v| params::port("--port <PORT>", v),
+        values: &[],
+    }
+}
+
+/// `--capacity-fraction`.
+pub fn fraction() -> Shared<f64> {
+    Shared {
+        parse: |v| params::float("--capacity-fraction <FRACTION>", v),
+        values: &[],
+    }
+}
