@@ -44,11 +44,7 @@ pub fn route(path: &str, query: Option<&str>, snap: &LiveSnapshot) -> Answer {
             Err(e) => Answer::error(400, &e),
         },
         "/api/v1/interfaces" => Answer::json(200, &interfaces_json(snap)),
-        "/metrics" => Answer {
-            status: 200,
-            content_type: crate::metrics::CONTENT_TYPE,
-            body: crate::metrics::encode(snap),
-        },
+        "/metrics" => crate::metrics::answer(snap, crate::metrics::Format::Text),
         _ => Answer::error(404, &format!("no such path: {path}")),
     }
 }

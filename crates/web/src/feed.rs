@@ -73,6 +73,8 @@ pub struct LiveSnapshot {
     pub flows_active: u64,
     /// Alerts seen so far by (kind, severity).
     pub alerts: BTreeMap<(&'static str, &'static str), u64>,
+    /// `/metrics`' per-host and per-process counters (kept from publish to publish).
+    pub talkers: Arc<crate::metrics::Talkers>,
 }
 
 /// The place a [`WebFeed`] publishes to and the server reads from.
@@ -124,7 +126,8 @@ impl WebFeed {
             capture: self.capture.as_ref(),
             ..*cx
         };
-        let snap = build(table, &cx, slot, fin, &self.alerts);
+        let mut snap = build(table, &cx, slot, fin, &self.alerts);
+        snap.talkers = Arc::new(crate::metrics::talkers(table, &cx, &self.out.load().talkers));
         self.out.store(Arc::new(snap));
     }
 }
@@ -157,6 +160,7 @@ pub fn build(
             .collect(),
         flows_active: table.len() as u64,
         alerts: alerts.clone(),
+        talkers: Arc::default(),
     }
 }
 

@@ -9,13 +9,16 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
 pub mod feed;
 pub mod metrics;
 mod server;
+mod tls;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
+pub use auth::{same_token, Tokens};
 pub use feed::{shared, LiveSnapshot, Shared, WebFeed};
 
 /// Where the server listens when nothing else is said.
@@ -29,30 +32,43 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub struct WebSettings {
     /// `ADDR:PORT` to listen on.
     pub listen: String,
-    /// A file holding the Bearer token (required off loopback).
+    /// A file holding the Bearer token (required off loopback; made with
+    /// a random token when it does not exist).
     pub token_file: Option<PathBuf>,
+    /// A file holding a token `/metrics` takes too (made likewise).
+    pub metrics_token_file: Option<PathBuf>,
+    /// PEM certificate chain and key: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Hosts and processes with their own series in `/metrics`.
+    pub top_n_metrics: usize,
 }
 
-/// A bound listener and the token it will ask for.
+impl WebSettings {
+    /// Listening on `listen`, no token, no TLS, the default top-N.
+    pub fn on(listen: &str) -> WebSettings {
+        WebSettings {
+            listen: listen.into(),
+            token_file: None,
+            metrics_token_file: None,
+            tls: None,
+            top_n_metrics: metrics::DEFAULT_TOP_N,
+        }
+    }
+}
+
+/// A bound listener and what it will ask for.
 #[derive(Debug)]
 pub struct Bound {
     listener: TcpListener,
-    token: Option<String>,
+    tokens: Tokens,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    top_n: usize,
+    notes: Vec<String>,
 }
 
-/// Reads the token: the file's first line, trimmed; empty is an error.
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("web token file {}: {e}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_string();
-    if token.is_empty() {
-        anyhow::bail!("web token file {}: the file is empty", path.display());
-    }
-    Ok(token)
-}
-
-/// Checks `s` and binds its address (before capture starts). Off
-/// loopback, a token file is required.
+/// Checks `s`, reads (or makes) the tokens, loads the TLS files and binds
+/// the address: before capture starts, so that any of them fails first.
+/// Off loopback, a token file is required.
 pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
     let addr: SocketAddr = s.listen.parse().map_err(|_| {
         anyhow::anyhow!(
@@ -60,16 +76,37 @@ pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
             s.listen
         )
     })?;
-    let token = s.token_file.as_deref().map(read_token).transpose()?;
-    if token.is_none() && !addr.ip().is_loopback() {
+    if s.token_file.is_none() && !addr.ip().is_loopback() {
         anyhow::bail!(
-            "--web {}: listening beyond loopback needs a token: give --web-token-file FILE",
+            "--web {}: listening beyond loopback needs a token: give --web-token-file FILE (made with a random token if it does not exist)",
             s.listen
         );
     }
+    let mut notes = Vec::new();
+    let mut load = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<String>> {
+        let Some(p) = path else { return Ok(None) };
+        let (token, note) = auth::load(p, what)?;
+        notes.extend(note);
+        Ok(Some(token))
+    };
+    let tokens = Tokens {
+        main: load(&s.token_file, "web token file")?,
+        metrics: load(&s.metrics_token_file, "web metrics token file")?,
+    };
+    let tls = s
+        .tls
+        .as_ref()
+        .map(|(cert, key)| tls::server_config(cert, key))
+        .transpose()?;
     let listener =
         TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("--web {}: {e}", s.listen))?;
-    Ok(Bound { listener, token })
+    Ok(Bound {
+        listener,
+        tokens,
+        tls,
+        top_n: s.top_n_metrics,
+        notes,
+    })
 }
 
 impl Bound {
@@ -78,25 +115,39 @@ impl Bound {
         self.listener.local_addr()
     }
 
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// What to tell the user once (a token file that was made).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// Starts serving `snap` on the thread `web`.
     pub fn start(self, snap: Shared) -> anyhow::Result<std::thread::JoinHandle<()>> {
         self.listener.set_nonblocking(true)?;
-        let Bound { listener, token } = self;
+        // The feed's first publish continues from this (the top-N cap).
+        let mut first = LiveSnapshot::clone(&snap.load());
+        first.talkers = std::sync::Arc::new(metrics::Talkers::new(self.top_n));
+        snap.store(std::sync::Arc::new(first));
+        let Bound {
+            listener,
+            tokens,
+            tls,
+            ..
+        } = self;
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let h = std::thread::Builder::new()
             .name("web".into())
-            .spawn(move || server::run(listener, token, snap))?;
+            .spawn(move || server::run(listener, tokens, tls, snap))?;
         Ok(h)
     }
-}
-
-/// Whether `given` equals `want`, in a time that does not depend on where
-/// they differ (only on the length of `given`).
-pub fn same_token(given: &[u8], want: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != want.len());
-    for (i, &g) in given.iter().enumerate() {
-        diff |= g ^ want.get(i % want.len().max(1)).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 #[cfg(test)]
@@ -104,20 +155,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_compare_whole() {
-        assert!(same_token(b"secret", b"secret"));
-        assert!(!same_token(b"secreT", b"secret"));
-        assert!(!same_token(b"secre", b"secret"));
-        assert!(!same_token(b"secret1", b"secret"));
-        assert!(!same_token(b"", b"secret"));
-    }
-
-    #[test]
     fn off_loopback_needs_a_token_and_bad_addresses_are_named() {
-        let s = |l: &str| WebSettings {
-            listen: l.into(),
-            token_file: None,
-        };
+        let s = WebSettings::on;
         let e = bind(&s("0.0.0.0:0")).unwrap_err().to_string();
         assert!(e.contains("needs a token"), "{e}");
         let e = bind(&s("localhost")).unwrap_err().to_string();

@@ -1,5 +1,6 @@
 //! The accept loop on the `web` thread: a current-thread tokio runtime,
-//! at most [`MAX_CONNECTIONS`] connections (a semaphore), hyper's HTTP/1
+//! at most [`MAX_CONNECTIONS`] connections (a semaphore), TLS when
+//! configured (the handshake within the header timeout), hyper's HTTP/1
 //! with a header read timeout and a bounded header buffer.
 
 use std::convert::Infallible;
@@ -11,10 +12,13 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::{route, Answer};
-use crate::{same_token, Shared, MAX_CONNECTIONS};
+use crate::metrics::Format;
+use crate::{Shared, Tokens, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -22,7 +26,12 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HEAD: usize = 16 * 1024;
 
 /// Serves until the process ends.
-pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: Shared) {
+pub(crate) fn run(
+    listener: std::net::TcpListener,
+    tokens: Tokens,
+    tls: Option<TlsAcceptor>,
+    snap: Shared,
+) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
@@ -34,10 +43,15 @@ pub(crate) fn run(listener: std::net::TcpListener, token: Option<String>, snap: 
             return;
         }
     };
-    rt.block_on(accept_loop(listener, token.map(Arc::new), snap));
+    rt.block_on(accept_loop(listener, Arc::new(tokens), tls, snap));
 }
 
-async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>, snap: Shared) {
+async fn accept_loop(
+    listener: std::net::TcpListener,
+    tokens: Arc<Tokens>,
+    tls: Option<TlsAcceptor>,
+    snap: Shared,
+) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -53,40 +67,52 @@ async fn accept_loop(listener: std::net::TcpListener, token: Option<Arc<String>>
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (token, snap) = (token.clone(), snap.clone());
+        let (tokens, snap, tls) = (tokens.clone(), snap.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |rq| {
-                let answer = answer(&rq, token.as_deref(), &snap);
-                async move { Ok::<_, Infallible>(answer) }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            match tls {
+                // A client that does not finish its handshake in time is dropped.
+                Some(tls) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await
+                    {
+                        serve(s, tokens, snap).await;
+                    }
+                }
+                None => serve(stream, tokens, snap).await,
+            }
             drop(permit);
         });
     }
 }
 
-/// Whether the request carries `Authorization: Bearer <token>`.
-fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
-    rq.headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|given| same_token(given, token.as_bytes()))
+/// Serves HTTP/1 on one connection (plain or TLS) until it closes.
+async fn serve<S>(stream: S, tokens: Arc<Tokens>, snap: Shared)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |rq| {
+        let answer = answer(&rq, &tokens, &snap);
+        async move { Ok::<_, Infallible>(answer) }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
 }
 
-fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Response<Full<Bytes>> {
+fn answer(rq: &Request<Incoming>, tokens: &Tokens, snap: &Shared) -> Response<Full<Bytes>> {
     let head = rq.method() == Method::HEAD;
     let a = if rq.method() != Method::GET && !head {
         Answer::error(405, "only GET and HEAD are served")
-    } else if token.is_some_and(|t| !authorized(rq, t)) {
+    } else if !tokens.allows(rq.uri().path(), header(rq, "authorization")) {
         Answer::error(
             401,
             "missing or wrong token: send 'Authorization: Bearer TOKEN'",
         )
+    } else if rq.uri().path() == crate::auth::METRICS_PATH {
+        crate::metrics::answer(&snap.load(), Format::from_accept(header(rq, "accept")))
     } else {
         route(rq.uri().path(), rq.uri().query(), &snap.load())
     };
@@ -110,4 +136,9 @@ fn answer(rq: &Request<Incoming>, token: Option<&String>, snap: &Shared) -> Resp
     }
     r.body(Full::new(body))
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+/// The value of header `name`, if any.
+fn header<'a>(rq: &'a Request<Incoming>, name: &str) -> Option<&'a [u8]> {
+    rq.headers().get(name).map(|v| v.as_bytes())
 }
