@@ -239,7 +239,9 @@ impl Overflow {
     }
 
     fn merge(&mut self, rows: Vec<Row>, cap: usize) {
-        GAUGES.merged_rows.fetch_add(rows.len() as u64, Ordering::Relaxed);
+        GAUGES
+            .merged_rows
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
         self.merged += rows.len() as u64;
         self.merged_total += rows.len() as u64;
         for r in rows {

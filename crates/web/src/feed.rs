@@ -127,7 +127,11 @@ impl WebFeed {
             ..*cx
         };
         let mut snap = build(table, &cx, slot, fin, &self.alerts);
-        snap.talkers = Arc::new(crate::metrics::talkers(table, &cx, &self.out.load().talkers));
+        snap.talkers = Arc::new(crate::metrics::talkers(
+            table,
+            &cx,
+            &self.out.load().talkers,
+        ));
         self.out.store(Arc::new(snap));
     }
 }

@@ -37,8 +37,10 @@ pub struct WebSettings {
     pub token_file: Option<PathBuf>,
     /// A file holding a token `/metrics` takes too (made likewise).
     pub metrics_token_file: Option<PathBuf>,
-    /// PEM certificate chain and key: serve HTTPS.
-    pub tls: Option<(PathBuf, PathBuf)>,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    pub tls_key: Option<PathBuf>,
     /// Hosts and processes with their own series in `/metrics`.
     pub top_n_metrics: usize,
 }
@@ -50,7 +52,8 @@ impl WebSettings {
             listen: listen.into(),
             token_file: None,
             metrics_token_file: None,
-            tls: None,
+            tls_cert: None,
+            tls_key: None,
             top_n_metrics: metrics::DEFAULT_TOP_N,
         }
     }
@@ -93,11 +96,12 @@ pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
         main: load(&s.token_file, "web token file")?,
         metrics: load(&s.metrics_token_file, "web metrics token file")?,
     };
-    let tls = s
-        .tls
-        .as_ref()
-        .map(|(cert, key)| tls::server_config(cert, key))
-        .transpose()?;
+    let tls = match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        (None, None) => None,
+        (Some(_), None) => anyhow::bail!("--web-tls-cert needs --web-tls-key (or [web] tls-key)"),
+        (None, Some(_)) => anyhow::bail!("--web-tls-key needs --web-tls-cert (or [web] tls-cert)"),
+    };
     let listener =
         TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("--web {}: {e}", s.listen))?;
     Ok(Bound {

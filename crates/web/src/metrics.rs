@@ -336,7 +336,12 @@ const PROCESS_FAMILIES: TalkerFamilies = [
     ),
 ];
 
-fn talker_families<K: Ord + Display>(out: &mut Out, s: &Sticky<K>, label: &str, families: TalkerFamilies) {
+fn talker_families<K: Ord + Display>(
+    out: &mut Out,
+    s: &Sticky<K>,
+    label: &str,
+    families: TalkerFamilies,
+) {
     for (d, (name, help)) in families.into_iter().enumerate() {
         let mut f = out.family(name, Kind::Counter, help);
         for (k, t) in &s.tracked {

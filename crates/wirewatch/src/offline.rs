@@ -89,8 +89,12 @@ pub fn add_web<S: Source>(
     let snap = wirewatch_web::shared();
     p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), live)));
     let addr = bound.local_addr()?;
+    for n in bound.notes() {
+        crate::message::note(n);
+    }
+    let scheme = bound.scheme();
     bound.start(snap)?;
-    crate::message::note(&format!("serving http://{addr}"));
+    crate::message::note(&format!("serving {scheme}://{addr}"));
     Ok(true)
 }
 

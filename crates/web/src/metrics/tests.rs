@@ -176,7 +176,10 @@ fn process_numbers_come_from_proc() {
             start_time_seconds: 1_700_002_500.0,
         }
     );
-    assert_eq!(ProcessStats::parse("garbage", status, boot, limits, 1), None);
+    assert_eq!(
+        ProcessStats::parse("garbage", status, boot, limits, 1),
+        None
+    );
     // And this very process.
     let me = ProcessStats::read().expect("/proc/self");
     assert!(me.resident_bytes > 0 && me.open_fds >= 3 && me.start_time_seconds > 1e9);
@@ -276,7 +279,10 @@ fn the_series_stay_bounded_whatever_the_traffic() {
             .iter()
             .filter(|s| s.0.starts_with("wirewatch_host_"))
             .count();
-        assert!(host_series <= 2 * (cap + 1), "{host_series} at round {round}");
+        assert!(
+            host_series <= 2 * (cap + 1),
+            "{host_series} at round {round}"
+        );
     }
     // Zero: only other.
     let s = Sticky::default().next(&traffic(0..10, 1), [55, 55], 0, 0);

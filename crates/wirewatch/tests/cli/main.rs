@@ -24,6 +24,7 @@ mod screen_tmux;
 mod small_items;
 mod tui;
 mod web;
+mod web_metrics;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
 // have a process of their own there: these entry points (which do nothing
