@@ -2117,10 +2117,7 @@ fn the_web_thread_has_no_capability() {
         assert!(m.body.contains(&want), "{want}: {}", m.body);
     }
     // SAFETY: a plain kill(2) of our own child.
-    assert_eq!(
-        unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) },
-        0
-    );
+    assert_eq!(unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) }, 0);
     let (code, _, err) = r.finish();
     assert_eq!(code, 0, "{err}");
 }

@@ -211,3 +211,50 @@ fn bad_tls_files_refuse_to_start_with_one_line() {
     let err = with(&["--web-tls-cert", junk]);
     assert!(err.contains("--web-tls-cert needs --web-tls-key"), "{err}");
 }
+
+#[test]
+fn the_service_unit_passes_systemd_analyze_verify() {
+    let analyze = wirewatch_testkit::require!(wirewatch_testkit::tool("systemd-analyze"));
+    let unit =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../dist/wirewatch.service");
+    let text = std::fs::read_to_string(&unit).unwrap();
+    // The capabilities are those capture (CAP_NET_RAW) and the process
+    // scan (PROCESS_CAPS) need, and no other.
+    for key in ["AmbientCapabilities", "CapabilityBoundingSet"] {
+        let line = format!("\n{key}=CAP_NET_RAW CAP_SYS_PTRACE CAP_DAC_READ_SEARCH\n");
+        assert!(text.contains(&line), "{key}");
+    }
+    let want = wirewatch_pipeline::live::PROCESS_CAPS;
+    assert_eq!(
+        want,
+        (1 << 19) | (1 << 2),
+        "CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH"
+    );
+    for key in [
+        "ProtectSystem=strict",
+        "StateDirectory=wirewatch",
+        "NoNewPrivileges=yes",
+    ] {
+        assert!(text.contains(&format!("\n{key}\n")), "{key}");
+    }
+    // verify wants the program where ExecStart says: this build's.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("wirewatch.service");
+    let bin = assert_cmd::cargo::cargo_bin("wirewatch");
+    std::fs::write(
+        &copy,
+        text.replace("/usr/local/bin/wirewatch", bin.to_str().unwrap()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(analyze)
+        .arg("verify")
+        .arg(&copy)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success() && out.stdout.is_empty() && out.stderr.is_empty(),
+        "systemd-analyze verify: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
