@@ -31,12 +31,11 @@ impl Tokens {
             want.as_ref()
                 .is_some_and(|w| given.is_some_and(|g| same_token(g, w.as_bytes())))
         };
-        let guard = if path == METRICS_PATH && self.metrics.is_some() {
+        if path == METRICS_PATH && self.metrics.is_some() {
             fits(&self.metrics) || fits(&self.main)
         } else {
             self.main.is_none() || fits(&self.main)
-        };
-        guard
+        }
     }
 }
 

@@ -317,11 +317,11 @@ type TalkerFamilies = [(&'static str, &'static str); 2];
 const HOST_FAMILIES: TalkerFamilies = [
     (
         "wirewatch_host_transmit_bytes_total",
-        "Bytes sent by flows this host started, for the top-N hosts and 'other'.",
+        "Bytes source to destination of the flows this host is the source of (initiator or local side), for the top-N hosts and 'other'.",
     ),
     (
         "wirewatch_host_receive_bytes_total",
-        "Bytes received by flows this host started, for the top-N hosts and 'other'.",
+        "Bytes destination to source of the flows this host is the source of (initiator or local side), for the top-N hosts and 'other'.",
     ),
 ];
 
@@ -688,12 +688,11 @@ impl<K: Ord + Clone + Hash + Display> Sticky<K> {
     /// The sum of the tracked values, `other` and what left the set: the
     /// interfaces' total at the last publish.
     pub fn accounted(&self) -> [u64; 2] {
-        let mut a = [self.other[0], self.other[1]];
-        for d in 0..2 {
-            a[d] += self.released[d];
-            a[d] += self.tracked.values().map(|t| t.value[d]).sum::<u64>();
-        }
-        a
+        std::array::from_fn(|d| {
+            self.other[d]
+                + self.released[d]
+                + self.tracked.values().map(|t| t.value[d]).sum::<u64>()
+        })
     }
 }
 
