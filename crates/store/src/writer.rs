@@ -77,6 +77,9 @@ enum Batch {
 impl Batch {
     /// Adds the rows or alerts to `rows` or `alerts`.
     fn split_into(self, rows: &mut Vec<Row>, alerts: &mut Vec<AlertRecord>) {
+        if let Batch::Rows(r) = &self {
+            GAUGES.taken(r.len());
+        }
         match self {
             Batch::Rows(r) if rows.is_empty() => *rows = r,
             Batch::Rows(r) => rows.extend(r),
@@ -84,6 +87,65 @@ impl Batch {
             Batch::Alerts(a) => alerts.extend(a),
         }
     }
+}
+
+/// Counters of every history writer of the process, for `/metrics`
+/// (one writer per run: the process's numbers are the writer's).
+#[derive(Debug, Default)]
+pub struct Gauges {
+    queued_rows: AtomicU64,
+    merged_rows: AtomicU64,
+    written_rows: AtomicU64,
+}
+
+/// The process's [`Gauges`].
+pub static GAUGES: Gauges = Gauges {
+    queued_rows: AtomicU64::new(0),
+    merged_rows: AtomicU64::new(0),
+    written_rows: AtomicU64::new(0),
+};
+
+impl Gauges {
+    /// Rows handed to a writer thread and not taken by it yet.
+    pub fn queued_rows(&self) -> u64 {
+        self.queued_rows.load(Ordering::Relaxed)
+    }
+
+    /// Rows merged into coarser rows since the start (the queue was full).
+    pub fn merged_rows(&self) -> u64 {
+        self.merged_rows.load(Ordering::Relaxed)
+    }
+
+    /// Rows committed since the start (after any merging).
+    pub fn written_rows(&self) -> u64 {
+        self.written_rows.load(Ordering::Relaxed)
+    }
+
+    fn queued(&self, n: usize) {
+        self.queued_rows.fetch_add(n as u64, Ordering::Relaxed);
+    }
+
+    fn taken(&self, n: usize) {
+        self.queued_rows.fetch_sub(n as u64, Ordering::Relaxed);
+    }
+}
+
+/// Puts `rows` in the queue (waiting for room when `wait`), counted in
+/// [`Gauges::queued_rows`] while they are there.
+fn enqueue(tx: &SyncSender<Batch>, rows: Vec<Row>, wait: bool) -> Result<(), TrySendError<Batch>> {
+    let n = rows.len();
+    // Counted before: the writer may take them at once.
+    GAUGES.queued(n);
+    let sent = if wait {
+        tx.send(Batch::Rows(rows))
+            .map_err(|e| TrySendError::Disconnected(e.0))
+    } else {
+        tx.try_send(Batch::Rows(rows))
+    };
+    if sent.is_err() {
+        GAUGES.taken(n);
+    }
+    sent
 }
 
 /// What a failed `try_send` gives back.
@@ -177,6 +239,9 @@ impl Overflow {
     }
 
     fn merge(&mut self, rows: Vec<Row>, cap: usize) {
+        GAUGES
+            .merged_rows
+            .fetch_add(rows.len() as u64, Ordering::Relaxed);
         self.merged += rows.len() as u64;
         self.merged_total += rows.len() as u64;
         for r in rows {
@@ -307,8 +372,9 @@ impl HistoryWriter {
             return;
         }
         let Some(tx) = &self.tx else { return };
+        let n = rows.len();
         if self.cfg.backpressure == Backpressure::Block {
-            if !rows.is_empty() && tx.send(Batch::Rows(rows)).is_err() {
+            if n > 0 && enqueue(tx, rows, true).is_err() {
                 self.check_failed();
             }
             return;
@@ -320,7 +386,7 @@ impl HistoryWriter {
         if !self.overflow.rows.is_empty() {
             let pending = self.overflow.take();
             let n = pending.len() as u64;
-            match tx.try_send(Batch::Rows(pending)) {
+            match enqueue(tx, pending, false) {
                 Ok(()) => {
                     self.events.push(format!(
                         "history: the writer caught up; {} rows were merged into {n} coarser rows ({})",
@@ -359,7 +425,7 @@ impl HistoryWriter {
         if rows.is_empty() {
             return;
         }
-        match tx.try_send(Batch::Rows(rows)) {
+        match enqueue(tx, rows, false) {
             Ok(()) => {}
             Err(TrySendError::Full(Batch::Rows(rows))) => {
                 if self.overflow.merged == 0 {
@@ -424,7 +490,7 @@ impl HistoryWriter {
             if !self.overflow.rows.is_empty() {
                 let pending = self.overflow.take();
                 self.overflow.sent_total += pending.len() as u64;
-                let _ = tx.send(Batch::Rows(pending));
+                let _ = enqueue(&tx, pending, true);
             }
             let alerts = std::mem::take(&mut self.pending_alerts);
             let n = alerts.len();
@@ -483,6 +549,7 @@ fn write_loop(mut store: Box<dyn Store>, rx: Receiver<Batch>, sh: Arc<Shared>, c
         if sh.failed.load(Ordering::Relaxed) {
             match first {
                 Some(Batch::Rows(b)) => {
+                    GAUGES.taken(b.len());
                     sh.rows_dropped.fetch_add(b.len() as u64, Ordering::Relaxed)
                 }
                 Some(Batch::Alerts(a)) => sh
@@ -506,6 +573,9 @@ fn write_loop(mut store: Box<dyn Store>, rx: Receiver<Batch>, sh: Arc<Shared>, c
             if !batch.is_empty() {
                 match store.append(&batch) {
                     Ok(()) => {
+                        GAUGES
+                            .written_rows
+                            .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         sh.rows_written
                             .fetch_add(batch.len() as u64, Ordering::Relaxed);
                         sh.batches_written.fetch_add(1, Ordering::Relaxed);

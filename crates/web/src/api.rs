@@ -64,11 +64,7 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
         "/api/v1/alerts" => answer(alerts_json(hub, query)),
         p if crate::assets::is_asset_path(p) => crate::assets::get(p)
             .unwrap_or_else(|| Answer::error(404, &format!("no such file: {p}"))),
-        "/metrics" => Answer {
-            status: 200,
-            content_type: crate::metrics::CONTENT_TYPE,
-            body: crate::metrics::encode(&snap),
-        },
+        "/metrics" => crate::metrics::answer(&snap, crate::metrics::Format::Text),
         _ => Answer::error(404, &format!("no such path: {path}")),
     }
 }
@@ -208,7 +204,8 @@ fn entity_names(entity: &Value, what: &str) -> bool {
         Value::Object(m) => m.iter().any(|(k, v)| k != "type" && entity_names(v, what)),
         Value::Array(a) => a.iter().any(|v| entity_names(v, what)),
         Value::String(s) => s.contains(what),
-        other => other.to_string() == what,
+        Value::Number(n) => n.to_string() == what,
+        _ => false,
     }
 }
 

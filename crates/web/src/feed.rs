@@ -91,6 +91,8 @@ pub struct LiveSnapshot {
     pub flows_active: u64,
     /// Alerts seen so far by (kind, severity).
     pub alerts: BTreeMap<(&'static str, &'static str), u64>,
+    /// `/metrics`' per-host and per-process counters (kept from publish to publish).
+    pub talkers: Arc<crate::metrics::Talkers>,
 }
 
 pub use crate::hub::{shared, Shared};
@@ -157,6 +159,11 @@ impl WebFeed {
         self.spark
             .push_back([snap.time, snap.totals[0][0], snap.totals[1][0]]);
         snap.spark = Arc::new(self.spark.iter().copied().collect());
+        snap.talkers = Arc::new(crate::metrics::talkers(
+            table,
+            &cx,
+            &self.out.snap.load().talkers,
+        ));
         if self.out.has_listeners() {
             self.out.send_snapshot(&sse_json(&snap));
         }
@@ -224,6 +231,7 @@ pub fn build(
             .collect(),
         flows_active: table.len() as u64,
         alerts: alerts.clone(),
+        talkers: Arc::default(),
     }
 }
 

@@ -10,16 +10,19 @@
 
 pub mod api;
 pub mod assets;
+pub mod auth;
 pub mod feed;
 pub mod history;
 pub mod hub;
 pub mod metrics;
 mod server;
 mod sse;
+mod tls;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 
+pub use auth::{same_token, Tokens};
 pub use feed::{LiveSnapshot, Publish, WebFeed};
 pub use history::HistoryAccess;
 pub use hub::{shared, Hub, Shared};
@@ -35,30 +38,46 @@ pub const MAX_CONNECTIONS: usize = 256;
 pub struct WebSettings {
     /// `ADDR:PORT` to listen on.
     pub listen: String,
-    /// A file holding the Bearer token (required off loopback).
+    /// A file holding the Bearer token (required off loopback; made with
+    /// a random token when it does not exist).
     pub token_file: Option<PathBuf>,
+    /// A file holding a token `/metrics` takes too (made likewise).
+    pub metrics_token_file: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (with `tls_key`).
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    pub tls_key: Option<PathBuf>,
+    /// Hosts and processes with their own series in `/metrics`.
+    pub top_n_metrics: usize,
 }
 
-/// A bound listener and the token it will ask for.
+impl WebSettings {
+    /// Listening on `listen`, no token, no TLS, the default top-N.
+    pub fn on(listen: &str) -> WebSettings {
+        WebSettings {
+            listen: listen.into(),
+            token_file: None,
+            metrics_token_file: None,
+            tls_cert: None,
+            tls_key: None,
+            top_n_metrics: metrics::DEFAULT_TOP_N,
+        }
+    }
+}
+
+/// A bound listener and what it will ask for.
 #[derive(Debug)]
 pub struct Bound {
     listener: TcpListener,
-    token: Option<String>,
+    tokens: Tokens,
+    tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
+    top_n: usize,
+    notes: Vec<String>,
 }
 
-/// Reads the token: the file's first line, trimmed; empty is an error.
-fn read_token(path: &std::path::Path) -> anyhow::Result<String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("web token file {}: {e}", path.display()))?;
-    let token = text.lines().next().unwrap_or("").trim().to_string();
-    if token.is_empty() {
-        anyhow::bail!("web token file {}: the file is empty", path.display());
-    }
-    Ok(token)
-}
-
-/// Checks `s` and binds its address (before capture starts). Off
-/// loopback, a token file is required.
+/// Checks `s`, reads (or makes) the tokens, loads the TLS files and binds
+/// the address: before capture starts, so that any of them fails first.
+/// Off loopback, a token file is required.
 pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
     let addr: SocketAddr = s.listen.parse().map_err(|_| {
         anyhow::anyhow!(
@@ -66,16 +85,38 @@ pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
             s.listen
         )
     })?;
-    let token = s.token_file.as_deref().map(read_token).transpose()?;
-    if token.is_none() && !addr.ip().is_loopback() {
+    if s.token_file.is_none() && !addr.ip().is_loopback() {
         anyhow::bail!(
-            "--web {}: listening beyond loopback needs a token: give --web-token-file FILE",
+            "--web {}: listening beyond loopback needs a token: give --web-token-file FILE (made with a random token if it does not exist)",
             s.listen
         );
     }
+    let mut notes = Vec::new();
+    let mut load = |path: &Option<PathBuf>, what: &str| -> anyhow::Result<Option<String>> {
+        let Some(p) = path else { return Ok(None) };
+        let (token, note) = auth::load(p, what)?;
+        notes.extend(note);
+        Ok(Some(token))
+    };
+    let tokens = Tokens {
+        main: load(&s.token_file, "web token file")?,
+        metrics: load(&s.metrics_token_file, "web metrics token file")?,
+    };
+    let tls = match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key)?),
+        (None, None) => None,
+        (Some(_), None) => anyhow::bail!("--web-tls-cert needs --web-tls-key (or [web] tls-key)"),
+        (None, Some(_)) => anyhow::bail!("--web-tls-key needs --web-tls-cert (or [web] tls-cert)"),
+    };
     let listener =
         TcpListener::bind(addr).map_err(|e| anyhow::anyhow!("--web {}: {e}", s.listen))?;
-    Ok(Bound { listener, token })
+    Ok(Bound {
+        listener,
+        tokens,
+        tls,
+        top_n: s.top_n_metrics,
+        notes,
+    })
 }
 
 impl Bound {
@@ -84,30 +125,44 @@ impl Bound {
         self.listener.local_addr()
     }
 
-    /// Starts serving `snap` (and `history`) on the thread `web`.
+    /// `https` with TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// What to tell the user once (a token file that was made).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// Starts serving `hub` (and `history`) on the thread `web`.
     pub fn start(
         self,
-        snap: Shared,
+        hub: Shared,
         history: HistoryAccess,
     ) -> anyhow::Result<std::thread::JoinHandle<()>> {
         self.listener.set_nonblocking(true)?;
-        let Bound { listener, token } = self;
+        // The feed's first publish continues from this (the top-N cap).
+        let mut first = LiveSnapshot::clone(&hub.snap.load());
+        first.talkers = std::sync::Arc::new(metrics::Talkers::new(self.top_n));
+        hub.snap.store(std::sync::Arc::new(first));
+        let Bound {
+            listener,
+            tokens,
+            tls,
+            ..
+        } = self;
+        let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let history = std::sync::Arc::new(history);
         let h = std::thread::Builder::new()
             .name("web".into())
-            .spawn(move || server::run(listener, token, snap, history))?;
+            .spawn(move || server::run(listener, tokens, tls, hub, history))?;
         Ok(h)
     }
-}
-
-/// Whether `given` equals `want`, in a time that does not depend on where
-/// they differ (only on the length of `given`).
-pub fn same_token(given: &[u8], want: &[u8]) -> bool {
-    let mut diff = u8::from(given.len() != want.len());
-    for (i, &g) in given.iter().enumerate() {
-        diff |= g ^ want.get(i % want.len().max(1)).copied().unwrap_or(0);
-    }
-    diff == 0
 }
 
 #[cfg(test)]
@@ -115,20 +170,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tokens_compare_whole() {
-        assert!(same_token(b"secret", b"secret"));
-        assert!(!same_token(b"secreT", b"secret"));
-        assert!(!same_token(b"secre", b"secret"));
-        assert!(!same_token(b"secret1", b"secret"));
-        assert!(!same_token(b"", b"secret"));
-    }
-
-    #[test]
     fn off_loopback_needs_a_token_and_bad_addresses_are_named() {
-        let s = |l: &str| WebSettings {
-            listen: l.into(),
-            token_file: None,
-        };
+        let s = WebSettings::on;
         let e = bind(&s("0.0.0.0:0")).unwrap_err().to_string();
         assert!(e.contains("needs a token"), "{e}");
         let e = bind(&s("localhost")).unwrap_err().to_string();

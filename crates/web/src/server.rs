@@ -1,5 +1,6 @@
 //! The accept loop on the `web` thread: a current-thread tokio runtime,
-//! at most [`MAX_CONNECTIONS`] connections (a semaphore), hyper's HTTP/1
+//! at most [`MAX_CONNECTIONS`] connections (a semaphore), TLS when
+//! configured (the handshake within the header timeout), hyper's HTTP/1
 //! with a header read timeout and a bounded header buffer.
 
 use std::convert::Infallible;
@@ -12,11 +13,14 @@ use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::{Method, Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
 
 use crate::api::{route, Answer};
 use crate::assets;
-use crate::{history, same_token, HistoryAccess, Shared, MAX_CONNECTIONS};
+use crate::metrics::Format;
+use crate::{history, HistoryAccess, Shared, Tokens, MAX_CONNECTIONS};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -26,7 +30,8 @@ const MAX_HEAD: usize = 16 * 1024;
 /// Serves until the process ends.
 pub(crate) fn run(
     listener: std::net::TcpListener,
-    token: Option<String>,
+    tokens: Tokens,
+    tls: Option<TlsAcceptor>,
     hub: Shared,
     hist: Arc<HistoryAccess>,
 ) {
@@ -41,15 +46,23 @@ pub(crate) fn run(
             return;
         }
     };
-    rt.block_on(accept_loop(listener, token.map(Arc::new), hub, hist));
+    let serving = Serving {
+        tokens: Arc::new(tokens),
+        hub,
+        hist,
+    };
+    rt.block_on(accept_loop(listener, tls, serving));
 }
 
-async fn accept_loop(
-    listener: std::net::TcpListener,
-    token: Option<Arc<String>>,
+/// What every connection serves from.
+#[derive(Clone)]
+struct Serving {
+    tokens: Arc<Tokens>,
     hub: Shared,
     hist: Arc<HistoryAccess>,
-) {
+}
+
+async fn accept_loop(listener: std::net::TcpListener, tls: Option<TlsAcceptor>, serving: Serving) {
     let listener = match tokio::net::TcpListener::from_std(listener) {
         Ok(l) => l,
         Err(e) => {
@@ -65,59 +78,66 @@ async fn accept_loop(
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
-        let (token, hub, hist) = (token.clone(), hub.clone(), hist.clone());
+        let (serving, tls) = (serving.clone(), tls.clone());
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |rq| {
-                // History and forecasts read SQLite: on the blocking pool.
-                let path = rq.uri().path().to_string();
-                let blocking = history::handles(&path) && allowed(&rq, token.as_deref()).is_ok();
-                let (hist, query) = (hist.clone(), rq.uri().query().map(str::to_string));
-                let head = rq.method() == Method::HEAD;
-                let answer = (!blocking).then(|| answer(&rq, token.as_deref(), &hub));
-                async move {
-                    let a = match answer {
-                        Some(a) => a,
-                        None => {
-                            respond(history::serve(hist, path.clone(), query).await, head, &path)
-                        }
-                    };
-                    Ok::<_, Infallible>(a)
+            match tls {
+                // A client that does not finish its handshake in time is dropped.
+                Some(tls) => {
+                    if let Ok(Ok(s)) =
+                        tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await
+                    {
+                        serve(s, serving).await;
+                    }
                 }
-            });
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .max_buf_size(MAX_HEAD)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                None => serve(stream, serving).await,
+            }
             drop(permit);
         });
     }
 }
 
+/// Serves HTTP/1 on one connection (plain or TLS) until it closes.
+async fn serve<S>(stream: S, serving: Serving)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |rq| {
+        let Serving { tokens, hub, hist } = serving.clone();
+        // History and forecasts read SQLite: on the blocking pool.
+        let path = rq.uri().path().to_string();
+        let blocking = history::handles(&path) && allowed(&rq, &tokens).is_ok();
+        let query = rq.uri().query().map(str::to_string);
+        let head = rq.method() == Method::HEAD;
+        let answer = (!blocking).then(|| answer(&rq, &tokens, &hub));
+        async move {
+            let a = match answer {
+                Some(a) => a,
+                None => respond(history::serve(hist, path.clone(), query).await, head, &path),
+            };
+            Ok::<_, Infallible>(a)
+        }
+    });
+    let _ = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .max_buf_size(MAX_HEAD)
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
 /// A response body: whole, or a stream of SSE frames.
 type Body = Either<Full<Bytes>, Channel<Bytes>>;
 
-/// Whether the request carries `Authorization: Bearer <token>`.
-fn authorized(rq: &Request<Incoming>, token: &str) -> bool {
-    rq.headers()
-        .get(hyper::header::AUTHORIZATION)
-        .and_then(|v| v.as_bytes().strip_prefix(b"Bearer "))
-        .is_some_and(|given| same_token(given, token.as_bytes()))
-}
-
-/// The request's `If-None-Match` header, if any.
-fn if_none_match(rq: &Request<Incoming>) -> Option<&[u8]> {
-    rq.headers()
-        .get(hyper::header::IF_NONE_MATCH)
-        .map(|v| v.as_bytes())
+/// The value of header `name`, if any.
+fn header<'a>(rq: &'a Request<Incoming>, name: &str) -> Option<&'a [u8]> {
+    rq.headers().get(name).map(|v| v.as_bytes())
 }
 
 /// The method and token checked: the error answer if they fail.
-fn allowed(rq: &Request<Incoming>, token: Option<&String>) -> Result<(), Answer> {
+fn allowed(rq: &Request<Incoming>, tokens: &Tokens) -> Result<(), Answer> {
     if rq.method() != Method::GET && rq.method() != Method::HEAD {
         Err(Answer::error(405, "only GET and HEAD are served"))
-    } else if token.is_some_and(|t| !authorized(rq, t)) {
+    } else if !tokens.allows(rq.uri().path(), header(rq, "authorization")) {
         Err(Answer::error(
             401,
             "missing or wrong token: send 'Authorization: Bearer TOKEN'",
@@ -127,13 +147,16 @@ fn allowed(rq: &Request<Incoming>, token: Option<&String>) -> Result<(), Answer>
     }
 }
 
-fn answer(rq: &Request<Incoming>, token: Option<&String>, hub: &Shared) -> Response<Body> {
+fn answer(rq: &Request<Incoming>, tokens: &Tokens, hub: &Shared) -> Response<Body> {
     let head = rq.method() == Method::HEAD;
     let path = rq.uri().path();
-    let a = match allowed(rq, token) {
+    let a = match allowed(rq, tokens) {
         Err(refused) => refused,
         Ok(()) if path == "/api/v1/events" => return events(hub, head),
-        Ok(()) => assets::not_modified(path, if_none_match(rq))
+        Ok(()) if path == crate::auth::METRICS_PATH => {
+            crate::metrics::answer(&hub.snap.load(), Format::from_accept(header(rq, "accept")))
+        }
+        Ok(()) => assets::not_modified(path, header(rq, "if-none-match"))
             .unwrap_or_else(|| route(path, rq.uri().query(), hub)),
     };
     respond(a, head, path)

@@ -85,6 +85,14 @@ pub struct WebConfig {
     pub listen: Option<String>,
     /// `token-file`: the Bearer token's file (`--web-token-file` overrides it).
     pub token_file: Option<std::path::PathBuf>,
+    /// `metrics-token-file`: a token `/metrics` takes too.
+    pub metrics_token_file: Option<std::path::PathBuf>,
+    /// `tls-cert`: PEM certificate chain (with `tls-key`: serve HTTPS).
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// `tls-key`: PEM private key of `tls-cert`.
+    pub tls_key: Option<std::path::PathBuf>,
+    /// `top-n-metrics`: hosts and processes with their own `/metrics` series.
+    pub top_n_metrics: Option<usize>,
 }
 
 /// TOML `[limits]`: how much memory the process may use.
@@ -227,6 +235,10 @@ impl Config {
             web: WebConfig {
                 listen: over.web.listen.or(self.web.listen),
                 token_file: over.web.token_file.or(self.web.token_file),
+                metrics_token_file: over.web.metrics_token_file.or(self.web.metrics_token_file),
+                tls_cert: over.web.tls_cert.or(self.web.tls_cert),
+                tls_key: over.web.tls_key.or(self.web.tls_key),
+                top_n_metrics: over.web.top_n_metrics.or(self.web.top_n_metrics),
             },
         }
     }
@@ -649,6 +661,14 @@ struct TomlWeb {
     listen: Option<Spanned<String>>,
     /// The Bearer token's file.
     token_file: Option<Spanned<String>>,
+    /// A token `/metrics` takes too.
+    metrics_token_file: Option<Spanned<String>>,
+    /// PEM certificate chain.
+    tls_cert: Option<Spanned<String>>,
+    /// PEM private key.
+    tls_key: Option<Spanned<String>>,
+    /// Hosts and processes with their own `/metrics` series.
+    top_n_metrics: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -889,12 +909,33 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
     };
     let web = match file.web {
         None => WebConfig::default(),
-        Some(w) => WebConfig {
-            listen: place.check("web.listen", w.listen, nonempty)?,
-            token_file: place
-                .check("web.token-file", w.token_file, nonempty)?
-                .map(std::path::PathBuf::from),
-        },
+        Some(w) => {
+            let path = |key: &str, v| {
+                place
+                    .check(key, v, nonempty)
+                    .map(|p| p.map(std::path::PathBuf::from))
+            };
+            let max = wirewatch_web::metrics::MAX_TOP_N as u64;
+            WebConfig {
+                listen: place.check("web.listen", w.listen, nonempty)?,
+                token_file: path("web.token-file", w.token_file)?,
+                metrics_token_file: path("web.metrics-token-file", w.metrics_token_file)?,
+                tls_cert: path("web.tls-cert", w.tls_cert)?,
+                tls_key: path("web.tls-key", w.tls_key)?,
+                top_n_metrics: match w.top_n_metrics {
+                    Some(v) if *v.get_ref() > max => {
+                        return Err(place.error(
+                            v.span().start,
+                            format!(
+                                "web.top-n-metrics: must be between 0 and {max}, got {}",
+                                v.get_ref()
+                            ),
+                        ))
+                    }
+                    v => v.map(|v| v.into_inner() as usize),
+                },
+            }
+        }
     };
     Ok(Config {
         history,
@@ -1282,6 +1323,10 @@ memory = "200M"
 [web]
 listen = "[::1]:9000"
 token-file = "/etc/ww.token"
+metrics-token-file = "/etc/ww.scrape"
+tls-cert = "/etc/ww.crt"
+tls-key = "/etc/ww.key"
+top-n-metrics = 5
 
 [forecast.capacity]
 eth2 = "10G"
@@ -1341,6 +1386,10 @@ wlan0 = "54 Mbit/s"
                 web: WebConfig {
                     listen: Some("[::1]:9000".into()),
                     token_file: Some("/etc/ww.token".into()),
+                    metrics_token_file: Some("/etc/ww.scrape".into()),
+                    tls_cert: Some("/etc/ww.crt".into()),
+                    tls_key: Some("/etc/ww.key".into()),
+                    top_n_metrics: Some(5),
                 },
             }
         );
@@ -1369,6 +1418,16 @@ db = \"\"",
                 "[web]
 listen = \"\"",
                 "/etc/ww.toml:2: web.listen: empty value",
+            ),
+            (
+                "[web]
+top-n-metrics = 1001",
+                "/etc/ww.toml:2: web.top-n-metrics: must be between 0 and 1000, got 1001",
+            ),
+            (
+                "[web]
+tls-key = \"\"",
+                "/etc/ww.toml:2: web.tls-key: empty value",
             ),
             (
                 "[history]

@@ -91,13 +91,17 @@ pub fn add_web<S: Source>(
     let snap = wirewatch_web::shared();
     p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), when)));
     let addr = bound.local_addr()?;
+    for n in bound.notes() {
+        crate::message::note(n);
+    }
+    let scheme = bound.scheme();
     let history = wirewatch_web::HistoryAccess::new(
         s.history.as_ref().map(|h| h.path.clone()),
         s.forecast.clone(),
         crate::clock::shared(),
     );
     bound.start(snap, history)?;
-    crate::message::note(&format!("serving http://{addr}"));
+    crate::message::note(&format!("serving {scheme}://{addr}"));
     Ok(true)
 }
 

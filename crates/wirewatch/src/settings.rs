@@ -680,13 +680,19 @@ pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
             .unwrap_or_else(|| wirewatch_web::DEFAULT_ADDR.to_string()),
         (None, false) => return None,
     };
+    let (w, c) = (&a.web, &cfg.web);
+    let pick = |flag: &Option<PathBuf>, key: &Option<PathBuf>| flag.clone().or_else(|| key.clone());
     Some(wirewatch_web::WebSettings {
         listen,
-        token_file: a
-            .web
-            .web_token_file
-            .clone()
-            .or_else(|| cfg.web.token_file.clone()),
+        token_file: pick(&w.web_token_file, &c.token_file),
+        metrics_token_file: pick(&w.web_metrics_token_file, &c.metrics_token_file),
+        tls_cert: pick(&w.web_tls_cert, &c.tls_cert),
+        tls_key: pick(&w.web_tls_key, &c.tls_key),
+        top_n_metrics: w
+            .web_top_n_metrics
+            .map(usize::from)
+            .or(c.top_n_metrics)
+            .unwrap_or(wirewatch_web::metrics::DEFAULT_TOP_N),
     })
 }
 

@@ -125,8 +125,70 @@ pub struct WebArgs {
 
     /// A file whose first line is the token clients must send as
     /// `Authorization: Bearer TOKEN` (required on any address but loopback).
+    /// Made with a random token (mode 0600) if it does not exist.
     #[arg(long, value_name = "FILE")]
     pub web_token_file: Option<PathBuf>,
+
+    /// A token file for /metrics alone (a scraper's): /metrics then takes
+    /// this token or the main one. Made like --web-token-file.
+    #[arg(long, value_name = "FILE")]
+    pub web_metrics_token_file: Option<PathBuf>,
+
+    /// Serve HTTPS with this PEM certificate chain (needs --web-tls-key).
+    #[arg(long, value_name = "FILE")]
+    pub web_tls_cert: Option<PathBuf>,
+
+    /// The PEM private key of --web-tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub web_tls_key: Option<PathBuf>,
+
+    /// Hosts and processes with their own series in /metrics (the rest is
+    /// summed as "other"; default 20).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub web_top_n_metrics: Option<u16>,
+}
+
+impl WebArgs {
+    /// Takes the flags given in `after` (after `serve`); a flag given on
+    /// both sides is an error naming it.
+    fn merge(&mut self, after: &mut WebArgs) -> Result<(), String> {
+        fn one<T>(name: &str, here: &mut Option<T>, there: &mut Option<T>) -> Result<(), String> {
+            match (there.take(), here.is_some()) {
+                (Some(_), true) => Err(format!("{name} given both before and after serve")),
+                (Some(v), false) => {
+                    *here = Some(v);
+                    Ok(())
+                }
+                (None, _) => Ok(()),
+            }
+        }
+        one("--web", &mut self.listen, &mut after.listen)?;
+        one(
+            "--web-token-file",
+            &mut self.web_token_file,
+            &mut after.web_token_file,
+        )?;
+        one(
+            "--web-metrics-token-file",
+            &mut self.web_metrics_token_file,
+            &mut after.web_metrics_token_file,
+        )?;
+        one(
+            "--web-tls-cert",
+            &mut self.web_tls_cert,
+            &mut after.web_tls_cert,
+        )?;
+        one(
+            "--web-tls-key",
+            &mut self.web_tls_key,
+            &mut after.web_tls_key,
+        )?;
+        one(
+            "--web-top-n-metrics",
+            &mut self.web_top_n_metrics,
+            &mut after.web_top_n_metrics,
+        )
+    }
 }
 
 impl Args {
@@ -143,17 +205,7 @@ impl Args {
                 return Err(twice("-f"));
             }
         }
-        if let Some(l) = s.web.listen.take() {
-            if self.web.listen.replace(l).is_some() {
-                return Err(twice("--web"));
-            }
-        }
-        if let Some(t) = s.web.web_token_file.take() {
-            if self.web.web_token_file.replace(t).is_some() {
-                return Err(twice("--web-token-file"));
-            }
-        }
-        Ok(())
+        self.web.merge(&mut s.web)
     }
 }
 

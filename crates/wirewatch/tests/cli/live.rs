@@ -2059,3 +2059,65 @@ fn serve_shows_live_traffic_and_kernel_counters() {
     let (code, _out, err) = r.finish();
     assert_eq!(code, 0, "{err}");
 }
+
+/// `serve` on a veth: the thread `web` runs after the privilege drop with
+/// no capability at all (effective, permitted, inheritable, ambient), and
+/// still reads the process's own numbers for `/metrics`.
+#[test]
+fn the_web_thread_has_no_capability() {
+    require_root_and_ip!();
+    let p = pair(211);
+    let mut r = Running::start(&p.a, &["serve", "-i", &p.ia, "--web", "127.0.0.1:0"]);
+    r.wait_for_stderr("wirewatch: serving http://");
+    let addr: std::net::SocketAddr = r
+        .err_lines
+        .iter()
+        .find_map(|l| l.strip_prefix("wirewatch: serving http://"))
+        .unwrap()
+        .parse()
+        .unwrap();
+    let web_status = || {
+        std::fs::read_dir(format!("/proc/{}/task", r.pid()))
+            .unwrap()
+            .map(|t| t.unwrap().path())
+            .find(|t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "web"))
+            .and_then(|t| std::fs::read_to_string(t.join("status")).ok())
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let status = loop {
+        match web_status() {
+            Some(s) => break s,
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            None => panic!("no thread named web"),
+        }
+    };
+    for key in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+        assert!(line.ends_with("\t0000000000000000"), "web thread: {line}");
+    }
+    let ia = p.ia.clone();
+    // The first publish comes within a second of the start.
+    let m = in_netns(&p.a, move || {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let m = wirewatch_testkit::http_get(addr, "/metrics", &[]).unwrap();
+            if m.body.contains("{interface=") || Instant::now() > deadline {
+                break m;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert_eq!(m.status, 200, "{}", m.body);
+    for want in [
+        format!("wirewatch_interface_receive_bytes_total{{interface=\"{ia}\"}} "),
+        format!("wirewatch_capture_kernel_drops_total{{interface=\"{ia}\"}} 0\n"),
+        "\nprocess_resident_memory_bytes ".into(),
+        "\nprocess_open_fds ".into(),
+    ] {
+        assert!(m.body.contains(&want), "{want}: {}", m.body);
+    }
+    // SAFETY: a plain kill(2) of our own child.
+    assert_eq!(unsafe { libc::kill(r.pid() as i32, libc::SIGTERM) }, 0);
+    let (code, _, err) = r.finish();
+    assert_eq!(code, 0, "{err}");
+}

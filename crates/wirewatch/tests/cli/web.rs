@@ -22,6 +22,8 @@ pub(crate) struct Served {
     child: Child,
     pub(crate) addr: SocketAddr,
     stderr: std::thread::JoinHandle<String>,
+    /// What it printed on stderr before it served.
+    pub(crate) before: String,
 }
 
 impl Served {
@@ -60,6 +62,7 @@ impl Served {
             .unwrap();
         let mut err = BufReader::new(child.stderr.take().unwrap());
         let mut line = String::new();
+        let mut before = String::new();
         let port = loop {
             line.clear();
             assert!(err.read_line(&mut line).unwrap() > 0, "no 'serving' line");
@@ -67,6 +70,7 @@ impl Served {
                 let a: SocketAddr = rest.parse().unwrap();
                 break a.port();
             }
+            before.push_str(&line);
         };
         // The rest of stderr is drained so that the child never blocks on it.
         let stderr = std::thread::spawn(move || {
@@ -78,6 +82,7 @@ impl Served {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             stderr,
+            before,
         }
     }
 
@@ -220,7 +225,10 @@ fn bad_parameters_are_400_with_a_message_and_unknown_paths_404() {
 #[test]
 fn metrics_pass_promtool_and_each_series_appears_once() {
     let promtool = require!(tool("promtool"));
-    let s = Served::start("127.0.0.1:0", &[]);
+    // With history: its writer's families carry numbers.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let s = Served::start("127.0.0.1:0", &["--db", db.to_str().unwrap()]);
     let a = s.get("/metrics", &[]);
     s.stop();
     assert_eq!(a.status, 200);
@@ -264,13 +272,19 @@ fn metrics_pass_promtool_and_each_series_appears_once() {
         "wirewatch_decode_errors_total{reason=",
         "wirewatch_alerts_total{kind=\"syn_flood\",severity=\"high\"} 1",
         "wirewatch_build_info{version=",
+        "wirewatch_history_queue_rows 0\n",
+        "wirewatch_host_transmit_bytes_total{host=\"other\"}",
+        "wirewatch_process_receive_bytes_total{process=\"other\"}",
+        "process_cpu_seconds_total ",
+        "process_resident_memory_bytes ",
+        "process_open_fds ",
     ] {
         assert!(a.body.contains(want), "{want}:\n{}", a.body);
     }
 }
 
 /// Runs `wirewatch -r demo ARGS`, expecting exit 2 and one line on stderr.
-fn refused(args: &[&str]) -> String {
+pub(crate) fn refused(args: &[&str]) -> String {
     let out = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
         .args(["-r", &demo()])
         .args(args)
