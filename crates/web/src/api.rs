@@ -269,13 +269,8 @@ fn drill_json(
     hub: &Hub,
     window: usize,
     side: impl Fn(&Value) -> Option<Side>,
-    alert_entity: &str,
+    subject: &str,
 ) -> Value {
-    let rate_key = [
-        "rate_2s_bytes_per_s",
-        "rate_10s_bytes_per_s",
-        "rate_40s_bytes_per_s",
-    ][window];
     let mut peers: std::collections::BTreeMap<String, Agg> = Default::default();
     let mut ports: std::collections::BTreeMap<(String, String), Agg> = Default::default();
     let mut flows = 0u64;
@@ -286,34 +281,36 @@ fn drill_json(
             Side::Src => (&e["src_to_dst"], &e["dst_to_src"], &e["dst"]),
             Side::Dst => (&e["dst_to_src"], &e["src_to_dst"], &e["src"]),
         };
-        let add = |a: &mut Agg| a.add(out, back, rate_key);
-        add(peers.entry(text(peer)).or_default());
+        peers.entry(text(peer)).or_default().add(out, back);
         // The service side: the destination's port (the responder's).
         let port = (text(&e["protocol"]), text(&e["dst_port"]));
-        add(ports.entry(port).or_default());
+        ports.entry(port).or_default().add(out, back);
     }
-    let mut peers: Vec<Value> = peers
-        .into_iter()
-        .map(|(p, a)| a.json("peer", Value::from(p)))
-        .collect();
-    let mut ports: Vec<Value> = ports
-        .into_iter()
-        .map(|((proto, port), a)| {
-            let mut v = a.json("port", port.parse::<u16>().map_or(Value::Null, Value::from));
-            v["protocol"] = Value::from(proto);
-            v
-        })
-        .collect();
-    let by_rate = |a: &Value, b: &Value| {
-        let r = |v: &Value| {
-            v["sent_rate_bytes_per_s"].as_f64().unwrap_or(0.0)
-                + v["received_rate_bytes_per_s"].as_f64().unwrap_or(0.0)
-        };
-        r(b).total_cmp(&r(a))
+    // Busiest first in the window asked for.
+    let ranked = |m: Vec<(Value, Agg)>| {
+        let mut m = m;
+        m.sort_by(|(_, a), (_, b)| b.rate(window).total_cmp(&a.rate(window)));
+        m
     };
-    peers.sort_by(by_rate);
-    ports.sort_by(by_rate);
-    let (alerts, _) = hub.alerts_matching(|a| entity_names(&a["entity"], alert_entity), 100);
+    let peers: Vec<Value> = ranked(
+        peers
+            .into_iter()
+            .map(|(p, a)| (Value::from(p), a))
+            .collect(),
+    )
+    .into_iter()
+    .map(|(peer, a)| a.pair_json(subject, peer))
+    .collect();
+    let ports: Vec<Value> = ranked(
+        ports
+            .into_iter()
+            .map(|((proto, port), a)| (json!([proto, port.parse::<u16>().ok()]), a))
+            .collect(),
+    )
+    .into_iter()
+    .map(|(id, a)| a.port_json(&id[0], &id[1], window))
+    .collect();
+    let (alerts, _) = hub.alerts_matching(|a| entity_names(&a["entity"], subject), 100);
     let alerts: Vec<&Value> = alerts.iter().map(|a| &**a).collect();
     json!({
         "state": snap.state,
@@ -335,36 +332,80 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The keys of the three windows' rates in an entry's direction.
+const RATE_KEYS: [&str; 3] = [
+    "rate_2s_bytes_per_s",
+    "rate_10s_bytes_per_s",
+    "rate_40s_bytes_per_s",
+];
+
+/// Bytes, packets and the three rates of one direction, summed.
+#[derive(Default)]
+struct DirSum {
+    bytes: u64,
+    packets: u64,
+    rates: [f64; 3],
+}
+
+impl DirSum {
+    fn add(&mut self, d: &Value) {
+        self.bytes += d["bytes"].as_u64().unwrap_or(0);
+        self.packets += d["packets"].as_u64().unwrap_or(0);
+        for (r, k) in self.rates.iter_mut().zip(RATE_KEYS) {
+            *r += d[k].as_f64().unwrap_or(0.0);
+        }
+    }
+
+    fn json(&self) -> Value {
+        let mut v = json!({ "bytes": self.bytes, "packets": self.packets });
+        for (r, k) in self.rates.iter().zip(RATE_KEYS) {
+            v[k] = json!(r);
+        }
+        v
+    }
+}
+
 /// Sums of a peer or a port in a drill-down, from the subject's side.
 #[derive(Default)]
 struct Agg {
     flows: u64,
-    sent: (u64, f64),
-    received: (u64, f64),
+    sent: DirSum,
+    received: DirSum,
 }
 
 impl Agg {
-    fn add(&mut self, out: &Value, back: &Value, rate_key: &str) {
-        let get = |d: &Value| {
-            (
-                d["bytes"].as_u64().unwrap_or(0),
-                d[rate_key].as_f64().unwrap_or(0.0),
-            )
-        };
-        let (o, b) = (get(out), get(back));
+    fn add(&mut self, out: &Value, back: &Value) {
         self.flows += 1;
-        self.sent = (self.sent.0 + o.0, self.sent.1 + o.1);
-        self.received = (self.received.0 + b.0, self.received.1 + b.1);
+        self.sent.add(out);
+        self.received.add(back);
     }
 
-    fn json(&self, key: &str, id: Value) -> Value {
+    /// Both ways in window `w`.
+    fn rate(&self, w: usize) -> f64 {
+        self.sent.rates[w] + self.received.rates[w]
+    }
+
+    /// A peer as a pair entry: the subject as source.
+    fn pair_json(&self, subject: &str, peer: Value) -> Value {
         json!({
-            key: id,
+            "src": subject,
+            "dst": peer,
             "flows": self.flows,
-            "sent_bytes": self.sent.0,
-            "received_bytes": self.received.0,
-            "sent_rate_bytes_per_s": self.sent.1,
-            "received_rate_bytes_per_s": self.received.1,
+            "src_to_dst": self.sent.json(),
+            "dst_to_src": self.received.json(),
+        })
+    }
+
+    /// A port: bytes and window `w`'s rates each way.
+    fn port_json(&self, protocol: &Value, port: &Value, w: usize) -> Value {
+        json!({
+            "protocol": protocol,
+            "port": port,
+            "flows": self.flows,
+            "sent_bytes": self.sent.bytes,
+            "received_bytes": self.received.bytes,
+            "sent_rate_bytes_per_s": self.sent.rates[w],
+            "received_rate_bytes_per_s": self.received.rates[w],
         })
     }
 }

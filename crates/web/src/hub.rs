@@ -43,8 +43,6 @@ pub struct Hub {
     pub alerts: Mutex<AlertRing>,
     /// SSE frames (`event: …\ndata: …\n\n`), ready to write.
     events: broadcast::Sender<Bytes>,
-    /// The newest snapshot event, for a client that just connected.
-    last_snapshot: ArcSwap<Bytes>,
     /// SSE clients connected now.
     pub sse_clients: AtomicUsize,
     /// SSE clients refused at [`MAX_SSE_CLIENTS`] or dropped for not
@@ -66,7 +64,6 @@ pub fn shared() -> Shared {
         }),
         alerts: Mutex::new(AlertRing::default()),
         events: broadcast::channel(EVENT_BUFFER).0,
-        last_snapshot: ArcSwap::from_pointee(Bytes::new()),
         sse_clients: AtomicUsize::new(0),
         sse_refused: AtomicU64::new(0),
         live: std::sync::atomic::AtomicBool::new(false),
@@ -84,12 +81,10 @@ impl Hub {
         self.events.receiver_count() > 0
     }
 
-    /// Publishes a snapshot event (kept for clients that connect later).
+    /// Sends a snapshot event to the SSE clients.
     pub fn send_snapshot(&self, data: &Value) {
-        let f = frame("snapshot", data);
-        self.last_snapshot.store(Arc::new(f.clone()));
         // No receiver is not an error: nobody listens now.
-        let _ = self.events.send(f);
+        let _ = self.events.send(frame("snapshot", data));
     }
 
     /// Keeps `alert` (as `--alerts json` writes it) and sends it to the
@@ -106,11 +101,12 @@ impl Hub {
         let _ = self.events.send(f);
     }
 
-    /// A new SSE subscription: the newest snapshot event (empty before the
-    /// first) and the stream of those after it.
+    /// A new SSE subscription: the newest snapshot as an event and the
+    /// stream of the events after it.
     pub fn subscribe(&self) -> (Bytes, broadcast::Receiver<Bytes>) {
         let rx = self.events.subscribe();
-        (Bytes::clone(&self.last_snapshot.load()), rx)
+        let now = frame("snapshot", &crate::feed::sse_json(&self.snap.load()));
+        (now, rx)
     }
 
     /// The alerts kept, newest first, those `keep` says yes to, at most
@@ -192,10 +188,13 @@ mod tests {
     fn a_late_subscriber_gets_the_newest_snapshot_first() {
         let hub = shared();
         assert!(!hub.has_listeners());
-        hub.send_snapshot(&json!({ "n": 1 }));
-        hub.send_snapshot(&json!({ "n": 2 }));
+        let mut snap = LiveSnapshot::clone(&hub.snap.load());
+        snap.time = 1234.5;
+        hub.snap.store(Arc::new(snap));
         let (first, mut rx) = hub.subscribe();
-        assert_eq!(&first[..], b"event: snapshot\ndata: {\"n\":2}\n\n");
+        let first = std::str::from_utf8(&first).unwrap();
+        assert!(first.starts_with("event: snapshot\ndata: {"), "{first}");
+        assert!(first.contains("\"time\":1234.5"), "{first}");
         assert!(hub.has_listeners());
         hub.push_alert(json!({ "kind": "x" }));
         assert_eq!(

@@ -174,21 +174,29 @@ fn status_alerts_and_the_host_page_after_a_replay() {
         sent += e[out]["bytes"].as_u64().unwrap();
         received += e[back]["bytes"].as_u64().unwrap();
     }
-    let sum = |k: &str| -> u64 {
-        page["peers"]
+    let sum = |list: &str, k: &str| -> u64 {
+        page[list]
             .as_array()
             .unwrap()
             .iter()
-            .map(|p| p[k].as_u64().unwrap())
+            .map(|p| p.pointer(k).and_then(Value::as_u64).unwrap())
             .sum()
     };
     assert_eq!(page["flows"], flows);
-    assert_eq!((sum("sent_bytes"), sum("received_bytes")), (sent, received));
+    let peers = (
+        sum("peers", "/src_to_dst/bytes"),
+        sum("peers", "/dst_to_src/bytes"),
+    );
+    assert_eq!(peers, (sent, received));
+    let ports = (sum("ports", "/sent_bytes"), sum("ports", "/received_bytes"));
+    assert_eq!(ports, (sent, received));
     assert!(page["peers"]
         .as_array()
         .unwrap()
         .iter()
-        .any(|p| p["peer"] == "203.0.113.66" && p["flows"].as_u64().unwrap() >= 50));
+        .any(|p| p["src"] == host
+            && p["dst"] == "203.0.113.66"
+            && p["flows"].as_u64().unwrap() >= 50));
     assert!(page["alerts"]
         .as_array()
         .unwrap()
