@@ -484,10 +484,13 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         history: history.clone(),
         forecast: cfg.forecast.defaults(),
         screen,
-        // Process names go to JSON and CSV reports, and to the history.
+        // Process names go to JSON and CSV reports, to the history and to
+        // the web API.
         processes: live
             && processes
-            && (matches!(a.report.format, FormatArg::Json | FormatArg::Csv) || history.is_some()),
+            && (matches!(a.report.format, FormatArg::Json | FormatArg::Csv)
+                || history.is_some()
+                || web(a, &cfg).is_some()),
         file_filter: if live { None } else { filter.clone() },
         file_duration_nanos: if live { None } else { duration_nanos },
         replay_speed: match (live, web(a, &cfg)) {

@@ -264,9 +264,9 @@ fn names_from_proc_appear_as_text_never_as_markup() {
         let (mut c, _) = listener.accept().unwrap();
         let _ = c.read_to_end(&mut Vec::new());
     });
-    // A live run looks for processes only for a JSON or CSV report or the
-    // history (settings.rs), hence --format json.
-    let args = ["-i", &p.ia, "--format", "json", "--web", "127.0.0.1:0"];
+    // The default text report and no history (Running adds --no-history):
+    // processes are looked for because the web shows them.
+    let args = ["-i", &p.ia, "--web", "127.0.0.1:0"];
     let mut ww = live::Running::start(&p.a, &args);
     ww.wait_for_stderr("serving http://");
     let url = ww
