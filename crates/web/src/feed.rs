@@ -374,7 +374,10 @@ impl Consumer for WebFeed {
     }
 
     fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {
-        self.publish(table, cx, tick.slot, false);
+        // Live, the publishes once a second already cover the reports.
+        if self.when != Publish::Live {
+            self.publish(table, cx, tick.slot, false);
+        }
         Ok(())
     }
 
