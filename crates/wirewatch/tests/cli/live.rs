@@ -207,6 +207,12 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(ns: &str, args: &[&str]) -> Running {
+        Running::start_in(ns, &[], args)
+    }
+
+    /// [`Running::start`] through `wrapper`: a command that runs the
+    /// binary and its arguments, which follow it.
+    pub(crate) fn start_in(ns: &str, wrapper: &[String], args: &[&str]) -> Running {
         // No history unless the test asks for it (never the machine's own database).
         let history: &[&str] = if args.contains(&"--db") {
             &[]
@@ -214,7 +220,9 @@ impl Running {
             &["--no-history"]
         };
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN])
+            .args(["netns", "exec", ns])
+            .args(wrapper)
+            .arg(BIN)
             .args(history)
             .args(args)
             .stdout(Stdio::piped())
