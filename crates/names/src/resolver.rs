@@ -85,7 +85,7 @@ pub struct Resolver {
     stop: Arc<AtomicBool>,
     in_flight: HashSet<IpAddr>,
     cache: Cache,
-    failure_ttl: Duration,
+    options: Options,
     now: Instant,
     deferred: u64,
 }
@@ -141,7 +141,7 @@ impl Resolver {
             stop,
             in_flight: HashSet::new(),
             cache: Cache::new(options.cache_capacity),
-            failure_ttl: options.failure_ttl,
+            options,
             now: Instant::now(),
             deferred: 0,
         }
@@ -153,7 +153,7 @@ impl Resolver {
         let expired = match self.cache.get(ip) {
             Some(Entry::Name(_)) => false,
             Some(Entry::Failed { at }) => {
-                self.now.saturating_duration_since(*at) >= self.failure_ttl
+                self.now.saturating_duration_since(*at) >= self.options.failure_ttl
             }
             None => {
                 self.request(ip);
@@ -205,6 +205,11 @@ impl Resolver {
         }
     }
 
+    /// The sizes and limits it was made with.
+    pub fn options(&self) -> &Options {
+        &self.options
+    }
+
     /// Lookups queued or running.
     pub fn pending(&self) -> usize {
         self.in_flight.len()
@@ -219,6 +224,12 @@ impl Resolver {
     /// next time its name is wanted).
     pub fn deferred(&self) -> u64 {
         self.deferred
+    }
+
+    /// Answers dropped from the cache to stay within
+    /// [`Options::cache_capacity`] (each is looked up again when wanted).
+    pub fn evicted(&self) -> u64 {
+        self.cache.evicted
     }
 
     /// Queues a lookup unless one is already in flight. False when it could
@@ -322,6 +333,8 @@ struct Cache {
     young: HashMap<IpAddr, Entry>,
     old: HashMap<IpAddr, Entry>,
     generation: usize,
+    /// Entries dropped with an old generation.
+    evicted: u64,
 }
 
 impl Cache {
@@ -330,6 +343,7 @@ impl Cache {
             young: HashMap::new(),
             old: HashMap::new(),
             generation: (capacity / 2).max(1),
+            evicted: 0,
         }
     }
 
@@ -350,6 +364,7 @@ impl Cache {
     fn insert(&mut self, ip: IpAddr, entry: Entry) {
         self.old.remove(&ip);
         if self.young.len() >= self.generation && !self.young.contains_key(&ip) {
+            self.evicted += self.old.len() as u64;
             self.old = std::mem::take(&mut self.young);
         }
         self.young.insert(ip, entry);
@@ -615,6 +630,9 @@ mod tests {
             assert_eq!(r.name(v4(0)), Name::Resolved("h192.0.2.0"));
             assert!(r.cached() <= 8, "{} cached", r.cached());
         }
+        // 51 answers went in, at most 8 stayed: the rest were counted out.
+        assert!(r.evicted() >= 51 - 8, "{} evicted", r.evicted());
+        assert_eq!(r.evicted() + r.cached() as u64, 51);
         // Early addresses not used since have been evicted and are asked again.
         assert_eq!(r.name(v4(1)), Name::Pending);
     }

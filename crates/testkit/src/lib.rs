@@ -181,6 +181,7 @@ fn package_of(program: &str) -> &str {
         "mount" | "umount" => "mount",
         "pgrep" | "kill" => "procps",
         "promtool" => "prometheus",
+        "unshare" => "util-linux",
         other => other,
     }
 }

@@ -43,8 +43,20 @@
     return h('a', { href: '#/' + path }, text);
   }
 
-  function hostLink(ip) {
-    return ip ? link(ip, 'host', ip) : h('span', { class: 'muted' }, '–');
+  /**
+   * An address as a link to its page: its host name (from reverse DNS,
+   * `*_name` in the API) when known, with the address on a second line
+   * and as the tooltip; else the address.
+   */
+  function hostLink(ip, name) {
+    if (!ip) return h('span', { class: 'muted' }, '–');
+    if (!name) return link(ip, 'host', ip);
+    return h('span', { class: 'host', title: ip }, link(name, 'host', ip), h('span', { class: 'addr muted' }, ip));
+  }
+
+  /** An address as plain text: "name (address)" when the name is known. */
+  function hostText(ip, name) {
+    return name ? name + ' (' + ip + ')' : ip || '';
   }
 
   function processLink(p) {
@@ -156,15 +168,15 @@
   // ----------------------------------------------------------- top tables
 
   function entityCells(by, e) {
-    if (by === 'host') return [h('td', { class: 'l who src', data: { addr: e.src || '' } }, hostLink(e.src))];
+    if (by === 'host') return [h('td', { class: 'l who src', data: { addr: e.src || '' } }, hostLink(e.src, e.src_name))];
     if (by === 'process') return [h('td', { class: 'l who' }, processLink(e.process))];
     const ports = e.protocol ? [e.protocol, e.src_port !== null ? ' ' + e.src_port : '', e.dst_port !== null ? ' → ' + e.dst_port : ''].join('') : '';
     if (by === 'port') {
-      return [h('td', { class: 'l who' }, ports || '–', ' ', h('span', { class: 'muted' }, e.src || '', e.dst ? ' ⇄ ' + e.dst : ''))];
+      return [h('td', { class: 'l who' }, ports || '–', ' ', h('span', { class: 'muted' }, hostText(e.src, e.src_name), e.dst ? ' ⇄ ' + hostText(e.dst, e.dst_name) : ''))];
     }
     return [
-      h('td', { class: 'l who src', data: { addr: e.src || '' } }, hostLink(e.src)),
-      h('td', { class: 'l who dst', data: { addr: e.dst || '' } }, hostLink(e.dst)),
+      h('td', { class: 'l who src', data: { addr: e.src || '' } }, hostLink(e.src, e.src_name)),
+      h('td', { class: 'l who dst', data: { addr: e.dst || '' } }, hostLink(e.dst, e.dst_name)),
       h('td', { class: 'l wide' }, ports || '–'),
       h('td', { class: 'l wide' }, processLink(e.process)),
     ];
@@ -536,7 +548,8 @@
     const since = route.params.get('since') || '24h';
     const live = h('div', null, h('p', { class: 'muted' }, 'loading…'));
     const hist = h('div');
-    replace(root, h('h2', { class: 'entity-title' }, kind + ' ', h('span', { class: 'name' }, name)),
+    const title = h('h2', { class: 'entity-title' }, kind + ' ', h('span', { class: 'name' }, name));
+    replace(root, title,
       h('div', { class: 'controls' }, buttons(win, WINDOWS, (v) => navParam(route, 'window', v), 'window')),
       live,
       h('h2', null, 'History'), h('div', { class: 'controls' }, buttons(since, RANGES, (v) => navParam(route, 'since', v), 'last')), hist);
@@ -547,6 +560,7 @@
       const r = await api('/api/v1/' + kind + '/' + encodeURIComponent(name) + query({ window: win }));
       if (r.error) replace(live, unavailable('/api/v1/' + kind + '/…', r));
       else {
+        if (r.data.host_name) title.append(' ', h('span', { class: 'host-name' }, r.data.host_name));
         replace(live, h('h2', null, 'Peers (live, ' + win + ')'), topTable('pair', win, r.data.peers || []),
           h('h2', null, 'Ports'), portsTable(r.data.ports),
           h('h2', null, 'Alerts'), alertList(r.data.alerts || []));

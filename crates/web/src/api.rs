@@ -10,6 +10,7 @@ use serde_json::{json, Value};
 
 use crate::feed::{interfaces_json, LiveSnapshot, BYS, DRILL_FLOWS, MAX_LIMIT, WINDOWS};
 use crate::hub::{Hub, MAX_ALERTS};
+use crate::names::HostNames;
 
 /// Entries `/api/v1/top` gives without `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -51,14 +52,15 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
         Ok(v) => Answer::json(200, &v),
         Err(e) => Answer::error(400, &e),
     };
+    let named = |v: Value| with_names(v, &hub.names);
     if let Some(ip) = path.strip_prefix("/api/v1/host/") {
-        return answer(host_json(&snap, hub, ip, query));
+        return answer(host_json(&snap, hub, ip, query).map(named));
     }
     if let Some(name) = path.strip_prefix("/api/v1/process/") {
-        return answer(process_json(&snap, hub, name, query));
+        return answer(process_json(&snap, hub, name, query).map(named));
     }
     match path {
-        "/api/v1/top" => answer(TopQuery::parse(query).map(|q| top_json(&snap, &q))),
+        "/api/v1/top" => answer(TopQuery::parse(query).map(|q| top_json(&snap, &q, &hub.names))),
         "/api/v1/interfaces" => Answer::json(200, &interfaces_reply(&snap)),
         "/api/v1/status" => Answer::json(200, &status_json(&snap, hub)),
         "/api/v1/alerts" => answer(alerts_json(hub, query)),
@@ -155,7 +157,7 @@ impl TopQuery {
     }
 }
 
-fn top_json(snap: &LiveSnapshot, q: &TopQuery) -> Value {
+fn top_json(snap: &LiveSnapshot, q: &TopQuery, names: &HostNames) -> Value {
     let Some(top) = snap.tops.get(q.by).and_then(|w| w.get(q.window)) else {
         return json!({ "state": snap.state, "entries": [] });
     };
@@ -164,7 +166,8 @@ fn top_json(snap: &LiveSnapshot, q: &TopQuery) -> Value {
         o.insert("state".into(), snap.state.into());
         o.insert("by".into(), BYS[q.by].0.into());
         o.insert("window".into(), WINDOWS[q.window].0.into());
-        let entries = top.entries.iter().take(q.limit).cloned().collect();
+        let mut entries: Vec<Value> = top.entries.iter().take(q.limit).cloned().collect();
+        names.add(&mut entries);
         o.insert("entries".into(), Value::Array(entries));
     }
     v
@@ -191,7 +194,20 @@ fn status_json(snap: &LiveSnapshot, hub: &Hub) -> Value {
         "alerts_total": snap.alerts.values().sum::<u64>(),
         "sse_clients": hub.sse_clients.load(Ordering::Relaxed),
         "sse_refused": hub.sse_refused.load(Ordering::Relaxed),
+        "names": hub.names.status_json(),
     })
+}
+
+/// A drill-down with host names: its peers' (`src_name`, `dst_name`) and,
+/// on a host's page, the host's own (`host_name`).
+fn with_names(mut v: Value, names: &HostNames) -> Value {
+    if let Some(peers) = v["peers"].as_array_mut() {
+        names.add(peers);
+    }
+    if let Some(ip) = v["host"].as_str().and_then(|h| h.parse().ok()) {
+        v["host_name"] = names.name(ip);
+    }
+    v
 }
 
 /// Severities from the lowest; `severity=` is a minimum.

@@ -14,6 +14,8 @@ use wirewatch_pipeline::report_json::{entry_json, head_json};
 use wirewatch_pipeline::{CaptureStats, Consumer, Context, Ending, Outbox, Tick, Wants};
 use wirewatch_wire::{DecodeError, Timestamp};
 
+use crate::names::HostNames;
+
 /// Most entries kept per view and window: the largest `limit` the API takes.
 pub const MAX_LIMIT: usize = 100;
 
@@ -130,10 +132,14 @@ pub struct WebFeed {
 const EVERY_NS: i64 = 1_000_000_000;
 
 impl WebFeed {
-    /// A feed into `out` publishing as `when` says.
-    pub fn new(out: Shared, when: Publish) -> WebFeed {
+    /// A feed into `out` publishing as `when` says; with `names`, the
+    /// API's entries carry host names from it (see [`crate::names`]).
+    pub fn new(out: Shared, when: Publish, names: Option<wirewatch_names::Resolver>) -> WebFeed {
         out.live
             .store(when == Publish::Live, std::sync::atomic::Ordering::Relaxed);
+        if let Some(r) = names {
+            out.names.start(r);
+        }
         WebFeed {
             out,
             when,
@@ -164,8 +170,9 @@ impl WebFeed {
             &cx,
             &self.out.snap.load().talkers,
         ));
+        self.out.names.want(&snap);
         if self.out.has_listeners() {
-            self.out.send_snapshot(&sse_json(&snap));
+            self.out.send_snapshot(&sse_json(&snap, &self.out.names));
         }
         self.out.snap.store(Arc::new(snap));
     }
@@ -263,16 +270,17 @@ pub fn interfaces_json(snap: &LiveSnapshot) -> Vec<Value> {
 }
 
 /// The SSE `snapshot` event's data: state, time, interfaces, totals,
-/// sparkline, the first [`SSE_TOP`] entries of each view in each window,
-/// and the alert count.
-pub fn sse_json(snap: &LiveSnapshot) -> Value {
+/// sparkline, the first [`SSE_TOP`] entries of each view in each window
+/// (with their host `names`), and the alert count.
+pub fn sse_json(snap: &LiveSnapshot, names: &HostNames) -> Value {
     let mut top = Map::new();
     for ((by, _), windows) in BYS.iter().zip(snap.tops.iter()) {
         let per: Map<String, Value> = WINDOWS
             .iter()
             .zip(windows)
             .map(|((w, _), t)| {
-                let first = t.entries.iter().take(SSE_TOP).cloned().collect();
+                let mut first: Vec<Value> = t.entries.iter().take(SSE_TOP).cloned().collect();
+                names.add(&mut first);
                 (w.to_string(), Value::Array(first))
             })
             .collect();

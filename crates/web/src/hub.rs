@@ -13,6 +13,7 @@ use serde_json::Value;
 use tokio::sync::broadcast;
 
 use crate::feed::LiveSnapshot;
+use crate::names::HostNames;
 
 /// Alerts kept for `/api/v1/alerts`; older ones are dropped and counted.
 pub const MAX_ALERTS: usize = 1_000;
@@ -50,6 +51,8 @@ pub struct Hub {
     pub sse_refused: AtomicU64,
     /// Whether the input is a live capture (else a file replay).
     pub live: std::sync::atomic::AtomicBool,
+    /// Host names for the entries of the answers (off unless started).
+    pub names: HostNames,
 }
 
 /// The place a [`crate::WebFeed`] publishes to and the server reads from.
@@ -67,6 +70,7 @@ pub fn shared() -> Shared {
         sse_clients: AtomicUsize::new(0),
         sse_refused: AtomicU64::new(0),
         live: std::sync::atomic::AtomicBool::new(false),
+        names: HostNames::default(),
     })
 }
 
@@ -105,7 +109,8 @@ impl Hub {
     /// stream of the events after it.
     pub fn subscribe(&self) -> (Bytes, broadcast::Receiver<Bytes>) {
         let rx = self.events.subscribe();
-        let now = frame("snapshot", &crate::feed::sse_json(&self.snap.load()));
+        let snap = crate::feed::sse_json(&self.snap.load(), &self.names);
+        let now = frame("snapshot", &snap);
         (now, rx)
     }
 

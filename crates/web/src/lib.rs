@@ -15,6 +15,7 @@ pub mod feed;
 pub mod history;
 pub mod hub;
 pub mod metrics;
+pub mod names;
 mod server;
 mod sse;
 mod tls;
@@ -64,6 +65,9 @@ pub struct WebSettings {
     pub tls_key: Option<PathBuf>,
     /// Hosts and processes with their own series in `/metrics`.
     pub top_n_metrics: usize,
+    /// Host names (reverse DNS) in the entries of the API (`-n` and
+    /// `dns-resolution` turn them off, as on the screen).
+    pub names: bool,
 }
 
 impl WebSettings {
@@ -76,6 +80,7 @@ impl WebSettings {
             tls_cert: None,
             tls_key: None,
             top_n_metrics: metrics::DEFAULT_TOP_N,
+            names: true,
         }
     }
 }

@@ -89,7 +89,15 @@ pub fn add_web<S: Source>(
         return Ok(false);
     };
     let snap = wirewatch_web::shared();
-    p.add(Box::new(wirewatch_web::WebFeed::new(snap.clone(), when)));
+    // Started here, after a live run's privilege drop: the resolver's
+    // threads hold nothing.
+    let names = s.web.as_ref().is_some_and(|w| w.names);
+    let resolver = names.then(|| wirewatch_names::Resolver::new(wirewatch_web::names::WORKERS));
+    p.add(Box::new(wirewatch_web::WebFeed::new(
+        snap.clone(),
+        when,
+        resolver,
+    )));
     let addr = bound.local_addr()?;
     for n in bound.notes() {
         crate::message::note(n);

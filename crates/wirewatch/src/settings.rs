@@ -669,6 +669,12 @@ struct ScreenParts {
     processes: bool,
 }
 
+/// Whether host names are resolved (the screen's and the web API's):
+/// unless `-n` or `dns-resolution` says no.
+fn dns(a: &Args, cfg: &Config) -> bool {
+    !a.screen.no_dns && cfg.dns_resolution.unwrap_or(true)
+}
+
 /// The web server `--web` or `serve` asks for (serve: on the config's
 /// `[web] listen`, else [`wirewatch_web::DEFAULT_ADDR`], unless `--web`
 /// gives another address).
@@ -696,6 +702,7 @@ pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
             .map(usize::from)
             .or(c.top_n_metrics)
             .unwrap_or(wirewatch_web::metrics::DEFAULT_TOP_N),
+        names: dns(a, cfg),
     })
 }
 
@@ -743,7 +750,7 @@ fn screen(a: &Args, cfg: &Config, p: ScreenParts) -> anyhow::Result<Option<Scree
         }
         Some(ScreenSettings {
             options: ScreenOptions {
-                dns: !a.screen.no_dns && cfg.dns_resolution.unwrap_or(true),
+                dns: dns(a, cfg),
                 services: !a.screen.no_services && cfg.port_resolution.unwrap_or(true),
                 show_src: !cfg.hide_source.unwrap_or(false),
                 show_dst: !cfg.hide_destination.unwrap_or(false),

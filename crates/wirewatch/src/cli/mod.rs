@@ -310,7 +310,7 @@ pub struct ReportArgs {
 #[derive(clap::Args, Debug)]
 #[command(next_help_heading = "Screen")]
 pub struct ScreenArgs {
-    /// Screen: do not resolve host names (iftop -n).
+    /// Screen and --web/serve: do not resolve host names (iftop -n).
     #[arg(short = 'n')]
     pub no_dns: bool,
 

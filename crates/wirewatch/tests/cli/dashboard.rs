@@ -340,3 +340,110 @@ fn names_from_proc_appear_as_text_never_as_markup() {
     assert_eq!(code, 0, "{err}");
     sink.join().unwrap();
 }
+
+/// The reverse-DNS answer the injection test's hosts file gives its peer
+/// (no spaces: a hosts file splits names at them). As markup it would be
+/// an `<img>` whose empty `src` fails and whose handler sets
+/// `window.__xss`.
+const HOSTILE_HOST: &str = "<img/src/onerror=window.__xss=1>.example";
+
+#[test]
+fn a_reverse_dns_answer_with_html_appears_as_text_never_as_markup() {
+    require!(wirewatch_testkit::netns());
+    require!(wirewatch_testkit::browser::chromium());
+    let p = live::pair(232);
+    let private = require!(crate::web_names::PrivateHosts::new(&[(
+        p.addr_b.to_string(),
+        HOSTILE_HOST.to_string()
+    )]));
+    // UDP from a to a socket of b every 50 ms until the test ends.
+    let (addr_a, addr_b) = (p.addr_a, p.addr_b);
+    let sink = live::in_netns(&p.b, move || {
+        std::net::UdpSocket::bind((addr_b, 0)).unwrap()
+    });
+    let to = sink.local_addr().unwrap();
+    let from = live::in_netns(&p.a, move || {
+        std::net::UdpSocket::bind((addr_a, 0)).unwrap()
+    });
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let sender = std::thread::spawn(move || {
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            from.send_to(&[7; 500], to).unwrap();
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let mut ww = live::Running::start_in(
+        &p.a,
+        &private.wrapper(),
+        &["-i", &p.ia, "--web", "127.0.0.1:0"],
+    );
+    ww.wait_for_stderr("serving http://");
+    let url = ww
+        .err_lines
+        .iter()
+        .find_map(|l| l.split_once("serving ").map(|(_, u)| u.trim().to_string()))
+        .unwrap();
+
+    let mut b = Browser::launch_in_netns(&p.a).unwrap();
+    b.emulate(1280, 800, false).unwrap();
+    open_ready(&mut b, &format!("{url}/#/live?by=pair"), "live");
+    let shown = format!(
+        "[...document.querySelectorAll('table.toptable td.dst a')].some(a => a.textContent === {})",
+        serde_json::to_string(HOSTILE_HOST).unwrap()
+    );
+    b.wait_for(&shown, READY)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", b.eval("document.body.innerText")));
+    shoot(&mut b, "injection-dns", &[(1280, 800)]);
+    // The address stays on the page beside the name, as a second line and
+    // the tooltip.
+    let cell = b
+        .eval("(() => { const c = document.querySelector('table.toptable td.dst .host'); return [c.title, c.querySelector('.addr').textContent]; })()")
+        .unwrap();
+    assert_eq!(
+        cell,
+        serde_json::json!([addr_b.to_string(), addr_b.to_string()])
+    );
+    let no_markup = |b: &mut Browser| {
+        assert_eq!(
+            b.eval("document.querySelectorAll('img').length").unwrap(),
+            0
+        );
+        assert_eq!(b.eval("typeof window.__xss").unwrap(), "undefined");
+    };
+    no_markup(&mut b);
+    // The host's page shows the name in its title, as text too.
+    b.open(&format!("{url}/#/host/{addr_b}")).unwrap();
+    let title = b
+        .wait_for("document.body.dataset.page === 'host' && document.querySelector('.entity-title .host-name') && document.querySelector('.entity-title .host-name').textContent", READY)
+        .unwrap();
+    assert_eq!(title, HOSTILE_HOST);
+    no_markup(&mut b);
+    assert_eq!(b.dialogs, Vec::<String>::new());
+    assert_eq!(b.csp_violations().unwrap(), Vec::<String>::new());
+    assert_eq!(b.exceptions, Vec::<String>::new());
+    drop(b);
+
+    // The API carries the name as it came, in a JSON string.
+    let top = live::in_netns(&p.a, {
+        let url = url.clone();
+        move || {
+            let addr = url.trim_start_matches("http://").parse().unwrap();
+            wirewatch_testkit::http_get(addr, "/api/v1/top?by=pair&limit=100", &[]).unwrap()
+        }
+    });
+    let top = json(&top);
+    let entry = top["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["dst"] == addr_b.to_string())
+        .unwrap_or_else(|| panic!("no entry to {addr_b}: {top}"));
+    assert_eq!(entry["dst_name"], HOSTILE_HOST, "{entry}");
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    sender.join().unwrap();
+    // SAFETY: a plain kill(2) of the capture process this test started.
+    assert_eq!(unsafe { libc::kill(ww.pid() as i32, libc::SIGTERM) }, 0);
+    let (code, _, err) = ww.finish();
+    assert_eq!(code, 0, "{err}");
+}

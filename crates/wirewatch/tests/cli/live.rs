@@ -207,6 +207,12 @@ pub(crate) struct Running {
 
 impl Running {
     pub(crate) fn start(ns: &str, args: &[&str]) -> Running {
+        Running::start_in(ns, &[], args)
+    }
+
+    /// [`Running::start`] through `wrapper`: a command that runs the
+    /// binary and its arguments, which follow it.
+    pub(crate) fn start_in(ns: &str, wrapper: &[String], args: &[&str]) -> Running {
         // No history unless the test asks for it (never the machine's own database).
         let history: &[&str] = if args.contains(&"--db") {
             &[]
@@ -214,7 +220,9 @@ impl Running {
             &["--no-history"]
         };
         let mut child = Command::new("ip")
-            .args(["netns", "exec", ns, BIN])
+            .args(["netns", "exec", ns])
+            .args(wrapper)
+            .arg(BIN)
             .args(history)
             .args(args)
             .stdout(Stdio::piped())
@@ -2076,24 +2084,35 @@ fn the_web_thread_has_no_capability() {
         .unwrap()
         .parse()
         .unwrap();
-    let web_status = || {
+    // The status files of the threads whose name `named` says yes to.
+    let statuses = |named: &dyn Fn(&str) -> bool| -> Vec<String> {
         std::fs::read_dir(format!("/proc/{}/task", r.pid()))
             .unwrap()
             .map(|t| t.unwrap().path())
-            .find(|t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| c.trim() == "web"))
-            .and_then(|t| std::fs::read_to_string(t.join("status")).ok())
+            .filter(|t| std::fs::read_to_string(t.join("comm")).is_ok_and(|c| named(c.trim())))
+            .filter_map(|t| std::fs::read_to_string(t.join("status")).ok())
+            .collect()
     };
     let deadline = Instant::now() + Duration::from_secs(5);
     let status = loop {
-        match web_status() {
+        match statuses(&|c| c == "web").pop() {
             Some(s) => break s,
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             None => panic!("no thread named web"),
         }
     };
-    for key in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
-        let line = status.lines().find(|l| l.starts_with(key)).unwrap();
-        assert!(line.ends_with("\t0000000000000000"), "web thread: {line}");
+    // The host-name lookups' threads (names are on) hold none either.
+    let dns = statuses(&|c| c.starts_with("wirewatch-dns"));
+    assert_eq!(dns.len(), wirewatch_web::names::WORKERS);
+    for (thread, status) in std::iter::once(("web", &status)).chain(dns.iter().map(|s| ("dns", s)))
+    {
+        for key in ["CapEff:", "CapPrm:", "CapInh:", "CapAmb:"] {
+            let line = status.lines().find(|l| l.starts_with(key)).unwrap();
+            assert!(
+                line.ends_with("\t0000000000000000"),
+                "{thread} thread: {line}"
+            );
+        }
     }
     let ia = p.ia.clone();
     // The first publish comes within a second of the start.

@@ -28,6 +28,7 @@ mod web;
 mod web_events;
 mod web_history;
 mod web_metrics;
+mod web_names;
 
 // The live tests re-run this binary in a namespace with `--exact NAME` to
 // have a process of their own there: these entry points (which do nothing

@@ -49,10 +49,18 @@ impl Served {
         served
     }
 
-    /// Starts `wirewatch -r demo --format json ARGS` with `env` set;
-    /// returns once it listens.
+    /// Starts `wirewatch -r demo --format json -n ARGS` with `env` set;
+    /// returns once it listens. Without host names (`-n`): looking up the
+    /// capture's addresses would ask the machine's DNS servers.
     pub(crate) fn spawn(env: &[(&str, &str)], args: &[&str]) -> Served {
-        let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
+        let bin = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"));
+        Served::spawn_in(bin, env, &[&["-n"], args].concat())
+    }
+
+    /// [`Served::spawn`] through `cmd`: the binary, or a command that runs
+    /// it with the arguments that follow (names are not turned off).
+    pub(crate) fn spawn_in(mut cmd: Command, env: &[(&str, &str)], args: &[&str]) -> Served {
+        let mut child = cmd
             .envs(env.iter().copied())
             .args(["-r", &demo(), "--format", "json"])
             .args(args)
@@ -65,7 +73,8 @@ impl Served {
         let mut before = String::new();
         let port = loop {
             line.clear();
-            assert!(err.read_line(&mut line).unwrap() > 0, "no 'serving' line");
+            let read = err.read_line(&mut line).unwrap();
+            assert!(read > 0, "no 'serving' line; stderr: {before}");
             if let Some(rest) = line.trim().strip_prefix("wirewatch: serving http://") {
                 let a: SocketAddr = rest.parse().unwrap();
                 break a.port();
