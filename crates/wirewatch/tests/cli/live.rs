@@ -2101,8 +2101,15 @@ fn the_web_thread_has_no_capability() {
             None => panic!("no thread named web"),
         }
     };
-    // The host-name lookups' threads (names are on) hold none either.
-    let dns = statuses(&|c| c.starts_with("wirewatch-dns"));
+    // The host-name lookups' threads (names are on; started with the feed,
+    // which may come a moment after the server) hold none either.
+    let dns = loop {
+        let dns = statuses(&|c| c.starts_with("wirewatch-dns"));
+        if dns.len() == wirewatch_web::names::WORKERS || Instant::now() > deadline {
+            break dns;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(dns.len(), wirewatch_web::names::WORKERS);
     for (thread, status) in std::iter::once(("web", &status)).chain(dns.iter().map(|s| ("dns", s)))
     {
