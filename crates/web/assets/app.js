@@ -59,7 +59,7 @@
   }
 
   function replace(el, ...kids) {
-    el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined));
+    el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
   }
 
   // --------------------------------------------------------------- numbers
@@ -122,6 +122,13 @@
 
   function setStatus(text) { statusLine.textContent = text; }
 
+  /** The run's state and time in the status line, once (the live page keeps it current). */
+  async function showStatus() {
+    const r = await api('/api/v1/status');
+    if (r.error) setStatus('status not available: ' + r.error);
+    else if (document.body.dataset.page !== 'live') setStatus(r.data.mode + ' ' + r.data.state + (r.data.time ? ' · ' + fmtTime(r.data.time) : ''));
+  }
+
   function ready(what) { document.body.dataset.ready = what; }
 
   // ---------------------------------------------------------------- charts
@@ -135,7 +142,7 @@
     const grid = { stroke: css('--line'), width: 1 };
     return [
       { stroke, grid, ticks: grid },
-      { stroke, grid, ticks: grid, size: 70, values: (u, vals) => vals.map(yFmt) },
+      { stroke, grid, ticks: grid, size: 90, values: (u, vals) => vals.map(yFmt) },
     ];
   }
 
@@ -488,7 +495,7 @@
       scales: { x: { time: true } },
       axes: axes(fmtBits),
       series: [{}].concat(order.map((k) => ({
-        label: names[k], stroke: colors[k], fill: colors[k], width: 1,
+        label: names[k], stroke: colors[k], fill: colors[k], width: 1, points: { show: false },
         value: (u, v, si, idx) => (idx === null ? '–' : fmtBits(own[k][idx])),
       }))),
     }, [x].concat(order.map((k) => cum[k])));
@@ -563,7 +570,8 @@
         const lines = (series.data.lines || []).filter((l) => l.name !== subject).slice(0, CHART_LINES);
         const bands = stackBands(lines, line, copies);
         stops.push(stackedChart(chartEl, numbersEl, bands, seriesTimes(line), series.data.step_seconds || 60));
-        replace(covered, rangeNote(series.data), notesList(series.data.notes));
+        const twice = copies > 1 ? ' · each flow counts for both its ' + by + 's: the bands add up to ' + copies + '× the traffic' : '';
+        replace(covered, rangeNote(series.data) + twice, notesList(series.data.notes));
       }
       replace(topEl, top.error ? unavailable('/api/v1/history/top', top) : historyTopTable(top.data, by, subject));
     })();
@@ -655,7 +663,7 @@
       cols.push({ name: 'capacity', values: x.map(() => d.capacity.bits_per_sec), s: { stroke: css('--high'), width: 1.5, dash: [2, 3] } });
     }
     replace(numbersEl, numbersTable('numbers: bit/s per ' + d.step_secs + ' s', x, cols, fmtBits));
-    const series = [{}].concat(cols.map((c) => Object.assign({ label: c.name, value: (u, v) => fmtBits(v) }, c.s)));
+    const series = [{}].concat(cols.map((c) => Object.assign({ label: c.name, value: (u, v) => fmtBits(v), points: { show: false } }, c.s)));
     return chart(el, { height: 280, scales: { x: { time: true } }, axes: axes(fmtBits), series, bands }, [x].concat(cols.map((c) => c.values)));
   }
 
@@ -672,14 +680,14 @@
 
   /** The form of the forecast's parameters (empty: the endpoint's default). */
   function forecastForm(route, params) {
-    const inputs = Object.entries(FORECAST_KEYS).map(([k, dflt]) => h('input', { name: k, value: params[k], placeholder: k + ' (' + dflt + ')', size: 11 }));
+    const inputs = Object.entries(FORECAST_KEYS).map(([k, dflt]) => h('input', { name: k, value: params[k], placeholder: dflt, size: 6 }));
     const apply = (ev) => {
       ev.preventDefault();
       const q = new URLSearchParams(route.params);
       for (const i of inputs) { if (i.value) q.set(i.name, i.value); else q.delete(i.name); }
       location.hash = '#/' + route.path + '?' + q.toString();
     };
-    return h('form', { class: 'controls', onsubmit: apply }, inputs, h('button', { type: 'submit' }, 'forecast'));
+    return h('form', { class: 'controls', onsubmit: apply }, inputs.map((i) => h('label', null, i.name + ' ', i)), h('button', { type: 'submit' }, 'forecast'));
   }
 
   function forecastPage(route, root) {
@@ -749,6 +757,7 @@
     delete document.body.dataset.ready;
     document.body.dataset.page = page;
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.page === page);
+    if (page !== 'live') showStatus();
     stopPage = PAGES[page](route, view) || (() => {});
   }
 

@@ -37,6 +37,8 @@ pub(crate) const FIRST_ROW: &str = "(() => {
 
 /// Opens `url` and waits until the page says it shows `page`'s data.
 pub(crate) fn open_ready(b: &mut Browser, url: &str, page: &str) {
+    // A new fragment is no new document: the flag must not be the last page's.
+    b.eval("delete document.body.dataset.ready").unwrap();
     b.open(url).unwrap();
     let cond = format!("document.body.dataset.ready === '{page}'");
     b.wait_for(&cond, READY)

@@ -7,11 +7,13 @@
 //! their endpoints answer, number for number. Screenshots of each page at
 //! 1280×800 and 390×844, light and dark, go to `target/test-artifacts/`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use wirewatch_testkit::browser::Browser;
-use wirewatch_testkit::require;
+use wirewatch_testkit::{require, udp_frame};
+
+use crate::common::{t, write_pcap};
 
 use crate::dashboard::{check_degrades_visibly, open_ready, shoot, FIRST_ROW, READY};
 use crate::web::{json, Served};
@@ -113,7 +115,10 @@ fn check_stacked(
     let other: Vec<f64> = (0..total.len())
         .map(|i| copies * total[i] - want.iter().map(|l| l[i]).sum::<f64>())
         .collect();
-    assert!(other.iter().sum::<f64>() > 0.0, "{within}: no other traffic");
+    assert!(
+        other.iter().sum::<f64>() > 0.0,
+        "{within}: no other traffic"
+    );
     want.push(other);
     let (names, rows) = numbers(b, within);
     assert_eq!(names, want_names, "{within}");
@@ -123,9 +128,37 @@ fn check_stacked(
         assert_eq!(row, &expect, "{within}: bucket {i}");
     }
     // The chart's legend: the time, then one entry per band.
-    let legend = format!("document.querySelectorAll('{within} .chart.stacked .u-legend .u-series').length");
+    let legend =
+        format!("document.querySelectorAll('{within} .chart.stacked .u-legend .u-series').length");
     assert_eq!(b.eval(&legend).unwrap(), want_names.len() + 1, "{within}");
     want_names.len()
+}
+
+/// Waits until the history holds the whole replay: its total over `since`
+/// equals the bytes the interfaces counted. The web feed says "ended" when
+/// the replay ends; the history writer may still be committing its last
+/// rows then.
+fn wait_history_complete(s: &Served, since: &str) {
+    let ifaces = json(&s.get("/api/v1/interfaces", &[]));
+    let counted: u64 = ifaces["interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["receive_bytes"].as_u64().unwrap() + i["transmit_bytes"].as_u64().unwrap())
+        .sum();
+    let deadline = Instant::now() + READY;
+    loop {
+        let a = s.get(&format!("/api/v1/history/top?since={since}&limit=1"), &[]);
+        if a.status == 200 && json(&a)["total"]["bytes"] == counted {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "history: {} ≠ {counted} bytes",
+            a.body
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }
 
 #[test]
@@ -148,6 +181,7 @@ fn every_page_shows_a_paced_replay_and_its_history() {
     b.emulate(1280, 800, false).unwrap();
     live_page_follows_the_stream(&s, &mut b, &base);
     shoot(&mut b, "live", &SIZES);
+    wait_history_complete(&s, "1h");
     history_page(&s, &mut b, &base);
     alerts_page(&s, &mut b, &base);
     host_page(&s, &mut b, &base);
@@ -188,10 +222,7 @@ fn live_page_follows_the_stream(s: &Served, b: &mut Browser, base: &str) {
     b.wait_for("document.body.dataset.feed === 'events'", READY)
         .unwrap();
     let statuses = b.wait_for(RUNNING_STATUSES, REPLAY).unwrap();
-    assert!(
-        statuses.to_string().contains("live stream"),
-        "{statuses}"
-    );
+    assert!(statuses.to_string().contains("live stream"), "{statuses}");
     // The flood comes 210 s into the capture, ~10 s after the start: after
     // the page read the alert list, so only the stream can bring it.
     let summary = b
@@ -224,10 +255,7 @@ fn live_page_follows_the_stream(s: &Served, b: &mut Browser, base: &str) {
     assert!(spark.len() >= 10, "{spark:?}");
     let (names, rows) = numbers(b, "#spark-numbers");
     assert_eq!(names, ["sent", "received"]);
-    let want: Vec<Vec<Option<f64>>> = spark
-        .iter()
-        .map(|p| vec![Some(p[1]), Some(p[2])])
-        .collect();
+    let want: Vec<Vec<Option<f64>>> = spark.iter().map(|p| vec![Some(p[1]), Some(p[2])]).collect();
     assert_eq!(rows, want);
 }
 
@@ -238,7 +266,10 @@ fn history_page(s: &Served, b: &mut Browser, base: &str) {
         open_ready(b, &format!("{base}#/history?since=1h&by={by}"), "history");
         let bands = check_stacked(s, b, "main", "since=1h", by, None, copies);
         assert_eq!(bands, 6, "{by}: five lines and other");
-        let top = json(&s.get(&format!("/api/v1/history/top?since=1h&by={by}&limit=10"), &[]));
+        let top = json(&s.get(
+            &format!("/api/v1/history/top?since=1h&by={by}&limit=10"),
+            &[],
+        ));
         let rows = history_top_rows(b);
         assert_eq!(rows.len(), 10, "{by}");
         assert_eq!(rows, api_top_rows(&top, None), "{by}");
@@ -268,11 +299,12 @@ fn api_summaries(s: &Served, query: &str) -> Vec<String> {
 /// the form as a reader would, and waits for the filtered list.
 fn filter_alerts(b: &mut Browser, field: &str, value: &str) {
     let js = format!(
-        "(() => {{ const f = document.querySelector('main form'); f.elements['{field}'].value = '{value}'; f.requestSubmit(); }})()"
+        "(() => {{ delete document.body.dataset.ready; const f = document.querySelector('main form'); f.elements['{field}'].value = '{value}'; f.requestSubmit(); }})()"
     );
     b.eval(&js).unwrap();
-    let cond =
-        format!("location.hash.includes('{field}={value}') && document.body.dataset.ready === 'alerts'");
+    let cond = format!(
+        "location.hash.includes('{field}={value}') && document.body.dataset.ready === 'alerts'"
+    );
     b.wait_for(&cond, READY).unwrap();
 }
 
@@ -288,16 +320,23 @@ fn alerts_page(s: &Served, b: &mut Browser, base: &str) {
     let floods = api_summaries(s, "&kind=syn_flood");
     assert_eq!(floods.len(), 1);
     assert_eq!(listed_summaries(b), floods);
-    b.eval("location.hash = '#/alerts'").unwrap();
-    b.wait_for("document.body.dataset.ready === 'alerts' && !location.hash.includes('?')", READY)
+    b.eval("delete document.body.dataset.ready; location.hash = '#/alerts'")
         .unwrap();
+    b.wait_for(
+        "document.body.dataset.ready === 'alerts' && !location.hash.includes('?')",
+        READY,
+    )
+    .unwrap();
     filter_alerts(b, "severity", "high");
     let high = api_summaries(s, "&severity=high");
     assert_eq!(high.len(), 2, "{high:?}");
     assert_eq!(listed_summaries(b), high);
     // The flood's host: its link opens the host's page.
     let flood = json(&s.get("/api/v1/alerts?kind=syn_flood", &[]));
-    let addr = flood["alerts"][0]["entity"]["addr"].as_str().unwrap().to_string();
+    let addr = flood["alerts"][0]["entity"]["addr"]
+        .as_str()
+        .unwrap()
+        .to_string();
     b.eval(&format!(
         "document.querySelector('#alerts .alert[data-kind=\"syn_flood\"] a[href=\"#/host/{addr}\"]').click()"
     ))
@@ -325,9 +364,7 @@ fn host_page(s: &Served, b: &mut Browser, base: &str) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| {
-            serde_json::json!([p["dst"], p["src_to_dst"]["bytes"], p["dst_to_src"]["bytes"]])
-        })
+        .map(|p| serde_json::json!([p["dst"], p["src_to_dst"]["bytes"], p["dst_to_src"]["bytes"]]))
         .collect();
     assert!(!want.is_empty());
     assert_eq!(peers, Value::Array(want));
@@ -353,29 +390,41 @@ fn host_page(s: &Served, b: &mut Browser, base: &str) {
     shoot(b, "host", &SIZES);
 }
 
-/// The forecast page of the capture's interface at a 1-minute step: with
-/// the history up to the clock (30 points: the capture's 5 minutes and 25
-/// quiet ones) the forecast has bands, drawn with the history; up to the
-/// capture's end (5 points) it has none and the page says why; a step the
-/// endpoint refuses shows its message.
-fn forecast_page(s: &Served, b: &mut Browser, base: &str) {
-    let iface = "demo.pcapng";
-    let q = "step=1m&horizon=30m&history=1h&capacity=200k";
+/// Opens the forecast page of `iface` with the endpoint's keys `q` (with
+/// `capacity=CAPACITY` bit/s) and checks its chart against the endpoints: a
+/// uPlot canvas; the inbound history as `/api/v1/history/series` has it
+/// over the forecast's history, then each forecast point with its 95 % and
+/// 80 % bands (when `bands`), and the capacity line.
+fn check_forecast(
+    s: &Served,
+    b: &mut Browser,
+    base: &str,
+    iface: &str,
+    q: &str,
+    capacity: f64,
+    bands: bool,
+) {
+    let q = format!("{q}&capacity={capacity}");
     open_ready(b, &format!("{base}#/forecast/{iface}?{q}"), "forecast");
     let f = json(&s.get(&format!("/api/v1/forecast?iface={iface}&{q}"), &[]));
     let inbound = &f["directions"][0];
-    assert_eq!(inbound["direction"], "inbound");
+    assert_eq!(inbound["direction"], "inbound", "{f}");
     let canvas = b
         .eval("!!document.querySelector('.chart.forecast canvas')")
         .unwrap();
     assert_eq!(canvas, true);
+    let keys: &[&str] = if bands {
+        &["forecast", "upper95", "lower95", "upper80", "lower80"]
+    } else {
+        &["forecast"]
+    };
     let (names, rows) = numbers(b, "main");
-    let bands = ["upper 95 %", "lower 95 %", "upper 80 %", "lower 80 %"];
     let mut want_names = vec!["history", "forecast"];
-    want_names.extend(bands);
+    if bands {
+        want_names.extend(["upper 95 %", "lower 95 %", "upper 80 %", "lower 80 %"]);
+    }
     want_names.push("capacity");
     assert_eq!(names, want_names);
-    // The history as the series endpoint has it, then the forecast's points.
     let h = &f["history"];
     let series = json(&s.get(
         &format!(
@@ -393,31 +442,49 @@ fn forecast_page(s: &Served, b: &mut Browser, base: &str) {
         .collect();
     let points = inbound["points"].as_array().unwrap();
     assert_eq!(rows.len(), past.len() + points.len());
-    let capacity = Some(200_000.0);
     for (i, v) in past.iter().enumerate() {
-        let want = vec![Some(*v), None, None, None, None, None, capacity];
+        let mut want = vec![Some(*v)];
+        want.extend(keys.iter().map(|_| None));
+        want.push(Some(capacity));
         assert_eq!(rows[i], want, "history row {i}");
     }
     for (i, p) in points.iter().enumerate() {
-        let keys = ["forecast", "upper95", "lower95", "upper80", "lower80"];
         let mut want = vec![None];
         want.extend(keys.iter().map(|k| p[k].as_f64()));
-        want.push(capacity);
+        want.push(Some(capacity));
+        assert!(!bands || p["upper95"].is_number(), "{p}");
         assert_eq!(rows[past.len() + i], want, "forecast row {i}");
     }
-    assert!(points.iter().all(|p| p["upper95"].is_number()));
-    shoot(b, "forecast", &SIZES);
+}
 
+/// The forecast page of the demo capture's interface at a 1-minute step:
+/// with the history up to the clock (30 points: the capture's 5 minutes
+/// and 25 quiet ones) the forecast has bands, drawn with the history; up
+/// to the capture's end (5 points) it has none and the page says why; a
+/// step the endpoint refuses shows its message.
+fn forecast_page(s: &Served, b: &mut Browser, base: &str) {
+    let iface = "demo.pcapng";
+    check_forecast(
+        s,
+        b,
+        base,
+        iface,
+        "step=1m&horizon=30m&history=1h",
+        200_000.0,
+        true,
+    );
+    shoot(b, "forecast-demo", &SIZES[..1]);
     // Up to the capture's end: 5 points, no bands, and the reason shown.
     let q = "step=1m&horizon=5m&history=1h&until=2026-11-23T09:05:00Z";
-    open_ready(b, &format!("{base}#/forecast/{iface}?{q}"), "forecast");
-    let (names, _) = numbers(b, "main");
-    assert_eq!(names, ["history", "forecast"]);
+    check_forecast(s, b, base, iface, q, 200_000.0, false);
     let notes = b
         .eval("[...document.querySelectorAll('ul.notes li')].map(e => e.textContent).join('\\n')")
         .unwrap();
     assert!(
-        notes.as_str().unwrap().contains("too little history for intervals"),
+        notes
+            .as_str()
+            .unwrap()
+            .contains("too little history for intervals"),
         "{notes}"
     );
     // 28 days at a minute is more than the endpoint takes: its message.
@@ -433,4 +500,44 @@ fn forecast_page(s: &Served, b: &mut Browser, base: &str) {
             .unwrap(),
         1
     );
+}
+
+/// Three hours of a download whose rate rises and falls every hour (one
+/// request and one answer every 5 s), from 2020-09-13T12:26:40Z.
+fn hourly_wave() -> Vec<(wirewatch_wire::Timestamp, Vec<u8>)> {
+    let mut frames = Vec::new();
+    for k in 0..(3 * 60 * 12) {
+        let ms = i64::from(k) * 5_000;
+        let phase = (f64::from(k) / 720.0) * std::f64::consts::TAU * 3.0;
+        // 400 to 1,400 bytes, with a small saw-tooth for texture.
+        let answer = 900.0 + 500.0 * phase.sin() + f64::from(k % 7) * 10.0;
+        let req = udp_frame("10.0.0.1", 40000, "10.0.0.2", 443, 60);
+        let ans = udp_frame("10.0.0.2", 443, "10.0.0.1", 40000, answer as usize);
+        frames.push((t(ms), req));
+        frames.push((t(ms + 20), ans));
+    }
+    frames
+}
+
+#[test]
+fn the_forecast_page_draws_history_forecast_and_bands() {
+    let mut b = require!(Browser::launch());
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = write_pcap(dir.path(), "wave.pcap", &hourly_wave());
+    let db = dir.path().join("h.db");
+    // The clock at the capture's end.
+    let s = Served::spawn_file(
+        pcap.to_str().unwrap(),
+        &[("WIREWATCH_NOW", "2020-09-13T15:26:40Z")],
+        &["--db", db.to_str().unwrap(), "--web", "127.0.0.1:0"],
+    );
+    s.wait_ended(&[]);
+    wait_history_complete(&s, "6h");
+    let base = format!("http://{}/", s.addr);
+    b.emulate(1280, 800, false).unwrap();
+    let q = "step=1m&horizon=1h&history=6h";
+    check_forecast(&s, &mut b, &base, "wave.pcap", q, 3_000.0, true);
+    shoot(&mut b, "forecast", &SIZES);
+    assert_eq!(b.exceptions, Vec::<String>::new());
+    s.stop();
 }

@@ -52,9 +52,15 @@ impl Served {
     /// Starts `wirewatch -r demo --format json ARGS` with `env` set;
     /// returns once it listens.
     pub(crate) fn spawn(env: &[(&str, &str)], args: &[&str]) -> Served {
+        Served::spawn_file(&demo(), env, args)
+    }
+
+    /// Starts `wirewatch -r FILE --format json ARGS` with `env` set;
+    /// returns once it listens.
+    pub(crate) fn spawn_file(file: &str, env: &[(&str, &str)], args: &[&str]) -> Served {
         let mut child = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"))
             .envs(env.iter().copied())
-            .args(["-r", &demo(), "--format", "json"])
+            .args(["-r", file, "--format", "json"])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
