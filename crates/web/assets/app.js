@@ -71,7 +71,7 @@
   }
 
   function replace(el, ...kids) {
-    el.replaceChildren(...kids.flat().filter((k) => k !== null && k !== undefined));
+    el.replaceChildren(...kids.flat(Infinity).filter((k) => k !== null && k !== undefined && k !== false));
   }
 
   // --------------------------------------------------------------- numbers
@@ -134,6 +134,13 @@
 
   function setStatus(text) { statusLine.textContent = text; }
 
+  /** The run's state and time in the status line, once (the live page keeps it current). */
+  async function showStatus() {
+    const r = await api('/api/v1/status');
+    if (r.error) setStatus('status not available: ' + r.error);
+    else if (document.body.dataset.page !== 'live') setStatus(r.data.mode + ' ' + r.data.state + (r.data.time ? ' · ' + fmtTime(r.data.time) : ''));
+  }
+
   function ready(what) { document.body.dataset.ready = what; }
 
   // ---------------------------------------------------------------- charts
@@ -147,7 +154,7 @@
     const grid = { stroke: css('--line'), width: 1 };
     return [
       { stroke, grid, ticks: grid },
-      { stroke, grid, ticks: grid, size: 70, values: (u, vals) => vals.map(yFmt) },
+      { stroke, grid, ticks: grid, size: 90, values: (u, vals) => vals.map(yFmt) },
     ];
   }
 
@@ -242,7 +249,8 @@
 
   // ------------------------------------------------------------- live page
 
-  function sparkChart(el) {
+  /** The interface total's sparkline in `el`, its points in `numbersEl`. */
+  function sparkChart(el, numbersEl) {
     let stop = null;
     let last = '';
     return {
@@ -251,6 +259,10 @@
         if (key === last) return;
         last = key;
         const data = [points.map((p) => p[0]), points.map((p) => p[1]), points.map((p) => p[2])];
+        // Kept open across updates when the reader opened it.
+        const open = !!numbersEl.querySelector('details[open]');
+        replace(numbersEl, numbersTable('numbers: 2 s rates', data[0], [{ name: 'sent', values: data[1] }, { name: 'received', values: data[2] }], fmtRate));
+        if (open) numbersEl.firstChild.open = true;
         if (stop) stop();
         stop = chart(el, {
           height: 140,
@@ -266,9 +278,10 @@
     };
   }
 
-  function alertList(alerts) {
+  /** Alert cards; those in `fresh` (arrived over the live stream) marked new. */
+  function alertList(alerts, fresh) {
     if (!alerts.length) return [h('p', { class: 'muted' }, 'no alerts')];
-    return alerts.map(alertCard);
+    return alerts.map((a) => alertCard(a, fresh && fresh.has(a)));
   }
 
   function livePage(route, root) {
@@ -279,25 +292,30 @@
       ifaces: h('div', { class: 'cards', id: 'ifaces' }),
       totals: h('div', { class: 'cards', id: 'totals' }),
       spark: h('div', { class: 'chart', id: 'spark' }),
+      sparkNumbers: h('div', { id: 'spark-numbers' }),
       top: h('div', { id: 'top' }, h('p', { class: 'muted' }, 'waiting for the first snapshot…')),
       alerts: h('div', { id: 'live-alerts' }),
     };
     replace(root,
       h('h2', null, 'Interfaces'), parts.ifaces,
-      h('h2', null, 'Interface total'), parts.totals, h('div', { class: 'panel' }, parts.spark),
+      h('h2', null, 'Interface total'), parts.totals, h('div', { class: 'panel' }, parts.spark, parts.sparkNumbers),
       h('h2', null, 'Top talkers'),
       h('div', { class: 'controls' }, buttons(by, BYS, (v) => navParam(route, 'by', v), 'by'), buttons(win, WINDOWS, (v) => navParam(route, 'window', v), 'sorted by')),
       parts.top, parts.mode,
       h('h2', null, 'Recent alerts ', link('(all)', 'alerts')), parts.alerts);
-    const spark = sparkChart(parts.spark);
+    const spark = sparkChart(parts.spark, parts.sparkNumbers);
     const sparkPoints = [];
     let recent = [];
+    const fresh = new Set();
     const timers = [];
     let source = null;
+    // Where the numbers come from: 'events' (the stream) or 'polling'.
+    const feed = (how) => { document.body.dataset.feed = how; };
 
     const showTop = (entries, state, time) => {
       replace(parts.top, topTable(by, win, entries || []));
-      setStatus((state || '?') + (time ? ' · ' + fmtTime(time) : ''));
+      const how = document.body.dataset.feed === 'events' ? 'live stream' : 'polling';
+      setStatus((state || '?') + (time ? ' · ' + fmtTime(time) : '') + ' · ' + how);
       document.body.dataset.state = state || '';
       ready('live');
     };
@@ -321,6 +339,7 @@
       showTop(d.entries, d.state, d.at);
     };
     const poll = () => {
+      feed('polling');
       parts.mode.textContent = 'The live stream (/api/v1/events) is not available: polling /api/v1/top every 2 s.';
       pollTop();
       pollIfaces();
@@ -329,7 +348,9 @@
     const loadAlerts = async () => {
       const r = await api('/api/v1/alerts?limit=5');
       if (r.error) { replace(parts.alerts, unavailable('/api/v1/alerts', r)); return; }
+      // Those that came over the stream meanwhile are in the answer too.
       recent = r.data.alerts || [];
+      fresh.clear();
       replace(parts.alerts, alertList(recent));
     };
 
@@ -338,6 +359,7 @@
       let opened = false;
       source.addEventListener('open', () => {
         opened = true;
+        feed('events');
         parts.mode.textContent = 'Live: updated by the server every second (/api/v1/events).';
       });
       source.addEventListener('snapshot', (ev) => {
@@ -349,8 +371,10 @@
         showTop(views ? views[win] : [], s.state, s.time);
       });
       source.addEventListener('alert', (ev) => {
-        recent = [JSON.parse(ev.data), ...recent].slice(0, 5);
-        replace(parts.alerts, alertList(recent));
+        const a = JSON.parse(ev.data);
+        fresh.add(a);
+        recent = [a, ...recent].slice(0, 5);
+        replace(parts.alerts, alertList(recent, fresh));
       });
       source.addEventListener('error', () => {
         if (source.readyState === EventSource.CLOSED && !opened) { source.close(); source = null; poll(); }
@@ -396,10 +420,11 @@
     return Number.isInteger(v) ? fmtCount(v) : String(Math.round(v * 1000) / 1000);
   }
 
-  function alertCard(a) {
+  /** One alert; `isNew`: it arrived while the page was open. */
+  function alertCard(a, isNew) {
     const sev = SEVERITIES.includes(a.severity) ? a.severity : 'low';
-    return h('div', { class: 'panel alert ' + sev, data: { kind: a.kind || '' } },
-      h('div', null, h('span', { class: 'sev sev-' + sev }, a.severity || '?'), ' ', h('b', null, a.kind || '?'), ' ',
+    return h('div', { class: 'panel alert ' + sev + (isNew ? ' new' : ''), data: { kind: a.kind || '' } },
+      h('div', null, isNew ? [h('span', { class: 'badge' }, 'new'), ' '] : null, h('span', { class: 'sev sev-' + sev }, a.severity || '?'), ' ', h('b', null, a.kind || '?'), ' ',
         h('span', { class: 'muted' }, a.time || ''), a.suppressed ? h('span', { class: 'muted' }, ' (+' + a.suppressed + ' suppressed)') : null),
       h('div', { class: 'entities' }, entityLinks(a.entity)),
       h('p', { class: 'summary' }, a.summary || ''),
@@ -442,27 +467,47 @@
 
   function seriesTimes(line) { return line.points.map((pt) => epoch(pt.ts)); }
 
-  /** Stacked areas: each band drawn as the running sum, the first on top. */
-  function stackedChart(el, lines, total) {
-    const x = seriesTimes(total || lines[0]);
-    const rate = (pt, step) => (pt.bytes * 8) / step;
-    const step = x.length > 1 ? x[1] - x[0] : 60;
-    const own = lines.map((l) => l.points.map((pt) => rate(pt, step)));
+  /**
+   * The bands of a stacked chart, bytes per bucket: each line, then
+   * "other", which is `copies` × the total minus the lines. A flow counts
+   * for each entity it has: by host both its ends (copies 2), by local,
+   * remote, pair, process, port or interface one (copies 1).
+   */
+  function stackBands(lines, total, copies) {
+    const bands = lines.map((l) => ({ name: l.name, bytes: l.points.map((pt) => pt.bytes) }));
     if (total) {
-      const sum = x.map((_, i) => own.reduce((s, o) => s + (o[i] || 0), 0));
-      own.push(total.points.map((pt, i) => Math.max(0, rate(pt, step) - sum[i])));
+      const other = total.points.map((pt, i) => Math.max(0, copies * pt.bytes - bands.reduce((s, b) => s + (b.bytes[i] || 0), 0)));
+      bands.push({ name: 'other', bytes: other, other: true });
     }
-    const names = lines.map((l) => l.name).concat(total ? ['other'] : []);
-    const colors = names.map((n, i) => (n === 'other' ? css('--other') : PALETTE[i % PALETTE.length]));
+    return bands;
+  }
+
+  /** The numbers behind a chart, one row per time, in a disclosure under it. */
+  function numbersTable(caption, x, columns, fmt) {
+    const head = h('tr', null, h('th', { class: 'l' }, 'time'), columns.map((c) => h('th', { data: { name: c.name } }, c.name)));
+    const rows = x.map((t, i) => h('tr', null, h('td', { class: 'l' }, fmtTime(t)), columns.map((c) => num(c.values[i], fmt))));
+    return h('details', { class: 'numbers' }, h('summary', null, caption),
+      h('div', { class: 'tablewrap' }, h('table', { class: 'chart-numbers' }, h('thead', null, head), h('tbody', null, rows))));
+  }
+
+  /**
+   * Stacked areas in `el` (bits/s; each band drawn as the running sum, the
+   * last band on top) and the bytes of each band per bucket in `numbersEl`.
+   */
+  function stackedChart(el, numbersEl, bands, x, step) {
+    const own = bands.map((b) => b.bytes.map((v) => (v * 8) / step));
+    const names = bands.map((b) => b.name);
+    const colors = bands.map((b, i) => (b.other ? css('--other') : PALETTE[i % PALETTE.length]));
     // Series k (drawn later, so on top) is the sum of bands 0..k; draw from the largest sum down.
     const cum = own.map((_, k) => x.map((__, i) => own.slice(0, k + 1).reduce((s, o) => s + (o[i] || 0), 0)));
     const order = names.map((_, k) => names.length - 1 - k);
+    replace(numbersEl, numbersTable('numbers: bytes per ' + step + ' s', x, bands.map((b) => ({ name: b.name, values: b.bytes })), fmtBytes));
     return chart(el, {
       height: 260,
       scales: { x: { time: true } },
       axes: axes(fmtBits),
       series: [{}].concat(order.map((k) => ({
-        label: names[k], stroke: colors[k], fill: colors[k], width: 1,
+        label: names[k], stroke: colors[k], fill: colors[k], width: 1, points: { show: false },
         value: (u, v, si, idx) => (idx === null ? '–' : fmtBits(own[k][idx])),
       }))),
     }, [x].concat(order.map((k) => cum[k])));
@@ -482,40 +527,65 @@
     return h('ul', { class: 'notes' }, notes.map((n) => h('li', null, typeof n === 'string' ? n : JSON.stringify(n))));
   }
 
-  function historyTopTable(d, by) {
-    const rows = (d.entries || []).map((e) => h('tr', null,
-      h('td', { class: 'l who' }, by === 'host' || by === 'local' || by === 'remote' ? hostLink(e.key) : by === 'process' ? link(e.key, 'process', e.key) : e.key),
-      num(e.bytes, fmtBytes), num(e.bytes_out, fmtBytes, 'sent'), num(e.bytes_in, fmtBytes, 'recv'),
-      num((e.packets_in || 0) + (e.packets_out || 0), fmtCount, 'wide')));
-    return h('div', { class: 'tablewrap' }, h('table', { class: 'history-top' },
-      h('thead', null, h('tr', null, h('th', { class: 'l' }, by), h('th', null, 'bytes'), h('th', null, 'out'), h('th', null, 'in'), h('th', { class: 'wide' }, 'packets'))),
-      h('tbody', null, rows)),
-    h('p', { class: 'muted' }, fmtCount(d.entities) + ' ' + by + ' entities in all'));
+  /** A history key as a link to its page; merged or unknown ones ("(merged)") as text. */
+  function historyKey(key, by) {
+    if (/^\(/.test(key)) return key;
+    if (by === 'host' || by === 'local' || by === 'remote') return hostLink(key);
+    return by === 'process' ? link(key, 'process', key) : key;
   }
 
-  /** Series (one chart) and top (one table) of the history for `filter`. */
-  function historyParts(root, filter, by, since, stops) {
-    const chartEl = h('div', { class: 'chart' });
+  /** The top table of the history; `subject` (a host's own line on its page) left out. */
+  function historyTopTable(d, by, subject) {
+    const entries = (d.entries || []).filter((e) => e.key !== subject);
+    const rows = entries.map((e) => h('tr', { class: 'entry', data: { key: e.key } },
+      h('td', { class: 'l who' }, historyKey(e.key, by)),
+      num(e.bytes, fmtBytes, 'bytes'), num(e.bytes_out, fmtBytes, 'sent out'), num(e.bytes_in, fmtBytes, 'recv in'),
+      num((e.packets_in || 0) + (e.packets_out || 0), fmtCount, 'wide')));
+    if (!rows.length) rows.push(h('tr', null, h('td', { class: 'l muted', colspan: 5 }, 'nothing recorded in this range')));
+    const others = subject === undefined ? d.entities : Math.max(0, d.entities - 1);
+    return h('div', { class: 'tablewrap' }, h('table', { class: 'history-top', data: { by } },
+      h('thead', null, h('tr', null, h('th', { class: 'l' }, subject === undefined ? by : 'peer'), h('th', null, 'bytes'), h('th', null, 'out'), h('th', null, 'in'), h('th', { class: 'wide' }, 'packets'))),
+      h('tbody', null, rows)),
+    h('p', { class: 'muted' }, fmtCount(others) + ' ' + (subject === undefined ? by + ' entities' : 'peers') + ' in all'));
+  }
+
+  /** Lines of the stacked chart and rows of the top table. */
+  const CHART_LINES = 5;
+  const TOP_ROWS = 10;
+
+  /**
+   * Series (one stacked chart with "other") and top (one table) of the
+   * history for `filter`, grouped by `by`. `subject`: the entity whose page
+   * this is, left out of both (by host, its own line is all its traffic);
+   * `copies`: how many entities of `by` each flow counts for.
+   */
+  function historyParts(root, filter, by, since, stops, subject, copies) {
+    const chartEl = h('div', { class: 'chart stacked' });
+    const numbersEl = h('div');
     const covered = h('p', { class: 'muted range' });
     const topEl = h('div', null, h('p', { class: 'muted' }, 'loading…'));
-    replace(root, h('div', { class: 'panel' }, chartEl, covered), topEl);
+    replace(root, h('div', { class: 'panel' }, chartEl, covered, numbersEl), topEl);
     const base = Object.assign({ since }, filter);
+    const extra = subject === undefined ? 0 : 1;
     return (async () => {
       const [series, total, top] = await Promise.all([
-        api('/api/v1/history/series' + query(Object.assign({ by, limit: 5 }, base))),
+        api('/api/v1/history/series' + query(Object.assign({ by, limit: CHART_LINES + extra }, base))),
         api('/api/v1/history/series' + query(base)),
-        api('/api/v1/history/top' + query(Object.assign({ by, limit: 10 }, base))),
+        api('/api/v1/history/top' + query(Object.assign({ by, limit: TOP_ROWS + extra }, base))),
       ]);
       if (series.error || total.error) {
         replace(chartEl, unavailable('/api/v1/history/series', series.error ? series : total));
-      } else if (!(series.data.lines || []).length) {
+      } else if (!(total.data.lines || []).length) {
         replace(chartEl, h('p', { class: 'muted' }, 'no traffic recorded in this range'));
       } else {
-        const lines = series.data.lines.filter((l) => l.name !== 'other');
-        stops.push(stackedChart(chartEl, lines, (total.data.lines || [])[0]));
-        replace(covered, rangeNote(series.data), notesList(series.data.notes));
+        const line = total.data.lines[0];
+        const lines = (series.data.lines || []).filter((l) => l.name !== subject).slice(0, CHART_LINES);
+        const bands = stackBands(lines, line, copies);
+        stops.push(stackedChart(chartEl, numbersEl, bands, seriesTimes(line), series.data.step_seconds || 60));
+        const twice = copies > 1 ? ' · each flow counts for both its ' + by + 's: the bands add up to ' + copies + '× the traffic' : '';
+        replace(covered, rangeNote(series.data) + twice, notesList(series.data.notes));
       }
-      replace(topEl, top.error ? unavailable('/api/v1/history/top', top) : historyTopTable(top.data, by));
+      replace(topEl, top.error ? unavailable('/api/v1/history/top', top) : historyTopTable(top.data, by, subject));
     })();
   }
 
@@ -527,7 +597,7 @@
       h('div', { class: 'controls' }, buttons(since, RANGES, (v) => navParam(route, 'since', v), 'last'), buttons(by, HISTORY_BYS, (v) => navParam(route, 'by', v), 'by')),
       body);
     const stops = [];
-    historyParts(body, {}, by, since, stops).then(() => ready('history'));
+    historyParts(body, {}, by, since, stops, undefined, by === 'host' ? 2 : 1).then(() => ready('history'));
     return () => stops.forEach((s) => s());
   }
 
@@ -555,7 +625,8 @@
       h('h2', null, 'History'), h('div', { class: 'controls' }, buttons(since, RANGES, (v) => navParam(route, 'since', v), 'last')), hist);
     const stops = [];
     const filter = kind === 'host' ? { host: name } : { process: name };
-    const peersBy = kind === 'host' ? 'remote' : 'host';
+    // A host's peers: every host of its flows but itself; a process's: the remote ends.
+    const peersBy = kind === 'host' ? 'host' : 'remote';
     (async () => {
       const r = await api('/api/v1/' + kind + '/' + encodeURIComponent(name) + query({ window: win }));
       if (r.error) replace(live, unavailable('/api/v1/' + kind + '/…', r));
@@ -565,7 +636,7 @@
           h('h2', null, 'Ports'), portsTable(r.data.ports),
           h('h2', null, 'Alerts'), alertList(r.data.alerts || []));
       }
-      await historyParts(hist, filter, peersBy, since, stops);
+      await historyParts(hist, filter, peersBy, since, stops, kind === 'host' ? name : undefined, 1);
       ready(kind);
     })();
     return () => stops.forEach((s) => s());
@@ -573,52 +644,75 @@
 
   // ------------------------------------------------------------- forecast
 
-  function forecastChart(el, d, dir, histPoints, stops) {
+  /** The forecast endpoint's keys the page passes on from its URL, with their defaults. */
+  const FORECAST_KEYS = { step: '5m', horizon: '24h', history: '28d', until: 'now', capacity: 'none', method: 'auto' };
+
+  /**
+   * History, forecast, the 95 % and 80 % bands and the capacity line in
+   * `el` (bit/s), and the same numbers in `numbersEl`.
+   */
+  function forecastChart(el, numbersEl, d, dir, histPoints) {
     const pts = dir.points || [];
-    const hx = histPoints.map((p) => p[0]);
     const fx = pts.map((p) => epoch(p.time));
+    const start = fx.length ? fx[0] : Infinity;
+    const past = histPoints.filter((p) => p[0] < start);
+    const hx = past.map((p) => p[0]);
     const x = hx.concat(fx);
-    const pad = (before, vals) => new Array(before).fill(null).concat(vals);
-    const fill = (vals) => pad(hx.length, vals);
-    const band = (k) => fill(pts.map((p) => (p[k] === undefined ? null : p[k])));
-    const hist = histPoints.map((p) => p[1]).concat(new Array(fx.length).fill(null));
-    const series = [{}, { label: 'history', stroke: css('--fg'), width: 1.5 },
-      { label: 'forecast', stroke: css('--accent'), width: 2, dash: [6, 4] }];
-    const data = [x, hist, fill(pts.map((p) => p.forecast))];
+    const later = (vals) => new Array(hx.length).fill(null).concat(vals);
+    const key = (k) => later(pts.map((p) => (p[k] === undefined ? null : p[k])));
+    const cols = [
+      { name: 'history', values: past.map((p) => p[1]).concat(new Array(fx.length).fill(null)), s: { stroke: css('--fg'), width: 1.5 } },
+      { name: 'forecast', values: key('forecast'), s: { stroke: css('--accent'), width: 2, dash: [6, 4] } },
+    ];
     const bands = [];
     for (const level of [95, 80]) {
       if (!pts.some((p) => p['upper' + level] !== undefined)) continue;
       const color = css(level === 95 ? '--band95' : '--band80');
-      series.push({ label: 'upper ' + level + ' %', stroke: color, width: 1 }, { label: 'lower ' + level + ' %', stroke: color, width: 1 });
-      data.push(band('upper' + level), band('lower' + level));
-      bands.push({ series: [data.length - 2, data.length - 1], fill: color });
+      cols.push({ name: 'upper ' + level + ' %', values: key('upper' + level), s: { stroke: color, width: 1 } },
+        { name: 'lower ' + level + ' %', values: key('lower' + level), s: { stroke: color, width: 1 } });
+      // Series 0 is the time: column i is series i + 1.
+      bands.push({ series: [cols.length - 1, cols.length], fill: color });
     }
     if (d.capacity && d.capacity.bits_per_sec) {
-      series.push({ label: 'capacity', stroke: css('--high'), width: 1.5, dash: [2, 3] });
-      data.push(x.map(() => d.capacity.bits_per_sec));
+      cols.push({ name: 'capacity', values: x.map(() => d.capacity.bits_per_sec), s: { stroke: css('--high'), width: 1.5, dash: [2, 3] } });
     }
-    series.forEach((s, i) => { if (i) s.value = (u, v) => fmtBits(v); });
-    stops.push(chart(el, { height: 280, scales: { x: { time: true } }, axes: axes(fmtBits), series, bands }, data));
+    replace(numbersEl, numbersTable('numbers: bit/s per ' + d.step_secs + ' s', x, cols, fmtBits));
+    const series = [{}].concat(cols.map((c) => Object.assign({ label: c.name, value: (u, v) => fmtBits(v), points: { show: false } }, c.s)));
+    return chart(el, { height: 280, scales: { x: { time: true } }, axes: axes(fmtBits), series, bands }, [x].concat(cols.map((c) => c.values)));
   }
 
+  /** The history the forecast learned from, as [time, bit/s] at its step. */
   async function forecastHistory(d, iface, inbound) {
     const hist = d.history || {};
     if (!hist.from || !hist.to) return { points: [] };
-    const stepMin = Math.max(1, Math.round((d.step_secs || 300) / 60));
-    const r = await api('/api/v1/history/series' + query({ since: hist.from, until: hist.to, step: stepMin + 'm', iface }));
+    const step = d.step_secs || 300;
+    const r = await api('/api/v1/history/series' + query({ since: hist.from, until: hist.to, step: Math.max(1, Math.round(step / 60)) + 'm', iface }));
     if (r.error) return r;
     const line = (r.data.lines || [])[0];
-    const step = stepMin * 60;
     return { points: line ? line.points.map((p) => [epoch(p.ts), ((inbound ? p.bytes_in : p.bytes_out) * 8) / step]) : [] };
+  }
+
+  /** The form of the forecast's parameters (empty: the endpoint's default). */
+  function forecastForm(route, params) {
+    const inputs = Object.entries(FORECAST_KEYS).map(([k, dflt]) => h('input', { name: k, value: params[k], placeholder: dflt, size: 6 }));
+    const apply = (ev) => {
+      ev.preventDefault();
+      const q = new URLSearchParams(route.params);
+      for (const i of inputs) { if (i.value) q.set(i.name, i.value); else q.delete(i.name); }
+      location.hash = '#/' + route.path + '?' + q.toString();
+    };
+    return h('form', { class: 'controls', onsubmit: apply }, inputs.map((i) => h('label', null, i.name + ' ', i)), h('button', { type: 'submit' }, 'forecast'));
   }
 
   function forecastPage(route, root) {
     const iface = route.arg || '';
     const dirName = route.params.get('direction') || 'inbound';
+    const params = {};
+    for (const k of Object.keys(FORECAST_KEYS)) params[k] = route.params.get(k) || '';
     const picker = h('div', { class: 'controls' });
     const body = h('div', null, h('p', { class: 'muted' }, 'loading…'));
     replace(root, h('h2', null, 'Forecast ', h('span', { class: 'name' }, iface || '(all interfaces)')), picker,
-      buttons(dirName, ['inbound', 'outbound'], (v) => navParam(route, 'direction', v), 'direction'), body);
+      buttons(dirName, ['inbound', 'outbound'], (v) => navParam(route, 'direction', v), 'direction'), forecastForm(route, params), body);
     const stops = [];
     (async () => {
       const ifs = await api('/api/v1/interfaces');
@@ -626,20 +720,21 @@
         replace(picker, h('label', null, 'interface'), link('all', 'forecast'),
           (ifs.data.interfaces || []).map((i) => [' ', link(i.name, 'forecast', i.name)]));
       }
-      const r = await api('/api/v1/forecast' + query({ iface }));
+      const r = await api('/api/v1/forecast' + query(Object.assign({ iface }, params)));
       if (r.error) { replace(body, unavailable('/api/v1/forecast', r)); ready('forecast'); return; }
       const d = r.data;
       const dir = (d.directions || []).find((x) => x.direction === dirName) || (d.directions || [])[0];
       if (!dir) { replace(body, h('p', { class: 'muted' }, 'no forecast')); ready('forecast'); return; }
       const hist = await forecastHistory(d, iface, dir.direction === 'inbound');
-      const chartEl = h('div', { class: 'chart' });
-      replace(body, h('div', { class: 'panel' }, chartEl),
+      const chartEl = h('div', { class: 'chart forecast' });
+      const numbersEl = h('div');
+      replace(body, h('div', { class: 'panel' }, chartEl, numbersEl),
         hist.error ? unavailable('/api/v1/history/series', hist) : null,
-        h('p', { class: 'muted' }, (d.entity || '') + ' · model ' + dir.model + ' · step ' + d.step_secs + ' s · ' + d.horizon_steps + ' steps ahead' +
+        h('p', { class: 'muted' }, (d.entity || '') + ' · ' + dir.direction + ' · model ' + dir.model + ' · step ' + d.step_secs + ' s · ' + d.horizon_steps + ' steps ahead' +
           (d.capacity ? ' · capacity ' + fmtBits(d.capacity.bits_per_sec) + ' (' + d.capacity.from + ')' : ' · no capacity known')),
         notesList((d.notes || []).concat(dir.notes || [])),
         (d.alerts || []).length ? [h('h2', null, 'Capacity warnings'), (d.alerts || []).map((a) => (a.summary ? alertCard(a) : h('p', null, JSON.stringify(a))))] : null);
-      forecastChart(chartEl, d, dir, hist.points || [], stops);
+      stops.push(forecastChart(chartEl, numbersEl, d, dir, hist.points || []));
       ready('forecast');
     })();
     return () => stops.forEach((s) => s());
@@ -676,6 +771,7 @@
     delete document.body.dataset.ready;
     document.body.dataset.page = page;
     for (const a of document.querySelectorAll('nav a')) a.classList.toggle('on', a.dataset.page === page);
+    if (page !== 'live') showStatus();
     stopPage = PAGES[page](route, view) || (() => {});
   }
 

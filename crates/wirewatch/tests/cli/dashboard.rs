@@ -17,16 +17,16 @@ use crate::live;
 use crate::web::{final_report, json, Served};
 
 /// How long a page may take to show its data.
-const READY: Duration = Duration::from_secs(30);
+pub(crate) const READY: Duration = Duration::from_secs(30);
 
 /// Where screenshots are written.
-fn artifacts() -> PathBuf {
+pub(crate) fn artifacts() -> PathBuf {
     workspace_root().join("target/test-artifacts")
 }
 
 /// The first row of the top table as the page shows it: addresses and the
 /// exact byte counts (`data-value`) sent and received.
-const FIRST_ROW: &str = "(() => {
+pub(crate) const FIRST_ROW: &str = "(() => {
   const r = document.querySelector('table.toptable tbody tr.entry');
   if (!r) return null;
   const q = (s) => r.querySelector(s);
@@ -36,7 +36,9 @@ const FIRST_ROW: &str = "(() => {
 })()";
 
 /// Opens `url` and waits until the page says it shows `page`'s data.
-fn open_ready(b: &mut Browser, url: &str, page: &str) {
+pub(crate) fn open_ready(b: &mut Browser, url: &str, page: &str) {
+    // A new fragment is no new document: the flag must not be the last page's.
+    b.eval("delete document.body.dataset.ready").unwrap();
     b.open(url).unwrap();
     let cond = format!("document.body.dataset.ready === '{page}'");
     b.wait_for(&cond, READY)
@@ -44,7 +46,7 @@ fn open_ready(b: &mut Browser, url: &str, page: &str) {
 }
 
 /// The "not available: …" notes the page shows, as (endpoint, text).
-fn unavailable_notes(b: &mut Browser) -> Vec<(String, String)> {
+pub(crate) fn unavailable_notes(b: &mut Browser) -> Vec<(String, String)> {
     let v = b
         .eval("[...document.querySelectorAll('[data-unavailable]')].map(e => [e.dataset.unavailable, e.textContent])")
         .unwrap();
@@ -53,7 +55,7 @@ fn unavailable_notes(b: &mut Browser) -> Vec<(String, String)> {
 
 /// Each page that needs an endpoint the server does not answer says so
 /// with the server's error; a page whose endpoints answer shows no such note.
-fn check_degrades_visibly(s: &Served, b: &mut Browser, endpoint: &str, probe: &str) {
+pub(crate) fn check_degrades_visibly(s: &Served, b: &mut Browser, endpoint: &str, probe: &str) {
     let notes = unavailable_notes(b);
     let a = s.get(probe, &[]);
     let note = notes.iter().find(|(e, _)| e == endpoint);
@@ -72,7 +74,7 @@ fn check_degrades_visibly(s: &Served, b: &mut Browser, endpoint: &str, probe: &s
 
 /// Screenshots of the page `name` (which draws again when the colour
 /// scheme changes) at each size, light and dark.
-fn shoot(b: &mut Browser, name: &str, sizes: &[(u32, u32)]) {
+pub(crate) fn shoot(b: &mut Browser, name: &str, sizes: &[(u32, u32)]) {
     for &(w, h) in sizes {
         for dark in [false, true] {
             let scheme = if dark { "dark" } else { "light" };
@@ -114,7 +116,7 @@ fn the_dashboard_shows_the_numbers_of_the_api_and_of_the_report() {
         .unwrap();
     assert_eq!(iface, "demo.pcapng");
     check_degrades_visibly(&s, &mut b, "/api/v1/alerts", "/api/v1/alerts?limit=5");
-    shoot(&mut b, "live", &[(1280, 800), (390, 844)]);
+    shoot(&mut b, "no-history-live", &[(1280, 800)]);
 
     // The other pages load and say what they cannot show.
     let src = row["src"].as_str().unwrap().to_string();
@@ -147,7 +149,7 @@ fn the_dashboard_shows_the_numbers_of_the_api_and_of_the_report() {
         b.emulate(1280, 800, false).unwrap();
         open_ready(&mut b, &format!("{base}#/{hash}"), page);
         check_degrades_visibly(&s, &mut b, endpoint, &probe);
-        shoot(&mut b, page, &[(1280, 800)]);
+        shoot(&mut b, &format!("no-history-{page}"), &[(1280, 800)]);
     }
     assert_eq!(b.csp_violations().unwrap(), Vec::<String>::new());
     assert_eq!(b.exceptions, Vec::<String>::new());

@@ -16,6 +16,7 @@ mod common;
 mod consumers;
 mod corpus;
 mod dashboard;
+mod dashboard_data;
 mod detect_cli;
 mod forecast_cli;
 mod limits;

@@ -53,16 +53,28 @@ impl Served {
     /// returns once it listens. Without host names (`-n`): looking up the
     /// capture's addresses would ask the machine's DNS servers.
     pub(crate) fn spawn(env: &[(&str, &str)], args: &[&str]) -> Served {
-        let bin = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"));
-        Served::spawn_in(bin, env, &[&["-n"], args].concat())
+        Served::spawn_file(&demo(), env, args)
     }
 
-    /// [`Served::spawn`] through `cmd`: the binary, or a command that runs
-    /// it with the arguments that follow (names are not turned off).
-    pub(crate) fn spawn_in(mut cmd: Command, env: &[(&str, &str)], args: &[&str]) -> Served {
+    /// Starts `wirewatch -r FILE --format json -n ARGS` with `env` set;
+    /// returns once it listens.
+    pub(crate) fn spawn_file(file: &str, env: &[(&str, &str)], args: &[&str]) -> Served {
+        let bin = Command::new(assert_cmd::cargo::cargo_bin("wirewatch"));
+        Served::spawn_in(bin, file, env, &[&["-n"], args].concat())
+    }
+
+    /// `-r FILE --format json ARGS` through `cmd`: the binary, or a command
+    /// that runs it with the arguments that follow (names are not turned
+    /// off).
+    pub(crate) fn spawn_in(
+        mut cmd: Command,
+        file: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Served {
         let mut child = cmd
             .envs(env.iter().copied())
-            .args(["-r", &demo(), "--format", "json"])
+            .args(["-r", file, "--format", "json"])
             .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -110,7 +110,12 @@ fn names_from_the_hosts_file_appear_in_the_api_and_are_null_with_n() {
 
     // A replay read at full speed publishes once, at its end: the names
     // come after that, and are in the answers made after they came.
-    let s = Served::spawn_in(private.command(), &[], &["--web", "127.0.0.1:0"]);
+    let s = Served::spawn_in(
+        private.command(),
+        &crate::web::demo(),
+        &[],
+        &["--web", "127.0.0.1:0"],
+    );
     s.wait_ended(&[]);
     let names = settled_names(&s);
     assert_eq!(names["enabled"], true, "{names}");
@@ -138,7 +143,12 @@ fn names_from_the_hosts_file_appear_in_the_api_and_are_null_with_n() {
     s.stop();
 
     // -n: no lookups, every name null (the fields are still there).
-    let s = Served::spawn_in(private.command(), &[], &["-n", "--web", "127.0.0.1:0"]);
+    let s = Served::spawn_in(
+        private.command(),
+        &crate::web::demo(),
+        &[],
+        &["-n", "--web", "127.0.0.1:0"],
+    );
     s.wait_ended(&[]);
     assert_eq!(settled_names(&s), serde_json::json!({ "enabled": false }));
     let top = json(&s.get("/api/v1/top?by=pair&window=2s&limit=5", &[]));
