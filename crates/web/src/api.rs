@@ -66,7 +66,7 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
         "/api/v1/alerts" => answer(alerts_json(hub, query)),
         p if crate::assets::is_asset_path(p) => crate::assets::get(p)
             .unwrap_or_else(|| Answer::error(404, &format!("no such file: {p}"))),
-        "/metrics" => crate::metrics::answer(&snap, crate::metrics::Format::Text),
+        "/metrics" => crate::metrics::answer(hub, crate::metrics::Format::Text),
         _ => Answer::error(404, &format!("no such path: {path}")),
     }
 }

@@ -22,8 +22,12 @@ pub const MAX_ALERTS: usize = 1_000;
 /// behind skips to the newest (and is told how many it missed).
 pub const EVENT_BUFFER: usize = 64;
 
-/// Most SSE clients at once; more get 503.
+/// Most SSE clients at once by default (`[web] max-sse-clients`); more
+/// get 503.
 pub const MAX_SSE_CLIENTS: usize = 128;
+
+/// The status codes `/metrics` counts answers by (any other is `other`).
+pub const COUNTED_CODES: [u16; 9] = [200, 304, 400, 401, 404, 405, 409, 500, 503];
 
 /// The last alerts of this run, newest last.
 #[derive(Debug, Default)]
@@ -46,9 +50,12 @@ pub struct Hub {
     events: broadcast::Sender<Bytes>,
     /// SSE clients connected now.
     pub sse_clients: AtomicUsize,
-    /// SSE clients refused at [`MAX_SSE_CLIENTS`] or dropped for not
-    /// reading.
+    /// SSE clients refused at the cap or dropped for not reading.
     pub sse_refused: AtomicU64,
+    /// The SSE client cap ([`MAX_SSE_CLIENTS`] unless configured).
+    pub sse_cap: AtomicUsize,
+    /// Answers by status code: [`COUNTED_CODES`], then any other.
+    pub answers: [AtomicU64; COUNTED_CODES.len() + 1],
     /// Whether the input is a live capture (else a file replay).
     pub live: std::sync::atomic::AtomicBool,
     /// Host names for the entries of the answers (off unless started).
@@ -69,6 +76,8 @@ pub fn shared() -> Shared {
         events: broadcast::channel(EVENT_BUFFER).0,
         sse_clients: AtomicUsize::new(0),
         sse_refused: AtomicU64::new(0),
+        sse_cap: AtomicUsize::new(MAX_SSE_CLIENTS),
+        answers: Default::default(),
         live: std::sync::atomic::AtomicBool::new(false),
         names: HostNames::default(),
     })
@@ -135,10 +144,31 @@ impl Hub {
         (found, ring.dropped)
     }
 
-    /// Takes an SSE place, or `None` at [`MAX_SSE_CLIENTS`] (counted).
+    /// Counts an answer with status `code`.
+    pub fn count_answer(&self, code: u16) {
+        let i = COUNTED_CODES
+            .iter()
+            .position(|&c| c == code)
+            .unwrap_or(COUNTED_CODES.len());
+        self.answers[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(code, answers)` for each counted code and `("other", …)`.
+    pub fn answers_by_code(&self) -> Vec<(String, u64)> {
+        let names = COUNTED_CODES
+            .iter()
+            .map(u16::to_string)
+            .chain(std::iter::once("other".to_string()));
+        names
+            .zip(&self.answers)
+            .map(|(c, n)| (c, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// Takes an SSE place, or `None` at the cap (counted).
     pub fn join_sse(self: &Arc<Self>) -> Option<SsePlace> {
         let n = self.sse_clients.fetch_add(1, Ordering::AcqRel);
-        if n >= MAX_SSE_CLIENTS {
+        if n >= self.sse_cap.load(Ordering::Relaxed) {
             self.sse_clients.fetch_sub(1, Ordering::AcqRel);
             self.sse_refused.fetch_add(1, Ordering::Relaxed);
             return None;
@@ -175,6 +205,27 @@ mod tests {
         let (odd, _) = hub.alerts_matching(|a| a["n"].as_u64().unwrap() % 2 == 1, 2);
         assert_eq!(odd.len(), 2);
         assert_eq!(odd[0]["n"], 1003);
+    }
+
+    #[test]
+    fn answers_are_counted_by_code_and_the_rest_as_other() {
+        let hub = shared();
+        for c in [200, 200, 404, 418] {
+            hub.count_answer(c);
+        }
+        let got = hub.answers_by_code();
+        assert_eq!(got.len(), COUNTED_CODES.len() + 1);
+        let of = |c: &str| got.iter().find(|(k, _)| k == c).unwrap().1;
+        assert_eq!((of("200"), of("404"), of("other"), of("503")), (2, 1, 1, 0));
+    }
+
+    #[test]
+    fn the_sse_cap_is_the_configured_one() {
+        let hub = shared();
+        hub.sse_cap.store(2, Ordering::Relaxed);
+        let two = [hub.join_sse(), hub.join_sse()];
+        assert!(two.iter().all(Option::is_some));
+        assert!(hub.join_sse().is_none());
     }
 
     #[test]

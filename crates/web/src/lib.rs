@@ -31,7 +31,8 @@ pub use hub::{shared, Hub, Shared};
 /// Where the server listens when nothing else is said.
 pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
 
-/// Most connections served at once; more wait in the kernel's backlog.
+/// Most connections served at once by default (`[web] max-connections`);
+/// more wait in the kernel's backlog.
 pub const MAX_CONNECTIONS: usize = 256;
 
 /// Connections the kernel queues before they are accepted (std's 128
@@ -65,6 +66,10 @@ pub struct WebSettings {
     pub tls_key: Option<PathBuf>,
     /// Hosts and processes with their own series in `/metrics`.
     pub top_n_metrics: usize,
+    /// Most SSE clients at once.
+    pub max_sse_clients: usize,
+    /// Most connections served at once.
+    pub max_connections: usize,
     /// Host names (reverse DNS) in the entries of the API (`-n` and
     /// `dns-resolution` turn them off, as on the screen).
     pub names: bool,
@@ -80,6 +85,8 @@ impl WebSettings {
             tls_cert: None,
             tls_key: None,
             top_n_metrics: metrics::DEFAULT_TOP_N,
+            max_sse_clients: hub::MAX_SSE_CLIENTS,
+            max_connections: MAX_CONNECTIONS,
             names: true,
         }
     }
@@ -93,6 +100,8 @@ pub struct Bound {
     tls: Option<std::sync::Arc<tokio_rustls::rustls::ServerConfig>>,
     top_n: usize,
     notes: Vec<String>,
+    max_sse_clients: usize,
+    max_connections: usize,
 }
 
 /// Checks `s`, reads (or makes) the tokens, loads the TLS files and binds
@@ -135,6 +144,8 @@ pub fn bind(s: &WebSettings) -> anyhow::Result<Bound> {
         tls,
         top_n: s.top_n_metrics,
         notes,
+        max_sse_clients: s.max_sse_clients,
+        max_connections: s.max_connections,
     })
 }
 
@@ -169,17 +180,20 @@ impl Bound {
         let mut first = LiveSnapshot::clone(&hub.snap.load());
         first.talkers = std::sync::Arc::new(metrics::Talkers::new(self.top_n));
         hub.snap.store(std::sync::Arc::new(first));
+        hub.sse_cap
+            .store(self.max_sse_clients, std::sync::atomic::Ordering::Relaxed);
         let Bound {
             listener,
             tokens,
             tls,
+            max_connections,
             ..
         } = self;
         let tls = tls.map(tokio_rustls::TlsAcceptor::from);
         let history = std::sync::Arc::new(history);
         let h = std::thread::Builder::new()
             .name("web".into())
-            .spawn(move || server::run(listener, tokens, tls, hub, history))?;
+            .spawn(move || server::run(listener, tokens, tls, hub, history, max_connections))?;
         Ok(h)
     }
 }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::{Display, Write};
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::Ordering;
 
 use wirewatch_flow::FlowTable;
 use wirewatch_pipeline::Context;
@@ -77,12 +78,13 @@ impl Format {
     }
 }
 
-/// `/metrics`'s answer: `snap` and this process's own numbers in `format`.
-pub fn answer(snap: &LiveSnapshot, format: Format) -> Answer {
+/// `/metrics`'s answer: the hub's snapshot, the server's and this
+/// process's own numbers in `format`.
+pub fn answer(hub: &crate::Hub, format: Format) -> Answer {
     Answer {
         status: 200,
         content_type: format.content_type(),
-        body: encode(snap, &Extra::read(), format),
+        body: encode(&hub.snap.load(), &Extra::read(hub), format),
     }
 }
 
@@ -207,16 +209,58 @@ pub struct Extra {
     pub process: Option<ProcessStats>,
     /// History writer: rows queued, merged, written.
     pub history: [u64; 3],
+    /// The server's own numbers.
+    pub web: WebStats,
+}
+
+/// The web server's numbers in `/metrics`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WebStats {
+    /// SSE clients connected now.
+    pub sse_clients: u64,
+    /// SSE clients refused at the cap or dropped for not reading.
+    pub sse_refused: u64,
+    /// Answers by status code (a fixed set of codes and `other`).
+    pub answers: Vec<(String, u64)>,
 }
 
 impl Extra {
     /// Reads them now.
-    pub fn read() -> Extra {
+    pub fn read(hub: &crate::Hub) -> Extra {
         let g = &wirewatch_store::writer::GAUGES;
         Extra {
             process: ProcessStats::read(),
             history: [g.queued_rows(), g.merged_rows(), g.written_rows()],
+            web: WebStats {
+                sse_clients: hub.sse_clients.load(Ordering::Relaxed) as u64,
+                sse_refused: hub.sse_refused.load(Ordering::Relaxed),
+                answers: hub.answers_by_code(),
+            },
         }
+    }
+}
+
+/// The server's families: SSE clients, refused ones, answers by code.
+fn web(out: &mut Out, w: &WebStats) {
+    let mut f = out.family(
+        "wirewatch_web_sse_clients",
+        Kind::Gauge,
+        "Clients on /api/v1/events now.",
+    );
+    f.sample(&[], w.sse_clients);
+    let mut f = out.family(
+        "wirewatch_web_sse_refused_total",
+        Kind::Counter,
+        "Clients of /api/v1/events refused at the cap or dropped for not reading.",
+    );
+    f.sample(&[], w.sse_refused);
+    let mut f = out.family(
+        "wirewatch_web_requests_total",
+        Kind::Counter,
+        "HTTP answers given, by status code.",
+    );
+    for (code, n) in &w.answers {
+        f.sample(&[("code", code)], n);
     }
 }
 
@@ -229,6 +273,7 @@ pub fn encode(snap: &LiveSnapshot, extra: &Extra, format: Format) -> String {
     interfaces(&mut out, snap);
     flows_and_alerts(&mut out, snap);
     history(&mut out, extra.history);
+    web(&mut out, &extra.web);
     let t = &snap.talkers;
     talker_families(&mut out, &t.hosts, "host", HOST_FAMILIES);
     talker_families(&mut out, &t.processes, "process", PROCESS_FAMILIES);

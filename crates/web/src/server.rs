@@ -20,7 +20,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::{route, Answer};
 use crate::assets;
 use crate::metrics::Format;
-use crate::{history, HistoryAccess, Shared, Tokens, MAX_CONNECTIONS};
+use crate::{history, HistoryAccess, Shared, Tokens};
 
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,6 +34,7 @@ pub(crate) fn run(
     tls: Option<TlsAcceptor>,
     hub: Shared,
     hist: Arc<HistoryAccess>,
+    max_connections: usize,
 ) {
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_io()
@@ -50,6 +51,7 @@ pub(crate) fn run(
         tokens: Arc::new(tokens),
         hub,
         hist,
+        max_connections,
     };
     rt.block_on(accept_loop(listener, tls, serving));
 }
@@ -60,6 +62,8 @@ struct Serving {
     tokens: Arc<Tokens>,
     hub: Shared,
     hist: Arc<HistoryAccess>,
+    /// Connections served at once (a semaphore); more wait in the backlog.
+    max_connections: usize,
 }
 
 async fn accept_loop(listener: std::net::TcpListener, tls: Option<TlsAcceptor>, serving: Serving) {
@@ -70,7 +74,7 @@ async fn accept_loop(listener: std::net::TcpListener, tls: Option<TlsAcceptor>, 
             return;
         }
     };
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let slots = Arc::new(Semaphore::new(serving.max_connections));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else {
             return;
@@ -102,7 +106,9 @@ where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = hyper::service::service_fn(move |rq| {
-        let Serving { tokens, hub, hist } = serving.clone();
+        let Serving {
+            tokens, hub, hist, ..
+        } = serving.clone();
         // History and forecasts read SQLite: on the blocking pool.
         let path = rq.uri().path().to_string();
         let blocking = history::handles(&path) && allowed(&rq, &tokens).is_ok();
@@ -114,6 +120,7 @@ where
                 Some(a) => a,
                 None => respond(history::serve(hist, path.clone(), query).await, head, &path),
             };
+            hub.count_answer(a.status().as_u16());
             Ok::<_, Infallible>(a)
         }
     });
@@ -154,7 +161,7 @@ fn answer(rq: &Request<Incoming>, tokens: &Tokens, hub: &Shared) -> Response<Bod
         Err(refused) => refused,
         Ok(()) if path == "/api/v1/events" => return events(hub, head),
         Ok(()) if path == crate::auth::METRICS_PATH => {
-            crate::metrics::answer(&hub.snap.load(), Format::from_accept(header(rq, "accept")))
+            crate::metrics::answer(hub, Format::from_accept(header(rq, "accept")))
         }
         Ok(()) => assets::not_modified(path, header(rq, "if-none-match"))
             .unwrap_or_else(|| route(path, rq.uri().query(), hub)),

@@ -93,6 +93,10 @@ pub struct WebConfig {
     pub tls_key: Option<std::path::PathBuf>,
     /// `top-n-metrics`: hosts and processes with their own `/metrics` series.
     pub top_n_metrics: Option<usize>,
+    /// `max-sse-clients`: most clients on `/api/v1/events` at once.
+    pub max_sse_clients: Option<usize>,
+    /// `max-connections`: most connections served at once.
+    pub max_connections: Option<usize>,
 }
 
 /// TOML `[limits]`: how much memory the process may use.
@@ -239,6 +243,8 @@ impl Config {
                 tls_cert: over.web.tls_cert.or(self.web.tls_cert),
                 tls_key: over.web.tls_key.or(self.web.tls_key),
                 top_n_metrics: over.web.top_n_metrics.or(self.web.top_n_metrics),
+                max_sse_clients: over.web.max_sse_clients.or(self.web.max_sse_clients),
+                max_connections: over.web.max_connections.or(self.web.max_connections),
             },
         }
     }
@@ -669,6 +675,10 @@ struct TomlWeb {
     tls_key: Option<Spanned<String>>,
     /// Hosts and processes with their own `/metrics` series.
     top_n_metrics: Option<Spanned<u64>>,
+    /// Most SSE clients at once.
+    max_sse_clients: Option<Spanned<u64>>,
+    /// Most connections at once.
+    max_connections: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -916,24 +926,22 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
                     .map(|p| p.map(std::path::PathBuf::from))
             };
             let max = wirewatch_web::metrics::MAX_TOP_N as u64;
+            let in_range = |key: &str, v: Option<Spanned<u64>>, lo: u64, hi: u64| match v {
+                Some(v) if !(lo..=hi).contains(v.get_ref()) => Err(place.error(
+                    v.span().start,
+                    format!("{key}: must be between {lo} and {hi}, got {}", v.get_ref()),
+                )),
+                v => Ok(v.map(|v| v.into_inner() as usize)),
+            };
             WebConfig {
                 listen: place.check("web.listen", w.listen, nonempty)?,
                 token_file: path("web.token-file", w.token_file)?,
                 metrics_token_file: path("web.metrics-token-file", w.metrics_token_file)?,
                 tls_cert: path("web.tls-cert", w.tls_cert)?,
                 tls_key: path("web.tls-key", w.tls_key)?,
-                top_n_metrics: match w.top_n_metrics {
-                    Some(v) if *v.get_ref() > max => {
-                        return Err(place.error(
-                            v.span().start,
-                            format!(
-                                "web.top-n-metrics: must be between 0 and {max}, got {}",
-                                v.get_ref()
-                            ),
-                        ))
-                    }
-                    v => v.map(|v| v.into_inner() as usize),
-                },
+                top_n_metrics: in_range("web.top-n-metrics", w.top_n_metrics, 0, max)?,
+                max_sse_clients: in_range("web.max-sse-clients", w.max_sse_clients, 1, 10_000)?,
+                max_connections: in_range("web.max-connections", w.max_connections, 1, 65_536)?,
             }
         }
     };
@@ -1327,6 +1335,8 @@ metrics-token-file = "/etc/ww.scrape"
 tls-cert = "/etc/ww.crt"
 tls-key = "/etc/ww.key"
 top-n-metrics = 5
+max-sse-clients = 16
+max-connections = 64
 
 [forecast.capacity]
 eth2 = "10G"
@@ -1390,6 +1400,8 @@ wlan0 = "54 Mbit/s"
                     tls_cert: Some("/etc/ww.crt".into()),
                     tls_key: Some("/etc/ww.key".into()),
                     top_n_metrics: Some(5),
+                    max_sse_clients: Some(16),
+                    max_connections: Some(64),
                 },
             }
         );
@@ -1423,6 +1435,16 @@ listen = \"\"",
                 "[web]
 top-n-metrics = 1001",
                 "/etc/ww.toml:2: web.top-n-metrics: must be between 0 and 1000, got 1001",
+            ),
+            (
+                "[web]
+max-sse-clients = 0",
+                "/etc/ww.toml:2: web.max-sse-clients: must be between 1 and 10000, got 0",
+            ),
+            (
+                "[web]
+max-connections = 70000",
+                "/etc/ww.toml:2: web.max-connections: must be between 1 and 65536, got 70000",
             ),
             (
                 "[web]

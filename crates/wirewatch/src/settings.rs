@@ -702,6 +702,10 @@ pub fn web(a: &Args, cfg: &Config) -> Option<wirewatch_web::WebSettings> {
             .map(usize::from)
             .or(c.top_n_metrics)
             .unwrap_or(wirewatch_web::metrics::DEFAULT_TOP_N),
+        max_sse_clients: c
+            .max_sse_clients
+            .unwrap_or(wirewatch_web::hub::MAX_SSE_CLIENTS),
+        max_connections: c.max_connections.unwrap_or(wirewatch_web::MAX_CONNECTIONS),
         names: dns(a, cfg),
     })
 }

@@ -51,6 +51,11 @@ fn extra() -> Extra {
             start_time_seconds: 1_700_000_000.5,
         }),
         history: [7, 3, 120],
+        web: WebStats {
+            sse_clients: 3,
+            sse_refused: 1,
+            answers: vec![("200".into(), 41), ("other".into(), 2)],
+        },
     }
 }
 
@@ -152,10 +157,19 @@ fn the_format_follows_accept() {
     assert_eq!(Format::from_accept(Some(prometheus)), Format::OpenMetrics);
     assert_eq!(Format::from_accept(Some(b"text/plain")), Format::Text);
     assert_eq!(Format::from_accept(None), Format::Text);
-    let a = answer(&snapshot(), Format::OpenMetrics);
+    let hub = crate::shared();
+    hub.snap.store(std::sync::Arc::new(snapshot()));
+    hub.count_answer(200);
+    let a = answer(&hub, Format::OpenMetrics);
     assert_eq!(a.content_type, OPENMETRICS_CONTENT_TYPE);
     assert!(a.body.ends_with("# EOF\n"));
-    assert_eq!(answer(&snapshot(), Format::Text).content_type, CONTENT_TYPE);
+    assert!(
+        a.body
+            .contains("\nwirewatch_web_requests_total{code=\"200\"} 1\n"),
+        "{}",
+        a.body
+    );
+    assert_eq!(answer(&hub, Format::Text).content_type, CONTENT_TYPE);
 }
 
 #[test]

@@ -209,9 +209,12 @@ fn status_alerts_and_the_host_page_after_a_replay() {
 }
 
 #[test]
-fn event_streams_are_capped() {
-    let s = Served::start("127.0.0.1:0", &[]);
-    let cap = 128;
+fn event_streams_are_capped_as_configured_and_counted_in_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("config.toml");
+    std::fs::write(&cfg, "[web]\nmax-sse-clients = 5\n").unwrap();
+    let s = Served::start("127.0.0.1:0", &["--config", cfg.to_str().unwrap()]);
+    let cap = 5;
     let open: Vec<Events> = (0..cap)
         .map(|i| {
             let (status, ev) = Events::open(s.addr);
@@ -221,7 +224,18 @@ fn event_streams_are_capped() {
     let (status, refused) = Events::open(s.addr);
     assert!(status.contains(" 503 ") && refused.is_none(), "{status}");
     let st = json(&s.get("/api/v1/status", &[]));
-    assert_eq!(st["sse_clients"], cap);
+    assert_eq!(
+        (st["sse_clients"].as_u64(), st["sse_refused"].as_u64()),
+        (Some(cap), Some(1))
+    );
+    let m = s.get("/metrics", &[]).body;
+    for want in [
+        "\nwirewatch_web_sse_clients 5\n",
+        "\nwirewatch_web_sse_refused_total 1\n",
+        "\nwirewatch_web_requests_total{code=\"503\"} 1\n",
+    ] {
+        assert!(m.contains(want), "{want}: {m}");
+    }
     drop(open);
     // Places come back once the server sees the clients gone.
     let deadline = Instant::now() + Duration::from_secs(30);
