@@ -137,15 +137,15 @@ pub fn route(path: &str, query: Option<&str>, access: &HistoryAccess) -> Option<
         Endpoint::Top => parsed::<TopRequest>(&pairs).and_then(|r| {
             let plan = r.plan(now, items)?;
             let t = plan.run(&wirewatch_pipeline::requests::history::open(db)?)?;
-            Ok(top_json(r.by, &t))
+            Ok(top_json(r.by, &t, &plan.p.range))
         }),
         Endpoint::Series => parsed::<SeriesRequest>(&pairs).and_then(|r| {
             let lines = Bounds {
                 limit: MAX_LINES,
                 buckets: MAX_BUCKETS,
             };
-            let (_, s) = r.run(db, now, SERIES_BUCKETS, lines)?;
-            Ok(series_json(&s))
+            let (p, s) = r.run(db, now, SERIES_BUCKETS, lines)?;
+            Ok(series_json(&s, &p.range))
         }),
         Endpoint::Flows => parsed::<FlowsRequest>(&pairs).and_then(|r| {
             let (_, (flows, _, _)) = r.run(db, now, items)?;

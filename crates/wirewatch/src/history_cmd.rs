@@ -74,18 +74,6 @@ pub fn run(args: &HistoryArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result
     }
 }
 
-/// Said when coarser rows answered part of the range (more than the
-/// minute rounding of its ends).
-fn covered_note(asked: &Range, got: &Range) -> Option<String> {
-    (got.from < asked.from || got.to > asked.to + 60).then(|| {
-        format!(
-            "note: only coarser rows are kept for part of the range: answered {} – {}",
-            short(got.from),
-            short(got.to)
-        )
-    })
-}
-
 fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let request = TopRequest {
         by: a.by,
@@ -97,7 +85,7 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let t = plan.run(&store)?;
     let p = &plan.p;
     match a.common.format() {
-        Format::Json => writeln!(out, "{}", tidied(req::top_json(a.by, &t)))?,
+        Format::Json => writeln!(out, "{}", tidied(req::top_json(a.by, &t, &p.range)))?,
         Format::Csv => {
             writeln!(out, "key,packets_out,bytes_out,packets_in,bytes_in,bytes")?;
             for e in &t.entries {
@@ -158,8 +146,8 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 readable(t.total.bytes_in as f64, true),
                 readable(t.total.bytes() as f64, true)
             )?;
-            if let Some(n) = covered_note(&p.range, &t.covered) {
-                writeln!(out, "{n}")?;
+            if let Some(n) = req::covered_note(&p.range, &t.covered) {
+                writeln!(out, "note: {n}")?;
             }
         }
     }
@@ -200,7 +188,7 @@ fn run_series(
 fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let (asked, s) = run_series(&a.common, a.step.as_deref(), 100, a.by, a.limit, db)?;
     match a.common.format() {
-        Format::Json => writeln!(out, "{}", tidied(req::series_json(&s)))?,
+        Format::Json => writeln!(out, "{}", tidied(req::series_json(&s, &asked)))?,
         Format::Csv => {
             writeln!(
                 out,
@@ -249,8 +237,8 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
             if s.lines.is_empty() {
                 writeln!(out, "no traffic in the range")?;
             }
-            if let Some(n) = covered_note(&asked, &s.covered) {
-                writeln!(out, "{n}")?;
+            if let Some(n) = req::covered_note(&asked, &s.covered) {
+                writeln!(out, "note: {n}")?;
             }
         }
     }
@@ -348,8 +336,8 @@ fn flows(a: &FlowsArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
             for r in &rows {
                 writeln!(out, "{}", line(r.each_ref().map(String::as_str)))?;
             }
-            if let Some(n) = covered_note(&p.range, &covered) {
-                writeln!(out, "{n}")?;
+            if let Some(n) = req::covered_note(&p.range, &covered) {
+                writeln!(out, "note: {n}")?;
             }
         }
     }

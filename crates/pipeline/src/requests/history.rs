@@ -624,14 +624,28 @@ pub fn counts_json(c: &Counts) -> Value {
     })
 }
 
-/// `history top --json` (not yet tidied).
-pub fn top_json(by: By, t: &Top) -> Value {
+/// Said when coarser rows answered part of the range `asked` (more than
+/// the minute rounding of its ends): `got` is what was answered.
+pub fn covered_note(asked: &Range, got: &Range) -> Option<String> {
+    (got.from < asked.from || got.to > asked.to + 60).then(|| {
+        format!(
+            "only coarser rows are kept for part of the range: answered {} – {}",
+            short(got.from),
+            short(got.to)
+        )
+    })
+}
+
+/// `history top --json` (not yet tidied) for the range `asked`.
+pub fn top_json(by: By, t: &Top, asked: &Range) -> Value {
+    let notes: Vec<String> = covered_note(asked, &t.covered).into_iter().collect();
     json!({
         "query": "top",
         "by": by.name(),
         "from": rfc3339(t.covered.from),
         "until": rfc3339(t.covered.to),
         "resolutions": t.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        "notes": notes,
         "entities": t.entities,
         "total": counts_json(&t.total),
         "entries": t.entries.iter().map(|e| {
@@ -650,14 +664,19 @@ pub fn bucket_rate(s: &Series, k: usize, c: &Counts) -> f64 {
     c.bytes() as f64 * 8.0 / (end - start).max(1) as f64
 }
 
-/// `history series --json` (not yet tidied).
-pub fn series_json(s: &Series) -> Value {
+/// `history series --json` (not yet tidied) for the range `asked`.
+pub fn series_json(s: &Series, asked: &Range) -> Value {
+    let mut notes: Vec<String> = covered_note(asked, &s.covered).into_iter().collect();
+    if s.lines.is_empty() {
+        notes.push("no traffic in the range".into());
+    }
     json!({
         "query": "series",
         "step_seconds": s.step,
         "from": rfc3339(s.covered.from),
         "until": rfc3339(s.covered.to),
         "resolutions": s.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        "notes": notes,
         "lines": s.lines.iter().map(|(name, pts)| json!({
             "name": name,
             "points": s.buckets.iter().zip(pts).enumerate().map(|(k, (ts, c))| {
@@ -726,6 +745,40 @@ pub fn where_data_is(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notes_say_when_coarser_rows_answered_and_when_nothing_did() {
+        let asked = Range {
+            from: 3_600,
+            to: 7_200,
+        };
+        assert_eq!(
+            covered_note(
+                &asked,
+                &Range {
+                    from: 3_600,
+                    to: 7_260
+                }
+            ),
+            None
+        );
+        let n = covered_note(&asked, &Range { from: 0, to: 7_200 }).unwrap();
+        assert!(
+            n.starts_with("only coarser rows are kept for part of the range: answered "),
+            "{n}"
+        );
+        let empty = Series {
+            step: 60,
+            buckets: Vec::new(),
+            lines: Vec::new(),
+            covered: asked,
+            resolutions: Vec::new(),
+        };
+        assert_eq!(
+            series_json(&empty, &asked)["notes"],
+            json!(["no traffic in the range"])
+        );
+    }
     use crate::requests::params::query_pairs;
 
     #[test]
