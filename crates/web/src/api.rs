@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::feed::{interfaces_json, LiveSnapshot, BYS, DRILL_FLOWS, MAX_LIMIT, WINDOWS};
 use crate::hub::{Hub, MAX_ALERTS};
 use crate::names::HostNames;
+use wirewatch_pipeline::requests::params::{percent_decoded, query_pairs};
 
 /// Entries `/api/v1/top` gives without `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
@@ -73,45 +74,15 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
 
 /// The `key=value` pairs of a query string, percent-decoded; an unknown
 /// key is an error naming the ones `known`.
-fn pairs<'q>(query: &'q str, known: &[&str]) -> Result<Vec<(&'q str, String)>, String> {
-    query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|pair| {
-            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-            if !known.contains(&k) {
-                return Err(format!(
-                    "unknown parameter '{k}' (possible parameters: {})",
-                    known.join(", ")
-                ));
-            }
-            Ok((k, percent_decoded(v)))
-        })
-        .collect()
-}
-
-/// `v` with `%XX` escapes and `+` decoded (invalid escapes kept as they are).
-pub fn percent_decoded(v: &str) -> String {
-    let b = v.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        match b[i] {
-            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
-                (Some(h), Some(l)) => {
-                    out.push((h * 16 + l) as u8);
-                    i += 3;
-                    continue;
-                }
-                _ => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            c => out.push(c),
-        }
-        i += 1;
+fn pairs(query: &str, known: &[&str]) -> Result<Vec<(String, String)>, String> {
+    let pairs = query_pairs(query);
+    match pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        Some((k, _)) => Err(format!(
+            "unknown parameter '{k}' (possible parameters: {})",
+            known.join(", ")
+        )),
+        None => Ok(pairs),
     }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `/api/v1/top`'s parameters, as indexes into the snapshot's tops.
@@ -147,7 +118,7 @@ impl TopQuery {
             limit: DEFAULT_LIMIT,
         };
         for (k, v) in pairs(query, &["by", "window", "limit"])? {
-            match k {
+            match k.as_str() {
                 "by" => q.by = one_of("by", &v, &BYS)?,
                 "window" => q.window = one_of("window", &v, &WINDOWS)?,
                 _ => q.limit = bounded("limit", &v, MAX_LIMIT)?,
@@ -231,7 +202,7 @@ fn alerts_json(hub: &Hub, query: &str) -> Result<Value, String> {
     let mut entity = None;
     let mut limit = MAX_ALERTS;
     for (k, v) in pairs(query, &["kind", "severity", "entity", "limit"])? {
-        match k {
+        match k.as_str() {
             "kind" => kind = Some(v),
             "severity" => min = one_of("severity", &v, &SEVERITIES.map(|s| (s, ())))?,
             "entity" => entity = Some(v),

@@ -298,13 +298,13 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .filter(|p| !p.is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (decode(k), decode(v))
+            (percent_decoded(k), percent_decoded(v))
         })
         .collect()
 }
 
 /// `+` as a space and `%XX` as its byte; the bytes read as UTF-8 (lossy).
-fn decode(s: &str) -> String {
+pub fn percent_decoded(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
