@@ -334,6 +334,28 @@ fn names_from_proc_appear_as_text_never_as_markup() {
     );
     assert_eq!(b.exceptions, Vec::<String>::new());
     drop(b);
+    // The process's API page: its flow to the sink, with the name as given.
+    let encoded: String = comm.bytes().map(|c| format!("%{c:02X}")).collect();
+    let api = url
+        .trim_start_matches("http://")
+        .parse::<std::net::SocketAddr>()
+        .unwrap();
+    let page = live::in_netns(&p.a, move || {
+        wirewatch_testkit::http_get(api, &format!("/api/v1/process/{encoded}?window=40s"), &[])
+            .unwrap()
+    });
+    let page: serde_json::Value = serde_json::from_str(&page.body).unwrap();
+    assert_eq!(page["process"], comm.as_str(), "{page}");
+    assert!(page["flows"].as_u64().unwrap() >= 1, "{page}");
+    let sink_ip = server_addr.ip().to_string();
+    assert!(
+        page["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["dst"] == sink_ip.as_str()),
+        "{page}"
+    );
     drop(child.stdin.take());
     child.wait().unwrap();
     // SAFETY: a plain kill(2) of the capture process this test started.
