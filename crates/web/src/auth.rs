@@ -65,8 +65,10 @@ pub fn load(path: &Path, what: &str) -> anyhow::Result<(String, Option<String>)>
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = generate(path)
                 .map_err(|e| anyhow::anyhow!("{what} {}: making a token: {e}", path.display()))?;
+            // Shown this once (the "printed once"); later starts
+            // read the file and say nothing.
             let note = format!(
-                "{what} {} did not exist: made a new random token in it (mode 0600); clients send its first line as 'Authorization: Bearer TOKEN'",
+                "{what} {} did not exist: made a new random token in it (mode 0600), shown this once: {token}; clients send it as 'Authorization: Bearer TOKEN'",
                 path.display()
             );
             Ok((token, Some(note)))
@@ -137,7 +139,7 @@ mod tests {
         assert_eq!(made.len(), 2 * TOKEN_BYTES);
         assert!(made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
         let note = note.expect("a note the first time");
-        assert!(note.contains(&path.display().to_string()) && !note.contains(&made));
+        assert!(note.contains(&path.display().to_string()) && note.contains(&made));
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert_eq!(load(&path, "x").unwrap(), (made.clone(), None));
