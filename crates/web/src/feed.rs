@@ -273,15 +273,26 @@ pub fn interfaces_json(snap: &LiveSnapshot) -> Vec<Value> {
 /// sparkline, the first [`SSE_TOP`] entries of each view in each window
 /// (with their host `names`), and the alert count.
 pub fn sse_json(snap: &LiveSnapshot, names: &HostNames) -> Value {
+    // Every view and window, empty before the first publish.
     let mut top = Map::new();
-    for ((by, _), windows) in BYS.iter().zip(snap.tops.iter()) {
+    for (b, (by, _)) in BYS.iter().enumerate() {
         let per: Map<String, Value> = WINDOWS
             .iter()
-            .zip(windows)
-            .map(|((w, _), t)| {
-                let mut first: Vec<Value> = t.entries.iter().take(SSE_TOP).cloned().collect();
+            .enumerate()
+            .map(|(w, (window, _))| {
+                let entries = snap
+                    .tops
+                    .get(b)
+                    .and_then(|t| t.get(w))
+                    .map(|t| &t.entries[..]);
+                let mut first: Vec<Value> = entries
+                    .unwrap_or_default()
+                    .iter()
+                    .take(SSE_TOP)
+                    .cloned()
+                    .collect();
                 names.add(&mut first);
-                (w.to_string(), Value::Array(first))
+                (window.to_string(), Value::Array(first))
             })
             .collect();
         top.insert(by.to_string(), Value::Object(per));

@@ -251,6 +251,11 @@ mod tests {
         let first = std::str::from_utf8(&first).unwrap();
         assert!(first.starts_with("event: snapshot\ndata: {"), "{first}");
         assert!(first.contains("\"time\":1234.5"), "{first}");
+        // Before the first publish every view and window is there, empty.
+        assert!(
+            first.contains("\"pair\":{\"10s\":[],\"2s\":[],\"40s\":[]}"),
+            "{first}"
+        );
         assert!(hub.has_listeners());
         hub.push_alert(json!({ "kind": "x" }));
         assert_eq!(

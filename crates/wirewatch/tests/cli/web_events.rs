@@ -86,7 +86,7 @@ fn events_bring_a_snapshot_per_second_of_a_paced_replay_and_its_alerts() {
     while let Some((name, data)) = events.next() {
         match name.as_str() {
             "snapshot" => {
-                times.push(data["time"].as_f64().unwrap());
+                times.push(data["time"].as_f64().unwrap_or_else(|| panic!("{data}")));
                 let top = &data["top"]["pair"]["2s"];
                 assert!(top.as_array().unwrap().len() <= 10, "{top}");
                 assert!(data["interfaces"].is_array() && data["spark"].is_array());
