@@ -214,6 +214,9 @@ pub struct Baselines {
     index: hashbrown::HashTable<u32>,
     hasher: foldhash::fast::FixedState,
     subjects: Vec<Subject>,
+    /// The interfaces' indexes by name (a few; found by every row
+    /// without making a subject for it).
+    ifaces: Vec<(String, usize)>,
     heads: Vec<Head>,
     /// Per hour of the week, every subject's slot.
     week: Vec<Vec<Slot>>,
@@ -244,6 +247,7 @@ impl Baselines {
             index: hashbrown::HashTable::new(),
             hasher: foldhash::fast::FixedState::default(),
             subjects: Vec::new(),
+            ifaces: Vec::new(),
             heads: Vec::new(),
             week: (0..168).map(|_| slots()).collect(),
             day: (0..24).map(|_| slots()).collect(),
@@ -300,6 +304,19 @@ impl Baselines {
         match self.slot_of(s) {
             Some(i) => self.heads[i].pending += bytes,
             None => self.refused += 1,
+        }
+    }
+
+    /// Adds `bytes` to interface `name`'s minute.
+    fn add_iface(&mut self, name: &str, bytes: f64) {
+        if let Some(&(_, i)) = self.ifaces.iter().find(|(n, _)| n == name) {
+            self.heads[i].pending += bytes;
+            return;
+        }
+        let s = Subject::Iface(name.to_string());
+        if let Some(i) = self.slot_of(s) {
+            self.ifaces.push((name.to_string(), i));
+            self.heads[i].pending += bytes;
         }
     }
 
@@ -449,7 +466,7 @@ impl RowDetector for Baselines {
             let t = r.ts.as_nanos().div_euclid(1_000_000_000);
             self.close_until(t, out);
             let b = (r.bytes_in + r.bytes_out) as f64;
-            self.add(Subject::Iface(r.iface.to_string()), b);
+            self.add_iface(r.iface, b);
             self.add(Subject::Host(r.local), b);
             if let Some(p) = r.process {
                 self.add(Subject::Process(p.to_string()), b);

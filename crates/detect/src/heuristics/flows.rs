@@ -52,6 +52,19 @@ impl ExfilConfig {
         positive("detect.heuristics.exfil.factor", self.factor)?;
         positive("detect.heuristics.exfil.max-hosts", self.max_hosts as f64)
     }
+
+    /// The bytes to one destination in an hour that alert for a host
+    /// with `hours` of history and `usual`, and whether that history is
+    /// trusted.
+    fn limit(&self, hours: u32, usual: f64) -> (f64, bool) {
+        let learned = hours >= self.learn_hours;
+        let limit = if learned {
+            (self.factor * usual).max(self.min_bytes)
+        } else {
+            self.factor * self.min_bytes
+        };
+        (limit, learned)
+    }
 }
 
 const HOUR: i64 = 3600;
@@ -139,10 +152,74 @@ struct Sender {
     hours: u32,
 }
 
+/// A host's first row (with bytes out), held until a second one comes.
+#[derive(Clone, Copy)]
+struct FirstRow {
+    host: IpAddr,
+    /// The hour it belongs to (seconds since the epoch).
+    hour: i64,
+    dst: IpAddr,
+    bytes: u64,
+}
+
+/// Hosts seen in one row so far, their row held: one place per hash, a
+/// newcomer takes the place of the row there (counted), so a spoofed
+/// sender costs one read and one write.
+struct FirstRows {
+    places: Vec<Option<FirstRow>>,
+    hasher: foldhash::fast::FixedState,
+    len: usize,
+    dropped: u64,
+}
+
+impl FirstRows {
+    fn new(cap: usize) -> FirstRows {
+        FirstRows {
+            places: vec![None; cap.max(1)],
+            hasher: foldhash::fast::FixedState::default(),
+            len: 0,
+            dropped: 0,
+        }
+    }
+
+    fn place(&self, host: &IpAddr) -> usize {
+        use std::hash::BuildHasher;
+        let h = self.hasher.hash_one(host);
+        ((u128::from(h) * self.places.len() as u128) >> 64) as usize
+    }
+
+    /// Takes `host`'s held row out, if it is held.
+    fn take(&mut self, host: &IpAddr) -> Option<FirstRow> {
+        let i = self.place(host);
+        let p = &mut self.places[i];
+        if p.is_some_and(|f| f.host == *host) {
+            self.len -= 1;
+            return p.take();
+        }
+        None
+    }
+
+    /// Holds `f` (in the place of the row there, which is dropped).
+    fn hold(&mut self, f: FirstRow) {
+        let i = self.place(&f.host);
+        match self.places[i].replace(f) {
+            Some(_) => self.dropped += 1,
+            None => self.len += 1,
+        }
+    }
+}
+
 /// Far more bytes out to one destination than the host's history.
+///
+/// A host's first row is held ([`FirstRows`]) and replayed when a second
+/// row comes, so a sender seen once — each source of a spoofed flood —
+/// costs one place there instead of a sender in the table (and cannot
+/// push a real one out); a first row that alone reaches a new host's
+/// limit goes in at once.
 pub struct Exfiltration {
     cfg: ExfilConfig,
     hosts: Bounded<IpAddr, Sender>,
+    fresh: FirstRows,
 }
 
 impl Exfiltration {
@@ -151,7 +228,35 @@ impl Exfiltration {
         Exfiltration {
             cfg: cfg.clone(),
             hosts: Bounded::new(cfg.max_hosts),
+            fresh: FirstRows::new(cfg.max_hosts),
         }
+    }
+
+    /// The sender of `r` (in `hour`), with its held first row replayed
+    /// when this is its second; `None` when `r` is its first row and is
+    /// held (it cannot alert: below a new host's limit).
+    fn sender(&mut self, r: &FlowRow, hour: i64) -> Option<&mut Sender> {
+        if !self.hosts.contains_key(&r.local) {
+            let first = self.fresh.take(&r.local);
+            if first.is_none() && (r.bytes_out as f64) < self.cfg.limit(0, 0.0).0 {
+                self.fresh.hold(FirstRow {
+                    host: r.local,
+                    hour,
+                    dst: r.remote,
+                    bytes: r.bytes_out,
+                });
+                return None;
+            }
+            let start = first.map_or(hour, |f| f.hour);
+            let s = self
+                .hosts
+                .get_or_insert_with(r.local, Sender::worth, || Sender::new(start));
+            if let Some(f) = first {
+                s.add(f.dst, f.bytes);
+            }
+            return Some(s);
+        }
+        self.hosts.get_mut(&r.local)
     }
 
     /// Teaches a host's usual from history: its largest bytes out to one
@@ -247,23 +352,19 @@ impl RowDetector for Exfiltration {
     }
 
     fn rows(&mut self, _now: Timestamp, rows: &[FlowRow], out: &mut Vec<Alert>) {
+        let cfg = self.cfg.clone();
         for r in rows {
             if r.bytes_out == 0 {
                 continue;
             }
             let t = r.ts.as_nanos().div_euclid(1_000_000_000);
             let hour = t - t.rem_euclid(HOUR);
-            let s = self
-                .hosts
-                .get_or_insert_with(r.local, Sender::worth, || Sender::new(hour));
+            let Some(s) = self.sender(r, hour) else {
+                continue;
+            };
             s.roll(hour);
             let sent = s.add(r.remote, r.bytes_out) as f64;
-            let learned = s.hours >= self.cfg.learn_hours;
-            let limit = if learned {
-                (self.cfg.factor * s.usual).max(self.cfg.min_bytes)
-            } else {
-                self.cfg.factor * self.cfg.min_bytes
-            };
+            let (limit, learned) = cfg.limit(s.hours, s.usual);
             if sent >= limit && !s.alerted.contains(&r.remote) {
                 s.alerted.insert(r.remote);
                 let usual = if learned {
@@ -274,7 +375,7 @@ impl RowDetector for Exfiltration {
                 } else {
                     format!(
                         "it has less than {} h of history, and that is over {}",
-                        self.cfg.learn_hours,
+                        cfg.learn_hours,
                         qty(limit, "B")
                     )
                 };
@@ -316,7 +417,7 @@ impl RowDetector for Exfiltration {
                         "Find which process on {} sends to {} (history flows --host) and whether that transfer is expected; block the destination if not.",
                         r.local, r.remote
                     ),
-                    detector: self.name().into(),
+                    detector: "exfiltration".into(),
                     suppressed: 0,
                 });
             }
@@ -326,11 +427,11 @@ impl RowDetector for Exfiltration {
     fn advance(&mut self, _now: Timestamp, _out: &mut Vec<Alert>) {}
 
     fn evicted(&self) -> u64 {
-        self.hosts.evicted()
+        self.hosts.evicted() + self.fresh.dropped
     }
 
     fn tracked(&self) -> usize {
-        self.hosts.len()
+        self.hosts.len() + self.fresh.len
     }
 }
 
@@ -497,5 +598,80 @@ impl RowDetector for NewDestination {
 
     fn tracked(&self) -> usize {
         self.procs.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn row(secs: i64, local: u8, out: u64) -> FlowRow<'static> {
+        FlowRow {
+            ts: Timestamp::from_secs(secs),
+            iface: "eth0",
+            local: IpAddr::V4(Ipv4Addr::new(10, 0, 0, local)),
+            remote: IpAddr::V4(Ipv4Addr::new(198, 51, 100, 9)),
+            local_port: 40_000,
+            remote_port: 443,
+            protocol: proto::TCP,
+            process: None,
+            bytes_out: out,
+            bytes_in: 0,
+            packets_out: 1,
+            packets_in: 0,
+        }
+    }
+
+    #[test]
+    fn a_first_row_is_held_and_counted_when_the_host_comes_back() {
+        let mut x = Exfiltration::new(&ExfilConfig::default());
+        let mut out = Vec::new();
+        // 600 MB then 500 MB in the same hour: the first row alone is
+        // below a new host's 1 GB, and is held, not forgotten.
+        x.rows(
+            Timestamp::from_secs(60),
+            &[row(0, 1, 600_000_000)],
+            &mut out,
+        );
+        assert_eq!((x.tracked(), x.hosts.len(), out.len()), (1, 0, 0));
+        x.rows(
+            Timestamp::from_secs(120),
+            &[row(60, 1, 500_000_000)],
+            &mut out,
+        );
+        assert_eq!((x.tracked(), x.hosts.len()), (1, 1));
+        assert_eq!(out.len(), 1, "{out:#?}");
+        assert_eq!(out[0].evidence.observed, 1.1e9);
+        // A first row that alone reaches the limit alerts at once.
+        x.rows(
+            Timestamp::from_secs(180),
+            &[row(120, 2, 2_000_000_000)],
+            &mut out,
+        );
+        assert_eq!((out.len(), x.hosts.len()), (2, 2));
+    }
+
+    #[test]
+    fn first_rows_take_each_others_places_and_count_it() {
+        let mut x = Exfiltration::new(&ExfilConfig {
+            max_hosts: 1,
+            ..ExfilConfig::default()
+        });
+        let mut out = Vec::new();
+        x.rows(
+            Timestamp::from_secs(60),
+            &[row(0, 1, 600_000_000)],
+            &mut out,
+        );
+        x.rows(Timestamp::from_secs(60), &[row(0, 2, 100)], &mut out);
+        assert_eq!((x.tracked(), x.evicted()), (1, 1));
+        // Host 1's row was dropped: its second one starts its hour alone.
+        x.rows(
+            Timestamp::from_secs(120),
+            &[row(60, 1, 500_000_000)],
+            &mut out,
+        );
+        assert!(out.is_empty(), "{out:#?}");
     }
 }
