@@ -12,6 +12,12 @@
 //! room costs one bucket's worth of comparisons, never a pass over the
 //! table. Under a spoofed flood every packet brings a new key, so this is
 //! what each packet pays.
+//!
+//! Expiry keeps, next to the tags, a coarse copy of each entry's deadline
+//! as the last sweep read it (a lower bound: entries only move their
+//! deadlines later between sweeps); a sweep reads an entry itself only
+//! when that copy has come due, so an entry active for a long time is read
+//! about once per deadline instead of at every sweep.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -25,11 +31,23 @@ const WAYS: usize = 8;
 /// Buckets a table starts with (it doubles up to its cap as keys come).
 const FIRST_BUCKETS: usize = 16;
 
+/// The tag bit telling that the place's copy of its deadline (in `due`)
+/// is good: set by a sweep, clear in the tag a new entry is put in with.
+const KNOWN: u16 = 1;
+
+/// The copies of deadlines count units of 2^30 ns (about 1.07 s), so
+/// that a `u32` holds any time from 1970 to 2116.
+const DUE_SHIFT: u32 = 30;
+
 /// A map of at most `cap` entries that counts what it evicts.
 #[derive(Debug)]
 pub struct Bounded<K, V> {
-    /// Per place: 0 when empty, else a few bits of the key's hash (never 0).
+    /// Per place: 0 when empty, else a few bits of the key's hash (never 0)
+    /// and the [`KNOWN`] bit.
     tags: Vec<u16>,
+    /// Per place: a lower bound of its entry's deadline (see [`due_of`]),
+    /// good when its tag has the [`KNOWN`] bit.
+    due: Vec<u32>,
     /// The entries, bucket after bucket.
     places: Vec<Option<(K, V)>>,
     /// Places per bucket (`WAYS`, fewer for tiny caps).
@@ -82,21 +100,43 @@ impl Sweeps {
         deadline: impl Fn(&V) -> i64,
         retain: impl FnOnce(&mut dyn FnMut(&V) -> bool),
     ) {
-        if now < self.next {
+        if !self.due(now) {
             return;
         }
-        let mut soonest: Option<i64> = None;
+        let mut soonest = i64::MAX;
         retain(&mut |v| {
             let d = deadline(v);
             let keep = now < d;
             if keep {
-                soonest = Some(soonest.map_or(d, |s| s.min(d)));
+                soonest = soonest.min(d);
             }
             keep
         });
-        let floor = now.saturating_add(slack_nanos.max(0));
-        self.next = soonest.map_or(floor, |s| s.max(floor));
+        self.swept(now, slack_nanos, soonest);
     }
+
+    /// Whether a sweep is due at `now`.
+    fn due(&self, now: i64) -> bool {
+        now >= self.next
+    }
+
+    /// Schedules the next sweep after one at `now` that kept entries due
+    /// no sooner than `soonest` (`i64::MAX` when none was kept).
+    fn swept(&mut self, now: i64, slack_nanos: i64, soonest: i64) {
+        let floor = now.saturating_add(slack_nanos.max(0));
+        self.next = soonest.max(floor);
+    }
+}
+
+/// The copy kept of deadline `nanos`: its units of 2^[`DUE_SHIFT`] ns,
+/// rounded down (and held within `u32`), so never after it.
+fn due_of(nanos: i64) -> u32 {
+    u32::try_from(nanos.max(0) >> DUE_SHIFT).unwrap_or(u32::MAX)
+}
+
+/// The time (nanoseconds) a copy made by [`due_of`] stands for.
+fn due_nanos(due: u32) -> i64 {
+    i64::from(due) << DUE_SHIFT
 }
 
 /// Empty places of `n` buckets of `ways`.
@@ -113,6 +153,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         let buckets = max_buckets.min(FIRST_BUCKETS);
         let (tags, places) = empty_places(buckets * ways);
         Bounded {
+            due: vec![0; tags.len()],
             tags,
             places,
             ways,
@@ -132,7 +173,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         // The high half of h × buckets: a bucket from the hash's high
         // bits; the tag from its low bits.
         let b = ((u128::from(h) * self.buckets as u128) >> 64) as usize;
-        (b * self.ways, (h as u16) | 1)
+        (b * self.ways, (h as u16 & !KNOWN) | 2)
     }
 
     /// The place holding `k`.
@@ -140,7 +181,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     fn find(&self, k: &K) -> Option<usize> {
         let (first, tag) = self.locate(k);
         (first..first + self.ways).find(|&i| {
-            self.tags[i] == tag && self.places[i].as_ref().is_some_and(|(key, _)| key == k)
+            self.tags[i] & !KNOWN == tag && self.places[i].as_ref().is_some_and(|(key, _)| key == k)
         })
     }
 
@@ -195,6 +236,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     fn grow<W: Ord + Copy>(&mut self, worth: &impl Fn(&V) -> W) {
         self.buckets = (self.buckets * 2).min(self.max_buckets);
         let (tags, places) = empty_places(self.buckets * self.ways);
+        self.due = vec![0; tags.len()];
         self.tags = tags;
         let old = std::mem::replace(&mut self.places, places);
         self.len = 0;
@@ -230,32 +272,48 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     }
 
     /// Drops the entries whose `deadline` is past at `now` (expiry: not
-    /// counted as evictions). A sweep visits every entry, so it is made
-    /// only when one may be due: not before the soonest deadline seen by
-    /// the last sweep, and at most once per `slack_nanos` (an entry may
-    /// outlive its deadline by that much). Entries are never touched
-    /// between sweeps, so their deadlines only move later.
+    /// counted as evictions). A sweep is made only when one may be due:
+    /// not before the soonest deadline seen by the last sweep, and at most
+    /// once per `slack_nanos` (an entry may outlive its deadline by that
+    /// much). Entries are never touched between sweeps, so their deadlines
+    /// only move later: a sweep reads an entry only when the copy of its
+    /// deadline it keeps (see [`Bounded::sweep_place`]) has come.
     pub fn expire(&mut self, now: Timestamp, slack_nanos: i64, deadline: impl Fn(&V) -> Timestamp) {
-        let (tags, places, len) = (&mut self.tags, &mut self.places, &mut self.len);
-        self.sweeps.sweep_with(
-            now.as_nanos(),
-            slack_nanos,
-            |v| deadline(v).as_nanos(),
-            |keep| {
-                // Empty places are told by their tag alone.
-                let held = tags
-                    .iter_mut()
-                    .zip(places.iter_mut())
-                    .filter(|(t, _)| **t != 0);
-                for (tag, place) in held {
-                    if place.as_ref().is_some_and(|(_, v)| !keep(v)) {
-                        *place = None;
-                        *tag = 0;
-                        *len -= 1;
-                    }
-                }
-            },
-        );
+        let now = now.as_nanos();
+        if !self.sweeps.due(now) {
+            return;
+        }
+        let mut soonest = i64::MAX;
+        for i in 0..self.tags.len() {
+            // Empty places are told by their tag alone.
+            if self.tags[i] != 0 {
+                soonest = soonest.min(self.sweep_place(i, now, &deadline));
+            }
+        }
+        self.sweeps.swept(now, slack_nanos, soonest);
+    }
+
+    /// Drops the entry of held place `i` if its deadline is past at `now`;
+    /// else returns a time not after its deadline. The entry is read only
+    /// when the place's copy of its deadline is unknown or has come;
+    /// reading it renews the copy.
+    #[inline]
+    fn sweep_place(&mut self, i: usize, now: i64, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
+        if self.tags[i] & KNOWN != 0 && now < due_nanos(self.due[i]) {
+            return due_nanos(self.due[i]);
+        }
+        let d = self.places[i]
+            .as_ref()
+            .map_or(i64::MIN, |(_, v)| deadline(v).as_nanos());
+        if now < d {
+            self.due[i] = due_of(d);
+            self.tags[i] |= KNOWN;
+            return d;
+        }
+        self.places[i] = None;
+        self.tags[i] = 0;
+        self.len -= 1;
+        i64::MAX
     }
 
     /// Entries held.
@@ -343,5 +401,85 @@ mod tests {
         assert_eq!(m.len(), 0);
         *m.get_or_insert_with(7, |v| *v, || 0) = 70;
         assert_eq!((m.get(&7), m.len()), (Some(&70), 1));
+    }
+
+    /// A table of `(worth, deadline in seconds)` and the expiry it is swept with.
+    fn sweep_secs(m: &mut Bounded<u32, (u32, i64)>, now: i64, reads: &std::cell::Cell<u32>) {
+        m.expire(Timestamp::from_secs(now), 0, |v| {
+            reads.set(reads.get() + 1);
+            Timestamp::from_secs(v.1)
+        });
+    }
+
+    #[test]
+    fn a_sweep_reads_an_entry_only_once_its_kept_deadline_has_come() {
+        let reads = std::cell::Cell::new(0);
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(1_000);
+        for k in 0..100u32 {
+            m.get_or_insert_with(k, |v| v.0, || (0, 100));
+        }
+        // The first sweep reads all; the next ones, before 100 s, none.
+        for now in 1..50 {
+            sweep_secs(&mut m, now, &reads);
+        }
+        assert_eq!((reads.get(), m.len()), (100, 100));
+        // An entry whose deadline moved later outlives its kept copy.
+        m.get_mut(&5).expect("kept").1 = 200;
+        sweep_secs(&mut m, 101, &reads);
+        assert_eq!((reads.get(), m.len(), m.get(&5)), (200, 1, Some(&(0, 200))));
+        sweep_secs(&mut m, 150, &reads);
+        assert_eq!(reads.get(), 200, "kept copy of 200 s not come yet");
+    }
+
+    #[test]
+    fn a_new_entry_in_a_place_is_not_kept_by_the_copy_of_the_one_before() {
+        let reads = std::cell::Cell::new(0);
+        // One bucket of two places.
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(2);
+        m.get_or_insert_with(0, |v| v.0, || (9, 3));
+        m.get_or_insert_with(1, |v| v.0, || (0, 1_000));
+        sweep_secs(&mut m, 1, &reads);
+        assert_eq!(m.len(), 2);
+        // Key 2 takes key 1's place (the least worthy), due at 2 s.
+        m.get_or_insert_with(2, |v| v.0, || (0, 2));
+        assert_eq!((m.evicted(), m.contains_key(&1)), (1, false));
+        sweep_secs(&mut m, 4, &reads);
+        assert_eq!(m.len(), 0, "key 2 is past its deadline");
+    }
+
+    #[test]
+    fn sweeps_drop_every_entry_past_its_deadline_and_none_before() {
+        let reads = std::cell::Cell::new(0);
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(1_024);
+        let mut shadow = std::collections::HashMap::new();
+        let mut x = 0x2545_f491_u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as i64
+        };
+        for k in 0..500u32 {
+            let d = next(1_000);
+            m.get_or_insert_with(k, |v| v.0, || (0, d));
+            shadow.insert(k, d);
+        }
+        let mut now = 0;
+        while now < 2_000 {
+            now += next(5);
+            // Deadlines only move later, as the detectors' do.
+            let k = next(500) as u32;
+            if let Some(v) = m.get_mut(&k) {
+                v.1 += next(50);
+                shadow.insert(k, v.1);
+            }
+            sweep_secs(&mut m, now, &reads);
+            shadow.retain(|_, d| now < *d);
+            for (k, d) in &shadow {
+                assert_eq!(m.get(k).map(|v| v.1), Some(*d), "{k} dropped before {d} at {now}");
+            }
+            assert_eq!(m.len(), shadow.len(), "an entry past its deadline kept at {now}");
+        }
+        assert!(shadow.is_empty() && reads.get() < 500 * 10, "{}", reads.get());
     }
 }
