@@ -103,12 +103,12 @@ impl Sweeps {
         if !self.due(now) {
             return;
         }
-        let mut soonest = i64::MAX;
+        let mut soonest: Option<i64> = None;
         retain(&mut |v| {
             let d = deadline(v);
             let keep = now < d;
             if keep {
-                soonest = soonest.min(d);
+                soonest = Some(soonest.map_or(d, |s| s.min(d)));
             }
             keep
         });
@@ -120,11 +120,16 @@ impl Sweeps {
         now >= self.next
     }
 
-    /// Schedules the next sweep after one at `now` that kept entries due
-    /// no sooner than `soonest` (`i64::MAX` when none was kept).
-    fn swept(&mut self, now: i64, slack_nanos: i64, soonest: i64) {
-        let floor = now.saturating_add(slack_nanos.max(0));
-        self.next = soonest.max(floor);
+    /// The time before which no sweep after one at `now` is made.
+    fn floor(now: i64, slack_nanos: i64) -> i64 {
+        now.saturating_add(slack_nanos.max(0))
+    }
+
+    /// Schedules the next sweep after one at `now` whose soonest deadline
+    /// kept is `soonest` (`None` when it kept nothing).
+    fn swept(&mut self, now: i64, slack_nanos: i64, soonest: Option<i64>) {
+        let floor = Sweeps::floor(now, slack_nanos);
+        self.next = soonest.map_or(floor, |s| s.max(floor));
     }
 }
 
@@ -277,43 +282,86 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     /// once per `slack_nanos` (an entry may outlive its deadline by that
     /// much). Entries are never touched between sweeps, so their deadlines
     /// only move later: a sweep reads an entry only when the copy of its
-    /// deadline it keeps (see [`Bounded::sweep_place`]) has come.
+    /// deadline that the table keeps comes before the next sweep could
+    /// (see [`Bounded::sweep_place`]), and the schedule is the one that
+    /// reading every entry would give.
     pub fn expire(&mut self, now: Timestamp, slack_nanos: i64, deadline: impl Fn(&V) -> Timestamp) {
         let now = now.as_nanos();
         if !self.sweeps.due(now) {
             return;
         }
-        let mut soonest = i64::MAX;
+        let floor = Sweeps::floor(now, slack_nanos);
+        // The soonest deadline read, and the soonest copy left unread.
+        let (mut read, mut unread) = (None::<i64>, i64::MAX);
         for i in 0..self.tags.len() {
             // Empty places are told by their tag alone.
-            if self.tags[i] != 0 {
-                soonest = soonest.min(self.sweep_place(i, now, &deadline));
+            if self.tags[i] == 0 {
+                continue;
+            }
+            match self.sweep_place(i, now, floor, &deadline) {
+                Ok(Some(d)) => read = Some(read.map_or(d, |r| r.min(d))),
+                Ok(None) => {}
+                Err(copy) => unread = unread.min(copy),
             }
         }
+        let soonest = match read {
+            // Nothing sooner than the floor matters to the schedule.
+            Some(r) if r <= floor || r <= unread => Some(r),
+            _ if unread == i64::MAX => read,
+            _ => Some(self.soonest_below(read.unwrap_or(i64::MAX), &deadline)),
+        };
         self.sweeps.swept(now, slack_nanos, soonest);
     }
 
-    /// Drops the entry of held place `i` if its deadline is past at `now`;
-    /// else returns a time not after its deadline. The entry is read only
-    /// when the place's copy of its deadline is unknown or has come;
-    /// reading it renews the copy.
+    /// Sweeps held place `i` at `now`: drops its entry if its deadline is
+    /// past (`Ok(None)`), or reads its deadline (`Ok(Some)`, renewing the
+    /// copy) when the copy is unknown or not after `floor` (the soonest
+    /// the next sweep can be); else answers the copy (`Err`), a time not
+    /// after its deadline and after `floor`.
     #[inline]
-    fn sweep_place(&mut self, i: usize, now: i64, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
-        if self.tags[i] & KNOWN != 0 && now < due_nanos(self.due[i]) {
-            return due_nanos(self.due[i]);
+    fn sweep_place(
+        &mut self,
+        i: usize,
+        now: i64,
+        floor: i64,
+        deadline: &impl Fn(&V) -> Timestamp,
+    ) -> Result<Option<i64>, i64> {
+        let copy = due_nanos(self.due[i]);
+        if self.tags[i] & KNOWN != 0 && floor < copy {
+            return Err(copy);
         }
-        let d = self.places[i]
-            .as_ref()
-            .map_or(i64::MIN, |(_, v)| deadline(v).as_nanos());
+        let d = self.read_deadline(i, deadline);
         if now < d {
-            self.due[i] = due_of(d);
-            self.tags[i] |= KNOWN;
-            return d;
+            return Ok(Some(d));
         }
         self.places[i] = None;
         self.tags[i] = 0;
         self.len -= 1;
-        i64::MAX
+        Ok(None)
+    }
+
+    /// The deadline of held place `i`'s entry, of which the place keeps
+    /// a copy from now on.
+    #[inline]
+    fn read_deadline(&mut self, i: usize, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
+        let d = self.places[i]
+            .as_ref()
+            .map_or(i64::MIN, |(_, v)| deadline(v).as_nanos());
+        self.due[i] = due_of(d);
+        self.tags[i] |= KNOWN;
+        d
+    }
+
+    /// The soonest deadline of all entries, given `best`, the soonest of
+    /// those read: reads the entries whose copy comes before it. (A sweep
+    /// needs it only when nothing is due before its floor.)
+    fn soonest_below(&mut self, mut best: i64, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
+        for i in 0..self.tags.len() {
+            if self.tags[i] != 0 && due_nanos(self.due[i]) < best {
+                best = best.min(self.read_deadline(i, deadline));
+            }
+        }
+        best
     }
 
     /// Entries held.
@@ -403,10 +451,11 @@ mod tests {
         assert_eq!((m.get(&7), m.len()), (Some(&70), 1));
     }
 
-    /// A table of `(worth, deadline in seconds)` and the expiry it is swept with.
+    /// Sweeps a table of `(worth, deadline in seconds)` at `now` with
+    /// 1 s of slack, counting the reads of entries of worth 0.
     fn sweep_secs(m: &mut Bounded<u32, (u32, i64)>, now: i64, reads: &std::cell::Cell<u32>) {
-        m.expire(Timestamp::from_secs(now), 0, |v| {
-            reads.set(reads.get() + 1);
+        m.expire(Timestamp::from_secs(now), 1_000_000_000, |v| {
+            reads.set(reads.get() + u32::from(v.0 == 0));
             Timestamp::from_secs(v.1)
         });
     }
@@ -418,17 +467,29 @@ mod tests {
         for k in 0..100u32 {
             m.get_or_insert_with(k, |v| v.0, || (0, 100));
         }
+        // A busy entry (worth 1) due every other second keeps sweeps coming.
+        let tick = |m: &mut Bounded<u32, (u32, i64)>, now: i64| {
+            m.get_or_insert_with(1_000, |v| v.0, || (1, 0)).1 = now + 2;
+            sweep_secs(m, now, &reads);
+        };
         // The first sweep reads all; the next ones, before 100 s, none.
         for now in 1..50 {
-            sweep_secs(&mut m, now, &reads);
+            tick(&mut m, now);
         }
-        assert_eq!((reads.get(), m.len()), (100, 100));
+        assert_eq!((reads.get(), m.len()), (100, 101));
         // An entry whose deadline moved later outlives its kept copy.
         m.get_mut(&5).expect("kept").1 = 200;
-        sweep_secs(&mut m, 101, &reads);
-        assert_eq!((reads.get(), m.len(), m.get(&5)), (200, 1, Some(&(0, 200))));
-        sweep_secs(&mut m, 150, &reads);
-        assert_eq!(reads.get(), 200, "kept copy of 200 s not come yet");
+        tick(&mut m, 101);
+        assert_eq!((reads.get(), m.len(), m.get(&5)), (200, 2, Some(&(0, 200))));
+        tick(&mut m, 150);
+        assert_eq!(reads.get(), 200, "the copy of 200 s has not come");
+        // Once the table is empty, a new entry still goes at its deadline.
+        tick(&mut m, 300);
+        sweep_secs(&mut m, 303, &reads);
+        assert!(m.is_empty());
+        m.get_or_insert_with(7, |v| v.0, || (0, 310));
+        sweep_secs(&mut m, 320, &reads);
+        assert!(m.is_empty());
     }
 
     #[test]
@@ -448,10 +509,11 @@ mod tests {
     }
 
     #[test]
-    fn sweeps_drop_every_entry_past_its_deadline_and_none_before() {
-        let reads = std::cell::Cell::new(0);
+    fn sweeps_keep_the_schedule_of_reading_every_entry_and_drop_none_early() {
+        let (reads, slack) = (std::cell::Cell::new(0), 3);
         let mut m: Bounded<u32, (u32, i64)> = Bounded::new(1_024);
-        let mut shadow = std::collections::HashMap::new();
+        // The same entries swept by reading every one at every sweep.
+        let (mut all, mut sweeps) = (Map::default(), Sweeps::new());
         let mut x = 0x2545_f491_u64;
         let mut next = move |n: u64| {
             x ^= x << 13;
@@ -462,24 +524,31 @@ mod tests {
         for k in 0..500u32 {
             let d = next(1_000);
             m.get_or_insert_with(k, |v| v.0, || (0, d));
-            shadow.insert(k, d);
+            all.insert(k, d);
         }
         let mut now = 0;
         while now < 2_000 {
             now += next(5);
             // Deadlines only move later, as the detectors' do.
             let k = next(500) as u32;
-            if let Some(v) = m.get_mut(&k) {
+            if let (Some(v), Some(d)) = (m.get_mut(&k), all.get_mut(&k)) {
                 v.1 += next(50);
-                shadow.insert(k, v.1);
+                *d = v.1;
             }
-            sweep_secs(&mut m, now, &reads);
-            shadow.retain(|_, d| now < *d);
-            for (k, d) in &shadow {
-                assert_eq!(m.get(k).map(|v| v.1), Some(*d), "{k} dropped before {d} at {now}");
+            m.expire(Timestamp::from_secs(now), slack * 1_000_000_000, |v| {
+                reads.set(reads.get() + 1);
+                Timestamp::from_secs(v.1)
+            });
+            sweeps.sweep(&mut all, now, slack, |d| *d);
+            assert_eq!(m.len(), all.len(), "at {now}");
+            for (k, d) in &all {
+                assert_eq!(m.get(k).map(|v| v.1), Some(*d), "{k} (due {d}) at {now}");
+                assert!(
+                    now < d + slack + 5,
+                    "{k} (due {d}) outlived its slack at {now}"
+                );
             }
-            assert_eq!(m.len(), shadow.len(), "an entry past its deadline kept at {now}");
         }
-        assert!(shadow.is_empty() && reads.get() < 500 * 10, "{}", reads.get());
+        assert!(all.is_empty() && reads.get() < 500 * 5, "{}", reads.get());
     }
 }
