@@ -293,17 +293,11 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         let floor = Sweeps::floor(now, slack_nanos);
         // The soonest deadline read, and the soonest copy left unread.
         let (mut read, mut unread) = (None::<i64>, i64::MAX);
-        for i in 0..self.tags.len() {
-            // Empty places are told by their tag alone.
-            if self.tags[i] == 0 {
-                continue;
-            }
-            match self.sweep_place(i, now, floor, &deadline) {
-                Ok(Some(d)) => read = Some(read.map_or(d, |r| r.min(d))),
-                Ok(None) => {}
-                Err(copy) => unread = unread.min(copy),
-            }
-        }
+        self.for_each_held(|m, i| match m.sweep_place(i, now, floor, &deadline) {
+            Ok(Some(d)) => read = Some(read.map_or(d, |r| r.min(d))),
+            Ok(None) => {}
+            Err(copy) => unread = unread.min(copy),
+        });
         let soonest = match read {
             // Nothing sooner than the floor matters to the schedule.
             Some(r) if r <= floor || r <= unread => Some(r),
@@ -311,6 +305,24 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             _ => Some(self.soonest_below(read.unwrap_or(i64::MAX), &deadline)),
         };
         self.sweeps.swept(now, slack_nanos, soonest);
+    }
+
+    /// The places holding an entry, told by their tags alone: a bucket of
+    /// empty tags is skipped at once (a table that grew for a burst and
+    /// emptied since is mostly such buckets).
+    #[inline]
+    fn for_each_held(&mut self, mut visit: impl FnMut(&mut Self, usize)) {
+        for first in (0..self.tags.len()).step_by(self.ways) {
+            let group = &self.tags[first..first + self.ways];
+            if group.iter().fold(0, |any, &t| any | t) == 0 {
+                continue;
+            }
+            for i in first..first + self.ways {
+                if self.tags[i] != 0 {
+                    visit(self, i);
+                }
+            }
+        }
     }
 
     /// Sweeps held place `i` at `now`: drops its entry if its deadline is
@@ -356,11 +368,11 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     /// those read: reads the entries whose copy comes before it. (A sweep
     /// needs it only when nothing is due before its floor.)
     fn soonest_below(&mut self, mut best: i64, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
-        for i in 0..self.tags.len() {
-            if self.tags[i] != 0 && due_nanos(self.due[i]) < best {
-                best = best.min(self.read_deadline(i, deadline));
+        self.for_each_held(|m, i| {
+            if due_nanos(m.due[i]) < best {
+                best = best.min(m.read_deadline(i, deadline));
             }
-        }
+        });
         best
     }
 
