@@ -50,6 +50,10 @@ pub struct Bounded<K, V> {
     due: Vec<u32>,
     /// The entries, bucket after bucket.
     places: Vec<Option<(K, V)>>,
+    /// One bit per bucket, set while the bucket may hold an entry: a sweep
+    /// visits only those buckets (a table that grew for a burst and
+    /// emptied since costs a sweep a few words).
+    occupied: Vec<u64>,
     /// Places per bucket (`WAYS`, fewer for tiny caps).
     ways: usize,
     /// Buckets now; grows to `max_buckets`.
@@ -159,6 +163,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         let (tags, places) = empty_places(buckets * ways);
         Bounded {
             due: vec![0; tags.len()],
+            occupied: vec![0; buckets.div_ceil(64)],
             tags,
             places,
             ways,
@@ -217,6 +222,8 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             let (first, tag) = self.locate(&k);
             let bucket = first..first + self.ways;
             if let Some(i) = bucket.clone().find(|&i| self.tags[i] == 0) {
+                let b = first / self.ways;
+                self.occupied[b / 64] |= 1 << (b % 64);
                 self.tags[i] = tag;
                 self.places[i] = Some((k, v));
                 self.len += 1;
@@ -242,6 +249,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         self.buckets = (self.buckets * 2).min(self.max_buckets);
         let (tags, places) = empty_places(self.buckets * self.ways);
         self.due = vec![0; tags.len()];
+        self.occupied = vec![0; self.buckets.div_ceil(64)];
         self.tags = tags;
         let old = std::mem::replace(&mut self.places, places);
         self.len = 0;
@@ -307,19 +315,23 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         self.sweeps.swept(now, slack_nanos, soonest);
     }
 
-    /// The places holding an entry, told by their tags alone: a bucket of
-    /// empty tags is skipped at once (a table that grew for a burst and
-    /// emptied since is mostly such buckets).
+    /// Calls `visit` on every place holding an entry, bucket by occupied
+    /// bucket; a bucket it leaves empty is marked so.
     #[inline]
     fn for_each_held(&mut self, mut visit: impl FnMut(&mut Self, usize)) {
-        for first in (0..self.tags.len()).step_by(self.ways) {
-            let group = &self.tags[first..first + self.ways];
-            if group.iter().fold(0, |any, &t| any | t) == 0 {
-                continue;
-            }
-            for i in first..first + self.ways {
-                if self.tags[i] != 0 {
-                    visit(self, i);
+        for w in 0..self.occupied.len() {
+            let mut bits = self.occupied[w];
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let first = (w * 64 + bit) * self.ways;
+                for i in first..first + self.ways {
+                    if self.tags[i] != 0 {
+                        visit(self, i);
+                    }
+                }
+                if self.tags[first..first + self.ways].iter().all(|&t| t == 0) {
+                    self.occupied[w] &= !(1 << bit);
                 }
             }
         }
@@ -461,6 +473,9 @@ mod tests {
         assert_eq!(m.len(), 0);
         *m.get_or_insert_with(7, |v| *v, || 0) = 70;
         assert_eq!((m.get(&7), m.len()), (Some(&70), 1));
+        // An emptied bucket taken again is swept again.
+        m.expire_idle(Timestamp::from_secs(20), 1, |_| Timestamp::ZERO);
+        assert!(m.is_empty());
     }
 
     /// Sweeps a table of `(worth, deadline in seconds)` at `now` with
