@@ -13,11 +13,15 @@
 //! table. Under a spoofed flood every packet brings a new key, so this is
 //! what each packet pays.
 //!
-//! Expiry keeps, next to the tags, a coarse copy of each entry's deadline
-//! as the last sweep read it (a lower bound: entries only move their
+//! Expiry visits only the buckets marked in a bitmap of occupied ones
+//! (the detectors' tables grow for a burst and then stay mostly empty),
+//! and keeps, next to the tags, a coarse copy of each entry's deadline as
+//! the last sweep read it (a lower bound: entries only move their
 //! deadlines later between sweeps); a sweep reads an entry itself only
-//! when that copy has come due, so an entry active for a long time is read
-//! about once per deadline instead of at every sweep.
+//! when that copy comes before the next sweep could, so an entry active
+//! for a long time is read about once per deadline instead of at every
+//! sweep. Which entries go, and when, is what reading every entry at
+//! every sweep would give.
 
 use std::hash::{BuildHasher, Hash};
 
