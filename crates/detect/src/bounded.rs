@@ -12,6 +12,16 @@
 //! room costs one bucket's worth of comparisons, never a pass over the
 //! table. Under a spoofed flood every packet brings a new key, so this is
 //! what each packet pays.
+//!
+//! Expiry visits only the buckets marked in a bitmap of occupied ones
+//! (the detectors' tables grow for a burst and then stay mostly empty),
+//! and keeps, next to the tags, a coarse copy of each entry's deadline as
+//! the last sweep read it (a lower bound: entries only move their
+//! deadlines later between sweeps); a sweep reads an entry itself only
+//! when that copy comes before the next sweep could, so an entry active
+//! for a long time is read about once per deadline instead of at every
+//! sweep. Which entries go, and when, is what reading every entry at
+//! every sweep would give.
 
 use std::hash::{BuildHasher, Hash};
 
@@ -25,13 +35,29 @@ const WAYS: usize = 8;
 /// Buckets a table starts with (it doubles up to its cap as keys come).
 const FIRST_BUCKETS: usize = 16;
 
+/// The tag bit telling that the place's copy of its deadline (in `due`)
+/// is good: set by a sweep, clear in the tag a new entry is put in with.
+const KNOWN: u16 = 1;
+
+/// The copies of deadlines count units of 2^30 ns (about 1.07 s), so
+/// that a `u32` holds any time from 1970 to 2116.
+const DUE_SHIFT: u32 = 30;
+
 /// A map of at most `cap` entries that counts what it evicts.
 #[derive(Debug)]
 pub struct Bounded<K, V> {
-    /// Per place: 0 when empty, else a few bits of the key's hash (never 0).
+    /// Per place: 0 when empty, else a few bits of the key's hash (never 0)
+    /// and the [`KNOWN`] bit.
     tags: Vec<u16>,
+    /// Per place: a lower bound of its entry's deadline (see [`due_of`]),
+    /// good when its tag has the [`KNOWN`] bit.
+    due: Vec<u32>,
     /// The entries, bucket after bucket.
     places: Vec<Option<(K, V)>>,
+    /// One bit per bucket, set while the bucket may hold an entry: a sweep
+    /// visits only those buckets (a table that grew for a burst and
+    /// emptied since costs a sweep a few words).
+    occupied: Vec<u64>,
     /// Places per bucket (`WAYS`, fewer for tiny caps).
     ways: usize,
     /// Buckets now; grows to `max_buckets`.
@@ -82,7 +108,7 @@ impl Sweeps {
         deadline: impl Fn(&V) -> i64,
         retain: impl FnOnce(&mut dyn FnMut(&V) -> bool),
     ) {
-        if now < self.next {
+        if !self.due(now) {
             return;
         }
         let mut soonest: Option<i64> = None;
@@ -94,9 +120,36 @@ impl Sweeps {
             }
             keep
         });
-        let floor = now.saturating_add(slack_nanos.max(0));
+        self.swept(now, slack_nanos, soonest);
+    }
+
+    /// Whether a sweep is due at `now`.
+    fn due(&self, now: i64) -> bool {
+        now >= self.next
+    }
+
+    /// The time before which no sweep after one at `now` is made.
+    fn floor(now: i64, slack_nanos: i64) -> i64 {
+        now.saturating_add(slack_nanos.max(0))
+    }
+
+    /// Schedules the next sweep after one at `now` whose soonest deadline
+    /// kept is `soonest` (`None` when it kept nothing).
+    fn swept(&mut self, now: i64, slack_nanos: i64, soonest: Option<i64>) {
+        let floor = Sweeps::floor(now, slack_nanos);
         self.next = soonest.map_or(floor, |s| s.max(floor));
     }
+}
+
+/// The copy kept of deadline `nanos`: its units of 2^[`DUE_SHIFT`] ns,
+/// rounded down (and held within `u32`), so never after it.
+fn due_of(nanos: i64) -> u32 {
+    u32::try_from(nanos.max(0) >> DUE_SHIFT).unwrap_or(u32::MAX)
+}
+
+/// The time (nanoseconds) a copy made by [`due_of`] stands for.
+fn due_nanos(due: u32) -> i64 {
+    i64::from(due) << DUE_SHIFT
 }
 
 /// Empty places of `n` buckets of `ways`.
@@ -113,6 +166,8 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         let buckets = max_buckets.min(FIRST_BUCKETS);
         let (tags, places) = empty_places(buckets * ways);
         Bounded {
+            due: vec![0; tags.len()],
+            occupied: vec![0; buckets.div_ceil(64)],
             tags,
             places,
             ways,
@@ -132,7 +187,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
         // The high half of h × buckets: a bucket from the hash's high
         // bits; the tag from its low bits.
         let b = ((u128::from(h) * self.buckets as u128) >> 64) as usize;
-        (b * self.ways, (h as u16) | 1)
+        (b * self.ways, (h as u16 & !KNOWN) | 2)
     }
 
     /// The place holding `k`.
@@ -140,7 +195,7 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     fn find(&self, k: &K) -> Option<usize> {
         let (first, tag) = self.locate(k);
         (first..first + self.ways).find(|&i| {
-            self.tags[i] == tag && self.places[i].as_ref().is_some_and(|(key, _)| key == k)
+            self.tags[i] & !KNOWN == tag && self.places[i].as_ref().is_some_and(|(key, _)| key == k)
         })
     }
 
@@ -171,6 +226,8 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
             let (first, tag) = self.locate(&k);
             let bucket = first..first + self.ways;
             if let Some(i) = bucket.clone().find(|&i| self.tags[i] == 0) {
+                let b = first / self.ways;
+                self.occupied[b / 64] |= 1 << (b % 64);
                 self.tags[i] = tag;
                 self.places[i] = Some((k, v));
                 self.len += 1;
@@ -195,6 +252,8 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     fn grow<W: Ord + Copy>(&mut self, worth: &impl Fn(&V) -> W) {
         self.buckets = (self.buckets * 2).min(self.max_buckets);
         let (tags, places) = empty_places(self.buckets * self.ways);
+        self.due = vec![0; tags.len()];
+        self.occupied = vec![0; self.buckets.div_ceil(64)];
         self.tags = tags;
         let old = std::mem::replace(&mut self.places, places);
         self.len = 0;
@@ -230,32 +289,107 @@ impl<K: Hash + Eq, V> Bounded<K, V> {
     }
 
     /// Drops the entries whose `deadline` is past at `now` (expiry: not
-    /// counted as evictions). A sweep visits every entry, so it is made
-    /// only when one may be due: not before the soonest deadline seen by
-    /// the last sweep, and at most once per `slack_nanos` (an entry may
-    /// outlive its deadline by that much). Entries are never touched
-    /// between sweeps, so their deadlines only move later.
+    /// counted as evictions). A sweep is made only when one may be due:
+    /// not before the soonest deadline seen by the last sweep, and at most
+    /// once per `slack_nanos` (an entry may outlive its deadline by that
+    /// much). Entries are never touched between sweeps, so their deadlines
+    /// only move later: a sweep reads an entry only when the copy of its
+    /// deadline that the table keeps comes before the next sweep could
+    /// (see [`Bounded::sweep_place`]), and the schedule is the one that
+    /// reading every entry would give.
     pub fn expire(&mut self, now: Timestamp, slack_nanos: i64, deadline: impl Fn(&V) -> Timestamp) {
-        let (tags, places, len) = (&mut self.tags, &mut self.places, &mut self.len);
-        self.sweeps.sweep_with(
-            now.as_nanos(),
-            slack_nanos,
-            |v| deadline(v).as_nanos(),
-            |keep| {
-                // Empty places are told by their tag alone.
-                let held = tags
-                    .iter_mut()
-                    .zip(places.iter_mut())
-                    .filter(|(t, _)| **t != 0);
-                for (tag, place) in held {
-                    if place.as_ref().is_some_and(|(_, v)| !keep(v)) {
-                        *place = None;
-                        *tag = 0;
-                        *len -= 1;
+        let now = now.as_nanos();
+        if !self.sweeps.due(now) {
+            return;
+        }
+        let floor = Sweeps::floor(now, slack_nanos);
+        // The soonest deadline read, and the soonest copy left unread.
+        let (mut read, mut unread) = (None::<i64>, i64::MAX);
+        self.for_each_held(|m, i| match m.sweep_place(i, now, floor, &deadline) {
+            Ok(Some(d)) => read = Some(read.map_or(d, |r| r.min(d))),
+            Ok(None) => {}
+            Err(copy) => unread = unread.min(copy),
+        });
+        let soonest = match read {
+            // Nothing sooner than the floor matters to the schedule.
+            Some(r) if r <= floor || r <= unread => Some(r),
+            _ if unread == i64::MAX => read,
+            _ => Some(self.soonest_below(read.unwrap_or(i64::MAX), &deadline)),
+        };
+        self.sweeps.swept(now, slack_nanos, soonest);
+    }
+
+    /// Calls `visit` on every place holding an entry, bucket by occupied
+    /// bucket; a bucket it leaves empty is marked so.
+    #[inline]
+    fn for_each_held(&mut self, mut visit: impl FnMut(&mut Self, usize)) {
+        for w in 0..self.occupied.len() {
+            let mut bits = self.occupied[w];
+            while bits != 0 {
+                let bit = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                let first = (w * 64 + bit) * self.ways;
+                for i in first..first + self.ways {
+                    if self.tags[i] != 0 {
+                        visit(self, i);
                     }
                 }
-            },
-        );
+                if self.tags[first..first + self.ways].iter().all(|&t| t == 0) {
+                    self.occupied[w] &= !(1 << bit);
+                }
+            }
+        }
+    }
+
+    /// Sweeps held place `i` at `now`: drops its entry if its deadline is
+    /// past (`Ok(None)`), or reads its deadline (`Ok(Some)`, renewing the
+    /// copy) when the copy is unknown or not after `floor` (the soonest
+    /// the next sweep can be); else answers the copy (`Err`), a time not
+    /// after its deadline and after `floor`.
+    #[inline]
+    fn sweep_place(
+        &mut self,
+        i: usize,
+        now: i64,
+        floor: i64,
+        deadline: &impl Fn(&V) -> Timestamp,
+    ) -> Result<Option<i64>, i64> {
+        let copy = due_nanos(self.due[i]);
+        if self.tags[i] & KNOWN != 0 && floor < copy {
+            return Err(copy);
+        }
+        let d = self.read_deadline(i, deadline);
+        if now < d {
+            return Ok(Some(d));
+        }
+        self.places[i] = None;
+        self.tags[i] = 0;
+        self.len -= 1;
+        Ok(None)
+    }
+
+    /// The deadline of held place `i`'s entry, of which the place keeps
+    /// a copy from now on.
+    #[inline]
+    fn read_deadline(&mut self, i: usize, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
+        let d = self.places[i]
+            .as_ref()
+            .map_or(i64::MIN, |(_, v)| deadline(v).as_nanos());
+        self.due[i] = due_of(d);
+        self.tags[i] |= KNOWN;
+        d
+    }
+
+    /// The soonest deadline of all entries, given `best`, the soonest of
+    /// those read: reads the entries whose copy comes before it. (A sweep
+    /// needs it only when nothing is due before its floor.)
+    fn soonest_below(&mut self, mut best: i64, deadline: &impl Fn(&V) -> Timestamp) -> i64 {
+        self.for_each_held(|m, i| {
+            if due_nanos(m.due[i]) < best {
+                best = best.min(m.read_deadline(i, deadline));
+            }
+        });
+        best
     }
 
     /// Entries held.
@@ -343,5 +477,109 @@ mod tests {
         assert_eq!(m.len(), 0);
         *m.get_or_insert_with(7, |v| *v, || 0) = 70;
         assert_eq!((m.get(&7), m.len()), (Some(&70), 1));
+        // An emptied bucket taken again is swept again.
+        m.expire_idle(Timestamp::from_secs(20), 1, |_| Timestamp::ZERO);
+        assert!(m.is_empty());
+    }
+
+    /// Sweeps a table of `(worth, deadline in seconds)` at `now` with
+    /// 1 s of slack, counting the reads of entries of worth 0.
+    fn sweep_secs(m: &mut Bounded<u32, (u32, i64)>, now: i64, reads: &std::cell::Cell<u32>) {
+        m.expire(Timestamp::from_secs(now), 1_000_000_000, |v| {
+            reads.set(reads.get() + u32::from(v.0 == 0));
+            Timestamp::from_secs(v.1)
+        });
+    }
+
+    #[test]
+    fn a_sweep_reads_an_entry_only_once_its_kept_deadline_has_come() {
+        let reads = std::cell::Cell::new(0);
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(1_000);
+        for k in 0..100u32 {
+            m.get_or_insert_with(k, |v| v.0, || (0, 100));
+        }
+        // A busy entry (worth 1) due every other second keeps sweeps coming.
+        let tick = |m: &mut Bounded<u32, (u32, i64)>, now: i64| {
+            m.get_or_insert_with(1_000, |v| v.0, || (1, 0)).1 = now + 2;
+            sweep_secs(m, now, &reads);
+        };
+        // The first sweep reads all; the next ones, before 100 s, none.
+        for now in 1..50 {
+            tick(&mut m, now);
+        }
+        assert_eq!((reads.get(), m.len()), (100, 101));
+        // An entry whose deadline moved later outlives its kept copy.
+        m.get_mut(&5).expect("kept").1 = 200;
+        tick(&mut m, 101);
+        assert_eq!((reads.get(), m.len(), m.get(&5)), (200, 2, Some(&(0, 200))));
+        tick(&mut m, 150);
+        assert_eq!(reads.get(), 200, "the copy of 200 s has not come");
+        // Once the table is empty, a new entry still goes at its deadline.
+        tick(&mut m, 300);
+        sweep_secs(&mut m, 303, &reads);
+        assert!(m.is_empty());
+        m.get_or_insert_with(7, |v| v.0, || (0, 310));
+        sweep_secs(&mut m, 320, &reads);
+        assert!(m.is_empty());
+    }
+
+    #[test]
+    fn a_new_entry_in_a_place_is_not_kept_by_the_copy_of_the_one_before() {
+        let reads = std::cell::Cell::new(0);
+        // One bucket of two places.
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(2);
+        m.get_or_insert_with(0, |v| v.0, || (9, 3));
+        m.get_or_insert_with(1, |v| v.0, || (0, 1_000));
+        sweep_secs(&mut m, 1, &reads);
+        assert_eq!(m.len(), 2);
+        // Key 2 takes key 1's place (the least worthy), due at 2 s.
+        m.get_or_insert_with(2, |v| v.0, || (0, 2));
+        assert_eq!((m.evicted(), m.contains_key(&1)), (1, false));
+        sweep_secs(&mut m, 4, &reads);
+        assert_eq!(m.len(), 0, "key 2 is past its deadline");
+    }
+
+    #[test]
+    fn sweeps_keep_the_schedule_of_reading_every_entry_and_drop_none_early() {
+        let (reads, slack) = (std::cell::Cell::new(0), 3);
+        let mut m: Bounded<u32, (u32, i64)> = Bounded::new(1_024);
+        // The same entries swept by reading every one at every sweep.
+        let (mut all, mut sweeps) = (Map::default(), Sweeps::new());
+        let mut x = 0x2545_f491_u64;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x % n) as i64
+        };
+        for k in 0..500u32 {
+            let d = next(1_000);
+            m.get_or_insert_with(k, |v| v.0, || (0, d));
+            all.insert(k, d);
+        }
+        let mut now = 0;
+        while now < 2_000 {
+            now += next(5);
+            // Deadlines only move later, as the detectors' do.
+            let k = next(500) as u32;
+            if let (Some(v), Some(d)) = (m.get_mut(&k), all.get_mut(&k)) {
+                v.1 += next(50);
+                *d = v.1;
+            }
+            m.expire(Timestamp::from_secs(now), slack * 1_000_000_000, |v| {
+                reads.set(reads.get() + 1);
+                Timestamp::from_secs(v.1)
+            });
+            sweeps.sweep(&mut all, now, slack, |d| *d);
+            assert_eq!(m.len(), all.len(), "at {now}");
+            for (k, d) in &all {
+                assert_eq!(m.get(k).map(|v| v.1), Some(*d), "{k} (due {d}) at {now}");
+                assert!(
+                    now < d + slack + 5,
+                    "{k} (due {d}) outlived its slack at {now}"
+                );
+            }
+        }
+        assert!(all.is_empty() && reads.get() < 500 * 5, "{}", reads.get());
     }
 }
