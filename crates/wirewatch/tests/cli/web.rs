@@ -21,7 +21,8 @@ pub(crate) fn demo() -> String {
 pub(crate) struct Served {
     child: Child,
     pub(crate) addr: SocketAddr,
-    stderr: std::thread::JoinHandle<String>,
+    /// The thread draining stderr (taken by [`Served::stop`]).
+    stderr: Option<std::thread::JoinHandle<String>>,
     /// What it printed on stderr before it served.
     pub(crate) before: String,
 }
@@ -102,7 +103,7 @@ impl Served {
         Served {
             child,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            stderr,
+            stderr: Some(stderr),
             before,
         }
     }
@@ -130,9 +131,24 @@ impl Served {
         // SAFETY: a plain kill(2) of our own child.
         assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
         let st = self.child.wait().unwrap();
-        let err = self.stderr.join().unwrap();
+        let err = self
+            .stderr
+            .take()
+            .map(|h| h.join().unwrap())
+            .unwrap_or_default();
         assert_eq!(st.code(), Some(0), "stderr: {err}");
         err
+    }
+}
+
+/// A test that fails before [`Served::stop`] must not leave the server
+/// running (a replay with `--web` serves until a signal).
+impl Drop for Served {
+    fn drop(&mut self) {
+        if self.stderr.is_some() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 }
 
