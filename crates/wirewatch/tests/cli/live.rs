@@ -285,6 +285,17 @@ impl Running {
     }
 }
 
+/// A test that fails before [`Running::finish`] must not leave wirewatch
+/// capturing (a live run goes on until a signal).
+impl Drop for Running {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 fn json_lines(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
