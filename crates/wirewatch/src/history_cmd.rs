@@ -103,7 +103,7 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
             }
         }
         Format::Table => {
-            let by = a.by.name();
+            let by = wirewatch_pipeline::requests::params::by_name(a.by);
             writeln!(
                 out,
                 "top {} by {by}, {} – {} UTC ({} in all)",
@@ -350,7 +350,7 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
         bail!("plot writes a chart: --json and --csv belong to series");
     }
     let (_, s) = run_series(&a.common, a.step.as_deref(), 200, Some(a.by), a.limit, db)?;
-    let by = a.by.name();
+    let by = wirewatch_pipeline::requests::params::by_name(a.by);
     let chart = wirewatch_plot::Chart {
         title: a.title.clone().unwrap_or_else(|| {
             format!(

@@ -281,7 +281,7 @@ impl Default for TopRequest {
 /// `by=` and `limit=` of a query string.
 fn apply_by_limit(by: &mut By, limit: &mut usize, key: &str, value: &str) -> Taken {
     match key {
-        "by" => *by = usage(By::parse(value))?,
+        "by" => *by = usage(params::parse_by(value))?,
         "limit" => *limit = usage(params::count("--limit <LIMIT>", value))?,
         _ => return Ok(false),
     }
@@ -353,7 +353,7 @@ impl TopPlan {
         Ok(query::top_where(
             store,
             &self.p.range,
-            self.by.group(),
+            self.by,
             &self.p.sel,
             self.p.pred.as_deref(),
             self.limit,
@@ -430,7 +430,7 @@ impl SeriesRequest {
                 range: p.range,
                 step,
                 sel: p.sel.clone(),
-                by: self.by.map(By::group),
+                by: self.by,
                 limit,
                 total_name: &name,
             },
@@ -641,7 +641,7 @@ pub fn top_json(by: By, t: &Top, asked: &Range) -> Value {
     let notes: Vec<String> = covered_note(asked, &t.covered).into_iter().collect();
     json!({
         "query": "top",
-        "by": by.name(),
+        "by": params::by_name(by),
         "from": rfc3339(t.covered.from),
         "until": rfc3339(t.covered.to),
         "resolutions": t.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),

@@ -11,7 +11,7 @@
 
 use std::net::IpAddr;
 
-use wirewatch_store::query::{GroupBy, Range};
+use wirewatch_store::query::Range;
 use wirewatch_store::time::{parse_duration, parse_time, rfc3339};
 use wirewatch_wire::proto;
 
@@ -38,73 +38,41 @@ pub fn conflict(a: &str, b: &str) -> String {
     format!("the argument '{a}' cannot be used with '{b}'")
 }
 
-/// What `history top|series|plot --by` groups by.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum By {
-    /// Every host, both ends of each flow.
-    Host,
-    /// Local hosts.
-    Local,
-    /// Remote hosts.
-    Remote,
-    /// Host pairs.
-    Pair,
-    /// Processes.
-    Process,
-    /// Protocol and service port.
-    Port,
-    /// Interfaces.
-    Iface,
+/// What `history top|series|plot --by` groups by: the store's grouping.
+pub use wirewatch_store::query::GroupBy as By;
+
+/// Every `--by` value, its name and what it means, in the order the help
+/// lists them.
+pub const BY: [(By, &str, &str); 7] = [
+    (
+        By::Host,
+        "host",
+        "Every host, both ends of each flow (its own sent and received bytes)",
+    ),
+    (By::Local, "local", "Local hosts"),
+    (By::Remote, "remote", "Remote hosts"),
+    (By::Pair, "pair", "Host pairs"),
+    (By::Process, "process", "Processes"),
+    (By::Port, "port", "Protocol and service port"),
+    (By::Iface, "iface", "Interfaces"),
+];
+
+/// The name `by` is given by.
+pub fn by_name(by: By) -> &'static str {
+    BY.iter()
+        .find(|(b, _, _)| *b == by)
+        .map_or("host", |(_, n, _)| n)
 }
 
-impl By {
-    /// Every value, its name and what it means, in the order the help lists them.
-    pub const ALL: [(By, &'static str, &'static str); 7] = [
-        (
-            By::Host,
-            "host",
-            "Every host, both ends of each flow (its own sent and received bytes)",
-        ),
-        (By::Local, "local", "Local hosts"),
-        (By::Remote, "remote", "Remote hosts"),
-        (By::Pair, "pair", "Host pairs"),
-        (By::Process, "process", "Processes"),
-        (By::Port, "port", "Protocol and service port"),
-        (By::Iface, "iface", "Interfaces"),
-    ];
-
-    /// The name it is given by.
-    pub fn name(self) -> &'static str {
-        By::ALL
-            .iter()
-            .find(|(b, _, _)| *b == self)
-            .map_or("host", |(_, n, _)| n)
-    }
-
-    /// The store's grouping.
-    pub fn group(self) -> GroupBy {
-        match self {
-            By::Host => GroupBy::Host,
-            By::Local => GroupBy::Local,
-            By::Remote => GroupBy::Remote,
-            By::Pair => GroupBy::Pair,
-            By::Process => GroupBy::Process,
-            By::Port => GroupBy::Port,
-            By::Iface => GroupBy::Iface,
-        }
-    }
-
-    /// `--by VALUE`.
-    pub fn parse(value: &str) -> Result<By, String> {
-        By::ALL
-            .iter()
-            .find(|(_, n, _)| *n == value)
-            .map(|(b, _, _)| *b)
-            .ok_or_else(|| {
-                let names: Vec<&str> = By::ALL.iter().map(|(_, n, _)| *n).collect();
-                not_one_of("--by <BY>", value, &names)
-            })
-    }
+/// `--by VALUE`.
+pub fn parse_by(value: &str) -> Result<By, String> {
+    BY.iter()
+        .find(|(_, n, _)| *n == value)
+        .map(|(b, _, _)| *b)
+        .ok_or_else(|| {
+            let names: Vec<&str> = BY.iter().map(|(_, n, _)| *n).collect();
+            not_one_of("--by <BY>", value, &names)
+        })
 }
 
 /// `forecast --direction`.
@@ -332,10 +300,10 @@ mod tests {
 
     #[test]
     fn by_names_every_value_when_wrong() {
-        assert_eq!(By::parse("pair"), Ok(By::Pair));
-        assert_eq!(By::Iface.name(), "iface");
+        assert_eq!(parse_by("pair"), Ok(By::Pair));
+        assert_eq!(by_name(By::Iface), "iface");
         assert_eq!(
-            By::parse("planet").unwrap_err(),
+            parse_by("planet").unwrap_err(),
             "invalid value 'planet' for '--by <BY>' (possible values: host, local, remote, pair, process, port, iface)"
         );
         assert!(Direction::parse("up")

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
-use wirewatch_pipeline::requests::params::{self, By, Direction};
+use wirewatch_pipeline::requests::params::{self, parse_by, By, Direction, BY};
 
 /// A value parser calling a shared function; `values`: the possible
 /// values (name, help) for the help and the shell completions.
@@ -47,7 +47,7 @@ const BY_VALUES: [(&str, &str); 7] = {
     let mut v = [("", ""); 7];
     let mut k = 0;
     while k < 7 {
-        v[k] = (By::ALL[k].1, By::ALL[k].2);
+        v[k] = (BY[k].1, BY[k].2);
         k += 1;
     }
     v
@@ -67,7 +67,7 @@ const DIRECTION_VALUES: [(&str, &str); 3] = {
 /// `--by`.
 pub fn by() -> Shared<By> {
     Shared {
-        parse: By::parse,
+        parse: parse_by,
         values: &BY_VALUES,
     }
 }
