@@ -270,12 +270,8 @@ fn names_from_proc_appear_as_text_never_as_markup() {
     // processes are looked for because the web shows them.
     let args = ["-i", &p.ia, "--web", "127.0.0.1:0"];
     let mut ww = live::Running::start(&p.a, &args);
-    ww.wait_for_stderr("serving http://");
-    let url = ww
-        .err_lines
-        .iter()
-        .find_map(|l| l.split_once("serving ").map(|(_, u)| u.trim().to_string()))
-        .unwrap();
+    let api = ww.web_addr();
+    let url = format!("http://{api}");
     let mut child = Command::new("ip")
         .args(["netns", "exec", &p.a])
         .arg(std::env::current_exe().unwrap())
@@ -336,10 +332,6 @@ fn names_from_proc_appear_as_text_never_as_markup() {
     drop(b);
     // The process's API page: its flow to the sink, with the name as given.
     let encoded: String = comm.bytes().map(|c| format!("%{c:02X}")).collect();
-    let api = url
-        .trim_start_matches("http://")
-        .parse::<std::net::SocketAddr>()
-        .unwrap();
     let page = live::in_netns(&p.a, move || {
         wirewatch_testkit::http_get(api, &format!("/api/v1/process/{encoded}?window=40s"), &[])
             .unwrap()
@@ -402,12 +394,8 @@ fn a_reverse_dns_answer_with_html_appears_as_text_never_as_markup() {
         &private.wrapper(),
         &["-i", &p.ia, "--web", "127.0.0.1:0"],
     );
-    ww.wait_for_stderr("serving http://");
-    let url = ww
-        .err_lines
-        .iter()
-        .find_map(|l| l.split_once("serving ").map(|(_, u)| u.trim().to_string()))
-        .unwrap();
+    let api = ww.web_addr();
+    let url = format!("http://{api}");
 
     let mut b = Browser::launch_in_netns(&p.a).unwrap();
     b.emulate(1280, 800, false).unwrap();
@@ -449,12 +437,8 @@ fn a_reverse_dns_answer_with_html_appears_as_text_never_as_markup() {
     drop(b);
 
     // The API carries the name as it came, in a JSON string.
-    let top = live::in_netns(&p.a, {
-        let url = url.clone();
-        move || {
-            let addr = url.trim_start_matches("http://").parse().unwrap();
-            wirewatch_testkit::http_get(addr, "/api/v1/top?by=pair&limit=100", &[]).unwrap()
-        }
+    let top = live::in_netns(&p.a, move || {
+        wirewatch_testkit::http_get(api, "/api/v1/top?by=pair&limit=100", &[]).unwrap()
     });
     let top = json(&top);
     let entry = top["entries"]

@@ -269,6 +269,17 @@ impl Running {
     }
 
     /// Waits for exit; returns (exit code, stdout, stderr).
+    /// Waits for the line saying where the web server listens; its address.
+    pub(crate) fn web_addr(&mut self) -> std::net::SocketAddr {
+        const SERVING: &str = "wirewatch: serving http://";
+        self.wait_for_stderr(SERVING);
+        self.err_lines
+            .iter()
+            .find_map(|l| l.strip_prefix(SERVING))
+            .and_then(|a| a.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no address in {:?}", self.err_lines))
+    }
+
     pub(crate) fn finish(mut self) -> (i32, String, String) {
         let mut out = String::new();
         self.child
@@ -2032,13 +2043,7 @@ fn serve_shows_live_traffic_and_kernel_counters() {
     require_root_and_ip!();
     let p = pair(230);
     let mut r = Running::start(&p.a, &["serve", "-i", &p.ia, "--web", "127.0.0.1:0"]);
-    r.wait_for_stderr("serving http://");
-    let line = r
-        .err_lines
-        .iter()
-        .find(|l| l.contains("serving http://"))
-        .unwrap();
-    let addr: std::net::SocketAddr = line.rsplit("http://").next().unwrap().parse().unwrap();
+    let addr = r.web_addr();
     let _rx = udp_b_to_a(&p, 7300, 9);
     let ia = p.ia.clone();
     // The server listens on the namespace's loopback: ask from inside it,
@@ -2087,14 +2092,7 @@ fn the_web_thread_has_no_capability() {
     require_root_and_ip!();
     let p = pair(211);
     let mut r = Running::start(&p.a, &["serve", "-i", &p.ia, "--web", "127.0.0.1:0"]);
-    r.wait_for_stderr("wirewatch: serving http://");
-    let addr: std::net::SocketAddr = r
-        .err_lines
-        .iter()
-        .find_map(|l| l.strip_prefix("wirewatch: serving http://"))
-        .unwrap()
-        .parse()
-        .unwrap();
+    let addr = r.web_addr();
     // The status files of the threads whose name `named` says yes to.
     let statuses = |named: &dyn Fn(&str) -> bool| -> Vec<String> {
         std::fs::read_dir(format!("/proc/{}/task", r.pid()))
