@@ -165,6 +165,7 @@ fn status_json(snap: &LiveSnapshot, hub: &Hub) -> Value {
         "alerts_total": snap.alerts.values().sum::<u64>(),
         "sse_clients": hub.sse_clients.load(Ordering::Relaxed),
         "sse_refused": hub.sse_refused.load(Ordering::Relaxed),
+        "sse_missed": hub.sse_missed.load(Ordering::Relaxed),
         "names": hub.names.status_json(),
     })
 }

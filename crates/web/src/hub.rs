@@ -52,6 +52,9 @@ pub struct Hub {
     pub sse_clients: AtomicUsize,
     /// SSE clients refused at the cap or dropped for not reading.
     pub sse_refused: AtomicU64,
+    /// Events SSE clients missed by falling more than [`EVENT_BUFFER`]
+    /// behind (each was told how many).
+    pub sse_missed: AtomicU64,
     /// The SSE client cap ([`MAX_SSE_CLIENTS`] unless configured).
     pub sse_cap: AtomicUsize,
     /// Answers by status code: [`COUNTED_CODES`], then any other.
@@ -76,6 +79,7 @@ pub fn shared() -> Shared {
         events: broadcast::channel(EVENT_BUFFER).0,
         sse_clients: AtomicUsize::new(0),
         sse_refused: AtomicU64::new(0),
+        sse_missed: AtomicU64::new(0),
         sse_cap: AtomicUsize::new(MAX_SSE_CLIENTS),
         answers: Default::default(),
         live: std::sync::atomic::AtomicBool::new(false),

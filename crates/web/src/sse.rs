@@ -44,6 +44,8 @@ async fn pump(hub: Shared, mut tx: Sender<Bytes>, place: SsePlace) {
         let frame = match tokio::time::timeout(PING_EVERY, rx.recv()).await {
             Ok(Ok(f)) => f,
             Ok(Err(RecvError::Lagged(n))) => {
+                hub.sse_missed
+                    .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
                 Bytes::from(format!("event: lagged\ndata: {{\"missed\":{n}}}\n\n"))
             }
             Ok(Err(RecvError::Closed)) => break,
@@ -66,5 +68,47 @@ async fn send(hub: &Shared, tx: &mut Sender<Bytes>, frame: Bytes) -> bool {
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use serde_json::json;
+    use std::sync::atomic::Ordering;
+
+    /// A client that stops reading falls behind the hub's buffer: when it
+    /// reads again it is told how many events it missed, and they are
+    /// counted.
+    #[test]
+    fn a_client_that_falls_behind_is_told_and_counted() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let hub = crate::shared();
+            let place = hub.join_sse().unwrap();
+            let mut body = stream(hub.clone(), place);
+            // The first frame (retry and the current snapshot) is there.
+            let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+            assert!(first.starts_with(b"retry: 2000\n\n"));
+            // Let the client's task subscribe and wait, then overflow it.
+            tokio::task::yield_now().await;
+            for i in 0..200 {
+                hub.push_alert(json!({ "n": i }));
+            }
+            let mut text = String::new();
+            while !text.contains("event: lagged") {
+                let f = body.frame().await.unwrap().unwrap().into_data().unwrap();
+                text.push_str(std::str::from_utf8(&f).unwrap());
+            }
+            let missed = hub.sse_missed.load(Ordering::Relaxed);
+            assert!(
+                missed > 0 && text.contains(&format!("{{\"missed\":{missed}}}")),
+                "{text}"
+            );
+        });
     }
 }
