@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::str::FromStr;
 
 /// An IPv4 or IPv6 prefix.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct IpNet {
     addr: IpAddr,
     prefix: u8,
