@@ -1,0 +1,113 @@
+//! Running the `nft` binary: no shell, the JSON on stdin, stdout and
+//! stderr captured, killed when it outlives its timeout.
+
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::NftError;
+
+/// How `nft` is started: an optional command it runs under (e.g. `ip netns
+/// exec NAME`), the program, and how long it may take.
+#[derive(Clone, Debug)]
+pub(super) struct Runner {
+    pub(super) wrapper: Vec<String>,
+    pub(super) program: PathBuf,
+    pub(super) timeout: Duration,
+}
+
+impl Runner {
+    /// `nft -j ARGS`, with `stdin` written to its standard input when
+    /// given; its standard output on success.
+    pub(super) fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, NftError> {
+        let mut child = self.spawn(args)?;
+        if let Some(mut pipe) = child.stdin.take() {
+            // A child that died early closes the pipe: its stderr says why.
+            let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
+        }
+        let (out, err) = self.collect(&mut child)?;
+        let status = child
+            .wait()
+            .map_err(|e| NftError::Failed(format!("waiting for nft: {e}")))?;
+        if status.success() {
+            Ok(out)
+        } else {
+            Err(classify(&err, &status.to_string()))
+        }
+    }
+
+    fn spawn(&self, args: &[&str]) -> Result<Child, NftError> {
+        let mut cmd = match self.wrapper.split_first() {
+            Some((first, rest)) => {
+                let mut c = Command::new(first);
+                c.args(rest).arg(&self.program);
+                c
+            }
+            None => Command::new(&self.program),
+        };
+        cmd.arg("-j")
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        cmd.spawn().map_err(|e| {
+            let what = match self.wrapper.first() {
+                Some(w) => w.clone(),
+                None => self.program.display().to_string(),
+            };
+            NftError::Missing(format!(
+                "cannot run {what}: {e} (is the nftables package installed?)"
+            ))
+        })
+    }
+
+    /// Reads stdout and stderr to their ends on other threads; kills the
+    /// child when they are not closed within the timeout.
+    fn collect(&self, child: &mut Child) -> Result<(String, String), NftError> {
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take();
+        let err = child.stderr.take();
+        std::thread::spawn(move || {
+            let _ = tx.send((read_all(out), read_all(err)));
+        });
+        match rx.recv_timeout(self.timeout) {
+            Ok(both) => Ok(both),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(NftError::Timeout(self.timeout))
+            }
+        }
+    }
+}
+
+fn read_all(pipe: Option<impl Read>) -> String {
+    let mut s = String::new();
+    if let Some(mut p) = pipe {
+        let _ = p.read_to_string(&mut s);
+    }
+    s
+}
+
+/// The error of a failed `nft`: its first line (the rest points at the
+/// input), and [`NftError::Missing`] when nf_tables itself is not there.
+pub(super) fn classify(stderr: &str, status: &str) -> NftError {
+    let line = stderr
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .map_or_else(
+            || format!("nft failed ({status}) without a message"),
+            str::to_string,
+        );
+    let unsupported = ["Protocol not supported", "Operation not supported"];
+    if unsupported.iter().any(|u| line.contains(u)) {
+        NftError::Missing(format!("nf_tables is not available: {line}"))
+    } else if line.starts_with("exec of") {
+        NftError::Missing(format!("cannot run nft: {line}"))
+    } else {
+        NftError::Failed(line)
+    }
+}
