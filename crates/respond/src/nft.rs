@@ -142,7 +142,8 @@ impl Nft {
 
     /// Blocks each target for its duration (rounded up to whole seconds),
     /// in one transaction. A target already blocked keeps the longer of its
-    /// remaining time and the new duration. Refused, with nothing changed,
+    /// remaining time and the new duration (one without timeout, added by
+    /// hand, is left alone). Refused, with nothing changed,
     /// when the new elements would take the sets past the cap
     /// ([`NftError::Cap`]) or a source overlaps another block
     /// ([`NftError::Overlap`]).
@@ -161,11 +162,27 @@ impl Nft {
                 max: self.cfg.max_elements,
             });
         }
-        let timed = wanted.into_iter().map(|(t, secs)| {
-            let left = present.get(&t).copied().flatten().unwrap_or(0);
-            (t, secs.max(left))
-        });
-        self.apply(refresh_commands(&self.cfg.table, timed))
+        let changes: Vec<Change> = wanted
+            .into_iter()
+            .filter_map(|(target, secs)| match present.get(&target) {
+                None => Some(Change {
+                    target,
+                    secs,
+                    existing: false,
+                }),
+                Some(Some(left)) if *left < secs => Some(Change {
+                    target,
+                    secs,
+                    existing: true,
+                }),
+                // Blocked at least as long already, or for good (by hand).
+                Some(_) => None,
+            })
+            .collect();
+        if changes.is_empty() {
+            return Ok(());
+        }
+        self.apply(block_commands(&self.cfg.table, &changes))
     }
 
     /// Removes a block; `false` when it was not there.
@@ -279,30 +296,42 @@ fn overlap(a: &IpNet, b: &IpNet) -> bool {
     a.contains(b.addr()) || b.contains(a.addr())
 }
 
-/// Per set: add each element (a no-op for one already there), delete it,
-/// add it again with its timeout. In one transaction this sets the
-/// timeout of new and existing elements alike, on kernels that do not
-/// update an existing element's timeout on `add`.
-fn refresh_commands(
-    table: &str,
-    timed: impl Iterator<Item = (Target, u32)>,
-) -> Vec<NfCmd<'static>> {
-    let mut by_set: BTreeMap<&'static str, (SetKind, Vec<(Target, u32)>)> = BTreeMap::new();
-    for (t, secs) in timed {
-        let kind = SetKind::of(&t);
+/// One element to add: new, or `existing` with less time left than `secs`.
+#[derive(Clone, Debug)]
+struct Change {
+    target: Target,
+    secs: u32,
+    existing: bool,
+}
+
+/// Per set: the existing elements to extend are added (recreated if they
+/// expired since the listing), deleted, and added again with their new
+/// timeout, which kernels before 6.12 do not update on a plain `add`; new
+/// elements are only added. All in one transaction. (Deleting from an
+/// interval set is slow in nft, about 10 ms per element among 10,000:
+/// only extensions pay for it; docs/RESPONSE.md.)
+fn block_commands(table: &str, changes: &[Change]) -> Vec<NfCmd<'static>> {
+    let mut by_set: BTreeMap<&'static str, (SetKind, Vec<&Change>)> = BTreeMap::new();
+    for c in changes {
+        let kind = SetKind::of(&c.target);
         by_set
             .entry(kind.name())
             .or_insert((kind, Vec::new()))
             .1
-            .push((t, secs));
+            .push(c);
     }
     let mut cmds = Vec::new();
     for (kind, items) in by_set.into_values() {
-        let with_timeout: Vec<_> = items.iter().map(|(t, s)| json::timed(t, *s)).collect();
-        let bare: Vec<_> = items.iter().map(|(t, _)| json::value(t)).collect();
-        cmds.push(NfCmd::Add(json::element(table, kind, with_timeout.clone())));
-        cmds.push(NfCmd::Delete(json::element(table, kind, bare)));
-        cmds.push(NfCmd::Add(json::element(table, kind, with_timeout)));
+        let timed = |cs: &[&Change]| -> Vec<_> {
+            cs.iter().map(|c| json::timed(&c.target, c.secs)).collect()
+        };
+        let extend: Vec<&Change> = items.iter().copied().filter(|c| c.existing).collect();
+        if !extend.is_empty() {
+            let bare = extend.iter().map(|c| json::value(&c.target)).collect();
+            cmds.push(NfCmd::Add(json::element(table, kind, timed(&extend))));
+            cmds.push(NfCmd::Delete(json::element(table, kind, bare)));
+        }
+        cmds.push(NfCmd::Add(json::element(table, kind, timed(&items))));
     }
     cmds
 }
@@ -326,4 +355,138 @@ fn counters(l: &Listing) -> Counters {
         *b += bytes;
     }
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn net(s: &str) -> Target {
+        Target::Source(s.parse().unwrap())
+    }
+
+    #[test]
+    fn a_batch_names_each_target_once_with_its_longest_duration_in_whole_seconds() {
+        let m = merge(&[
+            (net("192.0.2.1"), Duration::from_millis(1500)),
+            (net("192.0.2.1"), Duration::from_secs(1)),
+            (net("192.0.2.2"), Duration::ZERO),
+            (net("192.0.2.3"), Duration::from_secs(u64::MAX)),
+        ]);
+        let got: Vec<_> = m.into_iter().collect();
+        assert_eq!(
+            got,
+            [
+                (net("192.0.2.1"), 2),
+                (net("192.0.2.2"), 1),
+                (net("192.0.2.3"), u32::MAX)
+            ]
+        );
+    }
+
+    fn listing_with(kind: SetKind, targets: &[Target]) -> Listing {
+        let listed = targets
+            .iter()
+            .map(|t| Listed {
+                target: t.clone(),
+                expires: Some(10),
+            })
+            .collect();
+        Listing {
+            sets: vec![(kind, listed)],
+            ..Listing::default()
+        }
+    }
+
+    #[test]
+    fn overlapping_sources_are_refused_equal_ones_and_destinations_are_not() {
+        let now = listing_with(SetKind::Block4, &[net("10.0.0.0/24")]);
+        let wanted = |ts: &[&str]| ts.iter().map(|t| (net(t), 5)).collect::<BTreeMap<_, _>>();
+        assert!(check_overlaps(&wanted(&["10.0.0.0/24", "10.0.1.0/24"]), &now).is_ok());
+        assert_eq!(
+            check_overlaps(&wanted(&["10.0.0.9"]), &now),
+            Err(NftError::Overlap {
+                target: net("10.0.0.9"),
+                existing: net("10.0.0.0/24")
+            })
+        );
+        assert!(check_overlaps(&wanted(&["10.0.0.0/16"]), &now).is_err());
+        // Within the batch, and across families never.
+        let empty = Listing::default();
+        assert!(check_overlaps(&wanted(&["192.0.2.0/24", "192.0.2.7"]), &empty).is_err());
+        assert!(check_overlaps(&wanted(&["0.0.0.0/0", "::/0"]), &empty).is_ok());
+        let dst: BTreeMap<_, _> = [(
+            Target::Destination {
+                addr: "10.0.0.1".parse().unwrap(),
+                port: None,
+            },
+            5,
+        )]
+        .into();
+        assert!(check_overlaps(&dst, &now).is_ok());
+    }
+
+    #[test]
+    fn new_elements_are_added_and_extended_ones_deleted_and_added_again() {
+        let change = |t: &str, secs, existing| Change {
+            target: net(t),
+            secs,
+            existing,
+        };
+        let cmds = block_commands(
+            "ww",
+            &[
+                change("192.0.2.1", 60, true),
+                change("2001:db8::/32", 30, false),
+                change("192.0.2.2", 9, false),
+            ],
+        );
+        let doc: serde_json::Value = serde_json::from_str(&json::batch(cmds)).unwrap();
+        let verbs: Vec<String> = doc["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let (verb, obj) = c.as_object().unwrap().iter().next().unwrap();
+                format!(
+                    "{verb} {} {}",
+                    obj["element"]["name"], obj["element"]["elem"]
+                )
+            })
+            .collect();
+        let e1 = r#"{"elem":{"comment":null,"counter":null,"expires":null,"timeout":60,"val":"192.0.2.1"}}"#;
+        let e2 = r#"{"elem":{"comment":null,"counter":null,"expires":null,"timeout":9,"val":"192.0.2.2"}}"#;
+        let v6 = r#"[{"elem":{"comment":null,"counter":null,"expires":null,"timeout":30,"val":{"prefix":{"addr":"2001:db8::","len":32}}}}]"#;
+        assert_eq!(
+            verbs,
+            [
+                format!("add \"block_v4\" [{e1}]"),
+                "delete \"block_v4\" [\"192.0.2.1\"]".to_string(),
+                format!("add \"block_v4\" [{e1},{e2}]"),
+                format!("add \"block_v6\" {v6}"),
+            ]
+        );
+    }
+
+    #[test]
+    fn counters_add_up_the_rules_by_their_comment() {
+        let l = Listing {
+            counters: vec![
+                (json::SOURCE_DROP.into(), 3, 180),
+                (json::SOURCE_DROP.into(), 1, 60),
+                (json::DESTINATION_DROP.into(), 2, 120),
+                ("someone else's".into(), 100, 100),
+            ],
+            ..Listing::default()
+        };
+        assert_eq!(
+            counters(&l),
+            Counters {
+                source_packets: 4,
+                source_bytes: 240,
+                destination_packets: 2,
+                destination_bytes: 120
+            }
+        );
+    }
 }

@@ -111,3 +111,66 @@ pub(super) fn classify(stderr: &str, status: &str) -> NftError {
         NftError::Failed(line)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nfts_first_line_is_the_error() {
+        let e = classify(
+            "/dev/stdin:1:0-0: Error: Could not process rule: No such file or directory\nadd element …\n    ^^^\n",
+            "exit status: 1",
+        );
+        assert_eq!(
+            e,
+            NftError::Failed(
+                "/dev/stdin:1:0-0: Error: Could not process rule: No such file or directory".into()
+            )
+        );
+        assert_eq!(
+            classify("", "exit status: 1"),
+            NftError::Failed("nft failed (exit status: 1) without a message".into())
+        );
+        let e = classify(
+            "\nError: Could not process rule: Protocol not supported\n",
+            "",
+        );
+        assert!(
+            matches!(&e, NftError::Missing(m) if m.starts_with("nf_tables is not available")),
+            "{e:?}"
+        );
+        let e = classify(
+            "exec of \"/no/nft\" failed: No such file or directory\n",
+            "",
+        );
+        assert!(matches!(e, NftError::Missing(_)), "{e:?}");
+    }
+
+    fn sh(script: &str, timeout: Duration) -> Runner {
+        // `sh -c SCRIPT nft -j …`: the script sees nft's arguments as $0…
+        Runner {
+            wrapper: vec!["sh".into(), "-c".into(), script.into()],
+            program: "nft".into(),
+            timeout,
+        }
+    }
+
+    #[test]
+    fn a_hung_nft_is_killed_at_its_timeout() {
+        let r = sh("sleep 30", Duration::from_millis(200));
+        assert_eq!(
+            r.run(&["list", "tables"], None),
+            Err(NftError::Timeout(Duration::from_millis(200)))
+        );
+    }
+
+    #[test]
+    fn stdin_reaches_nft_and_stdout_comes_back() {
+        let r = sh("echo \"$0 $*\"; cat", Duration::from_secs(10));
+        let out = r.run(&["-f", "-"], Some("{\"nftables\": []}")).unwrap();
+        assert_eq!(out, "nft -j -f -\n{\"nftables\": []}");
+        let r = sh("echo 'Error: no' >&2; exit 1", Duration::from_secs(10));
+        assert_eq!(r.run(&[], None), Err(NftError::Failed("Error: no".into())));
+    }
+}
