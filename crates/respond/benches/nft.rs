@@ -73,9 +73,10 @@ fn main() {
         "unblock, 1 element (1 nft run)",
         median(21, |r| assert!(nft.unblock(&source(r).0).expect("unblock"))),
     );
+    let n = nft.list().expect("list").len();
     print(
-        &format!("flush, {} elements", nft.list().expect("list").len()),
-        median(1, |_| drop(nft.flush().expect("flush"))),
+        &format!("flush, {n} elements"),
+        median(1, |_| assert_eq!(nft.flush().expect("flush"), n)),
     );
     // Near the default cap: the count before each block lists them all.
     for b in 0..10 {
@@ -88,6 +89,15 @@ fn main() {
             nft.list().expect("list").len()
         ),
         median(11, |r| nft.block(&[source(r)]).expect("block")),
+    );
+    print(
+        "list, the same",
+        median(11, |_| drop(nft.list().expect("list"))),
+    );
+    let table = ["-j", "list", "table", "inet", "wirewatch"];
+    print(
+        "  of which `nft -j list table` alone",
+        median(11, |_| drop(pair.host.nft(&table))),
     );
     nft.remove().expect("remove");
     print(

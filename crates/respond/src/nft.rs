@@ -306,7 +306,7 @@ struct Change {
 
 /// Per set: the existing elements to extend are added (recreated if they
 /// expired since the listing), deleted, and added again with their new
-/// timeout, which kernels before 6.12 do not update on a plain `add`; new
+/// timeout, which older kernels do not update on a plain `add`; new
 /// elements are only added. All in one transaction. (Deleting from an
 /// interval set is slow in nft, about 10 ms per element among 10,000:
 /// only extensions pay for it; docs/RESPONSE.md.)

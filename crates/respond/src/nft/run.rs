@@ -23,11 +23,7 @@ impl Runner {
     /// given; its standard output on success.
     pub(super) fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, NftError> {
         let mut child = self.spawn(args)?;
-        if let Some(mut pipe) = child.stdin.take() {
-            // A child that died early closes the pipe: its stderr says why.
-            let _ = pipe.write_all(stdin.unwrap_or("").as_bytes());
-        }
-        let (out, err) = self.collect(&mut child)?;
+        let (out, err) = self.collect(&mut child, stdin.unwrap_or("").to_string())?;
         let status = child
             .wait()
             .map_err(|e| NftError::Failed(format!("waiting for nft: {e}")))?;
@@ -63,14 +59,26 @@ impl Runner {
         })
     }
 
-    /// Reads stdout and stderr to their ends on other threads; kills the
-    /// child when they are not closed within the timeout.
-    fn collect(&self, child: &mut Child) -> Result<(String, String), NftError> {
-        let (tx, rx) = mpsc::channel();
+    /// Writes `input` to the child's stdin and reads its stdout and stderr
+    /// to their ends, each on a thread of its own (a child that does not
+    /// read, or fills one pipe, blocks none of them); kills the child when
+    /// they are not done within the timeout.
+    fn collect(&self, child: &mut Child, input: String) -> Result<(String, String), NftError> {
+        let stdin = child.stdin.take();
         let out = child.stdout.take();
         let err = child.stderr.take();
+        let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let _ = tx.send((read_all(out), read_all(err)));
+            let writer = std::thread::spawn(move || {
+                // A child that died early closes the pipe: its stderr says why.
+                if let Some(mut pipe) = stdin {
+                    let _ = pipe.write_all(input.as_bytes());
+                }
+            });
+            let err = std::thread::spawn(move || read_all(err));
+            let out = read_all(out);
+            let _ = writer.join();
+            let _ = tx.send((out, err.join().unwrap_or_default()));
         });
         match rx.recv_timeout(self.timeout) {
             Ok(both) => Ok(both),
@@ -159,10 +167,11 @@ mod tests {
     #[test]
     fn a_hung_nft_is_killed_at_its_timeout() {
         let r = sh("sleep 30", Duration::from_millis(200));
-        assert_eq!(
-            r.run(&["list", "tables"], None),
-            Err(NftError::Timeout(Duration::from_millis(200)))
-        );
+        let timeout = Err(NftError::Timeout(Duration::from_millis(200)));
+        assert_eq!(r.run(&["list", "tables"], None), timeout);
+        // Also when it never reads an input larger than a pipe's buffer.
+        let big = "x".repeat(1 << 20);
+        assert_eq!(r.run(&["-f", "-"], Some(&big)), timeout);
     }
 
     #[test]
