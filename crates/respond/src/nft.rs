@@ -162,23 +162,7 @@ impl Nft {
                 max: self.cfg.max_elements,
             });
         }
-        let changes: Vec<Change> = wanted
-            .into_iter()
-            .filter_map(|(target, secs)| match present.get(&target) {
-                None => Some(Change {
-                    target,
-                    secs,
-                    existing: false,
-                }),
-                Some(Some(left)) if *left < secs => Some(Change {
-                    target,
-                    secs,
-                    existing: true,
-                }),
-                // Blocked at least as long already, or for good (by hand).
-                Some(_) => None,
-            })
-            .collect();
+        let changes = plan(wanted, &present);
         if changes.is_empty() {
             return Ok(());
         }
@@ -269,6 +253,25 @@ fn merge(items: &[(Target, Duration)]) -> BTreeMap<Target, u32> {
         *e = (*e).max(secs);
     }
     out
+}
+
+/// What a block has to change: new targets, and those already there with
+/// less time left than wanted; not those blocked at least as long already,
+/// or for good (added by hand without timeout).
+fn plan(wanted: BTreeMap<Target, u32>, present: &BTreeMap<&Target, Option<u32>>) -> Vec<Change> {
+    let change = |target, secs, existing| Change {
+        target,
+        secs,
+        existing,
+    };
+    wanted
+        .into_iter()
+        .filter_map(|(t, secs)| match present.get(&t) {
+            None => Some(change(t, secs, false)),
+            Some(Some(left)) if *left < secs => Some(change(t, secs, true)),
+            Some(_) => None,
+        })
+        .collect()
 }
 
 /// [`NftError::Overlap`] for the first source that overlaps a different
@@ -466,6 +469,30 @@ mod tests {
                 format!("add \"block_v6\" {v6}"),
             ]
         );
+    }
+
+    #[test]
+    fn a_block_changes_only_what_is_new_or_would_last_longer() {
+        let (a, b, c, d) = (
+            net("192.0.2.1"),
+            net("192.0.2.2"),
+            net("192.0.2.3"),
+            net("192.0.2.4"),
+        );
+        let present: BTreeMap<&Target, Option<u32>> =
+            [(&a, Some(100)), (&b, Some(5)), (&c, None)].into();
+        let wanted = [
+            (a.clone(), 50),
+            (b.clone(), 60),
+            (c.clone(), 60),
+            (d.clone(), 7),
+        ]
+        .into();
+        let got: Vec<_> = plan(wanted, &present)
+            .into_iter()
+            .map(|ch| (ch.target, ch.secs, ch.existing))
+            .collect();
+        assert_eq!(got, [(b, 60, true), (d, 7, false)]);
     }
 
     #[test]
