@@ -484,6 +484,9 @@ fn addr_port(v6: bool) -> Expression<'static> {
     Expression::Named(NamedExpression::Concat(vec![field(v6, "daddr"), dport]))
 }
 
+/// A rule of `chain`: the matches `expr`, then `accept` without
+/// `comment`, or `counter drop` with it (the comment is how the counters
+/// are found again in a listing).
 fn rule(
     table: &str,
     chain: &str,
