@@ -11,6 +11,9 @@ use std::net::IpAddr;
 
 pub use wirewatch_flow::IpNet;
 
+pub mod decide;
+pub mod policy;
+
 /// What a block applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Target {
