@@ -13,6 +13,7 @@ pub use wirewatch_flow::IpNet;
 
 pub mod decide;
 pub mod policy;
+pub mod responder;
 
 /// What a block applies to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
