@@ -326,4 +326,37 @@ mod tests {
         let (eff, perm) = capabilities().unwrap();
         assert_eq!(eff & !perm, 0, "effective is a subset of permitted");
     }
+
+    #[test]
+    fn one_thread_keeps_net_admin_for_the_programs_it_runs() {
+        let (_, before) = capabilities().unwrap();
+        let had = before & (1 << CAP_NET_ADMIN) != 0;
+        let child_caps = std::thread::spawn(move || {
+            let kept = keep_thread_capability_for_children(CAP_NET_ADMIN).unwrap();
+            assert_eq!(kept, had);
+            let (eff, perm) = capabilities().unwrap();
+            let want = if had { 1u64 << CAP_NET_ADMIN } else { 0 };
+            assert_eq!((eff, perm), (want, want));
+            // A program this thread runs has it in its effective set
+            // (through the ambient set once the process is not root).
+            let out = std::process::Command::new("grep")
+                .args(["^CapEff:", "/proc/self/status"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            u64::from_str_radix(text.trim_start_matches("CapEff:").trim(), 16).unwrap()
+        })
+        .join()
+        .unwrap();
+        let want = if had { 1u64 << CAP_NET_ADMIN } else { 0 };
+        if effective_uid() == 0 {
+            // Root's programs get every capability whatever the thread
+            // keeps (the live tests check it after --user).
+            assert_eq!(child_caps & want, want);
+        } else {
+            assert_eq!(child_caps, want);
+        }
+        // The other threads keep what they had.
+        assert_eq!(capabilities().unwrap().1, before);
+    }
 }
