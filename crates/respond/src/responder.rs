@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use wirewatch_detect::Alert;
 use wirewatch_flow::FlowTable;
-use wirewatch_pipeline::{Consumer, Context, Ending, Outbox};
+use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Response};
 use wirewatch_units::{hhmm_utc, Timestamp};
 
 use crate::decide::{Decider, Decision, Outcome};
@@ -62,15 +62,6 @@ pub struct Entry<'a> {
     pub alert_json: &'a str,
 }
 
-/// What the thread hands back for the user: one line per decision.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Report {
-    /// When it was decided.
-    pub time: Timestamp,
-    /// The line ("blocked from 198.51.100.7 until 14:05 UTC (1h): vertical_scan …").
-    pub line: String,
-}
-
 /// The parts the thread works with.
 pub struct Parts {
     /// The policy and what is already blocked.
@@ -95,13 +86,14 @@ const REPORTS: usize = 4_096;
 
 enum Job {
     Alert(Box<Alert>, Timestamp),
+    Hooks(Box<dyn HookRunner>),
     Stop,
 }
 
 /// The consumer on the packet thread.
 pub struct Responder {
     jobs: SyncSender<Job>,
-    reports: Receiver<Report>,
+    reports: Receiver<Response>,
     thread: Option<JoinHandle<Summary>>,
     dropped: Arc<AtomicU64>,
     now: Timestamp,
@@ -161,6 +153,13 @@ impl Responder {
         })
     }
 
+    /// Hands the thread its hook runner: started by the caller once its
+    /// own thread holds no capability (the hooks' threads and programs
+    /// inherit what the starting thread holds).
+    pub fn set_hooks(&self, hooks: Box<dyn HookRunner>) {
+        let _ = self.jobs.send(Job::Hooks(hooks));
+    }
+
     /// Alerts not handed over because the queue was full.
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
@@ -168,7 +167,7 @@ impl Responder {
 
     fn raise_reports(&mut self, out: &mut Outbox) {
         while let Ok(r) = self.reports.try_recv() {
-            out.note(format!("response: {}", r.line));
+            out.response(r);
         }
     }
 
@@ -263,7 +262,7 @@ fn summary_line(s: &Summary, dropped: u64) -> String {
 /// The responder thread's state.
 struct Worker {
     parts: Parts,
-    reports: SyncSender<Report>,
+    reports: SyncSender<Response>,
     summary: Summary,
     next_id: u64,
     /// Hooks running: id → (decision, alert, json), bounded by the hook
@@ -278,7 +277,7 @@ type Running = (u64, Decision, Box<Alert>, String, Timestamp);
 const RUNNING: usize = 1_024;
 
 impl Worker {
-    fn new(parts: Parts, reports: SyncSender<Report>) -> Worker {
+    fn new(parts: Parts, reports: SyncSender<Response>) -> Worker {
         Worker {
             parts,
             reports,
@@ -292,6 +291,7 @@ impl Worker {
         loop {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok(Job::Alert(a, now)) => self.handle(&a, now),
+                Ok(Job::Hooks(h)) => self.parts.hooks = Some(h),
                 Ok(Job::Stop) | Err(RecvTimeoutError::Disconnected) => break,
                 Err(RecvTimeoutError::Timeout) => {}
             }
@@ -347,13 +347,8 @@ impl Worker {
             return;
         };
         if self.running.len() >= RUNNING {
-            self.report(
-                now,
-                format!(
-                    "{} not run: {RUNNING} hooks already running",
-                    d.action.name()
-                ),
-            );
+            let why = format!("{RUNNING} hooks already running");
+            self.report(hook_response(d, a, now, "refused", &why));
             return;
         }
         match h.submit(id, &d.action, json.as_bytes().to_vec()) {
@@ -361,7 +356,7 @@ impl Worker {
                 self.running
                     .push((id, d.clone(), Box::new(a.clone()), json.to_string(), now))
             }
-            Err(why) => self.report(now, format!("{} not run: {why}", d.action.name())),
+            Err(why) => self.report(hook_response(d, a, now, "refused", &why)),
         }
     }
 
@@ -387,12 +382,9 @@ impl Worker {
                     self.summary.audit_errors.1 = why;
                 }
             }
-            self.summary
-                .count(if ok { "hook succeeded" } else { "hook failed" });
-            self.report(
-                at,
-                format!("{} for {}: {result}", d.action.name(), describe_alert(&a)),
-            );
+            let outcome = if ok { "hook succeeded" } else { "hook failed" };
+            self.summary.count(outcome);
+            self.report(hook_response(&d, &a, at, outcome, &result));
         }
     }
 
@@ -414,11 +406,11 @@ impl Worker {
             }
         }
         self.summary.count(d.outcome.name());
-        self.report(now, describe(d, now, a));
+        self.report(response(d, now, a));
     }
 
-    fn report(&mut self, time: Timestamp, line: String) {
-        if self.reports.try_send(Report { time, line }).is_err() {
+    fn report(&mut self, r: Response) {
+        if self.reports.try_send(r).is_err() {
             self.summary.reports_dropped += 1;
         }
     }
@@ -428,6 +420,44 @@ impl Worker {
 fn remaining(now: Timestamp, until: Timestamp) -> Duration {
     let ns = (until.as_nanos() - now.as_nanos()).max(1_000_000_000);
     Duration::from_secs((ns as u64).div_ceil(1_000_000_000))
+}
+
+/// A decision for the pipeline's consumers.
+pub fn response(d: &Decision, now: Timestamp, a: &Alert) -> Response {
+    Response {
+        time: now,
+        outcome: d.outcome.name().into(),
+        action: d.action.name().into(),
+        target: d.target.as_ref().map(|t| t.to_string()),
+        until: d.outcome.until(),
+        rule: d.rule.clone(),
+        alert: describe_alert(a),
+        line: describe(d, now, a),
+    }
+}
+
+/// A hook's result (or why it did not run) for the pipeline's consumers.
+fn hook_response(d: &Decision, a: &Alert, at: Timestamp, outcome: &str, result: &str) -> Response {
+    Response {
+        time: at,
+        outcome: outcome.into(),
+        action: d.action.name().into(),
+        target: None,
+        until: None,
+        rule: d.rule.clone(),
+        alert: describe_alert(a),
+        line: format!(
+            "{} {}: {result}, rule {}: {}",
+            d.action.name(),
+            if outcome == "refused" {
+                "not run"
+            } else {
+                "finished"
+            },
+            d.rule,
+            describe_alert(a)
+        ),
+    }
 }
 
 /// `vertical_scan 198.51.100.7 -> 10.0.0.1`.
