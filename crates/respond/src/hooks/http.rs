@@ -1,0 +1,261 @@
+//! One webhook attempt: an HTTP/1.1 POST over TCP or TLS (rustls, the
+//! system's trusted roots), bounded in time and in what is read back.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+
+use super::HookUrl;
+
+/// The most read back before the status line must have ended.
+const STATUS_LINE_MAX: usize = 8 * 1024;
+
+/// Why an attempt failed, and whether another one may do better.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AttemptError {
+    /// Connection trouble, a time-out: worth retrying.
+    Retry(String),
+    /// A certificate or a name TLS refuses: another try ends the same way.
+    Fatal(String),
+}
+
+/// The TLS client set up on the first https webhook, shared after.
+#[derive(Debug, Default)]
+pub(crate) struct Tls {
+    config: OnceLock<Result<Arc<ClientConfig>, String>>,
+}
+
+impl Tls {
+    fn config(&self) -> Result<Arc<ClientConfig>, AttemptError> {
+        self.config
+            .get_or_init(client_config)
+            .clone()
+            .map_err(AttemptError::Fatal)
+    }
+}
+
+/// rustls with ring, TLS 1.2 and 1.3, trusting the system's certificate
+/// store (`/etc/ssl/certs`; `SSL_CERT_FILE` and `SSL_CERT_DIR` override).
+fn client_config() -> Result<Arc<ClientConfig>, String> {
+    let mut roots = RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
+    if added == 0 {
+        return Err("no trusted certificates in the system store (install ca-certificates)".into());
+    }
+    // ring, as the web crate: rustls 0.23.48 marks it deprecated for its
+    // lack of post-quantum key exchange, which an alert's POST can do without.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// A connection the attempt reads and writes, with the TCP socket under it
+/// for the time-outs.
+trait Conn: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Conn for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Conn for StreamOwned<ClientConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+/// One POST of `request` (head and body, from [`request`]) to `url`, done
+/// or abandoned by `deadline`; the response's status code.
+pub(crate) fn post(
+    url: &HookUrl,
+    request: &[u8],
+    deadline: Instant,
+    tls: &Tls,
+) -> Result<u16, AttemptError> {
+    let tcp = connect(url, deadline)?;
+    if url.tls {
+        let name = ServerName::try_from(url.host.clone()).map_err(|_| {
+            AttemptError::Fatal(format!("TLS: '{}' is not a valid server name", url.host))
+        })?;
+        let conn = ClientConnection::new(tls.config()?, name)
+            .map_err(|e| AttemptError::Fatal(format!("TLS: {e}")))?;
+        exchange(&mut StreamOwned::new(conn, tcp), request, deadline)
+    } else {
+        exchange(&mut { tcp }, request, deadline)
+    }
+}
+
+/// The whole request: head (our headers, then the configured ones) and body.
+pub(crate) fn request(url: &HookUrl, headers: &[(String, String)], body: &[u8]) -> Vec<u8> {
+    let mut head = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: wirewatch/{}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+        url.path,
+        url.host_header(),
+        env!("CARGO_PKG_VERSION"),
+        body.len()
+    );
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body);
+    out
+}
+
+/// The first address of the host that answers before the deadline.
+fn connect(url: &HookUrl, deadline: Instant) -> Result<TcpStream, AttemptError> {
+    // The system resolver's own time-outs bound this lookup, not ours.
+    let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| AttemptError::Retry(format!("cannot resolve {}: {e}", url.host)))?
+        .collect();
+    let mut last = AttemptError::Retry(format!("{} has no address", url.host));
+    for addr in addrs {
+        let left = remaining(deadline)?;
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
+            Err(e) => last = AttemptError::Retry(io_reason(&e)),
+        }
+    }
+    Err(last)
+}
+
+/// Sends the request and reads the status line back, every read and write
+/// bounded by what is left until the deadline.
+fn exchange(conn: &mut impl Conn, request: &[u8], deadline: Instant) -> Result<u16, AttemptError> {
+    arm(conn, deadline)?;
+    conn.write_all(request).map_err(|e| failure(&e))?;
+    conn.flush().map_err(|e| failure(&e))?;
+    let mut got = Vec::with_capacity(256);
+    let mut buf = [0u8; 1024];
+    loop {
+        if let Some(line) = got.windows(2).position(|w| w == b"\r\n") {
+            return status_code(&got[..line]);
+        }
+        if got.len() > STATUS_LINE_MAX {
+            return Err(AttemptError::Retry(
+                "the response's status line is too long".into(),
+            ));
+        }
+        arm(conn, deadline)?;
+        match conn.read(&mut buf) {
+            Ok(0) => {
+                return Err(AttemptError::Retry(
+                    "connection closed before the response".into(),
+                ))
+            }
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(failure(&e)),
+        }
+    }
+}
+
+/// Sets the socket's time-outs to what is left until the deadline.
+fn arm(conn: &impl Conn, deadline: Instant) -> Result<(), AttemptError> {
+    let left = Some(remaining(deadline)?);
+    let tcp = conn.tcp();
+    tcp.set_read_timeout(left)
+        .and_then(|()| tcp.set_write_timeout(left))
+        .map_err(|e| AttemptError::Retry(io_reason(&e)))
+}
+
+fn remaining(deadline: Instant) -> Result<std::time::Duration, AttemptError> {
+    deadline
+        .checked_duration_since(Instant::now())
+        .filter(|d| !d.is_zero())
+        .ok_or(AttemptError::Retry("timed out".into()))
+}
+
+/// `HTTP/1.1 200 OK` → 200.
+pub(crate) fn status_code(line: &[u8]) -> Result<u16, AttemptError> {
+    let text = String::from_utf8_lossy(line);
+    let mut words = text.split(' ');
+    let version = words.next().unwrap_or_default();
+    let code = words.next().unwrap_or_default();
+    match code.parse::<u16>() {
+        Ok(c) if version.starts_with("HTTP/1.") && code.len() == 3 && (100..600).contains(&c) => {
+            Ok(c)
+        }
+        _ => Err(AttemptError::Retry(format!(
+            "not an HTTP response: '{}'",
+            text.chars().take(60).collect::<String>()
+        ))),
+    }
+}
+
+/// An I/O error of the exchange: TLS refusals are final, the rest retried.
+fn failure(e: &io::Error) -> AttemptError {
+    let tls = e
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+    match tls {
+        Some(t) => AttemptError::Fatal(format!("TLS: {t}")),
+        None => AttemptError::Retry(io_reason(e)),
+    }
+}
+
+/// Short words for the usual errors, the system's text for the rest.
+fn io_reason(e: &io::Error) -> String {
+    use io::ErrorKind::*;
+    match e.kind() {
+        ConnectionRefused => "connection refused".into(),
+        TimedOut | WouldBlock => "timed out".into(),
+        ConnectionReset => "connection reset".into(),
+        BrokenPipe | ConnectionAborted => "connection closed while sending".into(),
+        UnexpectedEof => "connection closed before the response".into(),
+        HostUnreachable => "host unreachable".into(),
+        NetworkUnreachable => "network unreachable".into(),
+        _ => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_lines_give_their_code() {
+        assert_eq!(status_code(b"HTTP/1.1 200 OK"), Ok(200));
+        assert_eq!(status_code(b"HTTP/1.0 503 Service Unavailable"), Ok(503));
+        assert_eq!(status_code(b"HTTP/1.1 204"), Ok(204));
+        for bad in [
+            &b"SSH-2.0-OpenSSH"[..],
+            b"HTTP/1.1 2000 OK",
+            b"HTTP/2 200",
+            b"",
+            b"HTTP/1.1 099 x",
+        ] {
+            assert!(matches!(status_code(bad), Err(AttemptError::Retry(_))));
+        }
+    }
+
+    #[test]
+    fn the_request_has_our_headers_then_the_configured_ones_then_the_body() {
+        let url = HookUrl::parse("http://127.0.0.1:8080/hook?x=1").unwrap();
+        let headers = vec![("Authorization".to_string(), "Bearer t".to_string())];
+        let got = String::from_utf8(request(&url, &headers, b"{\"a\":1}")).unwrap();
+        let want = format!(
+            "POST /hook?x=1 HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nUser-Agent: wirewatch/{}\r\n\
+             Content-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\
+             Authorization: Bearer t\r\n\r\n{{\"a\":1}}",
+            env!("CARGO_PKG_VERSION")
+        );
+        assert_eq!(got, want);
+    }
+}
