@@ -22,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+pub use exec::HOOK_PATH;
 pub use url::{HookUrl, UrlError};
 pub use webhook::Backoff;
 

@@ -14,7 +14,7 @@ use super::{Hook, HookResult, STDERR_TAIL_BYTES};
 
 /// The whole `PATH` a hook program gets: the system's directories, never
 /// the caller's (wirewatch usually runs as root).
-pub(crate) const HOOK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+pub const HOOK_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// How long the last stderr line is waited for once the program ended (a
 /// child of it may hold stderr open).
@@ -57,8 +57,7 @@ fn run_program(
     };
     feed(child.stdin.take(), payload.to_vec());
     let tail = last_stderr_line(child.stderr.take());
-    let end = stop.limit(start + timeout);
-    match wait_until(&mut child, end) {
+    match wait_until(&mut child, start + timeout, stop) {
         Some(status) => HookResult::Ran {
             code: status.code(),
             elapsed: start.elapsed(),
@@ -146,15 +145,17 @@ fn last_stderr_line(stderr: Option<ChildStderr>) -> Receiver<String> {
     rx
 }
 
-/// Waits for the program to end, up to `end`; `None` when it is still
-/// running then.
-fn wait_until(child: &mut Child, end: Instant) -> Option<ExitStatus> {
+/// Waits for the program to end, up to `end` or the shutdown deadline,
+/// whichever comes first (a shutdown may begin while it waits); `None` when
+/// it is still running then.
+fn wait_until(child: &mut Child, end: Instant, stop: &Stop) -> Option<ExitStatus> {
     let mut pause = Duration::from_millis(1);
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Some(status);
         }
         let now = Instant::now();
+        let end = stop.limit(end);
         if now >= end {
             return None;
         }

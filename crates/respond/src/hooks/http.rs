@@ -4,15 +4,40 @@
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
 
+use super::stop::Stop;
 use super::HookUrl;
 
 /// The most read back before the status line must have ended.
 const STATUS_LINE_MAX: usize = 8 * 1024;
+
+/// The longest single wait for the response, so that a shutdown is noticed
+/// while a dead server keeps the connection open.
+const READ_SLICE: Duration = Duration::from_millis(100);
+
+/// When an attempt must be done: its own end, or the shutdown's if sooner.
+#[derive(Clone, Copy)]
+pub(crate) struct Deadline<'a> {
+    /// The attempt's own end.
+    pub(crate) end: Instant,
+    /// The workers' shutdown.
+    pub(crate) stop: &'a Stop,
+}
+
+impl Deadline<'_> {
+    /// What is left, or the error of having none left.
+    fn remaining(&self) -> Result<Duration, AttemptError> {
+        self.stop
+            .limit(self.end)
+            .checked_duration_since(Instant::now())
+            .filter(|d| !d.is_zero())
+            .ok_or(AttemptError::Retry("timed out".into()))
+    }
+}
 
 /// Why an attempt failed, and whether another one may do better.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,7 +107,7 @@ impl Conn for StreamOwned<ClientConnection, TcpStream> {
 pub(crate) fn post(
     url: &HookUrl,
     request: &[u8],
-    deadline: Instant,
+    deadline: Deadline<'_>,
     tls: &Tls,
 ) -> Result<u16, AttemptError> {
     let tcp = connect(url, deadline)?;
@@ -118,7 +143,7 @@ pub(crate) fn request(url: &HookUrl, headers: &[(String, String)], body: &[u8]) 
 }
 
 /// The first address of the host that answers before the deadline.
-fn connect(url: &HookUrl, deadline: Instant) -> Result<TcpStream, AttemptError> {
+fn connect(url: &HookUrl, deadline: Deadline<'_>) -> Result<TcpStream, AttemptError> {
     // The system resolver's own time-outs bound this lookup, not ours.
     let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
         .to_socket_addrs()
@@ -126,7 +151,7 @@ fn connect(url: &HookUrl, deadline: Instant) -> Result<TcpStream, AttemptError> 
         .collect();
     let mut last = AttemptError::Retry(format!("{} has no address", url.host));
     for addr in addrs {
-        let left = remaining(deadline)?;
+        let left = deadline.remaining()?;
         match TcpStream::connect_timeout(&addr, left) {
             Ok(s) => return Ok(s),
             Err(e) => last = AttemptError::Retry(io_reason(&e)),
@@ -137,8 +162,12 @@ fn connect(url: &HookUrl, deadline: Instant) -> Result<TcpStream, AttemptError> 
 
 /// Sends the request and reads the status line back, every read and write
 /// bounded by what is left until the deadline.
-fn exchange(conn: &mut impl Conn, request: &[u8], deadline: Instant) -> Result<u16, AttemptError> {
-    arm(conn, deadline)?;
+fn exchange(
+    conn: &mut impl Conn,
+    request: &[u8],
+    deadline: Deadline<'_>,
+) -> Result<u16, AttemptError> {
+    arm(conn, deadline.remaining()?)?;
     conn.write_all(request).map_err(|e| failure(&e))?;
     conn.flush().map_err(|e| failure(&e))?;
     let mut got = Vec::with_capacity(256);
@@ -152,7 +181,7 @@ fn exchange(conn: &mut impl Conn, request: &[u8], deadline: Instant) -> Result<u
                 "the response's status line is too long".into(),
             ));
         }
-        arm(conn, deadline)?;
+        arm(conn, deadline.remaining()?.min(READ_SLICE))?;
         match conn.read(&mut buf) {
             Ok(0) => {
                 return Err(AttemptError::Retry(
@@ -160,26 +189,25 @@ fn exchange(conn: &mut impl Conn, request: &[u8], deadline: Instant) -> Result<u
                 ))
             }
             Ok(n) => got.extend_from_slice(&buf[..n]),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            // The slice ran out: `remaining` says whether the attempt did.
+            Err(e) if is_wait(&e) => {}
             Err(e) => return Err(failure(&e)),
         }
     }
 }
 
-/// Sets the socket's time-outs to what is left until the deadline.
-fn arm(conn: &impl Conn, deadline: Instant) -> Result<(), AttemptError> {
-    let left = Some(remaining(deadline)?);
+/// Sets the socket's read and write time-outs.
+fn arm(conn: &impl Conn, wait: Duration) -> Result<(), AttemptError> {
     let tcp = conn.tcp();
-    tcp.set_read_timeout(left)
-        .and_then(|()| tcp.set_write_timeout(left))
+    tcp.set_read_timeout(Some(wait))
+        .and_then(|()| tcp.set_write_timeout(Some(wait)))
         .map_err(|e| AttemptError::Retry(io_reason(&e)))
 }
 
-fn remaining(deadline: Instant) -> Result<std::time::Duration, AttemptError> {
-    deadline
-        .checked_duration_since(Instant::now())
-        .filter(|d| !d.is_zero())
-        .ok_or(AttemptError::Retry("timed out".into()))
+/// A read that only ran out of time (or was interrupted).
+fn is_wait(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(e.kind(), WouldBlock | TimedOut | Interrupted)
 }
 
 /// `HTTP/1.1 200 OK` → 200.

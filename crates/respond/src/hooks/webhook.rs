@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::http::{self, AttemptError, Tls};
+use super::http::{self, AttemptError, Deadline, Tls};
 use super::stop::Stop;
 use super::{Hook, HookResult};
 
@@ -61,7 +61,10 @@ pub(crate) fn deliver(
     let mut attempts = 0;
     loop {
         attempts += 1;
-        let deadline = stop.limit(Instant::now() + *timeout);
+        let deadline = Deadline {
+            end: Instant::now() + *timeout,
+            stop,
+        };
         let reason = match http::post(url, &request, deadline, tls).and_then(verdict) {
             Ok(status) => {
                 return HookResult::Sent {
