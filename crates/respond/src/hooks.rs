@@ -11,11 +11,12 @@
 mod exec;
 mod http;
 mod stop;
+mod tls;
 mod url;
 mod webhook;
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
@@ -23,6 +24,7 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 pub use exec::HOOK_PATH;
+pub use tls::CaFile;
 pub use url::{HookUrl, UrlError};
 pub use webhook::Backoff;
 
@@ -53,6 +55,8 @@ pub enum Hook {
         retries: u32,
         /// Extra request headers (`Authorization`, …), checked at config time.
         headers: Vec<(String, String)>,
+        /// For https: trust only this CA file, not the system's store.
+        ca: Option<CaFile>,
     },
 }
 
@@ -71,6 +75,12 @@ pub enum HookError {
     /// A header wirewatch writes itself.
     #[error("header '{0}' is set by wirewatch and cannot be configured")]
     ReservedHeader(String),
+    /// A CA file that cannot be read or holds no certificate.
+    #[error("{0}")]
+    CaFile(String),
+    /// A CA file for a plain http URL.
+    #[error("ca_file is for https:// webhooks only")]
+    CaFileWithoutTls,
     /// An exec hook with no program.
     #[error("exec: the program is empty")]
     NoProgram,
@@ -103,21 +113,29 @@ impl Hook {
         })
     }
 
-    /// A webhook, its URL parsed and its headers checked.
+    /// A webhook, its URL parsed, its headers checked and its CA file (if
+    /// any) read.
     pub fn webhook(
         url: &str,
         timeout: Duration,
         retries: u32,
         headers: Vec<(String, String)>,
+        ca_file: Option<&Path>,
     ) -> Result<Hook, HookError> {
         let url = HookUrl::parse(url)?;
         check_timeout(timeout)?;
         headers.iter().try_for_each(check_header)?;
+        let ca = match ca_file {
+            Some(_) if !url.tls => return Err(HookError::CaFileWithoutTls),
+            Some(path) => Some(CaFile::load(path).map_err(HookError::CaFile)?),
+            None => None,
+        };
         Ok(Hook::Webhook {
             url,
             timeout,
             retries,
             headers,
+            ca,
         })
     }
 
@@ -386,7 +404,7 @@ impl Hooks {
         let (webhook, web_rx) = mpsc::sync_channel::<Job>(c.queue.max(1));
         let web_lane = lane.clone();
         threads.extend(spawn("wirewatch-webhook", move || {
-            let tls = http::Tls::default();
+            let tls = tls::Tls::default();
             let run = |hook: &Hook, payload: &[u8]| {
                 webhook::deliver(hook, payload, &c.backoff, &tls, &web_lane.stop)
             };
@@ -517,7 +535,7 @@ mod tests {
     fn headers_are_checked_at_config_time() {
         let hook = |name: &str, value: &str| {
             let h = vec![(name.to_string(), value.to_string())];
-            Hook::webhook("http://127.0.0.1:9/x", Duration::from_secs(1), 0, h)
+            Hook::webhook("http://127.0.0.1:9/x", Duration::from_secs(1), 0, h, None)
         };
         assert!(hook("Authorization", "Bearer abc").is_ok());
         assert!(hook("X-Api-Key", "a\tb").is_ok());
@@ -548,12 +566,18 @@ mod tests {
             Err(HookError::ZeroTimeout)
         );
         assert_eq!(
-            Hook::webhook("http://h/", zero, 0, vec![]),
+            Hook::webhook("http://h/", zero, 0, vec![], None),
             Err(HookError::ZeroTimeout)
         );
-        let url = Hook::webhook("ftp://h/", Duration::from_secs(1), 0, vec![]);
+        let url = Hook::webhook("ftp://h/", Duration::from_secs(1), 0, vec![], None);
         assert!(matches!(url, Err(HookError::Url(_))));
-        let hook = Hook::webhook("https://hooks.example/x", Duration::from_secs(1), 0, vec![]);
+        let hook = Hook::webhook(
+            "https://hooks.example/x",
+            Duration::from_secs(1),
+            0,
+            vec![],
+            None,
+        );
         assert_eq!(hook.unwrap().to_string(), "webhook https://hooks.example/x");
     }
 }

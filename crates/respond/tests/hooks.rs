@@ -307,6 +307,15 @@ struct Request {
 /// An HTTP server on 127.0.0.1 answering with `statuses` in turn (the last
 /// one again after that); every request it read comes out of the receiver.
 fn server(statuses: &[u16]) -> (u16, Receiver<Request>) {
+    server_with(statuses, Some)
+}
+
+/// [`server`] over what `wrap` makes of each connection (TLS, say); a
+/// connection it gives up on is not answered.
+fn server_with<S: Read + Write>(
+    statuses: &[u16],
+    wrap: impl Fn(TcpStream) -> Option<S> + Send + 'static,
+) -> (u16, Receiver<Request>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let statuses = statuses.to_vec();
@@ -314,7 +323,10 @@ fn server(statuses: &[u16]) -> (u16, Receiver<Request>) {
     thread::spawn(move || {
         for (n, conn) in listener.incoming().enumerate() {
             let status = statuses[n.min(statuses.len() - 1)];
-            let Ok(request) = answer(&mut conn.unwrap(), status) else {
+            let conn = conn.unwrap();
+            conn.set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            let Some(Ok(request)) = wrap(conn).map(|mut c| answer(&mut c, status)) else {
                 continue;
             };
             if tx.send(request).is_err() {
@@ -325,9 +337,22 @@ fn server(statuses: &[u16]) -> (u16, Receiver<Request>) {
     (port, rx)
 }
 
-fn answer(conn: &mut TcpStream, status: u16) -> std::io::Result<Request> {
-    conn.set_read_timeout(Some(Duration::from_secs(10)))?;
-    let mut reader = BufReader::new(conn.try_clone()?);
+/// Reads one request and answers it with `status`.
+fn answer(conn: &mut impl ReadWrite, status: u16) -> std::io::Result<Request> {
+    let request = read_request(&mut BufReader::new(&mut *conn))?;
+    write!(
+        conn,
+        "HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )?;
+    conn.flush()?;
+    Ok(request)
+}
+
+/// Both halves of a connection.
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
+fn read_request(reader: &mut impl BufRead) -> std::io::Result<Request> {
     let mut line = String::new();
     reader.read_line(&mut line)?;
     let mut headers = HashMap::new();
@@ -344,10 +369,6 @@ fn answer(conn: &mut TcpStream, status: u16) -> std::io::Result<Request> {
         .map_or(0, |l| l.parse().unwrap());
     let mut body = vec![0; len];
     reader.read_exact(&mut body)?;
-    write!(
-        conn,
-        "HTTP/1.1 {status} Whatever\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )?;
     Ok(Request {
         line: line.trim_end().to_string(),
         headers,
@@ -357,7 +378,7 @@ fn answer(conn: &mut TcpStream, status: u16) -> std::io::Result<Request> {
 
 fn webhook(url: &str, retries: u32, timeout: Duration) -> Arc<Hook> {
     let headers = vec![("Authorization".to_string(), "Bearer s3cret".to_string())];
-    Arc::new(Hook::webhook(url, timeout, retries, headers).unwrap())
+    Arc::new(Hook::webhook(url, timeout, retries, headers, None).unwrap())
 }
 
 #[test]
@@ -495,4 +516,123 @@ fn a_dead_webhook_fills_its_own_queue_and_exec_goes_on() {
     let last = hooks.shutdown(Duration::from_millis(100));
     assert_eq!(last.len() as u64, accepted, "{last:?}");
     assert!(last.iter().all(|o| !o.result.succeeded()), "{last:?}");
+}
+
+/// A certificate for `localhost`, signed by itself, and its PEM file.
+fn localhost_certificate(dir: &Path, name: &str) -> (rcgen::CertifiedKey<rcgen::KeyPair>, PathBuf) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let pem = dir.join(name);
+    std::fs::write(&pem, ck.cert.pem()).unwrap();
+    (ck, pem)
+}
+
+/// [`server`] over TLS with `ck`'s certificate.
+fn tls_server(
+    ck: &rcgen::CertifiedKey<rcgen::KeyPair>,
+    statuses: &[u16],
+) -> (u16, Receiver<Request>) {
+    use rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(ck.signing_key.serialize_der()));
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![ck.cert.der().clone()], key)
+        .unwrap();
+    let config = Arc::new(config);
+    server_with(statuses, move |tcp| {
+        let conn = rustls::ServerConnection::new(Arc::clone(&config)).ok()?;
+        Some(rustls::StreamOwned::new(conn, tcp))
+    })
+}
+
+/// Refused by TLS at the first attempt, not retried.
+fn refused(why: &str) -> HookResult {
+    HookResult::Failed {
+        reason: format!("TLS: invalid peer certificate: {why}"),
+        attempts: 1,
+    }
+}
+
+fn https_hook(port: u16, ca_file: Option<&Path>) -> Arc<Hook> {
+    let url = format!("https://localhost:{port}/tls");
+    let hook = Hook::webhook(&url, Duration::from_secs(30), 3, vec![], ca_file).unwrap();
+    Arc::new(hook)
+}
+
+#[test]
+fn an_https_webhook_trusting_its_ca_file_posts_the_alert_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, pem) = localhost_certificate(dir.path(), "receiver.pem");
+    let (port, requests) = tls_server(&ck, &[201]);
+    let payload = alert_json(100);
+    let result = run_one(https_hook(port, Some(&pem)), &payload);
+    assert!(
+        matches!(
+            result,
+            HookResult::Sent {
+                status: 201,
+                attempts: 1,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    let got = requests.recv_timeout(PATIENCE).unwrap();
+    assert_eq!(got.line, "POST /tls HTTP/1.1");
+    assert_eq!(
+        got.headers.get("host").map(String::as_str),
+        Some(format!("localhost:{port}").as_str())
+    );
+    assert_eq!(got.body, payload);
+}
+
+#[test]
+fn an_untrusted_certificate_fails_at_once_without_sending() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ck, _) = localhost_certificate(dir.path(), "receiver.pem");
+    let (_, other_ca) = localhost_certificate(dir.path(), "other.pem");
+    let (port, requests) = tls_server(&ck, &[200]);
+    // Same subject, another key: the signature does not check out.
+    let other = run_one(https_hook(port, Some(&other_ca)), b"{}");
+    assert_eq!(other, refused("BadSignature"));
+    // The system's store does not know a self-signed certificate either;
+    // without a store at all, that is the reason.
+    let system = run_one(https_hook(port, None), b"{}");
+    if rustls_native_certs::load_native_certs().certs.is_empty() {
+        let none = "no CA certificates in the system's store (install ca-certificates)";
+        assert_eq!(
+            system,
+            HookResult::Failed {
+                reason: none.into(),
+                attempts: 1
+            }
+        );
+    } else {
+        assert_eq!(system, refused("UnknownIssuer"));
+    }
+    assert_eq!(
+        requests.try_iter().count(),
+        0,
+        "an alert went to an untrusted server"
+    );
+}
+
+#[test]
+fn a_ca_file_is_read_at_config_time_and_only_for_https() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, pem) = localhost_certificate(dir.path(), "ca.pem");
+    let hook =
+        |url: &str, ca: &Path| Hook::webhook(url, Duration::from_secs(1), 0, vec![], Some(ca));
+    assert!(hook("https://h/", &pem).is_ok());
+    let plain = hook("http://h/", &pem).unwrap_err();
+    assert_eq!(plain.to_string(), "ca_file is for https:// webhooks only");
+    let missing = dir.path().join("missing.pem");
+    let e = hook("https://h/", &missing).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!("ca_file {}: ", missing.display())),
+        "{e}"
+    );
 }

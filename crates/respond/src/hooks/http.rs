@@ -1,15 +1,15 @@
-//! One webhook attempt: an HTTP/1.1 POST over TCP or TLS (rustls, the
-//! system's trusted roots), bounded in time and in what is read back.
+//! One webhook attempt: an HTTP/1.1 POST over TCP or TLS, bounded in time
+//! and in what is read back.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use rustls::pki_types::ServerName;
-use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
+use rustls::{ClientConnection, StreamOwned};
 
 use super::stop::Stop;
+use super::tls::{CaFile, Tls};
 use super::HookUrl;
 
 /// The most read back before the status line must have ended.
@@ -48,42 +48,6 @@ pub(crate) enum AttemptError {
     Fatal(String),
 }
 
-/// The TLS client set up on the first https webhook, shared after.
-#[derive(Debug, Default)]
-pub(crate) struct Tls {
-    config: OnceLock<Result<Arc<ClientConfig>, String>>,
-}
-
-impl Tls {
-    fn config(&self) -> Result<Arc<ClientConfig>, AttemptError> {
-        self.config
-            .get_or_init(client_config)
-            .clone()
-            .map_err(AttemptError::Fatal)
-    }
-}
-
-/// rustls with ring, TLS 1.2 and 1.3, trusting the system's certificate
-/// store (`/etc/ssl/certs`; `SSL_CERT_FILE` and `SSL_CERT_DIR` override).
-fn client_config() -> Result<Arc<ClientConfig>, String> {
-    let mut roots = RootCertStore::empty();
-    let found = rustls_native_certs::load_native_certs();
-    let (added, _ignored) = roots.add_parsable_certificates(found.certs);
-    if added == 0 {
-        return Err("no trusted certificates in the system store (install ca-certificates)".into());
-    }
-    // ring, as the web crate: rustls 0.23.48 marks it deprecated for its
-    // lack of post-quantum key exchange, which an alert's POST can do without.
-    #[allow(deprecated)]
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 /// A connection the attempt reads and writes, with the TCP socket under it
 /// for the time-outs.
 trait Conn: Read + Write {
@@ -102,20 +66,29 @@ impl Conn for StreamOwned<ClientConnection, TcpStream> {
     }
 }
 
-/// One POST of `request` (head and body, from [`request`]) to `url`, done
-/// or abandoned by `deadline`; the response's status code.
+/// Where to, and whom to trust there.
+pub(crate) struct Target<'a> {
+    /// The URL.
+    pub(crate) url: &'a HookUrl,
+    /// The webhook's own CA, instead of the system's store.
+    pub(crate) ca: Option<&'a CaFile>,
+}
+
+/// One POST of `request` (head and body, from [`request`]) to the target,
+/// done or abandoned by `deadline`; the response's status code.
 pub(crate) fn post(
-    url: &HookUrl,
+    to: &Target<'_>,
     request: &[u8],
     deadline: Deadline<'_>,
     tls: &Tls,
 ) -> Result<u16, AttemptError> {
+    let url = to.url;
     let tcp = connect(url, deadline)?;
     if url.tls {
         let name = ServerName::try_from(url.host.clone()).map_err(|_| {
             AttemptError::Fatal(format!("TLS: '{}' is not a valid server name", url.host))
         })?;
-        let conn = ClientConnection::new(tls.config()?, name)
+        let conn = ClientConnection::new(tls.config(to.ca)?, name)
             .map_err(|e| AttemptError::Fatal(format!("TLS: {e}")))?;
         exchange(&mut StreamOwned::new(conn, tcp), request, deadline)
     } else {

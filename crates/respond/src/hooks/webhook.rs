@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant};
 
-use super::http::{self, AttemptError, Deadline, Tls};
+use super::http::{self, AttemptError, Deadline, Target};
 use super::stop::Stop;
+use super::tls::Tls;
 use super::{Hook, HookResult};
 
 /// The wait before each retry: `first`, doubling, at most `cap`.
@@ -49,6 +50,7 @@ pub(crate) fn deliver(
         timeout,
         retries,
         headers,
+        ca,
     } = hook
     else {
         return HookResult::Failed {
@@ -57,6 +59,10 @@ pub(crate) fn deliver(
         };
     };
     let request = http::request(url, headers, payload);
+    let to = Target {
+        url,
+        ca: ca.as_ref(),
+    };
     let start = Instant::now();
     let mut attempts = 0;
     loop {
@@ -65,7 +71,7 @@ pub(crate) fn deliver(
             end: Instant::now() + *timeout,
             stop,
         };
-        let reason = match http::post(url, &request, deadline, tls).and_then(verdict) {
+        let reason = match http::post(&to, &request, deadline, tls).and_then(verdict) {
             Ok(status) => {
                 return HookResult::Sent {
                     status,
