@@ -79,7 +79,7 @@ pub enum HookError {
     #[error("{0}")]
     CaFile(String),
     /// A CA file for a plain http URL.
-    #[error("ca_file is for https:// webhooks only")]
+    #[error("ca-file is for https:// webhooks only")]
     CaFileWithoutTls,
     /// An exec hook with no program.
     #[error("exec: the program is empty")]
@@ -88,6 +88,13 @@ pub enum HookError {
     #[error("the timeout must be more than zero")]
     ZeroTimeout,
 }
+
+/// An exec hook's timeout when the config names none.
+pub const DEFAULT_EXEC_TIMEOUT: Duration = Duration::from_secs(10);
+/// A webhook attempt's timeout when the config names none.
+pub const DEFAULT_WEBHOOK_TIMEOUT: Duration = Duration::from_secs(5);
+/// A webhook's retries when the config names none (so 4 attempts at most).
+pub const DEFAULT_RETRIES: u32 = 3;
 
 /// Headers the request writer sets itself.
 const RESERVED_HEADERS: [&str; 6] = [
@@ -481,7 +488,8 @@ impl Hooks {
 }
 
 /// A named worker thread; `None` (and no worker) when the system refuses
-/// a thread, which shows as jobs that queue up and are dropped.
+/// a thread: its lane's queue is then closed and every job on it is
+/// dropped and counted.
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Option<JoinHandle<()>> {
     thread::Builder::new().name(name.into()).spawn(f).ok()
 }

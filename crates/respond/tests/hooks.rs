@@ -41,7 +41,8 @@ fn quick() -> HooksConfig {
 fn sh(script: &str, args: &[&str], timeout: Duration) -> Arc<Hook> {
     let mut all = vec!["-c".to_string(), script.to_string(), "sh".to_string()];
     all.extend(args.iter().map(|a| a.to_string()));
-    Arc::new(Hook::exec("/bin/sh".into(), all, timeout).unwrap())
+    // By name: looked up in the hooks' own PATH.
+    Arc::new(Hook::exec("sh".into(), all, timeout).unwrap())
 }
 
 fn job(id: u64, hook: &Arc<Hook>, payload: &[u8]) -> Job {
@@ -137,7 +138,12 @@ fn exec_runs_with_path_and_the_alert_kind_only() {
 
 #[test]
 fn exit_codes_and_the_last_stderr_line_are_recorded() {
-    let ok = run_one(sh("true", &[], Duration::from_secs(30)), b"{}");
+    // `true` reads nothing: feeding it 100 KB ends in a broken pipe, which
+    // must neither fail the hook nor kill us.
+    let ok = run_one(
+        sh("true", &[], Duration::from_secs(30)),
+        &alert_json(100_000),
+    );
     assert!(
         matches!(ok, HookResult::Ran { code: Some(0), .. }),
         "{ok:?}"
@@ -628,11 +634,11 @@ fn a_ca_file_is_read_at_config_time_and_only_for_https() {
         |url: &str, ca: &Path| Hook::webhook(url, Duration::from_secs(1), 0, vec![], Some(ca));
     assert!(hook("https://h/", &pem).is_ok());
     let plain = hook("http://h/", &pem).unwrap_err();
-    assert_eq!(plain.to_string(), "ca_file is for https:// webhooks only");
+    assert_eq!(plain.to_string(), "ca-file is for https:// webhooks only");
     let missing = dir.path().join("missing.pem");
     let e = hook("https://h/", &missing).unwrap_err().to_string();
     assert!(
-        e.starts_with(&format!("ca_file {}: ", missing.display())),
+        e.starts_with(&format!("ca-file {}: ", missing.display())),
         "{e}"
     );
 }

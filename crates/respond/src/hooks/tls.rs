@@ -21,7 +21,7 @@ pub struct CaFile {
 impl CaFile {
     /// Reads the PEM certificates of `path`; one line on what is wrong.
     pub fn load(path: &Path) -> Result<CaFile, String> {
-        let what = |e: &dyn std::fmt::Display| format!("ca_file {}: {e}", path.display());
+        let what = |e: &dyn std::fmt::Display| format!("ca-file {}: {e}", path.display());
         let certs = CertificateDer::pem_file_iter(path)
             .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| what(&e))?;
@@ -52,7 +52,7 @@ impl Tls {
     pub(crate) fn config(&self, ca: Option<&CaFile>) -> Result<Arc<ClientConfig>, AttemptError> {
         let config = match ca {
             Some(ca) => client(ca.certs.clone(), || {
-                format!("ca_file {}: no usable CA certificate", ca.path.display())
+                format!("ca-file {}: no usable CA certificate", ca.path.display())
             }),
             None => self.system.get_or_init(system_client).clone(),
         };
@@ -104,14 +104,14 @@ mod tests {
         assert_eq!(
             e,
             format!(
-                "ca_file {}: no PEM certificate in the file",
+                "ca-file {}: no PEM certificate in the file",
                 empty.display()
             )
         );
         let missing = dir.path().join("missing.pem");
         let e = CaFile::load(&missing).unwrap_err();
         assert!(
-            e.starts_with(&format!("ca_file {}: ", missing.display())),
+            e.starts_with(&format!("ca-file {}: ", missing.display())),
             "{e}"
         );
         assert!(!e.contains('\n'));
