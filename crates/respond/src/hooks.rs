@@ -370,7 +370,9 @@ impl Lane {
     }
 }
 
-/// The hook workers and their queues.
+/// The hook workers and their queues. End them with [`Hooks::shutdown`]:
+/// dropped instead, its workers finish what is queued in the background,
+/// with no deadline and nobody to read the outcomes.
 #[derive(Debug)]
 pub struct Hooks {
     exec: SyncSender<Job>,
