@@ -9,6 +9,8 @@
 use std::fmt;
 use std::net::IpAddr;
 
+pub mod hooks;
+
 pub use wirewatch_flow::IpNet;
 
 pub mod decide;
