@@ -353,11 +353,9 @@ mod tests {
     #[test]
     fn hooks_run_only_when_enforcing() {
         let mut p = Policy::default();
-        p.rules[0].action = Action::Exec {
-            program: "/bin/true".into(),
-            args: vec![],
-            timeout: Duration::from_secs(1),
-        };
+        p.rules[0].action = Action::Hook(std::sync::Arc::new(
+            crate::hooks::Hook::exec("/bin/true".into(), vec![], Duration::from_secs(1)).unwrap(),
+        ));
         let mut d = Decider::new(p.clone());
         let got = d.decide(&scan_from("198.51.100.7", 0), secs(0), &mut open);
         assert_eq!(

@@ -5,11 +5,12 @@
 
 use std::fmt::Write as _;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use wirewatch_detect::{Alert, Entity, Kind, Severity};
 
+use crate::hooks::Hook;
 use crate::{full_prefix, IpNet, Target};
 
 /// Whether decisions are carried out.
@@ -48,26 +49,9 @@ pub enum Action {
     /// Drop outbound traffic to the alert's destination (and port, when
     /// the alert names one).
     BlockDestination,
-    /// Run a program (no shell) with the alert JSON on stdin.
-    Exec {
-        /// The program.
-        program: PathBuf,
-        /// Its arguments.
-        args: Vec<String>,
-        /// Killed past this.
-        timeout: Duration,
-    },
-    /// POST the alert JSON to a URL.
-    Webhook {
-        /// `http://` or `https://`.
-        url: String,
-        /// Per attempt.
-        timeout: Duration,
-        /// Attempts after the first.
-        retries: u32,
-        /// Extra request headers (e.g. `Authorization`).
-        headers: Vec<(String, String)>,
-    },
+    /// Run a program (no shell) with the alert JSON on stdin, or POST it
+    /// to a URL.
+    Hook(Arc<Hook>),
 }
 
 impl Action {
@@ -76,8 +60,10 @@ impl Action {
         match self {
             Action::BlockSource => "block-source",
             Action::BlockDestination => "block-destination",
-            Action::Exec { .. } => "exec",
-            Action::Webhook { .. } => "webhook",
+            Action::Hook(h) => match **h {
+                Hook::Exec { .. } => "exec",
+                Hook::Webhook { .. } => "webhook",
+            },
         }
     }
 
@@ -145,15 +131,17 @@ impl Rule {
             Action::BlockSource | Action::BlockDestination => {
                 let _ = write!(s, " for {}", duration_text(self.duration));
             }
-            Action::Exec { program, args, .. } => {
-                let _ = write!(s, " {}", program.display());
-                for a in args {
-                    let _ = write!(s, " {a}");
+            Action::Hook(h) => match &**h {
+                Hook::Exec { program, args, .. } => {
+                    let _ = write!(s, " {}", program.display());
+                    for a in args {
+                        let _ = write!(s, " {a}");
+                    }
                 }
-            }
-            Action::Webhook { url, .. } => {
-                let _ = write!(s, " {}", redact_url(url));
-            }
+                Hook::Webhook { url, .. } => {
+                    let _ = write!(s, " {}", redact_url(&url.to_string()));
+                }
+            },
         }
         if !self.scope.is_empty() {
             let nets: Vec<String> = self.scope.iter().map(|n| n.to_string()).collect();
@@ -163,12 +151,9 @@ impl Rule {
     }
 }
 
-/// A URL without what may be a secret (user info, query string).
+/// A URL without its query string (where tokens often are).
 fn redact_url(url: &str) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    let rest = rest.split_once('@').map_or(rest, |(_, r)| r);
-    let rest = rest.split_once('?').map_or(rest, |(r, _)| r);
-    format!("{scheme}://{rest}")
+    url.split_once('?').map_or(url, |(r, _)| r).to_string()
 }
 
 /// `1h`, `30m`, `90s`, `1d2h`: the shortest exact form.
@@ -308,7 +293,7 @@ pub fn block_targets(a: &Alert, action: &Action) -> Result<Vec<Target>, String> 
                 .collect()
         }),
         Action::BlockDestination => destination(a).map(|t| vec![t]),
-        Action::Exec { .. } | Action::Webhook { .. } => Ok(Vec::new()),
+        Action::Hook(_) => Ok(Vec::new()),
     }
 }
 
@@ -512,12 +497,16 @@ mod tests {
             kinds: vec![],
             min_severity: Severity::Critical,
             min_score: None,
-            action: Action::Webhook {
-                url: "https://user:secret@hooks.example/x?token=abc".into(),
-                timeout: Duration::from_secs(5),
-                retries: 3,
-                headers: vec![],
-            },
+            action: Action::Hook(Arc::new(
+                Hook::webhook(
+                    "https://hooks.example/x?token=abc",
+                    Duration::from_secs(5),
+                    3,
+                    vec![("Authorization".into(), "Bearer secret".into())],
+                    None,
+                )
+                .unwrap(),
+            )),
             duration: DEFAULT_DURATION,
             scope: vec![],
         });

@@ -47,6 +47,60 @@ pub trait HookRunner: Send {
     fn shutdown(&mut self, _wait: Duration) {}
 }
 
+/// The hooks' worker threads as the responder's [`HookRunner`].
+pub struct HookWorkers {
+    hooks: Option<crate::hooks::Hooks>,
+    /// The outcomes handed back at shutdown, until taken.
+    last: Vec<(u64, String, bool)>,
+}
+
+fn outcome_line(o: crate::hooks::Outcome) -> (u64, String, bool) {
+    (o.id, o.result.describe(), o.result.succeeded())
+}
+
+impl HookWorkers {
+    /// Starts the exec and webhook workers (call it on a thread that holds
+    /// no capability: the workers and their programs inherit the caller's).
+    pub fn start() -> HookWorkers {
+        HookWorkers {
+            hooks: Some(crate::hooks::Hooks::with_config(
+                crate::hooks::HooksConfig::default(),
+            )),
+            last: Vec::new(),
+        }
+    }
+}
+
+impl HookRunner for HookWorkers {
+    fn submit(&mut self, id: u64, action: &Action, payload: Vec<u8>) -> Result<(), String> {
+        let (Some(h), Action::Hook(hook)) = (&self.hooks, action) else {
+            return Err("not a hook".into());
+        };
+        let job = crate::hooks::Job {
+            id,
+            hook: Arc::clone(hook),
+            payload,
+        };
+        h.submit(job)
+            .map_err(|_| format!("its queue is full ({} dropped so far)", h.dropped()))
+    }
+
+    fn finished(&mut self) -> Vec<(u64, String, bool)> {
+        match &self.hooks {
+            Some(h) => h.outcomes().into_iter().map(outcome_line).collect(),
+            None => std::mem::take(&mut self.last),
+        }
+    }
+
+    fn shutdown(&mut self, wait: Duration) {
+        // The workers are gone after this: their last outcomes wait in
+        // `last` for the next `finished`.
+        if let Some(h) = self.hooks.take() {
+            self.last = h.shutdown(wait).into_iter().map(outcome_line).collect();
+        }
+    }
+}
+
 /// One decision as recorded.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry<'a> {
@@ -618,6 +672,46 @@ mod tests {
             lines[0].starts_with("would block from 198.51.100.7 until 09:00 UTC (1h) (dry-run)"),
             "{}",
             lines[0]
+        );
+    }
+
+    #[test]
+    fn an_exec_rule_runs_the_program_with_the_alert_and_records_its_result() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("alert.json");
+        let hook = crate::hooks::Hook::exec(
+            "tee".into(),
+            vec![file.display().to_string()],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let mut policy = Policy {
+            mode: Mode::Enforce,
+            ..Policy::default()
+        };
+        policy.rules[0].action = Action::Hook(Arc::new(hook));
+        let rec = Recorder::default();
+        let parts = Parts {
+            decider: Decider::new(policy),
+            firewall: None,
+            audit: Some(Box::new(rec.clone())),
+            hooks: None,
+            guard: Box::new(|_: &Target| Ok(())),
+        };
+        let mut r = Responder::start(parts, || Ok(())).unwrap();
+        r.set_hooks(Box::new(HookWorkers::start()));
+        let a = scan("198.51.100.7", 0);
+        r.alert(&a);
+        let summary = r.stop();
+        let lines: Vec<String> = r.reports.try_iter().map(|r| r.line).collect();
+        let written = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(written, serde_json::to_string(&a).unwrap());
+        assert_eq!(summary.outcomes, [("run", 1), ("hook succeeded", 1)]);
+        assert!(lines[1].starts_with("exec finished: exit 0"), "{lines:?}");
+        let last = rec.0.lock().unwrap().last().unwrap().clone();
+        assert!(
+            last.starts_with("hook exit 0 in ") && last.ends_with(" true"),
+            "{last}"
         );
     }
 }

@@ -2,11 +2,15 @@
 //! [`Policy`]; every error names the file, the line and the key.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
 use wirewatch_detect::{Kind, Severity};
+use wirewatch_respond::hooks::{
+    Hook, DEFAULT_EXEC_TIMEOUT, DEFAULT_RETRIES, DEFAULT_WEBHOOK_TIMEOUT,
+};
 use wirewatch_respond::policy::{
     default_rules, Action, Mode, Policy, Rule, DEFAULT_BLOCKS_PER_MINUTE, DEFAULT_DURATION,
     DEFAULT_MAX_BLOCKS,
@@ -64,6 +68,7 @@ struct TomlRule {
     url: Option<Spanned<String>>,
     retries: Option<Spanned<u64>>,
     headers: Option<std::collections::BTreeMap<String, String>>,
+    ca_file: Option<Spanned<String>>,
 }
 
 /// A duration of at least a second.
@@ -206,22 +211,30 @@ impl TomlPlace<'_> {
                 let Some(program) = self.check(&key("program"), r.program, super::nonempty)? else {
                     return Err(self.error(at, format!("{}: an exec rule needs a program", key("action"))));
                 };
-                Action::Exec {
-                    program: PathBuf::from(program),
-                    args: r.args.unwrap_or_default(),
-                    timeout: timeout(10)?,
-                }
+                let hook = Hook::exec(
+                    PathBuf::from(program),
+                    r.args.unwrap_or_default(),
+                    timeout(DEFAULT_EXEC_TIMEOUT.as_secs())?,
+                )
+                .map_err(|e| self.error(at, format!("{}: {e}", key("action"))))?;
+                Action::Hook(Arc::new(hook))
             }
             "webhook" => {
-                let Some(url) = self.check(&key("url"), r.url, webhook_url)? else {
+                let Some(url) = r.url else {
                     return Err(self.error(at, format!("{}: a webhook rule needs a url", key("action"))));
                 };
-                Action::Webhook {
-                    url,
-                    timeout: timeout(5)?,
-                    retries: self.range(&key("retries"), r.retries, 0, 10)?.unwrap_or(3) as u32,
-                    headers: r.headers.unwrap_or_default().into_iter().collect(),
-                }
+                let url_at = url.span().start;
+                let ca_file = self.check(&key("ca-file"), r.ca_file, super::nonempty)?;
+                let hook = Hook::webhook(
+                    url.get_ref(),
+                    timeout(DEFAULT_WEBHOOK_TIMEOUT.as_secs())?,
+                    self.range(&key("retries"), r.retries, 0, 10)?
+                        .map_or(DEFAULT_RETRIES, |v| v as u32),
+                    r.headers.unwrap_or_default().into_iter().collect(),
+                    ca_file.as_deref().map(std::path::Path::new),
+                )
+                .map_err(|e| self.error(url_at, format!("{}: {e}", key("url"))))?;
+                Action::Hook(Arc::new(hook))
             }
             other => {
                 return Err(self.error(
@@ -261,18 +274,6 @@ impl TomlPlace<'_> {
             scope: self.list(&key("scope"), r.scope, net)?,
         })
     }
-}
-
-/// An `http://` or `https://` URL with a host.
-fn webhook_url(s: &str) -> Result<String, String> {
-    let rest = s
-        .strip_prefix("http://")
-        .or_else(|| s.strip_prefix("https://"))
-        .ok_or_else(|| format!("'{s}' is not an http:// or https:// URL"))?;
-    if rest.is_empty() || rest.starts_with('/') || rest.starts_with(':') {
-        return Err(format!("'{s}' names no host"));
-    }
-    Ok(s.to_string())
 }
 
 #[cfg(test)]
@@ -346,22 +347,29 @@ headers = { Authorization = "Bearer t" }
         assert_eq!(p.rules[0].min_severity, Severity::Low);
         assert_eq!(p.rules[0].duration, Duration::from_secs(7_200));
         assert_eq!(p.rules[1].kinds, vec![Kind::Beaconing, Kind::Exfiltration]);
+        let hook = |k: usize| match &p.rules[k].action {
+            Action::Hook(h) => (**h).clone(),
+            a => panic!("{a:?}"),
+        };
         assert_eq!(
-            p.rules[2].action,
-            Action::Exec {
-                program: "/usr/local/bin/page".into(),
-                args: vec!["--team".into(), "net".into()],
-                timeout: Duration::from_secs(3)
-            }
+            hook(2),
+            Hook::exec(
+                "/usr/local/bin/page".into(),
+                vec!["--team".into(), "net".into()],
+                Duration::from_secs(3)
+            )
+            .unwrap()
         );
         assert_eq!(
-            p.rules[3].action,
-            Action::Webhook {
-                url: "https://hooks.example/x".into(),
-                timeout: Duration::from_secs(5),
-                retries: 2,
-                headers: vec![("Authorization".into(), "Bearer t".into())]
-            }
+            hook(3),
+            Hook::webhook(
+                "https://hooks.example/x",
+                Duration::from_secs(5),
+                2,
+                vec![("Authorization".into(), "Bearer t".into())],
+                None
+            )
+            .unwrap()
         );
     }
 
@@ -390,7 +398,7 @@ headers = { Authorization = "Bearer t" }
             ),
             (
                 "[respond]\n[[respond.rule]]\naction = \"webhook\"\nurl = \"ftp://x\"\n",
-                "/etc/ww.toml:4: respond.rule[1].url: 'ftp://x' is not an http:// or https:// URL",
+                "/etc/ww.toml:4: respond.rule[1].url: webhook URL 'ftp://x': scheme 'ftp' is not supported",
             ),
             (
                 "[respond]\n[[respond.rule]]\naction = \"block-source\"\nduration = \"0s\"\n",
@@ -402,6 +410,7 @@ headers = { Authorization = "Bearer t" }
             ),
             ("[respond]\n[[respond.rule]]\nkinds = []\n", "/etc/ww.toml:"),
             ("[respond]\nbogus = 1\n", "/etc/ww.toml:2:"),
+            ("[respond]\n[[respond.rule]]\naction = \"webhook\"\nurl = \"http://h/x\"\nheaders = { Host = \"x\" }\n", "/etc/ww.toml:4: respond.rule[1].url: header 'Host' is set by wirewatch"),
         ];
         for (text, want) in cases {
             let got = err(text);
