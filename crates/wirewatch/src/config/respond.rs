@@ -140,7 +140,7 @@ impl TomlPlace<'_> {
         };
         let policy = Policy {
             mode: self
-                .check("respond.mode", t.mode, |s| Mode::parse(s))?
+                .check("respond.mode", t.mode, Mode::parse)?
                 .unwrap_or(Mode::DryRun),
             rules,
             default_rules: default,
