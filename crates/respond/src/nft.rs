@@ -517,3 +517,9 @@ mod tests {
         );
     }
 }
+
+impl crate::responder::Firewall for Nft {
+    fn block(&mut self, items: &[(Target, Duration)]) -> Result<(), String> {
+        Nft::block(self, items).map_err(|e| e.to_string())
+    }
+}
