@@ -18,7 +18,7 @@ use wirewatch_flow::FlowTable;
 use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Response};
 use wirewatch_units::{hhmm_utc, Timestamp};
 
-use crate::decide::{Decider, Decision, Outcome};
+use crate::decide::{remaining, Decider, Decision, Outcome};
 use crate::policy::{duration_text, Action, Mode};
 use crate::Target;
 
@@ -468,12 +468,6 @@ impl Worker {
             self.summary.reports_dropped += 1;
         }
     }
-}
-
-/// What is left of a block until `until`, at least a second.
-fn remaining(now: Timestamp, until: Timestamp) -> Duration {
-    let ns = (until.as_nanos() - now.as_nanos()).max(1_000_000_000);
-    Duration::from_secs((ns as u64).div_ceil(1_000_000_000))
 }
 
 /// A decision for the pipeline's consumers.
