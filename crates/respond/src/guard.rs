@@ -20,8 +20,11 @@ use std::fmt;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 use wirewatch_procs::EstablishedTcp;
+use wirewatch_units::{Clock, Timestamp};
 
 use crate::{IpNet, Target};
 
@@ -466,6 +469,84 @@ impl Default for SshPeers {
     }
 }
 
+/// How often [`LiveGuard`] reads addresses, routes and resolvers again.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(30);
+
+/// The guard as the responder asks it, one target at a time: the fixed
+/// part read again when older than its refresh interval (at a check, by
+/// the injected clock), the SSH peers asked of the kernel at every check.
+/// When the SSH peers cannot be listed, it refuses: it cannot tell whose
+/// session a block would cut. A failed refresh keeps the previous state
+/// and is counted.
+#[derive(Debug)]
+pub struct LiveGuard {
+    protected: Protected,
+    sys: System,
+    ssh: SshPeers,
+    clock: Arc<dyn Clock>,
+    every: Duration,
+    refreshed: Timestamp,
+    refresh_failures: u64,
+}
+
+impl LiveGuard {
+    /// Loads the fixed part now ([`Protected::load`]); refreshes it when
+    /// `every` has passed on `clock`.
+    pub fn load(
+        allow: Vec<IpNet>,
+        sys: System,
+        ssh: SshPeers,
+        clock: Arc<dyn Clock>,
+        every: Duration,
+    ) -> io::Result<LiveGuard> {
+        let protected = Protected::load(allow, &sys)?;
+        let refreshed = clock.now();
+        Ok(LiveGuard {
+            protected,
+            sys,
+            ssh,
+            clock,
+            every,
+            refreshed,
+            refresh_failures: 0,
+        })
+    }
+
+    /// `Ok` when `t` may be blocked now; else why not, in one line.
+    pub fn check(&mut self, t: &Target) -> Result<(), String> {
+        self.refresh_if_due();
+        let peers = self.ssh.current().map_err(|e| {
+            format!("the SSH sessions cannot be listed ({e}), so nothing is blocked")
+        })?;
+        self.protected.check(t, &peers).map_err(|r| r.to_string())
+    }
+
+    fn refresh_if_due(&mut self) {
+        let now = self.clock.now();
+        let due = i64::try_from(self.every.as_nanos()).unwrap_or(i64::MAX);
+        if now.nanos_since(self.refreshed) < due {
+            return;
+        }
+        self.refreshed = now;
+        if self.protected.refresh(&self.sys).is_err() {
+            self.refresh_failures += 1;
+        }
+    }
+
+    /// How many refreshes failed (the previous state was kept).
+    pub fn refresh_failures(&self) -> u64 {
+        self.refresh_failures
+    }
+
+    /// What is protected, for `respond policy`: [`Protected::describe`]
+    /// and the SSH ports.
+    pub fn describe(&self) -> Vec<String> {
+        let mut out = self.protected.describe();
+        out.push(format!("SSH ports looked at: {}", listed(self.ssh.ports())));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -890,6 +971,58 @@ mod tests {
         let mut peers = SshPeers::new(vec![port]).unwrap();
         assert_eq!(peers.current().unwrap(), vec![ip("127.0.0.1")]);
         drop(c);
+    }
+
+    /// A clock the test moves.
+    #[derive(Debug, Default)]
+    struct Hand(std::sync::atomic::AtomicI64);
+
+    impl Clock for Hand {
+        fn now(&self) -> Timestamp {
+            Timestamp::from_secs(self.0.load(std::sync::atomic::Ordering::SeqCst))
+        }
+    }
+
+    #[test]
+    fn live_guard_refreshes_on_its_clock_and_keeps_state_on_errors() {
+        let f = fake(ROUTE, "", "", &[]);
+        let clock = Arc::new(Hand::default());
+        let mut g = LiveGuard::load(
+            vec![net("10.1.0.0/16")],
+            f.sys.clone(),
+            SshPeers::default(),
+            clock.clone(),
+            REFRESH_EVERY,
+        )
+        .unwrap();
+        let old_gw = src("192.168.1.1");
+        assert_eq!(
+            g.check(&old_gw),
+            Err("192.168.1.1 is a gateway in the routing table".to_string())
+        );
+        assert_eq!(
+            g.check(&src("10.1.0.9")),
+            Err("10.1.0.0/16 is on the allow-list".to_string())
+        );
+        // A new default route: not seen before the interval has passed.
+        std::fs::write(&f.sys.route, "h\neth0 00000000 0200000A 0003\n").unwrap();
+        clock.0.store(29, std::sync::atomic::Ordering::SeqCst);
+        assert!(g.check(&old_gw).is_err());
+        assert_eq!(g.check(&src("10.0.0.2")), Ok(()));
+        clock.0.store(30, std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(g.check(&old_gw), Ok(()));
+        assert!(g.check(&src("10.0.0.2")).is_err());
+        // A refresh that fails keeps what was known, and is counted.
+        std::fs::remove_file(&f.sys.route).unwrap();
+        std::fs::create_dir(&f.sys.route).unwrap();
+        clock.0.store(61, std::sync::atomic::Ordering::SeqCst);
+        assert!(g.check(&src("10.0.0.2")).is_err());
+        assert_eq!(g.refresh_failures(), 1);
+        let d = g.describe();
+        assert_eq!(
+            d.last().map(String::as_str),
+            Some("SSH ports looked at: 22")
+        );
     }
 
     proptest! {
