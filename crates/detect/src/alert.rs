@@ -283,7 +283,16 @@ pub struct Evidence {
     /// A roll-up's entities past that cap: counted, not listed.
     #[serde(skip_serializing_if = "is_zero", default)]
     pub members_omitted: u64,
+    /// The addresses the traffic came from, when few enough to name (at
+    /// most [`SOURCES_NAMED`]): a flood's sources. Empty when there were
+    /// more (spoofed, most likely) or the entity already names the source.
+    /// What a `block-source` response blocks.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub sources: Vec<std::net::IpAddr>,
 }
+
+/// Most sources an alert names in [`Evidence::sources`].
+pub const SOURCES_NAMED: usize = 16;
 
 fn is_zero(n: &u64) -> bool {
     *n == 0

@@ -22,7 +22,9 @@ mod obs;
 pub mod rollup;
 pub mod sketch;
 
-pub use alert::{Alert, Contributor, Entity, Evidence, Kind, Limiter, Member, Severity};
+pub use alert::{
+    Alert, Contributor, Entity, Evidence, Kind, Limiter, Member, Severity, SOURCES_NAMED,
+};
 pub use bounded::Bounded;
 pub use budget::Budget;
 pub use detector::{FlowRow, PacketDetector, RowDetector};

@@ -183,6 +183,37 @@ fn syn_flood_fires_and_a_busy_server_does_not() {
 }
 
 #[test]
+fn a_flood_names_its_sources_only_when_they_are_few() {
+    let srv = ip(10, 0, 0, 80);
+    // Two sources: both named (what a block-source response blocks).
+    let mut r = Run::new();
+    for k in 0..3_000i64 {
+        let c = ip(203, 0, 113, 1 + (k % 2) as u8);
+        r.tcp(ms(k / 2), c, 1024 + k as u16, srv, 80, SYN);
+    }
+    assert_eq!(r.kinds(), vec![Kind::SynFlood], "{:#?}", r.alerts);
+    assert_eq!(
+        r.alerts[0].evidence.sources,
+        vec![ip(203, 0, 113, 1), ip(203, 0, 113, 2)]
+    );
+    // 500 sources (spoofed, most likely): none named.
+    let mut r = Run::new();
+    for k in 0..3_000i64 {
+        let c = ip(100, (k >> 8) as u8, k as u8, 1);
+        r.tcp(ms(k / 2), c, 1024 + k as u16, srv, 80, SYN);
+    }
+    assert_eq!(r.kinds(), vec![Kind::SynFlood]);
+    assert!(r.alerts[0].evidence.sources.is_empty());
+    // A UDP flood from one source names it.
+    let mut r = Run::new();
+    for k in 0..12_000i64 {
+        r.udp(ms(k / 10), ip(198, 51, 100, 9), 40_000, srv, 9999, 500);
+    }
+    assert_eq!(r.kinds(), vec![Kind::UdpFlood], "{:#?}", r.alerts);
+    assert_eq!(r.alerts[0].evidence.sources, vec![ip(198, 51, 100, 9)]);
+}
+
+#[test]
 fn udp_and_icmp_floods_fire() {
     let mut r = Run::new();
     let victim = ip(10, 0, 0, 7);

@@ -116,8 +116,17 @@ pub const CAP_DAC_READ_SEARCH: u32 = 2;
 /// CAP_SYS_PTRACE: inspect other users' processes (/proc/PID/fd, ns, exe).
 pub const CAP_SYS_PTRACE: u32 = 19;
 
+/// CAP_NET_ADMIN: change the firewall (the responder's nftables table).
+pub const CAP_NET_ADMIN: u32 = 12;
+
 /// Sets the effective and permitted sets to `keep`, inheritable to nothing.
 fn set_capabilities(keep: u64) -> io::Result<()> {
+    set_capability_sets(keep, 0)
+}
+
+/// Sets the effective and permitted sets to `keep` and the inheritable set
+/// to `inherit`.
+fn set_capability_sets(keep: u64, inherit: u64) -> io::Result<()> {
     let mut hdr = CapHeader {
         version: CAP_VERSION_3,
         pid: 0,
@@ -127,12 +136,12 @@ fn set_capabilities(keep: u64) -> io::Result<()> {
         CapData {
             effective: lo,
             permitted: lo,
-            inheritable: 0,
+            inheritable: inherit as u32,
         },
         CapData {
             effective: hi,
             permitted: hi,
-            inheritable: 0,
+            inheritable: (inherit >> 32) as u32,
         },
     ];
     // SAFETY: capset with a v3 header reads two CapData structs.
@@ -154,6 +163,45 @@ pub fn drop_thread_capabilities() -> io::Result<()> {
             "capabilities remain on this thread (effective {eff:#x}, permitted {perm:#x})"
         ))),
     }
+}
+
+/// Keeps only `cap` on the calling thread (capabilities are per thread)
+/// and passes it to the programs this thread runs (the ambient set: `nft`
+/// for the responder), when the thread has it; other threads are not
+/// touched. Returns whether the thread holds it now.
+pub fn keep_thread_capability_for_children(cap: u32) -> io::Result<bool> {
+    let bit = 1u64 << cap;
+    let (_, perm) = capabilities()?;
+    if perm & bit == 0 {
+        set_capabilities(0)?;
+        return Ok(false);
+    }
+    set_capability_sets(bit, bit).map_err(|e| io::Error::new(e.kind(), format!("capset: {e}")))?;
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        check(
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong,
+                cap as libc::c_ulong,
+                0 as libc::c_ulong,
+                0 as libc::c_ulong,
+            ),
+            "PR_CAP_AMBIENT_RAISE",
+        )?
+    };
+    match capabilities()? {
+        (eff, perm) if eff == bit && perm == bit => Ok(true),
+        (eff, perm) => Err(io::Error::other(format!(
+            "capabilities other than the one kept remain on this thread (effective {eff:#x}, permitted {perm:#x})"
+        ))),
+    }
+}
+
+/// Keeps only `keep` of the calling thread's capabilities.
+pub fn keep_thread_capabilities(keep: u64) -> io::Result<()> {
+    let (_, perm) = capabilities()?;
+    set_capabilities(keep & perm)
 }
 
 fn check(r: libc::c_int, what: &str) -> io::Result<()> {
@@ -224,16 +272,21 @@ pub fn drop_to(account: &Account, keep: u64) -> io::Result<String> {
         k => {
             let names: Vec<&str> = [
                 (CAP_DAC_READ_SEARCH, "cap_dac_read_search"),
+                (CAP_NET_ADMIN, "cap_net_admin"),
                 (CAP_SYS_PTRACE, "cap_sys_ptrace"),
             ]
             .iter()
             .filter(|(c, _)| k & (1 << c) != 0)
             .map(|(_, n)| *n)
             .collect();
-            format!(
-                "only {} (to find the processes owning sockets)",
-                names.join(", ")
-            )
+            let mut why = Vec::new();
+            if k & !(1 << CAP_NET_ADMIN) != 0 {
+                why.push("to find the processes owning sockets");
+            }
+            if k & (1 << CAP_NET_ADMIN) != 0 {
+                why.push("to block addresses");
+            }
+            format!("only {} ({})", names.join(", "), why.join("; "))
         }
     };
     if was_root {
@@ -272,5 +325,38 @@ mod tests {
         // Root in a test container has some; an unprivileged user has none.
         let (eff, perm) = capabilities().unwrap();
         assert_eq!(eff & !perm, 0, "effective is a subset of permitted");
+    }
+
+    #[test]
+    fn one_thread_keeps_net_admin_for_the_programs_it_runs() {
+        let (_, before) = capabilities().unwrap();
+        let had = before & (1 << CAP_NET_ADMIN) != 0;
+        let child_caps = std::thread::spawn(move || {
+            let kept = keep_thread_capability_for_children(CAP_NET_ADMIN).unwrap();
+            assert_eq!(kept, had);
+            let (eff, perm) = capabilities().unwrap();
+            let want = if had { 1u64 << CAP_NET_ADMIN } else { 0 };
+            assert_eq!((eff, perm), (want, want));
+            // A program this thread runs has it in its effective set
+            // (through the ambient set once the process is not root).
+            let out = std::process::Command::new("grep")
+                .args(["^CapEff:", "/proc/self/status"])
+                .output()
+                .unwrap();
+            let text = String::from_utf8(out.stdout).unwrap();
+            u64::from_str_radix(text.trim_start_matches("CapEff:").trim(), 16).unwrap()
+        })
+        .join()
+        .unwrap();
+        let want = if had { 1u64 << CAP_NET_ADMIN } else { 0 };
+        if effective_uid() == 0 {
+            // Root's programs get every capability whatever the thread
+            // keeps (the live tests check it after --user).
+            assert_eq!(child_caps & want, want);
+        } else {
+            assert_eq!(child_caps, want);
+        }
+        // The other threads keep what they had.
+        assert_eq!(capabilities().unwrap().1, before);
     }
 }

@@ -61,6 +61,32 @@ pub enum Event {
     Alert(Box<Alert>),
     /// A line for the user (status line or stderr).
     Note(String),
+    /// What the responder decided about an alert.
+    Response(Box<Response>),
+}
+
+/// One decision of the responder (`--respond`), for the screen, stderr
+/// and the web.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Response {
+    /// When it was decided.
+    pub time: Timestamp,
+    /// `blocked`, `extended`, `would-block`, `already-blocked`, `run`,
+    /// `would-run`, `refused`, `hook succeeded`, `hook failed`.
+    pub outcome: String,
+    /// `block-source`, `block-destination`, `exec`, `webhook`.
+    pub action: String,
+    /// `from 198.51.100.7`, `to 192.0.2.9:443`; none for hooks.
+    pub target: Option<String>,
+    /// When the block ends (blocks only).
+    pub until: Option<Timestamp>,
+    /// The rule's name.
+    pub rule: String,
+    /// The alert's kind and entity.
+    pub alert: String,
+    /// The whole decision in one line ("blocked from … until 14:05 UTC
+    /// (1h), rule default: vertical_scan …").
+    pub line: String,
 }
 
 /// Most events waiting in an [`Outbox`]: the pipeline empties it after
@@ -97,6 +123,11 @@ impl Outbox {
     /// Raises a note for the user.
     pub fn note(&mut self, line: impl Into<String>) {
         self.push(Event::Note(line.into()));
+    }
+
+    /// Raises a responder's decision.
+    pub fn response(&mut self, r: Response) {
+        self.push(Event::Response(Box::new(r)));
     }
 
     /// Events dropped so far because the outbox was full.
@@ -218,6 +249,12 @@ pub trait Consumer: std::any::Any {
 
     /// A note for the user.
     fn note(&mut self, _line: &str) {}
+
+    /// A responder's decision; by default shown as the note
+    /// `response: LINE`.
+    fn response(&mut self, r: &Response) {
+        self.note(&format!("response: {}", r.line));
+    }
 
     /// A report period ended. An error stops the run (a broken pipe ends it
     /// quietly).

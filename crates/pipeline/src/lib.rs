@@ -24,6 +24,6 @@ pub mod requests;
 pub mod source;
 pub mod watch;
 
-pub use consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick, Wants};
+pub use consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Response, Tick, Wants};
 pub use pipeline::{account_all, decode_options, Counters, Pipeline};
 pub use source::{CaptureStats, FileSource, IfaceCapture, Source, Stop};

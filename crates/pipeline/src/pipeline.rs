@@ -512,6 +512,11 @@ impl Core {
                         c.note(n);
                     }
                 }
+                Event::Response(r) => {
+                    for c in &mut self.consumers {
+                        c.response(r);
+                    }
+                }
             }
         }
     }

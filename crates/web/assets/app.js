@@ -295,6 +295,7 @@
       sparkNumbers: h('div', { id: 'spark-numbers' }),
       top: h('div', { id: 'top' }, h('p', { class: 'muted' }, 'waiting for the first snapshot…')),
       alerts: h('div', { id: 'live-alerts' }),
+      responses: h('div', { id: 'live-responses' }),
     };
     replace(root,
       h('h2', null, 'Interfaces'), parts.ifaces,
@@ -302,7 +303,8 @@
       h('h2', null, 'Top talkers'),
       h('div', { class: 'controls' }, buttons(by, BYS, (v) => navParam(route, 'by', v), 'by'), buttons(win, WINDOWS, (v) => navParam(route, 'window', v), 'sorted by')),
       parts.top, parts.mode,
-      h('h2', null, 'Recent alerts ', link('(all)', 'alerts')), parts.alerts);
+      h('h2', null, 'Recent alerts ', link('(all)', 'alerts')), parts.alerts,
+      h('h2', null, 'Responses'), parts.responses);
     const spark = sparkChart(parts.spark, parts.sparkNumbers);
     const sparkPoints = [];
     let recent = [];
@@ -345,6 +347,14 @@
       pollIfaces();
       timers.push(setInterval(() => { pollTop(); pollIfaces(); }, 2000));
     };
+    let responses = [];
+    const showResponses = () => replace(parts.responses, responseList(responses));
+    const loadResponses = async () => {
+      const r = await api('/api/v1/responses?limit=5');
+      if (r.error) { replace(parts.responses, unavailable('/api/v1/responses', r)); return; }
+      responses = r.data.responses || [];
+      showResponses();
+    };
     const loadAlerts = async () => {
       const r = await api('/api/v1/alerts?limit=5');
       if (r.error) { replace(parts.alerts, unavailable('/api/v1/alerts', r)); return; }
@@ -376,6 +386,10 @@
         recent = [a, ...recent].slice(0, 5);
         replace(parts.alerts, alertList(recent, fresh));
       });
+      source.addEventListener('response', (ev) => {
+        responses = [JSON.parse(ev.data), ...responses].slice(0, 5);
+        showResponses();
+      });
       source.addEventListener('error', () => {
         if (source.readyState === EventSource.CLOSED && !opened) { source.close(); source = null; poll(); }
       });
@@ -386,6 +400,7 @@
       poll();
     }
     loadAlerts();
+    loadResponses();
     return () => { if (source) source.close(); timers.forEach(clearInterval); spark.stop(); };
   }
 
@@ -418,6 +433,13 @@
   function fmtNum(v) {
     if (typeof v !== 'number') return String(v);
     return Number.isInteger(v) ? fmtCount(v) : String(Math.round(v * 1000) / 1000);
+  }
+
+  /** The responder's decisions: "blocked … until 14:05 UTC", "would block … (dry-run)". */
+  function responseList(list) {
+    if (!list.length) return [h('p', { class: 'muted' }, 'no responses (--respond is off, or no alert matched its policy)')];
+    return list.map((r) => h('div', { class: 'panel response', data: { outcome: r.outcome || '' } },
+      h('span', { class: 'badge' }, r.outcome || '?'), ' ', h('span', { class: 'muted' }, r.time || ''), ' ', r.line || ''));
   }
 
   /** One alert; `isNew`: it arrived while the page was open. */

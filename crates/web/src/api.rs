@@ -65,6 +65,7 @@ pub fn route(path: &str, query: Option<&str>, hub: &Hub) -> Answer {
         "/api/v1/interfaces" => Answer::json(200, &interfaces_reply(&snap)),
         "/api/v1/status" => Answer::json(200, &status_json(&snap, hub)),
         "/api/v1/alerts" => answer(alerts_json(hub, query)),
+        "/api/v1/responses" => answer(responses_json(hub, query)),
         p if crate::assets::is_asset_path(p) => crate::assets::get(p)
             .unwrap_or_else(|| Answer::error(404, &format!("no such file: {p}"))),
         "/metrics" => crate::metrics::answer(hub, crate::metrics::Format::Text),
@@ -221,6 +222,17 @@ fn alerts_json(hub: &Hub, query: &str) -> Result<Value, String> {
     let (alerts, dropped) = hub.alerts_matching(keep, limit);
     let alerts: Vec<&Value> = alerts.iter().map(|a| &**a).collect();
     Ok(json!({ "alerts": alerts, "dropped": dropped }))
+}
+
+/// `/api/v1/responses`: the responder's decisions this run, newest first.
+fn responses_json(hub: &Hub, query: &str) -> Result<Value, String> {
+    let mut limit = MAX_ALERTS;
+    for (_, v) in pairs(query, &["limit"])? {
+        limit = bounded("limit", &v, MAX_ALERTS)?;
+    }
+    let (found, dropped) = hub.responses_newest(limit);
+    let found: Vec<&Value> = found.iter().map(|r| &**r).collect();
+    Ok(json!({ "responses": found, "dropped": dropped }))
 }
 
 /// A whole number from 1 to `max` for parameter `name`.
@@ -464,5 +476,41 @@ mod tests {
         let v: Value = serde_json::from_str(&a.body).unwrap();
         assert_eq!(v["error"], "no such path: /nope");
         assert_eq!(route("/api/v1/top", Some("by=x"), &hub).status, 400);
+    }
+
+    #[test]
+    fn responses_are_listed_newest_first_and_counted_in_metrics() {
+        use wirewatch_pipeline::{Consumer, Response};
+        let hub = crate::shared();
+        let mut feed = crate::WebFeed::new(hub.clone(), crate::Publish::Live, None);
+        let at = wirewatch_wire::Timestamp::from_nanos(1_800_000_000_000_000_000);
+        for (k, outcome) in ["blocked", "refused"].iter().enumerate() {
+            feed.response(&Response {
+                time: at,
+                outcome: (*outcome).into(),
+                action: "block-source".into(),
+                target: Some(format!("from 198.51.100.{k}")),
+                until: (k == 0).then(|| at.add_nanos(3_600_000_000_000)),
+                rule: "default".into(),
+                alert: "vertical_scan 198.51.100.0 -> 10.0.0.1".into(),
+                line: format!("line {k}"),
+            });
+        }
+        let a = route("/api/v1/responses", Some("limit=5"), &hub);
+        assert_eq!(a.status, 200);
+        let v: Value = serde_json::from_str(&a.body).unwrap();
+        assert_eq!(v["responses"][0]["outcome"], "refused");
+        assert_eq!(v["responses"][1]["target"], "from 198.51.100.0");
+        assert_eq!(v["responses"][1]["until"], "2027-01-15T09:00:00Z");
+        assert_eq!(v["dropped"], 0);
+        assert_eq!(
+            route("/api/v1/responses", Some("limit=0"), &hub).status,
+            400
+        );
+        let m = route("/metrics", None, &hub).body;
+        assert!(
+            m.contains("wirewatch_responses_total{outcome=\"blocked\"} 1"),
+            "{m}"
+        );
     }
 }

@@ -11,7 +11,7 @@ use wirewatch_detect::Alert;
 use wirewatch_flow::{FlowTable, Snapshot, SortKey, View};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::report_json::{entry_json, head_json};
-use wirewatch_pipeline::{CaptureStats, Consumer, Context, Ending, Outbox, Tick, Wants};
+use wirewatch_pipeline::{CaptureStats, Consumer, Context, Ending, Outbox, Response, Tick, Wants};
 use wirewatch_wire::{DecodeError, Timestamp};
 
 use crate::names::HostNames;
@@ -93,6 +93,8 @@ pub struct LiveSnapshot {
     pub flows_active: u64,
     /// Alerts seen so far by (kind, severity).
     pub alerts: BTreeMap<(&'static str, &'static str), u64>,
+    /// The responder's decisions so far by outcome.
+    pub responses: BTreeMap<String, u64>,
     /// `/metrics`' per-host and per-process counters (kept from publish to publish).
     pub talkers: Arc<crate::metrics::Talkers>,
 }
@@ -125,6 +127,7 @@ pub struct WebFeed {
     /// The newest kernel counters seen (live).
     capture: Option<CaptureStats>,
     alerts: BTreeMap<(&'static str, &'static str), u64>,
+    responses: BTreeMap<String, u64>,
     spark: VecDeque<[f64; 3]>,
 }
 
@@ -146,6 +149,7 @@ impl WebFeed {
             next: None,
             capture: None,
             alerts: BTreeMap::new(),
+            responses: BTreeMap::new(),
             spark: VecDeque::with_capacity(SPARK_POINTS),
         }
     }
@@ -165,6 +169,7 @@ impl WebFeed {
         self.spark
             .push_back([snap.time, snap.totals[0][0], snap.totals[1][0]]);
         snap.spark = Arc::new(self.spark.iter().copied().collect());
+        snap.responses = self.responses.clone();
         snap.talkers = Arc::new(crate::metrics::talkers(
             table,
             &cx,
@@ -238,8 +243,24 @@ pub fn build(
             .collect(),
         flows_active: table.len() as u64,
         alerts: alerts.clone(),
+        responses: BTreeMap::new(),
         talkers: Arc::default(),
     }
+}
+
+/// A responder's decision as `/api/v1/responses` and `event: response` give it.
+pub fn response_json(r: &Response) -> Value {
+    let time = |t: Timestamp| wirewatch_units::rfc3339(t.as_nanos().div_euclid(1_000_000_000));
+    json!({
+        "time": time(r.time),
+        "outcome": r.outcome,
+        "action": r.action,
+        "target": r.target,
+        "until": r.until.map(time),
+        "rule": r.rule,
+        "alert": r.alert,
+        "line": r.line,
+    })
 }
 
 /// The entries of `snap` as `--format json` prints them.
@@ -389,6 +410,14 @@ impl Consumer for WebFeed {
         // Counted at once, also after the end (the last alerts come then).
         let mut snap = LiveSnapshot::clone(&self.out.snap.load());
         snap.alerts = self.alerts.clone();
+        self.out.snap.store(Arc::new(snap));
+    }
+
+    fn response(&mut self, r: &Response) {
+        *self.responses.entry(r.outcome.clone()).or_default() += 1;
+        self.out.push_response(response_json(r));
+        let mut snap = LiveSnapshot::clone(&self.out.snap.load());
+        snap.responses = self.responses.clone();
         self.out.snap.store(Arc::new(snap));
     }
 

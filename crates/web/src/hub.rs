@@ -46,6 +46,8 @@ pub struct Hub {
     pub snap: ArcSwap<LiveSnapshot>,
     /// The last [`MAX_ALERTS`] alerts.
     pub alerts: Mutex<AlertRing>,
+    /// The responder's last [`MAX_ALERTS`] decisions (`--respond`).
+    pub responses: Mutex<AlertRing>,
     /// SSE frames (`event: …\ndata: …\n\n`), ready to write.
     events: broadcast::Sender<Bytes>,
     /// SSE clients connected now.
@@ -76,6 +78,7 @@ pub fn shared() -> Shared {
             ..LiveSnapshot::default()
         }),
         alerts: Mutex::new(AlertRing::default()),
+        responses: Mutex::new(AlertRing::default()),
         events: broadcast::channel(EVENT_BUFFER).0,
         sse_clients: AtomicUsize::new(0),
         sse_refused: AtomicU64::new(0),
@@ -107,15 +110,35 @@ impl Hub {
     /// Keeps `alert` (as `--alerts json` writes it) and sends it to the
     /// SSE clients.
     pub fn push_alert(&self, alert: Value) {
-        let f = frame("alert", &alert);
-        if let Ok(mut ring) = self.alerts.lock() {
+        self.keep_and_send(&self.alerts, "alert", alert);
+    }
+
+    /// Keeps a responder's decision and sends it to the SSE clients
+    /// (`event: response`).
+    pub fn push_response(&self, response: Value) {
+        self.keep_and_send(&self.responses, "response", response);
+    }
+
+    fn keep_and_send(&self, ring: &Mutex<AlertRing>, event: &str, v: Value) {
+        let f = frame(event, &v);
+        if let Ok(mut ring) = ring.lock() {
             if ring.alerts.len() == MAX_ALERTS {
                 ring.alerts.pop_front();
                 ring.dropped += 1;
             }
-            ring.alerts.push_back(Arc::new(alert));
+            ring.alerts.push_back(Arc::new(v));
         }
         let _ = self.events.send(f);
+    }
+
+    /// The responder's decisions kept, newest first, at most `limit`; and
+    /// how many were dropped from the ring.
+    pub fn responses_newest(&self, limit: usize) -> (Vec<Arc<Value>>, u64) {
+        let Ok(ring) = self.responses.lock() else {
+            return (Vec::new(), 0);
+        };
+        let found = ring.alerts.iter().rev().take(limit).cloned().collect();
+        (found, ring.dropped)
     }
 
     /// A new SSE subscription: the newest snapshot as an event and the

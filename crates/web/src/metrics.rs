@@ -333,6 +333,14 @@ fn flows_and_alerts(out: &mut Out, snap: &LiveSnapshot) {
     for (&(kind, severity), &n) in &snap.alerts {
         f.sample(&[("kind", kind), ("severity", severity)], n);
     }
+    let mut f = out.family(
+        "wirewatch_responses_total",
+        Kind::Counter,
+        "The responder's decisions (--respond), by outcome.",
+    );
+    for (outcome, &n) in &snap.responses {
+        f.sample(&[("outcome", outcome.as_str())], n);
+    }
 }
 
 fn history(out: &mut Out, [queued, merged, written]: [u64; 3]) {

@@ -19,6 +19,9 @@ use serde::Deserialize;
 use toml::Spanned;
 use wirewatch_flow::{IpNet, SortKey};
 
+mod respond;
+pub use respond::RespondConfig;
+
 /// Settings read from configuration files; `None` where a file said nothing.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Config {
@@ -76,6 +79,8 @@ pub struct Config {
     pub limits: LimitsConfig,
     /// TOML `[web]`.
     pub web: WebConfig,
+    /// TOML `[respond]`.
+    pub respond: RespondConfig,
 }
 
 /// TOML `[web]`: the HTTP API's address for `serve` and its token.
@@ -245,6 +250,10 @@ impl Config {
                 top_n_metrics: over.web.top_n_metrics.or(self.web.top_n_metrics),
                 max_sse_clients: over.web.max_sse_clients.or(self.web.max_sse_clients),
                 max_connections: over.web.max_connections.or(self.web.max_connections),
+            },
+            respond: RespondConfig {
+                policy: over.respond.policy.or(self.respond.policy),
+                nft: over.respond.nft.or(self.respond.nft),
             },
         }
     }
@@ -653,6 +662,7 @@ struct TomlFile {
     forecast: Option<TomlForecast>,
     limits: Option<TomlLimits>,
     web: Option<TomlWeb>,
+    respond: Option<respond::TomlRespond>,
 }
 
 /// `[web]` as written (checked into [`WebConfig`]).
@@ -945,7 +955,12 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
             }
         }
     };
+    let respond = match file.respond {
+        None => RespondConfig::default(),
+        Some(t) => place.respond(t)?,
+    };
     Ok(Config {
+        respond,
         history,
         detect,
         forecast,
@@ -1034,6 +1049,7 @@ mod tests {
         assert_eq!(
             c,
             Config {
+                respond: RespondConfig::default(),
                 interface: Some("eth1".into()),
                 dns_resolution: Some(false),
                 port_resolution: Some(true),
@@ -1348,6 +1364,7 @@ wlan0 = "54 Mbit/s"
         assert_eq!(
             c,
             Config {
+                respond: RespondConfig::default(),
                 interface: Some("eth2".into()),
                 dns_resolution: Some(false),
                 port_resolution: Some(true),

@@ -16,6 +16,7 @@ pub mod live;
 pub mod message;
 pub mod offline;
 pub mod output;
+pub mod respond_cmd;
 pub mod run;
 pub mod settings;
 pub mod tui;

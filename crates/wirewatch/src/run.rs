@@ -178,6 +178,10 @@ pub fn run(args: &Args) -> anyhow::Result<ExitCode> {
             crate::eval_cmd::run(e, &cfg, model, &mut io::stdout().lock())?;
             return Ok(ExitCode::SUCCESS);
         }
+        Some(Command::Respond(r)) => {
+            let c = settings::load_config(args)?;
+            return crate::respond_cmd::run(args, r, &c, &mut io::stdout().lock());
+        }
         Some(Command::Serve(_)) | None => {}
     }
     if args.capture.list_interfaces {

@@ -95,6 +95,82 @@ pub struct Settings {
     pub history: Option<HistorySettings>,
     /// `[forecast]` for the web API's forecasts.
     pub forecast: wirewatch_pipeline::requests::forecast::ForecastDefaults,
+    /// Automated responses (`--respond`, `[respond]`).
+    pub respond: Option<RespondSettings>,
+}
+
+/// Automated responses, checked.
+#[derive(Clone, Debug)]
+pub struct RespondSettings {
+    /// The policy in force (its mode from `--respond` over the config's).
+    pub policy: wirewatch_respond::policy::Policy,
+    /// The nft program.
+    pub nft: std::path::PathBuf,
+    /// Where decisions are recorded (the history database), if anywhere.
+    pub db: Option<std::path::PathBuf>,
+}
+
+/// The policy in force: `[respond]`'s (or the default one), in the mode
+/// `--respond` gives; `None` when responses are off (no `--respond` and
+/// no `[respond]`, or `--respond off`).
+pub fn respond_policy(a: &Args, cfg: &Config) -> Option<wirewatch_respond::policy::Policy> {
+    use wirewatch_respond::policy::Mode;
+    let configured = cfg.respond.policy.clone();
+    let mode = match a.detect.respond.as_deref() {
+        Some("off") => return None,
+        Some("enforce") => Some(Mode::Enforce),
+        Some(_) => Some(Mode::DryRun),
+        None => None,
+    };
+    let mut p = match (configured, mode) {
+        (None, None) => return None,
+        (p, _) => p.unwrap_or_default(),
+    };
+    if let Some(m) = mode {
+        p.mode = m;
+    }
+    Some(p)
+}
+
+/// `--respond` and `[respond]` checked against the rest of the run.
+fn respond(
+    a: &Args,
+    cfg: &Config,
+    live: bool,
+    detecting: bool,
+    history: Option<&HistorySettings>,
+) -> anyhow::Result<Option<RespondSettings>> {
+    use wirewatch_respond::policy::Mode;
+    let Some(policy) = respond_policy(a, cfg) else {
+        return Ok(None);
+    };
+    if !detecting {
+        anyhow::bail!("--respond acts on alerts: it needs the detectors (drop --no-detect)");
+    }
+    if policy.mode == Mode::Enforce && !live {
+        anyhow::bail!(
+            "--respond enforce acts on live capture only; a replay can show what it would do with --respond dry-run"
+        );
+    }
+    let db = match history {
+        Some(h) => Some(h.path.clone()),
+        None if live => a
+            .history
+            .db
+            .clone()
+            .or(cfg.history.db.clone())
+            .or_else(wirewatch_pipeline::history::default_db_path),
+        None => None,
+    };
+    Ok(Some(RespondSettings {
+        policy,
+        nft: cfg
+            .respond
+            .nft
+            .clone()
+            .unwrap_or_else(|| std::path::PathBuf::from("nft")),
+        db,
+    }))
 }
 
 /// `-m`: the same parser as `max-bandwidth` (iftop's 1024-based K, M, G).
@@ -471,6 +547,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         anyhow::bail!("--alerts-exit works with -r FILE (a live capture has no end to exit at)");
     }
     let detecting = detect.is_some();
+    let respond = respond(a, &cfg, live, detecting, history.as_ref())?;
     let max_flows = split_budget(
         a,
         &cfg,
@@ -478,6 +555,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
         detect.as_mut().map(|d| &mut d.settings.cfg),
     );
     Ok(Settings {
+        respond,
         web: web(a, &cfg),
         detect,
         alerts_exit: a.detect.alerts_exit,

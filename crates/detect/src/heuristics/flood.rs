@@ -9,7 +9,7 @@ use wirewatch_units::{duration_short, qty, si, thousands};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::{positive, SmallSet, Window};
-use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
+use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity, SOURCES_NAMED};
 use crate::detector::PacketDetector;
 use crate::obs::Obs;
 use crate::Bounded;
@@ -194,6 +194,19 @@ struct Finding {
     summary: String,
     contributors: Vec<Contributor>,
     action: String,
+    /// The sources, when few enough to name.
+    sources: Vec<IpAddr>,
+}
+
+/// A victim's sources when there are at most [`SOURCES_NAMED`] of them
+/// (sorted), else none: many sources are most likely spoofed.
+fn named_sources(set: &SmallSet<IpAddr>) -> Vec<IpAddr> {
+    if set.len() > SOURCES_NAMED {
+        return Vec::new();
+    }
+    let mut v = set.values();
+    v.sort_unstable();
+    v
 }
 
 /// The alert of a packet rate past its threshold at `o.dst`: the parts
@@ -214,6 +227,7 @@ fn rate_alert(o: &Obs, w: &Window, f: Finding) -> Alert {
             unit: f.unit.into(),
             score,
             contributors: f.contributors,
+            sources: f.sources,
             ..Evidence::default()
         },
         action: f.action,
@@ -272,6 +286,7 @@ impl PacketDetector for SynFlood {
                 &e.win,
                 Finding {
                     kind: Kind::SynFlood,
+                    sources: named_sources(&e.t.sources),
                     detector: "syn_flood",
                     rate,
                     threshold: self.cfg.syn_per_sec,
@@ -367,6 +382,7 @@ impl PacketDetector for UdpFlood {
                 &e.win,
                 Finding {
                     kind: Kind::UdpFlood,
+                    sources: named_sources(&e.t.sources),
                     detector: "udp_flood",
                     rate,
                     threshold: self.cfg.udp_per_sec,
@@ -454,6 +470,7 @@ impl PacketDetector for IcmpFlood {
                 &e.win,
                 Finding {
                     kind: Kind::IcmpFlood,
+                    sources: named_sources(&e.t.sources),
                     detector: "icmp_flood",
                     rate,
                     threshold: self.cfg.icmp_per_sec,

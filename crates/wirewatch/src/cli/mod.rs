@@ -8,6 +8,7 @@ use clap::{Parser, ValueEnum};
 pub mod eval;
 pub mod forecast;
 pub mod history;
+pub mod respond;
 pub mod values;
 
 /// Command-line arguments (iftop and tcpdump flags where they apply).
@@ -396,6 +397,13 @@ pub struct DetectArgs {
     /// training period), saved at the end. Implies --ml.
     #[arg(long, value_name = "FILE")]
     pub model: Option<PathBuf>,
+
+    /// Respond to alerts by the `[respond]` policy (or the default one:
+    /// block scanners, flooders and password guessers for an hour):
+    /// `dry-run` decides and logs, `enforce` blocks with nftables (live
+    /// capture only), `off` disables a configured policy.
+    #[arg(long, value_name = "MODE", value_parser = ["dry-run", "enforce", "off"])]
+    pub respond: Option<String>,
 }
 
 /// Subcommands.
@@ -412,6 +420,9 @@ pub enum Command {
     /// Forecast traffic from history (intervals, capacity warnings, a
     /// chart), or backtest the models on a CSV series.
     Forecast(forecast::ForecastArgs),
+    /// Automated responses: the policy in force, the blocks in place
+    /// (list, add, remove, flush), the log of every decision.
+    Respond(respond::RespondArgs),
 }
 
 /// `--generate`.
