@@ -9,7 +9,7 @@
 //! skips. Nothing outside the two namespaces is touched.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, Ipv6Addr, TcpListener, TcpStream};
+use std::net::{Ipv6Addr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -65,10 +65,12 @@ fn guard_child() {
     }
 }
 
-/// In `host`: listens on 22 and 8080, accepts one client on each, then
+/// In `host`: listens on 22 and 8080 (both dual-stack), accepts one client on each, then
 /// prints `PEERS …` and one `CHECK target => answer` line per [`CHECKS`].
 fn server() {
-    let ssh = TcpListener::bind((Ipv4Addr::UNSPECIFIED, 22)).unwrap();
+    // Dual-stack, as sshd listens: the IPv4 client's socket reports it as
+    // ::ffff:10.77.0.3, which the guard must take as 10.77.0.3.
+    let ssh = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 22)).unwrap();
     let web = TcpListener::bind((Ipv6Addr::UNSPECIFIED, 8080)).unwrap();
     say("LISTENING");
     let _ssh_conn = ssh.accept().unwrap();
