@@ -84,10 +84,33 @@ fn align4(n: usize) -> usize {
     (n + 3) & !3
 }
 
-/// The request for every socket (all states) of one family and protocol.
-pub(crate) fn build_request(family: u8, protocol: u8, seq: u32) -> [u8; NLMSG_HDRLEN + REQ_LEN] {
-    let mut b = [0u8; NLMSG_HDRLEN + REQ_LEN];
-    b[0..4].copy_from_slice(&((NLMSG_HDRLEN + REQ_LEN) as u32).to_ne_bytes());
+/// `idiag_states` bit set for every TCP state.
+pub(crate) const ALL_STATES: u32 = u32::MAX;
+/// `INET_DIAG_REQ_BYTECODE`: the request attribute holding a filter program.
+const INET_DIAG_REQ_BYTECODE: u16 = 1;
+/// `inet_diag_bc_op` codes (`linux/inet_diag.h`).
+const INET_DIAG_BC_JMP: u8 = 1;
+const INET_DIAG_BC_S_EQ: u8 = 11;
+const INET_DIAG_BC_D_EQ: u8 = 12;
+
+/// The dump request for the sockets of one family and protocol in the
+/// `states` bit set (bit N = TCP state N), filtered in the kernel by the
+/// `bytecode` program when it is not empty.
+pub(crate) fn build_request(
+    family: u8,
+    protocol: u8,
+    seq: u32,
+    states: u32,
+    bytecode: &[u8],
+) -> Vec<u8> {
+    let attr = if bytecode.is_empty() {
+        0
+    } else {
+        RTA_HDRLEN + bytecode.len()
+    };
+    let len = NLMSG_HDRLEN + REQ_LEN + align4(attr);
+    let mut b = vec![0u8; len];
+    b[0..4].copy_from_slice(&(len as u32).to_ne_bytes());
     b[4..6].copy_from_slice(&SOCK_DIAG_BY_FAMILY.to_ne_bytes());
     b[6..8].copy_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     b[8..12].copy_from_slice(&seq.to_ne_bytes());
@@ -96,8 +119,55 @@ pub(crate) fn build_request(family: u8, protocol: u8, seq: u32) -> [u8; NLMSG_HD
     b[r] = family;
     b[r + 1] = protocol;
     // idiag_ext 0: no optional attributes beyond those always sent.
-    b[r + 4..r + 8].copy_from_slice(&u32::MAX.to_ne_bytes()); // idiag_states: all
-                                                              // The socket id stays zero: match everything.
+    b[r + 4..r + 8].copy_from_slice(&states.to_ne_bytes());
+    // The socket id stays zero: match everything the states and the
+    // program let through.
+    if attr > 0 {
+        let a = NLMSG_HDRLEN + REQ_LEN;
+        b[a..a + 2].copy_from_slice(&(attr as u16).to_ne_bytes());
+        b[a + 2..a + 4].copy_from_slice(&INET_DIAG_REQ_BYTECODE.to_ne_bytes());
+        b[a + RTA_HDRLEN..a + attr].copy_from_slice(bytecode);
+    }
+    b
+}
+
+/// One `inet_diag_bc_op`: code u8, yes u8, no u16 (jump offsets in bytes).
+fn bc_op(out: &mut Vec<u8>, code: u8, yes: u8, no: u16) {
+    out.push(code);
+    out.push(yes);
+    out.extend_from_slice(&no.to_ne_bytes());
+}
+
+/// The inet_diag filter program "local port or remote port is one of
+/// `ports`" (empty for no ports: then nothing should be asked for).
+///
+/// The kernel runs it as a chain of tests: a true test jumps `yes` bytes, a
+/// false one `no` bytes; landing exactly on the end accepts the socket,
+/// jumping past it rejects. Its validator only accepts a `no` target that
+/// the chain of `yes` jumps from the start also reaches, which is why the
+/// tests are joined the way `ss` joins an `or`: each test (8 bytes: the op
+/// and the port) is followed by a `JMP` to the end, which its `yes` (8)
+/// lands on, whose own `yes` (4) leads to the next test, which the `no`
+/// (12) of the test lands on. The last test's `no` jumps 4 bytes past the
+/// end: rejected.
+pub(crate) fn ports_bytecode(ports: &[u16]) -> Vec<u8> {
+    if ports.is_empty() {
+        return Vec::new();
+    }
+    let tests: Vec<(u8, u16)> = ports
+        .iter()
+        .flat_map(|&p| [(INET_DIAG_BC_S_EQ, p), (INET_DIAG_BC_D_EQ, p)])
+        .collect();
+    let total = tests.len() * 12 - 4;
+    let mut b = Vec::with_capacity(total);
+    for (i, &(code, port)) in tests.iter().enumerate() {
+        bc_op(&mut b, code, 8, 12);
+        bc_op(&mut b, 0, 0, port);
+        if i + 1 < tests.len() {
+            let to_end = (total - b.len()) as u16;
+            bc_op(&mut b, INET_DIAG_BC_JMP, 4, to_end);
+        }
+    }
     b
 }
 
@@ -271,8 +341,21 @@ impl DiagSocket {
         protocol: u8,
         out: &mut Vec<RawSocket>,
     ) -> io::Result<()> {
+        self.dump_filtered(family, protocol, ALL_STATES, &[], out)
+    }
+
+    /// Dumps the sockets of `family` and `protocol` in the `states` bit set
+    /// that the filter program `bytecode` (none when empty) accepts.
+    pub(crate) fn dump_filtered(
+        &mut self,
+        family: u8,
+        protocol: u8,
+        states: u32,
+        bytecode: &[u8],
+        out: &mut Vec<RawSocket>,
+    ) -> io::Result<()> {
         self.seq = self.seq.wrapping_add(1);
-        let req = build_request(family, protocol, self.seq);
+        let req = build_request(family, protocol, self.seq, states, bytecode);
         // SAFETY: sockaddr_nl is plain data; all-zero is valid before the
         // family is set.
         let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
@@ -398,7 +481,7 @@ mod tests {
 
     #[test]
     fn request_layout() {
-        let r = build_request(libc::AF_INET6 as u8, 17, 7);
+        let r = build_request(libc::AF_INET6 as u8, 17, 7, ALL_STATES, &[]);
         assert_eq!(r.len(), 72);
         assert_eq!(u32_at(&r, 0), Some(72));
         assert_eq!(u16_at(&r, 4), Some(20));
@@ -407,6 +490,69 @@ mod tests {
         assert_eq!((r[16], r[17], r[18]), (libc::AF_INET6 as u8, 17, 0));
         assert_eq!(u32_at(&r, 20), Some(u32::MAX));
         assert!(r[24..].iter().all(|&b| b == 0));
+    }
+
+    /// Runs a filter program as the kernel's `inet_diag_bc_run` does, for
+    /// the port tests only: whether a socket with these ports is accepted.
+    fn run_bytecode(bc: &[u8], sport: u16, dport: u16) -> bool {
+        let mut at = 0usize;
+        let mut len = bc.len() as isize;
+        while len > 0 {
+            let (code, yes, no) = (bc[at], bc[at + 1], u16_at(bc, at + 2).unwrap());
+            let pass = match code {
+                INET_DIAG_BC_JMP => false,
+                INET_DIAG_BC_S_EQ => Some(sport) == u16_at(bc, at + 6),
+                INET_DIAG_BC_D_EQ => Some(dport) == u16_at(bc, at + 6),
+                _ => panic!("unexpected op {code}"),
+            };
+            let step = if pass {
+                usize::from(yes)
+            } else {
+                usize::from(no)
+            };
+            len -= step as isize;
+            at += step;
+        }
+        len == 0
+    }
+
+    #[test]
+    fn ports_program_accepts_either_end_on_a_listed_port() {
+        assert!(ports_bytecode(&[]).is_empty());
+        let one = ports_bytecode(&[22]);
+        // S_EQ 22, JMP to end, D_EQ 22.
+        assert_eq!(one.len(), 8 + 4 + 8);
+        assert_eq!(
+            (one[0], one[1], u16_at(&one, 2)),
+            (INET_DIAG_BC_S_EQ, 8, Some(12))
+        );
+        assert_eq!(u16_at(&one, 6), Some(22));
+        assert_eq!(
+            (one[8], one[9], u16_at(&one, 10)),
+            (INET_DIAG_BC_JMP, 4, Some(12))
+        );
+        assert_eq!(
+            (one[12], one[13], u16_at(&one, 14)),
+            (INET_DIAG_BC_D_EQ, 8, Some(12))
+        );
+        let two = ports_bytecode(&[22, 2222]);
+        for (s, d, want) in [
+            (22, 50000, true),
+            (50000, 22, true),
+            (2222, 1, true),
+            (1, 2222, true),
+            (23, 50000, false),
+            (50000, 2223, false),
+        ] {
+            assert_eq!(run_bytecode(&two, s, d), want, "{s} -> {d}");
+        }
+        let req = build_request(libc::AF_INET as u8, 6, 1, 1 << 1, &two);
+        assert_eq!(req.len(), 72 + 4 + two.len());
+        assert_eq!(u32_at(&req, 0), Some(req.len() as u32));
+        assert_eq!(u32_at(&req, 20), Some(2));
+        assert_eq!(u16_at(&req, 72), Some((4 + two.len()) as u16));
+        assert_eq!(u16_at(&req, 74), Some(INET_DIAG_REQ_BYTECODE));
+        assert_eq!(&req[76..], &two[..]);
     }
 
     #[test]

@@ -21,6 +21,7 @@
 
 mod attribution;
 mod diag;
+mod established;
 mod procnet;
 mod scan;
 mod table;
@@ -54,6 +55,7 @@ pub mod parsers {
     }
 }
 pub use diag::ReplyError;
+pub use established::{EstablishedTcp, MAX_PORTS};
 pub use scan::{ScanStats, Scanner};
 pub use table::{normalize, Owner, SocketInfo, SocketTable, TCP, TCP_LISTEN, UDP};
 

@@ -6,6 +6,8 @@
 //! database. docs/RESPONSE.md has the user's side.
 #![forbid(unsafe_code)]
 
+pub mod guard;
+
 use std::fmt;
 use std::net::IpAddr;
 
