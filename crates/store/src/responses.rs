@@ -96,9 +96,16 @@ pub struct ResponseRecord {
 const COLUMNS: &str = "id, decided, mode, outcome, action, target, rule, alert_kind,
     alert_entity, alert_json, reason, expires, ended, ended_how";
 
-/// A block in force at `:now` (nanoseconds).
+/// A block in force at `:now` (nanoseconds). Its terms are those of the
+/// partial indexes (a block without expiry lasts to the end of time), so
+/// the planner reads a range of them.
 const ACTIVE: &str = "(outcome = 'blocked' AND ended IS NULL
-    AND (expires IS NULL OR expires > :now))";
+    AND IFNULL(expires, 9223372036854775807) > :now)";
+
+/// Records trimmed at once: retention deletes past [`RESPONSES_KEPT`] only
+/// when this many more are there, so a pass at the cap reads no more than
+/// two index ends.
+const TRIM_STEP: i64 = 1_000;
 
 /// Reads one record from a row selected with [`COLUMNS`].
 fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ResponseRecord> {
@@ -127,6 +134,12 @@ fn nanos(t: Option<Timestamp>) -> Option<i64> {
     t.map(Timestamp::as_nanos)
 }
 
+/// `t` as the `:now` of [`ACTIVE`]: short of the end of time, which is
+/// when blocks without expiry expire, so they never do.
+fn now_nanos(t: i64) -> i64 {
+    t.min(i64::MAX - 1)
+}
+
 /// Ends the blocks of `target` (every target when `None`) in force at
 /// `at`: they get `at` and `how` as their end. Returns how many.
 fn end_tx(
@@ -135,13 +148,20 @@ fn end_tx(
     at: Timestamp,
     how: &str,
 ) -> rusqlite::Result<usize> {
-    tx.execute(
-        &format!(
-            "UPDATE responses SET ended = :now, ended_how = :how
-             WHERE {ACTIVE} AND (:target IS NULL OR target = :target)"
+    // Two statements rather than `:target IS NULL OR target = :target`,
+    // which would keep the planner from the target index.
+    let set = "UPDATE responses SET ended = :now, ended_how = :how WHERE";
+    let (now, how) = (now_nanos(at.as_nanos()), how);
+    match target {
+        Some(t) => tx.execute(
+            &format!("{set} {ACTIVE} AND target = :target"),
+            named_params! {":now": now, ":how": how, ":target": t},
         ),
-        named_params! {":now": at.as_nanos(), ":how": how, ":target": target},
-    )
+        None => tx.execute(
+            &format!("{set} {ACTIVE}"),
+            named_params! {":now": now, ":how": how},
+        ),
+    }
 }
 
 fn insert_tx(tx: &Transaction<'_>, r: &ResponseRecord) -> rusqlite::Result<i64> {
@@ -207,10 +227,14 @@ impl SqliteStore {
     /// ended, expiring after `now` (or never). What a restart re-applies,
     /// each for `expires - now`.
     pub fn active_responses(&self, now: Timestamp) -> Result<Vec<ResponseRecord>, StoreError> {
-        self.select(
-            &format!("SELECT {COLUMNS} FROM responses WHERE {ACTIVE} ORDER BY id"),
-            named_params! {":now": now.as_nanos()},
-        )
+        // Sorted here: `ORDER BY id` would make the planner walk the
+        // whole table in id order instead of the index.
+        let mut v = self.select(
+            &format!("SELECT {COLUMNS} FROM responses WHERE {ACTIVE}"),
+            named_params! {":now": now_nanos(now.as_nanos())},
+        )?;
+        v.sort_unstable_by_key(|r| r.id);
+        Ok(v)
     }
 
     /// Every record decided in `[since, until)` (unbounded where `None`),
@@ -284,7 +308,9 @@ impl SqliteStore {
             .conn
             .prepare_cached(sql)
             .map_err(|e| engine(what())(e))?;
-        let rows = st.query_map(args, from_row).map_err(|e| engine(what())(e))?;
+        let rows = st
+            .query_map(args, from_row)
+            .map_err(|e| engine(what())(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(|e| StoreError::Corrupt(format!("{}: bad response record: {e}", what())))
     }
@@ -305,26 +331,33 @@ pub(crate) fn prune_before(
             "DELETE FROM responses WHERE id IN (SELECT id FROM responses
                WHERE decided < :before AND NOT {ACTIVE} ORDER BY decided LIMIT :most)"
         ),
-        named_params! {":before": before, ":now": now, ":most": most},
+        named_params! {":before": before, ":now": now_nanos(now), ":most": most},
     )? as u64;
     Ok((n, n as i64 == most))
 }
 
 /// Deletes the records older than the newest [`RESPONSES_KEPT`], except
-/// blocks in force at `now`, oldest first, at most `1000 × budget` of them.
-/// Returns (deleted, more to do).
+/// blocks in force at `now`, oldest first, at most `1000 × budget` of them;
+/// only once there are [`TRIM_STEP`] records to delete. Returns (deleted,
+/// more to do).
 pub(crate) fn prune_over_cap(
     tx: &Transaction<'_>,
     now: i64,
     budget: u32,
 ) -> rusqlite::Result<(u64, bool)> {
-    // New ids are above every kept one, so their span bounds the count:
-    // under the cap, nothing is read further.
-    let span: Option<i64> =
-        tx.query_row("SELECT MAX(id) - MIN(id) + 1 FROM responses", [], |r| {
-            r.get(0)
-        })?;
-    if span.is_none_or(|n| n <= RESPONSES_KEPT as i64) {
+    // New ids are above every one kept, so from the oldest record that may
+    // go to the newest, ids span at least as many records as there are.
+    let span: Option<i64> = tx
+        .query_row(
+            &format!(
+                "SELECT (SELECT MAX(id) FROM responses) - id + 1 FROM responses
+                 WHERE NOT {ACTIVE} ORDER BY id LIMIT 1"
+            ),
+            named_params! {":now": now_nanos(now)},
+            |r| r.get(0),
+        )
+        .optional()?;
+    if span.is_none_or(|n| n < RESPONSES_KEPT as i64 + TRIM_STEP) {
         return Ok((0, false));
     }
     // The oldest record kept as one of the newest.
@@ -344,7 +377,51 @@ pub(crate) fn prune_over_cap(
             "DELETE FROM responses WHERE id IN (SELECT id FROM responses
                WHERE id < :kept AND NOT {ACTIVE} ORDER BY id LIMIT :most)"
         ),
-        named_params! {":kept": oldest_kept, ":now": now, ":most": most},
+        named_params! {":kept": oldest_kept, ":now": now_nanos(now), ":most": most},
     )? as u64;
     Ok((n, n as i64 == most))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite chooses for `sql` (its parameters bound to
+    /// literals), one line per step.
+    fn plan(s: &SqliteStore, sql: &str) -> String {
+        let sql = sql.replace(":now", "0").replace(":target", "'t'");
+        let mut st = s
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        let steps = st.query_map([], |r| r.get::<_, String>(3)).unwrap();
+        steps.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Ending a target's block, flushing and listing read a range of the
+    /// partial indexes (those in force), never every block not ended nor
+    /// the whole table.
+    #[test]
+    fn blocks_are_found_through_their_indexes() {
+        let s = SqliteStore::open_in_memory().unwrap();
+        let by_target = plan(
+            &s,
+            &format!("UPDATE responses SET ended = 1 WHERE {ACTIVE} AND target = :target"),
+        );
+        assert!(
+            by_target
+                .contains("SEARCH responses USING INDEX responses_target (target=? AND <expr>>?)"),
+            "{by_target}"
+        );
+        for sql in [
+            format!("UPDATE responses SET ended = 1 WHERE {ACTIVE}"),
+            format!("SELECT {COLUMNS} FROM responses WHERE {ACTIVE}"),
+        ] {
+            let p = plan(&s, &sql);
+            assert!(
+                p.contains("SEARCH responses USING INDEX responses_open (<expr>>?)"),
+                "{sql}: {p}"
+            );
+        }
+    }
 }

@@ -14,8 +14,8 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use wirewatch_units::Clock;
 
 use crate::{
-    responses, service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row,
-    Selection, Span, Store, StoreError,
+    responses, service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution,
+    Retention, Row, Selection, Span, Store, StoreError,
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
@@ -63,16 +63,20 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // when it was imported. Hours written before this version have none.
     "CREATE TABLE written (hour INTEGER PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;",
     // 3 → 4: the audit trail of automated responses (`crate::responses`).
-    // A rowid table: the id orders records as they were decided and
-    // written. Times in nanoseconds; the partial index holds the records
-    // not ended, so finding the blocks in force reads no ended one.
+    // A rowid table: the id orders records as they were written. Times in
+    // nanoseconds. The two partial indexes hold only the blocks not ended
+    // (in force, or expired), by expiry (no expiry: the end of time) for
+    // listing and flushing, and by target for removal and replacement.
     "CREATE TABLE responses (id INTEGER PRIMARY KEY, decided INTEGER NOT NULL,
         mode TEXT NOT NULL, outcome TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
         rule TEXT NOT NULL, alert_kind TEXT NOT NULL, alert_entity TEXT NOT NULL,
         alert_json TEXT NOT NULL, reason TEXT NOT NULL, expires INTEGER, ended INTEGER,
         ended_how TEXT);
      CREATE INDEX responses_decided ON responses (decided);
-     CREATE INDEX responses_open ON responses (outcome, expires) WHERE ended IS NULL;",
+     CREATE INDEX responses_open ON responses (IFNULL(expires, 9223372036854775807))
+        WHERE outcome = 'blocked' AND ended IS NULL;
+     CREATE INDEX responses_target ON responses (target, IFNULL(expires, 9223372036854775807))
+        WHERE outcome = 'blocked' AND ended IS NULL;",
 ];
 
 const KIND_IFACE: i64 = 0;

@@ -8,9 +8,7 @@ use std::sync::Arc;
 use proptest::prelude::*;
 use wirewatch_store::responses::{BLOCKED, RESPONSES_KEPT};
 use wirewatch_store::writer::{HistoryWriter, WriterConfig};
-use wirewatch_store::{
-    AlertRecord, Counts, ResponseRecord, Retention, Row, SqliteStore, Store,
-};
+use wirewatch_store::{AlertRecord, Counts, ResponseRecord, Retention, Row, SqliteStore, Store};
 use wirewatch_units::{FixedClock, Timestamp};
 
 /// 2026-11-19T00:00:00Z, in seconds.
@@ -87,24 +85,49 @@ fn a_block_is_in_force_until_removed_and_the_log_says_how_it_ended() {
 #[test]
 fn ending_a_target_without_a_block_in_force_ends_nothing() {
     let mut s = SqliteStore::open_in_memory().unwrap();
-    assert_eq!(s.end_responses(Some("from 10.0.0.2"), at(0), "removed").unwrap(), 0);
+    assert_eq!(
+        s.end_responses(Some("from 10.0.0.2"), at(0), "removed")
+            .unwrap(),
+        0
+    );
     assert_eq!(s.end_responses(None, at(0), "flushed").unwrap(), 0);
     // Expired, refused, dry-run, failed, or another target: none is in force.
     s.record_response(&block("from 10.0.0.2", 0, 60)).unwrap();
-    s.record_response(&other("refused", "from 10.0.0.2", 70)).unwrap();
-    s.record_response(&other("failed", "from 10.0.0.2", 80)).unwrap();
+    s.record_response(&other("refused", "from 10.0.0.2", 70))
+        .unwrap();
+    s.record_response(&other("failed", "from 10.0.0.2", 80))
+        .unwrap();
     let mut dry = block("from 10.0.0.2", 90, HOUR);
     dry.mode = "dry-run".into();
     dry.outcome = "would-block".into();
     s.record_response(&dry).unwrap();
-    s.record_response(&block("from 10.0.0.3", 100, HOUR)).unwrap();
-    assert_eq!(s.end_responses(Some("from 10.0.0.2"), at(200), "removed").unwrap(), 0);
+    s.record_response(&block("from 10.0.0.3", 100, HOUR))
+        .unwrap();
+    assert_eq!(
+        s.end_responses(Some("from 10.0.0.2"), at(200), "removed")
+            .unwrap(),
+        0
+    );
     // The target is compared whole.
-    assert_eq!(s.end_responses(Some("from 10.0.0.30"), at(200), "removed").unwrap(), 0);
-    assert_eq!(s.end_responses(Some("10.0.0.3"), at(200), "removed").unwrap(), 0);
+    assert_eq!(
+        s.end_responses(Some("from 10.0.0.30"), at(200), "removed")
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        s.end_responses(Some("10.0.0.3"), at(200), "removed")
+            .unwrap(),
+        0
+    );
     let log = s.response_log(None, None, 0).unwrap();
-    assert!(log.iter().all(|r| r.end.is_none() && r.ended.is_none()), "{log:?}");
-    assert_eq!(targets(&s.active_responses(at(200)).unwrap()), ["from 10.0.0.3"]);
+    assert!(
+        log.iter().all(|r| r.end.is_none() && r.ended.is_none()),
+        "{log:?}"
+    );
+    assert_eq!(
+        targets(&s.active_responses(at(200)).unwrap()),
+        ["from 10.0.0.3"]
+    );
 }
 
 #[test]
@@ -112,15 +135,22 @@ fn a_flush_ends_every_block_in_force_and_only_those() {
     let mut s = SqliteStore::open_in_memory().unwrap();
     s.record_response(&block("from 10.0.0.1", 0, 60)).unwrap(); // expired by then
     s.record_response(&block("from 10.0.0.2", 0, HOUR)).unwrap();
-    s.record_response(&block("to 192.0.2.7:443", 10, HOUR)).unwrap();
-    s.record_response(&other("refused", "from 10.0.0.4", 20)).unwrap();
+    s.record_response(&block("to 192.0.2.7:443", 10, HOUR))
+        .unwrap();
+    s.record_response(&other("refused", "from 10.0.0.4", 20))
+        .unwrap();
     assert_eq!(s.end_responses(None, at(600), "flushed").unwrap(), 2);
     assert!(s.active_responses(at(600)).unwrap().is_empty());
     let states: Vec<(String, String)> = s
         .response_log(None, None, 0)
         .unwrap()
         .iter()
-        .map(|r| (r.target.clone(), SqliteStore::end_state(r, at(600)).to_string()))
+        .map(|r| {
+            (
+                r.target.clone(),
+                SqliteStore::end_state(r, at(600)).to_string(),
+            )
+        })
         .collect();
     let want = [
         ("from 10.0.0.1", "expired"),
@@ -162,7 +192,11 @@ fn a_block_without_expiry_is_in_force_until_ended() {
     let far = Timestamp::from_nanos(i64::MAX);
     assert_eq!(s.active_responses(far).unwrap().len(), 1);
     assert_eq!(SqliteStore::end_state(&b, far), "active");
-    assert_eq!(s.end_responses(Some("from 10.0.0.2"), at(10), "removed").unwrap(), 1);
+    assert_eq!(
+        s.end_responses(Some("from 10.0.0.2"), at(10), "removed")
+            .unwrap(),
+        1
+    );
     assert!(s.active_responses(at(10)).unwrap().is_empty());
 }
 
@@ -171,22 +205,36 @@ fn a_new_block_of_a_target_replaces_the_one_in_force() {
     let mut s = SqliteStore::open_in_memory().unwrap();
     let first = s.record_response(&block("from 10.0.0.2", 0, HOUR)).unwrap();
     s.record_response(&block("from 10.0.0.3", 0, HOUR)).unwrap();
-    let second = s.record_response(&block("from 10.0.0.2", 600, 2 * HOUR)).unwrap();
+    let second = s
+        .record_response(&block("from 10.0.0.2", 600, 2 * HOUR))
+        .unwrap();
     let active = s.active_responses(at(700)).unwrap();
     assert_eq!(targets(&active), ["from 10.0.0.3", "from 10.0.0.2"]);
     assert_eq!(active[1].id, second);
     let log = s.response_log(None, None, 0).unwrap();
     let old = log.iter().find(|r| r.id == first).unwrap();
-    assert_eq!((old.ended, old.end.as_deref()), (Some(at(600)), Some("replaced")));
+    assert_eq!(
+        (old.ended, old.end.as_deref()),
+        (Some(at(600)), Some("replaced"))
+    );
     // A refusal about the target replaces nothing.
-    s.record_response(&other("refused", "from 10.0.0.2", 800)).unwrap();
+    s.record_response(&other("refused", "from 10.0.0.2", 800))
+        .unwrap();
     assert_eq!(s.active_responses(at(900)).unwrap().len(), 2);
 }
 
 #[test]
 fn the_log_holds_every_outcome_newest_last_within_since_until_and_limit() {
     let mut s = SqliteStore::open_in_memory().unwrap();
-    let outcomes = ["blocked", "would-block", "refused", "failed", "ran", "sent", "unblocked"];
+    let outcomes = [
+        "blocked",
+        "would-block",
+        "refused",
+        "failed",
+        "ran",
+        "sent",
+        "unblocked",
+    ];
     // Written out of time order: the log is in the order they were decided.
     for (k, o) in outcomes.iter().enumerate().rev() {
         let mut r = other(o, &format!("t{k}"), 100 * k as i64);
@@ -201,17 +249,40 @@ fn the_log_holds_every_outcome_newest_last_within_since_until_and_limit() {
     // since <= decided < until.
     let mid = s.response_log(Some(at(100)), Some(at(300)), 0).unwrap();
     assert_eq!(targets(&mid), ["t1", "t2"]);
-    assert_eq!(targets(&s.response_log(Some(at(550)), None, 0).unwrap()), ["t6"]);
-    assert_eq!(targets(&s.response_log(None, Some(at(100)), 0).unwrap()), ["t0"]);
-    assert!(s.response_log(Some(at(300)), Some(at(300)), 0).unwrap().is_empty());
+    assert_eq!(
+        targets(&s.response_log(Some(at(550)), None, 0).unwrap()),
+        ["t6"]
+    );
+    assert_eq!(
+        targets(&s.response_log(None, Some(at(100)), 0).unwrap()),
+        ["t0"]
+    );
+    assert!(s
+        .response_log(Some(at(300)), Some(at(300)), 0)
+        .unwrap()
+        .is_empty());
     // The newest `limit`, still newest last.
-    assert_eq!(targets(&s.response_log(None, None, 2).unwrap()), ["t5", "t6"]);
-    assert_eq!(targets(&s.response_log(Some(at(0)), Some(at(300)), 1).unwrap()), ["t2"]);
-    assert_eq!(s.response_log(None, None, 1000).unwrap().len(), outcomes.len());
+    assert_eq!(
+        targets(&s.response_log(None, None, 2).unwrap()),
+        ["t5", "t6"]
+    );
+    assert_eq!(
+        targets(&s.response_log(Some(at(0)), Some(at(300)), 1).unwrap()),
+        ["t2"]
+    );
+    assert_eq!(
+        s.response_log(None, None, 1000).unwrap().len(),
+        outcomes.len()
+    );
     // Same instant: in the order written.
-    s.record_response(&other("refused", "same-a", 1000)).unwrap();
-    s.record_response(&other("refused", "same-b", 1000)).unwrap();
-    assert_eq!(targets(&s.response_log(None, None, 2).unwrap()), ["same-a", "same-b"]);
+    s.record_response(&other("refused", "same-a", 1000))
+        .unwrap();
+    s.record_response(&other("refused", "same-b", 1000))
+        .unwrap();
+    assert_eq!(
+        targets(&s.response_log(None, None, 2).unwrap()),
+        ["same-a", "same-b"]
+    );
 }
 
 #[test]
@@ -227,12 +298,18 @@ fn blocks_in_force_outlive_a_restart_and_a_read_only_open_lists_them() {
     let r = SqliteStore::open_reader(&p).unwrap();
     let active = r.active_responses(at(1800)).unwrap();
     assert_eq!(targets(&active), ["from 10.0.0.2"]);
-    assert_eq!(active[0].expires.unwrap().nanos_since(at(1800)), 1800 * 1_000_000_000);
+    assert_eq!(
+        active[0].expires.unwrap().nanos_since(at(1800)),
+        1800 * 1_000_000_000
+    );
     assert_eq!(r.response_log(None, None, 0).unwrap().len(), 2);
     let mut r = r;
     let e = r.end_responses(None, at(1800), "flushed").err().unwrap();
     assert!(e.is_read_only(), "{e}");
-    assert!(e.to_string().contains("ending the blocks of every target"), "{e}");
+    assert!(
+        e.to_string().contains("ending the blocks of every target"),
+        "{e}"
+    );
     // A restart re-opens it for writing and finds the same.
     let mut w = SqliteStore::open(&p).unwrap();
     assert_eq!(w.active_responses(at(1800)).unwrap(), active);
@@ -250,7 +327,12 @@ fn any_record() -> impl Strategy<Value = ResponseRecord> {
         proptest::option::of(text()),
     )
         .prop_map(
-            |((decided, mode, outcome, action, target, rule), (kind, entity, alert, reason), (expires, ended), end)| {
+            |(
+                (decided, mode, outcome, action, target, rule),
+                (kind, entity, alert, reason),
+                (expires, ended),
+                end,
+            )| {
                 ResponseRecord {
                     id: 0,
                     decided,
@@ -323,21 +405,35 @@ fn retention_keeps_the_newest_records_and_every_block_in_force() {
     let p = dir.path().join("h.db");
     let mut s = SqliteStore::open(&p).unwrap();
     // The oldest records: one block in force, one expired.
-    s.record_response(&block("from 10.0.0.2", 0, 30 * 86_400)).unwrap();
+    s.record_response(&block("from 10.0.0.2", 0, 30 * 86_400))
+        .unwrap();
     s.record_response(&block("from 10.0.0.3", 0, 60)).unwrap();
     let excess = 1_000;
     add_refusals(&p, 10, RESPONSES_KEPT as i64 + excess);
     let now = T0 + 86_400;
     // Without any traffic recorded, and with every row kept forever.
-    assert_eq!(prune_all(&mut s, &Retention::default(), now), excess as u64 + 2 - 1);
+    assert_eq!(
+        prune_all(&mut s, &Retention::default(), now),
+        excess as u64 + 2 - 1
+    );
     assert_eq!(count(&s), RESPONSES_KEPT as usize + 1);
-    assert_eq!(targets(&s.active_responses(at(86_400)).unwrap()), ["from 10.0.0.2"]);
+    assert_eq!(
+        targets(&s.active_responses(at(86_400)).unwrap()),
+        ["from 10.0.0.2"]
+    );
     // The newest are those kept.
     let log = s.response_log(None, None, 0).unwrap();
     assert_eq!(log[1].decided, at(10 + excess));
-    assert_eq!(log.last().unwrap().decided, at(10 + RESPONSES_KEPT as i64 + excess - 1));
-    // Under the cap: nothing more.
+    assert_eq!(
+        log.last().unwrap().decided,
+        at(10 + RESPONSES_KEPT as i64 + excess - 1)
+    );
+    // Trimmed again once 1,000 more are there, not before.
+    add_refusals(&p, 200_000, 999);
     assert_eq!(prune_all(&mut s, &Retention::default(), now), 0);
+    add_refusals(&p, 300_000, 1);
+    assert_eq!(prune_all(&mut s, &Retention::default(), now), 1_000);
+    assert_eq!(count(&s), RESPONSES_KEPT as usize + 1);
 }
 
 /// A minute of traffic at `ts`.
@@ -368,8 +464,10 @@ fn responses_go_with_the_day_rows_except_blocks_in_force() {
     forever.expires = None;
     s.record_response(&forever).unwrap();
     s.record_response(&block("from 10.0.0.3", 0, HOUR)).unwrap();
-    s.record_response(&other("refused", "from 10.0.0.4", 10)).unwrap();
-    s.record_response(&other("refused", "from 10.0.0.5", 40 * day)).unwrap();
+    s.record_response(&other("refused", "from 10.0.0.4", 10))
+        .unwrap();
+    s.record_response(&other("refused", "from 10.0.0.5", 40 * day))
+        .unwrap();
     s.append(&[traffic(T0), traffic(T0 + 40 * day)]).unwrap();
     let keep_30_days = Retention {
         days: Some(30 * day),
@@ -383,9 +481,13 @@ fn responses_go_with_the_day_rows_except_blocks_in_force() {
     );
     // Kept forever by default.
     let mut s2 = SqliteStore::open_in_memory().unwrap();
-    s2.record_response(&other("refused", "from 10.0.0.4", 10)).unwrap();
+    s2.record_response(&other("refused", "from 10.0.0.4", 10))
+        .unwrap();
     s2.append(&[traffic(T0), traffic(T0 + 4000 * day)]).unwrap();
-    assert_eq!(prune_all(&mut s2, &Retention::default(), T0 + 4000 * day), 0);
+    assert_eq!(
+        prune_all(&mut s2, &Retention::default(), T0 + 4000 * day),
+        0
+    );
     assert_eq!(count(&s2), 1);
 }
 
@@ -442,6 +544,7 @@ fn responders_write_beside_the_history_writer() {
     assert_eq!(log.len(), 600);
     assert_eq!(s.active_responses(at(0)).unwrap().len(), 300);
     let mut alerts = 0;
-    s.alerts(i64::MIN, i64::MAX, None, &mut |_| alerts += 1).unwrap();
+    s.alerts(i64::MIN, i64::MAX, None, &mut |_| alerts += 1)
+        .unwrap();
     assert_eq!(alerts, 600);
 }
