@@ -50,8 +50,9 @@ pub const WOULD_BLOCK: &str = "would-block";
 /// ([`SqliteStore::record_response`]).
 pub const REPLACED: &str = "replaced";
 
-/// How many records retention keeps at most, newest first (blocks in force
-/// are kept besides); what goes is counted in
+/// How many records retention keeps, newest first: once 1,000 more are
+/// there, the oldest are deleted down to this many (blocks in force are
+/// kept besides, whatever their age); what goes is counted in
 /// [`crate::Maintenance::responses_pruned`].
 pub const RESPONSES_KEPT: u64 = 100_000;
 
@@ -252,12 +253,14 @@ impl SqliteStore {
         let mut v = self.select(
             &format!(
                 "SELECT {COLUMNS} FROM responses
-                 WHERE decided >= :since AND decided < :until
+                 WHERE decided >= :since AND decided <= :last
                  ORDER BY decided DESC, id DESC LIMIT :limit"
             ),
             named_params! {
                 ":since": nanos(since).unwrap_or(i64::MIN),
-                ":until": nanos(until).unwrap_or(i64::MAX),
+                // [since, until) as integers: a record at the end of time
+                // is in an unbounded log too.
+                ":last": nanos(until).map_or(i64::MAX, |u| u.saturating_sub(1)),
                 ":limit": limit,
             },
         )?;
