@@ -1,6 +1,7 @@
 //! wirewatch's history: traffic per minute and flow, kept in an embedded
 //! database, rolled up into hours and days, pruned by age, and queried;
-//! and the alerts raised on it ([`AlertRecord`]).
+//! the alerts raised on it ([`AlertRecord`]); and the audit trail of the
+//! automated responses to them ([`ResponseRecord`]).
 //!
 //! ```
 //! use std::net::IpAddr;
@@ -38,10 +39,12 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 pub mod query;
+pub mod responses;
 mod sqlite;
 pub mod time;
 pub mod writer;
 
+pub use responses::ResponseRecord;
 pub use sqlite::{migrate_to_version, SqliteStore, SCHEMA_VERSION};
 
 /// Packets and bytes in both directions: out = local → remote.
@@ -373,6 +376,9 @@ pub struct Maintenance {
     pub rows_pruned: u64,
     /// Alerts deleted by retention (with the day rows' limit).
     pub alerts_pruned: u64,
+    /// Response records deleted: by the day rows' limit, or past the
+    /// newest [`responses::RESPONSES_KEPT`] (blocks in force are kept).
+    pub responses_pruned: u64,
     /// More work is waiting (call again).
     pub more: bool,
 }

@@ -14,12 +14,12 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, Transaction};
 use wirewatch_units::Clock;
 
 use crate::{
-    service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row,
-    Selection, Span, Store, StoreError,
+    responses, service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution,
+    Retention, Row, Selection, Span, Store, StoreError,
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -62,6 +62,21 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
     // clock), so an import keeps its detail for the retention counted from
     // when it was imported. Hours written before this version have none.
     "CREATE TABLE written (hour INTEGER PRIMARY KEY, at INTEGER NOT NULL) WITHOUT ROWID;",
+    // 3 → 4: the audit trail of automated responses (`crate::responses`).
+    // A rowid table: the id orders records as they were written. Times in
+    // nanoseconds. The two partial indexes hold only the blocks not ended
+    // (in force, or expired), by expiry (no expiry: the end of time) for
+    // listing and flushing, and by target for removal and replacement.
+    "CREATE TABLE responses (id INTEGER PRIMARY KEY, decided INTEGER NOT NULL,
+        mode TEXT NOT NULL, outcome TEXT NOT NULL, action TEXT NOT NULL, target TEXT NOT NULL,
+        rule TEXT NOT NULL, alert_kind TEXT NOT NULL, alert_entity TEXT NOT NULL,
+        alert_json TEXT NOT NULL, reason TEXT NOT NULL, expires INTEGER, ended INTEGER,
+        ended_how TEXT);
+     CREATE INDEX responses_decided ON responses (decided);
+     CREATE INDEX responses_open ON responses (IFNULL(expires, 9223372036854775807))
+        WHERE outcome = 'blocked' AND ended IS NULL;
+     CREATE INDEX responses_target ON responses (target, IFNULL(expires, 9223372036854775807))
+        WHERE outcome = 'blocked' AND ended IS NULL;",
 ];
 
 const KIND_IFACE: i64 = 0;
@@ -94,7 +109,7 @@ fn iface_table(r: Resolution) -> &'static str {
     }
 }
 
-fn engine(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError {
+pub(crate) fn engine(what: impl Into<String>) -> impl FnOnce(rusqlite::Error) -> StoreError {
     let what = what.into();
     move |source| StoreError::Engine { what, source }
 }
@@ -117,8 +132,8 @@ fn addr_from(b: &[u8]) -> Option<IpAddr> {
 
 /// The embedded SQLite store.
 pub struct SqliteStore {
-    conn: Connection,
-    path: String,
+    pub(crate) conn: Connection,
+    pub(crate) path: String,
     /// Label ids by kind and text.
     ids: HashMap<(i64, Arc<str>), i64>,
     /// Label texts by id (ids are small and dense).
@@ -767,7 +782,13 @@ impl SqliteStore {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut m = Maintenance::default();
+        // Responses are capped whether or not traffic was ever recorded.
+        let now_nanos = now.saturating_mul(1_000_000_000);
+        let (n, more) = responses::prune_over_cap(&tx, now_nanos, budget)?;
+        m.responses_pruned = n;
+        m.more |= more;
         let Some(newest) = meta_get(&tx, META_NEWEST)? else {
+            tx.commit()?;
             return Ok(m);
         };
         // Minutes before the newest minute's hour are complete.
@@ -795,7 +816,7 @@ impl SqliteStore {
         let day_rolled = meta_get(&tx, META_DAY_ROLLED)?.unwrap_or(i64::MIN);
         m.hours_rolled = h;
         m.days_rolled = d;
-        m.more = more_h || more_d;
+        m.more |= more_h || more_d;
         // Prune only what the next resolution already holds.
         for (r, rolled) in [
             (Resolution::Minute, hour_rolled),
@@ -818,9 +839,13 @@ impl SqliteStore {
             m.rows_pruned += n;
             m.more |= more;
             if r == Resolution::Day {
-                // Alerts go with the day rows.
+                // Alerts, and the responses to them, go with the day rows.
                 let (n, more) = Self::prune_alerts(&tx, limit, budget)?;
                 m.alerts_pruned = n;
+                m.more |= more;
+                let before = limit.saturating_mul(1_000_000_000);
+                let (n, more) = responses::prune_before(&tx, before, now_nanos, budget)?;
+                m.responses_pruned += n;
                 m.more |= more;
             }
         }

@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use wirewatch_store::query::{self, GroupBy, Range};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig};
 use wirewatch_store::{
-    AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, Retention, Row, Selection,
-    SqliteStore, Store, StoreError, SCHEMA_VERSION,
+    AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, ResponseRecord, Retention,
+    Row, Selection, SqliteStore, Store, StoreError, SCHEMA_VERSION,
 };
 use wirewatch_wire::{Clock, FixedClock, Timestamp};
 
@@ -898,6 +898,82 @@ fn answers(s: &SqliteStore) -> Answers {
     (res, s.coverage().unwrap(), s.row_counts().unwrap(), top)
 }
 
+/// A block of an hour decided at `ts` (seconds).
+fn response(ts: i64) -> ResponseRecord {
+    ResponseRecord {
+        decided: Timestamp::from_secs(ts),
+        mode: "enforce".into(),
+        outcome: "blocked".into(),
+        action: "block-source".into(),
+        target: "from 10.0.0.9".into(),
+        rule: "default".into(),
+        alert_kind: "port_scan".into(),
+        alert_entity: "10.0.0.9".into(),
+        alert: alert(ts * 1_000_000_000, "port_scan", "10.0.0.9").detail,
+        expires: Some(Timestamp::from_secs(ts + 3600)),
+        ..Default::default()
+    }
+}
+
+/// A database at schema 3 holding rows, alerts and write times (made by
+/// the real migrations, filled as a version-3 wirewatch would) gets the
+/// responses table when opened for writing and keeps all it held; opened
+/// again, a current one is left byte for byte as it was.
+#[test]
+fn schema_3_gains_responses_and_keeps_its_data_and_4_is_left_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v3.db");
+    wirewatch_store::migrate_to_version(&p, 3).unwrap();
+    {
+        let c = rusqlite::Connection::open(&p).unwrap();
+        c.execute_batch(&format!(
+            "INSERT INTO alert VALUES ({}, 'port_scan', 'warning', '10.0.0.9', 'a scan', '{{}}');
+             INSERT INTO written VALUES ({T0}, {T0});
+             INSERT INTO meta VALUES ('newest_minute', {T0});
+             INSERT INTO label VALUES (1, 0, 'eth0');
+             INSERT INTO minute VALUES ({T0}, 1, x'0a000001', x'c0000201', 40000, 443, 6, 0,
+                1, 100, 2, 200);
+             INSERT INTO iface_minute VALUES ({T0}, 1, 1, 100, 2, 200);",
+            T0 * 1_000_000_000
+        ))
+        .unwrap();
+    }
+    let tables = |p: &std::path::Path| -> Vec<String> {
+        let c = rusqlite::Connection::open(p).unwrap();
+        let mut st = c
+            .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+            .unwrap();
+        let v = st.query_map([], |r| r.get(0)).unwrap();
+        v.map(Result::unwrap).collect()
+    };
+    let before = tables(&p);
+    assert!(
+        !before.iter().any(|t| t.contains("responses")),
+        "{before:?}"
+    );
+    let mut s = SqliteStore::open(&p).unwrap();
+    assert_eq!(s.version().unwrap(), 4);
+    s.integrity_check().unwrap();
+    assert_eq!(all_alerts(&s, None).len(), 1);
+    assert_eq!(sum(&s, Resolution::Minute).bytes(), 300);
+    s.record_response(&response(T0)).unwrap();
+    drop(s);
+    let after = tables(&p);
+    assert!(before.iter().all(|t| after.contains(t)), "{after:?}");
+    // The table and its three indexes, nothing else.
+    let new: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+    assert_eq!(new.len(), 4, "{new:?}");
+    assert!(new.iter().all(|t| t.contains(" responses ")), "{new:?}");
+    // At 4 already: opening it changes nothing.
+    let bytes = std::fs::read(&p).unwrap();
+    let s = SqliteStore::open(&p).unwrap();
+    assert_eq!(s.version().unwrap(), 4);
+    assert_eq!(s.response_log(None, None, 0).unwrap().len(), 1);
+    drop(s);
+    assert_eq!(tables(&p), after);
+    assert_eq!(std::fs::read(&p).unwrap(), bytes);
+}
+
 /// Each earlier version's file, holding rows, is upgraded on open and
 /// keeps every row: the queries answer as before. The rows are written by
 /// this build into a current database and copied into the tables the
@@ -989,11 +1065,15 @@ fn migrations_from_every_earlier_version() {
         s.append(&[row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6)])
             .unwrap();
         assert_eq!(sum(&s, Resolution::Minute).bytes(), before + 11);
+        assert!(s.response_log(None, None, 0).unwrap().is_empty());
+        let id = s.record_response(&response(T0)).unwrap();
         s.integrity_check().unwrap();
         drop(s);
         // And now a query reads it.
         let r = SqliteStore::open_reader(&p).unwrap();
         assert_eq!(all_alerts(&r, None).len(), 1);
+        let at = Timestamp::from_secs(T0 + 60);
+        assert_eq!(r.active_responses(at).unwrap()[0].id, id);
     }
     // The current version opens unchanged; a newer one is refused clearly.
     let p = dir.path().join("new.db");
