@@ -33,7 +33,10 @@ impl StoreAudit {
     /// The blocks in force at `now` and when each ends (the newest record
     /// of each target; targets the store cannot read back are skipped).
     pub fn active(&self, now: Timestamp) -> Result<Vec<(Target, Timestamp)>, String> {
-        let v = self.store.active_responses(now).map_err(|e| e.to_string())?;
+        let v = self
+            .store
+            .active_responses(now)
+            .map_err(|e| e.to_string())?;
         Ok(v.into_iter()
             .filter_map(|r| {
                 let t = r.target.parse::<Target>().ok()?;
@@ -81,7 +84,7 @@ fn record(e: &Entry<'_>, outcome: &str, reason: String) -> ResponseRecord {
         target: match (&d.target, &d.action) {
             (Some(t), _) => t.to_string(),
             (None, crate::policy::Action::Hook(h)) => h.to_string(),
-            (None, a) => a.name().into(),
+            (None, _) => "-".into(),
         },
         rule: d.rule.clone(),
         alert_kind: a.kind.as_str().into(),
@@ -167,12 +170,21 @@ mod tests {
             audit.record(&e).unwrap();
         }
         // The extension replaced the first block: one block, until 2 h.
-        assert_eq!(audit.active(at(2)).unwrap(), vec![(target.clone(), at(7_200))]);
+        assert_eq!(
+            audit.active(at(2)).unwrap(),
+            vec![(target.clone(), at(7_200))]
+        );
         assert!(audit.active(at(7_200)).unwrap().is_empty());
         let log = audit.store().response_log(None, None, 0).unwrap();
         let got: Vec<(&str, &str, &str)> = log
             .iter()
-            .map(|r| (r.outcome.as_str(), r.reason.as_str(), r.end.as_deref().unwrap_or("")))
+            .map(|r| {
+                (
+                    r.outcome.as_str(),
+                    r.reason.as_str(),
+                    r.end.as_deref().unwrap_or(""),
+                )
+            })
             .collect();
         assert_eq!(
             got,

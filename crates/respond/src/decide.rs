@@ -238,7 +238,10 @@ pub fn later(now: Timestamp, d: Duration) -> Timestamp {
 
 /// What is left from `now` until `until`, in whole seconds, at least one.
 pub fn remaining(now: Timestamp, until: Timestamp) -> Duration {
-    let ns = until.as_nanos().saturating_sub(now.as_nanos()).max(1_000_000_000);
+    let ns = until
+        .as_nanos()
+        .saturating_sub(now.as_nanos())
+        .max(1_000_000_000);
     Duration::from_secs((ns as u64).div_ceil(1_000_000_000))
 }
 

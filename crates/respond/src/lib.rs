@@ -16,6 +16,7 @@ pub mod nft;
 
 pub use wirewatch_flow::IpNet;
 
+pub mod audit;
 pub mod decide;
 pub mod policy;
 pub mod responder;

@@ -270,15 +270,6 @@ impl Policy {
             "input and output (forward = true adds routed and container traffic)"
         };
         let _ = writeln!(s, "nftables: table inet wirewatch, chains on {hooks}");
-        let ports: Vec<String> = self.ssh_ports.iter().map(|p| p.to_string()).collect();
-        let _ = writeln!(
-            s,
-            "never blocked: peers of established sessions on port(s) {}",
-            ports.join(", ")
-        );
-        for n in &self.allow {
-            let _ = writeln!(s, "never blocked: {n} (allow-list)");
-        }
         s
     }
 }

@@ -547,7 +547,8 @@ pub fn describe(d: &Decision, now: Timestamp, a: &Alert) -> String {
 fn refused_verb(d: &Decision) -> String {
     match (&d.action, &d.target) {
         (Action::BlockSource | Action::BlockDestination, Some(t)) => format!("blocking {t}"),
-        (a, _) => format!("acting ({})", a.name()),
+        (Action::BlockSource | Action::BlockDestination, None) => "blocking".into(),
+        (a, _) => format!("running {}", a.name()),
     }
 }
 

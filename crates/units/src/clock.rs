@@ -35,6 +35,11 @@ impl Timestamp {
         self.0
     }
 
+    /// Whole seconds since the epoch (rounded down).
+    pub const fn as_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000_000)
+    }
+
     /// Seconds since the epoch as a float.
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9

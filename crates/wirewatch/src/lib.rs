@@ -17,6 +17,7 @@ pub mod message;
 pub mod offline;
 pub mod output;
 pub mod respond_cmd;
+pub mod responses;
 pub mod run;
 pub mod settings;
 pub mod tui;

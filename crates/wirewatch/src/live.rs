@@ -7,7 +7,7 @@ use std::io::Write;
 
 use anyhow::{anyhow, Context as _};
 use wirewatch_flow::FlowTable;
-use wirewatch_live::{default_interface, list_interfaces, signal};
+use wirewatch_live::{default_interface, list_interfaces, privs, signal};
 use wirewatch_pipeline::detect::Detection;
 use wirewatch_pipeline::history::{open_live, warm_live};
 use wirewatch_pipeline::live::{start_owner_scan, LiveCapture, LiveSettings, PROCESS_CAPS};
@@ -110,12 +110,37 @@ pub fn open(
         (AlertMode::Text, true) => None,
         (m, _) => crate::alerts::open(m, true, crate::offline::alert_budget(s))?,
     };
-    notes.push(cap.drop_privileges(&ls.user, if processes { PROCESS_CAPS } else { 0 })?);
+    // The responder's database and nftables are opened while privileges
+    // are held; its thread alone keeps CAP_NET_ADMIN.
+    let prepared = s
+        .respond
+        .as_ref()
+        .map(|rs| crate::responses::prepare(rs, clock.clone(), &mut notes));
+    let net_admin = prepared.as_ref().is_some_and(|p| p.needs_net_admin);
+    let scan_caps = if processes { PROCESS_CAPS } else { 0 };
+    let net_admin_cap = if net_admin {
+        1 << privs::CAP_NET_ADMIN
+    } else {
+        0
+    };
+    notes.push(cap.drop_privileges(&ls.user, scan_caps | net_admin_cap)?);
+    let responder = prepared.map(crate::responses::start).transpose()?;
+    privs::keep_thread_capabilities(scan_caps)
+        .map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
     let owners: Owners = start_owner_scan(processes)?;
+    privs::drop_thread_capabilities().map_err(|e| anyhow::anyhow!("dropping capabilities: {e}"))?;
     if processes {
         notes.push(
             "only the process-scan thread keeps cap_dac_read_search and cap_sys_ptrace".into(),
         );
+    }
+    if net_admin {
+        notes.push("only the responder thread keeps cap_net_admin (for nft)".into());
+    }
+    // Started by this thread, which now holds no capability: the hook
+    // workers and the programs they run hold none either.
+    if let Some(r) = &responder {
+        crate::responses::start_hooks(r);
     }
     let mut flow = s.flow.clone();
     if !ls.local_nets_given {
@@ -126,6 +151,9 @@ pub fn open(
     let mut p = Pipeline::new(cap, table);
     p.set_owners(owners);
     add_common(&mut p, recorder, detect, alerts);
+    if let Some(r) = responder {
+        p.add(Box::new(r));
+    }
     Ok((p, notes))
 }
 

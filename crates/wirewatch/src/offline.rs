@@ -54,6 +54,21 @@ pub fn add_common<S: Source>(
     }
 }
 
+/// A replay's responder (`--respond dry-run`: settings refuse enforce on a
+/// file): what the policy would have done, said and recorded.
+pub fn add_dry_run_responder<S: Source>(p: &mut Pipeline<S>, s: &Settings) -> anyhow::Result<()> {
+    let Some(rs) = &s.respond else {
+        return Ok(());
+    };
+    let mut notes = Vec::new();
+    let prepared = crate::responses::prepare(rs, crate::clock::shared(), &mut notes);
+    for n in notes {
+        crate::message::note(&n);
+    }
+    p.add(Box::new(crate::responses::start(prepared)?));
+    Ok(())
+}
+
 /// Each alert output's budget of alerts a minute (`[detect]
 /// alerts-per-minute`).
 pub fn alert_budget(s: &Settings) -> u32 {
@@ -157,6 +172,7 @@ pub fn run(
         .map_or(AlertMode::Quiet, |d| d.alerts.clone());
     let alerts = crate::alerts::open(&alert_mode, false, alert_budget(s))?;
     add_common(&mut p, recorder, detect, alerts);
+    add_dry_run_responder(&mut p, s)?;
     p.add(Box::new(Notes));
     p.add(Box::new(Report::new(s, report_out(s, out), false)));
     let when = s

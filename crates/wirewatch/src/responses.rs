@@ -101,14 +101,7 @@ fn open_firewall(
     now: Timestamp,
     notes: &mut Vec<String>,
 ) -> Option<Box<dyn Firewall>> {
-    let p = &rs.policy;
-    let mut nft = match Nft::open(NftConfig {
-        forward: p.forward,
-        max_elements: p.max_blocks,
-        allow: p.allow.clone(),
-        nft: rs.nft.clone(),
-        ..NftConfig::default()
-    }) {
+    let mut nft = match Nft::open(nft_config(&rs.policy, rs.nft.clone())) {
         Ok(n) => n,
         Err(e) => {
             notes.push(format!("responses: {e}; the run goes on without blocking"));
@@ -131,7 +124,9 @@ fn open_firewall(
     let active = match audit.map(|a| a.active(now)) {
         Some(Ok(v)) => v,
         Some(Err(e)) => {
-            notes.push(format!("responses: the blocks in force could not be read ({e})"));
+            notes.push(format!(
+                "responses: the blocks in force could not be read ({e})"
+            ));
             Vec::new()
         }
         None => Vec::new(),
@@ -156,12 +151,29 @@ fn open_firewall(
                     present.len()
                 ));
             }
-            Err(e) => notes.push(format!("responses: re-applying {} block(s): {e}", missing.len())),
+            Err(e) => notes.push(format!(
+                "responses: re-applying {} block(s): {e}",
+                missing.len()
+            )),
         }
     } else if !present.is_empty() {
-        notes.push(format!("responses: {} block(s) still in place", present.len()));
+        notes.push(format!(
+            "responses: {} block(s) still in place",
+            present.len()
+        ));
     }
     Some(Box::new(nft))
+}
+
+/// The table's settings from the policy.
+pub fn nft_config(p: &wirewatch_respond::policy::Policy, nft: std::path::PathBuf) -> NftConfig {
+    NftConfig {
+        forward: p.forward,
+        max_elements: p.max_blocks,
+        allow: p.allow.clone(),
+        nft,
+        ..NftConfig::default()
+    }
 }
 
 /// Starts the responder's thread, which keeps CAP_NET_ADMIN (and passes

@@ -84,6 +84,7 @@ pub fn run(s: &Settings, scr: &ScreenSettings) -> anyhow::Result<RunOutcome> {
                 .map(|d| Detection::new(&d.settings))
                 .transpose()?;
             add_common(&mut p, None, detect, None);
+            crate::offline::add_dry_run_responder(&mut p, s)?;
             let mut ui = Ui::on(app, p, names(), scr.refresh_nanos);
             let r = run::run_terminal(&mut ui);
             let mut p = ui.pipeline;
