@@ -7,7 +7,9 @@
 # timestamps the first SYN, and `nft -j list set inet wirewatch block_v4`
 # is polled (every ~5 ms plus nft's own run time) until the attacker is in
 # it. Repeated RUNS times (a fresh wirewatch and an empty table each time);
-# prints each run's time and the median and maximum in milliseconds.
+# prints each run's time, split at the alert (the time of the packet that
+# fired it, from `respond log --json`) into detection and the responder's
+# part, and their medians and maximums in milliseconds.
 #
 #   sudo RUNS=10 scripts/bench-respond.sh
 #   sudo KIND=syn_flood RUNS=10 scripts/bench-respond.sh   # hping3 -S instead
@@ -97,14 +99,22 @@ one() {
     kill "$WW_PID" && wait "$WW_PID" 2> /dev/null || true
     WW_PID=
     [ -n "$blocked" ] || { echo "bench-respond: run $1 was never blocked" >&2; cat "$run/err" >&2; exit 1; }
-    local ms
-    ms=$(awk -v b="$blocked" '{printf "%.0f", (b - $1) * 1000; exit}' "$run/first")
-    echo "run $1: $ms ms"
-    echo "$ms" >> "$WORK/all"
+    # The alert's time is the packet that fired it: before it, detection;
+    # after it, the responder and nft.
+    local alert
+    alert=$("$WIREWATCH" --db "$run/h.db" respond log --json | grep -o '"time":"[^"]*"' | head -1 | cut -d'"' -f4)
+    awk -v b="$blocked" -v a="$(date -d "$alert" +%s.%N)" '{
+        printf "%.0f %.0f %.0f\n", (b - $1) * 1000, (a - $1) * 1000, (b - a) * 1000; exit }' \
+        "$run/first" >> "$WORK/all"
+    tail -1 "$WORK/all" | awk -v i="$1" '{printf "run %d: %d ms (the alert after %d ms, then %d ms to the block)\n", i, $1, $2, $3}'
 }
 
 echo "time to block ($KIND), ms from the first attack packet; $RUNS runs of $WIREWATCH"
 for i in $(seq "$RUNS"); do one "$i"; done
-sort -g "$WORK/all" | awk '{v[NR]=$1} END {
-    m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
-    printf "median %.0f ms, max %.0f ms (%d runs)\n", m, v[NR], NR }'
+# Median and maximum of column $1 of $WORK/all.
+stats() {
+    cut -d' ' -f"$1" "$WORK/all" | sort -g | awk '{v[NR]=$1} END {
+        m = (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2
+        printf "median %.0f ms, max %.0f ms", m, v[NR] }'
+}
+echo "time to block: $(stats 1) ($RUNS runs); to the alert: $(stats 2); alert to block: $(stats 3)"

@@ -55,9 +55,10 @@ macro_rules! require_tools {
 /// A victim namespace running wirewatch with a response mode, and its
 /// history (the audit) in a temporary directory.
 struct Victim {
+    // Dropped in this order: wirewatch is killed before its namespaces go.
+    run: Running,
     p: Pair,
     db: PathBuf,
-    run: Running,
     _dir: tempfile::TempDir,
 }
 
@@ -87,9 +88,9 @@ impl Victim {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let run = Running::start(&p.a, &args);
         Victim {
+            run,
             p,
             db,
-            run,
             _dir: dir,
         }
     }
@@ -308,14 +309,20 @@ impl Attack {
     }
 }
 
+/// Stops a tool started as `ip netns exec NS timeout SECS TOOL…` if it
+/// still runs, and reaps it: `ip netns exec` became `timeout`, which passes
+/// SIGTERM on to the tool.
+fn stop_timed(child: &mut Child) {
+    if matches!(child.try_wait(), Ok(None)) {
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+        let _ = child.wait();
+    }
+}
+
 impl Drop for Attack {
     fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            // `ip netns exec` became `timeout`, which passes SIGTERM on.
-            // SAFETY: signalling our own child.
-            unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
-            let _ = self.0.wait();
-        }
+        stop_timed(&mut self.0);
     }
 }
 
@@ -352,13 +359,19 @@ impl FirstPacket {
     fn time(mut self) -> SystemTime {
         let mut line = String::new();
         self.out.read_line(&mut line).unwrap();
-        let _ = self.child.wait();
         let secs: f64 = line
             .split_whitespace()
             .next()
             .and_then(|t| t.parse().ok())
             .unwrap_or_else(|| panic!("no timestamp in tcpdump's line {line:?}"));
         UNIX_EPOCH + Duration::from_secs_f64(secs)
+    }
+}
+
+/// A test that fails early must not leave tcpdump waiting.
+impl Drop for FirstPacket {
+    fn drop(&mut self) {
+        stop_timed(&mut self.child);
     }
 }
 
