@@ -17,6 +17,12 @@
 mod json;
 mod run;
 
+/// `nft -j list table …` output as the backend reads it: the blocks it
+/// finds (for the fuzz target; an error is one line, never a panic).
+pub fn parse_listing(json: &str) -> Result<Vec<Target>, NftError> {
+    json::parse_listing(json).map(|l| l.blocks().map(|b| b.target.clone()).collect())
+}
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
