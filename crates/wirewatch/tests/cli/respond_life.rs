@@ -589,10 +589,13 @@ fn exec_and_webhook_rules_receive_the_alert() {
     let (code, _, err) = stop(r);
     assert_eq!(code, 0, "{err}");
     let log = log(&ns, &lab.db());
-    for rule in ["tee", "post"] {
+    // Each hook's outcome is in the log: the program's exit, the answer.
+    for (rule, result) in [("tee", "exit 0 in "), ("post", "HTTP 200 after 1 attempt")] {
         assert!(
-            log.iter().any(|x| x["rule"] == rule),
-            "no decision of {rule}: {log:#?}"
+            log.iter().any(|x| x["rule"] == rule
+                && x["outcome"] == "succeeded"
+                && x["reason"].as_str().unwrap().starts_with(result)),
+            "no {result} of {rule}: {log:#?}"
         );
     }
 }
