@@ -22,6 +22,7 @@ mod forecast_cli;
 mod limits;
 mod live;
 mod rates;
+mod respond_life;
 mod screen_tmux;
 mod small_items;
 mod tui;
