@@ -146,6 +146,22 @@ impl Nft {
         Ok(nft)
     }
 
+    /// The table as it is, without creating or changing it; `None` when
+    /// it does not exist (nothing was ever blocked here, or it was removed).
+    pub fn existing(cfg: NftConfig) -> Result<Option<Nft>, NftError> {
+        let runner = run::Runner {
+            wrapper: cfg.wrapper.clone(),
+            program: cfg.nft.clone(),
+            timeout: cfg.timeout,
+        };
+        let nft = Nft { cfg, runner };
+        match nft.listing() {
+            Ok(_) => Ok(Some(nft)),
+            Err(NftError::Failed(m)) if is_absent(&m) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Blocks each target for its duration (rounded up to whole seconds),
     /// in one transaction. A target already blocked keeps the longer of its
     /// remaining time and the new duration (one without timeout, added by
