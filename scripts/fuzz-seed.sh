@@ -87,6 +87,12 @@ printf '%s\n' 'interface = "eth0"' 'dns-resolution = false' 'port-display = "on"
     'max-bandwidth = "1G"' 'net-filter = "192.168.0.0/16"' 'processes = false' '[tui]' 'refresh-ms = 500' \
     '[history]' 'db = "/var/lib/ww.db"' 'flush = "10s"' 'keep-minutes = "7d"' 'keep-hours = "90d"' \
     'keep-days = "forever"' >"$cc/config.toml"
+# A [respond] policy with rules of every action (the same target reads it).
+printf '%s\n' '[respond]' 'mode = "enforce"' 'allow = ["10.0.0.0/8", "2001:db8::/32"]' 'ssh-ports = [22, 2222]' \
+    'max-blocks = 100' '[[respond.rule]]' 'kinds = ["brute_force"]' 'severity = "low"' 'action = "block-source"' \
+    'duration = "6h"' '[[respond.rule]]' 'action = "exec"' 'program = "tee"' 'args = ["/tmp/a"]' \
+    '[[respond.rule]]' 'action = "webhook"' 'url = "https://h.example/x"' 'headers = { Authorization = "Bearer t" }' \
+    >"$cc/respond.toml"
 # History query times (the same target reads them).
 for t in 24h 1h30m 2w now 2026-11-23T14:00:00Z 2026-11-23T15:00:00.25+01:00 2026-02-29; do
     printf '%s' "$t" >"$cc/time-$t"
@@ -140,3 +146,16 @@ mkdir -p "$sc"
 printf 'n,v\n1,5\n2,7\n3,6\n4,9\n5,5\n6,7\n7,6\n8,9\n' >"$sc/plain"
 printf 't,v\n1,2\n2,abc\n' >"$sc/bad-cell"
 echo "fuzz-seed: series_csv: $(find "$sc" -type f | wc -l) in $sc"
+
+# respond: this machine's routing tables and resolv.conf, an nft listing of
+# a table with blocks of every kind, block targets and webhook URLs.
+rc="$root/fuzz/corpus/respond"
+mkdir -p "$rc"
+head -c 16384 /proc/net/route >"$rc/route" 2>/dev/null || true
+head -c 16384 /proc/net/ipv6_route >"$rc/ipv6_route" 2>/dev/null || true
+head -c 16384 /etc/resolv.conf >"$rc/resolv.conf" 2>/dev/null || true
+cat >"$rc/listing.json" <<'JSON'
+{"nftables": [{"metainfo": {"version": "1.0.6", "json_schema_version": 1}}, {"set": {"family": "inet", "name": "block_v4", "table": "wirewatch", "type": "ipv4_addr", "handle": 3, "flags": ["interval", "timeout"], "elem": [{"elem": {"val": "198.51.100.7", "timeout": 3600, "expires": 3599}}, {"elem": {"val": {"prefix": {"addr": "10.9.0.0", "len": 24}}, "timeout": 60, "expires": 30}}]}}, {"set": {"family": "inet", "name": "dstport_v4", "table": "wirewatch", "type": ["ipv4_addr", "inet_service"], "handle": 7, "flags": ["timeout"], "elem": [{"elem": {"val": {"concat": ["192.0.2.9", 443]}, "timeout": 3600, "expires": 3500}}]}}]}
+JSON
+printf 'from 198.51.100.7\nfrom 10.1.0.0/16\nto 192.0.2.9:443\nto [2001:db8::9]:53\nhttps://hooks.example.org:8443/x?t=1\nhttp://[::1]/hook\n' >"$rc/targets-and-urls"
+echo "fuzz-seed: respond: $(find "$rc" -type f | wc -l) in $rc"

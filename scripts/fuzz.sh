@@ -18,7 +18,7 @@ bash scripts/fuzz-seed.sh || exit 1
 export RUSTC_BOOTSTRAP=1
 status=0
 mkdir -p fuzz/artifacts
-for target in ${TARGETS:-read_capture decode filter config procs dns series_csv}; do
+for target in ${TARGETS:-read_capture decode filter config procs dns series_csv respond}; do
     log="fuzz/artifacts/$target.log"
     echo "== $target: ${secs}s, log $log"
     if ! cargo fuzz run "$target" "fuzz/corpus/$target" -- \

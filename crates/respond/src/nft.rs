@@ -17,6 +17,12 @@
 mod json;
 mod run;
 
+/// `nft -j list table …` output as the backend reads it: the blocks it
+/// finds (for the fuzz target; an error is one line, never a panic).
+pub fn parse_listing(json: &str) -> Result<Vec<Target>, NftError> {
+    json::parse_listing(json).map(|l| l.blocks().map(|b| b.target.clone()).collect())
+}
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -138,6 +144,22 @@ impl Nft {
         let cmds = json::setup(&nft.cfg.table, nft.cfg.forward, &nft.cfg.allow, &now);
         nft.apply(cmds)?;
         Ok(nft)
+    }
+
+    /// The table as it is, without creating or changing it; `None` when
+    /// it does not exist (nothing was ever blocked here, or it was removed).
+    pub fn existing(cfg: NftConfig) -> Result<Option<Nft>, NftError> {
+        let runner = run::Runner {
+            wrapper: cfg.wrapper.clone(),
+            program: cfg.nft.clone(),
+            timeout: cfg.timeout,
+        };
+        let nft = Nft { cfg, runner };
+        match nft.listing() {
+            Ok(_) => Ok(Some(nft)),
+            Err(NftError::Failed(m)) if is_absent(&m) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// Blocks each target for its duration (rounded up to whole seconds),

@@ -32,6 +32,7 @@ pub fn run(
 ) -> anyhow::Result<ExitCode> {
     let policy = crate::settings::respond_policy(args, cfg).unwrap_or_default();
     let nft = || open_nft(&policy, cfg);
+    let existing = || existing_nft(&policy, cfg);
     let db = args.history.db.clone().or(cfg.history.db.clone());
     let now = crate::clock::now();
     match &r.command {
@@ -41,7 +42,11 @@ pub fn run(
                 writeln!(out, "{line}")?;
             }
         }
-        RespondCommand::List { json } => list(&mut nft()?, db, now, *json, out)?,
+        RespondCommand::List { json } => match existing()? {
+            Some(mut n) => list(&mut n, db, now, *json, out)?,
+            None if *json => writeln!(out, "[]")?,
+            None => writeln!(out, "no blocks in place (there is no table inet wirewatch)")?,
+        },
         RespondCommand::Add {
             target,
             duration,
@@ -79,7 +84,11 @@ pub fn run(
         }
         RespondCommand::Remove { target, to, port } => {
             let t = target_of(target, *to, *port)?;
-            if !nft()?.unblock(&t)? {
+            let removed = match existing()? {
+                Some(mut n) => n.unblock(&t)?,
+                None => false,
+            };
+            if !removed {
                 bail!("{t} is not blocked (`wirewatch respond list` shows what is)");
             }
             audit(db, |a| {
@@ -91,7 +100,10 @@ pub fn run(
             writeln!(out, "removed the block {t}")?;
         }
         RespondCommand::Flush => {
-            let n = nft()?.flush()?;
+            let n = match existing()? {
+                Some(mut n) => n.flush()?,
+                None => 0,
+            };
             audit(db, |a| {
                 a.store()
                     .end_responses(None, now, "flushed")
@@ -153,16 +165,24 @@ fn action_of(t: &Target) -> &'static str {
     }
 }
 
-/// nftables with the policy's table settings.
+/// The table's settings: the policy's, and the configured nft program.
+fn table_config(policy: &Policy, cfg: &Config) -> wirewatch_respond::nft::NftConfig {
+    let program = cfg
+        .respond
+        .nft
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("nft"));
+    crate::responses::nft_config(policy, program)
+}
+
+/// nftables with the policy's table settings (the table made if missing).
 fn open_nft(policy: &Policy, cfg: &Config) -> anyhow::Result<Nft> {
-    Nft::open(crate::responses::nft_config(
-        policy,
-        cfg.respond
-            .nft
-            .clone()
-            .unwrap_or_else(|| PathBuf::from("nft")),
-    ))
-    .map_err(|e| anyhow!("{e}"))
+    Nft::open(table_config(policy, cfg)).map_err(|e| anyhow!("{e}"))
+}
+
+/// nftables' table if it exists (not created).
+fn existing_nft(policy: &Policy, cfg: &Config) -> anyhow::Result<Option<Nft>> {
+    Nft::existing(table_config(policy, cfg)).map_err(|e| anyhow!("{e}"))
 }
 
 /// What must never be blocked, read now.

@@ -311,10 +311,18 @@ impl PacketDetector for SynFlood {
                             value: e.t.sources.len() as f64,
                         },
                     ],
-                    action: format!(
-                        "Enable SYN cookies on {} and rate-limit SYNs upstream; many sources usually means spoofed addresses, so blocking sources will not help.",
-                        o.dst
-                    ),
+                    action: if e.t.sources.len() <= SOURCES_NAMED {
+                        format!(
+                            "Block the {} source(s) (wirewatch --respond does), enable SYN cookies on {} and rate-limit SYNs upstream.",
+                            e.t.sources.len(),
+                            o.dst
+                        )
+                    } else {
+                        format!(
+                            "Enable SYN cookies on {} and rate-limit SYNs upstream; many sources usually means spoofed addresses, so blocking sources will not help.",
+                            o.dst
+                        )
+                    },
                 },
             ));
         }

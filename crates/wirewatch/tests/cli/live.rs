@@ -1170,10 +1170,13 @@ fn privileges_are_dropped_after_the_sockets_open() {
     let p = pair(209);
     // With process lookup (the default) only the process-scan thread keeps
     // CAP_DAC_READ_SEARCH (2) and CAP_SYS_PTRACE (19), to read other users'
-    // /proc/PID/fd; every other thread (packets, DNS, history) has none.
+    // /proc/PID/fd; with --respond enforce only the responder thread keeps
+    // CAP_NET_ADMIN (12), also in its ambient set for the nft it runs;
+    // every other thread (packets, DNS, history, hooks) has none.
+    wirewatch_testkit::require!(wirewatch_testkit::tool("nft"));
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("h.db");
-    for extra in [None, Some("--no-processes")] {
+    for extra in [None, Some("--no-processes"), Some("--respond=enforce")] {
         let mut args = vec![
             "-i",
             &p.ia,
@@ -1186,10 +1189,11 @@ fn privileges_are_dropped_after_the_sockets_open() {
         ];
         args.extend(extra);
         let mut r = Running::start(&p.a, &args);
-        r.wait_for_stderr(if extra.is_none() {
-            "only the process-scan thread keeps"
-        } else {
-            "dropped privileges"
+        let responding = extra == Some("--respond=enforce");
+        r.wait_for_stderr(match extra {
+            None => "only the process-scan thread keeps",
+            Some("--no-processes") => "dropped privileges",
+            Some(_) => "only the responder thread keeps cap_net_admin",
         });
         // The history writer starts right after the drop: wait until it is
         // there. With process lookup, wait too until the scan thread has its
@@ -1206,13 +1210,15 @@ fn privileges_are_dropped_after_the_sockets_open() {
         let ready = || {
             let c = comms(r.pid());
             let named = |name: &str| c.iter().any(|c| c.trim() == name);
-            named("wirewatch-histo") && (extra.is_some() || named("wirewatch-procs"))
+            named("wirewatch-histo")
+                && (extra == Some("--no-processes") || named("wirewatch-procs"))
+                && (!responding || named("wirewatch-respo") && named("wirewatch-exec"))
         };
         let deadline = Instant::now() + Duration::from_secs(5);
         while !ready() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let (mut scan_threads, mut history_threads) = (0, 0);
+        let (mut scan_threads, mut history_threads, mut responders) = (0, 0, 0);
         for t in std::fs::read_dir(format!("/proc/{}/task", r.pid())).unwrap() {
             let dir = t.unwrap().path();
             let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
@@ -1223,14 +1229,29 @@ fn privileges_are_dropped_after_the_sockets_open() {
                 .unwrap_or("")
                 .to_string();
             history_threads += usize::from(comm.trim() == "wirewatch-histo");
+            let amb = st
+                .lines()
+                .find(|l| l.starts_with("CapAmb:"))
+                .unwrap_or("")
+                .to_string();
             if comm.trim() == "wirewatch-procs" {
                 scan_threads += 1;
                 assert!(eff.ends_with("0000000000080004"), "scan thread: {eff}");
+            } else if comm.trim() == "wirewatch-respo" {
+                responders += 1;
+                assert!(eff.ends_with("0000000000001000"), "responder: {eff}");
+                assert!(amb.ends_with("0000000000001000"), "responder: {amb}");
             } else {
+                assert!(amb.ends_with("0000000000000000"), "{}: {amb}", comm.trim());
                 assert!(eff.ends_with("0000000000000000"), "{}: {eff}", comm.trim());
             }
         }
-        assert_eq!(scan_threads, usize::from(extra.is_none()), "{extra:?}");
+        assert_eq!(
+            scan_threads,
+            usize::from(extra != Some("--no-processes")),
+            "{extra:?}"
+        );
+        assert_eq!(responders, usize::from(responding), "{extra:?}");
         assert_eq!(
             history_threads, 1,
             "the history writer was checked ({extra:?})"

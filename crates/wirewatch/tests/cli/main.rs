@@ -23,6 +23,7 @@ mod limits;
 mod live;
 mod rates;
 mod respond_block;
+mod respond_life;
 mod screen_tmux;
 mod small_items;
 mod tui;
