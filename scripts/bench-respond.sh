@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Time to block (issue 19): how long from the first packet of a port scan
 # to the scanner's address being in nftables. A victim namespace
-# (10.209.0.1) runs `wirewatch -i VETH --respond enforce` with a fresh
-# history database; an attacker namespace (10.209.0.2) scans 300 of its
+# (10.99.0.1) runs `wirewatch -i VETH --respond enforce` with a fresh
+# history database; an attacker namespace (10.99.0.2) scans 300 of its
 # ports with `nmap -sS -T5`; `tcpdump -c 1` in the victim's namespace
 # timestamps the first SYN, and `nft -j list set inet wirewatch block_v4`
 # is polled (every ~5 ms plus nft's own run time) until the attacker is in
@@ -25,8 +25,8 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-10}
 KIND=${KIND:-vertical_scan}
 case "$KIND" in
-    vertical_scan) ATTACK=(nmap -sS -Pn -n -T5 --max-retries 0 -p 1-300 10.209.0.1) ;;
-    syn_flood) ATTACK=(hping3 -q -S -p 81 -i u200 10.209.0.1) ;;
+    vertical_scan) ATTACK=(nmap -sS -Pn -n -T5 --max-retries 0 -p 1-300 10.99.0.1) ;;
+    syn_flood) ATTACK=(hping3 -q -S -p 81 -i u200 10.99.0.1) ;;
     *) echo "bench-respond: KIND must be vertical_scan or syn_flood, not '$KIND'" >&2; exit 2 ;;
 esac
 [ "$(id -u)" -eq 0 ] || { echo "bench-respond: needs root (namespaces, nftables)" >&2; exit 2; }
@@ -39,27 +39,21 @@ if [ -z "${WIREWATCH:-}" ]; then
 fi
 WIREWATCH=$(realpath "$WIREWATCH")
 
-V=wwrv$$ X=wwrx$$
+# The victim ($V, `wwcap`, given 10.99.0.1) and the attacker ($X,
+# `wwsend`, 10.99.0.2): scripts/veth-pair.sh, removed at exit.
+NS_CAP=wwrv$$ NS_SEND=wwrx$$
+V=$NS_CAP X=$NS_SEND
+# shellcheck source=scripts/veth-pair.sh
+. scripts/veth-pair.sh
+ip -n "$V" addr add 10.99.0.1/24 dev wwcap
 WORK=$(mktemp -d)
 WW_PID=
-cleanup() {
+finish() {
     [ -n "$WW_PID" ] && kill "$WW_PID" 2>/dev/null && wait "$WW_PID" 2>/dev/null || true
-    ip netns del "$V" 2>/dev/null || true
-    ip netns del "$X" 2>/dev/null || true
     rm -rf "$WORK"
+    cleanup
 }
-trap cleanup EXIT
-ip netns add "$V"
-ip netns add "$X"
-ip link add wwrv netns "$V" type veth peer name wwrx netns "$X"
-ip -n "$V" addr add 10.209.0.1/24 dev wwrv
-ip -n "$X" addr add 10.209.0.2/24 dev wwrx
-for ns in "$V" "$X"; do
-    ip -n "$ns" link set lo up
-    ip netns exec "$ns" sh -c 'echo 1 > /proc/sys/net/ipv6/conf/all/disable_ipv6'
-done
-ip -n "$V" link set wwrv up
-ip -n "$X" link set wwrx up
+trap finish EXIT
 
 # Waits (up to 30 s) until FILE holds TEXT.
 wait_for() {
@@ -75,19 +69,19 @@ one() {
     local run=$WORK/run$1
     mkdir "$run"
     ip netns exec "$V" nft delete table inet wirewatch 2> /dev/null || true
-    ip netns exec "$V" "$WIREWATCH" -i wwrv --respond enforce --db "$run/h.db" \
+    ip netns exec "$V" "$WIREWATCH" -i wwcap --respond enforce --db "$run/h.db" \
         -t -n --interval 60 > /dev/null 2> "$run/err" &
     WW_PID=$!
     wait_for "$run/err" "dropped privileges"
-    ip netns exec "$V" tcpdump -i wwrv -n -tt -l -c 1 \
-        'src host 10.209.0.2 and tcp[tcpflags] & tcp-syn != 0' > "$run/first" 2> "$run/tcpdump" &
+    ip netns exec "$V" tcpdump -i wwcap -n -tt -l -c 1 \
+        'src host 10.99.0.2 and tcp[tcpflags] & tcp-syn != 0' > "$run/first" 2> "$run/tcpdump" &
     local dump=$!
     wait_for "$run/tcpdump" "listening on"
     ip netns exec "$X" timeout 30 "${ATTACK[@]}" > /dev/null 2>&1 &
     local attack=$!
     local blocked=
     for _ in $(seq 3000); do
-        if ip netns exec "$V" nft -j list set inet wirewatch block_v4 2> /dev/null | grep -q '"10.209.0.2"'; then
+        if ip netns exec "$V" nft -j list set inet wirewatch block_v4 2> /dev/null | grep -q '"10.99.0.2"'; then
             blocked=$(date +%s.%N)
             break
         fi
