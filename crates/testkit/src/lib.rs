@@ -182,6 +182,7 @@ fn package_of(program: &str) -> &str {
         "pgrep" | "kill" => "procps",
         "promtool" => "prometheus",
         "unshare" => "util-linux",
+        "nft" => "nftables",
         other => other,
     }
 }
@@ -356,6 +357,8 @@ mod tests {
         let e = tool("wirewatch-no-such-program").unwrap_err();
         assert!(e.contains("not on PATH"), "{e}");
         assert!(tool("sh").is_ok());
+        assert_eq!(package_of("nft"), "nftables");
+        assert_eq!(package_of("nmap"), "nmap");
         let e = shared("no-such-dir-of-shared-data").unwrap_err();
         assert!(e.contains("../shared/no-such-dir-of-shared-data"), "{e}");
     }
