@@ -382,6 +382,12 @@ fn counters(l: &Listing) -> Counters {
     c
 }
 
+impl crate::responder::Firewall for Nft {
+    fn block(&mut self, items: &[(Target, Duration)]) -> Result<(), String> {
+        Nft::block(self, items).map_err(|e| e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -537,11 +543,5 @@ mod tests {
                 destination_bytes: 120
             }
         );
-    }
-}
-
-impl crate::responder::Firewall for Nft {
-    fn block(&mut self, items: &[(Target, Duration)]) -> Result<(), String> {
-        Nft::block(self, items).map_err(|e| e.to_string())
     }
 }
