@@ -123,30 +123,14 @@ impl AuditLog for StoreAudit {
 mod tests {
     use super::*;
     use crate::policy::{host_net, Action, Mode};
-    use wirewatch_detect::{Entity, Evidence, Kind, Severity};
 
-    fn at(s: i64) -> Timestamp {
-        Timestamp::from_nanos(1_800_000_000_000_000_000 + s * 1_000_000_000)
-    }
+    use crate::testing::{at, scan};
 
     #[test]
     fn decisions_are_stored_and_blocks_read_back_with_their_end() {
         let dir = tempfile::tempdir().unwrap();
         let mut audit = StoreAudit::open(&dir.path().join("h.db")).unwrap();
-        let alert = Alert {
-            time: at(0),
-            kind: Kind::VerticalScan,
-            severity: Severity::High,
-            entity: Entity::Pair {
-                src: "198.51.100.7".parse().unwrap(),
-                dst: "10.0.0.1".parse().unwrap(),
-            },
-            summary: "s".into(),
-            evidence: Evidence::default(),
-            action: String::new(),
-            detector: String::new(),
-            suppressed: 0,
-        };
+        let alert = scan("198.51.100.7", 0);
         let target = Target::Source(host_net("198.51.100.7".parse().unwrap()));
         let decisions = [
             Outcome::Block { until: at(3_600) },

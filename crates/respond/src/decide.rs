@@ -250,28 +250,8 @@ mod tests {
     use super::*;
     use crate::policy::host_net;
     use std::net::IpAddr;
-    use wirewatch_detect::{Entity, Evidence, Kind, Severity};
 
-    fn scan_from(src: &str, t: i64) -> Alert {
-        Alert {
-            time: secs(t),
-            kind: Kind::VerticalScan,
-            severity: Severity::High,
-            entity: Entity::Pair {
-                src: src.parse().unwrap(),
-                dst: "10.0.0.1".parse().unwrap(),
-            },
-            summary: String::new(),
-            evidence: Evidence::default(),
-            action: String::new(),
-            detector: String::new(),
-            suppressed: 0,
-        }
-    }
-
-    fn secs(s: i64) -> Timestamp {
-        Timestamp::from_nanos(1_800_000_000_000_000_000 + s * 1_000_000_000)
-    }
+    use crate::testing::{at as secs, scan as scan_from};
 
     fn src(s: &str) -> Target {
         Target::Source(host_net(s.parse::<IpAddr>().unwrap()))

@@ -138,6 +138,36 @@ pub fn full_prefix(a: IpAddr) -> u8 {
     }
 }
 
+/// Alerts for the crate's unit tests.
+#[cfg(test)]
+pub(crate) mod testing {
+    use wirewatch_detect::{Alert, Entity, Evidence, Kind, Severity};
+    use wirewatch_units::Timestamp;
+
+    /// `t` seconds after a fixed instant (2027-01-15T08:00:00Z).
+    pub fn at(t: i64) -> Timestamp {
+        Timestamp::from_nanos(1_800_000_000_000_000_000 + t * 1_000_000_000)
+    }
+
+    /// A high vertical scan from `src` to 10.0.0.1 at `at(t)`.
+    pub fn scan(src: &str, t: i64) -> Alert {
+        Alert {
+            time: at(t),
+            kind: Kind::VerticalScan,
+            severity: Severity::High,
+            entity: Entity::Pair {
+                src: src.parse().unwrap(),
+                dst: "10.0.0.1".parse().unwrap(),
+            },
+            summary: String::new(),
+            evidence: Evidence::default(),
+            action: String::new(),
+            detector: "vertical_scan".into(),
+            suppressed: 0,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -557,7 +557,6 @@ mod tests {
     use super::*;
     use crate::policy::{host_net, Policy};
     use std::sync::Mutex;
-    use wirewatch_detect::{Entity, Evidence, Kind, Severity};
 
     #[derive(Clone, Default)]
     struct Recorder(Arc<Mutex<Vec<String>>>);
@@ -588,22 +587,7 @@ mod tests {
         }
     }
 
-    fn scan(src: &str, t: i64) -> Alert {
-        Alert {
-            time: Timestamp::from_nanos(1_800_000_000_000_000_000 + t * 1_000_000_000),
-            kind: Kind::VerticalScan,
-            severity: Severity::High,
-            entity: Entity::Pair {
-                src: src.parse().unwrap(),
-                dst: "10.0.0.1".parse().unwrap(),
-            },
-            summary: String::new(),
-            evidence: Evidence::default(),
-            action: String::new(),
-            detector: "vertical_scan".into(),
-            suppressed: 0,
-        }
-    }
+    use crate::testing::scan;
 
     fn run(mode: Mode, alerts: &[Alert]) -> (Vec<String>, Vec<String>, Summary) {
         let rec = Recorder::default();
