@@ -414,8 +414,10 @@ impl Hooks {
         let web_lane = lane.clone();
         threads.extend(spawn("wirewatch-webhook", move || {
             let tls = tls::Tls::default();
+            let breaker = std::cell::RefCell::new(webhook::Breaker::default());
             let run = |hook: &Hook, payload: &[u8]| {
-                webhook::deliver(hook, payload, &c.backoff, &tls, &web_lane.stop)
+                let mut b = breaker.borrow_mut();
+                webhook::deliver_guarded(&mut b, hook, payload, &c.backoff, &tls, &web_lane.stop)
             };
             web_lane.work(|| web_rx.recv().ok(), run)
         }));

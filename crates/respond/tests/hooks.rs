@@ -642,3 +642,40 @@ fn a_ca_file_is_read_at_config_time_and_only_for_https() {
         "{e}"
     );
 }
+
+#[test]
+fn a_url_that_keeps_failing_is_paused_and_the_others_still_get_theirs() {
+    let dead = webhook(
+        &format!("http://127.0.0.1:{}/", closed_port()),
+        0,
+        Duration::from_secs(30),
+    );
+    let (port, requests) = server(&[200]);
+    let alive = webhook(
+        &format!("http://127.0.0.1:{port}/"),
+        0,
+        Duration::from_secs(30),
+    );
+    let hooks = Hooks::with_config(quick());
+    for id in 0..5 {
+        hooks.submit(job(id, &dead, b"{}")).unwrap();
+    }
+    hooks.submit(job(5, &alive, b"{}")).unwrap();
+    let got = wait_for(&hooks, 6);
+    hooks.shutdown(Duration::from_secs(1));
+    for id in 0..3 {
+        assert_eq!(
+            got[&id].describe(),
+            "failed after 1 attempt: connection refused"
+        );
+    }
+    for id in 3..5 {
+        let d = got[&id].describe();
+        assert!(
+            d.starts_with("not run: not sent: the last 3 deliveries to this URL failed"),
+            "{d}"
+        );
+    }
+    assert!(got[&5].succeeded(), "{:?}", got[&5]);
+    assert!(requests.recv_timeout(Duration::from_secs(5)).is_ok());
+}
