@@ -283,7 +283,7 @@ pub fn block_targets(a: &Alert, action: &Action) -> Result<Vec<Target>, String> 
                 .map(|ip| Target::Source(host_net(ip)))
                 .collect()
         }),
-        Action::BlockDestination => destination(a).map(|t| vec![t]),
+        Action::BlockDestination => destinations(a),
         Action::Hook(_) => Ok(Vec::new()),
     }
 }
@@ -293,17 +293,39 @@ pub fn host_net(ip: IpAddr) -> IpNet {
     IpNet::new(ip, full_prefix(ip)).expect("a full prefix is valid")
 }
 
-/// The address(es) an alert's traffic came from.
+/// The address(es) an alert's traffic came from. A roll-up's are those of
+/// the members it lists (at most [`wirewatch_detect::rollup::MEMBERS_LISTED`]).
 fn sources(a: &Alert) -> Result<Vec<IpAddr>, String> {
     if !a.evidence.sources.is_empty() {
         return Ok(a.evidence.sources.clone());
     }
-    match (&a.entity, a.kind) {
-        (Entity::Pair { src, .. }, _) | (Entity::Flow { src, .. }, _) => Ok(vec![*src]),
-        (Entity::Domain { client, .. }, _) => Ok(vec![*client]),
+    if let Entity::Many { members, noun, .. } = &a.entity {
+        let mut v: Vec<IpAddr> = a
+            .evidence
+            .members
+            .iter()
+            .filter_map(|m| entity_source(&m.entity, a.kind).ok())
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        if v.is_empty() {
+            return Err(format!(
+                "the roll-up of {members} {noun} lists no source of traffic"
+            ));
+        }
+        return Ok(v);
+    }
+    entity_source(&a.entity, a.kind).map(|ip| vec![ip])
+}
+
+/// The source one entity names for an alert of `kind`.
+fn entity_source(e: &Entity, kind: Kind) -> Result<IpAddr, String> {
+    match (e, kind) {
+        (Entity::Pair { src, .. }, _) | (Entity::Flow { src, .. }, _) => Ok(*src),
+        (Entity::Domain { client, .. }, _) => Ok(*client),
         // A sweep's host is the scanner; other kinds' host is the victim
         // or the subject of a baseline.
-        (Entity::Host { addr }, Kind::HorizontalSweep) => Ok(vec![*addr]),
+        (Entity::Host { addr }, Kind::HorizontalSweep) => Ok(*addr),
         (Entity::Host { .. }, Kind::SynFlood | Kind::UdpFlood | Kind::IcmpFlood) => Err(
             "the flood came from too many sources to name (spoofed, most likely): blocking sources will not help"
                 .into(),
@@ -311,9 +333,9 @@ fn sources(a: &Alert) -> Result<Vec<IpAddr>, String> {
         (Entity::Host { addr }, _) => Err(format!(
             "the alert is about {addr}, not about a source of traffic"
         )),
-        (Entity::Many { .. }, _) => {
-            Err("a roll-up of many alerts names no single source".into())
-        }
+        (Entity::Many { members, noun, .. }, _) => Err(format!(
+            "a roll-up of {members} {noun} inside a roll-up names no source"
+        )),
         (Entity::Iface { name }, _) => Err(format!(
             "the alert is about interface {name}, not an address"
         )),
@@ -323,9 +345,31 @@ fn sources(a: &Alert) -> Result<Vec<IpAddr>, String> {
     }
 }
 
-/// The destination an alert's traffic went to.
-fn destination(a: &Alert) -> Result<Target, String> {
-    match &a.entity {
+/// The destinations an alert's traffic went to (a roll-up's: its listed
+/// members').
+fn destinations(a: &Alert) -> Result<Vec<Target>, String> {
+    let Entity::Many { members, noun, .. } = &a.entity else {
+        return destination(&a.entity).map(|t| vec![t]);
+    };
+    let mut v: Vec<Target> = a
+        .evidence
+        .members
+        .iter()
+        .filter_map(|m| destination(&m.entity).ok())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    if v.is_empty() {
+        return Err(format!(
+            "the roll-up of {members} {noun} lists no destination"
+        ));
+    }
+    Ok(v)
+}
+
+/// The destination one entity names.
+fn destination(e: &Entity) -> Result<Target, String> {
+    match e {
         Entity::Flow { dst, dst_port, .. } => Ok(Target::Destination {
             addr: *dst,
             port: (*dst_port != 0).then_some(*dst_port),
@@ -447,6 +491,61 @@ mod tests {
         assert!(block_targets(&a, &Action::BlockDestination)
             .unwrap_err()
             .contains("resolver"));
+    }
+
+    #[test]
+    fn a_roll_up_blocks_the_sources_it_lists() {
+        use wirewatch_detect::Member;
+        let member = |src: &str| Member {
+            entity: Entity::Pair {
+                src: ip(src),
+                dst: ip("10.0.0.1"),
+            },
+            severity: Severity::High,
+            score: 3.0,
+            alerts: 1,
+        };
+        let mut a = alert(
+            Kind::VerticalScan,
+            Severity::High,
+            Entity::Many {
+                members: 7,
+                noun: "sources".into(),
+                target: Some("10.0.0.1".into()),
+            },
+        );
+        a.evidence.members = vec![
+            member("198.51.100.9"),
+            member("198.51.100.3"),
+            member("198.51.100.9"),
+        ];
+        a.evidence.members_omitted = 5;
+        assert_eq!(
+            block_targets(&a, &Action::BlockSource).unwrap(),
+            vec![
+                Target::Source(host_net(ip("198.51.100.3"))),
+                Target::Source(host_net(ip("198.51.100.9")))
+            ]
+        );
+        assert_eq!(
+            block_targets(&a, &Action::BlockDestination).unwrap(),
+            vec![Target::Destination {
+                addr: ip("10.0.0.1"),
+                port: None
+            }]
+        );
+        // A roll-up of flood victims lists no source.
+        a.kind = Kind::SynFlood;
+        a.evidence.members = vec![Member {
+            entity: Entity::Host {
+                addr: ip("10.0.0.1"),
+            },
+            severity: Severity::High,
+            score: 3.0,
+            alerts: 1,
+        }];
+        let err = block_targets(&a, &Action::BlockSource).unwrap_err();
+        assert!(err.contains("lists no source"), "{err}");
     }
 
     #[test]
