@@ -191,7 +191,11 @@ impl Decider {
         }
         let until = later(now, rule.duration);
         if let Some(&end) = self.active.get(t) {
-            if end >= until {
+            // Lengthened only by a tenth of the rule's duration or more: a
+            // burst of alerts about one attacker is one block, not a
+            // rewrite of the kernel's element per alert.
+            let margin = later(end, rule.duration / 10);
+            if margin >= until {
                 return Outcome::AlreadyBlocked { until: end };
             }
             self.active.insert(t.clone(), until);
@@ -275,12 +279,19 @@ mod tests {
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].target, Some(src("198.51.100.7")));
         assert_eq!(got[0].outcome, Outcome::Block { until: secs(3_600) });
-        // The same scanner again a minute later: a longer block replaces it.
+        // The same scanner again a minute later: still blocked for long
+        // enough; seven minutes later (more than a tenth of the hour), a
+        // longer block replaces it.
         let got = d.decide(&scan_from("198.51.100.7", 60), secs(60), &mut open);
-        assert_eq!(got[0].outcome, Outcome::Extend { until: secs(3_660) });
-        assert_eq!(d.active(secs(61)), 1);
+        assert_eq!(
+            got[0].outcome,
+            Outcome::AlreadyBlocked { until: secs(3_600) }
+        );
+        let got = d.decide(&scan_from("198.51.100.7", 420), secs(420), &mut open);
+        assert_eq!(got[0].outcome, Outcome::Extend { until: secs(4_020) });
+        assert_eq!(d.active(secs(421)), 1);
         // Expired after its hour: a new block.
-        assert_eq!(d.active(secs(3_661)), 0);
+        assert_eq!(d.active(secs(4_021)), 0);
     }
 
     #[test]

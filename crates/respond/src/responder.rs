@@ -530,7 +530,7 @@ pub fn describe(d: &Decision, now: Timestamp, a: &Alert) -> String {
     };
     let what = match &d.outcome {
         Outcome::Block { until: u } => format!("blocked {target} {}", until(u)),
-        Outcome::Extend { until: u } => format!("block of {target} extended {}", until(u)),
+        Outcome::Extend { until: u } => format!("extended the block {target} {}", until(u)),
         Outcome::WouldBlock { until: u } => {
             format!("would block {target} {} (dry-run)", until(u))
         }
