@@ -10,6 +10,7 @@
 mod index;
 mod net;
 mod table;
+pub mod tcp;
 mod view;
 
 pub use net::{IpNet, NetParseError};
@@ -17,4 +18,5 @@ pub use table::{
     ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats, BATCH,
     HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
 };
+pub use tcp::{Handshake, RttStats, TcpAnalysis, TcpCounters, TcpSeg};
 pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

@@ -143,6 +143,10 @@ pub struct IpLayer {
     /// Detectors read a few payload fields there (DNS names, ICMP types);
     /// nothing is copied.
     pub l4_offset: u32,
+    /// Bytes of the transport header and payload as the IP header declares
+    /// them (not as captured): the IP length less the IP header and any
+    /// extension headers walked. For a fragment, this fragment's part only.
+    pub l4_len: u32,
 }
 
 impl Default for IpLayer {
@@ -158,6 +162,7 @@ impl Default for IpLayer {
             tcp_flags: 0,
             fragment: None,
             l4_offset: 0,
+            l4_len: 0,
         }
     }
 }
@@ -801,6 +806,7 @@ impl<'a> Decoder<'a, '_> {
             dst: IpAddr::V4(dst),
             protocol,
             ip_len: ip_len.min(u32::MAX as usize) as u32,
+            l4_len: ip_len.saturating_sub(hlen).min(u32::MAX as usize) as u32,
             fragment,
             ..IpLayer::default()
         };
@@ -844,6 +850,7 @@ impl<'a> Decoder<'a, '_> {
             dst: IpAddr::V6(Ipv6Addr::from(dst)),
             protocol: next,
             ip_len: ip_len.min(u32::MAX as usize) as u32,
+            l4_len: ip_len.saturating_sub(40).min(u32::MAX as usize) as u32,
             ..IpLayer::default()
         };
         if !self.push_layer(layer) {
@@ -891,6 +898,7 @@ impl<'a> Decoder<'a, '_> {
             if let Some(l) = self.meta.layers.last_mut() {
                 l.protocol = next;
                 l.fragment = fragment;
+                l.l4_len = l.l4_len.saturating_sub(hl as u32);
             }
             if matches!(fragment, Some(f) if f.offset != 0) {
                 return;
@@ -975,6 +983,7 @@ impl<'a> Decoder<'a, '_> {
                 let (nh, l) = (ah.next_header(), ah.payload_len());
                 if let Some(last) = self.meta.layers.last_mut() {
                     last.protocol = nh;
+                    last.l4_len = last.l4_len.saturating_sub((l as u32 + 2) * 4);
                 }
                 if nh != 51 {
                     self.transport(nh, off + (l as usize + 2) * 4, end, fragmented);
@@ -1284,6 +1293,7 @@ mod tests {
         );
         assert_eq!((l.src_port, l.dst_port, l.tcp_flags), (1234, 80, 0x02));
         assert_eq!(l.ip_len, 20 + 20 + 10);
+        assert_eq!(l.l4_len, 20 + 10);
     }
 
     #[test]
@@ -1298,6 +1308,7 @@ mod tests {
         let m = dec(lt::ETHERNET, &f);
         let l = m.layers.outer().unwrap();
         assert_eq!((l.src_port, l.dst_port, l.ip_len), (53, 5353, 40 + 8 + 3));
+        assert_eq!(l.l4_len, 8 + 3);
         assert_eq!(m.error, None);
     }
 
@@ -1313,6 +1324,10 @@ mod tests {
         let m = dec(lt::RAW, &p);
         let l = m.layers.outer().unwrap();
         assert_eq!((l.protocol, l.src_port, l.dst_port), (6, 1, 2));
+        assert_eq!(
+            l.l4_len, 20,
+            "the extension headers are not transport bytes"
+        );
 
         let first = ipv6_frag(v4("::1"), v4("::2"), 17, 77, 0, true, &udp(9, 10, &[0; 16]));
         let m = dec(lt::RAW, &first);

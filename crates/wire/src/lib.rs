@@ -13,6 +13,7 @@ mod decode;
 mod field;
 mod frame;
 pub mod linktype;
+pub mod tcp;
 
 pub use decode::{
     decode, decode_into, DecodeError, DecodeOptions, Fragment, IpLayer, Layers, Outcome,
