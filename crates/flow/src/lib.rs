@@ -11,12 +11,14 @@ mod index;
 mod net;
 mod table;
 pub mod tcp;
+pub mod tcp_totals;
 mod view;
 
 pub use net::{IpNet, NetParseError};
 pub use table::{
-    ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats, BATCH,
-    HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
+    tcp_cap, ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,
+    BATCH, HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
 };
 pub use tcp::{Handshake, RttStats, TcpAnalysis, TcpCounters, TcpSeg};
+pub use tcp_totals::{RttHistogram, TcpTotals};
 pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};

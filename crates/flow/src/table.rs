@@ -76,6 +76,17 @@ pub struct FlowConfig {
     /// their interface's "other flows" aggregate, so that totals stay
     /// exact while memory stays bounded.
     pub max_flows: usize,
+    /// Analyse TCP connections (`--tcp`: retransmissions, out-of-order,
+    /// duplicate ACKs, zero windows, handshake RTT; [`crate::TcpAnalysis`]),
+    /// at most for [`tcp_cap`] flows at once.
+    pub tcp_analysis: bool,
+}
+
+/// Most flows analysed at once under `--tcp`: a quarter of the flow limit
+/// (each analysis is [`crate::TcpAnalysis::SIZE_BYTES`] bytes on top of
+/// its flow); past it new TCP flows are counted, not analysed.
+pub fn tcp_cap(max_flows: usize) -> usize {
+    (max_flows / 4).max(16)
 }
 
 impl Default for FlowConfig {
@@ -89,6 +100,7 @@ impl Default for FlowConfig {
             only_local_nets: false,
             skip_link_local: false,
             max_flows: DEFAULT_MAX_FLOWS,
+            tcp_analysis: false,
         }
     }
 }
@@ -340,6 +352,8 @@ pub struct Flow {
     /// flow is on the table's list of such flows.
     pending: bool,
     history: Option<Box<History>>,
+    /// Its TCP analysis (`--tcp`).
+    tcp: Option<Box<crate::TcpAnalysis>>,
 }
 
 impl Flow {
@@ -385,7 +399,13 @@ impl Flow {
             recorded: [(0, 0); 2],
             pending: false,
             history: None,
+            tcp: None,
         }
+    }
+
+    /// Its TCP analysis, when `--tcp` analysed it.
+    pub fn tcp(&self) -> Option<&crate::TcpAnalysis> {
+        self.tcp.as_deref()
     }
 
     /// Whether some traffic was not handed to [`FlowTable::take_unrecorded`] yet.
@@ -532,6 +552,10 @@ pub struct FlowTable {
     other: Vec<OtherFlows>,
     /// Interface given to new flows.
     iface: u16,
+    /// TCP analyses held by flows now.
+    tcp_held: usize,
+    /// The TCP health of the flows removed, and of the flows refused one.
+    tcp_gone: crate::TcpTotals,
 }
 
 /// Packets a caller of [`FlowTable::ingest_batch`] best hands over at
@@ -623,7 +647,31 @@ impl FlowTable {
             expired: Vec::new(),
             other: Vec::new(),
             iface: 0,
+            tcp_held: 0,
+            tcp_gone: crate::TcpTotals::default(),
         }
+    }
+
+    /// Whether TCP connections are analysed (`--tcp`).
+    pub fn tcp_analysis(&self) -> bool {
+        self.cfg.tcp_analysis
+    }
+
+    /// The TCP health of every connection analysed so far: the flows in
+    /// the table and those removed.
+    pub fn tcp_totals(&self) -> crate::TcpTotals {
+        let mut t = self.tcp_gone.clone();
+        for a in self.flows().filter_map(Flow::tcp) {
+            t.add(a);
+        }
+        t
+    }
+
+    /// The IP header of `m` a TCP segment is analysed for: the one whose
+    /// flow is accounted first.
+    pub fn analysed_layer<'m>(&self, m: &'m PacketMeta) -> Option<&'m IpLayer> {
+        self.first_accounted(m)
+            .filter(|l| l.protocol == proto::TCP && l.l4_offset != 0)
     }
 
     /// The interface (the caller's index) that flows created from now on
@@ -873,6 +921,8 @@ impl FlowTable {
             hasher,
             expired,
             other,
+            tcp_held,
+            tcp_gone,
             ..
         } = self;
         let cap = expired_cap(cfg.max_flows);
@@ -885,6 +935,10 @@ impl FlowTable {
             let Some(mut f) = slab[i].take() else {
                 continue;
             };
+            if let Some(a) = f.tcp.take() {
+                tcp_gone.add(&a);
+                *tcp_held -= 1;
+            }
             let i = i as u32;
             map.remove(hasher.hash_one(f.key), i, |j| {
                 slab[j as usize]
@@ -930,6 +984,13 @@ impl FlowTable {
     /// fragment's ports, a flow created meanwhile, a collision): that only
     /// costs its miss later, as without reading ahead.
     pub fn ingest_batch(&mut self, metas: &[PacketMeta]) {
+        self.ingest_batch_tcp(metas, &[]);
+    }
+
+    /// [`FlowTable::ingest_batch`] with each packet's TCP segment (of its
+    /// [`FlowTable::analysed_layer`]) for `--tcp`: `segs[i]` goes with
+    /// `metas[i]`; missing ones are none.
+    pub fn ingest_batch_tcp(&mut self, metas: &[PacketMeta], segs: &[Option<crate::TcpSeg>]) {
         let n = metas.len();
         let mut guesses = [None; BATCH];
         let mut places = [None; BATCH];
@@ -947,7 +1008,8 @@ impl FlowTable {
                     self.prefetch_history(places[j], &metas[j]);
                 }
                 if let Some(j) = i.checked_sub(3 * AHEAD).filter(|&j| j < k) {
-                    self.ingest_guessed(&metas[j], guesses[j]);
+                    let seg = segs.get(group + j).and_then(Option::as_ref);
+                    self.ingest_guessed(&metas[j], guesses[j], seg);
                 }
             }
         }
@@ -992,13 +1054,23 @@ impl FlowTable {
 
     /// Accounts one decoded packet at its own timestamp.
     pub fn ingest(&mut self, m: &PacketMeta) {
-        self.ingest_guessed(m, None);
+        self.ingest_guessed(m, None, None);
+    }
+
+    /// [`FlowTable::ingest`] with the packet's TCP segment (`--tcp`).
+    pub fn ingest_tcp(&mut self, m: &PacketMeta, seg: Option<&crate::TcpSeg>) {
+        self.ingest_guessed(m, None, seg);
     }
 
     /// [`FlowTable::ingest`], with the key (and its hash) read ahead for
     /// the first header accounted: the hash is not computed again when the
     /// key turns out right.
-    fn ingest_guessed(&mut self, m: &PacketMeta, mut guess: Option<(FlowKey, u64)>) {
+    fn ingest_guessed(
+        &mut self,
+        m: &PacketMeta,
+        mut guess: Option<(FlowKey, u64)>,
+        mut seg: Option<&crate::TcpSeg>,
+    ) {
         self.advance(m.ts);
         self.packets_since_sweep += 1;
         let st = &mut self.stats;
@@ -1042,7 +1114,7 @@ impl FlowTable {
                 continue;
             }
             self.stats.ip_bytes += l.ip_len as u64;
-            self.account(m, l, guess.take());
+            self.account(m, l, guess.take(), seg.take());
         }
     }
 
@@ -1061,7 +1133,13 @@ impl FlowTable {
             && self.is_local(l.src) == self.is_local(l.dst)
     }
 
-    fn account(&mut self, m: &PacketMeta, l: &IpLayer, guess: Option<(FlowKey, u64)>) {
+    fn account(
+        &mut self,
+        m: &PacketMeta,
+        l: &IpLayer,
+        guess: Option<(FlowKey, u64)>,
+        seg: Option<&crate::TcpSeg>,
+    ) {
         let (mut sp, mut dp, mut ports) = (
             l.src_port,
             l.dst_port,
@@ -1110,6 +1188,19 @@ impl FlowTable {
         let Some(flow) = self.slab[idx as usize].as_mut() else {
             return;
         };
+        if let Some(seg) = seg.filter(|_| self.cfg.tcp_analysis && l.protocol == proto::TCP) {
+            if flow.tcp.is_none() {
+                if self.tcp_held < tcp_cap(self.cfg.max_flows) {
+                    flow.tcp = Some(Box::default());
+                    self.tcp_held += 1;
+                } else if flow.dirs[0].packets + flow.dirs[1].packets == 0 {
+                    self.tcp_gone.unanalysed += 1;
+                }
+            }
+            if let Some(a) = flow.tcp.as_mut() {
+                a.observe(dir, seg);
+            }
+        }
         let c = &mut flow.dirs[dir];
         c.packets += 1;
         c.ip_bytes += l.ip_len as u64;

@@ -555,3 +555,84 @@ fn local_networks_filter_per_family_like_iftop() {
         .unwrap();
     assert_eq!((f.sent().packets, f.received().packets), (1, 1));
 }
+
+/// `--tcp`: the table's TCP totals count every connection once, those
+/// folded away to stay within the flow limit included, and the analyses
+/// held at once stay within their cap.
+#[test]
+fn tcp_totals_survive_eviction_and_analyses_are_capped() {
+    use wirewatch_flow::{tcp_cap, TcpSeg};
+    let mut t = FlowTable::new(FlowConfig {
+        max_flows: 16,
+        tcp_analysis: true,
+        ..FlowConfig::default()
+    });
+    let (c, s) = ("10.0.0.1", "10.0.0.2");
+    let seg = |ms: i64, seq: u32, ack: u32, flags: u8, len: u32| TcpSeg {
+        ts: at(ms),
+        seq,
+        ack,
+        flags,
+        window: 1000,
+        payload_len: len,
+        window_scale: None,
+        timestamps: None,
+    };
+    let send = |t: &mut FlowTable, ms: i64, port: u16, up: bool, sg: TcpSeg| {
+        let f = if up {
+            tcp_frame(c, port, s, 80, sg.flags, sg.payload_len as usize)
+        } else {
+            tcp_frame(s, 80, c, port, sg.flags, sg.payload_len as usize)
+        };
+        t.ingest_tcp(&pkt(at(ms), &f), Some(&sg));
+    };
+    let (syn, ack, psh) = (
+        tcp_flags::SYN,
+        tcp_flags::ACK,
+        tcp_flags::PSH | tcp_flags::ACK,
+    );
+    for k in 0..40u16 {
+        let (p, base) = (20_000 + k, i64::from(k) * 1_000);
+        send(&mut t, base, p, true, seg(base, 100, 0, syn, 0));
+        send(
+            &mut t,
+            base + 10,
+            p,
+            false,
+            seg(base + 10, 500, 101, syn | ack, 0),
+        );
+        send(&mut t, base + 11, p, true, seg(base + 11, 101, 501, ack, 0));
+        send(
+            &mut t,
+            base + 12,
+            p,
+            true,
+            seg(base + 12, 101, 501, psh, 100),
+        );
+        // The same data again after 300 ms without an ACK: a retransmission.
+        send(
+            &mut t,
+            base + 312,
+            p,
+            true,
+            seg(base + 312, 101, 501, psh, 100),
+        );
+        send(
+            &mut t,
+            base + 322,
+            p,
+            false,
+            seg(base + 322, 501, 201, ack, 0),
+        );
+    }
+    let tot = t.tcp_totals();
+    assert!(t.stats().evicted_flows > 0, "the table had to fold flows");
+    assert_eq!(tot.connections, 40);
+    assert_eq!(tot.packets, 240);
+    assert_eq!(tot.retransmissions, 40);
+    assert_eq!(tot.retransmitted_bytes, 4_000);
+    assert_eq!(tot.handshake_rtt.count(), 40);
+    let med = tot.handshake_rtt.quantile(0.5).unwrap() as f64 / 1e6;
+    assert!((10.0..=12.5).contains(&med), "{med} ms");
+    assert!(t.flows().filter(|f| f.tcp().is_some()).count() <= tcp_cap(16));
+}

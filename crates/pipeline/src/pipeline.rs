@@ -11,7 +11,9 @@ use std::io;
 use std::io::Read;
 
 use wirewatch_capture::{CaptureReader, ReadError};
+use wirewatch_flow::TcpSeg;
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
+use wirewatch_wire::tcp::TcpHeader;
 use wirewatch_wire::{decode_into, DecodeOptions, Frame, PacketMeta, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Event, Outbox, Packet, Tick};
@@ -77,6 +79,8 @@ struct Core {
     /// [`FlowTable::ingest_batch`] (at the latest when the source's pull
     /// returns). Decoded in place.
     batch: Vec<PacketMeta>,
+    /// The TCP segment of each packet in `batch` (`--tcp`), same places.
+    segs: Vec<Option<TcpSeg>>,
     batched: usize,
     /// The earliest frame time a `before` consumer wants to see (`None`:
     /// the next frame).
@@ -115,6 +119,7 @@ impl<S: Source> Pipeline<S> {
                 failed: None,
                 counters: Counters::default(),
                 batch: vec![PacketMeta::default(); wirewatch_flow::BATCH],
+                segs: vec![None; wirewatch_flow::BATCH],
                 batched: 0,
                 before_due: None,
             },
@@ -328,6 +333,7 @@ impl Core {
             &mut self.batch[i],
         );
         let ts = self.batch[i].ts;
+        self.segs[i] = self.tcp_segment(f, i);
         // Reports on the packets' clock and the `before` consumers cut the
         // table between frames: when one is due, the table must hold every
         // frame before this one, and not it.
@@ -337,6 +343,7 @@ impl Core {
         if tick_due || before_due {
             self.flush();
             self.batch.swap(0, i);
+            self.segs.swap(0, i);
             i = 0;
         }
         if tick_due {
@@ -397,9 +404,23 @@ impl Core {
     /// Accounts the packets held in the batch.
     fn flush(&mut self) {
         if self.batched > 0 {
-            self.table.ingest_batch(&self.batch[..self.batched]);
+            let n = self.batched;
+            self.table
+                .ingest_batch_tcp(&self.batch[..n], &self.segs[..n]);
             self.batched = 0;
         }
+    }
+
+    /// The TCP segment of the packet decoded at `batch[i]` from frame `f`,
+    /// when the table analyses TCP (`--tcp`) and the packet has one.
+    fn tcp_segment(&self, f: &Frame<'_>, i: usize) -> Option<TcpSeg> {
+        if !self.table.tcp_analysis() {
+            return None;
+        }
+        let m = &self.batch[i];
+        let l = self.table.analysed_layer(m)?;
+        let h = TcpHeader::of_layer(f.data, l)?;
+        Some(TcpSeg::from_header(m.ts, &h, l.l4_len))
     }
 
     /// Report ticks on the packet clock: every boundary `ts` passed.

@@ -69,6 +69,35 @@ pub fn entry_json(e: &Entry, owner: Option<&Owner>) -> Value {
     })
 }
 
+/// The `--tcp` summary object: counts, and handshake RTT quantiles in
+/// milliseconds (`null` without handshakes).
+pub fn tcp_json(t: &wirewatch_flow::TcpTotals) -> Value {
+    let ms = |v: Option<u64>| v.map(|ns| ns as f64 / 1e6);
+    json!({
+        "connections": t.connections,
+        "unanalysed": t.unanalysed,
+        "segments": t.packets,
+        "retransmissions": t.retransmissions,
+        "retransmitted_bytes": t.retransmitted_bytes,
+        "fast_retransmissions": t.fast_retransmissions,
+        "out_of_order": t.out_of_order,
+        "duplicate_acks": t.duplicate_acks,
+        "zero_window": t.zero_window,
+        "zero_window_events": t.zero_window_events,
+        "zero_window_s": t.zero_window_nanos as f64 / 1e9,
+        "keep_alives": t.keep_alives,
+        "resets": t.resets,
+        "acked_unseen_bytes": t.acked_unseen_bytes,
+        "handshakes": t.handshake_rtt.count(),
+        "handshake_rtt_ms": {
+            "p50": ms(t.handshake_rtt.quantile(0.5)),
+            "p95": ms(t.handshake_rtt.quantile(0.95)),
+            "server_p50": ms(t.server_rtt.quantile(0.5)),
+            "client_p50": ms(t.client_rtt.quantile(0.5)),
+        },
+    })
+}
+
 /// The flow table's counters (without the end-of-run facts).
 pub fn stats_json(st: &Stats) -> Value {
     let mut errors = serde_json::Map::new();

@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::path::Path;
 
 use serde_json::{json, Value};
-use wirewatch_flow::{DirView, Snapshot, Stats, View};
+use wirewatch_flow::{DirView, Snapshot, Stats, TcpTotals, View};
 use wirewatch_pipeline::json::tidied;
 use wirewatch_pipeline::report_json;
 use wirewatch_procs::Owner;
@@ -44,6 +44,8 @@ pub struct Summary<'a> {
     pub error: Option<&'a str>,
     /// Kernel counters (live capture only).
     pub capture: Option<&'a CaptureStats>,
+    /// TCP health of the connections analysed (`--tcp`).
+    pub tcp: Option<&'a TcpTotals>,
 }
 
 /// A push-style consumer of reports.
@@ -264,6 +266,62 @@ pub fn other_label(flows: u64) -> String {
     format!("({flows} other flow{})", if flows == 1 { "" } else { "s" })
 }
 
+/// The TCP health lines of the summary (`--tcp`).
+fn write_tcp_text(out: &mut dyn Write, t: &TcpTotals) -> io::Result<()> {
+    let pct = |n: u64| {
+        if t.packets == 0 {
+            0.0
+        } else {
+            n as f64 * 100.0 / t.packets as f64
+        }
+    };
+    writeln!(
+        out,
+        "  TCP connections analysed: {} ({} segments){}",
+        t.connections,
+        t.packets,
+        if t.unanalysed > 0 {
+            format!(
+                "; {} not analysed (most analyses at once reached)",
+                t.unanalysed
+            )
+        } else {
+            String::new()
+        }
+    )?;
+    writeln!(
+        out,
+        "    retransmissions:  {} ({:.2} % of segments, {} B; {} fast)",
+        t.retransmissions,
+        pct(t.retransmissions),
+        t.retransmitted_bytes,
+        t.fast_retransmissions
+    )?;
+    writeln!(
+        out,
+        "    out of order: {}, duplicate ACKs: {}, resets: {}, keep-alives: {}",
+        t.out_of_order, t.duplicate_acks, t.resets, t.keep_alives
+    )?;
+    writeln!(
+        out,
+        "    zero window: {} segment(s), {} time(s), {:.3} s in all; bytes ACKed the capture never saw: {}",
+        t.zero_window,
+        t.zero_window_events,
+        t.zero_window_nanos as f64 / 1e9,
+        t.acked_unseen_bytes
+    )?;
+    let ms = |v: Option<u64>| v.map_or("-".to_string(), |ns| format!("{:.1} ms", ns as f64 / 1e6));
+    writeln!(
+        out,
+        "    handshake RTT ({} handshakes): median {}, p95 {} (server side median {}, client side median {})",
+        t.handshake_rtt.count(),
+        ms(t.handshake_rtt.quantile(0.5)),
+        ms(t.handshake_rtt.quantile(0.95)),
+        ms(t.server_rtt.quantile(0.5)),
+        ms(t.client_rtt.quantile(0.5))
+    )
+}
+
 /// The summary block as text.
 fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::Result<()> {
     let st = &snap.stats;
@@ -338,6 +396,9 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
             "  first fragments not tracked (fragment table full): {}",
             st.untracked_fragments
         )?;
+    }
+    if let Some(t) = s.tcp {
+        write_tcp_text(out, t)?;
     }
     for (lt, n) in &st.unknown_link_types {
         writeln!(
@@ -437,6 +498,9 @@ impl<W: Write> Sink for JsonSink<W> {
         let mut v = stats_json(&snap.stats, Some(summary));
         if let Some(o) = v.as_object_mut() {
             o.insert("type".into(), "summary".into());
+            if let Some(t) = summary.tcp {
+                o.insert("tcp".into(), report_json::tcp_json(t));
+            }
         }
         serde_json::to_writer(&mut self.out, &tidied(v))?;
         writeln!(self.out)?;
@@ -631,12 +695,14 @@ impl Consumer for Report {
     ) -> anyhow::Result<()> {
         let slot = table.slot_of(table.now());
         let snap = self.snapshot(table, cx, self.final_sort, slot, false);
+        let tcp = table.tcp_analysis().then(|| table.tcp_totals());
         let summary = Summary {
             input: &end.input,
             link_types: &end.link_types,
             warning: end.warning.as_deref(),
             error: end.error.as_deref(),
             capture: end.capture.as_ref(),
+            tcp: tcp.as_ref(),
         };
         self.sink
             .report(&snap, ReportKind::Final)

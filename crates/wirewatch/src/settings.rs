@@ -590,6 +590,7 @@ pub fn build(a: &Args) -> anyhow::Result<Settings> {
             // The history recorder (also the detectors' row cutter)
             // takes expired flows' last counts.
             keep_expired: history.is_some() || detecting,
+            tcp_analysis: a.report.tcp,
         },
         view,
         interval_sort: sort.unwrap_or(SortKey::Rate10s),

@@ -305,6 +305,12 @@ pub struct ReportArgs {
     /// by default like iftop (files always count it) (iftop -l).
     #[arg(short = 'l')]
     pub link_local: bool,
+
+    /// Analyse TCP connections: retransmissions, out-of-order segments,
+    /// duplicate ACKs, zero windows, handshake RTT (in the summary;
+    /// docs/TCP.md).
+    #[arg(long)]
+    pub tcp: bool,
 }
 
 /// Screen flags.

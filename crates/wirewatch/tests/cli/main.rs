@@ -26,6 +26,7 @@ mod respond_block;
 mod respond_life;
 mod screen_tmux;
 mod small_items;
+mod tcp;
 mod tui;
 mod web;
 mod web_events;
