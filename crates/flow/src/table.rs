@@ -1189,16 +1189,19 @@ impl FlowTable {
             return;
         };
         if let Some(seg) = seg.filter(|_| self.cfg.tcp_analysis && l.protocol == proto::TCP) {
-            if flow.tcp.is_none() {
-                if self.tcp_held < tcp_cap(self.cfg.max_flows) {
-                    flow.tcp = Some(Box::default());
-                    self.tcp_held += 1;
-                } else if flow.dirs[0].packets + flow.dirs[1].packets == 0 {
+            match flow.tcp.as_mut() {
+                Some(a) => a.observe(dir, seg),
+                // A flow's first packet makes no analysis: a spoofed SYN,
+                // never answered, costs nothing.
+                None if flow.dirs[0].packets + flow.dirs[1].packets == 0 => {}
+                None if flow.dirs[0].packets + flow.dirs[1].packets > 1 => {}
+                None if self.tcp_held >= tcp_cap(self.cfg.max_flows) => {
                     self.tcp_gone.unanalysed += 1;
                 }
-            }
-            if let Some(a) = flow.tcp.as_mut() {
-                a.observe(dir, seg);
+                None => {
+                    flow.tcp = Some(first_analysis(flow, dir, seg));
+                    self.tcp_held += 1;
+                }
             }
         }
         let c = &mut flow.dirs[dir];
@@ -1277,6 +1280,30 @@ impl FlowTable {
     pub(crate) fn peaks(&self) -> [u64; 3] {
         self.peaks
     }
+}
+
+/// The analysis of `flow` from its second packet `seg` (sent in `dir`).
+/// The first packet was not kept: when it was a SYN that `seg` answers
+/// (a SYN/ACK, or a RST/ACK to a probe), it is rebuilt from what is known
+/// of it (its time, and its sequence number from the answer's ACK; not its
+/// options), so the handshake is timed as if it had been analysed.
+fn first_analysis(flow: &Flow, dir: usize, seg: &crate::TcpSeg) -> Box<crate::TcpAnalysis> {
+    use wirewatch_wire::tcp_flags::{ACK, SYN};
+    let mut a = Box::<crate::TcpAnalysis>::default();
+    let other = 1 - dir;
+    let syn_first =
+        flow.dirs[other].packets == 1 && flow.dirs[other].tcp_flags & (SYN | ACK) == SYN;
+    if syn_first && seg.flags & ACK != 0 {
+        let syn = crate::TcpSeg {
+            ts: flow.first_seen,
+            seq: seg.ack.wrapping_sub(1),
+            flags: SYN,
+            ..crate::TcpSeg::default()
+        };
+        a.observe(other, &syn);
+    }
+    a.observe(dir, seg);
+    a
 }
 
 /// Folds flow `f` into its interface's "other flows": counters, times and
