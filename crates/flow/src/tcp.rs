@@ -162,7 +162,7 @@ pub struct Handshake {
     /// SYN/ACK → the client's first ACK: the client side (ns).
     pub client_nanos: Option<u64>,
     /// tshark's `tcp.analysis.initial_rtt`: the most recent SYN → the first
-    /// pure ACK after it, from either side (ns).
+    /// ACK without SYN after it, from either side (ns).
     pub initial_nanos: Option<u64>,
     syn: i64,
     synack: i64,
@@ -247,6 +247,10 @@ const LAST_ZERO_WINDOW_PROBE: u8 = 2;
 /// flag says so, which keeps wrapped streams exact).
 #[derive(Clone, Copy, Debug)]
 struct Side {
+    /// The direction's initial sequence number is known (`base_seq`).
+    has_base: bool,
+    base_from_syn: bool,
+    base_seq: u32,
     has_next: bool,
     /// The last segment carried an ACK.
     has_ack: bool,
@@ -279,6 +283,9 @@ struct Side {
 impl Default for Side {
     fn default() -> Self {
         Side {
+            has_base: false,
+            base_from_syn: false,
+            base_seq: 0,
             has_next: false,
             has_ack: false,
             has_max: false,
@@ -373,6 +380,10 @@ impl TcpAnalysis {
     /// first direction, 1 = the other; higher bits are ignored).
     pub fn observe(&mut self, dir: usize, seg: &TcpSeg) {
         let d = dir & 1;
+        if self.reuses_ports(d, seg) {
+            self.restart();
+        }
+        self.learn_base(d, seg);
         self.handshake_timing(d, seg);
         let [a, b] = &mut self.sides;
         let (fwd, rev) = if d == 0 { (a, b) } else { (b, a) };
@@ -385,6 +396,55 @@ impl TcpAnalysis {
         let last = analyze_sequence(fwd, rev, seg, initial);
         zero_window_time(fwd, seg);
         rtt_samples(fwd, rev, seg, last);
+    }
+
+    /// A SYN with another initial sequence number than the direction's: a
+    /// new connection on the same addresses and ports (tshark starts a new
+    /// stream). A SYN/ACK with another one starts a new connection only when
+    /// the direction's sequence number was not learnt from a SYN (after a
+    /// reset, say); otherwise tshark counts it as a retransmission.
+    fn reuses_ports(&self, d: usize, seg: &TcpSeg) -> bool {
+        let s = &self.sides[d];
+        let other = s.has_base && seg.seq != s.base_seq;
+        match seg.flags & (SYN | ACK) {
+            SYN => other,
+            f if f == SYN | ACK => other && !s.base_from_syn,
+            _ => false,
+        }
+    }
+
+    /// Starts the sequence analysis afresh for a new connection; what was
+    /// counted and measured stays.
+    fn restart(&mut self) {
+        for s in &mut self.sides {
+            *s = Side {
+                counters: s.counters,
+                rtt: s.rtt,
+                ..Side::default()
+            };
+        }
+        let h = &mut self.handshake;
+        (h.syn, h.synack) = (NONE, NONE);
+    }
+
+    /// The initial sequence numbers: a direction's first segment gives its
+    /// own (the SYN's, else one below), the first ACK the other side's.
+    fn learn_base(&mut self, d: usize, seg: &TcpSeg) {
+        let [a, b] = &mut self.sides;
+        let (fwd, rev) = if d == 0 { (a, b) } else { (b, a) };
+        if !fwd.has_base {
+            fwd.base_seq = if seg.flags & SYN != 0 {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            };
+            fwd.has_base = true;
+            fwd.base_from_syn = seg.flags & SYN != 0;
+        }
+        if !rev.has_base && seg.flags & ACK != 0 {
+            rev.base_seq = seg.ack.wrapping_sub(1);
+            rev.has_base = true;
+        }
     }
 
     fn handshake_timing(&mut self, d: usize, seg: &TcpSeg) {
