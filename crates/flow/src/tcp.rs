@@ -956,6 +956,30 @@ mod tests {
     }
 
     #[test]
+    fn a_segment_is_read_from_the_header_and_the_ip_length() {
+        let mut h = vec![0u8; 20];
+        h[4..8].copy_from_slice(&7u32.to_be_bytes());
+        h[8..12].copy_from_slice(&9u32.to_be_bytes());
+        h[12] = 9 << 4; // 36 bytes: window scale, NOP, timestamps, end
+        h[13] = SYN | ACK;
+        h[14..16].copy_from_slice(&512u16.to_be_bytes());
+        h.extend_from_slice(&[3, 3, 6, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0]);
+        let v = TcpHeader::new_checked(&h).unwrap();
+        let s = TcpSeg::from_header(Timestamp::from_nanos(3), &v, 36 + 100);
+        let want = TcpSeg {
+            ts: Timestamp::from_nanos(3),
+            seq: 7,
+            ack: 9,
+            flags: SYN | ACK,
+            window: 512,
+            payload_len: 100,
+            window_scale: Some(6),
+            timestamps: Some((5, 4)),
+        };
+        assert_eq!(s, want);
+    }
+
+    #[test]
     fn resets_are_counted_and_the_state_stays_small() {
         let mut a = connected();
         a.observe(1, &seg(20, RST | ACK, 501, 101, 0));
