@@ -373,7 +373,9 @@ impl TcpAnalysis {
     pub fn zero_window_nanos(&self, dir: usize, now: Timestamp) -> u64 {
         let s = &self.sides[dir & 1];
         let open = since(now.as_nanos(), s.zero_since).unwrap_or(0);
-        s.counters.zero_window_nanos + open.max(0) as u64
+        s.counters
+            .zero_window_nanos
+            .saturating_add(open.max(0) as u64)
     }
 
     /// Accounts one segment sent in direction `dir` (0 = the connection's
@@ -385,8 +387,7 @@ impl TcpAnalysis {
         }
         self.learn_base(d, seg);
         self.handshake_timing(d, seg);
-        let [a, b] = &mut self.sides;
-        let (fwd, rev) = if d == 0 { (a, b) } else { (b, a) };
+        let (fwd, rev) = split(&mut self.sides, d);
         let initial = self.handshake.initial_nanos;
         fwd.counters.packets += 1;
         if seg.flags & RST != 0 {
@@ -430,8 +431,7 @@ impl TcpAnalysis {
     /// The initial sequence numbers: a direction's first segment gives its
     /// own (the SYN's, else one below), the first ACK the other side's.
     fn learn_base(&mut self, d: usize, seg: &TcpSeg) {
-        let [a, b] = &mut self.sides;
-        let (fwd, rev) = if d == 0 { (a, b) } else { (b, a) };
+        let (fwd, rev) = split(&mut self.sides, d);
         if !fwd.has_base {
             fwd.base_seq = if seg.flags & SYN != 0 {
                 seg.seq
@@ -458,19 +458,31 @@ impl TcpAnalysis {
             }
             f if f == SYN | ACK && h.client_dir != Some(d as u8) && h.syn != NONE => {
                 h.synack = t;
-                h.server_nanos = u64::try_from(t - h.syn).ok();
+                h.server_nanos = u64::try_from(t.saturating_sub(h.syn)).ok();
             }
             ACK => {
                 if h.initial_nanos.is_none() && h.syn != NONE {
                     // tshark keeps looking while the delta is zero.
-                    h.initial_nanos = u64::try_from(t - h.syn).ok().filter(|&n| n != 0);
+                    h.initial_nanos = u64::try_from(t.saturating_sub(h.syn))
+                        .ok()
+                        .filter(|&n| n != 0);
                 }
                 if h.client_nanos.is_none() && h.client_dir == Some(d as u8) && h.synack != NONE {
-                    h.client_nanos = u64::try_from(t - h.synack).ok();
+                    h.client_nanos = u64::try_from(t.saturating_sub(h.synack)).ok();
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Direction `d`'s side and the other one.
+fn split(sides: &mut [Side; 2], d: usize) -> (&mut Side, &mut Side) {
+    let [a, b] = sides;
+    if d == 0 {
+        (a, b)
+    } else {
+        (b, a)
     }
 }
 
@@ -691,7 +703,10 @@ fn zero_window_time(fwd: &mut Side, seg: &TcpSeg) {
         fwd.zero_since = t;
     } else if seg.window != 0 {
         if let Some(n) = since(t, fwd.zero_since) {
-            fwd.counters.zero_window_nanos += n.max(0) as u64;
+            fwd.counters.zero_window_nanos = fwd
+                .counters
+                .zero_window_nanos
+                .saturating_add(n.max(0) as u64);
             fwd.zero_since = NONE;
         }
     }
@@ -713,7 +728,7 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
         }
         if seg.flags & ACK != 0 && tsecr != 0 {
             if let Some(sent) = rev.tsvals.take(tsecr) {
-                rev.rtt.add(t - sent);
+                rev.rtt.add(t.saturating_sub(sent));
             }
         }
     }
@@ -728,7 +743,7 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
     }
     if seg.flags & ACK != 0 {
         if let Some(sent) = rev.seq_ends.ack(seg.ack) {
-            rev.rtt.add(t - sent);
+            rev.rtt.add(t.saturating_sub(sent));
         }
     }
 }
