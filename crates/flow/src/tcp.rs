@@ -505,7 +505,7 @@ fn analyze_sequence(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, initial: Optio
     let t = seg.ts.as_nanos();
     let window = u32::from(seg.window);
     let mut last = 0;
-    let zero_window_probe = len == 1 && seq == fwd.next_seq && rev.window == 0;
+    let zero_window_probe = len == 1 && fwd.has_next && seq == fwd.next_seq && rev.window == 0;
     if zero_window_probe {
         last |= LAST_ZERO_WINDOW_PROBE;
     } else {
@@ -580,7 +580,9 @@ fn window_and_ack_rules(fwd: &mut Side, rev: &Side, seg: &TcpSeg) -> u8 {
         c.keep_alives += 1;
         last |= LAST_KEEP_ALIVE;
     }
+    // The other side's window counts from its last ACK: it must have sent one.
     if len > 0
+        && rev.has_ack
         && rev.win_scale != -1
         && plain
         && seq.wrapping_add(len) == rev.last_ack.wrapping_add(rev.window_bytes)
