@@ -162,7 +162,7 @@ pub struct Handshake {
     /// SYN/ACK → the client's first ACK: the client side (ns).
     pub client_nanos: Option<u64>,
     /// tshark's `tcp.analysis.initial_rtt`: the most recent SYN → the first
-    /// pure ACK after it, from either side (ns).
+    /// ACK without SYN after it, from either side (ns).
     pub initial_nanos: Option<u64>,
     syn: i64,
     synack: i64,
@@ -247,6 +247,10 @@ const LAST_ZERO_WINDOW_PROBE: u8 = 2;
 /// flag says so, which keeps wrapped streams exact).
 #[derive(Clone, Copy, Debug)]
 struct Side {
+    /// The direction's initial sequence number is known (`base_seq`).
+    has_base: bool,
+    base_from_syn: bool,
+    base_seq: u32,
     has_next: bool,
     /// The last segment carried an ACK.
     has_ack: bool,
@@ -279,6 +283,9 @@ struct Side {
 impl Default for Side {
     fn default() -> Self {
         Side {
+            has_base: false,
+            base_from_syn: false,
+            base_seq: 0,
             has_next: false,
             has_ack: false,
             has_max: false,
@@ -366,16 +373,21 @@ impl TcpAnalysis {
     pub fn zero_window_nanos(&self, dir: usize, now: Timestamp) -> u64 {
         let s = &self.sides[dir & 1];
         let open = since(now.as_nanos(), s.zero_since).unwrap_or(0);
-        s.counters.zero_window_nanos + open.max(0) as u64
+        s.counters
+            .zero_window_nanos
+            .saturating_add(open.max(0) as u64)
     }
 
     /// Accounts one segment sent in direction `dir` (0 = the connection's
     /// first direction, 1 = the other; higher bits are ignored).
     pub fn observe(&mut self, dir: usize, seg: &TcpSeg) {
         let d = dir & 1;
+        if self.reuses_ports(d, seg) {
+            self.restart();
+        }
+        self.learn_base(d, seg);
         self.handshake_timing(d, seg);
-        let [a, b] = &mut self.sides;
-        let (fwd, rev) = if d == 0 { (a, b) } else { (b, a) };
+        let (fwd, rev) = split(&mut self.sides, d);
         let initial = self.handshake.initial_nanos;
         fwd.counters.packets += 1;
         if seg.flags & RST != 0 {
@@ -385,6 +397,54 @@ impl TcpAnalysis {
         let last = analyze_sequence(fwd, rev, seg, initial);
         zero_window_time(fwd, seg);
         rtt_samples(fwd, rev, seg, last);
+    }
+
+    /// A SYN with another initial sequence number than the direction's: a
+    /// new connection on the same addresses and ports (tshark starts a new
+    /// stream). A SYN/ACK with another one starts a new connection only when
+    /// the direction's sequence number was not learnt from a SYN (after a
+    /// reset, say); otherwise tshark counts it as a retransmission.
+    fn reuses_ports(&self, d: usize, seg: &TcpSeg) -> bool {
+        let s = &self.sides[d];
+        let other = s.has_base && seg.seq != s.base_seq;
+        match seg.flags & (SYN | ACK) {
+            SYN => other,
+            f if f == SYN | ACK => other && !s.base_from_syn,
+            _ => false,
+        }
+    }
+
+    /// Starts the sequence analysis afresh for a new connection; what was
+    /// counted and measured stays.
+    fn restart(&mut self) {
+        for s in &mut self.sides {
+            *s = Side {
+                counters: s.counters,
+                rtt: s.rtt,
+                ..Side::default()
+            };
+        }
+        let h = &mut self.handshake;
+        (h.syn, h.synack) = (NONE, NONE);
+    }
+
+    /// The initial sequence numbers: a direction's first segment gives its
+    /// own (the SYN's, else one below), the first ACK the other side's.
+    fn learn_base(&mut self, d: usize, seg: &TcpSeg) {
+        let (fwd, rev) = split(&mut self.sides, d);
+        if !fwd.has_base {
+            fwd.base_seq = if seg.flags & SYN != 0 {
+                seg.seq
+            } else {
+                seg.seq.wrapping_sub(1)
+            };
+            fwd.has_base = true;
+            fwd.base_from_syn = seg.flags & SYN != 0;
+        }
+        if !rev.has_base && seg.flags & ACK != 0 {
+            rev.base_seq = seg.ack.wrapping_sub(1);
+            rev.has_base = true;
+        }
     }
 
     fn handshake_timing(&mut self, d: usize, seg: &TcpSeg) {
@@ -398,19 +458,31 @@ impl TcpAnalysis {
             }
             f if f == SYN | ACK && h.client_dir != Some(d as u8) && h.syn != NONE => {
                 h.synack = t;
-                h.server_nanos = u64::try_from(t - h.syn).ok();
+                h.server_nanos = u64::try_from(t.saturating_sub(h.syn)).ok();
             }
             ACK => {
                 if h.initial_nanos.is_none() && h.syn != NONE {
                     // tshark keeps looking while the delta is zero.
-                    h.initial_nanos = u64::try_from(t - h.syn).ok().filter(|&n| n != 0);
+                    h.initial_nanos = u64::try_from(t.saturating_sub(h.syn))
+                        .ok()
+                        .filter(|&n| n != 0);
                 }
                 if h.client_nanos.is_none() && h.client_dir == Some(d as u8) && h.synack != NONE {
-                    h.client_nanos = u64::try_from(t - h.synack).ok();
+                    h.client_nanos = u64::try_from(t.saturating_sub(h.synack)).ok();
                 }
             }
             _ => {}
         }
+    }
+}
+
+/// Direction `d`'s side and the other one.
+fn split(sides: &mut [Side; 2], d: usize) -> (&mut Side, &mut Side) {
+    let [a, b] = sides;
+    if d == 0 {
+        (a, b)
+    } else {
+        (b, a)
     }
 }
 
@@ -433,7 +505,7 @@ fn analyze_sequence(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, initial: Optio
     let t = seg.ts.as_nanos();
     let window = u32::from(seg.window);
     let mut last = 0;
-    let zero_window_probe = len == 1 && seq == fwd.next_seq && rev.window == 0;
+    let zero_window_probe = len == 1 && fwd.has_next && seq == fwd.next_seq && rev.window == 0;
     if zero_window_probe {
         last |= LAST_ZERO_WINDOW_PROBE;
     } else {
@@ -508,7 +580,9 @@ fn window_and_ack_rules(fwd: &mut Side, rev: &Side, seg: &TcpSeg) -> u8 {
         c.keep_alives += 1;
         last |= LAST_KEEP_ALIVE;
     }
+    // The other side's window counts from its last ACK: it must have sent one.
     if len > 0
+        && rev.has_ack
         && rev.win_scale != -1
         && plain
         && seq.wrapping_add(len) == rev.last_ack.wrapping_add(rev.window_bytes)
@@ -631,7 +705,10 @@ fn zero_window_time(fwd: &mut Side, seg: &TcpSeg) {
         fwd.zero_since = t;
     } else if seg.window != 0 {
         if let Some(n) = since(t, fwd.zero_since) {
-            fwd.counters.zero_window_nanos += n.max(0) as u64;
+            fwd.counters.zero_window_nanos = fwd
+                .counters
+                .zero_window_nanos
+                .saturating_add(n.max(0) as u64);
             fwd.zero_since = NONE;
         }
     }
@@ -653,7 +730,7 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
         }
         if seg.flags & ACK != 0 && tsecr != 0 {
             if let Some(sent) = rev.tsvals.take(tsecr) {
-                rev.rtt.add(t - sent);
+                rev.rtt.add(t.saturating_sub(sent));
             }
         }
     }
@@ -668,7 +745,7 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
     }
     if seg.flags & ACK != 0 {
         if let Some(sent) = rev.seq_ends.ack(seg.ack) {
-            rev.rtt.add(t - sent);
+            rev.rtt.add(t.saturating_sub(sent));
         }
     }
 }
@@ -893,6 +970,30 @@ mod tests {
         a.observe(0, &seg(12, ACK, 101, 501, 200));
         a.observe(0, &seg(13, ACK, 301, 501, 200));
         assert_eq!(a.counters(0).window_full, 1);
+    }
+
+    #[test]
+    fn a_segment_is_read_from_the_header_and_the_ip_length() {
+        let mut h = vec![0u8; 20];
+        h[4..8].copy_from_slice(&7u32.to_be_bytes());
+        h[8..12].copy_from_slice(&9u32.to_be_bytes());
+        h[12] = 9 << 4; // 36 bytes: window scale, NOP, timestamps, end
+        h[13] = SYN | ACK;
+        h[14..16].copy_from_slice(&512u16.to_be_bytes());
+        h.extend_from_slice(&[3, 3, 6, 1, 8, 10, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0]);
+        let v = TcpHeader::new_checked(&h).unwrap();
+        let s = TcpSeg::from_header(Timestamp::from_nanos(3), &v, 36 + 100);
+        let want = TcpSeg {
+            ts: Timestamp::from_nanos(3),
+            seq: 7,
+            ack: 9,
+            flags: SYN | ACK,
+            window: 512,
+            payload_len: 100,
+            window_scale: Some(6),
+            timestamps: Some((5, 4)),
+        };
+        assert_eq!(s, want);
     }
 
     #[test]

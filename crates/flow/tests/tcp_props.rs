@@ -146,3 +146,35 @@ proptest! {
         prop_assert_eq!(wrapped.handshake(), plain.handshake());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Arbitrary segments, timestamps anywhere (backwards, extreme): no
+    /// panic, no overflow, and the bounds hold.
+    #[test]
+    fn arbitrary_segments_never_panic(
+        segs in prop::collection::vec(
+            (0usize..4, any::<i64>(), any::<u32>(), any::<u32>(), any::<u8>(), any::<u16>(),
+             any::<u32>(), any::<Option<u8>>(), any::<Option<(u32, u32)>>()),
+            1..60,
+        )
+    ) {
+        let mut a = TcpAnalysis::new();
+        for &(d, t, seq, ack, flags, window, payload_len, window_scale, timestamps) in &segs {
+            let seg = TcpSeg {
+                ts: Timestamp::from_nanos(t),
+                seq, ack, flags, window, payload_len, window_scale, timestamps,
+            };
+            a.observe(d, &seg);
+        }
+        for d in 0..2 {
+            let c = a.counters(d);
+            for e in events(c) {
+                prop_assert!(e <= c.packets);
+            }
+            prop_assert!(a.rtt(d).min_nanos <= a.rtt(d).max_nanos);
+            let _ = a.zero_window_nanos(d, Timestamp::from_nanos(i64::MAX));
+        }
+    }
+}

@@ -144,8 +144,9 @@ pub struct IpLayer {
     /// nothing is copied.
     pub l4_offset: u32,
     /// Bytes of the transport header and payload as the IP header declares
-    /// them (not as captured): the IP length less the IP header and any
-    /// extension headers walked. For a fragment, this fragment's part only.
+    /// them (not as captured), capped by the frame's length on the wire: the
+    /// IP length less the IP header and any extension headers walked. For a
+    /// fragment, this fragment's part only.
     pub l4_len: u32,
 }
 
@@ -806,7 +807,7 @@ impl<'a> Decoder<'a, '_> {
             dst: IpAddr::V4(dst),
             protocol,
             ip_len: ip_len.min(u32::MAX as usize) as u32,
-            l4_len: ip_len.saturating_sub(hlen).min(u32::MAX as usize) as u32,
+            l4_len: self.l4_len(off, ip_len, hlen),
             fragment,
             ..IpLayer::default()
         };
@@ -850,7 +851,7 @@ impl<'a> Decoder<'a, '_> {
             dst: IpAddr::V6(Ipv6Addr::from(dst)),
             protocol: next,
             ip_len: ip_len.min(u32::MAX as usize) as u32,
-            l4_len: ip_len.saturating_sub(40).min(u32::MAX as usize) as u32,
+            l4_len: self.l4_len(off, ip_len, field::ipv6::LEN),
             ..IpLayer::default()
         };
         if !self.push_layer(layer) {
@@ -908,6 +909,17 @@ impl<'a> Decoder<'a, '_> {
             return self.ext_short(pend);
         }
         self.transport(next, at, pend, fragment.is_some());
+    }
+
+    /// Transport bytes of an IP packet at `off` of `ip_len` bytes with a
+    /// `hlen`-byte header: as declared, but no more than the wire carried
+    /// (Wireshark's reported length).
+    fn l4_len(&self, off: usize, ip_len: usize, hlen: usize) -> u32 {
+        let on_wire = (self.meta.wire_len as usize).saturating_sub(off);
+        ip_len
+            .min(on_wire)
+            .saturating_sub(hlen)
+            .min(u32::MAX as usize) as u32
     }
 
     fn ext_short(&mut self, pend: usize) {
@@ -1294,6 +1306,39 @@ mod tests {
         assert_eq!((l.src_port, l.dst_port, l.tcp_flags), (1234, 80, 0x02));
         assert_eq!(l.ip_len, 20 + 20 + 10);
         assert_eq!(l.l4_len, 20 + 10);
+    }
+
+    #[test]
+    fn the_transport_length_is_declared_but_never_longer_than_the_wire() {
+        let f = eth(
+            0x0800,
+            &ipv4(
+                v4("10.0.0.1"),
+                v4("10.0.0.2"),
+                6,
+                &tcp(1, 2, 0x10, &[0; 100]),
+            ),
+        );
+        // Snapped to 54 bytes of 154 on the wire: the declared length counts.
+        let m = decode(
+            lt::ETHERNET,
+            Timestamp::ZERO,
+            &f[..54],
+            154,
+            &DecodeOptions::default(),
+        );
+        assert_eq!(m.layers.outer().unwrap().l4_len, 120);
+        // An IP header claiming more than the wire frame held (Wireshark's
+        // reported length): the wire counts.
+        let m = decode(
+            lt::ETHERNET,
+            Timestamp::ZERO,
+            &f[..54],
+            54,
+            &DecodeOptions::default(),
+        );
+        let l = m.layers.outer().unwrap();
+        assert_eq!((l.ip_len, l.l4_len), (140, 20));
     }
 
     #[test]
