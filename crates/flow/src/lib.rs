@@ -21,4 +21,4 @@ pub use table::{
 };
 pub use tcp::{Handshake, RttStats, TcpAnalysis, TcpCounters, TcpSeg};
 pub use tcp_totals::{RttHistogram, TcpTotals};
-pub use view::{DirView, Entry, EntryKey, Snapshot, SortKey, TotalsView, View};
+pub use view::{DirView, Entry, EntryKey, EntryTcp, Snapshot, SortKey, TotalsView, View};

@@ -154,6 +154,70 @@ pub struct Entry {
     pub owner: u32,
     /// Flows of other owners are folded in too.
     pub mixed_owners: bool,
+    /// TCP health of its analysed connections (`--tcp`), when it has some.
+    pub tcp: Option<EntryTcp>,
+}
+
+/// TCP health of an entry's connections (`--tcp`): per direction as the
+/// entry's `[sent, received]`, and the RTTs over its connections.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct EntryTcp {
+    /// Connections analysed.
+    pub connections: u64,
+    /// Retransmitted segments.
+    pub retransmissions: [u64; 2],
+    /// Out-of-order segments.
+    pub out_of_order: [u64; 2],
+    /// Duplicate ACKs.
+    pub duplicate_acks: [u64; 2],
+    /// Zero-window segments.
+    pub zero_window: [u64; 2],
+    /// Smallest RTT sample, nanoseconds (0: none).
+    pub rtt_min_nanos: u64,
+    /// Largest RTT sample, nanoseconds.
+    pub rtt_max_nanos: u64,
+    /// Smoothed RTTs weighted by their samples: sum and weight.
+    rtt_weighted: (f64, u64),
+    /// Shortest handshake (SYN to the ACK of the SYN/ACK), nanoseconds.
+    pub handshake_nanos: Option<u64>,
+}
+
+impl EntryTcp {
+    /// Adds a connection's analysis; `sent_dir` is its direction index
+    /// that is the entry's "sent".
+    fn add(&mut self, a: &crate::TcpAnalysis, sent_dir: usize) {
+        self.connections += 1;
+        for (i, dir) in [sent_dir, 1 - sent_dir].into_iter().enumerate() {
+            let c = a.counters(dir);
+            self.retransmissions[i] += c.retransmissions;
+            self.out_of_order[i] += c.out_of_order;
+            self.duplicate_acks[i] += c.duplicate_acks;
+            self.zero_window[i] += c.zero_window;
+            let r = a.rtt(dir);
+            if r.samples > 0 {
+                if self.rtt_min_nanos == 0 || r.min_nanos < self.rtt_min_nanos {
+                    self.rtt_min_nanos = r.min_nanos;
+                }
+                self.rtt_max_nanos = self.rtt_max_nanos.max(r.max_nanos);
+                self.rtt_weighted.0 += r.srtt_nanos as f64 * r.samples as f64;
+                self.rtt_weighted.1 += r.samples;
+            }
+        }
+        if let Some(h) = a.handshake().initial_nanos {
+            self.handshake_nanos = Some(self.handshake_nanos.map_or(h, |x| x.min(h)));
+        }
+    }
+
+    /// The smoothed RTTs' mean weighted by samples, nanoseconds (`None`
+    /// without samples).
+    pub fn rtt_nanos(&self) -> Option<u64> {
+        (self.rtt_weighted.1 > 0).then(|| (self.rtt_weighted.0 / self.rtt_weighted.1 as f64) as u64)
+    }
+
+    /// RTT samples.
+    pub fn rtt_samples(&self) -> u64 {
+        self.rtt_weighted.1
+    }
 }
 
 impl Entry {
@@ -788,6 +852,7 @@ impl<'a> Building<'a> {
                 flows: 0,
                 owner: 0,
                 mixed_owners: false,
+                tcp: None,
             },
             hist: Hist::Idle,
             owner_bytes: 0,
@@ -809,6 +874,12 @@ impl<'a> Building<'a> {
         };
         e.sent.counters.add(fs);
         e.recv.counters.add(fr);
+        if let Some(a) = f.tcp() {
+            // The flow's direction index that is its source's, then the entry's.
+            let src_dir = usize::from(!f.src_is_a);
+            let sent_dir = if swapped { 1 - src_dir } else { src_dir };
+            e.tcp.get_or_insert_with(EntryTcp::default).add(a, sent_dir);
+        }
         e.first_seen = e.first_seen.min(f.first_seen);
         e.last_seen = e.last_seen.max(f.last_seen);
         e.flows += 1;

@@ -52,6 +52,35 @@ pub fn dir_json(d: &DirView) -> Value {
 
 /// One entry (`owner`: the process owning it, when known).
 pub fn entry_json(e: &Entry, owner: Option<&Owner>) -> Value {
+    let mut v = entry_fields(e, owner);
+    if let (Some(t), Some(o)) = (&e.tcp, v.as_object_mut()) {
+        o.insert("tcp".into(), entry_tcp_json(t));
+    }
+    v
+}
+
+/// An entry's `--tcp` object: per direction as `[src_to_dst, dst_to_src]`,
+/// RTTs in milliseconds.
+fn entry_tcp_json(t: &wirewatch_flow::EntryTcp) -> Value {
+    let ms = |ns: u64| ns as f64 / 1e6;
+    json!({
+        "connections": t.connections,
+        "retransmissions": t.retransmissions,
+        "out_of_order": t.out_of_order,
+        "duplicate_acks": t.duplicate_acks,
+        "zero_window": t.zero_window,
+        "rtt_ms": t.rtt_nanos().map(|srtt| json!({
+            "min": ms(t.rtt_min_nanos),
+            "smoothed": ms(srtt),
+            "max": ms(t.rtt_max_nanos),
+            "samples": t.rtt_samples(),
+        })),
+        "handshake_ms": t.handshake_nanos.map(ms),
+    })
+}
+
+/// The fields every entry has.
+fn entry_fields(e: &Entry, owner: Option<&Owner>) -> Value {
     json!({
         "process": owner.map_or(Value::Null, crate::procs::owner_json),
         "more_processes": e.mixed_owners,

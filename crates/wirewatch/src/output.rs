@@ -102,6 +102,7 @@ pub fn make_sink(s: &Settings, out: Box<dyn Write>) -> Box<dyn Sink> {
             owners: OwnerCopy::default(),
             header: false,
             summary: s.summary,
+            tcp: s.flow.tcp_analysis,
         }),
     }
 }
@@ -518,6 +519,39 @@ struct CsvSink<W: Write> {
     owners: OwnerCopy,
     header: bool,
     summary: bool,
+    /// `--tcp`: [`CSV_TCP_COLUMNS`] after the others.
+    tcp: bool,
+}
+
+/// The columns `--tcp` adds after [`CSV_HEADER`]'s (empty for entries
+/// without an analysed connection).
+pub const CSV_TCP_COLUMNS: &str = "tcp_connections,retransmissions_src_to_dst,retransmissions_dst_to_src,\
+out_of_order_src_to_dst,out_of_order_dst_to_src,duplicate_acks_src_to_dst,duplicate_acks_dst_to_src,\
+zero_window_src_to_dst,zero_window_dst_to_src,rtt_min_ms,rtt_ms,rtt_max_ms,handshake_ms";
+
+/// An entry's [`CSV_TCP_COLUMNS`] fields, each after a comma.
+fn csv_tcp(t: Option<&wirewatch_flow::EntryTcp>) -> String {
+    let Some(t) = t else {
+        return ",".repeat(13);
+    };
+    let ms = |ns: u64| format!("{:.3}", ns as f64 / 1e6);
+    let rtt = t.rtt_nanos();
+    let fields = [
+        t.connections.to_string(),
+        t.retransmissions[0].to_string(),
+        t.retransmissions[1].to_string(),
+        t.out_of_order[0].to_string(),
+        t.out_of_order[1].to_string(),
+        t.duplicate_acks[0].to_string(),
+        t.duplicate_acks[1].to_string(),
+        t.zero_window[0].to_string(),
+        t.zero_window[1].to_string(),
+        rtt.map_or(String::new(), |_| ms(t.rtt_min_nanos)),
+        rtt.map_or(String::new(), ms),
+        rtt.map_or(String::new(), |_| ms(t.rtt_max_nanos)),
+        t.handshake_nanos.map_or(String::new(), ms),
+    ];
+    fields.iter().map(|f| format!(",{f}")).collect()
 }
 
 /// The CSV header; the first seven columns are a contract.
@@ -547,7 +581,10 @@ impl<W: Write> Sink for CsvSink<W> {
 
     fn report(&mut self, snap: &Snapshot, kind: ReportKind) -> io::Result<()> {
         if !self.header {
-            writeln!(self.out, "{CSV_HEADER}")?;
+            match self.tcp {
+                true => writeln!(self.out, "{CSV_HEADER},{CSV_TCP_COLUMNS}")?,
+                false => writeln!(self.out, "{CSV_HEADER}")?,
+            }
             self.header = true;
         }
         let (k, end) = match kind {
@@ -564,7 +601,7 @@ impl<W: Write> Sink for CsvSink<W> {
         for (is_other, e) in snap.entries.iter().map(|e| (false, e)).chain(other) {
             let (s, r) = (&e.sent, &e.recv);
             let owner = self.owners.get(e.owner);
-            writeln!(
+            write!(
                 self.out,
                 "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{:.3},{:.3},{:.3},{:.3},{:.3},{:.3},{},{},{},{},{},{},{},{}",
                 if is_other { "other" } else { e.key.family() },
@@ -599,6 +636,10 @@ impl<W: Write> Sink for CsvSink<W> {
                 opt(owner.filter(|o| o.pid != 0).map(|o| o.pid)),
                 owner.map_or(String::new(), |o| csv_field(&o.label()))
             )?;
+            if self.tcp {
+                write!(self.out, "{}", csv_tcp(e.tcp.as_ref()))?;
+            }
+            writeln!(self.out)?;
         }
         Ok(())
     }

@@ -71,3 +71,56 @@ fn retransmissions_and_friends_equal_tshark_s() {
         assert_eq!(got, want, "{name}: {t}");
     }
 }
+
+#[test]
+fn each_entry_carries_its_connections_tcp_health_in_json_and_csv() {
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let path = dir.join("zeek/http/206_example_b.pcap");
+    let path = path.to_str().unwrap();
+    let out = stdout_of(&["-r", path, "--tcp", "-P", "--format", "json", "--no-detect"]);
+    let fin = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "final")
+        .unwrap();
+    let lossy = fin["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["dst"] == "65.54.95.206")
+        .unwrap_or_else(|| panic!("{fin}"));
+    let t = &lossy["tcp"];
+    // The client's ACKs and zero windows one way, the server's
+    // retransmissions and out-of-order segments the other (as tshark).
+    assert_eq!(t["retransmissions"], serde_json::json!([0, 56]), "{t}");
+    assert_eq!(t["out_of_order"], serde_json::json!([0, 52]), "{t}");
+    assert_eq!(t["duplicate_acks"], serde_json::json!([64, 0]), "{t}");
+    assert_eq!(t["zero_window"], serde_json::json!([57, 0]), "{t}");
+    let hs = t["handshake_ms"].as_f64().unwrap();
+    assert!((70.0..75.0).contains(&hs), "{t}");
+    // CSV: the same numbers in the columns --tcp adds after the others.
+    let csv = stdout_of(&["-r", path, "--tcp", "-P", "--format", "csv", "--no-detect"]);
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let row: Vec<&str> = lines
+        .find(|l| l.contains(",65.54.95.206,"))
+        .unwrap()
+        .split(',')
+        .collect();
+    assert_eq!(header.len(), row.len());
+    let col = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+    assert_eq!(col("retransmissions_dst_to_src"), "56");
+    assert_eq!(col("zero_window_src_to_dst"), "57");
+    assert_eq!(
+        header[..7],
+        [
+            "family",
+            "src",
+            "dst",
+            "packets_src_to_dst",
+            "bytes_src_to_dst",
+            "packets_dst_to_src",
+            "bytes_dst_to_src"
+        ]
+    );
+}
