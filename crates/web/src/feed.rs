@@ -95,6 +95,8 @@ pub struct LiveSnapshot {
     pub alerts: BTreeMap<(&'static str, &'static str), u64>,
     /// The responder's decisions so far by outcome.
     pub responses: BTreeMap<String, u64>,
+    /// The connections' TCP health (`--tcp`).
+    pub tcp: Option<wirewatch_flow::TcpTotals>,
     /// `/metrics`' per-host and per-process counters (kept from publish to publish).
     pub talkers: Arc<crate::metrics::Talkers>,
 }
@@ -244,6 +246,7 @@ pub fn build(
         flows_active: table.len() as u64,
         alerts: alerts.clone(),
         responses: BTreeMap::new(),
+        tcp: table.tcp_analysis().then(|| table.tcp_totals()),
         talkers: Arc::default(),
     }
 }

@@ -272,6 +272,9 @@ pub fn encode(snap: &LiveSnapshot, extra: &Extra, format: Format) -> String {
     };
     interfaces(&mut out, snap);
     flows_and_alerts(&mut out, snap);
+    if let Some(t) = &snap.tcp {
+        tcp(&mut out, t);
+    }
     history(&mut out, extra.history);
     web(&mut out, &extra.web);
     let t = &snap.talkers;
@@ -340,6 +343,63 @@ fn flows_and_alerts(out: &mut Out, snap: &LiveSnapshot) {
     );
     for (outcome, &n) in &snap.responses {
         f.sample(&[("outcome", outcome.as_str())], n);
+    }
+}
+
+/// `--tcp`: the connections' TCP health.
+fn tcp(out: &mut Out, t: &wirewatch_flow::TcpTotals) {
+    let counters: [(&'static str, &str, u64); 6] = [
+        (
+            "wirewatch_tcp_connections_total",
+            "TCP connections analysed (--tcp).",
+            t.connections,
+        ),
+        (
+            "wirewatch_tcp_segments_total",
+            "TCP segments analysed.",
+            t.packets,
+        ),
+        (
+            "wirewatch_tcp_retransmissions_total",
+            "Retransmitted TCP segments (tshark's rules).",
+            t.retransmissions,
+        ),
+        (
+            "wirewatch_tcp_out_of_order_total",
+            "Out-of-order TCP segments.",
+            t.out_of_order,
+        ),
+        (
+            "wirewatch_tcp_duplicate_acks_total",
+            "Duplicate ACKs.",
+            t.duplicate_acks,
+        ),
+        (
+            "wirewatch_tcp_zero_window_total",
+            "TCP segments advertising a zero window.",
+            t.zero_window,
+        ),
+    ];
+    for (name, help, v) in counters {
+        out.family(name, Kind::Counter, help).sample(&[], v);
+    }
+    let quantiles = [
+        (
+            "wirewatch_tcp_handshake_rtt_p50_seconds",
+            "Median handshake RTT at the capture point (SYN to the ACK of the SYN/ACK).",
+            0.5,
+        ),
+        (
+            "wirewatch_tcp_handshake_rtt_p95_seconds",
+            "95th percentile of the handshake RTT.",
+            0.95,
+        ),
+    ];
+    for (name, help, q) in quantiles {
+        if let Some(ns) = t.handshake_rtt.quantile(q) {
+            out.family(name, Kind::Gauge, help)
+                .sample(&[], ns as f64 / 1e9);
+        }
     }
 }
 

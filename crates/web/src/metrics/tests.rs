@@ -314,3 +314,39 @@ fn a_process_named_like_the_rest_stays_in_it() {
     assert_eq!(keys, ["sshd"]);
     assert_eq!(s.other, [9, 9]);
 }
+
+#[test]
+fn tcp_health_is_exposed_when_analysed() {
+    let mut snap = snapshot();
+    assert!(!encode(&snap, &extra(), Format::Text).contains("wirewatch_tcp_"));
+    let mut t = wirewatch_flow::TcpTotals {
+        connections: 3,
+        packets: 40,
+        retransmissions: 2,
+        duplicate_acks: 5,
+        ..Default::default()
+    };
+    for ms in [10u64, 20, 30] {
+        t.handshake_rtt.add(ms * 1_000_000);
+    }
+    snap.tcp = Some(t);
+    let om = encode(&snap, &extra(), Format::OpenMetrics);
+    check_openmetrics(&om);
+    assert!(
+        om.contains("\nwirewatch_tcp_retransmissions_total 2\n"),
+        "{om}"
+    );
+    assert!(
+        om.contains("\nwirewatch_tcp_duplicate_acks_total 5\n"),
+        "{om}"
+    );
+    let p50 = om
+        .lines()
+        .find_map(|l| l.strip_prefix("wirewatch_tcp_handshake_rtt_p50_seconds "))
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert!((0.018..0.022).contains(&p50), "{p50}");
+    let text = encode(&snap, &extra(), Format::Text);
+    assert_eq!(samples(&om), samples(&text));
+}
