@@ -210,6 +210,9 @@ impl<W: Write> Sink for TextSink<W> {
             let dst = host(e.key.dst, e.key.dst_port, e.key.protocol);
             self.row(&(i + 1).to_string(), &src, "=>", &e.sent)?;
             self.row("", &dst, "<=", &e.recv)?;
+            if let Some(t) = &e.tcp {
+                writeln!(self.out, "     {}", tcp_line(t))?;
+            }
         }
         if let Some(o) = &snap.other {
             self.row("", &other_label(o.flows), "=>", &o.entry.sent)?;
@@ -265,6 +268,31 @@ impl<W: Write> Sink for TextSink<W> {
 /// The name of the "other flows" line.
 pub fn other_label(flows: u64) -> String {
     format!("({flows} other flow{})", if flows == 1 { "" } else { "s" })
+}
+
+/// An entry's TCP health under its two lines (`--tcp`): RTT, handshake,
+/// and each count as `sent/received`.
+fn tcp_line(t: &wirewatch_flow::EntryTcp) -> String {
+    let ms = |ns: u64| format!("{:.1} ms", ns as f64 / 1e6);
+    let rtt = t.rtt_nanos().map_or("rtt -".to_string(), |r| {
+        format!(
+            "rtt {} ({}..{})",
+            ms(r),
+            ms(t.rtt_min_nanos),
+            ms(t.rtt_max_nanos)
+        )
+    });
+    let hs = t
+        .handshake_nanos
+        .map_or(String::new(), |h| format!(", handshake {}", ms(h)));
+    let pair = |v: [u64; 2]| format!("{}/{}", v[0], v[1]);
+    format!(
+        "tcp: {rtt}{hs}; retransmitted {}, out of order {}, dup ACKs {}, zero window {} (=>/<=)",
+        pair(t.retransmissions),
+        pair(t.out_of_order),
+        pair(t.duplicate_acks),
+        pair(t.zero_window)
+    )
 }
 
 /// The TCP health lines of the summary (`--tcp`).

@@ -124,3 +124,43 @@ fn each_entry_carries_its_connections_tcp_health_in_json_and_csv() {
         ]
     );
 }
+
+#[test]
+fn the_text_report_shows_each_entry_s_tcp_health_under_it() {
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let path = dir.join("zeek/http/206_example_b.pcap");
+    let out = stdout_of(&[
+        "-r",
+        path.to_str().unwrap(),
+        "--tcp",
+        "-P",
+        "-t",
+        "-L",
+        "2",
+        "--no-detect",
+        "-n",
+    ]);
+    let lines: Vec<&str> = out.lines().collect();
+    let at = lines
+        .iter()
+        .position(|l| l.contains("65.54.95.206:80"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(
+        lines[at + 1].trim_start().split(';').nth(1).unwrap().trim(),
+        "retransmitted 0/56, out of order 0/52, dup ACKs 64/0, zero window 57/0 (=>/<=)",
+        "{out}"
+    );
+    assert!(lines[at + 1].trim_start().starts_with("tcp: rtt "), "{out}");
+    // Without --tcp the report keeps iftop's two lines per entry.
+    let plain = stdout_of(&[
+        "-r",
+        path.to_str().unwrap(),
+        "-P",
+        "-t",
+        "-L",
+        "2",
+        "--no-detect",
+        "-n",
+    ]);
+    assert!(!plain.contains("tcp: "), "{plain}");
+}
