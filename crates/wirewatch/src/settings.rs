@@ -278,8 +278,12 @@ fn split_budget(
     if let Some(n) = cfg.limits.flows {
         return n;
     }
-    let per_flow =
+    let mut per_flow =
         wirewatch_flow::FlowTable::BYTES_PER_FLOW + wirewatch_flow::Snapshot::BYTES_PER_FLOW;
+    if a.report.tcp {
+        // At most one flow in four holds a TCP analysis (flow::tcp_cap).
+        per_flow += wirewatch_flow::TcpAnalysis::SIZE_BYTES.div_ceil(4);
+    }
     (left / per_flow as u64) as usize
 }
 
