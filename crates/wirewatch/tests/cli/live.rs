@@ -351,7 +351,8 @@ struct TcpCounts {
     payload_out: u64,
 }
 
-fn tcp_info(s: &TcpStream) -> TcpCounts {
+/// The socket's `TCP_INFO`.
+pub(crate) fn kernel_tcp_info(s: &TcpStream) -> libc::tcp_info {
     // SAFETY: tcp_info is plain data; getsockopt fills at most its size.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -365,7 +366,12 @@ fn tcp_info(s: &TcpStream) -> TcpCounts {
             &mut len,
         )
     };
-    assert_eq!(r, 0);
+    assert_eq!(r, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info
+}
+
+fn tcp_info(s: &TcpStream) -> TcpCounts {
+    let info = kernel_tcp_info(s);
     assert_eq!(
         info.tcpi_total_retrans, 0,
         "a retransmission spoils the count"

@@ -170,7 +170,7 @@ fn read_frames(from: Arc<OwnedFd>, to: mpsc::Sender<Due>, imp: Impair, stop: Arc
                 &mut len,
             )
         };
-        if n <= 0 || sll.sll_pkttype == libc::PACKET_OUTGOING as u8 {
+        if n <= 0 || sll.sll_pkttype == libc::PACKET_OUTGOING {
             continue;
         }
         let mut f = buf[..n as usize].to_vec();
@@ -369,27 +369,8 @@ fn send_bulk(ns: &str, to: Ipv4Addr, port: u16, n: usize) -> u32 {
         s.shutdown(std::net::Shutdown::Write).unwrap();
         // The peer's FIN acknowledges ours: nothing of ours is resent after.
         assert_eq!(s.read(&mut [0u8; 16]).unwrap(), 0);
-        total_retrans(&s)
+        live::kernel_tcp_info(&s).tcpi_total_retrans
     })
-}
-
-/// The socket's `tcpi_total_retrans` (`TCP_INFO`).
-fn total_retrans(s: &TcpStream) -> u32 {
-    // SAFETY: tcp_info is plain data; getsockopt fills at most its size.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: valid pointers for the call.
-    let r = unsafe {
-        libc::getsockopt(
-            s.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            &mut info as *mut libc::tcp_info as *mut libc::c_void,
-            &mut len,
-        )
-    };
-    assert_eq!(r, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-    info.tcpi_total_retrans
 }
 
 /// Stops `ww` with SIGTERM; its JSON lines (after checking it exited well).
@@ -410,11 +391,13 @@ fn from_side(e: &Value, key: &str, from: Ipv4Addr) -> u64 {
         .unwrap_or_else(|| panic!("{key}: {e}"))
 }
 
+/// Whether `got` is within `share` (a fraction) of `want`.
 fn within(got: f64, want: f64, share: f64) -> bool {
     (got - want).abs() <= want * share
 }
 
-fn tcp_entry<'a>(rep: &'a Value, a: Ipv4Addr, b: Ipv4Addr) -> &'a Value {
+/// The TCP entry between `a` and `b`.
+fn tcp_entry(rep: &Value, a: Ipv4Addr, b: Ipv4Addr) -> &Value {
     live::entry(rep, &a.to_string(), &b.to_string(), "tcp")
 }
 
