@@ -24,7 +24,8 @@ const FAST_RETRANS_NANOS: i64 = 20_000_000;
 /// tshark's out-of-order window when no initial RTT is known.
 const OOO_DEFAULT_NANOS: i64 = 3_000_000;
 /// Pending TSvals (pping) and unacknowledged segment ends (seq/ACK timing)
-/// remembered per direction; the oldest is dropped, and counted, when full.
+/// remembered per direction; when all are taken a new one is not timed
+/// (counted), so the oldest, answered first, still give samples.
 pub const RTT_PENDING: usize = 4;
 /// "No time" in the packed timestamps of the state.
 const NONE: i64 = i64::MIN;
@@ -132,8 +133,8 @@ pub struct RttStats {
     pub max_nanos: u64,
     /// Smoothed RTT (RFC 6298: the first sample, then 7/8 old + 1/8 new), ns.
     pub srtt_nanos: u64,
-    /// Pending TSvals or segment ends dropped unmatched because the fixed
-    /// ring was full.
+    /// TSvals or segment ends not timed because all pending slots were
+    /// taken.
     pub pending_dropped: u64,
 }
 
@@ -181,41 +182,35 @@ impl Default for Handshake {
     }
 }
 
-/// A small ring of (key, time) pairs: pending TSvals or segment ends.
+/// A few (key, time) pairs: pending TSvals or segment ends. When all are
+/// taken a new one is dropped, not the oldest: the oldest is answered
+/// first, so a steady stream keeps giving samples (evicting the oldest
+/// left none whenever more than `RTT_PENDING` keys were sent per RTT: a
+/// bulk transfer over 40 ms with a 1 ms TSval clock).
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     items: [(u32, i64); RTT_PENDING],
-    next: u8,
 }
 
 impl Default for Pending {
     fn default() -> Self {
         Pending {
             items: [(0, NONE); RTT_PENDING],
-            next: 0,
         }
     }
 }
 
 impl Pending {
-    /// Remembers `key` sent at `t`; true when an unmatched entry was dropped.
+    /// Remembers `key` sent at `t`; false (nothing kept) when all slots
+    /// are taken.
     fn push(&mut self, key: u32, t: i64) -> bool {
-        let slot = &mut self.items[usize::from(self.next) % RTT_PENDING];
-        let dropped = slot.1 != NONE;
-        *slot = (key, t);
-        self.next = (self.next + 1) % RTT_PENDING as u8;
-        dropped
-    }
-
-    /// Time of the entry whose key is `key`, removed.
-    fn take(&mut self, key: u32) -> Option<i64> {
-        let slot = self
-            .items
-            .iter_mut()
-            .find(|(k, t)| *t != NONE && *k == key)?;
-        let t = slot.1;
-        slot.1 = NONE;
-        Some(t)
+        match self.items.iter_mut().find(|(_, at)| *at == NONE) {
+            Some(slot) => {
+                *slot = (key, t);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Removes the entries at or below `ack` (serial order), returning the
@@ -722,14 +717,15 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
         // Time only the first segment carrying a TSval, and only TSvals
         // that increase.
         if !fwd.has_ts || gt(tsval, fwd.ts_last) {
-            if fwd.tsvals.push(tsval, t) {
+            if !fwd.tsvals.push(tsval, t) {
                 fwd.rtt.pending_dropped += 1;
             }
             fwd.ts_last = tsval;
             fwd.has_ts = true;
         }
+        // Echoes never go back: a TSecr also retires the TSvals below it.
         if seg.flags & ACK != 0 && tsecr != 0 {
-            if let Some(sent) = rev.tsvals.take(tsecr) {
+            if let Some(sent) = rev.tsvals.ack(tsecr) {
                 rev.rtt.add(t.saturating_sub(sent));
             }
         }
@@ -740,7 +736,7 @@ fn rtt_samples(fwd: &mut Side, rev: &mut Side, seg: &TcpSeg, last: Last) {
     if last.retransmitted {
         // Karn: an ACK could answer either copy; time nothing pending.
         fwd.seq_ends.clear();
-    } else if last.new_data && fwd.seq_ends.push(last.next, t) {
+    } else if last.new_data && !fwd.seq_ends.push(last.next, t) {
         fwd.rtt.pending_dropped += 1;
     }
     if seg.flags & ACK != 0 {
@@ -894,6 +890,36 @@ mod tests {
         assert_eq!(a.rtt(1).samples, 2, "handshake, then 50 echoed at 140");
     }
 
+    /// A new TSval every millisecond, each echoed 40 ms later: ten times
+    /// more pending TSvals than slots. Keeping the oldest, answered first,
+    /// still samples every RTT (evicting them left no sample at all).
+    #[test]
+    fn a_steady_stream_longer_than_the_pending_slots_is_still_timed() {
+        let mut a = connected();
+        let with_ts = |ms, dir_seq, ack, len, ts: (u32, u32)| TcpSeg {
+            timestamps: Some(ts),
+            ..seg(ms, ACK, dir_seq, ack, len)
+        };
+        let before = a.rtt(0).samples;
+        for i in 0..240u32 {
+            let ms = 100 + i64::from(i);
+            if i < 200 {
+                a.observe(0, &with_ts(ms, 101 + 10 * i, 501, 10, (1 + i, 1)));
+            }
+            if i >= 40 {
+                let acked = i - 40;
+                a.observe(
+                    1,
+                    &with_ts(ms, 501, 111 + 10 * acked, 0, (1000 + i, 1 + acked)),
+                );
+            }
+        }
+        let r = a.rtt(0);
+        assert!(r.samples - before >= 4 * 5, "{r:?}");
+        assert_eq!(r.max_nanos, 40 * MS as u64, "{r:?}");
+        assert!(r.pending_dropped > 0);
+    }
+
     #[test]
     fn karns_rule_times_no_retransmitted_data() {
         let mut a = connected();
@@ -1003,6 +1029,6 @@ mod tests {
         assert_eq!(a.counters(1).resets, 1);
         assert_eq!(a.counters(0).resets, 0);
         // docs/TCP.md states the size; keep it in step.
-        assert_eq!(TcpAnalysis::SIZE_BYTES, 840, "update docs/TCP.md");
+        assert_eq!(TcpAnalysis::SIZE_BYTES, 808, "update docs/TCP.md");
     }
 }

@@ -24,7 +24,7 @@ macro_rules! require_root_and_ip {
     };
 }
 
-fn sh(args: &[&str]) {
+pub(crate) fn sh(args: &[&str]) {
     let out = Command::new(args[0])
         .args(&args[1..])
         .output()
@@ -40,7 +40,7 @@ fn sh(args: &[&str]) {
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// Namespaces deleted on drop (deleting a namespace deletes its veths).
-struct Namespaces(Vec<String>);
+pub(crate) struct Namespaces(pub(crate) Vec<String>);
 
 impl Drop for Namespaces {
     fn drop(&mut self) {
@@ -61,7 +61,7 @@ pub(crate) struct Pair {
     _ns: Namespaces,
 }
 
-fn tag() -> String {
+pub(crate) fn tag() -> String {
     format!(
         "{}{}",
         std::process::id() % 100_000,
@@ -69,7 +69,7 @@ fn tag() -> String {
     )
 }
 
-fn netns_sysctl(ns: &str, key: &str, val: &str) {
+pub(crate) fn netns_sysctl(ns: &str, key: &str, val: &str) {
     let path = format!("/proc/sys/{}", key.replace('.', "/"));
     sh(&[
         "ip",
@@ -82,7 +82,7 @@ fn netns_sysctl(ns: &str, key: &str, val: &str) {
     ]);
 }
 
-fn mac_of(ns: &str, ifname: &str) -> String {
+pub(crate) fn mac_of(ns: &str, ifname: &str) -> String {
     let out = Command::new("ip")
         .args(["netns", "exec", ns, "cat"])
         .arg(format!("/sys/class/net/{ifname}/address"))
@@ -91,7 +91,7 @@ fn mac_of(ns: &str, ifname: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-fn new_namespace(name: &str) {
+pub(crate) fn new_namespace(name: &str) {
     sh(&["ip", "netns", "add", name]);
     sh(&["ip", "-n", name, "link", "set", "lo", "up"]);
     netns_sysctl(name, "net.ipv6.conf.all.disable_ipv6", "1");
@@ -307,24 +307,24 @@ impl Drop for Running {
     }
 }
 
-fn json_lines(out: &str) -> Vec<Value> {
+pub(crate) fn json_lines(out: &str) -> Vec<Value> {
     out.lines()
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad JSON {l}: {e}")))
         .collect()
 }
 
-fn final_report(v: &[Value]) -> &Value {
+pub(crate) fn final_report(v: &[Value]) -> &Value {
     v.iter()
         .find(|x| x["type"] == "final")
         .expect("final report")
 }
 
-fn summary(v: &[Value]) -> &Value {
+pub(crate) fn summary(v: &[Value]) -> &Value {
     v.iter().find(|x| x["type"] == "summary").expect("summary")
 }
 
 /// The entry with these endpoints (in either order) and protocol.
-fn entry<'a>(rep: &'a Value, a: &str, b: &str, proto: &str) -> &'a Value {
+pub(crate) fn entry<'a>(rep: &'a Value, a: &str, b: &str, proto: &str) -> &'a Value {
     rep["entries"]
         .as_array()
         .unwrap()
@@ -351,7 +351,8 @@ struct TcpCounts {
     payload_out: u64,
 }
 
-fn tcp_info(s: &TcpStream) -> TcpCounts {
+/// The socket's `TCP_INFO`.
+pub(crate) fn kernel_tcp_info(s: &TcpStream) -> libc::tcp_info {
     // SAFETY: tcp_info is plain data; getsockopt fills at most its size.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -365,7 +366,12 @@ fn tcp_info(s: &TcpStream) -> TcpCounts {
             &mut len,
         )
     };
-    assert_eq!(r, 0);
+    assert_eq!(r, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+    info
+}
+
+fn tcp_info(s: &TcpStream) -> TcpCounts {
+    let info = kernel_tcp_info(s);
     assert_eq!(
         info.tcpi_total_retrans, 0,
         "a retransmission spoils the count"

@@ -27,6 +27,7 @@ mod respond_life;
 mod screen_tmux;
 mod small_items;
 mod tcp;
+mod tcp_netem;
 mod tui;
 mod web;
 mod web_events;
