@@ -789,6 +789,24 @@ impl TomlPlace<'_> {
         ConfigError::at(self.path, line, message)
     }
 
+    /// A whole number that must lie in `lo..=hi`; errors name the key and
+    /// its line.
+    fn range(
+        &self,
+        key: &str,
+        v: Option<Spanned<u64>>,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Option<u64>, ConfigError> {
+        match v {
+            Some(v) if !(lo..=hi).contains(v.get_ref()) => Err(self.error(
+                v.span().start,
+                format!("{key}: must be between {lo} and {hi}, got {}", v.get_ref()),
+            )),
+            v => Ok(v.map(Spanned::into_inner)),
+        }
+    }
+
     /// `parse` applied to a string value; errors name the key and its line.
     fn check<T>(
         &self,
@@ -912,19 +930,14 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
         None => LimitsConfig::default(),
         Some(l) => LimitsConfig {
             memory: place.check("limits.memory", l.memory, parse_memory)?,
-            flows: match l.flows {
-                Some(v) if !(16..=wirewatch_flow::MAX_FLOWS as u64).contains(v.get_ref()) => {
-                    return Err(place.error(
-                        v.span().start,
-                        format!(
-                            "limits.flows: must be between 16 and {}, got {}",
-                            wirewatch_flow::MAX_FLOWS,
-                            v.get_ref()
-                        ),
-                    ))
-                }
-                v => v.map(|v| v.into_inner() as usize),
-            },
+            flows: place
+                .range(
+                    "limits.flows",
+                    l.flows,
+                    16,
+                    wirewatch_flow::MAX_FLOWS as u64,
+                )?
+                .map(|v| v as usize),
         },
     };
     let web = match file.web {
@@ -936,12 +949,8 @@ pub fn parse_toml(text: &str, path: &Path) -> Result<Config, ConfigError> {
                     .map(|p| p.map(std::path::PathBuf::from))
             };
             let max = wirewatch_web::metrics::MAX_TOP_N as u64;
-            let in_range = |key: &str, v: Option<Spanned<u64>>, lo: u64, hi: u64| match v {
-                Some(v) if !(lo..=hi).contains(v.get_ref()) => Err(place.error(
-                    v.span().start,
-                    format!("{key}: must be between {lo} and {hi}, got {}", v.get_ref()),
-                )),
-                v => Ok(v.map(|v| v.into_inner() as usize)),
+            let in_range = |key: &str, v: Option<Spanned<u64>>, lo: u64, hi: u64| {
+                place.range(key, v, lo, hi).map(|v| v.map(|v| v as usize))
             };
             WebConfig {
                 listen: place.check("web.listen", w.listen, nonempty)?,

@@ -84,22 +84,6 @@ fn net(s: &str) -> Result<IpNet, String> {
 }
 
 impl TomlPlace<'_> {
-    fn range(
-        &self,
-        key: &str,
-        v: Option<Spanned<u64>>,
-        lo: u64,
-        hi: u64,
-    ) -> Result<Option<u64>, ConfigError> {
-        match v {
-            Some(v) if !(lo..=hi).contains(v.get_ref()) => Err(self.error(
-                v.span().start,
-                format!("{key}: must be between {lo} and {hi}, got {}", v.get_ref()),
-            )),
-            v => Ok(v.map(Spanned::into_inner)),
-        }
-    }
-
     fn list<T>(
         &self,
         key: &str,
