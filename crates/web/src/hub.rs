@@ -134,11 +134,7 @@ impl Hub {
     /// The responder's decisions kept, newest first, at most `limit`; and
     /// how many were dropped from the ring.
     pub fn responses_newest(&self, limit: usize) -> (Vec<Arc<Value>>, u64) {
-        let Ok(ring) = self.responses.lock() else {
-            return (Vec::new(), 0);
-        };
-        let found = ring.alerts.iter().rev().take(limit).cloned().collect();
-        (found, ring.dropped)
+        newest(&self.responses, |_| true, limit)
     }
 
     /// A new SSE subscription: the newest snapshot as an event and the
@@ -157,18 +153,7 @@ impl Hub {
         keep: impl Fn(&Value) -> bool,
         limit: usize,
     ) -> (Vec<Arc<Value>>, u64) {
-        let Ok(ring) = self.alerts.lock() else {
-            return (Vec::new(), 0);
-        };
-        let found = ring
-            .alerts
-            .iter()
-            .rev()
-            .filter(|a| keep(a))
-            .take(limit)
-            .cloned()
-            .collect();
-        (found, ring.dropped)
+        newest(&self.alerts, keep, limit)
     }
 
     /// Counts an answer with status `code`.
@@ -202,6 +187,27 @@ impl Hub {
         }
         Some(SsePlace(Arc::clone(self)))
     }
+}
+
+/// The newest of `ring`'s values `keep` says yes to, at most `limit`, and
+/// how many the ring dropped.
+fn newest(
+    ring: &Mutex<AlertRing>,
+    keep: impl Fn(&Value) -> bool,
+    limit: usize,
+) -> (Vec<Arc<Value>>, u64) {
+    let Ok(ring) = ring.lock() else {
+        return (Vec::new(), 0);
+    };
+    let found = ring
+        .alerts
+        .iter()
+        .rev()
+        .filter(|a| keep(a))
+        .take(limit)
+        .cloned()
+        .collect();
+    (found, ring.dropped)
 }
 
 /// An SSE client's place, given back when dropped.
