@@ -156,6 +156,15 @@ impl WebFeed {
         }
     }
 
+    /// The published snapshot with the alert and response counts as they
+    /// are now (they change between publishes).
+    fn recount(&mut self) {
+        let mut snap = LiveSnapshot::clone(&self.out.snap.load());
+        snap.alerts = self.alerts.clone();
+        snap.responses = self.responses.clone();
+        self.out.snap.store(Arc::new(snap));
+    }
+
     fn publish(&mut self, table: &FlowTable, cx: &Context<'_>, slot: i64, fin: bool) {
         if let Some(c) = cx.capture {
             self.capture = Some(c.clone());
@@ -411,17 +420,13 @@ impl Consumer for WebFeed {
             self.out.push_alert(v);
         }
         // Counted at once, also after the end (the last alerts come then).
-        let mut snap = LiveSnapshot::clone(&self.out.snap.load());
-        snap.alerts = self.alerts.clone();
-        self.out.snap.store(Arc::new(snap));
+        self.recount();
     }
 
     fn response(&mut self, r: &Response) {
         *self.responses.entry(r.outcome.clone()).or_default() += 1;
         self.out.push_response(response_json(r));
-        let mut snap = LiveSnapshot::clone(&self.out.snap.load());
-        snap.responses = self.responses.clone();
-        self.out.snap.store(Arc::new(snap));
+        self.recount();
     }
 
     fn tick(&mut self, table: &FlowTable, tick: &Tick, cx: &Context<'_>) -> io::Result<()> {
