@@ -16,7 +16,7 @@ use std::time::Duration;
 use wirewatch_detect::Alert;
 use wirewatch_flow::FlowTable;
 use wirewatch_pipeline::{Consumer, Context, Ending, Outbox, Response};
-use wirewatch_units::{hhmm_utc, Timestamp};
+use wirewatch_units::{hhmm_utc, Clock, Timestamp};
 
 use crate::decide::{remaining, Decider, Decision, Outcome};
 use crate::policy::{duration_text, Action, Mode};
@@ -151,6 +151,9 @@ pub struct Responder {
     thread: Option<JoinHandle<Summary>>,
     dropped: Arc<AtomicU64>,
     now: Timestamp,
+    /// Live: the run's clock, the one time of every decision (packets
+    /// carry the kernel's time, which must not be mixed with it).
+    clock: Option<Arc<dyn Clock>>,
 }
 
 /// What the thread did, said at the end.
@@ -204,7 +207,15 @@ impl Responder {
             thread: Some(thread),
             dropped: Arc::new(AtomicU64::new(0)),
             now: Timestamp::ZERO,
+            clock: None,
         })
+    }
+
+    /// Decides on `clock`'s time (a live run) instead of the packets'
+    /// (a replay: the alert's time and the pipeline's packet clock).
+    pub fn on_clock(mut self, clock: Arc<dyn Clock>) -> Responder {
+        self.clock = Some(clock);
+        self
     }
 
     /// Hands the thread its hook runner: started by the caller once its
@@ -252,7 +263,10 @@ impl Consumer for Responder {
     }
 
     fn alert(&mut self, a: &Alert) {
-        let now = self.now.max(a.time);
+        let now = match &self.clock {
+            Some(c) => c.now(),
+            None => self.now.max(a.time),
+        };
         match self.jobs.try_send(Job::Alert(Box::new(a.clone()), now)) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -692,5 +706,36 @@ mod tests {
             last.starts_with("hook exit 0 in ") && last.ends_with(" true"),
             "{last}"
         );
+    }
+
+    #[test]
+    fn a_live_responder_times_every_decision_by_the_run_s_clock() {
+        let decide = |clock: Option<Arc<dyn Clock>>| {
+            let policy = Policy {
+                mode: Mode::DryRun,
+                blocks_per_minute: 1,
+                ..Policy::default()
+            };
+            let parts = Parts {
+                decider: Decider::new(policy),
+                firewall: None,
+                audit: None,
+                hooks: None,
+                guard: Box::new(|_: &Target| Ok(())),
+            };
+            let mut r = Responder::start(parts, || Ok(())).unwrap();
+            if let Some(c) = clock {
+                r = r.on_clock(c);
+            }
+            // Packet times two hours apart: a replay's minute has passed.
+            r.alert(&scan("198.51.100.7", 0));
+            r.alert(&scan("198.51.100.8", 7_200));
+            r.stop().outcomes
+        };
+        assert_eq!(decide(None), [("would-block", 2)]);
+        // Live, both come within the same minute of the run's clock,
+        // whatever time the packets carry: the rate limit holds.
+        let clock = Arc::new(wirewatch_units::FixedClock(crate::testing::at(10)));
+        assert_eq!(decide(Some(clock)), [("would-block", 1), ("refused", 1)]);
     }
 }

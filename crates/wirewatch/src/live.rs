@@ -115,7 +115,7 @@ pub fn open(
     let prepared = s
         .respond
         .as_ref()
-        .map(|rs| crate::responses::prepare(rs, clock.clone(), &mut notes));
+        .map(|rs| crate::responses::prepare(rs, clock.clone(), true, &mut notes));
     let net_admin = prepared.as_ref().is_some_and(|p| p.needs_net_admin);
     let scan_caps = if processes { PROCESS_CAPS } else { 0 };
     let net_admin_cap = if net_admin {

@@ -61,7 +61,7 @@ pub fn add_dry_run_responder<S: Source>(p: &mut Pipeline<S>, s: &Settings) -> an
         return Ok(());
     };
     let mut notes = Vec::new();
-    let prepared = crate::responses::prepare(rs, crate::clock::shared(), &mut notes);
+    let prepared = crate::responses::prepare(rs, crate::clock::shared(), false, &mut notes);
     for n in notes {
         crate::message::note(&n);
     }

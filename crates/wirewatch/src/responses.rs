@@ -20,6 +20,8 @@ use crate::settings::RespondSettings;
 /// What [`prepare`] opened, ready to start.
 pub struct Prepared {
     parts: Parts,
+    /// Live: the run's clock, which times the decisions.
+    clock: Option<Arc<dyn Clock>>,
     /// Whether the thread needs CAP_NET_ADMIN (a firewall is open).
     pub needs_net_admin: bool,
 }
@@ -28,7 +30,12 @@ pub struct Prepared {
 /// log, nftables when enforcing (blocks the audit log still holds are put
 /// back with their remaining time), the guard. What fails is said in
 /// `notes`, and the run goes on without it.
-pub fn prepare(rs: &RespondSettings, clock: Arc<dyn Clock>, notes: &mut Vec<String>) -> Prepared {
+pub fn prepare(
+    rs: &RespondSettings,
+    clock: Arc<dyn Clock>,
+    live: bool,
+    notes: &mut Vec<String>,
+) -> Prepared {
     let policy = rs.policy.clone();
     let now = clock.now();
     let mut decider = Decider::new(policy.clone());
@@ -43,6 +50,7 @@ pub fn prepare(rs: &RespondSettings, clock: Arc<dyn Clock>, notes: &mut Vec<Stri
         Mode::DryRun => None,
         Mode::Enforce => open_firewall(rs, audit.as_mut(), &mut decider, now, notes),
     };
+    let clock_for_decisions = Arc::clone(&clock);
     let guard = match LiveGuard::load(
         policy.allow.clone(),
         System::default(),
@@ -60,6 +68,7 @@ pub fn prepare(rs: &RespondSettings, clock: Arc<dyn Clock>, notes: &mut Vec<Stri
     };
     notes.push(mode_line(rs, firewall.is_some()));
     Prepared {
+        clock: live.then_some(clock_for_decisions),
         needs_net_admin: firewall.is_some(),
         parts: Parts {
             decider,
@@ -181,14 +190,19 @@ pub fn nft_config(p: &wirewatch_respond::policy::Policy, nft: std::path::PathBuf
 /// the privilege drop kept CAP_NET_ADMIN, before this thread gives it up.
 pub fn start(p: Prepared) -> anyhow::Result<Responder> {
     let net_admin = p.needs_net_admin;
-    Responder::start(p.parts, move || {
+    let clock = p.clock;
+    let r = Responder::start(p.parts, move || {
         if net_admin {
             privs::keep_thread_capability_for_children(privs::CAP_NET_ADMIN).map(|_| ())
         } else {
             privs::keep_thread_capabilities(0)
         }
     })
-    .map_err(|e| anyhow::anyhow!("starting the responder: {e}"))
+    .map_err(|e| anyhow::anyhow!("starting the responder: {e}"))?;
+    Ok(match clock {
+        Some(c) => r.on_clock(c),
+        None => r,
+    })
 }
 
 /// Hands the responder its hook workers; call it on a thread that holds
