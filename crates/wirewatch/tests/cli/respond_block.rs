@@ -213,6 +213,9 @@ fn source_drops(ns: &str) -> u64 {
 /// Polls `block_v4` in namespace `ns` (nft run from a thread inside it,
 /// every 5 ms) until it holds `addr`; the wall-clock instant it was seen
 /// (to compare with packet timestamps), or `None` after [`PATIENCE`].
+/// The instant is the kernel's CLOCK_REALTIME, which stamps the packets,
+/// asked of the kernel itself: a shifted clock of this process (faketime)
+/// must not be compared with them.
 fn wait_blocked(ns: &str, addr: Ipv4Addr) -> Option<SystemTime> {
     let want = addr.to_string();
     in_netns(ns, move || {
@@ -223,7 +226,7 @@ fn wait_blocked(ns: &str, addr: Ipv4Addr) -> Option<SystemTime> {
                 .output()
                 .expect("run nft");
             // Read right after nft returns: the block was in place by then.
-            let seen = SystemTime::now();
+            let seen = kernel_realtime();
             if out.status.success()
                 && set_elements(&String::from_utf8_lossy(&out.stdout)).contains(&want)
             {
@@ -578,4 +581,18 @@ fn a_dry_run_changes_no_rule_and_logs_what_it_would_block() {
     assert_eq!(d["outcome"], "would-block");
     assert_eq!(d["mode"], "dry-run");
     assert_eq!(d["target"], format!("from {attacker}"));
+}
+
+/// The kernel's CLOCK_REALTIME, read by the system call itself (not the C
+/// library's wrapper, which a time-shifting preload may replace): the clock
+/// that stamps captured packets.
+fn kernel_realtime() -> SystemTime {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    let r = unsafe { libc::syscall(libc::SYS_clock_gettime, libc::CLOCK_REALTIME, &mut ts) };
+    assert_eq!(r, 0, "clock_gettime: {}", std::io::Error::last_os_error());
+    UNIX_EPOCH + Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
