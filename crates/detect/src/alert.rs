@@ -47,11 +47,13 @@ pub enum Kind {
     Capacity,
     /// Traffic outside its forecast's 99 % band.
     ForecastDeviation,
+    /// TCP retransmissions or round-trip time far above their baseline.
+    TcpDegradation,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 16] = [
+    pub const ALL: [Kind; 17] = [
         Kind::Spike,
         Kind::Drop,
         Kind::VerticalScan,
@@ -68,6 +70,7 @@ impl Kind {
         Kind::Anomaly,
         Kind::Capacity,
         Kind::ForecastDeviation,
+        Kind::TcpDegradation,
     ];
 
     /// The snake_case name used in JSON, config and the store.
@@ -89,6 +92,7 @@ impl Kind {
             Kind::Anomaly => "anomaly",
             Kind::Capacity => "capacity",
             Kind::ForecastDeviation => "forecast_deviation",
+            Kind::TcpDegradation => "tcp_degradation",
         }
     }
 

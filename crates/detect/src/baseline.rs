@@ -128,7 +128,7 @@ impl Slot {
 
 /// What a subject's profile keeps besides its hour slots.
 #[derive(Clone, Copy, Debug)]
-struct Head {
+pub(crate) struct Head {
     /// The overall slot.
     all: Slot,
     /// Recent observed / expected.
@@ -136,7 +136,7 @@ struct Head {
     /// Bytes this minute so far.
     pending: f64,
     /// An alert is open (fires once until traffic is back in range).
-    open: Option<Kind>,
+    pub(crate) open: Option<Kind>,
 }
 
 impl Default for Head {
@@ -152,16 +152,16 @@ impl Default for Head {
 
 /// One subject's profile as one minute sees it: its head and the slots of
 /// that minute's hour of the week and hour of the day.
-struct At<'a> {
-    head: &'a mut Head,
-    week: &'a mut Slot,
-    day: &'a mut Slot,
+pub(crate) struct At<'a> {
+    pub(crate) head: &'a mut Head,
+    pub(crate) week: &'a mut Slot,
+    pub(crate) day: &'a mut Slot,
 }
 
 impl At<'_> {
     /// The expected rate and spread, and which slot gave them, when one
     /// has enough observations.
-    fn expected(&self, min_n: u32) -> Option<(f64, f64, &'static str)> {
+    pub(crate) fn expected(&self, min_n: u32) -> Option<(f64, f64, &'static str)> {
         let (s, which) = self.trusted(min_n)?;
         let level = self.head.level.clamp(0.25, 4.0);
         Some((s.mean * level, s.mad * level, which))
@@ -180,7 +180,7 @@ impl At<'_> {
         }
     }
 
-    fn learn(&mut self, x: f64, cfg: &Config, weight: u32) {
+    pub(crate) fn learn(&mut self, x: f64, cfg: &Config, weight: u32) {
         // The level follows the ratio to the profile before it learns this minute.
         if let Some((s, _)) = self.trusted(cfg.min_minutes) {
             if s.mean > 0.0 {
@@ -196,7 +196,7 @@ impl At<'_> {
 
 /// Hour of the week (0 = Monday 00:00 UTC) and hour of the day of a
 /// minute given in seconds since the epoch (a Thursday).
-fn hours(minute_secs: i64) -> (usize, usize) {
+pub(crate) fn hours(minute_secs: i64) -> (usize, usize) {
     let h = minute_secs.div_euclid(3600);
     ((h + 72).rem_euclid(168) as usize, h.rem_euclid(24) as usize)
 }

@@ -74,6 +74,29 @@ pub struct FlowRow<'a> {
     pub packets_out: u64,
     /// Packets remote → local.
     pub packets_in: u64,
+    /// TCP health of the period (`--tcp`; zero otherwise).
+    pub tcp: RowTcp,
+}
+
+/// A period's TCP figures, `[out, in]`: segments retransmitted by the
+/// local end and by the remote end, and the RTT samples taken on each
+/// end's segments with their sum in µs (out: the path from the capture
+/// point to the remote end and back; in: to the local end and back).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RowTcp {
+    /// Segments retransmitted.
+    pub retrans: [u64; 2],
+    /// RTT samples.
+    pub rtt_samples: [u64; 2],
+    /// Their sum, µs.
+    pub rtt_sum_us: [u64; 2],
+}
+
+impl RowTcp {
+    /// Nothing measured.
+    pub fn is_empty(&self) -> bool {
+        *self == RowTcp::default()
+    }
 }
 
 /// A detector that learns from per-period flow counts.

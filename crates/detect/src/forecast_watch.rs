@@ -356,6 +356,7 @@ mod tests {
             bytes_in,
             packets_out: 0,
             packets_in: 1,
+            tcp: Default::default(),
         }
     }
 

@@ -27,7 +27,7 @@ pub use alert::{
 };
 pub use bounded::Bounded;
 pub use budget::Budget;
-pub use detector::{FlowRow, PacketDetector, RowDetector};
+pub use detector::{FlowRow, PacketDetector, RowDetector, RowTcp};
 pub use engine::{DetectConfig, Engine, StateCount};
 pub use forecast_watch::{capacity_alert, Expectation, ForecastWatch};
 pub use kitsune::{Kitsune, KitsuneConfig, ModelError};

@@ -31,6 +31,7 @@ fn minute(e: &mut Engine, m: i64, bytes_per_sec: f64) -> Vec<Alert> {
         bytes_in: b - b / 2,
         packets_out: 1,
         packets_in: 1,
+        tcp: Default::default(),
     };
     e.rows(Timestamp::from_secs(t + 59), &[r]);
     e.take_alerts()

@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kind, Obs};
+use wirewatch_detect::{Alert, DetectConfig, Engine, FlowRow, Kind, Obs, RowTcp};
 use wirewatch_wire::{build, decode, linktype, proto, tcp_flags, DecodeOptions, Timestamp};
 
 fn ip(a: u8, b: u8, c: u8, d: u8) -> IpAddr {
@@ -391,6 +391,7 @@ fn row(ts: i64, local: IpAddr, remote: IpAddr, process: Option<&str>, out: u64) 
         bytes_in: out / 10,
         packets_out: out / 1000 + 1,
         packets_in: out / 10_000 + 1,
+        tcp: Default::default(),
     }
 }
 
@@ -508,4 +509,120 @@ fn the_limiter_shows_one_alert_per_kind_and_entity_per_window() {
     assert_eq!(r.alerts.len(), 2, "{:#?}", r.alerts);
     assert_eq!(r.alerts[1].suppressed, 4);
     assert_eq!(r.engine.held(), 8);
+}
+
+/// A minute of a web server's TCP: `segments` each way split 1:1,
+/// `resent_by_peers` segments retransmitted towards it, and RTT samples
+/// of `out_ms` on its segments and 0.5 ms on its clients'.
+fn tcp_minute(ts: i64, resent_by_peers: u64, out_ms: u64) -> FlowRow<'static> {
+    FlowRow {
+        ts: Timestamp::from_secs(ts),
+        iface: "eth0",
+        local: ip(10, 0, 0, 80),
+        remote: ip(198, 51, 100, 7),
+        local_port: 443,
+        remote_port: 50_000,
+        protocol: proto::TCP,
+        process: Some("nginx"),
+        bytes_out: 1_000_000,
+        bytes_in: 50_000,
+        packets_out: 700,
+        packets_in: 700,
+        tcp: RowTcp {
+            retrans: [1, resent_by_peers],
+            rtt_samples: [50, 40],
+            rtt_sum_us: [50 * out_ms * 1_000, 40 * 500],
+        },
+    }
+}
+
+/// Feeds minutes `from..to` of `row(t)` to the engine, returning the
+/// tcp_degradation alerts.
+fn feed_tcp(
+    e: &mut Engine,
+    from: i64,
+    to: i64,
+    row: impl Fn(i64) -> FlowRow<'static>,
+) -> Vec<Alert> {
+    let mut got = Vec::new();
+    for m in from..to {
+        let t = DAY0 + m * 60;
+        e.rows(Timestamp::from_secs(t + 60), &[row(t)]);
+        got.extend(
+            e.take_alerts()
+                .into_iter()
+                .filter(|a| a.kind == Kind::TcpDegradation),
+        );
+    }
+    got
+}
+
+#[test]
+fn tcp_degradation_fires_on_a_rise_over_the_baseline_and_names_the_side() {
+    let mut e = Engine::new(&DetectConfig::default()).unwrap();
+    // An hour of 0.2-0.3 % retransmissions and a 40 ms path: nothing to say.
+    let calm = feed_tcp(&mut e, 0, 60, |t| {
+        tcp_minute(t, 2 + (t / 60 % 2) as u64, 40)
+    });
+    assert!(calm.is_empty(), "{calm:#?}");
+    // Loss on the way in: 80 of 1,400 segments resent by the clients.
+    let lossy = feed_tcp(&mut e, 60, 63, |t| tcp_minute(t, 80, 40));
+    // One alert each for the interface, the host and the process, once.
+    assert_eq!(lossy.len(), 3, "{lossy:#?}");
+    let host = lossy
+        .iter()
+        .find(|a| a.summary.starts_with("Host 10.0.0.80"))
+        .unwrap();
+    assert!(
+        host.summary
+            .contains("TCP retransmissions rose to 5.79 % of segments (81 of 1,400)")
+            && host.summary.contains("mostly by its peers")
+            && host.summary.contains("mostly as a server"),
+        "{}",
+        host.summary
+    );
+    assert_eq!(host.evidence.unit, "% of segments");
+    assert!(host.evidence.score >= 6.0);
+    // Back to normal, then the path's delay triples for two minutes (an
+    // alert needs two in a row): the remote side.
+    assert!(feed_tcp(&mut e, 63, 70, |t| tcp_minute(t, 2, 40)).is_empty());
+    let slow = feed_tcp(&mut e, 70, 73, |t| tcp_minute(t, 2, 120));
+    assert_eq!(slow.len(), 3, "{slow:#?}");
+    let p = slow
+        .iter()
+        .find(|a| a.summary.starts_with("Process nginx"))
+        .unwrap();
+    assert!(
+        p.summary.contains("TCP round trip rose to 120.0 ms")
+            && p.summary.contains("expected 40.0 ms")
+            && p.summary.contains("beyond the capture point")
+            && p.summary.contains("its own side: 0.5 ms"),
+        "{}",
+        p.summary
+    );
+}
+
+#[test]
+fn tcp_degradation_needs_enough_segments_and_tcp_figures() {
+    let mut e = Engine::new(&DetectConfig::default()).unwrap();
+    assert!(feed_tcp(&mut e, 0, 60, |t| tcp_minute(t, 2, 40)).is_empty());
+    // A handful of segments, all resent: too few to judge.
+    let few = feed_tcp(&mut e, 60, 61, |t| {
+        let mut r = tcp_minute(t, 50, 40);
+        (r.packets_out, r.packets_in) = (40, 40);
+        r
+    });
+    assert!(few.is_empty(), "{few:#?}");
+    // One bad minute alone is a blip, not a degradation.
+    let blip = feed_tcp(&mut e, 61, 66, |t| {
+        tcp_minute(t, if t / 60 % 5 == 2 { 90 } else { 2 }, 40)
+    });
+    assert!(blip.is_empty(), "{blip:#?}");
+    // Rows recorded without --tcp teach nothing and raise nothing.
+    let mut quiet = Engine::new(&DetectConfig::default()).unwrap();
+    let none = feed_tcp(&mut quiet, 0, 120, |t| FlowRow {
+        tcp: RowTcp::default(),
+        ..tcp_minute(t, 0, 40)
+    });
+    assert!(none.is_empty());
 }

@@ -620,6 +620,7 @@ mod tests {
             bytes_in: 0,
             packets_out: 1,
             packets_in: 0,
+            tcp: Default::default(),
         }
     }
 

@@ -11,6 +11,7 @@ pub mod flood;
 pub mod flows;
 mod portset;
 pub mod scan;
+pub mod tcp;
 mod window;
 
 pub use portset::SmallSet;
@@ -33,6 +34,8 @@ pub struct Config {
     pub dns: dns::Config,
     /// Connections at a regular period (beaconing).
     pub beacon: beacon::Config,
+    /// TCP retransmissions and RTT against their baselines (`--tcp`).
+    pub tcp_degradation: tcp::Config,
 }
 
 impl Config {
@@ -44,6 +47,7 @@ impl Config {
         self.new_destination.validate()?;
         self.dns.validate()?;
         self.beacon.validate()?;
+        self.tcp_degradation.validate()?;
         Ok(())
     }
 }
@@ -77,6 +81,9 @@ pub fn row_detectors(cfg: &Config) -> Vec<Box<dyn RowDetector>> {
     let mut v: Vec<Box<dyn RowDetector>> = Vec::new();
     if cfg.new_destination.enabled {
         v.push(Box::new(flows::NewDestination::new(&cfg.new_destination)));
+    }
+    if cfg.tcp_degradation.enabled {
+        v.push(Box::new(tcp::TcpDegradation::new(&cfg.tcp_degradation)));
     }
     v
 }

@@ -284,3 +284,109 @@ fn history_tcp_queries_say_when_nothing_was_recorded_with_tcp() {
         "invalid value 'speed' for '--sort <SORT>'",
     );
 }
+
+/// An Ethernet frame of a TCP segment with its sequence and ACK numbers
+/// and `len` bytes of payload.
+#[allow(clippy::too_many_arguments)]
+fn segment(
+    src: &str,
+    sport: u16,
+    dst: &str,
+    dport: u16,
+    flags: u8,
+    seq: u32,
+    ack: u32,
+    len: usize,
+) -> Vec<u8> {
+    use wirewatch_wire::build;
+    let mut t = build::tcp(sport, dport, flags, &vec![0x61; len]);
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[8..12].copy_from_slice(&ack.to_be_bytes());
+    let (s, d) = (crate::common::ip(src), crate::common::ip(dst));
+    build::eth(build::ethertype_for(s), &build::ip(s, d, 6, &t))
+}
+
+/// 48 minutes of an upload from 12:27 (two 1,000-byte segments a second,
+/// each ACKed 40 ms later); from 13:09 the ACKs take 150 ms and one
+/// segment in four is sent again 200 ms later.
+fn degrading_upload() -> Vec<(wirewatch_wire::Timestamp, Vec<u8>)> {
+    use crate::common::t;
+    use wirewatch_wire::tcp_flags::{ACK, PSH, SYN};
+    let (c, s) = ("10.0.0.1", "192.0.2.10");
+    let mut f = vec![
+        (t(19_000), segment(c, 40_000, s, 443, SYN, 0, 0, 0)),
+        (t(19_040), segment(s, 443, c, 40_000, SYN | ACK, 0, 1, 0)),
+        (t(19_041), segment(c, 40_000, s, 443, ACK, 1, 1, 0)),
+    ];
+    let mut seq = 1u32;
+    for k in 0..48 * 120i64 {
+        let at = 20_000 + k * 500;
+        let bad = k >= 42 * 120;
+        let rtt = if bad { 150 } else { 40 };
+        f.push((at, segment(c, 40_000, s, 443, ACK | PSH, seq, 1, 1_000)).into_t());
+        let mut acked = at + rtt;
+        if bad && k % 4 == 0 {
+            f.push(
+                (
+                    at + 200,
+                    segment(c, 40_000, s, 443, ACK | PSH, seq, 1, 1_000),
+                )
+                    .into_t(),
+            );
+            acked = at + 200 + rtt;
+        }
+        seq += 1_000;
+        f.push((acked, segment(s, 443, c, 40_000, ACK, 1, seq, 0)).into_t());
+    }
+    f.sort_by_key(|(ts, _)| *ts);
+    f
+}
+
+/// A frame at `ms` milliseconds.
+trait IntoT {
+    fn into_t(self) -> (wirewatch_wire::Timestamp, Vec<u8>);
+}
+
+impl IntoT for (i64, Vec<u8>) {
+    fn into_t(self) -> (wirewatch_wire::Timestamp, Vec<u8>) {
+        (crate::common::t(self.0), self.1)
+    }
+}
+
+#[test]
+fn a_path_that_slows_and_loses_raises_tcp_degradation() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = crate::common::write_pcap(dir.path(), "up.pcap", &degrading_upload());
+    let out = stdout_of(&["-r", cap.to_str().unwrap(), "--tcp", "--alerts", "json"]);
+    let alerts: Vec<Value> = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|a| a["kind"] == "tcp_degradation")
+        .collect();
+    // The host's one alert of the minute says both, with the side.
+    let host = alerts
+        .iter()
+        .find(|a| a["entity"]["addr"] == "10.0.0.1")
+        .unwrap_or_else(|| panic!("no host alert in {alerts:#?}"));
+    let s = host["summary"].as_str().unwrap();
+    assert!(
+        s.starts_with("Host 10.0.0.1: TCP retransmissions rose to 11.11 % of segments (30 of 270)")
+            && s.contains("mostly by itself")
+            && s.contains("(30 by it, 0 by its peers)")
+            && s.contains("TCP round trip rose to 150.0 ms")
+            && s.contains("expected 40.0 ms")
+            && s.contains("beyond the capture point")
+            && s.contains("in the minute to 13:11 UTC (mostly as a client"),
+        "{s}"
+    );
+    assert_eq!(host["time"], "2020-09-13T13:11:00.000000Z", "{host}");
+    assert_eq!(
+        host["evidence"]["contributors"].as_array().unwrap().len(),
+        2
+    );
+    // The interface says the same; nothing else is said.
+    assert_eq!(alerts.len(), 2, "{alerts:#?}");
+    // Without --tcp there is nothing to judge.
+    let plain = stdout_of(&["-r", cap.to_str().unwrap(), "--alerts", "json"]);
+    assert!(!plain.contains("tcp_degradation"), "{plain}");
+}
