@@ -94,7 +94,15 @@ pub struct App {
     pub needs_rebuild: bool,
     /// Keys in the order last drawn (when every entry was turned into a line).
     pub shown: Vec<EntryKey>,
+    /// The table analyses TCP (`--tcp`): the RTT / retransmission column
+    /// and orders have something to show.
+    pub tcp_analysis: bool,
+    /// The RTT / retransmission column is shown (key `R`).
+    pub tcp_column: bool,
 }
+
+/// What the TCP keys say when the run does not analyse TCP.
+pub const TCP_OFF: &str = "TCP analysis is off (start with --tcp)";
 
 /// Messages stay this long.
 const MESSAGE_NANOS: i64 = 3_000_000_000;
@@ -127,6 +135,8 @@ impl App {
             fit: 100,
             needs_rebuild: false,
             shown: Vec::new(),
+            tcp_analysis: false,
+            tcp_column: false,
         }
     }
 
@@ -135,7 +145,10 @@ impl App {
     pub fn direct(&self) -> bool {
         self.frozen.is_none()
             && self.opt.screen_filter.is_none()
-            && matches!(self.opt.sort, ScreenSort::Rate(_))
+            && matches!(
+                self.opt.sort,
+                ScreenSort::Rate(_) | ScreenSort::Retransmissions | ScreenSort::Rtt
+            )
     }
 
     /// The grouping the options ask for.
@@ -155,6 +168,8 @@ impl App {
             ScreenSort::Source => SortKey::Source,
             ScreenSort::Destination => SortKey::Destination,
             ScreenSort::Process => SortKey::Owner,
+            ScreenSort::Retransmissions => SortKey::Retransmissions,
+            ScreenSort::Rtt => SortKey::Rtt,
         }
     }
 
@@ -293,7 +308,8 @@ impl App {
                 let said = self
                     .display_key(code)
                     .or_else(|| self.order_key(code))
-                    .or_else(|| self.view_key(code));
+                    .or_else(|| self.view_key(code))
+                    .or_else(|| self.tcp_key(code));
                 if let Some(msg) = said {
                     self.say(msg);
                 }
@@ -418,6 +434,30 @@ impl App {
                 }
             }
             _ => return None,
+        })
+    }
+
+    /// The TCP health keys (`--tcp`): `R` shows the RTT / retransmission
+    /// column, `5` and `6` sort by retransmissions and by RTT. Without TCP
+    /// analysis they change nothing and say so until the next key.
+    fn tcp_key(&mut self, code: KeyCode) -> Option<String> {
+        if !matches!(code, KeyCode::Char('R' | '5' | '6')) {
+            return None;
+        }
+        if !self.tcp_analysis {
+            self.tell(TCP_OFF);
+            return None;
+        }
+        Some(match code {
+            KeyCode::Char('5') => {
+                self.opt.sort = ScreenSort::Retransmissions;
+                "sort by retransmissions".into()
+            }
+            KeyCode::Char('6') => {
+                self.opt.sort = ScreenSort::Rtt;
+                "sort by RTT".into()
+            }
+            _ => Self::toggle(&mut self.tcp_column, "RTT / retransmission column"),
         })
     }
 

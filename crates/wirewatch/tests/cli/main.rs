@@ -29,6 +29,7 @@ mod small_items;
 mod tcp;
 mod tcp_netem;
 mod tui;
+mod tui_tcp;
 mod web;
 mod web_events;
 mod web_history;
