@@ -341,7 +341,32 @@ pub fn sse_json(snap: &LiveSnapshot, names: &HostNames) -> Value {
         "spark": *snap.spark,
         "top": top,
         "alerts_total": snap.alerts.values().sum::<u64>(),
+        "tcp": snap.tcp.as_ref().map(tcp_health_json),
     })
+}
+
+/// The run's TCP health (`--tcp`) for the dashboard: the `--format json`
+/// summary's `tcp` object and `handshake_rtt_buckets`, the handshake RTTs
+/// per bucket of `/metrics`' histogram (`le_ms`: its upper bound, `null`
+/// for the last; `count`: the RTTs in it, not below it).
+pub fn tcp_health_json(t: &wirewatch_flow::TcpTotals) -> Value {
+    let mut v = wirewatch_pipeline::report_json::tcp_json(t);
+    let mut below = 0;
+    let buckets: Vec<Value> = crate::metrics::rtt_buckets(&t.handshake_rtt)
+        .into_iter()
+        .map(|(le, n)| {
+            let le_ms = le
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite())
+                .map(|s| (s * 1e6).round() / 1e3);
+            let b = json!({ "le_ms": le_ms, "count": n - below });
+            below = n;
+            b
+        })
+        .collect();
+    v["handshake_rtt_buckets"] = Value::Array(buckets);
+    v
 }
 
 /// One view in one window from its snapshot, as `--format json` has it.

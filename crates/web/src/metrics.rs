@@ -424,17 +424,30 @@ pub const RTT_BUCKETS_SECONDS: [&str; 14] = [
     "2.5", "5", "10",
 ];
 
+/// The cumulative buckets of `h`: for each bound of
+/// [`RTT_BUCKETS_SECONDS`] and then `+Inf`, the RTTs counted at most that
+/// long (a bin counts under the first bound at or above its upper edge).
+pub fn rtt_buckets(h: &wirewatch_flow::RttHistogram) -> Vec<(&'static str, u64)> {
+    let mut v: Vec<(&'static str, u64)> = RTT_BUCKETS_SECONDS
+        .iter()
+        .map(|&le| {
+            let nanos = (le.parse::<f64>().unwrap_or(0.0) * 1e9) as u64;
+            (le, h.count_at_most(nanos))
+        })
+        .collect();
+    v.push(("+Inf", h.count()));
+    v
+}
+
 /// An [`RttHistogram`](wirewatch_flow::RttHistogram) as a Prometheus
 /// histogram: its logarithmic bins folded into [`RTT_BUCKETS_SECONDS`] (a
 /// bin counts under the first bound at or above its upper edge), `+Inf`,
 /// the exact sum and count.
 fn rtt_histogram(out: &mut Out, name: &'static str, help: &str, h: &wirewatch_flow::RttHistogram) {
     let mut f = out.family(name, Kind::Histogram, help);
-    for le in RTT_BUCKETS_SECONDS {
-        let nanos = (le.parse::<f64>().unwrap_or(0.0) * 1e9) as u64;
-        f.sample_of("_bucket", &[("le", le)], h.count_at_most(nanos));
+    for (le, n) in rtt_buckets(h) {
+        f.sample_of("_bucket", &[("le", le)], n);
     }
-    f.sample_of("_bucket", &[("le", "+Inf")], h.count());
     f.sample_of("_sum", &[], h.sum_nanos() as f64 / 1e9);
     f.sample_of("_count", &[], h.count());
 }
