@@ -1,7 +1,9 @@
-//! The screen's TCP health (`--tcp`): the RTT / retransmission column (key
-//! `R`) and the orders by retransmissions (`5`) and RTT (`6`), on a replay
-//! of a capture with retransmissions, against the JSON report of the same
-//! capture; and what the keys say without `--tcp`.
+//! TCP health (`--tcp`) where it is shown, on a capture the tests write
+//! (three connections with different RTTs and retransmissions): the
+//! screen's RTT / retransmission column (key `R`) and orders by
+//! retransmissions (`5`) and RTT (`6`) against the JSON report of the same
+//! capture, and what the keys say without `--tcp`; the dashboard's columns
+//! and TCP health panel against the API (headless Chromium).
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -93,6 +95,7 @@ fn frames() -> Vec<(i64, Vec<u8>)> {
     v
 }
 
+/// Writes [`frames`] as a pcap file.
 fn write_capture(path: &Path) {
     let file = std::fs::File::create(path).unwrap();
     let mut w = PcapWriter::new(file, linktype::RAW, 65535, false).unwrap();
@@ -314,4 +317,86 @@ fn without_tcp_the_keys_say_the_analysis_is_off() {
         assert!(!ui.app.tcp_column);
         assert_eq!(ui.app.opt.sort, sort, "{k}: the order stays");
     }
+}
+
+/// The dashboard's tables of a replay with `--tcp`: an RTT and a
+/// retransmission column with the API's numbers; the TCP health panel with
+/// the run's counters and the handshake RTT histogram.
+#[test]
+fn the_dashboard_shows_rtt_retransmissions_and_the_rtt_histogram() {
+    use wirewatch_testkit::browser::Browser;
+    let mut b = wirewatch_testkit::require!(Browser::launch());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tcp.pcap");
+    write_capture(&path);
+    let s = crate::web::Served::spawn_file(
+        path.to_str().unwrap(),
+        &[],
+        &["--web", "127.0.0.1:0", "--tcp"],
+    );
+    s.wait_ended(&[]);
+    b.emulate(1280, 800, false).unwrap();
+    crate::dashboard::open_ready(&mut b, &format!("http://{}/", s.addr), "live");
+    let shown = "document.body.dataset.state === 'ended' && !!document.querySelector('th.tcp') \
+        && !!document.querySelector('#tcp-health [data-tcp=retransmissions]')";
+    b.wait_for(shown, crate::dashboard::READY).unwrap();
+    let rows = b
+        .eval(
+            "[...document.querySelectorAll('table.toptable tr.entry')].map(r => ({
+              dst: r.querySelector('td.dst').textContent,
+              rtt: r.querySelector('td.rtt').dataset.value,
+              retrans: r.querySelector('td.retrans').dataset.value,
+              retransText: r.querySelector('td.retrans').textContent }))",
+        )
+        .unwrap();
+    let api = crate::web::json(&s.get("/api/v1/top?by=pair&window=2s&limit=10", &[]));
+    let entries = api["entries"].as_array().unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), entries.len(), "{rows}");
+    for (row, e) in rows.as_array().unwrap().iter().zip(entries) {
+        assert_eq!(row["dst"], e["dst"], "{row} vs {e}");
+        let t = &e["tcp"];
+        let rtt = t["rtt_ms"]["smoothed"]
+            .as_f64()
+            .map_or(String::new(), |v| v.to_string());
+        assert_eq!(row["rtt"].as_str().unwrap(), rtt, "{row} vs {e}");
+        let r: Vec<u64> = t["retransmissions"]
+            .as_array()
+            .map_or(vec![], |r| r.iter().map(|n| n.as_u64().unwrap()).collect());
+        let want = if r.is_empty() {
+            String::new()
+        } else {
+            (r[0] + r[1]).to_string()
+        };
+        assert_eq!(row["retrans"].as_str().unwrap(), want, "{row} vs {e}");
+    }
+    let lossy = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["dst"] == "10.0.0.4")
+        .unwrap();
+    assert_eq!(lossy["retransText"], "5 / 0", "{lossy}");
+    // The panel: the run's counters and one meter per histogram bucket.
+    let status = crate::web::json(&s.get("/api/v1/status", &[]));
+    let t = &status["tcp"];
+    assert_eq!(t["retransmissions"], 7, "{t}");
+    let panel = b
+        .eval(
+            "({ retrans: document.querySelector('#tcp-health [data-tcp=retransmissions] .v').dataset.value,
+                buckets: [...document.querySelectorAll('#tcp-health tr.bucket')].map(r => Number(r.dataset.count)),
+                meters: document.querySelectorAll('#tcp-health meter').length })",
+        )
+        .unwrap();
+    assert_eq!(panel["retrans"], "7", "{panel}");
+    let want: Vec<u64> = t["handshake_rtt_buckets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(panel["buckets"], serde_json::json!(want), "{panel}");
+    assert_eq!(want.iter().sum::<u64>(), 3, "three handshakes: {t}");
+    assert_eq!(panel["meters"], want.len(), "{panel}");
+    crate::dashboard::shoot(&mut b, "tcp-live", &[(1280, 1300)]);
+    s.stop();
 }
