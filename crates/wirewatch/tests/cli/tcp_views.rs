@@ -96,7 +96,7 @@ fn frames() -> Vec<(i64, Vec<u8>)> {
 }
 
 /// Writes [`frames`] as a pcap file.
-fn write_capture(path: &Path) {
+pub(crate) fn write_capture(path: &Path) {
     let file = std::fs::File::create(path).unwrap();
     let mut w = PcapWriter::new(file, linktype::RAW, 65535, false).unwrap();
     for (ms, f) in frames() {
