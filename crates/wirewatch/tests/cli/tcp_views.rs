@@ -398,5 +398,46 @@ fn the_dashboard_shows_rtt_retransmissions_and_the_rtt_histogram() {
     assert_eq!(want.iter().sum::<u64>(), 3, "three handshakes: {t}");
     assert_eq!(panel["meters"], want.len(), "{panel}");
     crate::dashboard::shoot(&mut b, "tcp-live", &[(1280, 1300)]);
+    // A host's peers carry their flows' TCP health, from the host's side.
+    let smoothed = |e: &serde_json::Value| e["tcp"]["rtt_ms"]["smoothed"].as_f64().unwrap();
+    let lossy = entries.iter().find(|e| e["dst"] == "10.0.0.4").unwrap();
+    for (host, peer, want) in [
+        ("10.0.0.1", "10.0.0.4", [5, 0]),
+        ("10.0.0.4", "10.0.0.1", [0, 5]),
+    ] {
+        let d = crate::web::json(&s.get(&format!("/api/v1/host/{host}"), &[]));
+        let p = d["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["dst"] == peer)
+            .unwrap();
+        assert_eq!(
+            p["tcp"]["retransmissions"],
+            serde_json::json!(want),
+            "{host}: {p}"
+        );
+        assert!(
+            (smoothed(p) - smoothed(lossy)).abs() < 1e-9,
+            "{host}: {p} vs {lossy}"
+        );
+    }
+    let udp = crate::web::json(&s.get("/api/v1/host/10.0.0.9", &[]));
+    assert!(
+        udp["peers"][0].get("tcp").is_none(),
+        "no TCP, no tcp object: {udp}"
+    );
+    crate::dashboard::open_ready(
+        &mut b,
+        &format!("http://{}/#/host/10.0.0.1", s.addr),
+        "host",
+    );
+    let peers = b
+        .eval("[...document.querySelectorAll('table.toptable tr.entry td.retrans')].map(td => td.textContent)")
+        .unwrap();
+    assert!(
+        peers.as_array().unwrap().iter().any(|t| t == "5 / 0"),
+        "{peers}"
+    );
     s.stop();
 }
