@@ -656,6 +656,9 @@ fn tcp_totals_survive_eviction_and_analyses_are_capped() {
     assert_eq!(tot.retransmissions, 40);
     assert_eq!(tot.retransmitted_bytes, 4_000);
     assert_eq!(tot.handshake_rtt.count(), 40);
+    // Both directions of every connection were timed by its handshake
+    // (the data was resent, so Karn's rule times nothing after it).
+    assert_eq!(tot.smoothed_rtt.count(), 80);
     let med = tot.handshake_rtt.quantile(0.5).unwrap() as f64 / 1e6;
     assert!((10.0..=12.5).contains(&med), "{med} ms");
     assert!(t.flows().filter(|f| f.tcp().is_some()).count() <= tcp_cap(16));

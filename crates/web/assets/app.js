@@ -288,18 +288,25 @@
       card('zero window', t.zero_window, 'zero_window'),
       h('div', { class: 'card', data: { tcp: 'handshake' } }, h('div', { class: 'k' }, 'handshake RTT p50 / p95'),
         h('div', { class: 'v' }, fmtMs(rtt.p50) + ' / ' + fmtMs(rtt.p95))));
-    const buckets = t.handshake_rtt_buckets || [];
-    const most = Math.max(1, ...buckets.map((b) => b.count));
+    return [cards, h('div', { class: 'histograms' },
+      rttHistogram('handshake', 'handshake RTTs (' + fmtCount(t.handshakes) + ')', t.handshake_rtt_buckets),
+      rttHistogram('smoothed', 'smoothed RTTs, one per connection direction (' + fmtCount(t.rtt_count) + ')', t.rtt_buckets))];
+  }
+
+  /** An RTT histogram: one row per bucket of /metrics' histogram, a meter and the count. */
+  function rttHistogram(name, title, buckets) {
+    const list = buckets || [];
+    const most = Math.max(1, ...list.map((b) => b.count));
     let lower = 0;
-    const rows = buckets.map((b) => {
+    const rows = list.map((b) => {
       const label = b.le_ms === null ? '> ' + lower + ' ms' : lower + '–' + b.le_ms + ' ms';
       lower = b.le_ms === null ? lower : b.le_ms;
       return h('tr', { class: 'bucket', data: { count: b.count } }, h('td', { class: 'l' }, label),
         h('td', { class: 'l bar' }, h('meter', { min: 0, max: most, value: b.count, title: fmtCount(b.count) })),
         h('td', null, fmtCount(b.count)));
     });
-    return [cards, h('div', { class: 'panel' }, h('div', { class: 'k muted' }, 'handshake RTTs (' + fmtCount(t.handshakes) + ')'),
-      h('table', { class: 'rtt-histogram' }, h('tbody', null, rows)))];
+    return h('div', { class: 'panel', data: { histogram: name } }, h('div', { class: 'k muted' }, title),
+      h('table', { class: 'rtt-histogram' }, h('tbody', null, rows)));
   }
 
   // ------------------------------------------------------------- live page

@@ -346,13 +346,21 @@ pub fn sse_json(snap: &LiveSnapshot, names: &HostNames) -> Value {
 }
 
 /// The run's TCP health (`--tcp`) for the dashboard: the `--format json`
-/// summary's `tcp` object and `handshake_rtt_buckets`, the handshake RTTs
-/// per bucket of `/metrics`' histogram (`le_ms`: its upper bound, `null`
-/// for the last; `count`: the RTTs in it, not below it).
+/// summary's `tcp` object, `handshake_rtt_buckets` and `rtt_buckets` (the
+/// connections' smoothed RTTs, one per direction with samples).
 pub fn tcp_health_json(t: &wirewatch_flow::TcpTotals) -> Value {
     let mut v = wirewatch_pipeline::report_json::tcp_json(t);
+    v["handshake_rtt_buckets"] = buckets_json(&t.handshake_rtt);
+    v["rtt_buckets"] = buckets_json(&t.smoothed_rtt);
+    v["rtt_count"] = t.smoothed_rtt.count().into();
+    v
+}
+
+/// The RTTs of `h` per bucket of `/metrics`' histograms: `le_ms` its upper
+/// bound (`null` for the last), `count` the RTTs in it (not below it).
+fn buckets_json(h: &wirewatch_flow::RttHistogram) -> Value {
     let mut below = 0;
-    let buckets: Vec<Value> = crate::metrics::rtt_buckets(&t.handshake_rtt)
+    let buckets: Vec<Value> = crate::metrics::rtt_buckets(h)
         .into_iter()
         .map(|(le, n)| {
             let le_ms = le
@@ -365,8 +373,7 @@ pub fn tcp_health_json(t: &wirewatch_flow::TcpTotals) -> Value {
             b
         })
         .collect();
-    v["handshake_rtt_buckets"] = Value::Array(buckets);
-    v
+    Value::Array(buckets)
 }
 
 /// One view in one window from its snapshot, as `--format json` has it.

@@ -416,6 +416,12 @@ fn tcp(out: &mut Out, t: &wirewatch_flow::TcpTotals) {
         "Handshake RTTs at the capture point (SYN to the ACK of the SYN/ACK).",
         &t.handshake_rtt,
     );
+    rtt_histogram(
+        out,
+        "wirewatch_tcp_rtt_seconds",
+        "Smoothed RTT of each direction of each TCP connection with RTT samples.",
+        &t.smoothed_rtt,
+    );
 }
 
 /// The bounds (`le`, seconds) of the RTT histograms' buckets.

@@ -334,6 +334,7 @@ fn tcp_health_is_exposed_when_analysed() {
     for ms in [10u64, 20, 30] {
         t.handshake_rtt.add(ms * 1_000_000);
     }
+    t.smoothed_rtt.add(200_000_000);
     snap.tcp = Some(t);
     let om = encode(&snap, &extra(), Format::OpenMetrics);
     check_openmetrics(&om);
@@ -378,4 +379,12 @@ fn tcp_health_is_exposed_when_analysed() {
         text.contains("\nwirewatch_tcp_handshake_rtt_seconds_count 3\n"),
         "{text}"
     );
+    // The connections' smoothed RTTs: a histogram of their own.
+    for want in [
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.1\"} 0\n",
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.25\"} 1\n",
+        "\nwirewatch_tcp_rtt_seconds_sum 0.2\n",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
 }

@@ -376,27 +376,35 @@ fn the_dashboard_shows_rtt_retransmissions_and_the_rtt_histogram() {
         .find(|r| r["dst"] == "10.0.0.4")
         .unwrap();
     assert_eq!(lossy["retransText"], "5 / 0", "{lossy}");
-    // The panel: the run's counters and one meter per histogram bucket.
+    // The panel: the run's counters and one meter per bucket of each
+    // histogram (handshakes; smoothed RTTs, one per connection direction).
     let status = crate::web::json(&s.get("/api/v1/status", &[]));
     let t = &status["tcp"];
     assert_eq!(t["retransmissions"], 7, "{t}");
     let panel = b
         .eval(
             "({ retrans: document.querySelector('#tcp-health [data-tcp=retransmissions] .v').dataset.value,
-                buckets: [...document.querySelectorAll('#tcp-health tr.bucket')].map(r => Number(r.dataset.count)),
+                buckets: [...document.querySelectorAll('[data-histogram=handshake] tr.bucket')].map(r => Number(r.dataset.count)),
+                smoothed: [...document.querySelectorAll('[data-histogram=smoothed] tr.bucket')].map(r => Number(r.dataset.count)),
                 meters: document.querySelectorAll('#tcp-health meter').length })",
         )
         .unwrap();
     assert_eq!(panel["retrans"], "7", "{panel}");
-    let want: Vec<u64> = t["handshake_rtt_buckets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|b| b["count"].as_u64().unwrap())
-        .collect();
+    let counts = |key: &str| -> Vec<u64> {
+        let b = t[key].as_array().unwrap();
+        b.iter().map(|b| b["count"].as_u64().unwrap()).collect()
+    };
+    let (want, smoothed) = (counts("handshake_rtt_buckets"), counts("rtt_buckets"));
     assert_eq!(panel["buckets"], serde_json::json!(want), "{panel}");
+    assert_eq!(panel["smoothed"], serde_json::json!(smoothed), "{panel}");
     assert_eq!(want.iter().sum::<u64>(), 3, "three handshakes: {t}");
-    assert_eq!(panel["meters"], want.len(), "{panel}");
+    // Each direction of the three connections has RTT samples.
+    assert_eq!(
+        (smoothed.iter().sum::<u64>(), t["rtt_count"].as_u64()),
+        (6, Some(6)),
+        "{t}"
+    );
+    assert_eq!(panel["meters"], 2 * want.len(), "{panel}");
     crate::dashboard::shoot(&mut b, "tcp-live", &[(1280, 1300)]);
     // A host's peers carry their flows' TCP health, from the host's side.
     let smoothed = |e: &serde_json::Value| e["tcp"]["rtt_ms"]["smoothed"].as_f64().unwrap();

@@ -319,6 +319,7 @@ fn metrics_pass_promtool_and_each_series_appears_once() {
         "# TYPE wirewatch_tcp_handshake_rtt_seconds histogram\n",
         "wirewatch_tcp_handshake_rtt_seconds_bucket{le=\"+Inf\"} ",
         "wirewatch_tcp_handshake_rtt_seconds_count ",
+        "# TYPE wirewatch_tcp_rtt_seconds histogram\n",
     ] {
         assert!(a.body.contains(want), "{want}:\n{}", a.body);
     }
