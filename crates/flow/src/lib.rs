@@ -19,6 +19,6 @@ pub use table::{
     tcp_cap, ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,
     BATCH, HISTORY_SLOTS, MAX_FLOWS, SLOT_NANOS,
 };
-pub use tcp::{Handshake, RttStats, TcpAnalysis, TcpCounters, TcpSeg};
+pub use tcp::{Handshake, RttStats, TcpAnalysis, TcpCounters, TcpDelta, TcpSeg};
 pub use tcp_totals::{RttHistogram, TcpTotals};
 pub use view::{DirView, Entry, EntryKey, EntryTcp, Snapshot, SortKey, TotalsView, View};

@@ -597,13 +597,16 @@ fn fragment_cap(max_flows: usize) -> usize {
     (max_flows / 8).max(256)
 }
 
-/// Packets and bytes (in the table's byte mode) of one direction.
+/// Packets and bytes (in the table's byte mode) of one direction, and its
+/// TCP figures when the flow is analysed (`--tcp`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
     /// Packets.
     pub packets: u64,
     /// Bytes.
     pub bytes: u64,
+    /// Retransmissions, RTT samples and their sum (zero without analysis).
+    pub tcp: crate::TcpDelta,
 }
 
 impl FlowTable {
@@ -702,12 +705,18 @@ impl FlowTable {
                     d[k] = Delta {
                         packets: p - rp,
                         bytes: b - rb,
+                        tcp: Default::default(),
                     };
                     flow.recorded[k] = (p, b);
                     any = true;
                 }
             }
             if any {
+                if let Some(a) = flow.tcp.as_mut() {
+                    let t = a.take_delta();
+                    d[0].tcp = t[0];
+                    d[1].tcp = t[1];
+                }
                 // [a→b, b→a] to [sent, received].
                 if !flow.src_is_a {
                     d.swap(0, 1);
@@ -731,6 +740,9 @@ impl FlowTable {
         }
         for mut flow in self.expired.drain(..) {
             visit(&mut flow);
+            if flow.tcp.is_some() {
+                self.tcp_held -= 1;
+            }
         }
         for o in &mut self.other {
             visit(&mut o.flow);
@@ -811,6 +823,7 @@ impl FlowTable {
 
     /// Removes and returns flows expired by the idle timeout.
     pub fn drain_expired(&mut self) -> std::vec::Drain<'_, Flow> {
+        self.tcp_held -= self.expired.iter().filter(|f| f.tcp.is_some()).count();
         self.expired.drain(..)
     }
 
@@ -935,9 +948,8 @@ impl FlowTable {
             let Some(mut f) = slab[i].take() else {
                 continue;
             };
-            if let Some(a) = f.tcp.take() {
-                tcp_gone.add(&a);
-                *tcp_held -= 1;
+            if let Some(a) = &f.tcp {
+                tcp_gone.add(a);
             }
             let i = i as u32;
             map.remove(hasher.hash_one(f.key), i, |j| {
@@ -950,8 +962,12 @@ impl FlowTable {
             let handed = cfg.keep_expired && expired.len() < cap && f.unrecorded(cfg.bytes);
             fold(other, &f, handed, cfg.bytes);
             if handed {
+                // Its analysis goes with it, still counted against the cap,
+                // until its last minute is taken.
                 f.history = None;
                 expired.push(f);
+            } else if f.tcp.is_some() {
+                *tcp_held -= 1;
             }
         }
         if self.pending.len() > self.cfg.max_flows {

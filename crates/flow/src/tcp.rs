@@ -136,6 +136,9 @@ pub struct RttStats {
     /// TSvals or segment ends not timed because all pending slots were
     /// taken.
     pub pending_dropped: u64,
+    /// Sum of the samples (ns): their mean over any span is the
+    /// difference of two sums over the difference of two counts.
+    pub sum_nanos: u64,
 }
 
 impl RttStats {
@@ -150,6 +153,7 @@ impl RttStats {
             self.srtt_nanos = self.srtt_nanos - self.srtt_nanos / 8 + r / 8;
         }
         self.samples += 1;
+        self.sum_nanos = self.sum_nanos.saturating_add(r);
     }
 }
 
@@ -337,6 +341,20 @@ enum Kind {
 pub struct TcpAnalysis {
     sides: [Side; 2],
     handshake: Handshake,
+    /// What [`TcpAnalysis::take_delta`] handed out last, per direction.
+    taken: [TcpDelta; 2],
+}
+
+/// What one direction of a connection added since the last
+/// [`TcpAnalysis::take_delta`] (the per-minute figures history keeps).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TcpDelta {
+    /// Retransmitted segments.
+    pub retransmissions: u64,
+    /// RTT samples taken on this direction's segments.
+    pub rtt_samples: u64,
+    /// Their sum (ns).
+    pub rtt_sum_nanos: u64,
 }
 
 impl TcpAnalysis {
@@ -356,6 +374,27 @@ impl TcpAnalysis {
     /// RTT measured on direction `dir`'s segments.
     pub fn rtt(&self, dir: usize) -> &RttStats {
         &self.sides[dir & 1].rtt
+    }
+
+    /// What each direction added since the previous call (all of it the
+    /// first time).
+    pub fn take_delta(&mut self) -> [TcpDelta; 2] {
+        let mut out = [TcpDelta::default(); 2];
+        for (d, o) in out.iter_mut().enumerate() {
+            let side = &self.sides[d];
+            let now = TcpDelta {
+                retransmissions: side.counters.retransmissions,
+                rtt_samples: side.rtt.samples,
+                rtt_sum_nanos: side.rtt.sum_nanos,
+            };
+            let was = std::mem::replace(&mut self.taken[d], now);
+            *o = TcpDelta {
+                retransmissions: now.retransmissions - was.retransmissions,
+                rtt_samples: now.rtt_samples - was.rtt_samples,
+                rtt_sum_nanos: now.rtt_sum_nanos - was.rtt_sum_nanos,
+            };
+        }
+        out
     }
 
     /// The handshake's timing.
@@ -1029,6 +1068,6 @@ mod tests {
         assert_eq!(a.counters(1).resets, 1);
         assert_eq!(a.counters(0).resets, 0);
         // docs/TCP.md states the size; keep it in step.
-        assert_eq!(TcpAnalysis::SIZE_BYTES, 808, "update docs/TCP.md");
+        assert_eq!(TcpAnalysis::SIZE_BYTES, 872, "update docs/TCP.md");
     }
 }

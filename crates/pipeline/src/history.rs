@@ -7,9 +7,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use wirewatch_detect::Alert;
-use wirewatch_flow::FlowTable;
+use wirewatch_flow::{FlowTable, TcpDelta};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
-use wirewatch_store::{AlertRecord, Counts, Retention, Row, SqliteStore, StoreError};
+use wirewatch_store::{AlertRecord, Counts, Retention, Row, SqliteStore, StoreError, TcpCounts};
 use wirewatch_wire::{Clock, Timestamp};
 
 use crate::consumer::{Consumer, Context, Ending, Outbox, Wants};
@@ -181,6 +181,18 @@ pub struct Recorder {
 }
 
 const MINUTE_NANOS: i64 = 60_000_000_000;
+
+/// A period's TCP figures from what each direction added (RTTs in µs).
+fn tcp_counts(sent: &TcpDelta, received: &TcpDelta) -> TcpCounts {
+    TcpCounts {
+        retrans_out: sent.retransmissions,
+        retrans_in: received.retransmissions,
+        rtt_out_samples: sent.rtt_samples,
+        rtt_out_us: sent.rtt_sum_nanos / 1_000,
+        rtt_in_samples: received.rtt_samples,
+        rtt_in_us: received.rtt_sum_nanos / 1_000,
+    }
+}
 
 fn ceil_to(t: i64, step: i64) -> i64 {
     t.div_euclid(step) * step + if t.rem_euclid(step) == 0 { 0 } else { step }
@@ -367,6 +379,7 @@ impl Recorder {
                     bytes_out: sent.bytes,
                     packets_in: received.packets,
                     bytes_in: received.bytes,
+                    tcp: tcp_counts(&sent.tcp, &received.tcp),
                 },
             });
         });

@@ -59,6 +59,7 @@ pub fn rate_history(
                 by: None,
                 limit: 1,
                 total_name: "",
+                metric: Default::default(),
             },
             None,
         )

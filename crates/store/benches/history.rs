@@ -145,6 +145,7 @@ fn ingest(path: &std::path::Path, days: i64, start: i64, minutes: i64) {
                     bytes_out: out,
                     packets_in: inb / 1200 + 1,
                     bytes_in: inb,
+                    ..Default::default()
                 },
             });
         }
@@ -230,6 +231,7 @@ fn queries(path: &std::path::Path, now: i64) {
         by: None,
         limit: 10,
         total_name: "total",
+        metric: Default::default(),
     };
     time("series --step 1h --since 30d", &mut || {
         query::series(&store, &spec, None).unwrap().buckets.len()

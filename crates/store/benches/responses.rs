@@ -78,6 +78,7 @@ fn minute(m: i64, flows: u16) -> Vec<Row> {
                 bytes_out: 1_800,
                 packets_in: 4,
                 bytes_in: 6_000,
+                ..Default::default()
             },
         })
         .collect()

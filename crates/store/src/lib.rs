@@ -17,7 +17,7 @@
 //!     remote_port: 443,
 //!     protocol: 6,
 //!     process: Some("curl".into()),
-//!     counts: Counts { packets_out: 3, bytes_out: 180, packets_in: 4, bytes_in: 6_000 },
+//!     counts: Counts { packets_out: 3, bytes_out: 180, packets_in: 4, bytes_in: 6_000, ..Default::default() },
 //! };
 //! store.append(&[row]).unwrap();
 //! let top = wirewatch_store::query::top(
@@ -58,6 +58,107 @@ pub struct Counts {
     pub packets_in: u64,
     /// Bytes received by the local end.
     pub bytes_in: u64,
+    /// TCP health of the period (zero for minutes recorded without `--tcp`).
+    pub tcp: TcpCounts,
+}
+
+/// TCP figures of a period, each additive (so rows merge and roll up by
+/// sums): retransmissions each way, and RTT samples with their sum each way.
+/// `out` is measured on the segments the local end sent (the path to the
+/// remote end and back, from the capture point), `in` on the remote end's.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct TcpCounts {
+    /// Segments the local end retransmitted.
+    pub retrans_out: u64,
+    /// Segments the remote end retransmitted.
+    pub retrans_in: u64,
+    /// RTT samples on the local end's segments.
+    pub rtt_out_samples: u64,
+    /// Their sum, microseconds.
+    pub rtt_out_us: u64,
+    /// RTT samples on the remote end's segments.
+    pub rtt_in_samples: u64,
+    /// Their sum, microseconds.
+    pub rtt_in_us: u64,
+}
+
+impl TcpCounts {
+    /// Adds another period's figures.
+    pub fn add(&mut self, o: &TcpCounts) {
+        for (a, b) in self.fields_mut().into_iter().zip(o.fields()) {
+            *a += b;
+        }
+    }
+
+    /// The fields in order (the order of the database's columns).
+    pub fn fields(&self) -> [u64; 6] {
+        [
+            self.retrans_out,
+            self.retrans_in,
+            self.rtt_out_samples,
+            self.rtt_out_us,
+            self.rtt_in_samples,
+            self.rtt_in_us,
+        ]
+    }
+
+    /// The fields in order, to change.
+    pub fn fields_mut(&mut self) -> [&mut u64; 6] {
+        [
+            &mut self.retrans_out,
+            &mut self.retrans_in,
+            &mut self.rtt_out_samples,
+            &mut self.rtt_out_us,
+            &mut self.rtt_in_samples,
+            &mut self.rtt_in_us,
+        ]
+    }
+
+    /// From the fields in order.
+    pub fn from_fields(v: [u64; 6]) -> TcpCounts {
+        let mut t = TcpCounts::default();
+        for (a, b) in t.fields_mut().into_iter().zip(v) {
+            *a = b;
+        }
+        t
+    }
+
+    /// The other end's view: out and in swapped.
+    pub fn mirrored(&self) -> TcpCounts {
+        TcpCounts {
+            retrans_out: self.retrans_in,
+            retrans_in: self.retrans_out,
+            rtt_out_samples: self.rtt_in_samples,
+            rtt_out_us: self.rtt_in_us,
+            rtt_in_samples: self.rtt_out_samples,
+            rtt_in_us: self.rtt_out_us,
+        }
+    }
+
+    /// Segments retransmitted both ways.
+    pub fn retransmissions(&self) -> u64 {
+        self.retrans_out + self.retrans_in
+    }
+
+    /// The round trip between the two ends as the capture point saw it, in
+    /// microseconds: the mean RTT of each side that has samples, added
+    /// (like the handshake's server and client sides); `None` without
+    /// samples.
+    pub fn rtt_us(&self) -> Option<f64> {
+        let side = |n: u64, sum: u64| (n > 0).then(|| sum as f64 / n as f64);
+        match (
+            side(self.rtt_out_samples, self.rtt_out_us),
+            side(self.rtt_in_samples, self.rtt_in_us),
+        ) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        }
+    }
+
+    /// RTT samples both ways.
+    pub fn rtt_samples(&self) -> u64 {
+        self.rtt_out_samples + self.rtt_in_samples
+    }
 }
 
 impl Counts {
@@ -67,6 +168,7 @@ impl Counts {
         self.bytes_out += o.bytes_out;
         self.packets_in += o.packets_in;
         self.bytes_in += o.bytes_in;
+        self.tcp.add(&o.tcp);
     }
 
     /// Bytes in both directions.

@@ -9,8 +9,11 @@
 use std::collections::HashMap;
 use std::net::IpAddr;
 
+use wirewatch_units::RttHistogram;
+
 use crate::{
-    service_ports, Columns, Counts, Coverage, FlowId, Resolution, Row, Selection, Store, StoreError,
+    service_ports, Columns, Counts, Coverage, FlowId, Resolution, Row, Selection, Store,
+    StoreError, TcpCounts,
 };
 
 /// A half-open time range in Unix seconds.
@@ -309,6 +312,7 @@ fn mirrored(c: &Counts) -> Counts {
         bytes_out: c.bytes_in,
         packets_in: c.packets_out,
         bytes_in: c.bytes_out,
+        tcp: c.tcp.mirrored(),
     }
 }
 
@@ -383,6 +387,57 @@ pub struct Top {
     pub covered: Range,
     /// Resolutions read.
     pub resolutions: Vec<Resolution>,
+    /// What it is ranked by.
+    pub order: Order,
+}
+
+/// What a top list (and the choice of a series' lines) ranks by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// Bytes both ways.
+    #[default]
+    Bytes,
+    /// TCP segments retransmitted both ways (`--tcp` minutes).
+    Retrans,
+    /// The round trip between the ends ([`TcpCounts::rtt_us`]); entities
+    /// without RTT samples last.
+    Rtt,
+}
+
+impl Order {
+    /// Whether it ranks by TCP figures (only TCP rows are then read).
+    pub fn is_tcp(self) -> bool {
+        self != Order::Bytes
+    }
+
+    /// `a` before `b` (ties: more bytes first).
+    fn cmp(self, a: &Counts, b: &Counts) -> std::cmp::Ordering {
+        let bytes = b.bytes().cmp(&a.bytes());
+        match self {
+            Order::Bytes => bytes,
+            Order::Retrans => b
+                .tcp
+                .retransmissions()
+                .cmp(&a.tcp.retransmissions())
+                .then(bytes),
+            Order::Rtt => {
+                let rtt = |c: &Counts| c.tcp.rtt_us().unwrap_or(-1.0);
+                rtt(b).total_cmp(&rtt(a)).then(bytes)
+            }
+        }
+    }
+}
+
+/// Only TCP rows when `order` ranks by TCP figures.
+fn for_order(sel: &Selection, order: Order) -> std::borrow::Cow<'_, Selection> {
+    if order.is_tcp() && sel.protocol.is_none() {
+        std::borrow::Cow::Owned(Selection {
+            protocol: Some(wirewatch_wire::proto::TCP),
+            ..sel.clone()
+        })
+    } else {
+        std::borrow::Cow::Borrowed(sel)
+    }
 }
 
 /// The `limit` entities with the most bytes in `range`.
@@ -393,10 +448,10 @@ pub fn top(
     sel: &Selection,
     limit: usize,
 ) -> Result<Top, StoreError> {
-    top_where(store, range, by, sel, None, limit)
+    top_where(store, range, by, sel, None, limit, Order::Bytes)
 }
 
-/// [`top`] with an extra row test.
+/// [`top`] with an extra row test, ranked by `order`.
 pub fn top_where(
     store: &dyn Store,
     range: &Range,
@@ -404,7 +459,9 @@ pub fn top_where(
     sel: &Selection,
     pred: Option<Predicate<'_>>,
     limit: usize,
+    order: Order,
 ) -> Result<Top, StoreError> {
+    let sel = &*for_order(sel, order);
     let plan = plan(&store.coverage()?, range, Resolution::Day);
     type Sums = HashMap<Entity, Counts, foldhash::fast::RandomState>;
     let (sums, total) = fold_rows(
@@ -429,7 +486,7 @@ pub fn top_where(
     )?;
     let entities = sums.len();
     let mut v: Vec<(Entity, Counts)> = sums.into_iter().collect();
-    v.sort_by(|a, b| b.1.bytes().cmp(&a.1.bytes()).then_with(|| a.0.cmp(&b.0)));
+    v.sort_by(|a, b| order.cmp(&a.1, &b.1).then_with(|| a.0.cmp(&b.0)));
     v.truncate(limit);
     Ok(Top {
         entries: v
@@ -444,23 +501,66 @@ pub fn top_where(
         total,
         covered: plan.covered(range),
         resolutions: plan.resolutions(),
+        order,
     })
 }
 
 /// Time series: buckets of `step` seconds, one line per entity.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Series {
     /// Bucket starts (multiples of the step, UTC).
     pub buckets: Vec<i64>,
     /// Bucket length in seconds.
     pub step: i64,
-    /// Lines: name and counts per bucket, largest total first.
+    /// Lines: name and counts per bucket, first ranked first.
     pub lines: Vec<(String, Vec<Counts>)>,
+    /// What the series measures.
+    pub metric: Metric,
+    /// For a TCP metric, its value per line (as `lines`) and bucket:
+    /// `None` where the bucket has nothing to measure.
+    pub values: Vec<Vec<Option<f64>>>,
     /// The range answered.
     pub covered: Range,
     /// Resolutions read.
     pub resolutions: Vec<Resolution>,
 }
+
+/// What a series measures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Metric {
+    /// Traffic (bytes, packets and the rate from them).
+    #[default]
+    Bytes,
+    /// Retransmitted TCP segments per TCP segment, both ways.
+    RetransRate,
+    /// The 95th percentile of the round trip (ms) over the bucket's
+    /// connection-minutes, each weighted by its RTT samples.
+    RttP95,
+}
+
+impl Metric {
+    /// The order its lines are chosen by.
+    pub fn order(self) -> Order {
+        match self {
+            Metric::Bytes => Order::Bytes,
+            Metric::RetransRate => Order::Retrans,
+            Metric::RttP95 => Order::Rtt,
+        }
+    }
+
+    /// Its name on the command line and in JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Bytes => "bytes",
+            Metric::RetransRate => "retrans_rate",
+            Metric::RttP95 => "rtt_p95",
+        }
+    }
+}
+
+/// RTT histograms kept at most by one `rtt_p95` query (lines × buckets):
+/// each is about 900 bytes, allocated only for buckets with samples.
+const MAX_RTT_HISTOGRAMS: usize = 20_000;
 
 /// Adds `c` (rows covering `[ts, ts + len)`) to the buckets it overlaps,
 /// split in proportion to the overlap; integer remainders go to the last
@@ -493,12 +593,97 @@ fn spread(buckets: &mut [Counts], first: i64, step: i64, ts: i64, len: i64, c: &
             bytes_out: share(c.bytes_out),
             packets_in: share(c.packets_in),
             bytes_in: share(c.bytes_in),
+            tcp: TcpCounts::from_fields(c.tcp.fields().map(share)),
         };
         left.packets_out -= part.packets_out;
         left.bytes_out -= part.bytes_out;
         left.packets_in -= part.packets_in;
         left.bytes_in -= part.bytes_in;
+        for (l, p) in left.tcp.fields_mut().into_iter().zip(part.tcp.fields()) {
+            *l -= p;
+        }
         buckets[b as usize].add(&part);
+    }
+}
+
+/// One line's buckets while reading: counts, and for `rtt_p95` an RTT
+/// histogram per bucket with samples.
+#[derive(Default)]
+struct Line {
+    counts: Vec<Counts>,
+    rtt: Vec<Option<Box<RttHistogram>>>,
+}
+
+/// Where the buckets start and how long they are.
+#[derive(Clone, Copy)]
+struct Grid {
+    first: i64,
+    step: i64,
+    n: usize,
+}
+
+impl Line {
+    fn new(g: Grid, metric: Metric) -> Line {
+        Line {
+            counts: vec![Counts::default(); g.n],
+            rtt: match metric {
+                Metric::RttP95 => vec![None; g.n],
+                _ => Vec::new(),
+            },
+        }
+    }
+
+    /// Adds a row covering `[ts, ts + len)`; its RTT goes to the bucket it
+    /// starts in, weighted by its samples.
+    fn add(&mut self, g: Grid, ts: i64, len: i64, c: &Counts) {
+        spread(&mut self.counts, g.first, g.step, ts, len, c);
+        let Some(us) = c.tcp.rtt_us().filter(|_| !self.rtt.is_empty()) else {
+            return;
+        };
+        let k = (ts - g.first).div_euclid(g.step).max(0) as usize;
+        if let Some(slot) = self.rtt.get_mut(k) {
+            slot.get_or_insert_with(Default::default)
+                .add_n((us * 1_000.0) as u64, c.tcp.rtt_samples());
+        }
+    }
+
+    fn merge(&mut self, o: Line) {
+        self.counts
+            .iter_mut()
+            .zip(&o.counts)
+            .for_each(|(a, b)| a.add(b));
+        for (a, b) in self.rtt.iter_mut().zip(o.rtt) {
+            match (a.as_mut(), b) {
+                (Some(a), Some(b)) => a.merge(&b),
+                (None, b) => *a = b,
+                (_, None) => {}
+            }
+        }
+    }
+
+    /// The metric per bucket (empty for bytes).
+    fn values(&self, metric: Metric) -> Vec<Option<f64>> {
+        match metric {
+            Metric::Bytes => Vec::new(),
+            Metric::RetransRate => self
+                .counts
+                .iter()
+                .map(|c| {
+                    (c.packets() > 0).then(|| c.tcp.retransmissions() as f64 / c.packets() as f64)
+                })
+                .collect(),
+            Metric::RttP95 => self
+                .rtt
+                .iter()
+                .map(|h| h.as_ref()?.quantile(0.95).map(|ns| ns as f64 / 1e6))
+                .collect(),
+        }
+    }
+
+    fn total(&self) -> Counts {
+        let mut t = Counts::default();
+        self.counts.iter().for_each(|c| t.add(c));
+        t
     }
 }
 
@@ -530,12 +715,14 @@ pub struct SeriesSpec<'a> {
     pub limit: usize,
     /// Name of the single line without `by`.
     pub total_name: &'a str,
+    /// What is measured (a TCP metric reads TCP rows only).
+    pub metric: Metric,
 }
 
 /// Traffic per `step` over `range`: one line for everything selected
-/// (named after `total_name`), or, with `by`, the `limit` entities with
-/// the most bytes. Rows coarser than the step are spread evenly over
-/// the buckets they cover.
+/// (named after `total_name`), or, with `by`, the `limit` entities ranked
+/// first by the metric's order. Rows coarser than the step are spread
+/// evenly over the buckets they cover.
 pub fn series(
     store: &dyn Store,
     spec: &SeriesSpec<'_>,
@@ -548,13 +735,16 @@ pub fn series(
         by,
         limit,
         total_name,
+        metric,
     } = spec;
-    let (range, step, by, limit) = (range, *step, *by, *limit);
+    let (range, step, by, limit, metric) = (range, *step, *by, *limit, *metric);
     if step < 60 || step % 60 != 0 {
         return Err(StoreError::Corrupt(format!(
             "the step must be a whole number of minutes, got {step} s"
         )));
     }
+    let order = metric.order();
+    let sel = &*for_order(sel, order);
     let plan = plan(&store.coverage()?, range, resolution_for(step));
     let covered = plan.covered(range);
     // Buckets are multiples of the step from the epoch, except that steps
@@ -568,36 +758,43 @@ pub fn series(
             "{n} buckets of {step} s: choose a larger step"
         )));
     }
+    let lines_kept = by.map_or(1, |_| limit.max(1));
+    if metric == Metric::RttP95 && n.saturating_mul(lines_kept) > MAX_RTT_HISTOGRAMS {
+        return Err(StoreError::Corrupt(format!(
+            "rtt_p95 over {n} buckets × {lines_kept} lines keeps too many histograms (at most {MAX_RTT_HISTOGRAMS}): choose a larger step or fewer lines"
+        )));
+    }
+    let g = Grid { first, step, n };
     let buckets: Vec<i64> = (0..n as i64).map(|k| first + k * step).collect();
-    let mut lines: HashMap<String, Vec<Counts>> = HashMap::new();
-    // Interface totals answer the plain and per-interface series without
-    // reading flow rows.
+    let mut lines: Vec<(String, Line)> = Vec::new();
+    // Interface totals answer the plain and per-interface traffic series
+    // without reading flow rows.
     let only_iface = by.is_none()
         && pred.is_none()
+        && metric == Metric::Bytes
         && Selection {
             iface: None,
             ..sel.clone()
         }
         .is_empty();
     if only_iface {
-        let line = lines
-            .entry(total_name.to_string())
-            .or_insert_with(|| vec![Counts::default(); n]);
+        let mut line = Line::new(g, metric);
         for p in &plan.pieces {
             store.totals(
                 p.res,
                 p.from,
                 p.to,
                 sel.iface.as_deref(),
-                &mut |ts, _, c| spread(line, first, step, ts, p.res.secs(), c),
+                &mut |ts, _, c| line.add(g, ts, p.res.secs(), c),
             )?;
         }
+        lines.push((total_name.to_string(), line));
     } else {
-        type Lines = HashMap<Entity, Vec<Counts>, foldhash::fast::RandomState>;
+        type Lines = HashMap<Entity, Line, foldhash::fast::RandomState>;
         // The lines drawn are the top entities of the range: found first
         // (a cheap pass over coarse rows), so buckets are kept for them only.
         let chosen: std::collections::HashSet<Entity> = match by {
-            Some(g) => top_where(store, range, g, sel, pred, limit)?
+            Some(gb) => top_where(store, range, gb, sel, pred, limit, order)?
                 .entries
                 .into_iter()
                 .map(|e| e.entity)
@@ -605,12 +802,9 @@ pub fn series(
             None => Default::default(),
         };
         let cols = match by {
-            Some(g) => columns_for(g, pred.is_some()),
+            Some(gb) => columns_for(gb, pred.is_some()),
             None if pred.is_some() => Columns::ALL,
             None => Columns::NONE,
-        };
-        let add_line = |to: &mut Vec<Counts>, from: &[Counts]| {
-            to.iter_mut().zip(from).for_each(|(a, b)| a.add(b))
         };
         let (per, all) = fold_rows(
             store,
@@ -618,24 +812,28 @@ pub fn series(
             sel,
             pred,
             cols,
-            || (Lines::default(), vec![Counts::default(); n]),
+            || (Lines::default(), Line::new(g, metric)),
             |(per, all), res, r| match by {
-                None => spread(all, first, step, r.ts, res.secs(), &r.counts),
-                Some(g) => {
-                    for (e, c) in entities(g, r) {
+                None => all.add(g, r.ts, res.secs(), &r.counts),
+                Some(gb) => {
+                    for (e, c) in entities(gb, r) {
                         if !chosen.contains(&e) {
                             continue;
                         }
-                        let line = per.entry(e).or_insert_with(|| vec![Counts::default(); n]);
-                        spread(line, first, step, r.ts, res.secs(), &c);
+                        per.entry(e).or_insert_with(|| Line::new(g, metric)).add(
+                            g,
+                            r.ts,
+                            res.secs(),
+                            &c,
+                        );
                     }
                 }
             },
             |(per, all), (more, more_all)| {
-                add_line(all, &more_all);
+                all.merge(more_all);
                 for (e, l) in more {
                     match per.get_mut(&e) {
-                        Some(to) => add_line(to, &l),
+                        Some(to) => to.merge(l),
                         None => {
                             per.insert(e, l);
                         }
@@ -643,22 +841,30 @@ pub fn series(
                 }
             },
         )?;
-        if by.is_none() {
-            lines.insert(total_name.to_string(), all);
+        match by {
+            None => lines.push((total_name.to_string(), all)),
+            Some(_) => lines.extend(per.into_iter().map(|(e, l)| (e.to_string(), l))),
         }
-        let mut v: Vec<(Entity, Vec<Counts>)> = per.into_iter().collect();
-        let total = |l: &[Counts]| l.iter().map(|c| c.bytes()).sum::<u64>();
-        v.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0)));
-        v.truncate(limit);
-        lines.extend(v.into_iter().map(|(e, l)| (e.to_string(), l)));
     }
-    let mut lines: Vec<(String, Vec<Counts>)> = lines.into_iter().collect();
-    let total = |l: &[Counts]| l.iter().map(|c| c.bytes()).sum::<u64>();
-    lines.sort_by(|a, b| total(&b.1).cmp(&total(&a.1)).then_with(|| a.0.cmp(&b.0)));
+    let totals: Vec<Counts> = lines.iter().map(|(_, l)| l.total()).collect();
+    let mut ranked: Vec<usize> = (0..lines.len()).collect();
+    ranked.sort_by(|&a, &b| {
+        order
+            .cmp(&totals[a], &totals[b])
+            .then_with(|| lines[a].0.cmp(&lines[b].0))
+    });
+    ranked.truncate(limit.max(1));
+    let mut slots: Vec<Option<(String, Line)>> = lines.into_iter().map(Some).collect();
+    let picked: Vec<(String, Line)> = ranked.iter().filter_map(|&k| slots[k].take()).collect();
     Ok(Series {
         buckets,
         step,
-        lines,
+        values: picked.iter().map(|(_, l)| l.values(metric)).collect(),
+        lines: picked
+            .into_iter()
+            .map(|(name, l)| (name, l.counts))
+            .collect(),
+        metric,
         covered,
         resolutions: plan.resolutions(),
     })

@@ -15,11 +15,11 @@ use wirewatch_units::Clock;
 
 use crate::{
     responses, service_ports, AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution,
-    Retention, Row, Selection, Span, Store, StoreError,
+    Retention, Row, Selection, Span, Store, StoreError, TcpCounts,
 };
 
 /// Schema version written by this build (`PRAGMA user_version`).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// `MIGRATIONS[k]` takes a database from version `k` to `k + 1`.
 const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
@@ -77,7 +77,58 @@ const MIGRATIONS: [&str; SCHEMA_VERSION as usize] = [
         WHERE outcome = 'blocked' AND ended IS NULL;
      CREATE INDEX responses_target ON responses (target, IFNULL(expires, 9223372036854775807))
         WHERE outcome = 'blocked' AND ended IS NULL;",
+    // 4 → 5: TCP health per flow and period (`--tcp`): retransmissions
+    // each way, RTT samples and their sum (µs) each way. Rows written
+    // before have zeros, as rows recorded without `--tcp` do.
+    "ALTER TABLE minute ADD COLUMN retr_out INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE minute ADD COLUMN retr_in INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE minute ADD COLUMN rtt_out_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE minute ADD COLUMN rtt_out_us INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE minute ADD COLUMN rtt_in_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE minute ADD COLUMN rtt_in_us INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN retr_out INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN retr_in INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN rtt_out_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN rtt_out_us INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN rtt_in_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE hour ADD COLUMN rtt_in_us INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN retr_out INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN retr_in INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN rtt_out_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN rtt_out_us INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN rtt_in_n INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE day ADD COLUMN rtt_in_us INTEGER NOT NULL DEFAULT 0;",
 ];
+
+/// The TCP columns of the flow tables, in [`TcpCounts::fields`] order.
+const TCP_COLUMNS: [&str; 6] = [
+    "retr_out",
+    "retr_in",
+    "rtt_out_n",
+    "rtt_out_us",
+    "rtt_in_n",
+    "rtt_in_us",
+];
+
+/// `col = col + excluded.col` for every counter column of a flow table.
+fn add_excluded() -> String {
+    ["pkts_out", "bytes_out", "pkts_in", "bytes_in"]
+        .iter()
+        .chain(&TCP_COLUMNS)
+        .map(|c| format!("{c} = {c} + excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `SUM(col)` of every counter column of a flow table.
+fn sum_counters() -> String {
+    ["pkts_out", "bytes_out", "pkts_in", "bytes_in"]
+        .iter()
+        .chain(&TCP_COLUMNS)
+        .map(|c| format!("SUM({c})"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 const KIND_IFACE: i64 = 0;
 const KIND_PROCESS: i64 = 1;
@@ -466,11 +517,12 @@ fn meta_set(tx: &Connection, key: &str, v: i64) -> rusqlite::Result<()> {
 }
 
 fn upsert_flow_sql(table: &str) -> String {
+    let values: Vec<String> = (1..=18).map(|k| format!("?{k}")).collect();
     format!(
-        "INSERT INTO {table} VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
-           bytes_out = bytes_out + excluded.bytes_out, pkts_in = pkts_in + excluded.pkts_in,
-           bytes_in = bytes_in + excluded.bytes_in"
+        "INSERT INTO {table} VALUES ({})
+         ON CONFLICT DO UPDATE SET {}",
+        values.join(", "),
+        add_excluded()
     )
 }
 
@@ -509,7 +561,13 @@ fn put_flow(st: &mut rusqlite::CachedStatement<'_>, k: &Key, c: &Counts) -> rusq
         c.packets_out as i64,
         c.bytes_out as i64,
         c.packets_in as i64,
-        c.bytes_in as i64
+        c.bytes_in as i64,
+        c.tcp.retrans_out as i64,
+        c.tcp.retrans_in as i64,
+        c.tcp.rtt_out_samples as i64,
+        c.tcp.rtt_out_us as i64,
+        c.tcp.rtt_in_samples as i64,
+        c.tcp.rtt_in_us as i64
     ])
     .map(|_| ())
 }
@@ -657,12 +715,12 @@ impl SqliteStore {
                  SELECT ?1, iface, local, remote,
                    CASE WHEN lport = 0 OR rport = 0 OR lport <= rport THEN lport ELSE 0 END,
                    CASE WHEN lport = 0 OR rport = 0 OR rport <= lport THEN rport ELSE 0 END,
-                   proto, proc, SUM(pkts_out), SUM(bytes_out), SUM(pkts_in), SUM(bytes_in)
+                   proto, proc, {}
                  FROM {src} WHERE ts >= ?1 AND ts < ?1 + {n}
                  GROUP BY 2, 3, 4, 5, 6, 7, 8
-                 ON CONFLICT DO UPDATE SET pkts_out = pkts_out + excluded.pkts_out,
-                   bytes_out = bytes_out + excluded.bytes_out,
-                   pkts_in = pkts_in + excluded.pkts_in, bytes_in = bytes_in + excluded.bytes_in"
+                 ON CONFLICT DO UPDATE SET {}",
+                sum_counters(),
+                add_excluded()
             ),
             [start],
         )?;
@@ -977,7 +1035,7 @@ impl Store for SqliteStore {
             |want: bool, col: &'static str, none: &'static str| if want { col } else { none };
         let mut sql = format!(
             "SELECT ts, {}, {}, {}, {}, {}, {}, {},
-                    pkts_out, bytes_out, pkts_in, bytes_in
+                    pkts_out, bytes_out, pkts_in, bytes_in, {}
              FROM {} WHERE ts >= ?1 AND ts < ?2",
             pick(cols.iface, "iface", "0"),
             pick(cols.hosts, "local", "x''"),
@@ -986,6 +1044,7 @@ impl Store for SqliteStore {
             pick(cols.ports, "rport", "0"),
             pick(cols.ports, "proto", "0"),
             pick(cols.process, "proc", "0"),
+            TCP_COLUMNS.join(", "),
             flow_table(res)
         );
         let no_iface: Arc<str> = "".into();
@@ -1063,6 +1122,14 @@ impl Store for SqliteStore {
                     bytes_out: int(9)? as u64,
                     packets_in: int(10)? as u64,
                     bytes_in: int(11)? as u64,
+                    tcp: TcpCounts::from_fields([
+                        int(12)? as u64,
+                        int(13)? as u64,
+                        int(14)? as u64,
+                        int(15)? as u64,
+                        int(16)? as u64,
+                        int(17)? as u64,
+                    ]),
                 },
             };
             f(&row);
@@ -1129,6 +1196,7 @@ impl Store for SqliteStore {
                     bytes_out: v[3] as u64,
                     packets_in: v[4] as u64,
                     bytes_in: v[5] as u64,
+                    ..Default::default()
                 },
             );
         }

@@ -452,6 +452,7 @@ fn traffic(ts: i64) -> Row {
             bytes_out: 100,
             packets_in: 1,
             bytes_in: 100,
+            ..Default::default()
         },
     }
 }

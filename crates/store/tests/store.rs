@@ -7,11 +7,11 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use proptest::prelude::*;
-use wirewatch_store::query::{self, GroupBy, Range};
+use wirewatch_store::query::{self, GroupBy, Metric, Order, Range};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig};
 use wirewatch_store::{
     AlertRecord, Columns, Counts, Coverage, Maintenance, Resolution, ResponseRecord, Retention,
-    Row, Selection, SqliteStore, Store, StoreError, SCHEMA_VERSION,
+    Row, Selection, SqliteStore, Store, StoreError, TcpCounts, SCHEMA_VERSION,
 };
 use wirewatch_wire::{Clock, FixedClock, Timestamp};
 
@@ -48,6 +48,7 @@ fn row(
             bytes_out: out,
             packets_in: inb.div_ceil(1000),
             bytes_in: inb,
+            ..Default::default()
         },
     }
 }
@@ -641,6 +642,7 @@ fn series_buckets_and_spreads_coarse_rows() {
             by: None,
             limit: 5,
             total_name: "total",
+            metric: Default::default(),
         },
         None,
     )
@@ -658,6 +660,7 @@ fn series_buckets_and_spreads_coarse_rows() {
             by: Some(GroupBy::Process),
             limit: 2,
             total_name: "total",
+            metric: Default::default(),
         },
         None,
     )
@@ -681,6 +684,7 @@ fn series_buckets_and_spreads_coarse_rows() {
             by: None,
             limit: 5,
             total_name: "192.0.2.2",
+            metric: Default::default(),
         },
         None,
     )
@@ -697,6 +701,7 @@ fn series_buckets_and_spreads_coarse_rows() {
             by: None,
             limit: 5,
             total_name: "t",
+            metric: Default::default(),
         },
         None,
     )
@@ -715,7 +720,8 @@ fn series_buckets_and_spreads_coarse_rows() {
             sel: Selection::default(),
             by: None,
             limit: 5,
-            total_name: "t"
+            total_name: "t",
+            metric: Default::default(),
         },
         None
     )
@@ -761,6 +767,7 @@ fn spread_hour_rows_over_five_minute_buckets_keeps_the_sum() {
             by: None,
             limit: 5,
             total_name: "t",
+            metric: Default::default(),
         },
         None,
     )
@@ -920,7 +927,7 @@ fn response(ts: i64) -> ResponseRecord {
 /// responses table when opened for writing and keeps all it held; opened
 /// again, a current one is left byte for byte as it was.
 #[test]
-fn schema_3_gains_responses_and_keeps_its_data_and_4_is_left_alone() {
+fn schema_3_gains_responses_and_tcp_columns_and_keeps_its_data_and_a_current_one_is_left_alone() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("v3.db");
     wirewatch_store::migrate_to_version(&p, 3).unwrap();
@@ -952,22 +959,34 @@ fn schema_3_gains_responses_and_keeps_its_data_and_4_is_left_alone() {
         "{before:?}"
     );
     let mut s = SqliteStore::open(&p).unwrap();
-    assert_eq!(s.version().unwrap(), 4);
+    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
     s.integrity_check().unwrap();
     assert_eq!(all_alerts(&s, None).len(), 1);
     assert_eq!(sum(&s, Resolution::Minute).bytes(), 300);
     s.record_response(&response(T0)).unwrap();
     drop(s);
     let after = tables(&p);
-    assert!(before.iter().all(|t| after.contains(t)), "{after:?}");
+    // Schema 5 adds TCP columns to the three flow tables.
+    let grown = |t: &String| t.contains("retr_out");
+    assert_eq!(after.iter().filter(|t| grown(t)).count(), 3, "{after:?}");
+    assert!(
+        before.iter().all(|t| after.contains(t)
+            || ["minute", "hour", "day"]
+                .iter()
+                .any(|n| t.starts_with(&format!("CREATE TABLE {n} ")))),
+        "{after:?}"
+    );
     // The table and its three indexes, nothing else.
-    let new: Vec<&String> = after.iter().filter(|t| !before.contains(t)).collect();
+    let new: Vec<&String> = after
+        .iter()
+        .filter(|t| !before.contains(t) && !grown(t))
+        .collect();
     assert_eq!(new.len(), 4, "{new:?}");
     assert!(new.iter().all(|t| t.contains(" responses ")), "{new:?}");
-    // At 4 already: opening it changes nothing.
+    // Current already: opening it changes nothing.
     let bytes = std::fs::read(&p).unwrap();
     let s = SqliteStore::open(&p).unwrap();
-    assert_eq!(s.version().unwrap(), 4);
+    assert_eq!(s.version().unwrap(), SCHEMA_VERSION);
     assert_eq!(s.response_log(None, None, 0).unwrap().len(), 1);
     drop(s);
     assert_eq!(tables(&p), after);
@@ -1035,8 +1054,21 @@ fn migrations_from_every_earlier_version() {
                 .collect();
             assert!(tables.iter().any(|t| t == "minute"), "{tables:?}");
             for t in &tables {
-                c.execute_batch(&format!("INSERT INTO main.{t} SELECT * FROM src.{t}"))
-                    .unwrap();
+                // The older table's columns only (later versions added some).
+                let cols: Vec<String> = c
+                    .prepare(&format!(
+                        "SELECT name FROM pragma_table_info('{t}', 'main')"
+                    ))
+                    .unwrap()
+                    .query_map([], |r| r.get(0))
+                    .unwrap()
+                    .map(Result::unwrap)
+                    .collect();
+                let cols = cols.join(", ");
+                c.execute_batch(&format!(
+                    "INSERT INTO main.{t} ({cols}) SELECT {cols} FROM src.{t}"
+                ))
+                .unwrap();
             }
             drop(c);
             // A query cannot upgrade it: it says what to do and leaves the file alone.
@@ -1065,6 +1097,16 @@ fn migrations_from_every_earlier_version() {
         s.append(&[row(T0, "10.0.0.1", 1, "10.0.0.2", 2, None, 5, 6)])
             .unwrap();
         assert_eq!(sum(&s, Resolution::Minute).bytes(), before + 11);
+        // TCP health (schema 5) is kept with the rows, zero in older ones.
+        assert_eq!(sum(&s, Resolution::Minute).tcp, TcpCounts::default());
+        let mut r = row(T0, "10.0.0.1", 3, "10.0.0.2", 4, None, 5, 6);
+        r.counts.tcp = TcpCounts::from_fields([1, 2, 3, 4, 5, 6]);
+        s.append(&[r]).unwrap();
+        assert_eq!(
+            sum(&s, Resolution::Minute).tcp.fields(),
+            [1, 2, 3, 4, 5, 6],
+            "from {from}"
+        );
         assert!(s.response_log(None, None, 0).unwrap().is_empty());
         let id = s.record_response(&response(T0)).unwrap();
         s.integrity_check().unwrap();
@@ -1576,6 +1618,7 @@ fn parallel_readers_give_the_same_answers() {
         by: Some(GroupBy::Remote),
         limit: 3,
         total_name: "t",
+        metric: Default::default(),
     };
     assert_eq!(
         query::series(&file, &spec, None).unwrap(),
@@ -1747,6 +1790,7 @@ fn a_pair_is_one_entity_in_either_orientation() {
             by: Some(GroupBy::Pair),
             limit: 10,
             total_name: "",
+            metric: Default::default(),
         },
         None,
     )
@@ -1826,4 +1870,127 @@ fn an_import_keeps_its_minutes_for_the_retention_after_it_was_imported() {
         "the first capture's minutes outlived their retention"
     );
     assert_eq!(sum(&s, Resolution::Hour).bytes_out, 300);
+}
+
+/// A TCP row of minute `ts` with `retrans` segments resent by the remote
+/// end and `n` RTT samples of `rtt_ms` on the local end's segments.
+fn tcp_row(ts: i64, remote: &str, retrans: u64, n: u64, rtt_ms: u64) -> Row {
+    let mut r = row(ts, "10.0.0.1", 40_000, remote, 443, None, 10_000, 90_000);
+    r.counts.tcp = TcpCounts {
+        retrans_in: retrans,
+        rtt_out_samples: n,
+        rtt_out_us: n * rtt_ms * 1_000,
+        ..Default::default()
+    };
+    r
+}
+
+/// TCP health rolls up into hours by sums, ranks top lists and makes the
+/// retransmission-rate and RTT series; other protocols stay out of them.
+#[test]
+fn tcp_health_rolls_up_ranks_and_makes_series() {
+    let mut s = SqliteStore::open_in_memory().unwrap();
+    let mut rows = Vec::new();
+    for k in 0..180 {
+        let ts = T0 + k * 60;
+        rows.push(tcp_row(ts, "192.0.2.1", 5, 10, 20));
+        rows.push(tcp_row(ts, "192.0.2.2", 1, 10, 80));
+        let mut udp = row(ts, "10.0.0.1", 5353, "192.0.2.3", 53, None, 9_000_000, 0);
+        udp.protocol = 17;
+        rows.push(udp);
+    }
+    s.append(&rows).unwrap();
+    maintain_all(&mut s, &keep_all());
+    let minute = sum(&s, Resolution::Minute).tcp;
+    assert_eq!(minute.retrans_in, 180 * 6);
+    assert_eq!(minute.rtt_out_samples, 180 * 20);
+    // The two complete hours rolled: two thirds of the minutes.
+    assert_eq!(
+        sum(&s, Resolution::Hour).tcp.fields(),
+        minute.fields().map(|v| v * 2 / 3),
+        "hours are the minutes' sums"
+    );
+
+    let range = Range {
+        from: T0,
+        to: T0 + 180 * 60,
+    };
+    let top = |order| {
+        query::top_where(
+            &s,
+            &range,
+            GroupBy::Remote,
+            &Selection::default(),
+            None,
+            10,
+            order,
+        )
+        .unwrap()
+    };
+    let keys = |t: &query::Top| t.entries.iter().map(|e| e.key.clone()).collect::<Vec<_>>();
+    // By bytes the UDP host leads; by TCP health it is not there at all.
+    assert_eq!(keys(&top(Order::Bytes))[0], "192.0.2.3");
+    let by_retrans = top(Order::Retrans);
+    assert_eq!(keys(&by_retrans), ["192.0.2.1", "192.0.2.2"]);
+    // A remote host's view: what it resent is its "out".
+    assert_eq!(by_retrans.entries[0].counts.tcp.retrans_out, 180 * 5);
+    let by_rtt = top(Order::Rtt);
+    assert_eq!(keys(&by_rtt), ["192.0.2.2", "192.0.2.1"]);
+    let rtt = by_rtt.entries[0].counts.tcp.rtt_us().unwrap();
+    assert!((rtt - 80_000.0).abs() < 1.0, "{rtt}");
+
+    let series = |metric, step, by| {
+        query::series(
+            &s,
+            &query::SeriesSpec {
+                range,
+                step,
+                sel: Selection::default(),
+                by,
+                limit: 5,
+                total_name: "all",
+                metric,
+            },
+            None,
+        )
+        .unwrap()
+    };
+    // 6 of 200 TCP packets resent per minute (each row: 10 + 90 packets).
+    let r = series(Metric::RetransRate, 600, None);
+    assert_eq!(r.values.len(), 1);
+    assert_eq!(r.values[0].len(), 18);
+    for v in &r.values[0] {
+        assert!((v.unwrap() - 0.03).abs() < 1e-9, "{v:?}");
+    }
+    // Half the samples at 20 ms, half at 80 ms: the p95 is 80 ms (within
+    // the histogram's bin), the per-host lines 20 and 80 ms.
+    let p = series(Metric::RttP95, 3600, None);
+    for v in &p.values[0] {
+        let ms = v.unwrap();
+        assert!((ms - 80.0).abs() < 80.0 * 0.09, "{ms}");
+    }
+    let per = series(Metric::RttP95, 3600, Some(GroupBy::Remote));
+    assert_eq!(per.lines.len(), 2, "the UDP host has no line");
+    assert_eq!(per.lines[0].0, "192.0.2.2");
+    let low = per.values[1][0].unwrap();
+    assert!((low - 20.0).abs() < 20.0 * 0.09, "{low}");
+    // Too many histograms are refused with a line saying why.
+    let e = query::series(
+        &s,
+        &query::SeriesSpec {
+            range: Range {
+                from: T0,
+                to: T0 + 30 * 86_400,
+            },
+            step: 60,
+            sel: Selection::default(),
+            by: None,
+            limit: 5,
+            total_name: "all",
+            metric: Metric::RttP95,
+        },
+        None,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("choose a larger step"), "{e}");
 }

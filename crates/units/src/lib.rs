@@ -20,6 +20,7 @@
 mod calendar;
 mod clock;
 mod duration;
+mod histogram;
 mod numbers;
 
 pub use calendar::{
@@ -28,4 +29,5 @@ pub use calendar::{
 };
 pub use clock::{Clock, FixedClock, PinnedClock, SystemClock, Timestamp};
 pub use duration::{duration_short, parse_duration};
+pub use histogram::RttHistogram;
 pub use numbers::{bit_rate, qty, readable, si, si_axis, thousands, tidy_float, JSON_DIGITS};

@@ -16,6 +16,7 @@ use wirewatch_pipeline::requests::history::{
     self as req, alert_time, bucket_rate, AlertsRequest, Bounds, FlowsRequest, Selector,
     SeriesRequest, TopRequest,
 };
+use wirewatch_pipeline::requests::params::Metric;
 use wirewatch_store::query::{self, Range};
 use wirewatch_store::time::{rfc3339, short};
 use wirewatch_store::AlertRecord;
@@ -77,6 +78,7 @@ pub fn run(args: &HistoryArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result
 fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     let request = TopRequest {
         by: a.by,
+        sort: a.sort,
         limit: a.limit,
         sel: a.common.selector(),
     };
@@ -87,18 +89,24 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     match a.common.format() {
         Format::Json => writeln!(out, "{}", tidied(req::top_json(a.by, &t, &p.range)))?,
         Format::Csv => {
-            writeln!(out, "key,packets_out,bytes_out,packets_in,bytes_in,bytes")?;
+            let tcp = shows_tcp(&t);
+            let more = if tcp { TCP_CSV_HEAD } else { "" };
+            writeln!(
+                out,
+                "key,packets_out,bytes_out,packets_in,bytes_in,bytes{more}"
+            )?;
             for e in &t.entries {
                 let c = &e.counts;
                 writeln!(
                     out,
-                    "{},{},{},{},{},{}",
+                    "{},{},{},{},{},{}{}",
                     csv_field(&e.key),
                     c.packets_out,
                     c.bytes_out,
                     c.packets_in,
                     c.bytes_in,
-                    c.bytes()
+                    c.bytes(),
+                    if tcp { tcp_csv(&c.tcp) } else { String::new() }
                 )?;
             }
         }
@@ -120,17 +128,32 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
                 .unwrap_or(0)
                 .max(by.len())
                 .max("all traffic".len());
+            let tcp = shows_tcp(&t);
+            let more = if tcp {
+                format!("  {:>8}  {:>10}", "retrans", "rtt")
+            } else {
+                String::new()
+            };
             writeln!(
                 out,
-                "{:<w$}  {:>10}  {:>10}  {:>10}  {:>6}",
+                "{:<w$}  {:>10}  {:>10}  {:>10}  {:>6}{more}",
                 by, "sent", "received", "total", "share"
             )?;
             let all = t.total.bytes().max(1) as f64;
             for e in &t.entries {
                 let c = &e.counts;
+                let more = if tcp {
+                    format!(
+                        "  {:>8}  {:>10}",
+                        c.tcp.retransmissions(),
+                        rtt_text(c.tcp.rtt_us())
+                    )
+                } else {
+                    String::new()
+                };
                 writeln!(
                     out,
-                    "{:<w$}  {:>10}  {:>10}  {:>10}  {:>5.1}%",
+                    "{:<w$}  {:>10}  {:>10}  {:>10}  {:>5.1}%{more}",
                     e.key,
                     readable(c.bytes_out as f64, true),
                     readable(c.bytes_in as f64, true),
@@ -166,27 +189,79 @@ fn top(a: &TopArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `history series` (with `plot`'s number of buckets aimed at) run.
-fn run_series(
-    common: &Common,
-    step: Option<&str>,
+/// The TCP columns of `history top --csv` when it shows them.
+const TCP_CSV_HEAD: &str = ",retrans_out,retrans_in,rtt_ms";
+
+/// Whether a top list shows TCP health: ranked by it, or some entry has it.
+fn shows_tcp(t: &query::Top) -> bool {
+    t.order.is_tcp()
+        || t.entries
+            .iter()
+            .any(|e| e.counts.tcp != wirewatch_store::TcpCounts::default())
+}
+
+/// The TCP cells of a CSV line ([`TCP_CSV_HEAD`]).
+fn tcp_csv(t: &wirewatch_store::TcpCounts) -> String {
+    format!(
+        ",{},{},{}",
+        t.retrans_out,
+        t.retrans_in,
+        t.rtt_us()
+            .map_or(String::new(), |us| format!("{:.3}", us / 1e3))
+    )
+}
+
+/// A round trip in ms for a table, `-` without samples.
+fn rtt_text(us: Option<f64>) -> String {
+    us.map_or("-".into(), |us| format!("{:.1} ms", us / 1e3))
+}
+
+/// A TCP metric's value for a table or CSV (empty: nothing to measure).
+fn metric_text(m: Metric, v: Option<f64>) -> String {
+    match (m, v) {
+        (_, None) => String::new(),
+        (Metric::RetransRate, Some(r)) => format!("{:.3}%", 100.0 * r),
+        (_, Some(ms)) => format!("{ms:.1} ms"),
+    }
+}
+
+/// What `history series` and `plot` ask for.
+struct SeriesAsk<'a> {
+    common: &'a Common,
+    step: Option<&'a str>,
+    /// Buckets aimed at without a step.
     buckets: i64,
     by: Option<wirewatch_pipeline::requests::params::By>,
     limit: usize,
-    db: &Path,
-) -> anyhow::Result<(Range, query::Series)> {
+    metric: Metric,
+}
+
+/// `history series` (with `plot`'s number of buckets aimed at) run.
+fn run_series(a: SeriesAsk<'_>, db: &Path) -> anyhow::Result<(Range, query::Series)> {
     let request = SeriesRequest {
-        step: step.map(str::to_string),
-        by,
-        limit,
-        sel: common.selector(),
+        step: a.step.map(str::to_string),
+        by: a.by,
+        limit: a.limit,
+        metric: a.metric,
+        sel: a.common.selector(),
     };
-    let (p, s) = request.run(db, now(), buckets, Bounds::CLI)?;
+    let (p, s) = request.run(db, now(), a.buckets, Bounds::CLI)?;
     Ok((p.range, s))
 }
 
 fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
-    let (asked, s) = run_series(&a.common, a.step.as_deref(), 100, a.by, a.limit, db)?;
+    let ask = SeriesAsk {
+        common: &a.common,
+        step: a.step.as_deref(),
+        buckets: 100,
+        by: a.by,
+        limit: a.limit,
+        metric: a.metric,
+    };
+    let (asked, s) = run_series(ask, db)?;
+    if s.metric != Metric::Bytes && a.common.format() != Format::Json {
+        return metric_series(&s, &asked, a.common.format(), out);
+    }
     match a.common.format() {
         Format::Json => writeln!(out, "{}", tidied(req::series_json(&s, &asked)))?,
         Format::Csv => {
@@ -240,6 +315,72 @@ fn series(a: &SeriesArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> 
             if let Some(n) = req::covered_note(&asked, &s.covered) {
                 writeln!(out, "note: {n}")?;
             }
+        }
+    }
+    Ok(())
+}
+
+/// `history series --metric retrans_rate|rtt_p95` as a table or CSV.
+fn metric_series(
+    s: &query::Series,
+    asked: &Range,
+    format: Format,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let name = s.metric.name();
+    if format == Format::Csv {
+        writeln!(out, "line,ts,packets,retrans,rtt_samples,{name}")?;
+    }
+    for (l, (line, pts)) in s.lines.iter().enumerate() {
+        if format == Format::Table {
+            writeln!(
+                out,
+                "{line}: {name} every {} from {} UTC",
+                humanize_step(s.step),
+                short(s.covered.from)
+            )?;
+            writeln!(
+                out,
+                "{:<16}  {:>10}  {:>8}  {:>10}",
+                "time (UTC)", "packets", "retrans", name
+            )?;
+        }
+        for (k, (ts, c)) in s.buckets.iter().zip(pts).enumerate() {
+            let v = metric_text(s.metric, s.values[l][k]);
+            match format {
+                Format::Csv => writeln!(
+                    out,
+                    "{},{},{},{},{},{}",
+                    csv_field(line),
+                    rfc3339(*ts),
+                    c.packets(),
+                    c.tcp.retransmissions(),
+                    c.tcp.rtt_samples(),
+                    s.values[l][k].map_or(String::new(), |v| format!("{v:.6}"))
+                )?,
+                _ => writeln!(
+                    out,
+                    "{:<16}  {:>10}  {:>8}  {:>10}",
+                    short(*ts),
+                    c.packets(),
+                    c.tcp.retransmissions(),
+                    if v.is_empty() { "-".into() } else { v }
+                )?,
+            }
+        }
+    }
+    if format == Format::Table {
+        if s.lines.iter().all(|(_, p)| {
+            p.iter()
+                .all(|c| c.tcp.rtt_samples() == 0 && c.tcp.retransmissions() == 0)
+        }) {
+            writeln!(
+                out,
+                "no TCP health recorded in the range (record with --tcp)"
+            )?;
+        }
+        if let Some(n) = req::covered_note(asked, &s.covered) {
+            writeln!(out, "note: {n}")?;
         }
     }
     Ok(())
@@ -349,28 +490,45 @@ fn plot(a: &PlotArgs, db: &Path, out: &mut dyn Write) -> anyhow::Result<()> {
     if a.common.json || a.common.csv {
         bail!("plot writes a chart: --json and --csv belong to series");
     }
-    let (_, s) = run_series(&a.common, a.step.as_deref(), 200, Some(a.by), a.limit, db)?;
+    let ask = SeriesAsk {
+        common: &a.common,
+        step: a.step.as_deref(),
+        buckets: 200,
+        by: Some(a.by),
+        limit: a.limit,
+        metric: a.metric,
+    };
+    let (_, s) = run_series(ask, db)?;
     let by = wirewatch_pipeline::requests::params::by_name(a.by);
+    let (what, y_unit) = match a.metric {
+        Metric::Bytes => ("", "bit/s"),
+        Metric::RetransRate => (" (retransmissions per segment)", ""),
+        Metric::RttP95 => (" (round trip p95)", "ms"),
+    };
     let chart = wirewatch_plot::Chart {
         title: a.title.clone().unwrap_or_else(|| {
             format!(
-                "wirewatch: top {} by {by}, every {}",
+                "wirewatch: top {} by {by}{what}, every {}",
                 s.lines.len(),
                 humanize_step(s.step)
             )
         }),
-        y_unit: "bit/s".into(),
+        y_unit: y_unit.into(),
         series: s
             .lines
             .iter()
-            .map(|(name, pts)| wirewatch_plot::Series {
+            .enumerate()
+            .map(|(l, (name, pts))| wirewatch_plot::Series {
                 name: name.clone(),
                 points: s
                     .buckets
                     .iter()
                     .zip(pts)
                     .enumerate()
-                    .map(|(k, (ts, c))| (*ts, bucket_rate(&s, k, c)))
+                    .filter_map(|(k, (ts, c))| match s.metric {
+                        Metric::Bytes => Some((*ts, bucket_rate(&s, k, c))),
+                        _ => s.values[l][k].map(|v| (*ts, v)),
+                    })
                     .collect(),
                 ..Default::default()
             })

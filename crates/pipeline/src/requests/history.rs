@@ -10,10 +10,12 @@ use serde_json::{json, Value};
 use wirewatch_filter::{compile, CompileOptions, Program};
 use wirewatch_store::query::{self, FlowSummary, GroupBy, Range, Series, SeriesSpec, Top};
 use wirewatch_store::time::{rfc3339, short};
-use wirewatch_store::{AlertRecord, Counts, Row, Selection, SqliteStore, Store, StoreError};
+use wirewatch_store::{
+    AlertRecord, Counts, Row, Selection, SqliteStore, Store, StoreError, TcpCounts,
+};
 use wirewatch_wire::{build, proto, Timestamp};
 
-use super::params::{self, By};
+use super::params::{self, By, Metric, Order};
 use super::{bad, Failure};
 
 /// How much one answer may hold: `limit` entries at most (0, all, only
@@ -262,6 +264,8 @@ pub fn open(db: &Path) -> Result<SqliteStore, Failure> {
 pub struct TopRequest {
     /// `--by`.
     pub by: By,
+    /// `--sort`.
+    pub sort: Order,
     /// `--limit` (0: all).
     pub limit: usize,
     /// The range and selection.
@@ -272,6 +276,7 @@ impl Default for TopRequest {
     fn default() -> TopRequest {
         TopRequest {
             by: By::Host,
+            sort: Order::Bytes,
             limit: 10,
             sel: Selector::default(),
         }
@@ -313,13 +318,17 @@ pub trait FromQuery: Default {
 
 impl FromQuery for TopRequest {
     fn keys() -> Vec<&'static str> {
-        let mut k = vec!["by", "limit"];
+        let mut k = vec!["by", "limit", "sort"];
         k.extend(Selector::KEYS);
         k
     }
 
     fn apply(&mut self, key: &str, value: &str, given_since: &mut bool) -> Taken {
         if apply_by_limit(&mut self.by, &mut self.limit, key, value)? {
+            return Ok(true);
+        }
+        if key == "sort" {
+            self.sort = usage(params::parse_sort(value))?;
             return Ok(true);
         }
         self.sel.apply(key, value, given_since)
@@ -332,6 +341,8 @@ pub struct TopPlan {
     pub p: Prepared,
     /// `--by`.
     pub by: By,
+    /// `--sort`.
+    pub sort: Order,
     /// Entries kept.
     pub limit: usize,
 }
@@ -342,6 +353,7 @@ impl TopRequest {
         Ok(TopPlan {
             p: self.sel.prepare(now)?,
             by: self.by,
+            sort: self.sort,
             limit: params::limit(self.limit, bounds.limit).map_err(bad)?,
         })
     }
@@ -357,6 +369,7 @@ impl TopPlan {
             &self.p.sel,
             self.p.pred.as_deref(),
             self.limit,
+            self.sort,
         )?)
     }
 }
@@ -370,6 +383,8 @@ pub struct SeriesRequest {
     pub by: Option<By>,
     /// `--limit`: lines with `--by` (0: all).
     pub limit: usize,
+    /// `--metric`.
+    pub metric: Metric,
     /// The range and selection.
     pub sel: Selector,
 }
@@ -380,6 +395,7 @@ impl Default for SeriesRequest {
             step: None,
             by: None,
             limit: 5,
+            metric: Metric::Bytes,
             sel: Selector::default(),
         }
     }
@@ -387,7 +403,7 @@ impl Default for SeriesRequest {
 
 impl FromQuery for SeriesRequest {
     fn keys() -> Vec<&'static str> {
-        let mut k = vec!["step", "by", "limit"];
+        let mut k = vec!["step", "by", "limit", "metric"];
         k.extend(Selector::KEYS);
         k
     }
@@ -400,11 +416,12 @@ impl FromQuery for SeriesRequest {
             }
             return Ok(true);
         }
-        if key == "step" {
-            self.step = Some(value.into());
-            return Ok(true);
+        match key {
+            "step" => self.step = Some(value.into()),
+            "metric" => self.metric = usage(params::parse_metric(value))?,
+            _ => return self.sel.apply(key, value, given_since),
         }
-        self.sel.apply(key, value, given_since)
+        Ok(true)
     }
 }
 
@@ -433,6 +450,7 @@ impl SeriesRequest {
                 by: self.by,
                 limit,
                 total_name: &name,
+                metric: self.metric,
             },
             p.pred.as_deref(),
         )?;
@@ -615,12 +633,30 @@ pub fn alerts_json(db: &Path, kept: &VecDeque<AlertRecord>) -> Result<String, Fa
 
 /// Packets and bytes each way, and bytes in all.
 pub fn counts_json(c: &Counts) -> Value {
-    json!({
+    let mut v = json!({
         "packets_out": c.packets_out,
         "bytes_out": c.bytes_out,
         "packets_in": c.packets_in,
         "bytes_in": c.bytes_in,
         "bytes": c.bytes(),
+    });
+    if c.tcp != TcpCounts::default() {
+        v["tcp"] = tcp_json(&c.tcp);
+    }
+    v
+}
+
+/// TCP figures of a history answer (`--tcp` minutes): retransmissions
+/// each way, the mean RTT of each side and the round trip (ms).
+pub fn tcp_json(t: &TcpCounts) -> Value {
+    let mean_ms = |n: u64, us: u64| (n > 0).then(|| us as f64 / n as f64 / 1e3);
+    json!({
+        "retrans_out": t.retrans_out,
+        "retrans_in": t.retrans_in,
+        "rtt_samples": t.rtt_samples(),
+        "rtt_out_ms": mean_ms(t.rtt_out_samples, t.rtt_out_us),
+        "rtt_in_ms": mean_ms(t.rtt_in_samples, t.rtt_in_us),
+        "rtt_ms": t.rtt_us().map(|us| us / 1e3),
     })
 }
 
@@ -642,6 +678,7 @@ pub fn top_json(by: By, t: &Top, asked: &Range) -> Value {
     json!({
         "query": "top",
         "by": params::by_name(by),
+        "sort": params::sort_name(t.order),
         "from": rfc3339(t.covered.from),
         "until": rfc3339(t.covered.to),
         "resolutions": t.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
@@ -664,6 +701,15 @@ pub fn bucket_rate(s: &Series, k: usize, c: &Counts) -> f64 {
     c.bytes() as f64 * 8.0 / (end - start).max(1) as f64
 }
 
+/// The JSON key of a TCP metric's value in a series point.
+pub fn metric_key(m: Metric) -> &'static str {
+    match m {
+        Metric::Bytes => "bytes",
+        Metric::RetransRate => "retrans_rate",
+        Metric::RttP95 => "rtt_p95_ms",
+    }
+}
+
 /// `history series --json` (not yet tidied) for the range `asked`.
 pub fn series_json(s: &Series, asked: &Range) -> Value {
     let mut notes: Vec<String> = covered_note(asked, &s.covered).into_iter().collect();
@@ -672,17 +718,21 @@ pub fn series_json(s: &Series, asked: &Range) -> Value {
     }
     json!({
         "query": "series",
+        "metric": s.metric.name(),
         "step_seconds": s.step,
         "from": rfc3339(s.covered.from),
         "until": rfc3339(s.covered.to),
         "resolutions": s.resolutions.iter().map(|r| r.name()).collect::<Vec<_>>(),
         "notes": notes,
-        "lines": s.lines.iter().map(|(name, pts)| json!({
+        "lines": s.lines.iter().enumerate().map(|(l, (name, pts))| json!({
             "name": name,
             "points": s.buckets.iter().zip(pts).enumerate().map(|(k, (ts, c))| {
                 let mut v = counts_json(c);
                 v["ts"] = json!(rfc3339(*ts));
                 v["bits_per_second"] = json!(bucket_rate(s, k, c));
+                if s.metric != Metric::Bytes {
+                    v[metric_key(s.metric)] = json!(s.values[l][k]);
+                }
                 v
             }).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
@@ -771,6 +821,8 @@ mod tests {
             step: 60,
             buckets: Vec::new(),
             lines: Vec::new(),
+            metric: Metric::Bytes,
+            values: Vec::new(),
             covered: asked,
             resolutions: Vec::new(),
         };
@@ -789,8 +841,20 @@ mod tests {
         assert_eq!(q.limit, 3);
         assert_eq!(q.sel.last.as_deref(), Some("2h"));
         assert_eq!(q.sel.host, Some("10.0.0.1".parse().unwrap()));
-        let e = TopRequest::from_pairs(&query_pairs("sort=1")).unwrap_err();
-        assert!(e.starts_with("unknown parameter 'sort' (possible parameters: by, limit, since"));
+        let e = TopRequest::from_pairs(&query_pairs("order=1")).unwrap_err();
+        assert!(
+            e.starts_with("unknown parameter 'order' (possible parameters: by, limit, sort, since"),
+            "{e}"
+        );
+        let q = TopRequest::from_pairs(&query_pairs("sort=rtt")).unwrap();
+        assert_eq!(q.sort, Order::Rtt);
+        let e = TopRequest::from_pairs(&query_pairs("sort=fast")).unwrap_err();
+        assert!(
+            e.starts_with("invalid value 'fast' for '--sort <SORT>'"),
+            "{e}"
+        );
+        let q = SeriesRequest::from_pairs(&query_pairs("metric=rtt_p95&step=5m")).unwrap();
+        assert_eq!((q.metric, q.step.as_deref()), (Metric::RttP95, Some("5m")));
         let e = TopRequest::from_pairs(&query_pairs("since=1h&last=2h")).unwrap_err();
         assert_eq!(
             e,

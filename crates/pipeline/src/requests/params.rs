@@ -66,13 +66,71 @@ pub fn by_name(by: By) -> &'static str {
 
 /// `--by VALUE`.
 pub fn parse_by(value: &str) -> Result<By, String> {
-    BY.iter()
+    one_of("--by <BY>", value, &BY)
+}
+
+/// What `history series|plot --metric` measures.
+pub use wirewatch_store::query::Metric;
+/// What `history top --sort` ranks by: the store's order.
+pub use wirewatch_store::query::Order;
+
+/// Every `--sort` value, its name and what it means.
+pub const SORT: [(Order, &str, &str); 3] = [
+    (Order::Bytes, "bytes", "Bytes both ways"),
+    (
+        Order::Retrans,
+        "retrans",
+        "TCP segments retransmitted (minutes recorded with --tcp)",
+    ),
+    (
+        Order::Rtt,
+        "rtt",
+        "TCP round trip between the ends (minutes recorded with --tcp)",
+    ),
+];
+
+/// Every `--metric` value, its name and what it means.
+pub const METRIC: [(Metric, &str, &str); 3] = [
+    (Metric::Bytes, "bytes", "Traffic"),
+    (
+        Metric::RetransRate,
+        "retrans_rate",
+        "Retransmitted TCP segments per TCP segment (--tcp minutes)",
+    ),
+    (
+        Metric::RttP95,
+        "rtt_p95",
+        "95th percentile of the TCP round trip, ms (--tcp minutes)",
+    ),
+];
+
+/// The value of `table` named `value`, or the line naming the possible ones.
+fn one_of<T: Copy>(option: &str, value: &str, table: &[(T, &str, &str)]) -> Result<T, String> {
+    table
+        .iter()
         .find(|(_, n, _)| *n == value)
-        .map(|(b, _, _)| *b)
+        .map(|(t, _, _)| *t)
         .ok_or_else(|| {
-            let names: Vec<&str> = BY.iter().map(|(_, n, _)| *n).collect();
-            not_one_of("--by <BY>", value, &names)
+            let names: Vec<&str> = table.iter().map(|(_, n, _)| *n).collect();
+            not_one_of(option, value, &names)
         })
+}
+
+/// `--sort VALUE`.
+pub fn parse_sort(value: &str) -> Result<Order, String> {
+    one_of("--sort <SORT>", value, &SORT)
+}
+
+/// `--metric VALUE`.
+pub fn parse_metric(value: &str) -> Result<Metric, String> {
+    one_of("--metric <METRIC>", value, &METRIC)
+}
+
+/// The name `order` is given by.
+pub fn sort_name(order: Order) -> &'static str {
+    SORT.iter()
+        .find(|(o, _, _)| *o == order)
+        .map_or("bytes", |(_, n, _)| n)
 }
 
 /// `forecast --direction`.
@@ -96,14 +154,7 @@ impl Direction {
 
     /// `--direction VALUE`.
     pub fn parse(value: &str) -> Result<Direction, String> {
-        Direction::ALL
-            .iter()
-            .find(|(_, n, _)| *n == value)
-            .map(|(d, _, _)| *d)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Direction::ALL.iter().map(|(_, n, _)| *n).collect();
-                not_one_of("--direction <DIRECTION>", value, &names)
-            })
+        one_of("--direction <DIRECTION>", value, &Direction::ALL)
     }
 }
 

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 
 use clap::{Args as ClapArgs, Subcommand};
-use wirewatch_pipeline::requests::params::By;
+use wirewatch_pipeline::requests::params::{By, Metric, Order};
 
 use super::values;
 
@@ -77,6 +77,10 @@ pub struct TopArgs {
     /// What to rank.
     #[arg(long, default_value = "host", value_parser = values::by())]
     pub by: By,
+    /// What to rank by: bytes, or TCP health (retrans, rtt: TCP rows of
+    /// minutes recorded with --tcp).
+    #[arg(long, default_value = "bytes", value_parser = values::sort())]
+    pub sort: Order,
     /// Entries to print (0: all).
     #[arg(long, default_value_t = 10, value_parser = values::limit())]
     pub limit: usize,
@@ -97,6 +101,10 @@ pub struct SeriesArgs {
     /// Lines with --by.
     #[arg(long, default_value_t = 5, value_parser = values::limit())]
     pub limit: usize,
+    /// What to measure: bytes, or TCP health (retrans_rate, rtt_p95: TCP
+    /// rows of minutes recorded with --tcp).
+    #[arg(long, default_value = "bytes", value_parser = values::metric())]
+    pub metric: Metric,
     /// Range, selection and output format.
     #[command(flatten)]
     pub common: Common,
@@ -128,6 +136,9 @@ pub struct PlotArgs {
     /// Lines drawn.
     #[arg(long, default_value_t = 5, value_parser = values::limit())]
     pub limit: usize,
+    /// What to draw (as `series --metric`).
+    #[arg(long, default_value = "bytes", value_parser = values::metric())]
+    pub metric: Metric,
     /// Chart width in pixels.
     #[arg(long, default_value_t = 1200)]
     pub width: u32,

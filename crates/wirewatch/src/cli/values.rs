@@ -8,7 +8,9 @@ use std::net::IpAddr;
 
 use clap::builder::{PossibleValue, TypedValueParser};
 use clap::error::ErrorKind;
-use wirewatch_pipeline::requests::params::{self, parse_by, By, Direction, BY};
+use wirewatch_pipeline::requests::params::{
+    self, parse_by, parse_metric, parse_sort, By, Direction, Metric, Order, BY, METRIC, SORT,
+};
 
 /// A value parser calling a shared function; `values`: the possible
 /// values (name, help) for the help and the shell completions.
@@ -52,6 +54,41 @@ const BY_VALUES: [(&str, &str); 7] = {
     }
     v
 };
+
+/// Names and helps of a table of values.
+const fn names<T: Copy, const N: usize>(
+    t: &[(T, &'static str, &'static str); N],
+) -> [(&'static str, &'static str); N] {
+    let mut v = [("", ""); N];
+    let mut k = 0;
+    while k < N {
+        v[k] = (t[k].1, t[k].2);
+        k += 1;
+    }
+    v
+}
+
+/// Names and helps of `--sort`'s values.
+const SORT_VALUES: [(&str, &str); 3] = names(&SORT);
+
+/// Names and helps of `--metric`'s values.
+const METRIC_VALUES: [(&str, &str); 3] = names(&METRIC);
+
+/// `--sort`.
+pub fn sort() -> Shared<Order> {
+    Shared {
+        parse: parse_sort,
+        values: &SORT_VALUES,
+    }
+}
+
+/// `--metric`.
+pub fn metric() -> Shared<Metric> {
+    Shared {
+        parse: parse_metric,
+        values: &METRIC_VALUES,
+    }
+}
 
 /// Names and helps of `Direction`'s values.
 const DIRECTION_VALUES: [(&str, &str); 3] = {

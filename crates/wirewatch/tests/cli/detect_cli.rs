@@ -340,6 +340,7 @@ fn baselines_warm_start_from_the_history_database() {
             bytes_out: bytes / 2,
             packets_in: 1,
             bytes_in: bytes / 2,
+            ..Default::default()
         },
     };
     {

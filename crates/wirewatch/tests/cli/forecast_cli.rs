@@ -41,6 +41,7 @@ fn row(iface: &str, ts: i64, bytes_in: u64, bytes_out: u64, host: &str, proc_: &
             bytes_out,
             packets_in: 1,
             bytes_in,
+            ..Default::default()
         },
     }
 }

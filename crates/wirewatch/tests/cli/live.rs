@@ -1852,6 +1852,7 @@ fn live_capture_warns_when_the_forecast_nears_the_link_capacity() {
                         bytes_out: 0,
                         packets_in: 400,
                         bytes_in: b as u64,
+                        ..Default::default()
                     },
                 }
             })

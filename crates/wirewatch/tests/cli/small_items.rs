@@ -145,6 +145,7 @@ pub(crate) fn db_of(dir: &Path, rows: &[(i64, &str, &str, u64, u64)]) -> std::pa
                 bytes_out,
                 packets_in: 1,
                 bytes_in,
+                ..Default::default()
             },
         })
         .collect();

@@ -164,3 +164,123 @@ fn the_text_report_shows_each_entry_s_tcp_health_under_it() {
     ]);
     assert!(!plain.contains("tcp: "), "{plain}");
 }
+
+/// Runs a history query on `db` over January 2011 (the capture's time),
+/// returning its JSON.
+fn history_json(db: &std::path::Path, args: &[&str]) -> Value {
+    let mut all = vec!["history", args[0], "--db", db.to_str().unwrap()];
+    all.extend_from_slice(&[
+        "--since",
+        "2011-01-01T00:00:00Z",
+        "--until",
+        "2011-02-01T00:00:00Z",
+        "--json",
+    ]);
+    all.extend_from_slice(&args[1..]);
+    serde_json::from_str(&stdout_of(&all)).unwrap()
+}
+
+#[test]
+fn history_keeps_tcp_health_per_minute() {
+    let dir = wirewatch_testkit::require!(wirewatch_testkit::shared("corpus"));
+    let cap = dir.join("zeek/http/206_example_b.pcap");
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.db");
+    let s = summary(&[
+        "-r",
+        cap.to_str().unwrap(),
+        "--tcp",
+        "--db",
+        db.to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-detect",
+    ]);
+    let want = s["tcp"]["retransmissions"].as_u64().unwrap();
+    assert_eq!(want, 56, "tshark's count");
+    // Every retransmission is in the minutes, on the side that resent.
+    let top = history_json(&db, &["top", "--by", "iface", "--sort", "retrans"]);
+    assert_eq!(top["sort"], "retrans");
+    let t = &top["entries"][0]["tcp"];
+    let got = t["retrans_out"].as_u64().unwrap() + t["retrans_in"].as_u64().unwrap();
+    assert_eq!(got, want, "{top}");
+    assert!(t["rtt_ms"].as_f64().unwrap() > 0.0, "{t}");
+    // Ranked by RTT, hosts with samples come first, each with its RTT.
+    let rtt = history_json(&db, &["top", "--by", "remote", "--sort", "rtt"]);
+    let first = &rtt["entries"][0]["tcp"];
+    assert!(first["rtt_samples"].as_u64().unwrap() > 0, "{rtt}");
+    let ms: Vec<f64> = rtt["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["tcp"]["rtt_ms"].as_f64())
+        .collect();
+    assert!(ms.windows(2).all(|w| w[0] >= w[1]), "{ms:?}");
+    // The series' rates add up to the retransmissions over the packets.
+    let series = history_json(&db, &["series", "--metric", "retrans_rate", "--step", "1h"]);
+    assert_eq!(series["metric"], "retrans_rate");
+    let pts = series["lines"][0]["points"].as_array().unwrap();
+    let (mut resent, mut packets) = (0.0, 0.0);
+    for p in pts {
+        let n = (p["packets_out"].as_u64().unwrap() + p["packets_in"].as_u64().unwrap()) as f64;
+        if let Some(r) = p["retrans_rate"].as_f64() {
+            resent += r * n;
+            packets += n;
+        }
+    }
+    assert!(packets > 0.0, "{series}");
+    assert!((resent - want as f64).abs() < 1e-6, "{resent} vs {want}");
+    let p95 = history_json(&db, &["series", "--metric", "rtt_p95", "--step", "1h"]);
+    let v: Vec<f64> = p95["lines"][0]["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["rtt_p95_ms"].as_f64())
+        .collect();
+    // One hour of the capture; its p95 is at least the handshake's ~71 ms.
+    assert_eq!(v.len(), 1, "{p95}");
+    assert!(v[0] > 60.0, "{p95}");
+}
+
+#[test]
+fn history_tcp_queries_say_when_nothing_was_recorded_with_tcp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("h.db");
+    stdout_of(&[
+        "-r",
+        &demo(),
+        "--db",
+        db.to_str().unwrap(),
+        "--no-detect",
+        "-t",
+    ]);
+    let out = stdout_of(&[
+        "history",
+        "series",
+        "--db",
+        db.to_str().unwrap(),
+        "--since",
+        "2000-01-01T00:00:00Z",
+        "--until",
+        "2100-01-01T00:00:00Z",
+        "--step",
+        "30d",
+        "--metric",
+        "rtt_p95",
+    ]);
+    assert!(
+        out.contains("no TCP health recorded in the range (record with --tcp)"),
+        "{out}"
+    );
+    crate::common::bad(
+        &[
+            "history",
+            "top",
+            "--db",
+            db.to_str().unwrap(),
+            "--sort",
+            "speed",
+        ],
+        "invalid value 'speed' for '--sort <SORT>'",
+    );
+}

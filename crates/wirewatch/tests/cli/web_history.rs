@@ -177,12 +177,23 @@ fn a_bad_parameter_is_a_400_with_the_commands_line() {
         .as_str()
         .unwrap()
         .contains("from 1 to 1000"));
-    let a = s.get("/api/v1/history/top?sort=bytes", &[]);
+    let a = s.get("/api/v1/history/top?order=bytes", &[]);
     assert_eq!(a.status, 400);
     assert!(json(&a)["error"]
         .as_str()
         .unwrap()
-        .starts_with("unknown parameter 'sort' (possible parameters: by, limit, since"));
+        .starts_with("unknown parameter 'order' (possible parameters: by, limit, sort, since"));
+    // The TCP orders and metrics are the command line's too.
+    let a = s.get("/api/v1/history/top?sort=rtt", &[]);
+    assert_eq!(
+        (a.status, &json(&a)["sort"]),
+        (200, &"rtt".into()),
+        "{}",
+        a.body
+    );
+    let a = s.get("/api/v1/history/series?metric=retrans_rate", &[]);
+    assert_eq!(a.status, 200, "{}", a.body);
+    assert_eq!(json(&a)["metric"], "retrans_rate");
     s.stop();
 }
 
