@@ -69,16 +69,12 @@ fn table() -> FlowTable {
                 &ipv4(s, d, 6, &tcp(sp, dp, flags, &vec![0; len as usize])),
             );
             let meta = decode(linktype::ETHERNET, ts, &f, f.len() as u32, &opts);
-            let seg = TcpSeg {
+            let mut seg = TcpSeg {
                 ts,
-                seq,
-                ack,
-                flags,
                 window: 1000,
-                payload_len: len,
-                window_scale: None,
-                timestamps: None,
+                ..TcpSeg::default()
             };
+            (seg.seq, seg.ack, seg.flags, seg.payload_len) = (seq, ack, flags, len);
             t.ingest_tcp(&meta, Some(&seg));
         }
     }

@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use wirewatch_flow::{
-    ByteMode, Entry, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
+    ByteMode, Entry, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, TcpSeg, View,
 };
 use wirewatch_testkit::{tcp_frame, udp_frame};
 use wirewatch_wire::build::*;
@@ -382,18 +382,23 @@ fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
 /// A TCP segment for a generated packet: a few sequence numbers reused
 /// over time (so data is sent again) and ACK numbers that end some of
 /// them (so some are answered).
-fn arb_seg(ms: i64, len: usize) -> wirewatch_flow::TcpSeg {
+fn arb_seg(ms: i64, len: usize) -> TcpSeg {
     let n = (ms / 7_000) as u32;
-    wirewatch_flow::TcpSeg {
-        ts: at(ms),
-        seq: (n % 5) * 1_000,
-        ack: (n % 3) * 1_000 + 300,
-        flags: tcp_flags::ACK,
-        window: 1000,
-        payload_len: len as u32,
-        window_scale: None,
-        timestamps: None,
-    }
+    seg(
+        ms,
+        (n % 5) * 1_000,
+        (n % 3) * 1_000 + 300,
+        tcp_flags::ACK,
+        len as u32,
+    )
+}
+
+/// A segment at `ms` without options, advertising a window of 1000.
+fn seg(ms: i64, seq: u32, ack: u32, flags: u8, len: u32) -> TcpSeg {
+    let mut s = TcpSeg::default();
+    (s.ts, s.window) = (at(ms), 1000);
+    (s.seq, s.ack, s.flags, s.payload_len) = (seq, ack, flags, len);
+    s
 }
 
 proptest! {
@@ -585,23 +590,13 @@ fn local_networks_filter_per_family_like_iftop() {
 /// held at once stay within their cap.
 #[test]
 fn tcp_totals_survive_eviction_and_analyses_are_capped() {
-    use wirewatch_flow::{tcp_cap, TcpSeg};
+    use wirewatch_flow::tcp_cap;
     let mut t = FlowTable::new(FlowConfig {
         max_flows: 16,
         tcp_analysis: true,
         ..FlowConfig::default()
     });
     let (c, s) = ("10.0.0.1", "10.0.0.2");
-    let seg = |ms: i64, seq: u32, ack: u32, flags: u8, len: u32| TcpSeg {
-        ts: at(ms),
-        seq,
-        ack,
-        flags,
-        window: 1000,
-        payload_len: len,
-        window_scale: None,
-        timestamps: None,
-    };
     let send = |t: &mut FlowTable, ms: i64, port: u16, up: bool, sg: TcpSeg| {
         let f = if up {
             tcp_frame(c, port, s, 80, sg.flags, sg.payload_len as usize)
@@ -669,22 +664,11 @@ fn tcp_totals_survive_eviction_and_analyses_are_capped() {
 /// entries without any (UDP) come last.
 #[test]
 fn entries_sort_by_retransmissions_and_by_rtt() {
-    use wirewatch_flow::TcpSeg;
     let mut t = FlowTable::new(FlowConfig {
         tcp_analysis: true,
         ..FlowConfig::default()
     });
     let c = "10.0.0.1";
-    let seg = |ms: i64, seq: u32, ack: u32, flags: u8, len: u32| TcpSeg {
-        ts: at(ms),
-        seq,
-        ack,
-        flags,
-        window: 1000,
-        payload_len: len,
-        window_scale: None,
-        timestamps: None,
-    };
     let send = |t: &mut FlowTable, s: &str, up: bool, sg: TcpSeg| {
         let f = if up {
             tcp_frame(c, 40_000, s, 80, sg.flags, sg.payload_len as usize)

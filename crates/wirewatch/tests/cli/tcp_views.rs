@@ -105,16 +105,25 @@ pub(crate) fn write_capture(path: &Path) {
     w.finish().unwrap();
 }
 
+/// [`frames`] written in a new temporary folder (kept while it lives).
+fn capture() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tcp.pcap");
+    write_capture(&path);
+    (dir, path)
+}
+
+/// The RTT / retransmission cells of a screen line 120 cells wide: the 16
+/// before the three rates.
+fn tcp_cells_of(line: &str) -> String {
+    let chars: Vec<char> = format!("{line:<120}").chars().collect();
+    chars[120 - 24 - 16..120 - 24].iter().collect()
+}
+
 /// The final report's entries of `wirewatch -r path --tcp --format json`.
 fn report_entries(path: &Path) -> Vec<Value> {
-    let out = stdout_of(&[
-        "-r",
-        path.to_str().unwrap(),
-        "--tcp",
-        "--format",
-        "json",
-        "--no-detect",
-    ]);
+    let file = path.to_str().unwrap();
+    let out = stdout_of(&["-r", file, "--tcp", "--format", "json", "--no-detect"]);
     let fin = out
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
@@ -209,9 +218,7 @@ fn order_in_report(entries: &[Value], key: impl Fn(&Value) -> f64) -> Vec<String
 
 #[test]
 fn the_tcp_column_and_orders_show_the_report_s_numbers() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tcp.pcap");
-    write_capture(&path);
+    let (_dir, path) = capture();
     let entries = report_entries(&path);
     assert_eq!(entries.len(), 4, "{entries:?}");
     let mut ui = replay(&path, true);
@@ -235,11 +242,8 @@ fn the_tcp_column_and_orders_show_the_report_s_numbers() {
                 format!("{:>8} {:>6} ", "", "-"),
             ],
         };
-        // The column ends where the rates (3 × 8 cells) begin.
         for (line, cells) in lines[row..row + 2].iter().zip(&want) {
-            let chars: Vec<char> = format!("{line:<120}").chars().collect();
-            let got: String = chars[120 - 24 - 16..120 - 24].iter().collect();
-            assert_eq!(&got, cells, "{dst}:\n{s}");
+            assert_eq!(&tcp_cells_of(line), cells, "{dst}:\n{s}");
         }
     }
     // The orders: retransmissions (most first), RTT (slowest first); the
@@ -275,9 +279,7 @@ fn the_tcp_column_and_orders_show_the_report_s_numbers() {
 /// shows the sum of the lines folded together.
 #[test]
 fn the_tcp_column_shows_on_the_host_and_process_views() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tcp.pcap");
-    write_capture(&path);
+    let (_dir, path) = capture();
     let entries = report_entries(&path);
     let sent: u64 = entries
         .iter()
@@ -293,8 +295,7 @@ fn the_tcp_column_shows_on_the_host_and_process_views() {
             .lines()
             .find(|l| l.contains("=>"))
             .unwrap_or_else(|| panic!("{s}"));
-        let chars: Vec<char> = format!("{line:<120}").chars().collect();
-        let cells: String = chars[120 - 24 - 16..120 - 24].iter().collect();
+        let cells = tcp_cells_of(line);
         let words: Vec<&str> = cells.split_whitespace().collect();
         assert!(words[0].ends_with("ms"), "{k}: {cells:?}\n{s}");
         assert_eq!(words[1], sent.to_string(), "{k}: {cells:?}\n{s}");
@@ -303,9 +304,7 @@ fn the_tcp_column_shows_on_the_host_and_process_views() {
 
 #[test]
 fn without_tcp_the_keys_say_the_analysis_is_off() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tcp.pcap");
-    write_capture(&path);
+    let (_dir, path) = capture();
     let mut ui = replay(&path, false);
     let sort = ui.app.opt.sort;
     for k in ['R', '5', '6'] {
@@ -326,9 +325,7 @@ fn without_tcp_the_keys_say_the_analysis_is_off() {
 fn the_dashboard_shows_rtt_retransmissions_and_the_rtt_histogram() {
     use wirewatch_testkit::browser::Browser;
     let mut b = wirewatch_testkit::require!(Browser::launch());
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("tcp.pcap");
-    write_capture(&path);
+    let (_dir, path) = capture();
     let s = crate::web::Served::spawn_file(
         path.to_str().unwrap(),
         &[],
