@@ -45,6 +45,9 @@ pub struct TcpTotals {
     pub server_rtt: RttHistogram,
     /// Their client side (SYN/ACK to ACK).
     pub client_rtt: RttHistogram,
+    /// The smoothed RTT of each direction of each connection that has RTT
+    /// samples (the capture point to that direction's receiver and back).
+    pub smoothed_rtt: RttHistogram,
 }
 
 impl TcpTotals {
@@ -65,6 +68,10 @@ impl TcpTotals {
             self.keep_alives += c.keep_alives;
             self.resets += c.resets;
             self.acked_unseen_bytes += c.acked_unseen_bytes;
+            let r = a.rtt(dir);
+            if r.samples > 0 {
+                self.smoothed_rtt.add(r.srtt_nanos);
+            }
         }
         let h = a.handshake();
         let pairs = [
@@ -98,6 +105,7 @@ impl TcpTotals {
         self.handshake_rtt.merge(&o.handshake_rtt);
         self.server_rtt.merge(&o.server_rtt);
         self.client_rtt.merge(&o.client_rtt);
+        self.smoothed_rtt.merge(&o.smoothed_rtt);
     }
 }
 

@@ -93,6 +93,23 @@ pub enum SortKey {
     Destination,
     /// Owner id (then total bytes); the binary sorts by name itself.
     Owner,
+    /// Retransmitted segments of the entry's analysed TCP connections,
+    /// both directions, most first (entries without any last).
+    Retransmissions,
+    /// The entry's smoothed RTT ([`EntryTcp::rtt_nanos`]), slowest first
+    /// (entries without an RTT sample last).
+    Rtt,
+}
+
+impl SortKey {
+    /// Orders by something the cheap grouped-view ranking does not sum
+    /// (owner, TCP health): such a build makes every entry, then cuts.
+    fn needs_entries(self) -> bool {
+        matches!(
+            self,
+            SortKey::Owner | SortKey::Retransmissions | SortKey::Rtt
+        )
+    }
 }
 
 /// Identity of an entry; fields the view hides are `None`.
@@ -218,6 +235,11 @@ impl EntryTcp {
     pub fn rtt_samples(&self) -> u64 {
         self.rtt_weighted.1
     }
+
+    /// Retransmitted segments both ways.
+    pub fn retransmissions_total(&self) -> u64 {
+        self.retransmissions[0] + self.retransmissions[1]
+    }
 }
 
 impl Entry {
@@ -233,6 +255,16 @@ impl Entry {
     /// Cumulative bytes both ways.
     pub fn total_bytes(&self) -> u64 {
         self.sent.bytes + self.recv.bytes
+    }
+
+    /// Retransmitted segments both ways (0 without TCP analysis).
+    pub fn retransmissions(&self) -> u64 {
+        self.tcp.as_ref().map_or(0, EntryTcp::retransmissions_total)
+    }
+
+    /// The smoothed RTT, nanoseconds, when the entry has RTT samples.
+    pub fn rtt_nanos(&self) -> Option<u64> {
+        self.tcp.as_ref().and_then(EntryTcp::rtt_nanos)
     }
 }
 
@@ -512,7 +544,7 @@ impl Snapshot {
     /// once, and each snapshot is cut from those. `views` are (view, how
     /// many entries to keep); `result[v][s]` equals `build_top(…,
     /// views[v].0, sorts[s], …, Some(views[v].1))`. Orders other than rates
-    /// and total (by name, by owner) are built one by one.
+    /// and total (by name, by owner, by TCP health) are built one by one.
     pub fn build_views(
         table: &FlowTable,
         views: &[(View, usize)],
@@ -680,7 +712,7 @@ impl Build {
     /// The keys of those and how many entries there are.
     fn rank(&self, flows: &[&Flow]) -> Option<(KeySet, usize)> {
         match self.keep {
-            Some(k) if !self.one_per_flow && self.sort != SortKey::Owner => {
+            Some(k) if !self.one_per_flow && !self.sort.needs_entries() => {
                 let ranks = self.rank_all(flows);
                 let (keys, n) = best_keys(&ranks, self.sort, self.active_only, k, &self.windows);
                 Some((keys.into_iter().collect(), n))
@@ -1162,6 +1194,9 @@ fn compare(a: &Entry, b: &Entry, sort: SortKey) -> std::cmp::Ordering {
             SortKey::Source => a.key.src.cmp(&b.key.src),
             SortKey::Destination => a.key.dst.cmp(&b.key.dst),
             SortKey::Owner => a.owner.cmp(&b.owner),
+            SortKey::Retransmissions => b.retransmissions().cmp(&a.retransmissions()),
+            // `None` is below every `Some`: entries without a sample last.
+            SortKey::Rtt => b.rtt_nanos().cmp(&a.rtt_nanos()),
         };
         primary
             .then_with(|| b.total_bytes().cmp(&a.total_bytes()))

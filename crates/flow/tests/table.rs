@@ -4,7 +4,7 @@ use std::net::IpAddr;
 
 use proptest::prelude::*;
 use wirewatch_flow::{
-    ByteMode, Entry, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, View,
+    ByteMode, Entry, FlowConfig, FlowKey, FlowTable, LayerMode, Snapshot, SortKey, TcpSeg, View,
 };
 use wirewatch_testkit::{tcp_frame, udp_frame};
 use wirewatch_wire::build::*;
@@ -379,6 +379,28 @@ fn arb_packet() -> impl Strategy<Value = (u8, u8, u16, u16, bool, usize, i64)> {
     )
 }
 
+/// A TCP segment for a generated packet: a few sequence numbers reused
+/// over time (so data is sent again) and ACK numbers that end some of
+/// them (so some are answered).
+fn arb_seg(ms: i64, len: usize) -> TcpSeg {
+    let n = (ms / 7_000) as u32;
+    seg(
+        ms,
+        (n % 5) * 1_000,
+        (n % 3) * 1_000 + 300,
+        tcp_flags::ACK,
+        len as u32,
+    )
+}
+
+/// A segment at `ms` without options, advertising a window of 1000.
+fn seg(ms: i64, seq: u32, ack: u32, flags: u8, len: u32) -> TcpSeg {
+    let mut s = TcpSeg::default();
+    (s.ts, s.window) = (at(ms), 1000);
+    (s.seq, s.ack, s.flags, s.payload_len) = (seq, ack, flags, len);
+    s
+}
+
 proptest! {
     /// Flow bytes and packets sum to the packet totals, in every view.
     #[test]
@@ -415,20 +437,27 @@ proptest! {
         active in any::<bool>(),
         later_ms in 0i64..60_000,
     ) {
-        let mut t = FlowTable::new(FlowConfig::default());
+        // TCP analysed, so that the orders by retransmissions and RTT have
+        // something to sort: sequence numbers repeat (retransmissions) and
+        // ACKs meet them (RTT samples).
+        let mut t = FlowTable::new(FlowConfig { tcp_analysis: true, ..FlowConfig::default() });
         let mut sorted = pkts.clone();
         sorted.sort_by_key(|p| p.6);
         for (a, b, sp, dp, tcpp, len, ms) in sorted {
             let (s, d) = (format!("10.0.0.{a}"), format!("10.0.0.{b}"));
-            let f = if tcpp { tcp_frame(&s, sp, &d, dp, 0x10, len) } else { udp_frame(&s, sp, &d, dp, len) };
-            t.ingest(&pkt(at(ms), &f));
+            if tcpp {
+                let f = tcp_frame(&s, sp, &d, dp, 0x10, len);
+                t.ingest_tcp(&pkt(at(ms), &f), Some(&arb_seg(ms, len)));
+            } else {
+                t.ingest(&pkt(at(ms), &udp_frame(&s, sp, &d, dp, len)));
+            }
         }
         t.advance(at(later_ms.max(t.now().nanos_since(at(0)) / 1_000_000)));
         // Owners 0 (unknown), 1 and 2, so entries fold flows of several owners.
         t.label_owners(at(0), |f| u32::from((f.key.a_port ^ f.key.b_port) % 3));
         let slot = t.slot_of(t.now()) - 1;
         for v in [View::Pair, View::Port, View::Src, View::Dst, View::Process] {
-            for sort in [SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s, SortKey::Total, SortKey::Source, SortKey::Destination, SortKey::Owner] {
+            for sort in [SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s, SortKey::Total, SortKey::Source, SortKey::Destination, SortKey::Owner, SortKey::Retransmissions, SortKey::Rtt] {
                 let full = Snapshot::build(&t, v, sort, slot, active);
                 let top = Snapshot::build_top(&t, v, sort, slot, active, Some(k));
                 prop_assert_eq!(top.total_entries, full.entries.len());
@@ -438,7 +467,7 @@ proptest! {
         }
         // Several views in several orders at once: each as if built alone.
         let views = [View::Pair, View::Port, View::Src, View::Dst, View::Process];
-        for sorts in [&[SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s][..], &[SortKey::Total, SortKey::Rate40s], &[SortKey::Owner, SortKey::Rate2s]] {
+        for sorts in [&[SortKey::Rate2s, SortKey::Rate10s, SortKey::Rate40s][..], &[SortKey::Total, SortKey::Rate40s], &[SortKey::Owner, SortKey::Rate2s], &[SortKey::Rtt, SortKey::Retransmissions, SortKey::Rate10s]] {
             let keeps: Vec<(View, usize)> = views.iter().enumerate().map(|(i, &v)| (v, k + i % 2)).collect();
             let built = Snapshot::build_views(&t, &keeps, sorts, slot, active);
             prop_assert_eq!(built.len(), views.len());
@@ -561,23 +590,13 @@ fn local_networks_filter_per_family_like_iftop() {
 /// held at once stay within their cap.
 #[test]
 fn tcp_totals_survive_eviction_and_analyses_are_capped() {
-    use wirewatch_flow::{tcp_cap, TcpSeg};
+    use wirewatch_flow::tcp_cap;
     let mut t = FlowTable::new(FlowConfig {
         max_flows: 16,
         tcp_analysis: true,
         ..FlowConfig::default()
     });
     let (c, s) = ("10.0.0.1", "10.0.0.2");
-    let seg = |ms: i64, seq: u32, ack: u32, flags: u8, len: u32| TcpSeg {
-        ts: at(ms),
-        seq,
-        ack,
-        flags,
-        window: 1000,
-        payload_len: len,
-        window_scale: None,
-        timestamps: None,
-    };
     let send = |t: &mut FlowTable, ms: i64, port: u16, up: bool, sg: TcpSeg| {
         let f = if up {
             tcp_frame(c, port, s, 80, sg.flags, sg.payload_len as usize)
@@ -632,7 +651,79 @@ fn tcp_totals_survive_eviction_and_analyses_are_capped() {
     assert_eq!(tot.retransmissions, 40);
     assert_eq!(tot.retransmitted_bytes, 4_000);
     assert_eq!(tot.handshake_rtt.count(), 40);
+    // Both directions of every connection were timed by its handshake
+    // (the data was resent, so Karn's rule times nothing after it).
+    assert_eq!(tot.smoothed_rtt.count(), 80);
     let med = tot.handshake_rtt.quantile(0.5).unwrap() as f64 / 1e6;
     assert!((10.0..=12.5).contains(&med), "{med} ms");
     assert!(t.flows().filter(|f| f.tcp().is_some()).count() <= tcp_cap(16));
+}
+
+/// `--tcp`: the orders by retransmissions (most first) and by smoothed RTT
+/// (slowest first) rank the entries by their connections' TCP health;
+/// entries without any (UDP) come last.
+#[test]
+fn entries_sort_by_retransmissions_and_by_rtt() {
+    let mut t = FlowTable::new(FlowConfig {
+        tcp_analysis: true,
+        ..FlowConfig::default()
+    });
+    let c = "10.0.0.1";
+    let send = |t: &mut FlowTable, s: &str, up: bool, sg: TcpSeg| {
+        let f = if up {
+            tcp_frame(c, 40_000, s, 80, sg.flags, sg.payload_len as usize)
+        } else {
+            tcp_frame(s, 80, c, 40_000, sg.flags, sg.payload_len as usize)
+        };
+        t.ingest_tcp(&pkt(sg.ts, &f), Some(&sg));
+    };
+    let (syn, ack, psh) = (
+        tcp_flags::SYN,
+        tcp_flags::ACK,
+        tcp_flags::PSH | tcp_flags::ACK,
+    );
+    // (server, its delay in ms, how many times the data is sent again)
+    let conns = [
+        ("10.0.0.2", 10, 2),
+        ("10.0.0.3", 50, 0),
+        ("10.0.0.4", 30, 5),
+    ];
+    for (s, d, resent) in conns {
+        send(&mut t, s, true, seg(0, 100, 0, syn, 0));
+        send(&mut t, s, false, seg(d, 500, 101, syn | ack, 0));
+        send(&mut t, s, true, seg(d + 1, 101, 501, ack, 0));
+        for i in 0..=resent {
+            send(&mut t, s, true, seg(d + 2 + i * 300, 101, 501, psh, 100));
+        }
+        send(
+            &mut t,
+            s,
+            false,
+            seg(2 * d + 2 + resent * 300, 501, 201, ack, 0),
+        );
+    }
+    t.ingest(&pkt(at(5), &udp_frame(c, 5353, "10.0.0.9", 53, 10)));
+    for v in [View::Pair, View::Port] {
+        let order = |sort| {
+            let s = Snapshot::build(&t, v, sort, t.slot_of(t.now()), false);
+            let dsts: Vec<String> = s
+                .entries
+                .iter()
+                .map(|e| e.key.dst.unwrap().to_string())
+                .collect();
+            let retrans: Vec<u64> = s.entries.iter().map(Entry::retransmissions).collect();
+            (dsts, retrans, s)
+        };
+        let (by_retrans, counts, _) = order(SortKey::Retransmissions);
+        assert_eq!(by_retrans, ["10.0.0.4", "10.0.0.2", "10.0.0.3", "10.0.0.9"]);
+        assert_eq!(counts, [5, 2, 0, 0]);
+        let (by_rtt, _, s) = order(SortKey::Rtt);
+        assert_eq!(by_rtt, ["10.0.0.3", "10.0.0.4", "10.0.0.2", "10.0.0.9"]);
+        let rtts: Vec<Option<u64>> = s.entries.iter().map(Entry::rtt_nanos).collect();
+        assert!(
+            rtts[..3].iter().all(Option::is_some) && rtts[3].is_none(),
+            "{rtts:?}"
+        );
+        assert!(rtts.windows(2).all(|w| w[0] >= w[1]), "{rtts:?}");
+    }
 }

@@ -96,6 +96,8 @@
 
   function fmtCount(n) { return n === null || n === undefined ? '–' : Number(n).toLocaleString('en'); }
 
+  function fmtMs(n) { return n === null || n === undefined ? '–' : Number(n).toFixed(1) + ' ms'; }
+
   function fmtTime(epochS) {
     if (!epochS) return '–';
     return new Date(epochS * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
@@ -194,19 +196,37 @@
     return [h('th', { class: 'l' }, by)];
   }
 
-  /** The top table: every window's rates sent and received, and the bytes. */
+  /**
+   * An entry's TCP health cells (--tcp): its smoothed RTT, and its
+   * retransmitted segments sent / received (the sum in data-value).
+   */
+  function tcpCells(e) {
+    const t = e.tcp;
+    if (!t) return [num(null, fmtMs, 'tcp rtt'), num(null, fmtCount, 'tcp retrans')];
+    const r = t.retransmissions || [0, 0];
+    return [
+      num(t.rtt_ms ? t.rtt_ms.smoothed : null, fmtMs, 'tcp rtt'),
+      h('td', { class: 'tcp retrans', title: '↑ sent ' + fmtCount(r[0]) + ', ↓ received ' + fmtCount(r[1]), data: { value: r[0] + r[1] } },
+        fmtCount(r[0]) + ' / ' + fmtCount(r[1])),
+    ];
+  }
+
+  /** The top table: every window's rates sent and received, the bytes, and the TCP health when entries carry it. */
   function topTable(by, win, entries) {
     const cls = (w) => (w === win ? null : 'wide');
+    const tcp = entries.some((e) => e.tcp);
     const head = h('tr', null, entityHeads(by),
       WINDOWS.map((w) => [h('th', { class: cls(w) }, '↑ ' + w), h('th', { class: cls(w) }, '↓ ' + w)]),
-      h('th', { class: 'wide' }, 'bytes ↑'), h('th', { class: 'wide' }, 'bytes ↓'));
+      h('th', { class: 'wide' }, 'bytes ↑'), h('th', { class: 'wide' }, 'bytes ↓'),
+      tcp ? [h('th', { class: 'tcp', title: 'smoothed round-trip time (--tcp)' }, 'RTT'), h('th', { class: 'tcp', title: 'retransmitted segments sent / received (--tcp)' }, 'retrans ↑/↓')] : null);
     const rows = entries.map((e) => h('tr', { class: 'entry' }, entityCells(by, e),
       WINDOWS.map((w) => [
         num(e.src_to_dst['rate_' + w + '_bytes_per_s'], fmtRate, 'sent ' + (cls(w) || '')),
         num(e.dst_to_src['rate_' + w + '_bytes_per_s'], fmtRate, 'recv ' + (cls(w) || '')),
       ]),
       num(e.src_to_dst.bytes, fmtBytes, 'wide sent bytes-sent'),
-      num(e.dst_to_src.bytes, fmtBytes, 'wide recv bytes-received')));
+      num(e.dst_to_src.bytes, fmtBytes, 'wide recv bytes-received'),
+      tcp ? tcpCells(e) : null));
     if (!rows.length) rows.push(h('tr', null, h('td', { class: 'l muted', colspan: 12 }, 'no traffic in this window')));
     return h('div', { class: 'tablewrap' }, h('table', { class: 'toptable', data: { by, window: win } }, h('thead', null, head), h('tbody', null, rows)));
   }
@@ -245,6 +265,48 @@
     const recv = t.received_bytes_per_s || t.received_rates_bytes_per_s || [];
     return WINDOWS.map((w, i) => h('div', { class: 'card' }, h('div', { class: 'k' }, 'all traffic, ' + w),
       h('div', { class: 'v' }, h('span', { class: 'sent' }, '↑ ' + fmtRate(sent[i])), '  ', h('span', { class: 'recv' }, '↓ ' + fmtRate(recv[i])))));
+  }
+
+  // ------------------------------------------------------------ TCP health
+
+  /**
+   * The run's TCP health (--tcp; the `tcp` object of /api/v1/status and
+   * of the stream's snapshots): counter cards and the handshake RTT
+   * histogram, one meter per bucket. Nothing without --tcp.
+   */
+  function tcpHealth(t) {
+    if (!t) return [];
+    const pct = t.segments ? ' (' + (100 * t.retransmissions / t.segments).toFixed(2) + ' %)' : '';
+    const card = (k, v, key) => h('div', { class: 'card', data: { tcp: key } }, h('div', { class: 'k' }, k), h('div', { class: 'v', data: { value: v } }, fmtCount(v)));
+    const rtt = t.handshake_rtt_ms || {};
+    const cards = h('div', { class: 'cards' },
+      card('connections analysed', t.connections, 'connections'),
+      h('div', { class: 'card', data: { tcp: 'retransmissions' } }, h('div', { class: 'k' }, 'retransmissions'),
+        h('div', { class: 'v', data: { value: t.retransmissions } }, fmtCount(t.retransmissions) + pct)),
+      card('out of order', t.out_of_order, 'out_of_order'),
+      card('duplicate ACKs', t.duplicate_acks, 'duplicate_acks'),
+      card('zero window', t.zero_window, 'zero_window'),
+      h('div', { class: 'card', data: { tcp: 'handshake' } }, h('div', { class: 'k' }, 'handshake RTT p50 / p95'),
+        h('div', { class: 'v' }, fmtMs(rtt.p50) + ' / ' + fmtMs(rtt.p95))));
+    return [cards, h('div', { class: 'histograms' },
+      rttHistogram('handshake', 'handshake RTTs (' + fmtCount(t.handshakes) + ')', t.handshake_rtt_buckets),
+      rttHistogram('smoothed', 'smoothed RTTs, one per connection direction (' + fmtCount(t.rtt_count) + ')', t.rtt_buckets))];
+  }
+
+  /** An RTT histogram: one row per bucket of /metrics' histogram, a meter and the count. */
+  function rttHistogram(name, title, buckets) {
+    const list = buckets || [];
+    const most = Math.max(1, ...list.map((b) => b.count));
+    let lower = 0;
+    const rows = list.map((b) => {
+      const label = b.le_ms === null ? '> ' + lower + ' ms' : lower + '–' + b.le_ms + ' ms';
+      lower = b.le_ms === null ? lower : b.le_ms;
+      return h('tr', { class: 'bucket', data: { count: b.count } }, h('td', { class: 'l' }, label),
+        h('td', { class: 'l bar' }, h('meter', { min: 0, max: most, value: b.count, title: fmtCount(b.count) })),
+        h('td', null, fmtCount(b.count)));
+    });
+    return h('div', { class: 'panel', data: { histogram: name } }, h('div', { class: 'k muted' }, title),
+      h('table', { class: 'rtt-histogram' }, h('tbody', null, rows)));
   }
 
   // ------------------------------------------------------------- live page
@@ -294,6 +356,7 @@
       spark: h('div', { class: 'chart', id: 'spark' }),
       sparkNumbers: h('div', { id: 'spark-numbers' }),
       top: h('div', { id: 'top' }, h('p', { class: 'muted' }, 'waiting for the first snapshot…')),
+      tcp: h('div', { id: 'tcp-health' }),
       alerts: h('div', { id: 'live-alerts' }),
       responses: h('div', { id: 'live-responses' }),
     };
@@ -302,7 +365,7 @@
       h('h2', null, 'Interface total'), parts.totals, h('div', { class: 'panel' }, parts.spark, parts.sparkNumbers),
       h('h2', null, 'Top talkers'),
       h('div', { class: 'controls' }, buttons(by, BYS, (v) => navParam(route, 'by', v), 'by'), buttons(win, WINDOWS, (v) => navParam(route, 'window', v), 'sorted by')),
-      parts.top, parts.mode,
+      parts.top, parts.mode, parts.tcp,
       h('h2', null, 'Recent alerts ', link('(all)', 'alerts')), parts.alerts,
       h('h2', null, 'Responses'), parts.responses);
     const spark = sparkChart(parts.spark, parts.sparkNumbers);
@@ -322,6 +385,11 @@
       ready('live');
     };
     const showIfaces = (d) => replace(parts.ifaces, ifaceCards(d.interfaces, d.decode_errors));
+    const showTcp = (t) => replace(parts.tcp, t ? [h('h2', null, 'TCP health'), tcpHealth(t)] : []);
+    const pollTcp = async () => {
+      const r = await api('/api/v1/status');
+      if (!r.error) showTcp(r.data.tcp);
+    };
     const pollIfaces = async () => {
       const r = await api('/api/v1/interfaces');
       if (r.error) replace(parts.ifaces, unavailable('/api/v1/interfaces', r));
@@ -345,7 +413,8 @@
       parts.mode.textContent = 'The live stream (/api/v1/events) is not available: polling /api/v1/top every 2 s.';
       pollTop();
       pollIfaces();
-      timers.push(setInterval(() => { pollTop(); pollIfaces(); }, 2000));
+      pollTcp();
+      timers.push(setInterval(() => { pollTop(); pollIfaces(); pollTcp(); }, 2000));
     };
     let responses = [];
     const showResponses = () => replace(parts.responses, responseList(responses));
@@ -377,6 +446,7 @@
         if (s.interfaces) showIfaces({ interfaces: s.interfaces, decode_errors: s.decode_errors || {} });
         replace(parts.totals, totalsCards(s.totals));
         if (Array.isArray(s.spark)) spark.set(s.spark);
+        showTcp(s.tcp);
         const views = s.top && s.top[by];
         showTop(views ? views[win] : [], s.state, s.time);
       });

@@ -168,6 +168,7 @@ fn status_json(snap: &LiveSnapshot, hub: &Hub) -> Value {
         "sse_refused": hub.sse_refused.load(Ordering::Relaxed),
         "sse_missed": hub.sse_missed.load(Ordering::Relaxed),
         "names": hub.names.status_json(),
+        "tcp": snap.tcp.as_ref().map(crate::feed::tcp_health_json),
     })
 }
 
@@ -281,7 +282,9 @@ fn drill_json(
             Side::Src => (&e["src_to_dst"], &e["dst_to_src"], &e["dst"]),
             Side::Dst => (&e["dst_to_src"], &e["src_to_dst"], &e["src"]),
         };
-        peers.entry(text(peer)).or_default().add(out, back);
+        let agg = peers.entry(text(peer)).or_default();
+        agg.add(out, back);
+        agg.tcp.add(&e["tcp"], side);
         // The service side: the destination's port (the responder's).
         let port = (text(&e["protocol"]), text(&e["dst_port"]));
         ports.entry(port).or_default().add(out, back);
@@ -365,12 +368,60 @@ impl DirSum {
     }
 }
 
+/// The TCP health (`--tcp`) of a peer's flows, from the subject's side.
+#[derive(Default)]
+struct TcpSum {
+    connections: u64,
+    /// Retransmitted segments sent, received.
+    retransmissions: [u64; 2],
+    /// Smoothed RTTs (ms) weighted by their samples: sum and weight.
+    rtt_weighted: (f64, u64),
+}
+
+impl TcpSum {
+    /// Adds a flow's `tcp` object (`null` without TCP analysis).
+    fn add(&mut self, t: &Value, side: Side) {
+        if t.is_null() {
+            return;
+        }
+        self.connections += t["connections"].as_u64().unwrap_or(0);
+        let r = |i: usize| t["retransmissions"][i].as_u64().unwrap_or(0);
+        let (out, back) = match side {
+            Side::Src => (r(0), r(1)),
+            Side::Dst => (r(1), r(0)),
+        };
+        self.retransmissions[0] += out;
+        self.retransmissions[1] += back;
+        let rtt = &t["rtt_ms"];
+        if let (Some(ms), Some(n)) = (rtt["smoothed"].as_f64(), rtt["samples"].as_u64()) {
+            self.rtt_weighted.0 += ms * n as f64;
+            self.rtt_weighted.1 += n;
+        }
+    }
+
+    /// The entries' `tcp` object in part: connections, retransmissions,
+    /// the smoothed RTT weighted by samples (`null` when no flow had one).
+    fn json(&self) -> Value {
+        if self.connections == 0 {
+            return Value::Null;
+        }
+        let (sum, n) = self.rtt_weighted;
+        json!({
+            "connections": self.connections,
+            "retransmissions": self.retransmissions,
+            "rtt_ms": (n > 0).then(|| json!({ "smoothed": sum / n as f64, "samples": n })),
+        })
+    }
+}
+
 /// Sums of a peer or a port in a drill-down, from the subject's side.
 #[derive(Default)]
 struct Agg {
     flows: u64,
     sent: DirSum,
     received: DirSum,
+    /// Peers only (ports do not show it).
+    tcp: TcpSum,
 }
 
 impl Agg {
@@ -387,13 +438,18 @@ impl Agg {
 
     /// A peer as a pair entry: the subject as source.
     fn pair_json(&self, subject: &str, peer: Value) -> Value {
-        json!({
+        let mut v = json!({
             "src": subject,
             "dst": peer,
             "flows": self.flows,
             "src_to_dst": self.sent.json(),
             "dst_to_src": self.received.json(),
-        })
+        });
+        let tcp = self.tcp.json();
+        if !tcp.is_null() {
+            v["tcp"] = tcp;
+        }
+        v
     }
 
     /// A port: bytes and window `w`'s rates each way.

@@ -341,7 +341,39 @@ pub fn sse_json(snap: &LiveSnapshot, names: &HostNames) -> Value {
         "spark": *snap.spark,
         "top": top,
         "alerts_total": snap.alerts.values().sum::<u64>(),
+        "tcp": snap.tcp.as_ref().map(tcp_health_json),
     })
+}
+
+/// The run's TCP health (`--tcp`) for the dashboard: the `--format json`
+/// summary's `tcp` object, `handshake_rtt_buckets` and `rtt_buckets` (the
+/// connections' smoothed RTTs, one per direction with samples).
+pub fn tcp_health_json(t: &wirewatch_flow::TcpTotals) -> Value {
+    let mut v = wirewatch_pipeline::report_json::tcp_json(t);
+    v["handshake_rtt_buckets"] = buckets_json(&t.handshake_rtt);
+    v["rtt_buckets"] = buckets_json(&t.smoothed_rtt);
+    v["rtt_count"] = t.smoothed_rtt.count().into();
+    v
+}
+
+/// The RTTs of `h` per bucket of `/metrics`' histograms: `le_ms` its upper
+/// bound (`null` for the last), `count` the RTTs in it (not below it).
+fn buckets_json(h: &wirewatch_flow::RttHistogram) -> Value {
+    let mut below = 0;
+    let buckets: Vec<Value> = crate::metrics::rtt_buckets(h)
+        .into_iter()
+        .map(|(le, n)| {
+            let le_ms = le
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite())
+                .map(|s| (s * 1e6).round() / 1e3);
+            let b = json!({ "le_ms": le_ms, "count": n - below });
+            below = n;
+            b
+        })
+        .collect();
+    Value::Array(buckets)
 }
 
 /// One view in one window from its snapshot, as `--format json` has it.

@@ -112,6 +112,7 @@ fn escape_help(v: &str) -> String {
 enum Kind {
     Counter,
     Gauge,
+    Histogram,
 }
 
 /// The exposition being written.
@@ -133,6 +134,7 @@ impl Out {
                 "counter",
             ),
             Kind::Gauge => (name, "gauge"),
+            Kind::Histogram => (name, "histogram"),
         };
         let help = escape_help(help);
         let _ = writeln!(self.text, "# HELP {family} {help}");
@@ -156,8 +158,15 @@ struct Family<'a> {
 
 impl Family<'_> {
     fn sample(&mut self, labels: &[(&str, &str)], value: impl Display) {
+        self.sample_of("", labels, value);
+    }
+
+    /// A sample of the family's `name` + `suffix` series (a histogram's
+    /// `_bucket`, `_sum`, `_count`).
+    fn sample_of(&mut self, suffix: &str, labels: &[(&str, &str)], value: impl Display) {
         let t = &mut self.out.text;
         t.push_str(self.name);
+        t.push_str(suffix);
         if !labels.is_empty() {
             t.push('{');
             for (i, (k, v)) in labels.iter().enumerate() {
@@ -401,6 +410,52 @@ fn tcp(out: &mut Out, t: &wirewatch_flow::TcpTotals) {
                 .sample(&[], ns as f64 / 1e9);
         }
     }
+    rtt_histogram(
+        out,
+        "wirewatch_tcp_handshake_rtt_seconds",
+        "Handshake RTTs at the capture point (SYN to the ACK of the SYN/ACK).",
+        &t.handshake_rtt,
+    );
+    rtt_histogram(
+        out,
+        "wirewatch_tcp_rtt_seconds",
+        "Smoothed RTT of each direction of each TCP connection with RTT samples.",
+        &t.smoothed_rtt,
+    );
+}
+
+/// The bounds (`le`, seconds) of the RTT histograms' buckets.
+pub const RTT_BUCKETS_SECONDS: [&str; 14] = [
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1",
+    "2.5", "5", "10",
+];
+
+/// The cumulative buckets of `h`: for each bound of
+/// [`RTT_BUCKETS_SECONDS`] and then `+Inf`, the RTTs counted at most that
+/// long (a bin counts under the first bound at or above its upper edge).
+pub fn rtt_buckets(h: &wirewatch_flow::RttHistogram) -> Vec<(&'static str, u64)> {
+    let mut v: Vec<(&'static str, u64)> = RTT_BUCKETS_SECONDS
+        .iter()
+        .map(|&le| {
+            let nanos = (le.parse::<f64>().unwrap_or(0.0) * 1e9) as u64;
+            (le, h.count_at_most(nanos))
+        })
+        .collect();
+    v.push(("+Inf", h.count()));
+    v
+}
+
+/// An [`RttHistogram`](wirewatch_flow::RttHistogram) as a Prometheus
+/// histogram: its logarithmic bins folded into [`RTT_BUCKETS_SECONDS`] (a
+/// bin counts under the first bound at or above its upper edge), `+Inf`,
+/// the exact sum and count.
+fn rtt_histogram(out: &mut Out, name: &'static str, help: &str, h: &wirewatch_flow::RttHistogram) {
+    let mut f = out.family(name, Kind::Histogram, help);
+    for (le, n) in rtt_buckets(h) {
+        f.sample_of("_bucket", &[("le", le)], n);
+    }
+    f.sample_of("_sum", &[], h.sum_nanos() as f64 / 1e9);
+    f.sample_of("_count", &[], h.count());
 }
 
 fn history(out: &mut Out, [queued, merged, written]: [u64; 3]) {

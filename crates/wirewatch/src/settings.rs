@@ -374,6 +374,10 @@ pub enum ScreenSort {
     Destination,
     /// By the owning process's name.
     Process,
+    /// By retransmitted segments, most first (`--tcp`; key `5`).
+    Retransmissions,
+    /// By smoothed RTT, slowest first (`--tcp`; key `6`).
+    Rtt,
 }
 
 /// What the screen starts with: iftop's flags and config directives.

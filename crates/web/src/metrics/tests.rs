@@ -120,7 +120,7 @@ fn check_openmetrics(text: &str) {
             let kind = ty
                 .strip_prefix(&format!("# TYPE {name} "))
                 .unwrap_or_else(|| panic!("no TYPE after HELP {name}: {ty}"));
-            assert!(kind == "counter" || kind == "gauge", "{ty}");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{ty}");
             if kind == "counter" {
                 assert!(!name.ends_with("_total"), "{name}");
             }
@@ -130,12 +130,17 @@ fn check_openmetrics(text: &str) {
         assert!(!l.starts_with('#'), "{l}");
         let (name, kind) = current.as_ref().expect("a sample before any family");
         let series = l.split(['{', ' ']).next().unwrap();
-        let want = if kind == "counter" {
-            format!("{name}_total")
-        } else {
-            name.clone()
+        let want: Vec<String> = match kind.as_str() {
+            "counter" => vec![format!("{name}_total")],
+            "histogram" => ["_bucket", "_sum", "_count"]
+                .map(|s| format!("{name}{s}"))
+                .to_vec(),
+            _ => vec![name.clone()],
         };
-        assert_eq!(series, want, "a sample outside its family: {l}");
+        assert!(
+            want.iter().any(|w| w == series),
+            "a sample outside its family: {l}"
+        );
     }
 }
 
@@ -329,6 +334,7 @@ fn tcp_health_is_exposed_when_analysed() {
     for ms in [10u64, 20, 30] {
         t.handshake_rtt.add(ms * 1_000_000);
     }
+    t.smoothed_rtt.add(200_000_000);
     snap.tcp = Some(t);
     let om = encode(&snap, &extra(), Format::OpenMetrics);
     check_openmetrics(&om);
@@ -349,4 +355,36 @@ fn tcp_health_is_exposed_when_analysed() {
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));
+    // The handshake RTTs as a histogram: cumulative buckets, +Inf = count.
+    assert!(
+        text.contains("# TYPE wirewatch_tcp_handshake_rtt_seconds histogram\n"),
+        "{text}"
+    );
+    let bucket = |le: &str| {
+        let l = format!("wirewatch_tcp_handshake_rtt_seconds_bucket{{le=\"{le}\"}} ");
+        text.lines()
+            .find_map(|x| x.strip_prefix(l.as_str()))
+            .unwrap_or_else(|| panic!("{l}: {text}"))
+            .to_string()
+    };
+    assert_eq!(
+        ["0.01", "0.025", "0.05", "+Inf"].map(bucket),
+        ["0", "2", "3", "3"].map(String::from)
+    );
+    assert!(
+        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_sum 0.06\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_count 3\n"),
+        "{text}"
+    );
+    // The connections' smoothed RTTs: a histogram of their own.
+    for want in [
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.1\"} 0\n",
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.25\"} 1\n",
+        "\nwirewatch_tcp_rtt_seconds_sum 0.2\n",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
 }

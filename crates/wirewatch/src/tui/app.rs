@@ -94,7 +94,25 @@ pub struct App {
     pub needs_rebuild: bool,
     /// Keys in the order last drawn (when every entry was turned into a line).
     pub shown: Vec<EntryKey>,
+    /// The table analyses TCP (`--tcp`): the RTT / retransmission column
+    /// and orders have something to show.
+    pub tcp_analysis: bool,
+    /// The RTT / retransmission column is shown (key `R`).
+    pub tcp_column: bool,
 }
+
+/// What the TCP keys say when the run does not analyse TCP.
+pub const TCP_OFF: &str = "TCP analysis is off (start with --tcp)";
+
+/// The keys that pick an order by name: key, order, what the status line
+/// says (`5` and `6` only with `--tcp`).
+const ORDER_KEYS: [(char, ScreenSort, &str); 5] = [
+    ('4', ScreenSort::Process, "sort by process"),
+    ('<', ScreenSort::Source, "sort by source"),
+    ('>', ScreenSort::Destination, "sort by destination"),
+    ('5', ScreenSort::Retransmissions, "sort by retransmissions"),
+    ('6', ScreenSort::Rtt, "sort by RTT"),
+];
 
 /// Messages stay this long.
 const MESSAGE_NANOS: i64 = 3_000_000_000;
@@ -127,6 +145,8 @@ impl App {
             fit: 100,
             needs_rebuild: false,
             shown: Vec::new(),
+            tcp_analysis: false,
+            tcp_column: false,
         }
     }
 
@@ -135,7 +155,10 @@ impl App {
     pub fn direct(&self) -> bool {
         self.frozen.is_none()
             && self.opt.screen_filter.is_none()
-            && matches!(self.opt.sort, ScreenSort::Rate(_))
+            && matches!(
+                self.opt.sort,
+                ScreenSort::Rate(_) | ScreenSort::Retransmissions | ScreenSort::Rtt
+            )
     }
 
     /// The grouping the options ask for.
@@ -155,6 +178,8 @@ impl App {
             ScreenSort::Source => SortKey::Source,
             ScreenSort::Destination => SortKey::Destination,
             ScreenSort::Process => SortKey::Owner,
+            ScreenSort::Retransmissions => SortKey::Retransmissions,
+            ScreenSort::Rtt => SortKey::Rtt,
         }
     }
 
@@ -289,6 +314,10 @@ impl App {
                     text: self.opt.screen_filter.clone().unwrap_or_default(),
                 });
             }
+            KeyCode::Char('R' | '5' | '6') if !self.tcp_analysis => {
+                // Nothing to show or sort by: said until the next key.
+                self.tell(TCP_OFF);
+            }
             code => {
                 let said = self
                     .display_key(code)
@@ -359,6 +388,7 @@ impl App {
                 format!("line display: {}", self.opt.line_mode.name())
             }
             KeyCode::Char('T') => Self::toggle(&mut self.opt.totals, "cumulative totals"),
+            KeyCode::Char('R') => Self::toggle(&mut self.tcp_column, "RTT / retransmission column"),
             KeyCode::Char('b') => Self::toggle(&mut self.opt.bars, "bar graphs"),
             KeyCode::Char('B') => {
                 self.opt.bar_average = (self.opt.bar_average + 1) % 3;
@@ -382,25 +412,19 @@ impl App {
         })
     }
 
-    /// The order of the lines: by an average, a name, or frozen.
+    /// The order of the lines: by an average, a name, a process, TCP
+    /// health (`--tcp`), or frozen.
     fn order_key(&mut self, code: KeyCode) -> Option<String> {
+        let named = ORDER_KEYS.iter().find(|k| code == KeyCode::Char(k.0));
+        if let Some(&(_, sort, said)) = named {
+            self.opt.sort = sort;
+            return Some(said.into());
+        }
         Some(match code {
             KeyCode::Char(c @ '1'..='3') => {
                 let i = c as usize - '1' as usize;
                 self.opt.sort = ScreenSort::Rate(i);
                 format!("sort by the {} average", ["2 s", "10 s", "40 s"][i])
-            }
-            KeyCode::Char('4') => {
-                self.opt.sort = ScreenSort::Process;
-                "sort by process".into()
-            }
-            KeyCode::Char('<') => {
-                self.opt.sort = ScreenSort::Source;
-                "sort by source".into()
-            }
-            KeyCode::Char('>') => {
-                self.opt.sort = ScreenSort::Destination;
-                "sort by destination".into()
             }
             KeyCode::Char('o') => {
                 if self.frozen.is_some() {

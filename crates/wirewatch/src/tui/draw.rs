@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
-use wirewatch_flow::{DirView, EntryKey};
+use wirewatch_flow::{DirView, EntryKey, EntryTcp};
 use wirewatch_wire::proto;
 
 use super::app::{App, PromptKind, UNTIL_KEY};
@@ -34,14 +34,42 @@ struct Row<'a> {
     process: String,
     sent: &'a DirView,
     recv: &'a DirView,
+    tcp: Option<&'a EntryTcp>,
 }
 
 /// One screen line of an entry: source, arrow, destination, the three
-/// rates (the bar shows the one `B` picks), the cumulative bytes.
-type Line<'r> = (&'r str, &'r str, &'r str, [f64; 3], u64);
+/// rates (the bar shows the one `B` picks), the cumulative bytes, and the
+/// directions it counts (sent, received).
+type Line<'r> = (&'r str, &'r str, &'r str, [f64; 3], u64, [bool; 2]);
 
 /// Rate columns: 2 s, 10 s, 40 s (and the total with `T`), 8 cells each.
 const RATE_CELL: u16 = 8;
+
+/// The RTT / retransmission column (key `R`): the smoothed RTT in 9
+/// cells, the retransmitted segments in 7.
+const TCP_W: u16 = 16;
+
+/// The column's heading, over its two cells.
+const TCP_HEADING: &str = "      RTT  retr ";
+
+/// The RTT / retransmission cells of one line of an entry: the smoothed
+/// RTT (first line only: it pools both directions) and the retransmitted
+/// segments of the directions the line counts; `-` where nothing is known.
+pub fn tcp_cells(tcp: Option<&EntryTcp>, dirs: [bool; 2], first: bool) -> String {
+    let rtt = match tcp.and_then(EntryTcp::rtt_nanos) {
+        _ if !first => String::new(),
+        Some(ns) => format!("{:.1}ms", ns as f64 / 1e6),
+        None => "-".into(),
+    };
+    let retr = tcp.map_or("-".to_string(), |t| {
+        let n: u64 = (0..2)
+            .filter(|&i| dirs[i])
+            .map(|i| t.retransmissions[i])
+            .sum();
+        n.to_string()
+    });
+    format!("{rtt:>8} {retr:>6} ")
+}
 
 fn reversed() -> Style {
     Style::default().add_modifier(Modifier::REVERSED)
@@ -136,6 +164,7 @@ impl App {
                 process,
                 sent: &e.sent,
                 recv: &e.recv,
+                tcp: e.tcp.as_ref(),
             });
         }
         rows.retain(|r| self.screen_match(&format!("{} {} {}", r.src, r.dst, r.process)));
@@ -147,7 +176,8 @@ impl App {
                 ScreenSort::Process => rows.sort_by(|a, b| {
                     (a.process.is_empty(), &a.process).cmp(&(b.process.is_empty(), &b.process))
                 }),
-                ScreenSort::Rate(_) => {}
+                // The snapshot's own order.
+                ScreenSort::Rate(_) | ScreenSort::Retransmissions | ScreenSort::Rtt => {}
             }
         }
         // What `o` freezes: the order on screen.
@@ -257,15 +287,24 @@ impl App {
         let footer_top = area.y + h - 5;
         let ncols = if self.opt.totals { 4 } else { 3 };
         let rates_x = area.x + w - ncols * RATE_CELL;
+        // The TCP column (`R`) only when the hosts keep at least 24 cells.
+        let tcp_w = match self.tcp_column && self.tcp_analysis {
+            true if rates_x - area.x > 24 + TCP_W => TCP_W,
+            _ => 0,
+        };
+        let tcp_x = rates_x - tcp_w;
+        if tcp_w > 0 {
+            buf.set_string(tcp_x, area.y, TCP_HEADING, Style::default());
+        }
         // The process column only when the hosts keep at least 24 cells.
-        let hosts_w = rates_x - area.x - 1;
+        let hosts_w = tcp_x - area.x - 1;
         let proc_w: u16 = match (self.opt.processes, w) {
             (false, _) => 0,
             (true, w) if w >= 120 => 20,
             (true, _) if hosts_w >= 24 + 13 => 12,
             (true, _) => 0,
         };
-        let host_end = rates_x - 1 - if proc_w > 0 { proc_w + 1 } else { 0 };
+        let host_end = tcp_x - 1 - if proc_w > 0 { proc_w + 1 } else { 0 };
         let proc_x = host_end + 1;
         let half = host_end.saturating_sub(area.x + 4) / 2;
         let (src_x, arrow_x, dst_x) = (area.x, area.x + half, area.x + half + 4);
@@ -305,28 +344,35 @@ impl App {
                     process: String::new(),
                     sent: &o.entry.sent,
                     recv: &o.entry.recv,
+                    tcp: o.entry.tcp.as_ref(),
                 });
             }
             let avg = self.opt.bar_average;
             let mut y = list_top;
             for r in &rows {
                 let (sent, recv) = (r.sent, r.recv);
-                let hosts =
-                    |arrow, rates, total| (r.src.as_str(), arrow, r.dst.as_str(), rates, total);
+                let hosts = |arrow, rates, total, dirs| {
+                    (r.src.as_str(), arrow, r.dst.as_str(), rates, total, dirs)
+                };
                 let lines: Vec<Line> = match self.opt.line_mode {
                     LineMode::TwoLine => vec![
-                        hosts("=>", sent.rates, sent.bytes),
-                        ("", "<=", "", recv.rates, recv.bytes),
+                        hosts("=>", sent.rates, sent.bytes, [true, false]),
+                        ("", "<=", "", recv.rates, recv.bytes, [false, true]),
                     ],
                     LineMode::OneLineBoth => vec![hosts(
                         "<=>",
                         [0, 1, 2].map(|i| sent.rates[i] + recv.rates[i]),
                         sent.bytes + recv.bytes,
+                        [true, true],
                     )],
-                    LineMode::OneLineSent => vec![hosts("=>", sent.rates, sent.bytes)],
-                    LineMode::OneLineReceived => vec![hosts("<=", recv.rates, recv.bytes)],
+                    LineMode::OneLineSent => {
+                        vec![hosts("=>", sent.rates, sent.bytes, [true, false])]
+                    }
+                    LineMode::OneLineReceived => {
+                        vec![hosts("<=", recv.rates, recv.bytes, [false, true])]
+                    }
                 };
-                for (k, (src, arrow, dst, rates, total)) in lines.into_iter().enumerate() {
+                for (k, (src, arrow, dst, rates, total, dirs)) in lines.into_iter().enumerate() {
                     if self.process_view {
                         // The process's description spans the host columns.
                         let ax = host_end.saturating_sub(4);
@@ -366,6 +412,10 @@ impl App {
                                 Style::default(),
                             );
                         }
+                    }
+                    if tcp_w > 0 {
+                        let cells = tcp_cells(r.tcp, dirs, k == 0);
+                        buf.set_string(tcp_x, y, cells, Style::default());
                     }
                     self.draw_rates(buf, rates_x, y, rates, self.opt.totals.then_some(total));
                     if self.opt.bars {
@@ -571,7 +621,7 @@ pub fn sparkline(samples: &std::collections::VecDeque<f64>, width: usize) -> Str
 }
 
 /// The help screen (keys as in `man iftop`, plus ours).
-const HELP: [&str; 15] = [
+const HELP: [&str; 17] = [
     "Host display:                          General:",
     " n - toggle DNS host resolution         P - pause display",
     " s - toggle show source host            h - toggle this help display",
@@ -587,4 +637,6 @@ const HELP: [&str; 15] = [
     " 1/2/3 - sort by 1st/2nd/3rd column     4 - sort by process",
     " < - sort by source name                > - sort by dest name",
     " o - freeze current order",
+    " 5 - sort by retransmissions            6 - sort by RTT (slowest first)",
+    "TCP (--tcp):                            R - RTT / retransmission column",
 ];

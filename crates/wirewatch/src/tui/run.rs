@@ -161,13 +161,14 @@ impl<S: UiSource> Ui<S> {
 
     /// A screen over a pipeline already wired.
     pub fn on(
-        app: App,
+        mut app: App,
         mut pipeline: Pipeline<S>,
         names: Box<dyn HostNames>,
         refresh_nanos: i64,
     ) -> Self {
         let feed = Rc::new(RefCell::new(Feed::default()));
         pipeline.add(Box::new(StatusFeed(feed.clone())));
+        app.tcp_analysis = pipeline.table().tcp_analysis();
         Ui {
             app,
             pipeline,

@@ -116,6 +116,11 @@ fn the_dashboard_shows_the_numbers_of_the_api_and_of_the_report() {
         .unwrap();
     assert_eq!(iface, "demo.pcapng");
     check_degrades_visibly(&s, &mut b, "/api/v1/alerts", "/api/v1/alerts?limit=5");
+    // Without --tcp: no TCP columns and no TCP health panel (tcp_views has them).
+    let tcp = b
+        .eval("[!!document.querySelector('th.tcp'), document.getElementById('tcp-health').children.length]")
+        .unwrap();
+    assert_eq!(tcp, serde_json::json!([false, 0]));
     shoot(&mut b, "no-history-live", &[(1280, 800)]);
 
     // The other pages load and say what they cannot show.

@@ -28,6 +28,7 @@ mod screen_tmux;
 mod small_items;
 mod tcp;
 mod tcp_netem;
+mod tcp_views;
 mod tui;
 mod web;
 mod web_events;

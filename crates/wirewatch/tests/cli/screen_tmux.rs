@@ -311,3 +311,26 @@ fn a_capture_longer_than_the_history_ends_on_its_last_40_s() {
         assert!(tx.contains("445KB"), "{tx}");
     }
 }
+
+/// `--tcp` reaches the real screen: `R` shows the RTT / retransmission
+/// column with the numbers of the capture's lossy connection.
+#[test]
+fn with_tcp_r_shows_rtt_and_retransmissions() {
+    wirewatch_testkit::require!(wirewatch_testkit::tool("tmux"));
+    let t = Session::on(crate::tcp_views::write_capture, |cap| {
+        vec![format!("{BIN} -r {} --speed max -n --tcp", cap.display())]
+    });
+    t.wait_for("screen never complete", 20, |s| {
+        s.contains("end of capture")
+    });
+    t.keys("R");
+    let s = t.wait_for("no TCP column after R", 20, |s| s.contains("RTT  retr"));
+    // 10.0.0.4: smoothed RTT 15.5 ms, the client sent its data 5 times again.
+    let line = s.lines().find(|l| l.contains("10.0.0.4")).unwrap();
+    let words: Vec<&str> = line.split_whitespace().collect();
+    assert!(
+        words.windows(2).any(|w| w == ["15.5ms", "5"]),
+        "{line}\n{s}"
+    );
+    t.keys("q");
+}

@@ -262,10 +262,11 @@ fn bad_parameters_are_400_with_a_message_and_unknown_paths_404() {
 #[test]
 fn metrics_pass_promtool_and_each_series_appears_once() {
     let promtool = require!(tool("promtool"));
-    // With history: its writer's families carry numbers.
+    // With history: its writer's families carry numbers; with --tcp: the
+    // TCP families, the handshake RTT histogram among them.
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    let s = Served::start("127.0.0.1:0", &["--db", db.to_str().unwrap()]);
+    let s = Served::start("127.0.0.1:0", &["--db", db.to_str().unwrap(), "--tcp"]);
     let a = s.get("/metrics", &[]);
     s.stop();
     assert_eq!(a.status, 200);
@@ -315,6 +316,10 @@ fn metrics_pass_promtool_and_each_series_appears_once() {
         "process_cpu_seconds_total ",
         "process_resident_memory_bytes ",
         "process_open_fds ",
+        "# TYPE wirewatch_tcp_handshake_rtt_seconds histogram\n",
+        "wirewatch_tcp_handshake_rtt_seconds_bucket{le=\"+Inf\"} ",
+        "wirewatch_tcp_handshake_rtt_seconds_count ",
+        "# TYPE wirewatch_tcp_rtt_seconds histogram\n",
     ] {
         assert!(a.body.contains(want), "{want}:\n{}", a.body);
     }
