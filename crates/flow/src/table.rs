@@ -1055,6 +1055,11 @@ impl FlowTable {
         if let Some(h) = flow.and_then(|f| f.history.as_deref()) {
             h.prefetch(self.packet_slot(m.ts));
         }
+        // Its TCP analysis (`--tcp`) lives apart: a miss per packet unless
+        // read ahead too.
+        if let Some(a) = flow.and_then(|f| f.tcp.as_deref()) {
+            prefetch_lines(a);
+        }
     }
 
     /// The IP header of `m` whose flow [`FlowTable::ingest`] finds first.
