@@ -343,15 +343,25 @@ impl DnsTracker {
     }
 
     /// The figures of every transaction at `now` (as in
-    /// [`DnsTracker::totals`], without the per-host lists).
-    pub fn overall(&self, now: Timestamp) -> DnsStats {
+    /// [`DnsTracker::totals`], without the per-host lists: cheap enough
+    /// for every second of a live run).
+    pub fn overall(&self, now: Timestamp) -> DnsTotals {
         let mut all = self.all.clone();
+        let mut pending = 0;
         for t in self.pending.values() {
             if now.nanos_since(*t) >= DNS_TIMEOUT_NANOS {
                 all.apply(Event::Timeout);
+            } else {
+                pending += 1;
             }
         }
-        all
+        DnsTotals {
+            all,
+            unmatched_responses: self.unmatched,
+            untimed_queries: self.untimed,
+            pending,
+            ..DnsTotals::default()
+        }
     }
 }
 

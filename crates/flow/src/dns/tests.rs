@@ -104,7 +104,9 @@ fn an_unanswered_query_times_out_after_five_seconds_of_packet_time() {
     assert_eq!(t.totals(at(4_999)).all.timeouts, 0);
     // Counted at the end without the tracker moving …
     assert_eq!(t.totals(at(5_000)).all.timeouts, 1);
-    assert_eq!(t.overall(at(5_000)).timeouts, 1);
+    assert_eq!(t.overall(at(5_000)).all.timeouts, 1);
+    assert_eq!(t.overall(at(5_000)).pending, 0);
+    assert_eq!(t.overall(at(4_000)).pending, 1);
     // … and by the sweep as the clock moves.
     t.advance(at(6_500));
     assert_eq!(t.pending(), 0);
