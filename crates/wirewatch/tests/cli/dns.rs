@@ -1,0 +1,350 @@
+//! `--tcp`: DNS transactions in the summary (docs/DNS.md), on a capture
+//! made here with known answers, response codes, a retransmission and a
+//! timeout, and against tshark's `dns.time` and `dns.flags.rcode`.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde_json::Value;
+use wirewatch_wire::build::{tcp_frame, udp_frame};
+use wirewatch_wire::Timestamp;
+
+use crate::common::{ip, stdout_of, t, write_pcap};
+
+/// A DNS message asking for `www.example.com` A IN: a query, or its
+/// response with `rcode` (no answer records).
+fn dns_msg(id: u16, response: Option<u8>) -> Vec<u8> {
+    let flags: u16 = match response {
+        None => 0x0100,
+        Some(rcode) => 0x8180 | u16::from(rcode),
+    };
+    let mut m = Vec::new();
+    for v in [id, flags, 1, 0, 0, 0] {
+        m.extend_from_slice(&v.to_be_bytes());
+    }
+    for label in ["www", "example", "com"] {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    m
+}
+
+/// One transaction of the made capture: client, its port, server, id,
+/// when the query goes (ms), when it is sent again (if it is), and
+/// the answer (ms, rcode), if any.
+struct Tx {
+    client: &'static str,
+    port: u16,
+    server: &'static str,
+    id: u16,
+    at: i64,
+    again: Option<i64>,
+    answer: Option<(i64, u8)>,
+}
+
+const fn tx(
+    client: &'static str,
+    server: &'static str,
+    id: u16,
+    at: i64,
+    answer: Option<(i64, u8)>,
+) -> Tx {
+    Tx {
+        client,
+        port: 40_000 + id,
+        server,
+        id,
+        at,
+        again: None,
+        answer,
+    }
+}
+
+/// Four clients (one over IPv6), two servers; NOERROR, NXDOMAIN, SERVFAIL,
+/// REFUSED and FORMERR answers; a query sent again before its answer; an
+/// id used again after its answer; a query never answered, with traffic
+/// going on past its timeout.
+fn transactions() -> Vec<Tx> {
+    let (a, b, c, v6) = ("10.0.0.1", "10.0.0.2", "10.0.0.3", "2001:db8::1");
+    let (s1, s2, s6) = ("10.0.0.53", "10.0.1.53", "2001:db8::53");
+    vec![
+        tx(a, s1, 1, 0, Some((3, 0))),
+        tx(a, s1, 2, 10, Some((22, 3))),
+        tx(a, s2, 3, 20, Some((60, 3))),
+        tx(b, s1, 4, 30, Some((31, 0))),
+        tx(b, s2, 5, 40, Some((290, 2))),
+        tx(b, s2, 6, 50, Some((58, 5))),
+        tx(c, s1, 7, 60, Some((64, 1))),
+        Tx {
+            again: Some(1_060),
+            ..tx(c, s1, 8, 70, Some((1_075, 0)))
+        },
+        tx(c, s2, 9, 100, None),
+        // Port and id of transaction 1 again, once it was answered.
+        Tx {
+            port: 40_001,
+            ..tx(a, s1, 1, 2_000, Some((2_017, 3)))
+        },
+        tx(v6, s6, 10, 3_000, Some((3_009, 0))),
+        tx(a, s1, 11, 9_000, Some((9_004, 0))),
+    ]
+}
+
+/// The made capture's frames, in time order.
+fn frames() -> Vec<(Timestamp, Vec<u8>)> {
+    let mut f = Vec::new();
+    for x in transactions() {
+        let (c, s) = (ip(x.client), ip(x.server));
+        let q = udp_frame(c, x.port, s, 53, &dns_msg(x.id, None));
+        f.push((t(x.at), q.clone()));
+        if let Some(again) = x.again {
+            f.push((t(again), q));
+        }
+        if let Some((at, rcode)) = x.answer {
+            f.push((
+                t(at),
+                udp_frame(s, 53, c, x.port, &dns_msg(x.id, Some(rcode))),
+            ));
+        }
+    }
+    // Not DNS: port 53 without a message, and TCP to another port.
+    f.push((
+        t(4_000),
+        udp_frame(ip("10.0.0.1"), 5_353, ip("10.0.0.53"), 53, b"x"),
+    ));
+    f.push((
+        t(4_001),
+        tcp_frame(ip("10.0.0.1"), 5_000, ip("10.0.0.53"), 80, 0x02, &[]),
+    ));
+    f.sort_by_key(|x| x.0);
+    f
+}
+
+/// The `dns` object of the `--format json` summary of `path` with `--tcp`.
+fn dns_summary(path: &Path) -> Value {
+    let out = stdout_of(&[
+        "-r",
+        path.to_str().unwrap(),
+        "--tcp",
+        "--format",
+        "json",
+        "--no-detect",
+    ]);
+    let s = out
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["type"] == "summary")
+        .unwrap_or_else(|| panic!("no summary in {out}"));
+    s["dns"].clone()
+}
+
+/// The figures of `addr` in a side's list of the `dns` object.
+fn host<'a>(side: &'a Value, addr: &str) -> &'a Value {
+    side["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["address"] == addr)
+        .unwrap_or_else(|| panic!("{addr} not in {side}"))
+}
+
+fn rcode_name(rcode: u8) -> &'static str {
+    match rcode {
+        0 => "noerror",
+        3 => "nxdomain",
+        2 => "servfail",
+        5 => "refused",
+        _ => "other",
+    }
+}
+
+#[test]
+fn transactions_are_matched_timed_and_counted_per_client_and_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "dns.pcap", &frames());
+    let d = dns_summary(&cap);
+    let txs = transactions();
+    let answered: Vec<&Tx> = txs.iter().filter(|x| x.answer.is_some()).collect();
+    let all = &d["all"];
+    assert_eq!(all["queries"], txs.len(), "{d}");
+    assert_eq!(all["answered"], answered.len(), "{d}");
+    assert_eq!(all["timeouts"], 1, "{d}");
+    assert_eq!(all["retransmissions"], 1, "{d}");
+    assert_eq!(d["unmatched_responses"], 0, "{d}");
+    assert_eq!(d["pending"], 0, "{d}");
+    let mut rcodes: BTreeMap<&str, u64> = BTreeMap::new();
+    for x in &answered {
+        *rcodes.entry(rcode_name(x.answer.unwrap().1)).or_default() += 1;
+    }
+    for (name, n) in &rcodes {
+        assert_eq!(all["rcodes"][name], *n, "{name}: {d}");
+    }
+    let nx = rcodes["nxdomain"] as f64 / answered.len() as f64;
+    assert!(
+        (all["nxdomain_rate"].as_f64().unwrap() - nx).abs() < 1e-9,
+        "{d}"
+    );
+    // The retransmitted query is timed from its first sending: 1,005 ms.
+    let longest = answered
+        .iter()
+        .map(|x| x.answer.unwrap().0 - x.at)
+        .max()
+        .unwrap();
+    assert_eq!(all["response_ms"]["max"], longest as f64, "{d}");
+    // Per client and per server: queries, answers, timeouts.
+    for x in &txs {
+        for (side, addr) in [("clients", x.client), ("servers", x.server)] {
+            let h = host(&d[side], addr);
+            let mine = txs
+                .iter()
+                .filter(|y| [y.client, y.server].contains(&addr))
+                .count();
+            assert_eq!(h["queries"], mine, "{addr}: {d}");
+        }
+    }
+    let c = host(&d["clients"], "10.0.0.3");
+    assert_eq!(
+        (c["answered"].as_u64(), c["timeouts"].as_u64()),
+        (Some(2), Some(1)),
+        "{d}"
+    );
+    let s2 = host(&d["servers"], "10.0.1.53");
+    assert_eq!(s2["rcodes"]["servfail"], 1, "{d}");
+    assert_eq!(s2["response_ms"]["max"], 250.0, "{d}");
+}
+
+/// One response as tshark reads it.
+struct Theirs {
+    client: IpAddr,
+    /// `dns.time` in ms: `None` when tshark did not time it.
+    ms: Option<f64>,
+    rcode: u8,
+    /// Cut short by the snap length.
+    cut: bool,
+}
+
+/// tshark's responses of `path`.
+fn tshark_responses(tshark: &Path, path: &Path) -> Vec<Theirs> {
+    let fields = [
+        "ip.dst",
+        "ipv6.dst",
+        "dns.time",
+        "dns.flags.rcode",
+        "frame.cap_len",
+        "frame.len",
+    ];
+    let mut cmd = std::process::Command::new(tshark);
+    cmd.args([
+        "-r",
+        path.to_str().unwrap(),
+        "-Y",
+        "dns.flags.response==1",
+        "-T",
+        "fields",
+    ]);
+    for f in fields {
+        cmd.args(["-e", f]);
+    }
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            Theirs {
+                client: ip(if f[0].is_empty() { f[1] } else { f[0] }),
+                ms: f[2].parse::<f64>().ok().map(|s| s * 1e3),
+                rcode: f[3].parse().unwrap(),
+                cut: f[4] != f[5],
+            }
+        })
+        .collect()
+}
+
+/// Our `dns` object of `path` against tshark's responses: the response
+/// codes of every response; and for each client whose responses tshark
+/// all timed, the answers, the longest time exactly and the median within
+/// the histogram's 9 %. tshark times no response cut short by the snap
+/// length (its dissector stops at the cut before it matches); we need
+/// only the header, so we time those too.
+fn agrees_with_tshark(tshark: &Path, path: &Path) {
+    let d = dns_summary(path);
+    let name = path.display();
+    let theirs = tshark_responses(tshark, path);
+    assert!(theirs.iter().any(|r| r.ms.is_some()), "{name}: none timed");
+    assert_eq!(d["unmatched_responses"], 0, "{name}: {d}");
+    assert_eq!(d["all"]["answered"], theirs.len(), "{name}: {d}");
+    let mut rcodes: BTreeMap<&str, u64> = BTreeMap::new();
+    for r in &theirs {
+        *rcodes.entry(rcode_name(r.rcode)).or_default() += 1;
+        assert!(
+            r.ms.is_some() || r.cut,
+            "{name}: tshark left a whole response untimed"
+        );
+    }
+    for (rc, n) in &rcodes {
+        assert_eq!(d["all"]["rcodes"][rc], *n, "{name} {rc}: {d}");
+    }
+    let mut clients: BTreeMap<IpAddr, Vec<Option<f64>>> = BTreeMap::new();
+    for r in &theirs {
+        clients.entry(r.client).or_default().push(r.ms);
+    }
+    let mut compared = 0;
+    for (c, times) in clients {
+        let Some(mut ms) = times.into_iter().collect::<Option<Vec<f64>>>() else {
+            continue;
+        };
+        compared += 1;
+        ms.sort_by(f64::total_cmp);
+        let h = host(&d["clients"], &c.to_string());
+        assert_eq!(h["answered"], ms.len(), "{name} {c}: {d}");
+        let max = h["response_ms"]["max"].as_f64().unwrap();
+        assert!(
+            (max - ms[ms.len() - 1]).abs() < 1e-3,
+            "{name} {c}: max {max} vs {ms:?}"
+        );
+        // Our quantile: the bin of the ceil(q·n)-th smallest time.
+        let median = ms[(ms.len() as f64 * 0.5).ceil() as usize - 1];
+        let ours = h["response_ms"]["p50"].as_f64().unwrap();
+        assert!(
+            (ours / median - 1.0).abs() < 0.1,
+            "{name} {c}: p50 {ours} vs {median}"
+        );
+    }
+    assert!(compared > 0, "{name}: no client to compare");
+}
+
+#[test]
+fn answers_codes_and_times_agree_with_tshark() {
+    let tshark = wirewatch_testkit::require!(wirewatch_testkit::tool("tshark"));
+    let dir = tempfile::tempdir().unwrap();
+    let made = write_pcap(dir.path(), "dns.pcap", &frames());
+    let demo = wirewatch_testkit::workspace_root().join("samples/demo.pcapng");
+    for path in [made.as_path(), demo.as_path()] {
+        agrees_with_tshark(&tshark, path);
+    }
+}
+
+#[test]
+fn the_summary_shows_dns_only_with_tcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = write_pcap(dir.path(), "dns.pcap", &frames());
+    let out = stdout_of(&[
+        "-r",
+        cap.to_str().unwrap(),
+        "--format",
+        "json",
+        "--no-detect",
+    ]);
+    assert!(!out.contains("\"dns\""), "{out}");
+    let text = stdout_of(&["-r", cap.to_str().unwrap(), "-t", "--tcp", "--no-detect"]);
+    assert!(text.contains("  DNS: 12 queries, 11 answered"), "{text}");
+    assert!(text.contains("    client 10.0.0.1: 5 queries"), "{text}");
+}
