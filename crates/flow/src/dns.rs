@@ -76,6 +76,8 @@ pub struct DnsStats {
     pub rcodes: [u64; 5],
     /// Response times (first query to its answer).
     pub response: RttHistogram,
+    /// The shortest response time, nanoseconds (0 without answers).
+    pub min_nanos: u64,
     /// The longest response time, nanoseconds.
     pub max_nanos: u64,
 }
@@ -90,14 +92,29 @@ impl DnsStats {
     }
 
     /// The `q` quantile (0..=1) of the response times in nanoseconds,
-    /// from the histogram (within about 9 %) but never past the longest
-    /// time seen; `None` without answers.
+    /// from the histogram (within about 9 %) but never outside the
+    /// shortest and longest times seen; `None` without answers.
     pub fn response_quantile(&self, q: f64) -> Option<u64> {
-        self.response.quantile(q).map(|ns| ns.min(self.max_nanos))
+        let ns = self.response.quantile(q)?;
+        Some(ns.clamp(self.min_nanos, self.max_nanos.max(self.min_nanos)))
+    }
+
+    /// Takes `min` and `max` into the shortest and longest times, `before` answers
+    /// having been counted until now.
+    fn extremes(&mut self, before: u64, min: u64, max: u64) {
+        self.min_nanos = if before == 0 {
+            min
+        } else {
+            self.min_nanos.min(min)
+        };
+        self.max_nanos = self.max_nanos.max(max);
     }
 
     /// Adds another's figures.
     pub fn merge(&mut self, o: &DnsStats) {
+        if o.answered > 0 {
+            self.extremes(self.answered, o.min_nanos, o.max_nanos);
+        }
         self.queries += o.queries;
         self.retransmissions += o.retransmissions;
         self.answered += o.answered;
@@ -106,7 +123,6 @@ impl DnsStats {
             *a += b;
         }
         self.response.merge(&o.response);
-        self.max_nanos = self.max_nanos.max(o.max_nanos);
     }
 
     fn apply(&mut self, e: Event) {
@@ -115,10 +131,10 @@ impl DnsStats {
             Event::Retransmission => self.retransmissions += 1,
             Event::Timeout => self.timeouts += 1,
             Event::Answer { rcode, nanos } => {
+                self.extremes(self.answered, nanos, nanos);
                 self.answered += 1;
                 self.rcodes[rcode_place(rcode)] += 1;
                 self.response.add(nanos);
-                self.max_nanos = self.max_nanos.max(nanos);
             }
         }
     }

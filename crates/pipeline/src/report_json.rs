@@ -218,6 +218,7 @@ pub fn dns_stats_json(s: &wirewatch_flow::DnsStats) -> Value {
         "response_ms": {
             "p50": ms(s.response_quantile(0.5)),
             "p95": ms(s.response_quantile(0.95)),
+            "min": ms((s.answered > 0).then_some(s.min_nanos)),
             "max": ms((s.answered > 0).then_some(s.max_nanos)),
         },
     })

@@ -210,12 +210,34 @@ fn hosts_are_ranked_by_queries() {
 }
 
 #[test]
-fn response_quantiles_never_pass_the_longest_time() {
+fn response_quantiles_stay_between_the_shortest_and_longest_times() {
     let mut t = DnsTracker::new();
     query(&mut t, 0, 1, 100, 1);
     answer(&mut t, 60, 1, 100, 1, 0);
     let all = t.totals(at(60)).all;
     assert_eq!(all.response_quantile(0.95), Some(60 * MS as u64));
     assert!(all.response.quantile(0.95).unwrap() > 60 * MS as u64);
+    query(&mut t, 100, 1, 100, 2);
+    answer(&mut t, 225, 1, 100, 2, 0);
+    let all = t.totals(at(225)).all;
+    assert_eq!(
+        (all.min_nanos, all.max_nanos),
+        (60 * MS as u64, 125 * MS as u64)
+    );
+    let low = all.response_quantile(0.0).unwrap();
+    assert!((60 * MS as u64..66 * MS as u64).contains(&low), "{low}");
+    // Merged figures keep the extremes of both.
+    let mut m = DnsStats::default();
+    m.merge(&all);
+    let mut one = DnsStats::default();
+    one.apply(Event::Answer {
+        rcode: 0,
+        nanos: 7 * MS as u64,
+    });
+    m.merge(&one);
+    assert_eq!(
+        (m.min_nanos, m.max_nanos, m.answered),
+        (7 * MS as u64, 125 * MS as u64, 3)
+    );
     assert_eq!(DnsStats::default().response_quantile(0.5), None);
 }
