@@ -275,6 +275,10 @@ fn split_budget(
         let state = d.fit_memory((left as f64 * DETECT_SHARE) as u64);
         left = left.saturating_sub(state).max(8 << 20);
     }
+    if a.report.tcp {
+        // The DNS transaction tracker's most (flow::DnsTracker).
+        left = left.saturating_sub(wirewatch_flow::DnsTracker::MAX_BYTES as u64);
+    }
     if let Some(n) = cfg.limits.flows {
         return n;
     }

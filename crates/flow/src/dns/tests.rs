@@ -241,3 +241,14 @@ fn response_quantiles_stay_between_the_shortest_and_longest_times() {
     );
     assert_eq!(DnsStats::default().response_quantile(0.5), None);
 }
+
+#[test]
+fn the_memory_figure_is_what_the_docs_say() {
+    // docs/DNS.md quotes it; the budget (settings) takes it off the flows'.
+    assert_eq!(
+        DnsTracker::MAX_BYTES.div_ceil(1 << 20),
+        4,
+        "{}",
+        DnsTracker::MAX_BYTES
+    );
+}
