@@ -1,16 +1,19 @@
 //! `--tcp`: DNS transactions in the summary (docs/DNS.md), on a capture
 //! made here with known answers, response codes, a retransmission and a
-//! timeout, and against tshark's `dns.time` and `dns.flags.rcode`.
+//! timeout, and against tshark's `dns.time` and `dns.flags.rcode`; and
+//! live, against a real resolver (dnsmasq) in a network namespace.
 
 use std::collections::BTreeMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::path::Path;
+use std::time::Duration;
 
 use serde_json::Value;
 use wirewatch_wire::build::{tcp_frame, udp_frame};
 use wirewatch_wire::Timestamp;
 
 use crate::common::{ip, stdout_of, t, write_pcap};
+use crate::live::{self, in_netns, Running};
 
 /// A DNS message asking for `www.example.com` A IN: a query, or its
 /// response with `rcode` (no answer records).
@@ -347,4 +350,156 @@ fn the_summary_shows_dns_only_with_tcp() {
     let text = stdout_of(&["-r", cap.to_str().unwrap(), "-t", "--tcp", "--no-detect"]);
     assert!(text.contains("  DNS: 12 queries, 11 answered"), "{text}");
     assert!(text.contains("    client 10.0.0.1: 5 queries"), "{text}");
+}
+
+/// The resolver of the live test, killed on drop.
+struct Resolver(std::process::Child);
+
+impl Drop for Resolver {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// dnsmasq in namespace `ns` on `addr`:53: `ok.test` has an address, other
+/// names under `test` do not exist (NXDOMAIN), and every other name is
+/// refused (no upstream server).
+fn resolver(dnsmasq: &Path, ns: &str, addr: Ipv4Addr, dir: &Path) -> Resolver {
+    let child = std::process::Command::new("ip")
+        .args(["netns", "exec", ns])
+        .arg(dnsmasq)
+        .args([
+            "--keep-in-foreground",
+            "--conf-file=/dev/null",
+            "--no-resolv",
+            "--no-hosts",
+        ])
+        .args([
+            "--bind-interfaces",
+            "--address=/ok.test/10.9.9.9",
+            "--local=/test/",
+        ])
+        .arg(format!("--listen-address={addr}"))
+        .arg(format!("--pid-file={}", dir.join("dnsmasq.pid").display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start dnsmasq");
+    Resolver(child)
+}
+
+/// Asks `server`:53 for `name` from a socket of the calling thread's
+/// namespace with id `id`; the answer's response code, or `None` after
+/// `wait`.
+fn ask(server: Ipv4Addr, name: &str, id: u16, wait: Duration) -> Option<u8> {
+    let s = UdpSocket::bind("0.0.0.0:0").unwrap();
+    s.set_read_timeout(Some(wait)).unwrap();
+    let mut m = Vec::new();
+    for v in [id, 0x0100, 1, 0, 0, 0] {
+        m.extend_from_slice(&v.to_be_bytes());
+    }
+    for label in name.split('.') {
+        m.push(label.len() as u8);
+        m.extend_from_slice(label.as_bytes());
+    }
+    m.extend_from_slice(&[0, 0, 1, 0, 1]);
+    s.send_to(&m, (server, 53)).unwrap();
+    let mut buf = [0u8; 512];
+    let n = s.recv(&mut buf).ok()?;
+    (n >= 4 && buf[..2] == id.to_be_bytes()).then_some(buf[3] & 0x0f)
+}
+
+/// A real resolver (dnsmasq) in one namespace, wirewatch `--tcp` live in
+/// the other beside a client: the response codes wirewatch counts are the
+/// ones the client read, every query is answered and timed, and a query
+/// to an address where nothing answers times out after 5 s.
+#[test]
+fn a_real_resolver_s_answers_are_counted_live() {
+    wirewatch_testkit::require!(wirewatch_testkit::netns());
+    let dnsmasq = wirewatch_testkit::require!(wirewatch_testkit::tool("dnsmasq"));
+    let dir = tempfile::tempdir().unwrap();
+    let p = live::pair(233);
+    let _r = resolver(&dnsmasq, &p.b, p.addr_b, dir.path());
+    let server = p.addr_b;
+    // Ready once it answers (before the capture starts, so that no
+    // unanswered probe is counted).
+    let ready = in_netns(&p.a, move || {
+        (0..100).any(|i| ask(server, "ok.test", 60_000 + i, Duration::from_millis(100)).is_some())
+    });
+    assert!(ready, "dnsmasq did not answer");
+    // Nobody has this address: its frames leave on the veth, unanswered.
+    let silent = Ipv4Addr::new(10, 233, 0, 9);
+    live::sh(
+        &["ip", "-n", &p.a, "neigh", "replace", &silent.to_string()]
+            .into_iter()
+            .chain([
+                "lladdr",
+                "02:00:00:00:00:99",
+                "dev",
+                &p.ia,
+                "nud",
+                "permanent",
+            ])
+            .collect::<Vec<_>>(),
+    );
+    let ww = Running::start(
+        &p.a,
+        &["-i", &p.ia, "--tcp", "-s", "300", "--format", "json"],
+    );
+    let names = [
+        "ok.test",
+        "nope.test",
+        "ok.test",
+        "www.example.org",
+        "gone.test",
+    ];
+    let (got, lost) = in_netns(&p.a, move || {
+        let got: Vec<Option<u8>> = names
+            .iter()
+            .zip(1u16..)
+            .map(|(n, id)| ask(server, n, id, Duration::from_secs(2)))
+            .collect();
+        (
+            got,
+            ask(silent, "ok.test", 99, Duration::from_millis(5_500)),
+        )
+    });
+    assert_eq!(lost, None);
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(ww.pid() as i32, libc::SIGTERM) };
+    let (code, out, err) = ww.finish();
+    assert_eq!(code, 0, "{err}");
+    let v = live::json_lines(&out);
+    let d = &live::summary(&v)["dns"];
+    let got: Vec<u8> = got
+        .into_iter()
+        .map(|r| r.expect("dnsmasq answered"))
+        .collect();
+    assert_eq!(got, [0, 3, 0, 5, 3], "the resolver's answers");
+    let all = &d["all"];
+    assert_eq!(all["queries"], names.len() + 1, "{d}");
+    assert_eq!(all["answered"], names.len(), "{d}");
+    assert_eq!(all["timeouts"], 1, "{d}");
+    for (name, n) in [("noerror", 2), ("nxdomain", 2), ("refused", 1)] {
+        assert_eq!(all["rcodes"][name], n, "{name}: {d}");
+    }
+    assert_eq!(
+        host(&d["servers"], &server.to_string())["answered"],
+        names.len(),
+        "{d}"
+    );
+    assert_eq!(
+        host(&d["servers"], &silent.to_string())["timeouts"],
+        1,
+        "{d}"
+    );
+    assert_eq!(
+        host(&d["clients"], &p.addr_a.to_string())["queries"],
+        names.len() + 1,
+        "{d}"
+    );
+    let max = all["response_ms"]["max"].as_f64().unwrap();
+    assert!(max > 0.0 && max < 2_000.0, "{d}");
 }
