@@ -167,6 +167,24 @@ struct Key {
     id: u16,
 }
 
+impl Key {
+    /// The transaction of `m` (a query goes from the client, a response
+    /// to it).
+    fn of(m: &DnsMsg) -> Key {
+        let (client, server) = if m.response {
+            (m.dst, m.src)
+        } else {
+            (m.src, m.dst)
+        };
+        Key {
+            client,
+            server,
+            tcp: m.tcp,
+            id: m.id,
+        }
+    }
+}
+
 /// Figures per address, at most [`MAX_HOSTS`] of them; later addresses
 /// are summed in `other`.
 #[derive(Clone, Debug, Default)]
@@ -278,12 +296,7 @@ impl DnsTracker {
     }
 
     fn query(&mut self, m: &DnsMsg) {
-        let k = Key {
-            client: m.src,
-            server: m.dst,
-            tcp: m.tcp,
-            id: m.id,
-        };
+        let k = Key::of(m);
         if self.pending.contains_key(&k) {
             self.count(&k, Event::Retransmission);
             return;
@@ -297,12 +310,7 @@ impl DnsTracker {
     }
 
     fn response(&mut self, m: &DnsMsg) {
-        let k = Key {
-            client: m.dst,
-            server: m.src,
-            tcp: m.tcp,
-            id: m.id,
-        };
+        let k = Key::of(m);
         let Some(sent) = self.pending.remove(&k) else {
             self.unmatched += 1;
             return;

@@ -315,6 +315,16 @@ fn a_process_named_like_the_rest_stays_in_it() {
     assert_eq!(s.other, [9, 9]);
 }
 
+/// The value of the unlabelled sample `name` of an exposition.
+fn value_of(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {exposition}"))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn tcp_health_is_exposed_when_analysed() {
     let mut snap = snapshot();
@@ -340,12 +350,7 @@ fn tcp_health_is_exposed_when_analysed() {
         om.contains("\nwirewatch_tcp_duplicate_acks_total 5\n"),
         "{om}"
     );
-    let p50 = om
-        .lines()
-        .find_map(|l| l.strip_prefix("wirewatch_tcp_handshake_rtt_p50_seconds "))
-        .unwrap()
-        .parse::<f64>()
-        .unwrap();
+    let p50 = value_of(&om, "wirewatch_tcp_handshake_rtt_p50_seconds");
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));
@@ -385,12 +390,7 @@ fn dns_transactions_are_exposed_when_tracked() {
     ] {
         assert!(om.contains(&format!("\n{line}\n")), "{line} in {om}");
     }
-    let p50 = om
-        .lines()
-        .find_map(|l| l.strip_prefix("wirewatch_dns_response_p50_seconds "))
-        .unwrap()
-        .parse::<f64>()
-        .unwrap();
+    let p50 = value_of(&om, "wirewatch_dns_response_p50_seconds");
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));

@@ -14,6 +14,7 @@ use wirewatch_wire::Timestamp;
 
 use crate::common::{ip, stdout_of, t, write_pcap};
 use crate::live::{self, in_netns, Running};
+use crate::tcp::summary;
 
 /// A DNS message asking for `www.example.com` A IN: a query, or its
 /// response with `rcode` (no answer records).
@@ -127,20 +128,8 @@ fn frames() -> Vec<(Timestamp, Vec<u8>)> {
 
 /// The `dns` object of the `--format json` summary of `path` with `--tcp`.
 fn dns_summary(path: &Path) -> Value {
-    let out = stdout_of(&[
-        "-r",
-        path.to_str().unwrap(),
-        "--tcp",
-        "--format",
-        "json",
-        "--no-detect",
-    ]);
-    let s = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["type"] == "summary")
-        .unwrap_or_else(|| panic!("no summary in {out}"));
-    s["dns"].clone()
+    let p = path.to_str().unwrap();
+    summary(&["-r", p, "--tcp", "--format", "json", "--no-detect"])["dns"].clone()
 }
 
 /// The figures of `addr` in a side's list of the `dns` object.
@@ -250,12 +239,8 @@ fn tshark_responses(tshark: &Path, path: &Path) -> Vec<Theirs> {
     for f in fields {
         cmd.args(["-e", f]);
     }
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = cmd.stderr(std::process::Stdio::inherit()).output().unwrap();
+    assert!(out.status.success(), "tshark failed on {}", path.display());
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
