@@ -488,3 +488,48 @@ fn a_real_resolver_s_answers_are_counted_live() {
     let max = all["response_ms"]["max"].as_f64().unwrap();
     assert!(max > 0.0 && max < 2_000.0, "{d}");
 }
+
+/// The value of the sample `line` starts (name and labels) in `text`.
+fn sample(text: &str, line: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(line)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {line} in {text}"))
+        .parse()
+        .unwrap()
+}
+
+/// `/metrics` of a served replay with `--tcp` carries the DNS figures of
+/// the report's summary.
+#[test]
+fn metrics_carry_the_summary_s_dns_figures() {
+    let s = crate::web::Served::start("127.0.0.1:0", &["--tcp", "--no-detect"]);
+    let m = s.get("/metrics", &[]).body;
+    s.stop();
+    let demo = wirewatch_testkit::workspace_root().join("samples/demo.pcapng");
+    let d = dns_summary(&demo);
+    let all = &d["all"];
+    assert_eq!(
+        sample(&m, "wirewatch_dns_queries_total"),
+        all["queries"].as_u64().unwrap()
+    );
+    assert_eq!(
+        sample(&m, "wirewatch_dns_timeouts_total"),
+        all["timeouts"].as_u64().unwrap()
+    );
+    for rc in ["noerror", "nxdomain", "servfail", "refused", "other"] {
+        let got = sample(
+            &m,
+            &format!("wirewatch_dns_responses_total{{rcode=\"{rc}\"}}"),
+        );
+        assert_eq!(got, all["rcodes"][rc].as_u64().unwrap(), "{rc}: {m}");
+    }
+    let p95 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("wirewatch_dns_response_p95_seconds "))
+        .unwrap_or_else(|| panic!("no p95 in {m}"));
+    let ms = all["response_ms"]["p95"].as_f64().unwrap();
+    assert!(
+        (p95.parse::<f64>().unwrap() * 1e3 - ms).abs() < 1e-6,
+        "{p95} s vs {ms} ms"
+    );
+}
