@@ -252,6 +252,8 @@ pub struct DnsTracker {
     untimed: u64,
     /// When the waiting queries are next checked for timeouts.
     next_sweep: Option<Timestamp>,
+    /// The tracker's clock: the newest packet time seen.
+    now: Timestamp,
 }
 
 impl DnsTracker {
@@ -275,9 +277,11 @@ impl DnsTracker {
         }
     }
 
-    /// The packet clock moved to `now`: queries older than the timeout
-    /// are counted as timeouts (checked once a second of packet time).
+    /// A packet at `now` (any packet: the tracker's clock is the
+    /// packets', never the process's): queries older than the timeout are
+    /// counted as timeouts (checked once a second of packet time).
     pub fn advance(&mut self, now: Timestamp) {
+        self.now = self.now.max(now);
         if self.next_sweep.is_some_and(|t| now < t) {
             return;
         }
@@ -344,12 +348,13 @@ impl DnsTracker {
         self.pending.len()
     }
 
-    /// The figures at `now`: queries waiting longer than the timeout
-    /// count as timeouts (the tracker itself is left as it is).
-    pub fn totals(&self, now: Timestamp) -> DnsTotals {
+    /// The figures now (at the newest packet time): queries waiting
+    /// longer than the timeout count as timeouts (the tracker itself is
+    /// left as it is).
+    pub fn totals(&self) -> DnsTotals {
         let mut t = self.clone();
         t.next_sweep = None;
-        t.advance(now);
+        t.advance(self.now);
         DnsTotals {
             all: t.all,
             clients: DnsSide {
@@ -366,14 +371,14 @@ impl DnsTracker {
         }
     }
 
-    /// The figures of every transaction at `now` (as in
-    /// [`DnsTracker::totals`], without the per-host lists: cheap enough
-    /// for every second of a live run).
-    pub fn overall(&self, now: Timestamp) -> DnsTotals {
+    /// The figures of every transaction now (as in [`DnsTracker::totals`],
+    /// without the per-host lists: cheap enough for every second of a
+    /// live run).
+    pub fn overall(&self) -> DnsTotals {
         let mut all = self.all.clone();
         let mut pending = 0;
         for t in self.pending.values() {
-            if now.nanos_since(*t) >= DNS_TIMEOUT_NANOS {
+            if self.now.nanos_since(*t) >= DNS_TIMEOUT_NANOS {
                 all.apply(Event::Timeout);
             } else {
                 pending += 1;

@@ -697,6 +697,14 @@ impl FlowTable {
         }
     }
 
+    /// A packet at `ts` that is no DNS message: the DNS tracker's clock
+    /// (packet time only) moves; nothing without `--tcp`.
+    pub fn dns_advance(&mut self, ts: Timestamp) {
+        if let Some(d) = &mut self.dns {
+            d.advance(ts);
+        }
+    }
+
     /// The IP header of `m` a TCP segment is analysed for: the one whose
     /// flow is accounted first.
     pub fn analysed_layer<'m>(&self, m: &'m PacketMeta) -> Option<&'m IpLayer> {
@@ -857,9 +865,6 @@ impl FlowTable {
             return;
         }
         self.now = now;
-        if let Some(d) = &mut self.dns {
-            d.advance(now);
-        }
         if now < self.slot_span.1 {
             return; // still in the current slot
         }

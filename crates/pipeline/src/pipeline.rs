@@ -427,15 +427,17 @@ impl Core {
     }
 
     /// The DNS message of the packet decoded at `batch[i]` from frame `f`
-    /// into the table's transaction tracker (`--tcp`). Taken at once, not
-    /// with the batch: the tracker keeps no flow, only its own clock.
+    /// into the table's transaction tracker (`--tcp`); any other packet
+    /// moves the tracker's clock (the packets' time, so timeouts come
+    /// without more DNS). Taken at once, not with the batch: the tracker
+    /// keeps no flow, only its own clock.
     fn dns_message(&mut self, f: &Frame<'_>, i: usize) {
         let m = &self.batch[i];
-        let Some(l) = self.table.dns_layer(m) else {
-            return;
-        };
-        let o = Obs::of_layer(m.ts, l, f.data, 0);
-        let Some(q) = dns::message(&o).and_then(dns::parse) else {
+        let ts = m.ts;
+        let l = self.table.dns_layer(m);
+        let o = l.map(|l| Obs::of_layer(ts, l, f.data, 0));
+        let (Some(l), Some(q)) = (l, o.as_ref().and_then(dns::message).and_then(dns::parse)) else {
+            self.table.dns_advance(ts);
             return;
         };
         let msg = DnsMsg {

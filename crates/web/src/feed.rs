@@ -258,7 +258,7 @@ pub fn build(
         alerts: alerts.clone(),
         responses: BTreeMap::new(),
         tcp: table.tcp_analysis().then(|| table.tcp_totals()),
-        dns: table.dns().map(|d| d.overall(table.now())),
+        dns: table.dns().map(|d| d.overall()),
         talkers: Arc::default(),
     }
 }

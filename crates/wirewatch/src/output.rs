@@ -776,7 +776,7 @@ impl Consumer for Report {
         let slot = table.slot_of(table.now());
         let snap = self.snapshot(table, cx, self.final_sort, slot, false);
         let tcp = table.tcp_analysis().then(|| table.tcp_totals());
-        let dns = table.dns().map(|d| d.totals(table.now()));
+        let dns = table.dns().map(|d| d.totals());
         let summary = Summary {
             input: &end.input,
             link_types: &end.link_types,

@@ -41,6 +41,12 @@ fn at(ms: i64) -> Timestamp {
     Timestamp::from_nanos(ms * MS)
 }
 
+/// The figures once a packet at `ms` was seen.
+fn totals_at(t: &mut DnsTracker, ms: i64) -> DnsTotals {
+    t.advance(at(ms));
+    t.totals()
+}
+
 #[test]
 fn a_response_is_matched_to_its_query_and_timed() {
     let mut t = DnsTracker::new();
@@ -48,7 +54,7 @@ fn a_response_is_matched_to_its_query_and_timed() {
     query(&mut t, 1_001, 2, 100, 7);
     answer(&mut t, 1_012, 2, 100, 7, 0);
     answer(&mut t, 1_040, 1, 100, 7, 3);
-    let tot = t.totals(at(1_040));
+    let tot = totals_at(&mut t, 1_040);
     assert_eq!(tot.all.queries, 2);
     assert_eq!(tot.all.answered, 2);
     assert_eq!(tot.all.rcodes, [1, 1, 0, 0, 0]);
@@ -76,7 +82,7 @@ fn a_response_from_the_wrong_server_port_or_id_is_not_the_answer() {
     let mut over_tcp = msg(8, 1, 100, 7, true, 0);
     over_tcp.tcp = true;
     t.message(&over_tcp);
-    let tot = t.totals(at(8));
+    let tot = totals_at(&mut t, 8);
     assert_eq!(tot.all.answered, 0);
     assert_eq!(tot.unmatched_responses, 4);
     assert_eq!(tot.pending, 1);
@@ -89,7 +95,7 @@ fn rcodes_are_counted_apart_and_the_rest_as_other() {
         query(&mut t, id as i64, 1, 100, id as u16);
         answer(&mut t, id as i64 + 1, 1, 100, id as u16, rcode);
     }
-    let all = t.totals(at(10)).all;
+    let all = totals_at(&mut t, 10).all;
     assert_eq!(all.rcodes, [1, 2, 1, 1, 3]);
     assert_eq!(all.rate(3), 0.25);
     assert_eq!(all.rate(2), 0.125);
@@ -101,16 +107,16 @@ fn an_unanswered_query_times_out_after_five_seconds_of_packet_time() {
     query(&mut t, 0, 1, 100, 1);
     t.advance(at(4_999));
     assert_eq!(t.pending(), 1);
-    assert_eq!(t.totals(at(4_999)).all.timeouts, 0);
-    // Counted at the end without the tracker moving …
-    assert_eq!(t.totals(at(5_000)).all.timeouts, 1);
-    assert_eq!(t.overall(at(5_000)).all.timeouts, 1);
-    assert_eq!(t.overall(at(5_000)).pending, 0);
-    assert_eq!(t.overall(at(4_000)).pending, 1);
+    assert_eq!(totals_at(&mut t, 4_999).all.timeouts, 0);
+    // Counted in the figures before the sweep has run …
+    assert_eq!(totals_at(&mut t, 5_000).all.timeouts, 1);
+    assert_eq!(t.overall().all.timeouts, 1);
+    assert_eq!(t.overall().pending, 0);
+    assert_eq!(t.pending(), 1);
     // … and by the sweep as the clock moves.
     t.advance(at(6_500));
     assert_eq!(t.pending(), 0);
-    let tot = t.totals(at(6_500));
+    let tot = totals_at(&mut t, 6_500);
     assert_eq!((tot.all.timeouts, tot.all.answered), (1, 0));
     assert_eq!(tot.clients.hosts[0].1.timeouts, 1);
     assert_eq!(tot.servers.hosts[0].1.timeouts, 1);
@@ -122,7 +128,7 @@ fn an_answer_after_the_timeout_is_a_timeout_whenever_the_sweep_ran() {
     query(&mut t, 0, 1, 100, 1);
     // No packet between: the sweep has not run when the answer comes.
     answer(&mut t, 5_500, 1, 100, 1, 0);
-    let tot = t.totals(at(5_500));
+    let tot = totals_at(&mut t, 5_500);
     assert_eq!((tot.all.timeouts, tot.all.answered), (1, 0));
     assert_eq!(tot.unmatched_responses, 1);
 }
@@ -133,7 +139,7 @@ fn a_retransmitted_query_is_timed_from_its_first_sending() {
     query(&mut t, 0, 1, 100, 9);
     query(&mut t, 1_000, 1, 100, 9);
     answer(&mut t, 1_010, 1, 100, 9, 0);
-    let all = t.totals(at(1_010)).all;
+    let all = totals_at(&mut t, 1_010).all;
     assert_eq!((all.queries, all.retransmissions, all.answered), (1, 1, 1));
     assert_eq!(all.max_nanos, 1_010 * MS as u64);
 }
@@ -147,7 +153,7 @@ fn an_id_used_again_after_the_answer_is_a_new_transaction() {
     answer(&mut t, 50, 1, 100, 9, 0);
     // A duplicate answer has no query left.
     answer(&mut t, 51, 1, 100, 9, 0);
-    let tot = t.totals(at(51));
+    let tot = totals_at(&mut t, 51);
     assert_eq!((tot.all.queries, tot.all.retransmissions), (2, 0));
     assert_eq!(tot.all.rcodes, [1, 1, 0, 0, 0]);
     assert_eq!(tot.all.max_nanos, 30 * MS as u64);
@@ -161,13 +167,13 @@ fn waiting_queries_are_capped_and_the_rest_counted_untimed() {
         query(&mut t, 0, 1, 100 + i / 60_000, i as u16);
     }
     assert_eq!(t.pending(), MAX_PENDING);
-    let tot = t.totals(at(0));
+    let tot = totals_at(&mut t, 0);
     assert_eq!(tot.all.queries, MAX_PENDING as u64 + 10);
     assert_eq!(tot.untimed_queries, 10);
     // Once they time out there is room again.
     query(&mut t, 6_000, 1, 100, 1);
     assert_eq!(t.pending(), 1);
-    assert_eq!(t.totals(at(6_000)).all.timeouts, MAX_PENDING as u64);
+    assert_eq!(totals_at(&mut t, 6_000).all.timeouts, MAX_PENDING as u64);
 }
 
 #[test]
@@ -178,7 +184,7 @@ fn hosts_past_the_cap_are_summed_as_other_and_counted() {
         query(&mut t, 0, 1_000 + c, 100, 1);
         answer(&mut t, 1, 1_000 + c, 100, 1, 2);
     }
-    let tot = t.totals(at(1));
+    let tot = totals_at(&mut t, 1);
     assert_eq!(tot.clients.hosts.len(), MAX_HOSTS);
     assert_eq!(tot.clients.other.queries, 100);
     assert_eq!(tot.clients.other.rcodes[2], 100);
@@ -205,7 +211,12 @@ fn hosts_are_ranked_by_queries() {
     for id in 0..2 {
         query(&mut t, 0, 7, 100, id);
     }
-    let hosts: Vec<IpAddr> = t.totals(at(0)).clients.hosts.iter().map(|h| h.0).collect();
+    let hosts: Vec<IpAddr> = totals_at(&mut t, 0)
+        .clients
+        .hosts
+        .iter()
+        .map(|h| h.0)
+        .collect();
     assert_eq!(hosts, [ip(5), ip(7), ip(6)]);
 }
 
@@ -214,12 +225,12 @@ fn response_quantiles_stay_between_the_shortest_and_longest_times() {
     let mut t = DnsTracker::new();
     query(&mut t, 0, 1, 100, 1);
     answer(&mut t, 60, 1, 100, 1, 0);
-    let all = t.totals(at(60)).all;
+    let all = totals_at(&mut t, 60).all;
     assert_eq!(all.response_quantile(0.95), Some(60 * MS as u64));
     assert!(all.response.quantile(0.95).unwrap() > 60 * MS as u64);
     query(&mut t, 100, 1, 100, 2);
     answer(&mut t, 225, 1, 100, 2, 0);
-    let all = t.totals(at(225)).all;
+    let all = totals_at(&mut t, 225).all;
     assert_eq!(
         (all.min_nanos, all.max_nanos),
         (60 * MS as u64, 125 * MS as u64)
