@@ -3,7 +3,9 @@
 //! then fed to the detector as the payload of a UDP packet and, with a
 //! length prefix, of a TCP segment, both to port 53, then as the answer
 //! coming back. A parsed name must respect the wire limits; nothing may
-//! panic and every score must be a finite number ≥ 0.
+//! panic and every score must be a finite number ≥ 0. The same messages
+//! go through `--tcp`'s DNS transaction tracker, whose counts must stay
+//! consistent (answers and timeouts never more than the queries).
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -11,6 +13,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use libfuzzer_sys::fuzz_target;
 use wirewatch_detect::heuristics::dns;
 use wirewatch_detect::{Obs, PacketDetector};
+use wirewatch_flow::{DnsMsg, DnsTracker};
 use wirewatch_wire::{proto, Timestamp};
 
 fuzz_target!(|data: &[u8]| {
@@ -31,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let resolver = IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1));
     let mut d = dns::DnsTunnel::new(&dns::Config::default());
     let mut out = Vec::new();
+    let mut tracker = DnsTracker::new();
     for (i, (l4, protocol)) in [(&udp, proto::UDP), (&tcp, proto::TCP)]
         .into_iter()
         .enumerate()
@@ -52,6 +56,26 @@ fuzz_target!(|data: &[u8]| {
             };
             let s = d.packet(&o, &mut out);
             assert!(s.is_finite() && s >= 0.0, "score {s}");
+            track(&mut tracker, &o);
         }
     }
+    tracker.advance(Timestamp::from_secs(10));
+    let t = tracker.totals();
+    assert!(t.all.answered + t.all.timeouts <= t.all.queries, "{t:?}");
+    assert_eq!(t.all.rcodes.iter().sum::<u64>(), t.all.answered);
 });
+
+/// The message of `o` into the transaction tracker, as the pipeline does.
+fn track(tracker: &mut DnsTracker, o: &Obs<'_>) {
+    if let Some(q) = dns::message(o).and_then(dns::parse) {
+        tracker.message(&DnsMsg {
+            ts: o.ts,
+            src: (o.src, o.src_port),
+            dst: (o.dst, o.dst_port),
+            tcp: o.protocol == proto::TCP,
+            id: q.id,
+            response: q.response,
+            rcode: q.rcode,
+        });
+    }
+}

@@ -4,7 +4,7 @@
 
 use std::net::IpAddr;
 
-use wirewatch_wire::{proto, PacketMeta, Timestamp};
+use wirewatch_wire::{proto, IpLayer, PacketMeta, Timestamp};
 
 /// One packet, as the detectors see it.
 #[derive(Clone, Copy, Debug)]
@@ -41,12 +41,18 @@ impl<'a> Obs<'a> {
     /// without IP. `frame` is the captured bytes `meta` was decoded from.
     pub fn new(meta: &PacketMeta, frame: &'a [u8], iface: u16) -> Option<Obs<'a>> {
         let l = meta.layers.outer()?;
+        Some(Obs::of_layer(meta.ts, l, frame, iface))
+    }
+
+    /// The view of one IP header `l` of a frame captured at `ts` (`frame`
+    /// the bytes it was decoded from).
+    pub fn of_layer(ts: Timestamp, l: &IpLayer, frame: &'a [u8], iface: u16) -> Obs<'a> {
         let l4 = match l.l4_offset as usize {
             0 => &[][..],
             off => frame.get(off..).unwrap_or(&[]),
         };
-        Some(Obs {
-            ts: meta.ts,
+        Obs {
+            ts,
             iface,
             src: l.src,
             dst: l.dst,
@@ -58,7 +64,7 @@ impl<'a> Obs<'a> {
             tcp_flags: l.tcp_flags,
             later_fragment: l.is_later_fragment(),
             l4,
-        })
+        }
     }
 
     /// A TCP SYN without ACK: a connection attempt.

@@ -7,6 +7,7 @@
 // One `unsafe` block: the prefetch hint of `index::prefetch`.
 #![deny(unsafe_code)]
 
+pub mod dns;
 mod index;
 mod net;
 mod table;
@@ -14,6 +15,7 @@ pub mod tcp;
 pub mod tcp_totals;
 mod view;
 
+pub use dns::{DnsMsg, DnsSide, DnsStats, DnsTotals, DnsTracker};
 pub use net::{IpNet, NetParseError};
 pub use table::{
     tcp_cap, ByteMode, Counters, Delta, Flow, FlowConfig, FlowKey, FlowTable, LayerMode, Stats,

@@ -556,6 +556,8 @@ pub struct FlowTable {
     tcp_held: usize,
     /// The TCP health of the flows removed, and of the flows refused one.
     tcp_gone: crate::TcpTotals,
+    /// DNS transactions (with `--tcp`).
+    dns: Option<Box<crate::DnsTracker>>,
 }
 
 /// Packets a caller of [`FlowTable::ingest_batch`] best hands over at
@@ -625,6 +627,7 @@ impl FlowTable {
     pub fn new(mut cfg: FlowConfig) -> Self {
         cfg.max_flows = cfg.max_flows.clamp(16, MAX_FLOWS);
         let n = cfg.max_flows;
+        let cfg_dns = cfg.tcp_analysis;
         // Sized once for the limit; where the system refuses that much
         // address space, they start small and grow instead.
         let mut slab = Vec::new();
@@ -652,6 +655,7 @@ impl FlowTable {
             iface: 0,
             tcp_held: 0,
             tcp_gone: crate::TcpTotals::default(),
+            dns: cfg_dns.then(Box::default),
         }
     }
 
@@ -668,6 +672,40 @@ impl FlowTable {
             t.add(a);
         }
         t
+    }
+
+    /// The DNS transactions tracked (with `--tcp`).
+    pub fn dns(&self) -> Option<&crate::DnsTracker> {
+        self.dns.as_deref()
+    }
+
+    /// The IP header of `m` whose transport payload may be a DNS message
+    /// (`--tcp`): the one accounted first, UDP or TCP with port 53 at
+    /// either end, ports read.
+    pub fn dns_layer<'m>(&self, m: &'m PacketMeta) -> Option<&'m IpLayer> {
+        self.dns.as_ref()?;
+        self.first_accounted(m).filter(|l| {
+            matches!(l.protocol, proto::UDP | proto::TCP)
+                && l.has_ports
+                && !l.is_later_fragment()
+                && (l.src_port == crate::dns::PORT || l.dst_port == crate::dns::PORT)
+        })
+    }
+
+    /// One DNS message (from the packet [`FlowTable::dns_layer`] chose);
+    /// nothing without `--tcp`.
+    pub fn dns_message(&mut self, msg: &crate::DnsMsg) {
+        if let Some(d) = &mut self.dns {
+            d.message(msg);
+        }
+    }
+
+    /// A packet at `ts` that is no DNS message: the DNS tracker's clock
+    /// (packet time only) moves; nothing without `--tcp`.
+    pub fn dns_advance(&mut self, ts: Timestamp) {
+        if let Some(d) = &mut self.dns {
+            d.advance(ts);
+        }
     }
 
     /// The IP header of `m` a TCP segment is analysed for: the one whose

@@ -11,7 +11,9 @@ use std::io;
 use std::io::Read;
 
 use wirewatch_capture::{CaptureReader, ReadError};
-use wirewatch_flow::TcpSeg;
+use wirewatch_detect::heuristics::dns;
+use wirewatch_detect::Obs;
+use wirewatch_flow::{DnsMsg, TcpSeg};
 use wirewatch_flow::{FlowConfig, FlowTable, LayerMode};
 use wirewatch_wire::tcp::TcpHeader;
 use wirewatch_wire::{decode_into, DecodeOptions, Frame, PacketMeta, Timestamp};
@@ -355,6 +357,7 @@ impl Core {
         if before_due {
             self.before_frame(ts);
         }
+        self.dns_message(f, i);
         if !self.packets.is_empty() {
             let p = Packet {
                 frame: f,
@@ -421,6 +424,32 @@ impl Core {
         let l = self.table.analysed_layer(m)?;
         let h = TcpHeader::of_layer(f.data, l)?;
         Some(TcpSeg::from_header(m.ts, &h, l.l4_len))
+    }
+
+    /// The DNS message of the packet decoded at `batch[i]` from frame `f`
+    /// into the table's transaction tracker (`--tcp`); any other packet
+    /// moves the tracker's clock (the packets' time, so timeouts come
+    /// without more DNS). Taken at once, not with the batch: the tracker
+    /// keeps no flow, only its own clock.
+    fn dns_message(&mut self, f: &Frame<'_>, i: usize) {
+        let m = &self.batch[i];
+        let ts = m.ts;
+        let l = self.table.dns_layer(m);
+        let o = l.map(|l| Obs::of_layer(ts, l, f.data, 0));
+        let (Some(l), Some(q)) = (l, o.as_ref().and_then(dns::message).and_then(dns::parse)) else {
+            self.table.dns_advance(ts);
+            return;
+        };
+        let msg = DnsMsg {
+            ts: m.ts,
+            src: (l.src, l.src_port),
+            dst: (l.dst, l.dst_port),
+            tcp: l.protocol == wirewatch_wire::proto::TCP,
+            id: q.id,
+            response: q.response,
+            rcode: q.rcode,
+        };
+        self.table.dns_message(&msg);
     }
 
     /// Report ticks on the packet clock: every boundary `ts` passed.

@@ -195,3 +195,66 @@ pub fn head_json(
         })),
     })
 }
+
+/// One DNS figure set (`--tcp`): counts, answers by response code, the
+/// NXDOMAIN and SERVFAIL shares of the answers, and response times in
+/// milliseconds (`null` without answers).
+pub fn dns_stats_json(s: &wirewatch_flow::DnsStats) -> Value {
+    use wirewatch_flow::dns::{OTHER_RCODE, RCODES};
+    let ms = |v: Option<u64>| v.map(|ns| ns as f64 / 1e6);
+    let mut rcodes = serde_json::Map::new();
+    let names = RCODES.iter().map(|r| r.1).chain([OTHER_RCODE]);
+    for (name, n) in names.zip(s.rcodes) {
+        rcodes.insert(name.into(), n.into());
+    }
+    json!({
+        "queries": s.queries,
+        "retransmissions": s.retransmissions,
+        "answered": s.answered,
+        "timeouts": s.timeouts,
+        "rcodes": rcodes,
+        "nxdomain_rate": s.rate(3),
+        "servfail_rate": s.rate(2),
+        "response_ms": {
+            "p50": ms(s.response_quantile(0.5)),
+            "p95": ms(s.response_quantile(0.95)),
+            "min": ms((s.answered > 0).then_some(s.min_nanos)),
+            "max": ms((s.answered > 0).then_some(s.max_nanos)),
+        },
+    })
+}
+
+/// One side of the DNS summary: its addresses' figures (the first
+/// `limit`, most queries first) and the rest summed as `other`.
+fn dns_side_json(side: &wirewatch_flow::DnsSide, limit: usize) -> Value {
+    let mut other = side.other.clone();
+    let mut hosts = Vec::new();
+    for (i, (a, s)) in side.hosts.iter().enumerate() {
+        if i < limit {
+            let mut v = dns_stats_json(s);
+            v["address"] = a.to_string().into();
+            hosts.push(v);
+        } else {
+            other.merge(s);
+        }
+    }
+    json!({
+        "hosts": hosts,
+        "other": dns_stats_json(&other),
+        "other_hosts": side.hosts.len().saturating_sub(limit),
+    })
+}
+
+/// The `--tcp` summary's `dns` object: every transaction, then per client
+/// and per server (the `limit` busiest of each; the others summed).
+pub fn dns_json(t: &wirewatch_flow::DnsTotals, limit: usize) -> Value {
+    json!({
+        "all": dns_stats_json(&t.all),
+        "unmatched_responses": t.unmatched_responses,
+        "untimed_queries": t.untimed_queries,
+        "pending": t.pending,
+        "timeout_s": wirewatch_flow::dns::DNS_TIMEOUT_NANOS as f64 / 1e9,
+        "clients": dns_side_json(&t.clients, limit),
+        "servers": dns_side_json(&t.servers, limit),
+    })
+}

@@ -97,6 +97,8 @@ pub struct LiveSnapshot {
     pub responses: BTreeMap<String, u64>,
     /// The connections' TCP health (`--tcp`).
     pub tcp: Option<wirewatch_flow::TcpTotals>,
+    /// DNS transactions, without the per-host lists (`--tcp`).
+    pub dns: Option<wirewatch_flow::DnsTotals>,
     /// `/metrics`' per-host and per-process counters (kept from publish to publish).
     pub talkers: Arc<crate::metrics::Talkers>,
 }
@@ -256,6 +258,7 @@ pub fn build(
         alerts: alerts.clone(),
         responses: BTreeMap::new(),
         tcp: table.tcp_analysis().then(|| table.tcp_totals()),
+        dns: table.dns().map(|d| d.overall()),
         talkers: Arc::default(),
     }
 }

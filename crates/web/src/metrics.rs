@@ -284,6 +284,9 @@ pub fn encode(snap: &LiveSnapshot, extra: &Extra, format: Format) -> String {
     if let Some(t) = &snap.tcp {
         tcp(&mut out, t);
     }
+    if let Some(d) = &snap.dns {
+        dns::dns(&mut out, d);
+    }
     history(&mut out, extra.history);
     web(&mut out, &extra.web);
     let t = &snap.talkers;
@@ -864,5 +867,6 @@ impl<K: Ord + Clone + Hash + Display> Sticky<K> {
     }
 }
 
+mod dns;
 #[cfg(test)]
 mod tests;

@@ -9,6 +9,7 @@ pub mod chart;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod dns_text;
 pub mod eval_cmd;
 pub mod forecast_cmd;
 pub mod history_cmd;

@@ -46,7 +46,12 @@ pub struct Summary<'a> {
     pub capture: Option<&'a CaptureStats>,
     /// TCP health of the connections analysed (`--tcp`).
     pub tcp: Option<&'a TcpTotals>,
+    /// DNS transactions (`--tcp`).
+    pub dns: Option<&'a wirewatch_flow::DnsTotals>,
 }
+
+/// Clients and servers listed in the JSON summary's `dns` object, each.
+pub const DNS_JSON_HOSTS: usize = 100;
 
 /// A push-style consumer of reports.
 pub trait Sink {
@@ -429,6 +434,9 @@ fn write_summary_text(out: &mut dyn Write, snap: &Snapshot, s: &Summary) -> io::
     if let Some(t) = s.tcp {
         write_tcp_text(out, t)?;
     }
+    if let Some(d) = s.dns {
+        crate::dns_text::write_dns_text(out, d)?;
+    }
     for (lt, n) in &st.unknown_link_types {
         writeln!(
             out,
@@ -529,6 +537,9 @@ impl<W: Write> Sink for JsonSink<W> {
             o.insert("type".into(), "summary".into());
             if let Some(t) = summary.tcp {
                 o.insert("tcp".into(), report_json::tcp_json(t));
+            }
+            if let Some(d) = summary.dns {
+                o.insert("dns".into(), report_json::dns_json(d, DNS_JSON_HOSTS));
             }
         }
         serde_json::to_writer(&mut self.out, &tidied(v))?;
@@ -765,6 +776,7 @@ impl Consumer for Report {
         let slot = table.slot_of(table.now());
         let snap = self.snapshot(table, cx, self.final_sort, slot, false);
         let tcp = table.tcp_analysis().then(|| table.tcp_totals());
+        let dns = table.dns().map(|d| d.totals());
         let summary = Summary {
             input: &end.input,
             link_types: &end.link_types,
@@ -772,6 +784,7 @@ impl Consumer for Report {
             error: end.error.as_deref(),
             capture: end.capture.as_ref(),
             tcp: tcp.as_ref(),
+            dns: dns.as_ref(),
         };
         self.sink
             .report(&snap, ReportKind::Final)

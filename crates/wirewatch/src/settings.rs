@@ -275,6 +275,10 @@ fn split_budget(
         let state = d.fit_memory((left as f64 * DETECT_SHARE) as u64);
         left = left.saturating_sub(state).max(8 << 20);
     }
+    if a.report.tcp {
+        // The DNS transaction tracker's most (flow::DnsTracker).
+        left = left.saturating_sub(wirewatch_flow::DnsTracker::MAX_BYTES as u64);
+    }
     if let Some(n) = cfg.limits.flows {
         return n;
     }
@@ -949,6 +953,15 @@ mod tests {
         );
         let s = settings(&["-r", "x.pcap", "--no-detect", "--memory-limit", "1G"]);
         assert_eq!(s.flow.max_flows as u64, (mib(1024) - RESERVED_MEMORY) / per);
+        // --tcp: the DNS tracker's most comes off, and each flow carries a
+        // quarter of a TCP analysis.
+        let s = settings(&["-r", "x.pcap", "--no-detect", "--tcp"]);
+        let dns = wirewatch_flow::DnsTracker::MAX_BYTES as u64;
+        let tcp = wirewatch_flow::TcpAnalysis::SIZE_BYTES.div_ceil(4) as u64;
+        assert_eq!(
+            s.flow.max_flows as u64,
+            (DEFAULT_MEMORY - RESERVED_MEMORY - dns) / (per + tcp)
+        );
         // With detection, its tables are shrunk to its share, and the flows
         // get the rest: together within the budget.
         let within = |s: &Settings, budget: u64, rings: u64| {

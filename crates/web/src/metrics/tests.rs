@@ -320,6 +320,16 @@ fn a_process_named_like_the_rest_stays_in_it() {
     assert_eq!(s.other, [9, 9]);
 }
 
+/// The value of the unlabelled sample `name` of an exposition.
+fn value_of(exposition: &str, name: &str) -> f64 {
+    exposition
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .unwrap_or_else(|| panic!("no {name} in {exposition}"))
+        .parse()
+        .unwrap()
+}
+
 #[test]
 fn tcp_health_is_exposed_when_analysed() {
     let mut snap = snapshot();
@@ -346,12 +356,47 @@ fn tcp_health_is_exposed_when_analysed() {
         om.contains("\nwirewatch_tcp_duplicate_acks_total 5\n"),
         "{om}"
     );
-    let p50 = om
-        .lines()
-        .find_map(|l| l.strip_prefix("wirewatch_tcp_handshake_rtt_p50_seconds "))
-        .unwrap()
-        .parse::<f64>()
-        .unwrap();
+    let p50 = value_of(&om, "wirewatch_tcp_handshake_rtt_p50_seconds");
+    assert!((0.018..0.022).contains(&p50), "{p50}");
+    let text = encode(&snap, &extra(), Format::Text);
+    assert_eq!(samples(&om), samples(&text));
+}
+
+#[test]
+fn dns_transactions_are_exposed_when_tracked() {
+    let mut snap = snapshot();
+    assert!(!encode(&snap, &extra(), Format::Text).contains("wirewatch_dns_"));
+    let mut all = wirewatch_flow::DnsStats {
+        queries: 9,
+        answered: 7,
+        timeouts: 2,
+        rcodes: [4, 2, 1, 0, 0],
+        max_nanos: 30_000_000,
+        ..Default::default()
+    };
+    for ms in [10u64, 20, 30] {
+        all.response.add(ms * 1_000_000);
+    }
+    snap.dns = Some(wirewatch_flow::DnsTotals {
+        all,
+        unmatched_responses: 1,
+        pending: 3,
+        ..Default::default()
+    });
+    let om = encode(&snap, &extra(), Format::OpenMetrics);
+    check_openmetrics(&om);
+    for line in [
+        "wirewatch_dns_queries_total 9",
+        "wirewatch_dns_timeouts_total 2",
+        "wirewatch_dns_responses_total{rcode=\"nxdomain\"} 2",
+        "wirewatch_dns_responses_total{rcode=\"servfail\"} 1",
+        "wirewatch_dns_responses_total{rcode=\"noerror\"} 4",
+        "wirewatch_dns_unmatched_responses_total 1",
+        "wirewatch_dns_pending_queries 3",
+    ] {
+        assert!(om.contains(&format!("\n{line}\n")), "{line} in {om}");
+    }
+    let p50 = value_of(&om, "wirewatch_dns_response_p50_seconds");
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));

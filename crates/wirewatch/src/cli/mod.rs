@@ -308,7 +308,8 @@ pub struct ReportArgs {
 
     /// Analyse TCP connections: retransmissions, out-of-order segments,
     /// duplicate ACKs, zero windows, handshake RTT (in the summary;
-    /// docs/TCP.md).
+    /// docs/TCP.md); and time DNS queries to their answers, with response
+    /// codes, per client and server (docs/DNS.md).
     #[arg(long)]
     pub tcp: bool,
 }

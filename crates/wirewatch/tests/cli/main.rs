@@ -18,6 +18,7 @@ mod corpus;
 mod dashboard;
 mod dashboard_data;
 mod detect_cli;
+mod dns;
 mod forecast_cli;
 mod limits;
 mod live;

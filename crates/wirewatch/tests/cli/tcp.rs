@@ -6,7 +6,7 @@ use serde_json::Value;
 use crate::common::stdout_of;
 
 /// The `--format json` summary object of a run.
-fn summary(args: &[&str]) -> Value {
+pub(crate) fn summary(args: &[&str]) -> Value {
     let out = stdout_of(args);
     out.lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
