@@ -360,6 +360,38 @@ fn tcp_health_is_exposed_when_analysed() {
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));
+    // The handshake RTTs as a histogram: cumulative buckets, +Inf = count.
+    assert!(
+        text.contains("# TYPE wirewatch_tcp_handshake_rtt_seconds histogram\n"),
+        "{text}"
+    );
+    let bucket = |le: &str| {
+        let l = format!("wirewatch_tcp_handshake_rtt_seconds_bucket{{le=\"{le}\"}} ");
+        text.lines()
+            .find_map(|x| x.strip_prefix(l.as_str()))
+            .unwrap_or_else(|| panic!("{l}: {text}"))
+            .to_string()
+    };
+    assert_eq!(
+        ["0.01", "0.025", "0.05", "+Inf"].map(bucket),
+        ["0", "2", "3", "3"].map(String::from)
+    );
+    assert!(
+        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_sum 0.06\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_count 3\n"),
+        "{text}"
+    );
+    // The connections' smoothed RTTs: a histogram of their own.
+    for want in [
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.1\"} 0\n",
+        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.25\"} 1\n",
+        "\nwirewatch_tcp_rtt_seconds_sum 0.2\n",
+    ] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
 }
 
 #[test]
@@ -400,36 +432,4 @@ fn dns_transactions_are_exposed_when_tracked() {
     assert!((0.018..0.022).contains(&p50), "{p50}");
     let text = encode(&snap, &extra(), Format::Text);
     assert_eq!(samples(&om), samples(&text));
-    // The handshake RTTs as a histogram: cumulative buckets, +Inf = count.
-    assert!(
-        text.contains("# TYPE wirewatch_tcp_handshake_rtt_seconds histogram\n"),
-        "{text}"
-    );
-    let bucket = |le: &str| {
-        let l = format!("wirewatch_tcp_handshake_rtt_seconds_bucket{{le=\"{le}\"}} ");
-        text.lines()
-            .find_map(|x| x.strip_prefix(l.as_str()))
-            .unwrap_or_else(|| panic!("{l}: {text}"))
-            .to_string()
-    };
-    assert_eq!(
-        ["0.01", "0.025", "0.05", "+Inf"].map(bucket),
-        ["0", "2", "3", "3"].map(String::from)
-    );
-    assert!(
-        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_sum 0.06\n"),
-        "{text}"
-    );
-    assert!(
-        text.contains("\nwirewatch_tcp_handshake_rtt_seconds_count 3\n"),
-        "{text}"
-    );
-    // The connections' smoothed RTTs: a histogram of their own.
-    for want in [
-        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.1\"} 0\n",
-        "\nwirewatch_tcp_rtt_seconds_bucket{le=\"0.25\"} 1\n",
-        "\nwirewatch_tcp_rtt_seconds_sum 0.2\n",
-    ] {
-        assert!(text.contains(want), "{want}: {text}");
-    }
 }
