@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::net::IpAddr;
 
+use wirewatch_wire::tcp_flags::{ACK, FIN, RST, SYN};
 use wirewatch_wire::{proto, DecodeError, IpLayer, Outcome, PacketMeta, Timestamp};
 
 use crate::index::{prefetch, FlowIndex};
@@ -1250,10 +1251,7 @@ impl FlowTable {
         if let Some(seg) = seg.filter(|_| self.cfg.tcp_analysis && l.protocol == proto::TCP) {
             match flow.tcp.as_mut() {
                 Some(a) => a.observe(dir, seg),
-                // A flow's first packet makes no analysis: a spoofed SYN,
-                // never answered, costs nothing.
-                None if flow.dirs[0].packets + flow.dirs[1].packets == 0 => {}
-                None if flow.dirs[0].packets + flow.dirs[1].packets > 1 => {}
+                None if !starts_analysis(&flow.dirs, dir, seg) => {}
                 None if self.tcp_held >= tcp_cap(self.cfg.max_flows) => {
                     self.tcp_gone.unanalysed += 1;
                 }
@@ -1346,13 +1344,33 @@ impl FlowTable {
 /// (a SYN/ACK, or a RST/ACK to a probe), it is rebuilt from what is known
 /// of it (its time, and its sequence number from the answer's ACK; not its
 /// options), so the handshake is timed as if it had been analysed.
+/// Whether a flow not analysed yet starts its analysis at this segment
+/// (sent in direction `dir`): at its second packet, or at the first answer
+/// to SYNs. A flow of nothing but unanswered SYNs (a spoofed flood, a
+/// scan of a silent host, a connection that retries) makes none: its
+/// segments cost no analysis until something answers.
+fn starts_analysis(dirs: &[Counters; 2], dir: usize, seg: &crate::TcpSeg) -> bool {
+    let (mine, theirs) = (&dirs[dir], &dirs[1 - dir]);
+    let syn_only = |flags: u8| flags & (SYN | ACK | RST | FIN) == SYN;
+    if theirs.packets == 0 {
+        // One way so far: its second packet, unless both are bare SYNs.
+        mine.packets == 1 && !(syn_only(mine.tcp_flags) && syn_only(seg.flags))
+    } else {
+        // The first answer to SYNs, or the flow's second packet.
+        mine.packets == 0 && (theirs.packets == 1 || syn_only(theirs.tcp_flags))
+    }
+}
+
+/// The analysis of a flow starting at segment `seg` (direction `dir`):
+/// when it answers SYNs, the first SYN is rebuilt from the answer (its
+/// time, and its sequence number from the ACK) and the others counted as
+/// its retransmissions, as tshark counts them.
 fn first_analysis(flow: &Flow, dir: usize, seg: &crate::TcpSeg) -> Box<crate::TcpAnalysis> {
-    use wirewatch_wire::tcp_flags::{ACK, SYN};
     let mut a = Box::<crate::TcpAnalysis>::default();
     let other = 1 - dir;
-    let syn_first =
-        flow.dirs[other].packets == 1 && flow.dirs[other].tcp_flags & (SYN | ACK) == SYN;
-    if syn_first && seg.flags & ACK != 0 {
+    let theirs = &flow.dirs[other];
+    let syns = theirs.packets > 0 && theirs.tcp_flags & (SYN | ACK | RST | FIN) == SYN;
+    if syns && seg.flags & ACK != 0 {
         let syn = crate::TcpSeg {
             ts: flow.first_seen,
             seq: seg.ack.wrapping_sub(1),
@@ -1360,6 +1378,7 @@ fn first_analysis(flow: &Flow, dir: usize, seg: &crate::TcpSeg) -> Box<crate::Tc
             ..crate::TcpSeg::default()
         };
         a.observe(other, &syn);
+        a.count_syn_retransmissions(other, theirs.packets - 1);
     }
     a.observe(dir, seg);
     a

@@ -376,6 +376,15 @@ impl TcpAnalysis {
         &self.sides[dir & 1].rtt
     }
 
+    /// Counts `n` retransmitted SYNs of direction `dir` seen before the
+    /// analysis began (a connection's first SYN is observed, its retries
+    /// only counted).
+    pub fn count_syn_retransmissions(&mut self, dir: usize, n: u64) {
+        let c = &mut self.sides[dir & 1].counters;
+        c.packets += n;
+        c.retransmissions += n;
+    }
+
     /// What each direction added since the previous call (all of it the
     /// first time).
     pub fn take_delta(&mut self) -> [TcpDelta; 2] {

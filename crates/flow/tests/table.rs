@@ -727,3 +727,48 @@ fn entries_sort_by_retransmissions_and_by_rtt() {
         assert!(rtts.windows(2).all(|w| w[0] >= w[1]), "{rtts:?}");
     }
 }
+
+/// `--tcp`: a flow of nothing but unanswered SYNs gets no analysis (a
+/// spoofed flood costs none); once something answers, the analysis starts
+/// with the first SYN rebuilt and the others counted as its
+/// retransmissions, and the handshake is timed from the first SYN. A
+/// one-way flow of data is analysed from its second packet.
+#[test]
+fn unanswered_syns_make_no_analysis_until_answered() {
+    let mut t = FlowTable::new(FlowConfig {
+        tcp_analysis: true,
+        ..FlowConfig::default()
+    });
+    let (c, s) = ("10.0.0.1", "10.0.0.2");
+    let send = |t: &mut FlowTable, port: u16, up: bool, sg: TcpSeg| {
+        let f = if up {
+            tcp_frame(c, port, s, 80, sg.flags, sg.payload_len as usize)
+        } else {
+            tcp_frame(s, 80, c, port, sg.flags, sg.payload_len as usize)
+        };
+        t.ingest_tcp(&pkt(sg.ts, &f), Some(&sg));
+    };
+    let (syn, ack) = (tcp_flags::SYN, tcp_flags::ACK);
+    // Five SYNs a second apart: no analysis.
+    for k in 0..5 {
+        send(&mut t, 40_000, true, seg(k * 1_000, 100, 0, syn, 0));
+    }
+    assert_eq!(t.tcp_totals().connections, 0);
+    // The answer starts it: the first SYN rebuilt, four retries counted.
+    send(&mut t, 40_000, false, seg(4_020, 500, 101, syn | ack, 0));
+    send(&mut t, 40_000, true, seg(4_021, 101, 501, ack, 0));
+    let tt = t.tcp_totals();
+    assert_eq!(tt.connections, 1);
+    assert_eq!(tt.retransmissions, 4);
+    assert_eq!(tt.packets, 7, "five SYNs, the SYN/ACK and the ACK");
+    let a = t.flows().find_map(|f| f.tcp()).unwrap();
+    assert_eq!(a.handshake().initial_nanos, Some(4_021_000_000));
+    // Data seen one way only (the other direction not captured): analysed
+    // from its second packet.
+    for k in 0..3u32 {
+        let ms = 10_000 + i64::from(k) * 10;
+        send(&mut t, 40_001, true, seg(ms, 1_000 + k * 100, 7, ack, 100));
+    }
+    assert_eq!(t.tcp_totals().connections, 2);
+    assert_eq!(t.tcp_totals().packets, 7 + 2);
+}
