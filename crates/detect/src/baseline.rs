@@ -89,13 +89,28 @@ pub enum Subject {
 }
 
 impl Subject {
-    fn entity(&self) -> Entity {
+    pub(crate) fn entity(&self) -> Entity {
         match self {
             Subject::Iface(n) => Entity::Iface { name: n.clone() },
             Subject::Host(a) => Entity::Host { addr: *a },
             Subject::Process(n) => Entity::Process { name: n.clone() },
         }
     }
+
+    /// "Interface eth0", "Host 10.0.0.1", "Process nginx".
+    pub(crate) fn name(&self) -> String {
+        match self {
+            Subject::Iface(n) => format!("Interface {n}"),
+            Subject::Host(a) => format!("Host {a}"),
+            Subject::Process(n) => format!("Process {n}"),
+        }
+    }
+}
+
+/// The second a minute-based detector closes minutes up to at `now`: 5 s
+/// past a minute's end, so late rows of the last flush still count.
+pub(crate) fn closing_secs(now: Timestamp) -> i64 {
+    now.as_nanos().div_euclid(1_000_000_000) - 5
 }
 
 /// One robust running estimate: mean and mean absolute deviation.
@@ -402,11 +417,7 @@ fn alert(
     z: f64,
     which: &str,
 ) -> Alert {
-    let who = match s {
-        Subject::Iface(n) => format!("Interface {n}"),
-        Subject::Host(a) => format!("Host {a}"),
-        Subject::Process(n) => format!("Process {n}"),
-    };
+    let who = s.name();
     let bits = |v: f64| qty(v * 8.0, "bit/s");
     let (verb, action) = match k {
         Kind::Spike => (
@@ -476,10 +487,7 @@ impl RowDetector for Baselines {
     }
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
-        // A minute closes once the clock is 5 s past it: late rows of the
-        // last flush still count.
-        let t = now.as_nanos().div_euclid(1_000_000_000) - 5;
-        self.close_until(t, out);
+        self.close_until(closing_secs(now), out);
     }
 
     fn evicted(&self) -> u64 {

@@ -13,15 +13,13 @@
 //! and is not judged. Rows without TCP figures (recorded without `--tcp`)
 //! are skipped before any lookup, so the detector costs nothing then.
 
-use std::net::IpAddr;
-
 use serde::{Deserialize, Serialize};
 use wirewatch_units::{hhmm_utc, thousands, RttHistogram};
 use wirewatch_wire::{proto, Timestamp};
 
 use super::positive;
-use crate::alert::{Alert, Contributor, Entity, Evidence, Kind, Severity};
-use crate::baseline::{self, hours, At, Head, Slot};
+use crate::alert::{Alert, Contributor, Evidence, Kind, Severity};
+use crate::baseline::{self, closing_secs, hours, At, Head, Slot, Subject};
 use crate::detector::{FlowRow, RowDetector};
 use crate::Map;
 
@@ -102,32 +100,6 @@ impl Config {
             z: self.z,
             min_minutes: self.min_minutes,
             ..baseline::Config::default()
-        }
-    }
-}
-
-/// Whom a profile follows.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-enum Subject {
-    Iface(String),
-    Host(IpAddr),
-    Process(String),
-}
-
-impl Subject {
-    fn entity(&self) -> Entity {
-        match self {
-            Subject::Iface(n) => Entity::Iface { name: n.clone() },
-            Subject::Host(a) => Entity::Host { addr: *a },
-            Subject::Process(n) => Entity::Process { name: n.clone() },
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Subject::Iface(n) => format!("Interface {n}"),
-            Subject::Host(a) => format!("Host {a}"),
-            Subject::Process(n) => format!("Process {n}"),
         }
     }
 }
@@ -601,9 +573,7 @@ impl RowDetector for TcpDegradation {
     }
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
-        // A minute closes once the clock is 5 s past it (late rows count).
-        let t = now.as_nanos().div_euclid(1_000_000_000) - 5;
-        self.close_until(t, out);
+        self.close_until(closing_secs(now), out);
     }
 
     fn evicted(&self) -> u64 {
