@@ -557,6 +557,9 @@ pub struct FlowTable {
     tcp_held: usize,
     /// The TCP health of the flows removed, and of the flows refused one.
     tcp_gone: crate::TcpTotals,
+    /// Analyses of flows gone, kept for the next ones (at most
+    /// [`TCP_SPARE`]): no allocation, no fresh pages per connection.
+    tcp_spare: Vec<Box<crate::TcpAnalysis>>,
     /// DNS transactions (with `--tcp`).
     dns: Option<Box<crate::DnsTracker>>,
 }
@@ -656,6 +659,7 @@ impl FlowTable {
             iface: 0,
             tcp_held: 0,
             tcp_gone: crate::TcpTotals::default(),
+            tcp_spare: Vec::new(),
             dns: cfg_dns.then(Box::default),
         }
     }
@@ -779,8 +783,9 @@ impl FlowTable {
         }
         for mut flow in self.expired.drain(..) {
             visit(&mut flow);
-            if flow.tcp.is_some() {
+            if let Some(a) = flow.tcp.take() {
                 self.tcp_held -= 1;
+                spare(&mut self.tcp_spare, a);
             }
         }
         for o in &mut self.other {
@@ -975,6 +980,7 @@ impl FlowTable {
             other,
             tcp_held,
             tcp_gone,
+            tcp_spare,
             ..
         } = self;
         let cap = expired_cap(cfg.max_flows);
@@ -1005,8 +1011,9 @@ impl FlowTable {
                 // until its last minute is taken.
                 f.history = None;
                 expired.push(f);
-            } else if f.tcp.is_some() {
+            } else if let Some(a) = f.tcp.take() {
                 *tcp_held -= 1;
+                spare(tcp_spare, a);
             }
         }
         if self.pending.len() > self.cfg.max_flows {
@@ -1256,7 +1263,7 @@ impl FlowTable {
                     self.tcp_gone.unanalysed += 1;
                 }
                 None => {
-                    flow.tcp = Some(first_analysis(flow, dir, seg));
+                    flow.tcp = Some(first_analysis(flow, dir, seg, self.tcp_spare.pop()));
                     self.tcp_held += 1;
                 }
             }
@@ -1344,6 +1351,16 @@ impl FlowTable {
 /// (a SYN/ACK, or a RST/ACK to a probe), it is rebuilt from what is known
 /// of it (its time, and its sequence number from the answer's ACK; not its
 /// options), so the handshake is timed as if it had been analysed.
+/// Analyses kept for reuse at most (about 220 kB).
+const TCP_SPARE: usize = 256;
+
+/// Keeps a gone flow's analysis for the next one, while there is room.
+fn spare(pool: &mut Vec<Box<crate::TcpAnalysis>>, a: Box<crate::TcpAnalysis>) {
+    if pool.len() < TCP_SPARE {
+        pool.push(a);
+    }
+}
+
 /// Whether a flow not analysed yet starts its analysis at this segment
 /// (sent in direction `dir`): at its second packet, or at the first answer
 /// to SYNs. A flow of nothing but unanswered SYNs (a spoofed flood, a
@@ -1365,8 +1382,19 @@ fn starts_analysis(dirs: &[Counters; 2], dir: usize, seg: &crate::TcpSeg) -> boo
 /// when it answers SYNs, the first SYN is rebuilt from the answer (its
 /// time, and its sequence number from the ACK) and the others counted as
 /// its retransmissions, as tshark counts them.
-fn first_analysis(flow: &Flow, dir: usize, seg: &crate::TcpSeg) -> Box<crate::TcpAnalysis> {
-    let mut a = Box::<crate::TcpAnalysis>::default();
+fn first_analysis(
+    flow: &Flow,
+    dir: usize,
+    seg: &crate::TcpSeg,
+    spare: Option<Box<crate::TcpAnalysis>>,
+) -> Box<crate::TcpAnalysis> {
+    let mut a = match spare {
+        Some(mut a) => {
+            *a = crate::TcpAnalysis::default();
+            a
+        }
+        None => Box::<crate::TcpAnalysis>::default(),
+    };
     let other = 1 - dir;
     let theirs = &flow.dirs[other];
     let syns = theirs.packets > 0 && theirs.tcp_flags & (SYN | ACK | RST | FIN) == SYN;
