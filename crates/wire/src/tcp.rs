@@ -142,14 +142,12 @@ impl<'a> TcpHeader<'a> {
         let opts = &self.buf[field::LEN..end];
         // Most segments after the handshake carry exactly NOP, NOP,
         // timestamps (Linux, the BSDs): read them without the walk.
-        if let [1, 1, 8, 10, v @ .., e0, e1, e2, e3] = opts {
-            if let [v0, v1, v2, v3] = *v {
-                o.timestamps = Some((
-                    u32::from_be_bytes([v0, v1, v2, v3]),
-                    u32::from_be_bytes([*e0, *e1, *e2, *e3]),
-                ));
-                return o;
-            }
+        if let [1, 1, 8, 10, v0, v1, v2, v3, e0, e1, e2, e3] = *opts {
+            o.timestamps = Some((
+                u32::from_be_bytes([v0, v1, v2, v3]),
+                u32::from_be_bytes([e0, e1, e2, e3]),
+            ));
+            return o;
         }
         let mut i = 0;
         while let Some(&kind) = opts.get(i) {
