@@ -559,6 +559,8 @@ pub struct FlowTable {
     tcp_gone: crate::TcpTotals,
     /// Analyses of flows gone, kept for the next ones (at most
     /// [`TCP_SPARE`]): no allocation, no fresh pages per connection.
+    /// Boxes, not values: they move in and out of flows whole.
+    #[allow(clippy::vec_box)]
     tcp_spare: Vec<Box<crate::TcpAnalysis>>,
     /// DNS transactions (with `--tcp`).
     dns: Option<Box<crate::DnsTracker>>,
@@ -1355,6 +1357,7 @@ impl FlowTable {
 const TCP_SPARE: usize = 256;
 
 /// Keeps a gone flow's analysis for the next one, while there is room.
+#[allow(clippy::vec_box)]
 fn spare(pool: &mut Vec<Box<crate::TcpAnalysis>>, a: Box<crate::TcpAnalysis>) {
     if pool.len() < TCP_SPARE {
         pool.push(a);
