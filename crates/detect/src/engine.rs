@@ -389,6 +389,21 @@ impl Engine {
         }
     }
 
+    /// Warm start from history: `subject`'s TCP health over an hour row
+    /// (`tcp_degradation`'s profiles).
+    pub fn warm_tcp(
+        &mut self,
+        subject: &Subject,
+        start_secs: i64,
+        minutes: u32,
+        segments: u64,
+        tcp: &crate::detector::RowTcp,
+    ) {
+        for d in &mut self.row_detectors {
+            d.warm_tcp(subject, start_secs, minutes, segments, tcp);
+        }
+    }
+
     /// Warm start from history: `host`'s largest bytes out to one
     /// destination in one past hour.
     pub fn warm_exfil(&mut self, host: IpAddr, busiest_bytes: u64) {

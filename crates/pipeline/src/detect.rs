@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use wirewatch_detect::{
-    Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, Rollups, RowTcp, StateCount,
+    Alert, DetectConfig, Engine, FlowRow, Kitsune, ModelError, Obs, Rollups, StateCount,
 };
 use wirewatch_store::Row;
 use wirewatch_units::thousands;
@@ -113,11 +113,7 @@ impl Detection {
                 bytes_in: r.counts.bytes_in,
                 packets_out: r.counts.packets_out,
                 packets_in: r.counts.packets_in,
-                tcp: RowTcp {
-                    retrans: [r.counts.tcp.retrans_out, r.counts.tcp.retrans_in],
-                    rtt_samples: [r.counts.tcp.rtt_out_samples, r.counts.tcp.rtt_in_samples],
-                    rtt_sum_us: [r.counts.tcp.rtt_out_us, r.counts.tcp.rtt_in_us],
-                },
+                tcp: crate::history::row_tcp(&r.counts.tcp),
             })
             .collect();
         self.now = self.now.max(now);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use wirewatch_detect::Alert;
+use wirewatch_detect::{Alert, RowTcp};
 use wirewatch_flow::{FlowTable, TcpDelta};
 use wirewatch_store::writer::{Backpressure, HistoryWriter, WriterConfig, WriterStatus};
 use wirewatch_store::{AlertRecord, Counts, Retention, Row, SqliteStore, StoreError, TcpCounts};
@@ -540,6 +540,8 @@ pub fn warm_start(
     let from = now_secs - WARM_DAYS * 86_400;
     let mut per: HashMap<(i64, Subject), u64> = HashMap::new();
     let mut out: HashMap<(i64, std::net::IpAddr, std::net::IpAddr), u64> = HashMap::new();
+    // TCP health of the hours recorded with --tcp: segments and figures.
+    let mut tcp: HashMap<(i64, Subject), (u64, RowTcp)> = HashMap::new();
     store.scan(
         Resolution::Hour,
         from,
@@ -556,6 +558,17 @@ pub fn warm_start(
                     .or_default() += b;
             }
             *out.entry((r.ts, r.local, r.remote)).or_default() += r.counts.bytes_out;
+            let t = &r.counts.tcp;
+            if r.protocol == wirewatch_wire::proto::TCP && *t != TcpCounts::default() {
+                let mut subjects =
+                    vec![Subject::Iface(r.iface.to_string()), Subject::Host(r.local)];
+                subjects.extend(r.process.as_ref().map(|p| Subject::Process(p.to_string())));
+                for s in subjects {
+                    let (n, f) = tcp.entry((r.ts, s)).or_default();
+                    *n += r.counts.packets();
+                    add_tcp(f, t);
+                }
+            }
         },
     )?;
     if per.is_empty() {
@@ -568,6 +581,11 @@ pub fn warm_start(
     let e = d.engine_mut();
     for ((t, s), bytes) in items {
         e.warm_baseline(s, t, 60, bytes as f64 / 3600.0);
+    }
+    let mut tcp: Vec<_> = tcp.into_iter().collect();
+    tcp.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((t, s), (segments, f)) in tcp {
+        e.warm_tcp(&s, t, 60, segments, &f);
     }
     let mut busiest: HashMap<(i64, std::net::IpAddr), u64> = HashMap::new();
     for ((t, local, _), b) in out {
@@ -584,6 +602,25 @@ pub fn warm_start(
         hours.len(),
         path.display()
     )))
+}
+
+/// Adds a history row's TCP figures to detection's (µs sums as they are).
+fn add_tcp(to: &mut RowTcp, t: &TcpCounts) {
+    let from = row_tcp(t);
+    for k in 0..2 {
+        to.retrans[k] += from.retrans[k];
+        to.rtt_samples[k] += from.rtt_samples[k];
+        to.rtt_sum_us[k] += from.rtt_sum_us[k];
+    }
+}
+
+/// A history row's TCP figures as detection reads them (`[out, in]`).
+pub fn row_tcp(t: &TcpCounts) -> RowTcp {
+    RowTcp {
+        retrans: [t.retrans_out, t.retrans_in],
+        rtt_samples: [t.rtt_out_samples, t.rtt_in_samples],
+        rtt_sum_us: [t.rtt_out_us, t.rtt_in_us],
+    }
 }
 
 /// [`warm_start`] for a live run, and the forecast watch's history of

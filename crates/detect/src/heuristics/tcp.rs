@@ -20,7 +20,7 @@ use wirewatch_wire::{proto, Timestamp};
 use super::positive;
 use crate::alert::{Alert, Contributor, Evidence, Kind, Severity};
 use crate::baseline::{self, closing_secs, hours, At, Head, Slot, Subject};
-use crate::detector::{FlowRow, RowDetector};
+use crate::detector::{FlowRow, RowDetector, RowTcp};
 use crate::Map;
 
 /// Settings (`[detect.heuristics.tcp-degradation]`).
@@ -111,6 +111,17 @@ struct Seasonal {
     day: [Slot; 24],
     /// Minutes in a row above the band.
     streak: u32,
+}
+
+impl Seasonal {
+    /// The profile at (hour of the week, hour of the day).
+    fn at(&mut self, (w, d): (usize, usize)) -> At<'_> {
+        At {
+            head: &mut self.head,
+            week: &mut self.week[w],
+            day: &mut self.day[d],
+        }
+    }
 }
 
 impl Default for Seasonal {
@@ -351,19 +362,22 @@ impl Judged {
         cfg: &baseline::Config,
         need: u32,
     ) -> Option<Rise> {
+        let mut streak = p.streak;
+        let result = self.judge_at(&mut p.at(at), cfg, need, &mut streak);
+        p.streak = streak;
+        result
+    }
+
+    /// [`Judged::judge`] on the profile's slots of the minute.
+    fn judge_at(
+        &self,
+        p: &mut At<'_>,
+        cfg: &baseline::Config,
+        need: u32,
+        streak: &mut u32,
+    ) -> Option<Rise> {
         let (t, back) = self.scale();
         let x = t(self.value);
-        let Seasonal {
-            head,
-            week,
-            day,
-            streak,
-        } = p;
-        let mut p = At {
-            head,
-            week: &mut week[at.0],
-            day: &mut day[at.1],
-        };
         if let Some((e, mad, which)) = p.expected(cfg.min_minutes) {
             // On the linear scale at least a tenth of the expected value
             // (minute-to-minute noise); on the log scale that is the floor.
@@ -551,6 +565,47 @@ fn rtt_part(m: &Minute, side: usize, r: Rise) -> Part {
     }
 }
 
+impl TcpDegradation {
+    /// Teaches `subject`'s profiles an hour row's figures (warm start):
+    /// the retransmission share, and each side's mean RTT (the hour's
+    /// connections are not told apart any more: the mean stands for the
+    /// minutes' medians), when the hour had enough per minute.
+    fn warm(&mut self, s: &Subject, start_secs: i64, minutes: u32, segments: u64, tcp: &RowTcp) {
+        let full = self.subjects.len() >= self.cfg.max_entities;
+        if full && !matches!(s, Subject::Iface(_)) && !self.subjects.contains_key(s) {
+            self.refused += 1;
+            return;
+        }
+        let p = self.subjects.entry(s.clone()).or_default();
+        let (at, m, cfg) = (
+            hours(start_secs),
+            u64::from(minutes.max(1)),
+            &self.profile_cfg,
+        );
+        // Minute by minute, as live: the first value starts the spread wide,
+        // the following ones narrow it (one weighted lesson would not).
+        let teach = |s: &mut Seasonal, x: f64| {
+            let mut p = s.at(at);
+            for _ in 0..m {
+                p.learn(x, cfg, 1);
+            }
+        };
+        if segments >= self.cfg.min_segments * m {
+            teach(
+                &mut p.retrans,
+                100.0 * (tcp.retrans[0] + tcp.retrans[1]) as f64 / segments as f64,
+            );
+        }
+        for side in 0..2 {
+            let n = tcp.rtt_samples[side];
+            if n >= self.cfg.min_rtt_samples * m {
+                let ms = tcp.rtt_sum_us[side] as f64 / n as f64 / 1e3;
+                teach(&mut p.rtt[side], ms.ln_1p());
+            }
+        }
+    }
+}
+
 impl RowDetector for TcpDegradation {
     fn name(&self) -> &'static str {
         "tcp_degradation"
@@ -574,6 +629,17 @@ impl RowDetector for TcpDegradation {
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
         self.close_until(closing_secs(now), out);
+    }
+
+    fn warm_tcp(
+        &mut self,
+        s: &Subject,
+        start_secs: i64,
+        minutes: u32,
+        segments: u64,
+        tcp: &RowTcp,
+    ) {
+        self.warm(s, start_secs, minutes, segments, tcp);
     }
 
     fn evicted(&self) -> u64 {

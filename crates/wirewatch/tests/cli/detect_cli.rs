@@ -627,3 +627,92 @@ fn alerts_into_a_closed_pipe_end_quietly() {
     assert_eq!(done.status.code(), Some(0), "{err}");
     assert!(!err.contains("error"), "{err}");
 }
+
+/// `tcp_degradation` learns from the TCP health of the history's hours
+/// (recorded with --tcp), so a live run judges its first minutes: a path
+/// whose RTT went from 40 to 200 ms is said at the second slow minute.
+#[test]
+fn tcp_degradation_warm_starts_from_the_history_database() {
+    use std::sync::Arc;
+    use wirewatch_pipeline::detect::{DetectSettings, Detection};
+    use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store, TcpCounts};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let now: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
+                                  // `minutes` minutes of an upload: 600 segments and 100 RTT samples of
+                                  // `rtt_ms` a minute, 2 retransmissions.
+    let row = |ts: i64, minutes: u64, rtt_ms: u64| Row {
+        ts,
+        iface: Arc::from("eth0"),
+        local: ip("10.0.0.5"),
+        remote: ip("192.0.2.1"),
+        local_port: 40_000,
+        remote_port: 443,
+        protocol: 6,
+        process: Some(Arc::from("backup")),
+        counts: Counts {
+            packets_out: 400 * minutes,
+            bytes_out: 400_000 * minutes,
+            packets_in: 200 * minutes,
+            bytes_in: 10_000 * minutes,
+            tcp: TcpCounts {
+                retrans_out: 2 * minutes,
+                rtt_out_samples: 100 * minutes,
+                rtt_out_us: 100 * minutes * rtt_ms * 1_000,
+                ..Default::default()
+            },
+        },
+    };
+    {
+        let mut s = SqliteStore::open(&db).unwrap();
+        let rows: Vec<Row> = (1..=48).map(|h| row(now - h * 3600, 60, 40)).collect();
+        s.append(&rows).unwrap();
+        while s.maintain(&Retention::default(), now, 1_000).unwrap().more {}
+    }
+    let settings = DetectSettings {
+        cfg: Default::default(),
+        model: None,
+        watch: None,
+    };
+    let minute = |d: &mut Detection, m: i64, rtt_ms: u64| {
+        let t = now + m * 60;
+        d.rows(Timestamp::from_secs(t + 59), &[row(t, 1, rtt_ms)]);
+    };
+    let run = |warm: bool| {
+        let mut d = Detection::new(&settings).unwrap();
+        if warm {
+            wirewatch_pipeline::history::warm_start(&mut d, &db, now).unwrap();
+        }
+        for (m, rtt) in [(0, 40), (1, 41), (2, 200), (3, 200), (4, 200)] {
+            minute(&mut d, m, rtt);
+        }
+        d.take_raised()
+            .into_iter()
+            .filter(|a| a.kind.as_str() == "tcp_degradation")
+            .map(|a| {
+                (
+                    a.time.as_nanos() / 1_000_000_000 - now,
+                    a.entity.to_string(),
+                    a.summary,
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    let warm = run(true);
+    let who: Vec<&str> = warm.iter().map(|(_, e, _)| e.as_str()).collect();
+    assert_eq!(
+        who,
+        ["interface eth0", "10.0.0.5", "process backup"],
+        "{warm:#?}"
+    );
+    let (at, _, summary) = &warm[1];
+    assert_eq!(*at, 4 * 60, "the end of the second slow minute");
+    assert!(
+        summary.contains("TCP round trip rose to 200.0 ms")
+            && summary.contains("expected 40.1 ms")
+            && summary.contains("for this hour of the day"),
+        "{summary}"
+    );
+    // Without the history there is nothing to judge against yet.
+    assert!(run(false).is_empty());
+}
