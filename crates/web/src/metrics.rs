@@ -142,6 +142,31 @@ impl Out {
         Family { out: self, name }
     }
 
+    /// One unlabelled sample per family: (name, kind, help, value).
+    fn singles(&mut self, rows: &[(&'static str, Kind, &str, f64)]) {
+        for &(name, kind, help, v) in rows {
+            self.family(name, kind, help).sample(&[], v);
+        }
+    }
+
+    /// Unlabelled counters: (name, help, value).
+    fn counters(&mut self, rows: &[(&'static str, &str, u64)]) {
+        for &(name, help, v) in rows {
+            self.family(name, Kind::Counter, help).sample(&[], v);
+        }
+    }
+
+    /// Quantile gauges in seconds of a time distribution given in ns:
+    /// (name, help, q); a quantile not known yet is left out.
+    fn quantiles(&mut self, rows: &[(&'static str, &str, f64)], of: impl Fn(f64) -> Option<u64>) {
+        for &(name, help, q) in rows {
+            if let Some(ns) = of(q) {
+                self.family(name, Kind::Gauge, help)
+                    .sample(&[], ns as f64 / 1e9);
+            }
+        }
+    }
+
     fn finish(mut self) -> String {
         if self.format == Format::OpenMetrics {
             self.text.push_str("# EOF\n");
@@ -392,9 +417,7 @@ fn tcp(out: &mut Out, t: &wirewatch_flow::TcpTotals) {
             t.zero_window,
         ),
     ];
-    for (name, help, v) in counters {
-        out.family(name, Kind::Counter, help).sample(&[], v);
-    }
+    out.counters(&counters);
     let quantiles = [
         (
             "wirewatch_tcp_handshake_rtt_p50_seconds",
@@ -407,12 +430,7 @@ fn tcp(out: &mut Out, t: &wirewatch_flow::TcpTotals) {
             0.95,
         ),
     ];
-    for (name, help, q) in quantiles {
-        if let Some(ns) = t.handshake_rtt.quantile(q) {
-            out.family(name, Kind::Gauge, help)
-                .sample(&[], ns as f64 / 1e9);
-        }
-    }
+    out.quantiles(&quantiles, |q| t.handshake_rtt.quantile(q));
     rtt_histogram(
         out,
         "wirewatch_tcp_handshake_rtt_seconds",
@@ -561,9 +579,7 @@ fn process(out: &mut Out, p: &ProcessStats) {
             p.start_time_seconds,
         ),
     ];
-    for (name, kind, help, v) in rows {
-        out.family(name, kind, help).sample(&[], v);
-    }
+    out.singles(&rows);
 }
 
 /// This process's CPU, memory and descriptors, from /proc/self.

@@ -31,9 +31,7 @@ pub(super) fn dns(out: &mut Out, d: &DnsTotals) {
             d.unmatched_responses,
         ),
     ];
-    for (name, help, v) in counters {
-        out.family(name, Kind::Counter, help).sample(&[], v);
-    }
+    out.counters(&counters);
     let mut f = out.family(
         "wirewatch_dns_responses_total",
         Kind::Counter,
@@ -61,10 +59,5 @@ pub(super) fn dns(out: &mut Out, d: &DnsTotals) {
             0.95,
         ),
     ];
-    for (name, help, q) in quantiles {
-        if let Some(ns) = s.response_quantile(q) {
-            out.family(name, Kind::Gauge, help)
-                .sample(&[], ns as f64 / 1e9);
-        }
-    }
+    out.quantiles(&quantiles, |q| s.response_quantile(q));
 }
