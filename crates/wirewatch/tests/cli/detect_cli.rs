@@ -318,15 +318,13 @@ fn alerts_are_kept_in_history_as_they_were_shown() {
     assert_eq!(crate::common::stored_alerts(&db), vec![live]);
 }
 
-#[test]
-fn baselines_warm_start_from_the_history_database() {
+/// 2026-11-23T10:00:00Z: "now" of the warm-start tests.
+const WARM_NOW: i64 = 1_795_428_000;
+
+/// A history row of the `backup` process on 10.0.0.5 to 192.0.2.1:443.
+fn backup_row(ts: i64, counts: wirewatch_store::Counts) -> wirewatch_store::Row {
     use std::sync::Arc;
-    use wirewatch_pipeline::detect::{DetectSettings, Detection};
-    use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store};
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("h.db");
-    let now: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
-    let row = |ts: i64, bytes: u64| Row {
+    wirewatch_store::Row {
         ts,
         iface: Arc::from("eth0"),
         local: ip("10.0.0.5"),
@@ -335,29 +333,58 @@ fn baselines_warm_start_from_the_history_database() {
         remote_port: 443,
         protocol: 6,
         process: Some(Arc::from("backup")),
-        counts: Counts {
-            packets_out: 1,
-            bytes_out: bytes / 2,
-            packets_in: 1,
-            bytes_in: bytes / 2,
-            ..Default::default()
-        },
-    };
-    {
-        let mut s = SqliteStore::open(&db).unwrap();
-        // A week at 1 MB/s: one minute row per hour carrying the hour's bytes.
-        let rows: Vec<Row> = (1..=168)
-            .map(|h| row(now - h * 3600, 3_600_000_000))
-            .collect();
-        s.append(&rows).unwrap();
-        while s.maintain(&Retention::default(), now, 1_000).unwrap().more {}
+        counts,
     }
-    let mut d = Detection::new(&DetectSettings {
+}
+
+/// A history database at `db` holding `rows`, rolled up as at `WARM_NOW`.
+fn history_of(db: &std::path::Path, rows: &[wirewatch_store::Row]) {
+    use wirewatch_store::{Retention, SqliteStore, Store};
+    let mut s = SqliteStore::open(db).unwrap();
+    s.append(rows).unwrap();
+    while s
+        .maintain(&Retention::default(), WARM_NOW, 1_000)
+        .unwrap()
+        .more
+    {}
+}
+
+/// Detection with the default settings.
+fn default_detection() -> wirewatch_pipeline::detect::Detection {
+    use wirewatch_pipeline::detect::{DetectSettings, Detection};
+    Detection::new(&DetectSettings {
         cfg: Default::default(),
         model: None,
         watch: None,
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn baselines_warm_start_from_the_history_database() {
+    use wirewatch_pipeline::detect::Detection;
+    use wirewatch_store::{Counts, Row};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("h.db");
+    let now = WARM_NOW;
+    let row = |ts: i64, bytes: u64| {
+        backup_row(
+            ts,
+            Counts {
+                packets_out: 1,
+                bytes_out: bytes / 2,
+                packets_in: 1,
+                bytes_in: bytes / 2,
+                ..Default::default()
+            },
+        )
+    };
+    // A week at 1 MB/s: one minute row per hour carrying the hour's bytes.
+    let rows: Vec<Row> = (1..=168)
+        .map(|h| row(now - h * 3600, 3_600_000_000))
+        .collect();
+    history_of(&db, &rows);
+    let mut d = default_detection();
     let msg = wirewatch_pipeline::history::warm_start(&mut d, &db, now).unwrap();
     assert!(
         msg.as_deref()
@@ -633,53 +660,38 @@ fn alerts_into_a_closed_pipe_end_quietly() {
 /// whose RTT went from 40 to 200 ms is said at the second slow minute.
 #[test]
 fn tcp_degradation_warm_starts_from_the_history_database() {
-    use std::sync::Arc;
-    use wirewatch_pipeline::detect::{DetectSettings, Detection};
-    use wirewatch_store::{Counts, Retention, Row, SqliteStore, Store, TcpCounts};
+    use wirewatch_pipeline::detect::Detection;
+    use wirewatch_store::{Counts, Row, TcpCounts};
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    let now: i64 = 1_795_428_000; // 2026-11-23T10:00:00Z
-                                  // `minutes` minutes of an upload: 600 segments and 100 RTT samples of
-                                  // `rtt_ms` a minute, 2 retransmissions.
-    let row = |ts: i64, minutes: u64, rtt_ms: u64| Row {
-        ts,
-        iface: Arc::from("eth0"),
-        local: ip("10.0.0.5"),
-        remote: ip("192.0.2.1"),
-        local_port: 40_000,
-        remote_port: 443,
-        protocol: 6,
-        process: Some(Arc::from("backup")),
-        counts: Counts {
-            packets_out: 400 * minutes,
-            bytes_out: 400_000 * minutes,
-            packets_in: 200 * minutes,
-            bytes_in: 10_000 * minutes,
-            tcp: TcpCounts {
-                retrans_out: 2 * minutes,
-                rtt_out_samples: 100 * minutes,
-                rtt_out_us: 100 * minutes * rtt_ms * 1_000,
-                ..Default::default()
+    let now = WARM_NOW;
+    // `minutes` minutes of an upload: 600 segments and 100 RTT samples of
+    // `rtt_ms` a minute, 2 retransmissions.
+    let row = |ts: i64, minutes: u64, rtt_ms: u64| {
+        backup_row(
+            ts,
+            Counts {
+                packets_out: 400 * minutes,
+                bytes_out: 400_000 * minutes,
+                packets_in: 200 * minutes,
+                bytes_in: 10_000 * minutes,
+                tcp: TcpCounts {
+                    retrans_out: 2 * minutes,
+                    rtt_out_samples: 100 * minutes,
+                    rtt_out_us: 100 * minutes * rtt_ms * 1_000,
+                    ..Default::default()
+                },
             },
-        },
+        )
     };
-    {
-        let mut s = SqliteStore::open(&db).unwrap();
-        let rows: Vec<Row> = (1..=48).map(|h| row(now - h * 3600, 60, 40)).collect();
-        s.append(&rows).unwrap();
-        while s.maintain(&Retention::default(), now, 1_000).unwrap().more {}
-    }
-    let settings = DetectSettings {
-        cfg: Default::default(),
-        model: None,
-        watch: None,
-    };
+    let rows: Vec<Row> = (1..=48).map(|h| row(now - h * 3600, 60, 40)).collect();
+    history_of(&db, &rows);
     let minute = |d: &mut Detection, m: i64, rtt_ms: u64| {
         let t = now + m * 60;
         d.rows(Timestamp::from_secs(t + 59), &[row(t, 1, rtt_ms)]);
     };
     let run = |warm: bool| {
-        let mut d = Detection::new(&settings).unwrap();
+        let mut d = default_detection();
         if warm {
             wirewatch_pipeline::history::warm_start(&mut d, &db, now).unwrap();
         }
