@@ -549,7 +549,7 @@ impl Metric {
     }
 
     /// Its name on the command line and in JSON.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Metric::Bytes => "bytes",
             Metric::RetransRate => "retrans_rate",

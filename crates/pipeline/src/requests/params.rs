@@ -59,9 +59,15 @@ pub const BY: [(By, &str, &str); 7] = [
 
 /// The name `by` is given by.
 pub fn by_name(by: By) -> &'static str {
-    BY.iter()
-        .find(|(b, _, _)| *b == by)
-        .map_or("host", |(_, n, _)| n)
+    name_in(&BY, by)
+}
+
+/// The name `value` is given by in `table` (every value has one).
+fn name_in<T: PartialEq>(table: &[(T, &'static str, &str)], value: T) -> &'static str {
+    table
+        .iter()
+        .find(|(t, _, _)| *t == value)
+        .map_or("", |(_, n, _)| n)
 }
 
 /// `--by VALUE`.
@@ -91,15 +97,15 @@ pub const SORT: [(Order, &str, &str); 3] = [
 
 /// Every `--metric` value, its name and what it means.
 pub const METRIC: [(Metric, &str, &str); 3] = [
-    (Metric::Bytes, "bytes", "Traffic"),
+    (Metric::Bytes, Metric::Bytes.name(), "Traffic"),
     (
         Metric::RetransRate,
-        "retrans_rate",
+        Metric::RetransRate.name(),
         "Retransmitted TCP segments per TCP segment (--tcp minutes)",
     ),
     (
         Metric::RttP95,
-        "rtt_p95",
+        Metric::RttP95.name(),
         "95th percentile of the TCP round trip, ms (--tcp minutes)",
     ),
 ];
@@ -128,9 +134,7 @@ pub fn parse_metric(value: &str) -> Result<Metric, String> {
 
 /// The name `order` is given by.
 pub fn sort_name(order: Order) -> &'static str {
-    SORT.iter()
-        .find(|(o, _, _)| *o == order)
-        .map_or("bytes", |(_, n, _)| n)
+    name_in(&SORT, order)
 }
 
 /// `forecast --direction`.

@@ -44,17 +44,6 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Shared<T> {
     }
 }
 
-/// Names and helps of `By`'s values.
-const BY_VALUES: [(&str, &str); 7] = {
-    let mut v = [("", ""); 7];
-    let mut k = 0;
-    while k < 7 {
-        v[k] = (BY[k].1, BY[k].2);
-        k += 1;
-    }
-    v
-};
-
 /// Names and helps of a table of values.
 const fn names<T: Copy, const N: usize>(
     t: &[(T, &'static str, &'static str); N],
@@ -90,16 +79,11 @@ pub fn metric() -> Shared<Metric> {
     }
 }
 
+/// Names and helps of `--by`'s values.
+const BY_VALUES: [(&str, &str); 7] = names(&BY);
+
 /// Names and helps of `Direction`'s values.
-const DIRECTION_VALUES: [(&str, &str); 3] = {
-    let mut v = [("", ""); 3];
-    let mut k = 0;
-    while k < 3 {
-        v[k] = (Direction::ALL[k].1, Direction::ALL[k].2);
-        k += 1;
-    }
-    v
-};
+const DIRECTION_VALUES: [(&str, &str); 3] = names(&Direction::ALL);
 
 /// `--by`.
 pub fn by() -> Shared<By> {
