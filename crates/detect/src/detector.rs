@@ -8,7 +8,6 @@ use std::net::IpAddr;
 use wirewatch_wire::Timestamp;
 
 use crate::alert::Alert;
-use crate::baseline::Subject;
 use crate::obs::Obs;
 
 /// A detector that looks at every packet.
@@ -110,18 +109,6 @@ pub trait RowDetector: Send {
     /// The clock moved to `now` without rows (closes periods).
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>);
 
-    /// Warm start from history: `subject`'s TCP figures over `minutes`
-    /// minutes from `start_secs` (an hour row), its TCP `segments` among
-    /// them. Only detectors that learn TCP health take it.
-    fn warm_tcp(
-        &mut self,
-        _subject: &Subject,
-        _start_secs: i64,
-        _minutes: u32,
-        _segments: u64,
-        _tcp: &RowTcp,
-    ) {
-    }
     /// Entries of its per-entity state dropped or refused so far because
     /// its table was full (0 for a detector whose state does not grow
     /// with the traffic).

@@ -12,7 +12,7 @@ use crate::baseline::{self, Baselines, Subject};
 // Also reachable here, where they were defined before.
 pub use crate::detector::{FlowRow, PacketDetector, RowDetector};
 use crate::forecast_watch::{Expectation, ForecastWatch};
-use crate::heuristics::{self, flows::Exfiltration};
+use crate::heuristics::{self, flows::Exfiltration, tcp::TcpDegradation};
 use crate::kitsune::{Kitsune, KitsuneConfig};
 use crate::obs::Obs;
 use crate::rollup::Rollups;
@@ -55,6 +55,8 @@ mod entry_bytes {
     pub const EXFIL: u64 = 440;
     /// A baseline profile.
     pub const BASELINE: u64 = 5_000;
+    /// A subject's TCP health profiles.
+    pub const TCP_HEALTH: u64 = crate::heuristics::tcp::SUBJECT_BYTES as u64;
     /// The ML detector's three feature tables.
     pub const ML: u64 = 3 * 600;
 }
@@ -67,6 +69,7 @@ impl DetectConfig {
     pub fn state_bytes(&self) -> u64 {
         let h = &self.heuristics;
         let mut b = self.baseline.max_entities as u64 * entry_bytes::BASELINE
+            + self.tcp_health_bytes()
             + h.scan.max_tracked as u64 * entry_bytes::SCAN
             + h.beacon.max_tracked as u64 * entry_bytes::BEACON
             + h.dns.max_tracked as u64 * entry_bytes::DNS
@@ -78,12 +81,23 @@ impl DetectConfig {
         b
     }
 
+    /// The TCP health profiles at their cap (kept like the baselines').
+    fn tcp_health_bytes(&self) -> u64 {
+        let t = &self.heuristics.tcp_degradation;
+        if t.enabled {
+            t.max_entities as u64 * entry_bytes::TCP_HEALTH
+        } else {
+            0
+        }
+    }
+
     /// Shrinks the per-entity tables (never below 1,000 entries each) so
     /// that their state at the caps fits in `bytes`, the share of a memory
     /// budget detection gets; the baselines keep their cap (a profile per
     /// local host is what they are for). Returns the state's size after.
     pub fn fit_memory(&mut self, bytes: u64) -> u64 {
-        let fixed = self.baseline.max_entities as u64 * entry_bytes::BASELINE;
+        let fixed =
+            self.baseline.max_entities as u64 * entry_bytes::BASELINE + self.tcp_health_bytes();
         let scaled = self.state_bytes().saturating_sub(fixed);
         let room = bytes.saturating_sub(fixed);
         if scaled > room && scaled > 0 {
@@ -181,6 +195,8 @@ pub struct Engine {
     ml: Option<Kitsune>,
     baselines: Option<Baselines>,
     exfil: Option<Exfiltration>,
+    /// TCP health against its baselines, kept apart to warm-start it.
+    tcp_health: Option<TcpDegradation>,
     forecast: ForecastWatch,
     row_detectors: Vec<Box<dyn RowDetector>>,
     limiter: Limiter,
@@ -206,6 +222,9 @@ impl Engine {
         if cfg.heuristics.exfil.enabled {
             e.exfil = Some(Exfiltration::new(&cfg.heuristics.exfil));
         }
+        if cfg.heuristics.tcp_degradation.enabled {
+            e.tcp_health = Some(TcpDegradation::new(&cfg.heuristics.tcp_degradation));
+        }
         if cfg.ml.enabled {
             e.set_ml(Kitsune::new(&cfg.ml)?);
         }
@@ -228,6 +247,7 @@ impl Engine {
             ml: None,
             baselines: None,
             exfil: None,
+            tcp_health: None,
             forecast: ForecastWatch::new(),
             row_detectors,
             limiter: Limiter::new(cfg.dedup_secs),
@@ -333,6 +353,9 @@ impl Engine {
         if let Some(x) = &mut self.exfil {
             x.rows(now, rows, &mut self.raw);
         }
+        if let Some(t) = &mut self.tcp_health {
+            t.rows(now, rows, &mut self.raw);
+        }
         self.forecast.rows(now, rows, &mut self.raw);
         for d in &mut self.row_detectors {
             d.rows(now, rows, &mut self.raw);
@@ -346,6 +369,9 @@ impl Engine {
         if let Some(b) = &mut self.baselines {
             b.advance(now, &mut self.raw);
         }
+        if let Some(t) = &mut self.tcp_health {
+            t.advance(now, &mut self.raw);
+        }
         self.forecast.advance(now, &mut self.raw);
         for d in &mut self.row_detectors {
             d.advance(now, &mut self.raw);
@@ -358,6 +384,7 @@ impl Engine {
     pub fn wants_rows(&self) -> bool {
         self.baselines.is_some()
             || self.exfil.is_some()
+            || self.tcp_health.is_some()
             || self.forecast.expectation_count() > 0
             || !self.row_detectors.is_empty()
     }
@@ -399,8 +426,8 @@ impl Engine {
         segments: u64,
         tcp: &crate::detector::RowTcp,
     ) {
-        for d in &mut self.row_detectors {
-            d.warm_tcp(subject, start_secs, minutes, segments, tcp);
+        if let Some(t) = &mut self.tcp_health {
+            t.warm(subject, start_secs, minutes, segments, tcp);
         }
     }
 
@@ -464,6 +491,7 @@ impl Engine {
         let rows = self.row_detectors.iter().map(|d| d.as_ref());
         let baselines = self.baselines.iter().map(|b| b as &dyn RowDetector);
         let exfil = self.exfil.iter().map(|x| x as &dyn RowDetector);
+        let tcp = self.tcp_health.iter().map(|t| t as &dyn RowDetector);
         packet
             .chain(ml)
             .map(|d| StateCount {
@@ -471,11 +499,16 @@ impl Engine {
                 tracked: d.tracked(),
                 evicted: d.evicted(),
             })
-            .chain(rows.chain(baselines).chain(exfil).map(|d| StateCount {
-                detector: d.name(),
-                tracked: d.tracked(),
-                evicted: d.evicted(),
-            }))
+            .chain(
+                rows.chain(baselines)
+                    .chain(exfil)
+                    .chain(tcp)
+                    .map(|d| StateCount {
+                        detector: d.name(),
+                        tracked: d.tracked(),
+                        evicted: d.evicted(),
+                    }),
+            )
             .chain(self.admission.iter().map(|a| StateCount {
                 detector: "first_sightings",
                 tracked: a.tracked(),

@@ -626,3 +626,15 @@ fn tcp_degradation_needs_enough_segments_and_tcp_figures() {
     });
     assert!(none.is_empty());
 }
+
+/// A followed subject's TCP health costs about 17 kB at most, and the
+/// memory budget counts it for every subject the cap allows.
+#[test]
+fn tcp_degradation_state_is_counted_in_the_budget() {
+    use wirewatch_detect::heuristics::tcp::SUBJECT_BYTES;
+    assert!((12_000..20_000).contains(&SUBJECT_BYTES), "{SUBJECT_BYTES}");
+    let mut cfg = DetectConfig::default();
+    let with = cfg.state_bytes();
+    cfg.heuristics.tcp_degradation.enabled = false;
+    assert_eq!(with - cfg.state_bytes(), 500 * SUBJECT_BYTES as u64);
+}

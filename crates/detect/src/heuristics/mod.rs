@@ -75,15 +75,13 @@ pub fn packet_detectors(cfg: &Config) -> Vec<Box<dyn PacketDetector>> {
     v
 }
 
-/// The flow-level heuristics the settings enable, but exfiltration (the
-/// engine keeps that one apart: it is warm-started from history).
+/// The flow-level heuristics the settings enable, but exfiltration and TCP
+/// degradation (the engine keeps those apart: they are warm-started from
+/// history).
 pub fn row_detectors(cfg: &Config) -> Vec<Box<dyn RowDetector>> {
     let mut v: Vec<Box<dyn RowDetector>> = Vec::new();
     if cfg.new_destination.enabled {
         v.push(Box::new(flows::NewDestination::new(&cfg.new_destination)));
-    }
-    if cfg.tcp_degradation.enabled {
-        v.push(Box::new(tcp::TcpDegradation::new(&cfg.tcp_degradation)));
     }
     v
 }

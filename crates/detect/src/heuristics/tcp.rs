@@ -232,6 +232,16 @@ struct Profile {
     minute: Minute,
 }
 
+/// Memory one followed subject takes at most: its profiles (the week's
+/// slots boxed), its minute's two RTT histograms and exact lists, and its
+/// place in the map.
+pub const SUBJECT_BYTES: usize = std::mem::size_of::<(Subject, Box<Profile>)>()
+    + std::mem::size_of::<Profile>()
+    + 3 * std::mem::size_of::<[Slot; 168]>()
+    + 2 * std::mem::size_of::<RttHistogram>()
+    + 2 * (FEW + 1) * std::mem::size_of::<(u64, u64)>()
+    + 64;
+
 /// The detector.
 pub struct TcpDegradation {
     cfg: Config,
@@ -570,7 +580,14 @@ impl TcpDegradation {
     /// the retransmission share, and each side's mean RTT (the hour's
     /// connections are not told apart any more: the mean stands for the
     /// minutes' medians), when the hour had enough per minute.
-    fn warm(&mut self, s: &Subject, start_secs: i64, minutes: u32, segments: u64, tcp: &RowTcp) {
+    pub fn warm(
+        &mut self,
+        s: &Subject,
+        start_secs: i64,
+        minutes: u32,
+        segments: u64,
+        tcp: &RowTcp,
+    ) {
         let full = self.subjects.len() >= self.cfg.max_entities;
         if full && !matches!(s, Subject::Iface(_)) && !self.subjects.contains_key(s) {
             self.refused += 1;
@@ -629,17 +646,6 @@ impl RowDetector for TcpDegradation {
 
     fn advance(&mut self, now: Timestamp, out: &mut Vec<Alert>) {
         self.close_until(closing_secs(now), out);
-    }
-
-    fn warm_tcp(
-        &mut self,
-        s: &Subject,
-        start_secs: i64,
-        minutes: u32,
-        segments: u64,
-        tcp: &RowTcp,
-    ) {
-        self.warm(s, start_secs, minutes, segments, tcp);
     }
 
     fn evicted(&self) -> u64 {
