@@ -1364,6 +1364,12 @@ fn spare(pool: &mut Vec<Box<crate::TcpAnalysis>>, a: Box<crate::TcpAnalysis>) {
     }
 }
 
+/// Bare SYNs: SYN without ACK, RST or FIN (for a direction's flags, every
+/// segment so far was one).
+fn syn_only(flags: u8) -> bool {
+    flags & (SYN | ACK | RST | FIN) == SYN
+}
+
 /// Whether a flow not analysed yet starts its analysis at this segment
 /// (sent in direction `dir`): at its second packet, or at the first answer
 /// to SYNs. A flow of nothing but unanswered SYNs (a spoofed flood, a
@@ -1371,7 +1377,6 @@ fn spare(pool: &mut Vec<Box<crate::TcpAnalysis>>, a: Box<crate::TcpAnalysis>) {
 /// segments cost no analysis until something answers.
 fn starts_analysis(dirs: &[Counters; 2], dir: usize, seg: &crate::TcpSeg) -> bool {
     let (mine, theirs) = (&dirs[dir], &dirs[1 - dir]);
-    let syn_only = |flags: u8| flags & (SYN | ACK | RST | FIN) == SYN;
     if theirs.packets == 0 {
         // One way so far: its second packet, unless both are bare SYNs.
         mine.packets == 1 && !(syn_only(mine.tcp_flags) && syn_only(seg.flags))
@@ -1400,7 +1405,7 @@ fn first_analysis(
     };
     let other = 1 - dir;
     let theirs = &flow.dirs[other];
-    let syns = theirs.packets > 0 && theirs.tcp_flags & (SYN | ACK | RST | FIN) == SYN;
+    let syns = theirs.packets > 0 && syn_only(theirs.tcp_flags);
     if syns && seg.flags & ACK != 0 {
         let syn = crate::TcpSeg {
             ts: flow.first_seen,
