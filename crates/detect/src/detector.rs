@@ -97,6 +97,15 @@ impl RowTcp {
     pub fn is_empty(&self) -> bool {
         *self == RowTcp::default()
     }
+
+    /// Adds another period's figures.
+    pub fn add(&mut self, o: &RowTcp) {
+        for k in 0..2 {
+            self.retrans[k] += o.retrans[k];
+            self.rtt_samples[k] += o.rtt_samples[k];
+            self.rtt_sum_us[k] += o.rtt_sum_us[k];
+        }
+    }
 }
 
 /// A detector that learns from per-period flow counts.

@@ -566,7 +566,7 @@ pub fn warm_start(
                 for s in subjects {
                     let (n, f) = tcp.entry((r.ts, s)).or_default();
                     *n += r.counts.packets();
-                    add_tcp(f, t);
+                    f.add(&row_tcp(t));
                 }
             }
         },
@@ -602,16 +602,6 @@ pub fn warm_start(
         hours.len(),
         path.display()
     )))
-}
-
-/// Adds a history row's TCP figures to detection's (µs sums as they are).
-fn add_tcp(to: &mut RowTcp, t: &TcpCounts) {
-    let from = row_tcp(t);
-    for k in 0..2 {
-        to.retrans[k] += from.retrans[k];
-        to.rtt_samples[k] += from.rtt_samples[k];
-        to.rtt_sum_us[k] += from.rtt_sum_us[k];
-    }
 }
 
 /// A history row's TCP figures as detection reads them (`[out, in]`).
