@@ -299,23 +299,33 @@ fn sources(a: &Alert) -> Result<Vec<IpAddr>, String> {
     if !a.evidence.sources.is_empty() {
         return Ok(a.evidence.sources.clone());
     }
-    if let Entity::Many { members, noun, .. } = &a.entity {
-        let mut v: Vec<IpAddr> = a
-            .evidence
-            .members
-            .iter()
-            .filter_map(|m| entity_source(&m.entity, a.kind).ok())
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        if v.is_empty() {
-            return Err(format!(
-                "the roll-up of {members} {noun} lists no source of traffic"
-            ));
-        }
-        return Ok(v);
+    if let Entity::Many { .. } = &a.entity {
+        return members_named(a, "source of traffic", |e| entity_source(e, a.kind));
     }
     entity_source(&a.entity, a.kind).map(|ip| vec![ip])
+}
+
+/// What the members a roll-up lists name (`what`: "destination"…), each
+/// once, in order; none is an error.
+fn members_named<T: Ord>(
+    a: &Alert,
+    what: &str,
+    named: impl Fn(&Entity) -> Result<T, String>,
+) -> Result<Vec<T>, String> {
+    let mut v: Vec<T> = a
+        .evidence
+        .members
+        .iter()
+        .filter_map(|m| named(&m.entity).ok())
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    match (&a.entity, v.is_empty()) {
+        (Entity::Many { members, noun, .. }, true) => {
+            Err(format!("the roll-up of {members} {noun} lists no {what}"))
+        }
+        _ => Ok(v),
+    }
 }
 
 /// The source one entity names for an alert of `kind`.
@@ -348,23 +358,10 @@ fn entity_source(e: &Entity, kind: Kind) -> Result<IpAddr, String> {
 /// The destinations an alert's traffic went to (a roll-up's: its listed
 /// members').
 fn destinations(a: &Alert) -> Result<Vec<Target>, String> {
-    let Entity::Many { members, noun, .. } = &a.entity else {
-        return destination(&a.entity).map(|t| vec![t]);
-    };
-    let mut v: Vec<Target> = a
-        .evidence
-        .members
-        .iter()
-        .filter_map(|m| destination(&m.entity).ok())
-        .collect();
-    v.sort_unstable();
-    v.dedup();
-    if v.is_empty() {
-        return Err(format!(
-            "the roll-up of {members} {noun} lists no destination"
-        ));
+    if let Entity::Many { .. } = &a.entity {
+        return members_named(a, "destination", destination);
     }
-    Ok(v)
+    destination(&a.entity).map(|t| vec![t])
 }
 
 /// The destination one entity names.
